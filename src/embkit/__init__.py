@@ -1,0 +1,16 @@
+"""embkit: a local-first embeddings engine.
+
+    import embkit
+    col = embkit.create("notes", model="minilm")
+    col.add(["the cat sat on the mat"], ids=["a"], metadatas=[{"kind": "demo"}])
+    col.search("where did the cat sit?", k=3)
+"""
+
+from .collection import Collection, Document, create, open
+from .encoders import Encoder, load_encoder
+from .errors import EmbkitError
+from .search import Hit
+
+__version__ = "0.1.0"
+
+__all__ = ["create", "open", "Collection", "Document", "Hit", "Encoder", "EmbkitError", "load_encoder", "__version__"]

@@ -1,0 +1,246 @@
+"""A collection: one folder, one SQLite store, one or more named vector spaces.
+
+The CLI, the server and later the distributed runner all go through this class; none
+of them touches SQLite or the encoders directly.
+"""
+
+import uuid
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from . import validate
+from .encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
+from .encoders.base import Progress, l2_normalize
+from .errors import EmbkitError
+from .search import METRICS, Hit, top_k
+from .store import SCHEMA_VERSION, Record, Space, SQLiteStore
+
+DEFAULT_SPACE = "text"
+
+
+class Document(NamedTuple):
+    """A stored document, as `get` returns it."""
+
+    id: str
+    text: str | None
+    metadata: dict[str, Any]
+    vector: np.ndarray | None = None
+
+
+def create(path: str | Path, model: str | None = DEFAULT_MODEL, metric: str = "cosine",
+           dim: int | None = None) -> "Collection":
+    """A new collection in folder `path`. `model` is a catalog name or a model folder;
+    `model=None` with `dim` makes a collection that only takes precomputed vectors."""
+    if metric not in METRICS:
+        raise EmbkitError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
+    encoder = None
+    if model is None:
+        if not isinstance(dim, int) or dim < 1:
+            raise EmbkitError("dim: a collection without a model needs a positive integer dim")
+        space = Space(DEFAULT_SPACE, "none", dim, metric, False)
+    else:
+        entry = CATALOG.get(model)
+        if entry is not None and not entry.missing():
+            model_name, model_dim, normalized = entry.name, entry.dim, entry.normalized
+        else:  # an unknown name, a folder, or a missing package: loading says what is wrong
+            encoder = load_encoder(model)
+            model_name, model_dim, normalized = encoder.name, encoder.dim, encoder.normalized
+        if dim is not None and dim != model_dim:
+            raise EmbkitError(f"dim: {dim} does not match model {model_name!r} ({model_dim}-d)")
+        space = Space(DEFAULT_SPACE, model_name, model_dim, metric, normalized)
+    return Collection(SQLiteStore.create(Path(path), [space]), encoder)
+
+
+def open(path: str | Path) -> "Collection":  # noqa: A001 - the public name users expect
+    """The collection in folder `path`."""
+    return Collection(SQLiteStore.open(Path(path)))
+
+
+class Collection:
+    """Documents with metadata and vectors, searchable by meaning."""
+
+    def __init__(self, store: SQLiteStore, encoder: Encoder | None = None, space: str = DEFAULT_SPACE):
+        self._store, self._encoder = store, encoder
+        self.space: Space = store.spaces()[space]
+        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, rowids, vectors)
+
+    # ---- identity ------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    @property
+    def name(self) -> str:
+        return self._store.path.name
+
+    @property
+    def encoder(self) -> Encoder:
+        """The space's encoder, loaded on first use (opening a collection loads no model)."""
+        if self._encoder is None:
+            if self.space.model == "none":
+                raise EmbkitError("model: this collection has no model; pass vectors instead of texts")
+            self._encoder = load_encoder(self.space.model)
+        return self._encoder
+
+    def __enter__(self) -> "Collection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __repr__(self) -> str:
+        return f"Collection({str(self.path)!r}, model={self.space.model!r}, metric={self.space.metric!r})"
+
+    # ---- writing -------------------------------------------------------------------
+
+    def add(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
+            metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
+            batch_size: int = 32, progress: Progress | None = None) -> list[str]:
+        """Add documents in one transaction; an id that exists already rejects the batch.
+        Give `texts` to embed, or `vectors` (with optional texts) computed elsewhere.
+        Returns the ids, generated (uuid4 hex) where not given."""
+        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=False)
+
+    def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
+               metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
+               batch_size: int = 32, progress: Progress | None = None) -> list[str]:
+        """Like `add`, but documents whose id exists are replaced (text, metadata, vector)."""
+        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=True)
+
+    def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert) -> list[str]:
+        self._check_model(model)
+        if texts is None and vectors is None:
+            raise EmbkitError("texts: give texts to embed or precomputed vectors")
+        if texts is not None:
+            texts = validate.check_texts(texts)
+        if vectors is not None:
+            n = len(texts) if texts is not None else None
+            vectors = validate.check_vectors(vectors, n, self.space.dim, self.space.model)
+        n = len(texts) if texts is not None else len(vectors)
+        ids = validate.check_ids(ids, n) if ids is not None else [uuid.uuid4().hex for _ in range(n)]
+        metadatas = validate.check_metadatas(metadatas, n)
+        if n == 0:
+            return []
+        if not upsert:  # fail before spending time on embedding; checked again inside the transaction
+            taken = self._store.existing_ids(ids)
+            if taken:
+                first = next(i for i in ids if i in taken)
+                raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+        if vectors is None:
+            vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+        vectors = self._prepare(vectors, "vectors")
+        records = [Record(i, t, m) for i, t, m in zip(ids, texts or [None] * n, metadatas)]
+        self._store.write(records, self.space.name, vectors, upsert=upsert)
+        return ids
+
+    def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
+        """Delete documents by id and/or filter in one transaction; returns how many."""
+        if ids is None and where is None:
+            raise EmbkitError("delete: give ids or a where filter (refusing to delete everything)")
+        if ids is not None and (isinstance(ids, str) or not isinstance(ids, Sequence)):
+            raise EmbkitError("ids: expected a list of strings")
+        return self._store.delete(list(ids) if ids is not None else None, where)
+
+    # ---- reading -------------------------------------------------------------------
+
+    def count(self, where: dict | None = None) -> int:
+        """Number of documents (matching `where`)."""
+        return self._store.count(where)
+
+    def get(self, ids: Sequence[str] | None = None, where: dict | None = None, limit: int | None = None,
+            include_vectors: bool = False) -> list[Document]:
+        """Documents by id (in the order given; missing ids left out) or by filter."""
+        if ids is not None:
+            if isinstance(ids, str) or not isinstance(ids, Sequence):
+                raise EmbkitError("ids: expected a list of strings")
+            records = self._store.get(list(ids))
+            if where is not None:
+                allowed = set(self._store.rowids(where).tolist())
+                records = [r for r in records if r.rowid in allowed]
+        else:
+            records = self._store.find(where, limit)
+        vectors = {}
+        if include_vectors and records:
+            rowids, matrix = self._store.vectors(self.space.name, [r.rowid for r in records])
+            vectors = dict(zip(rowids.tolist(), matrix))
+        return [Document(r.id, r.text, r.metadata, vectors.get(r.rowid)) for r in records]
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Vectors for `texts` from this collection's encoder, prepared as stored."""
+        texts = validate.check_texts(texts)
+        return self._prepare(self.encoder.encode(texts, batch_size=batch_size), "texts")
+
+    def search(self, query: str | None = None, *, k: int = 10, where: dict | None = None,
+               vector: Any = None, like: str | None = None, model: str | None = None) -> list[Hit]:
+        """Exact top-k by the space's metric, for a text `query`, a `vector`, or the
+        document with id `like` (more like this; the document itself is left out)."""
+        k = validate.check_k(k)
+        self._check_model(model)
+        given = [x is not None for x in (query, vector, like)]
+        if sum(given) != 1:
+            raise EmbkitError("query: give exactly one of a query text, vector= or like=")
+        exclude = None
+        if query is not None:
+            q = self._prepare(self.encoder.encode([validate.check_query(query)]), "query")
+        elif vector is not None:
+            q = self._prepare(validate.check_vectors(vector, 1, self.space.dim, self.space.model, "vector"), "vector")
+        else:
+            found = self.get([like], include_vectors=True) if isinstance(like, str) else []
+            if not found:
+                raise EmbkitError(f"like: no document with id {like!r}")
+            q, exclude = found[0].vector[None, :], like
+        return self._nearest(q, k, where, exclude)
+
+    def _nearest(self, q: np.ndarray, k: int, where: dict | None, exclude: str | None) -> list[Hit]:
+        rowids, matrix = self._vectors()
+        if where is not None:
+            keep = np.isin(rowids, self._store.rowids(where))
+            rowids, matrix = rowids[keep], matrix[keep]
+        positions, scores = top_k(q, matrix, k + (exclude is not None), self.space.metric)
+        records = self._store.by_rowids(rowids[positions[0]])
+        hits = [Hit(records[r].id, float(s), records[r].text, records[r].metadata)
+                for r, s in zip(rowids[positions[0]].tolist(), scores[0]) if records[r].id != exclude]
+        return hits[:k]
+
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """All of the space's vectors, cached until the store's generation moves."""
+        generation = self._store.generation
+        if self._cache is None or self._cache[0] != generation:
+            rowids, matrix = self._store.vectors(self.space.name)
+            self._cache = (generation, rowids, matrix)
+        return self._cache[1], self._cache[2]
+
+    def info(self) -> dict:
+        """What `embkit info` shows: count, spaces, model, dim, metric, size on disk."""
+        spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
+                  for s in self._store.spaces().values()}
+        return {"path": str(self.path), "count": self.count(), "spaces": spaces, "model": self.space.model,
+                "dim": self.space.dim, "metric": self.space.metric, "index": "exact",
+                "bytes": self._store.size_bytes(), "generation": self._store.generation,
+                "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def _check_model(self, model: str | None) -> None:
+        """Vectors from another model are incompatible: refuse, naming both."""
+        if model is not None and model != self.space.model:
+            other = CATALOG[model].dim if model in CATALOG else "?"
+            raise EmbkitError(f"model: space {self.space.name!r} holds vectors from {self.space.model!r} "
+                              f"({self.space.dim}-d); got {model!r} ({other}-d)")
+
+    def _prepare(self, vectors: np.ndarray, field: str) -> np.ndarray:
+        """Float32; unit length for cosine (a zero vector has no direction: refused)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.space.metric == "cosine":
+            norms = np.linalg.norm(vectors, axis=1)
+            zero = np.flatnonzero(norms < 1e-12)
+            if zero.size:
+                raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
+            vectors = l2_normalize(vectors)
+        return vectors

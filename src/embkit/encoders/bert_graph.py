@@ -1,0 +1,120 @@
+"""Build an ONNX graph of a BERT encoder straight from its safetensors weights.
+
+This is how embkit runs the packaged all-MiniLM-L6-v2 without torch: the graph is the
+textbook BERT forward pass (the same ops torch's exporter emits), and onnxruntime
+fuses GELU and layer norms at load. The result is exact to float32 rounding.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .safetensors_reader import read_safetensors
+
+OPSET = 17
+
+
+class _Graph:
+    """A small helper that names nodes and collects initializers."""
+
+    def __init__(self):
+        self.nodes, self.inits, self._n, self._names = [], [], 0, set()
+
+    def const(self, name: str, array) -> str:
+        """An initializer; a name already given is reused (shared constants)."""
+        if name not in self._names:
+            self._names.add(name)
+            self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, **attrs) -> str:
+        self._n += 1
+        out = f"{op_type.lower()}_{self._n}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+
+def _strip_prefix(weights: dict) -> dict:
+    """Accept both `embeddings.…` and `bert.embeddings.…` checkpoints."""
+    if "embeddings.word_embeddings.weight" in weights:
+        return weights
+    return {k.split(".", 1)[1]: v for k, v in weights.items() if k.startswith("bert.")}
+
+
+def build_bert_onnx(model_dir: Path) -> onnx.ModelProto:
+    """The ONNX model (inputs input_ids, attention_mask, token_type_ids; output
+    last_hidden_state) of the BERT checkpoint in `model_dir`."""
+    config = json.loads((model_dir / "config.json").read_text())
+    if config.get("model_type") != "bert":
+        raise ValueError(f"{model_dir}: model_type {config.get('model_type')!r} is not supported (only 'bert')")
+    if config.get("hidden_act", "gelu") != "gelu":
+        raise ValueError(f"{model_dir}: hidden_act {config['hidden_act']!r} is not supported (only 'gelu')")
+    w = _strip_prefix(read_safetensors(model_dir / "model.safetensors"))
+    hidden, heads = config["hidden_size"], config["num_attention_heads"]
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    g = _Graph()
+
+    def linear(x: str, prefix: str) -> str:
+        weight = g.const(prefix + ".weight", np.ascontiguousarray(w[prefix + ".weight"].T))
+        bias = g.const(prefix + ".bias", w[prefix + ".bias"])
+        return g.op("Add", g.op("MatMul", x, weight), bias)
+
+    def layer_norm(x: str, prefix: str) -> str:
+        gamma = g.const(prefix + ".weight", w[prefix + ".weight"])
+        beta = g.const(prefix + ".bias", w[prefix + ".bias"])
+        return g.op("LayerNormalization", x, gamma, beta, axis=-1, epsilon=eps)
+
+    x = _embeddings(g, w, layer_norm)
+    mask_bias = _mask_bias(g)
+    split_heads = g.const("split_heads", np.array([0, 0, heads, hidden // heads], np.int64))
+    merge_heads = g.const("merge_heads", np.array([0, 0, hidden], np.int64))
+    scale = g.const("scale", np.array(1.0 / math.sqrt(hidden // heads), np.float32))
+    for i in range(config["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        q = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.query"), split_heads), perm=[0, 2, 1, 3])
+        k = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.key"), split_heads), perm=[0, 2, 3, 1])
+        v = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.value"), split_heads), perm=[0, 2, 1, 3])
+        scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), scale), mask_bias)
+        context = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
+        context = g.op("Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), merge_heads)
+        x = layer_norm(g.op("Add", linear(context, p + "attention.output.dense"), x), p + "attention.output.LayerNorm")
+        inner = _gelu(g, linear(x, p + "intermediate.dense"))
+        x = layer_norm(g.op("Add", linear(inner, p + "output.dense"), x), p + "output.LayerNorm")
+    g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
+
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
+              for n in ("input_ids", "attention_mask", "token_type_ids")]
+    output = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", hidden])
+    graph = helper.make_graph(g.nodes, "bert", inputs, [output], g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="embkit")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _embeddings(g: _Graph, w: dict, layer_norm) -> str:
+    words = g.op("Gather", g.const("word_embeddings", w["embeddings.word_embeddings.weight"]), "input_ids")
+    types = g.op("Gather", g.const("token_type_embeddings", w["embeddings.token_type_embeddings.weight"]), "token_type_ids")
+    length = g.op("Gather", g.op("Shape", "input_ids"), g.const("one", np.array(1, np.int64)), axis=0)
+    positions = g.op("Range", g.const("zero", np.array(0, np.int64)), length, "one")
+    pos = g.op("Gather", g.const("position_embeddings", w["embeddings.position_embeddings.weight"]), positions)
+    return layer_norm(g.op("Add", g.op("Add", words, types), pos), "embeddings.LayerNorm")
+
+
+def _mask_bias(g: _Graph) -> str:
+    """(1 - mask) * -10000, shaped [batch, 1, 1, sequence], added to attention scores."""
+    mask = g.op("Cast", "attention_mask", to=TensorProto.FLOAT)
+    inverted = g.op("Sub", g.const("f_one", np.array(1.0, np.float32)), mask)
+    bias = g.op("Mul", inverted, g.const("neg_large", np.array(-10000.0, np.float32)))
+    return g.op("Unsqueeze", bias, g.const("axes_1_2", np.array([1, 2], np.int64)))
+
+
+def _gelu(g: _Graph, x: str) -> str:
+    """Exact (erf) GELU, as BERT uses: 0.5·x·(1 + erf(x/√2))."""
+    erf = g.op("Erf", g.op("Div", x, g.const("sqrt2", np.array(math.sqrt(2.0), np.float32))))
+    half_x = g.op("Mul", x, g.const("half", np.array(0.5, np.float32)))
+    return g.op("Mul", half_x, g.op("Add", erf, "f_one"))

@@ -1,0 +1,73 @@
+"""A transformer encoder on onnxruntime + tokenizers: the fast, torch-free query path."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .base import Progress, l2_normalize, mean_pool
+
+
+class OnnxEncoder:
+    """Per-batch padding, truncation at `max_tokens`, mean pooling, optional L2
+    normalization. Texts are sorted by length so each batch pads little, and batches
+    run on two single-threaded workers, which beats one two-threaded run on 2 cores."""
+
+    def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, dim: int,
+                 max_tokens: int = 256, normalized: bool = True, workers: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.no_padding()
+        self._workers = workers or min(2, os.cpu_count() or 1)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1 if self._workers > 1 else 0
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text after truncation (what the model actually reads)."""
+        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        """Embed `texts` in order as an (n, dim) float32 array."""
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch(texts)
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+
+        def run(start: int) -> int:
+            rows = order[start:start + batch_size]
+            width = max(len(encodings[r].ids) for r in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for i, r in enumerate(rows):
+                n = len(encodings[r].ids)
+                ids[i, :n], mask[i, :n] = encodings[r].ids, 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            hidden = self._session.run(None, feeds)[0]
+            pooled = mean_pool(hidden, mask)
+            out[rows] = l2_normalize(pooled) if self.normalized else pooled
+            return len(rows)
+
+        starts = range(0, len(texts), batch_size)
+        if self._workers == 1 or len(starts) == 1:
+            done = map(run, starts)
+            for n in done:
+                progress and progress(n)
+        else:
+            with ThreadPoolExecutor(self._workers) as pool:
+                for n in pool.map(run, starts):
+                    progress and progress(n)
+        return out

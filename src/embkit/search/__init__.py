@@ -1,0 +1,6 @@
+"""Search: exact top-k today; keyword, fusion, rerank and MMR later."""
+
+from .exact import METRICS, top_k
+from .hit import Hit
+
+__all__ = ["METRICS", "top_k", "Hit"]

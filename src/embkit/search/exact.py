@@ -1,0 +1,29 @@
+"""Exact top-k by brute force: the reference every index is measured against."""
+
+import numpy as np
+
+METRICS = ("cosine", "dot", "l2")
+
+
+def scores(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
+    """(n_queries, n_vectors) similarity, higher is better: dot product for cosine (vectors
+    are unit length at write time) and dot, negated Euclidean distance for l2."""
+    if metric in ("cosine", "dot"):
+        return queries @ vectors.T
+    if metric == "l2":
+        sq = (queries**2).sum(1)[:, None] - 2 * queries @ vectors.T + (vectors**2).sum(1)[None, :]
+        return -np.sqrt(np.maximum(sq, 0.0))
+    raise ValueError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
+
+
+def top_k(queries: np.ndarray, vectors: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, scores), each (n_queries, min(k, n)), best first; ties keep row order."""
+    s = scores(np.atleast_2d(queries), vectors, metric)
+    k = min(k, s.shape[1])
+    if k == 0:
+        return np.empty((s.shape[0], 0), np.int64), np.empty((s.shape[0], 0), np.float32)
+    part = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < s.shape[1] else np.tile(np.arange(s.shape[1]), (s.shape[0], 1))
+    part_scores = np.take_along_axis(s, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    positions = np.take_along_axis(part, order, axis=1)
+    return positions, np.take_along_axis(s, positions, axis=1).astype(np.float32)

@@ -1,0 +1,7 @@
+"""The store: the source of truth for documents, metadata and vectors."""
+
+from .schema import DB_NAME, SCHEMA_VERSION
+from .sqlite import Record, Space, SQLiteStore
+from .where import compile_where, parse_where
+
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "Record", "Space", "SQLiteStore", "compile_where", "parse_where"]

@@ -1,0 +1,249 @@
+"""The embedded store: one SQLite file in WAL mode, the collection's source of truth.
+
+Every public write is one transaction (BEGIN IMMEDIATE … COMMIT): a batch lands whole
+or not at all, and a process killed at any point leaves the last committed state.
+"""
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..errors import EmbkitError
+from .schema import DB_NAME, SCHEMA_VERSION, STATEMENTS
+from .where import compile_where
+
+
+@dataclass(frozen=True)
+class Space:
+    """A named vector space: which encoder made its vectors and how they compare."""
+
+    name: str
+    model: str
+    dim: int
+    metric: str
+    normalized: bool
+
+
+@dataclass(frozen=True)
+class Record:
+    """A document as stored."""
+
+    id: str
+    text: str | None
+    metadata: dict
+    rowid: int = 0
+
+
+class SQLiteStore:
+    """Documents, metadata and float32 vectors in `DIR/embkit.db`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path, self._conn, self._lock = path, conn, threading.RLock()
+
+    # ---- opening -------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, spaces: Sequence[Space]) -> "SQLiteStore":
+        """A new store in folder `path` (which must not hold a collection already)."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise EmbkitError(f"path: {path} exists and is not a folder")
+        if (path / DB_NAME).exists():
+            raise EmbkitError(f"path: {path} already holds a collection")
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path, _connect(path / DB_NAME))
+        with store._write() as c:
+            for statement in STATEMENTS:
+                c.execute(statement)
+            c.executemany("INSERT INTO meta VALUES (?, ?)",
+                          [("schema_version", str(SCHEMA_VERSION)), ("generation", "0")])
+            c.executemany("INSERT INTO spaces VALUES (?, ?, ?, ?, ?)",
+                          [(s.name, s.model, s.dim, s.metric, int(s.normalized)) for s in spaces])
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> "SQLiteStore":
+        """The store in folder `path`; refuses a missing or foreign folder or a newer schema."""
+        path = Path(path)
+        if not path.is_dir():
+            raise EmbkitError(f"path: no collection at {path} (folder does not exist; create one with `embkit init`)")
+        if not (path / DB_NAME).exists():
+            raise EmbkitError(f"path: {path} is not an embkit collection (no {DB_NAME})")
+        conn = _connect(path / DB_NAME)
+        try:
+            version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        except (sqlite3.DatabaseError, TypeError, ValueError) as e:
+            conn.close()
+            raise EmbkitError(f"path: {path / DB_NAME} is not a readable embkit database ({e})") from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise EmbkitError(f"schema_version: collection at {path} has schema version {version}, newer than "
+                              f"this embkit supports ({SCHEMA_VERSION}); upgrade embkit")
+        return cls(path, conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ---- reading -------------------------------------------------------------------
+
+    def spaces(self) -> dict[str, Space]:
+        rows = self._conn.execute("SELECT name, model, dim, metric, normalized FROM spaces").fetchall()
+        return {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta("generation"))
+
+    def count(self, where: dict | None = None) -> int:
+        sql, params = compile_where(where)
+        return self._conn.execute(f"SELECT count(*) FROM docs WHERE {sql}", params).fetchone()[0]
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._conn.execute(f"SELECT id FROM docs WHERE id IN ({marks})", chunk))
+        return found
+
+    def get(self, ids: Sequence[str]) -> list[Record]:
+        """The stored documents for `ids`, in that order; missing ids are left out."""
+        by_id = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE id IN ({marks})", chunk)
+            by_id.update((r[1], _record(r)) for r in rows)
+        return [by_id[i] for i in ids if i in by_id]
+
+    def find(self, where: dict | None = None, limit: int | None = None, offset: int = 0) -> list[Record]:
+        """Documents matching `where`, in insertion order."""
+        sql, params = compile_where(where)
+        tail = " LIMIT ? OFFSET ?" if limit is not None else ""
+        args = params + ([limit, offset] if limit is not None else [])
+        rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE {sql} ORDER BY rowid{tail}", args)
+        return [_record(r) for r in rows]
+
+    def by_rowids(self, rowids: Iterable[int]) -> dict[int, Record]:
+        out = {}
+        for chunk in _chunks([int(r) for r in rowids], 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE rowid IN ({marks})", chunk)
+            out.update((r[0], _record(r)) for r in rows)
+        return out
+
+    def rowids(self, where: dict | None = None) -> np.ndarray:
+        """Row ids of the documents matching `where` (the filter runs in SQL)."""
+        sql, params = compile_where(where)
+        rows = self._conn.execute(f"SELECT rowid FROM docs WHERE {sql}", params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def vectors(self, space: str, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, float32 matrix) of a space, all of it or for the given rows."""
+        dim = self.spaces()[space].dim
+        if rowids is None:
+            rows = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ? ORDER BY doc", (space,)).fetchall()
+        else:
+            rows = []
+            for chunk in _chunks([int(r) for r in rowids], 500):
+                marks = ",".join("?" * len(chunk))
+                rows += self._conn.execute(
+                    f"SELECT doc, vector FROM vectors WHERE space = ? AND doc IN ({marks}) ORDER BY doc",
+                    [space, *chunk]).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, matrix
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the database and its WAL."""
+        return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())
+
+    # ---- writing -------------------------------------------------------------------
+
+    def write(self, records: Sequence[Record], space: str, vectors: np.ndarray, upsert: bool) -> None:
+        """Insert (or, with `upsert`, insert or replace) documents and their vectors in
+        one transaction. Without `upsert`, an existing id rejects the whole batch."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._write() as c:
+            if not upsert:
+                taken = self.existing_ids([r.id for r in records])
+                if taken:
+                    first = next(r.id for r in records if r.id in taken)
+                    raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+            for record, vector in zip(records, vectors):
+                meta = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
+                row = c.execute(
+                    "INSERT INTO docs (id, text, metadata) VALUES (?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata "
+                    "RETURNING rowid", (record.id, record.text, meta)).fetchone()
+                c.execute("INSERT OR REPLACE INTO vectors (space, doc, vector) VALUES (?, ?, ?)",
+                          (space, row[0], vector.tobytes()))
+            _bump_generation(c)
+
+    def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
+        """Delete by ids and/or `where` in one transaction; the number deleted."""
+        sql, params = compile_where(where)
+        with self._write() as c:
+            deleted = 0
+            if ids is not None:
+                for chunk in _chunks(list(ids), 500):
+                    marks = ",".join("?" * len(chunk))
+                    deleted += c.execute(f"DELETE FROM docs WHERE id IN ({marks}) AND {sql}", chunk + params).rowcount
+            else:
+                deleted = c.execute(f"DELETE FROM docs WHERE {sql}", params).rowcount
+            if deleted:
+                _bump_generation(c)
+        return deleted
+
+    def _write(self):
+        return _Transaction(self._conn, self._lock)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception (one writer at a time)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
+        self._conn, self._lock = conn, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")  # a commit survives a crash, not only a killed process
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _bump_generation(c: sqlite3.Connection) -> None:
+    c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+
+def _record(row) -> Record:
+    return Record(id=row[1], text=row[2], metadata=json.loads(row[3]), rowid=row[0])
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
