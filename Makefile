@@ -23,9 +23,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
+# The main job: the standard library's docstrings, embedded and searched by meaning.
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
-	$(PY) examples/stdlib_search.py $(DEMO_DIR)
+	$(PY) examples/stdlib_docs.py $(DEMO_DIR)/stdlib.jsonl
+	$(VENV)/bin/embkit init $(DEMO_DIR)/stdlib
+	$(VENV)/bin/embkit add $(DEMO_DIR)/stdlib $(DEMO_DIR)/stdlib.jsonl
+	$(PY) examples/stdlib_queries.py $(DEMO_DIR)/stdlib
+	$(VENV)/bin/embkit search $(DEMO_DIR)/stdlib "parse command line arguments" -k 3
 
 test: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

