@@ -6,6 +6,7 @@ missing one is an error that names the package to install.
 
 import importlib.util
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,23 @@ def package_dir(module: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+_LOADED: dict[str, Encoder] = {}
+_LOAD_LOCK = threading.Lock()
+
+
 def load_encoder(name_or_path: str) -> Encoder:
-    """The encoder for a catalog name or a local model folder."""
+    """The encoder for a catalog name or a local model folder. Catalog models are
+    loaded once per process and shared (sessions are thread-safe)."""
+    with _LOAD_LOCK:
+        if name_or_path not in _LOADED:
+            encoder = _load(name_or_path)
+            if name_or_path not in CATALOG:
+                return encoder
+            _LOADED[name_or_path] = encoder
+        return _LOADED[name_or_path]
+
+
+def _load(name_or_path: str) -> Encoder:
     entry = CATALOG.get(name_or_path)
     if entry is None:
         path = Path(name_or_path).expanduser()

@@ -74,11 +74,13 @@ class SQLiteStore:
             raise EmbkitError(f"path: no collection at {path} (folder does not exist; create one with `embkit init`)")
         if not (path / DB_NAME).exists():
             raise EmbkitError(f"path: {path} is not an embkit collection (no {DB_NAME})")
-        conn = _connect(path / DB_NAME)
+        conn = None
         try:
+            conn = _connect(path / DB_NAME)
             version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         except (sqlite3.DatabaseError, TypeError, ValueError) as e:
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise EmbkitError(f"path: {path / DB_NAME} is not a readable embkit database ({e})") from None
         if version > SCHEMA_VERSION:
             conn.close()

@@ -1,0 +1,39 @@
+"""Shared test set-up: offline, a private EMBKIT_HOME, the real model loaded once."""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("EMBKIT_HOME", tempfile.mkdtemp(prefix="embkit-home-"))
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The default encoder (real all-MiniLM-L6-v2 on onnxruntime)."""
+    import embkit
+
+    return embkit.load_encoder("minilm")
+
+
+@pytest.fixture(scope="session")
+def stsb_sentences() -> list[str]:
+    """Every sentence of the STS-B test split, in file order (sentence1, sentence2, ...)."""
+    path = DATA / "stsb" / "sts-test.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
+    sentences = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        sentences += [fields[5], fields[6]]
+    return sentences
+
+
+def python_cmd() -> list[str]:
+    return [sys.executable]
