@@ -97,23 +97,31 @@ def add(path: Path = DirArg,
 
 
 class _progress:
-    """A rich progress bar on stderr that the encoder advances batch by batch."""
+    """A rich progress bar on stderr that the encoder advances batch by batch. It
+    appears with the first finished batch, so input rejected up front draws nothing."""
 
     def __init__(self, total: int, label: str, quiet: bool = False):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                             console=Console(stderr=True), disable=quiet, transient=False)
-        self._total = total
+                             console=Console(stderr=True), disable=quiet)
+        self._task = self._bar.add_task("", total=total, start=False)
+        self._started = False
+
+    def advance(self, n: int) -> None:
+        if not self._started:
+            self._started = True
+            self._bar.start()
+            self._bar.start_task(self._task)
+        self._bar.advance(self._task, n)
 
     def __enter__(self):
-        self._bar.start()
-        task = self._bar.add_task("", total=self._total)
-        return lambda n: self._bar.advance(task, n)
+        return self.advance
 
     def __exit__(self, *exc) -> None:
-        self._bar.stop()
+        if self._started:
+            self._bar.stop()
 
 
 @app.command()
