@@ -18,7 +18,9 @@ _FIELD = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 _COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 OPERATORS = ("$eq", "$ne", "$in", "$nin", *_COMPARE)
 MAX_DEPTH = 32
-MAX_IN = 10_000
+MAX_IN = 10_000  # values in one $in/$nin list
+MAX_BRANCHES = 1_000  # conditions in one $and/$or list
+MAX_PARAMS = 30_000  # SQLite's bound-parameter limit is 32,766
 
 
 def compile_where(where: dict | None, column: str = "metadata") -> tuple[str, list]:
@@ -26,7 +28,10 @@ def compile_where(where: dict | None, column: str = "metadata") -> tuple[str, li
     if where is None or where == {}:
         return "1", []
     params: list = []
-    return _node(where, column, params, "where", 0), params
+    sql = _node(where, column, params, "where", 0)
+    if len(params) > MAX_PARAMS:
+        raise EmbkitError(f"where: filter too large ({len(params)} parameters; the limit is {MAX_PARAMS})")
+    return sql, params
 
 
 def parse_where(text: str) -> dict:
@@ -49,17 +54,27 @@ def _node(where: Any, column: str, params: list, at: str, depth: int) -> str:
         if key in ("$and", "$or"):
             if not isinstance(value, list) or not value:
                 raise EmbkitError(f"{at}.{key}: expected a non-empty list of conditions")
+            if len(value) > MAX_BRANCHES:
+                raise EmbkitError(f"{at}.{key}: more than {MAX_BRANCHES} conditions")
             subs = [_node(v, column, params, f"{at}.{key}[{i}]", depth + 1) for i, v in enumerate(value)]
-            parts.append("(" + (" AND " if key == "$and" else " OR ").join(subs) + ")")
+            parts.append(_join(subs, "AND" if key == "$and" else "OR"))
         elif key.startswith("$"):
             raise EmbkitError(f"{at}: unknown operator {key!r} (allowed here: $and, $or, or a field name)")
         else:
             parts.append(_field(key, value, column, params, f"{at}.{key}"))
-    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    return _join(parts, "AND")
+
+
+def _join(parts: list[str], op: str) -> str:
+    """Parts joined as a balanced tree, so depth grows with log(n), not n."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    return f"({_join(parts[:mid], op)} {op} {_join(parts[mid:], op)})"
 
 
 def _field(field: str, condition: Any, column: str, params: list, at: str) -> str:
-    if not _FIELD.match(field):
+    if not _FIELD.fullmatch(field):
         raise EmbkitError(f"{at}: invalid field name {field!r} (letters, digits, _ and -, dots for nesting)")
     path = "$." + ".".join(f'"{p}"' for p in field.split("."))
     if not isinstance(condition, dict):
@@ -76,21 +91,39 @@ def _field(field: str, condition: Any, column: str, params: list, at: str) -> st
         elif op in ("$in", "$nin"):
             if not isinstance(value, list) or not value or len(value) > MAX_IN:
                 raise EmbkitError(f"{where_at}: expected a list of 1 to {MAX_IN} values")
-            anyof = "(" + " OR ".join(_equals(path, v, column, params, f"{where_at}[{i}]")
-                                      for i, v in enumerate(value)) + ")"
+            anyof = _any_of(path, value, column, params, where_at)
             parts.append(anyof if op == "$in" else f"NOT {anyof}")
         elif op in _COMPARE:
             parts.append(_compare(path, _COMPARE[op], value, column, params, where_at))
         else:
             raise EmbkitError(f"{where_at}: unknown operator {op!r} (allowed: {', '.join(OPERATORS)})")
-    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    return _join(parts, "AND")
+
+
+def _any_of(path: str, values: list, column: str, params: list, at: str) -> str:
+    """Equality with any of `values`: one SQL IN list per type (numbers, strings),
+    plus a test for each boolean or null given."""
+    numbers, strings, others = [], [], []
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            strings.append(v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v, f"{at}[{i}]"):
+            numbers.append(v)
+        else:
+            others.append(_equals(path, v, column, params, f"{at}[{i}]"))
+    for kinds, group in (("('integer', 'real')", numbers), ("('text')", strings)):
+        if group:
+            params.extend([path, path, *group])
+            marks = ", ".join("?" * len(group))
+            others.append(f"COALESCE((json_type({column}, ?) IN {kinds} AND json_extract({column}, ?) IN ({marks})), 0)")
+    return _join(others, "OR")
 
 
 def _equals(path: str, value: Any, column: str, params: list, at: str) -> str:
     kind = f"json_type({column}, ?)"
-    if value is None:
+    if value is None:  # json_type is NULL for a missing field: that counts as null
         params.append(path)
-        return f"COALESCE({kind} = 'null', 0)"
+        return f"COALESCE({kind} = 'null', 1)"
     if isinstance(value, bool):
         params.append(path)
         return f"COALESCE({kind} = '{'true' if value else 'false'}', 0)"
