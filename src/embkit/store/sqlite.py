@@ -225,7 +225,16 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self._conn.execute("COMMIT")
+                    return
+                except BaseException:  # e.g. disk I/O error: leave no open transaction behind
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
         finally:
             self._lock.release()
 
