@@ -68,9 +68,27 @@ def add(path: Path = DirArg,
         as_json: bool = JsonOpt) -> None:
     """Embed and store documents. Every file is read and checked before anything is
     written, and all of them land in one transaction: all or nothing."""
-    batches = [read_source(f, text_column, id_column) for f in files]
+    with open_collection(path) as col:  # a missing collection fails before any file is read
+        ids, texts, metas = _read_all(files, text_column, id_column)
+        start = time.perf_counter()
+        with _progress(len(texts), "embedding", quiet=as_json) as advance:
+            write = col.upsert if upsert else col.add
+            write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance)
+        total = col.count()
+    elapsed = time.perf_counter() - start
+    summary = {"added": len(texts), "files": len(files), "seconds": round(elapsed, 3),
+               "docs_per_second": round(len(texts) / elapsed, 1), "count": total}
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(f"{'upserted' if upsert else 'added'} {len(texts)} documents from {len(files)} file(s) "
+                   f"in {elapsed:.1f}s ({summary['docs_per_second']} docs/s); collection holds {total}")
+
+
+def _read_all(files: list[str], text_column: str, id_column: str) -> tuple[list, list, list]:
+    """(ids, texts, metadatas) of every file, checked; ids unique across files."""
     ids, texts, metas, origin = [], [], [], {}
-    for batch in batches:
+    for batch in (read_source(f, text_column, id_column) for f in files):
         for i, doc_id in enumerate(batch.ids):
             doc_id = doc_id or uuid.uuid4().hex
             if doc_id in origin:
@@ -81,19 +99,7 @@ def add(path: Path = DirArg,
         metas += batch.metadatas
     if not texts:
         raise EmbkitError(f"files: no documents found in {', '.join(files)}")
-    start = time.perf_counter()
-    with open_collection(path) as col, _progress(len(texts), "embedding", quiet=as_json) as advance:
-        write = col.upsert if upsert else col.add
-        write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance)
-        total = col.count()
-    elapsed = time.perf_counter() - start
-    summary = {"added": len(texts), "files": len(files), "seconds": round(elapsed, 3),
-               "docs_per_second": round(len(texts) / elapsed, 1), "count": total}
-    if as_json:
-        _print_json(summary)
-    else:
-        typer.echo(f"{'upserted' if upsert else 'added'} {len(texts)} documents from {len(files)} file(s) "
-                   f"in {elapsed:.1f}s ({summary['docs_per_second']} docs/s); collection holds {total}")
+    return ids, texts, metas
 
 
 class _progress:

@@ -15,7 +15,7 @@ from .encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
 from .encoders.base import Progress, l2_normalize
 from .errors import EmbkitError
 from .search import METRICS, Hit, top_k
-from .store import SCHEMA_VERSION, Record, Space, SQLiteStore
+from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 
 DEFAULT_SPACE = "text"
 
@@ -61,7 +61,7 @@ def open(path: str | Path) -> "Collection":  # noqa: A001 - the public name user
 class Collection:
     """Documents with metadata and vectors, searchable by meaning."""
 
-    def __init__(self, store: SQLiteStore, encoder: Encoder | None = None, space: str = DEFAULT_SPACE):
+    def __init__(self, store: Store, encoder: Encoder | None = None, space: str = DEFAULT_SPACE):
         self._store, self._encoder = store, encoder
         self.space: Space = store.spaces()[space]
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, rowids, vectors)

@@ -191,6 +191,7 @@ def test_other_errors(col, tmp_path):
     assert "where: not valid JSON" in fails("search", col, "q", "--where", "{kind:")
     assert "where.kind.$like: unknown operator" in fails("search", col, "q", "--where", '{"kind": {"$like": 1}}')
     assert "no collection at" in fails("search", tmp_path / "nowhere", "q")
+    assert "no collection at" in fails("add", tmp_path / "nowhere", tmp_path / "x.pdfx")
     assert "model: unknown model 'gpt-9'" in fails("init", tmp_path / "n", "--model", "gpt-9")
     assert "metric: unknown 'cos'" in fails("init", tmp_path / "n", "--metric", "cos")
     assert "query: empty" in fails("search", col, "  ")
