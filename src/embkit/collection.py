@@ -128,10 +128,7 @@ class Collection:
         if n == 0:
             return []
         if not upsert:  # fail before spending time on embedding; checked again inside the transaction
-            taken = self._store.existing_ids(ids)
-            if taken:
-                first = next(i for i in ids if i in taken)
-                raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+            self._store.refuse_existing(ids)
         if vectors is None:
             vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
         vectors = self._prepare(vectors, "vectors")

@@ -58,9 +58,9 @@ def build_bert_onnx(model_dir: Path) -> onnx.ModelProto:
     eps = float(config.get("layer_norm_eps", 1e-12))
     g = _Graph()
 
-    def linear(x: str, prefix: str) -> str:
-        weight = g.const(prefix + ".weight", np.ascontiguousarray(w[prefix + ".weight"].T))
-        bias = g.const(prefix + ".bias", w[prefix + ".bias"])
+    def linear(x: str, prefix: str, scale: float = 1.0) -> str:
+        weight = g.const(prefix + ".weight", np.ascontiguousarray(w[prefix + ".weight"].T * np.float32(scale)))
+        bias = g.const(prefix + ".bias", w[prefix + ".bias"] * np.float32(scale))
         return g.op("Add", g.op("MatMul", x, weight), bias)
 
     def layer_norm(x: str, prefix: str) -> str:
@@ -72,13 +72,15 @@ def build_bert_onnx(model_dir: Path) -> onnx.ModelProto:
     mask_bias = _mask_bias(g)
     split_heads = g.const("split_heads", np.array([0, 0, heads, hidden // heads], np.int64))
     merge_heads = g.const("merge_heads", np.array([0, 0, hidden], np.int64))
-    scale = g.const("scale", np.array(1.0 / math.sqrt(hidden // heads), np.float32))
+    # 1/sqrt(head size) is folded into the query projection: one less pass over the
+    # [batch, heads, seq, seq] scores, which dominate at long sequences.
+    scale = 1.0 / math.sqrt(hidden // heads)
     for i in range(config["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
-        q = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.query"), split_heads), perm=[0, 2, 1, 3])
+        q = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.query", scale), split_heads), perm=[0, 2, 1, 3])
         k = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.key"), split_heads), perm=[0, 2, 3, 1])
         v = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.value"), split_heads), perm=[0, 2, 1, 3])
-        scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), scale), mask_bias)
+        scores = g.op("Add", g.op("MatMul", q, k), mask_bias)
         context = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
         context = g.op("Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), merge_heads)
         x = layer_norm(g.op("Add", linear(context, p + "attention.output.dense"), x), p + "attention.output.LayerNorm")

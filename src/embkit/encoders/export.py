@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..paths import embkit_home
 
-BUILD_VERSION = "1"  # bump when the graph builder changes
+BUILD_VERSION = "2"  # bump when the graph builder changes
 
 
 def _fingerprint(model_dir: Path) -> str:

@@ -116,6 +116,13 @@ class SQLiteStore:
             found.update(r[0] for r in self._conn.execute(f"SELECT id FROM docs WHERE id IN ({marks})", chunk))
         return found
 
+    def refuse_existing(self, ids: Sequence[str]) -> None:
+        """Raise if any of `ids` is stored already (what `add`, unlike upsert, refuses)."""
+        taken = self.existing_ids(ids)
+        if taken:
+            first = next(i for i in ids if i in taken)
+            raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+
     def get(self, ids: Sequence[str]) -> list[Record]:
         """The stored documents for `ids`, in that order; missing ids are left out."""
         by_id = {}
@@ -175,10 +182,7 @@ class SQLiteStore:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._write() as c:
             if not upsert:
-                taken = self.existing_ids([r.id for r in records])
-                if taken:
-                    first = next(r.id for r in records if r.id in taken)
-                    raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+                self.refuse_existing([r.id for r in records])
             for record, vector in zip(records, vectors):
                 meta = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
                 row = c.execute(
