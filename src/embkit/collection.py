@@ -14,7 +14,9 @@ from . import validate
 from .encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
 from .encoders.base import Progress, l2_normalize
 from .errors import EmbkitError
-from .search import METRICS, Hit, top_k
+from .index.manager import IndexManager
+from .search import METRICS, Hit
+from .search.dense import dense_search
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 
 DEFAULT_SPACE = "text"
@@ -64,7 +66,7 @@ class Collection:
     def __init__(self, store: Store, encoder: Encoder | None = None, space: str = DEFAULT_SPACE):
         self._store, self._encoder = store, encoder
         self.space: Space = store.spaces()[space]
-        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, rowids, vectors)
+        self._index = IndexManager(store, self.space, store.path / "index" / space)
 
     # ---- identity ------------------------------------------------------------------
 
@@ -92,7 +94,11 @@ class Collection:
         self.close()
 
     def close(self) -> None:
-        self._store.close()
+        """Save the index if it moved on, and close the store."""
+        try:
+            self._index.save()
+        finally:
+            self._store.close()
 
     def __repr__(self) -> str:
         return f"Collection({str(self.path)!r}, model={self.space.model!r}, metric={self.space.metric!r})"
@@ -174,9 +180,12 @@ class Collection:
         return self._prepare(self.encoder.encode(texts, batch_size=batch_size), "texts")
 
     def search(self, query: str | None = None, *, k: int = 10, where: dict | None = None,
-               vector: Any = None, like: str | None = None, model: str | None = None) -> list[Hit]:
-        """Exact top-k by the space's metric, for a text `query`, a `vector`, or the
-        document with id `like` (more like this; the document itself is left out)."""
+               vector: Any = None, like: str | None = None, model: str | None = None,
+               ef: int | None = None, nprobe: int | None = None, rescore: int | None = None) -> list[Hit]:
+        """Top-k by the space's metric, for a text `query`, a `vector`, or the document
+        with id `like` (more like this; the document itself is left out). `ef` (hnsw),
+        `nprobe` (ivf, ivfpq) and `rescore` (sq8, ivfpq, binary: candidates fetched per
+        result and reranked exactly) trade speed for recall on this call only."""
         k = validate.check_k(k)
         self._check_model(model)
         given = [x is not None for x in (query, vector, like)]
@@ -192,33 +201,39 @@ class Collection:
             if not found:
                 raise EmbkitError(f"like: no document with id {like!r}")
             q, exclude = found[0].vector[None, :], like
-        return self._nearest(q, k, where, exclude)
-
-    def _nearest(self, q: np.ndarray, k: int, where: dict | None, exclude: str | None) -> list[Hit]:
-        rowids, matrix = self._vectors()
-        if where is not None:
-            keep = np.isin(rowids, self._store.rowids(where))
-            rowids, matrix = rowids[keep], matrix[keep]
-        positions, scores = top_k(q, matrix, k + (exclude is not None), self.space.metric)
-        records = self._store.by_rowids(rowids[positions[0]])
+        allow = self._store.rowids(where) if where is not None else None
+        params = {key: value for key, value in (("ef", ef), ("nprobe", nprobe)) if value is not None}
+        rowids, scores = dense_search(self._index.current(), q, k + (exclude is not None), self._fetch,
+                                      allow=allow, rescore=rescore, **params)
+        records = self._store.by_rowids(rowids)
         hits = [Hit(records[r].id, float(s), records[r].text, records[r].metadata)
-                for r, s in zip(rowids[positions[0]].tolist(), scores[0]) if records[r].id != exclude]
+                for r, s in zip(rowids.tolist(), scores) if r in records and records[r].id != exclude]
         return hits[:k]
 
-    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """All of the space's vectors, cached until the store's generation moves."""
-        generation = self._store.generation
-        if self._cache is None or self._cache[0] != generation:
-            rowids, matrix = self._store.vectors(self.space.name)
-            self._cache = (generation, rowids, matrix)
-        return self._cache[1], self._cache[2]
+    def _fetch(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._store.vectors(self.space.name, rowids)
+
+    # ---- the index -----------------------------------------------------------------
+
+    def build_index(self, spec: str = "auto", *, memory_budget: int | str | None = None,
+                    progress: Progress | None = None) -> dict:
+        """Choose and build the vector index: `flat`, `hnsw:M=32,efc=200,ef=64`,
+        `ivf:nlist=1024,nprobe=16`, `ivfpq:nlist=1024,m=48,nbits=8,nprobe=16`, `sq8`,
+        `binary`, or `auto` (flat below 50k vectors, HNSW above; under `memory_budget`
+        such as "512MB", the most faithful kind that fits). Returns `info()["index"]`."""
+        self._index.build(spec, memory_budget, progress)
+        return self._index.info()
+
+    def refresh_index(self, progress: Progress | None = None) -> None:
+        """Bring the index up to date now (it also happens before every search)."""
+        self._index.current(progress)
 
     def info(self) -> dict:
         """What `embkit info` shows: count, spaces, model, dim, metric, size on disk."""
         spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
                   for s in self._store.spaces().values()}
         return {"path": str(self.path), "count": self.count(), "spaces": spaces, "model": self.space.model,
-                "dim": self.space.dim, "metric": self.space.metric, "index": "exact",
+                "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}
 

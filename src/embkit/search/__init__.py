@@ -1,4 +1,4 @@
-"""Search: exact top-k today; keyword, fusion, rerank and MMR later."""
+"""Search: exact top-k, dense search over an index; keyword, fusion, rerank and MMR later."""
 
 from .exact import METRICS, top_k
 from .hit import Hit

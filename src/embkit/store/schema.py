@@ -5,6 +5,7 @@ DB_NAME = "embkit.db"
 
 # Row ids come from AUTOINCREMENT so they are never reused: indexes key on them.
 # `generation` counts changes to vectors or text; indexes record the one they reflect.
+# `changes_from` (in meta) is the oldest generation the change log still answers for.
 STATEMENTS = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE spaces (
@@ -25,5 +26,11 @@ STATEMENTS = [
         doc INTEGER NOT NULL REFERENCES docs(rowid) ON DELETE CASCADE,
         vector BLOB NOT NULL,
         PRIMARY KEY (space, doc)
+    ) WITHOUT ROWID""",
+    # Which rows each generation touched, so an index can catch up instead of rebuilding.
+    """CREATE TABLE changes (
+        generation INTEGER NOT NULL,
+        doc INTEGER NOT NULL,
+        PRIMARY KEY (generation, doc)
     ) WITHOUT ROWID""",
 ]

@@ -61,7 +61,7 @@ class SQLiteStore:
             for statement in STATEMENTS:
                 c.execute(statement)
             c.executemany("INSERT INTO meta VALUES (?, ?)",
-                          [("schema_version", str(SCHEMA_VERSION)), ("generation", "0")])
+                          [("schema_version", str(SCHEMA_VERSION)), ("generation", "0"), ("changes_from", "0")])
             c.executemany("INSERT INTO spaces VALUES (?, ?, ?, ?, ?)",
                           [(s.name, s.model, s.dim, s.metric, int(s.normalized)) for s in spaces])
         return store
@@ -100,6 +100,14 @@ class SQLiteStore:
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) a configuration value, in its own transaction."""
+        with self._write() as c:
+            if value is None:
+                c.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     @property
     def generation(self) -> int:
@@ -183,6 +191,7 @@ class SQLiteStore:
         with self._write() as c:
             if not upsert:
                 self.refuse_existing([r.id for r in records])
+            generation = _bump_generation(c)
             for record, vector in zip(records, vectors):
                 meta = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
                 row = c.execute(
@@ -191,22 +200,40 @@ class SQLiteStore:
                     "RETURNING rowid", (record.id, record.text, meta)).fetchone()
                 c.execute("INSERT OR REPLACE INTO vectors (space, doc, vector) VALUES (?, ?, ?)",
                           (space, row[0], vector.tobytes()))
-            _bump_generation(c)
+                c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by ids and/or `where` in one transaction; the number deleted."""
         sql, params = compile_where(where)
         with self._write() as c:
-            deleted = 0
             if ids is not None:
+                rows = []
                 for chunk in _chunks(list(ids), 500):
                     marks = ",".join("?" * len(chunk))
-                    deleted += c.execute(f"DELETE FROM docs WHERE id IN ({marks}) AND {sql}", chunk + params).rowcount
+                    rows += c.execute(f"SELECT rowid FROM docs WHERE id IN ({marks}) AND {sql}", chunk + params).fetchall()
             else:
-                deleted = c.execute(f"DELETE FROM docs WHERE {sql}", params).rowcount
-            if deleted:
-                _bump_generation(c)
-        return deleted
+                rows = c.execute(f"SELECT rowid FROM docs WHERE {sql}", params).fetchall()
+            if rows:
+                generation = _bump_generation(c)
+                c.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?)", [(generation, r[0]) for r in rows])
+                for chunk in _chunks([r[0] for r in rows], 500):
+                    c.execute(f"DELETE FROM docs WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+        return len(rows)
+
+    def changed_since(self, generation: int) -> np.ndarray | None:
+        """Row ids written or deleted after `generation`, or None if the change log no
+        longer reaches back that far (the caller then rebuilds)."""
+        if generation < int(self.meta("changes_from")):
+            return None
+        rows = self._conn.execute("SELECT DISTINCT doc FROM changes WHERE generation > ?", (generation,)).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def prune_changes(self, upto: int) -> None:
+        """Forget changes up to generation `upto` (an index has saved them)."""
+        with self._write() as c:
+            c.execute("DELETE FROM changes WHERE generation <= ?", (upto,))
+            c.execute("UPDATE meta SET value = ? WHERE key = 'changes_from' AND CAST(value AS INTEGER) < ?",
+                      (str(upto), upto))
 
     def _write(self):
         return _Transaction(self._conn, self._lock)
@@ -251,8 +278,10 @@ def _connect(db: Path) -> sqlite3.Connection:
     return conn
 
 
-def _bump_generation(c: sqlite3.Connection) -> None:
+def _bump_generation(c: sqlite3.Connection) -> int:
+    """The next generation, within the caller's transaction."""
     c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    return int(c.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
 
 def _record(row) -> Record:

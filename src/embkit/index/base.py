@@ -1,0 +1,158 @@
+"""VectorIndex: the interface every backend implements, and the FAISS plumbing they share.
+
+FAISS labels are positions (0, 1, 2, ... in insertion order); `rowids[label]` maps them to
+the store's stable row ids and `live[label]` says whether that entry still counts.
+Removing marks entries dead (a bitmap selector hides them from every search at once,
+in every backend alike, including HNSW which cannot remove); `compact()` rebuilds
+without them. An upserted document is a remove plus an add, so it gets a new label.
+"""
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ..errors import EmbkitError
+from .spec import SEARCH_PARAMS, IndexSpec, check_param
+
+SCORE_MISSING = -np.inf
+
+
+class VectorIndex:
+    """A FAISS index over one vector space, keyed by store row ids."""
+
+    kind = "base"
+    metrics: tuple[str, ...] = ("cosine", "dot", "l2")
+    binary = False  # FAISS binary index (uint8 codes)
+
+    def __init__(self, spec: IndexSpec, dim: int, metric: str):
+        if metric not in self.metrics:
+            raise EmbkitError(f"metric: the {self.kind} index supports {', '.join(self.metrics)}, not {metric!r}")
+        self.spec, self.dim, self.metric = spec, dim, metric
+        self.params = dict(spec.params)  # effective values (e.g. nlist clamped to the data)
+        self.trained_on = 0
+        self._faiss = None
+        self.rowids = np.empty(0, dtype=np.int64)
+        self.live = np.empty(0, dtype=bool)
+        self._bitmap: np.ndarray | None = None  # packed `live`, cached between changes
+
+    # ---- what backends provide ---------------------------------------------------------
+
+    def _create(self, sample: np.ndarray):
+        """A new, trained FAISS index; `sample` are vectors to train on if needed."""
+        raise NotImplementedError
+
+    def _search_parameters(self, selector, params: dict, k: int):
+        return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+    def _codes(self, vectors: np.ndarray) -> np.ndarray:
+        """What FAISS stores for these vectors (binary backends pack sign bits)."""
+        return vectors
+
+    def _scores(self, distances: np.ndarray) -> np.ndarray:
+        """FAISS distances -> scores, higher is better."""
+        if self.metric == "l2":
+            return -np.sqrt(np.maximum(distances, 0))
+        return distances
+
+    # ---- the interface -----------------------------------------------------------------
+
+    @property
+    def ntotal(self) -> int:
+        """Live entries (what a search can return)."""
+        return int(self.live.sum())
+
+    @property
+    def dead(self) -> int:
+        return int(len(self.live) - self.live.sum())
+
+    def train_on(self, vectors: np.ndarray) -> None:
+        """Create the FAISS index, training it (IVF, PQ, SQ) on a sample of `vectors`."""
+        self._faiss = self._create(self._check(vectors, "vectors"))
+        self.trained_on = len(vectors)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Append vectors under store row ids (trains first if the index is empty)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = self._check(vectors, "vectors")
+        if len(ids) != len(vectors):
+            raise EmbkitError(f"ids: {len(ids)} ids for {len(vectors)} vectors")
+        if len(ids) == 0:
+            return
+        if self._faiss is None:
+            self.train_on(vectors)
+        self._faiss.add(self._codes(vectors))
+        self.rowids = np.concatenate([self.rowids, ids])
+        self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
+        self._bitmap = None
+
+    def remove(self, ids) -> int:
+        """Hide these row ids from every later search; returns how many entries."""
+        hit = np.isin(self.rowids, np.asarray(ids, dtype=np.int64)) & self.live
+        self.live[hit] = False
+        self._bitmap = None
+        return int(hit.sum())
+
+    def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None,
+               **params) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, scores), each (n_queries, k), best first; -1 / -inf pad when fewer
+        than k entries qualify. `allow` restricts to these row ids (a FAISS selector);
+        `params` are per-query search parameters (ef, nprobe)."""
+        queries = self._check(np.atleast_2d(queries), "queries")
+        n = len(queries)
+        if self._faiss is None or self.ntotal == 0 or k < 1:
+            return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
+        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
+        if unknown:
+            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
+            raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
+        params = {key: check_param(self.kind, key, value) for key, value in params.items() if value is not None}
+        selector = self._selector(allow)
+        search_params = self._search_parameters(selector, params, k)
+        distances, labels = self._faiss.search(self._codes(queries), k, params=search_params)
+        found = labels >= 0
+        rowids = np.where(found, self.rowids[np.where(found, labels, 0)], -1)
+        scores = np.where(found, self._scores(distances.astype(np.float32)), SCORE_MISSING).astype(np.float32)
+        return rowids, scores
+
+    def _selector(self, allow: np.ndarray | None):
+        """None when every entry may be returned, else a bitmap selector over labels.
+        The selector (and the bitmap it points into) must outlive the search call."""
+        if allow is None and self.dead == 0:
+            self._keep = None
+            return None
+        if allow is None:
+            if self._bitmap is None:
+                self._bitmap = np.packbits(self.live, bitorder="little")
+            bitmap = self._bitmap
+        else:
+            bitmap = np.packbits(self.live & np.isin(self.rowids, allow), bitorder="little")
+        self._keep = bitmap  # FAISS keeps a raw pointer into it
+        return faiss.IDSelectorBitmap(len(self.live), faiss.swig_ptr(bitmap))
+
+    def _check(self, vectors, field: str) -> np.ndarray:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            got = vectors.shape[1] if vectors.ndim == 2 else vectors.shape
+            raise EmbkitError(f"{field}: dimension {got} does not match the index's {self.dim}")
+        return vectors
+
+    # ---- size and persistence ----------------------------------------------------------
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the FAISS index as serialized, plus the id map."""
+        if self._faiss is None:
+            return 0
+        raw = faiss.serialize_index_binary(self._faiss) if self.binary else faiss.serialize_index(self._faiss)
+        return int(raw.nbytes + self.rowids.nbytes + self.live.nbytes)
+
+    def write_faiss(self, path: Path) -> None:
+        (faiss.write_index_binary if self.binary else faiss.write_index)(self._faiss, str(path))
+
+    def read_faiss(self, path: Path) -> None:
+        self._faiss = (faiss.read_index_binary if self.binary else faiss.read_index)(str(path))
+        if self._faiss.ntotal != len(self.rowids):
+            raise ValueError(f"{path}: {self._faiss.ntotal} entries, but the id map has {len(self.rowids)}")
+        if self._faiss.d != self.dim:
+            raise ValueError(f"{path}: dimension {self._faiss.d}, expected {self.dim}")

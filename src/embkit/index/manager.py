@@ -1,0 +1,178 @@
+"""The life of one vector space's index: choose, build, catch up, persist, rebuild.
+
+The store is the source of truth; the index is a cache stamped with the store
+generation it reflects. Before a search it catches up through the store's change log
+(new vectors added, deleted or replaced ones hidden at once); it is rebuilt when its
+files are missing or unreadable, when the log no longer reaches back, when `auto`
+would now choose another kind, when a quarter of its entries are dead (compaction), or
+when an IVF/PQ index holds four times the vectors it was trained on (retraining).
+"""
+
+import warnings
+from pathlib import Path
+from typing import Callable
+
+from ..store import Space, Store
+from . import persist
+from .base import VectorIndex
+from .spec import IndexSpec, bytes_per_vector, parse_size, parse_spec, resolve_auto
+
+Progress = Callable[[int], None]
+BUILD_CHUNK = 10_000
+COMPACT_DEAD_SHARE = 0.25
+RETRAIN_GROWTH = 4
+
+
+class IndexManager:
+    """Keeps `space`'s index in step with `store`; files live in `folder`."""
+
+    def __init__(self, store: Store, space: Space, folder: Path):
+        self.store, self.space, self.folder = store, space, folder
+        self.index: VectorIndex | None = None
+        self.generation = -1  # store generation the in-memory index reflects
+        self.dirty = False  # changed since last saved
+
+    # ---- configuration ---------------------------------------------------------------
+
+    @property
+    def _spec_key(self) -> str:
+        return f"index_spec:{self.space.name}"
+
+    @property
+    def _budget_key(self) -> str:
+        return f"index_budget:{self.space.name}"
+
+    def configured(self) -> tuple[str, int | None]:
+        """(spec text, memory budget in bytes) as the user set them; default `auto`."""
+        budget = self.store.meta(self._budget_key)
+        return self.store.meta(self._spec_key) or "auto", int(budget) if budget else None
+
+    def target(self, count: int) -> IndexSpec:
+        """The spec to build for `count` vectors (`auto` resolved)."""
+        text, budget = self.configured()
+        spec = parse_spec(text)
+        return resolve_auto(count, self.space.dim, budget) if spec.kind == "auto" else spec
+
+    # ---- building and keeping current --------------------------------------------------
+
+    def build(self, spec: str = "auto", memory_budget=None, progress: Progress | None = None) -> VectorIndex:
+        """Set the spec (and budget) and build the index from the store now."""
+        parsed = parse_spec(spec)
+        budget = parse_size(memory_budget)
+        self.target_check(parsed, budget)
+        self.store.set_meta(self._spec_key, str(parsed))
+        self.store.set_meta(self._budget_key, str(budget) if budget else None)
+        return self._rebuild(progress)
+
+    def target_check(self, spec: IndexSpec, budget: int | None) -> None:
+        """Fail before changing anything if the spec cannot serve this space."""
+        from . import make_index
+
+        if spec.kind != "auto":
+            make_index(spec, self.space.dim, self.space.metric)  # metric/dimension checks
+        elif budget is not None:
+            resolve_auto(self.store.count(), self.space.dim, budget)
+
+    def current(self, progress: Progress | None = None) -> VectorIndex:
+        """The index, caught up with the store (loaded, updated or rebuilt as needed)."""
+        if self.index is None:
+            self.index = self._load()
+        if self.index is None:
+            return self._rebuild(progress)
+        generation = self.store.generation
+        if self.generation != generation:
+            changed = self.store.changed_since(self.generation)
+            if changed is None:
+                return self._rebuild(progress)
+            self.index.remove(changed)
+            found, vectors = self.store.vectors(self.space.name, changed)
+            self.index.add(found, vectors)
+            if progress and len(found):
+                progress(len(found))
+            self.generation, self.dirty = generation, True
+        if self._worn_out(self.index):
+            return self._rebuild(progress)
+        return self.index
+
+    def _worn_out(self, index: VectorIndex) -> bool:
+        if self.target(index.ntotal).kind != index.kind:  # `auto` crossed a threshold
+            return True
+        entries = len(index.live)
+        if entries > 1000 and index.dead > COMPACT_DEAD_SHARE * entries:
+            return True
+        return index.kind in ("ivf", "ivfpq") and index.ntotal > RETRAIN_GROWTH * max(index.trained_on, 1)
+
+    def _rebuild(self, progress: Progress | None) -> VectorIndex:
+        from . import make_index
+
+        generation = self.store.generation
+        rowids, vectors = self.store.vectors(self.space.name)
+        index = make_index(self.target(len(rowids)), self.space.dim, self.space.metric)
+        if len(rowids):
+            index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data
+            for start in range(0, len(rowids), BUILD_CHUNK):
+                index.add(rowids[start:start + BUILD_CHUNK], vectors[start:start + BUILD_CHUNK])
+                if progress:
+                    progress(len(rowids[start:start + BUILD_CHUNK]))
+        self.index, self.generation, self.dirty = index, generation, True
+        self.save()
+        return index
+
+    # ---- persistence -------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the index if it changed. Flat indexes are not written: reading the
+        store's vectors costs the same as reading a copy of them."""
+        if self.index is None or not self.dirty:
+            return
+        if self.index.kind != "flat" and self.index._faiss is not None:
+            persist.save(self.index, self.folder, self.generation, self.space.name)
+            self.store.prune_changes(self.generation)
+        elif (self.folder / persist.MANIFEST).exists():
+            (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
+        self.dirty = False
+
+    def _load(self) -> VectorIndex | None:
+        try:
+            manifest = persist.read_manifest(self.folder)
+            if manifest is None:
+                return None
+            if (manifest["dim"], manifest["metric"], manifest["space"]) != (self.space.dim, self.space.metric, self.space.name):
+                raise persist.IndexUnreadable("it was built for another space, dimension or metric")
+            index = persist.load(self.folder, manifest)
+        except persist.IndexUnreadable as e:
+            warnings.warn(f"index at {self.folder} is unusable ({e}); rebuilding it from the store", stacklevel=3)
+            return None
+        self.generation, self.dirty = manifest["generation"], False
+        return index
+
+    def info(self) -> dict:
+        """What the index is and whether it reflects the store, without loading it."""
+        text, budget = self.configured()
+        count = self.store.count()
+        try:
+            manifest = persist.read_manifest(self.folder)
+        except persist.IndexUnreadable:
+            manifest = None
+        target = self.target(count)
+        if self.index is not None:
+            index = self.index
+            saved = {"spec": str(index.spec), "kind": index.kind, "params": index.params, "count": index.ntotal,
+                     "dead": index.dead, "generation": self.generation, "trained_on": index.trained_on}
+        elif manifest is not None:
+            saved = {key: manifest[key] for key in ("spec", "kind", "params", "count", "dead", "generation", "trained_on")}
+        else:
+            saved = None
+        generation = self.store.generation
+        if target.kind == "flat":
+            current = True  # built from the store whenever it is needed
+        else:
+            current = saved is not None and saved["generation"] == generation and saved["kind"] == target.kind
+        size = sum(f["bytes"] for f in manifest["files"].values()) if manifest else 0
+        return {"configured": text, "memory_budget": budget, "kind": target.kind,
+                "spec": saved["spec"] if saved and saved["kind"] == target.kind else str(target),
+                "params": saved["params"] if saved and saved["kind"] == target.kind else target.params,
+                "current": current, "bytes": size or int(bytes_per_vector(target, self.space.dim) * count),
+                "persisted": manifest is not None, "dead": saved["dead"] if saved else 0,
+                "generation": saved["generation"] if saved else None}
+
