@@ -136,11 +136,16 @@ def search(path: Path = DirArg,
            k: int = typer.Option(10, "-k", "--k", help="Number of results."),
            where: Optional[str] = WhereOpt,
            like: Optional[str] = typer.Option(None, "--like", help="Find documents like the one with this id."),
+           ef: Optional[int] = typer.Option(None, "--ef", help="HNSW search beam for this query."),
+           nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists to visit for this query."),
+           rescore: Optional[int] = typer.Option(None, "--rescore", help="Quantized indexes: candidates per result to rerank exactly."),
            as_json: bool = JsonOpt) -> None:
     """Search by meaning: a query text, or --like ID."""
     where_dict = _where(where)
     with open_collection(path) as col:
-        hits = col.search(query, k=k, where=where_dict, like=like)
+        with _progress(col.count(), "updating index", quiet=as_json) as advance:
+            col.refresh_index(progress=advance)
+        hits = col.search(query, k=k, where=where_dict, like=like, ef=ef, nprobe=nprobe, rescore=rescore)
     if as_json:
         _print_json({"results": [h.to_dict() for h in hits]})
         return
@@ -197,15 +202,36 @@ def delete(path: Path = DirArg,
 
 
 @app.command()
+def index(path: Path = DirArg,
+          spec: str = typer.Option("auto", "--spec", help="flat | hnsw:M=32,efc=200,ef=64 | ivf:nlist=1024,nprobe=16 | "
+                                   "ivfpq:nlist=1024,m=48,nbits=8,nprobe=16 | sq8 | binary | auto"),
+          memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="With auto: fit the index in this much, e.g. 512MB."),
+          as_json: bool = JsonOpt) -> None:
+    """Choose and build the collection's vector index (rebuilt from the store)."""
+    with open_collection(path) as col:
+        start = time.perf_counter()
+        with _progress(col.count(), "indexing", quiet=as_json) as advance:
+            data = col.build_index(spec, memory_budget=memory_budget, progress=advance)
+        data["seconds"] = round(time.perf_counter() - start, 3)
+    if as_json:
+        _print_json(data)
+    else:
+        typer.echo(f"built {data['spec']} index in {data['seconds']:.1f}s ({data['bytes']} bytes on disk)")
+
+
+@app.command()
 def info(path: Path = DirArg, as_json: bool = JsonOpt) -> None:
-    """Count, model, metric and size on disk."""
+    """Count, model, metric, index and size on disk."""
     with open_collection(path) as col:
         data = col.info()
     if as_json:
         _print_json(data)
         return
-    for key in ("path", "count", "model", "dim", "metric", "index", "bytes", "generation", "schema_version"):
+    for key in ("path", "count", "model", "dim", "metric", "bytes", "generation", "schema_version"):
         typer.echo(f"{key:>15}: {data[key]}")
+    ix = data["index"]
+    state = "current" if ix["current"] else "stale (rebuilt or caught up at the next search)"
+    typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {ix['bytes']} bytes, {state}")
 
 
 @app.command()

@@ -58,6 +58,11 @@ class VectorIndex:
     # ---- the interface -----------------------------------------------------------------
 
     @property
+    def effective_spec(self) -> str:
+        """The spec with the values in force (nlist may be clamped to the data)."""
+        return str(IndexSpec(self.kind, self.params))
+
+    @property
     def ntotal(self) -> int:
         """Live entries (what a search can return)."""
         return int(self.live.sum())

@@ -47,10 +47,12 @@ class IndexManager:
         budget = self.store.meta(self._budget_key)
         return self.store.meta(self._spec_key) or "auto", int(budget) if budget else None
 
-    def target(self, count: int) -> IndexSpec:
-        """The spec to build for `count` vectors (`auto` resolved)."""
-        text, budget = self.configured()
-        spec = parse_spec(text)
+    def target(self, count: int, spec: IndexSpec | None = None, budget: int | None = None) -> IndexSpec:
+        """The spec to build for `count` vectors (`auto` resolved); the configured one
+        unless `spec` is given."""
+        if spec is None:
+            text, budget = self.configured()
+            spec = parse_spec(text)
         return resolve_auto(count, self.space.dim, budget) if spec.kind == "auto" else spec
 
     # ---- building and keeping current --------------------------------------------------
@@ -59,19 +61,10 @@ class IndexManager:
         """Set the spec (and budget) and build the index from the store now."""
         parsed = parse_spec(spec)
         budget = parse_size(memory_budget)
-        self.target_check(parsed, budget)
+        index = self._rebuild(progress, parsed, budget)  # a spec that cannot serve fails here, changing nothing
         self.store.set_meta(self._spec_key, str(parsed))
         self.store.set_meta(self._budget_key, str(budget) if budget else None)
-        return self._rebuild(progress)
-
-    def target_check(self, spec: IndexSpec, budget: int | None) -> None:
-        """Fail before changing anything if the spec cannot serve this space."""
-        from . import make_index
-
-        if spec.kind != "auto":
-            make_index(spec, self.space.dim, self.space.metric)  # metric/dimension checks
-        elif budget is not None:
-            resolve_auto(self.store.count(), self.space.dim, budget)
+        return index
 
     def current(self, progress: Progress | None = None) -> VectorIndex:
         """The index, caught up with the store (loaded, updated or rebuilt as needed)."""
@@ -102,17 +95,18 @@ class IndexManager:
             return True
         return index.kind in ("ivf", "ivfpq") and index.ntotal > RETRAIN_GROWTH * max(index.trained_on, 1)
 
-    def _rebuild(self, progress: Progress | None) -> VectorIndex:
+    def _rebuild(self, progress: Progress | None, spec: IndexSpec | None = None,
+                 budget: int | None = None) -> VectorIndex:
         from . import make_index
 
         generation = self.store.generation
         rowids, vectors = self.store.vectors(self.space.name)
-        index = make_index(self.target(len(rowids)), self.space.dim, self.space.metric)
+        index = make_index(self.target(len(rowids), spec, budget), self.space.dim, self.space.metric)
         if len(rowids):
             index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data
             for start in range(0, len(rowids), BUILD_CHUNK):
                 index.add(rowids[start:start + BUILD_CHUNK], vectors[start:start + BUILD_CHUNK])
-                if progress:
+                if progress and index.kind != "flat":  # flat is only a read of the store: no bar
                     progress(len(rowids[start:start + BUILD_CHUNK]))
         self.index, self.generation, self.dirty = index, generation, True
         self.save()
@@ -157,10 +151,10 @@ class IndexManager:
         target = self.target(count)
         if self.index is not None:
             index = self.index
-            saved = {"spec": str(index.spec), "kind": index.kind, "params": index.params, "count": index.ntotal,
+            saved = {"effective": index.effective_spec, "kind": index.kind, "params": index.params, "count": index.ntotal,
                      "dead": index.dead, "generation": self.generation, "trained_on": index.trained_on}
         elif manifest is not None:
-            saved = {key: manifest[key] for key in ("spec", "kind", "params", "count", "dead", "generation", "trained_on")}
+            saved = {key: manifest[key] for key in ("effective", "kind", "params", "count", "dead", "generation", "trained_on")}
         else:
             saved = None
         generation = self.store.generation
@@ -170,7 +164,7 @@ class IndexManager:
             current = saved is not None and saved["generation"] == generation and saved["kind"] == target.kind
         size = sum(f["bytes"] for f in manifest["files"].values()) if manifest else 0
         return {"configured": text, "memory_budget": budget, "kind": target.kind,
-                "spec": saved["spec"] if saved and saved["kind"] == target.kind else str(target),
+                "spec": saved["effective"] if saved and saved["kind"] == target.kind else str(target),
                 "params": saved["params"] if saved and saved["kind"] == target.kind else target.params,
                 "current": current, "bytes": size or int(bytes_per_vector(target, self.space.dim) * count),
                 "persisted": manifest is not None, "dead": saved["dead"] if saved else 0,

@@ -70,7 +70,7 @@ def save(index: VectorIndex, folder: Path, generation: int, space: str) -> dict:
     atomic_write(folder / files["rowids"], lambda p: p.write_bytes(_npy(index.rowids)))
     atomic_write(folder / files["live"], lambda p: p.write_bytes(_npy(index.live)))
     manifest = {
-        "format": FORMAT, "space": space, "spec": str(index.spec), "kind": index.kind,
+        "format": FORMAT, "space": space, "spec": str(index.spec), "effective": index.effective_spec, "kind": index.kind,
         "params": index.params, "metric": index.metric, "dim": index.dim, "generation": generation,
         "count": index.ntotal, "dead": index.dead, "trained_on": index.trained_on,
         "files": {key: {"name": name, "bytes": (folder / name).stat().st_size, "crc32": _crc(folder / name)}
