@@ -95,18 +95,21 @@ def resolve_auto(count: int, dim: int, memory_budget: int | None = None) -> Inde
     preferred = parse_spec("flat" if count < AUTO_HNSW_ABOVE else "hnsw")
     if memory_budget is None:
         return preferred
-    candidates = [preferred, parse_spec("sq8"), _ivfpq_for(dim), parse_spec("binary")]
+    candidates = [preferred, parse_spec("sq8"), _ivfpq_for(dim) if count >= 256 else None]
+    candidates += [parse_spec("binary")] if dim % 8 == 0 else []
     for spec in candidates:
         if spec is not None and bytes_per_vector(spec, dim) * max(count, 1) <= memory_budget:
             return spec
-    need = bytes_per_vector(parse_spec("binary"), dim) * count
-    raise EmbkitError(f"memory_budget: {memory_budget} bytes is below even a binary index "
+    smallest = candidates[-1] or candidates[-2]
+    need = bytes_per_vector(smallest, dim) * count
+    raise EmbkitError(f"memory_budget: {memory_budget} bytes is below even a {smallest.kind} index "
                       f"of {count} vectors (~{int(need)} bytes)")
 
 
 def _ivfpq_for(dim: int) -> IndexSpec | None:
-    """An ivfpq spec whose sub-quantizer count divides `dim` (8 dims per code byte)."""
-    for m in (dim // 8, dim // 4, dim // 2, dim):
+    """An ivfpq spec between sq8 and binary in size: one code byte per 4 dimensions
+    (16x smaller than float32), m dividing `dim`."""
+    for m in (dim // 4, dim // 2, dim):
         if m >= 1 and dim % m == 0:
             return parse_spec(f"ivfpq:m={m}")
     return None

@@ -36,7 +36,7 @@ def dense_search(index: VectorIndex, query: np.ndarray, k: int, fetch: Fetch, al
         if index.kind != "flat":  # flat is exhaustive: its selector loses nothing
             if len(allow) <= max(EXACT_FILTER_LIMIT, EXACT_FILTER_SHARE * index.ntotal):
                 return _exact(query, allow, k, fetch, index.metric)
-            params = _widened(index, params, index.ntotal / len(allow))
+            params = _widened(index, params, 2 * index.ntotal / len(allow))
     rowids, scores = index.search(query, k * factor, allow=allow, **params)
     rowids, scores = rowids[0], scores[0]
     keep = rowids >= 0
