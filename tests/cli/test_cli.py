@@ -199,3 +199,32 @@ def test_other_errors(col, tmp_path):
     assert state(col) == before
     assert "Usage" in fails("search", code=2)
     assert "No such option" in fails("search", col, "q", "--bogus", code=2)
+
+
+def test_index_command_info_and_search_parameters(tmp_path):
+    path = tmp_path / "c"
+    run("init", path)
+    rows = [{"id": f"r{i}", "text": t} for i, t in enumerate([
+        "Parse command line arguments.", "Compress files with gzip.", "Run work in parallel.",
+        "Read CSV files.", "Send an email over SMTP.", "Measure how long code takes."])]
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    run("add", path, tmp_path / "d.jsonl")
+    assert json.loads(run("info", path, "--json").stdout)["index"]["kind"] == "flat"
+    built = json.loads(run("index", path, "--spec", "hnsw:M=16,ef=32", "--json").stdout)
+    assert (built["kind"], built["spec"], built["current"], built["persisted"]) == ("hnsw", "hnsw:M=16,efc=200,ef=32", True, True)
+    assert (path / "index" / "text" / "manifest.json").exists()
+    info = json.loads(run("info", path, "--json").stdout)["index"]
+    assert info["params"] == {"M": 16, "efc": 200, "ef": 32} and info["bytes"] > 0 and info["current"] is True
+    assert "hnsw:M=16,efc=200,ef=32" in run("info", path).stdout
+    out = json.loads(run("search", path, "zip a file", "-k", "1", "--ef", "128", "--json").stdout)
+    assert out["results"][0]["id"] == "r1"
+    assert "nprobe: not a search parameter of the hnsw index (it takes: ef)" in fails("search", path, "x", "--nprobe", "4")
+    assert "spec: unknown index kind 'annoy'" in fails("index", path, "--spec", "annoy")
+    assert "spec: hnsw parameter M=1 is outside 4..256" in fails("index", path, "--spec", "hnsw:M=1")
+    assert "memory_budget: cannot read 'lots'" in fails("index", path, "--memory-budget", "lots")
+    assert json.loads(run("info", path, "--json").stdout)["index"]["configured"] == "hnsw:M=16,efc=200,ef=32"
+    built = json.loads(run("index", path, "--spec", "sq8", "--json").stdout)
+    assert built["kind"] == "sq8"
+    out = json.loads(run("search", path, "send mail", "-k", "1", "--rescore", "2", "--json").stdout)
+    assert out["results"][0]["id"] == "r4"
+    assert "rescore: must be an integer from 1 to 100" in fails("search", path, "x", "--rescore", "0")
