@@ -7,10 +7,9 @@ so a changed model is rebuilt, and written atomically so a crash leaves no half 
 """
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
+from ..atomic import atomic_write
 from ..paths import embkit_home
 
 BUILD_VERSION = "2"  # bump when the graph builder changes
@@ -28,20 +27,6 @@ def _label(model_dir: Path) -> str:
     return model_dir.parent.name if model_dir.name == "model" else model_dir.name
 
 
-def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def fp32_onnx(model_dir: Path) -> Path:
     """The cached fp32 ONNX graph of the BERT checkpoint in `model_dir`, built if missing."""
     target = embkit_home() / "models" / f"{_label(model_dir)}-{_fingerprint(model_dir)}-fp32.onnx"
@@ -49,7 +34,7 @@ def fp32_onnx(model_dir: Path) -> Path:
         from .bert_graph import build_bert_onnx
 
         model = build_bert_onnx(model_dir)
-        _atomic_write(target, lambda tmp: tmp.write_bytes(model.SerializeToString()))
+        atomic_write(target, lambda tmp: tmp.write_bytes(model.SerializeToString()))
     return target
 
 
@@ -60,6 +45,6 @@ def int8_onnx(model_dir: Path) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         source = fp32_onnx(model_dir)
-        _atomic_write(target, lambda tmp: quantize_dynamic(
+        atomic_write(target, lambda tmp: quantize_dynamic(
             str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8))
     return target

@@ -10,13 +10,12 @@ and rename, so a crash leaves either the old state or the new one.
 
 import io
 import json
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .base import VectorIndex
 from .spec import parse_spec
 
@@ -26,26 +25,6 @@ FORMAT = 1
 
 class IndexUnreadable(Exception):
     """The saved index cannot be used (missing, truncated, corrupt, foreign)."""
-
-
-def atomic_write(target: Path, write) -> None:
-    """Call `write(tmp_path)`, fsync, and rename over `target`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _npy(array: np.ndarray) -> bytes:
