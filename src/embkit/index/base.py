@@ -105,35 +105,36 @@ class VectorIndex:
         `params` are per-query search parameters (ef, nprobe)."""
         queries = self._check(np.atleast_2d(queries), "queries")
         n = len(queries)
-        if self._faiss is None or self.ntotal == 0 or k < 1:
-            return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
         unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
         if unknown:
             allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
             raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
         params = {key: check_param(self.kind, key, value) for key, value in params.items() if value is not None}
-        selector = self._selector(allow)
+        if self._faiss is None or self.ntotal == 0 or k < 1:
+            return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
+        # `bitmap` must stay referenced until FAISS returns: the selector points into it
+        selector, bitmap = self._selector(allow)
         search_params = self._search_parameters(selector, params, k)
         distances, labels = self._faiss.search(self._codes(queries), k, params=search_params)
+        del bitmap
         found = labels >= 0
         rowids = np.where(found, self.rowids[np.where(found, labels, 0)], -1)
         scores = np.where(found, self._scores(distances.astype(np.float32)), SCORE_MISSING).astype(np.float32)
         return rowids, scores
 
     def _selector(self, allow: np.ndarray | None):
-        """None when every entry may be returned, else a bitmap selector over labels.
-        The selector (and the bitmap it points into) must outlive the search call."""
+        """(selector, bitmap): no selector when every entry may be returned, else a
+        bitmap selector over labels. FAISS keeps a raw pointer into the bitmap, so the
+        caller holds it for the length of the search (per call: thread-safe)."""
         if allow is None and self.dead == 0:
-            self._keep = None
-            return None
+            return None, None
         if allow is None:
             if self._bitmap is None:
                 self._bitmap = np.packbits(self.live, bitorder="little")
             bitmap = self._bitmap
         else:
             bitmap = np.packbits(self.live & np.isin(self.rowids, allow), bitorder="little")
-        self._keep = bitmap  # FAISS keeps a raw pointer into it
-        return faiss.IDSelectorBitmap(len(self.live), faiss.swig_ptr(bitmap))
+        return faiss.IDSelectorBitmap(len(self.live), faiss.swig_ptr(bitmap)), bitmap
 
     def _check(self, vectors, field: str) -> np.ndarray:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

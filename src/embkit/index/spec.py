@@ -62,6 +62,8 @@ def parse_spec(text: str) -> IndexSpec:
 def check_param(kind: str, key: str, value) -> int:
     """An integer within the parameter's limits, or an error naming both."""
     _, low, high = PARAMS[kind][key]
+    if isinstance(value, bool):
+        raise EmbkitError(f"spec: {kind} parameter {key} must be an integer, got {value!r}")
     try:
         number = int(value)
         if isinstance(value, float) and value != number:
