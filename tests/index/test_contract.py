@@ -363,7 +363,7 @@ def test_concurrent_filtered_searches_keep_their_own_filter(kind, built):
 
     def worker(parity):
         allow = IDS[parity::2]
-        for i in range(3000):
+        for i in range(1000):  # before the fix, a stray id showed within ~5-100 searches
             if stop.is_set():
                 return
             rowids = built.search(VECTORS[i:i + 4], 10, allow=allow)[0]

@@ -59,19 +59,20 @@ def parse_spec(text: str) -> IndexSpec:
     return IndexSpec(kind, params)
 
 
-def check_param(kind: str, key: str, value) -> int:
-    """An integer within the parameter's limits, or an error naming both."""
+def check_param(kind: str, key: str, value, field: str = "spec") -> int:
+    """An integer within the parameter's limits, or an error naming both; `field` is
+    what the message starts with (the spec, or the per-query parameter)."""
     _, low, high = PARAMS[kind][key]
     if isinstance(value, bool):
-        raise EmbkitError(f"spec: {kind} parameter {key} must be an integer, got {value!r}")
+        raise EmbkitError(f"{field}: {kind} parameter {key} must be an integer, got {value!r}")
     try:
         number = int(value)
         if isinstance(value, float) and value != number:
             raise ValueError
     except (TypeError, ValueError):
-        raise EmbkitError(f"spec: {kind} parameter {key} must be an integer, got {value!r}") from None
+        raise EmbkitError(f"{field}: {kind} parameter {key} must be an integer, got {value!r}") from None
     if not low <= number <= high:
-        raise EmbkitError(f"spec: {kind} parameter {key}={number} is outside {low}..{high}")
+        raise EmbkitError(f"{field}: {kind} parameter {key}={number} is outside {low}..{high}")
     return number
 
 
