@@ -35,6 +35,8 @@ class VectorIndex:
         self.rowids = np.empty(0, dtype=np.int64)
         self.live = np.empty(0, dtype=bool)
         self._bitmap: np.ndarray | None = None  # packed `live`, cached between changes
+        self._n_live: int | None = None  # live.sum(), kept up to date: searches are hot
+        self._n_live_of: np.ndarray | None = None
 
     # ---- what backends provide ---------------------------------------------------------
 
@@ -65,11 +67,13 @@ class VectorIndex:
     @property
     def ntotal(self) -> int:
         """Live entries (what a search can return)."""
-        return int(self.live.sum())
+        if self._n_live is None or self._n_live_of is not self.live:  # `live` was replaced (loaded)
+            self._n_live, self._n_live_of = int(self.live.sum()), self.live
+        return self._n_live
 
     @property
     def dead(self) -> int:
-        return int(len(self.live) - self.live.sum())
+        return len(self.live) - self.ntotal
 
     def train_on(self, vectors: np.ndarray) -> None:
         """Create the FAISS index, training it (IVF, PQ, SQ) on a sample of `vectors`."""
@@ -87,16 +91,21 @@ class VectorIndex:
         if self._faiss is None:
             self.train_on(vectors)
         self._faiss.add(self._codes(vectors))
+        live_before = self.ntotal
         self.rowids = np.concatenate([self.rowids, ids])
         self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
+        self._n_live, self._n_live_of = live_before + len(ids), self.live
         self._bitmap = None
 
     def remove(self, ids) -> int:
         """Hide these row ids from every later search; returns how many entries."""
         hit = np.isin(self.rowids, np.asarray(ids, dtype=np.int64)) & self.live
+        removed = int(hit.sum())
+        live_before = self.ntotal
         self.live[hit] = False
+        self._n_live = live_before - removed
         self._bitmap = None
-        return int(hit.sum())
+        return removed
 
     def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None,
                **params) -> tuple[np.ndarray, np.ndarray]:

@@ -73,6 +73,8 @@ class IndexManager:
         if self.index is None:
             return self._rebuild(progress)
         generation = self.store.generation
+        if self.generation == generation:  # the common case: nothing to do
+            return self.index
         if self.generation != generation:
             changed = self.store.changed_since(self.generation)
             if changed is None:
