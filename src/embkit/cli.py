@@ -13,7 +13,7 @@ import numpy as np
 import typer
 
 from . import __version__
-from .collection import Collection, create, open as open_collection
+from .collection import create, open as open_collection
 from .encoders import CATALOG, DEFAULT_MODEL, load_encoder
 from .errors import EmbkitError
 from .ingest import read_source

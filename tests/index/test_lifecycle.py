@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import embkit
-from embkit.index import manager, persist, spec as spec_module
+from embkit.index import persist, spec as spec_module
 from embkit.search import dense
 
 DIM = 32
