@@ -18,26 +18,26 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import argparse  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from importlib import metadata  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
+import argparse
+import hashlib
+import json
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
 
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
+import faiss
+import numpy as np
 
-import embkit  # noqa: E402
-from embkit.index import IndexSpec, make_index  # noqa: E402
-from embkit.index.spec import SEARCH_PARAMS  # noqa: E402
-from embkit.search.dense import dense_search  # noqa: E402
+import embkit
+from embkit.index import IndexSpec, make_index
+from embkit.index.spec import SEARCH_PARAMS
+from embkit.search.dense import dense_search
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -201,7 +201,7 @@ def run_point(sides: dict[str, Side], ds: Dataset, rounds: int) -> dict[str, dic
             found, seconds = timed(side.batch, ds.queries)
             times[name]["batch"].append(seconds)
         else:
-            found, seconds = timed(lambda: [side.one(q) for q in singles])
+            found, seconds = timed(lambda one=side.one: [one(q) for q in singles])
             times[name]["one"].append(seconds / len(singles))
         out[name] = {"recall": recall(found, ds.truth)}
     slowest = max(per_call(side.one, singles[:10]) for side in sides.values())
@@ -449,20 +449,20 @@ def bench_chroma(ds: Dataset, efs, rounds: int, tmp: Path) -> tuple[list[dict], 
     rows = []
     for ef in efs:
         col.modify(configuration={"hnsw": {"ef_search": ef}})
-        del col, client
+        col = client = None
         SharedSystemClient.clear_system_cache()
         client = chromadb.PersistentClient(path=str(folder), settings=settings)
         col = client.get_collection("bench")
         assert col.configuration["hnsw"]["ef_search"] == ef
         nbytes = folder_bytes(folder)
         # the default include (documents, metadatas, distances) matches what embkit's search returns
-        side = Side(lambda q: [int(i) for i in col.query(query_embeddings=q, n_results=K)["ids"][0]],
-                    lambda Q: [[int(i) for i in r] for r in col.query(query_embeddings=Q, n_results=K)["ids"]])
+        side = Side(lambda q, c=col: [int(i) for i in c.query(query_embeddings=q, n_results=K)["ids"][0]],
+                    lambda Q, c=col: [[int(i) for i in r] for r in c.query(query_embeddings=Q, n_results=K)["ids"]])
         res = run_point({"chroma": side}, ds, rounds)["chroma"]
         rows.append(make_row(ds, "chroma", f"hnsw:M={M},efc={EFC}", f"ef={ef}", res, ingest["total_s"], nbytes,
                              on_disk=True))
         show_progress(rows[-1:])
-    del col, client
+    col = client = side = None
     SharedSystemClient.clear_system_cache()
     return rows, ingest
 
@@ -508,7 +508,10 @@ def summarize(rows: list[dict], ingest: dict, datasets: dict[str, Dataset]) -> d
     lines, figures = [], {}
     for name, ds in datasets.items():
         mine = [r for r in rows if r["dataset"] == name]
-        pick = lambda system, spec="": [r for r in mine if r["system"] == system and r["spec"].startswith(spec)]
+
+        def pick(system: str, spec: str = "", mine=mine) -> list[dict]:
+            return [r for r in mine if r["system"] == system and r["spec"].startswith(spec)]
+
         f32 = 4 * ds.dim
         lines.append(f"[{name}] {len(ds.base):,} base vectors, {ds.dim}-d, {len(ds.queries)} queries")
         fig = figures[name] = {"matched_recall": []}
@@ -649,23 +652,7 @@ def main() -> None:
         ds = datasets[name] = loaders[name]()
         print(f"{name}: {len(ds.base):,} x {ds.dim} base, {len(ds.queries)} queries ({ds.note})", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="bench_ann-") as tmp:
-            steps = []
-            if "index" in args.systems:
-                steps += [(s.spec, lambda s=s: bench_suite(ds, s, args.rounds)) for s in suites(ds.dim, args.efs, args.nprobes)]
-            if "hnswlib" in args.systems:
-                steps.append(("hnswlib", lambda: bench_hnswlib(ds, args.efs, args.rounds, Path(tmp))))
-            for system, fn in (("collection", bench_collection), ("chroma", bench_chroma)):
-                if system in args.systems:
-                    steps.append((system, lambda fn=fn, system=system: _with_ingest(
-                        ingest, name, "embkit" if system == "collection" else system,
-                        fn(ds, args.efs, args.rounds, Path(tmp)))))
-            for step, fn in steps:
-                own0, busy0 = cpu_seconds()
-                t0 = time.perf_counter()
-                rows += fn()
-                own1, busy1 = cpu_seconds()
-                share = max(0.0, (busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - t0)
-                interference[f"{name} {step}"] = share
+            rows += run_dataset(ds, args, Path(tmp), ingest.setdefault(name, {}), interference)
     elapsed = time.perf_counter() - started
     for name, ds in datasets.items():
         show_table(rows, name, f"{name}: {len(ds.base):,} x {ds.dim}, {len(ds.queries)} queries, k={K}, 1 thread")
@@ -690,9 +677,30 @@ def main() -> None:
     print(f"results written to {args.out} and {args.out.with_suffix('.png')}")
 
 
-def _with_ingest(ingest: dict, dataset: str, system: str, result: tuple) -> list[dict]:
-    rows, figures = result
-    ingest.setdefault(dataset, {})[system] = figures
+def run_dataset(ds: Dataset, args: argparse.Namespace, tmp: Path, ingest: dict, interference: dict) -> list[dict]:
+    """Every chosen system on one dataset, one step after another; notes for each step
+    how much CPU other processes took meanwhile (this machine is shared)."""
+    rows = []
+
+    def step(label: str, fn: Callable, *fn_args) -> None:
+        own0, busy0 = cpu_seconds()
+        t0 = time.perf_counter()
+        result = fn(*fn_args)
+        own1, busy1 = cpu_seconds()
+        interference[f"{ds.name} {label}"] = max(0.0, (busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - t0)
+        if isinstance(result, tuple):  # (rows, ingest figures) from the full paths
+            result, ingest["embkit" if label == "collection" else label] = result
+        rows.extend(result)
+
+    if "index" in args.systems:
+        for suite in suites(ds.dim, args.efs, args.nprobes):
+            step(suite.spec, bench_suite, ds, suite, args.rounds)
+    if "hnswlib" in args.systems:
+        step("hnswlib", bench_hnswlib, ds, args.efs, args.rounds, tmp)
+    if "collection" in args.systems:
+        step("collection", bench_collection, ds, args.efs, args.rounds, tmp)
+    if "chroma" in args.systems:
+        step("chroma", bench_chroma, ds, args.efs, args.rounds, tmp)
     return rows
 
 
