@@ -21,14 +21,13 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import argparse
 import hashlib
 import json
-import platform
 import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
+from machine_info import machine
 from pathlib import Path
 
 import faiss
@@ -603,19 +602,6 @@ def plot(rows: list[dict], datasets: list[str], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def machine() -> dict:
-    def version(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            **{pkg: version(pkg) for pkg in ("embkit", "faiss-cpu", "hnswlib", "chromadb", "numpy")},
-            "threads_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-
-
-# ---- main ------------------------------------------------------------------------------
-
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default="glove", help="comma list of: glove, minilm")
@@ -665,7 +651,7 @@ def main() -> None:
         print("warning: other processes used CPU during: " + ", ".join(f"{k} ({v:.0%} of a core)" for k, v in busy.items()))
     print(f"total {elapsed / 60:.1f} min")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(),
+    report = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(["embkit", "faiss-cpu", "hnswlib", "chromadb", "numpy"]),
               "settings": {"k": K, "M": M, "efc": EFC, "efs": args.efs, "nlist": NLIST, "nprobes": args.nprobes,
                            "rounds": args.rounds, "ingest_batch": INGEST_BATCH, "seed": args.seed},
               "datasets": {n: {"n_base": len(d.base), "dim": d.dim, "n_queries": len(d.queries), "note": d.note}

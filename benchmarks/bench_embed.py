@@ -11,14 +11,13 @@ machine hits every side alike. The best time per side and corpus is reported.
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
+from machine_info import machine
 from pathlib import Path
 
 import numpy as np
@@ -183,20 +182,6 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
-def machine() -> dict:
-    """What the figures were measured on."""
-    def version(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "machine": platform.machine(),
-            "python": platform.python_version(), "onnxruntime": version("onnxruntime"),
-            "torch": version("torch"), "sentence_transformers": version("sentence-transformers"),
-            "numpy": version("numpy"), "embkit": version("embkit"),
-            "blas_env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}}
-
-
 def show(results: dict) -> None:
     """One table per corpus."""
     from rich.console import Console
@@ -243,7 +228,7 @@ def main() -> None:
     results = run(args)
     show(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"command": " ".join(sys.argv), "machine": machine(), "corpora": results,
+    report = {"command": " ".join(sys.argv), "machine": machine(["embkit", "onnxruntime", "torch", "sentence-transformers", "numpy"]), "corpora": results,
               "timing": "best (min) of the rounds; median and all times also kept"}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results written to {args.out}")

@@ -75,16 +75,15 @@ class IndexManager:
         generation = self.store.generation
         if self.generation == generation:  # the common case: nothing to do
             return self.index
-        if self.generation != generation:
-            changed = self.store.changed_since(self.generation)
-            if changed is None:
-                return self._rebuild(progress)
-            self.index.remove(changed)
-            found, vectors = self.store.vectors(self.space.name, changed)
-            self.index.add(found, vectors)
-            if progress and len(found):
-                progress(len(found))
-            self.generation, self.dirty = generation, True
+        changed = self.store.changed_since(self.generation)
+        if changed is None:
+            return self._rebuild(progress)
+        self.index.remove(changed)
+        found, vectors = self.store.vectors(self.space.name, changed)
+        self.index.add(found, vectors)
+        if progress and len(found):
+            progress(len(found))
+        self.generation, self.dirty = generation, True
         if self._worn_out(self.index):
             return self._rebuild(progress)
         return self.index
