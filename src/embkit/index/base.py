@@ -13,6 +13,7 @@ import faiss
 import numpy as np
 
 from ..errors import EmbkitError
+from . import idmap
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
@@ -156,11 +157,11 @@ class VectorIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the FAISS index as serialized, plus the id map."""
+        """Bytes of the FAISS index as serialized, plus the id map as stored (`idmap`)."""
         if self._faiss is None:
             return 0
         raw = faiss.serialize_index_binary(self._faiss) if self.binary else faiss.serialize_index(self._faiss)
-        return int(raw.nbytes + self.rowids.nbytes + self.live.nbytes)
+        return int(raw.nbytes) + idmap.nbytes(self.rowids, self.live)
 
     def write_faiss(self, path: Path) -> None:
         (faiss.write_index_binary if self.binary else faiss.write_index)(self._faiss, str(path))

@@ -3,9 +3,9 @@ reflect, checked when read. Anything missing, stale or unreadable is rebuilt fro
 store by the caller, never trusted.
 
 Layout of `DIR/index/`: `manifest.json` names the files of one saved state
-(`faiss-G.bin`, `rowids-G.npy`, `live-G.npy` for generation G) with their sizes and
-CRC32s. Data files are written first and the manifest last, each by temp file, fsync
-and rename, so a crash leaves either the old state or the new one.
+(`faiss-G.bin`, `rowids-G.npy` as runs, `live-G.npy` as bits, for generation G; see
+`idmap`) with their sizes and CRC32s. Data files are written first and the manifest
+last, each by temp file, fsync and rename, so a crash leaves the old state or the new.
 """
 
 import io
@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
+from . import idmap
 from .base import VectorIndex
 from .spec import parse_spec
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2  # 2: compact id map
 
 
 class IndexUnreadable(Exception):
@@ -46,8 +47,8 @@ def save(index: VectorIndex, folder: Path, generation: int, space: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     files = {"faiss": f"faiss-{generation}.bin", "rowids": f"rowids-{generation}.npy", "live": f"live-{generation}.npy"}
     atomic_write(folder / files["faiss"], index.write_faiss)
-    atomic_write(folder / files["rowids"], lambda p: p.write_bytes(_npy(index.rowids)))
-    atomic_write(folder / files["live"], lambda p: p.write_bytes(_npy(index.live)))
+    atomic_write(folder / files["rowids"], lambda p: p.write_bytes(_npy(idmap.to_runs(index.rowids))))
+    atomic_write(folder / files["live"], lambda p: p.write_bytes(_npy(idmap.pack_live(index.live))))
     manifest = {
         "format": FORMAT, "space": space, "spec": str(index.spec), "effective": index.effective_spec, "kind": index.kind,
         "params": index.params, "metric": index.metric, "dim": index.dim, "generation": generation,
@@ -89,8 +90,8 @@ def load(folder: Path, manifest: dict) -> VectorIndex:
         index = BACKENDS[spec.kind](spec, manifest["dim"], manifest["metric"])
         index.params.update(manifest["params"])
         index.trained_on = manifest["trained_on"]
-        index.rowids = np.load(folder / manifest["files"]["rowids"]["name"])
-        index.live = np.load(folder / manifest["files"]["live"]["name"])
+        index.rowids = idmap.from_runs(np.load(folder / manifest["files"]["rowids"]["name"]))
+        index.live = idmap.unpack_live(np.load(folder / manifest["files"]["live"]["name"]), len(index.rowids))
         index.read_faiss(folder / manifest["files"]["faiss"]["name"])
         return index
     except IndexUnreadable:
