@@ -203,7 +203,7 @@ class Collection:
             q, exclude = found[0].vector[None, :], like
         allow = self._store.rowids(where) if where is not None else None
         params = {key: value for key, value in (("ef", ef), ("nprobe", nprobe)) if value is not None}
-        rowids, scores = dense_search(self._index.current(), q, k + (exclude is not None), self._fetch,
+        rowids, scores = dense_search(self._index.current(wait=False), q, k + (exclude is not None), self._fetch,
                                       allow=allow, rescore=rescore, **params)
         records = self._store.by_rowids(rowids)
         hits = [Hit(records[r].id, float(s), records[r].text, records[r].metadata)
@@ -225,7 +225,8 @@ class Collection:
         return self._index.info()
 
     def refresh_index(self, progress: Progress | None = None) -> None:
-        """Bring the index up to date now (it also happens before every search)."""
+        """Bring the index up to date now, waiting for any background build (searches
+        catch up by themselves, but never wait for a big rebuild)."""
         self._index.current(progress)
 
     def info(self) -> dict:

@@ -6,8 +6,14 @@ generation it reflects. Before a search it catches up through the store's change
 files are missing or unreadable, when the log no longer reaches back, when `auto`
 would now choose another kind, when a quarter of its entries are dead (compaction), or
 when an IVF/PQ index holds four times the vectors it was trained on (retraining).
+
+A search never waits for a big rebuild: from BACKGROUND_FROM vectors up, the index is
+built in a thread while searches run exactly (a flat index over the same vectors, or
+the old index while it is still correct); the new index is adopted, and caught up, by
+the first search after it is ready. `refresh_index`, `build_index` and closing wait.
 """
 
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -21,6 +27,23 @@ Progress = Callable[[int], None]
 BUILD_CHUNK = 10_000
 COMPACT_DEAD_SHARE = 0.25
 RETRAIN_GROWTH = 4
+BACKGROUND_FROM = 50_000
+
+
+class _Build:
+    """One index being built in a thread from a snapshot of the store."""
+
+    def __init__(self, index: VectorIndex, rowids, vectors, generation: int):
+        self.index, self.generation, self.error = index, generation, None
+        self.thread = threading.Thread(target=self._run, args=(rowids, vectors), daemon=True,
+                                       name="embkit-index-build")
+        self.thread.start()
+
+    def _run(self, rowids, vectors) -> None:
+        try:
+            _fill(self.index, rowids, vectors, None)
+        except BaseException as e:  # re-raised in the thread that adopts the build
+            self.error = e
 
 
 class IndexManager:
@@ -31,6 +54,9 @@ class IndexManager:
         self.index: VectorIndex | None = None
         self.generation = -1  # store generation the in-memory index reflects
         self.dirty = False  # changed since last saved
+        self._building: _Build | None = None
+        self._stopgap = False  # `index` is a flat stand-in while (or since) a build failed to finish
+        self._lock = threading.RLock()  # searches in several threads share one index
 
     # ---- configuration ---------------------------------------------------------------
 
@@ -61,17 +87,30 @@ class IndexManager:
         """Set the spec (and budget) and build the index from the store now."""
         parsed = parse_spec(spec)
         budget = parse_size(memory_budget)
-        index = self._rebuild(progress, parsed, budget)  # a spec that cannot serve fails here, changing nothing
+        with self._lock:
+            self._adopt(wait=True)
+            self._building = None
+            index = self._rebuild(progress, parsed, budget)  # a spec that cannot serve fails here, changing nothing
         self.store.set_meta(self._spec_key, str(parsed))
         self.store.set_meta(self._budget_key, str(budget) if budget else None)
         return index
 
-    def current(self, progress: Progress | None = None) -> VectorIndex:
-        """The index, caught up with the store (loaded, updated or rebuilt as needed)."""
+    def current(self, progress: Progress | None = None, wait: bool = True) -> VectorIndex:
+        """The index, caught up with the store (loaded, updated or rebuilt as needed).
+        With `wait=False` a big rebuild goes to a thread and an exact index serves now."""
+        with self._lock:
+            return self._current(progress, wait)
+
+    @property
+    def building(self) -> bool:
+        return self._building is not None
+
+    def _current(self, progress: Progress | None, wait: bool) -> VectorIndex:
+        self._adopt(wait)
         if self.index is None:
             self.index = self._load()
-        if self.index is None:
-            return self._rebuild(progress)
+        if self.index is None or (self._stopgap and self._building is None):  # none, or its build failed
+            return self._rebuild(progress, background=not wait)
         generation = self.store.generation
         if self.generation == generation:  # the common case: nothing to do
             return self.index
@@ -84,8 +123,8 @@ class IndexManager:
         if progress and len(found):
             progress(len(found))
         self.generation, self.dirty = generation, True
-        if self._worn_out(self.index):
-            return self._rebuild(progress)
+        if self._building is None and self._worn_out(self.index):
+            return self._rebuild(progress, background=not wait)
         return self.index
 
     def _worn_out(self, index: VectorIndex) -> bool:
@@ -97,27 +136,52 @@ class IndexManager:
         return index.kind in ("ivf", "ivfpq") and index.ntotal > RETRAIN_GROWTH * max(index.trained_on, 1)
 
     def _rebuild(self, progress: Progress | None, spec: IndexSpec | None = None,
-                 budget: int | None = None) -> VectorIndex:
+                 budget: int | None = None, background: bool = False) -> VectorIndex:
         from . import make_index
 
         generation = self.store.generation
         rowids, vectors = self.store.vectors(self.space.name)
         index = make_index(self.target(len(rowids), spec, budget), self.space.dim, self.space.metric)
-        if len(rowids):
-            index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data
-            for start in range(0, len(rowids), BUILD_CHUNK):
-                index.add(rowids[start:start + BUILD_CHUNK], vectors[start:start + BUILD_CHUNK])
-                if progress and index.kind != "flat":  # flat is only a read of the store: no bar
-                    progress(len(rowids[start:start + BUILD_CHUNK]))
-        self.index, self.generation, self.dirty = index, generation, True
-        self.save()
+        if background and len(rowids) >= BACKGROUND_FROM and index.kind != "flat":
+            self._building = _Build(index, rowids, vectors, generation)
+            if self.index is None or self.generation != generation:  # the old index (if any) is behind
+                self.index = make_index(IndexSpec("flat", {}), self.space.dim, self.space.metric)
+                _fill(self.index, rowids, vectors, None)
+                self.generation, self.dirty, self._stopgap = generation, False, True  # never saved
+            return self.index
+        _fill(index, rowids, vectors, progress)
+        self.index, self.generation, self.dirty, self._stopgap = index, generation, True, False
+        self._save()
         return index
+
+    def _adopt(self, wait: bool) -> None:
+        """Take over a background build once it is done (with `wait`, once it is)."""
+        build = self._building
+        if build is None or (build.thread.is_alive() and not wait):
+            return
+        build.thread.join()
+        self._building = None
+        if build.error is not None:
+            raise build.error
+        self.index, self.generation, self.dirty, self._stopgap = build.index, build.generation, True, False
+        self._save()
+
+    def wait(self) -> None:
+        """Finish a background build, if one runs."""
+        with self._lock:
+            self._adopt(wait=True)
 
     # ---- persistence -------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the index if it changed. Flat indexes are not written: reading the
-        store's vectors costs the same as reading a copy of them."""
+        """Write the index if it changed (after any background build: a stopgap must
+        not prune the change log the new index catches up from). Flat indexes are not
+        written: reading the store's vectors costs the same as reading a copy of them."""
+        with self._lock:
+            self._adopt(wait=True)
+            self._save()
+
+    def _save(self) -> None:
         if self.index is None or not self.dirty:
             return
         if self.index.kind != "flat" and self.index._faiss is not None:
@@ -164,10 +228,20 @@ class IndexManager:
         else:
             current = saved is not None and saved["generation"] == generation and saved["kind"] == target.kind
         size = sum(f["bytes"] for f in manifest["files"].values()) if manifest else 0
-        return {"configured": text, "memory_budget": budget, "kind": target.kind,
+        return {"configured": text, "building": self.building, "memory_budget": budget, "kind": target.kind,
                 "spec": saved["effective"] if saved and saved["kind"] == target.kind else str(target),
                 "params": saved["params"] if saved and saved["kind"] == target.kind else target.params,
                 "current": current, "bytes": size or int(bytes_per_vector(target, self.space.dim) * count),
                 "persisted": manifest is not None, "dead": saved["dead"] if saved else 0,
                 "generation": saved["generation"] if saved else None}
 
+
+
+def _fill(index: VectorIndex, rowids, vectors, progress: Progress | None) -> None:
+    if not len(rowids):
+        return
+    index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data
+    for start in range(0, len(rowids), BUILD_CHUNK):
+        index.add(rowids[start:start + BUILD_CHUNK], vectors[start:start + BUILD_CHUNK])
+        if progress and index.kind != "flat":  # flat is only a read of the store: no bar
+            progress(len(rowids[start:start + BUILD_CHUNK]))
