@@ -139,3 +139,23 @@ def test_small_rebuilds_stay_in_the_calling_thread(tmp_path):
     col.search(vector=vectors[0], k=1)
     assert col._index.index.kind == "hnsw" and col.info()["index"]["building"] is False
     col.close()
+
+
+def test_a_big_catch_up_is_a_background_rebuild(tmp_path, gate):
+    """Spec set on an empty collection, then many adds: the first search does not add
+    them one batch at a time in the caller's thread; it rebuilds in the background."""
+    col = embkit.create(tmp_path / "c", model=None, dim=DIM)
+    col.build_index("hnsw:M=16,efc=100,ef=64")
+    vectors = unit(np.random.default_rng(0), 1500)
+    col.add(ids=[f"d{i}" for i in range(1500)], vectors=vectors)
+    assert col.search(vector=vectors[42], k=1)[0].id == "d42"
+    assert col._index.index.kind == "flat" and col.info()["index"]["building"] is True
+    more = unit(np.random.default_rng(1), 1200)  # a second big batch while building: caught up, no second build
+    col.add(ids=[f"m{i}" for i in range(1200)], vectors=more)
+    assert col.search(vector=more[5], k=1)[0].id == "m5"
+    build = col._index._building
+    gate.set()
+    col.refresh_index()
+    assert build.thread.is_alive() is False and col._index.index.kind == "hnsw"
+    assert col._index.index.ntotal == 2700 and col.search(vector=more[5], k=1)[0].id == "m5"
+    col.close()

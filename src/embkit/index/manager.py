@@ -115,8 +115,8 @@ class IndexManager:
         if self.generation == generation:  # the common case: nothing to do
             return self.index
         changed = self.store.changed_since(self.generation)
-        if changed is None:
-            return self._rebuild(progress)
+        if changed is None or (not wait and self._building is None and self._catch_up_is_a_rebuild(changed)):
+            return self._rebuild(progress, background=not wait)
         self.index.remove(changed)
         found, vectors = self.store.vectors(self.space.name, changed)
         self.index.add(found, vectors)
@@ -126,6 +126,11 @@ class IndexManager:
         if self._building is None and self._worn_out(self.index):
             return self._rebuild(progress, background=not wait)
         return self.index
+
+    def _catch_up_is_a_rebuild(self, changed) -> bool:
+        """Many changes, more than the index holds (say, a spec set on an empty
+        collection, then a bulk load): build anew in the background instead."""
+        return len(changed) >= BACKGROUND_FROM and len(changed) > self.index.ntotal
 
     def _worn_out(self, index: VectorIndex) -> bool:
         if self.target(index.ntotal).kind != index.kind:  # `auto` crossed a threshold

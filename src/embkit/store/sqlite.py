@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from .schema import DB_NAME, SCHEMA_VERSION, STATEMENTS
+from .schema import DB_NAME, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .where import compile_where
 
 
@@ -68,7 +68,8 @@ class SQLiteStore:
 
     @classmethod
     def open(cls, path: Path) -> "SQLiteStore":
-        """The store in folder `path`; refuses a missing or foreign folder or a newer schema."""
+        """The store in folder `path`; refuses a missing or foreign folder or a newer schema,
+        and migrates an older one in place (all or nothing)."""
         path = Path(path)
         if not path.is_dir():
             raise EmbkitError(f"path: no collection at {path} (folder does not exist; create one with `embkit init`)")
@@ -86,7 +87,16 @@ class SQLiteStore:
             conn.close()
             raise EmbkitError(f"schema_version: collection at {path} has schema version {version}, newer than "
                               f"this embkit supports ({SCHEMA_VERSION}); upgrade embkit")
-        return cls(path, conn)
+        store = cls(path, conn)
+        if version < SCHEMA_VERSION:
+            try:
+                with store._write() as c:
+                    _migrate(c)
+            except Exception as e:  # the rollback left the old version intact
+                conn.close()
+                raise EmbkitError(f"schema_version: could not migrate {path / DB_NAME} from schema version "
+                                  f"{version} to {SCHEMA_VERSION} ({e}); the collection is unchanged") from e
+        return store
 
     def close(self) -> None:
         self._conn.close()
@@ -276,6 +286,31 @@ def _connect(db: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")  # a commit survives a crash, not only a killed process
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _migrate(c: sqlite3.Connection) -> None:
+    """Bring the schema up to SCHEMA_VERSION, one step per version, within the caller's transaction."""
+    # Read again under the write lock: another process may have migrated meanwhile.
+    version = int(c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    while version < SCHEMA_VERSION:
+        if version not in _MIGRATIONS:
+            raise EmbkitError(f"no migration from version {version}")
+        _MIGRATIONS[version](c)
+        version += 1
+    c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+
+
+def _vectors_with_rowid(c: sqlite3.Connection) -> None:
+    """1 -> 2: `vectors` becomes a rowid table (see schema.py). Nothing references it, so
+    it can be rebuilt under a temporary name and renamed with foreign keys on."""
+    c.execute(VECTORS_V2.replace("CREATE TABLE vectors", "CREATE TABLE vectors_v2", 1))
+    c.execute("INSERT INTO vectors_v2 (space, doc, vector) SELECT space, doc, vector FROM vectors")
+    c.execute("DROP TABLE vectors")
+    c.execute("ALTER TABLE vectors_v2 RENAME TO vectors")
+
+
+# The step that takes a database from version N to N + 1, keyed by N.
+_MIGRATIONS = {1: _vectors_with_rowid}
 
 
 def _bump_generation(c: sqlite3.Connection) -> int:
