@@ -115,7 +115,7 @@ def test_precomputed_vectors_and_metrics(tmp_path):
 def test_add_vectors_with_texts(tmp_path):
     c = embkit.create(tmp_path / "c", model=None, dim=3)
     c.add(["alpha", "beta"], ids=["a", "b"], vectors=[[1, 0, 0], [0, 1, 0]])
-    assert c.search(vector=[0.9, 0.1, 0], k=1)[0] == embkit.Hit("a", pytest.approx(0.9939, abs=1e-3), "alpha", {})
+    assert c.search(vector=[0.9, 0.1, 0], k=1)[0][:4] == ("a", pytest.approx(0.9939, abs=1e-3), "alpha", {})
     with pytest.raises(embkit.EmbkitError, match="no model; pass vectors"):
         c.add(["gamma"])
 

@@ -17,6 +17,10 @@ from .errors import EmbkitError
 from .index.manager import IndexManager
 from .search import METRICS, Hit
 from .search.dense import dense_search
+from .search.context import Context, build_context
+from .search.tokens import count_tokens
+from .search.keyword import KeywordIndex
+from .search.pipeline import Request, retrieve
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 
 DEFAULT_SPACE = "text"
@@ -67,6 +71,7 @@ class Collection:
         self._store, self._encoder = store, encoder
         self.space: Space = store.spaces()[space]
         self._index = IndexManager(store, self.space, store.path / "index" / space)
+        self._keyword: KeywordIndex | None = None
 
     # ---- identity ------------------------------------------------------------------
 
@@ -97,6 +102,8 @@ class Collection:
         """Save the index if it moved on, and close the store."""
         try:
             self._index.save()
+            if self._keyword is not None:
+                self._keyword.save()
         finally:
             self._store.close()
 
@@ -181,19 +188,28 @@ class Collection:
 
     def search(self, query: str | None = None, *, k: int = 10, where: dict | None = None,
                vector: Any = None, like: str | None = None, model: str | None = None,
-               ef: int | None = None, nprobe: int | None = None, rescore: int | None = None) -> list[Hit]:
-        """Top-k by the space's metric, for a text `query`, a `vector`, or the document
-        with id `like` (more like this; the document itself is left out). `ef` (hnsw),
-        `nprobe` (ivf, ivfpq) and `rescore` (sq8, ivfpq, binary: candidates fetched per
-        result and reranked exactly) trade speed for recall on this call only."""
+               mode: str = "dense", rrf_k: int | None = None, alpha: float | None = None,
+               mmr: float | None = None, rerank: int | None = None, reranker: str | None = None,
+               by_document: bool = False, ef: int | None = None, nprobe: int | None = None,
+               rescore: int | None = None) -> list[Hit]:
+        """Top-k for a text `query`, a `vector`, or the document with id `like` (more
+        like this; the document itself is left out).
+
+        `mode`: "dense" (by meaning), "keyword" (BM25) or "hybrid" (both, fused by
+        alpha × dense + (1 − alpha) × keyword on min-max normalized scores, alpha 0.5
+        by default, or, given `rrf_k`, by reciprocal rank fusion with that constant).
+        `rerank=N` rescores the top N with the cross-encoder in folder `reranker`;
+        `mmr=λ` diversifies (1 = relevance only); `by_document` keeps the best chunk
+        of each document. `ef` (hnsw), `nprobe` (ivf, ivfpq) and `rescore` (sq8,
+        ivfpq, binary) trade speed for recall on this call only."""
         k = validate.check_k(k)
         self._check_model(model)
         given = [x is not None for x in (query, vector, like)]
         if sum(given) != 1:
             raise EmbkitError("query: give exactly one of a query text, vector= or like=")
-        exclude = None
+        exclude, q = None, None
         if query is not None:
-            q = self._prepare(self.encoder.encode([validate.check_query(query)]), "query")
+            query = validate.check_query(query)
         elif vector is not None:
             q = self._prepare(validate.check_vectors(vector, 1, self.space.dim, self.space.model, "vector"), "vector")
         else:
@@ -201,17 +217,36 @@ class Collection:
             if not found:
                 raise EmbkitError(f"like: no document with id {like!r}")
             q, exclude = found[0].vector[None, :], like
+        if q is None:  # embedded only if a dense retriever runs
+            def query_vector():
+                return self._prepare(self.encoder.encode([query]), "query")
+        else:
+            def query_vector():
+                return q
         allow = self._store.rowids(where) if where is not None else None
+        request = Request(k=k, mode=mode, query=query, vector=query_vector, allow=allow, rrf_k=rrf_k, alpha=alpha,
+                          mmr=mmr, rerank=rerank, reranker=reranker, by_document=by_document, exclude=exclude)
         params = {key: value for key, value in (("ef", ef), ("nprobe", nprobe)) if value is not None}
-        rowids, scores = dense_search(self._index.current(wait=False), q, k + (exclude is not None), self._fetch,
-                                      allow=allow, rescore=rescore, **params)
-        records = self._store.by_rowids(rowids)
-        hits = [Hit(records[r].id, float(s), records[r].text, records[r].metadata)
-                for r, s in zip(rowids.tolist(), scores) if r in records and records[r].id != exclude]
-        return hits[:k]
+        return retrieve(request, _Sources(self, rescore, params))
+
+    def context(self, question: str, budget_tokens: int = 1500, *, k: int = 20, where: dict | None = None,
+                mode: str | None = None, rerank: int | None = None, reranker: str | None = None) -> Context:
+        """Passages for an LLM prompt: the best hits for `question` (hybrid search by
+        default), deduplicated, numbered and cited, within `budget_tokens`.
+        `Context.text` is the block to paste; `Context.passages` has the citations."""
+        question = validate.check_query(question)
+        mode = mode or ("hybrid" if self.space.model != "none" else "keyword")
+        hits = self.search(question, k=k, where=where, mode=mode, rerank=rerank, reranker=reranker)
+        return build_context(question, hits, budget_tokens, count_tokens)
 
     def _fetch(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._store.vectors(self.space.name, rowids)
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index over the documents' text (built on first use)."""
+        if self._keyword is None:
+            self._keyword = KeywordIndex(self._store, self.path / "keyword")
+        return self._keyword
 
     # ---- the index -----------------------------------------------------------------
 
@@ -257,3 +292,23 @@ class Collection:
                 raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
             vectors = l2_normalize(vectors)
         return vectors
+
+
+class _Sources:
+    """What a search pipeline needs from a collection (see search/pipeline.py)."""
+
+    def __init__(self, col: Collection, rescore: int | None, params: dict):
+        self.col, self.rescore, self.params = col, rescore, params
+
+    def dense(self, vector, n, allow):
+        index = self.col._index.current(wait=False)
+        return dense_search(index, vector, n, self.col._fetch, allow=allow, rescore=self.rescore, **self.params)
+
+    def keyword(self, query, n, allow):
+        return self.col.keyword_index().search(query, n, allow)
+
+    def records(self, rowids):
+        return self.col._store.by_rowids(rowids)
+
+    def vectors(self, rowids):
+        return self.col._fetch(rowids)

@@ -63,7 +63,8 @@ def test_search_json(col):
     out = json.loads(run("search", col, "read CLI options", "-k", "2", "--json").stdout)
     assert [r["id"] for r in out["results"]][0] == "argparse" and len(out["results"]) == 2
     first = out["results"][0]
-    assert set(first) == {"id", "score", "text", "metadata"} and first["metadata"] == {"kind": "module", "year": 2011}
+    assert set(first) == {"id", "score", "text", "metadata", "dense_score", "dense_rank"}
+    assert first["metadata"] == {"kind": "module", "year": 2011} and first["dense_rank"] == 1
 
 
 def test_search_where_and_like(col):

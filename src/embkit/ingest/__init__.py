@@ -1,5 +1,12 @@
-"""Ingest: read files into batches of documents (chunkers come later)."""
+"""Ingest: read files and folders into batches of documents, and cut long documents
+into chunks that fit the encoder (counted in its own tokens)."""
 
-from .readers import FORMATS, Batch, read_source
+from .batch import Batch, UnreadableFile
+from .chunk import ChunkRecord, Span, check_chunking, chunk_records, chunk_text
+from .folder import Skipped, read_paths, walk
+from .readers import FORMATS, read_source
+from .tokenizer import encoder_tokenizer, model_max_tokens
 
-__all__ = ["FORMATS", "Batch", "read_source"]
+__all__ = ["FORMATS", "Batch", "UnreadableFile", "read_source", "read_paths", "walk", "Skipped",
+           "Span", "ChunkRecord", "chunk_text", "chunk_records", "check_chunking", "encoder_tokenizer",
+           "model_max_tokens"]

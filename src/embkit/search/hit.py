@@ -28,4 +28,5 @@ class Hit(NamedTuple):
     end: int | None = None
 
     def to_dict(self) -> dict:
-        return self._asdict()
+        """The first four fields always; the later ones only where they are set."""
+        return {key: value for i, (key, value) in enumerate(self._asdict().items()) if i < 4 or value is not None}

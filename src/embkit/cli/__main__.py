@@ -1,0 +1,5 @@
+"""`python -m embkit.cli`."""
+
+from . import main
+
+main()

@@ -1,0 +1,60 @@
+"""What every command shares: the app, common options, JSON output, the progress bar."""
+
+import json
+from typing import Optional
+
+import numpy as np
+import typer
+
+from ..store import parse_where
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="embkit: embed, store and search text by meaning, offline.")
+
+DirArg = typer.Argument(..., help="Collection folder.")
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
+WhereOpt = typer.Option(None, "--where", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')
+
+
+def _print_json(obj) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"cannot serialize {type(x).__name__}")
+
+
+def _where(text: Optional[str]) -> Optional[dict]:
+    return parse_where(text) if text is not None else None
+
+
+class _progress:
+    """A rich progress bar on stderr that the encoder advances batch by batch. It
+    appears with the first finished batch, so input rejected up front draws nothing."""
+
+    def __init__(self, total: int, label: str, quiet: bool = False):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                             console=Console(stderr=True), disable=quiet)
+        self._task = self._bar.add_task("", total=total, start=False)
+        self._started = False
+
+    def advance(self, n: int) -> None:
+        if not self._started:
+            self._started = True
+            self._bar.start()
+            self._bar.start_task(self._task)
+        self._bar.advance(self._task, n)
+
+    def __enter__(self):
+        return self.advance
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            self._bar.stop()

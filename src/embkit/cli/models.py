@@ -1,0 +1,88 @@
+"""Commands about models and vectors without a collection: embed, similarity, models, version."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from .. import __version__
+from ..collection import open as open_collection
+from ..encoders import CATALOG, DEFAULT_MODEL, load_encoder
+from ..errors import EmbkitError
+from ..search import METRICS, top_k
+from .common import JsonOpt, _print_json, app
+
+
+@app.command()
+def embed(texts: list[str] = typer.Argument(..., help="Texts to embed."),
+          model: str = typer.Option(DEFAULT_MODEL, help="Catalog name or model folder."),
+          collection: Optional[Path] = typer.Option(None, help="Use this collection's model instead."),
+          fmt: str = typer.Option("json", "--format", help="json or npy."),
+          output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout.")) -> None:
+    """Print the vectors of TEXTS (json) or write them as a .npy array."""
+    if fmt not in ("json", "npy"):
+        raise EmbkitError(f"format: unknown {fmt!r} (allowed: json, npy)")
+    if collection is not None:
+        with open_collection(collection) as col:
+            vectors, name = col.embed(texts), col.space.model
+    else:
+        from ..validate import check_texts
+
+        encoder = load_encoder(model)
+        vectors, name = encoder.encode(check_texts(texts)), encoder.name
+    if fmt == "npy":
+        target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+        np.save(target, vectors)
+        if output:
+            target.close()
+        return
+    text = json.dumps({"model": name, "dim": int(vectors.shape[1]), "vectors": vectors.tolist()})
+    if output:
+        output.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+@app.command()
+def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.Argument(..., help="Second text."),
+               model: str = typer.Option(DEFAULT_MODEL, help="Catalog name or model folder."),
+               metric: str = typer.Option("cosine", help=f"One of {', '.join(METRICS)}."),
+               as_json: bool = JsonOpt) -> None:
+    """How close two texts are in meaning (cosine by default; l2 is negated distance)."""
+    from ..encoders.base import l2_normalize
+    from ..validate import check_texts
+
+    if metric not in METRICS:
+        raise EmbkitError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
+    vectors = load_encoder(model).encode(check_texts([a, b]))
+    if metric == "cosine":
+        vectors = l2_normalize(vectors)
+    _, scores = top_k(vectors[:1], vectors[1:], 1, metric)
+    score = float(scores[0, 0])
+    if as_json:
+        _print_json({"metric": metric, "score": score, "model": model})
+    else:
+        typer.echo(f"{score:.4f}")
+
+@app.command()
+def models(as_json: bool = JsonOpt) -> None:
+    """Every catalog model: dimension, backend, licence, and whether it is installed."""
+    rows = [{"name": e.name, "dim": e.dim, "backend": e.backend, "licence": e.licence,
+             "installed": e.installed, "package": e.package, "install": e.install,
+             "description": e.description} for e in CATALOG.values()]
+    if as_json:
+        _print_json({"models": rows})
+        return
+    typer.echo(f"{'name':<14}{'dim':>5}  {'backend':<10}{'licence':<12}{'installed':<10}description")
+    for r in rows:
+        status = "yes" if r["installed"] else "no"
+        typer.echo(f"{r['name']:<14}{r['dim']:>5}  {r['backend']:<10}{r['licence']:<12}{status:<10}{r['description']}")
+        if not r["installed"]:
+            typer.echo(f"{'':<14}       get it with: {r['install']}")
+
+@app.command()
+def version() -> None:
+    """Print embkit's version."""
+    typer.echo(__version__)

@@ -1,0 +1,74 @@
+"""Commands that search and build the index: search, index."""
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..collection import open as open_collection
+from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, app
+
+
+@app.command()
+def search(path: Path = DirArg,
+           query: Optional[str] = typer.Argument(None, help="What to look for, in words."),
+           k: int = typer.Option(10, "-k", "--k", help="Number of results."),
+           where: Optional[str] = WhereOpt,
+           like: Optional[str] = typer.Option(None, "--like", help="Find documents like the one with this id."),
+           mode: str = typer.Option("dense", "--mode", help="dense (by meaning), keyword (BM25) or hybrid (both)."),
+           alpha: Optional[float] = typer.Option(None, "--alpha", help="Hybrid: alpha x dense + (1-alpha) x keyword "
+                                                 "normalized scores (default 0.5)."),
+           rrf_k: Optional[int] = typer.Option(None, "--rrf-k", help="Hybrid: reciprocal rank fusion with this "
+                                               "constant (e.g. 60) instead of weighted scores."),
+           mmr: Optional[float] = typer.Option(None, "--mmr", help="Diversify: 1 = relevance only, 0 = diversity only."),
+           rerank: Optional[int] = typer.Option(None, "--rerank", help="Rescore the top N with a cross-encoder."),
+           reranker: Optional[str] = typer.Option(None, "--reranker", help="Cross-encoder folder for --rerank."),
+           documents: bool = typer.Option(False, "--documents", help="Best chunk per document instead of chunks."),
+           ef: Optional[int] = typer.Option(None, "--ef", help="HNSW search beam for this query."),
+           nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists to visit for this query."),
+           rescore: Optional[int] = typer.Option(None, "--rescore", help="Quantized indexes: candidates per result to rerank exactly."),
+           as_json: bool = JsonOpt) -> None:
+    """Search by meaning, by keywords or both: a query text, or --like ID."""
+    where_dict = _where(where)
+    with open_collection(path) as col:
+        if mode != "keyword":
+            with _progress(col.count(), "updating index", quiet=as_json) as advance:
+                col.refresh_index(progress=advance)
+        hits = col.search(query, k=k, where=where_dict, like=like, mode=mode, rrf_k=rrf_k, alpha=alpha, mmr=mmr,
+                          rerank=rerank, reranker=reranker, by_document=documents, ef=ef, nprobe=nprobe,
+                          rescore=rescore)
+    if as_json:
+        _print_json({"results": [h.to_dict() for h in hits]})
+        return
+    if not hits:
+        typer.echo("no results")
+    for rank, hit in enumerate(hits, start=1):
+        snippet = " ".join((hit.text or "").split())
+        snippet = snippet[:117] + "..." if len(snippet) > 120 else snippet
+        meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
+        found_by = _found_by(hit) if mode == "hybrid" or rerank else ""
+        typer.echo(f"{rank:>3}. {hit.score:.4f}  {hit.id}{found_by}{meta}\n     {snippet}")
+
+def _found_by(hit) -> str:
+    """Where a fused or reranked hit ranked in each retriever, e.g. `  [dense #2, keyword #7]`."""
+    parts = [f"{name} #{rank}" for name, rank in (("dense", hit.dense_rank), ("keyword", hit.keyword_rank)) if rank]
+    return f"  [{', '.join(parts)}]" if parts else ""
+
+@app.command()
+def index(path: Path = DirArg,
+          spec: str = typer.Option("auto", "--spec", help="flat | hnsw:M=32,efc=200,ef=64 | ivf:nlist=1024,nprobe=16 | "
+                                   "ivfpq:nlist=1024,m=48,nbits=8,nprobe=16 | sq8 | binary | auto"),
+          memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="With auto: fit the index in this much, e.g. 512MB."),
+          as_json: bool = JsonOpt) -> None:
+    """Choose and build the collection's vector index (rebuilt from the store)."""
+    with open_collection(path) as col:
+        start = time.perf_counter()
+        with _progress(col.count(), "indexing", quiet=as_json) as advance:
+            data = col.build_index(spec, memory_budget=memory_budget, progress=advance)
+        data["seconds"] = round(time.perf_counter() - start, 3)
+    if as_json:
+        _print_json(data)
+    else:
+        typer.echo(f"built {data['spec']} index in {data['seconds']:.1f}s ({data['bytes']} bytes on disk)")

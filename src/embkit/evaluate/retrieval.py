@@ -1,0 +1,89 @@
+"""Retrieval evaluation on a BEIR folder: index the corpus once (cached by content
+hash), run the queries in a search mode, score the run against the qrels."""
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..errors import EmbkitError
+from ..paths import embkit_home
+from .beir import BeirData, load_beir
+from .metrics import evaluate
+
+MEASURES = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100")
+DEPTH = 100  # results per query: enough for recall@100 and map@100
+ADD_BATCH = 256
+
+Progress = Callable[[int], None]
+
+
+def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", progress: Progress | None = None):
+    """A collection of the corpus under EMBKIT_HOME/eval, keyed by the corpus bytes and
+    the model: built once (embedding is the slow part), reused by later runs."""
+    import embkit
+
+    digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
+    folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}"
+    if (folder / "embkit.db").exists():
+        col = embkit.open(folder)
+        if col.count() == len(data.corpus):
+            return col
+        col.close()  # an interrupted build: start again
+        _remove(folder)
+    col = embkit.create(folder, model=model)
+    ids = list(data.corpus)
+    for start in range(0, len(ids), ADD_BATCH):
+        batch = ids[start:start + ADD_BATCH]
+        titles = [{"title": data.corpus[i]["title"]} for i in batch]
+        col.add([data.doc_text(i) for i in batch], ids=batch, metadatas=titles)
+        if progress:
+            progress(len(batch))
+    return col
+
+
+def run_queries(col, queries: dict[str, str], mode: str = "dense", depth: int = DEPTH,
+                progress: Progress | None = None, **search) -> dict[str, dict[str, float]]:
+    """{qid: {docid: score}}; scores are n − position so ties cannot reorder the ranking."""
+    run = {}
+    for qid, text in queries.items():
+        hits = col.search(text, k=depth, mode=mode, **search)
+        run[qid] = {hit.id: float(len(hits) - position) for position, hit in enumerate(hits)}
+        if progress:
+            progress(1)
+    return run
+
+
+def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense", model: str = "minilm",
+                   measures=MEASURES, progress_index: Progress | None = None, progress_queries: Progress | None = None,
+                   **search) -> dict:
+    """Index (or reuse) the corpus, run the split's queries, return a report:
+    {"metrics": {...}, "settings": {...}, "queries": n, "seconds": {...}}."""
+    folder = Path(beir_dir)
+    data = load_beir(folder, split)
+    started = time.perf_counter()
+    col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index)
+    indexed = time.perf_counter()
+    try:
+        run = run_queries(col, data.queries, mode, progress=progress_queries, **search)
+    finally:
+        col.close()
+    done = time.perf_counter()
+    settings = {"beir": str(folder), "split": split, "mode": mode, "model": model, "depth": DEPTH,
+                **{key: value for key, value in search.items() if value is not None}}
+    return {"metrics": evaluate(run, data.qrels, measures), "settings": settings, "queries": len(data.queries),
+            "documents": len(data.corpus),
+            "seconds": {"index": round(indexed - started, 2), "queries": round(done - indexed, 2)}}
+
+
+def _safe(model: str) -> str:
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(model))
+    if not name:
+        raise EmbkitError("model: empty model name")
+    return name[-60:]
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""HTML to the text a reader sees: visible text only, block elements as line breaks,
+entities decoded, the <title> kept as metadata. Standard library only."""
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .batch import Batch, UnreadableFile, whole_file
+
+SKIP = {"script", "style", "head", "noscript", "template"}
+# Paragraph-like blocks get a blank line (a paragraph break the chunker prefers to cut
+# at); other blocks and <br> a single line break.
+PARAGRAPH = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl",
+             "section", "article", "header", "footer", "nav", "aside", "main", "figure", "form", "hr"}
+LINE = {"br", "div", "li", "tr", "dt", "dd", "figcaption", "fieldset", "address", "details", "summary",
+        "caption", "body", "html"}
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)  # entities arrive decoded in handle_data
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.skipping: list[str] = []  # open elements whose content is not shown
+        self.in_title = False
+        self.pre = 0
+        self.pending = 0  # line breaks owed before the next text (adjacent blocks share them)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "body":  # <head> may be left open: the body closes it
+            self.skipping = [t for t in self.skipping if t != "head"]
+        if tag in SKIP:
+            self.skipping.append(tag)
+        elif tag == "title":
+            self.in_title = True
+        self._block(tag)
+        self.pre += tag == "pre"
+
+    def handle_startendtag(self, tag, attrs):
+        self._block(tag)
+
+    def handle_endtag(self, tag):
+        if tag in SKIP and tag in self.skipping:
+            del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag):]
+        elif tag == "title":
+            self.in_title = False
+        self.pre -= tag == "pre" and self.pre > 0
+        self._block(tag)
+
+    def handle_data(self, data):
+        if self.in_title:
+            self.title.append(data)
+        elif not self.skipping:
+            data = data if self.pre else re.sub(r"\s+", " ", data)
+            if self.pending and data.strip():
+                self.parts.append("\n" * self.pending)
+                self.pending = 0
+            self.parts.append(data)
+
+    def _block(self, tag):
+        if not self.skipping and (tag in PARAGRAPH or tag in LINE):
+            step = 2 if tag in PARAGRAPH else 1
+            # <br><br> is a blank line; nested blocks (</li></ul>) still one break
+            self.pending = min(2, self.pending + 1) if tag == "br" else max(self.pending, step)
+
+
+def html_text(markup: str) -> tuple[str, str | None]:
+    """(visible text, title or None) of an HTML document."""
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    text = "".join(parser.parts)
+    text = re.sub(r"[ \t\r\f\v]*\n[ \t\r\f\v]*", "\n", text)  # no spaces around line breaks
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    title = " ".join("".join(parser.title).split()) or None
+    return text, title
+
+
+def decode(raw: bytes, source: str) -> str:
+    """UTF-8 (with or without BOM), else the charset a <meta> tag declares."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        declared = _CHARSET.search(raw[:4096])
+        if declared:
+            try:
+                return raw.decode(declared.group(1).decode("ascii"))
+            except (LookupError, UnicodeDecodeError):
+                pass
+        raise UnreadableFile(f"{source}: not UTF-8 text ({e.reason} at byte {e.start}) "
+                             "and no usable <meta charset>") from None
+
+
+def read_html(path: Path, source: str) -> Batch:
+    """An html/htm file as one document: its visible text, metadata `source` and `title`."""
+    text, title = html_text(decode(path.read_bytes(), source))
+    return whole_file(source, text, {"title": title} if title else None)

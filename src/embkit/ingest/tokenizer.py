@@ -1,0 +1,65 @@
+"""The encoder's own tokenizer, for counting tokens the way the model will, loaded from
+the model's tokenizer.json without loading the model (no onnxruntime, no torch)."""
+
+import functools
+import json
+from pathlib import Path
+
+from ..encoders.catalog import CATALOG, DEFAULT_MODEL, package_dir
+from ..errors import EmbkitError
+
+
+def tokenizer_path(model: str) -> Path:
+    """Where the tokenizer.json of a catalog name or a model folder is."""
+    entry = CATALOG.get(model)
+    if entry is not None:
+        path = package_dir(entry.module) / "model" / "tokenizer.json"
+    else:
+        path = Path(model).expanduser() / "tokenizer.json"
+    if not path.is_file():
+        raise EmbkitError(f"model: no tokenizer.json for {model!r} (looked at {path})")
+    return path
+
+
+def model_max_tokens(model: str) -> int | None:
+    """How many tokens the model reads before it truncates (None when unknown)."""
+    if model in CATALOG:
+        return CATALOG[model].max_tokens
+    config = Path(model).expanduser() / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return None
+
+
+def plain(tokenizer):
+    """A copy of `tokenizer` that neither truncates nor pads (the packaged MiniLM
+    tokenizer.json truncates and pads to 128, which would make every count wrong)."""
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str):
+    from tokenizers import Tokenizer
+
+    return plain(Tokenizer.from_file(path))
+
+
+def encoder_tokenizer(model=DEFAULT_MODEL):
+    """The `tokenizers.Tokenizer` of `model` (a catalog name, a model folder, or an
+    encoder object that exposes its tokenizer), without truncation or padding. Loaded
+    once per file and shared: do not reconfigure it."""
+    if not isinstance(model, (str, Path)):
+        own = getattr(model, "tokenizer", None) or getattr(model, "_tokenizer", None)
+        if own is not None and hasattr(own, "to_str"):
+            return plain(own)  # the encoder's own copy truncates at its max_tokens
+        model = getattr(model, "name", None)
+        if not isinstance(model, str):
+            raise EmbkitError("model: this encoder exposes no tokenizer")
+    if str(model) == "none":
+        raise EmbkitError("model: this collection has no model, so there is no tokenizer to count tokens with")
+    return _load(str(tokenizer_path(str(model))))

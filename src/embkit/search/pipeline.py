@@ -1,0 +1,137 @@
+"""One search, from a query to hits: candidates (dense ∥ keyword) → fuse → best chunk
+per document (optional) → rerank (optional) → diversify (optional) → top k.
+
+The collection supplies the parts (`Sources`); this module holds the order of stages
+and the bookkeeping that lets every hit say how it was found."""
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..errors import EmbkitError
+from .fusion import DEFAULT_ALPHA, Fused, check_alpha, check_rrf_k, rrf, weighted
+from .hit import Hit
+from .mmr import check_mmr, mmr
+from .rerank import check_rerank, load_reranker, rerank_scores
+
+MODES = ("dense", "keyword", "hybrid")
+HYBRID_DEPTH = 100  # candidates each retriever hands to fusion
+CHUNK_FIELDS = ("parent", "source", "page", "start", "end")
+
+
+class Sources(Protocol):
+    def dense(self, vector: np.ndarray, n: int, allow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]: ...
+    def keyword(self, query: str, n: int, allow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]: ...
+    def records(self, rowids) -> dict: ...
+    def vectors(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass
+class Request:
+    k: int
+    mode: str = "dense"
+    query: str | None = None
+    vector: Callable[[], np.ndarray] | None = None  # the query vector, computed only if needed
+    allow: np.ndarray | None = None
+    rrf_k: int | None = None  # given: fuse by RRF ...
+    alpha: float | None = None  # ... else by weighted normalized scores (DEFAULT_ALPHA)
+    mmr: float | None = None
+    rerank: int | None = None
+    reranker: str | None = None
+    by_document: bool = False
+    exclude: str | None = None  # an id never returned (the `like` document)
+
+    def check(self) -> "Request":
+        if self.mode not in MODES:
+            raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode != "dense" and not self.query:
+            raise EmbkitError(f"mode: {self.mode} search needs a query text (vector= and like= are dense only)")
+        if self.rrf_k is not None and self.alpha is not None:
+            raise EmbkitError("alpha: give rrf_k (reciprocal rank fusion) or alpha (weighted scores), not both")
+        self.rrf_k = None if self.rrf_k is None else check_rrf_k(self.rrf_k)
+        self.alpha = None if self.alpha is None else check_alpha(self.alpha)
+        self.mmr = None if self.mmr is None else check_mmr(self.mmr)
+        if self.rerank is not None:
+            self.rerank = check_rerank(self.rerank)
+            if self.query is None:
+                raise EmbkitError("rerank: reranking needs a query text")
+            if not self.reranker:
+                raise EmbkitError("reranker: rerank=N needs a cross-encoder folder (reranker=PATH); "
+                                  "train one with `embkit train reranker`")
+        return self
+
+    def depth(self) -> int:
+        """How many candidates each retriever fetches for the later stages."""
+        n = max(self.k, self.rerank or 0, 4 * self.k if self.mmr is not None else 0)
+        n *= 3 if self.by_document else 1  # several chunks of one document may come first
+        n += self.exclude is not None
+        return max(n, HYBRID_DEPTH) if self.mode == "hybrid" else n
+
+
+def retrieve(req: Request, sources: Sources) -> list[Hit]:
+    req.check()
+    n = req.depth()
+    lists = []
+    if req.mode in ("dense", "hybrid"):
+        lists.append(sources.dense(req.vector(), n, req.allow))
+    if req.mode in ("keyword", "hybrid"):
+        lists.append(sources.keyword(req.query, n, req.allow))
+    if req.mode == "hybrid":
+        if req.rrf_k is not None:
+            fused = rrf(lists, req.rrf_k)
+        else:
+            fused = weighted(*lists, DEFAULT_ALPHA if req.alpha is None else req.alpha)
+        dense_src, keyword_src = fused.sources
+    else:
+        fused = Fused(lists[0][0], lists[0][1], rrf([lists[0]]).sources)
+        dense_src, keyword_src = (fused.sources[0], {}) if req.mode == "dense" else ({}, fused.sources[0])
+    records = sources.records(fused.rowids)
+    rows = [(int(r), float(s)) for r, s in zip(fused.rowids, fused.scores)
+            if int(r) in records and records[int(r)].id != req.exclude]
+    if req.by_document:
+        rows = _best_chunk_per_document(rows, records)
+    rerank = {}
+    if req.rerank is not None and rows:
+        rows, rerank = _reranked(rows, records, req)
+    if req.mmr is not None and len(rows) > 1:
+        rows = _diversified(rows, req, sources)
+    return [_hit(records[r], s, dense_src.get(r), keyword_src.get(r), rerank.get(r)) for r, s in rows[:req.k]]
+
+
+def _best_chunk_per_document(rows, records):
+    seen, kept = set(), []
+    for row, score in rows:
+        parent = records[row].metadata.get("parent", records[row].id)
+        if parent not in seen:
+            seen.add(parent)
+            kept.append((row, score))
+    return kept
+
+
+def _reranked(rows, records, req: Request):
+    head, tail = rows[:req.rerank], rows[req.rerank:]
+    scores = rerank_scores(load_reranker(req.reranker), req.query, [records[r].text for r, _ in head])
+    order = np.argsort(-scores, kind="stable")
+    head = [(head[i][0], float(scores[i])) for i in order]
+    return head + tail, {row: score for row, score in head}
+
+
+def _diversified(rows, req: Request, sources: Sources):
+    pool = rows[:max(4 * req.k, req.k)]
+    found, matrix = sources.vectors(np.array([r for r, _ in pool], dtype=np.int64))
+    by_row = dict(zip(found.tolist(), matrix))
+    pool = [(r, s) for r, s in pool if r in by_row]
+    picks = mmr(np.array([s for _, s in pool]), np.stack([by_row[r] for r, _ in pool]), req.k, req.mmr)
+    return [pool[i] for i in picks]
+
+
+def _hit(record, score, dense, keyword, rerank) -> Hit:
+    meta = record.metadata
+    chunk = {name: meta.get(name) for name in CHUNK_FIELDS}
+    if chunk["parent"] is None and chunk["source"] is None:
+        chunk = {}
+    return Hit(record.id, score, record.text, meta,
+               dense_score=dense[0] if dense else None, dense_rank=dense[1] if dense else None,
+               keyword_score=keyword[0] if keyword else None, keyword_rank=keyword[1] if keyword else None,
+               rerank_score=rerank, **chunk)

@@ -1,0 +1,2 @@
+"""Training (torch extra): rerankers now; word2vec, contrastive fine-tuning and
+distillation later."""

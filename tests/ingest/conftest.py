@@ -1,0 +1,50 @@
+"""Fixtures for the ingest tests: the real MiniLM tokenizer, real SciFact text, real pdfs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # located as tests/conftest.py does
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The default model's tokenizer, from its installed package (no model loaded)."""
+    from embkit.ingest import encoder_tokenizer
+
+    return encoder_tokenizer("minilm")
+
+
+@pytest.fixture(scope="session")
+def scifact() -> list[dict]:
+    """The first 60 SciFact documents (title + abstract)."""
+    path = DATA / "scifact" / "corpus.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(next(f)) for _ in range(60)]
+
+
+@pytest.fixture(scope="session")
+def long_text(scifact) -> str:
+    """About 20k characters of real prose: abstracts as paragraphs under their titles."""
+    return "\n\n".join(f"{d['title']}\n\n{d['text']}" for d in scifact[:25])
+
+
+def write_pdf(path: Path, pages: list[str]) -> Path:
+    """A real pdf with one page per string (fpdf2's core font: latin-1 text)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 5, text)
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture
+def make_pdf():
+    return write_pdf

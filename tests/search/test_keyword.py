@@ -1,0 +1,249 @@
+"""The keyword (BM25) index: what it finds, that its scores are bm25s's, filters,
+deletes and upserts, and that it is a cache of the store (saved, reloaded without a
+rebuild, rebuilt with a warning when its files are damaged)."""
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+import Stemmer
+
+import embkit
+from embkit.search import keyword
+from embkit.search.keyword import KeywordIndex
+from embkit.search.tokenize import tokenize_terms
+
+SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact" / "corpus.jsonl"
+ANIMALS = ["The cat runs in the garden", "Dogs are running after a ball", "A bird sings at dawn",
+           "Cats and dogs", "The garden is quiet at night"]
+
+
+def make(tmp_path, texts, metadatas=None, name="c"):
+    """A collection holding `texts` as d0, d1, ... (random vectors) and its keyword index."""
+    col = embkit.create(tmp_path / name, model=None, dim=4)
+    col.add(texts=texts, ids=[f"d{i}" for i in range(len(texts))], metadatas=metadatas,
+            vectors=np.random.default_rng(0).normal(size=(len(texts), 4)))
+    return col, KeywordIndex(col._store, col.path / "keyword")
+
+
+def ids_of(col, rowids) -> list[str]:
+    records = col._store.by_rowids(rowids)
+    return [records[r].id for r in rowids.tolist()]
+
+
+def search_ids(col, index, query, k=10, allow=None) -> list[str]:
+    return ids_of(col, index.search(query, k, allow)[0])
+
+
+def scifact_texts(n: int) -> list[str]:
+    if not SCIFACT.exists():
+        pytest.skip(f"{SCIFACT} not found (../shared/data is expected beside the repo)")
+    with SCIFACT.open(encoding="utf-8") as f:
+        docs = [json.loads(line) for _, line in zip(range(n), f)]
+    return [d["title"] + " " + d["text"] for d in docs], [d["_id"] for d in docs]
+
+
+# ---- what it finds -------------------------------------------------------------------
+
+def test_terms_are_lowercased_stemmed_and_stopwords_dropped():
+    assert tokenize_terms("The Runners were RUNNING, and it runs!") == ["runner", "were", "run", "run"]
+
+
+def test_stemming_matches_other_word_forms(tmp_path):
+    col, index = make(tmp_path, ANIMALS)
+    assert search_ids(col, index, "running") == ["d0", "d1"]  # "runs" and "running" are both "run"
+    assert search_ids(col, index, "cat") == ["d3", "d0"]  # the shorter document first (ties go by row id)
+    assert search_ids(col, index, "the singing birds") == ["d2"]  # "the" matches nothing
+
+
+def test_stopwords_only_or_unknown_terms_find_nothing(tmp_path):
+    """A query of only stopwords has no terms: it returns empty results, not an error."""
+    col, index = make(tmp_path, ANIMALS)
+    for query in ("the and of a", "zebra", "!!"):
+        rowids, scores = index.search(query, 5)
+        assert rowids.dtype == np.int64 and scores.dtype == np.float32 and len(rowids) == len(scores) == 0
+    with pytest.raises(embkit.EmbkitError, match="query"):
+        index.search("  ", 5)
+    with pytest.raises(embkit.EmbkitError, match="k:"):
+        index.search("cat", 0)
+
+
+def test_documents_without_terms_are_never_found(tmp_path):
+    col, index = make(tmp_path, ["cat food", "... ---", "the of"])
+    col.add(ids=["vector-only"], vectors=np.ones((1, 4)))
+    assert search_ids(col, index, "cat") == ["d0"]
+    assert index.info()["docs"] == 1  # and they do not count in BM25's statistics
+
+
+def test_scores_equal_bm25s_on_the_same_corpus(tmp_path):
+    texts, _ = scifact_texts(200)
+    col, index = make(tmp_path, texts)
+    reference = bm25s.BM25()
+    reference.index(bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False),
+                    show_progress=False)
+    for query in ("amyloid beta in Alzheimer's disease", "the role of microRNA in cancer cells", "stem cells"):
+        rowids, scores = index.search(query, 200)
+        expected = reference.get_scores(bm25s.tokenize(query, stopwords="en", stemmer=Stemmer.Stemmer("english"),
+                                                       return_ids=False, show_progress=False)[0])
+        assert ids_of(col, rowids) == [f"d{i}" for i in np.lexsort((np.arange(200), -expected))[:len(rowids)]]
+        np.testing.assert_allclose(scores, np.sort(expected)[::-1][:len(rowids)], atol=1e-6)
+        assert len(rowids) == np.count_nonzero(expected > 0) and np.all(np.diff(scores) <= 0)
+
+
+def test_allow_returns_exactly_the_best_allowed(tmp_path):
+    texts, _ = scifact_texts(300)
+    col, index = make(tmp_path, texts, metadatas=[{"third": i % 3 == 0} for i in range(300)])
+    everything = dict(zip(*index.search("cell protein expression", 300)))
+    allow = col._store.rowids({"third": True})
+    rowids, scores = index.search("cell protein expression", 7, allow=allow)
+    best = sorted((r for r in everything if r in set(allow.tolist())), key=lambda r: (-everything[r], r))[:7]
+    assert rowids.tolist() == best and np.allclose(scores, [everything[r] for r in best], atol=1e-6)
+    assert all(ids_of(col, rowids)[i] in {f"d{j}" for j in range(0, 300, 3)} for i in range(7))
+    assert len(index.search("cell", 5, allow=np.array([], dtype=np.int64))[0]) == 0
+    assert len(index.search("cell", 5, allow=np.array([10**9]))[0]) == 0  # a row id that is not there
+
+
+def test_scifact_slice_finds_the_relevant_abstract(tmp_path):
+    texts, doc_ids = scifact_texts(500)
+    col = embkit.create(tmp_path / "c", model=None, dim=4)
+    col.add(texts=texts, ids=doc_ids, vectors=np.random.default_rng(0).normal(size=(500, 4)))
+    index = KeywordIndex(col._store, col.path / "keyword")
+    for query, relevant in (("Autophagy declines in aged organisms.", "1084345"),  # SciFact test qrels
+                            ("Exposure to fine particulate air pollution is relate to anxiety prevalence.", "791050"),
+                            ("Podocytes are motile and migrate in the presence of injury.", "123859")):
+        assert relevant in search_ids(col, index, query, k=3)
+
+
+# ---- writes are seen at once ---------------------------------------------------------
+
+def test_deleted_documents_are_never_returned(tmp_path):
+    col, index = make(tmp_path, ANIMALS, metadatas=[{"n": i} for i in range(5)])
+    assert "d3" in search_ids(col, index, "dogs")
+    col.delete(ids=["d3"])
+    assert search_ids(col, index, "dogs") == ["d1"]
+    col.delete(where={"n": 1})
+    assert search_ids(col, index, "dogs") == []
+    assert index.rebuilds == 3
+
+
+def test_upsert_replaces_the_text(tmp_path):
+    col, index = make(tmp_path, ANIMALS)
+    assert search_ids(col, index, "bird") == ["d2"]
+    col.upsert(texts=["A whale breaches offshore"], ids=["d2"], vectors=np.ones((1, 4)))
+    assert search_ids(col, index, "bird") == []
+    assert search_ids(col, index, "whales") == ["d2"]
+
+
+def test_progress_is_reported_per_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(keyword, "BUILD_BATCH", 10)
+    col, index = make(tmp_path, [f"word{i} common" for i in range(25)])
+    steps = []
+    index.current(progress=steps.append)
+    assert steps == [10, 10, 5]
+    assert len(index.search("common", 30)[0]) == 25
+
+
+# ---- a cache of the store ------------------------------------------------------------
+
+def test_saved_index_is_reloaded_without_rebuild(tmp_path):
+    col, index = make(tmp_path, ANIMALS)
+    expected = index.search("garden cat", 5)
+    manifest = col.path / "keyword" / "manifest.json"
+    written = manifest.stat().st_mtime_ns
+    col.close()
+    col = embkit.open(tmp_path / "c")
+    reopened = KeywordIndex(col._store, col.path / "keyword")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = reopened.search("garden cat", 5)
+    assert reopened.rebuilds == 0 and manifest.stat().st_mtime_ns == written
+    assert isinstance(reopened.retriever.scores["data"], np.memmap)  # memory-mapped, not read in
+    np.testing.assert_array_equal(found[0], expected[0])
+    np.testing.assert_array_equal(found[1], expected[1])
+    info = reopened.info()
+    assert info["kind"] == "bm25" and info["current"] and info["generation"] == col._store.generation
+    assert info["docs"] == 5 and info["bytes"] > 0 and "stemmer" in info["tokenizer"]
+
+
+def test_stale_index_is_rebuilt_quietly_and_old_generations_removed(tmp_path):
+    col, index = make(tmp_path, ANIMALS)
+    index.current()
+    col.add(texts=["A cat!"], ids=["new"], vectors=np.ones((1, 4)))
+    fresh = KeywordIndex(col._store, col.path / "keyword")
+    assert fresh.info()["current"] is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # behind the store is ordinary: no warning
+        assert search_ids(col, fresh, "cat") == ["new", "d3", "d0"]
+    generation = col._store.generation
+    assert fresh.rebuilds == 1 and fresh.info()["current"]
+    assert sorted(p.name for p in (col.path / "keyword").iterdir()) == \
+        [f"bm25-{generation}", "manifest.json", f"rowids-{generation}.npy"]
+
+
+def test_an_index_saved_by_another_instance_is_adopted(tmp_path):
+    col, first = make(tmp_path, ANIMALS)
+    first.current()
+    col.upsert(texts=["A cat!"], ids=["d4"], vectors=np.ones((1, 4)))
+    second = KeywordIndex(col._store, col.path / "keyword")
+    second.current()
+    assert search_ids(col, first, "cat") == ["d4", "d3", "d0"] and (first.rebuilds, second.rebuilds) == (1, 1)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+def _foreign(manifest: dict, generation: int) -> dict:
+    g = generation + 7  # a generation this store never had
+    return {**manifest, "generation": g, "dir": f"bm25-{g}", "rowids": f"rowids-{g}.npy"}
+
+
+DAMAGE = {
+    "truncated scores": lambda folder, g: _truncate(folder / f"bm25-{g}" / "data.csc.index.npy"),
+    "corrupt vocabulary": lambda folder, g: _flip(folder / f"bm25-{g}" / "vocab.index.json"),
+    "missing row ids": lambda folder, g: (folder / f"rowids-{g}.npy").unlink(),
+    "garbage manifest": lambda folder, g: (folder / "manifest.json").write_text("{not json"),
+    "manifest not a dict": lambda folder, g: (folder / "manifest.json").write_text("[1, 2]"),
+    "foreign generation": lambda folder, g: (folder / "manifest.json").write_text(
+        json.dumps(_foreign(json.loads((folder / "manifest.json").read_text()), g))),
+    "other tokenizer": lambda folder, g: (folder / "manifest.json").write_text(
+        json.dumps({**json.loads((folder / "manifest.json").read_text()), "tokenizer": "whitespace"})),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_index_is_rebuilt_with_a_warning(tmp_path, damage):
+    col, index = make(tmp_path, ANIMALS)
+    expected = index.search("dogs running", 5)
+    folder = col.path / "keyword"
+    DAMAGE[damage](folder, col._store.generation)
+    again = KeywordIndex(col._store, folder)
+    with pytest.warns(UserWarning, match=re.escape(str(folder))):
+        found = again.search("dogs running", 5)
+    assert again.rebuilds == 1
+    np.testing.assert_array_equal(found[0], expected[0])
+    np.testing.assert_allclose(found[1], expected[1], atol=1e-6)
+    with warnings.catch_warnings():  # the rebuilt index was saved whole
+        warnings.simplefilter("error")
+        reloaded = KeywordIndex(col._store, folder)
+        reloaded.current()
+    assert reloaded.rebuilds == 0
+
+
+def test_empty_collection(tmp_path):
+    col = embkit.create(tmp_path / "c", model=None, dim=4)
+    index = KeywordIndex(col._store, col.path / "keyword")
+    assert len(index.search("cat", 3)[0]) == 0
+    assert index.info()["docs"] == 0 and index.info()["current"]
+    reloaded = KeywordIndex(col._store, col.path / "keyword")
+    assert len(reloaded.search("cat", 3)[0]) == 0 and reloaded.rebuilds == 0
