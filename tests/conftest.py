@@ -37,3 +37,11 @@ def stsb_sentences() -> list[str]:
 
 def python_cmd() -> list[str]:
     return [sys.executable]
+
+
+@pytest.fixture(scope="session")
+def small_beir(tmp_path_factory) -> Path:
+    """A small real BEIR folder cut from SciFact (see beir_cut.py)."""
+    from beir_cut import cut_scifact
+
+    return cut_scifact(tmp_path_factory.mktemp("beir") / "scifact-small")

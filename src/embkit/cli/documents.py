@@ -29,6 +29,7 @@ def init(path: Path = DirArg,
     else:
         typer.echo(f"created {path} (model {info['model']}, {info['dim']}-d, {info['metric']})")
 
+
 @app.command()
 def add(path: Path = DirArg,
         files: list[str] = typer.Argument(..., help="Files or folders (walked recursively): jsonl, csv, parquet, "
@@ -80,6 +81,7 @@ def add(path: Path = DirArg,
     if skipped:
         raise typer.Exit(3)  # partial: the readable files landed
 
+
 def _read_all(batches: list, files: list[str], skipped: int) -> list[tuple]:
     """(id, text, metadata, pages, source, where) of every document; ids unique across files."""
     docs, origin = [], {}
@@ -94,6 +96,7 @@ def _read_all(batches: list, files: list[str], skipped: int) -> list[tuple]:
         note = f" ({skipped} file(s) skipped)" if skipped else ""
         raise EmbkitError(f"files: no documents found in {', '.join(files)}{note}")
     return docs
+
 
 def _chunk_all(docs: list[tuple], model: str, chunk_tokens: int, overlap: int) -> list[tuple]:
     """(id, text, metadata) records: documents that fit as they are, longer ones as chunks."""
@@ -114,6 +117,7 @@ def _chunk_all(docs: list[tuple], model: str, chunk_tokens: int, overlap: int) -
             records.append(record)
     return records
 
+
 def _drop_stale_chunks(col, doc_ids: list[str], kept: set[str]) -> None:
     """After an upsert, remove what an older version of these documents left behind:
     chunks that no longer exist, or the whole record of a document now split. (A second
@@ -125,6 +129,7 @@ def _drop_stale_chunks(col, doc_ids: list[str], kept: set[str]) -> None:
         stale += [d.id for d in col.get([g for g in group if g not in kept])]
     if stale:
         col.delete(stale)
+
 
 @app.command()
 def get(path: Path = DirArg,
@@ -150,6 +155,7 @@ def get(path: Path = DirArg,
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False, default=_json_default))
 
+
 @app.command()
 def delete(path: Path = DirArg,
            ids: Optional[list[str]] = typer.Argument(None, help="Ids to delete (or use --where)."),
@@ -166,6 +172,7 @@ def delete(path: Path = DirArg,
         _print_json({"deleted": deleted, "count": total})
     else:
         typer.echo(f"deleted {deleted} document(s); collection holds {total}")
+
 
 @app.command()
 def info(path: Path = DirArg, as_json: bool = JsonOpt) -> None:

@@ -45,6 +45,7 @@ def embed(texts: list[str] = typer.Argument(..., help="Texts to embed."),
     else:
         typer.echo(text)
 
+
 @app.command()
 def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.Argument(..., help="Second text."),
                model: str = typer.Option(DEFAULT_MODEL, help="Catalog name or model folder."),
@@ -66,6 +67,7 @@ def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.
     else:
         typer.echo(f"{score:.4f}")
 
+
 @app.command()
 def models(as_json: bool = JsonOpt) -> None:
     """Every catalog model: dimension, backend, licence, and whether it is installed."""
@@ -81,6 +83,7 @@ def models(as_json: bool = JsonOpt) -> None:
         typer.echo(f"{r['name']:<14}{r['dim']:>5}  {r['backend']:<10}{r['licence']:<12}{status:<10}{r['description']}")
         if not r["installed"]:
             typer.echo(f"{'':<14}       get it with: {r['install']}")
+
 
 @app.command()
 def version() -> None:

@@ -51,10 +51,12 @@ def search(path: Path = DirArg,
         found_by = _found_by(hit) if mode == "hybrid" or rerank else ""
         typer.echo(f"{rank:>3}. {hit.score:.4f}  {hit.id}{found_by}{meta}\n     {snippet}")
 
+
 def _found_by(hit) -> str:
     """Where a fused or reranked hit ranked in each retriever, e.g. `  [dense #2, keyword #7]`."""
     parts = [f"{name} #{rank}" for name, rank in (("dense", hit.dense_rank), ("keyword", hit.keyword_rank)) if rank]
     return f"  [{', '.join(parts)}]" if parts else ""
+
 
 @app.command()
 def index(path: Path = DirArg,

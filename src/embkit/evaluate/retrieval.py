@@ -8,6 +8,7 @@ from typing import Callable
 
 from ..errors import EmbkitError
 from ..paths import embkit_home
+from ..search.pipeline import MODES
 from .beir import BeirData, load_beir
 from .metrics import evaluate
 
@@ -59,6 +60,8 @@ def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense
                    **search) -> dict:
     """Index (or reuse) the corpus, run the split's queries, return a report:
     {"metrics": {...}, "settings": {...}, "queries": n, "seconds": {...}}."""
+    if mode not in MODES:  # before the slow part
+        raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
     started = time.perf_counter()

@@ -33,7 +33,7 @@ KIND = "bm25"
 FORMAT = 1
 MANIFEST = "manifest.json"
 BUILD_BATCH = 10_000
-PARAMS = {"method": "lucene", "k1": 1.5, "b": 0.75}  # bm25s's defaults
+PARAMS = {"method": "lucene", "k1": 1.5, "b": 0.75}  # bm25s's defaults: a grid on SciFact train beat them by noise
 SEARCH_ATTEMPTS = 3
 
 

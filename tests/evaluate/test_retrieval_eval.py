@@ -1,0 +1,81 @@
+"""`embkit eval retrieval` end to end on a real (small) BEIR cut: the report's metrics
+equal pytrec_eval's on the same run, the corpus index is cached, bad folders fail."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import pytrec_eval
+
+from embkit.evaluate import load_beir
+from embkit.evaluate.retrieval import corpus_collection, run_queries
+
+
+def cli(*args, home, ok=True):
+    env = dict(os.environ, EMBKIT_HOME=str(home))
+    proc = subprocess.run([sys.executable, "-m", "embkit.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=env)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def trec(run, qrels):
+    measures = {"ndcg_cut.10", "recall.10", "recall.100", "map_cut.100"}
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
+    # every qrels query has results here, so BEIR's average and embkit's agree
+    return {name: sum(q[key] for q in per_query.values()) / len(qrels)
+            for name, key in (("ndcg@10", "ndcg_cut_10"), ("recall@10", "recall_10"), ("recall@100", "recall_100"),
+                              ("map@100", "map_cut_100"))}
+
+
+@pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
+def test_report_matches_pytrec_eval(small_beir, tmp_path, mode):
+    home = tmp_path / "home"
+    report_path = tmp_path / "report.json"
+    out = json.loads(cli("eval", "retrieval", "--beir", small_beir, "--mode", mode, "--json", "-o", report_path,
+                         home=home).stdout)
+    assert json.loads(report_path.read_text()) == out
+    assert out["queries"] == 30 and out["settings"]["mode"] == mode
+    data = load_beir(small_beir, "test")
+    os.environ["EMBKIT_HOME"], saved = str(home), os.environ["EMBKIT_HOME"]
+    try:
+        col = corpus_collection(data, small_beir / "corpus.jsonl")
+        run = run_queries(col, data.queries, mode)
+        col.close()
+    finally:
+        os.environ["EMBKIT_HOME"] = saved
+    reference = trec(run, data.qrels)
+    for name, value in reference.items():
+        assert out["metrics"][name] == pytest.approx(value, abs=1e-6)
+    assert out["metrics"]["ndcg@10"] > 0.6  # a real retriever on real data, not a shuffled list
+
+
+def test_the_corpus_index_is_reused(small_beir, tmp_path):
+    home = tmp_path / "home"
+    first = json.loads(cli("eval", "retrieval", "--beir", small_beir, "--mode", "keyword", "--json", home=home).stdout)
+    folders = list((home / "eval").iterdir())
+    assert len(folders) == 1
+    stamp = (folders[0] / "embkit.db").stat().st_mtime_ns
+    second = json.loads(cli("eval", "retrieval", "--beir", small_beir, "--mode", "keyword", "--json", home=home).stdout)
+    assert second["metrics"] == first["metrics"] and list((home / "eval").iterdir()) == folders
+    assert (folders[0] / "embkit.db").stat().st_mtime_ns == stamp or second["seconds"]["index"] < 2
+
+
+def test_bad_beir_folders_fail_with_the_file_named(small_beir, tmp_path):
+    proc = cli("eval", "retrieval", "--beir", tmp_path / "nowhere", home=tmp_path / "h", ok=False)
+    assert proc.returncode == 1 and "nowhere" in proc.stderr
+    proc = cli("eval", "retrieval", "--beir", small_beir, "--split", "dev", home=tmp_path / "h", ok=False)
+    assert proc.returncode == 1 and "dev.tsv" in proc.stderr
+    proc = cli("eval", "retrieval", "--beir", small_beir, "--mode", "fuzzy", home=tmp_path / "h", ok=False)
+    assert proc.returncode == 1 and "mode" in proc.stderr
+
+
+def test_hybrid_beats_both_retrievers_on_the_cut(small_beir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
+    from embkit.evaluate.retrieval import eval_retrieval
+
+    scores = {mode: eval_retrieval(small_beir, mode=mode)["metrics"]["ndcg@10"] for mode in ("dense", "keyword", "hybrid")}
+    assert scores["hybrid"] >= max(scores["dense"], scores["keyword"]) - 0.01, scores

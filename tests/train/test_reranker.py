@@ -1,0 +1,82 @@
+"""`embkit train reranker` on a small real SciFact cut: triples come from the train
+split only, hard negatives from embkit's hybrid search; the saved folder is a
+sentence-transformers CrossEncoder that `search(rerank=...)` loads and uses."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sentence_transformers")
+
+import embkit  # noqa: E402
+from embkit.evaluate import load_beir  # noqa: E402
+from embkit.evaluate.retrieval import corpus_collection  # noqa: E402
+from embkit.search.rerank import load_reranker, rerank_scores  # noqa: E402
+from embkit.train.reranker import mine_triples, train_reranker  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained(small_beir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reranker") / "model"
+    summary = train_reranker(small_beir, out, negatives=3, epochs=2, batch_size=8, lr=1e-4, seed=0)
+    return out, summary
+
+
+def test_triples_use_only_the_training_split(small_beir):
+    train, test = load_beir(small_beir, "train"), load_beir(small_beir, "test")
+    col = corpus_collection(train, small_beir / "corpus.jsonl")
+    triples = mine_triples(col, train, negatives=3, depth=30, seed=0)
+    col.close()
+    queries = {q for q, _, _ in triples}
+    assert queries <= set(train.queries.values()) and not queries & set(test.queries.values())
+    assert len(triples) == sum(1 for rel in train.qrels.values() for gain in rel.values() if gain > 0)
+    for query, positive, negatives in triples:
+        qid = next(i for i, text in train.queries.items() if text == query)
+        relevant = {train.doc_text(d) for d in train.qrels[qid]}
+        assert positive in relevant and len(negatives) == 3 and not set(negatives) & relevant
+
+
+def test_the_test_split_is_refused(small_beir, tmp_path):
+    with pytest.raises(embkit.EmbkitError, match="split: refusing to train on the test split"):
+        train_reranker(small_beir, tmp_path / "m", split="test")
+
+
+def test_trained_model_is_a_cross_encoder_that_separates_positives(trained, small_beir):
+    out, summary = trained
+    assert json.loads((out / "embkit-train.json").read_text()) == summary
+    assert summary["queries"] == 20 and summary["split"] == "train"
+    model = load_reranker(out)
+    train = load_beir(small_beir, "train")
+    col = corpus_collection(train, small_beir / "corpus.jsonl")
+    triples = mine_triples(col, train, negatives=3, depth=30, seed=0)
+    col.close()
+    margins = []
+    for query, positive, negatives in triples:
+        scores = rerank_scores(model, query, [positive, *negatives])
+        margins.append(scores[0] - scores[1:].max())
+    assert np.mean(np.array(margins) > 0) > 0.6  # learned: positives above their hardest negatives
+
+
+def test_search_reranks_with_the_trained_model(trained, small_beir, tmp_path):
+    out, _ = trained
+    test = load_beir(small_beir, "test")
+    col = corpus_collection(test, small_beir / "corpus.jsonl")
+    query = next(iter(test.queries.values()))
+    hits = col.search(query, k=10, mode="hybrid", rerank=5, reranker=str(out))
+    col.close()
+    reranked = [h.rerank_score for h in hits[:5]]
+    assert all(s is not None for s in reranked) and reranked == sorted(reranked, reverse=True)
+    assert all(h.rerank_score is None for h in hits[5:])
+    assert hits[0].score == reranked[0]
+
+
+def test_cli_refuses_a_non_empty_output(small_beir, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("taken")
+    proc = subprocess.run([sys.executable, "-m", "embkit.cli", "train", "reranker", "--beir", str(small_beir),
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, env=dict(os.environ))
+    assert proc.returncode == 1 and "output:" in proc.stderr and "not empty" in proc.stderr
