@@ -31,6 +31,8 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/embkit add $(DEMO_DIR)/stdlib $(DEMO_DIR)/stdlib.jsonl
 	$(PY) examples/stdlib_queries.py $(DEMO_DIR)/stdlib
 	$(VENV)/bin/embkit search $(DEMO_DIR)/stdlib "parse command line arguments" -k 3
+	$(VENV)/bin/embkit search $(DEMO_DIR)/stdlib "sha256 digest of a file" --mode hybrid -k 3
+	$(VENV)/bin/embkit context $(DEMO_DIR)/stdlib "how do I read a csv file?" --budget-tokens 300
 
 test: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

@@ -1,7 +1,7 @@
 """Retrieval quality on BEIR folders: every search mode, and hybrid + a trained reranker.
 
     EMBKIT_HOME=/tmp/ehome .venv/bin/python benchmarks/bench_retrieval.py \
-        [--data ../shared/data] [--sets scifact,cranfield] [--reranker DIR] [--rerank 100]
+        [--data ../shared/data] [--sets scifact,cranfield] [--reranker DIR] [--rerank 20]
 
 Runs `embkit.evaluate.retrieval.eval_retrieval` (the code behind `embkit eval retrieval`)
 for dense, keyword and hybrid (default fusion; and RRF k=60 for reference), then hybrid
@@ -52,7 +52,7 @@ def main() -> None:
     p.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
     p.add_argument("--sets", default="scifact,cranfield")
     p.add_argument("--reranker", default=None, help="cross-encoder folder (from `embkit train reranker`)")
-    p.add_argument("--rerank", type=int, default=100)
+    p.add_argument("--rerank", type=int, default=20, help="hits to rerank (the depth the blend was tuned at)")
     p.add_argument("--out", default=str(HERE / "results" / "bench_retrieval.json"))
     args = p.parse_args()
     started, report = time.perf_counter(), {"command": "benchmarks/bench_retrieval.py", "args": vars(args), "sets": {}}

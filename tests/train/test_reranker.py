@@ -15,14 +15,15 @@ pytest.importorskip("sentence_transformers")
 import embkit  # noqa: E402
 from embkit.evaluate import load_beir  # noqa: E402
 from embkit.evaluate.retrieval import corpus_collection  # noqa: E402
-from embkit.search.rerank import load_reranker, rerank_scores  # noqa: E402
+from embkit.search.rerank import blend_scores, load_reranker, rerank_scores  # noqa: E402
 from embkit.train.reranker import mine_triples, train_reranker  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def trained(small_beir, tmp_path_factory):
     out = tmp_path_factory.mktemp("reranker") / "model"
-    summary = train_reranker(small_beir, out, negatives=3, epochs=2, batch_size=8, lr=1e-4, seed=0)
+    summary = train_reranker(small_beir, out, negatives=3, epochs=2, batch_size=8, lr=1e-4, loss="bce", holdout=5,
+                             rerank_depth=10, seed=0)
     return out, summary
 
 
@@ -48,7 +49,9 @@ def test_the_test_split_is_refused(small_beir, tmp_path):
 def test_trained_model_is_a_cross_encoder_that_separates_positives(trained, small_beir):
     out, summary = trained
     assert json.loads((out / "embkit-train.json").read_text()) == summary
-    assert summary["queries"] == 20 and summary["split"] == "train"
+    assert (summary["queries"], summary["holdout"], summary["split"]) == (15, 5, "train")
+    assert summary["blend"] in [i / 10 for i in range(11)] and len(summary["holdout_ndcg@10"]) == 11
+    assert summary["holdout_ndcg@10"][str(summary["blend"])] == max(summary["holdout_ndcg@10"].values())
     model = load_reranker(out)
     train = load_beir(small_beir, "train")
     col = corpus_collection(train, small_beir / "corpus.jsonl")
@@ -62,16 +65,24 @@ def test_trained_model_is_a_cross_encoder_that_separates_positives(trained, smal
 
 
 def test_search_reranks_with_the_trained_model(trained, small_beir, tmp_path):
-    out, _ = trained
+    """The top 5 are reordered by the blend of the reranker's score (kept raw in
+    `rerank_score`) and the first stage's, with the weight saved at training."""
+    out, summary = trained
     test = load_beir(small_beir, "test")
     col = corpus_collection(test, small_beir / "corpus.jsonl")
     query = next(iter(test.queries.values()))
+    first = col.search(query, k=10, mode="hybrid")
     hits = col.search(query, k=10, mode="hybrid", rerank=5, reranker=str(out))
     col.close()
-    reranked = [h.rerank_score for h in hits[:5]]
-    assert all(s is not None for s in reranked) and reranked == sorted(reranked, reverse=True)
+    raw = rerank_scores(load_reranker(out), query, [h.text for h in first[:5]])
+    expected = blend_scores(np.array([h.score for h in first[:5]]), raw, summary["blend"])
+    by_id = {h.id: (e, r) for h, e, r in zip(first[:5], expected, raw)}
+    assert {h.id for h in hits[:5]} == set(by_id) and [h.id for h in hits[5:]] == [h.id for h in first[5:]]
+    for h in hits[:5]:
+        assert h.score == pytest.approx(by_id[h.id][0], abs=1e-5)
+        assert h.rerank_score == pytest.approx(by_id[h.id][1], abs=1e-5)
+    assert [h.score for h in hits[:5]] == sorted((h.score for h in hits[:5]), reverse=True)
     assert all(h.rerank_score is None for h in hits[5:])
-    assert hits[0].score == reranked[0]
 
 
 def test_cli_refuses_a_non_empty_output(small_beir, tmp_path):

@@ -34,7 +34,8 @@ def _where(text: Optional[str]) -> Optional[dict]:
 
 class _progress:
     """A rich progress bar on stderr that the encoder advances batch by batch. It
-    appears with the first finished batch, so input rejected up front draws nothing."""
+    appears with the first finished batch, so input rejected up front draws nothing,
+    and stops once complete, so what runs next (another bar) draws cleanly."""
 
     def __init__(self, total: int, label: str, quiet: bool = False):
         from rich.console import Console
@@ -43,7 +44,8 @@ class _progress:
         self._bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                              console=Console(stderr=True), disable=quiet)
         self._task = self._bar.add_task("", total=total, start=False)
-        self._started = False
+        self._total, self._done = total, 0
+        self._started = self._stopped = False
 
     def advance(self, n: int) -> None:
         if not self._started:
@@ -51,10 +53,17 @@ class _progress:
             self._bar.start()
             self._bar.start_task(self._task)
         self._bar.advance(self._task, n)
+        self._done += n
+        if self._done >= self._total:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._started and not self._stopped:
+            self._stopped = True
+            self._bar.stop()
 
     def __enter__(self):
         return self.advance
 
     def __exit__(self, *exc) -> None:
-        if self._started:
-            self._bar.stop()
+        self._stop()

@@ -74,10 +74,12 @@ def train_reranker(beir: Path = typer.Option(..., "--beir", help="BEIR folder to
                    split: str = typer.Option("train", "--split", help="Training split (never test)."),
                    base: str = typer.Option("minilm", "--base", help="Starting model: catalog name or folder."),
                    output: Path = typer.Option(..., "-o", "--output", help="Folder for the trained cross-encoder."),
-                   negatives: int = typer.Option(7, "--negatives", help="Hard negatives per positive."),
+                   negatives: int = typer.Option(5, "--negatives", help="Hard negatives per positive."),
+                   loss: str = typer.Option("mnrl", "--loss", help="mnrl (listwise) or bce (pointwise)."),
+                   holdout: int = typer.Option(100, "--holdout", help="Training queries held out to tune the blend."),
                    epochs: int = typer.Option(1, "--epochs"),
                    batch_size: int = typer.Option(16, "--batch-size"),
-                   lr: float = typer.Option(2e-5, "--lr"),
+                   lr: float = typer.Option(5e-5, "--lr"),
                    seed: int = typer.Option(0, "--seed"),
                    as_json: bool = JsonOpt) -> None:
     """Fine-tune a cross-encoder reranker with hard negatives mined by embkit's hybrid search."""
@@ -85,13 +87,18 @@ def train_reranker(beir: Path = typer.Option(..., "--beir", help="BEIR folder to
 
     if output.exists() and any(output.iterdir()):
         raise EmbkitError(f"output: {output} exists and is not empty")
-    summary = run(beir, output, base=base, split=split, negatives=negatives, epochs=epochs, batch_size=batch_size,
-                  lr=lr, seed=seed)
+    from ..evaluate import load_beir
+
+    queries = len(load_beir(beir, split).queries)  # fails fast on a bad folder or split
+    with _progress(queries, "mining hard negatives", quiet=as_json) as advance:
+        summary = run(beir, output, base=base, split=split, negatives=negatives, loss=loss, holdout=holdout,
+                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=advance)
     if as_json:
         _print_json(summary)
     else:
         typer.echo(f"trained on {summary['triples']} (query, positive) pairs with {negatives} negatives each "
-                   f"in {summary['seconds']['training']:.0f}s; saved to {output}")
+                   f"in {summary['seconds']['training']:.0f}s; blend weight {summary['blend']} (held-out nDCG@10 "
+                   f"{summary['holdout_ndcg@10'].get(str(summary['blend']), '-')}); saved to {output}")
 
 
 def _corpus_size(beir: Path) -> int:

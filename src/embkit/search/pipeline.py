@@ -13,7 +13,7 @@ from ..errors import EmbkitError
 from .fusion import DEFAULT_ALPHA, Fused, check_alpha, check_rrf_k, rrf, weighted
 from .hit import Hit
 from .mmr import check_mmr, mmr
-from .rerank import check_rerank, load_reranker, rerank_scores
+from .rerank import blend_of, blend_scores, check_rerank, load_reranker, rerank_scores
 
 MODES = ("dense", "keyword", "hybrid")
 HYBRID_DEPTH = 100  # candidates each retriever hands to fusion
@@ -110,11 +110,13 @@ def _best_chunk_per_document(rows, records):
 
 
 def _reranked(rows, records, req: Request):
+    """The top N in the reranker's order (blended with the first stage's scores when the
+    reranker was trained by embkit with a tuned weight); the rest follow unchanged."""
     head, tail = rows[:req.rerank], rows[req.rerank:]
-    scores = rerank_scores(load_reranker(req.reranker), req.query, [records[r].text for r, _ in head])
+    raw = rerank_scores(load_reranker(req.reranker), req.query, [records[r].text for r, _ in head])
+    scores = blend_scores(np.array([s for _, s in head]), raw, blend_of(req.reranker))
     order = np.argsort(-scores, kind="stable")
-    head = [(head[i][0], float(scores[i])) for i in order]
-    return head + tail, {row: score for row, score in head}
+    return [(head[i][0], float(scores[i])) for i in order] + tail, {head[i][0]: float(raw[i]) for i in order}
 
 
 def _diversified(rows, req: Request, sources: Sources):

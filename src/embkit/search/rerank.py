@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import EmbkitError
 
 MAX_RERANK = 1000
+TRAIN_INFO = "embkit-train.json"  # written by `embkit train reranker`: holds the blend weight
 _loaded: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -46,3 +47,30 @@ def rerank_scores(model, query: str, texts: list[str], batch_size: int = 32) -> 
         return np.empty(0, dtype=np.float32)
     pairs = [(query, text or "") for text in texts]
     return np.asarray(model.predict(pairs, batch_size=batch_size, show_progress_bar=False), dtype=np.float32)
+
+
+def blend_of(path) -> float | None:
+    """The blend weight saved with a reranker trained by embkit, if any (a foreign
+    cross-encoder has none: its score is used alone)."""
+    import json
+
+    info = Path(path).expanduser() / TRAIN_INFO
+    try:
+        blend = json.loads(info.read_text()).get("blend") if info.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return float(blend) if isinstance(blend, (int, float)) else None
+
+
+def blend_scores(first_stage: np.ndarray, reranker: np.ndarray, weight: float | None) -> np.ndarray:
+    """weight × reranker + (1 − weight) × first stage, each min-max normalized over the
+    reranked hits; with no weight, the reranker's score alone."""
+    if weight is None:
+        return np.asarray(reranker, dtype=np.float32)
+
+    def unit(x):
+        x = np.asarray(x, dtype=np.float64)
+        span = x.max() - x.min() if len(x) else 0
+        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+    return (weight * unit(reranker) + (1 - weight) * unit(first_stage)).astype(np.float32)

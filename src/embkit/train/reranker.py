@@ -3,36 +3,48 @@
 (query, positive, hard negatives) come from the split's qrels; the negatives are mined
 with embkit's own hybrid search over the corpus, so the reranker learns to fix exactly
 the mistakes the first stage makes. Only the split's queries are read: test queries
-are never trained on. Saved in sentence-transformers `CrossEncoder` format."""
+are never trained on. A slice of the split's queries is held out of training and used
+to choose how much the reranker's score is trusted against the first stage's (the
+`blend` weight, saved with the model and applied by `search(rerank=...)`). Saved in
+sentence-transformers `CrossEncoder` format."""
 
 import json
 import random
+import shutil
+import time
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from ..encoders.catalog import CATALOG, package_dir
 from ..errors import EmbkitError
 from ..evaluate.beir import load_beir
+from ..evaluate.metrics import ndcg
 from ..evaluate.retrieval import corpus_collection
+from ..search.rerank import TRAIN_INFO, blend_scores, rerank_scores
 
 Progress = Callable[[int], None]
+LOSSES = ("mnrl", "bce")
+BLEND_GRID = [round(w, 1) for w in np.linspace(0, 1, 11)]
 
 
-def mine_triples(col, data, negatives: int, depth: int, seed: int,
+def mine_triples(col, data, negatives: int, depth: int, seed: int, queries=None,
                  progress: Progress | None = None) -> list[tuple[str, str, list[str]]]:
     """(query, positive text, negative texts): negatives are drawn from the top `depth`
     hybrid results that the qrels do not mark relevant, the highest ranked first."""
     rng = random.Random(seed)
     triples = []
-    for qid, query in data.queries.items():
+    for qid in queries if queries is not None else data.queries:
+        query = data.queries[qid]
         relevant = {d for d, gain in data.qrels.get(qid, {}).items() if gain > 0}
         hits = col.search(query, k=depth, mode="hybrid")
         pool = [h.text for h in hits if h.id not in relevant and (h.parent or h.id) not in relevant]
-        # mostly the hardest, plus a few from deeper down so the model also sees easy cases
-        hard = pool[:negatives // 2] + rng.sample(pool[negatives // 2:], min(len(pool) - negatives // 2,
-                                                                          negatives - negatives // 2))
+        # mostly the hardest, plus a few from deeper down so the model also sees easier cases
+        head = negatives - negatives // 3
+        hard = pool[:head] + rng.sample(pool[head:], min(len(pool) - head, negatives - head))
         for docid in sorted(relevant):
-            if docid in data.corpus:
+            if docid in data.corpus and len(hard) == negatives:
                 triples.append((query, data.doc_text(docid), hard))
         if progress:
             progress(1)
@@ -42,31 +54,62 @@ def mine_triples(col, data, negatives: int, depth: int, seed: int,
 
 
 def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", split: str = "train",
-                   negatives: int = 7, depth: int = 30, epochs: int = 1, batch_size: int = 16, lr: float = 2e-5,
-                   max_length: int = 256, seed: int = 0, progress: Progress | None = None) -> dict:
-    """Mine triples, fine-tune a cross-encoder from `base` and save it in `out`.
-    Returns a summary (pairs, epochs, seconds, settings) also written to `out/embkit-train.json`."""
-    import time
-
+                   negatives: int = 5, depth: int = 30, epochs: int = 1, batch_size: int = 16, lr: float = 5e-5,
+                   loss: str = "mnrl", holdout: int = 100, rerank_depth: int = 20, max_length: int = 256,
+                   seed: int = 0, progress: Progress | None = None) -> dict:
+    """Mine triples (`progress` advances per query), fine-tune a cross-encoder from
+    `base` (the trainer draws its own progress bar), choose the blend weight on the
+    `holdout` queries, and save everything in `out`. Returns a summary, also written to
+    `out/embkit-train.json`."""
     out = Path(out)
     if split == "test":
         raise EmbkitError("split: refusing to train on the test split (it is what the reranker is evaluated on)")
+    if loss not in LOSSES:
+        raise EmbkitError(f"loss: must be one of {', '.join(LOSSES)}, got {loss!r}")
     started = time.perf_counter()
     data = load_beir(Path(beir_dir), split)
+    qids = sorted(data.queries)
+    random.Random(seed).shuffle(qids)
+    held, trained_on = (qids[:holdout], qids[holdout:]) if 0 < holdout < len(qids) else ([], qids)
     col = corpus_collection(data, Path(beir_dir) / "corpus.jsonl")
     try:
-        triples = mine_triples(col, data, negatives, depth, seed)
+        triples = mine_triples(col, data, negatives, depth, seed, trained_on, progress)
+        mined = time.perf_counter()
+        _fit(_base_folder(base), triples, out, loss, epochs, batch_size, lr, max_length, seed)
+        fitted = time.perf_counter()
+        blend, tuning = _choose_blend(col, data, held, out, rerank_depth) if held else (None, {})
     finally:
         col.close()
-    mined = time.perf_counter()
-    _fit(_base_folder(base), triples, out, epochs, batch_size, lr, max_length, seed)
-    summary = {"base": base, "beir": str(beir_dir), "split": split, "queries": len(data.queries),
-               "triples": len(triples), "pairs": sum(1 + len(n) for _, _, n in triples), "negatives": negatives,
-               "depth": depth, "epochs": epochs, "batch_size": batch_size, "lr": lr, "max_length": max_length,
-               "seed": seed, "seconds": {"mining": round(mined - started, 1),
-                                         "training": round(time.perf_counter() - mined, 1)}}
-    (out / "embkit-train.json").write_text(json.dumps(summary, indent=1))
+    summary = {"base": base, "beir": str(beir_dir), "split": split, "queries": len(trained_on), "holdout": len(held),
+               "triples": len(triples), "negatives": negatives, "depth": depth, "loss": loss, "epochs": epochs,
+               "batch_size": batch_size, "lr": lr, "max_length": max_length, "seed": seed, "blend": blend,
+               "rerank_depth": rerank_depth, "holdout_ndcg@10": tuning,
+               "seconds": {"mining": round(mined - started, 1), "training": round(fitted - mined, 1),
+                           "blend": round(time.perf_counter() - fitted, 1)}}
+    (out / TRAIN_INFO).write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _choose_blend(col, data, held: list[str], out: Path, rerank_depth: int) -> tuple[float, dict]:
+    """The weight of the reranker's score (0 = first stage only, 1 = reranker only)
+    with the best nDCG@10 on the held-out training queries."""
+    from ..search.rerank import load_reranker
+
+    model = load_reranker(out)
+    cached = []
+    for qid in held:
+        hits = col.search(data.queries[qid], k=rerank_depth, mode="hybrid")
+        cached.append((qid, hits, rerank_scores(model, data.queries[qid], [h.text for h in hits])))
+    tuning = {}
+    for weight in BLEND_GRID:
+        run = {}
+        for qid, hits, ce in cached:
+            scores = blend_scores(np.array([h.score for h in hits]), ce, weight)
+            run[qid] = {h.id: float(s) for h, s in zip(hits, scores)}
+        qrels = {qid: data.qrels[qid] for qid in held if qid in data.qrels}
+        tuning[str(weight)] = round(float(np.mean(list(ndcg(run, qrels, 10).values()))), 4)
+    best = max(BLEND_GRID, key=lambda w: (tuning[str(w)], w))
+    return best, tuning
 
 
 def _base_folder(base: str) -> Path:
@@ -81,8 +124,10 @@ def _base_folder(base: str) -> Path:
     return folder
 
 
-def _fit(base: Path, triples, out: Path, epochs: int, batch_size: int, lr: float, max_length: int, seed: int):
-    """Binary cross-entropy on (query, passage, 1/0) pairs with the ST trainer."""
+def _fit(base: Path, triples, out: Path, loss: str, epochs: int, batch_size: int, lr: float, max_length: int,
+         seed: int) -> None:
+    """Listwise (the positive against its hard negatives and two in-batch ones, softmax)
+    or pointwise binary cross-entropy, with the sentence-transformers trainer."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -90,22 +135,28 @@ def _fit(base: Path, triples, out: Path, epochs: int, batch_size: int, lr: float
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
                                                      CrossEncoderTrainingArguments)
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, MultipleNegativesRankingLoss
 
     torch.manual_seed(seed)
-    rows = {"query": [], "passage": [], "label": []}
-    for query, positive, hard in triples:
-        for passage, label in [(positive, 1.0)] + [(n, 0.0) for n in hard]:
-            rows["query"].append(query)
-            rows["passage"].append(passage)
-            rows["label"].append(label)
-    dataset = Dataset.from_dict(rows).shuffle(seed=seed)
     model = CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu", local_files_only=True)
-    negatives = max(1, len(rows["label"]) - int(sum(rows["label"])))
-    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(negatives / max(1, int(sum(rows["label"])))))
+    if loss == "mnrl":
+        columns = {"query": [q for q, _, _ in triples], "positive": [p for _, p, _ in triples]}
+        for i in range(len(triples[0][2])):
+            columns[f"negative_{i + 1}"] = [n[i] for _, _, n in triples]
+        objective = MultipleNegativesRankingLoss(model, num_negatives=2)
+    else:
+        columns = {"query": [], "passage": [], "label": []}
+        for query, positive, hard in triples:
+            for passage, label in [(positive, 1.0)] + [(n, 0.0) for n in hard]:
+                columns["query"].append(query)
+                columns["passage"].append(passage)
+                columns["label"].append(label)
+        objective = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(float(len(triples[0][2]))))
     args = CrossEncoderTrainingArguments(
         output_dir=str(out / "checkpoints"), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         learning_rate=lr, warmup_ratio=0.1, seed=seed, data_seed=seed, save_strategy="epoch", save_total_limit=1,
-        logging_steps=50, report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=False)
-    CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss).train()
+        logging_steps=25, report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=False)
+    dataset = Dataset.from_dict(columns).shuffle(seed=seed)
+    CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=objective).train()
     model.save_pretrained(str(out))
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the saved model supersedes them
