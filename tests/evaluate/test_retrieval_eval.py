@@ -79,3 +79,23 @@ def test_hybrid_beats_both_retrievers_on_the_cut(small_beir, tmp_path, monkeypat
 
     scores = {mode: eval_retrieval(small_beir, mode=mode)["metrics"]["ndcg@10"] for mode in ("dense", "keyword", "hybrid")}
     assert scores["hybrid"] >= max(scores["dense"], scores["keyword"]) - 0.01, scores
+
+
+def test_empty_documents_are_left_out_of_the_index(tmp_path, monkeypatch):
+    """Cranfield has two empty documents: they cannot be embedded or found, so the
+    corpus index skips them and the evaluation still runs."""
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [{"_id": "1", "title": "", "text": "gzip compresses files"}, {"_id": "2", "title": "", "text": "  "},
+            {"_id": "3", "title": "Weather", "text": "sunny tomorrow"}]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": "compress files with gzip"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
+    from embkit.evaluate.retrieval import eval_retrieval
+
+    report = eval_retrieval(folder, mode="keyword")
+    assert report["metrics"]["ndcg@10"] == pytest.approx(1.0) and report["documents"] == 3
+    col = corpus_collection(load_beir(folder, "test"), folder / "corpus.jsonl")
+    assert col.count() == 2 and col.get(["2"]) == []
+    col.close()

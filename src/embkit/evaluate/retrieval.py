@@ -26,14 +26,14 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
 
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
     folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}"
+    ids = [i for i in data.corpus if data.doc_text(i)]  # an empty document can never be found: not indexed
     if (folder / "embkit.db").exists():
         col = embkit.open(folder)
-        if col.count() == len(data.corpus):
+        if col.count() == len(ids):
             return col
         col.close()  # an interrupted build: start again
         _remove(folder)
     col = embkit.create(folder, model=model)
-    ids = list(data.corpus)
     for start in range(0, len(ids), ADD_BATCH):
         batch = ids[start:start + ADD_BATCH]
         titles = [{"title": data.corpus[i]["title"]} for i in batch]
