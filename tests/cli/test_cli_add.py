@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pdf_maker import write_pdf
 from typer.testing import CliRunner
 
 import embkit
@@ -42,18 +43,6 @@ def abstracts(n: int) -> str:
     with open(path, encoding="utf-8") as f:
         docs = [json.loads(next(f)) for _ in range(n)]
     return "\n\n".join(f"## {d['title']}\n\n{d['text']}" for d in docs)
-
-
-def write_pdf(path: Path, pages: list[str]) -> Path:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 5, text)
-    pdf.output(str(path))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pdf_maker import write_pdf
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # located as tests/conftest.py does
 
@@ -30,19 +31,6 @@ def scifact() -> list[dict]:
 def long_text(scifact) -> str:
     """About 20k characters of real prose: abstracts as paragraphs under their titles."""
     return "\n\n".join(f"{d['title']}\n\n{d['text']}" for d in scifact[:25])
-
-
-def write_pdf(path: Path, pages: list[str]) -> Path:
-    """A real pdf with one page per string (fpdf2's core font: latin-1 text)."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 5, text)
-    pdf.output(str(path))
-    return path
 
 
 @pytest.fixture
