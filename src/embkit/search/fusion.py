@@ -34,7 +34,8 @@ def check_alpha(alpha) -> float:
     return float(alpha)
 
 
-def _sources(lists) -> list[dict[int, tuple[float, int]]]:
+def sources_of(lists) -> list[dict[int, tuple[float, int]]]:
+    """Per list: row id -> (score, 1-based rank)."""
     return [{int(r): (float(s), rank) for rank, (r, s) in enumerate(zip(ids, scores), start=1)}
             for ids, scores in lists]
 
@@ -50,7 +51,7 @@ def rrf(lists, rrf_k: int = DEFAULT_RRF_K, weights=None) -> Fused:
     """Reciprocal rank fusion: score = sum over lists of weight / (rrf_k + rank)."""
     rrf_k = check_rrf_k(rrf_k)
     weights = weights or [1.0] * len(lists)
-    sources = _sources(lists)
+    sources = sources_of(lists)
     totals: dict[int, float] = {}
     for weight, source in zip(weights, sources):
         for row, (_, rank) in source.items():
@@ -62,7 +63,7 @@ def weighted(dense, keyword, alpha: float) -> Fused:
     """alpha × dense + (1 − alpha) × keyword, each min-max normalized over its own
     candidates (a row missing from a list scores 0 there)."""
     alpha = check_alpha(alpha)
-    sources = _sources([dense, keyword])
+    sources = sources_of([dense, keyword])
     totals: dict[int, float] = {}
     for weight, source in zip((alpha, 1.0 - alpha), sources):
         if not source:

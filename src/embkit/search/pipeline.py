@@ -10,7 +10,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..errors import EmbkitError
-from .fusion import DEFAULT_ALPHA, Fused, check_alpha, check_rrf_k, rrf, weighted
+from .fusion import DEFAULT_ALPHA, Fused, check_alpha, check_rrf_k, rrf, sources_of, weighted
 from .hit import Hit
 from .mmr import check_mmr, mmr
 from .rerank import blend_of, blend_scores, check_rerank, load_reranker, rerank_scores
@@ -84,7 +84,7 @@ def retrieve(req: Request, sources: Sources) -> list[Hit]:
             fused = weighted(*lists, DEFAULT_ALPHA if req.alpha is None else req.alpha)
         dense_src, keyword_src = fused.sources
     else:
-        fused = Fused(lists[0][0], lists[0][1], rrf([lists[0]]).sources)
+        fused = Fused(lists[0][0], lists[0][1], sources_of(lists))
         dense_src, keyword_src = (fused.sources[0], {}) if req.mode == "dense" else ({}, fused.sources[0])
     records = sources.records(fused.rowids)
     rows = [(int(r), float(s)) for r, s in zip(fused.rowids, fused.scores)
