@@ -35,6 +35,19 @@ class Document(NamedTuple):
     vector: np.ndarray | None = None
 
 
+class Table(NamedTuple):
+    """Many documents at once, for the analysis verbs: parallel lists in row order."""
+
+    ids: list[str]
+    rowids: np.ndarray  # int64, the store's row ids
+    vectors: np.ndarray  # float32 (n, dim), as stored (unit length for cosine)
+    texts: list[str | None]
+    metadatas: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 def create(path: str | Path, model: str | None = DEFAULT_MODEL, metric: str = "cosine",
            dim: int | None = None) -> "Collection":
     """A new collection in folder `path`. `model` is a catalog name or a model folder;
@@ -181,6 +194,37 @@ class Collection:
             vectors = dict(zip(rowids.tolist(), matrix))
         return [Document(r.id, r.text, r.metadata, vectors.get(r.rowid)) for r in records]
 
+    def table(self, where: dict | None = None) -> Table:
+        """Every document (matching `where`) with its vector, in row order."""
+        rowids = self._store.rowids(where) if where is not None else None
+        found, vectors = self._store.vectors(self.space.name, rowids)
+        records = self._store.by_rowids(found) if len(found) else {}
+        rows = [records[r] for r in found.tolist()]
+        return Table([r.id for r in rows], found, vectors, [r.text for r in rows], [r.metadata for r in rows])
+
+    def knn(self, vectors: np.ndarray, k: int, allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, scores), each (n, k), of the nearest stored vectors to each row of
+        `vectors`, through the vector index in one batched call (-1 pads missing)."""
+        vectors = self._prepare(vectors, "vectors")
+        index = self._index.current()
+        return index.search(vectors, k, allow=allow)
+
+    def merge_metadata(self, patches: dict[str, dict]) -> None:
+        """Merge fields into documents' metadata (id -> {field: value}; None removes a
+        field) in one transaction. Vectors are untouched: no index goes stale."""
+        if not isinstance(patches, dict):
+            raise EmbkitError("patches: expected a dict of id -> {field: value}")
+        records = {r.id: r.rowid for r in self._store.get(list(patches))}
+        missing = [i for i in patches if i not in records]
+        if missing:
+            raise EmbkitError(f"ids: {len(missing)} not found (first: {missing[0]!r})")
+        for i, patch in patches.items():
+            try:
+                validate.check_metadatas([patch], 1)
+            except EmbkitError as e:
+                raise EmbkitError(f"patches[{i!r}]: {str(e).split(': ', 1)[-1]}") from None
+        self._store.merge_metadata({records[i]: patch for i, patch in patches.items()})
+
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Vectors for `texts` from this collection's encoder, prepared as stored."""
         texts = validate.check_texts(texts)
@@ -247,6 +291,49 @@ class Collection:
         if self._keyword is None:
             self._keyword = KeywordIndex(self._store, self.path / "keyword")
         return self._keyword
+
+    # ---- analysis (each verb lives in analysis/; options are documented there) -------
+
+    def cluster(self, k: int | str = "auto", method: str = "kmeans", **options):
+        """Group documents (k-means or HDBSCAN), label each cluster by its distinctive
+        terms and a representative document, and store the assignment as metadata."""
+        from .analysis.cluster import cluster
+        return cluster(self, k=k, method=method, **options)
+
+    def project(self, method: str = "umap", **options):
+        """2-D coordinates of the documents (umap, pca or tsne), cached per generation."""
+        from .analysis.project import project
+        return project(self, method=method, **options)
+
+    def map(self, out: str | Path, method: str = "umap", **options):
+        """Write an interactive HTML map (and a PNG beside it) of the documents."""
+        from .analysis.maps import write_map
+        return write_map(self, out, method=method, **options)
+
+    def outliers(self, top: int = 20, method: str = "knn", **options):
+        """The `top` documents least like the rest (k-NN distance or local outlier factor)."""
+        from .analysis.outliers import outliers
+        return outliers(self, top=top, method=method, **options)
+
+    def duplicates(self, threshold: float = 0.95, **options):
+        """Groups of near-duplicate documents (cosine ≥ threshold), found through the index."""
+        from .analysis.duplicates import duplicates
+        return duplicates(self, threshold=threshold, **options)
+
+    def dedupe(self, threshold: float = 0.95, keep: str = "first", delete: bool = False, **options):
+        """Near-duplicate groups and which ids would go; deletes them only with delete=True."""
+        from .analysis.duplicates import dedupe
+        return dedupe(self, threshold=threshold, keep=keep, delete=delete, **options)
+
+    def recommend(self, liked: Sequence[str], disliked: Sequence[str] = (), k: int = 10, **options) -> list[Hit]:
+        """Documents like the `liked` ones and unlike the `disliked`, from a profile vector."""
+        from .analysis.recommend import recommend
+        return recommend(self, liked=liked, disliked=disliked, k=k, **options)
+
+    def drift(self, other: "Collection | None" = None, **options):
+        """How far another collection (or another slice of this one) has moved."""
+        from .analysis.drift import drift
+        return drift(self, other, **options)
 
     # ---- the index -----------------------------------------------------------------
 

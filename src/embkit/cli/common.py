@@ -11,6 +11,11 @@ from ..store import parse_where
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="embkit: embed, store and search text by meaning, offline.")
 
+eval_app = typer.Typer(no_args_is_help=True, help="Measure quality on benchmark data.")
+train_app = typer.Typer(no_args_is_help=True, help="Train models (needs the torch extra).")
+app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
+
 DirArg = typer.Argument(..., help="Collection folder.")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 WhereOpt = typer.Option(None, "--where", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')

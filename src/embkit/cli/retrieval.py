@@ -8,12 +8,8 @@ import typer
 
 from ..collection import open as open_collection
 from ..errors import EmbkitError
-from .common import JsonOpt, WhereOpt, _print_json, _progress, _where, app
+from .common import JsonOpt, WhereOpt, _print_json, _progress, _where, app, eval_app, train_app
 
-eval_app = typer.Typer(no_args_is_help=True, help="Measure quality on benchmark data.")
-train_app = typer.Typer(no_args_is_help=True, help="Train models (needs the torch extra).")
-app.add_typer(eval_app, name="eval")
-app.add_typer(train_app, name="train")
 
 
 @app.command()

@@ -212,6 +212,29 @@ class SQLiteStore:
                           (space, row[0], vector.tobytes()))
                 c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
 
+    def merge_metadata(self, patches: dict[int, dict]) -> None:
+        """Merge fields into the metadata of rows (row id -> {field: value}), in one
+        transaction. A value of None removes the field. Vectors and text are untouched,
+        so the generation does not move and no index goes stale."""
+        rows = {int(r): dict(p) for r, p in patches.items()}
+        with self._write() as c:
+            current = {}
+            for chunk in _chunks(list(rows), 500):
+                marks = ",".join("?" * len(chunk))
+                current.update(c.execute(f"SELECT rowid, metadata FROM docs WHERE rowid IN ({marks})", chunk))
+            missing = [r for r in rows if r not in current]
+            if missing:
+                raise EmbkitError(f"rowids: {len(missing)} rows do not exist (first: {missing[0]})")
+            for rowid, patch in rows.items():
+                meta = json.loads(current[rowid])
+                for key, value in patch.items():
+                    if value is None:
+                        meta.pop(key, None)
+                    else:
+                        meta[key] = value
+                c.execute("UPDATE docs SET metadata = ? WHERE rowid = ?",
+                          (json.dumps(meta, ensure_ascii=False, allow_nan=False), rowid))
+
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by ids and/or `where` in one transaction; the number deleted."""
         sql, params = compile_where(where)
