@@ -16,7 +16,7 @@ import embkit  # noqa: E402
 from embkit.evaluate import load_beir  # noqa: E402
 from embkit.evaluate.retrieval import corpus_collection  # noqa: E402
 from embkit.search.rerank import blend_scores, load_reranker, rerank_scores  # noqa: E402
-from embkit.train.reranker import mine_triples, train_reranker  # noqa: E402
+from embkit.train.reranker import mine_triples, title_triples, train_reranker  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,18 @@ def test_triples_use_only_the_training_split(small_beir):
         qid = next(i for i, text in train.queries.items() if text == query)
         relevant = {train.doc_text(d) for d in train.qrels[qid]}
         assert positive in relevant and len(negatives) == 3 and not set(negatives) & relevant
+
+
+def test_title_pseudo_queries_pair_a_title_with_its_own_body(small_beir):
+    train = load_beir(small_beir, "train")
+    col = corpus_collection(train, small_beir / "corpus.jsonl")
+    triples = title_triples(col, train, count=20, negatives=3, depth=30, seed=0)
+    col.close()
+    assert len(triples) == 20
+    by_title = {doc["title"]: doc["text"] for doc in train.corpus.values()}
+    for title, body, negatives in triples:
+        assert body == by_title[title] and len(negatives) == 3
+        assert all(not n.startswith(title) for n in negatives)  # never the document itself
 
 
 def test_the_test_split_is_refused(small_beir, tmp_path):

@@ -76,6 +76,10 @@ def train_reranker(beir: Path = typer.Option(..., "--beir", help="BEIR folder to
                    epochs: int = typer.Option(1, "--epochs"),
                    batch_size: int = typer.Option(16, "--batch-size"),
                    lr: float = typer.Option(5e-5, "--lr"),
+                   max_length: int = typer.Option(256, "--max-length", help="Tokens of query + passage."),
+                   pseudo_queries: int = typer.Option(0, "--pseudo-queries",
+                                                      help="Add this many title → body examples from the corpus."),
+                   repeat: int = typer.Option(1, "--repeat", help="Passes over the labelled queries per epoch."),
                    seed: int = typer.Option(0, "--seed"),
                    as_json: bool = JsonOpt) -> None:
     """Fine-tune a cross-encoder reranker with hard negatives mined by embkit's hybrid search."""
@@ -86,9 +90,11 @@ def train_reranker(beir: Path = typer.Option(..., "--beir", help="BEIR folder to
     from ..evaluate import load_beir
 
     queries = len(load_beir(beir, split).queries)  # fails fast on a bad folder or split
-    with _progress(queries, "mining hard negatives", quiet=as_json) as advance:
+    trained_on = queries - (holdout if 0 < holdout < queries else 0)
+    with _progress(trained_on + pseudo_queries, "mining hard negatives", quiet=as_json) as advance:
         summary = run(beir, output, base=base, split=split, negatives=negatives, loss=loss, holdout=holdout,
-                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=advance)
+                      epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
+                      pseudo_queries=pseudo_queries, repeat=repeat, seed=seed, progress=advance)
     if as_json:
         _print_json(summary)
     else:

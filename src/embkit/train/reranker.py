@@ -53,14 +53,39 @@ def mine_triples(col, data, negatives: int, depth: int, seed: int, queries=None,
     return triples
 
 
+def title_triples(col, data, count: int, negatives: int, depth: int, seed: int,
+                  progress: Progress | None = None) -> list[tuple[str, str, list[str]]]:
+    """Pseudo-queries from the corpus itself: a document's title as the query, its
+    body as the positive, and hybrid hits for the title (other documents) as negatives.
+    Unlabelled corpus text only, so it adds in-domain examples without any test query."""
+    rng = random.Random(seed + 1)
+    docids = sorted(d for d, doc in data.corpus.items() if doc.get("title") and doc.get("text"))
+    rng.shuffle(docids)
+    triples = []
+    for docid in docids[:count]:
+        title = data.corpus[docid]["title"]
+        hits = col.search(title, k=depth, mode="hybrid")
+        pool = [h.text for h in hits if (h.parent or h.id) != docid]
+        head = negatives - negatives // 3
+        if len(pool) >= negatives:
+            hard = pool[:head] + rng.sample(pool[head:], negatives - head)
+            triples.append((title, data.corpus[docid]["text"], hard))
+        if progress:
+            progress(1)
+    return triples
+
+
 def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", split: str = "train",
                    negatives: int = 5, depth: int = 30, epochs: int = 1, batch_size: int = 16, lr: float = 5e-5,
                    loss: str = "mnrl", holdout: int = 100, rerank_depth: int = 20, max_length: int = 256,
-                   seed: int = 0, progress: Progress | None = None) -> dict:
+                   pseudo_queries: int = 0, repeat: int = 1, seed: int = 0,
+                   progress: Progress | None = None) -> dict:
     """Mine triples (`progress` advances per query), fine-tune a cross-encoder from
     `base` (the trainer draws its own progress bar), choose the blend weight on the
-    `holdout` queries, and save everything in `out`. Returns a summary, also written to
-    `out/embkit-train.json`."""
+    `holdout` queries, and save everything in `out`. `pseudo_queries` adds that many
+    title → body examples from the corpus; `repeat` shows each labelled query that many
+    times (more passes over the scarce real queries than over the pseudo ones).
+    Returns a summary, also written to `out/embkit-train.json`."""
     out = Path(out)
     if split == "test":
         raise EmbkitError("split: refusing to train on the test split (it is what the reranker is evaluated on)")
@@ -73,7 +98,8 @@ def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", 
     held, trained_on = (qids[:holdout], qids[holdout:]) if 0 < holdout < len(qids) else ([], qids)
     col = corpus_collection(data, Path(beir_dir) / "corpus.jsonl")
     try:
-        triples = mine_triples(col, data, negatives, depth, seed, trained_on, progress)
+        triples = mine_triples(col, data, negatives, depth, seed, trained_on, progress) * max(1, repeat)
+        triples = title_triples(col, data, pseudo_queries, negatives, depth, seed, progress) + triples
         mined = time.perf_counter()
         _fit(_base_folder(base), triples, out, loss, epochs, batch_size, lr, max_length, seed)
         fitted = time.perf_counter()
@@ -81,7 +107,7 @@ def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", 
     finally:
         col.close()
     summary = {"base": base, "beir": str(beir_dir), "split": split, "queries": len(trained_on), "holdout": len(held),
-               "triples": len(triples), "negatives": negatives, "depth": depth, "loss": loss, "epochs": epochs,
+               "triples": len(triples), "pseudo_queries": pseudo_queries, "repeat": repeat, "negatives": negatives, "depth": depth, "loss": loss, "epochs": epochs,
                "batch_size": batch_size, "lr": lr, "max_length": max_length, "seed": seed, "blend": blend,
                "rerank_depth": rerank_depth, "holdout_ndcg@10": tuning,
                "seconds": {"mining": round(mined - started, 1), "training": round(fitted - mined, 1),
