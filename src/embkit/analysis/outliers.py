@@ -1,0 +1,160 @@
+"""Outliers: the documents least like the rest, by how far their nearest neighbours
+are (mean k-NN distance) or how much sparser their neighbourhood is than their
+neighbours' (local outlier factor). Neighbours come from the collection's vector
+index in batches, so the cost is n index queries, not n² comparisons."""
+
+import json
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from ..errors import EmbkitError
+from ..search.exact import top_k
+
+METHODS = ("knn", "lof")
+BATCH = 4096  # queries per index call: bounds the (batch, k) result arrays
+UNIT_TOLERANCE = 1e-3  # |norm - 1| under this counts as a unit vector
+
+
+class Outlier(NamedTuple):
+    """One outlying document; `score` is higher for more outlying."""
+
+    id: str
+    score: float
+    text: str | None
+    metadata: dict[str, Any]
+
+
+def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dict | None = None,
+             progress: Callable[[int], None] | None = None) -> list[Outlier]:
+    """The `top` most outlying documents (of the slice `where`), most outlying first.
+
+    `method="knn"`: the mean distance to the k nearest other documents (1 − cosine for
+    cosine collections, Euclidean for l2). `method="lof"`: the local outlier factor
+    over the same k neighbours (as scikit-learn defines it; about 1 inside a cluster,
+    well above 1 for a point in a sparser region than its neighbours). Ties keep
+    insertion order."""
+    if method not in METHODS:
+        raise EmbkitError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise EmbkitError(f"top: must be a positive integer, got {top!r}")
+    table = slice_table(col, where)
+    check_neighbours(k, len(table), where)
+    distances, positions = neighbour_distances(col, table, k, progress)
+    scores = distances.mean(axis=1) if method == "knn" else lof_scores(distances, positions)
+    order = np.argsort(-scores, kind="stable")[:top]
+    return [Outlier(table.ids[i], float(scores[i]), table.texts[i], table.metadatas[i]) for i in order]
+
+
+def slice_table(col, where: dict | None, field: str = "where", name: str = "the collection"):
+    """`col.table(where)`, refusing an empty result with an error that says why: an
+    empty collection, a filter nothing matches, or a filter on a field no document has."""
+    table = col.table(where)
+    if not len(table):
+        raise no_documents(col, where, field, name)
+    return table
+
+
+def no_documents(col, where: dict | None, field: str = "where", name: str = "the collection") -> EmbkitError:
+    """The error for an empty collection or slice, naming a filtered field that no
+    document has (the likely typo), if there is one."""
+    if where is None:
+        return EmbkitError(f"{field}: {name} holds no documents")
+    missing = [f for f in _fields(where) if not any(_has_field(d.metadata, f) for d in col.get())]
+    detail = f"; no document has the field {', '.join(map(repr, missing))}" if missing else ""
+    return EmbkitError(f"{field}: {json.dumps(where)} matches no documents in {name}{detail}")
+
+
+def check_neighbours(k: Any, n: int, where: dict | None) -> int:
+    """k neighbours need at least k + 1 documents (a document is not its own neighbour)."""
+    where_text = " matching where" if where is not None else ""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n - 1:
+        raise EmbkitError(f"k: must be an integer from 1 to {n - 1} (the collection has {n} documents"
+                          f"{where_text}), got {k!r}")
+    return k
+
+
+def neighbour_distances(col, table, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, positions), each (n, k): every document's k nearest other documents
+    in the slice, nearest first, as distances (see `to_distance`) and table positions."""
+    if col.space.metric == "dot" and not is_unit(table.vectors):
+        raise EmbkitError("metric: outliers need a distance, and 'dot' over vectors that are not unit length "
+                          "has none; use a cosine or l2 collection")
+    n = len(table)
+    distances, positions = np.empty((n, k), np.float64), np.empty((n, k), np.int64)
+    for start in range(0, n, BATCH):
+        stop = min(start + BATCH, n)
+        rowids, scores = nearest(col, table, np.arange(start, stop), k + 1)
+        rowids, scores = _without_self(rowids, scores, table.rowids[start:stop])
+        distances[start:stop] = to_distance(scores, col.space.metric)
+        positions[start:stop] = np.searchsorted(table.rowids, rowids)
+        if progress is not None:
+            progress(stop - start)
+    return distances, positions
+
+
+def nearest(col, table, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, scores), each (len(rows), width), of the nearest documents of the
+    slice to the slice's documents at `rows`, through the index in one batch. Rows an
+    approximate index left short (a graph under a tight filter) are redone exactly."""
+    allow = None if len(table) == col.count() else table.rowids
+    rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
+    short = np.flatnonzero((rowids < 0).any(axis=1))
+    if len(short):
+        found, exact = top_k(table.vectors[rows[short]], table.vectors, width, col.space.metric)
+        rowids[short], scores[short] = table.rowids[found], exact
+    return rowids, scores
+
+
+def to_distance(scores: np.ndarray, metric: str) -> np.ndarray:
+    """Index scores -> distances: Euclidean for l2, else 1 − cosine (dot is only
+    accepted over unit vectors, where it is the cosine)."""
+    scores = scores.astype(np.float64)
+    return np.maximum(-scores if metric == "l2" else 1.0 - scores, 0.0)
+
+
+def is_unit(vectors: np.ndarray) -> bool:
+    return bool(np.all(np.abs(np.linalg.norm(vectors, axis=1) - 1.0) < UNIT_TOLERANCE))
+
+
+def lof_scores(distances: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Local outlier factor (Breunig et al. 2000), computed as scikit-learn does:
+    reach(p, o) = max(k-distance(o), d(p, o)); lrd(p) = 1 / (mean reach + 1e-10);
+    LOF(p) = mean lrd of p's neighbours / lrd(p)."""
+    k_distance = distances[:, -1]
+    reach = np.maximum(distances, k_distance[positions])
+    lrd = 1.0 / (reach.mean(axis=1) + 1e-10)
+    return lrd[positions].mean(axis=1) / lrd
+
+
+def _without_self(rowids: np.ndarray, scores: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop each row's own entry from k + 1 neighbours (or the last one, when exact
+    copies tie with it and push it out), leaving k."""
+    drop = rowids == own[:, None]
+    missing = ~drop.any(axis=1)
+    drop[missing, -1] = True
+    drop &= np.cumsum(drop, axis=1) == 1  # only the first match, if a row id repeats
+    keep = ~drop
+    k = rowids.shape[1] - 1
+    return rowids[keep].reshape(-1, k), scores[keep].reshape(-1, k)
+
+
+def _fields(where: dict) -> list[str]:
+    """The field names a `where` filter mentions (operators skipped)."""
+    found = []
+    for key, value in where.items():
+        if key in ("$and", "$or"):
+            for sub in value:
+                found += [f for f in _fields(sub) if f not in found]
+        elif key not in found:
+            found.append(key)
+    return found
+
+
+def _has_field(metadata: dict, field: str) -> bool:
+    node: Any = metadata
+    for part in field.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
