@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import embkit
 from typer.testing import CliRunner
 
 from embkit.cli import app
@@ -109,6 +111,8 @@ def test_collection_on_glove(tmp_path):
         ("cat", "The cat sat on the mat"), ("stocks", "Stock markets fell sharply today"),
         ("kitten", "A kitten is sleeping on a rug")]) + "\n")
     invoke("init", tmp_path / "c", "--model", "glove-50d")
-    invoke("add", tmp_path / "c", docs, "--no-chunk")  # a static model has no tokenizer to chunk with
+    invoke("add", tmp_path / "c", docs)  # a static model reads whole texts: nothing is chunked
+    with embkit.open(tmp_path / "c") as col:  # whole documents: no `#0` chunk ids
+        assert sorted(d.id for d in col.get(where={})) == ["cat", "kitten", "stocks"]
     hits = json.loads(invoke("search", tmp_path / "c", "shares dropped on wall street", "-k", "1", "--json").stdout)
     assert hits["results"][0]["id"] == "stocks"

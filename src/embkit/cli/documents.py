@@ -11,7 +11,7 @@ import typer
 from ..collection import create, open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
-from ..ingest import check_chunking, read_paths
+from ..ingest import check_chunking, read_paths, reads_whole_texts
 from ..search import METRICS
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
 
@@ -56,7 +56,8 @@ def add(path: Path = DirArg,
         for s in skipped:
             typer.echo(f"warning: skipped {s.path}: {s.reason}", err=True)
         docs = _read_all(batches, files, len(skipped))
-        chunking = not no_chunk and col.space.model != "none"  # a model-less collection refuses texts anyway
+        # a model-less collection refuses texts anyway; a word-vector model reads whole texts
+        chunking = not no_chunk and col.space.model != "none" and not reads_whole_texts(col.space.model)
         records = _chunk_all(docs, col.space.model, chunk_tokens, overlap) if chunking else \
             [(d[0], d[1], d[2]) for d in docs]
         ids, texts, metas = (list(x) for x in zip(*records))

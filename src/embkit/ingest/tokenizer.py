@@ -21,6 +21,15 @@ def tokenizer_path(model: str) -> Path:
     return path
 
 
+def reads_whole_texts(model: str) -> bool:
+    """A static word-vector model has no tokenizer and no length limit: it averages
+    the words of any text, so documents are not chunked for it."""
+    entry = CATALOG.get(model)
+    if entry is not None:
+        return entry.backend == "static"
+    return Path(model).suffix.lower() in (".txt", ".vec", ".bin")
+
+
 def model_max_tokens(model: str) -> int | None:
     """How many tokens the model reads before it truncates (None when unknown)."""
     if model in CATALOG:
