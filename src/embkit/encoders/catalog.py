@@ -92,6 +92,8 @@ def _load(name_or_path: str) -> Encoder:
     entry = CATALOG.get(name_or_path)
     if entry is None:
         path = Path(name_or_path).expanduser()
+        if path.is_dir() and (path / "vectors.bin").is_file():  # from `embkit train word2vec`
+            return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
         if path.is_dir():
             return _load_folder(path)
         if path.suffix in WORD_VECTOR_SUFFIXES:

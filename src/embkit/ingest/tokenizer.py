@@ -27,7 +27,8 @@ def reads_whole_texts(model: str) -> bool:
     entry = CATALOG.get(model)
     if entry is not None:
         return entry.backend == "static"
-    return Path(model).suffix.lower() in (".txt", ".vec", ".bin")
+    path = Path(model).expanduser()
+    return path.suffix.lower() in (".txt", ".vec", ".bin") or (path / "vectors.bin").is_file()
 
 
 def model_max_tokens(model: str) -> int | None:

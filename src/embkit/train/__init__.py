@@ -1,2 +1,3 @@
-"""Training (torch extra): rerankers now; word2vec, contrastive fine-tuning and
-distillation later."""
+"""Training (torch extra): rerankers, word2vec, contrastive fine-tuning with Matryoshka
+dimensions, distillation to a static model. Each command ends with an evaluation on
+data it did not train on."""

@@ -1,0 +1,46 @@
+"""Training commands beyond the reranker: word2vec, contrastive fine-tuning, distillation."""
+
+from pathlib import Path
+
+import typer
+
+from .common import JsonOpt, _print_json, _progress, train_app
+
+OverwriteOpt = typer.Option(False, "--overwrite", help="Replace the output folder if it exists.")
+
+
+@train_app.command("word2vec")
+def word2vec(corpus: list[Path] = typer.Argument(..., help="Text files or folders of them."),
+             output: Path = typer.Option(..., "-o", "--output", help="Folder for vectors.bin and the report."),
+             sg: bool = typer.Option(False, "--sg", help="Skip-gram (default: CBOW)."),
+             dim: int = typer.Option(100, "--dim"),
+             window: int = typer.Option(5, "--window"),
+             min_count: int = typer.Option(5, "--min-count", help="Ignore words rarer than this."),
+             epochs: int = typer.Option(5, "--epochs"),
+             unit: str = typer.Option("line", "--unit", help="A document is a line or a whole file."),
+             seed: int = typer.Option(0, "--seed"),
+             overwrite: bool = OverwriteOpt,
+             as_json: bool = JsonOpt) -> None:
+    """Train word2vec (gensim) on text files; the folder works as a static model (--model OUT)."""
+    from ..train.word2vec import train_word2vec
+
+    with _progress(epochs, "epochs", quiet=as_json) as advance:
+        summary = train_word2vec(corpus, output, sg=sg, dim=dim, window=window, min_count=min_count, epochs=epochs,
+                                 unit=unit, seed=seed, overwrite=overwrite, progress=advance)
+    if as_json:
+        _print_json(summary)
+        return
+    typer.echo(f"{summary['vocabulary']:,} words × {dim} from {summary['tokens']:,} tokens in "
+               f"{summary['documents']:,} documents, {summary['seconds']:.0f}s; saved to {output}")
+    ev = summary["evaluation"]
+    rows = [("", "WordSim-353 Spearman", "analogy accuracy", "answerable")]
+    for label, scores in (("before (glove-50d)", ev["before"]), ("after (trained)", ev["after"])):
+        if scores:
+            rows.append((label, _fmt(scores["wordsim353_spearman"]), _fmt(scores["analogy_accuracy"]),
+                         str(scores["analogies_answerable"])))
+    for row in rows:
+        typer.echo(f"{row[0]:<20} {row[1]:>22} {row[2]:>17} {row[3]:>11}")
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
