@@ -4,9 +4,29 @@ from pathlib import Path
 
 import typer
 
+from typing import Optional
+
 from .common import JsonOpt, _print_json, _progress, train_app
 
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace the output folder if it exists.")
+# held-out data for the before/after evaluation: the benchmark folders beside a checkout
+EvalStsOpt = typer.Option(Path("../shared/data/stsb"), "--eval-sts", help="STS Benchmark folder (test split).")
+EvalBeirOpt = typer.Option(Path("../shared/data/scifact"), "--eval-beir", help="BEIR folder (test split).")
+NoEvalOpt = typer.Option(False, "--no-eval", help="Skip the before/after evaluation.")
+
+
+def _eval_data(sts: Optional[Path], beir: Optional[Path], skip: bool):
+    from ..train.evaluation import EvalData
+
+    return None if skip else EvalData(sts, beir)
+
+
+def _print_evaluation(summary: dict) -> None:
+    from ..train.evaluation import table
+
+    if summary.get("evaluation"):
+        for line in table(summary["evaluation"]):
+            typer.echo(line)
 
 
 @train_app.command("word2vec")
@@ -40,6 +60,27 @@ def word2vec(corpus: list[Path] = typer.Argument(..., help="Text files or folder
                          str(scores["analogies_answerable"])))
     for row in rows:
         typer.echo(f"{row[0]:<20} {row[1]:>22} {row[2]:>17} {row[3]:>11}")
+
+
+@train_app.command("distill")
+def distill(base: str = typer.Option("minilm", "--base", help="Transformer to distill: catalog name or folder."),
+            output: Path = typer.Option(..., "-o", "--output", help="Folder for the static model."),
+            pca_dims: int = typer.Option(256, "--pca-dims", help="Dimensions kept after PCA."),
+            eval_sts: Path = EvalStsOpt, eval_beir: Path = EvalBeirOpt, no_eval: bool = NoEvalOpt,
+            overwrite: bool = OverwriteOpt, as_json: bool = JsonOpt) -> None:
+    """Distill a transformer into a fast static model (model2vec); usable as --model OUT."""
+    from ..train.distill import train_distill
+
+    summary = train_distill(output, base, pca_dims=pca_dims, overwrite=overwrite,
+                            evaluation=_eval_data(eval_sts, eval_beir, no_eval))
+    if as_json:
+        _print_json(summary)
+        return
+    typer.echo(f"distilled {base} into {output} ({pca_dims} dims) in {summary['seconds']:.0f}s")
+    if summary["speed"]:
+        s = summary["speed"]
+        typer.echo(f"sentences/s: {base} {s['base']:,.0f}, distilled {s['distilled']:,.0f} ({s['ratio']}x)")
+    _print_evaluation(summary)
 
 
 def _fmt(value) -> str:

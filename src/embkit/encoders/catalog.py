@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import EmbkitError
 from ..validate import MAX_TEXT_CHARS
 from .base import Encoder
+from .model2vec import Model2VecEncoder, is_model2vec_folder
 from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
 
 DEFAULT_MODEL = "minilm"
@@ -94,6 +95,8 @@ def _load(name_or_path: str) -> Encoder:
         path = Path(name_or_path).expanduser()
         if path.is_dir() and (path / "vectors.bin").is_file():  # from `embkit train word2vec`
             return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
+        if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
+            return Model2VecEncoder(path)
         if path.is_dir():
             return _load_folder(path)
         if path.suffix in WORD_VECTOR_SUFFIXES:

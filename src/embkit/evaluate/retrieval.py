@@ -25,7 +25,7 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
     import embkit
 
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
-    folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}"
+    folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}{_model_stamp(model)}"
     ids = [i for i in data.corpus if data.doc_text(i)]  # an empty document can never be found: not indexed
     if (folder / "embkit.db").exists():
         col = embkit.open(folder)
@@ -84,6 +84,18 @@ def _safe(model: str) -> str:
     if not name:
         raise EmbkitError("model: empty model name")
     return name[-60:]
+
+
+def _model_stamp(model: str) -> str:
+    """For a model on disk, a stamp of its files (names, sizes, modification times), so
+    a model retrained in the same folder never reuses the old model's index."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        return ""  # a catalog name: its files come from an installed package
+    files = sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
+                      for f in files)
+    return "-" + hashlib.sha256(stamp.encode()).hexdigest()[:8]
 
 
 def _remove(folder: Path) -> None:

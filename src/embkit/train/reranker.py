@@ -17,12 +17,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..encoders.catalog import CATALOG, package_dir
 from ..errors import EmbkitError
 from ..evaluate.beir import load_beir
 from ..evaluate.metrics import ndcg
 from ..evaluate.retrieval import corpus_collection
 from ..search.rerank import TRAIN_INFO, blend_scores, rerank_scores
+from .base_model import base_folder
 
 Progress = Callable[[int], None]
 LOSSES = ("mnrl", "bce")
@@ -101,7 +101,7 @@ def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", 
         triples = mine_triples(col, data, negatives, depth, seed, trained_on, progress) * max(1, repeat)
         triples = title_triples(col, data, pseudo_queries, negatives, depth, seed, progress) + triples
         mined = time.perf_counter()
-        _fit(_base_folder(base), triples, out, loss, epochs, batch_size, lr, max_length, seed)
+        _fit(base_folder(base), triples, out, loss, epochs, batch_size, lr, max_length, seed)
         fitted = time.perf_counter()
         blend, tuning = _choose_blend(col, data, held, out, rerank_depth) if held else (None, {})
     finally:
@@ -136,18 +136,6 @@ def _choose_blend(col, data, held: list[str], out: Path, rerank_depth: int) -> t
         tuning[str(weight)] = round(float(np.mean(list(ndcg(run, qrels, 10).values()))), 4)
     best = max(BLEND_GRID, key=lambda w: (tuning[str(w)], w))
     return best, tuning
-
-
-def _base_folder(base: str) -> Path:
-    entry = CATALOG.get(base)
-    if entry is not None:
-        if entry.missing():
-            raise EmbkitError(f"base: model {base!r} is not installed: {entry.install}")
-        return package_dir(entry.module) / "model"  # the transformer weights every MiniLM entry shares
-    folder = Path(base).expanduser()
-    if not (folder / "config.json").is_file():
-        raise EmbkitError(f"base: {base!r} is neither a catalog model nor a model folder with config.json")
-    return folder
 
 
 def _fit(base: Path, triples, out: Path, loss: str, epochs: int, batch_size: int, lr: float, max_length: int,
