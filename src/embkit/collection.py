@@ -16,7 +16,9 @@ from .encoders.base import Progress, l2_normalize
 from .errors import EmbkitError
 from .index.manager import IndexManager
 from .search import METRICS, Hit
-from .search.dense import dense_search
+from .search.dense import DEFAULT_RESCORE, dense_search
+from .search.exact import top_k
+from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
 from .search.context import Context, build_context
 from .search.tokens import count_tokens
 from .search.keyword import KeywordIndex
@@ -85,6 +87,7 @@ class Collection:
         self.space: Space = store.spaces()[space]
         self._index = IndexManager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
+        self._views: dict[int, IndexManager] = {}  # Matryoshka views by dimension
 
     # ---- identity ------------------------------------------------------------------
 
@@ -115,6 +118,8 @@ class Collection:
         """Save the index if it moved on, and close the store."""
         try:
             self._index.save()
+            for view in self._views.values():
+                view.save()
             if self._keyword is not None:
                 self._keyword.save()
         finally:
@@ -235,7 +240,7 @@ class Collection:
                mode: str = "dense", rrf_k: int | None = None, alpha: float | None = None,
                mmr: float | None = None, rerank: int | None = None, reranker: str | None = None,
                by_document: bool = False, ef: int | None = None, nprobe: int | None = None,
-               rescore: int | None = None) -> list[Hit]:
+               rescore: int | None = None, dims: int | None = None) -> list[Hit]:
         """Top-k for a text `query`, a `vector`, or the document with id `like` (more
         like this; the document itself is left out).
 
@@ -245,9 +250,12 @@ class Collection:
         `rerank=N` rescores the top N with the cross-encoder in folder `reranker`;
         `mmr=λ` diversifies (1 = relevance only); `by_document` keeps the best chunk
         of each document. `ef` (hnsw), `nprobe` (ivf, ivfpq) and `rescore` (sq8,
-        ivfpq, binary) trade speed for recall on this call only."""
+        ivfpq, binary) trade speed for recall on this call only. `dims=d` (Matryoshka)
+        finds candidates with the first d dimensions and rescores `k × rescore` of them
+        (4 by default; 1 = no rescoring) with the full vectors."""
         k = validate.check_k(k)
         self._check_model(model)
+        dims = check_dims(dims, self.space)
         given = [x is not None for x in (query, vector, like)]
         if sum(given) != 1:
             raise EmbkitError("query: give exactly one of a query text, vector= or like=")
@@ -271,7 +279,7 @@ class Collection:
         request = Request(k=k, mode=mode, query=query, vector=query_vector, allow=allow, rrf_k=rrf_k, alpha=alpha,
                           mmr=mmr, rerank=rerank, reranker=reranker, by_document=by_document, exclude=exclude)
         params = {key: value for key, value in (("ef", ef), ("nprobe", nprobe)) if value is not None}
-        return retrieve(request, _Sources(self, rescore, params))
+        return retrieve(request, _Sources(self, rescore, params, dims))
 
     def context(self, question: str, budget_tokens: int = 1500, *, k: int = 20, where: dict | None = None,
                 mode: str | None = None, rerank: int | None = None, reranker: str | None = None) -> Context:
@@ -338,13 +346,24 @@ class Collection:
     # ---- the index -----------------------------------------------------------------
 
     def build_index(self, spec: str = "auto", *, memory_budget: int | str | None = None,
-                    progress: Progress | None = None) -> dict:
+                    progress: Progress | None = None, dims: int | None = None) -> dict:
         """Choose and build the vector index: `flat`, `hnsw:M=32,efc=200,ef=64`,
         `ivf:nlist=1024,nprobe=16`, `ivfpq:nlist=1024,m=48,nbits=8,nprobe=16`, `sq8`,
         `binary`, or `auto` (flat below 50k vectors, HNSW above; under `memory_budget`
-        such as "512MB", the most faithful kind that fits). Returns `info()["index"]`."""
-        self._index.build(spec, memory_budget, progress)
-        return self._index.info()
+        such as "512MB", the most faithful kind that fits). With `dims`, the index of the
+        Matryoshka view on the first `dims` dimensions. Returns that index's info."""
+        dims = check_dims(dims, self.space)
+        manager = self._view(dims) if dims else self._index
+        manager.build(spec, memory_budget, progress)
+        return manager.info()
+
+    def _view(self, dims: int) -> IndexManager:
+        """The index over the first `dims` dimensions (created on first use)."""
+        if dims not in self._views:
+            view = view_space(self.space, dims)
+            self._views[dims] = IndexManager(TruncatedStore(self._store, self.space, dims), view,
+                                             self._store.path / "index" / view.name)
+        return self._views[dims]
 
     def refresh_index(self, progress: Progress | None = None) -> None:
         """Bring the index up to date now, waiting for any background build (searches
@@ -384,12 +403,32 @@ class Collection:
 class _Sources:
     """What a search pipeline needs from a collection (see search/pipeline.py)."""
 
-    def __init__(self, col: Collection, rescore: int | None, params: dict):
-        self.col, self.rescore, self.params = col, rescore, params
+    def __init__(self, col: Collection, rescore: int | None, params: dict, dims: int | None = None):
+        self.col, self.rescore, self.params, self.dims = col, rescore, params, dims
 
     def dense(self, vector, n, allow):
+        if self.dims:
+            return self._truncated(vector, n, allow)
         index = self.col._index.current(wait=False)
         return dense_search(index, vector, n, self.col._fetch, allow=allow, rescore=self.rescore, **self.params)
+
+    def _truncated(self, vector, n, allow):
+        """Candidates from the Matryoshka view, rescored with the full vectors."""
+        metric, dims = self.col.space.metric, self.dims
+        factor = self.rescore or DEFAULT_RESCORE
+
+        def fetch(rowids):
+            found, vectors = self.col._fetch(rowids)
+            return found, truncate(vectors, dims, metric)
+
+        index = self.col._view(dims).current(wait=False)
+        rowids, scores = dense_search(index, truncate(vector, dims, metric), n * factor, fetch, allow=allow,
+                                      **self.params)
+        if factor == 1 or not len(rowids):
+            return rowids[:n], scores[:n]
+        found, vectors = self.col._fetch(rowids)
+        positions, best = top_k(np.atleast_2d(vector), vectors, n, metric)
+        return found[positions[0]], best[0]
 
     def keyword(self, query, n, allow):
         return self.col.keyword_index().search(query, n, allow)

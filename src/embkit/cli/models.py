@@ -11,6 +11,7 @@ import typer
 from .. import __version__
 from ..collection import open as open_collection
 from ..encoders import CATALOG, DEFAULT_MODEL, load_encoder
+from ..encoders.registry import registered
 from ..errors import EmbkitError
 from ..search import METRICS, top_k
 from .common import JsonOpt, _print_json, app
@@ -70,10 +71,14 @@ def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.
 
 @app.command()
 def models(as_json: bool = JsonOpt) -> None:
-    """Every catalog model: dimension, backend, licence, and whether it is installed."""
+    """Every catalog model (dimension, backend, licence, installed?) and every trained model registered."""
     rows = [{"name": e.name, "dim": e.dim, "backend": e.backend, "licence": e.licence,
              "installed": e.installed, "package": e.package, "install": e.install,
              "description": e.description} for e in CATALOG.values()]
+    rows += [{"name": name, "dim": r["dim"], "backend": "onnx", "licence": "-", "installed": True, "package": None,
+              "install": None, "matryoshka": r["matryoshka"], "path": r["path"],
+              "description": f"trained: {r['path']}" + (f" (Matryoshka {r['matryoshka']})" if r["matryoshka"] else "")}
+             for name, r in registered().items()]
     if as_json:
         _print_json({"models": rows})
         return

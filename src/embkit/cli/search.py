@@ -29,6 +29,8 @@ def search(path: Path = DirArg,
            ef: Optional[int] = typer.Option(None, "--ef", help="HNSW search beam for this query."),
            nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists to visit for this query."),
            rescore: Optional[int] = typer.Option(None, "--rescore", help="Quantized indexes: candidates per result to rerank exactly."),
+           dims: Optional[int] = typer.Option(None, "--dims", help="Matryoshka: candidates from the first DIMS "
+                                              "dimensions, rescored with the full vectors."),
            as_json: bool = JsonOpt) -> None:
     """Search by meaning, by keywords or both: a query text, or --like ID."""
     where_dict = _where(where)
@@ -38,7 +40,7 @@ def search(path: Path = DirArg,
                 col.refresh_index(progress=advance)
         hits = col.search(query, k=k, where=where_dict, like=like, mode=mode, rrf_k=rrf_k, alpha=alpha, mmr=mmr,
                           rerank=rerank, reranker=reranker, by_document=documents, ef=ef, nprobe=nprobe,
-                          rescore=rescore)
+                          rescore=rescore, dims=dims)
     if as_json:
         _print_json({"results": [h.to_dict() for h in hits]})
         return
@@ -63,12 +65,13 @@ def index(path: Path = DirArg,
           spec: str = typer.Option("auto", "--spec", help="flat | hnsw:M=32,efc=200,ef=64 | ivf:nlist=1024,nprobe=16 | "
                                    "ivfpq:nlist=1024,m=48,nbits=8,nprobe=16 | sq8 | binary | auto"),
           memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="With auto: fit the index in this much, e.g. 512MB."),
+          dims: Optional[int] = typer.Option(None, "--dims", help="Index the Matryoshka view on the first DIMS dimensions."),
           as_json: bool = JsonOpt) -> None:
     """Choose and build the collection's vector index (rebuilt from the store)."""
     with open_collection(path) as col:
         start = time.perf_counter()
         with _progress(col.count(), "indexing", quiet=as_json) as advance:
-            data = col.build_index(spec, memory_budget=memory_budget, progress=advance)
+            data = col.build_index(spec, memory_budget=memory_budget, progress=advance, dims=dims)
         data["seconds"] = round(time.perf_counter() - start, 3)
     if as_json:
         _print_json(data)

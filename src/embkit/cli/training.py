@@ -83,5 +83,41 @@ def distill(base: str = typer.Option("minilm", "--base", help="Transformer to di
     _print_evaluation(summary)
 
 
+@train_app.command("contrastive")
+def contrastive(base: str = typer.Option("minilm", "--base", help="Bi-encoder to start from: catalog name or folder."),
+                data: Optional[Path] = typer.Option(None, "--data", help="PAIRS.jsonl (fields depend on --loss)."),
+                beir: Optional[Path] = typer.Option(None, "--beir", help="BEIR folder: train on a split's qrels."),
+                split: str = typer.Option("train", "--split", help="BEIR split to train on (never test)."),
+                loss: str = typer.Option("mnrl", "--loss", help="mnrl (in-batch negatives), triplet or cosine."),
+                hard_negatives: int = typer.Option(0, "--hard-negatives", help="Negatives mined per example."),
+                matryoshka: Optional[str] = typer.Option(None, "--matryoshka", help="Dimensions, e.g. 384,256,128,64."),
+                epochs: int = typer.Option(1, "--epochs"),
+                batch_size: int = typer.Option(32, "--batch-size"),
+                lr: float = typer.Option(2e-5, "--lr"),
+                seed: int = typer.Option(0, "--seed"),
+                name: Optional[str] = typer.Option(None, "--name", help="Registered name (default: the folder's)."),
+                output: Path = typer.Option(..., "-o", "--output", help="Folder for the trained model."),
+                eval_sts: Path = EvalStsOpt, eval_beir: Path = EvalBeirOpt, no_eval: bool = NoEvalOpt,
+                overwrite: bool = OverwriteOpt, as_json: bool = JsonOpt) -> None:
+    """Fine-tune a bi-encoder (sentence-transformers, CPU); re-run to resume after an interruption."""
+    from ..errors import EmbkitError
+    from ..train.contrastive import train_contrastive
+
+    try:
+        dims = [int(d) for d in matryoshka.split(",")] if matryoshka else []
+    except ValueError:
+        raise EmbkitError(f"matryoshka: expected comma-separated integers, got {matryoshka!r}") from None
+    summary = train_contrastive(output, base, data=data, beir=beir, split=split, loss=loss,
+                                hard_negatives=hard_negatives, matryoshka=dims, epochs=epochs, batch_size=batch_size,
+                                lr=lr, seed=seed, name=name, overwrite=overwrite,
+                                evaluation=_eval_data(eval_sts, eval_beir, no_eval))
+    if as_json:
+        _print_json(summary)
+        return
+    typer.echo(f"trained {summary['examples']} examples x {epochs} epochs ({summary['steps']} steps) in "
+               f"{summary['seconds']:.0f}s; saved to {output}, registered as {summary['name']!r}")
+    _print_evaluation(summary)
+
+
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"

@@ -39,10 +39,13 @@ class _Graph:
 
 
 def _strip_prefix(weights: dict) -> dict:
-    """Accept both `embeddings.…` and `bert.embeddings.…` checkpoints."""
-    if "embeddings.word_embeddings.weight" in weights:
-        return weights
-    return {k.split(".", 1)[1]: v for k, v in weights.items() if k.startswith("bert.")}
+    """Accept `embeddings.…` and `bert.embeddings.…` checkpoints, and LayerNorm weights
+    under their old names `gamma`/`beta` (which some transformers versions still save)."""
+    if "embeddings.word_embeddings.weight" not in weights:
+        weights = {k.split(".", 1)[1]: v for k, v in weights.items() if k.startswith("bert.")}
+    renamed = {".gamma": ".weight", ".beta": ".bias"}
+    return {next((k[:-len(old)] + new for old, new in renamed.items() if "LayerNorm" in k and k.endswith(old)), k): v
+            for k, v in weights.items()}
 
 
 def build_bert_onnx(model_dir: Path) -> onnx.ModelProto:

@@ -14,6 +14,7 @@ from ..errors import EmbkitError
 from ..validate import MAX_TEXT_CHARS
 from .base import Encoder
 from .model2vec import Model2VecEncoder, is_model2vec_folder
+from .registry import resolve
 from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
 
 DEFAULT_MODEL = "minilm"
@@ -93,6 +94,9 @@ def _load(name_or_path: str) -> Encoder:
     entry = CATALOG.get(name_or_path)
     if entry is None:
         path = Path(name_or_path).expanduser()
+        trained = None if path.exists() else resolve(name_or_path)
+        if trained is not None:  # a registered trained model: its name stays the model's name
+            return _load_folder(Path(trained["path"]), name_or_path)
         if path.is_dir() and (path / "vectors.bin").is_file():  # from `embkit train word2vec`
             return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
         if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
@@ -122,7 +126,7 @@ def _load(name_or_path: str) -> Encoder:
     return OnnxEncoder(entry.name, onnx_path, model_dir / "tokenizer.json", entry.dim, entry.max_tokens, entry.normalized)
 
 
-def _load_folder(path: Path) -> Encoder:
+def _load_folder(path: Path, name: str | None = None) -> Encoder:
     """A local folder: a BERT checkpoint (config.json + model.safetensors) or a ready
     model.onnx, each with a tokenizer.json; sentence-transformers settings are honoured."""
     if not (path / "tokenizer.json").exists():
@@ -142,7 +146,7 @@ def _load_folder(path: Path) -> Encoder:
         raise EmbkitError(f"model: {path} holds neither model.onnx nor config.json + model.safetensors")
     from .onnx import OnnxEncoder
 
-    return OnnxEncoder(str(path.resolve()), onnx_path, path / "tokenizer.json", dim, max_tokens, normalized)
+    return OnnxEncoder(name or str(path.resolve()), onnx_path, path / "tokenizer.json", dim, max_tokens, normalized)
 
 
 def _onnx_dim(onnx_path: Path) -> int:

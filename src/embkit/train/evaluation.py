@@ -34,7 +34,8 @@ def compare(before: str, after: str, data: EvalData, dims: Sequence[int] = ()) -
     if data.beir is not None:
         out["retrieval"] = {"data": str(data.beir), "split": data.split, "mode": "dense",
                             "before": _retrieval(before, data), "after": _retrieval(after, data)}
-        for dim in dims:
+        for dim in dims:  # the base truncated too, for comparison
+            out["retrieval"][f"before@{dim}"] = _retrieval(before, data, dim)
             out["retrieval"][f"after@{dim}"] = _retrieval(after, data, dim)
     return out
 
@@ -49,7 +50,7 @@ def _retrieval(model: str, data: EvalData, dims: int | None = None) -> dict:
     from ..evaluate.retrieval import eval_retrieval
 
     started = time.perf_counter()
-    options = {"dims": dims} if dims else {}
+    options = {"dims": dims, "rescore": 1} if dims else {}  # the truncated vectors alone, not rescored
     report = eval_retrieval(data.beir, data.split, "dense", model=model, **options)
     return {**{k: round(v, 4) for k, v in report["metrics"].items()}, "seconds": round(time.perf_counter() - started, 1)}
 
@@ -68,5 +69,5 @@ def table(evaluation: dict) -> list[str]:
             lines.append(f"{label:<34}{r['before'][metric]:>10.4f}{r['after'][metric]:>10.4f}")
         for key in (k for k in r if k.startswith("after@")):
             label = f"{name} nDCG@10 at {key[6:]} dims"
-            lines.append(f"{label:<34}{'':>10}{r[key]['ndcg@10']:>10.4f}")
+            lines.append(f"{label:<34}{r['before' + key[5:]]['ndcg@10']:>10.4f}{r[key]['ndcg@10']:>10.4f}")
     return lines
