@@ -1,0 +1,189 @@
+"""2-D coordinates of a collection's documents (UMAP, PCA or t-SNE), cached on disk.
+
+On a small machine UMAP and t-SNE over 384-d vectors of 100,000 documents take too
+long, so above `LARGE` points the vectors are first reduced to `pca_dims` with PCA
+(what t-SNE's authors recommend as well); the projection's notes say so.
+
+A projection is cached in `analysis/projections/` under a key of the method, its
+options, the store generation and the exact rows projected. The rows matter because
+a metadata-only change (such as a new cluster label) does not move the generation
+but can change which documents a `where` filter selects.
+"""
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..atomic import atomic_write
+from ..errors import EmbkitError
+
+METHODS = ("umap", "pca", "tsne")
+MIN_POINTS = {"pca": 3, "tsne": 5, "umap": 10}
+LARGE = 5_000  # above this many points, reduce with PCA before UMAP, t-SNE or HDBSCAN
+CACHE_VERSION = 1
+
+Stage = Callable[[str], None]  # hears what is being done, e.g. "running UMAP on 1,000 points"
+
+
+class Projection(NamedTuple):
+    """Document ids and their 2-D coordinates, row for row, and what was done."""
+
+    ids: list[str]
+    xy: np.ndarray  # float32 (n, 2)
+    method: str
+    notes: list[str]
+
+
+def project(col, method: str = "umap", *, where: dict | None = None, seed: int = 0, pca_dims: int = 50,
+            progress: Stage | None = None) -> Projection:
+    """2-D coordinates of the documents (matching `where`), from the cache when the
+    same rows were projected the same way at the same store generation."""
+    check_method(method)
+    check_seed(seed)
+    rowids = np.sort(col._store.rowids(where))
+    cached = _load(_cache_file(col, method, seed, pca_dims, rowids), rowids)
+    if cached is not None:
+        records = col._store.by_rowids(rowids)
+        return Projection([records[r].id for r in rowids.tolist()], cached[0], method, cached[1])
+    return project_table(col, load_table(col, where), method, seed=seed, pca_dims=pca_dims, progress=progress)
+
+
+def project_table(col, table, method: str, *, seed: int = 0, pca_dims: int = 50,
+                  progress: Stage | None = None) -> Projection:
+    """`project` for rows already loaded (`col.table(...)`): cached the same way."""
+    check_method(method)
+    check_seed(seed)
+    check_pca_dims(pca_dims)
+    n = len(table)
+    if n < MIN_POINTS[method]:
+        raise EmbkitError(f"where: {method} needs at least {MIN_POINTS[method]} documents, the selection has {n}")
+    target = _cache_file(col, method, seed, pca_dims, table.rowids)
+    cached = _load(target, table.rowids)
+    if cached is not None:
+        return Projection(table.ids, cached[0], method, cached[1])
+    xy, notes = _reduce(table.vectors, method, seed, pca_dims, progress)
+    _save(target, table.rowids, xy, notes)
+    return Projection(table.ids, xy, method, notes)
+
+
+def load_table(col, where: dict | None):
+    """`col.table(where)`, refusing an empty selection (nothing to analyse)."""
+    table = col.table(where)
+    if not len(table):
+        if where is None:
+            raise EmbkitError("collection: has no documents to analyse")
+        raise EmbkitError(f"where: matches no documents ({json.dumps(where, ensure_ascii=False)[:200]})")
+    return table
+
+
+def pca_reduce(x: np.ndarray, dims: int, seed: int, before: str, progress: Stage | None = None):
+    """(x reduced to `dims` with PCA, note) when it has more columns and more than
+    `LARGE` rows; (x, None) otherwise."""
+    if not dims or x.shape[1] <= dims or len(x) <= LARGE:
+        return x, None
+    from sklearn.decomposition import PCA
+
+    note = f"reduced {x.shape[1]} → {dims} dimensions with PCA before {before} ({len(x):,} points)"
+    _tell(progress, note)
+    return PCA(n_components=dims, random_state=seed).fit_transform(x).astype(np.float32), note
+
+
+def _reduce(x: np.ndarray, method: str, seed: int, pca_dims: int, progress: Stage | None):
+    from sklearn.decomposition import PCA
+
+    name = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]
+    notes = []
+    if method != "pca":
+        x, note = pca_reduce(x, pca_dims, seed, name, progress)
+        notes += [note] if note else []
+    _tell(progress, f"running {name} on {len(x):,} points")
+    if method == "pca":
+        xy = PCA(n_components=2, random_state=seed).fit_transform(x)
+    elif method == "tsne":
+        xy = _tsne(x, seed)
+    else:
+        xy = _umap(x, seed)
+    notes.append(f"{name} to 2-D, seed {seed}")
+    return np.ascontiguousarray(xy, dtype=np.float32), notes
+
+
+def _tsne(x: np.ndarray, seed: int) -> np.ndarray:
+    """scikit-learn's Barnes-Hut t-SNE on one OpenMP thread: on 2 cores its threads
+    ran 2x slower than one (600 points: 3.5 s against 1.8 s), 15x on a busy machine."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    perplexity = float(min(30.0, (len(x) - 1) / 3))  # must stay below the number of points
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+
+
+def _umap(x: np.ndarray, seed: int) -> np.ndarray:
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state": a fixed seed runs single-threaded
+        warnings.simplefilter("ignore")
+        import umap
+
+        reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), random_state=seed, n_jobs=1)
+        return reducer.fit_transform(x)
+
+
+# ---- the cache -------------------------------------------------------------------------
+
+
+def _cache_file(col, method: str, seed: int, pca_dims: int, rowids: np.ndarray) -> Path:
+    generation = col._store.generation
+    key = hashlib.sha256(f"{CACHE_VERSION}|{method}|{seed}|{pca_dims}|{LARGE}|".encode())
+    key.update(np.ascontiguousarray(rowids, dtype=np.int64).tobytes())
+    return col.path / "analysis" / "projections" / f"{method}-g{generation}-{key.hexdigest()[:20]}.npz"
+
+
+def _load(path: Path, rowids: np.ndarray):
+    """(xy, notes) from a cache file that holds exactly these rows; None if absent or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not np.array_equal(data["rowids"], rowids):
+                return None
+            return data["xy"].astype(np.float32), [*map(str, data["notes"]), "projection loaded from cache"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def _save(target: Path, rowids: np.ndarray, xy: np.ndarray, notes: list[str]) -> None:
+    """Write the cache file; files of older generations can never match again: removed."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, rowids=np.asarray(rowids, dtype=np.int64), xy=xy, notes=np.array(notes, dtype=str))
+
+    atomic_write(target, write)
+    generation = target.name.split("-")[1]
+    for old in target.parent.glob("*.npz"):
+        if old.name.split("-")[1:2] != [generation]:
+            old.unlink(missing_ok=True)
+
+
+# ---- checks ----------------------------------------------------------------------------
+
+
+def check_method(method) -> None:
+    if method not in METHODS:
+        raise EmbkitError(f"method: unknown {method!r} (allowed: {', '.join(METHODS)})")
+
+
+def check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise EmbkitError(f"seed: expected an integer between 0 and {2**31 - 1}, got {seed!r}")
+
+
+def check_pca_dims(dims) -> None:
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 2):
+        raise EmbkitError(f"pca_dims: expected an integer of at least 2 (or None for no reduction), got {dims!r}")
+
+
+def _tell(progress: Stage | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
