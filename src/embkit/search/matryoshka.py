@@ -24,7 +24,7 @@ def check_dims(dims, space: Space) -> int | None:
 
 def truncate(vectors: np.ndarray, dims: int, metric: str) -> np.ndarray:
     """The first `dims` columns; re-normalized for cosine (a prefix of a unit vector is not)."""
-    out = np.ascontiguousarray(np.atleast_2d(vectors)[:, :dims], dtype=np.float32)
+    out = np.array(np.atleast_2d(vectors)[:, :dims], dtype=np.float32, order="C")  # a copy: normalized in place
     if metric == "cosine":
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         out /= np.where(norms > 0, norms, 1)

@@ -1,0 +1,78 @@
+"""Matryoshka search: candidates from the first d dimensions (exactly, or through an
+index built on the truncated view), rescored with the full vectors."""
+
+import numpy as np
+import pytest
+
+import embkit
+from embkit.search.exact import top_k
+from embkit.search.matryoshka import truncate
+
+
+@pytest.fixture()
+def col(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 64)).astype(np.float32)
+    x[:, :16] *= 4  # most of the signal in the first 16 dimensions, as Matryoshka training arranges
+    col = embkit.create(tmp_path / "c", model=None, dim=64)
+    col.add(vectors=x, ids=[f"d{i}" for i in range(len(x))])
+    yield col, x / np.linalg.norm(x, axis=1, keepdims=True)
+    col.close()
+
+
+def reference(x, q, dims, k, rescore):
+    """Exact top k·rescore on the truncated vectors, then the best k of them in full
+    (rescore=1: the truncated ranking as it is)."""
+    candidates = top_k(truncate(q, dims, "cosine"), truncate(x, dims, "cosine"), k * rescore, "cosine")[0][0]
+    if rescore == 1:
+        return [f"d{i}" for i in candidates]
+    best = top_k(q, x[candidates], k, "cosine")[0][0]
+    return [f"d{i}" for i in candidates[best]]
+
+
+@pytest.mark.parametrize("rescore", [1, 4])
+def test_truncated_search_equals_the_exact_two_stage_reference(col, rescore):
+    col, x = col
+    rng = np.random.default_rng(1)
+    for q in rng.normal(size=(20, 64)).astype(np.float32):
+        q = q / np.linalg.norm(q)
+        hits = col.search(vector=q, k=10, dims=16, rescore=rescore)
+        assert [h.id for h in hits] == reference(x, q[None], 16, 10, rescore)
+
+
+def test_rescored_scores_are_full_dimension_cosines(col):
+    col, x = col
+    q = x[7]
+    hits = col.search(vector=q, k=5, dims=8)
+    assert hits[0].id == "d7"
+    for h in hits:
+        assert abs(h.score - float(x[int(h.id[1:])] @ q)) < 1e-5
+
+
+def test_an_index_on_the_view_follows_writes_and_persists(col, tmp_path):
+    col, x = col
+    info = col.build_index("hnsw:M=16,efc=100,ef=200", dims=16)
+    assert info["spec"].startswith("hnsw:M=16") and info["current"] and info["persisted"]
+    q = x[42]
+    assert col.search(vector=q, k=1, dims=16)[0].id == "d42"
+    col.delete(["d42"])
+    col.add(vectors=x[42:43] * 1.0, ids=["again"])
+    assert col.search(vector=q, k=1, dims=16)[0].id == "again"
+    col.close()
+    assert (tmp_path / "c" / "index" / "text@16").is_dir()
+    reopened = embkit.open(tmp_path / "c")
+    assert reopened.search(vector=q, k=1, dims=16)[0].id == "again"
+    assert reopened.search(vector=q, k=1)[0].id == "again"  # the full index was not disturbed
+    reopened.close()
+
+
+@pytest.mark.parametrize("dims", [0, 65, 2.5, True])
+def test_dims_outside_the_space_are_refused(col, dims):
+    col, x = col
+    with pytest.raises(embkit.EmbkitError, match="dims: must be an integer from 1 to 64"):
+        col.search(vector=x[0], k=3, dims=dims)
+
+
+def test_full_dims_is_the_plain_search(col):
+    col, x = col
+    assert [h.id for h in col.search(vector=x[3], k=5, dims=64)] == [h.id for h in col.search(vector=x[3], k=5)]
