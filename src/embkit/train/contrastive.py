@@ -6,8 +6,10 @@ one per epoch; running the same command again resumes from the last one. The out
 folder appears, complete, only at the end; it is then registered by name (see
 encoders/registry.py) so `--model NAME` and `--model OUT` both work."""
 
+import contextlib
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Sequence
@@ -29,8 +31,9 @@ def train_contrastive(out: str | Path, base: str = "minilm", *, data: str | Path
     source = base_folder(base)
     dims = _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr, source)
     out = Path(out).expanduser()
-    staging = _staging(out, overwrite)
+    _refuse_existing(out, overwrite)
     columns, mined_from = _examples(data, beir, split, loss, hard_negatives, seed)
+    staging = _staging(out)
     started = time.perf_counter()
     steps = _fit(source, columns, staging, loss, dims, epochs, batch_size, lr, seed)
     seconds = time.perf_counter() - started
@@ -80,12 +83,15 @@ def _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr,
     return dims
 
 
-def _staging(out: Path, overwrite: bool) -> Path:
-    """The staging folder, kept when it holds checkpoints of an interrupted run."""
+def _refuse_existing(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise EmbkitError(f"output: {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise EmbkitError(f"output: {out} exists and is not empty (use --overwrite to replace it)")
+
+
+def _staging(out: Path) -> Path:
+    """The staging folder, kept when it holds checkpoints of an interrupted run."""
     staging = out.parent / f".{out.name}.partial"
     if not (staging / "checkpoints").is_dir():
         shutil.rmtree(staging, ignore_errors=True)
@@ -167,7 +173,8 @@ def _fit(source: Path, columns: dict, staging: Path, loss: str, dims: list[int],
     dataset = Dataset.from_dict(columns).shuffle(seed=seed)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=objective)
     resume = any(checkpoints.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs; stdout is for results
+        trainer.train(resume_from_checkpoint=True if resume else None)
     model.save(str(staging / "model"))
     return int(trainer.state.global_step)
 

@@ -4,7 +4,9 @@ weighted by token frequency (SIF). Texts are then embedded by averaging token
 vectors: no transformer at query time. Offline: the base is a local folder (the
 packaged MiniLM for `minilm`)."""
 
+import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -35,7 +37,8 @@ def train_distill(out: str | Path, base: str = "minilm", *, pca_dims: int = 256,
     try:
         from model2vec.distill import distill
 
-        model = distill(model_name=str(source), pca_dims=pca_dims)
+        with contextlib.redirect_stdout(sys.stderr):  # model2vec prints; stdout is for results
+            model = distill(model_name=str(source), pca_dims=pca_dims)
         model.save_pretrained(str(staging))
     except BaseException:
         import shutil

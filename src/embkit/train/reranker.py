@@ -8,9 +8,11 @@ to choose how much the reranker's score is trusted against the first stage's (th
 `blend` weight, saved with the model and applied by `search(rerank=...)`). Saved in
 sentence-transformers `CrossEncoder` format."""
 
+import contextlib
 import json
 import random
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -171,6 +173,7 @@ def _fit(base: Path, triples, out: Path, loss: str, epochs: int, batch_size: int
         learning_rate=lr, warmup_ratio=0.1, seed=seed, data_seed=seed, save_strategy="epoch", save_total_limit=1,
         logging_steps=25, report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=False)
     dataset = Dataset.from_dict(columns).shuffle(seed=seed)
-    CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=objective).train()
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs; stdout is for results
+        CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=objective).train()
     model.save_pretrained(str(out))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the saved model supersedes them

@@ -1,0 +1,128 @@
+"""`embkit train contrastive` on small real data: the saved model embeds through ONNX
+exactly as sentence-transformers does, is registered by name, resumes after being
+killed mid-run, and bad input is refused before any training starts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sentence_transformers")
+
+import embkit  # noqa: E402
+from embkit.train.contrastive import train_contrastive  # noqa: E402
+from embkit.train.evaluation import EvalData  # noqa: E402
+from embkit.train.pairs import read_pairs  # noqa: E402
+
+from conftest import DATA  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """48 paraphrase pairs (gold ≥ 4 of 5) from the STS-B train split."""
+    rows = [line.split("\t") for line in (DATA / "stsb" / "sts-train.csv").read_text(encoding="utf-8").splitlines()]
+    chosen = [(r[5], r[6]) for r in rows if len(r) >= 7 and float(r[4]) >= 4.0][:48]
+    path = tmp_path_factory.mktemp("pairs") / "pairs.jsonl"
+    path.write_text("".join(json.dumps({"anchor": a, "positive": b}) + "\n" for a, b in chosen))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(pairs, small_beir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("contrastive") / "sts-tuned"
+    summary = train_contrastive(out, "minilm", data=pairs, matryoshka=[64], hard_negatives=1, epochs=1,
+                                batch_size=16, evaluation=EvalData(None, small_beir))
+    return out, summary
+
+
+def test_the_model_embeds_through_onnx_as_sentence_transformers_does(trained):
+    from sentence_transformers import SentenceTransformer
+
+    out, summary = trained
+    assert (out / "model.onnx").is_file() and not (out.parent / f".{out.name}.partial").exists()
+    texts = ["A man is playing a guitar.", "Stock markets fell sharply today."]
+    ours = embkit.load_encoder(str(out)).encode(texts)
+    reference = SentenceTransformer(str(out), device="cpu").encode(texts)
+    assert np.min(np.sum(ours * reference, axis=1)) > 0.99999
+    assert summary["matryoshka"] == [384, 64] and summary["negatives_mined_with"]
+
+
+def test_registered_by_name_and_usable_as_a_collection_model(trained, tmp_path):
+    out, summary = trained
+    assert summary["name"] == "sts-tuned"
+    encoder = embkit.load_encoder("sts-tuned")
+    assert encoder.name == "sts-tuned" and encoder.dim == 384
+    col = embkit.create(tmp_path / "c", model="sts-tuned")
+    col.add(["The cat sleeps on the sofa.", "Stock markets fell sharply today."], ids=["cat", "market"])
+    assert col.search("share prices dropped", k=1, dims=64)[0].id == "market"
+    col.close()
+    listed = subprocess.run([sys.executable, "-m", "embkit.cli", "models", "--json"], capture_output=True, text=True,
+                            check=True)
+    assert any(m["name"] == "sts-tuned" and m["matryoshka"] == [384, 64] for m in json.loads(listed.stdout)["models"])
+
+
+def test_evaluation_before_and_after_includes_truncated_dims(trained):
+    r = trained[1]["evaluation"]["retrieval"]
+    assert set(r) >= {"before", "after", "before@64", "after@64"}
+    for key in ("before", "after", "before@64", "after@64"):
+        assert 0 < r[key]["ndcg@10"] <= 1
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(pairs, tmp_path):
+    out = tmp_path / "resumed"
+    command = [sys.executable, "-m", "embkit.cli", "train", "contrastive", "--data", str(pairs), "--epochs", "3",
+               "--batch-size", "16", "-o", str(out), "--no-eval", "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    checkpoints = tmp_path / ".resumed.partial" / "checkpoints"
+    deadline = time.time() + 300
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # let the checkpoint finish writing
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not out.exists()  # no half-written model under the output name
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["steps"] == 9  # 3 epochs x 3 batches: the resumed run did not start over at 0
+    assert (out / "model.onnx").is_file() and not (tmp_path / ".resumed.partial").exists()
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([{"anchor": "a"}], "pairs.jsonl:1: missing field 'positive'"),
+    ([{"anchor": "a", "positive": " "}], "pairs.jsonl:1: positive must be a non-empty string"),
+    (["not json"], "pairs.jsonl:1: not valid JSON"),
+])
+def test_bad_pairs_files_name_the_line(tmp_path, lines, message):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    with pytest.raises(embkit.EmbkitError, match=message):
+        read_pairs(path, "mnrl")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"matryoshka": [512]}, "matryoshka: dimension 512 is outside 1..384"),
+    ({"loss": "hinge"}, "loss: must be one of mnrl, triplet, cosine"),
+    ({"loss": "triplet"}, "negative: the triplet loss needs a negative per example"),
+    ({"loss": "cosine"}, "pairs.jsonl:1: missing field 'sentence1'"),
+    ({"epochs": 0}, "epochs: must be an integer from 1 to 100"),
+])
+def test_bad_options_fail_before_training(pairs, tmp_path, options, message):
+    with pytest.raises(embkit.EmbkitError, match=message):
+        train_contrastive(tmp_path / "out", "minilm", data=pairs, **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_base_split_and_output_are_checked(pairs, trained, small_beir, tmp_path):
+    with pytest.raises(embkit.EmbkitError, match="base: 'nope' is neither a catalog model"):
+        train_contrastive(tmp_path / "out", "nope", data=pairs)
+    with pytest.raises(embkit.EmbkitError, match="split: refusing to train on the test split"):
+        train_contrastive(tmp_path / "out", beir=small_beir, split="test")
+    with pytest.raises(embkit.EmbkitError, match="output: .* exists and is not empty \\(use --overwrite"):
+        train_contrastive(trained[0], data=pairs)
