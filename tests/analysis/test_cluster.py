@@ -174,7 +174,7 @@ BAD = [
     ({"k": 1}, "k: must be between 2 and 600"),
     ({"k": "many"}, "k: expected 'auto' or an integer, got 'many'"),
     ({"k": 301, "where": {"source": "banking77"}}, "k: must be between 2 and 300 (the selection has 300 documents)"),
-    ({"where": {"source": "nowhere"}}, 'where: matches no documents ({"source": "nowhere"})'),
+    ({"where": {"source": "nowhere"}}, 'where: {"source": "nowhere"} matches no documents in the collection'),
     ({"where": {"source": {"$like": "x"}}}, "where"),
     ({"method": "spectral"}, "method: unknown 'spectral' (allowed: kmeans, hdbscan)"),
     ({"method": "hdbscan", "k": 3}, "k: hdbscan finds the number of clusters itself"),

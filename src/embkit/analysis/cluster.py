@@ -24,7 +24,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .project import Stage, _tell, check_pca_dims, check_seed, load_table, pca_reduce
+from .common import slice_table
+from .project import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
 
 METHODS = ("kmeans", "hdbscan")
@@ -76,7 +77,7 @@ def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict |
     _check_options(k, method, field, sample, min_cluster_size)
     check_seed(seed)
     check_pca_dims(pca_dims)
-    table = load_table(col, where)
+    table = slice_table(col, where)
     n = len(table)
     _check_size(k, method, n, min_cluster_size, where)
     metric = "cosine" if col.space.metric == "cosine" else "euclidean"

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .outliers import slice_table
+from .common import slice_table
 
 
 class ClusterShare(NamedTuple):

@@ -10,7 +10,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ..errors import EmbkitError
-from .outliers import BATCH, is_unit, nearest, slice_table
+from .common import BATCH, is_unit, nearest, slice_table
 
 KEEP = ("first", "longest")
 ROUNDING = 1e-5  # float32 cosines of identical unit vectors land up to ~1e-6 under 1.0

@@ -20,7 +20,8 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .cluster import load_descriptions
-from .project import Stage, _tell, check_method, check_seed, load_table, project_table
+from .common import slice_table
+from .project import Stage, _tell, check_method, check_seed, project_table
 
 MAX_CATEGORIES = 48  # the palette's length
 NUMERIC_ABOVE = 20  # numbers with more distinct values than this get a color scale
@@ -38,7 +39,7 @@ def write_map(col, out: str | Path, method: str = "umap", *, color_by: str | Non
         raise EmbkitError(f"out: expected an .html file name, got {str(out)!r}")
     check_method(method)
     check_seed(seed)
-    table = load_table(col, where)
+    table = slice_table(col, where)
     values = _field_values(table.metadatas, color_by) if color_by is not None else None
     projection = project_table(col, table, method, seed=seed, pca_dims=pca_dims, progress=progress)
     coloring = _coloring(values, load_descriptions(col, color_by) if color_by else None, len(table))

@@ -3,17 +3,14 @@ are (mean k-NN distance) or how much sparser their neighbourhood is than their
 neighbours' (local outlier factor). Neighbours come from the collection's vector
 index in batches, so the cost is n index queries, not n² comparisons."""
 
-import json
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..errors import EmbkitError
-from ..search.exact import top_k
+from .common import BATCH, is_unit, nearest, slice_table
 
 METHODS = ("knn", "lof")
-BATCH = 4096  # queries per index call: bounds the (batch, k) result arrays
-UNIT_TOLERANCE = 1e-3  # |norm - 1| under this counts as a unit vector
 
 
 class Outlier(NamedTuple):
@@ -46,25 +43,6 @@ def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dic
     return [Outlier(table.ids[i], float(scores[i]), table.texts[i], table.metadatas[i]) for i in order]
 
 
-def slice_table(col, where: dict | None, field: str = "where", name: str = "the collection"):
-    """`col.table(where)`, refusing an empty result with an error that says why: an
-    empty collection, a filter nothing matches, or a filter on a field no document has."""
-    table = col.table(where)
-    if not len(table):
-        raise no_documents(col, where, field, name)
-    return table
-
-
-def no_documents(col, where: dict | None, field: str = "where", name: str = "the collection") -> EmbkitError:
-    """The error for an empty collection or slice, naming a filtered field that no
-    document has (the likely typo), if there is one."""
-    if where is None:
-        return EmbkitError(f"{field}: {name} holds no documents")
-    missing = [f for f in _fields(where) if not any(_has_field(d.metadata, f) for d in col.get())]
-    detail = f"; no document has the field {', '.join(map(repr, missing))}" if missing else ""
-    return EmbkitError(f"{field}: {json.dumps(where)} matches no documents in {name}{detail}")
-
-
 def check_neighbours(k: Any, n: int, where: dict | None) -> int:
     """k neighbours need at least k + 1 documents (a document is not its own neighbour)."""
     where_text = " matching where" if where is not None else ""
@@ -93,28 +71,11 @@ def neighbour_distances(col, table, k: int, progress=None) -> tuple[np.ndarray, 
     return distances, positions
 
 
-def nearest(col, table, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row ids, scores), each (len(rows), width), of the nearest documents of the
-    slice to the slice's documents at `rows`, through the index in one batch. Rows an
-    approximate index left short (a graph under a tight filter) are redone exactly."""
-    allow = None if len(table) == col.count() else table.rowids
-    rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
-    short = np.flatnonzero((rowids < 0).any(axis=1))
-    if len(short):
-        found, exact = top_k(table.vectors[rows[short]], table.vectors, width, col.space.metric)
-        rowids[short], scores[short] = table.rowids[found], exact
-    return rowids, scores
-
-
 def to_distance(scores: np.ndarray, metric: str) -> np.ndarray:
     """Index scores -> distances: Euclidean for l2, else 1 − cosine (dot is only
     accepted over unit vectors, where it is the cosine)."""
     scores = scores.astype(np.float64)
     return np.maximum(-scores if metric == "l2" else 1.0 - scores, 0.0)
-
-
-def is_unit(vectors: np.ndarray) -> bool:
-    return bool(np.all(np.abs(np.linalg.norm(vectors, axis=1) - 1.0) < UNIT_TOLERANCE))
 
 
 def lof_scores(distances: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -137,24 +98,3 @@ def _without_self(rowids: np.ndarray, scores: np.ndarray, own: np.ndarray) -> tu
     keep = ~drop
     k = rowids.shape[1] - 1
     return rowids[keep].reshape(-1, k), scores[keep].reshape(-1, k)
-
-
-def _fields(where: dict) -> list[str]:
-    """The field names a `where` filter mentions (operators skipped)."""
-    found = []
-    for key, value in where.items():
-        if key in ("$and", "$or"):
-            for sub in value:
-                found += [f for f in _fields(sub) if f not in found]
-        elif key not in found:
-            found.append(key)
-    return found
-
-
-def _has_field(metadata: dict, field: str) -> bool:
-    node: Any = metadata
-    for part in field.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True

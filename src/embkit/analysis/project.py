@@ -11,7 +11,6 @@ but can change which documents a `where` filter selects.
 """
 
 import hashlib
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
+from .common import slice_table
 
 METHODS = ("umap", "pca", "tsne")
 MIN_POINTS = {"pca": 3, "tsne": 5, "umap": 10}
@@ -50,7 +50,7 @@ def project(col, method: str = "umap", *, where: dict | None = None, seed: int =
     if cached is not None:
         records = col._store.by_rowids(rowids)
         return Projection([records[r].id for r in rowids.tolist()], cached[0], method, cached[1])
-    return project_table(col, load_table(col, where), method, seed=seed, pca_dims=pca_dims, progress=progress)
+    return project_table(col, slice_table(col, where), method, seed=seed, pca_dims=pca_dims, progress=progress)
 
 
 def project_table(col, table, method: str, *, seed: int = 0, pca_dims: int = 50,
@@ -69,16 +69,6 @@ def project_table(col, table, method: str, *, seed: int = 0, pca_dims: int = 50,
     xy, notes = _reduce(table.vectors, method, seed, pca_dims, progress)
     _save(target, table.rowids, xy, notes)
     return Projection(table.ids, xy, method, notes)
-
-
-def load_table(col, where: dict | None):
-    """`col.table(where)`, refusing an empty selection (nothing to analyse)."""
-    table = col.table(where)
-    if not len(table):
-        if where is None:
-            raise EmbkitError("collection: has no documents to analyse")
-        raise EmbkitError(f"where: matches no documents ({json.dumps(where, ensure_ascii=False)[:200]})")
-    return table
 
 
 def pca_reduce(x: np.ndarray, dims: int, seed: int, before: str, progress: Stage | None = None):

@@ -11,7 +11,7 @@ from ..errors import EmbkitError
 from ..search.hit import Hit
 from ..search.mmr import check_mmr
 from ..search.mmr import mmr as diversify
-from .outliers import no_documents
+from .common import no_documents
 
 MMR_POOL = 4  # with mmr, diversify among this many × k candidates (as search does)
 

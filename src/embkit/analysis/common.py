@@ -1,0 +1,70 @@
+"""What the analysis verbs share: a slice of the collection (refusing an empty one
+with a reason), neighbours through the index, and the unit-length check."""
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmbkitError
+from ..search.exact import top_k
+
+BATCH = 4096  # queries per index call: bounds the (batch, k) result arrays
+UNIT_TOLERANCE = 1e-3  # |norm - 1| under this counts as a unit vector
+
+
+def slice_table(col, where: dict | None, field: str = "where", name: str = "the collection"):
+    """`col.table(where)`, refusing an empty result with an error that says why: an
+    empty collection, a filter nothing matches, or a filter on a field no document has."""
+    table = col.table(where)
+    if not len(table):
+        raise no_documents(col, where, field, name)
+    return table
+
+
+def no_documents(col, where: dict | None, field: str = "where", name: str = "the collection") -> EmbkitError:
+    """The error for an empty collection or slice, naming a filtered field that no
+    document has (the likely typo), if there is one."""
+    if where is None:
+        return EmbkitError(f"{field}: {name} holds no documents")
+    missing = [f for f in _fields(where) if not any(_has_field(d.metadata, f) for d in col.get())]
+    detail = f"; no document has the field {', '.join(map(repr, missing))}" if missing else ""
+    return EmbkitError(f"{field}: {json.dumps(where)} matches no documents in {name}{detail}")
+
+
+def nearest(col, table, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, scores), each (len(rows), width), of the nearest documents of the
+    slice to the slice's documents at `rows`, through the index in one batch. Rows an
+    approximate index left short (a graph under a tight filter) are redone exactly."""
+    allow = None if len(table) == col.count() else table.rowids
+    rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
+    short = np.flatnonzero((rowids < 0).any(axis=1))
+    if len(short):
+        found, exact = top_k(table.vectors[rows[short]], table.vectors, width, col.space.metric)
+        rowids[short], scores[short] = table.rowids[found], exact
+    return rowids, scores
+
+
+def is_unit(vectors: np.ndarray) -> bool:
+    return bool(np.all(np.abs(np.linalg.norm(vectors, axis=1) - 1.0) < UNIT_TOLERANCE))
+
+
+def _fields(where: dict) -> list[str]:
+    """The field names a `where` filter mentions (operators skipped)."""
+    found = []
+    for key, value in where.items():
+        if key in ("$and", "$or"):
+            for sub in value:
+                found += [f for f in _fields(sub) if f not in found]
+        elif key not in found:
+            found.append(key)
+    return found
+
+
+def _has_field(metadata: dict, field: str) -> bool:
+    node: Any = metadata
+    for part in field.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
