@@ -225,6 +225,7 @@ class SQLiteStore:
             missing = [r for r in rows if r not in current]
             if missing:
                 raise EmbkitError(f"rowids: {len(missing)} rows do not exist (first: {missing[0]})")
+            updates = []
             for rowid, patch in rows.items():
                 meta = json.loads(current[rowid])
                 for key, value in patch.items():
@@ -232,8 +233,8 @@ class SQLiteStore:
                         meta.pop(key, None)
                     else:
                         meta[key] = value
-                c.execute("UPDATE docs SET metadata = ? WHERE rowid = ?",
-                          (json.dumps(meta, ensure_ascii=False, allow_nan=False), rowid))
+                updates.append((json.dumps(meta, ensure_ascii=False, allow_nan=False), rowid))
+            c.executemany("UPDATE docs SET metadata = ? WHERE rowid = ?", updates)
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by ids and/or `where` in one transaction; the number deleted."""
