@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SIDES = {"embkit": "embkit", "int8": "embkit int8", "st": "sentence-transformers"}
+SIDES = {"embkit": "embkit", "int8": "embkit int8", "st": "sentence-transformers",
+         "distilled": "embkit distilled (model2vec)"}
 STS_SENTENCES = 2000
 
 
@@ -60,6 +61,9 @@ def load_side(side: str):
                                           convert_to_numpy=True, show_progress_bar=False)
     import embkit
 
+    if side == "distilled":  # the folder `embkit train distill` wrote (--distilled)
+        encoder = embkit.load_encoder(os.environ["EMBKIT_BENCH_DISTILLED"])
+        return lambda texts: encoder.encode(texts, batch_size=32)
     encoder = embkit.load_encoder("minilm-int8" if side == "int8" else "minilm")
     return lambda texts: encoder.encode(texts, batch_size=32)
 
@@ -166,15 +170,17 @@ def run(args: argparse.Namespace) -> dict:
     results = {}
     for corpus in rounds:
         ref_best = min(times[corpus]["st"]) if "st" in sides else None
+        embkit_best = min(times[corpus]["embkit"]) if "embkit" in sides else None
         rows = []
         for s in sides:
             best = min(times[corpus][s])
             row = {"side": SIDES[s], "best_s": best, "median_s": statistics.median(times[corpus][s]),
                    "times_s": times[corpus][s], "others_cpu_s": others[corpus][s], "per_s": sizes[corpus] / best,
                    "ratio_vs_st": ref_best / best if ref_best else None,
+                   "ratio_vs_embkit": embkit_best / best if embkit_best else None,
                    "peak_rss_mib": rss[corpus][s], "load_s": workers[s].ready["load_s"],
                    "rss_after_load_mib": workers[s].ready["rss_mib"]}
-            if "st" in sides:
+            if "st" in sides and vectors[corpus][s].shape == vectors[corpus]["st"].shape:
                 cos = np.sum(vectors[corpus][s] * vectors[corpus]["st"], axis=1)
                 row.update(mean_cos=float(cos.mean()), min_cos=float(cos.min()))
             rows.append(row)
@@ -190,11 +196,11 @@ def show(results: dict) -> None:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # "-": no sentence-transformers side
     for corpus, res in results.items():
         table = Table(title=f"{corpus}: {res['texts']} texts, best of {res['rounds']} round(s)")
-        for col in ["side", "texts/s", "vs ST", "mean cos", "min cos", "RSS after load", "peak RSS", "load s"]:
+        for col in ["side", "texts/s", "vs ST", "vs embkit", "mean cos", "min cos", "RSS after load", "peak RSS", "load s"]:
             table.add_column(col, justify="left" if col == "side" else "right")
         for row in res["rows"]:
             ratio = "-" if row["ratio_vs_st"] is None else f"{row['ratio_vs_st']:.2f}x"
-            table.add_row(row["side"], f"{row['per_s']:.1f}", ratio,
+            table.add_row(row["side"], f"{row['per_s']:.1f}", ratio, fmt(row.get("ratio_vs_embkit"), ".1f"),
                           fmt(row.get("mean_cos"), ".6f"), fmt(row.get("min_cos"), ".6f"),
                           f"{row['rss_after_load_mib']:.0f} MiB", f"{row['peak_rss_mib']:.0f} MiB",
                           f"{row['load_s']:.2f}")
@@ -210,12 +216,17 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="timed rounds per side on STS-B")
     p.add_argument("--rounds-scifact", type=int, default=1, help="timed rounds on SciFact (slow: ~2-3 min per side)")
     p.add_argument("--limit-scifact", type=int, default=None, help="only the first N SciFact abstracts")
-    p.add_argument("--sides", default="embkit,int8,st", help="comma list of: " + ",".join(SIDES))
+    p.add_argument("--sides", default=None, help="comma list of: " + ",".join(SIDES)
+                   + " (default: embkit,int8,st, and distilled with --distilled)")
     p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data")
+    p.add_argument("--distilled", default=None, help="a folder from `embkit train distill` (adds the side distilled)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_embed.json")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
-    args.sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    default = "embkit,int8,st" + (",distilled" if args.distilled else "")
+    args.sides = [s.strip() for s in (args.sides or default).split(",") if s.strip()]
+    if "distilled" in args.sides and not args.distilled:
+        p.error("the distilled side needs --distilled DIR")
     if unknown := set(args.sides) - set(SIDES):
         p.error(f"unknown side(s): {', '.join(sorted(unknown))}")
     return args
@@ -225,6 +236,8 @@ def main() -> None:
     args = parse_args()
     if args.worker:
         return worker(args.worker, args.data, args.limit_scifact)
+    if args.distilled:
+        os.environ["EMBKIT_BENCH_DISTILLED"] = str(Path(args.distilled).resolve())  # inherited by the workers
     results = run(args)
     show(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
