@@ -33,6 +33,9 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/embkit search $(DEMO_DIR)/stdlib "parse command line arguments" -k 3
 	$(VENV)/bin/embkit search $(DEMO_DIR)/stdlib "sha256 digest of a file" --mode hybrid -k 3
 	$(VENV)/bin/embkit context $(DEMO_DIR)/stdlib "how do I read a csv file?" --budget-tokens 300
+	$(VENV)/bin/embkit cluster $(DEMO_DIR)/stdlib --k 24
+	$(VENV)/bin/embkit map $(DEMO_DIR)/stdlib --method umap --color-by cluster -o $(DEMO_DIR)/stdlib-map.html
+	$(VENV)/bin/embkit dedupe $(DEMO_DIR)/stdlib --threshold 0.99 --json | $(PY) -c "import json,sys; r=json.load(sys.stdin); print(len(r['groups']), 'groups of near-identical docstrings; dry run would delete', len(r['delete']))"
 
 test: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

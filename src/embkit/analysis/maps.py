@@ -192,7 +192,7 @@ def _write_png(path: Path, xy: np.ndarray, coloring: _Coloring, title: str) -> N
     fig = Figure(figsize=(10, 8), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    size = float(np.clip(3000 / len(xy), 0.5, 12))
+    size = float(np.clip(20000 / len(xy), 1, 12))  # visible at 100k points, not blotted at 1k
     if coloring.numbers is not None:
         known = ~np.isnan(coloring.numbers)
         points = ax.scatter(xy[known, 0], xy[known, 1], s=size, c=coloring.numbers[known], cmap="viridis",
