@@ -3,7 +3,6 @@ abstracts, BANKING77 queries): k-means and HDBSCAN separate them, k="auto" picks
 silhouette (cross-checked with scikit-learn), c-TF-IDF names each cluster in words,
 and the labels land in metadata where filters find them. Bad input changes nothing."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import embkit
+from conftest import two_sources  # noqa: E402
 from embkit.analysis import cluster as cluster_module
 from embkit.analysis import project
 from embkit.analysis.terms import ctfidf, top_terms
@@ -20,19 +20,6 @@ from embkit.analysis.terms import ctfidf, top_terms
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BANKING_WORDS = {"card", "account", "money", "transfer", "payment", "top", "charged", "cash"}
 SCIENCE_WORDS = {"cells", "cell", "protein", "gene", "patients", "study", "human", "disease", "expression"}
-
-
-def two_sources(n: int) -> tuple[list[str], list[str]]:
-    """n SciFact abstract openings (300 characters) and n BANKING77 queries."""
-    corpus, banking = DATA / "scifact" / "corpus.jsonl", DATA / "banking77" / "train.csv"
-    if not corpus.exists() or not banking.exists():
-        pytest.skip("../shared/data (scifact, banking77) is expected beside the repo")
-    with open(corpus, encoding="utf-8") as f:
-        science = [json.loads(next(f))["text"][:300] for _ in range(n)]
-    with open(banking, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    queries = [r["text"] for r in rows[::len(rows) // n][:n]]
-    return science + queries, ["scifact"] * n + ["banking77"] * n
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -3,7 +3,6 @@ unlike sources (real MiniLM embeddings) apart, projections come back from the ca
 until the rows or the store change, a map is a WebGL plotly page with hover text
 and cluster labels plus a PNG, 100,000 points render, and bad input writes nothing."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -14,23 +13,11 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 import embkit
+from conftest import two_sources  # noqa: E402
 from embkit.analysis import project
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def two_sources(n: int) -> tuple[list[str], list[str]]:
-    """n SciFact abstract openings (300 characters) and n BANKING77 queries."""
-    corpus, banking = DATA / "scifact" / "corpus.jsonl", DATA / "banking77" / "train.csv"
-    if not corpus.exists() or not banking.exists():
-        pytest.skip("../shared/data (scifact, banking77) is expected beside the repo")
-    with open(corpus, encoding="utf-8") as f:
-        science = [json.loads(next(f))["text"][:300] for _ in range(n)]
-    with open(banking, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    queries = [r["text"] for r in rows[::len(rows) // n][:n]]
-    return science + queries, ["scifact"] * n + ["banking77"] * n
 
 
 @pytest.fixture(scope="module", autouse=True)

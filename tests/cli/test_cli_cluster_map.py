@@ -2,7 +2,6 @@
 unlike sources: the clusters separate them, land in metadata and print readably;
 the map writes its HTML and PNG; bad input exits 1 with one line naming the field."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 import embkit
+from conftest import two_sources  # noqa: E402
 from embkit.cli import app
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -29,17 +29,6 @@ def run(*args):
     """Run `embkit ARGS` as a real process: exit codes and `error:` lines come from main()."""
     return subprocess.run([sys.executable, "-m", "embkit.cli", *map(str, args)], capture_output=True, text=True,
                           check=False, timeout=300)
-
-
-def two_sources(n: int) -> tuple[list[str], list[str]]:
-    corpus, banking = DATA / "scifact" / "corpus.jsonl", DATA / "banking77" / "train.csv"
-    if not corpus.exists() or not banking.exists():
-        pytest.skip("../shared/data (scifact, banking77) is expected beside the repo")
-    with open(corpus, encoding="utf-8") as f:
-        science = [json.loads(next(f))["text"][:300] for _ in range(n)]
-    with open(banking, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return science + [r["text"] for r in rows[::len(rows) // n][:n]], ["scifact"] * n + ["banking77"] * n
 
 
 @pytest.fixture(scope="module")
