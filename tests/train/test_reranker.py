@@ -23,6 +23,7 @@ from embkit.train.reranker import mine_triples, title_triples, train_reranker  #
 def trained(small_beir, tmp_path_factory):
     out = tmp_path_factory.mktemp("reranker") / "model"
     summary = train_reranker(small_beir, out, negatives=3, epochs=2, batch_size=8, lr=1e-4, loss="bce", holdout=5,
+                             pseudo_queries=0, repeat=1, max_length=256,
                              rerank_depth=10, seed=0)
     return out, summary
 

@@ -78,9 +78,9 @@ def title_triples(col, data, count: int, negatives: int, depth: int, seed: int,
 
 
 def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", split: str = "train",
-                   negatives: int = 5, depth: int = 30, epochs: int = 1, batch_size: int = 16, lr: float = 5e-5,
-                   loss: str = "mnrl", holdout: int = 100, rerank_depth: int = 20, max_length: int = 256,
-                   pseudo_queries: int = 0, repeat: int = 1, seed: int = 0,
+                   negatives: int = 3, depth: int = 30, epochs: int = 1, batch_size: int = 8, lr: float = 1e-4,
+                   loss: str = "mnrl", holdout: int = 100, rerank_depth: int = 20, max_length: int = 160,
+                   pseudo_queries: int = 1500, repeat: int = 2, seed: int = 0,
                    progress: Progress | None = None) -> dict:
     """Mine triples (`progress` advances per query), fine-tune a cross-encoder from
     `base` (the trainer draws its own progress bar), choose the blend weight on the
