@@ -152,7 +152,7 @@ def _fit(source: Path, columns: dict, staging: Path, loss: str, dims: list[int],
     from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
                                        SentenceTransformerTrainingArguments)
     from sentence_transformers.sentence_transformer import losses
-    from sentence_transformers.training_args import BatchSamplers
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     torch.manual_seed(seed)
     model = SentenceTransformer(str(source), device="cpu", local_files_only=True)
