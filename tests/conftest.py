@@ -10,8 +10,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("EMBKIT_HOME", tempfile.mkdtemp(prefix="embkit-home-"))
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+from corpora import DATA, REPO  # noqa: E402,F401 - re-exported for fixtures
 
 
 @pytest.fixture(scope="session")
@@ -35,21 +34,18 @@ def stsb_sentences() -> list[str]:
     return sentences
 
 
-def two_sources(n: int) -> tuple[list[str], list[str]]:
-    """n SciFact abstract openings (300 characters) and n BANKING77 queries, with their
-    source as the label: a corpus of two clearly different kinds of text."""
-    import csv
-    import json
+@pytest.fixture(scope="module")
+def one_thread():
+    """Single-threaded FAISS and BLAS/OpenMP: on a busy 2-core machine, threads make
+    small k-means and t-SNE runs many times slower, not faster."""
+    import faiss
+    from threadpoolctl import threadpool_limits
 
-    corpus, banking = DATA / "scifact" / "corpus.jsonl", DATA / "banking77" / "train.csv"
-    if not corpus.exists() or not banking.exists():
-        pytest.skip("../shared/data (scifact, banking77) is expected beside the repo")
-    with open(corpus, encoding="utf-8") as f:
-        science = [json.loads(next(f))["text"][:300] for _ in range(n)]
-    with open(banking, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    queries = [r["text"] for r in rows[::len(rows) // n][:n]]
-    return science + queries, ["scifact"] * n + ["banking77"] * n
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    faiss.omp_set_num_threads(before)
 
 
 def python_cmd() -> list[str]:

@@ -6,13 +6,12 @@ and the labels land in metadata where filters find them. Bad input changes nothi
 import json
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import embkit
-from conftest import two_sources  # noqa: E402
+from corpora import two_sources  # noqa: E402
 from embkit.analysis import cluster as cluster_module
 from embkit.analysis import project
 from embkit.analysis.terms import ctfidf, top_terms
@@ -22,14 +21,7 @@ BANKING_WORDS = {"card", "account", "money", "transfer", "payment", "top", "char
 SCIENCE_WORDS = {"cells", "cell", "protein", "gene", "patients", "study", "human", "disease", "expression"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_faiss_thread():
-    """Single-threaded FAISS: these small k-means runs are many times faster than with
-    OpenMP threads on a busy 2-core machine."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

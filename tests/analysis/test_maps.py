@@ -6,31 +6,20 @@ and cluster labels plus a PNG, 100,000 points render, and bad input writes nothi
 import json
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 import embkit
-from conftest import two_sources  # noqa: E402
+from corpora import two_sources  # noqa: E402
 from embkit.analysis import project
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Single-threaded FAISS and BLAS/OpenMP: on a busy 2-core machine, threads make
-    k-means and t-SNE many times slower, not faster."""
-    from threadpoolctl import threadpool_limits
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

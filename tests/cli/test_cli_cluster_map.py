@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 import embkit
-from conftest import two_sources  # noqa: E402
+from corpora import two_sources  # noqa: E402
 from embkit.cli import app
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -19,7 +19,7 @@ from embkit.train.contrastive import train_contrastive  # noqa: E402
 from embkit.train.evaluation import EvalData  # noqa: E402
 from embkit.train.pairs import read_pairs  # noqa: E402
 
-from conftest import DATA  # noqa: E402
+from corpora import DATA  # noqa: E402
 
 
 @pytest.fixture(scope="module")

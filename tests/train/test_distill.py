@@ -14,7 +14,7 @@ import embkit  # noqa: E402
 from embkit.train.distill import train_distill  # noqa: E402
 from embkit.train.evaluation import EvalData  # noqa: E402
 
-from conftest import DATA  # noqa: E402
+from corpora import DATA  # noqa: E402
 
 
 @pytest.fixture(scope="module")

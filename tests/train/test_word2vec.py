@@ -15,7 +15,7 @@ import embkit  # noqa: E402
 from embkit.analysis.analogy import neighbors  # noqa: E402
 from embkit.train.word2vec import train_word2vec  # noqa: E402
 
-from conftest import DATA  # noqa: E402
+from corpora import DATA  # noqa: E402
 
 
 @pytest.fixture(scope="module")

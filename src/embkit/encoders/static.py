@@ -18,7 +18,7 @@ from .base import Progress, l2_normalize
 
 # Runs of letters and digits: punctuation is dropped, as sentence-transformers' averaged
 # word embeddings do (its vectors would pull every sentence the same way).
-_WORD = re.compile(r"\w+")
+WORD = re.compile(r"\w+")
 
 
 class StaticEncoder:
@@ -66,7 +66,7 @@ class StaticEncoder:
 
     def word_ids(self, text: str) -> list[int]:
         """Rows of the known words of `text`, in order (unknown words are skipped)."""
-        return [row for row in map(self.lookup, _WORD.findall(text)) if row is not None]
+        return [row for row in map(self.lookup, WORD.findall(text)) if row is not None]
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         """Embed `texts` in order as an (n, dim) float32 array of unit vectors."""

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..encoders.catalog import CATALOG, DEFAULT_MODEL, package_dir
+from ..encoders.static import WORD_VECTOR_SUFFIXES
 from ..errors import EmbkitError
 
 
@@ -28,7 +29,7 @@ def reads_whole_texts(model: str) -> bool:
     if entry is not None:
         return entry.backend == "static"
     path = Path(model).expanduser()
-    return path.suffix.lower() in (".txt", ".vec", ".bin") or (path / "vectors.bin").is_file()
+    return path.suffix.lower() in WORD_VECTOR_SUFFIXES or (path / "vectors.bin").is_file()
 
 
 def model_max_tokens(model: str) -> int | None:

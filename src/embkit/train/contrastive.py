@@ -17,7 +17,7 @@ from typing import Sequence
 from ..errors import EmbkitError
 from .base_model import base_folder
 from .evaluation import EvalData, compare
-from .output import finish_output, write_summary
+from .output import finish_output, refuse_existing, write_summary
 from .pairs import LOSSES, beir_pairs, mine_negatives, read_pairs
 
 
@@ -31,7 +31,7 @@ def train_contrastive(out: str | Path, base: str = "minilm", *, data: str | Path
     source = base_folder(base)
     dims = _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr, source)
     out = Path(out).expanduser()
-    _refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite)
     columns, mined_from = _examples(data, beir, split, loss, hard_negatives, seed)
     staging = _staging(out)
     started = time.perf_counter()
@@ -81,13 +81,6 @@ def _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr,
     if dims and dims[0] != hidden:
         dims.insert(0, hidden)  # the full dimension is always trained too
     return dims
-
-
-def _refuse_existing(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise EmbkitError(f"output: {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise EmbkitError(f"output: {out} exists and is not empty (use --overwrite to replace it)")
 
 
 def _staging(out: Path) -> Path:

@@ -12,12 +12,17 @@ from ..errors import EmbkitError
 SUMMARY = "embkit-train.json"
 
 
-def prepare_output(out: Path, overwrite: bool) -> Path:
-    """Check `out` and return an empty staging folder beside it."""
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """An output that exists is only replaced when asked to."""
     if out.exists() and not out.is_dir():
         raise EmbkitError(f"output: {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise EmbkitError(f"output: {out} exists and is not empty (use --overwrite to replace it)")
+
+
+def prepare_output(out: Path, overwrite: bool) -> Path:
+    """Check `out` and return an empty staging folder beside it."""
+    refuse_existing(out, overwrite)
     staging = out.parent / f".{out.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted run
     staging.mkdir(parents=True)

@@ -12,7 +12,6 @@ installed) on word similarity (WordSim-353, Spearman) and analogies (Google's
 questions-words, 3CosAdd over the 30,000 most frequent words, as gensim reports it),
 both from gensim's own test data: text the model did not train on."""
 
-import re
 import shutil
 import time
 from pathlib import Path
@@ -20,12 +19,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..encoders.static import WORD
 from ..errors import EmbkitError
 from .output import finish_output, prepare_output, write_summary
 
 Progress = Callable[[int], None]
 UNITS = ("line", "file")
-_WORD = re.compile(r"\w+")
 
 
 def corpus_files(paths: list[str | Path]) -> list[Path]:
@@ -49,7 +48,7 @@ def documents(files: list[Path], unit: str) -> Iterator[list[str]]:
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         for doc in (text.splitlines() if unit == "line" else [text]):
-            tokens = _WORD.findall(doc.lower())
+            tokens = WORD.findall(doc.lower())
             if tokens:
                 yield tokens
 

@@ -1,0 +1,25 @@
+"""Real data the tests share (a plain module: `conftest` names clash between folders)."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+
+def two_sources(n: int) -> tuple[list[str], list[str]]:
+    """n SciFact abstract openings (300 characters) and n BANKING77 queries, with their
+    source as the label: a corpus of two clearly different kinds of text."""
+    import csv
+    import json
+
+    corpus, banking = DATA / "scifact" / "corpus.jsonl", DATA / "banking77" / "train.csv"
+    if not corpus.exists() or not banking.exists():
+        pytest.skip("../shared/data (scifact, banking77) is expected beside the repo")
+    with open(corpus, encoding="utf-8") as f:
+        science = [json.loads(next(f))["text"][:300] for _ in range(n)]
+    with open(banking, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    queries = [r["text"] for r in rows[::len(rows) // n][:n]]
+    return science + queries, ["scifact"] * n + ["banking77"] * n
