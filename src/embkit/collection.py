@@ -4,6 +4,7 @@ The CLI, the server and later the distributed runner all go through this class; 
 of them touches SQLite or the encoders directly.
 """
 
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -17,7 +18,7 @@ from .errors import EmbkitError
 from .index.manager import IndexManager
 from .search import METRICS, Hit
 from .search.dense import DEFAULT_RESCORE, dense_search
-from .search.exact import top_k
+from .search.exact import scores as pairwise_scores, top_k
 from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
 from .search.context import Context, build_context
 from .search.tokens import count_tokens
@@ -84,6 +85,7 @@ class Collection:
 
     def __init__(self, store: Store, encoder: Encoder | None = None, space: str = DEFAULT_SPACE):
         self._store, self._encoder = store, encoder
+        self._encoder_lock = threading.Lock()
         self.space: Space = store.spaces()[space]
         self._index = IndexManager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
@@ -102,11 +104,12 @@ class Collection:
     @property
     def encoder(self) -> Encoder:
         """The space's encoder, loaded on first use (opening a collection loads no model)."""
-        if self._encoder is None:
-            if self.space.model == "none":
-                raise EmbkitError("model: this collection has no model; pass vectors instead of texts")
-            self._encoder = load_encoder(self.space.model)
-        return self._encoder
+        with self._encoder_lock:  # threads (the server's) must not load it twice
+            if self._encoder is None:
+                if self.space.model == "none":
+                    raise EmbkitError("model: this collection has no model; pass vectors instead of texts")
+                self._encoder = load_encoder(self.space.model)
+            return self._encoder
 
     def __enter__(self) -> "Collection":
         return self
@@ -234,6 +237,27 @@ class Collection:
         """Vectors for `texts` from this collection's encoder, prepared as stored."""
         texts = validate.check_texts(texts)
         return self._prepare(self.encoder.encode(texts, batch_size=batch_size), "texts")
+
+    def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        """(len(a), len(b)) scores of each text in `a` against each in `b`, in the
+        collection's metric (cosine; dot; l2 as negated distance)."""
+        a, b = validate.check_texts(a, "a"), validate.check_texts(b, "b")
+        return pairwise_scores(self.embed(a), self.embed(b), self.space.metric).astype(np.float32)
+
+    def fields(self, sample: int = 1000, top: int = 20) -> dict[str, dict]:
+        """Metadata fields of (a sample of) the documents: the JSON types seen and the
+        most common values, most common first; for filter menus."""
+        from collections import Counter
+
+        seen: dict[str, tuple[set, Counter]] = {}
+        for record in self._store.find(None, sample):
+            for key, value in record.metadata.items():
+                types, counts = seen.setdefault(key, (set(), Counter()))
+                types.add(type(value).__name__)
+                if isinstance(value, (str, int, float, bool)):
+                    counts[value] += 1
+        return {key: {"types": sorted(types), "values": [v for v, _ in counts.most_common(top)]}
+                for key, (types, counts) in sorted(seen.items())}
 
     def search(self, query: str | None = None, *, k: int = 10, where: dict | None = None,
                vector: Any = None, like: str | None = None, model: str | None = None,

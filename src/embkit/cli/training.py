@@ -91,6 +91,8 @@ def contrastive(base: str = typer.Option("minilm", "--base", help="Bi-encoder to
                 loss: str = typer.Option("mnrl", "--loss", help="mnrl (in-batch negatives), triplet or cosine."),
                 hard_negatives: int = typer.Option(0, "--hard-negatives", help="Negatives mined per example."),
                 matryoshka: Optional[str] = typer.Option(None, "--matryoshka", help="Dimensions, e.g. 384,256,128,64."),
+                matryoshka_weights: Optional[str] = typer.Option(
+                    None, "--matryoshka-weights", help="Loss weight per --matryoshka dimension, e.g. 1,1,3,1."),
                 epochs: int = typer.Option(1, "--epochs"),
                 batch_size: int = typer.Option(32, "--batch-size"),
                 lr: float = typer.Option(2e-5, "--lr"),
@@ -107,8 +109,12 @@ def contrastive(base: str = typer.Option("minilm", "--base", help="Bi-encoder to
         dims = [int(d) for d in matryoshka.split(",")] if matryoshka else []
     except ValueError:
         raise EmbkitError(f"matryoshka: expected comma-separated integers, got {matryoshka!r}") from None
+    try:
+        weights = [float(w) for w in matryoshka_weights.split(",")] if matryoshka_weights else []
+    except ValueError:
+        raise EmbkitError(f"matryoshka_weights: expected comma-separated numbers, got {matryoshka_weights!r}") from None
     summary = train_contrastive(output, base, data=data, beir=beir, split=split, loss=loss,
-                                hard_negatives=hard_negatives, matryoshka=dims, epochs=epochs, batch_size=batch_size,
+                                hard_negatives=hard_negatives, matryoshka=dims, matryoshka_weights=weights, epochs=epochs, batch_size=batch_size,
                                 lr=lr, seed=seed, name=name, overwrite=overwrite,
                                 evaluation=_eval_data(eval_sts, eval_beir, no_eval))
     if as_json:

@@ -23,26 +23,28 @@ from .pairs import LOSSES, beir_pairs, mine_negatives, read_pairs
 
 def train_contrastive(out: str | Path, base: str = "minilm", *, data: str | Path | None = None,
                       beir: str | Path | None = None, split: str = "train", loss: str = "mnrl",
-                      hard_negatives: int = 0, matryoshka: Sequence[int] = (), epochs: int = 1,
+                      hard_negatives: int = 0, matryoshka: Sequence[int] = (),
+                      matryoshka_weights: Sequence[float] = (), epochs: int = 1,
                       batch_size: int = 32, lr: float = 2e-5, seed: int = 0, name: str | None = None,
                       overwrite: bool = False, evaluation: EvalData | None = None) -> dict:
     """Fine-tune `base` on pairs (`data`) or a BEIR split (`beir`), save to `out`,
     register it, and evaluate before/after on held-out data. Returns the summary."""
     source = base_folder(base)
     dims = _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr, source)
+    weights = _weights(matryoshka, matryoshka_weights, dims)
     out = Path(out).expanduser()
     refuse_existing(out, overwrite)
     columns, mined_from = _examples(data, beir, split, loss, hard_negatives, seed)
     staging = _staging(out)
     started = time.perf_counter()
-    steps = _fit(source, columns, staging, loss, dims, epochs, batch_size, lr, seed)
+    steps = _fit(source, columns, staging, loss, dims, weights, epochs, batch_size, lr, seed)
     seconds = time.perf_counter() - started
     _export_onnx(staging / "model")
     shutil.rmtree(staging / "checkpoints", ignore_errors=True)
     model_dir = staging / "model"
     summary = {"kind": "contrastive", "base": base, "data": str(data or beir), "split": split if beir else None,
                "loss": loss, "examples": len(columns["anchor"]), "hard_negatives": hard_negatives,
-               "negatives_mined_with": mined_from, "matryoshka": dims, "epochs": epochs, "batch_size": batch_size,
+               "negatives_mined_with": mined_from, "matryoshka": dims, "matryoshka_weights": weights, "epochs": epochs, "batch_size": batch_size,
                "lr": lr, "seed": seed, "steps": steps, "seconds": round(seconds, 1)}
     write_summary(model_dir, summary)
     finish_output(model_dir, out)
@@ -81,6 +83,22 @@ def _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr,
     if dims and dims[0] != hidden:
         dims.insert(0, hidden)  # the full dimension is always trained too
     return dims
+
+
+def _weights(matryoshka, weights, dims: list[int]) -> list[float]:
+    """One loss weight per trained dimension (default 1 each), matched to `dims` order.
+    Weights follow the user's --matryoshka order; the full dimension, when added, gets 1."""
+    weights = [float(w) for w in weights]
+    if not weights:
+        return [1.0] * len(dims)
+    given = [int(d) for d in matryoshka]
+    if len(weights) != len(given):
+        raise EmbkitError(f"matryoshka_weights: expected {len(given)} weights (one per --matryoshka dimension), "
+                          f"got {len(weights)}")
+    if any(not w > 0 for w in weights):
+        raise EmbkitError("matryoshka_weights: every weight must be a positive number")
+    by_dim = dict(zip(given, weights))
+    return [by_dim.get(d, 1.0) for d in dims]
 
 
 def _staging(out: Path) -> Path:
@@ -137,8 +155,8 @@ def _pairs_searcher(texts: list[str]):
     return search
 
 
-def _fit(source: Path, columns: dict, staging: Path, loss: str, dims: list[int], epochs: int, batch_size: int,
-         lr: float, seed: int) -> int:
+def _fit(source: Path, columns: dict, staging: Path, loss: str, dims: list[int], weights: list[float],
+         epochs: int, batch_size: int, lr: float, seed: int) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from datasets import Dataset
@@ -153,7 +171,7 @@ def _fit(source: Path, columns: dict, staging: Path, loss: str, dims: list[int],
                  "triplet": lambda: losses.TripletLoss(model),
                  "cosine": lambda: losses.CosineSimilarityLoss(model)}[loss]()
     if dims:
-        objective = losses.MatryoshkaLoss(model, objective, matryoshka_dims=dims)
+        objective = losses.MatryoshkaLoss(model, objective, matryoshka_dims=dims, matryoshka_weights=weights)
     if loss == "cosine":
         columns = {"sentence1": columns["sentence1"], "sentence2": columns["sentence2"], "score": columns["score"]}
     checkpoints = staging / "checkpoints"

@@ -1,0 +1,114 @@
+"""`embkit serve` (the HTTP API and web page) and `embkit keys` (API keys)."""
+
+import ipaddress
+import socket
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import EmbkitError
+from .common import JsonOpt, _print_json, app
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys for `embkit serve` (stored as salted hashes).")
+app.add_typer(keys_app, name="keys")
+KeysFileOpt = typer.Option(None, "--keys-file", help="Key store (default: EMBKIT_HOME/keys.json).")
+
+
+@app.command()
+def serve(folders: List[Path] = typer.Argument(None, help="Collection folders to serve (by folder name)."),
+          root: Optional[Path] = typer.Option(None, "--root", help="Serve every collection under DIR; "
+                                              "collections created over HTTP go here."),
+          host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port"),
+          no_auth: bool = typer.Option(False, "--no-auth", help="No API keys: single user, loopback only."),
+          keys_file: Optional[Path] = KeysFileOpt,
+          reranker: Optional[Path] = typer.Option(None, "--reranker", help="Cross-encoder folder for rerank=N."),
+          max_batch: int = typer.Option(1000, "--max-batch", help="Documents or texts per request."),
+          max_text_chars: int = typer.Option(100_000, "--max-text-chars", help="Characters per text or query."),
+          max_k: int = typer.Option(1000, "--max-k", help="Results per search."),
+          max_body_bytes: int = typer.Option(16 * 1024 * 1024, "--max-body-bytes", help="Request body size."),
+          log_level: str = typer.Option("info", "--log-level")) -> None:
+    """Serve collections over HTTP (OpenAPI at /docs) with a search-and-map page at /."""
+    import logging
+
+    import uvicorn
+
+    from ..server import Collections, KeyStore, Limits, create_app
+
+    if not folders and root is None:
+        raise EmbkitError("folders: give collection folders to serve, or --root DIR")
+    if no_auth and not _loopback(host):
+        raise EmbkitError(f"no_auth: refused on {host!r}; --no-auth is only for a loopback address "
+                          "(127.0.0.1, ::1, localhost)")
+    for field, value in (("max_batch", max_batch), ("max_text_chars", max_text_chars), ("max_k", max_k),
+                         ("max_body_bytes", max_body_bytes)):
+        if value < 1:
+            raise EmbkitError(f"{field}: must be a positive integer, got {value}")
+    if reranker is not None and not (reranker / "config.json").is_file():
+        raise EmbkitError(f"reranker: {reranker} is not a model folder (no config.json)")
+    keys = None if no_auth else KeyStore(keys_file)
+    if keys is not None and not any(k.revoked is None for k in keys.list()):
+        typer.echo(f"note: no API keys in {keys.path} yet; create one with `embkit keys create --scope read`",
+                   err=True)
+    limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes)
+    application = create_app(Collections(folders or [], root), keys, limits, reranker)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+@keys_app.command("create")
+def keys_create(scope: str = typer.Option(..., "--scope", help="read, write (includes read) or admin (all)."),
+                name: str = typer.Option("", "--name", help="A label to recognise the key by."),
+                collection: List[str] = typer.Option(None, "--collection", help="Limit the key to this collection "
+                                                     "(repeatable; default: all)."),
+                keys_file: Optional[Path] = KeysFileOpt, as_json: bool = JsonOpt) -> None:
+    """Create a key and print it once: only its salted hash is stored."""
+    from ..server import KeyStore
+
+    secret, key = KeyStore(keys_file).create(scope, name, list(collection) if collection else None)
+    if as_json:
+        _print_json({"key": secret, **key.public()})
+        return
+    typer.echo(secret)
+    typer.echo(f"id {key.id}, scope {key.scope}, collections {', '.join(key.collections or ['all'])}. "
+               "Store it now: it is not shown again.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(keys_file: Optional[Path] = KeysFileOpt, as_json: bool = JsonOpt) -> None:
+    """Every key: id, name, scope, collections, created, revoked (never the key itself)."""
+    import time
+
+    from ..server import KeyStore
+
+    keys = [k.public() for k in KeyStore(keys_file).list()]
+    if as_json:
+        _print_json(keys)
+        return
+    for k in keys:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(k["created"]))
+        state = "revoked" if k["revoked"] else "active"
+        typer.echo(f"{k['id']}  {k['scope']:<5}  {state:<7}  {created}  {','.join(k['collections'] or ['all'])}"
+                   f"  {k['name']}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="The key's id (from `embkit keys list`)."),
+                keys_file: Optional[Path] = KeysFileOpt) -> None:
+    """Revoke a key; a running server refuses it from its next request."""
+    from ..server import KeyStore
+
+    key = KeyStore(keys_file).revoke(key_id)
+    typer.echo(f"revoked {key.id} ({key.scope})")

@@ -1,0 +1,64 @@
+"""The FastAPI application: routes over the Collection API, auth, limits, errors as
+JSON, request ids, and the web page with its assets (no CDN)."""
+
+import importlib.util
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from . import errors, routes_analysis, routes_collections, routes_documents, routes_search
+from .auth import Auth
+from .hosting import Collections
+from .keys import KeyStore
+from .limits import Limits
+from .middleware import RequestMiddleware
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(collections: Collections, keys: KeyStore | None, limits: Limits | None = None,
+               reranker: str | Path | None = None) -> FastAPI:
+    """`keys=None` turns auth off (the CLI allows that only on a loopback address)."""
+    limits = limits or Limits()
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        collections.close()  # saves indexes that moved on
+
+    app = FastAPI(title="embkit", version=__version__, lifespan=lifespan,
+                  description="Embed, store and search text by meaning. Every route but /health needs "
+                              "`Authorization: Bearer KEY` (see `embkit keys create`).")
+    app.state.collections, app.state.auth, app.state.limits = collections, Auth(keys), limits
+    app.state.reranker = Path(reranker) if reranker else None
+    errors.install(app)
+    for module in (routes_collections, routes_documents, routes_search, routes_analysis):
+        app.include_router(module.router)
+    _web_page(app)
+    app.add_middleware(RequestMiddleware, max_body_bytes=limits.max_body_bytes)
+
+    return app
+
+
+def _web_page(app: FastAPI) -> None:
+    """The page and its assets hold no data, so they load without a key; the page asks
+    for one and sends it with every API call."""
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(_plotly_bundle(), media_type="application/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+def _plotly_bundle() -> Path:
+    """plotly.js as shipped inside the plotly Python package (served locally, no CDN)."""
+    spec = importlib.util.find_spec("plotly")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"

@@ -1,0 +1,74 @@
+"""Errors as JSON: `{"error": {"code", "message", "request_id"}}` with a stable code."""
+
+import logging
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import EmbkitError
+from .hosting import Conflict, NotFound
+
+log = logging.getLogger("embkit.server")
+
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "limit_exceeded", 422: "invalid_request", 500: "internal"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code or CODES[status], headers
+
+
+class LimitExceeded(ApiError):
+    """A configured limit was hit: 413 for the body size, 422 for the others."""
+
+    def __init__(self, limit: str, message: str, status: int = 422):
+        super().__init__(status, f"{message} (limit {limit})", "limit_exceeded")
+        self.limit = limit
+
+
+def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None,
+                   **extra) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    body = {"error": {"code": code, "message": message, "request_id": request_id, **extra}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError):
+        extra = {"limit": e.limit} if isinstance(e, LimitExceeded) else {}
+        return error_response(request, e.status, e.code, e.message, e.headers, **extra)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, e: NotFound):
+        return error_response(request, 404, "not_found", str(e))
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, e: Conflict):
+        return error_response(request, 409, "conflict", str(e))
+
+    @app.exception_handler(EmbkitError)
+    async def bad_input(request: Request, e: EmbkitError):
+        status, code = (409, "conflict") if "already exist" in str(e) else (422, "invalid_request")
+        return error_response(request, status, code, str(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError):
+        first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return error_response(request, 422, "invalid_request", f"{field or 'body'}: {first.get('msg')}",
+                              details=[{"field": ".".join(map(str, err.get("loc", ()))), "message": err.get("msg")}
+                                       for err in e.errors()[:20]])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException):
+        return error_response(request, e.status_code, CODES.get(e.status_code, "error"), str(e.detail))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, e: Exception):
+        log.exception("request %s failed", getattr(request.state, "request_id", "-"))
+        return error_response(request, 500, "internal", f"internal error: {type(e).__name__}")

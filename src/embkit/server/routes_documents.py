@@ -1,0 +1,105 @@
+"""Documents: add, upsert, get, delete. A batch is checked against the limits and
+embedded before the write lock is taken (readers keep going meanwhile), then written in
+one transaction: all of it lands or none of it."""
+
+from fastapi import APIRouter, Depends, Request
+
+from ..errors import EmbkitError
+from .auth import requires
+from .hosting import NotFound
+from .schemas import AddDocuments, DeleteDocuments, GetDocuments
+from .state import hosted, limits
+
+router = APIRouter(tags=["documents"])
+
+
+@router.post("/collections/{name}/add", status_code=201)
+def add(name: str, body: AddDocuments, request: Request, _=Depends(requires("write"))) -> dict:
+    """Add documents; an id that exists already rejects the whole batch (409)."""
+    return {"ids": _write(request, name, body, upsert=False)}
+
+
+@router.post("/collections/{name}/upsert")
+def upsert(name: str, body: AddDocuments, request: Request, _=Depends(requires("write"))) -> dict:
+    """Add documents, replacing those whose id exists."""
+    return {"ids": _write(request, name, body, upsert=True)}
+
+
+@router.post("/collections/{name}/get")
+def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("read"))) -> dict:
+    """Documents by id (in the order given; missing ids left out) or by filter."""
+    if body.ids is not None:
+        limits(request).batch(len(body.ids), "ids")
+    if body.limit is not None:
+        limits(request).batch(body.limit, "limit")
+    limit = body.limit if body.ids is not None else (body.limit or limits(request).max_batch)
+    h = hosted(request, name)
+    with h.lock.reading():
+        docs = h.collection.get(body.ids, where=body.where, limit=limit, include_vectors=body.include_vectors)
+    return {"documents": [_document(d) for d in docs]}
+
+
+@router.get("/collections/{name}/documents/{doc_id}")
+def get_one(name: str, doc_id: str, request: Request, include_vectors: bool = False,
+            _=Depends(requires("read"))) -> dict:
+    h = hosted(request, name)
+    with h.lock.reading():
+        docs = h.collection.get([doc_id], include_vectors=include_vectors)
+    if not docs:
+        raise NotFound(f"id: no document with id {doc_id!r}")
+    return _document(docs[0])
+
+
+@router.delete("/collections/{name}/documents/{doc_id}")
+def delete_one(name: str, doc_id: str, request: Request, _=Depends(requires("write"))) -> dict:
+    h = hosted(request, name)
+    with h.lock.writing():
+        deleted = h.collection.delete([doc_id])
+    if not deleted:
+        raise NotFound(f"id: no document with id {doc_id!r}")
+    return {"deleted": deleted}
+
+
+@router.post("/collections/{name}/delete")
+def delete(name: str, body: DeleteDocuments, request: Request, _=Depends(requires("write"))) -> dict:
+    """Delete by ids and/or filter, in one transaction."""
+    if body.ids is not None:
+        limits(request).batch(len(body.ids), "ids")
+    h = hosted(request, name)
+    with h.lock.writing():
+        return {"deleted": h.collection.delete(body.ids, where=body.where)}
+
+
+def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> list[str]:
+    docs, lim = body.documents, limits(request)
+    lim.batch(len(docs), "documents")
+    lim.texts([d.text for d in docs], "documents.text")
+    if not docs:
+        return []
+    texts, vectors = _every_or_none(docs, "text"), _every_or_none(docs, "vector")
+    if texts is None and vectors is None:
+        raise EmbkitError("documents[0].text: a document without a vector needs a text")
+    ids = [d.id for d in docs] if any(d.id is not None for d in docs) else None
+    metadatas = [d.metadata or {} for d in docs]
+    h = hosted(request, name)
+    if vectors is None:  # embedded outside the write lock, so searches go on meanwhile
+        vectors = h.collection.embed(texts)
+    write = h.collection.upsert if upsert else h.collection.add
+    with h.lock.writing():
+        return write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model)
+
+
+def _every_or_none(docs, field: str) -> list | None:
+    values = [getattr(d, field) for d in docs]
+    given = [v is not None for v in values]
+    if any(given) and not all(given):
+        raise EmbkitError(f"documents[{given.index(False)}].{field}: give a {field} for every document of the "
+                          "batch or for none")
+    return values if all(given) else None
+
+
+def _document(doc) -> dict:
+    out = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+    if doc.vector is not None:
+        out["vector"] = doc.vector.tolist()
+    return out

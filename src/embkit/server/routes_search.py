@@ -1,0 +1,77 @@
+"""Search in every mode, RAG context, embeddings and similarity: each one Collection
+call under the collection's read lock."""
+
+import time
+
+from fastapi import APIRouter, Depends, Request
+
+from ..errors import EmbkitError
+from .auth import requires
+from .schemas import ContextRequest, Embed, Search, Similarity
+from .state import hosted, limits
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/collections/{name}/search")
+def search(name: str, body: Search, request: Request, _=Depends(requires("read"))) -> dict:
+    """Top-k by meaning (dense), by words (keyword, BM25) or both (hybrid), with
+    filters, reranking, MMR, or more like a stored document (`like`)."""
+    lim = limits(request)
+    lim.k(body.k)
+    lim.text(body.query, "query")
+    if body.rerank is not None:
+        lim.k(body.rerank, "rerank")
+    options = body.model_dump(exclude_none=True)
+    options["reranker"] = _reranker(request, body.rerank)
+    query = options.pop("query", None)
+    h = hosted(request, name)
+    started = time.perf_counter()
+    with h.lock.reading():
+        hits = h.collection.search(query, **options)
+    return {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+@router.post("/collections/{name}/context")
+def context(name: str, body: ContextRequest, request: Request, _=Depends(requires("read"))) -> dict:
+    """Numbered, cited passages for an LLM prompt, within a token budget."""
+    lim = limits(request)
+    lim.k(body.k)
+    lim.text(body.question, "question")
+    h = hosted(request, name)
+    with h.lock.reading():
+        ctx = h.collection.context(body.question, body.budget_tokens, k=body.k, where=body.where, mode=body.mode,
+                                   rerank=body.rerank, reranker=_reranker(request, body.rerank))
+    return {**ctx.to_dict(), "text": ctx.text}
+
+
+@router.post("/collections/{name}/embed")
+def embed(name: str, body: Embed, request: Request, _=Depends(requires("read"))) -> dict:
+    """Vectors for texts from the collection's model (as the collection stores them)."""
+    lim = limits(request)
+    lim.batch(len(body.texts), "texts")
+    lim.texts(body.texts, "texts")
+    h = hosted(request, name)
+    vectors = h.collection.embed(body.texts)
+    return {"model": h.collection.space.model, "dim": int(vectors.shape[1]) if len(vectors) else h.collection.space.dim,
+            "vectors": vectors.tolist()}
+
+
+@router.post("/collections/{name}/similarity")
+def similarity(name: str, body: Similarity, request: Request, _=Depends(requires("read"))) -> dict:
+    """Scores of every text in `a` against every text in `b`, in the collection's metric."""
+    lim = limits(request)
+    lim.batch(len(body.a) + len(body.b), "a + b")
+    lim.texts(body.a, "a")
+    lim.texts(body.b, "b")
+    h = hosted(request, name)
+    return {"metric": h.collection.space.metric, "scores": h.collection.similarity(body.a, body.b).tolist()}
+
+
+def _reranker(request: Request, rerank: int | None) -> str | None:
+    if rerank is None:
+        return None
+    folder = request.app.state.reranker
+    if folder is None:
+        raise EmbkitError("rerank: this server has no reranker (start it with `embkit serve --reranker DIR`)")
+    return str(folder)

@@ -1,0 +1,86 @@
+"""Request bodies. Unknown fields are refused, so a misspelt option is an error rather
+than silently ignored."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateCollection(Strict):
+    name: str
+    model: str | None = Field("minilm", description="Catalog name or registered model; null with dim for vectors only.")
+    metric: Literal["cosine", "dot", "l2"] = "cosine"
+    dim: int | None = None
+
+
+class DocumentIn(Strict):
+    id: str | None = None
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+    vector: list[float] | None = None
+
+
+class AddDocuments(Strict):
+    documents: list[DocumentIn]
+    model: str | None = Field(None, description="The model the given vectors came from (checked against the collection's).")
+
+
+class GetDocuments(Strict):
+    ids: list[str] | None = None
+    where: dict[str, Any] | None = None
+    limit: int | None = Field(None, ge=1)
+    include_vectors: bool = False
+
+
+class DeleteDocuments(Strict):
+    ids: list[str] | None = None
+    where: dict[str, Any] | None = None
+
+
+class Search(Strict):
+    query: str | None = None
+    vector: list[float] | None = None
+    like: str | None = Field(None, description="Id of a stored document: more like this.")
+    k: int = Field(10, ge=1)
+    where: dict[str, Any] | None = None
+    mode: Literal["dense", "keyword", "hybrid"] = "dense"
+    rrf_k: int | None = None
+    alpha: float | None = None
+    mmr: float | None = None
+    rerank: int | None = Field(None, description="Rerank the top N with the server's cross-encoder (--reranker).")
+    by_document: bool = False
+    ef: int | None = None
+    nprobe: int | None = None
+    rescore: int | None = None
+    dims: int | None = None
+
+
+class ContextRequest(Strict):
+    question: str
+    budget_tokens: int = 1500
+    k: int = Field(20, ge=1)
+    where: dict[str, Any] | None = None
+    mode: Literal["dense", "keyword", "hybrid"] | None = None
+    rerank: int | None = None
+
+
+class Embed(Strict):
+    texts: list[str]
+
+
+class Similarity(Strict):
+    a: list[str]
+    b: list[str]
+
+
+class ClusterRequest(Strict):
+    k: int | Literal["auto"] = "auto"
+    method: Literal["kmeans", "hdbscan"] = "kmeans"
+    where: dict[str, Any] | None = None
+    field: str = "cluster"
+    seed: int = 0
+    min_cluster_size: int | None = None
