@@ -25,6 +25,7 @@ from .search.tokens import count_tokens
 from .search.keyword import KeywordIndex
 from .search.pipeline import Request, retrieve
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
+from .store.postgres import PostgresStore, is_url
 
 DEFAULT_SPACE = "text"
 
@@ -72,11 +73,20 @@ def create(path: str | Path, model: str | None = DEFAULT_MODEL, metric: str = "c
         if dim is not None and dim != model_dim:
             raise EmbkitError(f"dim: {dim} does not match model {model_name!r} ({model_dim}-d)")
         space = Space(DEFAULT_SPACE, model_name, model_dim, metric, normalized)
+    if is_url(path):
+        col = Collection(PostgresStore.create(path, [space]), encoder)
+        col.build_index("auto")  # pgvector's HNSW, kept current by PostgreSQL from the first write
+        return col
     return Collection(SQLiteStore.create(Path(path), [space]), encoder)
 
 
-def open(path: str | Path) -> "Collection":  # noqa: A001 - the public name users expect
-    """The collection in folder `path`."""
+def open(path: str | Path, read_url: str | None = None) -> "Collection":  # noqa: A001 - the name users expect
+    """The collection in folder `path`, or at a `postgresql://…/db?collection=NAME` URL
+    (then `read_url`, or `&read_url=` in the URL, sends reads to a replica)."""
+    if is_url(path):
+        return Collection(PostgresStore.open(path, read_url))
+    if read_url is not None:
+        raise EmbkitError("read_url: only a PostgreSQL collection has a replica to read from")
     return Collection(SQLiteStore.open(Path(path)))
 
 
@@ -87,7 +97,7 @@ class Collection:
         self._store, self._encoder = store, encoder
         self._encoder_lock = threading.Lock()
         self.space: Space = store.spaces()[space]
-        self._index = IndexManager(store, self.space, store.path / "index" / space)
+        self._index = store.native_index(self.space) or IndexManager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
         self._views: dict[int, IndexManager] = {}  # Matryoshka views by dimension
 
@@ -398,7 +408,7 @@ class Collection:
         """What `embkit info` shows: count, spaces, model, dim, metric, size on disk."""
         spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
                   for s in self._store.spaces().values()}
-        return {"path": str(self.path), "count": self.count(), "spaces": spaces, "model": self.space.model,
+        return {"path": self._store.location, "count": self.count(), "spaces": spaces, "model": self.space.model,
                 "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}

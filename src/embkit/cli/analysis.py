@@ -26,7 +26,7 @@ def _k(text: str) -> int | str:
 
 
 @app.command()
-def cluster(path: Path = DirArg,
+def cluster(path: str = DirArg,
             k: str = typer.Option("auto", "-k", "--k", help="Number of clusters, or auto (best silhouette)."),
             method: str = typer.Option("kmeans", "--method", help="kmeans or hdbscan (finds k itself, noise = -1)."),
             where: Optional[str] = WhereOpt,
@@ -55,7 +55,7 @@ def cluster(path: Path = DirArg,
 
 
 @app.command("map")
-def map_(path: Path = DirArg,
+def map_(path: str = DirArg,
          method: str = typer.Option("umap", "--method", help="umap, pca or tsne."),
          color_by: str = typer.Option("cluster", "--color-by",
                                       help="Metadata field to color by (cluster needs `embkit cluster` first), "

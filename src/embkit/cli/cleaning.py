@@ -12,7 +12,7 @@ from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, a
 
 
 @app.command()
-def outliers(path: Path = DirArg,
+def outliers(path: str = DirArg,
              top: int = typer.Option(20, "--top", help="How many to show."),
              method: str = typer.Option("knn", "--method", help="knn (mean distance to the k nearest) or lof "
                                         "(local outlier factor)."),
@@ -33,7 +33,7 @@ def outliers(path: Path = DirArg,
 
 
 @app.command()
-def dedupe(path: Path = DirArg,
+def dedupe(path: str = DirArg,
            threshold: float = typer.Option(0.95, "--threshold", help="Cosine similarity from which two documents "
                                            "are near-duplicates."),
            delete: bool = typer.Option(False, "--delete", help="Delete all but one of each group (default: "
@@ -66,7 +66,7 @@ def dedupe(path: Path = DirArg,
 
 
 @app.command()
-def recommend(path: Path = DirArg,
+def recommend(path: str = DirArg,
               liked: list[str] = typer.Option(..., "--liked", help="A liked document id (repeat for more)."),
               disliked: Optional[list[str]] = typer.Option(None, "--disliked", help="A disliked document id "
                                                            "(repeat for more)."),

@@ -16,7 +16,7 @@ train_app = typer.Typer(no_args_is_help=True, help="Train models (needs the torc
 app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
 
-DirArg = typer.Argument(..., help="Collection folder.")
+DirArg = typer.Argument(..., help="Collection folder, or postgresql://…/db?collection=NAME.")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 WhereOpt = typer.Option(None, "--where", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')
 

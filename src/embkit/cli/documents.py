@@ -3,7 +3,6 @@
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -17,7 +16,7 @@ from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _prog
 
 
 @app.command()
-def init(path: Path = DirArg,
+def init(path: str = DirArg,
          model: str = typer.Option(DEFAULT_MODEL, help="Catalog name (see `embkit models`) or a model folder."),
          metric: str = typer.Option("cosine", help=f"One of {', '.join(METRICS)}."),
          as_json: bool = JsonOpt) -> None:
@@ -31,7 +30,7 @@ def init(path: Path = DirArg,
 
 
 @app.command()
-def add(path: Path = DirArg,
+def add(path: str = DirArg,
         files: list[str] = typer.Argument(..., help="Files or folders (walked recursively): jsonl, csv, parquet, "
                                           "txt, md, html, pdf; '-' reads jsonl from stdin."),
         text_column: str = typer.Option("text", help="Field or column holding the text (jsonl, csv, parquet)."),
@@ -133,7 +132,7 @@ def _drop_stale_chunks(col, doc_ids: list[str], kept: set[str]) -> None:
 
 
 @app.command()
-def get(path: Path = DirArg,
+def get(path: str = DirArg,
         ids: Optional[list[str]] = typer.Argument(None, help="Ids to fetch (or use --where)."),
         where: Optional[str] = WhereOpt,
         limit: Optional[int] = typer.Option(None, min=1, help="At most this many (with --where)."),
@@ -158,7 +157,7 @@ def get(path: Path = DirArg,
 
 
 @app.command()
-def delete(path: Path = DirArg,
+def delete(path: str = DirArg,
            ids: Optional[list[str]] = typer.Argument(None, help="Ids to delete (or use --where)."),
            where: Optional[str] = WhereOpt,
            as_json: bool = JsonOpt) -> None:
@@ -176,7 +175,7 @@ def delete(path: Path = DirArg,
 
 
 @app.command()
-def info(path: Path = DirArg, as_json: bool = JsonOpt) -> None:
+def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
     """Count, model, metric, index and size on disk."""
     with open_collection(path) as col:
         data = col.info()

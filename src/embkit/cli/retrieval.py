@@ -8,12 +8,12 @@ import typer
 
 from ..collection import open as open_collection
 from ..errors import EmbkitError
-from .common import JsonOpt, WhereOpt, _print_json, _progress, _where, app, eval_app, train_app
+from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, app, eval_app, train_app
 
 
 
 @app.command()
-def context(path: Path = typer.Argument(..., help="Collection folder."),
+def context(path: str = DirArg,
             question: str = typer.Argument(..., help="The question to gather context for."),
             budget_tokens: int = typer.Option(1500, "--budget-tokens", help="At most this many tokens of passages."),
             k: int = typer.Option(20, "-k", "--k", help="Candidates to choose passages from."),

@@ -2,7 +2,6 @@
 
 import json
 import time
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -12,7 +11,7 @@ from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, a
 
 
 @app.command()
-def search(path: Path = DirArg,
+def search(path: str = DirArg,
            query: Optional[str] = typer.Argument(None, help="What to look for, in words."),
            k: int = typer.Option(10, "-k", "--k", help="Number of results."),
            where: Optional[str] = WhereOpt,
@@ -61,7 +60,7 @@ def _found_by(hit) -> str:
 
 
 @app.command()
-def index(path: Path = DirArg,
+def index(path: str = DirArg,
           spec: str = typer.Option("auto", "--spec", help="flat | hnsw:M=32,efc=200,ef=64 | ivf:nlist=1024,nprobe=16 | "
                                    "ivfpq:nlist=1024,m=48,nbits=8,nprobe=16 | sq8 | binary | auto"),
           memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="With auto: fit the index in this much, e.g. 512MB."),

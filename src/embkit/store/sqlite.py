@@ -101,6 +101,14 @@ class SQLiteStore:
     def close(self) -> None:
         self._conn.close()
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def native_index(self, space: Space) -> None:
+        """None: the collection keeps its own FAISS index (index/ beside the database)."""
+        return None
+
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self) -> dict[str, Space]:

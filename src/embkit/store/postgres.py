@@ -1,0 +1,420 @@
+"""The PostgreSQL backend: documents, JSONB metadata and pgvector columns in a schema
+of their own per collection (`embkit_<name>`), the same Store protocol as SQLite.
+
+A collection is named by URL: `postgresql://user@host:5432/db?collection=NAME`, with
+`&read_url=postgresql://...` to send reads to a streaming replica. Writes (and the
+reads inside them) go to the primary in one transaction each; reads from a replica
+may lag behind the primary by its replication delay. Derived caches (the keyword index,
+projections) live in a local folder under EMBKIT_HOME, stamped with the generation."""
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from ..errors import EmbkitError
+from ..paths import embkit_home
+from .schema import SCHEMA_VERSION
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+SCHEMA_PREFIX = "embkit_"
+MAX_NAME = 63 - len(SCHEMA_PREFIX)  # PostgreSQL identifiers are at most 63 bytes
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def is_url(path) -> bool:
+    return isinstance(path, str) and path.startswith(URL_SCHEMES)
+
+
+class PgUrl:
+    """A collection URL split into the server's conninfo, the collection name and the
+    optional replica URL."""
+
+    def __init__(self, url: str, read_url: str | None = None):
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        name = query.pop("collection", None)
+        read_url = read_url or query.pop("read_url", None)
+        if not name:
+            raise EmbkitError("url: a PostgreSQL collection URL needs ?collection=NAME")
+        if len(name) > MAX_NAME or not _NAME.match(name) or ".." in name:
+            raise EmbkitError(f"collection: {name!r} is not a valid collection name (1-{MAX_NAME} characters: "
+                              "letters, digits, '.', '_', '-', starting with a letter or digit)")
+        self.name, self.read_url = name, read_url
+        self.conninfo = urlunsplit(parts._replace(query=urlencode(query)))
+        self.schema = SCHEMA_PREFIX + name
+
+    def public(self) -> str:
+        """The URL without its password (for info and logs)."""
+        parts = urlsplit(self.conninfo)
+        host = parts.hostname or ""
+        netloc = (quote(parts.username) + "@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode({"collection": self.name})))
+
+    def cache_folder(self) -> Path:
+        """A local folder for derived caches, one per server, database and collection."""
+        parts = urlsplit(self.conninfo)
+        server = re.sub(r"[^A-Za-z0-9._-]", "_", f"{parts.hostname or 'local'}-{parts.port or 5432}"
+                                                   f"-{parts.path.strip('/') or 'postgres'}")
+        return embkit_home() / "postgres" / server / self.name
+
+
+def _connect(conninfo: str, create_extension: bool = False):
+    try:
+        import psycopg
+        from pgvector.psycopg import register_vector
+    except ImportError:
+        raise EmbkitError("url: the PostgreSQL backend needs `pip install 'embkit[postgres]'`") from None
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as e:
+        raise EmbkitError(f"url: cannot connect to PostgreSQL ({str(e).strip().splitlines()[0]})") from None
+    try:
+        if create_extension:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+    except psycopg.ProgrammingError:
+        conn.close()
+        raise EmbkitError("url: the pgvector extension is not installed in this database "
+                          "(CREATE EXTENSION vector, as a superuser)") from None
+    return conn
+
+
+class PostgresStore:
+    """The Store protocol (see base.py) on PostgreSQL + pgvector."""
+
+    def __init__(self, url: PgUrl, conn):
+        from psycopg import sql
+
+        self.url, self._conn, self._lock = url, conn, threading.RLock()
+        self.path = url.cache_folder()
+        self._local = threading.local()
+        self._readers: list = []
+        self._sql = sql
+        self._spaces: dict | None = None
+
+    # ---- opening -------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, url: str, spaces, read_url: str | None = None) -> "PostgresStore":
+        target = PgUrl(url, read_url)
+        store = cls(target, _connect(target.conninfo, create_extension=True))
+        try:
+            with store._transaction() as c:
+                exists = c.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                   (target.schema,)).fetchone()
+                if exists:
+                    raise EmbkitError(f"collection: {target.public()} already holds a collection")
+                store._create_schema(c, spaces)
+        except BaseException:
+            store.close()
+            raise
+        store.path.mkdir(parents=True, exist_ok=True)
+        return store
+
+    @classmethod
+    def open(cls, url: str, read_url: str | None = None) -> "PostgresStore":
+        target = PgUrl(url, read_url)
+        store = cls(target, _connect(target.conninfo))
+        row = store._conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND "
+                                  "table_name = 'meta'", (target.schema,)).fetchone()
+        if row is None:
+            store.close()
+            raise EmbkitError(f"collection: no collection {target.name!r} at {target.public()} "
+                              "(create one with `embkit init URL`)")
+        version = int(store.meta("schema_version"))
+        if version > SCHEMA_VERSION:
+            store.close()
+            raise EmbkitError(f"schema_version: collection {target.name!r} has schema version {version}, newer "
+                              f"than this embkit supports ({SCHEMA_VERSION}); upgrade embkit")
+        store.path.mkdir(parents=True, exist_ok=True)
+        return store
+
+    def _create_schema(self, c, spaces) -> None:
+        q = self._q
+        c.execute(q("CREATE SCHEMA {s}"))
+        c.execute(q("CREATE TABLE {s}.meta (key text PRIMARY KEY, value text NOT NULL)"))
+        c.execute(q("CREATE TABLE {s}.spaces (name text PRIMARY KEY, model text NOT NULL, dim integer NOT NULL "
+                    "CHECK (dim > 0), metric text NOT NULL CHECK (metric IN ('cosine', 'dot', 'l2')), "
+                    "normalized boolean NOT NULL)"))
+        c.execute(q("CREATE TABLE {s}.docs (rowid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                    "id text NOT NULL UNIQUE, text text, metadata jsonb NOT NULL DEFAULT '{{}}')"))
+        c.execute(q("CREATE TABLE {s}.changes (generation bigint NOT NULL, doc bigint NOT NULL, "
+                    "PRIMARY KEY (generation, doc))"))
+        c.execute(q("INSERT INTO {s}.meta VALUES ('schema_version', %s), ('generation', '0'), "
+                    "('changes_from', '0')"), (str(SCHEMA_VERSION),))
+        for space in spaces:
+            c.execute(q("INSERT INTO {s}.spaces VALUES (%s, %s, %s, %s, %s)"),
+                      (space.name, space.model, space.dim, space.metric, space.normalized))
+            c.execute(q("CREATE TABLE {s}.{v} (doc bigint PRIMARY KEY REFERENCES {s}.docs (rowid) "
+                        "ON DELETE CASCADE, embedding vector({dim}) NOT NULL)", space.name,
+                        dim=self._sql.Literal(space.dim)))
+
+    def close(self) -> None:
+        for conn in [self._conn, *self._readers]:
+            try:
+                conn.close()
+            except Exception:  # closing is best effort: the server may be gone
+                pass
+        self._readers.clear()
+
+    @property
+    def location(self) -> str:
+        return self.url.public()
+
+    # ---- SQL plumbing ----------------------------------------------------------------
+
+    def _q(self, text: str, space: str | None = None, **extra):
+        """A statement with {s} (this collection's schema) and {v} (a space's vector
+        table) filled in as quoted identifiers."""
+        names = {"s": self._sql.Identifier(self.url.schema), **extra}
+        if space is not None:
+            names["v"] = self._sql.Identifier("vec_" + space)
+        return self._sql.SQL(text).format(**names)
+
+    def _reader(self):
+        """This thread's read connection: the replica when there is one, else the primary."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = _connect(self.url.read_url or self.url.conninfo)
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _read(self, text: str, params=(), space: str | None = None, **extra):
+        return self._reader().execute(self._q(text, space, **extra), params)
+
+    def _transaction(self):
+        return _Transaction(self)
+
+    # ---- reading -------------------------------------------------------------------
+
+    def spaces(self):
+        from .sqlite import Space
+
+        if self._spaces is None:  # fixed at creation
+            rows = self._read("SELECT name, model, dim, metric, normalized FROM {s}.spaces").fetchall()
+            self._spaces = {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+        return dict(self._spaces)
+
+    def meta(self, key: str) -> str | None:
+        row = self._read("SELECT value FROM {s}.meta WHERE key = %s", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self._transaction() as c:
+            if value is None:
+                c.execute(self._q("DELETE FROM {s}.meta WHERE key = %s"), (key,))
+            else:
+                c.execute(self._q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                                  "SET value = excluded.value"), (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta("generation"))
+
+    def count(self, where: dict | None = None) -> int:
+        sql, params = _where(where)
+        return self._read("SELECT count(*) FROM {s}.docs WHERE " + _braces(sql), params).fetchone()[0]
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        return self._existing(self._reader(), ids)
+
+    def _existing(self, conn, ids: Sequence[str]) -> set[str]:
+        rows = conn.execute(self._q("SELECT id FROM {s}.docs WHERE id = ANY(%s)"), (list(ids),)).fetchall()
+        return {r[0] for r in rows}
+
+    def refuse_existing(self, ids: Sequence[str]) -> None:
+        _refuse(ids, self.existing_ids(ids))
+
+    def get(self, ids: Sequence[str]) -> list:
+        rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE id = ANY(%s)", (list(ids),))
+        by_id = {r[1]: _record(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def find(self, where: dict | None = None, limit: int | None = None, offset: int = 0) -> list:
+        sql, params = _where(where)
+        tail = " LIMIT %s OFFSET %s" if limit is not None else ""
+        args = [*params, *([limit, offset] if limit is not None else [])]
+        rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE " + _braces(sql) +
+                          " ORDER BY rowid" + tail, args)
+        return [_record(r) for r in rows]
+
+    def by_rowids(self, rowids: Iterable[int]) -> dict:
+        wanted = [int(r) for r in rowids]
+        rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE rowid = ANY(%s)", (wanted,))
+        return {r[0]: _record(r) for r in rows}
+
+    def rowids(self, where: dict | None = None) -> np.ndarray:
+        sql, params = _where(where)
+        rows = self._read("SELECT rowid FROM {s}.docs WHERE " + _braces(sql) + " ORDER BY rowid", params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def vectors(self, space: str, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        dim = self.spaces()[space].dim
+        if rowids is None:
+            rows = self._read("SELECT doc, embedding FROM {s}.{v} ORDER BY doc", (), space).fetchall()
+        else:
+            rows = self._read("SELECT doc, embedding FROM {s}.{v} WHERE doc = ANY(%s) ORDER BY doc",
+                              ([int(r) for r in rowids],), space).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), dim)
+        return ids, matrix
+
+    def size_bytes(self) -> int:
+        row = self._read("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                         (self.url.schema,)).fetchone()
+        return int(row[0])
+
+    # ---- writing -------------------------------------------------------------------
+
+    def write(self, records, space: str, vectors: np.ndarray, upsert: bool) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = [r.id for r in records]
+        with self._transaction() as c:
+            generation = self._bump(c)  # takes the row lock: one writer at a time, across processes
+            if not upsert:
+                _refuse(ids, self._existing(c, ids))
+            rows = c.execute(self._q(
+                "INSERT INTO {s}.docs (id, text, metadata) SELECT * FROM unnest(%s::text[], %s::text[], "
+                "%s::jsonb[]) ON CONFLICT (id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata "
+                "RETURNING id, rowid"),
+                (ids, [r.text for r in records],
+                 [json.dumps(r.metadata, ensure_ascii=False, allow_nan=False) for r in records])).fetchall()
+            rowid_of = dict(rows)
+            with c.cursor() as cur:
+                cur.executemany(self._q("INSERT INTO {s}.{v} (doc, embedding) VALUES (%s, %s) ON CONFLICT (doc) "
+                                        "DO UPDATE SET embedding = excluded.embedding", space),
+                                [(rowid_of[i], v) for i, v in zip(ids, vectors)])
+            self._log(c, generation, list(rowid_of.values()))
+
+    def merge_metadata(self, patches: dict[int, dict]) -> None:
+        rows = {int(r): dict(p) for r, p in patches.items()}
+        with self._transaction() as c:
+            found = {r[0] for r in c.execute(self._q("SELECT rowid FROM {s}.docs WHERE rowid = ANY(%s) FOR UPDATE"),
+                                             (list(rows),))}
+            missing = [r for r in rows if r not in found]
+            if missing:
+                raise EmbkitError(f"rowids: {len(missing)} rows do not exist (first: {missing[0]})")
+            with c.cursor() as cur:
+                cur.executemany(self._q("UPDATE {s}.docs SET metadata = (metadata || %s::jsonb) - %s::text[] "
+                                        "WHERE rowid = %s"),
+                                [(json.dumps({k: v for k, v in p.items() if v is not None}, ensure_ascii=False,
+                                             allow_nan=False), [k for k, v in p.items() if v is None], r)
+                                 for r, p in rows.items()])
+
+    def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
+        sql, params = _where(where)
+        with self._transaction() as c:
+            if ids is not None:
+                found = c.execute(self._q("SELECT rowid FROM {s}.docs WHERE id = ANY(%s) AND " + _braces(sql)),
+                                  (list(ids), *params)).fetchall()
+            else:
+                found = c.execute(self._q("SELECT rowid FROM {s}.docs WHERE " + _braces(sql)), params).fetchall()
+            rowids = [r[0] for r in found]
+            if rowids:
+                self._log(c, self._bump(c), rowids)
+                c.execute(self._q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"), (rowids,))
+        return len(rowids)
+
+    def changed_since(self, generation: int) -> np.ndarray | None:
+        if generation < int(self.meta("changes_from")):
+            return None
+        rows = self._read("SELECT DISTINCT doc FROM {s}.changes WHERE generation > %s", (generation,)).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def prune_changes(self, upto: int) -> None:
+        with self._transaction() as c:
+            c.execute(self._q("DELETE FROM {s}.changes WHERE generation <= %s"), (upto,))
+            c.execute(self._q("UPDATE {s}.meta SET value = %s WHERE key = 'changes_from' AND value::bigint < %s"),
+                      (str(upto), upto))
+
+    def _bump(self, c) -> int:
+        return int(c.execute(self._q("UPDATE {s}.meta SET value = (value::bigint + 1)::text WHERE key = "
+                                     "'generation' RETURNING value")).fetchone()[0])
+
+    def _log(self, c, generation: int, rowids: list[int]) -> None:
+        c.execute(self._q("INSERT INTO {s}.changes SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING"),
+                  (generation, rowids))
+
+    # ---- the vector index lives in PostgreSQL ---------------------------------------
+
+    def native_index(self, space):
+        from ..index.pgvector import PgIndexManager
+
+        return PgIndexManager(self, space)
+
+    def create_vector_index(self, space, method: str | None, opclass: str, params: dict) -> None:
+        """Replace the space's pgvector index (`method` None: no index, exact scans)."""
+        name = self._sql.Identifier(f"vec_{space.name}_index")
+        with self._transaction() as c:
+            c.execute(self._q("DROP INDEX IF EXISTS {s}.{i}", i=name))
+            if method == "hnsw":
+                c.execute(self._q("CREATE INDEX {i} ON {s}.{v} USING hnsw (embedding {o}) WITH (m = {m}, "
+                                  "ef_construction = {efc})", space.name, i=name, o=self._sql.SQL(opclass),
+                                  m=self._sql.Literal(params["M"]), efc=self._sql.Literal(params["efc"])))
+            elif method == "ivfflat":
+                c.execute(self._q("CREATE INDEX {i} ON {s}.{v} USING ivfflat (embedding {o}) WITH (lists = {n})",
+                                  space.name, i=name, o=self._sql.SQL(opclass), n=self._sql.Literal(params["nlist"])))
+
+    @property
+    def pgvector_version(self) -> tuple[int, ...]:
+        if not hasattr(self, "_pgvector_version"):
+            row = self._read("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+            self._pgvector_version = tuple(int(p) for p in row[0].split(".")[:2]) if row else (0,)
+        return self._pgvector_version
+
+
+class _Transaction:
+    """One transaction on the primary connection (one at a time per store)."""
+
+    def __init__(self, store: PostgresStore):
+        self._store = store
+
+    def __enter__(self):
+        self._store._lock.acquire()
+        try:
+            if self._store._conn.closed or self._store._conn.broken:  # the server restarted: reconnect
+                self._store._conn = _connect(self._store.url.conninfo)
+            self._tx = self._store._conn.transaction()
+            self._tx.__enter__()
+        except BaseException:
+            self._store._lock.release()
+            raise
+        return self._store._conn
+
+    def __exit__(self, *exc):
+        try:
+            return self._tx.__exit__(*exc)
+        finally:
+            self._store._lock.release()
+
+
+def _where(where: dict | None) -> tuple[str, list]:
+    from .where_pg import compile_where_pg
+
+    return compile_where_pg(where)
+
+
+def _braces(sql: str) -> str:
+    """A compiled filter placed inside a statement that is formatted for identifiers."""
+    return sql.replace("{", "{{").replace("}", "}}")
+
+
+def _refuse(ids: Sequence[str], taken: set[str]) -> None:
+    if taken:
+        first = next(i for i in ids if i in taken)
+        raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+
+
+def _record(row):
+    from .sqlite import Record
+
+    metadata = row[3] if isinstance(row[3], dict) else json.loads(row[3])
+    return Record(id=row[1], text=row[2], metadata=metadata, rowid=row[0])
