@@ -39,7 +39,7 @@ def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("rea
     return {"documents": [_document(d) for d in docs]}
 
 
-@router.get("/collections/{name}/documents/{doc_id}")
+@router.get("/collections/{name}/documents/{doc_id:path}")
 def get_one(name: str, doc_id: str, request: Request, include_vectors: bool = False,
             _=Depends(requires("read"))) -> dict:
     h = hosted(request, name)
@@ -50,7 +50,7 @@ def get_one(name: str, doc_id: str, request: Request, include_vectors: bool = Fa
     return _document(docs[0])
 
 
-@router.delete("/collections/{name}/documents/{doc_id}")
+@router.delete("/collections/{name}/documents/{doc_id:path}")
 def delete_one(name: str, doc_id: str, request: Request, _=Depends(requires("write"))) -> dict:
     h = hosted(request, name)
     with h.lock.writing():

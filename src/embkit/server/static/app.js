@@ -1,0 +1,591 @@
+// The embkit web page: search a collection (dense, keyword or hybrid, with metadata
+// filters and "more like this") and look at a 2-D map of it. Plain JavaScript, no build
+// step. Text from the server is only ever put into the page as text nodes
+// (textContent / createTextNode), never parsed as HTML.
+"use strict";
+
+const KEY_STORAGE = "embkit.apiKey";
+const COLLECTION_STORAGE = "embkit.collection";
+const STOPWORDS = new Set(("a an and are as at be but by for from has have in into is it its of on or that the " +
+  "their this to was were will with").split(" "));
+const HOVER_CHARS = 160;
+
+const state = {
+  collection: null,
+  fields: {},        // field -> {types, values}
+  mode: "dense",
+  like: null,        // id of the document a "more like this" search started from
+  searchSeq: 0,      // answers to older requests are dropped
+  mapSeq: 0,
+  mapDrawn: null,    // "collection|method|color" of the map on screen
+  view: "search",
+  panelDoc: null,
+  plotly: null,      // the promise of plotly.js, loaded when the map is first opened
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---- calls to the API ------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json" };
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (key) headers.Authorization = "Bearer " + key;
+  const init = { method: options.method || "GET", headers };
+  if (options.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(options.body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "network", "cannot reach the server (" + e.message + ")");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (e) {
+    data = null;
+  }
+  const error = (data && data.error) || {};
+  if (response.status === 401) {
+    sessionStorage.removeItem(KEY_STORAGE);
+    askForKey(key ? (error.message || "the key was not accepted") : null);
+    throw new ApiError(401, "unauthorized", error.message || "an API key is needed");
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, error.code || "error", error.message || response.statusText);
+  }
+  return data;
+}
+
+const collectionPath = (suffix = "") => "/collections/" + encodeURIComponent(state.collection) + suffix;
+
+function showMessage(text) {
+  const box = $("message");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+function reportError(e, where) {
+  if (e instanceof ApiError && e.status === 401) return; // the key form is up
+  showMessage((where ? where + ": " : "") + (e.message || String(e)));
+}
+
+// ---- the API key -----------------------------------------------------------------------
+
+function askForKey(problem) {
+  const error = $("key-error");
+  if (problem) error.textContent = "That key was not accepted (" + problem + "). Enter another.";
+  if (problem || $("key-overlay").hidden) error.hidden = !problem;
+  if (!$("key-overlay").hidden) return; // asked already (several calls can fail at once)
+  $("key-overlay").hidden = false;
+  $("key-forget").hidden = true;
+  const input = $("key-input");
+  input.value = "";
+  input.focus();
+}
+
+function onKeySubmit(event) {
+  event.preventDefault();
+  const key = $("key-input").value.trim();
+  if (!key) return;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  $("key-overlay").hidden = true;
+  start();
+}
+
+// ---- collections and fields ------------------------------------------------------------
+
+async function start() {
+  showMessage("");
+  let data;
+  try {
+    data = await api("/collections");
+  } catch (e) {
+    reportError(e, "collections");
+    return;
+  }
+  $("key-forget").hidden = !sessionStorage.getItem(KEY_STORAGE);
+  const select = $("collection-select");
+  select.replaceChildren(...data.collections.map((name) => new Option(name, name)));
+  select.disabled = data.collections.length === 0;
+  if (data.collections.length === 0) {
+    showMessage("This server holds no collection that this key can read.");
+    return;
+  }
+  const remembered = sessionStorage.getItem(COLLECTION_STORAGE);
+  const name = data.collections.includes(state.collection) ? state.collection
+    : data.collections.includes(remembered) ? remembered : data.collections[0];
+  select.value = name;
+  await selectCollection(name);
+}
+
+async function selectCollection(name) {
+  state.collection = name;
+  state.like = null;
+  state.mapDrawn = null;
+  sessionStorage.setItem(COLLECTION_STORAGE, name);
+  closeDoc();
+  clearResults("");
+  renderLikeBanner();
+  const [info, fields] = await Promise.all([
+    api(collectionPath()).catch((e) => { reportError(e, "collection"); return null; }),
+    api(collectionPath("/fields")).catch((e) => { reportError(e, "fields"); return { fields: {} }; }),
+  ]);
+  if (name !== state.collection) return;
+  $("collection-info").textContent = info
+    ? `${info.count.toLocaleString()} documents · ${info.model} · ${info.dim} d` : "";
+  state.fields = fields.fields || {};
+  renderFilters();
+  renderColorChoices();
+  if (state.view === "map") loadMap();
+  else if ($("search-input").value.trim()) runSearch();
+}
+
+function renderFilters() {
+  const box = $("filters");
+  box.replaceChildren();
+  for (const [field, about] of Object.entries(state.fields)) {
+    const values = (about.values || []).filter((v) => v !== null && typeof v !== "object");
+    if (values.length === 0) continue;
+    const select = document.createElement("select");
+    select.id = "filter-" + field;
+    select.dataset.field = field;
+    select.dataset.testid = "filter";
+    select.add(new Option("any", ""));
+    values.forEach((value, i) => select.add(new Option(String(value), String(i))));
+    select.addEventListener("change", onFilterChange);
+    const label = document.createElement("label");
+    label.className = "control";
+    const caption = document.createElement("span");
+    caption.textContent = field;
+    label.append(caption, select);
+    box.append(label);
+  }
+}
+
+/** {field: value} for every filter that is not "any" (values keep their JSON type). */
+function buildWhere() {
+  const where = {};
+  for (const select of $("filters").querySelectorAll("select")) {
+    if (select.value === "") continue;
+    const field = select.dataset.field;
+    const values = (state.fields[field].values || []).filter((v) => v !== null && typeof v !== "object");
+    where[field] = values[Number(select.value)];
+  }
+  return Object.keys(where).length ? where : null;
+}
+
+function onFilterChange() {
+  runSearch();
+}
+
+// ---- search ----------------------------------------------------------------------------
+
+function setMode(mode) {
+  state.mode = mode;
+  for (const button of document.querySelectorAll(".modes button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+  }
+}
+
+function clearResults(status) {
+  state.searchSeq += 1; // answers still on the way are dropped
+  $("results").replaceChildren();
+  $("results").dataset.state = "idle";
+  $("search-status").textContent = status;
+}
+
+async function runSearch() {
+  if (!state.collection) return;
+  const query = $("search-input").value.trim();
+  const body = { k: Number($("k-select").value) };
+  const where = buildWhere();
+  if (where) body.where = where;
+  if (state.like !== null) {
+    body.like = state.like; // by meaning: the stored document's vector
+  } else if (query) {
+    body.query = query;
+    body.mode = state.mode;
+  } else {
+    clearResults("");
+    return;
+  }
+  const seq = ++state.searchSeq;
+  const results = $("results");
+  results.dataset.state = "loading";
+  $("search-status").textContent = "Searching…";
+  let data;
+  try {
+    data = await api(collectionPath("/search"), { method: "POST", body });
+  } catch (e) {
+    if (seq !== state.searchSeq) return;
+    results.dataset.state = "error";
+    $("search-status").textContent = "";
+    reportError(e, "search");
+    return;
+  }
+  if (seq !== state.searchSeq) return;
+  showMessage("");
+  renderResults(data.hits, body.query ? queryTerms(body.query) : []);
+  const n = data.hits.length;
+  $("search-status").textContent = `${n} result${n === 1 ? "" : "s"} in ${data.took_ms} ms` +
+    (where ? " · filtered" : "");
+  results.dataset.state = "done";
+}
+
+function renderResults(hits, terms) {
+  const list = $("results");
+  list.replaceChildren(...hits.map((hit, i) => renderHit(hit, i + 1, terms)));
+}
+
+function renderHit(hit, rank, terms) {
+  const item = document.createElement("li");
+  item.className = "result";
+  item.dataset.id = hit.id;
+  item.dataset.testid = "result";
+
+  const head = element("div", "result-head");
+  head.append(element("span", "rank", String(rank)));
+  const id = element("button", "doc-id link-button", hit.id);
+  id.type = "button";
+  id.title = "Open this document";
+  id.addEventListener("click", () => openDoc(hit.id));
+  head.append(id);
+  const score = element("span", "score", formatScore(hit.score));
+  score.title = "score";
+  head.append(score);
+  const parts = [];
+  if (hit.dense_score !== undefined && hit.dense_score !== null) parts.push("dense " + formatScore(hit.dense_score));
+  if (hit.keyword_score !== undefined && hit.keyword_score !== null) parts.push("keyword " + formatScore(hit.keyword_score));
+  if (hit.rerank_score !== undefined && hit.rerank_score !== null) parts.push("rerank " + formatScore(hit.rerank_score));
+  if (parts.length) head.append(element("span", "subscores", parts.join(" · ")));
+  item.append(head);
+
+  const text = element("p", "text");
+  text.append(highlight(hit.text || "", terms));
+  text.title = "Click to show all of it";
+  text.addEventListener("click", () => text.classList.toggle("expanded"));
+  item.append(text);
+
+  const metadata = renderMetadata(hit.metadata || {});
+  const foot = element("div", "result-foot");
+  foot.append(metadata);
+  const like = element("a", "more-like-this", "More like this");
+  like.href = "#";
+  like.dataset.id = hit.id;
+  like.dataset.testid = "more-like-this";
+  like.addEventListener("click", (event) => {
+    event.preventDefault();
+    searchLike(hit.id);
+  });
+  foot.append(like);
+  item.append(foot);
+  return item;
+}
+
+function formatScore(value) {
+  return typeof value === "number" ? value.toFixed(3) : String(value);
+}
+
+function renderMetadata(metadata) {
+  const box = element("div", "metadata");
+  for (const [key, value] of Object.entries(metadata)) {
+    const chip = element("span", "meta");
+    chip.dataset.field = key;
+    chip.append(element("span", "meta-key", key), element("span", "meta-value",
+      typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)));
+    box.append(chip);
+  }
+  return box;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function searchLike(id) {
+  state.like = id;
+  renderLikeBanner();
+  showView("search");
+  runSearch();
+}
+
+function renderLikeBanner() {
+  $("like-banner").hidden = state.like === null;
+  $("like-id").textContent = state.like === null ? "" : state.like;
+}
+
+// ---- highlighting ----------------------------------------------------------------------
+
+/** The words of a query worth marking: lower case, no stop words, no repeats. */
+function queryTerms(query) {
+  const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+  const terms = [...new Set(words)].filter((w) => !STOPWORDS.has(w));
+  return terms.sort((a, b) => b.length - a.length);
+}
+
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** A fragment of text nodes and <mark>s: every word that starts with a query term
+ * (case-insensitive: "search" marks "Searching"); terms of one or two letters only as
+ * whole words. */
+function highlight(text, terms) {
+  const fragment = document.createDocumentFragment();
+  if (!terms.length) {
+    fragment.append(text);
+    return fragment;
+  }
+  const alternatives = terms.map((t) => escapeRegExp(t) + (t.length >= 3 ? "[\\p{L}\\p{N}]*" : ""));
+  const pattern = new RegExp("(?<![\\p{L}\\p{N}])(?:" + alternatives.join("|") + ")(?![\\p{L}\\p{N}])", "giu");
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match.index > last) fragment.append(text.slice(last, match.index));
+    fragment.append(element("mark", "", match[0]));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) fragment.append(text.slice(last));
+  return fragment;
+}
+
+// ---- one document ----------------------------------------------------------------------
+
+async function fetchDoc(id) {
+  if (!id.includes("/")) return api(collectionPath("/documents/" + encodeURIComponent(id)));
+  // A "/" in a path segment is decoded before routing even when escaped, so ids
+  // such as "docs/a.pdf#3" are fetched by POST /get instead.
+  const data = await api(collectionPath("/get"), { method: "POST", body: { ids: [id] } });
+  if (!data.documents.length) throw new ApiError(404, "not_found", `no document with id ${JSON.stringify(id)}`);
+  return data.documents[0];
+}
+
+async function openDoc(id) {
+  state.panelDoc = id;
+  const panel = $("doc-panel");
+  panel.hidden = false;
+  panel.dataset.state = "loading";
+  $("doc-id").textContent = id;
+  $("doc-text").textContent = "Loading…";
+  $("doc-metadata").replaceChildren();
+  let doc;
+  try {
+    doc = await fetchDoc(id);
+  } catch (e) {
+    if (state.panelDoc !== id) return;
+    $("doc-text").textContent = "";
+    panel.dataset.state = "error";
+    reportError(e, "document");
+    return;
+  }
+  if (state.panelDoc !== id) return;
+  panel.dataset.id = doc.id;
+  $("doc-id").textContent = doc.id;
+  $("doc-text").textContent = doc.text || "(no text)";
+  $("doc-metadata").replaceChildren(...renderMetadata(doc.metadata || {}).childNodes);
+  panel.dataset.state = "done";
+}
+
+function closeDoc() {
+  state.panelDoc = null;
+  $("doc-panel").hidden = true;
+  delete $("doc-panel").dataset.id;
+}
+
+// ---- the map ---------------------------------------------------------------------------
+
+function renderColorChoices() {
+  const select = $("map-color");
+  const previous = select.value;
+  const fields = Object.keys(state.fields);
+  select.replaceChildren(new Option("nothing", ""), ...fields.map((f) => new Option(f, f)));
+  select.value = fields.includes(previous) ? previous : fields.includes("cluster") ? "cluster" : "";
+}
+
+function loadPlotly() {
+  if (!state.plotly) {
+    state.plotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/static/plotly.min.js";
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => {
+        state.plotly = null;
+        reject(new Error("could not load /static/plotly.min.js"));
+      };
+      document.head.append(script);
+    });
+  }
+  return state.plotly;
+}
+
+function webglWorks() {
+  try {
+    const canvas = document.createElement("canvas");
+    return Boolean(canvas.getContext("webgl") || canvas.getContext("experimental-webgl"));
+  } catch (e) {
+    return false;
+  }
+}
+
+async function loadMap() {
+  if (!state.collection) return;
+  const method = $("map-method").value;
+  const color = $("map-color").value;
+  const wanted = `${state.collection}|${method}|${color}`;
+  if (state.mapDrawn === wanted) return;
+  const seq = ++state.mapSeq;
+  const box = $("map");
+  box.dataset.state = "loading";
+  $("map-status").textContent = "Computing the map… (the first time can take a while)";
+  const params = new URLSearchParams({ method });
+  if (color) params.set("color_by", color);
+  let Plotly, data;
+  try {
+    [Plotly, data] = await Promise.all([loadPlotly(), api(collectionPath("/map?" + params))]);
+  } catch (e) {
+    if (seq !== state.mapSeq) return;
+    box.dataset.state = "error";
+    $("map-status").textContent = "";
+    reportError(e, "map");
+    return;
+  }
+  if (seq !== state.mapSeq) return;
+  await drawMap(Plotly, data, color);
+  state.mapDrawn = wanted;
+  const n = data.points.length;
+  $("map-status").textContent = `${n.toLocaleString()} documents · ${data.notes.join("; ")} · click a point to read it`;
+  box.dataset.state = "done";
+}
+
+function hoverText(text) {
+  let short = text.length > HOVER_CHARS ? text.slice(0, HOVER_CHARS) + "…" : text;
+  // plotly reads a few HTML-like tags in hover text: escape them, then wrap the lines
+  short = short.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return short.replace(/(.{1,60})(\s+|$)/g, "$1<br>").replace(/(<br>)+$/, "");
+}
+
+async function drawMap(Plotly, data, color) {
+  const groups = new Map();
+  for (const p of data.points) {
+    const value = p.color === null || p.color === undefined ? null : p.color;
+    const label = value === null ? "(none)" : typeof value === "object" ? JSON.stringify(value) : String(value);
+    if (!groups.has(label)) groups.set(label, { value, x: [], y: [], ids: [], text: [] });
+    const g = groups.get(label);
+    g.x.push(p.x);
+    g.y.push(p.y);
+    g.ids.push(p.id);
+    g.text.push(hoverText(p.text || ""));
+  }
+  const numeric = [...groups.values()].every((g) => typeof g.value === "number" || g.value === null);
+  const labels = [...groups.keys()].sort((a, b) => (numeric ? Number(a) - Number(b) : a.localeCompare(b)));
+  const type = webglWorks() ? "scattergl" : "scatter";
+  const traces = labels.map((label) => {
+    const g = groups.get(label);
+    return {
+      type, mode: "markers", name: label, x: g.x, y: g.y, customdata: g.ids, text: g.text,
+      hovertemplate: "<b>%{customdata}</b><br>%{text}<extra>" + escapeForPlotly(label) + "</extra>",
+      marker: { size: 9, opacity: 0.85, line: { width: 0.5, color: "#ffffff" } },
+    };
+  });
+  const layout = {
+    margin: { l: 10, r: 10, t: 36, b: 10 },
+    hovermode: "closest",
+    showlegend: Boolean(color),
+    legend: { title: { text: escapeForPlotly(color || "") }, itemsizing: "constant" },
+    xaxis: { visible: false },
+    yaxis: { visible: false, scaleanchor: "x" },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    dragmode: "pan",
+  };
+  const box = $("map");
+  await Plotly.react(box, traces, layout, { responsive: true, displaylogo: false, scrollZoom: true });
+  if (!box.dataset.clickBound) {
+    box.on("plotly_click", (event) => {
+      const point = event && event.points && event.points[0];
+      if (point && point.customdata !== undefined) openDoc(String(point.customdata));
+    });
+    // plotly's `responsive` follows the window only; the box also narrows when the
+    // document panel opens beside it
+    new ResizeObserver(() => {
+      if (!box.closest("[hidden]") && box.data) Plotly.Plots.resize(box);
+    }).observe(box);
+    box.dataset.clickBound = "1";
+  }
+}
+
+function escapeForPlotly(text) {
+  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+// ---- views -----------------------------------------------------------------------------
+
+function showView(view) {
+  state.view = view;
+  $("search-view").hidden = view !== "search";
+  $("map-view").hidden = view !== "map";
+  $("tab-search").setAttribute("aria-selected", String(view === "search"));
+  $("tab-map").setAttribute("aria-selected", String(view === "map"));
+  if (view === "map") {
+    loadMap();
+    if (window.Plotly && state.mapDrawn) window.Plotly.Plots.resize($("map"));
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------
+
+function wire() {
+  $("key-form").addEventListener("submit", onKeySubmit);
+  $("key-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY_STORAGE);
+    askForKey(null);
+  });
+  $("collection-select").addEventListener("change", (event) => selectCollection(event.target.value));
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.like = null;
+    renderLikeBanner();
+    runSearch();
+  });
+  for (const button of document.querySelectorAll(".modes button")) {
+    button.addEventListener("click", () => {
+      setMode(button.dataset.mode);
+      if (state.like === null) runSearch(); // "more like this" is by meaning whatever the mode
+    });
+  }
+  $("k-select").addEventListener("change", runSearch);
+  $("like-clear").addEventListener("click", () => {
+    state.like = null;
+    renderLikeBanner();
+    runSearch();
+  });
+  $("tab-search").addEventListener("click", () => showView("search"));
+  $("tab-map").addEventListener("click", () => showView("map"));
+  $("map-method").addEventListener("change", loadMap);
+  $("map-color").addEventListener("change", loadMap);
+  $("doc-close").addEventListener("click", closeDoc);
+  $("doc-like").addEventListener("click", () => {
+    if (state.panelDoc !== null) searchLike(state.panelDoc);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("doc-panel").hidden) closeDoc();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  wire();
+  setMode("dense");
+  start(); // without a key first: a server started with --no-auth needs none
+});
