@@ -399,6 +399,12 @@ class Collection:
                                              self._store.path / "index" / view.name)
         return self._views[dims]
 
+    def index_ready(self) -> bool:
+        """True when a dense search runs in this process on an index that needs no work
+        first (nothing to load, build or catch up): it then costs well under a
+        millisecond. False for a database-side index (PostgreSQL)."""
+        return isinstance(self._index, IndexManager) and self._index.ready()
+
     def refresh_index(self, progress: Progress | None = None) -> None:
         """Bring the index up to date now, waiting for any background build (searches
         catch up by themselves, but never wait for a big rebuild)."""

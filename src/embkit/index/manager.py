@@ -105,6 +105,12 @@ class IndexManager:
     def building(self) -> bool:
         return self._building is not None
 
+    def ready(self) -> bool:
+        """True when a search can start at once: the index is loaded, whole (no build
+        running or failed) and reflects every write, so it does no catch-up work."""
+        return (self.index is not None and self._building is None and not self._stopgap
+                and self.generation == self.store.generation)
+
     def _current(self, progress: Progress | None, wait: bool) -> VectorIndex:
         self._adopt(wait)
         if self.index is None:

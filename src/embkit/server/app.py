@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from . import errors, routes_analysis, routes_collections, routes_documents, routes_search
 from .auth import Auth
+from .fast_search import FastSearch
 from .hosting import Collections
 from .keys import KeyStore
 from .limits import Limits
@@ -38,6 +39,7 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     for module in (routes_collections, routes_documents, routes_search, routes_analysis):
         app.include_router(module.router)
     _web_page(app)
+    app.add_middleware(FastSearch)  # inside RequestMiddleware: ids, logs and the body limit still apply
     app.add_middleware(RequestMiddleware, max_body_bytes=limits.max_body_bytes)
 
     return app

@@ -46,8 +46,8 @@ class RequestMiddleware:
             if receive is not None:
                 await self.app(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status[0],
-                     (time.perf_counter() - started) * 1000)
+            log.info("%s %s %s %d %.1fms%s", request_id, scope["method"], scope["path"], status[0],
+                     (time.perf_counter() - started) * 1000, " fast" if scope["state"].get("fast") else "")
 
     async def _buffered(self, receive, headers):
         """The whole body read up front (refused past the limit), replayed to the app."""

@@ -3,7 +3,8 @@ call under the collection's read lock."""
 
 import time
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import TypeAdapter
 
 from ..errors import EmbkitError
 from .auth import requires
@@ -13,8 +14,20 @@ from .state import hosted, limits
 router = APIRouter(tags=["search"])
 
 
-@router.post("/collections/{name}/search")
-def search(name: str, body: Search, request: Request, _=Depends(requires("read"))) -> dict:
+# For a sync route FastAPI validates and encodes a returned dict in one more trip to the
+# thread pool (~0.1 ms of CPU a request). Encoding it here, in the route's own worker
+# thread, the way FastAPI does for `-> dict` (pydantic's dump_json), gives the same bytes
+# and headers without that trip; `response_model=dict` keeps the OpenAPI schema as it was.
+_DICT = TypeAdapter(dict)
+
+
+def encode_hits(hits, started: float) -> bytes:
+    content = {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return _DICT.dump_json(_DICT.validate_python(content, from_attributes=True), by_alias=True)
+
+
+@router.post("/collections/{name}/search", response_model=dict)
+def search(name: str, body: Search, request: Request, _=Depends(requires("read"))) -> Response:
     """Top-k by meaning (dense), by words (keyword, BM25) or both (hybrid), with
     filters, reranking, MMR, or more like a stored document (`like`)."""
     lim = limits(request)
@@ -29,7 +42,7 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     started = time.perf_counter()
     with h.lock.reading():
         hits = h.collection.search(query, **options)
-    return {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return Response(encode_hits(hits, started), media_type="application/json")
 
 
 @router.post("/collections/{name}/context")

@@ -17,17 +17,28 @@ class ReadWriteLock:
 
     @contextmanager
     def reading(self):
-        with self._cond:
-            while self._writer or self._waiting_writers:
-                self._cond.wait()
-            self._readers += 1
+        self.acquire_read()
         try:
             yield
         finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
+            self.release_read()
+
+    def acquire_read(self, blocking: bool = True) -> bool:
+        """With `blocking=False`, False at once if a writer holds or awaits the lock
+        (the event loop must never wait on it)."""
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                if not blocking:
+                    return False
+                self._cond.wait()
+            self._readers += 1
+            return True
+
+    def release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
 
     @contextmanager
     def writing(self):

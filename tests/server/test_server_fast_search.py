@@ -1,0 +1,111 @@
+"""The event-loop fast path for small dense searches answers exactly what the ordinary
+route answers (same bytes but the timing), and steps aside whenever it could not: a
+filter, a text query, an index that must catch up first, a bad key, a bad body."""
+
+import json
+
+import numpy as np
+import pytest
+
+import embkit
+from live_server import LiveServer, create_key
+
+TEXTS = [f"document number {i} about {topic}" for i, topic in
+         enumerate(["rivers", "mountains", "bread", "tea", "rockets", "planets", "python", "databases"] * 5)]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fast")
+    col = embkit.create(root / "docs")
+    col.add(TEXTS, ids=[f"d{i}" for i in range(len(TEXTS))], metadatas=[{"n": i} for i in range(len(TEXTS))])
+    vectors = col.embed(["rivers and lakes", "baking"])
+    col.close()
+    keys_file = root / "keys.json"
+    read, other = create_key(keys_file, "read"), create_key(keys_file, "read", "elsewhere")
+    live = LiveServer([str(root / "docs"), "--keys-file", str(keys_file)], root / "server.log")
+    yield live, read, other, vectors
+    assert live.stop() == 0
+
+
+def _answered_fast(live: LiveServer, request_id: str) -> bool:
+    lines = [line for line in live.log.read_text().splitlines() if f" {request_id} POST " in line]
+    assert len(lines) == 1, lines
+    return lines[0].endswith(" fast")
+
+
+def _search(client, request_id: str, body: dict):
+    return client.post("/collections/docs/search", json=body, headers={"X-Request-ID": request_id})
+
+
+def _without_timing(response) -> dict:
+    body = response.json()
+    body.pop("took_ms")
+    return body
+
+
+def test_fast_answer_equals_the_route(served):
+    live, read, _, vectors = served
+    body = {"vector": vectors[0].tolist(), "k": 5}
+    with live.client(read) as client:
+        first = _search(client, "first", body)  # opens the collection and loads the index: the route
+        second = _search(client, "second", body)
+        filtered = _search(client, "filtered", {**body, "where": {"n": {"$gte": 0}}})  # filters go to the route
+    assert first.status_code == second.status_code == filtered.status_code == 200
+    assert not _answered_fast(live, "first") and _answered_fast(live, "second")
+    assert not _answered_fast(live, "filtered")
+    assert _without_timing(first) == _without_timing(second) == _without_timing(filtered)
+    assert second.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert second.headers["x-request-id"] == "second"
+    assert second.json()["hits"][0]["id"] in {"d0", "d8", "d16", "d24", "d32"}  # a river document
+
+
+def test_like_is_fast_and_text_is_not(served):
+    live, read, _, _ = served
+    with live.client(read) as client:
+        _search(client, "warm", {"like": "d2", "k": 3})
+        like = _search(client, "like", {"like": "d2", "k": 3})
+        text = _search(client, "text", {"query": "baking", "k": 3})
+    assert like.status_code == text.status_code == 200
+    assert _answered_fast(live, "like") and not _answered_fast(live, "text")
+    assert "d2" not in [h["id"] for h in like.json()["hits"]]
+    assert text.json()["hits"][0]["id"] in {"d2", "d10", "d18", "d26", "d34"}  # a bread document
+
+
+@pytest.mark.parametrize("case", ["no key", "other collection", "unknown field", "k over the limit", "wrong dim"])
+def test_errors_are_the_routes(served, case):
+    live, read, other, vectors = served
+    body, key = {"vector": vectors[1].tolist(), "k": 3}, read
+    if case == "no key":
+        key = None
+    elif case == "other collection":
+        key = other
+    elif case == "unknown field":
+        body["colour"] = "red"
+    elif case == "k over the limit":
+        body["k"] = 5000
+    else:
+        body["vector"] = body["vector"][:10]
+    with live.client(key) as client:
+        _search(client, "warm-" + case, {"vector": vectors[1].tolist(), "k": 3}) if key else None
+        r = _search(client, case.replace(" ", "-"), body)
+    assert r.status_code == {"no key": 401, "other collection": 403, "unknown field": 422, "k over the limit": 422,
+                             "wrong dim": 422}[case], r.text
+    assert r.json()["error"]["request_id"] == case.replace(" ", "-")
+    assert not _answered_fast(live, case.replace(" ", "-"))
+
+
+def test_after_a_write_the_route_catches_up_then_fast_again(served, tmp_path):
+    live, read, _, vectors = served
+    keys_file = live.log.parent / "keys.json"
+    writer = create_key(keys_file, "write")
+    new = (vectors[0] + 0.01 * np.ones_like(vectors[0])).astype(np.float32)
+    new /= np.linalg.norm(new)
+    with live.client(writer) as client:
+        r = client.post("/collections/docs/add", json={"documents": [{"id": "new", "vector": new.tolist()}]})
+        assert r.status_code == 201, r.text
+        after = _search(client, "after-write", {"vector": new.tolist(), "k": 1})
+        again = _search(client, "again", {"vector": new.tolist(), "k": 1})
+    assert after.json()["hits"][0]["id"] == again.json()["hits"][0]["id"] == "new"
+    assert not _answered_fast(live, "after-write") and _answered_fast(live, "again")
+    assert json.loads(again.content)["hits"][0]["score"] == pytest.approx(1.0, abs=1e-5)
