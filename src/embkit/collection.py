@@ -127,9 +127,12 @@ class Collection:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Save the index if it moved on, and close the store."""
+    def close(self, save: bool = True) -> None:
+        """Save the index if it moved on (unless `save=False`: say, its folder is
+        gone), and close the store."""
         try:
+            if not save:
+                return
             self._index.save()
             for view in self._views.values():
                 view.save()

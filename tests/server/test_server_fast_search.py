@@ -3,6 +3,7 @@ route answers (same bytes but the timing), and steps aside whenever it could not
 filter, a text query, an index that must catch up first, a bad key, a bad body."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -29,7 +30,12 @@ def served(tmp_path_factory):
 
 
 def _answered_fast(live: LiveServer, request_id: str) -> bool:
-    lines = [line for line in live.log.read_text().splitlines() if f" {request_id} POST " in line]
+    deadline = time.monotonic() + 5  # the log line is written just after the response is sent
+    while True:
+        lines = [line for line in live.log.read_text().splitlines() if f" {request_id} POST " in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(lines) == 1, lines
     return lines[0].endswith(" fast")
 

@@ -30,10 +30,11 @@ def search(path: str = DirArg,
            rescore: Optional[int] = typer.Option(None, "--rescore", help="Quantized indexes: candidates per result to rerank exactly."),
            dims: Optional[int] = typer.Option(None, "--dims", help="Matryoshka: candidates from the first DIMS "
                                               "dimensions, rescored with the full vectors."),
+           read_url: Optional[str] = typer.Option(None, "--read-url", help="PostgreSQL: read from this replica."),
            as_json: bool = JsonOpt) -> None:
     """Search by meaning, by keywords or both: a query text, or --like ID."""
     where_dict = _where(where)
-    with open_collection(path) as col:
+    with open_collection(path, read_url=read_url) as col:
         if mode != "keyword":
             with _progress(col.count(), "updating index", quiet=as_json) as advance:
                 col.refresh_index(progress=advance)

@@ -2,6 +2,7 @@
 
 import ipaddress
 import socket
+from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional
 
@@ -16,24 +17,28 @@ KeysFileOpt = typer.Option(None, "--keys-file", help="Key store (default: EMBKIT
 
 
 @app.command()
-def serve(folders: List[Path] = typer.Argument(None, help="Collection folders to serve (by folder name)."),
+def serve(folders: List[str] = typer.Argument(None, help="Collection folders (served by folder name) or "
+                                             "postgresql://…/db?collection=NAME URLs (served as NAME)."),
           root: Optional[Path] = typer.Option(None, "--root", help="Serve every collection under DIR; "
                                               "collections created over HTTP go here."),
           host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port"),
           no_auth: bool = typer.Option(False, "--no-auth", help="No API keys: single user, loopback only."),
           keys_file: Optional[Path] = KeysFileOpt,
           reranker: Optional[Path] = typer.Option(None, "--reranker", help="Cross-encoder folder for rerank=N."),
+          read_url: Optional[str] = typer.Option(None, "--read-url", help="PostgreSQL replica for the reads of "
+                                                 "PostgreSQL collections."),
           max_batch: int = typer.Option(1000, "--max-batch", help="Documents or texts per request."),
           max_text_chars: int = typer.Option(100_000, "--max-text-chars", help="Characters per text or query."),
           max_k: int = typer.Option(1000, "--max-k", help="Results per search."),
           max_body_bytes: int = typer.Option(16 * 1024 * 1024, "--max-body-bytes", help="Request body size."),
+          workers: int = typer.Option(1, "--workers", help="Server processes on the port: searches use "
+                                      "this many cores (each process holds its own copy of the indexes)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """Serve collections over HTTP (OpenAPI at /docs) with a search-and-map page at /."""
-    import logging
-
     import uvicorn
 
-    from ..server import Collections, KeyStore, Limits, create_app
+    from ..server import Collections, KeyStore, Limits
+    from ..server.workers import Settings, application
 
     if not folders and root is None:
         raise EmbkitError("folders: give collection folders to serve, or --root DIR")
@@ -41,7 +46,7 @@ def serve(folders: List[Path] = typer.Argument(None, help="Collection folders to
         raise EmbkitError(f"no_auth: refused on {host!r}; --no-auth is only for a loopback address "
                           "(127.0.0.1, ::1, localhost)")
     for field, value in (("max_batch", max_batch), ("max_text_chars", max_text_chars), ("max_k", max_k),
-                         ("max_body_bytes", max_body_bytes)):
+                         ("max_body_bytes", max_body_bytes), ("workers", workers)):
         if value < 1:
             raise EmbkitError(f"{field}: must be a positive integer, got {value}")
     if reranker is not None and not (reranker / "config.json").is_file():
@@ -51,9 +56,17 @@ def serve(folders: List[Path] = typer.Argument(None, help="Collection folders to
         typer.echo(f"note: no API keys in {keys.path} yet; create one with `embkit keys create --scope read`",
                    err=True)
     limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes)
-    application = create_app(Collections(folders or [], root), keys, limits, reranker)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+    Collections(folders or [], root, read_url)  # checks the folders and names now, in this process
+    settings = Settings([str(f) for f in folders or []], str(root) if root else None, read_url,
+                        None if keys is None else str(keys.path), no_auth, asdict(limits),
+                        str(reranker) if reranker else None, log_level)
+    settings.configure_logging()
+    if workers == 1:
+        uvicorn.run(application(settings), host=host, port=port, log_level=log_level, access_log=False)
+    else:  # each worker process builds its own application from the settings
+        settings.export()
+        uvicorn.run("embkit.server.workers:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level=log_level, access_log=False)
 
 
 def _loopback(host: str) -> bool:

@@ -5,6 +5,10 @@ import faiss
 from .base import VectorIndex
 from .flat import metric_type
 
+# Parameters of unfiltered searches, one per beam width: FAISS only reads them, so every
+# index and thread may share them (building one per call costs a few µs of SWIG).
+_UNFILTERED: dict[int, faiss.SearchParametersHNSW] = {}
+
 
 class HnswIndex(VectorIndex):
     """`hnsw:M=32,efc=200,ef=64`: M links a node, efc the build beam, ef the search beam."""
@@ -20,4 +24,9 @@ class HnswIndex(VectorIndex):
     def _search_parameters(self, selector, params, k):
         # the beam must be at least k wide or fewer than k results come back
         ef = max(params.get("ef", self.params["ef"]), k)
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+        if selector is not None:
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+        cached = _UNFILTERED.get(ef)
+        if cached is None:
+            cached = _UNFILTERED[ef] = faiss.SearchParametersHNSW(efSearch=ef)
+        return cached

@@ -22,8 +22,13 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(collections: Collections, keys: KeyStore | None, limits: Limits | None = None,
-               reranker: str | Path | None = None) -> FastAPI:
-    """`keys=None` turns auth off (the CLI allows that only on a loopback address)."""
+               reranker: str | Path | None = None) -> RequestMiddleware:
+    """The ASGI application to serve (the FastAPI app is its `.app.app`). `keys=None`
+    turns auth off (the CLI allows that only on a loopback address).
+
+    Request ids, logs and the body limit wrap everything; inside them the fast search
+    path sits in front of FastAPI, which it passes all else to, so that the most common
+    request skips FastAPI's and Starlette's layers (see fast_search.py)."""
     limits = limits or Limits()
     @asynccontextmanager
     async def lifespan(_app):
@@ -39,10 +44,7 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     for module in (routes_collections, routes_documents, routes_search, routes_analysis):
         app.include_router(module.router)
     _web_page(app)
-    app.add_middleware(FastSearch)  # inside RequestMiddleware: ids, logs and the body limit still apply
-    app.add_middleware(RequestMiddleware, max_body_bytes=limits.max_body_bytes)
-
-    return app
+    return RequestMiddleware(FastSearch(app), max_body_bytes=limits.max_body_bytes)
 
 
 def _web_page(app: FastAPI) -> None:

@@ -23,7 +23,7 @@ PREFIX, SUFFIX = "/collections/", "/search"
 
 class FastSearch:
     def __init__(self, app):
-        self.app = app
+        self.app = app  # the FastAPI application: its state holds the collections, keys and limits
 
     async def __call__(self, scope, receive, send):
         name = _collection(scope)
@@ -41,7 +41,7 @@ class FastSearch:
 
     def _answer(self, scope, name: str, body: bytes) -> bytes | None:
         """The response body, or None to leave the request to the route."""
-        state = scope["app"].state
+        state = self.app.state
         try:
             search = Search.model_validate_json(body)
         except ValidationError:
@@ -59,8 +59,9 @@ class FastSearch:
             if not hosted.collection.index_ready():
                 return None
             started = time.perf_counter()
-            options = search.model_dump(exclude_none=True)
-            hits = hosted.collection.search(**options)
+            hits = hosted.collection.search(vector=search.vector, like=search.like, k=search.k,
+                                            by_document=search.by_document, ef=search.ef, nprobe=search.nprobe,
+                                            rescore=search.rescore)
             return encode_hits(hits, started)
         except Exception:  # the route raises it again and answers it as an error
             return None

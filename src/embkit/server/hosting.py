@@ -2,6 +2,7 @@
 `--root`, where new ones are created. Each is opened once and shared by all requests,
 behind a readers-writer lock."""
 
+import os
 import re
 import shutil
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from ..collection import Collection, create, open as open_collection
 from ..errors import EmbkitError
+from ..store.postgres import PgUrl, is_url
 from ..store.sqlite import DB_NAME
 from .rwlock import ReadWriteLock
 
@@ -37,26 +39,60 @@ class Hosted:
     collection: Collection
     lock: ReadWriteLock = field(default_factory=ReadWriteLock)
     under_root: bool = False
+    identity: tuple | None = None  # (device, inode) of the database file as opened; None for PostgreSQL
+
+    def __post_init__(self):
+        db = self.collection.path / DB_NAME
+        if self.identity is None and db.is_file():  # a SQLite folder (a PostgreSQL collection has none)
+            self.identity = _identity(db)
+
+    def stale(self) -> bool:
+        """True when the folder was deleted or replaced since it was opened (by another
+        server process, with `--workers`): this handle would read and write a ghost."""
+        return self.identity is not None and _identity(self.collection.path / DB_NAME) != self.identity
+
+
+def _identity(db: Path) -> tuple | None:
+    try:
+        st = os.stat(db)
+    except FileNotFoundError:
+        return ("gone",)
+    return st.st_dev, st.st_ino
 
 
 class Collections:
     """name -> collection folder, opened lazily and kept open."""
 
-    def __init__(self, folders: list[str | Path] = (), root: str | Path | None = None):
+    def __init__(self, folders: list[str | Path] = (), root: str | Path | None = None, read_url: str | None = None):
         self.root = Path(root).resolve() if root is not None else None
-        self._fixed: dict[str, Path] = {}
+        self.read_url = read_url  # for PostgreSQL collections: reads go to this replica
+        self._fixed: dict[str, Path | str] = {}
+        self._shown: dict[str, str] = {}  # for messages
+        self._open: dict[str, Hosted] = {}
         for folder in folders:
-            folder = Path(folder).resolve()
-            name = check_name(folder.name)
+            if is_url(str(folder)):  # postgresql://…/db?collection=NAME, served as NAME
+                location, name = str(folder), check_name(PgUrl(str(folder)).name)
+                shown = PgUrl(location).public()  # never the password
+            else:
+                location = Path(folder).resolve()
+                name = check_name(location.name)
+                if not (location / DB_NAME).is_file():
+                    raise EmbkitError(f"collections: {location} is not an embkit collection (no {DB_NAME})")
+                shown = str(location)
             if name in self._fixed:
-                raise EmbkitError(f"collections: two folders are both named {name!r} ({self._fixed[name]}, {folder})")
-            if not (folder / DB_NAME).is_file():
-                raise EmbkitError(f"collections: {folder} is not an embkit collection (no {DB_NAME})")
-            self._fixed[name] = folder
+                raise EmbkitError(f"collections: two collections are both named {name!r} ({self._shown[name]}, "
+                                  f"{shown})")
+            self._fixed[name], self._shown[name] = location, shown
         if self.root is not None and not self.root.is_dir():
             raise EmbkitError(f"root: {self.root} is not a folder")
-        self._open: dict[str, Hosted] = {}
         self._lock = threading.Lock()
+        try:  # a database is only known to be there by connecting: an unreachable one fails `serve` now
+            for name, location in self._fixed.items():
+                if is_url(str(location)):
+                    self._open[name] = Hosted(open_collection(location, read_url=read_url))
+        except BaseException:
+            self.close()
+            raise
 
     def names(self) -> list[str]:
         names = set(self._fixed)
@@ -65,15 +101,25 @@ class Collections:
                          if NAME_PATTERN.match(p.name) and (p / DB_NAME).is_file())
         return sorted(names)
 
+    def peek(self, name: str) -> Hosted | None:
+        """The collection if it is open already and current (never opens one: cheap, lock-free)."""
+        hosted = self._open.get(name)
+        return None if hosted is None or hosted.stale() else hosted
+
     def get(self, name: str) -> Hosted:
         check_name(name)
         with self._lock:
             hosted = self._open.get(name)
+            if hosted is not None and hosted.stale():  # deleted or replaced by another worker
+                self._drop(name, hosted)
+                hosted = None
             if hosted is None:
                 folder = self._folder(name)
                 if folder is None:
                     raise NotFound(f"name: no collection named {name!r}")
-                hosted = self._open[name] = Hosted(open_collection(folder), under_root=name not in self._fixed)
+                read_url = self.read_url if is_url(str(folder)) else None
+                hosted = self._open[name] = Hosted(open_collection(folder, read_url=read_url),
+                                                   under_root=name not in self._fixed)
             return hosted
 
     def create(self, name: str, model: str | None, metric: str, dim: int | None) -> Hosted:
@@ -81,8 +127,12 @@ class Collections:
         if self.root is None:
             raise EmbkitError("root: this server has no --root folder, so it cannot create collections")
         with self._lock:
-            if name in self._fixed or (self.root / name).exists():
+            if name in self._fixed:
                 raise Conflict(f"name: a collection named {name!r} exists")
+            try:  # made here, exclusively: another server process creating the same name loses cleanly
+                (self.root / name).mkdir()
+            except FileExistsError:
+                raise Conflict(f"name: a collection named {name!r} exists") from None
             try:
                 collection = create(self.root / name, model=model, metric=metric, dim=dim)
             except BaseException:
@@ -103,6 +153,11 @@ class Collections:
             hosted.collection.close()
             shutil.rmtree(self.root / name)
 
+    def _drop(self, name: str, hosted: Hosted) -> None:
+        self._open.pop(name, None)
+        with hosted.lock.writing():
+            hosted.collection.close(save=False)  # saving would write into a folder that is gone
+
     def close(self) -> None:
         with self._lock:
             for hosted in self._open.values():
@@ -110,7 +165,7 @@ class Collections:
                     hosted.collection.close()
             self._open.clear()
 
-    def _folder(self, name: str) -> Path | None:
+    def _folder(self, name: str) -> Path | str | None:
         if name in self._fixed:
             return self._fixed[name]
         if self.root is not None and (self.root / name / DB_NAME).is_file():

@@ -1,0 +1,54 @@
+"""`embkit serve --workers N`: N server processes on one port (uvicorn's process manager),
+so that searches use every core. Each process opens the collections itself and keeps its
+own in-memory index; writes from all of them go through SQLite's own lock (WAL, one
+writer at a time, waiting up to 30 s), and before a search each index catches up with
+the other processes' writes through the store's change log.
+
+uvicorn starts each worker from an import string, so the settings travel in an
+environment variable."""
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ENV = "EMBKIT_SERVE_SETTINGS"
+
+
+@dataclass
+class Settings:
+    folders: list[str]
+    root: str | None
+    read_url: str | None
+    keys_file: str | None  # None with no_auth
+    no_auth: bool
+    limits: dict
+    reranker: str | None
+    log_level: str = "info"
+
+    def export(self) -> None:
+        os.environ[ENV] = json.dumps(asdict(self))
+
+    def configure_logging(self) -> None:
+        """One line per request from `embkit.server` (each worker process needs its own)."""
+        logging.basicConfig(level=self.log_level.upper(),
+                            format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+
+
+def application(settings: Settings):
+    from .app import create_app
+    from .hosting import Collections
+    from .keys import KeyStore
+    from .limits import Limits
+
+    keys = None if settings.no_auth else KeyStore(Path(settings.keys_file) if settings.keys_file else None)
+    return create_app(Collections(settings.folders, settings.root, settings.read_url), keys,
+                      Limits(**settings.limits), settings.reranker)
+
+
+def worker_app():
+    """The factory each worker process calls (`uvicorn --factory`)."""
+    settings = Settings(**json.loads(os.environ[ENV]))
+    settings.configure_logging()
+    return application(settings)
