@@ -11,6 +11,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("EMBKIT_HOME", tempfile.mkdtemp(prefix="embkit-home-"))
 
 from corpora import DATA, REPO  # noqa: E402,F401 - re-exported for fixtures
+from pg_fixtures import BACKENDS, Backend, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +59,25 @@ def small_beir(tmp_path_factory) -> Path:
     from beir_cut import cut_scifact
 
     return cut_scifact(tmp_path_factory.mktemp("beir") / "scifact-small")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL + pgvector server for the session, started on first use; tests
+    that need it skip, with the reason, where it cannot run."""
+    from pg_server import available
+
+    reason = available()
+    if reason:
+        pytest.skip(f"PostgreSQL: {reason}")
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path) -> Backend:
+    """Runs a test once per store backend; `backend("name")` is a fresh location."""
+    if request.param == "postgres":
+        return Backend("postgres", server=request.getfixturevalue("pg_server"))
+    return Backend("sqlite", tmp_path)

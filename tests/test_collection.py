@@ -1,4 +1,7 @@
-"""Round trips of the Python API on a real SQLite store with the real model."""
+"""The Collection contract: round trips of the Python API with the real model, run
+against every store backend (SQLite and PostgreSQL + pgvector; see the `backend`
+fixture). Tests about the SQLite file itself (WAL, a corrupt file) are SQLite's alone;
+their PostgreSQL counterparts sit beside them."""
 
 import sqlite3
 
@@ -6,7 +9,9 @@ import numpy as np
 import pytest
 
 import embkit
-from embkit.store import DB_NAME
+from embkit.store import DB_NAME, SCHEMA_VERSION, Record
+from embkit.store.postgres import PgUrl
+from pg_server import free_port
 
 DOCS = {
     "argparse": "Parse command line arguments and options for a program.",
@@ -21,8 +26,8 @@ META = {"argparse": {"kind": "module", "year": 2011}, "gzip": {"kind": "module",
 
 
 @pytest.fixture
-def col(tmp_path, minilm):
-    c = embkit.create(tmp_path / "c")
+def col(backend, minilm):
+    c = embkit.create(backend("c"))
     c.add(list(DOCS.values()), ids=list(DOCS), metadatas=[META[i] for i in DOCS])
     yield c
     c.close()
@@ -79,8 +84,8 @@ def test_get_count_upsert_delete_round_trip(col):
     assert "argparse" not in {h.id for h in col.search("command line", k=10)}
 
 
-def test_generated_ids_and_reopen(tmp_path, minilm):
-    path = tmp_path / "c"
+def test_generated_ids_and_reopen(backend, minilm):
+    path = backend("c")
     with embkit.create(path) as c:
         ids = c.add(["first text", "second text"])
         assert len(ids) == 2 and all(len(i) == 32 for i in ids) and ids[0] != ids[1]
@@ -94,7 +99,7 @@ def test_embed_matches_stored_vectors(col):
     np.testing.assert_allclose(col.embed([DOCS["pool"]])[0], stored, atol=1e-6)
 
 
-def test_precomputed_vectors_and_metrics(tmp_path):
+def test_precomputed_vectors_and_metrics(backend):
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(50, 8)).astype(np.float32)
     q = rng.normal(size=8).astype(np.float32)
@@ -103,7 +108,7 @@ def test_precomputed_vectors_and_metrics(tmp_path):
         ("dot", vectors @ q),
         ("l2", -np.linalg.norm(vectors - q, axis=1)),
     ]:
-        c = embkit.create(tmp_path / metric, model=None, dim=8, metric=metric)
+        c = embkit.create(backend(metric), model=None, dim=8, metric=metric)
         c.add(ids=[f"v{i}" for i in range(50)], vectors=vectors)
         hits = c.search(vector=q, k=7)
         order = np.argsort(-reference, kind="stable")[:7]
@@ -112,12 +117,13 @@ def test_precomputed_vectors_and_metrics(tmp_path):
         c.close()
 
 
-def test_add_vectors_with_texts(tmp_path):
-    c = embkit.create(tmp_path / "c", model=None, dim=3)
+def test_add_vectors_with_texts(backend):
+    c = embkit.create(backend("c"), model=None, dim=3)
     c.add(["alpha", "beta"], ids=["a", "b"], vectors=[[1, 0, 0], [0, 1, 0]])
     assert c.search(vector=[0.9, 0.1, 0], k=1)[0][:4] == ("a", pytest.approx(0.9939, abs=1e-3), "alpha", {})
     with pytest.raises(embkit.EmbkitError, match="no model; pass vectors"):
         c.add(["gamma"])
+    c.close()
 
 
 # ---- bad input: a clear error naming the field, and nothing changes ---------------------
@@ -133,6 +139,8 @@ def test_add_vectors_with_texts(tmp_path):
     (lambda c: c.add(vectors=np.ones((2, 50))), r"vectors: dimension 50 does not match the collection's 384 \(model minilm\)"),
     (lambda c: c.add(vectors=np.zeros((1, 384))), r"vectors\[0\]: zero vector"),
     (lambda c: c.add(vectors=np.full((1, 384), np.nan)), r"vectors\[0\]: contains NaN"),
+    (lambda c: c.add(["a", "b", "c"], ids=["n1", "n2", "n3"], vectors=np.vstack([np.ones((2, 384)), np.full((1, 384), np.inf)])),
+     r"vectors\[2\]: contains NaN or infinity"),
     (lambda c: c.add(["a"], model="glove-50d"), r"model: space 'text' holds vectors from 'minilm' \(384-d\); got 'glove-50d'"),
     (lambda c: c.search("q", model="minilm-torch"), r"holds vectors from 'minilm' \(384-d\); got 'minilm-torch' \(384-d\)"),
     (lambda c: c.search(vector=np.ones(12)), r"vector: dimension 12 does not match the collection's 384 \(model minilm\)"),
@@ -149,31 +157,89 @@ def test_bad_input_is_refused_and_changes_nothing(col, call, message):
     assert state(col) == before
 
 
-def test_create_and_open_errors(tmp_path):
+def test_a_batch_that_fails_inside_the_store_changes_nothing(col):
+    """A record the database itself refuses (a NULL id) comes after good ones: the
+    transaction rolls back the rows already written and the generation bump."""
+    before = state(col)
+    records = [Record("s1", "one", {"n": 1}), Record("s2", "two", {}), Record(None, "three", {})]
+    with pytest.raises(Exception):
+        col._store.write(records, "text", np.ones((3, 384), np.float32) / np.sqrt(384), upsert=True)
+    assert state(col) == before
+    col.add(["still writable"], ids=["s1"])
+    assert col.count() == before[0] + 1
+
+
+def test_nul_characters(col, backend):
+    """PostgreSQL text and jsonb cannot hold U+0000: refused by name there, changing
+    nothing; SQLite stores it."""
+    calls = [(lambda: col.add(["a\x00b"], ids=["z1"]), r"texts\[0\]: PostgreSQL cannot store the NUL"),
+             (lambda: col.add(["ab"], ids=["z\x00"]), r"ids\[0\]: PostgreSQL cannot store the NUL"),
+             (lambda: col.add(["ab", "cd"], ids=["z1", "z2"], metadatas=[{}, {"k": ["\x00"]}]), r"metadatas\[1\]"),
+             (lambda: col.merge_metadata({"gzip": {"k\x00": 1}}), r"patches\[0\]")]
+    if backend.postgres:
+        for call, message in calls:
+            before = state(col)
+            with pytest.raises(embkit.EmbkitError, match=message):
+                call()
+            assert state(col) == before
+    else:
+        col.add(["a\x00b"], ids=["z\x00"], metadatas=[{"k\x00": "v\x00"}])
+        assert col.get(["z\x00"])[0][1:3] == ("a\x00b", {"k\x00": "v\x00"})
+
+
+def test_create_and_open_errors(backend):
     with pytest.raises(embkit.EmbkitError, match="metric: unknown 'manhattan'"):
-        embkit.create(tmp_path / "m", metric="manhattan")
+        embkit.create(backend("m"), metric="manhattan")
+    bad = backend("m")
     with pytest.raises(embkit.EmbkitError, match="model: unknown model 'bert-huge'"):
-        embkit.create(tmp_path / "m", model="bert-huge")
-    assert not (tmp_path / "m" / DB_NAME).exists()
-    with pytest.raises(embkit.EmbkitError, match="no collection at"):
-        embkit.open(tmp_path / "missing")
+        embkit.create(bad, model="bert-huge")
+    with pytest.raises(embkit.EmbkitError, match="no collection"):  # nothing was created
+        embkit.open(bad)
+    with pytest.raises(embkit.EmbkitError, match="no collection"):
+        embkit.open(backend("missing"))
+    path = backend("c")
+    embkit.create(path, model=None, dim=2).close()
+    with pytest.raises(embkit.EmbkitError, match="already holds a collection"):
+        embkit.create(path, model=None, dim=2)
+    with embkit.open(path) as c:  # the refused create left it as it was
+        assert c.count() == 0 and c.space.dim == 2
+
+
+def test_foreign_folder_is_refused(tmp_path):
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "notes.txt").write_text("hi")
     with pytest.raises(embkit.EmbkitError, match="is not an embkit collection"):
         embkit.open(tmp_path / "foreign")
-    embkit.create(tmp_path / "c", model=None, dim=2).close()
-    with pytest.raises(embkit.EmbkitError, match="already holds a collection"):
-        embkit.create(tmp_path / "c", model=None, dim=2)
+    with pytest.raises(embkit.EmbkitError, match="read_url: only a PostgreSQL collection"):
+        embkit.open(tmp_path / "foreign", read_url="postgresql://x/y")
 
 
-def test_newer_schema_version_is_refused(tmp_path):
-    embkit.create(tmp_path / "c", model=None, dim=2).close()
-    db = sqlite3.connect(tmp_path / "c" / DB_NAME)
-    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
+def test_bad_postgresql_urls_are_clear_errors(pg_server):
+    url = pg_server.url_for("embkit_tests")
+    with pytest.raises(embkit.EmbkitError, match=r"needs \?collection=NAME"):
+        embkit.open(url)
+    with pytest.raises(embkit.EmbkitError, match="not a valid collection name"):
+        embkit.create(url + "?collection=a/b", model=None, dim=2)
+    with pytest.raises(embkit.EmbkitError, match="cannot connect to PostgreSQL"):
+        embkit.open(f"postgresql://embkit@127.0.0.1:{free_port()}/embkit_tests?collection=c")
+
+
+def test_newer_schema_version_is_refused(backend):
+    path = backend("c")
+    embkit.create(path, model=None, dim=2).close()
+    if backend.postgres:
+        import psycopg
+
+        target = PgUrl(path)
+        with psycopg.connect(target.conninfo, autocommit=True) as db:
+            db.execute(f'UPDATE "{target.schema}".meta SET value = \'99\' WHERE key = \'schema_version\'')
+    else:
+        db = sqlite3.connect(path / DB_NAME)
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        db.commit()
+        db.close()
     with pytest.raises(embkit.EmbkitError, match="schema version 99, newer than this embkit supports"):
-        embkit.open(tmp_path / "c")
+        embkit.open(path)
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path):
@@ -183,9 +249,19 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
         embkit.open(tmp_path / "c")
 
 
-def test_wal_mode_and_info(col):
-    assert col._store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_wal_mode(tmp_path):
+    with embkit.create(tmp_path / "c", model=None, dim=2) as c:
+        assert c._store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_info(col, backend):
     info = col.info()
     assert info["count"] == 5 and info["dim"] == 384 and info["metric"] == "cosine"
     assert info["spaces"] == {"text": {"model": "minilm", "dim": 384, "metric": "cosine", "normalized": True}}
-    assert info["bytes"] > 5 * 384 * 4
+    assert info["bytes"] > 5 * 384 * 4 and info["schema_version"] == SCHEMA_VERSION
+    if backend.postgres:
+        assert info["backend"] == "postgresql" and info["path"].startswith("postgresql://embkit@127.0.0.1:")
+        assert info["index"]["backend"] == "pgvector" and info["index"]["kind"] == "hnsw"
+        assert info["index"]["bytes"] > 0 and info["index"]["current"]
+    else:
+        assert info["backend"] == "sqlite" and info["path"] == str(col.path)

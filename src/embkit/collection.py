@@ -142,7 +142,7 @@ class Collection:
             self._store.close()
 
     def __repr__(self) -> str:
-        return f"Collection({str(self.path)!r}, model={self.space.model!r}, metric={self.space.metric!r})"
+        return f"Collection({self._store.location!r}, model={self.space.model!r}, metric={self.space.metric!r})"
 
     # ---- writing -------------------------------------------------------------------
 
@@ -414,10 +414,11 @@ class Collection:
         self._index.current(progress)
 
     def info(self) -> dict:
-        """What `embkit info` shows: count, spaces, model, dim, metric, size on disk."""
+        """What `embkit info` shows: where (path or URL) and on which backend, count,
+        spaces, model, dim, metric, index, size on disk."""
         spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
                   for s in self._store.spaces().values()}
-        return {"path": self._store.location, "count": self.count(), "spaces": spaces, "model": self.space.model,
+        return {"path": self._store.location, "backend": self._store.backend, "count": self.count(), "spaces": spaces, "model": self.space.model,
                 "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}

@@ -514,10 +514,12 @@ def test_bool_parameter_is_refused(kind, key, built):
         built.search(VECTORS[:1], 5, **{key: True})
 
 
-@pytest.mark.parametrize("kind", list(SPECS))
-def test_collection_passes_per_query_parameters(kind, tmp_path):
-    """Through the public API: the right knob works, a foreign one is refused by name."""
-    col = embkit.create(tmp_path / "c", model=None, dim=DIM)
+@pytest.mark.parametrize("backend, kind", [("sqlite", k) for k in SPECS] + [("postgres", k) for k in ("flat", "hnsw", "ivf")],
+                         indirect=["backend"])
+def test_collection_passes_per_query_parameters(backend, kind):
+    """Through the public API: the right knob works, a foreign one is refused by name
+    (pgvector builds flat, hnsw and ivf)."""
+    col = embkit.create(backend("c"), model=None, dim=DIM)
     col.add(ids=[f"d{i}" for i in range(2000)], vectors=VECTORS[:2000])
     col.build_index(SPECS[kind])
     own = {"hnsw": {"ef": 32}, "ivf": {"nprobe": 4}, "ivfpq": {"nprobe": 4}}.get(kind, {})

@@ -20,10 +20,11 @@ def unit(rng, n, dim=DIM):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def make(tmp_path, n=3000, seed=0, name="c"):
+def make(where, n=3000, seed=0, name="c"):
+    """A collection of `n` random unit vectors; `where` is a tmp folder or a `backend`."""
     rng = np.random.default_rng(seed)
     vectors = unit(rng, n)
-    col = embkit.create(tmp_path / name, model=None, dim=DIM)
+    col = embkit.create(where(name) if callable(where) else where / name, model=None, dim=DIM)
     col.add(ids=[f"d{i}" for i in range(n)], vectors=vectors, metadatas=[{"bucket": i % 100} for i in range(n)])
     return col, vectors
 
@@ -34,11 +35,13 @@ def exact_ids(vectors, ids, q, k):
 
 
 KINDS = ["hnsw:M=16,efc=100,ef=64", "ivf:nlist=32,nprobe=32", "ivfpq:nlist=16,m=8,nprobe=16", "sq8", "binary", "flat"]
+PG_KINDS = ["hnsw:M=16,efc=100,ef=64", "ivf:nlist=32,nprobe=32", "flat"]  # what pgvector builds
 
 
-@pytest.mark.parametrize("spec", KINDS)
-def test_incremental_adds_and_deletes_are_seen_at_once(tmp_path, spec):
-    col, vectors = make(tmp_path)
+@pytest.mark.parametrize("backend, spec", [("sqlite", k) for k in KINDS] + [("postgres", k) for k in PG_KINDS],
+                         indirect=["backend"])
+def test_incremental_adds_and_deletes_are_seen_at_once(backend, spec):
+    col, vectors = make(backend)
     col.build_index(spec)
     rng = np.random.default_rng(1)
     fresh = unit(rng, 50)
@@ -57,8 +60,8 @@ def test_incremental_adds_and_deletes_are_seen_at_once(tmp_path, spec):
     col.close()
 
 
-def test_upsert_replaces_the_vector_in_the_index(tmp_path):
-    col, vectors = make(tmp_path)
+def test_upsert_replaces_the_vector_in_the_index(backend):
+    col, vectors = make(backend)
     col.build_index("hnsw:M=16")
     col.upsert(ids=["d5"], vectors=vectors[9] * -1)
     assert col.search(vector=vectors[9] * -1, k=1)[0].id == "d5"

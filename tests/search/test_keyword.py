@@ -22,9 +22,10 @@ ANIMALS = ["The cat runs in the garden", "Dogs are running after a ball", "A bir
            "Cats and dogs", "The garden is quiet at night"]
 
 
-def make(tmp_path, texts, metadatas=None, name="c"):
-    """A collection holding `texts` as d0, d1, ... (random vectors) and its keyword index."""
-    col = embkit.create(tmp_path / name, model=None, dim=4)
+def make(where, texts, metadatas=None, name="c"):
+    """A collection holding `texts` as d0, d1, ... (random vectors) and its keyword index;
+    `where` is a tmp folder or a `backend` fixture."""
+    col = embkit.create(where(name) if callable(where) else where / name, model=None, dim=4)
     col.add(texts=texts, ids=[f"d{i}" for i in range(len(texts))], metadatas=metadatas,
             vectors=np.random.default_rng(0).normal(size=(len(texts), 4)))
     return col, KeywordIndex(col._store, col.path / "keyword")
@@ -94,9 +95,9 @@ def test_scores_equal_bm25s_on_the_same_corpus(tmp_path):
         assert len(rowids) == np.count_nonzero(expected > 0) and np.all(np.diff(scores) <= 0)
 
 
-def test_allow_returns_exactly_the_best_allowed(tmp_path):
+def test_allow_returns_exactly_the_best_allowed(backend):
     texts, _ = scifact_texts(300)
-    col, index = make(tmp_path, texts, metadatas=[{"third": i % 3 == 0} for i in range(300)])
+    col, index = make(backend, texts, metadatas=[{"third": i % 3 == 0} for i in range(300)])
     everything = dict(zip(*index.search("cell protein expression", 300)))
     allow = col._store.rowids({"third": True})
     rowids, scores = index.search("cell protein expression", 7, allow=allow)
@@ -120,8 +121,8 @@ def test_scifact_slice_finds_the_relevant_abstract(tmp_path):
 
 # ---- writes are seen at once ---------------------------------------------------------
 
-def test_deleted_documents_are_never_returned(tmp_path):
-    col, index = make(tmp_path, ANIMALS, metadatas=[{"n": i} for i in range(5)])
+def test_deleted_documents_are_never_returned(backend):
+    col, index = make(backend, ANIMALS, metadatas=[{"n": i} for i in range(5)])
     assert "d3" in search_ids(col, index, "dogs")
     col.delete(ids=["d3"])
     assert search_ids(col, index, "dogs") == ["d1"]
@@ -130,8 +131,8 @@ def test_deleted_documents_are_never_returned(tmp_path):
     assert index.rebuilds == 3
 
 
-def test_upsert_replaces_the_text(tmp_path):
-    col, index = make(tmp_path, ANIMALS)
+def test_upsert_replaces_the_text(backend):
+    col, index = make(backend, ANIMALS)
     assert search_ids(col, index, "bird") == ["d2"]
     col.upsert(texts=["A whale breaches offshore"], ids=["d2"], vectors=np.ones((1, 4)))
     assert search_ids(col, index, "bird") == []

@@ -10,14 +10,25 @@ from embkit.search.matryoshka import truncate
 
 
 @pytest.fixture()
-def col(tmp_path):
+def located(backend):
+    """(collection, its unit vectors, its location) on each store backend: the view's
+    index is embkit's own (FAISS) over the store's vectors, PostgreSQL's too."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, 64)).astype(np.float32)
     x[:, :16] *= 4  # most of the signal in the first 16 dimensions, as Matryoshka training arranges
-    col = embkit.create(tmp_path / "c", model=None, dim=64)
+    location = backend("c")
+    col = embkit.create(location, model=None, dim=64)
     col.add(vectors=x, ids=[f"d{i}" for i in range(len(x))])
-    yield col, x / np.linalg.norm(x, axis=1, keepdims=True)
+    yield col, x / np.linalg.norm(x, axis=1, keepdims=True), location
     col.close()
+
+
+@pytest.fixture()
+def col(located):
+    return located[:2]
+
+
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # nothing backend-specific
 
 
 def reference(x, q, dims, k, rescore):
@@ -49,8 +60,8 @@ def test_rescored_scores_are_full_dimension_cosines(col):
         assert abs(h.score - float(x[int(h.id[1:])] @ q)) < 1e-5
 
 
-def test_an_index_on_the_view_follows_writes_and_persists(col, tmp_path):
-    col, x = col
+def test_an_index_on_the_view_follows_writes_and_persists(located):
+    col, x, location = located
     info = col.build_index("hnsw:M=16,efc=100,ef=200", dims=16)
     assert info["spec"].startswith("hnsw:M=16") and info["current"] and info["persisted"]
     q = x[42]
@@ -59,13 +70,14 @@ def test_an_index_on_the_view_follows_writes_and_persists(col, tmp_path):
     col.add(vectors=x[42:43] * 1.0, ids=["again"])
     assert col.search(vector=q, k=1, dims=16)[0].id == "again"
     col.close()
-    assert (tmp_path / "c" / "index" / "text@16").is_dir()
-    reopened = embkit.open(tmp_path / "c")
+    assert (col.path / "index" / "text@16").is_dir()
+    reopened = embkit.open(location)
     assert reopened.search(vector=q, k=1, dims=16)[0].id == "again"
     assert reopened.search(vector=q, k=1)[0].id == "again"  # the full index was not disturbed
     reopened.close()
 
 
+@sqlite_only
 @pytest.mark.parametrize("dims", [0, 65, 2.5, True])
 def test_dims_outside_the_space_are_refused(col, dims):
     col, x = col
@@ -73,6 +85,7 @@ def test_dims_outside_the_space_are_refused(col, dims):
         col.search(vector=x[0], k=3, dims=dims)
 
 
+@sqlite_only
 def test_full_dims_is_the_plain_search(col):
     col, x = col
     assert [h.id for h in col.search(vector=x[3], k=5, dims=64)] == [h.id for h in col.search(vector=x[3], k=5)]

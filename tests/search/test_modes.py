@@ -1,6 +1,6 @@
 """Collection.search in every mode, with the real model and a real keyword index:
 exact ids, fused scores from the formula, filters on both retrievers, MMR, grouping
-chunks by document, and errors that change nothing."""
+chunks by document, and errors that change nothing; on every store backend."""
 
 import numpy as np
 import pytest
@@ -22,8 +22,8 @@ KIND = {"argparse": "cli", "getopt": "cli", "gzip": "compress", "zlib": "compres
 
 
 @pytest.fixture
-def col(tmp_path, minilm):
-    c = embkit.create(tmp_path / "c")
+def col(backend, minilm):
+    c = embkit.create(backend("c"))
     c.add(list(DOCS.values()), ids=list(DOCS), metadatas=[{"kind": KIND[i]} for i in DOCS])
     yield c
     c.close()
@@ -95,8 +95,8 @@ def test_deleted_and_upserted_documents_in_keyword_and_hybrid(col):
     assert col.search("sunny breeze", mode="keyword") == []
 
 
-def test_mmr_trades_a_near_duplicate_for_something_new(tmp_path, minilm):
-    c = embkit.create(tmp_path / "m")
+def test_mmr_trades_a_near_duplicate_for_something_new(backend, minilm):
+    c = embkit.create(backend("m"))
     texts = ["Compress files with gzip.", "Compress files using gzip.", "Compress files with gzip!",
              "Archive folders into a tar file.", "Sunny weather tomorrow."]
     c.add(texts, ids=["a", "b", "c", "tar", "sun"])
@@ -106,8 +106,8 @@ def test_mmr_trades_a_near_duplicate_for_something_new(tmp_path, minilm):
     c.close()
 
 
-def test_by_document_keeps_the_best_chunk_per_parent(tmp_path, minilm):
-    c = embkit.create(tmp_path / "d")
+def test_by_document_keeps_the_best_chunk_per_parent(backend, minilm):
+    c = embkit.create(backend("d"))
     c.add(["Gzip compresses files.", "Gzip decompresses files too.", "The csv module reads files."],
           ids=["g#0", "g#1", "csv"],
           metadatas=[{"parent": "g", "start": 0, "end": 22}, {"parent": "g", "start": 23, "end": 51}, {}])
@@ -136,8 +136,8 @@ def test_bad_search_arguments_name_the_field(col, call, message):
     assert col.count() == before
 
 
-def test_context_is_numbered_cited_deduplicated_and_within_budget(tmp_path, minilm):
-    c = embkit.create(tmp_path / "r")
+def test_context_is_numbered_cited_deduplicated_and_within_budget(backend, minilm):
+    c = embkit.create(backend("r"))
     body = "Gzip compresses files with the deflate algorithm. It is common on Unix systems."
     c.add([body, body + " ", "Tar archives folders; gzip then compresses the archive.", "Sunny tomorrow."],
           ids=["a", "a-copy", "tar", "sun"], metadatas=[{"source": "gzip.md", "page": 2}, {}, {"source": "tar.md"}, {}])

@@ -6,59 +6,81 @@ module only gives it the interface the search pipeline expects of an index."""
 import numpy as np
 
 from ..errors import EmbkitError
-from .spec import IndexSpec, check_param, parse_spec
+from .ivf import effective_nlist
+from .spec import SEARCH_PARAMS, IndexSpec, check_param, parse_spec
 
 DEFAULT_SPEC = "hnsw:M=16,efc=64,ef=40"  # pgvector's own defaults
 SPEC_KEY = "index_spec:"
-KINDS = {"hnsw": "hnsw", "ivf": "ivfflat", "flat": None}
+METHODS = {"hnsw": "hnsw", "ivf": "ivfflat", "flat": None}  # embkit kind -> pgvector access method
+OPS = {"cosine": ("<=>", "vector_cosine_ops"), "dot": ("<#>", "vector_ip_ops"), "l2": ("<->", "vector_l2_ops")}
+MAX_EF = 1000  # hnsw.ef_search; a wider beam (a widened filter search) is clamped to it
+MAX_M, MAX_EFC, MAX_LISTS = 100, 1000, 32768  # pgvector's limits, tighter than FAISS's
 
 
 class PgVectorIndex:
     """Searches a space's vector table with pgvector's distance operators."""
 
     binary = False
+    dead = 0
+    trained_on = 0
 
     def __init__(self, store, space, spec: IndexSpec):
         self.store, self.space, self.spec = store, space, spec
         self.kind, self.metric, self.dim = spec.kind, space.metric, space.dim
         self.params = dict(spec.params)
         self.effective_spec = str(spec)
-        self.dead = 0
-        self.trained_on = 0
 
     @property
     def ntotal(self) -> int:
         return self.store.count()
 
-    def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None, ef: int | None = None,
-               nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(row ids, scores), each (n, k), best first; -1 pads rows with fewer hits."""
-        operator, _ = OPS[self.metric]
-        settings = []
-        if self.kind == "hnsw":
-            settings.append(("hnsw.ef_search", check_param("hnsw", "ef", ef or self.params["ef"], "ef")))
-            settings.append(("hnsw.iterative_scan", "strict_order") if allow is not None else None)
-        elif self.kind == "ivf":
-            settings.append(("ivfflat.probes", check_param("ivf", "nprobe", nprobe or self.params["nprobe"],
-                                                           "nprobe")))
-        filter_sql = "WHERE doc = ANY(%s)" if allow is not None else ""
-        statement = self.store._q(f"SELECT doc, embedding {operator} %s AS d FROM {{s}}.{{v}} {filter_sql} "
-                                  f"ORDER BY embedding {operator} %s LIMIT %s", self.space.name)
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        rowids = np.full((len(queries), k), -1, dtype=np.int64)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None,
+               **params) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, scores), each (n, k), best first; -1 / -inf pad rows with fewer
+        hits. `allow` restricts to these row ids; `params` as the FAISS indexes take."""
+        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
+        if unknown:
+            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
+            raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index "
+                              f"(it takes: {allowed})")
+        params = {key: check_param(self.kind, key, v, field=key) for key, v in params.items() if v is not None}
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise EmbkitError(f"queries: dimension {queries.shape[-1]} does not match the index's {self.dim}")
+        rowids = np.full((len(queries), max(k, 0)), -1, dtype=np.int64)
+        scores = np.full((len(queries), max(k, 0)), -np.inf, dtype=np.float32)
+        if k < 1 or (allow is not None and len(allow) == 0):
+            return rowids, scores
+        where = "WHERE doc = ANY(%s)" if allow is not None else ""
+        # ORDER BY the selected distance: the same expression, so the index serves it
+        statement = self.store._q(f"SELECT doc, embedding {OPS[self.metric][0]} %s FROM {{s}}.{{v}} {where} "
+                                  "ORDER BY 2 LIMIT %s", self.space.name)
+        extra = [[int(r) for r in allow]] if allow is not None else []
         conn = self.store._reader()
-        with conn.transaction():
-            for name, value in filter(None, settings):
-                if self.store.pgvector_version >= (0, 8) or name != "hnsw.iterative_scan":
+        with conn.transaction():  # set_config(..., true) lasts until its end
+            with conn.pipeline():  # one round trip for many queries (the analysis verbs send thousands)
+                for name, value in self._settings(params, k, allow is not None):
                     conn.execute("SELECT set_config(%s, %s, true)", (name, str(value)))
-            for i, query in enumerate(queries):
-                args = (query, *([[int(r) for r in allow]] if allow is not None else []), query, k)
-                rows = conn.execute(statement, args).fetchall()
+                cursors = [conn.execute(statement, (query, *extra, k)) for query in queries]
+            for i, cursor in enumerate(cursors):
+                rows = sorted(cursor.fetchall(), key=lambda r: r[1])
                 if rows:
                     rowids[i, :len(rows)] = [r[0] for r in rows]
                     scores[i, :len(rows)] = [_score(self.metric, r[1]) for r in rows]
         return rowids, scores
+
+    def _settings(self, params: dict, k: int, filtered: bool) -> list[tuple[str, object]]:
+        """Per-transaction settings: the beam or the lists to visit and, from pgvector
+        0.8, iterative scans, so a filter or a k beyond the beam still fills k."""
+        iterative = self.store.pgvector_version >= (0, 8)
+        if self.kind == "hnsw":
+            ef = min(max(params.get("ef", self.params["ef"]), k), MAX_EF)  # as FAISS: the beam is at least k
+            return [("hnsw.ef_search", ef)] + ([("hnsw.iterative_scan", "strict_order")] if iterative else [])
+        if self.kind == "ivf":
+            probes = min(params.get("nprobe", self.params["nprobe"]), self.params["nlist"])
+            scan = [("ivfflat.iterative_scan", "relaxed_order")] if iterative and filtered else []
+            return [("ivfflat.probes", probes)] + scan  # relaxed: the rows are sorted here
+        return []
 
 
 class PgIndexManager:
@@ -76,32 +98,55 @@ class PgIndexManager:
     def current(self, progress=None, wait: bool = True) -> PgVectorIndex:
         return PgVectorIndex(self.store, self.space, self.configured())
 
+    def ready(self) -> bool:
+        return False  # each search is a query to the database, never an in-process one
+
     def build(self, spec: str = "auto", memory_budget=None, progress=None) -> PgVectorIndex:
-        """(Re)create the pgvector index; `auto` is HNSW with pgvector's defaults."""
+        """(Re)create the pgvector index in one transaction; `auto` is HNSW with
+        pgvector's defaults. A spec pgvector cannot build is refused, changing nothing."""
         if memory_budget is not None:
             raise EmbkitError("memory_budget: not used by the PostgreSQL backend (the index lives in the database)")
         parsed = parse_spec(DEFAULT_SPEC if spec == "auto" else spec)
-        if parsed.kind not in KINDS:
-            raise EmbkitError(f"spec: the PostgreSQL backend supports {', '.join(KINDS)} (pgvector), "
+        if parsed.kind not in METHODS:
+            raise EmbkitError(f"spec: the PostgreSQL backend supports {', '.join(METHODS)} (pgvector), "
                               f"not {parsed.kind!r}")
-        self.store.create_vector_index(self.space, KINDS[parsed.kind], OPS[self.space.metric][1], parsed.params)
-        self.store.set_meta(SPEC_KEY + self.space.name, str(parsed))
+        parsed = _checked(parsed, self.store.count())
+        self.store.create_vector_index(self.space, METHODS[parsed.kind], OPS[self.space.metric][1], parsed.params,
+                                       str(parsed))
         return self.current()
 
     def wait(self) -> None:
         pass
 
     def save(self) -> None:
-        pass
+        """Nothing to write: forget the change log, which only Matryoshka views read to
+        catch up (they rebuild without it, as after a FAISS index's save)."""
+        generation = self.store.generation
+        if int(self.store.meta("changes_from") or 0) < generation:
+            self.store.prune_changes(generation)
 
     def info(self) -> dict:
         spec = self.configured()
         return {"configured": str(spec), "building": False, "memory_budget": None, "kind": spec.kind,
                 "spec": str(spec), "params": spec.params, "backend": "pgvector", "current": True,
-                "count": self.store.count()}
+                "bytes": self.store.vector_index_bytes(self.space), "persisted": True, "dead": 0,
+                "generation": self.store.generation, "count": self.store.count()}
 
 
-OPS = {"cosine": ("<=>", "vector_cosine_ops"), "dot": ("<#>", "vector_ip_ops"), "l2": ("<->", "vector_l2_ops")}
+def _checked(spec: IndexSpec, count: int) -> IndexSpec:
+    """The spec within pgvector's limits (an IVF's lists clamped to the data, as FAISS's)."""
+    p = dict(spec.params)
+    if spec.kind == "hnsw":
+        if p["M"] > MAX_M or p["efc"] > MAX_EFC or p["ef"] > MAX_EF:
+            raise EmbkitError(f"spec: pgvector's hnsw takes M up to {MAX_M}, efc up to {MAX_EFC} and ef up to "
+                              f"{MAX_EF}; got {spec}")
+        if p["efc"] < 2 * p["M"]:
+            raise EmbkitError(f"spec: pgvector's hnsw needs efc >= 2 x M; got M={p['M']}, efc={p['efc']}")
+    if spec.kind == "ivf":
+        if p["nlist"] > MAX_LISTS:
+            raise EmbkitError(f"spec: pgvector's ivfflat takes nlist up to {MAX_LISTS}; got {p['nlist']}")
+        p["nlist"] = effective_nlist(p["nlist"], count)
+    return IndexSpec(spec.kind, p)
 
 
 def _score(metric: str, distance: float) -> float:

@@ -14,6 +14,7 @@ class Store(Protocol):
     """Documents, metadata and vectors; every write one transaction."""
 
     path: Path  # where the collection lives (a folder, for SQLite)
+    backend: str  # "sqlite" or "postgresql", for info
 
     @property
     def generation(self) -> int:

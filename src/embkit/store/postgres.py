@@ -9,6 +9,7 @@ projections) live in a local folder under EMBKIT_HOME, stamped with the generati
 
 import json
 import re
+import shutil
 import threading
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -44,7 +45,7 @@ class PgUrl:
         if len(name) > MAX_NAME or not _NAME.match(name) or ".." in name:
             raise EmbkitError(f"collection: {name!r} is not a valid collection name (1-{MAX_NAME} characters: "
                               "letters, digits, '.', '_', '-', starting with a letter or digit)")
-        self.name, self.read_url = name, read_url
+        self.name, self.read_url = name, _replica(read_url, name) if is_url(read_url) else read_url
         self.conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         self.schema = SCHEMA_PREFIX + name
 
@@ -63,7 +64,22 @@ class PgUrl:
         return embkit_home() / "postgres" / server / self.name
 
 
-def _connect(conninfo: str, create_extension: bool = False):
+def _replica(read_url: str, name: str) -> str:
+    """A replica URL as libpq takes it: a `?collection=` (the primary URL's form) is
+    dropped, and must name the same collection."""
+    parts = urlsplit(read_url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    other = query.pop("collection", name)
+    if other != name:
+        raise EmbkitError(f"read_url: names collection {other!r}, the URL {name!r}; a replica holds the same one")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+READ_ONLY = ("{field}: the server is read-only (a streaming replica?); write through the primary's URL "
+             "and give the replica as read_url")
+
+
+def _connect(conninfo: str, create_extension: bool = False, field: str = "url"):
     try:
         import psycopg
         from pgvector.psycopg import register_vector
@@ -72,20 +88,42 @@ def _connect(conninfo: str, create_extension: bool = False):
     try:
         conn = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as e:
-        raise EmbkitError(f"url: cannot connect to PostgreSQL ({str(e).strip().splitlines()[0]})") from None
+        raise EmbkitError(f"{field}: cannot connect to PostgreSQL ({str(e).strip().splitlines()[0]})") from None
     try:
         if create_extension:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
+        _load_vectors_as_bytes(conn)
+    except psycopg.errors.ReadOnlySqlTransaction:  # CREATE EXTENSION on a hot standby
+        conn.close()
+        raise EmbkitError(READ_ONLY.format(field=field)) from None
     except psycopg.ProgrammingError:
         conn.close()
-        raise EmbkitError("url: the pgvector extension is not installed in this database "
+        raise EmbkitError(f"{field}: the pgvector extension is not installed in this database "
                           "(CREATE EXTENSION vector, as a superuser)") from None
     return conn
 
 
+def _load_vectors_as_bytes(conn) -> None:
+    """Binary `vector` values arrive as their float32 bytes (pgvector's own loader makes
+    a Python object per vector): `vectors()` then joins them into one array at once."""
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+    from psycopg.types import TypeInfo
+
+    class VectorBytes(Loader):
+        format = Format.BINARY
+
+        def load(self, data) -> bytes:
+            return bytes(data[4:])  # after the header: uint16 dim, uint16 unused
+
+    conn.adapters.register_loader(TypeInfo.fetch(conn, "vector").oid, VectorBytes)
+
+
 class PostgresStore:
     """The Store protocol (see base.py) on PostgreSQL + pgvector."""
+
+    backend = "postgresql"
 
     def __init__(self, url: PgUrl, conn):
         from psycopg import sql
@@ -113,6 +151,7 @@ class PostgresStore:
         except BaseException:
             store.close()
             raise
+        shutil.rmtree(store.path, ignore_errors=True)  # caches of an earlier collection of this name
         store.path.mkdir(parents=True, exist_ok=True)
         return store
 
@@ -179,15 +218,15 @@ class PostgresStore:
     def _reader(self):
         """This thread's read connection: the replica when there is one, else the primary."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = _connect(self.url.read_url or self.url.conninfo)
+        if conn is None or conn.closed or conn.broken:
+            conn = _connect(self.url.read_url or self.url.conninfo, field="read_url" if self.url.read_url else "url")
             self._local.conn = conn
             with self._lock:
                 self._readers.append(conn)
         return conn
 
-    def _read(self, text: str, params=(), space: str | None = None, **extra):
-        return self._reader().execute(self._q(text, space, **extra), params)
+    def _read(self, text: str, params=(), space: str | None = None, binary: bool = False, **extra):
+        return self._reader().execute(self._q(text, space, **extra), params, binary=binary)
 
     def _transaction(self):
         return _Transaction(self)
@@ -226,14 +265,14 @@ class PostgresStore:
         return self._existing(self._reader(), ids)
 
     def _existing(self, conn, ids: Sequence[str]) -> set[str]:
-        rows = conn.execute(self._q("SELECT id FROM {s}.docs WHERE id = ANY(%s)"), (list(ids),)).fetchall()
+        rows = conn.execute(self._q("SELECT id FROM {s}.docs WHERE id = ANY(%s)"), (_storable(ids),)).fetchall()
         return {r[0] for r in rows}
 
     def refuse_existing(self, ids: Sequence[str]) -> None:
         _refuse(ids, self.existing_ids(ids))
 
     def get(self, ids: Sequence[str]) -> list:
-        rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE id = ANY(%s)", (list(ids),))
+        rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE id = ANY(%s)", (_storable(ids),))
         by_id = {r[1]: _record(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -258,13 +297,13 @@ class PostgresStore:
     def vectors(self, space: str, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         dim = self.spaces()[space].dim
         if rowids is None:
-            rows = self._read("SELECT doc, embedding FROM {s}.{v} ORDER BY doc", (), space).fetchall()
+            rows = self._read("SELECT doc, embedding FROM {s}.{v} ORDER BY doc", (), space, binary=True).fetchall()
         else:
             rows = self._read("SELECT doc, embedding FROM {s}.{v} WHERE doc = ANY(%s) ORDER BY doc",
-                              ([int(r) for r in rowids],), space).fetchall()
+                              ([int(r) for r in rowids],), space, binary=True).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), dim)
-        return ids, matrix
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=">f4").astype(np.float32)
+        return ids, matrix.reshape(len(rows), dim)
 
     def size_bytes(self) -> int:
         row = self._read("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
@@ -277,6 +316,9 @@ class PostgresStore:
     def write(self, records, space: str, vectors: np.ndarray, upsert: bool) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         ids = [r.id for r in records]
+        for field, values in (("ids", ids), ("texts", [r.text for r in records]),
+                              ("metadatas", [r.metadata for r in records])):
+            _refuse_nul(field, values)
         with self._transaction() as c:
             generation = self._bump(c)  # takes the row lock: one writer at a time, across processes
             if not upsert:
@@ -296,6 +338,7 @@ class PostgresStore:
 
     def merge_metadata(self, patches: dict[int, dict]) -> None:
         rows = {int(r): dict(p) for r, p in patches.items()}
+        _refuse_nul("patches", list(rows.values()))
         with self._transaction() as c:
             found = {r[0] for r in c.execute(self._q("SELECT rowid FROM {s}.docs WHERE rowid = ANY(%s) FOR UPDATE"),
                                              (list(rows),))}
@@ -314,7 +357,7 @@ class PostgresStore:
         with self._transaction() as c:
             if ids is not None:
                 found = c.execute(self._q("SELECT rowid FROM {s}.docs WHERE id = ANY(%s) AND " + _braces(sql)),
-                                  (list(ids), *params)).fetchall()
+                                  (_storable(ids), *params)).fetchall()
             else:
                 found = c.execute(self._q("SELECT rowid FROM {s}.docs WHERE " + _braces(sql)), params).fetchall()
             rowids = [r[0] for r in found]
@@ -350,18 +393,27 @@ class PostgresStore:
 
         return PgIndexManager(self, space)
 
-    def create_vector_index(self, space, method: str | None, opclass: str, params: dict) -> None:
-        """Replace the space's pgvector index (`method` None: no index, exact scans)."""
-        name = self._sql.Identifier(f"vec_{space.name}_index")
+    def create_vector_index(self, space, method: str | None, opclass: str, params: dict, spec: str) -> None:
+        """Replace the space's pgvector index (`method` None: no index, exact scans) and
+        record `spec`, in one transaction: a failed build leaves the old index and spec."""
+        name, literal = self._sql.Identifier(f"vec_{space.name}_index"), self._sql.Literal
         with self._transaction() as c:
             c.execute(self._q("DROP INDEX IF EXISTS {s}.{i}", i=name))
             if method == "hnsw":
                 c.execute(self._q("CREATE INDEX {i} ON {s}.{v} USING hnsw (embedding {o}) WITH (m = {m}, "
                                   "ef_construction = {efc})", space.name, i=name, o=self._sql.SQL(opclass),
-                                  m=self._sql.Literal(params["M"]), efc=self._sql.Literal(params["efc"])))
+                                  m=literal(params["M"]), efc=literal(params["efc"])))
             elif method == "ivfflat":
                 c.execute(self._q("CREATE INDEX {i} ON {s}.{v} USING ivfflat (embedding {o}) WITH (lists = {n})",
-                                  space.name, i=name, o=self._sql.SQL(opclass), n=self._sql.Literal(params["nlist"])))
+                                  space.name, i=name, o=self._sql.SQL(opclass), n=literal(params["nlist"])))
+            c.execute(self._q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                              "SET value = excluded.value"), ("index_spec:" + space.name, spec))
+
+    def vector_index_bytes(self, space) -> int:
+        """Size of the space's pgvector index (0 without one)."""
+        row = self._read("SELECT coalesce(pg_relation_size(to_regclass(%s)), 0)",
+                         (f'"{self.url.schema}"."vec_{space.name}_index"',)).fetchone()
+        return int(row[0])
 
     @property
     def pgvector_version(self) -> tuple[int, ...]:
@@ -389,11 +441,18 @@ class _Transaction:
             raise
         return self._store._conn
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, exc, tb):
+        import psycopg
+
         try:
-            return self._tx.__exit__(*exc)
+            handled = self._tx.__exit__(kind, exc, tb)  # rolls back on any exception
         finally:
             self._store._lock.release()
+        if isinstance(exc, psycopg.DataError):  # a value the database refused: bad input, nothing written
+            raise EmbkitError(f"postgresql: {str(exc).strip().splitlines()[0]}") from exc
+        if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):  # the URL names a replica
+            raise EmbkitError(READ_ONLY.format(field="url")) from exc
+        return handled
 
 
 def _where(where: dict | None) -> tuple[str, list]:
@@ -405,6 +464,29 @@ def _where(where: dict | None) -> tuple[str, list]:
 def _braces(sql: str) -> str:
     """A compiled filter placed inside a statement that is formatted for identifiers."""
     return sql.replace("{", "{{").replace("}", "}}")
+
+
+def _refuse_nul(field: str, values: list) -> None:
+    """PostgreSQL text and jsonb cannot hold U+0000: refuse it by name before writing
+    (SQLite stores it)."""
+    for i, value in enumerate(values):
+        if _has_nul(value):
+            raise EmbkitError(f"{field}[{i}]: PostgreSQL cannot store the NUL character (U+0000)")
+
+
+def _storable(ids: Sequence[str]) -> list[str]:
+    """The ids that could be stored: one holding NUL is in no table (and no query may hold it)."""
+    return [i for i in ids if "\x00" not in i]
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _refuse(ids: Sequence[str], taken: set[str]) -> None:

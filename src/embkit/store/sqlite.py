@@ -42,6 +42,8 @@ class Record:
 class SQLiteStore:
     """Documents, metadata and float32 vectors in `DIR/embkit.db`."""
 
+    backend = "sqlite"
+
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
 

@@ -6,6 +6,10 @@ dict are ANDed. `a.b` reaches into nested objects. Types are strict: 1 matches 1
 1.0, never "1" or true. Comparisons match only fields of the operand's type (numbers
 with numbers, strings with strings); $ne and $nin also match documents lacking the
 field. Every value is a bound parameter, never spliced into the SQL text.
+
+The tree walk and every check live here, shared by the SQL dialects: a `Dialect` only
+spells the leaves (equality, any-of, comparison) for its engine. `compile_where` is
+SQLite's (JSON1 functions); `where_pg.compile_where_pg` is PostgreSQL's (JSONB).
 """
 
 import json
@@ -25,10 +29,16 @@ MAX_PARAMS = 30_000  # SQLite's bound-parameter limit is 32,766
 
 def compile_where(where: dict | None, column: str = "metadata") -> tuple[str, list]:
     """(SQL boolean expression, parameters) for SQLite's JSON1 functions."""
+    return compile_filter(where, SQLITE, column)
+
+
+def compile_filter(where: dict | None, dialect: "Dialect", column: str = "metadata") -> tuple[str, list]:
+    """`where` validated and compiled by `dialect`: (SQL boolean expression, parameters).
+    Raises EmbkitError naming the offending path (`where.a.$in[1]: ...`)."""
     if where is None or where == {}:
-        return "1", []
+        return dialect.true, []
     params: list = []
-    sql = _node(where, column, params, "where", 0)
+    sql = _node(where, column, params, "where", 0, dialect)
     if len(params) > MAX_PARAMS:
         raise EmbkitError(f"where: filter too large ({len(params)} parameters; the limit is {MAX_PARAMS})")
     return sql, params
@@ -44,7 +54,7 @@ def parse_where(text: str) -> dict:
     return where
 
 
-def _node(where: Any, column: str, params: list, at: str, depth: int) -> str:
+def _node(where: Any, column: str, params: list, at: str, depth: int, dialect: "Dialect") -> str:
     if depth > MAX_DEPTH:
         raise EmbkitError(f"{at}: nested deeper than {MAX_DEPTH} levels")
     if not isinstance(where, dict) or not where:
@@ -56,12 +66,12 @@ def _node(where: Any, column: str, params: list, at: str, depth: int) -> str:
                 raise EmbkitError(f"{at}.{key}: expected a non-empty list of conditions")
             if len(value) > MAX_BRANCHES:
                 raise EmbkitError(f"{at}.{key}: more than {MAX_BRANCHES} conditions")
-            subs = [_node(v, column, params, f"{at}.{key}[{i}]", depth + 1) for i, v in enumerate(value)]
+            subs = [_node(v, column, params, f"{at}.{key}[{i}]", depth + 1, dialect) for i, v in enumerate(value)]
             parts.append(_join(subs, "AND" if key == "$and" else "OR"))
         elif key.startswith("$"):
             raise EmbkitError(f"{at}: unknown operator {key!r} (allowed here: $and, $or, or a field name)")
         else:
-            parts.append(_field(key, value, column, params, f"{at}.{key}"))
+            parts.append(_field(key, value, column, params, f"{at}.{key}", dialect))
     return _join(parts, "AND")
 
 
@@ -73,77 +83,57 @@ def _join(parts: list[str], op: str) -> str:
     return f"({_join(parts[:mid], op)} {op} {_join(parts[mid:], op)})"
 
 
-def _field(field: str, condition: Any, column: str, params: list, at: str) -> str:
+def _field(field: str, condition: Any, column: str, params: list, at: str, dialect: "Dialect") -> str:
     if not _FIELD.fullmatch(field):
         raise EmbkitError(f"{at}: invalid field name {field!r} (letters, digits, _ and -, dots for nesting)")
-    path = "$." + ".".join(f'"{p}"' for p in field.split("."))
+    path = field.split(".")
     if not isinstance(condition, dict):
-        return _equals(path, condition, column, params, at)
+        return dialect.equals(column, path, _scalar(condition, at), params)
     if not condition:
         raise EmbkitError(f"{at}: empty condition object")
     parts = []
     for op, value in condition.items():
         where_at = f"{at}.{op}"
         if op == "$eq":
-            parts.append(_equals(path, value, column, params, where_at))
+            parts.append(dialect.equals(column, path, _scalar(value, where_at), params))
         elif op == "$ne":
-            parts.append(f"NOT {_equals(path, value, column, params, where_at)}")
+            parts.append(f"NOT {dialect.equals(column, path, _scalar(value, where_at), params)}")
         elif op in ("$in", "$nin"):
             if not isinstance(value, list) or not value or len(value) > MAX_IN:
                 raise EmbkitError(f"{where_at}: expected a list of 1 to {MAX_IN} values")
-            anyof = _any_of(path, value, column, params, where_at)
+            values = [_scalar(v, f"{where_at}[{i}]") for i, v in enumerate(value)]
+            anyof = dialect.any_of(column, path, values, params)
             parts.append(anyof if op == "$in" else f"NOT {anyof}")
         elif op in _COMPARE:
-            parts.append(_compare(path, _COMPARE[op], value, column, params, where_at))
+            parts.append(dialect.compare(column, path, op, _comparable(value, where_at), params))
         else:
             raise EmbkitError(f"{where_at}: unknown operator {op!r} (allowed: {', '.join(OPERATORS)})")
     return _join(parts, "AND")
 
 
-def _any_of(path: str, values: list, column: str, params: list, at: str) -> str:
-    """Equality with any of `values`: one SQL IN list per type (numbers, strings),
-    plus a test for each boolean or null given."""
-    numbers, strings, others = [], [], []
-    for i, v in enumerate(values):
-        if isinstance(v, str):
-            strings.append(v)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v, f"{at}[{i}]"):
-            numbers.append(v)
-        else:
-            others.append(_equals(path, v, column, params, f"{at}[{i}]"))
-    for kinds, group in (("('integer', 'real')", numbers), ("('text')", strings)):
-        if group:
-            params.extend([path, path, *group])
-            marks = ", ".join("?" * len(group))
-            others.append(f"COALESCE((json_type({column}, ?) IN {kinds} AND json_extract({column}, ?) IN ({marks})), 0)")
-    return _join(others, "OR")
+# ---- values --------------------------------------------------------------------------
 
-
-def _equals(path: str, value: Any, column: str, params: list, at: str) -> str:
-    kind = f"json_type({column}, ?)"
-    if value is None:  # json_type is NULL for a missing field: that counts as null
-        params.append(path)
-        return f"COALESCE({kind} = 'null', 1)"
-    if isinstance(value, bool):
-        params.append(path)
-        return f"COALESCE({kind} = '{'true' if value else 'false'}', 0)"
+def _scalar(value: Any, at: str) -> Any:
+    """An operand of equality, $in or $nin: null, a boolean, a finite number or a string."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
     if isinstance(value, (int, float)) and _finite(value, at):
-        params.extend([path, path, value])
-        return f"COALESCE(({kind} IN ('integer', 'real') AND json_extract({column}, ?) = ?), 0)"
-    if isinstance(value, str):
-        params.extend([path, path, value])
-        return f"COALESCE(({kind} = 'text' AND json_extract({column}, ?) = ?), 0)"
+        return value
     raise EmbkitError(f"{at}: value must be a string, number, boolean or null, got {type(value).__name__}")
 
 
-def _compare(path: str, sql_op: str, value: Any, column: str, params: list, at: str) -> str:
+def _comparable(value: Any, at: str) -> Any:
+    """An operand of $gt/$gte/$lt/$lte: a finite number or a string."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise EmbkitError(f"{at}: comparison needs a number or a string, got {json.dumps(value)[:40]}")
-    types = "('text')" if isinstance(value, str) else "('integer', 'real')"
     if not isinstance(value, str):
         _finite(value, at)
-    params.extend([path, path, value])
-    return f"COALESCE((json_type({column}, ?) IN {types} AND json_extract({column}, ?) {sql_op} ?), 0)"
+    return value
+
+
+def is_number(value: Any) -> bool:
+    """A (validated) operand that is a number: booleans are not numbers."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _finite(value: float, at: str) -> bool:
@@ -152,3 +142,82 @@ def _finite(value: float, at: str) -> bool:
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise EmbkitError(f"{at}: integer outside the 64-bit range")
     return True
+
+
+# ---- dialects ------------------------------------------------------------------------
+
+class Dialect:
+    """How one SQL engine spells the leaves of a filter. Each method appends its bound
+    parameters to `params` in the order of their placeholders and returns an expression
+    that is never NULL (so NOT and the joins stay two-valued). `path` is the field split
+    at its dots; operands are already validated (`_scalar`, `_comparable`)."""
+
+    true = "1"  # the expression for an empty filter
+
+    def equals(self, column: str, path: list[str], value: Any, params: list) -> str:
+        """Type-strict equality; a None operand also matches a missing field."""
+        raise NotImplementedError
+
+    def any_of(self, column: str, path: list[str], values: list, params: list) -> str:
+        """Equality with any of `values` (non-empty)."""
+        raise NotImplementedError
+
+    def compare(self, column: str, path: list[str], op: str, value: Any, params: list) -> str:
+        """`op` in $gt/$gte/$lt/$lte against a number or a string: only values of the
+        operand's type take part."""
+        raise NotImplementedError
+
+
+class SQLiteDialect(Dialect):
+    """SQLite's JSON1: json_type() is NULL for a missing field (or a step through a
+    non-object), json_extract() gives numbers as INTEGER or REAL, compared exactly."""
+
+    true = "1"
+
+    @staticmethod
+    def _path(path: list[str]) -> str:
+        return "$." + ".".join(f'"{p}"' for p in path)
+
+    def equals(self, column: str, path: list[str], value: Any, params: list) -> str:
+        path = self._path(path)
+        kind = f"json_type({column}, ?)"
+        if value is None:  # json_type is NULL for a missing field: that counts as null
+            params.append(path)
+            return f"COALESCE({kind} = 'null', 1)"
+        if isinstance(value, bool):
+            params.append(path)
+            return f"COALESCE({kind} = '{'true' if value else 'false'}', 0)"
+        if is_number(value):
+            params.extend([path, path, value])
+            return f"COALESCE(({kind} IN ('integer', 'real') AND json_extract({column}, ?) = ?), 0)"
+        params.extend([path, path, value])
+        return f"COALESCE(({kind} = 'text' AND json_extract({column}, ?) = ?), 0)"
+
+    def any_of(self, column: str, path: list[str], values: list, params: list) -> str:
+        """One SQL IN list per type (numbers, strings), plus a test for each boolean or
+        null given."""
+        numbers, strings, others = [], [], []
+        for v in values:
+            if isinstance(v, str):
+                strings.append(v)
+            elif is_number(v):
+                numbers.append(v)
+            else:
+                others.append(self.equals(column, path, v, params))
+        where = self._path(path)
+        for kinds, group in (("('integer', 'real')", numbers), ("('text')", strings)):
+            if group:
+                params.extend([where, where, *group])
+                marks = ", ".join("?" * len(group))
+                others.append(f"COALESCE((json_type({column}, ?) IN {kinds} AND json_extract({column}, ?) "
+                              f"IN ({marks})), 0)")
+        return _join(others, "OR")
+
+    def compare(self, column: str, path: list[str], op: str, value: Any, params: list) -> str:
+        where = self._path(path)
+        types = "('text')" if isinstance(value, str) else "('integer', 'real')"
+        params.extend([where, where, value])
+        return f"COALESCE((json_type({column}, ?) IN {types} AND json_extract({column}, ?) {_COMPARE[op]} ?), 0)"
+
+
+SQLITE = SQLiteDialect()
