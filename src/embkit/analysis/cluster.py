@@ -71,10 +71,14 @@ class Clustering:
 
 def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict | None = None,
             field: str = "cluster", seed: int = 0, sample: int = 5_000, min_cluster_size: int | None = None,
-            pca_dims: int = 50, progress: Stage | None = None) -> Clustering:
+            pca_dims: int = 50, progress: Stage | None = None, ray_address: str | None = None) -> Clustering:
     """Cluster the documents (matching `where`), label each cluster and store the
-    assignment in metadata `field`. Everything is checked before anything is written."""
+    assignment in metadata `field`. Everything is checked before anything is written.
+    With `ray_address`, k-means assigns the vectors to the trained centroids in Ray
+    tasks (same labels as locally)."""
     _check_options(k, method, field, sample, min_cluster_size)
+    if ray_address is not None and method != "kmeans":
+        raise EmbkitError(f"ray_address: only kmeans spreads its work over Ray, not {method!r}")
     check_seed(seed)
     check_pca_dims(pca_dims)
     table = slice_table(col, where)
@@ -86,8 +90,9 @@ def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict |
     if method == "kmeans":
         if k == "auto":
             k, silhouettes = _choose_k(table.vectors, metric, seed, sample, notes, progress)
-        labels = _kmeans(table.vectors, k, seed, metric == "cosine")
-        notes.append(f"FAISS k-means{' (spherical, cosine)' if metric == 'cosine' else ''}, k = {k}, seed {seed}")
+        labels = _kmeans(table.vectors, k, seed, metric == "cosine", ray_address)
+        notes.append(f"FAISS k-means{' (spherical, cosine)' if metric == 'cosine' else ''}, k = {k}, seed {seed}"
+                     + (f"; vectors assigned to centroids in Ray tasks ({ray_address})" if ray_address else ""))
     else:
         labels = _hdbscan(table.vectors, min_cluster_size, seed, pca_dims, notes, progress)
     labels = _by_size(labels)
@@ -125,9 +130,10 @@ def _choose_k(x, metric, seed, sample, notes, progress) -> tuple[int, dict[int, 
     return best, scores
 
 
-def _kmeans(x: np.ndarray, k: int, seed: int, spherical: bool) -> np.ndarray:
+def _kmeans(x: np.ndarray, k: int, seed: int, spherical: bool, ray_address: str | None = None) -> np.ndarray:
     """FAISS k-means labels, every point used for training; k-means++ starts where
-    this FAISS has them (added late 2025), random ones before."""
+    this FAISS has them (added late 2025), random ones before. With `ray_address`, the
+    final assignment runs in Ray tasks, in row blocks."""
     import faiss
 
     plus_plus = getattr(faiss, "ClusteringInitMethod_KMEANS_PLUS_PLUS", None)
@@ -136,6 +142,10 @@ def _kmeans(x: np.ndarray, k: int, seed: int, spherical: bool) -> np.ndarray:
                       min_points_per_centroid=1, max_points_per_centroid=max(256, len(x) // int(k) + 1), **options)
     x = np.ascontiguousarray(x, dtype=np.float32)
     km.train(x)
+    if ray_address is not None:
+        from ..distributed.ray_kmeans import assign_nearest
+
+        return assign_nearest(km.centroids, x, spherical, ray_address)
     return km.index.search(x, 1)[1].ravel().astype(np.int64)
 
 

@@ -34,12 +34,14 @@ def cluster(path: str = DirArg,
             seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same clusters)."),
             min_cluster_size: Optional[int] = typer.Option(None, "--min-cluster-size",
                                                            help="hdbscan: smallest group that counts as a cluster."),
+            ray_address: Optional[str] = typer.Option(None, "--ray-address", help="kmeans: assign the vectors to "
+                                                      "the centroids in Ray tasks (auto, host:port, ray://..., local)."),
             as_json: bool = JsonOpt) -> None:
     """Group documents by meaning; store each one's cluster in metadata and describe the clusters."""
     where_dict, k_value = _where(where), _k(k)
     with open_collection(path) as col:
         result = col.cluster(k_value, method, where=where_dict, field=field, seed=seed,
-                             min_cluster_size=min_cluster_size, progress=_stages(as_json))
+                             min_cluster_size=min_cluster_size, progress=_stages(as_json), ray_address=ray_address)
     if as_json:
         _print_json(result.to_dict())
         return

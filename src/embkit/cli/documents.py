@@ -26,7 +26,7 @@ def init(path: str = DirArg,
     if as_json:
         _print_json(info)
     else:
-        typer.echo(f"created {path} (model {info['model']}, {info['dim']}-d, {info['metric']})")
+        typer.echo(f"created {info['path']} (model {info['model']}, {info['dim']}-d, {info['metric']})")  # no password
 
 
 @app.command()

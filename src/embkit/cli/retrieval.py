@@ -44,6 +44,8 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
                    alpha: Optional[float] = typer.Option(None, "--alpha", help="Hybrid: dense weight (default 0.5)."),
                    rrf_k: Optional[int] = typer.Option(None, "--rrf-k", help="Hybrid: RRF with this constant instead."),
                    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the JSON report here."),
+                   ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Embed the corpus on this Ray "
+                                                             "cluster (auto, host:port, ray://..., local)."),
                    as_json: bool = JsonOpt) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and MAP@100 of a search mode on a BEIR split."""
     from ..evaluate import load_beir
@@ -53,7 +55,7 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
     with _progress(_corpus_size(beir), "indexing corpus", quiet=as_json) as index_bar, \
             _progress(queries, "queries", quiet=as_json) as query_bar:
         report = run(beir, split, mode, model, progress_index=index_bar, progress_queries=query_bar,
-                     rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha)
+                     rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha, ray_address=ray_address)
     if output:
         output.write_text(json.dumps(report, indent=1) + "\n")
     if as_json:

@@ -56,7 +56,7 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
         typer.echo(f"note: no API keys in {keys.path} yet; create one with `embkit keys create --scope read`",
                    err=True)
     limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes)
-    Collections(folders or [], root, read_url)  # checks the folders and names now, in this process
+    Collections(folders or [], root, read_url).close()  # checks the folders, names and databases now, here
     settings = Settings([str(f) for f in folders or []], str(root) if root else None, read_url,
                         None if keys is None else str(keys.path), no_auth, asdict(limits),
                         str(reranker) if reranker else None, log_level)

@@ -19,13 +19,16 @@ ADD_BATCH = 256
 Progress = Callable[[int], None]
 
 
-def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", progress: Progress | None = None):
+def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", progress: Progress | None = None,
+                      ray_address: str | None = None):
     """A collection of the corpus under EMBKIT_HOME/eval, keyed by the corpus bytes and
-    the model: built once (embedding is the slow part), reused by later runs."""
+    the model: built once (embedding is the slow part), reused by later runs. With
+    `ray_address`, the corpus is embedded on Ray (in shards) and bulk-loaded."""
     import embkit
 
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
-    folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}{_model_stamp(model)}"
+    built_on = "-ray" if ray_address is not None else ""  # kept apart, so a Ray run really runs on Ray
+    folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}{_model_stamp(model)}{built_on}"
     ids = [i for i in data.corpus if data.doc_text(i)]  # an empty document can never be found: not indexed
     if (folder / "embkit.db").exists():
         col = embkit.open(folder)
@@ -34,6 +37,12 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
         col.close()  # an interrupted build: start again
         _remove(folder)
     col = embkit.create(folder, model=model)
+    if ray_address is not None:
+        from ..distributed.ray_ingest import embed_into
+
+        embed_into(col, ids, [data.doc_text(i) for i in ids], [{"title": data.corpus[i]["title"]} for i in ids],
+                   address=ray_address, work_dir=folder.with_name(folder.name + ".shards"), progress=progress)
+        return col
     for start in range(0, len(ids), ADD_BATCH):
         batch = ids[start:start + ADD_BATCH]
         titles = [{"title": data.corpus[i]["title"]} for i in batch]
@@ -57,15 +66,16 @@ def run_queries(col, queries: dict[str, str], mode: str = "dense", depth: int = 
 
 def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense", model: str = "minilm",
                    measures=MEASURES, progress_index: Progress | None = None, progress_queries: Progress | None = None,
-                   **search) -> dict:
+                   ray_address: str | None = None, **search) -> dict:
     """Index (or reuse) the corpus, run the split's queries, return a report:
-    {"metrics": {...}, "settings": {...}, "queries": n, "seconds": {...}}."""
+    {"metrics": {...}, "settings": {...}, "queries": n, "seconds": {...}}. With
+    `ray_address`, the corpus is embedded on that Ray cluster."""
     if mode not in MODES:  # before the slow part
         raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
     started = time.perf_counter()
-    col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index)
+    col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address)
     indexed = time.perf_counter()
     try:
         run = run_queries(col, data.queries, mode, progress=progress_queries, **search)
@@ -73,7 +83,8 @@ def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense
         col.close()
     done = time.perf_counter()
     settings = {"beir": str(folder), "split": split, "mode": mode, "model": model, "depth": DEPTH,
-                **{key: value for key, value in search.items() if value is not None}}
+                **{key: value for key, value in search.items() if value is not None},
+                **({"ray_address": ray_address} if ray_address is not None else {})}
     return {"metrics": evaluate(run, data.qrels, measures), "settings": settings, "queries": len(data.queries),
             "documents": len(data.corpus),
             "seconds": {"index": round(indexed - started, 2), "queries": round(done - indexed, 2)}}
