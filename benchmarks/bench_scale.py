@@ -7,7 +7,7 @@
   (2 CPUs, 0.5 CPU and one inference thread a worker). Each side runs in its own
   process, on the same shards, into its own output folder.
 
-    .venv/bin/python benchmarks/bench_scale.py --parts ingest [--limit 50000] [--shards 50]
+    .venv/bin/python benchmarks/bench_scale.py --parts ingest [--limit 50000] [--shards 50] [--model minilm-int8]
 
 - search: search QPS and recall@10 of the PostgreSQL backend (pgvector HNSW) against
   the SQLite+FAISS backend (FAISS HNSW) on the same 100,000 GloVe vectors, both with
@@ -60,14 +60,14 @@ def write_corpus(folder: Path, n: int, shards: int) -> int:
     return n
 
 
-def run_ingest_side(side: str, inputs: str, out: str) -> dict:
+def run_ingest_side(side: str, inputs: str, out: str, model: str) -> dict:
     """One side of the ingest part, in this process (called as a subprocess)."""
     options = INGEST_SIDES[side]
     started = time.perf_counter()
     if options["address"] == "none":
         from embkit.ingest.shards import ingest_local
 
-        summary = ingest_local([inputs], out, id_column="id")
+        summary = ingest_local([inputs], out, model, id_column="id")
         startup = 0.0
     else:
         from embkit.distributed import connect, ingest_distributed
@@ -75,7 +75,7 @@ def run_ingest_side(side: str, inputs: str, out: str) -> dict:
         with connect("local", num_cpus=2, temp_dir=str(Path(out).parent / "ray")):
             startup = time.perf_counter() - started
             started = time.perf_counter()
-            summary = ingest_distributed([inputs], out, id_column="id", address="local", workers=options["workers"],
+            summary = ingest_distributed([inputs], out, model, id_column="id", address="local", workers=options["workers"],
                                          cpus_per_worker=options["cpus_per_worker"])
     seconds = time.perf_counter() - started
     return {"side": side, **{k: v for k, v in options.items() if k != "address"},
@@ -92,11 +92,12 @@ def part_ingest(args) -> dict:
     try:
         n = write_corpus(work / "inputs", args.limit, args.shards)
         # the ONNX graph is built on first use and cached under EMBKIT_HOME: not part of any side's time
-        subprocess.run([sys.executable, "-c", "import embkit; embkit.load_encoder('minilm')"], check=True)
+        subprocess.run([sys.executable, "-c", f"import embkit; embkit.load_encoder({args.model!r})"], check=True)
         rows = []
         for side in args.sides.split(","):
             out = work / side / "vectors"
-            done = subprocess.run([sys.executable, __file__, "--run-ingest-side", side, str(work / "inputs"), str(out)],
+            done = subprocess.run([sys.executable, __file__, "--run-ingest-side", side, str(work / "inputs"), str(out),
+                               args.model],
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{side} failed:\n{done.stderr[-4000:]}")
@@ -106,7 +107,7 @@ def part_ingest(args) -> dict:
         local = next((r for r in rows if r["side"] == "local"), None)
         for r in rows:
             r["vs_local"] = round(r["docs_per_second"] / local["docs_per_second"], 2) if local else None
-        return {"documents": n, "shards": args.shards, "model": "minilm", "chunk_tokens": 256, "overlap": 32,
+        return {"documents": n, "shards": args.shards, "model": args.model, "chunk_tokens": 256, "overlap": 32,
                 "ray": _version("ray"), "sides": rows}
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -134,12 +135,13 @@ PACKAGES = {"ingest": ["embkit", "onnxruntime", "ray", "pyarrow"],
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--run-ingest-side":
-        print(json.dumps(run_ingest_side(*sys.argv[2:5])))
+        print(json.dumps(run_ingest_side(*sys.argv[2:6])))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"Comma-separated: {', '.join(PARTS)}.")
     parser.add_argument("--limit", type=int, default=50_000, help="ingest: documents (SciFact repeated).")
     parser.add_argument("--shards", type=int, default=50, help="ingest: input shards.")
+    parser.add_argument("--model", default="minilm", help="ingest: the encoder (catalog name or folder).")
     parser.add_argument("--sides", default=",".join(INGEST_SIDES), help="ingest: which sides to run.")
     parser.add_argument("--n", type=int, default=100_000, help="search: stored vectors.")
     parser.add_argument("--queries", type=int, default=1_000, help="search: held-out query vectors.")

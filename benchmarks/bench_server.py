@@ -474,7 +474,8 @@ def run_side(label: str, make, parse, data: Data, args, tmp: Path, env: dict) ->
             if kind not in args.rows:
                 continue
             quality = check(server, requests, parse, data.truth)
-            load(server.port, requests, 8, args.warmup, server.pid)  # warm-up, discarded
+            if args.warmup > 0:
+                load(server.port, requests, 8, args.warmup, server.pid)  # warm-up, discarded
             row = {**quality, "levels": []}
             print(f"[{label} {kind}] recall@10 {quality['recall@10']:.4f}; hits carry text+metadata: "
                   f"{quality['hits_have_text_and_metadata']}", flush=True)

@@ -10,7 +10,7 @@ import pytest
 
 import embkit
 from embkit.store import DB_NAME, SCHEMA_VERSION, Record
-from embkit.store.postgres import PgUrl
+from embkit.store.pg_connection import PgUrl
 from pg_server import free_port
 
 DOCS = {

@@ -25,7 +25,8 @@ from .search.tokens import count_tokens
 from .search.keyword import KeywordIndex
 from .search.pipeline import Request, retrieve
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
-from .store.postgres import PostgresStore, is_url
+from .store.pg_connection import is_url
+from .store.postgres import PostgresStore
 
 DEFAULT_SPACE = "text"
 

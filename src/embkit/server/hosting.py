@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..collection import Collection, create, open as open_collection
 from ..errors import EmbkitError
-from ..store.postgres import PgUrl, is_url
+from ..store.pg_connection import PgUrl, is_url
 from ..store.sqlite import DB_NAME
 from .rwlock import ReadWriteLock
 
