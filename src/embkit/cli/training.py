@@ -1,5 +1,6 @@
-"""Training commands beyond the reranker: word2vec, contrastive fine-tuning, distillation."""
+"""Training commands beyond the reranker: word2vec, contrastive fine-tuning, distillation, PCA rotation."""
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -127,3 +128,42 @@ def contrastive(base: str = typer.Option("minilm", "--base", help="Bi-encoder to
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+@train_app.command("rotate")
+def rotate(model: str = typer.Argument(..., help="Bi-encoder to rotate: registered name, folder or catalog name."),
+           beir: Optional[Path] = typer.Option(None, "--beir", help="BEIR folder: fit on its corpus documents."),
+           texts: Optional[Path] = typer.Option(None, "--texts", help="Text file (a text a line, or .jsonl with \"text\")."),
+           max_texts: int = typer.Option(20000, "--max-texts", help="Sample at most this many texts."),
+           dims: Optional[str] = typer.Option(None, "--dims", help="Truncations to evaluate (default: the model's "
+                                                                   "Matryoshka dims, else 256,128,64)."),
+           seed: int = typer.Option(0, "--seed"),
+           name: Optional[str] = typer.Option(None, "--name", help="Registered name (default: the folder's)."),
+           output: Path = typer.Option(..., "-o", "--output", help="Folder for the rotated model."),
+           eval_sts: Path = EvalStsOpt, eval_beir: Path = EvalBeirOpt, no_eval: bool = NoEvalOpt,
+           overwrite: bool = OverwriteOpt, as_json: bool = JsonOpt) -> None:
+    """PCA-rotate a bi-encoder so truncated (Matryoshka) vectors keep more; full-dimension scores are unchanged."""
+    from ..errors import EmbkitError
+    from ..train.rotate import train_rotate
+
+    try:
+        eval_dims = [int(d) for d in dims.split(",")] if dims else []
+    except ValueError:
+        raise EmbkitError(f"dims: expected comma-separated integers, got {dims!r}") from None
+    evaluation = _eval_data(eval_sts, eval_beir, no_eval)
+    with contextlib.ExitStack() as stack:
+        bar = {}  # the bar appears once the texts are read and counted
+
+        def on_texts(n: int) -> None:
+            bar["advance"] = stack.enter_context(_progress(n, "texts", quiet=as_json))
+
+        summary = train_rotate(output, model, beir=beir, texts=texts, max_texts=max_texts, seed=seed, dims=eval_dims,
+                               name=name, overwrite=overwrite, evaluation=evaluation, on_texts=on_texts,
+                               progress=lambda n: bar["advance"](n))
+    if as_json:
+        _print_json(summary)
+        return
+    kept = ", ".join(f"{d} dims {v:.1%}" for d, v in summary["variance_kept"].items())
+    typer.echo(f"rotation fit on {summary['texts']:,} texts of {summary['fit_on']} in {summary['seconds']:.0f}s "
+               f"(variance kept: {kept}); saved to {output}, registered as {summary['name']!r}")
+    _print_evaluation(summary)

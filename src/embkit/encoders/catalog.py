@@ -145,8 +145,13 @@ def _load_folder(path: Path, name: str | None = None) -> Encoder:
     else:
         raise EmbkitError(f"model: {path} holds neither model.onnx nor config.json + model.safetensors")
     from .onnx import OnnxEncoder
+    from .projection import read_projection
 
-    return OnnxEncoder(name or str(path.resolve()), onnx_path, path / "tokenizer.json", dim, max_tokens, normalized)
+    projection = read_projection(path)  # e.g. the rotation from `embkit train rotate`
+    if projection is not None:
+        dim = projection.out_dim
+    return OnnxEncoder(name or str(path.resolve()), onnx_path, path / "tokenizer.json", dim, max_tokens, normalized,
+                       projection=projection)
 
 
 def _onnx_dim(onnx_path: Path) -> int:

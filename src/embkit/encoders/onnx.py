@@ -21,12 +21,13 @@ class OnnxEncoder:
 
     def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, dim: int,
                  max_tokens: int = 256, normalized: bool = True, workers: int | None = None,
-                 batch_tokens: int = 512):
+                 batch_tokens: int = 512, projection=None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
         self.batch_tokens = batch_tokens
+        self._projection = projection  # a Dense module after pooling (encoders/projection.py)
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
@@ -64,6 +65,8 @@ class OnnxEncoder:
                 feeds["token_type_ids"] = np.zeros_like(ids)
             hidden = self._session.run(None, feeds)[0]
             pooled = mean_pool(hidden, mask)
+            if self._projection is not None:
+                pooled = self._projection(pooled)
             out[rows] = l2_normalize(pooled) if self.normalized else pooled
             return len(rows)
 
