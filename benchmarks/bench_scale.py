@@ -15,7 +15,8 @@
 
     .venv/bin/python benchmarks/bench_scale.py --parts search [--n 100000] [--efs 40,100,250,500] [--rounds 5]
 
-Results are merged into results/bench_scale.json under the part's key.
+Results are merged into results/bench_scale.json under the part's key (an ingest run with
+`--model M` other than minilm under `ingest-M`).
 """
 
 import argparse
@@ -157,11 +158,17 @@ def main() -> None:
         if part not in PARTS:
             raise SystemExit(f"unknown part {part!r} (known: {', '.join(PARTS)})")
         started = time.perf_counter()
-        results[part] = {**PARTS[part](args), "machine": machine(PACKAGES[part]),
-                         "wall_seconds": round(time.perf_counter() - started, 1)}
+        key = _key(part, args.model)
+        results[key] = {**PARTS[part](args), "machine": machine(PACKAGES[part]),
+                        "wall_seconds": round(time.perf_counter() - started, 1)}
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=1) + "\n")
-        _print_table(part, results[part])
+        _print_table(part, results[key])
+
+
+def _key(part: str, model: str) -> str:
+    """Ingest runs with another model than the default are kept beside it, not over it."""
+    return f"ingest-{Path(model).name}" if part == "ingest" and model != "minilm" else part
 
 
 def _print_table(part: str, result: dict) -> None:
