@@ -99,3 +99,20 @@ def test_empty_documents_are_left_out_of_the_index(tmp_path, monkeypatch):
     col = corpus_collection(load_beir(folder, "test"), folder / "corpus.jsonl")
     assert col.count() == 2 and col.get(["2"]) == []
     col.close()
+
+
+def test_the_index_cache_key_follows_the_weights_not_the_training_report(tmp_path):
+    """A training command rewrites embkit-train.json after its own evaluation; that must
+    not make the next evaluation re-embed the corpus, while new weights must."""
+    from embkit.evaluate.retrieval import _model_stamp
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "embkit-train.json").write_text("{}")
+    before = _model_stamp(str(model))
+    (model / "embkit-train.json").write_text('{"evaluation": {"after": 0.7}}')
+    assert _model_stamp(str(model)) == before
+    (model / "model.safetensors").write_bytes(b"new weights")
+    os.utime(model / "model.safetensors", ns=(1, 1))
+    assert _model_stamp(str(model)) != before

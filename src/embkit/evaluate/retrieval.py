@@ -13,6 +13,7 @@ from .beir import BeirData, load_beir
 from .metrics import evaluate
 
 MEASURES = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100")
+TRAIN_REPORT = "embkit-train.json"  # train/output.py SUMMARY
 DEPTH = 100  # results per query: enough for recall@100 and map@100
 ADD_BATCH = 256
 
@@ -103,7 +104,8 @@ def _model_stamp(model: str) -> str:
     path = Path(model).expanduser()
     if not path.exists():
         return ""  # a catalog name: its files come from an installed package
-    files = sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    # the training report is rewritten after a run's own evaluation: it says nothing of the weights
+    files = sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file() and p.name != TRAIN_REPORT)
     stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
                       for f in files)
     return "-" + hashlib.sha256(stamp.encode()).hexdigest()[:8]
