@@ -50,7 +50,7 @@ def test_both_workers_answer_and_see_each_others_writes(served):
     counts = {r.json()["count"] for r in _fresh(live, key, "GET", "/collections/shared")}
     assert counts == {6}
     pids = set(re.findall(r"^\S+ \S+ (\d+) embkit\.server INFO ", live.log.read_text(), re.M))
-    assert len(pids) == 2, pids
+    assert len(pids - {str(live.process.pid)}) == 2, pids  # request lines from both workers (not the supervisor)
 
 
 def test_deleted_and_remade_collection_is_never_served_stale(served):
@@ -70,3 +70,56 @@ def test_deleted_and_remade_collection_is_never_served_stale(served):
     answers = _fresh(live, key, "POST", "/collections/gone/search", json=body)
     assert {r.json()["hits"][0]["id"] for r in answers} == {"new"}
     assert {r.json()["count"] for r in _fresh(live, key, "GET", "/collections/gone")} == {1}
+
+
+def _workers(live) -> list:
+    """The worker processes: the supervisor's children that listen on the port."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(live.process.pid).children():
+        try:
+            if any(c.laddr.port == live.port and c.status == psutil.CONN_LISTEN for c in child.net_connections("tcp")):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_a_burst_of_keep_alive_clients_is_spread_over_both_workers(served):
+    """Each worker has its own SO_REUSEPORT socket, so the kernel spreads connections;
+    with one shared socket a burst could all land on one worker."""
+    import psutil
+
+    live, key = served
+    workers = _workers(live)
+    assert len(workers) == 2
+    clients = [live.client(key) for _ in range(16)]
+    try:
+        for client in clients:  # opened together and kept open, as a load generator does
+            assert client.get("/collections").status_code == 200
+        held = {w.pid: sum(c.laddr.port == live.port and c.status == psutil.CONN_ESTABLISHED
+                           for c in w.net_connections("tcp")) for w in workers}
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(held.values()) == 16 and min(held.values()) >= 1, held  # all on one: 2**-15 likely
+
+
+def test_a_killed_worker_is_replaced_and_no_request_fails(served):
+    import signal as signals
+    import time
+
+    live, key = served
+    victim = _workers(live)[0]
+    victim.send_signal(signals.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        current = _workers(live)
+        if len(current) == 2 and victim.pid not in {w.pid for w in current}:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no worker replaced the killed one")
+    # connections the kernel gave the dead worker's socket wait for its successor: none fails
+    assert {r.status_code for r in _fresh(live, key, "GET", "/collections")} == {200}

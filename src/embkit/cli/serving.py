@@ -64,9 +64,12 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
     if workers == 1:
         uvicorn.run(application(settings), host=host, port=port, log_level=log_level, access_log=False)
     else:  # each worker process builds its own application from the settings
+        from ..server.supervisor import run_workers
+
         settings.export()
-        uvicorn.run("embkit.server.workers:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, access_log=False)
+        code = run_workers(workers, host, port, log_level=log_level, access_log=False)
+        if code:
+            raise typer.Exit(code)
 
 
 def _loopback(host: str) -> bool:

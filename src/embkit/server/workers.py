@@ -1,4 +1,4 @@
-"""`embkit serve --workers N`: N server processes on one port (uvicorn's process manager),
+"""`embkit serve --workers N`: N server processes on one port (supervisor.py: a socket each),
 so that searches use every core. Each process opens the collections itself and keeps its
 own in-memory index; writes from all of them go through SQLite's own lock (WAL, one
 writer at a time, waiting up to 30 s), and before a search each index catches up with
