@@ -1,4 +1,4 @@
-"""Word-vector commands: analogy, neighbors."""
+"""Word commands: analogy, neighbors (word vectors); tokens, contextual (inside a transformer)."""
 
 import typer
 
@@ -54,3 +54,42 @@ def _rows(results: list[tuple[str, float]]) -> list[dict]:
 def _print_rows(results: list[tuple[str, float]]) -> None:
     for rank, (word, score) in enumerate(results, 1):
         typer.echo(f"{rank:>4}. {score:.4f}  {word}")
+
+
+@app.command()
+def tokens(text: str = typer.Argument(..., help="The text to split into word pieces."),
+           model: str = typer.Option("minilm", "--model", help="A transformer: catalog name, registered name or folder."),
+           as_json: bool = JsonOpt) -> None:
+    """The word pieces of TEXT, their ids, the vocabulary size and the embedding-matrix shape."""
+    from ..encoders.tokens import tokens as run
+
+    result = run(text, model)
+    if as_json:
+        _print_json({**result, "pieces": [vars(p) for p in result["pieces"]]})
+        return
+    rows, dim = result["embedding_matrix"]
+    typer.echo(f"{len(result['pieces'])} pieces; vocabulary {result['vocabulary']:,}; "
+               f"embedding matrix {rows:,} × {dim}")
+    for p in result["pieces"]:
+        typer.echo(f"{p.id:>8}  {p.piece:<20} {text[p.start:p.end]!r}")
+
+
+@app.command()
+def contextual(word: str = typer.Argument(..., help="The word to follow, e.g. bank."),
+               sentences: list[str] = typer.Argument(..., help="Two or more sentences that contain WORD."),
+               model: str = typer.Option("minilm", "--model", help="A transformer: catalog name, registered name or folder."),
+               as_json: bool = JsonOpt) -> None:
+    """Cosine between WORD's contextual vectors in the sentences, next to its static
+    (input-embedding) vector's, which is the same in every sentence."""
+    from ..encoders.tokens import contextual as run
+
+    result = run(word, sentences, model)
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{word!r} = pieces {result['pieces']}")
+    n = len(sentences)
+    for i in range(n):
+        for j in range(i + 1, n):
+            typer.echo(f"sentences {i + 1} and {j + 1}: contextual cosine {result['contextual_cosine'][i][j]:.4f}, "
+                       f"static cosine {result['static_cosine'][i][j]:.4f}")

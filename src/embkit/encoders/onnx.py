@@ -43,6 +43,15 @@ class OnnxEncoder:
         """Tokens per text after truncation (what the model actually reads)."""
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
 
+    def token_states(self, text: str) -> np.ndarray:
+        """The last layer's vector of every piece of `text` (special tokens included, after
+        truncation), as a (pieces, hidden) array: what mean pooling averages."""
+        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return self._session.run(None, feeds)[0][0]
+
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         """Embed `texts` in order as an (n, dim) float32 array."""
         texts = list(texts)

@@ -33,3 +33,11 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
             array = array.astype(np.float32)
         tensors[name] = array.reshape(info["shape"])
     return tensors
+
+
+def tensor_shapes(path: Path) -> dict[str, list[int]]:
+    """Each tensor's shape, from the header alone (no weights read)."""
+    with open(path, "rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len))
+    return {name: info["shape"] for name, info in header.items() if name != "__metadata__"}
