@@ -15,9 +15,10 @@ class Encoder(Protocol):
     dim: int
     normalized: bool
     max_tokens: int
+    modality: str  # "text", or "image" for an image tower (whose inputs are image paths)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
-        """Embed `texts` in order; `progress` hears of each finished batch."""
+        """Embed `texts` (or images, for an image tower) in order; `progress` hears of each finished batch."""
         ...
 
 

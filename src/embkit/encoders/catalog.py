@@ -101,6 +101,9 @@ def _load(name_or_path: str) -> Encoder:
             return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
         if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
             return Model2VecEncoder(path)
+        clip = _clip_tower(name_or_path)
+        if clip is not None:
+            return clip
         if path.is_dir():
             return _load_folder(path)
         if path.suffix in WORD_VECTOR_SUFFIXES:
@@ -152,6 +155,17 @@ def _load_folder(path: Path, name: str | None = None) -> Encoder:
         dim = projection.out_dim
     return OnnxEncoder(name or str(path.resolve()), onnx_path, path / "tokenizer.json", dim, max_tokens, normalized,
                        projection=projection)
+
+
+def _clip_tower(name: str) -> Encoder | None:
+    """A CLIP folder's text tower, or its image tower for `FOLDER#image`."""
+    from .clip import IMAGE_SUFFIX, ClipImageEncoder, ClipTextEncoder, is_clip_folder
+
+    image = name.endswith(IMAGE_SUFFIX)
+    path = Path(name[:-len(IMAGE_SUFFIX)] if image else name).expanduser()
+    if not is_clip_folder(path):
+        return None
+    return ClipImageEncoder(path) if image else ClipTextEncoder(path)
 
 
 def _onnx_dim(onnx_path: Path) -> int:

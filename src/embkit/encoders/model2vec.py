@@ -26,6 +26,8 @@ def is_model2vec_folder(path: Path) -> bool:
 class Model2VecEncoder:
     """The Encoder protocol over `model2vec.StaticModel`."""
 
+    modality = "text"
+
     def __init__(self, folder: Path, name: str | None = None):
         try:
             from model2vec import StaticModel

@@ -19,6 +19,8 @@ class OnnxEncoder:
     memory). Batches run on two single-threaded workers, which beats one two-threaded
     run on 2 cores for short texts."""
 
+    modality = "text"
+
     def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, dim: int,
                  max_tokens: int = 256, normalized: bool = True, workers: int | None = None,
                  batch_tokens: int = 512, projection=None):

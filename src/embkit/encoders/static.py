@@ -27,6 +27,8 @@ class StaticEncoder:
     has no direction, so it is refused with an error naming it rather than embedded as
     a zero vector that cosine search could never use."""
 
+    modality = "text"
+
     normalized = True
     max_tokens = MAX_TEXT_CHARS  # no truncation: every word of the longest accepted text is read
 

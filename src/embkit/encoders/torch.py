@@ -13,6 +13,8 @@ from .base import Progress
 class TorchEncoder:
     """A sentence-transformers model folder, run on CPU."""
 
+    modality = "text"
+
     def __init__(self, name: str, model_dir: Path, dim: int, max_tokens: int = 256, normalized: bool = True):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         from sentence_transformers import SentenceTransformer
