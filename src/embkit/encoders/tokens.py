@@ -91,29 +91,29 @@ def contextual(word: str, sentences: list[str], model: str = "minilm") -> dict:
         _check_text(f"sentence {i}", sentence)
     folder = model_folder(model)
     tokenizer = _tokenizer(folder)
-    word_ids = tokenizer.encode(word, add_special_tokens=False).ids
-    spans = []
+    word_pieces = tokenizer.encode(word, add_special_tokens=False)
+    spans = []  # (the sentence's ids, where the word's pieces start)
     for i, sentence in enumerate(sentences, 1):
         ids = tokenizer.encode(sentence).ids
-        at = _find(ids, word_ids)
+        at = _find(ids, word_pieces.ids)
         if at is None:
-            pieces = tokenizer.encode(word, add_special_tokens=False).tokens
-            raise EmbkitError(f"sentence {i}: {word!r} (pieces {pieces}) does not occur in {sentence!r}")
-        spans.append((at, at + len(word_ids)))
-    encoder = load_encoder(model if CATALOG.get(model) or resolve(model) else str(folder))
+            raise EmbkitError(f"sentence {i}: {word!r} (pieces {word_pieces.tokens}) does not occur in {sentence!r}")
+        spans.append((ids, at))
+    encoder = load_encoder(model)
     if not hasattr(encoder, "token_states"):
         raise EmbkitError(f"model: {model!r} does not expose token vectors (an ONNX transformer is needed)")
-    contextual_vectors, static_vectors = [], []
     weights = read_safetensors(folder / "model.safetensors")
     table = weights[_embedding_key(weights)]
-    for i, (sentence, (start, end)) in enumerate(zip(sentences, spans), 1):
+    contextual_vectors, static_vectors = [], []
+    width = len(word_pieces.ids)
+    for i, (sentence, (ids, start)) in enumerate(zip(sentences, spans), 1):
         states = encoder.token_states(sentence)
-        if end > len(states):
+        if start + width > len(states):
             raise EmbkitError(f"sentence {i}: {word!r} lies beyond the {len(states)} pieces the model reads")
-        contextual_vectors.append(states[start:end].mean(axis=0))
-        static_vectors.append(table[tokenizer.encode(sentence).ids[start:end]].mean(axis=0))
-    return {"model": model, "word": word, "pieces": tokenizer.encode(word, add_special_tokens=False).tokens,
-            "sentences": sentences, "contextual_cosine": _cosines(np.stack(contextual_vectors)),
+        contextual_vectors.append(states[start:start + width].mean(axis=0))
+        static_vectors.append(table[ids[start:start + width]].mean(axis=0))
+    return {"model": model, "word": word, "pieces": word_pieces.tokens, "sentences": sentences,
+            "contextual_cosine": _cosines(np.stack(contextual_vectors)),
             "static_cosine": _cosines(np.stack(static_vectors))}
 
 
