@@ -44,7 +44,6 @@ class ClipModel:
         except ImportError as e:
             raise EmbkitError(f"model: a CLIP folder needs torch and transformers: pip install 'embkit[torch]' ({e})")
         self.torch = torch
-        self.folder = folder
         try:
             self.model = CLIPModel.from_pretrained(str(folder), local_files_only=True).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)

@@ -11,7 +11,7 @@ from ..errors import EmbkitError
 from ..validate import MAX_TEXT_CHARS
 from .catalog import CATALOG, load_encoder, package_dir
 from .registry import resolve
-from .safetensors_reader import read_safetensors, tensor_shapes
+from .safetensors_reader import read_tensor, tensor_shapes
 
 EMBEDDING_KEY = "word_embeddings.weight"  # BERT's input-embedding matrix (any prefix)
 
@@ -102,8 +102,8 @@ def contextual(word: str, sentences: list[str], model: str = "minilm") -> dict:
     encoder = load_encoder(model)
     if not hasattr(encoder, "token_states"):
         raise EmbkitError(f"model: {model!r} does not expose token vectors (an ONNX transformer is needed)")
-    weights = read_safetensors(folder / "model.safetensors")
-    table = weights[_embedding_key(weights)]
+    weights = folder / "model.safetensors"
+    table = read_tensor(weights, _embedding_key(tensor_shapes(weights)))  # only the input-embedding matrix
     contextual_vectors, static_vectors = [], []
     width = len(word_pieces.ids)
     for i, (sentence, (ids, start)) in enumerate(zip(sentences, spans), 1):
