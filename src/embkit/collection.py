@@ -4,6 +4,7 @@ The CLI, the server and later the distributed runner all go through this class; 
 of them touches SQLite or the encoders directly.
 """
 
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -29,6 +30,8 @@ from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
 
 DEFAULT_SPACE = "text"
+IMAGE_SPACE = "image"
+_SPACE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class Document(NamedTuple):
@@ -54,9 +57,11 @@ class Table(NamedTuple):
 
 
 def create(path: str | Path, model: str | None = DEFAULT_MODEL, metric: str = "cosine",
-           dim: int | None = None) -> "Collection":
+           dim: int | None = None, image_model: str | None = None) -> "Collection":
     """A new collection in folder `path`. `model` is a catalog name or a model folder;
-    `model=None` with `dim` makes a collection that only takes precomputed vectors."""
+    `model=None` with `dim` makes a collection that only takes precomputed vectors.
+    An image tower as `model` (`FOLDER#image`) makes an image collection (space
+    `image`); `image_model` adds an `image` space beside the text one."""
     if metric not in METRICS:
         raise EmbkitError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
     encoder = None
@@ -65,20 +70,39 @@ def create(path: str | Path, model: str | None = DEFAULT_MODEL, metric: str = "c
             raise EmbkitError("dim: a collection without a model needs a positive integer dim")
         space = Space(DEFAULT_SPACE, "none", dim, metric, False)
     else:
-        entry = CATALOG.get(model)
-        if entry is not None and not entry.missing():
-            model_name, model_dim, normalized = entry.name, entry.dim, entry.normalized
-        else:  # an unknown name, a folder, or a missing package: loading says what is wrong
-            encoder = load_encoder(model)
-            model_name, model_dim, normalized = encoder.name, encoder.dim, encoder.normalized
-        if dim is not None and dim != model_dim:
-            raise EmbkitError(f"dim: {dim} does not match model {model_name!r} ({model_dim}-d)")
-        space = Space(DEFAULT_SPACE, model_name, model_dim, metric, normalized)
+        space, encoder = _space_of(model, metric, dim=dim)
+    spaces = [space]
+    if image_model is not None:
+        if space.name == IMAGE_SPACE:
+            raise EmbkitError(f"image_model: model {model!r} is an image tower already; give a text model or no image_model")
+        image_space, _ = _space_of(image_model, metric, name=IMAGE_SPACE)
+        spaces.append(image_space)
     if is_url(path):
-        col = Collection(PostgresStore.create(path, [space]), encoder)
-        col.build_index("auto")  # pgvector's HNSW, kept current by PostgreSQL from the first write
+        col = Collection(PostgresStore.create(path, spaces), encoder)
+        for s in spaces:  # pgvector's HNSW, kept current by PostgreSQL from the first write
+            col.in_space(s.name).build_index("auto")
         return col
-    return Collection(SQLiteStore.create(Path(path), [space]), encoder)
+    return Collection(SQLiteStore.create(Path(path), spaces), encoder)
+
+
+def _space_of(model: str, metric: str, name: str | None = None, dim: int | None = None) -> tuple[Space, Encoder | None]:
+    """The space a model's vectors make, named `image` for an image tower and `text`
+    otherwise unless `name` says; with the encoder if it had to be loaded to know."""
+    entry, encoder = CATALOG.get(model), None
+    if entry is not None and not entry.missing():
+        model_name, model_dim, normalized, modality = entry.name, entry.dim, entry.normalized, entry.modality
+    else:  # an unknown name, a folder, or a missing package: loading says what is wrong
+        encoder = load_encoder(model)
+        model_name, model_dim, normalized, modality = encoder.name, encoder.dim, encoder.normalized, encoder.modality
+    if dim is not None and dim != model_dim:
+        raise EmbkitError(f"dim: {dim} does not match model {model_name!r} ({model_dim}-d)")
+    if name == IMAGE_SPACE and modality != "image":
+        paired = getattr(encoder, "paired", None) if encoder is not None else None
+        if paired is None:
+            raise EmbkitError(f"image_model: {model!r} embeds {modality}, not images, and has no paired image tower")
+        return _space_of(paired, metric, name=name)
+    name = name or (IMAGE_SPACE if modality == "image" else DEFAULT_SPACE)
+    return Space(name, model_name, model_dim, metric, normalized), encoder
 
 
 def open(path: str | Path, read_url: str | None = None) -> "Collection":  # noqa: A001 - the name users expect
@@ -94,10 +118,18 @@ def open(path: str | Path, read_url: str | None = None) -> "Collection":  # noqa
 class Collection:
     """Documents with metadata and vectors, searchable by meaning."""
 
-    def __init__(self, store: Store, encoder: Encoder | None = None, space: str = DEFAULT_SPACE):
+    def __init__(self, store: Store, encoder: Encoder | None = None, space: str | None = None,
+                 root: "Collection | None" = None):
         self._store, self._encoder = store, encoder
         self._encoder_lock = threading.Lock()
-        self.space: Space = store.spaces()[space]
+        spaces = store.spaces()
+        if space is None:  # `text` when there is one, else the first (an image collection's `image`)
+            space = DEFAULT_SPACE if DEFAULT_SPACE in spaces else next(iter(spaces))
+        if space not in spaces:
+            raise EmbkitError(f"space: no space {space!r} in this collection (it has {', '.join(spaces)})")
+        self.space: Space = spaces[space]
+        self._root = root  # a view on another space of the same store (see in_space)
+        self._others: dict[str, Collection] = {}
         self._index = store.native_index(self.space) or IndexManager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
         self._views: dict[int, IndexManager] = {}  # Matryoshka views by dimension
@@ -111,6 +143,37 @@ class Collection:
     @property
     def name(self) -> str:
         return self._store.path.name
+
+    @property
+    def spaces(self) -> dict[str, Space]:
+        """Every vector space of the collection, by name."""
+        return self._store.spaces()
+
+    def in_space(self, name: str | None) -> "Collection":
+        """This collection seen through another of its vector spaces (the same store and
+        documents; that space's vectors, encoder and index). None: this one."""
+        if name is None or name == self.space.name:
+            return self
+        root = self._root or self
+        if name == root.space.name:
+            return root
+        if name not in root._others:
+            root._others[name] = Collection(self._store, space=name, root=root)
+        return root._others[name]
+
+    def add_space(self, name: str, model: str) -> Space:
+        """A new named vector space whose vectors `model` makes (an image tower for
+        images), with this collection's metric. Documents keep their other spaces."""
+        if not isinstance(name, str) or not _SPACE_NAME.match(name):
+            raise EmbkitError(f"name: space name {name!r} must be 1-32 lowercase letters, digits or '_', "
+                              "starting with a letter")
+        if name in self.spaces:
+            raise EmbkitError(f"name: the collection has a space {name!r} already")
+        space, _ = _space_of(model, self.space.metric, name=name)
+        self._store.add_space(space)
+        if self._store.native_index(space) is not None:
+            self.in_space(name).build_index("auto")
+        return space
 
     @property
     def encoder(self) -> Encoder:
@@ -129,18 +192,23 @@ class Collection:
         self.close()
 
     def close(self, save: bool = True) -> None:
-        """Save the index if it moved on (unless `save=False`: say, its folder is
-        gone), and close the store."""
+        """Save the indexes that moved on (unless `save=False`: say, the folder is gone),
+        and close the store. A view from `in_space` leaves that to its collection."""
+        if self._root is not None:
+            return
         try:
-            if not save:
-                return
-            self._index.save()
-            for view in self._views.values():
-                view.save()
-            if self._keyword is not None:
-                self._keyword.save()
+            if save:
+                for col in (self, *self._others.values()):
+                    col._save()
         finally:
             self._store.close()
+
+    def _save(self) -> None:
+        self._index.save()
+        for view in self._views.values():
+            view.save()
+        if self._keyword is not None:
+            self._keyword.save()
 
     def __repr__(self) -> str:
         return f"Collection({self._store.location!r}, model={self.space.model!r}, metric={self.space.metric!r})"
@@ -178,7 +246,7 @@ class Collection:
         if not upsert:  # fail before spending time on embedding; checked again inside the transaction
             self._store.refuse_existing(ids)
         if vectors is None:
-            vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+            vectors = self._encoder_for("text", "texts").encode(texts, batch_size=batch_size, progress=progress)
         vectors = self._prepare(vectors, "vectors")
         records = [Record(i, t, m) for i, t, m in zip(ids, texts or [None] * n, metadatas)]
         self._store.write(records, self.space.name, vectors, upsert=upsert)
@@ -278,9 +346,13 @@ class Collection:
                mode: str = "dense", rrf_k: int | None = None, alpha: float | None = None,
                mmr: float | None = None, rerank: int | None = None, reranker: str | None = None,
                by_document: bool = False, ef: int | None = None, nprobe: int | None = None,
-               rescore: int | None = None, dims: int | None = None) -> list[Hit]:
-        """Top-k for a text `query`, a `vector`, or the document with id `like` (more
-        like this; the document itself is left out).
+               rescore: int | None = None, dims: int | None = None, image: Any = None,
+               space: str | None = None) -> list[Hit]:
+        """Top-k for a text `query`, an `image` (path or PIL image), a `vector`, or the
+        document with id `like` (more like this; the document itself is left out), in
+        vector space `space` (this collection's by default). A text query against an
+        image space is embedded by the space's paired text tower, and an image query
+        against a text space by its paired image tower.
 
         `mode`: "dense" (by meaning), "keyword" (BM25) or "hybrid" (both, fused by
         alpha × dense + (1 − alpha) × keyword on min-max normalized scores, alpha 0.5
@@ -291,15 +363,24 @@ class Collection:
         ivfpq, binary) trade speed for recall on this call only. `dims=d` (Matryoshka)
         finds candidates with the first d dimensions and rescores `k × rescore` of them
         (4 by default; 1 = no rescoring) with the full vectors."""
+        if space is not None and space != self.space.name:
+            return self.in_space(space).search(
+                query, k=k, where=where, vector=vector, like=like, model=model, mode=mode, rrf_k=rrf_k, alpha=alpha,
+                mmr=mmr, rerank=rerank, reranker=reranker, by_document=by_document, ef=ef, nprobe=nprobe,
+                rescore=rescore, dims=dims, image=image)
         k = validate.check_k(k)
         self._check_model(model)
         dims = check_dims(dims, self.space)
-        given = [x is not None for x in (query, vector, like)]
+        given = [x is not None for x in (query, vector, like, image)]
         if sum(given) != 1:
-            raise EmbkitError("query: give exactly one of a query text, vector= or like=")
+            raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
         exclude, q = None, None
         if query is not None:
             query = validate.check_query(query)
+        elif image is not None:
+            if mode != "dense":
+                raise EmbkitError(f"mode: an image query searches by meaning only (mode 'dense'), not {mode!r}")
+            q = self._prepare(self._encoder_for("image", "image").encode([image]), "image")
         elif vector is not None:
             q = self._prepare(validate.check_vectors(vector, 1, self.space.dim, self.space.model, "vector"), "vector")
         else:
@@ -309,7 +390,7 @@ class Collection:
             q, exclude = found[0].vector[None, :], like
         if q is None:  # embedded only if a dense retriever runs
             def query_vector():
-                return self._prepare(self.encoder.encode([query]), "query")
+                return self._prepare(self._encoder_for("text", "query").encode([query]), "query")
         else:
             def query_vector():
                 return q
@@ -334,6 +415,8 @@ class Collection:
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index over the documents' text (built on first use)."""
+        if self._root is not None:  # one BM25 index per collection, whichever space asks
+            return self._root.keyword_index()
         if self._keyword is None:
             self._keyword = KeywordIndex(self._store, self.path / "keyword")
         return self._keyword
@@ -424,7 +507,37 @@ class Collection:
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}
 
+    # ---- images (see images.py) ------------------------------------------------------
+
+    def add_images(self, paths: Sequence[str], *, ids: Sequence[str] | None = None,
+                   metadatas: Sequence[dict] | None = None, upsert: bool = False, batch_size: int = 16,
+                   progress: Progress | None = None, space: str = IMAGE_SPACE):
+        """Embed image files (png, jpg, webp) into the image space in one transaction,
+        with metadata path, bytes, width, height, format and EXIF `taken`, and cache a
+        thumbnail of each. Ids default to the paths. A file that is not a readable image
+        is skipped: returns (ids written, [Skipped(path, reason)])."""
+        from .images import add_images
+        return add_images(self.in_space(space), paths, ids, metadatas, upsert, batch_size, progress)
+
+    def thumbnail(self, doc_id: str) -> Path | None:
+        """The cached thumbnail (WebP) of an image document, made again from the file if
+        it went missing; None for a document that is not an image."""
+        from .images import thumbnail
+        return thumbnail(self, doc_id)
+
     # ---- helpers -------------------------------------------------------------------
+
+    def _encoder_for(self, modality: str, field: str) -> Encoder:
+        """The encoder that embeds `modality` into this space: its own, or the tower
+        paired with it (a CLIP model's other half)."""
+        encoder = self.encoder
+        if getattr(encoder, "modality", "text") == modality:
+            return encoder
+        paired = getattr(encoder, "paired", None)
+        if paired is None:
+            raise EmbkitError(f"{field}: space {self.space.name!r} ({self.space.model}) embeds "
+                              f"{getattr(encoder, 'modality', 'text')} and has no paired {modality} encoder")
+        return load_encoder(paired)
 
     def _check_model(self, model: str | None) -> None:
         """Vectors from another model are incompatible: refuse, naming both."""

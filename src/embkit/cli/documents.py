@@ -11,6 +11,8 @@ from ..collection import create, open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
 from ..ingest import check_chunking, read_paths, reads_whole_texts
+from ..ingest.images import IMAGE_SUFFIXES, split_paths, walk_files
+from .images import add_image_files
 from ..search import METRICS
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
 
@@ -19,14 +21,18 @@ from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _prog
 def init(path: str = DirArg,
          model: str = typer.Option(DEFAULT_MODEL, help="Catalog name (see `embkit models`) or a model folder."),
          metric: str = typer.Option("cosine", help=f"One of {', '.join(METRICS)}."),
+         image_model: Optional[str] = typer.Option(None, "--image-model", help="Also an `image` space, embedded by "
+                                                   "this image tower (a CLIP folder, or FOLDER#image)."),
          as_json: bool = JsonOpt) -> None:
-    """Create an empty collection in PATH."""
-    with create(path, model=model, metric=metric) as col:
+    """Create an empty collection in PATH. An image tower as --model (FOLDER#image)
+    makes an image collection; --image-model adds an image space beside the text one."""
+    with create(path, model=model, metric=metric, image_model=image_model) as col:
         info = col.info()
     if as_json:
         _print_json(info)
     else:
-        typer.echo(f"created {info['path']} (model {info['model']}, {info['dim']}-d, {info['metric']})")  # no password
+        spaces = ", ".join(f"{name}: {s['model']}, {s['dim']}-d" for name, s in info["spaces"].items())
+        typer.echo(f"created {info['path']} ({spaces}; {info['metric']})")  # no password
 
 
 @app.command()
@@ -42,16 +48,40 @@ def add(path: str = DirArg,
         overlap: int = typer.Option(32, "--overlap", help="Tokens consecutive chunks share."),
         no_chunk: bool = typer.Option(False, "--no-chunk", help="Store every document whole (the model reads "
                                       "only its first tokens)."),
+        image_model: Optional[str] = typer.Option(None, "--image-model", help="Images: create the collection's "
+                                                  "`image` space with this image tower if it has none."),
         as_json: bool = JsonOpt) -> None:
     """Embed and store documents. Every file is read and checked before anything is
     written, and all of them land in one transaction. Documents longer than the model
     reads are split into chunks `ID#0`, `ID#1`, ... (metadata parent, chunk, start, end,
     page, source). In a folder, a file that cannot be read is skipped with a warning and
-    the exit code is 3; a bad record in any file rejects everything (exit 1)."""
+    the exit code is 3; a bad record in any file rejects everything (exit 1). Images
+    (png, jpg, webp) go to the `image` space, one document each (id: the path)."""
     if not no_chunk:
         check_chunking(chunk_tokens, overlap)
+    image_paths, text_paths = split_paths(files)
+    summaries = {}
+    if image_paths:
+        summaries["images"] = add_image_files(path, image_paths, upsert, image_model, as_json)
+        if not summaries["images"]["text_space"]:  # an image collection: other files have nowhere to go
+            for other in walk_files(text_paths):
+                typer.echo(f"warning: skipped {other}: not an image (the collection holds images only)", err=True)
+                summaries["images"]["skipped"].append({"file": other, "reason": "not an image"})
+            text_paths = []
+    if text_paths:
+        summaries["texts"] = _add_texts(path, text_paths, text_column, id_column, upsert, batch_size, chunk_tokens,
+                                        overlap, no_chunk, as_json)
+    if as_json:
+        _print_json(next(iter(summaries.values())) if len(summaries) == 1 else summaries)
+    if any(s["skipped"] for s in summaries.values()):
+        raise typer.Exit(3)  # partial: the readable files landed
+
+
+def _add_texts(path, files, text_column, id_column, upsert, batch_size, chunk_tokens, overlap, no_chunk,
+               as_json) -> dict:
+    """Read, chunk, embed and store text files; prints the summary unless --json, returns it."""
     with open_collection(path) as col:  # a missing collection fails before any file is read
-        batches, skipped = read_paths(files, text_column, id_column)
+        batches, skipped = read_paths(files, text_column, id_column, exclude=IMAGE_SUFFIXES)
         for s in skipped:
             typer.echo(f"warning: skipped {s.path}: {s.reason}", err=True)
         docs = _read_all(batches, files, len(skipped))
@@ -71,15 +101,12 @@ def add(path: str = DirArg,
     summary = {"added": len(texts), "documents": len(docs), "chunks": len(texts), "files": len(batches),
                "skipped": [{"file": s.path, "reason": s.reason} for s in skipped], "seconds": round(elapsed, 3),
                "docs_per_second": round(len(texts) / elapsed, 1), "count": total}
-    if as_json:
-        _print_json(summary)
-    else:
+    if not as_json:
         split = f" as {len(texts)} chunks" if len(texts) != len(docs) else ""
         typer.echo(f"{'upserted' if upsert else 'added'} {len(docs)} documents{split} from {len(batches)} file(s) "
                    f"in {elapsed:.1f}s ({summary['docs_per_second']} docs/s); collection holds {total}"
                    + (f"; skipped {len(skipped)} file(s) that could not be read" if skipped else ""))
-    if skipped:
-        raise typer.Exit(3)  # partial: the readable files landed
+    return summary
 
 
 def _read_all(batches: list, files: list[str], skipped: int) -> list[tuple]:
@@ -184,6 +211,8 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
         return
     for key in ("path", "count", "model", "dim", "metric", "bytes", "generation", "schema_version"):
         typer.echo(f"{key:>15}: {data[key]}")
+    for name, space in data["spaces"].items():
+        typer.echo(f"{'space ' + name:>15}: {space['model']}, {space['dim']}-d, {space['metric']}")
     ix = data["index"]
     state = "current" if ix["current"] else "stale (rebuilt or caught up at the next search)"
     typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {ix['bytes']} bytes, {state}")

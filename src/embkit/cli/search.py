@@ -30,28 +30,39 @@ def search(path: str = DirArg,
            rescore: Optional[int] = typer.Option(None, "--rescore", help="Quantized indexes: candidates per result to rerank exactly."),
            dims: Optional[int] = typer.Option(None, "--dims", help="Matryoshka: candidates from the first DIMS "
                                               "dimensions, rescored with the full vectors."),
+           image: Optional[str] = typer.Option(None, "--image", help="Search by this image (png, jpg, webp)."),
+           space: Optional[str] = typer.Option(None, "--space", help="Vector space to search (e.g. image; default: "
+                                               "text, or an image collection's image)."),
            read_url: Optional[str] = typer.Option(None, "--read-url", help="PostgreSQL: read from this replica."),
            as_json: bool = JsonOpt) -> None:
-    """Search by meaning, by keywords or both: a query text, or --like ID."""
+    """Search by meaning, by keywords or both: a query text, --image FILE or --like ID.
+    A text query finds images in an image space through the model's text tower."""
     where_dict = _where(where)
-    with open_collection(path, read_url=read_url) as col:
+    with open_collection(path, read_url=read_url) as root:
+        col = root.in_space(space)
         if mode != "keyword":
             with _progress(col.count(), "updating index", quiet=as_json) as advance:
                 col.refresh_index(progress=advance)
         hits = col.search(query, k=k, where=where_dict, like=like, mode=mode, rrf_k=rrf_k, alpha=alpha, mmr=mmr,
                           rerank=rerank, reranker=reranker, by_document=documents, ef=ef, nprobe=nprobe,
-                          rescore=rescore, dims=dims)
+                          rescore=rescore, dims=dims, image=image)
     if as_json:
         _print_json({"results": [h.to_dict() for h in hits]})
         return
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, start=1):
-        snippet = " ".join((hit.text or "").split())
+        snippet = " ".join((hit.text or _image_line(hit.metadata)).split())
         snippet = snippet[:117] + "..." if len(snippet) > 120 else snippet
         meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
         found_by = _found_by(hit) if mode == "hybrid" or rerank else ""
         typer.echo(f"{rank:>3}. {hit.score:.4f}  {hit.id}{found_by}{meta}\n     {snippet}")
+
+
+def _image_line(metadata: dict) -> str:
+    if not metadata.get("image"):
+        return ""
+    return f"[image {metadata.get('width')}x{metadata.get('height')} {metadata.get('format', '')}]"
 
 
 def _found_by(hit) -> str:

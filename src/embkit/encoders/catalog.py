@@ -37,6 +37,8 @@ class CatalogEntry:
     max_tokens: int = 256
     normalized: bool = True
     needs: tuple[str, ...] = ()  # further import names the backend requires
+    modality: str = "text"  # what it embeds: "text" or "image"
+    paired: str | None = None  # the other tower of a two-tower (CLIP-style) model, embedding into the same space
 
     def missing(self) -> list[str]:
         """Import names this entry needs that are not installed."""

@@ -41,9 +41,11 @@ class ClipModel:
         try:
             import torch
             from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
+            from transformers.utils import logging as hf_logging
         except ImportError as e:
             raise EmbkitError(f"model: a CLIP folder needs torch and transformers: pip install 'embkit[torch]' ({e})")
         self.torch = torch
+        hf_logging.disable_progress_bar()  # a bar per load is noise next to embkit's own
         try:
             self.model = CLIPModel.from_pretrained(str(folder), local_files_only=True).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)

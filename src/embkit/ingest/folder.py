@@ -27,17 +27,20 @@ def walk(folder: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: p.parts)
 
 
-def read_paths(paths: Sequence[str], text_column: str = "text",
-               id_column: str = "id") -> tuple[list[Batch], list[Skipped]]:
+def read_paths(paths: Sequence[str], text_column: str = "text", id_column: str = "id",
+               exclude: Sequence[str] = ()) -> tuple[list[Batch], list[Skipped]]:
     """(batches, skipped files) for files, folders and `-` (stdin). A file found in a
     folder is named by the folder as given joined with its path inside (`docs/a/b.pdf`);
-    its records get that as metadata `source` unless they carry one."""
+    its records get that as metadata `source` unless they carry one. Files in a folder
+    whose suffix is in `exclude` (read elsewhere, e.g. images) are passed over."""
     batches, skipped = [], []
     for arg in paths:
         if arg == "-" or not Path(arg).is_dir():
             batches.append(read_source(arg, text_column, id_column))
             continue
         for file in walk(arg):
+            if file.suffix.lower() in exclude:
+                continue
             name = str(file)
             try:
                 if not file.is_file():  # a broken symlink, a socket, ...

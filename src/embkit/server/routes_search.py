@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 
 from ..errors import EmbkitError
 from .auth import requires
+from .routes_images import decode_image
 from .schemas import ContextRequest, Embed, Search, Similarity
 from .state import hosted, limits
 
@@ -38,6 +39,8 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     options = body.model_dump(exclude_none=True)
     options["reranker"] = _reranker(request, body.rerank)
     query = options.pop("query", None)
+    if "image" in options:
+        options["image"] = decode_image(options["image"])
     h = hosted(request, name)
     started = time.perf_counter()
     with h.lock.reading():

@@ -57,6 +57,8 @@ class Search(Strict):
     nprobe: int | None = None
     rescore: int | None = None
     dims: int | None = None
+    image: str | None = Field(None, description="A query image, base64-encoded (png, jpg, webp).")
+    space: str | None = Field(None, description="Vector space to search (default: the collection's).")
 
 
 class ContextRequest(Strict):

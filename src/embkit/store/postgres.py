@@ -86,11 +86,14 @@ class PostgresStore:
         c.execute(q("INSERT INTO {s}.meta VALUES ('schema_version', %s), ('generation', '0'), "
                     "('changes_from', '0')"), (str(SCHEMA_VERSION),))
         for space in spaces:
-            c.execute(q("INSERT INTO {s}.spaces VALUES (%s, %s, %s, %s, %s)"),
-                      (space.name, space.model, space.dim, space.metric, space.normalized))
-            c.execute(q("CREATE TABLE {s}.{v} (doc bigint PRIMARY KEY REFERENCES {s}.docs (rowid) "
-                        "ON DELETE CASCADE, embedding vector({dim}) NOT NULL)", space.name,
-                        dim=self._sql.Literal(space.dim)))
+            self._create_space(c, space)
+
+    def _create_space(self, c, space) -> None:
+        c.execute(self._q("INSERT INTO {s}.spaces VALUES (%s, %s, %s, %s, %s)"),
+                  (space.name, space.model, space.dim, space.metric, space.normalized))
+        c.execute(self._q("CREATE TABLE {s}.{v} (doc bigint PRIMARY KEY REFERENCES {s}.docs (rowid) "
+                          "ON DELETE CASCADE, embedding vector({dim}) NOT NULL)", space.name,
+                          dim=self._sql.Literal(space.dim)))
 
     def close(self) -> None:
         for conn in [self._conn, *self._readers]:
@@ -135,7 +138,7 @@ class PostgresStore:
     def spaces(self):
         from .sqlite import Space
 
-        if self._spaces is None:  # fixed at creation
+        if self._spaces is None:  # changed only by add_space
             rows = self._read("SELECT name, model, dim, metric, normalized FROM {s}.spaces").fetchall()
             self._spaces = {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
         return dict(self._spaces)
@@ -143,6 +146,14 @@ class PostgresStore:
     def meta(self, key: str) -> str | None:
         row = self._read("SELECT value FROM {s}.meta WHERE key = %s", (key,)).fetchone()
         return row[0] if row else None
+
+    def add_space(self, space) -> None:
+        """A new vector space and its table, in one transaction."""
+        if space.name in self.spaces():
+            raise EmbkitError(f"name: the collection has a space {space.name!r} already")
+        with self._transaction() as c:
+            self._create_space(c, space)
+        self._spaces = None
 
     def set_meta(self, key: str, value: str | None) -> None:
         with self._transaction() as c:

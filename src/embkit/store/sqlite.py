@@ -114,7 +114,7 @@ class SQLiteStore:
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self) -> dict[str, Space]:
-        rows = self._conn.execute("SELECT name, model, dim, metric, normalized FROM spaces").fetchall()
+        rows = self._conn.execute("SELECT name, model, dim, metric, normalized FROM spaces ORDER BY rowid").fetchall()
         return {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
 
     def meta(self, key: str) -> str | None:
@@ -221,6 +221,14 @@ class SQLiteStore:
                 c.execute("INSERT OR REPLACE INTO vectors (space, doc, vector) VALUES (?, ?, ?)",
                           (space, row[0], vector.tobytes()))
                 c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
+
+    def add_space(self, space: Space) -> None:
+        """A new vector space, in its own transaction."""
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM spaces WHERE name = ?", (space.name,)).fetchone():
+                raise EmbkitError(f"name: the collection has a space {space.name!r} already")
+            c.execute("INSERT INTO spaces VALUES (?, ?, ?, ?, ?)",
+                      (space.name, space.model, space.dim, space.metric, int(space.normalized)))
 
     def merge_metadata(self, patches: dict[int, dict]) -> None:
         """Merge fields into the metadata of rows (row id -> {field: value}), in one

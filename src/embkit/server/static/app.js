@@ -15,6 +15,7 @@ const state = {
   fields: {},        // field -> {types, values}
   mode: "dense",
   like: null,        // id of the document a "more like this" search started from
+  image: null,       // base64 of the query image, for a search by image
   searchSeq: 0,      // answers to older requests are dropped
   mapSeq: 0,
   mapDrawn: null,    // "collection|method|color" of the map on screen
@@ -145,11 +146,20 @@ async function selectCollection(name) {
   if (name !== state.collection) return;
   $("collection-info").textContent = info
     ? `${info.count.toLocaleString()} documents · ${info.model} · ${info.dim} d` : "";
+  renderSpaces(info ? Object.keys(info.spaces || {}) : []);
   state.fields = fields.fields || {};
   renderFilters();
   renderColorChoices();
   if (state.view === "map") loadMap();
   else if ($("search-input").value.trim()) runSearch();
+}
+
+// A collection with several vector spaces (text, image) gets a chooser; its first is
+// the collection's own default.
+function renderSpaces(names) {
+  const select = $("space-select");
+  select.replaceChildren(...names.map((name) => new Option(name, name)));
+  $("space-control").hidden = names.length < 2;
 }
 
 function renderFilters() {
@@ -212,8 +222,11 @@ async function runSearch() {
   const body = { k: Number($("k-select").value) };
   const where = buildWhere();
   if (where) body.where = where;
+  if (!$("space-control").hidden) body.space = $("space-select").value;
   if (state.like !== null) {
     body.like = state.like; // by meaning: the stored document's vector
+  } else if (state.image !== null) {
+    body.image = state.image;
   } else if (query) {
     body.query = query;
     body.mode = state.mode;
@@ -272,6 +285,8 @@ function renderHit(hit, rank, terms) {
   if (parts.length) head.append(element("span", "subscores", parts.join(" · ")));
   item.append(head);
 
+  if (hit.metadata && hit.metadata.image) item.append(renderThumbnail(hit));
+
   const text = element("p", "text");
   text.append(highlight(hit.text || "", terms));
   text.title = "Click to show all of it";
@@ -292,6 +307,45 @@ function renderHit(hit, rank, terms) {
   foot.append(like);
   item.append(foot);
   return item;
+}
+
+// Thumbnails come through the API (with the key), then show as object URLs.
+function renderThumbnail(hit) {
+  const img = document.createElement("img");
+  img.className = "thumbnail";
+  img.dataset.testid = "thumbnail";
+  img.alt = hit.metadata.path || hit.id;
+  const headers = {};
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (key) headers.Authorization = "Bearer " + key;
+  fetch(collectionPath("/thumbnails/" + encodeURIComponent(hit.id)), { headers })
+    .then((response) => (response.ok ? response.blob() : null))
+    .then((blob) => {
+      if (blob) img.src = URL.createObjectURL(blob);
+      else img.classList.add("missing");
+    })
+    .catch(() => img.classList.add("missing"));
+  return img;
+}
+
+function clearImageQuery() {
+  state.image = null;
+  $("image-input").value = "";
+  $("search-input").placeholder = "Search by meaning or by words…";
+}
+
+function onImageChosen(event) {
+  const file = event.target.files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => {
+    state.image = String(reader.result).split(",", 2)[1];
+    state.like = null;
+    $("search-input").value = "";
+    $("search-input").placeholder = "Searching by image: " + file.name;
+    runSearch();
+  };
+  reader.readAsDataURL(file);
 }
 
 function formatScore(value) {
@@ -319,6 +373,7 @@ function element(tag, className, text) {
 
 function searchLike(id) {
   state.like = id;
+  clearImageQuery();
   renderLikeBanner();
   showView("search");
   runSearch();
@@ -556,6 +611,7 @@ function wire() {
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.like = null;
+    clearImageQuery();
     renderLikeBanner();
     runSearch();
   });
@@ -566,6 +622,8 @@ function wire() {
     });
   }
   $("k-select").addEventListener("change", runSearch);
+  $("space-select").addEventListener("change", runSearch);
+  $("image-input").addEventListener("change", onImageChosen);
   $("like-clear").addEventListener("click", () => {
     state.like = null;
     renderLikeBanner();

@@ -1,0 +1,69 @@
+"""Image documents in a collection: embedded by the image space's encoder, described by
+their file's metadata, each with a cached thumbnail for result pages."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from . import validate
+from .errors import EmbkitError
+from .ingest.images import read_image, read_images, save_thumbnail, thumbnail_bytes, thumbnail_path
+
+if TYPE_CHECKING:
+    from .collection import Collection
+
+THUMBNAILS = "thumbnails"
+
+
+def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: bool, batch_size: int, progress):
+    """(ids written, skipped files). Images are decoded a batch at a time; only vectors
+    and small thumbnails are kept until the one transaction that writes them all, and
+    the thumbnails reach the disk only once it has committed."""
+    if isinstance(paths, (str, Path)) or not isinstance(paths, Sequence):
+        raise EmbkitError("paths: expected a list of image file paths")
+    paths = [str(p) for p in paths]
+    if ids is not None:
+        ids = validate.check_ids(ids, len(paths))
+    metadatas = validate.check_metadatas(metadatas, len(paths))
+    ids = list(ids) if ids is not None else paths
+    if len(set(ids)) != len(ids):
+        raise EmbkitError("ids: the same id (or path) twice in one batch")
+    encoder = col._encoder_for("image", "images")
+    if not upsert:  # fail before decoding anything; checked again inside the transaction
+        col._store.refuse_existing(ids)
+    kept_ids, kept_meta, vectors, thumbs, skipped = [], [], [], [], []
+    for start in range(0, len(paths), batch_size):
+        found, bad = read_images(paths[start:start + batch_size])
+        skipped += bad
+        if found:
+            vectors.append(encoder.encode([f.image for f in found], batch_size=batch_size))
+        position = {p: start + i for i, p in enumerate(paths[start:start + batch_size])}
+        for f in found:
+            i = position[f.path]
+            kept_ids.append(ids[i])
+            kept_meta.append({**f.metadata, **metadatas[i]})
+            thumbs.append(thumbnail_bytes(f.image))
+        if progress:
+            progress(len(paths[start:start + batch_size]))
+    if not kept_ids:
+        return [], skipped
+    write = col.upsert if upsert else col.add
+    write(ids=kept_ids, metadatas=kept_meta, vectors=np.concatenate(vectors))
+    for doc_id, data in zip(kept_ids, thumbs):
+        save_thumbnail(data, thumbnail_path(col.path / THUMBNAILS, doc_id))
+    return kept_ids, skipped
+
+
+def thumbnail(col: "Collection", doc_id: str) -> Path | None:
+    """The cached thumbnail of an image document, made again from its file if missing."""
+    found = col.get([doc_id]) if isinstance(doc_id, str) else []
+    if not found or not found[0].metadata.get("image"):
+        return None
+    dest = thumbnail_path(col.path / THUMBNAILS, doc_id)
+    if dest.is_file():
+        return dest
+    try:
+        return save_thumbnail(thumbnail_bytes(read_image(found[0].metadata["path"]).image), dest)
+    except Exception:  # the original moved or broke: no picture, the document stays
+        return None

@@ -1,0 +1,136 @@
+"""Image files as documents: which files are images, what metadata they carry (path,
+size, EXIF date) and a cached thumbnail for each. A file that is not a readable image
+is reported and skipped, so the others still land."""
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+from .folder import Skipped, walk
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+THUMBNAIL_PX = 256  # the longer side
+_EXIF_DATE_TAGS = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized, DateTime
+
+
+class ImageFile(NamedTuple):
+    """A readable image: its path, metadata and the RGB picture itself."""
+
+    path: str
+    metadata: dict
+    image: object  # PIL.Image.Image in RGB
+
+
+def is_image_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def split_paths(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(image files, everything else) among files and folders as given: a folder's
+    images come out one by one, its other files stay behind under the folder's name
+    only if it holds any."""
+    images, others = [], []
+    for arg in paths:
+        if arg != "-" and Path(arg).is_dir():
+            files = walk(arg)
+            found = [str(f) for f in files if is_image_path(f)]
+            images += found
+            if len(found) < len(files):
+                others.append(arg)
+        elif is_image_path(arg):
+            images.append(arg)
+        else:
+            others.append(arg)
+    return images, others
+
+
+def walk_files(paths: Sequence[str]) -> list[str]:
+    """Files as named and the non-image files inside folders."""
+    found = []
+    for arg in paths:
+        if arg != "-" and Path(arg).is_dir():
+            found += [str(f) for f in walk(arg) if not is_image_path(f)]
+        else:
+            found.append(arg)
+    return found
+
+
+def read_images(paths: Sequence[str]) -> tuple[list[ImageFile], list[Skipped]]:
+    """Every readable image among `paths` (files), and the ones skipped with why."""
+    found, skipped = [], []
+    for path in paths:
+        try:
+            found.append(read_image(path))
+        except _Unreadable as e:
+            skipped.append(Skipped(str(path), str(e)))
+    return found, skipped
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def read_image(path: str | Path) -> ImageFile:
+    """The decoded image and its metadata: path, file bytes, width, height, format
+    and, where EXIF has it, the date taken (ISO 8601)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decode now: a truncated file fails here, not at embedding time
+            metadata = {"path": str(path), "bytes": path.stat().st_size, "width": opened.width,
+                        "height": opened.height, "format": (opened.format or "").lower(), "image": True}
+            taken = _exif_date(opened)
+            if taken:
+                metadata["taken"] = taken
+            return ImageFile(str(path), metadata, opened.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        reason = "not a readable image" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
+        raise _Unreadable(reason) from None
+    except Image.DecompressionBombError as e:
+        raise _Unreadable(f"too large to decode safely ({e})") from None
+
+
+def _exif_date(image) -> str | None:
+    try:
+        exif = image.getexif()
+        values = [exif.get(tag) for tag in _EXIF_DATE_TAGS]
+        values += [exif.get_ifd(0x8769).get(tag) for tag in _EXIF_DATE_TAGS[:2]]  # the Exif sub-IFD
+    except Exception:  # a damaged EXIF block costs the date, not the image
+        return None
+    for value in values:
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "ignore")
+        if isinstance(value, str):
+            try:
+                return datetime.strptime(value.strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat()
+            except ValueError:
+                continue
+    return None
+
+
+def thumbnail_path(folder: Path, doc_id: str) -> Path:
+    """Where a document's thumbnail lives: named by a hash, since ids may hold any character."""
+    return folder / (hashlib.sha1(doc_id.encode()).hexdigest() + ".webp")
+
+
+def thumbnail_bytes(image) -> bytes:
+    """A WebP at most THUMBNAIL_PX on its longer side."""
+    import io
+
+    picture = image.copy()
+    picture.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    out = io.BytesIO()
+    picture.save(out, format="WEBP", quality=80)
+    return out.getvalue()
+
+
+def save_thumbnail(data: bytes, dest: Path) -> Path:
+    """Written under a temporary name and renamed: a reader never sees half a file."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+    return dest

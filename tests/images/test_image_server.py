@@ -1,0 +1,96 @@
+"""Image collections over HTTP and on the web page: a real `embkit serve` with a read
+key, a search by a base64 image and by text in a chosen space, thumbnails as WebP, and
+in Debian's Chromium the results shown as thumbnails (decoded, so visible)."""
+
+import base64
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("torch")
+
+import embkit  # noqa: E402
+
+from clip_maker import make_tiny_clip  # noqa: E402
+from live_server import LiveServer, create_key  # noqa: E402
+from test_image_collections import draw  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+NAME = "photos"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    work = tmp_path_factory.mktemp("image-server")
+    clip = make_tiny_clip(work / "tiny-clip")
+    pictures = draw(work / "pictures")
+    with embkit.create(work / NAME, model="minilm", image_model=str(clip)) as col:
+        col.add(["a note about red pictures"], ids=["note"])
+        col.add_images([str(p) for p in pictures])
+        expected = [h.id for h in col.search("a red square", k=4, space="image")]
+    key = create_key(work / "keys.json", "read")
+    server = LiveServer([str(work / NAME), "--keys-file", str(work / "keys.json")], work / "server.log",
+                        env={"HF_HUB_OFFLINE": "1"})
+    try:
+        yield server, key, pictures, expected
+    finally:
+        server.stop()
+
+
+def test_search_by_image_and_text_and_fetch_thumbnails(served):
+    server, key, pictures, expected = served
+    with server.client(key) as http:
+        image = base64.b64encode(pictures[3].read_bytes()).decode()
+        found = http.post(f"/collections/{NAME}/search", json={"image": image, "space": "image", "k": 2})
+        assert found.status_code == 200, found.text
+        assert found.json()["hits"][0]["id"] == str(pictures[3])
+        by_text = http.post(f"/collections/{NAME}/search", json={"query": "a red square", "space": "image", "k": 4})
+        assert [h["id"] for h in by_text.json()["hits"]] == expected
+        default = http.post(f"/collections/{NAME}/search", json={"query": "a red square", "k": 4})
+        assert [h["id"] for h in default.json()["hits"]] == ["note"]  # the text space
+        thumb = http.get(f"/collections/{NAME}/thumbnails/{pictures[0]}")
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+        assert thumb.content[:4] == b"RIFF" and thumb.content[8:12] == b"WEBP"
+        assert http.get(f"/collections/{NAME}/thumbnails/note").status_code == 404
+        bad = http.post(f"/collections/{NAME}/search", json={"image": "%%%", "space": "image"})
+        assert bad.status_code == 422 and "image: not valid base64" in bad.json()["error"]["message"]
+        text_space = http.post(f"/collections/{NAME}/search", json={"image": image})
+        assert text_space.status_code == 422 and "no paired image encoder" in text_space.json()["error"]["message"]
+    with server.client() as anonymous:
+        assert anonymous.get(f"/collections/{NAME}/thumbnails/{pictures[0]}").status_code == 401
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_the_page_shows_image_results_as_thumbnails(served):
+    from playwright.sync_api import expect, sync_playwright
+
+    server, key, pictures, expected = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/")
+        page.fill("#key-input", key)
+        page.click("#key-submit")
+        expect(page.locator("#space-control")).to_be_visible(timeout=20_000)
+        page.select_option("#space-select", "image")
+        page.fill("#search-input", "a red square")
+        page.click("#search-submit")
+        done = page.locator("#results[data-state=done] .result")
+        expect(done).to_have_count(len(pictures), timeout=20_000)
+        assert done.evaluate_all("items => items.map(i => i.dataset.id)")[:4] == expected
+        thumbs = page.locator("img[data-testid=thumbnail]")
+        expect(thumbs).to_have_count(len(pictures))
+        page.wait_for_function("() => [...document.querySelectorAll('img.thumbnail')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
+        sizes = thumbs.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+        assert all(max(s) == 256 for s in sizes)
+        # search by an uploaded image: it comes back first
+        page.set_input_files("#image-input", str(pictures[4]))
+        expect(page.locator("#results[data-state=done] .result").first).to_have_attribute(
+            "data-id", str(pictures[4]), timeout=20_000)
+        browser.close()
+        assert not errors, errors
