@@ -73,19 +73,27 @@ def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.
 def models(as_json: bool = JsonOpt) -> None:
     """Every catalog model (dimension, backend, licence, installed?) and every trained model registered."""
     rows = [{"name": e.name, "dim": e.dim, "backend": e.backend, "licence": e.licence,
-             "installed": e.installed, "package": e.package, "install": e.install,
-             "description": e.description} for e in CATALOG.values()]
-    rows += [{"name": name, "dim": r["dim"], "backend": "onnx", "licence": "-", "installed": True, "package": None,
-              "install": None, "matryoshka": r["matryoshka"], "path": r["path"],
-              "description": f"trained: {r['path']}" + (f" (Matryoshka {r['matryoshka']})" if r["matryoshka"] else "")}
-             for name, r in registered().items()]
+             "installed": e.installed, "package": e.package, "install": e.install, "modality": e.modality,
+             "paired": e.paired, "description": e.description} for e in CATALOG.values()]
+    for name, r in registered().items():
+        two_tower = bool(r.get("paired"))
+        rows.append({"name": name, "dim": r["dim"], "backend": "clip" if two_tower else "onnx", "licence": "-",
+                     "installed": True, "package": None, "install": None, "modality": "text",
+                     "paired": r.get("paired"), "matryoshka": r["matryoshka"], "path": r["path"],
+                     "description": f"trained: {r['path']}"
+                     + (f" (Matryoshka {r['matryoshka']})" if r["matryoshka"] else "")
+                     + (f" (text tower; images: {r['paired']})" if two_tower else "")})
+        if two_tower:
+            rows.append({**rows[-1], "name": r["paired"], "modality": "image", "paired": name,
+                         "description": f"trained: {r['path']} (image tower; texts: {name})"})
     if as_json:
         _print_json({"models": rows})
         return
-    typer.echo(f"{'name':<14}{'dim':>5}  {'backend':<10}{'licence':<12}{'installed':<10}description")
+    typer.echo(f"{'name':<14}{'dim':>5}  {'modality':<9}{'backend':<10}{'licence':<12}{'installed':<10}description")
     for r in rows:
         status = "yes" if r["installed"] else "no"
-        typer.echo(f"{r['name']:<14}{r['dim']:>5}  {r['backend']:<10}{r['licence']:<12}{status:<10}{r['description']}")
+        typer.echo(f"{r['name']:<14}{r['dim']:>5}  {r['modality']:<9}{r['backend']:<10}{r['licence']:<12}"
+                   f"{status:<10}{r['description']}")
         if not r["installed"]:
             typer.echo(f"{'':<14}       get it with: {r['install']}")
 

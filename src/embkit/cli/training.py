@@ -167,3 +167,54 @@ def rotate(model: str = typer.Argument(..., help="Bi-encoder to rotate: register
     typer.echo(f"rotation fit on {summary['texts']:,} texts of {summary['fit_on']} in {summary['seconds']:.0f}s "
                f"(variance kept: {kept}); saved to {output}, registered as {summary['name']!r}")
     _print_evaluation(summary)
+
+
+@train_app.command("clip")
+def clip(images: Path = typer.Option(..., "--images", help="Folder of the images the captions name."),
+         captions: Path = typer.Option(..., "--captions", help='JSON lines: {"image": "file.png", "caption": "...", '
+                                       '"label": "..." (optional, for zero-shot)}.'),
+         output: Path = typer.Option(..., "-o", "--output", help="Folder for the model."),
+         text_model: str = typer.Option("minilm", "--text-model", help="Frozen text encoder under the projection."),
+         dim: int = typer.Option(64, "--dim", help="Dimension of the shared space."),
+         image_size: int = typer.Option(32, "--image-size", help="Images are resized to this square."),
+         widths: str = typer.Option("32,64,128", "--widths", help="Channels of the CNN's conv blocks."),
+         epochs: int = typer.Option(10, "--epochs"),
+         batch_size: int = typer.Option(128, "--batch-size"),
+         lr: float = typer.Option(2e-3, "--lr"),
+         holdout: float = typer.Option(0.2, "--holdout", help="Share of pairs held out for before/after scores."),
+         prompt: str = typer.Option("a photo of {}", "--prompt", help="Zero-shot prompt; {} is a label."),
+         seed: int = typer.Option(0, "--seed"),
+         name: Optional[str] = typer.Option(None, "--name", help="Registered name (default: the folder's)."),
+         overwrite: bool = OverwriteOpt, as_json: bool = JsonOpt) -> None:
+    """Train a small image–text model (CNN image tower, frozen text model + projection) with
+    symmetric InfoNCE; registered as NAME (texts) and NAME#image (images)."""
+    from ..errors import EmbkitError
+    from ..train.clip import train_clip
+
+    try:
+        width_list = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise EmbkitError(f"widths: expected comma-separated integers, got {widths!r}") from None
+    with contextlib.ExitStack() as stack:
+        bar = {}  # the bar appears once the data are read and the steps counted
+
+        def steps_known(n: int) -> None:
+            bar["advance"] = stack.enter_context(_progress(n, "training steps", quiet=as_json))
+
+        summary = train_clip(output, images, captions, text_model=text_model, dim=dim, image_size=image_size,
+                             widths=width_list, epochs=epochs, batch_size=batch_size, lr=lr, holdout=holdout,
+                             prompt=prompt, seed=seed, name=name, overwrite=overwrite, steps_known=steps_known,
+                             progress=lambda n: bar["advance"](n))
+    if as_json:
+        _print_json(summary)
+        return
+    typer.echo(f"trained on {summary['train']:,} pairs for {epochs} epochs in {summary['seconds']:.0f}s "
+               f"(temperature {summary['temperature']}); saved to {output}, registered as {summary['name']!r} "
+               f"(images: {summary['name']}#image)")
+    ev = summary["evaluation"]
+    typer.echo(f"held out: {ev['held_out']} pairs")
+    typer.echo(f"{'':<22}{'zero-shot accuracy':>20}{'text→image recall@10':>22}")
+    for label in ("chance", "before", "after"):
+        scores = ev[label]
+        typer.echo(f"{label + (' (random init)' if label == 'before' else ''):<22}"
+                   f"{_fmt(scores.get('zero_shot_accuracy')):>20}{_fmt(scores.get('recall@10')):>22}")

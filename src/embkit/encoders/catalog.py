@@ -76,7 +76,7 @@ def package_dir(module: str) -> Path:
 
 
 _LOADED: dict[str, Encoder] = {}
-_LOAD_LOCK = threading.Lock()
+_LOAD_LOCK = threading.RLock()  # re-entered: a two-tower text tower loads its base model
 
 
 def load_encoder(name_or_path: str) -> Encoder:
@@ -96,6 +96,9 @@ def _load(name_or_path: str) -> Encoder:
     entry = CATALOG.get(name_or_path)
     if entry is None:
         path = Path(name_or_path).expanduser()
+        two_tower = _two_tower(name_or_path)
+        if two_tower is not None:
+            return two_tower
         trained = None if path.exists() else resolve(name_or_path)
         if trained is not None:  # a registered trained model: its name stays the model's name
             return _load_folder(Path(trained["path"]), name_or_path)
@@ -103,9 +106,6 @@ def _load(name_or_path: str) -> Encoder:
             return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
         if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
             return Model2VecEncoder(path)
-        clip = _clip_tower(name_or_path)
-        if clip is not None:
-            return clip
         if path.is_dir():
             return _load_folder(path)
         if path.suffix in WORD_VECTOR_SUFFIXES:
@@ -159,15 +159,34 @@ def _load_folder(path: Path, name: str | None = None) -> Encoder:
                        projection=projection)
 
 
-def _clip_tower(name: str) -> Encoder | None:
-    """A CLIP folder's text tower, or its image tower for `FOLDER#image`."""
+def _two_tower(name: str) -> Encoder | None:
+    """A two-tower (CLIP-style) model's text tower (`FOLDER` or a registered `NAME`) or
+    its image tower (`FOLDER#image`, `NAME#image`): a Hugging Face CLIP folder or one
+    from `embkit train clip`. Kept per name while the folder's config is unchanged."""
     from .clip import IMAGE_SUFFIX, ClipImageEncoder, ClipTextEncoder, is_clip_folder
+    from .small_clip import CONFIG, SmallClipImageEncoder, SmallClipTextEncoder, is_small_clip_folder
 
     image = name.endswith(IMAGE_SUFFIX)
-    path = Path(name[:-len(IMAGE_SUFFIX)] if image else name).expanduser()
-    if not is_clip_folder(path):
+    base = name[:-len(IMAGE_SUFFIX)] if image else name
+    path, label = Path(base).expanduser(), None
+    if not path.exists():
+        trained = resolve(base)
+        if trained is None:
+            return None
+        path, label = Path(trained["path"]), base
+    if is_clip_folder(path):
+        kind, config = (ClipImageEncoder if image else ClipTextEncoder), path / "config.json"
+    elif is_small_clip_folder(path):
+        kind, config = (SmallClipImageEncoder if image else SmallClipTextEncoder), path / CONFIG
+    else:
         return None
-    return ClipImageEncoder(path) if image else ClipTextEncoder(path)
+    key = (name, str(path.resolve()), config.stat().st_mtime_ns)
+    if key not in _TOWERS:
+        _TOWERS[key] = kind(path, label)
+    return _TOWERS[key]
+
+
+_TOWERS: dict[tuple, Encoder] = {}
 
 
 def _onnx_dim(onnx_path: Path) -> int:

@@ -1,0 +1,116 @@
+"""The image–text model `embkit train clip` makes: a small CNN image tower and a frozen
+text encoder (a catalog model such as minilm) with a learned linear projection, both
+into one normalized space. A folder holds `embkit-clip.json`, `image_tower.safetensors`
+and `text_projection.safetensors`. The text tower needs no torch (the projection is a
+matrix product); the image tower runs the CNN on torch."""
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import EmbkitError
+from .base import Progress, l2_normalize
+
+CONFIG = "embkit-clip.json"
+IMAGE_WEIGHTS = "image_tower.safetensors"
+TEXT_WEIGHTS = "text_projection.safetensors"
+IMAGE_SUFFIX = "#image"
+
+
+def is_small_clip_folder(path: Path) -> bool:
+    return (path / CONFIG).is_file()
+
+
+def read_config(folder: Path) -> dict:
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+        if config.get("format") != "embkit-clip":
+            raise ValueError("not an embkit-clip config")
+        return config
+    except (OSError, ValueError) as e:
+        raise EmbkitError(f"model: {folder / CONFIG} is not a readable embkit-clip config ({e})") from None
+
+
+def image_tower(config: dict):
+    """The CNN: three conv blocks (conv, batch norm, ReLU; pooled), global average
+    pooling and a linear map into the shared space. Built fresh from the config."""
+    import torch.nn as nn
+
+    widths, layers, channels = config["widths"], [], 3
+    for i, width in enumerate(widths):
+        layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
+        layers.append(nn.MaxPool2d(2) if i < len(widths) - 1 else nn.AdaptiveAvgPool2d(1))
+        channels = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels, config["dim"]))
+
+
+def pixels(images: Sequence, size: int) -> np.ndarray:
+    """(n, 3, size, size) float32 in [-1, 1] from paths or PIL images."""
+    from PIL import Image
+
+    from .clip import open_image
+
+    out = np.empty((len(images), 3, size, size), dtype=np.float32)
+    for i, image in enumerate(images):
+        picture = open_image(image).resize((size, size), Image.BILINEAR)
+        out[i] = (np.asarray(picture, dtype=np.float32).transpose(2, 0, 1) / 127.5) - 1.0
+    return out
+
+
+class SmallClipTextEncoder:
+    """Texts → the frozen text model → projection → unit vectors in the shared space."""
+
+    modality = "text"
+    normalized = True
+
+    def __init__(self, folder: Path, name: str | None = None):
+        from safetensors.numpy import load_file
+
+        from .catalog import load_encoder
+
+        config = read_config(folder)
+        self._base = load_encoder(config["text_model"])
+        weights = load_file(str(folder / TEXT_WEIGHTS))
+        self._weight, self._bias = weights["weight"].T.copy(), weights["bias"]
+        self.name = name or str(folder.resolve())
+        self.dim, self.max_tokens = int(config["dim"]), self._base.max_tokens
+        self.paired = self.name + IMAGE_SUFFIX
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        base = self._base.encode(list(texts), batch_size=batch_size, progress=progress)
+        return l2_normalize(base @ self._weight + self._bias)
+
+
+class SmallClipImageEncoder:
+    """Images (paths or PIL) → the CNN → unit vectors in the shared space."""
+
+    modality = "image"
+    normalized = True
+    max_tokens = 0
+
+    def __init__(self, folder: Path, name: str | None = None):
+        try:
+            import torch
+            from safetensors.torch import load_file
+        except ImportError as e:
+            raise EmbkitError(f"model: the image tower of {folder} needs torch: pip install 'embkit[torch]' ({e})")
+        config = read_config(folder)
+        self._torch, self._size = torch, int(config["image_size"])
+        self._tower = image_tower(config)
+        self._tower.load_state_dict(load_file(str(folder / IMAGE_WEIGHTS)))
+        self._tower.eval()
+        self.paired = name or str(folder.resolve())
+        self.name, self.dim = self.paired + IMAGE_SUFFIX, int(config["dim"])
+
+    def encode(self, images: Sequence, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        images = list(images)
+        out = np.empty((len(images), self.dim), dtype=np.float32)
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            with self._torch.inference_mode():
+                batch = self._torch.from_numpy(pixels(chunk, self._size))
+                out[start:start + len(chunk)] = self._tower(batch).numpy()
+            progress and progress(len(chunk))
+        return l2_normalize(out)
