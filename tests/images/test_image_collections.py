@@ -200,3 +200,19 @@ def test_cli_add_and_search_images(clip, pictures, tmp_path):
     runner.invoke(app, ["init", str(tmp_path / "texts")])
     done = runner.invoke(app, ["add", str(tmp_path / "texts"), str(pictures[0])])
     assert done.exit_code == 1 and "--image-model" in str(done.exception)
+
+
+def test_image_space_on_both_backends(backend, clip, pictures):
+    """The text + image spaces on SQLite and on PostgreSQL (pgvector): a space added
+    later gets its own table and index there."""
+    location = backend("photos")
+    with embkit.create(location, model="minilm") as col:
+        col.add(["a note"], ids=["note"])
+        col.add_space("image", str(clip))
+        ids, skipped = col.add_images([str(p) for p in pictures[:4]])
+        assert not skipped and col.count() == 5
+    with embkit.open(location) as col:
+        assert sorted(col.spaces) == ["image", "text"]
+        assert col.search(image=str(pictures[2]), space="image", k=1)[0].id == str(pictures[2])
+        assert [h.id for h in col.search("a note", k=5)] == ["note"]
+        assert len(col.search("a note", k=10, space="image")) == 4
