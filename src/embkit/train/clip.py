@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..encoders.base import l2_normalize
 from ..errors import EmbkitError
 from .output import finish_output, refuse_existing, write_summary
 
@@ -77,8 +76,75 @@ def train_clip(out: str | Path, images: str | Path, captions: str | Path, *, tex
     refuse_existing(out, overwrite)
     import torch
 
+    from .clip_trainer import DualEncoder
+
+    data = _prepare(pairs, text_model, prompt, holdout, seed, image_size)
+    config = {"format": "embkit-clip", "version": 1, "text_model": text_model, "dim": dim, "image_size": image_size,
+              "widths": list(widths)}
+    steps_per_epoch = math.ceil(len(data.train) / batch_size)
+    model = DualEncoder(config, data.text_vectors.shape[1], lr, epochs * steps_per_epoch, seed)
+    staging = out.parent / f".{out.name}.partial"
+    checkpoint = staging / "checkpoints" / "last.pt"
+    run = {"config": config, "data": [str(captions), len(pairs), seed, holdout, epochs, batch_size, lr]}
+    start_epoch, before = _resume(checkpoint, run, model)
+    if before is None:  # a fresh run: score the random init, then start clean
+        shutil.rmtree(staging, ignore_errors=True)
+        before = _scores(model.embed_texts, model.embed_images, data, prompt)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if steps_known:
+        steps_known((epochs - start_epoch) * steps_per_epoch)
+    started, losses = time.perf_counter(), []
+    for epoch in range(start_epoch, epochs):
+        order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+        total = 0.0
+        for step in range(steps_per_epoch):
+            rows = order[step * batch_size:(step + 1) * batch_size]
+            ids = data.train_text[rows]
+            total += model.step(data.train_pixels[rows], data.text_vectors[ids], ids)
+            if progress:
+                progress(1)
+        losses.append(round(total / steps_per_epoch, 4))
+        torch.save({"run": run, "epoch": epoch, "before": before, **model.state()}, checkpoint)
+    seconds = time.perf_counter() - started
+
+    model.save(staging / "model", config)
+    summary = {"kind": "clip", "images": str(images), "captions": str(captions), "text_model": text_model,
+               "pairs": len(pairs), "train": len(data.train), "held_out": len(data.held), "labels": len(data.labels),
+               "prompt": prompt, "dim": dim, "image_size": image_size, "widths": list(widths), "epochs": epochs,
+               "resumed_at_epoch": start_epoch or None, "batch_size": batch_size, "lr": lr, "seed": seed,
+               "loss_per_epoch": losses, "temperature": round(model.temperature, 4), "seconds": round(seconds, 1)}
+    write_summary(staging / "model", summary)
+    finish_output(staging / "model", out)
+    shutil.rmtree(staging, ignore_errors=True)
     from ..encoders import load_encoder
-    from ..encoders.small_clip import image_tower, pixels
+    from ..encoders.registry import register
+
+    summary["name"] = register(name or out.name, out, [], dim=dim, paired=f"{name or out.name}#image")
+    # after: through the saved folder, loaded as any user would
+    text, image = load_encoder(summary["name"]), load_encoder(summary["name"] + "#image")
+    after = evaluate(text.encode, lambda: image.encode([p.path for p in data.held]), data.held, data.labels, prompt)
+    summary["evaluation"] = {"held_out": len(data.held), "chance": _chance(data.held, data.labels),
+                             "note": CHANCE_NOTE, "before": before, "after": after}
+    write_summary(out, summary)
+    return summary
+
+
+class _Data(NamedTuple):
+    train: list[Pair]
+    held: list[Pair]
+    labels: list[str]
+    text_row: dict[str, int]  # caption or prompt -> row of text_vectors
+    text_vectors: object  # torch (texts, base dim): the frozen model's, embedded once
+    train_pixels: object  # torch (train, 3, size, size)
+    held_pixels: object
+    train_text: object  # torch (train,): each training pair's row in text_vectors
+
+
+def _prepare(pairs: list[Pair], text_model: str, prompt: str, holdout: float, seed: int, size: int) -> _Data:
+    import torch
+
+    from ..encoders import load_encoder
+    from ..encoders.small_clip import pixels
 
     base = load_encoder(text_model)
     if getattr(base, "modality", "text") != "text":
@@ -87,117 +153,30 @@ def train_clip(out: str | Path, images: str | Path, captions: str | Path, *, tex
     labels = sorted({p.label for p in pairs if p.label is not None})
     texts = sorted({p.caption for p in pairs} | {prompt.format(label) for label in labels})
     text_row = {t: i for i, t in enumerate(texts)}
-    text_base = torch.from_numpy(base.encode(texts, batch_size=64))  # frozen: embedded once
-
-    config = {"format": "embkit-clip", "version": 1, "text_model": text_model, "dim": dim, "image_size": image_size,
-              "widths": list(widths)}
-    torch.manual_seed(seed)
-    tower = image_tower(config)
-    projection = torch.nn.Linear(text_base.shape[1], dim)
-    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-    params = [*tower.parameters(), *projection.parameters(), logit_scale]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-
-    train_pixels = torch.from_numpy(pixels([p.path for p in train], image_size))
-    held_pixels = torch.from_numpy(pixels([p.path for p in held], image_size))
-    train_text = torch.tensor([text_row[p.caption] for p in train])
-
-    def embed_text(rows):
-        return l2_normalize(projection(text_base[rows]).detach().numpy())
-
-    def embed_images(batch):
-        return l2_normalize(tower(batch).detach().numpy())
-
-    staging = out.parent / f".{out.name}.partial"
-    checkpoint = staging / "checkpoints" / "last.pt"
-    state = {"config": config, "data": [str(captions), len(pairs), seed, holdout, epochs, batch_size, lr]}
-    start_epoch, before, resumed_schedule = 0, None, None
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
-        if saved["state"] == state:  # the same command: resume
-            tower.load_state_dict(saved["tower"])
-            projection.load_state_dict(saved["projection"])
-            logit_scale.data.fill_(saved["logit_scale"])
-            optimizer.load_state_dict(saved["optimizer"])
-            resumed_schedule = saved["schedule"]
-            start_epoch, before = saved["epoch"] + 1, saved["before"]
-    if before is None:
-        shutil.rmtree(staging, ignore_errors=True)
-        tower.eval()
-        with torch.no_grad():
-            before = evaluate(lambda ts: embed_text([text_row[t] for t in ts]), lambda: embed_images(held_pixels),
-                              held, labels, prompt)
-    (staging / "checkpoints").mkdir(parents=True, exist_ok=True)
-
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    # cosine decay to zero over the whole run: the last epochs settle instead of jittering
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / (epochs * steps_per_epoch), 1))))
-    if resumed_schedule is not None:
-        schedule.load_state_dict(resumed_schedule)
-    if steps_known:
-        steps_known((epochs - start_epoch) * steps_per_epoch)
-    started, losses = time.perf_counter(), []
-    for epoch in range(start_epoch, epochs):
-        tower.train()
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
-        total = 0.0
-        for step in range(steps_per_epoch):
-            rows = order[step * batch_size:(step + 1) * batch_size]
-            loss = _info_nce(tower(train_pixels[rows]), projection(text_base[train_text[rows]]), train_text[rows],
-                             logit_scale)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            with torch.no_grad():
-                logit_scale.clamp_(0, math.log(100))
-            total += loss.item()
-            if progress:
-                progress(1)
-        losses.append(round(total / steps_per_epoch, 4))
-        torch.save({"state": state, "epoch": epoch, "tower": tower.state_dict(), "projection": projection.state_dict(),
-                    "logit_scale": logit_scale.item(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "before": before},
-                   checkpoint)
-    seconds = time.perf_counter() - started
-
-    model_dir = staging / "model"
-    _save(model_dir, config, tower, projection)
-    summary = {"kind": "clip", "images": str(images), "captions": str(captions), "text_model": text_model,
-               "pairs": len(pairs), "train": len(train), "held_out": len(held), "labels": len(labels),
-               "prompt": prompt, "dim": dim, "image_size": image_size, "widths": list(widths), "epochs": epochs,
-               "resumed_at_epoch": start_epoch or None, "batch_size": batch_size, "lr": lr, "seed": seed,
-               "loss_per_epoch": losses, "temperature": round(1 / math.exp(logit_scale.item()), 4),
-               "seconds": round(seconds, 1)}
-    write_summary(model_dir, summary)
-    finish_output(model_dir, out)
-    shutil.rmtree(staging, ignore_errors=True)
-    from ..encoders.registry import register
-
-    summary["name"] = register(name or out.name, out, [], dim=dim, paired=f"{name or out.name}#image")
-    # after: through the saved folder, loaded as any user would
-    text, image = load_encoder(summary["name"]), load_encoder(summary["name"] + "#image")
-    after = evaluate(text.encode, lambda: image.encode([p.path for p in held]), held, labels, prompt)
-    summary["evaluation"] = {"held_out": len(held), "chance": _chance(held, labels), "note": CHANCE_NOTE,
-                             "before": before, "after": after}
-    write_summary(out, summary)
-    return summary
+    return _Data(train, held, labels, text_row, torch.from_numpy(base.encode(texts, batch_size=64)),
+                 torch.from_numpy(pixels([p.path for p in train], size)),
+                 torch.from_numpy(pixels([p.path for p in held], size)),
+                 torch.tensor([text_row[p.caption] for p in train]))
 
 
-def _info_nce(image_vectors, text_vectors, caption_ids, logit_scale):
-    """Symmetric InfoNCE; equal captions in the batch share the target mass."""
+def _resume(checkpoint: Path, run: dict, model) -> tuple[int, dict | None]:
+    """(first epoch to train, the before scores) from a checkpoint of the same command,
+    else (0, None)."""
+    if not checkpoint.is_file():
+        return 0, None
     import torch
-    import torch.nn.functional as F
 
-    images = F.normalize(image_vectors, dim=1)
-    texts = F.normalize(text_vectors, dim=1)
-    logits = logit_scale.exp() * images @ texts.T
-    same = (caption_ids[:, None] == caption_ids[None, :]).float()
-    targets = same / same.sum(dim=1, keepdim=True)
-    loss_images = torch.sum(-targets * F.log_softmax(logits, dim=1), dim=1).mean()
-    loss_texts = torch.sum(-targets * F.log_softmax(logits.T, dim=1), dim=1).mean()
-    return (loss_images + loss_texts) / 2
+    saved = torch.load(checkpoint, weights_only=False)
+    if saved.get("run") != run:
+        return 0, None
+    model.restore(saved)
+    return saved["epoch"] + 1, saved["before"]
+
+
+def _scores(embed_texts, embed_images, data: _Data, prompt: str) -> dict:
+    """`evaluate` on the in-memory model (the random init)."""
+    return evaluate(lambda texts: embed_texts(data.text_vectors[[data.text_row[t] for t in texts]]),
+                    lambda: embed_images(data.held_pixels), data.held, data.labels, prompt)
 
 
 def evaluate(embed_texts, embed_images, held: list[Pair], labels: list[str], prompt: str) -> dict:
@@ -236,18 +215,6 @@ def _split(pairs: list[Pair], holdout: float, seed: int) -> tuple[list[Pair], li
     random.Random(seed).shuffle(order)
     n_held = max(10, round(len(pairs) * holdout))
     return [pairs[i] for i in order[n_held:]], [pairs[i] for i in order[:n_held]]
-
-
-def _save(folder: Path, config: dict, tower, projection) -> None:
-    from safetensors.torch import save_file
-
-    from ..encoders.small_clip import CONFIG, IMAGE_WEIGHTS, TEXT_WEIGHTS
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG).write_text(json.dumps(config, indent=1))
-    save_file({k: v.contiguous() for k, v in tower.state_dict().items()}, str(folder / IMAGE_WEIGHTS))
-    save_file({"weight": projection.weight.detach().contiguous(), "bias": projection.bias.detach().contiguous()},
-              str(folder / TEXT_WEIGHTS))
 
 
 def _check(dim, image_size, widths, epochs, batch_size, lr, holdout, prompt) -> None:
