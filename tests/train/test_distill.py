@@ -61,7 +61,7 @@ def test_a_collection_searches_with_the_distilled_model(distilled, tmp_path):
 @pytest.mark.parametrize("base, options, message", [
     ("minilm", {"pca_dims": 512}, "pca_dims: 512 is more than the base model's 384 dimensions"),
     ("minilm", {"pca_dims": 1}, "pca_dims: must be an integer of at least 2"),
-    ("no-such-model", {}, "base: 'no-such-model' is neither a catalog model nor a model folder"),
+    ("no-such-model", {}, "base: 'no-such-model' is neither a catalog model, a registered model nor a model folder"),
     ("glove-50d", {}, "base: 'glove-50d' is a static word-vector model"),
 ])
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, base, options, message):

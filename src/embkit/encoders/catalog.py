@@ -75,6 +75,22 @@ def package_dir(module: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def transformer_folder(name: str, field: str = "model") -> Path:
+    """The folder of a transformer's weights for a catalog name (its packaged weights),
+    a registered trained model or a folder path. Word-vector models are refused; what
+    the folder must hold is for the caller to check."""
+    entry = CATALOG.get(name)
+    if entry is not None:
+        if entry.backend == "static":
+            raise EmbkitError(f"{field}: {name!r} is a static word-vector model, not a transformer")
+        if entry.missing():
+            raise EmbkitError(f"{field}: model {name!r} is not installed: {entry.install}")
+        return package_dir(entry.module) / "model"  # the transformer weights every MiniLM entry shares
+    path = Path(name).expanduser()
+    trained = None if path.exists() else resolve(name)
+    return Path(trained["path"]) if trained else path
+
+
 _LOADED: dict[str, Encoder] = {}
 _LOAD_LOCK = threading.RLock()  # re-entered: a two-tower text tower loads its base model
 

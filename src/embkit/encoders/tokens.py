@@ -9,8 +9,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from ..validate import MAX_TEXT_CHARS
-from .catalog import CATALOG, load_encoder, package_dir
-from .registry import resolve
+from .catalog import load_encoder, transformer_folder
 from .safetensors_reader import read_tensor, tensor_shapes
 
 EMBEDDING_KEY = "word_embeddings.weight"  # BERT's input-embedding matrix (any prefix)
@@ -26,14 +25,7 @@ class Piece:
 
 def model_folder(model: str) -> Path:
     """The folder holding a transformer's weights and tokenizer.json."""
-    entry = CATALOG.get(model)
-    if entry is not None:
-        if entry.backend == "static":
-            raise EmbkitError(f"model: {model!r} is a static word-vector model; it has no word pieces or contexts")
-        folder = package_dir(entry.module) / "model"
-    else:
-        trained = None if Path(model).expanduser().exists() else resolve(model)
-        folder = Path(trained["path"]) if trained else Path(model).expanduser()
+    folder = transformer_folder(model)
     if not (folder / "tokenizer.json").is_file() or not (folder / "model.safetensors").is_file():
         raise EmbkitError(f"model: {model!r} is not a transformer folder with tokenizer.json and model.safetensors")
     return folder

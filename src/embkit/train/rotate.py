@@ -94,11 +94,11 @@ def pca_rotation(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _source(model: str) -> tuple[Path, list[int]]:
     """The model's folder (a registered name, a folder or a catalog transformer) and its
     Matryoshka dimensions (from the registry or its training summary)."""
+    from ..encoders.catalog import transformer_folder
     from ..encoders.registry import resolve
-    from .base_model import base_folder
 
     entry = None if Path(model).expanduser().exists() else resolve(model)
-    folder = Path(entry["path"]) if entry else base_folder(model)
+    folder = transformer_folder(model)
     if not (folder / "modules.json").is_file():
         raise EmbkitError(f"model: {folder} is not a sentence-transformers folder (no modules.json)")
     summary = read_summary(folder) or {}
