@@ -216,3 +216,26 @@ def test_image_space_on_both_backends(backend, clip, pictures):
         assert col.search(image=str(pictures[2]), space="image", k=1)[0].id == str(pictures[2])
         assert [h.id for h in col.search("a note", k=5)] == ["note"]
         assert len(col.search("a note", k=10, space="image")) == 4
+
+
+def test_cli_commands_take_a_space(clip, pictures, tmp_path):
+    from typer.testing import CliRunner
+
+    from embkit.cli import app
+
+    runner, mixed = CliRunner(), str(tmp_path / "mixed")
+    assert runner.invoke(app, ["init", mixed, "--image-model", str(clip)]).exit_code == 0
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"id": "n1", "text": "a red square"}\n{"id": "n2", "text": "a green circle"}\n')
+    done = runner.invoke(app, ["add", mixed, str(notes), *map(str, pictures)])
+    assert done.exit_code == 0, done.output
+    built = runner.invoke(app, ["index", mixed, "--space", "image", "--spec", "hnsw", "--json"])
+    assert built.exit_code == 0 and json.loads(built.stdout)["spec"].startswith("hnsw")
+    clustered = runner.invoke(app, ["cluster", mixed, "--space", "image", "-k", "2", "--json"])
+    assert clustered.exit_code == 0 and json.loads(clustered.stdout)["documents"] == len(pictures)
+    texts = runner.invoke(app, ["outliers", mixed, "--top", "5", "--k", "1", "--json"])
+    assert sorted(r["id"] for r in json.loads(texts.stdout)["results"]) == ["n1", "n2"]  # the text space
+    found = runner.invoke(app, ["search", mixed, "--space", "image", "--image", str(pictures[1]), "-k", "1", "--json"])
+    assert json.loads(found.stdout)["results"][0]["id"] == str(pictures[1])
+    bad = runner.invoke(app, ["cluster", mixed, "--space", "audio"])
+    assert bad.exit_code == 1 and "space: no space 'audio'" in str(bad.exception)

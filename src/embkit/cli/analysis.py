@@ -6,9 +6,8 @@ from typing import Optional
 
 import typer
 
-from ..collection import open as open_collection
 from ..errors import EmbkitError
-from .common import DirArg, JsonOpt, WhereOpt, _print_json, _where, app
+from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _where, app, open_space
 
 
 def _stages(quiet: bool):
@@ -36,10 +35,11 @@ def cluster(path: str = DirArg,
                                                            help="hdbscan: smallest group that counts as a cluster."),
             ray_address: Optional[str] = typer.Option(None, "--ray-address", help="kmeans: assign the vectors to "
                                                       "the centroids in Ray tasks (auto, host:port, ray://..., local)."),
+            space: Optional[str] = SpaceOpt,
             as_json: bool = JsonOpt) -> None:
     """Group documents by meaning; store each one's cluster in metadata and describe the clusters."""
     where_dict, k_value = _where(where), _k(k)
-    with open_collection(path) as col:
+    with open_space(path, space) as col:
         result = col.cluster(k_value, method, where=where_dict, field=field, seed=seed,
                              min_cluster_size=min_cluster_size, progress=_stages(as_json), ray_address=ray_address)
     if as_json:
@@ -65,10 +65,11 @@ def map_(path: str = DirArg,
          output: Path = typer.Option(Path("map.html"), "-o", "--output", help="HTML file; the PNG goes beside it."),
          where: Optional[str] = WhereOpt,
          seed: int = typer.Option(0, "--seed", help="Random seed of the projection."),
+         space: Optional[str] = SpaceOpt,
          as_json: bool = JsonOpt) -> None:
     """Draw the documents in 2-D: an interactive HTML page (hover for text) and a PNG."""
     where_dict = _where(where)
-    with open_collection(path) as col:
+    with open_space(path, space) as col:
         result = col.map(output, method, color_by=None if color_by == "none" else color_by, where=where_dict,
                          seed=seed, progress=_stages(as_json))
     if as_json:

@@ -8,7 +8,7 @@ import typer
 
 from ..collection import open as open_collection
 from ..errors import EmbkitError
-from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, app
+from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _progress, _where, app, open_space
 
 
 @app.command()
@@ -18,10 +18,11 @@ def outliers(path: str = DirArg,
                                         "(local outlier factor)."),
              k: int = typer.Option(10, "-k", "--k", help="Neighbours per document."),
              where: Optional[str] = WhereOpt,
+             space: Optional[str] = SpaceOpt,
              as_json: bool = JsonOpt) -> None:
     """The documents least like the rest, most outlying first."""
     where_dict = _where(where)
-    with open_collection(path) as col:
+    with open_space(path, space) as col:
         _refresh(col, as_json)
         with _progress(col.count(where_dict), "neighbours", quiet=as_json) as advance:
             found = col.outliers(top, method, k=k, where=where_dict, progress=advance)
@@ -41,10 +42,11 @@ def dedupe(path: str = DirArg,
            keep: str = typer.Option("first", "--keep", help="Which one of a group stays: first (inserted "
                                     "earliest) or longest (most text)."),
            where: Optional[str] = WhereOpt,
+           space: Optional[str] = SpaceOpt,
            as_json: bool = JsonOpt) -> None:
     """Find near-duplicate groups; a dry run unless --delete."""
     where_dict = _where(where)
-    with open_collection(path) as col:
+    with open_space(path, space) as col:
         _refresh(col, as_json)
         with _progress(col.count(where_dict), "neighbours", quiet=as_json) as advance:
             report = col.dedupe(threshold, keep, delete, where=where_dict, progress=advance)
@@ -78,10 +80,11 @@ def recommend(path: str = DirArg,
               mmr: Optional[float] = typer.Option(None, "--mmr", help="Diversify: 1 = relevance only, 0 = "
                                                   "diversity only."),
               where: Optional[str] = WhereOpt,
+              space: Optional[str] = SpaceOpt,
               as_json: bool = JsonOpt) -> None:
     """Documents like the liked ones and unlike the disliked ones."""
     where_dict = _where(where)
-    with open_collection(path) as col:
+    with open_space(path, space) as col:
         _refresh(col, as_json)
         hits = col.recommend(liked, disliked or (), k, exclude_seen=not include_seen, exclude=exclude or (),
                              where=where_dict, mmr=mmr)

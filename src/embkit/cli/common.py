@@ -1,5 +1,6 @@
 """What every command shares: the app, common options, JSON output, the progress bar."""
 
+import contextlib
 import json
 from typing import Optional
 
@@ -19,6 +20,17 @@ app.add_typer(train_app, name="train")
 DirArg = typer.Argument(..., help="Collection folder, or postgresql://…/db?collection=NAME.")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 WhereOpt = typer.Option(None, "--where", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')
+SpaceOpt = typer.Option(None, "--space", help="Vector space (e.g. image; default: text, or an image "
+                        "collection's image).")
+
+
+@contextlib.contextmanager
+def open_space(path: str, space: Optional[str] = None, **options):
+    """The collection at `path`, seen through vector space `space`."""
+    from ..collection import open as open_collection
+
+    with open_collection(path, **options) as col:
+        yield col.in_space(space)
 
 
 def _print_json(obj) -> None:

@@ -6,8 +6,7 @@ from typing import Optional
 
 import typer
 
-from ..collection import open as open_collection
-from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, app
+from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _progress, _where, app, open_space
 
 
 @app.command()
@@ -31,15 +30,13 @@ def search(path: str = DirArg,
            dims: Optional[int] = typer.Option(None, "--dims", help="Matryoshka: candidates from the first DIMS "
                                               "dimensions, rescored with the full vectors."),
            image: Optional[str] = typer.Option(None, "--image", help="Search by this image (png, jpg, webp)."),
-           space: Optional[str] = typer.Option(None, "--space", help="Vector space to search (e.g. image; default: "
-                                               "text, or an image collection's image)."),
+           space: Optional[str] = SpaceOpt,
            read_url: Optional[str] = typer.Option(None, "--read-url", help="PostgreSQL: read from this replica."),
            as_json: bool = JsonOpt) -> None:
     """Search by meaning, by keywords or both: a query text, --image FILE or --like ID.
     A text query finds images in an image space through the model's text tower."""
     where_dict = _where(where)
-    with open_collection(path, read_url=read_url) as root:
-        col = root.in_space(space)
+    with open_space(path, space, read_url=read_url) as col:
         if mode != "keyword":
             with _progress(col.count(), "updating index", quiet=as_json) as advance:
                 col.refresh_index(progress=advance)
@@ -77,9 +74,10 @@ def index(path: str = DirArg,
                                    "ivfpq:nlist=1024,m=48,nbits=8,nprobe=16 | sq8 | binary | auto"),
           memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="With auto: fit the index in this much, e.g. 512MB."),
           dims: Optional[int] = typer.Option(None, "--dims", help="Index the Matryoshka view on the first DIMS dimensions."),
+          space: Optional[str] = SpaceOpt,
           as_json: bool = JsonOpt) -> None:
     """Choose and build the collection's vector index (rebuilt from the store)."""
-    with open_collection(path) as col:
+    with open_space(path, space) as col:
         start = time.perf_counter()
         with _progress(col.count(), "indexing", quiet=as_json) as advance:
             data = col.build_index(spec, memory_budget=memory_budget, progress=advance, dims=dims)
