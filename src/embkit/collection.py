@@ -157,9 +157,10 @@ class Collection:
         root = self._root or self
         if name == root.space.name:
             return root
-        if name not in root._others:
-            root._others[name] = Collection(self._store, space=name, root=root)
-        return root._others[name]
+        with root._encoder_lock:  # the server's threads must not make two views of a space
+            if name not in root._others:
+                root._others[name] = Collection(self._store, space=name, root=root)
+            return root._others[name]
 
     def add_space(self, name: str, model: str) -> Space:
         """A new named vector space whose vectors `model` makes (an image tower for
@@ -517,6 +518,10 @@ class Collection:
         thumbnail of each. Ids default to the paths. A file that is not a readable image
         is skipped: returns (ids written, [Skipped(path, reason)])."""
         from .images import add_images
+
+        if space not in self.spaces:
+            raise EmbkitError(f"space: the collection has no {space!r} space; add one with add_space({space!r}, "
+                              "MODEL) or create the collection with image_model=")
         return add_images(self.in_space(space), paths, ids, metadatas, upsert, batch_size, progress)
 
     def thumbnail(self, doc_id: str) -> Path | None:

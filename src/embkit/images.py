@@ -8,7 +8,8 @@ import numpy as np
 
 from . import validate
 from .errors import EmbkitError
-from .ingest.images import read_image, read_images, save_thumbnail, thumbnail_bytes, thumbnail_path
+from .ingest.folder import Skipped
+from .ingest.images import Unreadable, read_image, save_thumbnail, thumbnail_bytes, thumbnail_path
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -34,18 +35,21 @@ def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: 
         col._store.refuse_existing(ids)
     kept_ids, kept_meta, vectors, thumbs, skipped = [], [], [], [], []
     for start in range(0, len(paths), batch_size):
-        found, bad = read_images(paths[start:start + batch_size])
-        skipped += bad
+        found = []
+        for i in range(start, min(start + batch_size, len(paths))):
+            try:
+                image = read_image(paths[i])
+            except Unreadable as e:
+                skipped.append(Skipped(paths[i], str(e)))
+                continue
+            found.append(image)
+            kept_ids.append(ids[i])
+            kept_meta.append({**image.metadata, **metadatas[i]})
+            thumbs.append(thumbnail_bytes(image.image))
         if found:
             vectors.append(encoder.encode([f.image for f in found], batch_size=batch_size))
-        position = {p: start + i for i, p in enumerate(paths[start:start + batch_size])}
-        for f in found:
-            i = position[f.path]
-            kept_ids.append(ids[i])
-            kept_meta.append({**f.metadata, **metadatas[i]})
-            thumbs.append(thumbnail_bytes(f.image))
         if progress:
-            progress(len(paths[start:start + batch_size]))
+            progress(min(batch_size, len(paths) - start))
     if not kept_ids:
         return [], skipped
     write = col.upsert if upsert else col.add

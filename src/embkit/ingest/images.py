@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-from .folder import Skipped, walk
+from .folder import walk
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 THUMBNAIL_PX = 256  # the longer side
@@ -56,19 +56,8 @@ def walk_files(paths: Sequence[str]) -> list[str]:
     return found
 
 
-def read_images(paths: Sequence[str]) -> tuple[list[ImageFile], list[Skipped]]:
-    """Every readable image among `paths` (files), and the ones skipped with why."""
-    found, skipped = [], []
-    for path in paths:
-        try:
-            found.append(read_image(path))
-        except _Unreadable as e:
-            skipped.append(Skipped(str(path), str(e)))
-    return found, skipped
-
-
-class _Unreadable(Exception):
-    pass
+class Unreadable(Exception):
+    """A file that does not decode as an image; the message says why."""
 
 
 def read_image(path: str | Path) -> ImageFile:
@@ -88,9 +77,9 @@ def read_image(path: str | Path) -> ImageFile:
             return ImageFile(str(path), metadata, opened.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         reason = "not a readable image" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
-        raise _Unreadable(reason) from None
+        raise Unreadable(reason) from None
     except Image.DecompressionBombError as e:
-        raise _Unreadable(f"too large to decode safely ({e})") from None
+        raise Unreadable(f"too large to decode safely ({e})") from None
 
 
 def _exif_date(image) -> str | None:
