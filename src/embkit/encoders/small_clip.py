@@ -66,13 +66,12 @@ class SmallClipTextEncoder:
     normalized = True
 
     def __init__(self, folder: Path, name: str | None = None):
-        from safetensors.numpy import load_file
-
         from .catalog import load_encoder
+        from .safetensors_reader import read_safetensors
 
         config = read_config(folder)
         self._base = load_encoder(config["text_model"])
-        weights = load_file(str(folder / TEXT_WEIGHTS))
+        weights = read_safetensors(folder / TEXT_WEIGHTS)  # no torch, no safetensors package
         self._weight, self._bias = weights["weight"].T.copy(), weights["bias"]
         self.name = name or str(folder.resolve())
         self.dim, self.max_tokens = int(config["dim"]), self._base.max_tokens
