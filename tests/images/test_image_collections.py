@@ -239,3 +239,30 @@ def test_cli_commands_take_a_space(clip, pictures, tmp_path):
     assert json.loads(found.stdout)["results"][0]["id"] == str(pictures[1])
     bad = runner.invoke(app, ["cluster", mixed, "--space", "audio"])
     assert bad.exit_code == 1 and "space: no space 'audio'" in str(bad.exception)
+
+
+def test_photos_are_read_upright_and_large_ones_decoded_small(clip, tmp_path):
+    from PIL import Image, ImageDraw
+
+    stored = Image.new("RGB", (300, 200), (200, 30, 30))
+    ImageDraw.Draw(stored).rectangle((10, 10, 120, 60), fill=(20, 20, 220))
+    exif = Image.Exif()
+    exif[274] = 6  # a phone held upright: stored landscape, shown rotated 90° clockwise
+    rotated = tmp_path / "phone.jpg"
+    stored.save(rotated, quality=95, exif=exif)
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 3000), (10, 120, 40)).save(big, quality=90)
+    with embkit.create(tmp_path / "photos", model=f"{clip}#image") as col:
+        col.add_images([str(rotated), str(big)])
+        docs = {d.id: d for d in col.get([str(rotated), str(big)], include_vectors=True)}
+        assert (docs[str(rotated)].metadata["width"], docs[str(rotated)].metadata["height"]) == (200, 300)
+        assert (docs[str(big)].metadata["width"], docs[str(big)].metadata["height"]) == (4000, 3000)
+        with Image.open(col.thumbnail(str(rotated))) as thumb:
+            assert thumb.size[1] == 256 and thumb.size[0] < 256  # portrait, as shown
+        with Image.open(col.thumbnail(str(big))) as thumb:
+            assert thumb.size == (256, 192)
+        with Image.open(rotated) as opened:
+            # rotated by hand, and rebuilt from its pixels so no EXIF tag rides along
+            upright = Image.fromarray(np.asarray(opened.convert("RGB").transpose(Image.Transpose.ROTATE_270)))
+        expected = embkit.load_encoder(f"{clip}#image").encode([upright])
+        np.testing.assert_allclose(docs[str(rotated)].vector, expected[0], atol=1e-5)

@@ -124,17 +124,34 @@ class ClipImageEncoder:
         return out
 
 
+MAX_DECODE_PX = 1024  # image towers read 224 px or less: larger pictures are decoded smaller
+
+
 def open_image(image):
     """A PIL image in RGB from a path or a PIL image; a clear error naming a bad file."""
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        return upright(image)
     path = Path(image)
     try:
         with Image.open(path) as opened:
-            return opened.convert("RGB")
+            return upright(opened)
     except (FileNotFoundError, IsADirectoryError):
         raise EmbkitError(f"image: {path} not found") from None
     except (UnidentifiedImageError, OSError) as e:
         raise EmbkitError(f"image: {path} is not a readable image ({e.__class__.__name__})") from None
+
+
+def upright(opened):
+    """The picture as it is meant to be seen (EXIF orientation applied), in RGB, at most
+    MAX_DECODE_PX on its longer side. A JPEG not yet decoded is decoded at a reduced
+    scale (draft mode), which makes large photos several times faster to read."""
+    from PIL import ImageOps
+
+    if opened.format == "JPEG" and max(opened.size) > 2 * MAX_DECODE_PX:
+        opened.draft("RGB", (MAX_DECODE_PX, MAX_DECODE_PX))
+    picture = ImageOps.exif_transpose(opened).convert("RGB")
+    if max(picture.size) > MAX_DECODE_PX:
+        picture.thumbnail((MAX_DECODE_PX, MAX_DECODE_PX))
+    return picture

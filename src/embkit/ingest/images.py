@@ -12,6 +12,7 @@ from .folder import walk
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 THUMBNAIL_PX = 256  # the longer side
 _EXIF_DATE_TAGS = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized, DateTime
+_ORIENTATION = 274
 
 
 class ImageFile(NamedTuple):
@@ -65,21 +66,34 @@ def read_image(path: str | Path) -> ImageFile:
     and, where EXIF has it, the date taken (ISO 8601)."""
     from PIL import Image, UnidentifiedImageError
 
+    from ..encoders.clip import upright
+
     path = Path(path)
     try:
         with Image.open(path) as opened:
-            opened.load()  # decode now: a truncated file fails here, not at embedding time
-            metadata = {"path": str(path), "bytes": path.stat().st_size, "width": opened.width,
-                        "height": opened.height, "format": (opened.format or "").lower(), "image": True}
+            metadata = {"path": str(path), "bytes": path.stat().st_size, "format": (opened.format or "").lower(),
+                        "image": True}
             taken = _exif_date(opened)
             if taken:
                 metadata["taken"] = taken
-            return ImageFile(str(path), metadata, opened.convert("RGB"))
+            width, height = opened.size
+            if _orientation(opened) in (5, 6, 7, 8):  # shown turned by a quarter
+                width, height = height, width
+            metadata["width"], metadata["height"] = width, height
+            picture = upright(opened)  # decodes now: a truncated file fails here, not at embedding time
+            return ImageFile(str(path), metadata, picture)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         reason = "not a readable image" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
         raise Unreadable(reason) from None
     except Image.DecompressionBombError as e:
         raise Unreadable(f"too large to decode safely ({e})") from None
+
+
+def _orientation(image) -> int | None:
+    try:
+        return image.getexif().get(_ORIENTATION)
+    except Exception:  # a damaged EXIF block: shown as stored
+        return None
 
 
 def _exif_date(image) -> str | None:
