@@ -30,8 +30,10 @@ def served(tmp_path_factory):
         col.add_images([str(p) for p in pictures])
         expected = [h.id for h in col.search("a red square", k=4, space="image")]
     key = create_key(work / "keys.json", "read")
+    writer = create_key(work / "keys.json", "write")
     server = LiveServer([str(work / NAME), "--keys-file", str(work / "keys.json")], work / "server.log",
                         env={"HF_HUB_OFFLINE": "1"})
+    server.writer, server.folder = writer, work / NAME
     try:
         yield server, key, pictures, expected
     finally:
@@ -94,3 +96,32 @@ def test_the_page_shows_image_results_as_thumbnails(served):
             "data-id", str(pictures[4]), timeout=20_000)
         browser.close()
         assert not errors, errors
+
+
+def test_upload_images_over_http(served, tmp_path):
+    from PIL import Image
+
+    server, key, pictures, _ = served
+    Image.new("RGB", (90, 60), (250, 250, 10)).save(tmp_path / "yellow.png")
+    good = base64.b64encode((tmp_path / "yellow.png").read_bytes()).decode()
+    bad = base64.b64encode(b"these bytes are not a picture").decode()
+    body = {"images": [{"data": good, "filename": "yellow.png", "metadata": {"album": "test"}},
+                       {"data": bad, "id": "junk"}]}
+    with server.client(key) as reader:
+        assert reader.post(f"/collections/{NAME}/images", json=body).status_code == 403
+    with server.client(server.writer) as http:
+        done = http.post(f"/collections/{NAME}/images", json=body)
+        assert done.status_code == 200, done.text
+        answer = done.json()
+        assert len(answer["ids"]) == 1 and answer["skipped"][0]["index"] == 1 and answer["skipped"][0]["id"] == "junk"
+        new_id = answer["ids"][0]
+        doc = http.get(f"/collections/{NAME}/documents/{new_id}").json()
+        assert doc["metadata"]["filename"] == "yellow.png" and doc["metadata"]["album"] == "test"
+        assert doc["metadata"]["width"] == 90 and Path(doc["metadata"]["path"]).parent == server.folder / "images"
+        assert sorted(p.name for p in (server.folder / "images").iterdir()) == [new_id + ".png"]  # junk not kept
+        found = http.post(f"/collections/{NAME}/search", json={"image": good, "space": "image", "k": 1}).json()
+        assert found["hits"][0]["id"] == new_id
+        again = http.post(f"/collections/{NAME}/images", json={"images": body["images"][:1]})
+        assert again.status_code == 409 and "already exist" in again.json()["error"]["message"]
+        assert http.post(f"/collections/{NAME}/images", json={"images": [{"data": "%%"}]}).status_code == 422
+        assert http.delete(f"/collections/{NAME}/documents/{new_id}").status_code == 200

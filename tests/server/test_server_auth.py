@@ -28,6 +28,7 @@ ROUTES = [
     ("POST", "/collections/{name}/get", {"ids": ["cat", "dog"]}, "read"),
     ("GET", "/collections/{name}/documents/{doc_id}", None, "read"),
     ("GET", "/collections/{name}/thumbnails/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
+    ("POST", "/collections/{name}/images", {"images": [{"data": "iVBORw0KGgo="}]}, "write"),  # no image space: 422
     ("POST", "/collections/{name}/search", {"query": "falling share prices", "k": 3}, "read"),
     ("POST", "/collections/{name}/context", {"question": "what happened to interest rates?", "budget_tokens": 100},
      "read"),
@@ -134,6 +135,9 @@ def test_every_route_succeeds_with_a_valid_key(server):
             r = _call(c, method, _path(template), body)
         if "/thumbnails/" in template:  # let in, then told that a text document has no picture
             assert r.status_code == 404 and "no image document" in r.json()["error"]["message"], r.text
+            continue
+        if template.endswith("/images"):  # let in, then told that a text collection has no image space
+            assert r.status_code == 422 and "no 'image' space" in r.json()["error"]["message"], r.text
             continue
         assert 200 <= r.status_code < 300, (method, template, r.status_code, r.text)
         assert r.headers["x-request-id"]

@@ -1,9 +1,11 @@
-"""Image documents over HTTP: thumbnails for result pages, and query images sent as
-base64 in a search body."""
+"""Image documents over HTTP: uploads, thumbnails for result pages, and query images
+sent as base64 in a search body."""
 
 import base64
 import binascii
+import hashlib
 import io
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
@@ -11,7 +13,8 @@ from fastapi.responses import FileResponse
 from ..errors import EmbkitError
 from .auth import requires
 from .hosting import NotFound
-from .state import hosted
+from .schemas import AddImages
+from .state import hosted, limits
 
 router = APIRouter(tags=["images"])
 
@@ -27,18 +30,62 @@ def thumbnail(name: str, doc_id: str, request: Request, _=Depends(requires("read
     return FileResponse(path, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
 
 
+UPLOADS = "images"  # uploaded files are kept here, named by their content's hash
+
+
+@router.post("/collections/{name}/images")
+def add_images(name: str, body: AddImages, request: Request, _=Depends(requires("write"))) -> dict:
+    """Upload images into the collection's image space, in one transaction. The files
+    are kept in the collection's folder; an image that does not decode is skipped and
+    reported, the others land."""
+    limits(request).batch(len(body.images), "images")
+    raws = [_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
+    h = hosted(request, name)
+    folder = h.collection.path / UPLOADS
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, created = [], []
+    for raw, image in zip(raws, body.images):
+        path = folder / (hashlib.sha1(raw).hexdigest() + Path(image.filename or "").suffix.lower()[:8])
+        if not path.exists():
+            path.write_bytes(raw)
+            created.append(path)
+        paths.append(str(path))
+    ids = [image.id or Path(path).stem for image, path in zip(body.images, paths)]
+    metadatas = [{**(image.metadata or {}), **({"filename": image.filename} if image.filename else {})}
+                 for image in body.images]
+    try:
+        with h.lock.writing():
+            written, skipped = h.collection.add_images(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
+    except BaseException:
+        for path in created:  # nothing landed: keep no file of it
+            path.unlink(missing_ok=True)
+        raise
+    bad = {s.path: s.reason for s in skipped}
+    for path in created:
+        if str(path) in bad:
+            path.unlink(missing_ok=True)
+    return {"ids": written, "skipped": [{"index": i, "id": ids[i], "reason": bad[p]}
+                                        for i, p in enumerate(paths) if p in bad]}
+
+
+def _base64(data: str, field: str) -> bytes:
+    if data.startswith("data:"):
+        data = data.split(",", 1)[-1]
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise EmbkitError(f"{field}: not valid base64") from None
+
+
 def decode_image(data: str):
     """A PIL image from base64 (a `data:image/...;base64,` prefix is allowed)."""
     from PIL import Image, UnidentifiedImageError
 
-    if data.startswith("data:"):
-        data = data.split(",", 1)[-1]
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise EmbkitError("image: not valid base64") from None
+    from ..encoders.clip import upright
+
+    raw = _base64(data, "image")
     try:
         with Image.open(io.BytesIO(raw)) as opened:
-            return opened.convert("RGB")
+            return upright(opened)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise EmbkitError(f"image: not a readable image ({type(e).__name__})") from None

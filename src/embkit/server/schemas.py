@@ -29,6 +29,18 @@ class AddDocuments(Strict):
     model: str | None = Field(None, description="The model the given vectors came from (checked against the collection's).")
 
 
+class ImageIn(Strict):
+    data: str = Field(description="The image file, base64-encoded (png, jpg, webp).")
+    id: str | None = Field(None, description="Default: the SHA-1 of the bytes.")
+    filename: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class AddImages(Strict):
+    images: list[ImageIn]
+    upsert: bool = False
+
+
 class GetDocuments(Strict):
     ids: list[str] | None = None
     where: dict[str, Any] | None = None
