@@ -266,3 +266,18 @@ def test_photos_are_read_upright_and_large_ones_decoded_small(clip, tmp_path):
             upright = Image.fromarray(np.asarray(opened.convert("RGB").transpose(Image.Transpose.ROTATE_270)))
         expected = embkit.load_encoder(f"{clip}#image").encode([upright])
         np.testing.assert_allclose(docs[str(rotated)].vector, expected[0], atol=1e-5)
+
+
+def test_a_map_of_images_shows_each_picture_on_hover(clip, pictures, tmp_path):
+    with embkit.create(tmp_path / "photos", model=f"{clip}#image") as col:
+        col.add_images([str(p) for p in pictures])
+        result = col.map(tmp_path / "map.html", method="pca", color_by=None)
+    page = (tmp_path / "map.html").read_text()
+    assert result["points"] == len(pictures) and (tmp_path / "map.png").is_file()
+    # plotly's JSON writes "/" as \u002f
+    assert page.count('"data:image\\u002fwebp;base64,') == len(pictures) and "map-picture" in page
+    with embkit.create(tmp_path / "texts") as col:
+        col.add(["one text", "another text", "a third"], ids=["a", "b", "c"])
+        col.map(tmp_path / "texts.html", method="pca", color_by=None)
+    text_page = (tmp_path / "texts.html").read_text()
+    assert "map-picture" not in text_page and '"data:image\\u002fwebp' not in text_page

@@ -125,3 +125,41 @@ def test_upload_images_over_http(served, tmp_path):
         assert again.status_code == 409 and "already exist" in again.json()["error"]["message"]
         assert http.post(f"/collections/{NAME}/images", json={"images": [{"data": "%%"}]}).status_code == 422
         assert http.delete(f"/collections/{NAME}/documents/{new_id}").status_code == 200
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_hovering_an_image_point_on_a_map_shows_its_picture(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    clip = make_tiny_clip(tmp_path / "tiny-clip")
+    pictures = draw(tmp_path / "pictures")
+    with embkit.create(tmp_path / "photos", model=f"{clip}#image") as col:
+        col.add_images([str(p) for p in pictures])
+        col.map(tmp_path / "map.html", method="pca", color_by=None)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page.goto((tmp_path / "map.html").as_uri())
+        page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas")
+        # each point's place on screen, from plotly's own axes
+        points = page.evaluate("""() => {
+            const box = document.querySelector('.js-plotly-plot'), layout = box._fullLayout;
+            const rect = box.getBoundingClientRect(), trace = box._fullData[0];
+            return Array.from(trace.x, (x, i) => [rect.left + layout._size.l + layout.xaxis.l2p(x),
+                                          rect.top + layout._size.t + layout.yaxis.l2p(trace.y[i]),
+                                          trace.customdata[i]]);
+        }""")
+        shown = []
+        for x, y, picture in points:
+            page.mouse.move(x, y)
+            page.wait_for_timeout(150)
+            shown.append(page.evaluate("""async (picture) => {
+                const img = document.querySelector('img[data-testid=map-picture]');
+                if (img.style.display !== 'block') return null;
+                await img.decode();
+                return [img.naturalWidth, img.src === picture];
+            }""", picture))
+            page.mouse.move(1, 1)
+            page.wait_for_timeout(50)
+        browser.close()
+    assert len(shown) == len(pictures) and all(s is not None and s[0] > 0 and s[1] for s in shown), shown

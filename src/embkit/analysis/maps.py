@@ -6,6 +6,8 @@ its id, the start of its text and its metadata. Points are colored by a metadata
 field: one color per value for categories (the most common `MAX_CATEGORIES`, the
 rest as "other"), a color scale for numbers with many distinct values.
 
+Points of image documents show their picture on hover (see map_pictures.py).
+
 Coloring by a cluster field needs a clustering first (`embkit cluster`): a map only
 reads, it never writes labels as a side effect. The stored cluster descriptions
 label each cluster at its centre with its top terms.
@@ -20,6 +22,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .cluster import load_descriptions
+from .map_pictures import HOVER_SCRIPT, point_pictures
 from .common import slice_table
 from .project import Stage, _tell, check_method, check_seed, project_table
 
@@ -43,12 +46,13 @@ def write_map(col, out: str | Path, method: str = "umap", *, color_by: str | Non
     values = _field_values(table.metadatas, color_by) if color_by is not None else None
     projection = project_table(col, table, method, seed=seed, pca_dims=pca_dims, progress=progress)
     coloring = _coloring(values, load_descriptions(col, color_by) if color_by else None, len(table))
-    notes = [*projection.notes, *coloring.notes]
+    pictures, picture_notes = point_pictures(col, table)
+    notes = [*projection.notes, *coloring.notes, *picture_notes]
     _tell(progress, f"drawing {len(table):,} points")
     title = f"{col.name}: {len(table):,} documents, {method.upper() if method != 'tsne' else 't-SNE'}" + \
         (f", colored by {color_by!r}" if color_by else "")
     png = out.with_suffix(".png")
-    _write_html(out, projection.xy, _hover(table), coloring, title)
+    _write_html(out, projection.xy, _hover(table), coloring, title, pictures)
     _write_png(png, projection.xy, coloring, title)
     return {"html": str(out), "png": str(png), "points": len(table), "method": method, "color_by": color_by,
             "notes": notes}
@@ -157,20 +161,25 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines + [line] if line else lines
 
 
-def _write_html(path: Path, xy: np.ndarray, hover: list[str], coloring: _Coloring, title: str) -> None:
+def _write_html(path: Path, xy: np.ndarray, hover: list[str], coloring: _Coloring, title: str,
+                pictures: list | None = None) -> None:
     import plotly.graph_objects as go
+
+    def extra(rows) -> dict:  # each image point's picture, for the hover script
+        return {"customdata": [pictures[i] for i in rows]} if pictures is not None else {}
 
     fig = go.Figure()
     marker = {"size": 4 if len(xy) > 20_000 else 6, "opacity": 0.8}
     if coloring.numbers is not None:
         rows = np.flatnonzero(~np.isnan(coloring.numbers))
         fig.add_trace(go.Scattergl(x=xy[rows, 0], y=xy[rows, 1], mode="markers", text=[hover[i] for i in rows],
-                                   hoverinfo="text", name="documents",
+                                   hoverinfo="text", name="documents", **extra(rows),
                                    marker={**marker, "color": coloring.numbers[rows], "colorscale": "Viridis",
                                            "showscale": True}))
     for label, color, rows in coloring.groups:
         fig.add_trace(go.Scattergl(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=html.escape(label),
-                                   text=[hover[i] for i in rows], hoverinfo="text", marker={**marker, "color": color}))
+                                   text=[hover[i] for i in rows], hoverinfo="text", marker={**marker, "color": color},
+                                   **extra(rows)))
     for label, rows in coloring.labels:
         cx, cy = np.median(xy[rows], axis=0)
         fig.add_annotation(x=float(cx), y=float(cy), text=html.escape(label), showarrow=False,
@@ -180,7 +189,8 @@ def _write_html(path: Path, xy: np.ndarray, hover: list[str], coloring: _Colorin
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
-            fig.write_html(f, include_plotlyjs=True, full_html=True)
+            fig.write_html(f, include_plotlyjs=True, full_html=True,
+                           post_script=HOVER_SCRIPT if pictures is not None else None)
 
     atomic_write(path, write)
 
