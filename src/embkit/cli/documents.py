@@ -12,9 +12,9 @@ from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
 from ..ingest import check_chunking, read_paths, reads_whole_texts
 from ..ingest.images import IMAGE_SUFFIXES, split_paths, walk_files
-from .images import add_image_files
 from ..search import METRICS
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
+from .images import add_image_files
 
 
 @app.command()

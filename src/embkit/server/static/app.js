@@ -321,8 +321,12 @@ function renderThumbnail(hit) {
   fetch(collectionPath("/thumbnails/" + encodeURIComponent(hit.id)), { headers })
     .then((response) => (response.ok ? response.blob() : null))
     .then((blob) => {
-      if (blob) img.src = URL.createObjectURL(blob);
-      else img.classList.add("missing");
+      if (!blob) {
+        img.classList.add("missing");
+        return;
+      }
+      img.onload = () => URL.revokeObjectURL(img.src); // decoded: the blob can go
+      img.src = URL.createObjectURL(blob);
     })
     .catch(() => img.classList.add("missing"));
   return img;
