@@ -133,6 +133,7 @@ class Collection:
         self._index = store.native_index(self.space) or IndexManager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
         self._views: dict[int, IndexManager] = {}  # Matryoshka views by dimension
+        self._paired: Encoder | None = None  # the encoder's other tower, for queries of the other modality
 
     # ---- identity ------------------------------------------------------------------
 
@@ -542,7 +543,9 @@ class Collection:
         if paired is None:
             raise EmbkitError(f"{field}: space {self.space.name!r} ({self.space.model}) embeds "
                               f"{getattr(encoder, 'modality', 'text')} and has no paired {modality} encoder")
-        return load_encoder(paired)
+        if self._paired is None:  # looked up once: a query must not read model files again
+            self._paired = load_encoder(paired)
+        return self._paired
 
     def _check_model(self, model: str | None) -> None:
         """Vectors from another model are incompatible: refuse, naming both."""

@@ -143,3 +143,24 @@ def test_cli_prints_the_before_and_after_table(digits, tmp_path):
     assert done.exit_code == 0, done.output
     assert "zero-shot accuracy" in done.stdout and "before (random init)" in done.stdout
     assert "registered as 'cli-clip'" in done.stdout and len(WORDS) == 10
+
+
+def test_recall_at_10_matches_pytrec_eval():
+    """With every label held out at least 10 times, recall@10 with its capped denominator
+    is precision@10: checked against pytrec_eval on random vectors."""
+    from pathlib import Path
+
+    import pytrec_eval
+
+    from embkit.train.clip import Pair, evaluate
+
+    rng = np.random.default_rng(0)
+    held = [Pair(Path(f"img{i}.png"), f"caption {i % 4}", f"label{i % 4}") for i in range(60)]
+    images = rng.normal(size=(60, 16)).astype(np.float32)
+    captions = {f"caption {c}": rng.normal(size=16).astype(np.float32) for c in range(4)}
+    ours = evaluate(lambda texts: np.stack([captions[t] for t in texts]), lambda: images, held, [], "{}")
+    scores = np.stack([captions[p.caption] for p in held]) @ images.T
+    run = {f"q{i}": {f"img{j}": float(scores[i, j]) for j in range(60)} for i in range(60)}
+    qrels = {f"q{i}": {f"img{j}": 1 for j in range(60) if held[j].label == held[i].label} for i in range(60)}
+    reference = pytrec_eval.RelevanceEvaluator(qrels, {"P_10"}).evaluate(run)
+    assert ours["recall@10"] == pytest.approx(np.mean([r["P_10"] for r in reference.values()]), abs=1e-4)

@@ -191,9 +191,12 @@ def evaluate(embed_texts, embed_images, held: list[Pair], labels: list[str], pro
     queries = embed_texts([p.caption for p in held])
     k = min(10, len(held))
     top = np.argsort(-(queries @ images.T), axis=1, kind="stable")[:, :k]
+    by_label: dict[str, set[int]] = {}
+    for j, p in enumerate(held):
+        by_label.setdefault(p.label, set()).add(j)
     recalls = []
     for i, row in enumerate(top):
-        relevant = {j for j, p in enumerate(held) if p.label == held[i].label} if held[i].label is not None else {i}
+        relevant = by_label[held[i].label] if held[i].label is not None else {i}
         recalls.append(len(relevant.intersection(row.tolist())) / min(len(relevant), k))
     result["recall@10"] = round(float(np.mean(recalls)), 4)
     return result
