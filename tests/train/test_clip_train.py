@@ -118,7 +118,8 @@ def test_bad_input_names_the_field_and_writes_nothing(digits, tmp_path):
     cases = [({"epochs": 0}, "epochs: must be between 1 and 1000"),
              ({"prompt": "a digit"}, "prompt: must be a text with one {} for the label"),
              ({"holdout": 0.95}, "holdout: must be in"),
-             ({"text_model": "no-such-model"}, "model: unknown model 'no-such-model'")]
+             ({"text_model": "no-such-model"}, "model: unknown model 'no-such-model'"),
+             ({"name": "bad name!"}, "name: 'bad name!' must be 1-64 letters")]
     for options, message in cases:
         with pytest.raises(EmbkitError, match=message.replace("{", "\\{").replace("}", "\\}")):
             train_clip(out, folder / "images", captions, **options)

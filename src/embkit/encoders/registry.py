@@ -25,15 +25,20 @@ def registered() -> dict[str, dict]:
         raise EmbkitError(f"registry: {path} is not valid JSON; fix or delete it") from None
 
 
+def check_name(name: str) -> None:
+    """Refuse a name that cannot be registered (checked before a long training run)."""
+    from .catalog import CATALOG
+
+    if not isinstance(name, str) or not _NAME.match(name) or name in CATALOG:
+        raise EmbkitError(f"name: {name!r} must be 1-64 letters, digits, '.', '_' or '-' and not a catalog name")
+
+
 def register(name: str, folder: Path, matryoshka: list[int], dim: int | None = None,
              paired: str | None = None) -> str:
     """Record `name` → folder (replacing an older entry of that name); returns the name.
     `dim` defaults to the folder's config.json hidden_size; `paired` names the image
     tower of a two-tower model (`NAME#image`)."""
-    from .catalog import CATALOG
-
-    if not _NAME.match(name) or name in CATALOG:
-        raise EmbkitError(f"name: {name!r} must be 1-64 letters, digits, '.', '_' or '-' and not a catalog name")
+    check_name(name)
     entries = registered()
     if dim is None:
         dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])

@@ -76,7 +76,12 @@ def train_clip(out: str | Path, images: str | Path, captions: str | Path, *, tex
     refuse_existing(out, overwrite)
     import torch
 
+    from ..encoders import load_encoder
+    from ..encoders.registry import check_name, register
     from .clip_trainer import DualEncoder
+
+    name = name or out.name
+    check_name(name)  # before training, not after
 
     data = _prepare(pairs, text_model, prompt, holdout, seed, image_size)
     config = {"format": "embkit-clip", "version": 1, "text_model": text_model, "dim": dim, "image_size": image_size,
@@ -116,10 +121,7 @@ def train_clip(out: str | Path, images: str | Path, captions: str | Path, *, tex
     write_summary(staging / "model", summary)
     finish_output(staging / "model", out)
     shutil.rmtree(staging, ignore_errors=True)
-    from ..encoders import load_encoder
-    from ..encoders.registry import register
-
-    summary["name"] = register(name or out.name, out, [], dim=dim, paired=f"{name or out.name}#image")
+    summary["name"] = register(name, out, [], dim=dim, paired=f"{name}#image")
     # after: through the saved folder, loaded as any user would
     text, image = load_encoder(summary["name"]), load_encoder(summary["name"] + "#image")
     after = evaluate(text.encode, lambda: image.encode([p.path for p in data.held]), data.held, data.labels, prompt)
