@@ -16,7 +16,7 @@ pytest.importorskip("sklearn")
 import embkit  # noqa: E402
 from embkit.errors import EmbkitError  # noqa: E402
 from embkit.train.clip import read_captions, train_clip  # noqa: E402
-from embkit.train.digits import PROMPT, WORDS, write_digits  # noqa: E402
+from embkit.train.digits import PROMPT, write_digits  # noqa: E402
 
 EPOCHS, BATCH = 10, 64
 
@@ -143,7 +143,7 @@ def test_cli_prints_the_before_and_after_table(digits, tmp_path):
                                     "-o", str(tmp_path / "cli-clip"), "--epochs", "1", "--prompt", PROMPT])
     assert done.exit_code == 0, done.output
     assert "zero-shot accuracy" in done.stdout and "before (random init)" in done.stdout
-    assert "registered as 'cli-clip'" in done.stdout and len(WORDS) == 10
+    assert "registered as 'cli-clip'" in done.stdout
 
 
 def test_recall_at_10_matches_pytrec_eval():

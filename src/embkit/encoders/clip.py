@@ -128,19 +128,22 @@ MAX_DECODE_PX = 1024  # image towers read 224 px or less: larger pictures are de
 
 
 def open_image(image):
-    """A PIL image in RGB from a path or a PIL image; a clear error naming a bad file."""
+    """A PIL image in RGB from a path, a file's bytes or a PIL image; a clear error
+    naming a bad file."""
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(image, Image.Image):
         return upright(image)
-    path = Path(image)
+    source, what = (io.BytesIO(image), "the image given") if isinstance(image, bytes) else (Path(image), Path(image))
     try:
-        with Image.open(path) as opened:
+        with Image.open(source) as opened:
             return upright(opened)
     except (FileNotFoundError, IsADirectoryError):
-        raise EmbkitError(f"image: {path} not found") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise EmbkitError(f"image: {path} is not a readable image ({e.__class__.__name__})") from None
+        raise EmbkitError(f"image: {what} not found") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise EmbkitError(f"image: {what} is not a readable image ({e.__class__.__name__})") from None
 
 
 def upright(opened):

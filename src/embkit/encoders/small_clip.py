@@ -12,11 +12,11 @@ import numpy as np
 
 from ..errors import EmbkitError
 from .base import Progress, l2_normalize
+from .clip import IMAGE_SUFFIX, open_image
 
 CONFIG = "embkit-clip.json"
 IMAGE_WEIGHTS = "image_tower.safetensors"
 TEXT_WEIGHTS = "text_projection.safetensors"
-IMAGE_SUFFIX = "#image"
 
 
 def is_small_clip_folder(path: Path) -> bool:
@@ -49,8 +49,6 @@ def image_tower(config: dict):
 def pixels(images: Sequence, size: int) -> np.ndarray:
     """(n, 3, size, size) float32 in [-1, 1] from paths or PIL images."""
     from PIL import Image
-
-    from .clip import open_image
 
     out = np.empty((len(images), 3, size, size), dtype=np.float32)
     for i, image in enumerate(images):

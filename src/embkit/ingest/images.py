@@ -16,9 +16,8 @@ _ORIENTATION = 274
 
 
 class ImageFile(NamedTuple):
-    """A readable image: its path, metadata and the RGB picture itself."""
+    """A readable image: its metadata and the RGB picture itself."""
 
-    path: str
     metadata: dict
     image: object  # PIL.Image.Image in RGB
 
@@ -81,7 +80,7 @@ def read_image(path: str | Path) -> ImageFile:
                 width, height = height, width
             metadata["width"], metadata["height"] = width, height
             picture = upright(opened)  # decodes now: a truncated file fails here, not at embedding time
-            return ImageFile(str(path), metadata, picture)
+            return ImageFile(metadata, picture)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         reason = "not a readable image" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
         raise Unreadable(reason) from None

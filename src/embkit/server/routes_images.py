@@ -4,7 +4,6 @@ sent as base64 in a search body."""
 import base64
 import binascii
 import hashlib
-import io
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
@@ -79,13 +78,6 @@ def _base64(data: str, field: str) -> bytes:
 
 def decode_image(data: str):
     """A PIL image from base64 (a `data:image/...;base64,` prefix is allowed)."""
-    from PIL import Image, UnidentifiedImageError
+    from ..encoders.clip import open_image
 
-    from ..encoders.clip import upright
-
-    raw = _base64(data, "image")
-    try:
-        with Image.open(io.BytesIO(raw)) as opened:
-            return upright(opened)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise EmbkitError(f"image: not a readable image ({type(e).__name__})") from None
+    return open_image(_base64(data, "image"))

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import EmbkitError
 from .output import finish_output, refuse_existing, write_summary
 
-CHANCE_NOTE = "recall@10: share of a caption's top 10 held-out images that match it (by label, else the image itself)"
+RECALL_NOTE = "recall@10: share of a caption's top 10 held-out images that match it (by label, else the image itself)"
 
 
 class Pair(NamedTuple):
@@ -126,7 +126,7 @@ def train_clip(out: str | Path, images: str | Path, captions: str | Path, *, tex
     text, image = load_encoder(summary["name"]), load_encoder(summary["name"] + "#image")
     after = evaluate(text.encode, lambda: image.encode([p.path for p in data.held]), data.held, data.labels, prompt)
     summary["evaluation"] = {"held_out": len(data.held), "chance": _chance(data.held, data.labels),
-                             "note": CHANCE_NOTE, "before": before, "after": after}
+                             "note": RECALL_NOTE, "before": before, "after": after}
     write_summary(out, summary)
     return summary
 
