@@ -219,24 +219,32 @@ class Collection:
 
     def add(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
             metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
-            batch_size: int = 32, progress: Progress | None = None) -> list[str]:
+            batch_size: int = 32, progress: Progress | None = None,
+            max_document_bytes: int | None = None) -> list[str]:
         """Add documents in one transaction; an id that exists already rejects the batch.
         Give `texts` to embed, or `vectors` (with optional texts) computed elsewhere.
+        A text longer than `max_document_bytes` of UTF-8 (validate.MAX_DOCUMENT_BYTES by
+        default) rejects the batch before anything is embedded.
         Returns the ids, generated (uuid4 hex) where not given."""
-        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=False)
+        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=False,
+                           max_document_bytes=max_document_bytes)
 
     def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
                metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
-               batch_size: int = 32, progress: Progress | None = None) -> list[str]:
+               batch_size: int = 32, progress: Progress | None = None,
+               max_document_bytes: int | None = None) -> list[str]:
         """Like `add`, but documents whose id exists are replaced (text, metadata, vector)."""
-        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=True)
+        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=True,
+                           max_document_bytes=max_document_bytes)
 
-    def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert) -> list[str]:
+    def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
+               max_document_bytes=None) -> list[str]:
         self._check_model(model)
         if texts is None and vectors is None:
             raise EmbkitError("texts: give texts to embed or precomputed vectors")
-        if texts is not None:
-            texts = validate.check_texts(texts)
+        if texts is not None:  # a stored text is limited by its size in bytes, not by MAX_TEXT_CHARS
+            texts = validate.check_texts(texts, max_chars=None)
+            validate.check_documents_bytes(texts, "texts", max_document_bytes)
         if vectors is not None:
             n = len(texts) if texts is not None else None
             vectors = validate.check_vectors(vectors, n, self.space.dim, self.space.model)
@@ -258,9 +266,10 @@ class Collection:
         """Delete documents by id and/or filter in one transaction; returns how many."""
         if ids is None and where is None:
             raise EmbkitError("delete: give ids or a where filter (refusing to delete everything)")
-        if ids is not None and (isinstance(ids, str) or not isinstance(ids, Sequence)):
-            raise EmbkitError("ids: expected a list of strings")
-        return self._store.delete(list(ids) if ids is not None else None, where)
+        ids = validate.check_id_list(ids) if ids is not None else None
+        if where is not None:
+            validate.check_tree(where, "where")
+        return self._store.delete(ids, where)
 
     # ---- reading -------------------------------------------------------------------
 
@@ -271,10 +280,10 @@ class Collection:
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None, limit: int | None = None,
             include_vectors: bool = False) -> list[Document]:
         """Documents by id (in the order given; missing ids left out) or by filter."""
+        if where is not None:
+            validate.check_tree(where, "where")
         if ids is not None:
-            if isinstance(ids, str) or not isinstance(ids, Sequence):
-                raise EmbkitError("ids: expected a list of strings")
-            records = self._store.get(list(ids))
+            records = self._store.get(validate.check_id_list(ids))
             if where is not None:
                 allowed = set(self._store.rowids(where).tolist())
                 records = [r for r in records if r.rowid in allowed]
@@ -377,6 +386,8 @@ class Collection:
         if sum(given) != 1:
             raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
         exclude, q = None, None
+        if where is not None:
+            validate.check_tree(where, "where")
         if query is not None:
             query = validate.check_query(query)
         elif image is not None:
@@ -386,7 +397,8 @@ class Collection:
         elif vector is not None:
             q = self._prepare(validate.check_vectors(vector, 1, self.space.dim, self.space.model, "vector"), "vector")
         else:
-            found = self.get([like], include_vectors=True) if isinstance(like, str) else []
+            found = self.get([validate.check_unicode(like, "like")], include_vectors=True) \
+                if isinstance(like, str) else []
             if not found:
                 raise EmbkitError(f"like: no document with id {like!r}")
             q, exclude = found[0].vector[None, :], like
@@ -407,7 +419,7 @@ class Collection:
         """Passages for an LLM prompt: the best hits for `question` (hybrid search by
         default), deduplicated, numbered and cited, within `budget_tokens`.
         `Context.text` is the block to paste; `Context.passages` has the citations."""
-        question = validate.check_query(question)
+        question = validate.check_query(question, "question")
         mode = mode or ("hybrid" if self.space.model != "none" else "keyword")
         hits = self.search(question, k=k, where=where, mode=mode, rerank=rerank, reranker=reranker)
         return build_context(question, hits, budget_tokens, count_tokens)

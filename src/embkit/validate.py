@@ -8,13 +8,32 @@ import numpy as np
 
 from .errors import EmbkitError
 
-MAX_TEXT_CHARS = 1_000_000
+MAX_TEXT_CHARS = 1_000_000  # a text the model reads once: a query, a text to embed
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # one stored document (UTF-8), before it is chunked and embedded
 MAX_ID_CHARS = 512
-MAX_METADATA_BYTES = 65_536
+MAX_METADATA_BYTES = 65_536  # one document's metadata, JSON-encoded
+MAX_METADATA_DEPTH = 32  # nested objects and lists in one document's metadata
 MAX_K = 10_000
 
 
-def check_texts(texts: Any, field: str = "texts") -> list[str]:
+def check_unicode(text: str, field: str) -> str:
+    """A string that can be stored and tokenized: UTF-8-encodable (a lone surrogate,
+    e.g. from a JSON escape `\\ud800`, is not). The message never holds the bad text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise EmbkitError(f"{field}: not valid Unicode (lone surrogate at position {e.start})") from None
+    return text
+
+
+def printable(text: str) -> str:
+    """`text` safe to put in a message: surrogates shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def check_texts(texts: Any, field: str = "texts", max_chars: int | None = MAX_TEXT_CHARS) -> list[str]:
+    """Non-blank, valid-Unicode strings of at most `max_chars` characters (None: no
+    character limit; a stored document's size is checked by check_document_bytes)."""
     if isinstance(texts, str) or not isinstance(texts, Sequence):
         raise EmbkitError(f"{field}: expected a list of strings")
     for i, text in enumerate(texts):
@@ -22,17 +41,78 @@ def check_texts(texts: Any, field: str = "texts") -> list[str]:
             raise EmbkitError(f"{field}[{i}]: expected a string, got {type(text).__name__}")
         if not text.strip():
             raise EmbkitError(f"{field}[{i}]: empty or whitespace-only text")
-        if len(text) > MAX_TEXT_CHARS:
-            raise EmbkitError(f"{field}[{i}]: text of {len(text)} characters exceeds the limit of {MAX_TEXT_CHARS}")
+        if max_chars is not None and len(text) > max_chars:
+            raise EmbkitError(f"{field}[{i}]: text of {len(text)} characters exceeds the limit of {max_chars}")
+        check_unicode(text, f"{field}[{i}]")
     return list(texts)
 
 
-def check_query(text: Any) -> str:
+def check_query(text: Any, field: str = "query") -> str:
     if not isinstance(text, str) or not text.strip():
-        raise EmbkitError("query: empty or whitespace-only text")
+        raise EmbkitError(f"{field}: empty or whitespace-only text")
     if len(text) > MAX_TEXT_CHARS:
-        raise EmbkitError(f"query: {len(text)} characters exceeds the limit of {MAX_TEXT_CHARS}")
-    return text
+        raise EmbkitError(f"{field}: {len(text)} characters exceeds the limit of {MAX_TEXT_CHARS}")
+    return check_unicode(text, field)
+
+
+def check_max_document_bytes(limit: Any) -> int:
+    """A configured document size limit (CLI option, keyword, server setting)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise EmbkitError(f"max_document_bytes: must be a positive integer, got {limit!r}")
+    return limit
+
+
+def check_document_bytes(text: str, field: str, limit: int = MAX_DOCUMENT_BYTES) -> None:
+    """One document's text is at most `limit` bytes of UTF-8: checked before it is
+    chunked or embedded, so an oversized one costs no time and writes nothing."""
+    if len(text) * 4 <= limit:  # no UTF-8 character takes more than 4 bytes
+        return
+    size = len(check_unicode(text, field).encode("utf-8"))
+    if size > limit:
+        raise EmbkitError(f"{field}: document of {size} bytes exceeds the limit of {limit} bytes "
+                          "(max_document_bytes)")
+
+
+def check_documents_bytes(texts: Sequence[str], field: str, limit: int | None) -> None:
+    """check_document_bytes for each text of a batch (`limit` None: the default)."""
+    limit = MAX_DOCUMENT_BYTES if limit is None else check_max_document_bytes(limit)
+    for i, text in enumerate(texts):
+        if isinstance(text, str):
+            check_document_bytes(text, f"{field}[{i}]", limit)
+
+
+def check_id_list(ids: Any, field: str = "ids") -> list[str]:
+    """Ids to look up or delete: a list of valid-Unicode strings."""
+    if isinstance(ids, str) or not isinstance(ids, Sequence):
+        raise EmbkitError(f"{field}: expected a list of strings")
+    for i, doc_id in enumerate(ids):
+        if not isinstance(doc_id, str):
+            raise EmbkitError(f"{field}[{i}]: expected a string, got {type(doc_id).__name__}")
+        check_unicode(doc_id, f"{field}[{i}]")
+    return list(ids)
+
+
+def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH) -> None:
+    """A JSON-like value (metadata, a filter) nested at most `max_depth` objects or
+    lists deep, whose keys and strings are valid Unicode. Walked without recursion, so
+    a value nested thousands deep is refused instead of exhausting the stack."""
+    stack = [(value, field, 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, str):
+            check_unicode(node, where)
+            continue
+        if not isinstance(node, (dict, list, tuple)):
+            continue
+        if depth > max_depth:
+            raise EmbkitError(f"{field}: nested more than {max_depth} levels deep (limit max_metadata_depth)")
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(key, str):
+                    check_unicode(key, f"{where} (a key)")
+                stack.append((child, f"{where}.{printable(str(key))}", depth + 1))
+        else:
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(node))
 
 
 def check_ids(ids: Any, n: int) -> list[str]:
@@ -44,6 +124,7 @@ def check_ids(ids: Any, n: int) -> list[str]:
     for i, doc_id in enumerate(ids):
         if not isinstance(doc_id, str) or not doc_id.strip():
             raise EmbkitError(f"ids[{i}]: expected a non-empty string, got {doc_id!r}")
+        check_unicode(doc_id, f"ids[{i}]")
         if len(doc_id) > MAX_ID_CHARS:
             raise EmbkitError(f"ids[{i}]: id of {len(doc_id)} characters exceeds the limit of {MAX_ID_CHARS}")
         if doc_id in seen:
@@ -62,12 +143,14 @@ def check_metadatas(metadatas: Any, n: int) -> list[dict]:
             continue
         if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
             raise EmbkitError(f"metadatas[{i}]: expected an object with string keys")
+        check_tree(meta, f"metadatas[{i}]")  # first: json.dumps would recurse without bound
         try:
             encoded = json.dumps(meta, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise EmbkitError(f"metadatas[{i}]: not JSON-serializable ({e})") from None
         if len(encoded) > MAX_METADATA_BYTES:
-            raise EmbkitError(f"metadatas[{i}]: {len(encoded)} bytes of JSON exceeds the limit of {MAX_METADATA_BYTES}")
+            raise EmbkitError(f"metadatas[{i}]: {len(encoded)} bytes of JSON exceeds the limit of "
+                              f"{MAX_METADATA_BYTES} (limit max_metadata_bytes)")
     return [dict(m or {}) for m in metadatas]
 
 
