@@ -6,11 +6,11 @@
     col.search("where did the cat sit?", k=3)
 """
 
-from .collection import Collection, Document, create, open
+from .collection import Collection, Document, create, open, restore
 from .encoders import Encoder, load_encoder
 from .errors import EmbkitError
 from .search import Hit
 
 __version__ = "0.1.0"
 
-__all__ = ["create", "open", "Collection", "Document", "Hit", "Encoder", "EmbkitError", "load_encoder", "__version__"]
+__all__ = ["create", "open", "restore", "Collection", "Document", "Hit", "Encoder", "EmbkitError", "load_encoder", "__version__"]

@@ -115,6 +115,19 @@ def open(path: str | Path, read_url: str | None = None) -> "Collection":  # noqa
     return Collection(SQLiteStore.open(Path(path)))
 
 
+def restore(snapshot: str | Path, path: str | Path, force: bool = False) -> "Collection":
+    """Restore a snapshot (made by `Collection.snapshot`) into folder `path` and open it.
+    A `path` that holds anything is refused unless `force`; the folder is written beside
+    `path` and renamed into place, so `path` is the old folder or the whole new one."""
+    from .maintenance.snapshot import restore as restore_snapshot
+
+    if is_url(path):
+        raise EmbkitError("path: a snapshot restores into a folder; a PostgreSQL collection is restored with "
+                          "pg_restore (see `embkit snapshot --help`)")
+    restore_snapshot(snapshot, path, force)
+    return open(path)
+
+
 class Collection:
     """Documents with metadata and vectors, searchable by meaning."""
 
@@ -520,6 +533,18 @@ class Collection:
                 "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}
+
+    def snapshot(self, out: str | Path) -> dict:
+        """A consistent copy of this collection in the new folder `out`, taken while
+        writers keep writing: the database as of one commit, with the caches of that
+        same generation (others are rebuilt on open). Returns the snapshot's manifest.
+        A PostgreSQL collection is snapshot with pg_dump (the error says how)."""
+        from .maintenance.snapshot import pg_commands, snapshot
+
+        if self._store.backend != "sqlite":
+            raise EmbkitError(f"out: a PostgreSQL collection is snapshot with pg_dump: "
+                              f"{pg_commands(self._store.url)}")
+        return snapshot(self.path, out)
 
     # ---- images (see images.py) ------------------------------------------------------
 

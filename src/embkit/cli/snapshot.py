@@ -1,0 +1,51 @@
+"""Snapshots: a consistent copy of a collection while it is written, and its restore."""
+
+import typer
+
+from ..errors import EmbkitError
+from .common import JsonOpt, _print_json, app
+
+PG_HELP = ("A PostgreSQL collection is snapshot with pg_dump of its schema embkit_NAME (the error for a "
+           "postgresql:// URL prints the exact commands).")
+
+
+@app.command()
+def snapshot(path: str = typer.Argument(..., help="Collection folder."),
+             out: str = typer.Argument(..., help="New folder for the snapshot (must not exist or be empty)."),
+             as_json: bool = JsonOpt) -> None:
+    """Copy a collection consistently while writers keep writing: the database as of one
+    commit, with the caches of that generation (others are rebuilt when opened)."""
+    from ..maintenance.snapshot import pg_commands, snapshot as take
+    from ..store.pg_connection import PgUrl, is_url
+
+    if is_url(path):
+        raise EmbkitError(f"path: a PostgreSQL collection is snapshot with pg_dump: {pg_commands(PgUrl(path))}")
+    manifest = take(path, out)
+    if as_json:
+        _print_json(manifest)
+        return
+    typer.echo(f"snapshot of {path} at generation {manifest['generation']} in {out}: "
+               f"copied {', '.join(manifest['copied'])}")
+    for name, reason in manifest["rebuilt_on_open"].items():
+        typer.echo(f"  {name}: rebuilt on open ({reason})")
+
+
+snapshot.__doc__ += "\n\n" + PG_HELP
+
+
+@app.command()
+def restore(snapshot_dir: str = typer.Argument(..., metavar="SNAPSHOT", help="Folder made by `embkit snapshot`."),
+            path: str = typer.Argument(..., help="Collection folder to restore into."),
+            force: bool = typer.Option(False, "--force", help="Replace a folder that is not empty."),
+            as_json: bool = JsonOpt) -> None:
+    """Restore a snapshot into a folder, all at once (a folder that is not empty is
+    refused without --force)."""
+    from ..collection import restore as restore_collection
+
+    with restore_collection(snapshot_dir, path, force) as col:
+        count = col.count()
+        generation = col.info()["generation"]
+    if as_json:
+        _print_json({"path": path, "count": count, "generation": generation})
+        return
+    typer.echo(f"restored {count} documents (generation {generation}) into {path}")
