@@ -5,9 +5,7 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from corpora import DATA
 
 
 def _jsonl(path: Path):
@@ -16,8 +14,6 @@ def _jsonl(path: Path):
 
 def cut_scifact(root: Path, n_test: int = 30, n_train: int = 20, n_other: int = 250) -> Path:
     source = DATA / "scifact"
-    if not source.exists():
-        pytest.skip(f"{source} not found (../shared/data is expected beside the repo)")
     corpus = {d["_id"]: d for d in _jsonl(source / "corpus.jsonl")}
     queries = {q["_id"]: q for q in _jsonl(source / "queries.jsonl")}
     qrels, keep = {}, set()

@@ -16,7 +16,6 @@ from embkit.analysis import cluster as cluster_module
 from embkit.analysis import project
 from embkit.analysis.terms import ctfidf, top_terms
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BANKING_WORDS = {"card", "account", "money", "transfer", "payment", "top", "charged", "cash"}
 SCIENCE_WORDS = {"cells", "cell", "protein", "gene", "patients", "study", "human", "disease", "expression"}
 

@@ -3,7 +3,6 @@ p-value), BANKING77 against STS-B sentences does not (tiny p-value, larger shift
 and the MMD matches a direct computation from its definition."""
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +12,12 @@ import embkit
 from embkit.analysis.drift import mmd_test, rbf_kernel
 from embkit.errors import EmbkitError
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from corpora import DATA
 
 
 @pytest.fixture(scope="module")
 def texts(stsb_sentences):
     path = DATA / "banking77" / "test.csv"
-    if not path.exists():
-        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
     with open(path, encoding="utf-8", newline="") as f:
         bank = list(dict.fromkeys(r["text"] for r in csv.DictReader(f)))
     sts = list(dict.fromkeys(stsb_sentences))

@@ -15,7 +15,6 @@ import embkit
 from corpora import two_sources  # noqa: E402
 from embkit.analysis import project
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

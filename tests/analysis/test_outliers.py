@@ -2,7 +2,6 @@
 and the scores match scikit-learn's brute-force neighbours and LocalOutlierFactor."""
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +9,8 @@ import pytest
 import embkit
 from embkit.errors import EmbkitError
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from corpora import DATA
+
 PLANTED = {
     "code": "def fibonacci(n): return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)",
     "german": "Der Hund schläft den ganzen Nachmittag unter dem Küchentisch.",
@@ -23,8 +23,6 @@ PLANTED = {
 def banking(n: int, seed: int = 0) -> list[str]:
     """`n` distinct BANKING77 test queries, sampled with a fixed seed."""
     path = DATA / "banking77" / "test.csv"
-    if not path.exists():
-        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
     with open(path, encoding="utf-8", newline="") as f:
         texts = list(dict.fromkeys(row["text"].strip() for row in csv.DictReader(f)))
     rng = np.random.default_rng(seed)

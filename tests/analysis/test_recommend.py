@@ -4,7 +4,6 @@ many random choices), and disliked topics sink."""
 
 import csv
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,8 @@ import pytest
 import embkit
 from embkit.errors import EmbkitError
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from corpora import DATA
+
 CATEGORIES = ("card_arrival", "exchange_rate", "pending_cash_withdrawal", "lost_or_stolen_card", "top_up_failed",
               "atm_support", "change_pin", "refund_not_showing_up")
 
@@ -21,8 +21,6 @@ CATEGORIES = ("card_arrival", "exchange_rate", "pending_cash_withdrawal", "lost_
 def col(tmp_path_factory, minilm):
     """The distinct queries (280) of 8 BANKING77 intents, in file order."""
     path = DATA / "banking77" / "test.csv"
-    if not path.exists():
-        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
     with open(path, encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["category"] in CATEGORIES]
     per = Counter()

@@ -4,7 +4,6 @@ model: exit 3 when files were skipped, chunks with parent/page/start/end metadat
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from pdf_maker import write_pdf
@@ -14,7 +13,8 @@ import embkit
 from embkit.cli import app
 from embkit.ingest import read_source
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from corpora import DATA
+
 PAGES = [f"Page {n} begins. " + " ".join(f"Note {i}: the survey of page {n} covers {topic} in detail."
                                          for i in range(45))
          for n, topic in ((1, "glacier retreat"), (2, "volcanic ash"), (3, "tidal pools"))]
@@ -38,8 +38,6 @@ def invoke(*args, code: int = 0):
 
 def abstracts(n: int) -> str:
     path = DATA / "scifact" / "corpus.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
     with open(path, encoding="utf-8") as f:
         docs = [json.loads(next(f)) for _ in range(n)]
     return "\n\n".join(f"## {d['title']}\n\n{d['text']}" for d in docs)

@@ -5,7 +5,6 @@ change nothing."""
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from test_cli import fails, run
@@ -13,7 +12,8 @@ from test_cli import fails, run
 import embkit
 import embkit.cli.cleaning  # registers the commands (cli/__init__ imports it too)
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from corpora import DATA
+
 ODD = {"code": "for (int i = 0; i < n; ++i) { sum += a[i] * b[i]; }",
        "french": "Le petit chat dort sur le canapé rouge depuis ce matin.",
        "digits": "4417 1234 5678 9012 0031 7785 2290"}
@@ -24,8 +24,6 @@ def built(tmp_path_factory, minilm):
     """120 BANKING77 queries of three intents, 3 off-topic texts, and upper-cased
     copies of 4 queries (cosine 1 with MiniLM, which is uncased)."""
     path = DATA / "banking77" / "test.csv"
-    if not path.exists():
-        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
     with open(path, encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["category"] in ("card_arrival", "exchange_rate", "top_up_failed")]
     texts = list(dict.fromkeys(r["text"] for r in rows))[:120]

@@ -15,7 +15,6 @@ import embkit
 from corpora import two_sources  # noqa: E402
 from embkit.cli import app
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def invoke(*args):

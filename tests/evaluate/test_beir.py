@@ -9,14 +9,13 @@ from embkit.errors import EmbkitError
 from embkit.evaluate import BeirData, load_beir
 from embkit.evaluate.beir import content_hash
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from corpora import DATA
+
 HEADER = "query-id\tcorpus-id\tscore\n"
 
 
 def _real(name: str) -> Path:
     folder = DATA / name
-    if not folder.is_dir():
-        pytest.skip(f"{folder} not found (../shared/data is expected beside the repo)")
     return folder
 
 

@@ -14,7 +14,9 @@ from embkit.evaluate.classify import accuracy, classify_task, load_labeled, macr
 from embkit.evaluate.clustering import cluster_task, v_measure
 from embkit.evaluate.report import run_task
 
-BANKING77 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "banking77"
+from corpora import DATA
+
+BANKING77 = DATA / "banking77"
 
 
 class Lookup:
@@ -30,8 +32,6 @@ class Lookup:
 
 @pytest.fixture(scope="module")
 def banking77() -> Path:
-    if not (BANKING77 / "test.csv").exists():
-        pytest.skip(f"{BANKING77} not found (../shared/data is expected beside the repo)")
     return BANKING77
 
 

@@ -11,13 +11,13 @@ import embkit
 from embkit.evaluate.report import format_table, reference
 from embkit.evaluate.sts import eval_sts, load_sts, pearson, ranks, spearman
 
-STSB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsb"
+from corpora import DATA
+
+STSB = DATA / "stsb"
 
 
 @pytest.fixture(scope="module")
 def stsb() -> Path:
-    if not (STSB / "sts-test.csv").exists():
-        pytest.skip(f"{STSB} not found (../shared/data is expected beside the repo)")
     return STSB
 
 

@@ -2,12 +2,11 @@
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # as tests/conftest.py
+from corpora import DATA
 
 SCIFACT = DATA / "scifact" / "corpus.jsonl"
 N_CORPUS = 10_000
@@ -39,8 +38,6 @@ def scifact_sentences(n: int) -> list[str]:
 def scifact_vectors(minilm) -> tuple[np.ndarray, np.ndarray]:
     """(corpus, queries): 10,000 sentence vectors and 200 held-out query sentence
     vectors, unit length float32, embedded once per session."""
-    if not SCIFACT.exists():
-        pytest.skip(f"{SCIFACT} not found (../shared/data is expected beside the repo)")
     sentences = scifact_sentences(N_CORPUS + N_QUERIES)
     assert len(sentences) == N_CORPUS + N_QUERIES, f"only {len(sentences)} sentences in {SCIFACT}"
     vectors = np.asarray(minilm.encode(sentences, batch_size=64), dtype=np.float32)

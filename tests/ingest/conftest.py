@@ -1,12 +1,11 @@
 """Fixtures for the ingest tests: the real MiniLM tokenizer, real SciFact text, real pdfs."""
 
 import json
-from pathlib import Path
 
 import pytest
 from pdf_maker import write_pdf
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # located as tests/conftest.py does
+from corpora import DATA
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +20,6 @@ def tokenizer():
 def scifact() -> list[dict]:
     """The first 60 SciFact documents (title + abstract)."""
     path = DATA / "scifact" / "corpus.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} not found (../shared/data is expected beside the repo)")
     with open(path, encoding="utf-8") as f:
         return [json.loads(next(f)) for _ in range(60)]
 

@@ -17,7 +17,9 @@ from embkit.search import keyword
 from embkit.search.keyword import KeywordIndex
 from embkit.search.tokenize import tokenize_terms
 
-SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact" / "corpus.jsonl"
+from corpora import DATA
+
+SCIFACT = DATA / "scifact" / "corpus.jsonl"
 ANIMALS = ["The cat runs in the garden", "Dogs are running after a ball", "A bird sings at dawn",
            "Cats and dogs", "The garden is quiet at night"]
 
@@ -41,8 +43,6 @@ def search_ids(col, index, query, k=10, allow=None) -> list[str]:
 
 
 def scifact_texts(n: int) -> list[str]:
-    if not SCIFACT.exists():
-        pytest.skip(f"{SCIFACT} not found (../shared/data is expected beside the repo)")
     with SCIFACT.open(encoding="utf-8") as f:
         docs = [json.loads(line) for _, line in zip(range(n), f)]
     return [d["title"] + " " + d["text"] for d in docs], [d["_id"] for d in docs]
