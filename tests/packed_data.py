@@ -42,7 +42,11 @@ def unpack(packed: Path = PACKED) -> Path:
         return folder
     work = packed / f".unpacking-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
-    _unpack_into(packed, work)
+    try:
+        _unpack_into(packed, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     try:
         work.rename(folder)
     except OSError:  # another session renamed its copy first: the same bytes, use that
