@@ -6,11 +6,12 @@ Layout of `DIR/index/`: `manifest.json` names the files of one saved state
 (`faiss-G.bin`, `rowids-G.npy` as runs, `live-G.npy` as bits, for generation G; see
 `idmap`) with their sizes and CRC32s. Data files are written first and the manifest
 last, each by temp file, fsync and rename, so a crash leaves the old state or the new.
+The manifest records the collection's identity: a copy from another collection is
+rebuilt. Several processes may save: they take turns under the folder's lock (see
+cache_files), and loads read under a shared lock.
 """
 
-import io
 import json
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,49 +19,53 @@ import numpy as np
 from ..atomic import atomic_write
 from . import idmap
 from .base import VectorIndex
+from .cache_files import IDENTITY, LOCK, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
 from .spec import parse_spec
 
 MANIFEST = "manifest.json"
 FORMAT = 2  # 2: compact id map
 
-
-class IndexUnreadable(Exception):
-    """The saved index cannot be used (missing, truncated, corrupt, foreign)."""
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
+__all__ = ["MANIFEST", "FORMAT", "LOCK", "IndexUnreadable", "save", "read_manifest", "load", "load_current"]
+LOAD_ATTEMPTS = 3
 
 
-def _crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-def save(index: VectorIndex, folder: Path, generation: int, space: str) -> dict:
-    """Write the index's state for `generation`; returns the manifest."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {"faiss": f"faiss-{generation}.bin", "rowids": f"rowids-{generation}.npy", "live": f"live-{generation}.npy"}
-    atomic_write(folder / files["faiss"], index.write_faiss)
-    atomic_write(folder / files["rowids"], lambda p: p.write_bytes(_npy(idmap.to_runs(index.rowids))))
-    atomic_write(folder / files["live"], lambda p: p.write_bytes(_npy(idmap.pack_live(index.live))))
-    manifest = {
-        "format": FORMAT, "space": space, "spec": str(index.spec), "effective": index.effective_spec, "kind": index.kind,
-        "params": index.params, "metric": index.metric, "dim": index.dim, "generation": generation,
-        "count": index.ntotal, "dead": index.dead, "trained_on": index.trained_on,
-        "files": {key: {"name": name, "bytes": (folder / name).stat().st_size, "crc32": _crc(folder / name)}
-                  for key, name in files.items()},
-    }
-    atomic_write(folder / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1)))
-    for stale in folder.iterdir():  # files of earlier states, and temp files a crash left
-        if stale.name != MANIFEST and stale.name not in files.values():
-            stale.unlink(missing_ok=True)
+def save(index: VectorIndex, folder: Path, generation: int, space: str, identity: str | None = None) -> dict | None:
+    """Write the index's state for `generation`, stamped with the collection's
+    `identity`; returns the manifest. Processes take turns (the folder's lock); one
+    whose state is older than the saved one writes nothing and returns None."""
+    make_folder(folder, levels=2)  # index/ and index/SPACE: a stray file in their place is replaced
+    with locked(folder, exclusive=True):
+        if _newer_saved(folder, generation, identity):
+            return None
+        files = {"faiss": f"faiss-{generation}.bin", "rowids": f"rowids-{generation}.npy",
+                 "live": f"live-{generation}.npy"}
+        atomic_write(folder / files["faiss"], index.write_faiss)
+        atomic_write(folder / files["rowids"], lambda p: p.write_bytes(npy(idmap.to_runs(index.rowids))))
+        atomic_write(folder / files["live"], lambda p: p.write_bytes(npy(idmap.pack_live(index.live))))
+        manifest = {
+            "format": FORMAT, "space": space, IDENTITY: identity, "spec": str(index.spec),
+            "effective": index.effective_spec, "kind": index.kind, "params": index.params, "metric": index.metric,
+            "dim": index.dim, "generation": generation, "count": index.ntotal, "dead": index.dead,
+            "trained_on": index.trained_on,
+            "files": {key: {"name": name, "bytes": (folder / name).stat().st_size, "crc32": crc(folder / name)}
+                      for key, name in files.items()},
+        }
+        atomic_write(folder / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1)))
+        prune(folder, {MANIFEST, *files.values()})  # earlier states, and temp files a crash left
     return manifest
+
+
+def _newer_saved(folder: Path, generation: int, identity: str | None) -> bool:
+    """True if the folder already holds a sound state of this collection newer than
+    `generation` (another process saved it): overwriting it would only lose ground."""
+    try:
+        manifest = read_manifest(folder)
+        if manifest is None:
+            return False
+        ours = identity is None or manifest.get(IDENTITY) == identity
+        return ours and isinstance(manifest.get("generation"), int) and manifest["generation"] > generation
+    except IndexUnreadable:
+        return False
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -70,11 +75,36 @@ def read_manifest(folder: Path) -> dict | None:
         return None
     try:
         manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError("not an embkit index manifest")
         if manifest.get("format") != FORMAT:
             raise IndexUnreadable(f"{path}: format {manifest.get('format')!r}, expected {FORMAT}")
         return manifest
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise IndexUnreadable(f"{path}: {e}") from None
+
+
+def load_current(folder: Path, space, identity: str | None) -> tuple[VectorIndex, dict] | None:
+    """(index, manifest) of the state saved for `space` (name, dim, metric) of the
+    collection `identity`, or None if none is saved; IndexUnreadable if it cannot be
+    used. Reads under the folder's shared lock, so no save prunes files meanwhile; if
+    a state is replaced while being read all the same (no lock to be had), reads again."""
+    attempts = LOAD_ATTEMPTS
+    while True:
+        attempts -= 1
+        with locked(folder, exclusive=False):
+            manifest = read_manifest(folder)
+            if manifest is None:
+                return None
+            if (manifest.get("dim"), manifest.get("metric"), manifest.get("space")) != (space.dim, space.metric,
+                                                                                          space.name):
+                raise IndexUnreadable("it was built for another space, dimension or metric")
+            check_identity(manifest, identity)
+            try:
+                return load(folder, manifest), manifest
+            except IndexUnreadable:
+                if attempts == 0 or read_manifest(folder) == manifest:
+                    raise  # damaged, not replaced
 
 
 def load(folder: Path, manifest: dict) -> VectorIndex:
@@ -84,7 +114,7 @@ def load(folder: Path, manifest: dict) -> VectorIndex:
     try:
         for key, meta in manifest["files"].items():
             path = folder / meta["name"]
-            if not path.exists() or path.stat().st_size != meta["bytes"] or _crc(path) != meta["crc32"]:
+            if not path.exists() or path.stat().st_size != meta["bytes"] or crc(path) != meta["crc32"]:
                 raise IndexUnreadable(f"{path}: missing, truncated or changed since it was written")
         spec = parse_spec(manifest["spec"])
         index = BACKENDS[spec.kind](spec, manifest["dim"], manifest["metric"])
