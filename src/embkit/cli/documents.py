@@ -13,6 +13,8 @@ from ..errors import EmbkitError
 from ..ingest import check_chunking, read_paths, reads_whole_texts
 from ..ingest.images import IMAGE_SUFFIXES, split_paths, walk_files
 from ..search import METRICS
+from .. import validate
+from ..validate import MAX_DOCUMENT_BYTES, check_max_document_bytes
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
 from .images import add_image_files
 
@@ -50,6 +52,9 @@ def add(path: str = DirArg,
                                       "only its first tokens)."),
         image_model: Optional[str] = typer.Option(None, "--image-model", help="Images: create the collection's "
                                                   "`image` space with this image tower if it has none."),
+        max_document_bytes: int = typer.Option(MAX_DOCUMENT_BYTES, "--max-document-bytes",
+                                               help="Largest document (UTF-8 bytes of text); a larger one "
+                                               "rejects the batch before anything is embedded."),
         as_json: bool = JsonOpt) -> None:
     """Embed and store documents. Every file is read and checked before anything is
     written, and all of them land in one transaction. Documents longer than the model
@@ -59,6 +64,7 @@ def add(path: str = DirArg,
     (png, jpg, webp) go to the `image` space, one document each (id: the path)."""
     if not no_chunk:
         check_chunking(chunk_tokens, overlap)
+    check_max_document_bytes(max_document_bytes)
     image_paths, text_paths = split_paths(files)
     summaries = {}
     if image_paths:
@@ -70,7 +76,7 @@ def add(path: str = DirArg,
             text_paths = []
     if text_paths:
         summaries["texts"] = _add_texts(path, text_paths, text_column, id_column, upsert, batch_size, chunk_tokens,
-                                        overlap, no_chunk, as_json)
+                                        overlap, no_chunk, as_json, max_document_bytes)
     if as_json:
         _print_json(next(iter(summaries.values())) if len(summaries) == 1 else summaries)
     if any(s["skipped"] for s in summaries.values()):
@@ -78,13 +84,13 @@ def add(path: str = DirArg,
 
 
 def _add_texts(path, files, text_column, id_column, upsert, batch_size, chunk_tokens, overlap, no_chunk,
-               as_json) -> dict:
+               as_json, max_document_bytes=MAX_DOCUMENT_BYTES) -> dict:
     """Read, chunk, embed and store text files; prints the summary unless --json, returns it."""
     with open_collection(path) as col:  # a missing collection fails before any file is read
         batches, skipped = read_paths(files, text_column, id_column, exclude=IMAGE_SUFFIXES)
         for s in skipped:
             typer.echo(f"warning: skipped {s.path}: {s.reason}", err=True)
-        docs = _read_all(batches, files, len(skipped))
+        docs = _read_all(batches, files, len(skipped), max_document_bytes)
         # a model-less collection refuses texts anyway; a word-vector model reads whole texts
         chunking = not no_chunk and col.space.model != "none" and not reads_whole_texts(col.space.model)
         records = _chunk_all(docs, col.space.model, chunk_tokens, overlap) if chunking else \
@@ -93,7 +99,8 @@ def _add_texts(path, files, text_column, id_column, upsert, batch_size, chunk_to
         start = time.perf_counter()
         with _progress(len(texts), "embedding", quiet=as_json) as advance:
             write = col.upsert if upsert else col.add
-            write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance)
+            write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance,
+                  max_document_bytes=max_document_bytes)
         if upsert and chunking:
             _drop_stale_chunks(col, [d[0] for d in docs], set(ids))
         total = col.count()
@@ -109,11 +116,19 @@ def _add_texts(path, files, text_column, id_column, upsert, batch_size, chunk_to
     return summary
 
 
-def _read_all(batches: list, files: list[str], skipped: int) -> list[tuple]:
-    """(id, text, metadata, pages, source, where) of every document; ids unique across files."""
+def _read_all(batches: list, files: list[str], skipped: int, max_document_bytes: int) -> list[tuple]:
+    """(id, text, metadata, pages, source, where) of every document; ids unique across files.
+    Each document's size, Unicode and metadata are checked here, naming file:line, before
+    any is chunked (a 10 MB line would otherwise become thousands of chunks to embed)."""
     docs, origin = [], {}
     for batch in batches:
         for i, doc_id in enumerate(batch.ids):
+            where = batch.where(i)
+            validate.check_document_bytes(batch.texts[i], where, max_document_bytes)
+            validate.check_unicode(batch.texts[i], where)
+            validate.check_tree(batch.metadatas[i], f"{where}: metadata")
+            if doc_id is not None:
+                validate.check_unicode(doc_id, f"{where}: id")
             doc_id = doc_id or uuid.uuid4().hex
             if doc_id in origin:
                 raise EmbkitError(f"{batch.where(i)}: duplicate id {doc_id!r} (also at {origin[doc_id]})")
@@ -213,6 +228,10 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
         typer.echo(f"{key:>15}: {data[key]}")
     for name, space in data["spaces"].items():
         typer.echo(f"{'space ' + name:>15}: {space['model']}, {space['dim']}-d, {space['metric']}")
+    for name, target in data.get("aliases", {}).items():  # left by reembed (see `embkit reembed`)
+        typer.echo(f"{'alias ' + name:>15}: -> {target}")
+    for source, target in data.get("reembedding", {}).items():
+        typer.echo(f"{'reembedding':>15}: {source} -> {target} (unfinished: run `embkit reembed` again)")
     ix = data["index"]
     state = "current" if ix["current"] else "stale (rebuilt or caught up at the next search)"
     typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {ix['bytes']} bytes, {state}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import EmbkitError
+from ..validate import MAX_METADATA_DEPTH
 from .batch import Batch, UnreadableFile, check_id, check_text, whole_file
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "txt", ".md": "md", ".markdown": "md",
@@ -66,6 +67,9 @@ def read_jsonl(lines: Iterable[str], source: str, text_column: str = "text", id_
             row = json.loads(line, parse_constant=_reject_constant)
         except json.JSONDecodeError as e:
             raise EmbkitError(f"{source}:{number}: malformed JSON ({e.msg} at column {e.colno})") from None
+        except RecursionError:  # far past the limit every field other than the text is held to
+            raise EmbkitError(f"{source}:{number}: metadata: nested more than {MAX_METADATA_DEPTH} levels deep "
+                              "(limit max_metadata_depth)") from None
         if not isinstance(row, dict):
             raise EmbkitError(f"{source}:{number}: expected a JSON object, got {type(row).__name__}")
         text = row.pop(text_column, None)
