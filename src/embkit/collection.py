@@ -28,6 +28,7 @@ from .search.pipeline import Request, retrieve
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
+from .store.space_names import resolve_space, space_state, successor
 
 DEFAULT_SPACE = "text"
 IMAGE_SPACE = "image"
@@ -136,10 +137,7 @@ class Collection:
         self._store, self._encoder = store, encoder
         self._encoder_lock = threading.Lock()
         spaces = store.spaces()
-        if space is None:  # `text` when there is one, else the first (an image collection's `image`)
-            space = DEFAULT_SPACE if DEFAULT_SPACE in spaces else next(iter(spaces))
-        if space not in spaces:
-            raise EmbkitError(f"space: no space {space!r} in this collection (it has {', '.join(spaces)})")
+        space = resolve_space(store, spaces, space, DEFAULT_SPACE)
         self.space: Space = spaces[space]
         self._root = root  # a view on another space of the same store (see in_space)
         self._others: dict[str, Collection] = {}
@@ -166,6 +164,8 @@ class Collection:
     def in_space(self, name: str | None) -> "Collection":
         """This collection seen through another of its vector spaces (the same store and
         documents; that space's vectors, encoder and index). None: this one."""
+        if name is not None:  # an alias left by reembed names the space that replaced the old one
+            name = resolve_space(self._store, self._store.spaces(), name, DEFAULT_SPACE)
         if name is None or name == self.space.name:
             return self
         root = self._root or self
@@ -252,6 +252,10 @@ class Collection:
 
     def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
                max_document_bytes=None) -> list[str]:
+        target = self._serving(None)
+        if target is not self:  # this space was re-embedded: write to the one that replaced it
+            return target._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
+                                 max_document_bytes)
         self._check_model(model)
         if texts is None and vectors is None:
             raise EmbkitError("texts: give texts to embed or precomputed vectors")
@@ -387,8 +391,9 @@ class Collection:
         ivfpq, binary) trade speed for recall on this call only. `dims=d` (Matryoshka)
         finds candidates with the first d dimensions and rescores `k × rescore` of them
         (4 by default; 1 = no rescoring) with the full vectors."""
-        if space is not None and space != self.space.name:
-            return self.in_space(space).search(
+        target = self._serving(space)
+        if target is not self:
+            return target.search(
                 query, k=k, where=where, vector=vector, like=like, model=model, mode=mode, rrf_k=rrf_k, alpha=alpha,
                 mmr=mmr, rerank=rerank, reranker=reranker, by_document=by_document, ef=ef, nprobe=nprobe,
                 rescore=rescore, dims=dims, image=image)
@@ -532,7 +537,29 @@ class Collection:
         return {"path": self._store.location, "backend": self._store.backend, "count": self.count(), "spaces": spaces, "model": self.space.model,
                 "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
-                "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION)}
+                "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION),
+                **self._space_names()}
+
+    def _space_names(self) -> dict:
+        """For info: the space this handle reads, aliases left by reembed (name → space),
+        reembeds under way (old space → space being built) and superseded spaces."""
+        state = space_state(self._store)
+        return {"space": self.space.name, "aliases": state["space_aliases"], "reembedding": state["reembeds"],
+                "superseded": state["superseded"]}
+
+    def reembed(self, model: str, space: str | None = None, drop_old: bool = False,
+                progress: Progress | None = None, batch_size: int = 64) -> dict:
+        """Move vector space `space` (this one by default) to `model` without downtime:
+        a new space (`text_v2`) is filled from the stored texts, batch by batch (a rerun
+        after a crash continues), while searches keep using the old one; then the name
+        switches to it in one transaction. `drop_old` removes the old space afterwards.
+        Returns a report (see maintenance/reembed.py)."""
+        from .maintenance.reembed import reembed
+
+        def space_of(name: str, metric: str) -> Space:
+            return _space_of(model, metric, name=name)[0]
+
+        return reembed(self, model, space_of, space=space, drop_old=drop_old, progress=progress, batch_size=batch_size)
 
     def snapshot(self, out: str | Path) -> dict:
         """A consistent copy of this collection in the new folder `out`, taken while
@@ -569,6 +596,15 @@ class Collection:
         return thumbnail(self, doc_id)
 
     # ---- helpers -------------------------------------------------------------------
+
+    def _serving(self, space: str | None) -> "Collection":
+        """The collection that answers for `space` (None: this one's): followed to the
+        space that replaced it when a reembed switched since this handle was opened."""
+        col = self.in_space(space)
+        name = col.space.name
+        while (replaced_by := successor(self._store, name)) is not None:  # a chain of reembeds
+            name = replaced_by
+        return col if name == col.space.name else col.in_space(name)
 
     def _encoder_for(self, modality: str, field: str) -> Encoder:
         """The encoder that embeds `modality` into this space: its own, or the tower

@@ -16,10 +16,11 @@ import numpy as np
 
 from ..errors import EmbkitError
 from .pg_connection import READ_ONLY, PgUrl, connect
+from .postgres_reembed import PgReembed
 from .schema import SCHEMA_VERSION
 
 
-class PostgresStore:
+class PostgresStore(PgReembed):
     """The Store protocol (see base.py) on PostgreSQL + pgvector."""
 
     backend = "postgresql"
@@ -231,6 +232,7 @@ class PostgresStore:
             _refuse_nul(field, values)
         with self._transaction() as c:
             generation = self._bump(c)  # takes the row lock: one writer at a time, across processes
+            follower = self.followers_of(c, space)  # a space being re-embedded from this one, if any
             if not upsert:
                 _refuse(ids, self._existing(c, ids))
             rows = c.execute(self._q(
@@ -244,6 +246,8 @@ class PostgresStore:
                 cur.executemany(self._q("INSERT INTO {s}.{v} (doc, embedding) VALUES (%s, %s) ON CONFLICT (doc) "
                                         "DO UPDATE SET embedding = excluded.embedding", space),
                                 [(rowid_of[i], v) for i, v in zip(ids, vectors)])
+            if follower is not None:  # their new-space vectors came from the old texts: embedded again
+                c.execute(self._q("DELETE FROM {s}.{v} WHERE doc = ANY(%s)", follower), (list(rowid_of.values()),))
             self._log(c, generation, list(rowid_of.values()))
 
     def merge_metadata(self, patches: dict[int, dict]) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import EmbkitError
 from .schema import DB_NAME, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .where import compile_where
+from .sqlite_reembed import SQLiteReembed, followers_of
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Record:
     rowid: int = 0
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteReembed):
     """Documents, metadata and float32 vectors in `DIR/embkit.db`."""
 
     backend = "sqlite"
@@ -212,6 +213,7 @@ class SQLiteStore:
             if not upsert:
                 self.refuse_existing([r.id for r in records])
             generation = _bump_generation(c)
+            follower = followers_of(c, space)  # a space being re-embedded from this one, if any
             for record, vector in zip(records, vectors):
                 meta = json.dumps(record.metadata, ensure_ascii=False, allow_nan=False)
                 row = c.execute(
@@ -220,6 +222,8 @@ class SQLiteStore:
                     "RETURNING rowid", (record.id, record.text, meta)).fetchone()
                 c.execute("INSERT OR REPLACE INTO vectors (space, doc, vector) VALUES (?, ?, ?)",
                           (space, row[0], vector.tobytes()))
+                if follower is not None:  # its new-space vector came from the old text: embedded again
+                    c.execute("DELETE FROM vectors WHERE space = ? AND doc = ?", (follower, row[0]))
                 c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
 
     def add_space(self, space: Space) -> None:

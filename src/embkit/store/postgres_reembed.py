@@ -1,0 +1,119 @@
+"""What a re-embedding (maintenance/reembed.py) needs from the PostgreSQL store: the
+same operations and `meta` bookkeeping as sqlite_reembed.py, with one vector table a
+space. Every transaction here first locks the `generation` row, as `write` does, so
+they and writers take turns (a text checked here cannot change before commit)."""
+
+import json
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import EmbkitError
+from .sqlite_reembed import ALIASES, REEMBEDS, SUPERSEDED, refuse_textless
+
+
+class PgReembed:
+    """Mixed into PostgresStore (uses its `_q`, `_read`, `_transaction`, `_create_space`)."""
+
+    def space_state(self) -> dict[str, dict]:
+        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored."""
+        return {key: json.loads(self.meta(key) or "{}") for key in (REEMBEDS, ALIASES, SUPERSEDED)}
+
+    def followers_of(self, c, space: str) -> str | None:
+        """Within a write transaction (generation row locked): the space being built
+        from `space`, or None; refuses a write into a space that another one replaced."""
+        replaced_by = self._meta_json(c, SUPERSEDED).get(space)
+        if replaced_by is not None:
+            raise EmbkitError(f"space: {space!r} was re-embedded into {replaced_by!r} and takes no more writes; "
+                              "open the collection again to write to the new space")
+        return self._meta_json(c, REEMBEDS).get(space)
+
+    def start_reembed(self, source: str, space) -> None:
+        """Create `space` (its vector table) and record that it is being built from `source`."""
+        if space.name in self.spaces():
+            raise EmbkitError(f"name: the collection has a space {space.name!r} already")
+        with self._transaction() as c:
+            self._lock_writers(c)
+            self._create_space(c, space)
+            self._set_meta_json(c, REEMBEDS, {**self._meta_json(c, REEMBEDS), source: space.name})
+        self._spaces = None
+
+    def missing_vectors(self, source: str, target: str, after: int = 0, limit: int = -1) -> list[tuple[int, str | None]]:
+        """(row id, text) of documents with a vector in `source` and none in `target`,
+        row ids above `after`, in row order, at most `limit` (-1: all)."""
+        return self._missing(self._reader(), source, target, after, limit)
+
+    def count_missing(self, source: str, target: str | None) -> int:
+        """How many documents have a vector in `source` and none in `target` (None: all of `source`'s)."""
+        if target is None:
+            return self._read("SELECT count(*) FROM {s}.{v}", (), source).fetchone()[0]
+        return self._read("SELECT count(*) FROM {s}.{v} src WHERE NOT EXISTS (SELECT 1 FROM {s}.{t} WHERE doc = src.doc)",
+                          (), source, t=self._sql.Identifier("vec_" + target)).fetchone()[0]
+
+    def add_vectors(self, space: str, rows: Sequence[tuple[int, str | None]], vectors: np.ndarray) -> int:
+        """Store `vectors` in `space` for rows that still hold the text they were embedded
+        from, in one transaction, without moving the generation. Returns how many."""
+        with self._transaction() as c:
+            self._lock_writers(c)
+            return self._add_vectors(c, space, rows, vectors)
+
+    def switch_space(self, alias: str, source: str, target: str, embed: Callable[[list[str]], np.ndarray]) -> int:
+        """In one transaction: embed the documents of `source` still missing from
+        `target`, make `alias` mean `target`, mark `source` superseded."""
+        with self._transaction() as c:
+            self._lock_writers(c)
+            rows = self._missing(c, source, target, 0, -1)
+            refuse_textless(rows, source)
+            written = self._add_vectors(c, target, rows, embed([text for _, text in rows])) if rows else 0
+            if written != len(rows):
+                raise EmbkitError(f"space: {len(rows) - written} documents changed during the switch; run it again")
+            self._set_meta_json(c, ALIASES, {**self._meta_json(c, ALIASES), alias: target})
+            self._set_meta_json(c, SUPERSEDED, {**self._meta_json(c, SUPERSEDED), source: target})
+            reembeds = self._meta_json(c, REEMBEDS)
+            reembeds.pop(source, None)
+            self._set_meta_json(c, REEMBEDS, reembeds)
+        return written
+
+    def drop_space(self, name: str) -> None:
+        """Remove a space (its vector table and index), its settings and any reembed
+        building it, in one transaction."""
+        with self._transaction() as c:
+            self._lock_writers(c)
+            c.execute(self._q("DROP TABLE IF EXISTS {s}.{v}", name))
+            c.execute(self._q("DELETE FROM {s}.spaces WHERE name = %s"), (name,))
+            c.execute(self._q("DELETE FROM {s}.meta WHERE key = ANY(%s)"), (["index_spec:" + name, "index_budget:" + name],))
+            self._set_meta_json(c, REEMBEDS, {k: v for k, v in self._meta_json(c, REEMBEDS).items() if v != name})
+        self._spaces = None
+
+    # ---- plumbing ------------------------------------------------------------------------
+
+    def _lock_writers(self, c) -> None:
+        c.execute(self._q("SELECT value FROM {s}.meta WHERE key = 'generation' FOR UPDATE"))
+
+    def _meta_json(self, c, key: str) -> dict:
+        row = c.execute(self._q("SELECT value FROM {s}.meta WHERE key = %s"), (key,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def _set_meta_json(self, c, key: str, value: dict) -> None:
+        if value:
+            c.execute(self._q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
+                              "excluded.value"), (key, json.dumps(value, sort_keys=True)))
+        else:
+            c.execute(self._q("DELETE FROM {s}.meta WHERE key = %s"), (key,))
+
+    def _missing(self, conn, source: str, target: str, after: int, limit: int) -> list[tuple[int, str | None]]:
+        rows = conn.execute(self._q(
+            "SELECT d.rowid, d.text FROM {s}.docs d JOIN {s}.{v} src ON src.doc = d.rowid WHERE d.rowid > %s "
+            "AND NOT EXISTS (SELECT 1 FROM {s}.{t} WHERE doc = d.rowid) ORDER BY d.rowid LIMIT %s", source,
+            t=self._sql.Identifier("vec_" + target)), (after, None if limit < 0 else limit)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def _add_vectors(self, c, space: str, rows, vectors: np.ndarray) -> int:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        written = 0
+        for (rowid, text), vector in zip(rows, vectors):
+            written += c.execute(self._q(
+                "INSERT INTO {s}.{v} (doc, embedding) SELECT rowid, %s FROM {s}.docs WHERE rowid = %s AND text IS NOT "
+                "DISTINCT FROM %s ON CONFLICT (doc) DO UPDATE SET embedding = excluded.embedding", space),
+                (vector, rowid, text)).rowcount
+        return written

@@ -1,0 +1,131 @@
+"""What a re-embedding (maintenance/reembed.py) needs from the SQLite store: a new
+space filled beside the old one, then an alias switched in one transaction.
+
+Bookkeeping lives in `meta` as JSON: `reembeds` {source space: space being built},
+`space_aliases` {name users give: space it means}, `superseded` {old space: the space
+that replaced it}. `write` reads the first and last (see `followers_of`): a document
+written into a space being re-embedded loses its new-space vector (so it is embedded
+again), and a superseded space takes no more writes.
+"""
+
+import json
+import sqlite3
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import EmbkitError
+
+REEMBEDS, ALIASES, SUPERSEDED = "reembeds", "space_aliases", "superseded"
+
+
+def meta_json(c: sqlite3.Connection, key: str) -> dict:
+    """A JSON object kept in `meta` ({} when absent)."""
+    row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def _set_meta_json(c: sqlite3.Connection, key: str, value: dict) -> None:
+    if value:
+        c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+    else:
+        c.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+
+def followers_of(c: sqlite3.Connection, space: str) -> str | None:
+    """Within a write transaction: the space being built from `space` (or None);
+    refuses a write into a space that another one replaced."""
+    replaced_by = meta_json(c, SUPERSEDED).get(space)
+    if replaced_by is not None:
+        raise EmbkitError(f"space: {space!r} was re-embedded into {replaced_by!r} and takes no more writes; "
+                          "open the collection again to write to the new space")
+    return meta_json(c, REEMBEDS).get(space)
+
+
+class SQLiteReembed:
+    """Mixed into SQLiteStore (uses its `_conn` and `_write`)."""
+
+    def space_state(self) -> dict[str, dict]:
+        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored."""
+        return {key: meta_json(self._conn, key) for key in (REEMBEDS, ALIASES, SUPERSEDED)}
+
+    def start_reembed(self, source: str, space) -> None:
+        """Create `space` and record that it is being built from `source`, in one transaction."""
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM spaces WHERE name = ?", (space.name,)).fetchone():
+                raise EmbkitError(f"name: the collection has a space {space.name!r} already")
+            c.execute("INSERT INTO spaces VALUES (?, ?, ?, ?, ?)",
+                      (space.name, space.model, space.dim, space.metric, int(space.normalized)))
+            _set_meta_json(c, REEMBEDS, {**meta_json(c, REEMBEDS), source: space.name})
+
+    def missing_vectors(self, source: str, target: str, after: int = 0, limit: int = -1) -> list[tuple[int, str | None]]:
+        """(row id, text) of documents with a vector in `source` and none in `target`,
+        row ids above `after`, in row order, at most `limit` (-1: all)."""
+        return _missing(self._conn, source, target, after, limit)
+
+    def count_missing(self, source: str, target: str | None) -> int:
+        """How many documents have a vector in `source` and none in `target` (None: all of `source`'s)."""
+        if target is None:
+            return self._conn.execute("SELECT count(*) FROM vectors WHERE space = ?", (source,)).fetchone()[0]
+        return self._conn.execute(
+            "SELECT count(*) FROM docs WHERE EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?)", (source, target)).fetchone()[0]
+
+    def add_vectors(self, space: str, rows: Sequence[tuple[int, str | None]], vectors: np.ndarray) -> int:
+        """Store `vectors` in `space` for existing rows, each only if the row still holds
+        the text it was embedded from (a concurrent upsert wins: the row is embedded
+        again later), in one transaction. The generation does not move: no index of
+        `space` exists while it is built. Returns how many were stored."""
+        with self._write() as c:
+            return _add_vectors(c, space, rows, vectors)
+
+    def switch_space(self, alias: str, source: str, target: str, embed: Callable[[list[str]], np.ndarray]) -> int:
+        """In one transaction: embed (with `embed`) the documents of `source` that still
+        have no vector in `target`, make `alias` mean `target`, mark `source` superseded.
+        Returns how many were embedded here."""
+        with self._write() as c:
+            rows = _missing(c, source, target, 0, -1)
+            refuse_textless(rows, source)
+            written = _add_vectors(c, target, rows, embed([text for _, text in rows])) if rows else 0
+            if written != len(rows):  # cannot happen under the write lock; never switch to a partial space
+                raise EmbkitError(f"space: {len(rows) - written} documents changed during the switch; run it again")
+            _set_meta_json(c, ALIASES, {**meta_json(c, ALIASES), alias: target})
+            _set_meta_json(c, SUPERSEDED, {**meta_json(c, SUPERSEDED), source: target})
+            reembeds = meta_json(c, REEMBEDS)
+            reembeds.pop(source, None)
+            _set_meta_json(c, REEMBEDS, reembeds)
+        return written
+
+    def drop_space(self, name: str) -> None:
+        """Remove a space, its vectors, its index settings and any reembed building it,
+        in one transaction."""
+        with self._write() as c:
+            c.execute("DELETE FROM vectors WHERE space = ?", (name,))
+            c.execute("DELETE FROM spaces WHERE name = ?", (name,))
+            c.execute("DELETE FROM meta WHERE key IN (?, ?)", ("index_spec:" + name, "index_budget:" + name))
+            _set_meta_json(c, REEMBEDS, {k: v for k, v in meta_json(c, REEMBEDS).items() if v != name})
+
+
+def _missing(c: sqlite3.Connection, source: str, target: str, after: int, limit: int) -> list[tuple[int, str | None]]:
+    # Walks docs by row id, probing UNIQUE (doc, space) twice per row: no scan of the vectors.
+    return c.execute(
+        "SELECT rowid, text FROM docs WHERE rowid > ? "
+        "AND EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?) "
+        "AND NOT EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?) ORDER BY rowid LIMIT ?",
+        (after, source, target, limit)).fetchall()
+
+
+def _add_vectors(c: sqlite3.Connection, space: str, rows, vectors: np.ndarray) -> int:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    written = 0
+    for (rowid, text), vector in zip(rows, vectors):
+        written += c.execute("INSERT OR REPLACE INTO vectors (space, doc, vector) SELECT ?, rowid, ? FROM docs "
+                             "WHERE rowid = ? AND text IS ?", (space, vector.tobytes(), rowid, text)).rowcount
+    return written
+
+
+def refuse_textless(rows, source: str) -> None:
+    textless = [rowid for rowid, text in rows if text is None]
+    if textless:
+        raise EmbkitError(f"space: {len(textless)} documents of {source!r} have no stored text to embed again "
+                          f"(row {textless[0]}: added as vectors only)")
