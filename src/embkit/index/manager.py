@@ -162,7 +162,7 @@ class IndexManager:
             return self.index
         _fill(index, rowids, vectors, progress)
         self.index, self.generation, self.dirty, self._stopgap = index, generation, True, False
-        self._save()
+        self._save_or_warn()
         return index
 
     def _adopt(self, wait: bool) -> None:
@@ -175,7 +175,7 @@ class IndexManager:
         if build.error is not None:
             raise build.error
         self.index, self.generation, self.dirty, self._stopgap = build.index, build.generation, True, False
-        self._save()
+        self._save_or_warn()
 
     def wait(self) -> None:
         """Finish a background build, if one runs."""
@@ -196,23 +196,30 @@ class IndexManager:
         if self.index is None or not self.dirty:
             return
         if self.index.kind != "flat" and self.index._faiss is not None:
-            persist.save(self.index, self.folder, self.generation, self.space.name)
+            persist.save(self.index, self.folder, self.generation, self.space.name, self.store.identity)
             self.store.prune_changes(self.generation)
         elif (self.folder / persist.MANIFEST).exists():
             (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
         self.dirty = False
 
+    def _save_or_warn(self) -> None:
+        """Save after a build on the way to a search: a folder that cannot be written
+        (full disk, read-only) must not fail the search. The index stays dirty, so
+        closing tries again."""
+        try:
+            self._save()
+        except OSError as e:
+            warnings.warn(f"index at {self.folder} could not be saved ({e}); it serves from memory", stacklevel=4)
+
     def _load(self) -> VectorIndex | None:
         try:
-            manifest = persist.read_manifest(self.folder)
-            if manifest is None:
-                return None
-            if (manifest["dim"], manifest["metric"], manifest["space"]) != (self.space.dim, self.space.metric, self.space.name):
-                raise persist.IndexUnreadable("it was built for another space, dimension or metric")
-            index = persist.load(self.folder, manifest)
+            loaded = persist.load_current(self.folder, self.space, self.store.identity)
         except persist.IndexUnreadable as e:
             warnings.warn(f"index at {self.folder} is unusable ({e}); rebuilding it from the store", stacklevel=3)
             return None
+        if loaded is None:
+            return None
+        index, manifest = loaded
         self.generation, self.dirty = manifest["generation"], False
         return index
 

@@ -9,6 +9,8 @@ Layout of `DIR/keyword/`: `bm25-G/` (bm25s's own save of generation G), `rowids-
 (row id of each bm25s document, ascending) and `manifest.json`, written last and
 atomically, naming those files with their sizes and CRC32s. Older generations are
 removed once the manifest names the new one, so a crash leaves the old state or the new.
+The manifest records the collection's identity (a copy from another collection is
+rebuilt); saves take turns under the folder's lock, loads hold it shared (cache_files).
 """
 
 import json
@@ -24,7 +26,7 @@ import numpy as np
 
 from .. import validate
 from ..atomic import atomic_write
-from ..index.persist import IndexUnreadable, _crc, _npy
+from ..index.cache_files import IDENTITY, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
 from ..store import Store
 from .tokenize import DESCRIPTION, tokenize, tokenize_terms
 
@@ -35,6 +37,7 @@ MANIFEST = "manifest.json"
 BUILD_BATCH = 10_000
 PARAMS = {"method": "lucene", "k1": 1.5, "b": 0.75}  # bm25s's defaults: a grid on SciFact train beat them by noise
 SEARCH_ATTEMPTS = 3
+LOAD_ATTEMPTS = 3  # reads of a manifest that another process replaced meanwhile
 
 
 class KeywordIndex:
@@ -134,10 +137,18 @@ class KeywordIndex:
             self._save()
 
     def _save(self) -> None:
+        """Processes take turns under the folder's lock; one whose index is older than
+        the saved one leaves that one in place."""
         if self.retriever is None or not self.dirty:
             return
-        folder, generation = self.folder, self.generation
-        folder.mkdir(parents=True, exist_ok=True)
+        folder, generation, identity = self.folder, self.generation, self.store.identity
+        make_folder(folder)  # a stray file named `keyword` is replaced
+        with locked(folder, exclusive=True):
+            if not _newer_saved(folder, generation, identity):
+                self._write_files(folder, generation, identity)
+        self.dirty = False
+
+    def _write_files(self, folder: Path, generation: int, identity: str | None) -> None:
         sub, rowids_name = f"bm25-{generation}", f"rowids-{generation}.npy"
         # No manifest names this folder yet (or it names a damaged copy): a crash while
         # writing it leaves files that fail their CRC check, never a trusted mix.
@@ -145,37 +156,44 @@ class KeywordIndex:
         self.retriever.save(folder / sub, show_progress=False)
         for path in [*(folder / sub).iterdir(), folder / sub]:
             _fsync(path)
-        atomic_write(folder / rowids_name, lambda p: p.write_bytes(_npy(self.rowids)))
+        atomic_write(folder / rowids_name, lambda p: p.write_bytes(npy(self.rowids)))
         names = [f"{sub}/{p.name}" for p in sorted((folder / sub).iterdir())] + [rowids_name]
-        manifest = {"format": FORMAT, "kind": KIND, "generation": generation, "docs": len(self.rowids),
-                    "params": PARAMS, "tokenizer": DESCRIPTION, "dir": sub, "rowids": rowids_name,
-                    "files": {name: {"bytes": (folder / name).stat().st_size, "crc32": _crc(folder / name)}
+        manifest = {"format": FORMAT, "kind": KIND, IDENTITY: identity, "generation": generation,
+                    "docs": len(self.rowids), "params": PARAMS, "tokenizer": DESCRIPTION, "dir": sub,
+                    "rowids": rowids_name,
+                    "files": {name: {"bytes": (folder / name).stat().st_size, "crc32": crc(folder / name)}
                               for name in names}}
         atomic_write(folder / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1)))
         _fsync(folder)
-        for stale in folder.iterdir():  # earlier generations, and what a crash left
-            if stale.name not in (MANIFEST, sub, rowids_name):
-                shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
-        self.dirty = False
+        prune(folder, {MANIFEST, sub, rowids_name})  # earlier generations, and what a crash left
 
     def _load(self) -> None:
-        """Adopt the saved index if it is of the store's generation and intact."""
-        try:
-            manifest = _read_manifest(self.folder)
-            if manifest is None or manifest["generation"] < self.store.generation:
-                return  # never built, or behind the store: a plain rebuild, nothing is wrong
-            retriever, rowids = _read(self.folder, manifest, self.store.generation)
-        except IndexUnreadable as e:
-            warnings.warn(f"keyword index at {self.folder} is unusable ({e}); rebuilding it from the store",
-                          stacklevel=4)
+        """Adopt the saved index if it is this collection's, of the store's generation
+        and intact. Read under the folder's shared lock, so no save prunes it meanwhile;
+        if it is replaced all the same (no lock to be had), read again."""
+        identity = self.store.identity
+        for attempt in range(LOAD_ATTEMPTS):
+            manifest = None
+            try:
+                with locked(self.folder, exclusive=False):
+                    manifest = _read_manifest(self.folder, identity)
+                    if manifest is None or manifest["generation"] < self.store.generation:
+                        return  # never built, or behind the store: a plain rebuild, nothing is wrong
+                    retriever, rowids = _read(self.folder, manifest, self.store.generation)
+            except IndexUnreadable as e:
+                if attempt < LOAD_ATTEMPTS - 1 and manifest is not None and _replaced(self.folder, manifest):
+                    continue
+                warnings.warn(f"keyword index at {self.folder} is unusable ({e}); rebuilding it from the store",
+                              stacklevel=4)
+                return
+            self.retriever, self.rowids, self.generation, self.dirty = retriever, rowids, manifest["generation"], False
             return
-        self.retriever, self.rowids, self.generation, self.dirty = retriever, rowids, manifest["generation"], False
 
     def info(self) -> dict:
         """What the index is and whether it reflects the store, without loading it."""
         with self._lock:
             try:
-                manifest = _read_manifest(self.folder)
+                manifest = _read_manifest(self.folder, self.store.identity)
             except IndexUnreadable:
                 manifest = None
             if self.retriever is not None:
@@ -189,9 +207,27 @@ class KeywordIndex:
                     "tokenizer": DESCRIPTION}
 
 
-def _read_manifest(folder: Path) -> dict | None:
-    """The manifest if there is one and it was written by this build settings; None if
-    there is none; IndexUnreadable if it is damaged or foreign."""
+def _newer_saved(folder: Path, generation: int, identity: str | None) -> bool:
+    """True if the folder holds a sound manifest of this collection newer than `generation`."""
+    try:
+        manifest = _read_manifest(folder, identity)
+    except IndexUnreadable:
+        return False
+    return manifest is not None and manifest["generation"] > generation
+
+
+def _replaced(folder: Path, manifest: dict) -> bool:
+    """True if the folder's manifest is no longer `manifest` (another process saved)."""
+    try:
+        return _read_manifest(folder) != manifest
+    except IndexUnreadable:
+        return True
+
+
+def _read_manifest(folder: Path, identity: str | None = None) -> dict | None:
+    """The manifest if there is one and it was written by this build settings (for the
+    collection `identity`, if given); None if there is none; IndexUnreadable if it is
+    damaged or foreign."""
     path = folder / MANIFEST
     if not path.exists():
         return None
@@ -208,6 +244,7 @@ def _read_manifest(folder: Path) -> dict | None:
     for key, value in own.items():
         if manifest.get(key) != value:
             raise IndexUnreadable(f"{path}: {key} is {manifest.get(key)!r}, expected {value!r}")
+    check_identity(manifest, identity)
     return manifest
 
 
@@ -219,7 +256,7 @@ def _read(folder: Path, manifest: dict, generation: int) -> tuple[bm25s.BM25, np
     try:
         for name, meta in manifest["files"].items():
             path = folder / name
-            if not path.is_file() or path.stat().st_size != meta["bytes"] or _crc(path) != meta["crc32"]:
+            if not path.is_file() or path.stat().st_size != meta["bytes"] or crc(path) != meta["crc32"]:
                 raise IndexUnreadable(f"{path}: missing, truncated or changed since it was written")
         rowids = np.load(folder / manifest["rowids"], allow_pickle=False)
         retriever = bm25s.BM25.load(folder / manifest["dir"], mmap=True, show_progress=False)

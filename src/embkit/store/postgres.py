@@ -10,6 +10,7 @@ projections) live in a local folder under EMBKIT_HOME, stamped with the generati
 import json
 import shutil
 import threading
+import uuid
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from ..errors import EmbkitError
 from .pg_connection import READ_ONLY, PgUrl, connect
 from .postgres_reembed import PgReembed
-from .schema import SCHEMA_VERSION
+from .schema import IDENTITY_KEY, SCHEMA_VERSION
 
 
 class PostgresStore(PgReembed):
@@ -85,7 +86,7 @@ class PostgresStore(PgReembed):
         c.execute(q("CREATE TABLE {s}.changes (generation bigint NOT NULL, doc bigint NOT NULL, "
                     "PRIMARY KEY (generation, doc))"))
         c.execute(q("INSERT INTO {s}.meta VALUES ('schema_version', %s), ('generation', '0'), "
-                    "('changes_from', '0')"), (str(SCHEMA_VERSION),))
+                    "('changes_from', '0'), (%s, %s)"), (str(SCHEMA_VERSION), IDENTITY_KEY, uuid.uuid4().hex))
         for space in spaces:
             self._create_space(c, space)
 
@@ -167,6 +168,25 @@ class PostgresStore(PgReembed):
     @property
     def generation(self) -> int:
         return int(self.meta("generation"))
+
+    @property
+    def identity(self) -> str | None:
+        """The collection's UUID, which its local caches record (a cache left by another
+        collection of the same name is rebuilt); made on first use for a collection
+        created before identities, read from the primary; None where it cannot be written."""
+        import psycopg
+
+        value = self.meta(IDENTITY_KEY)
+        if value is None:
+            try:
+                with self._transaction() as c:
+                    c.execute(self._q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"),
+                              (IDENTITY_KEY, uuid.uuid4().hex))
+                    value = c.execute(self._q("SELECT value FROM {s}.meta WHERE key = %s"),
+                                      (IDENTITY_KEY,)).fetchone()[0]
+            except (psycopg.Error, EmbkitError):  # a read-only role or server: no identity to check against
+                return None
+        return value
 
     def count(self, where: dict | None = None) -> int:
         sql, params = _where(where)

@@ -2,6 +2,7 @@
 
 SCHEMA_VERSION = 2
 DB_NAME = "embkit.db"
+IDENTITY_KEY = "identity"  # meta key: the collection's UUID, which its derived files record
 
 # An ordinary rowid table since version 2 (version 1 was WITHOUT ROWID): a rowid table keeps
 # a 1,536-byte 384-d vector in its leaf page, where a WITHOUT ROWID row spills into an overflow

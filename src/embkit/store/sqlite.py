@@ -7,6 +7,7 @@ or not at all, and a process killed at any point leaves the last committed state
 import json
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -14,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from .schema import DB_NAME, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
+from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .where import compile_where
 from .sqlite_reembed import SQLiteReembed, followers_of
 
@@ -64,7 +65,8 @@ class SQLiteStore(SQLiteReembed):
             for statement in STATEMENTS:
                 c.execute(statement)
             c.executemany("INSERT INTO meta VALUES (?, ?)",
-                          [("schema_version", str(SCHEMA_VERSION)), ("generation", "0"), ("changes_from", "0")])
+                          [("schema_version", str(SCHEMA_VERSION)), ("generation", "0"), ("changes_from", "0"),
+                           (IDENTITY_KEY, uuid.uuid4().hex)])
             c.executemany("INSERT INTO spaces VALUES (?, ?, ?, ?, ?)",
                           [(s.name, s.model, s.dim, s.metric, int(s.normalized)) for s in spaces])
         return store
@@ -133,6 +135,21 @@ class SQLiteStore(SQLiteReembed):
     @property
     def generation(self) -> int:
         return int(self.meta("generation"))
+
+    @property
+    def identity(self) -> str | None:
+        """The collection's UUID, recorded by its derived files so that another
+        collection's are never trusted. A collection made before identities gets one
+        here, on first use; None if it has none and cannot be written (read-only)."""
+        value = self.meta(IDENTITY_KEY)
+        if value is None:
+            try:
+                with self._write() as c:  # OR IGNORE: a process that got there first wins, and both agree
+                    c.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (IDENTITY_KEY, uuid.uuid4().hex))
+                value = self.meta(IDENTITY_KEY)
+            except (sqlite3.Error, EmbkitError):  # read-only: no identity to check against
+                return None
+        return value
 
     def count(self, where: dict | None = None) -> int:
         sql, params = compile_where(where)
