@@ -44,13 +44,16 @@ def test_meaning_is_captured(minilm):
 
 
 def test_fidelity_to_sentence_transformers(minilm, stsb_sentences):
-    """Issue target: mean cosine ≥ 0.999 and min ≥ 0.99 over all STS-B test sentences."""
+    """The same fp32 model through ONNX and through torch, over all STS-B test sentences:
+    measured min cosine 1 − 1.8e-7 and largest component difference 3.4e-7; the bounds
+    leave a margin of ~50x for other CPUs, and still fail on any real divergence."""
     pytest.importorskip("sentence_transformers")
     reference = embkit.load_encoder("minilm-torch").encode(stsb_sentences, batch_size=64)
     ours = minilm.encode(stsb_sentences, batch_size=64)
     cosine = (reference * ours).sum(axis=1)
     assert len(stsb_sentences) == 2758
-    assert cosine.mean() >= 0.999 and cosine.min() >= 0.99, (cosine.mean(), cosine.min())
+    assert cosine.min() >= 1 - 1e-5, (cosine.mean(), cosine.min())
+    assert np.abs(reference - ours).max() <= 2e-5
 
 
 def test_int8_variant_stays_close(minilm, stsb_sentences):
