@@ -5,8 +5,10 @@ of them touches SQLite or the encoders directly.
 """
 
 import re
+import sqlite3
 import threading
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
@@ -219,11 +221,20 @@ class Collection:
             self._store.close()
 
     def _save(self) -> None:
-        self._index.save()
-        for view in self._views.values():
-            view.save()
+        """Write the caches that moved on. They are caches of the store: a save that
+        fails (a full disk, a read-only collection) leaves their previous files, says so
+        in a warning and never fails the read that caught them up; the next open catches
+        them up again. This is the one place a collection's caches are saved from."""
+        caches = [(f"vector index of space {self.space.name!r}", self._index),
+                  *((f"{dims}-dim vector index of space {self.space.name!r}", v) for dims, v in self._views.items())]
         if self._keyword is not None:
-            self._keyword.save()
+            caches.append(("keyword index", self._keyword))
+        for name, cache in caches:
+            try:
+                cache.save()
+            except (OSError, sqlite3.Error) as e:
+                warnings.warn(f"{name} of {self.path} not saved ({e}); it was kept in memory only and its files "
+                              "stay as they were", stacklevel=2)
 
     def __repr__(self) -> str:
         return f"Collection({self._store.location!r}, model={self.space.model!r}, metric={self.space.metric!r})"

@@ -5,6 +5,7 @@ importing them registers them on `app`, in the order `--help` lists them."""
 
 import sqlite3
 import sys
+import warnings
 
 import typer
 
@@ -16,7 +17,9 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point: one-line errors, exit 1 for bad input or failure."""
+    """Entry point: one-line errors, exit 1 for bad input or failure; warnings as one
+    `warning: ...` line on stderr (no file names or source lines)."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except EmbkitError as e:
@@ -25,3 +28,7 @@ def main() -> None:
     except (sqlite3.Error, OSError) as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
         sys.exit(1)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"warning: {message}", err=True)

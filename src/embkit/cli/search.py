@@ -43,6 +43,10 @@ def search(path: str = DirArg,
         hits = col.search(query, k=k, where=where_dict, like=like, mode=mode, rrf_k=rrf_k, alpha=alpha, mmr=mmr,
                           rerank=rerank, reranker=reranker, by_document=documents, ef=ef, nprobe=nprobe,
                           rescore=rescore, dims=dims, image=image)
+        _print_hits(hits, mode, rerank, as_json)  # before closing saves the caches: the answer comes first
+
+
+def _print_hits(hits, mode: str, rerank: Optional[int], as_json: bool) -> None:
     if as_json:
         _print_json({"results": [h.to_dict() for h in hits]})
         return

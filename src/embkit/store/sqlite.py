@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
+from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .where import compile_where
 from .sqlite_reembed import SQLiteReembed, followers_of
 
@@ -45,6 +46,8 @@ class SQLiteStore(SQLiteReembed):
     """Documents, metadata and float32 vectors in `DIR/embkit.db`."""
 
     backend = "sqlite"
+    read_only = False  # opened read-only (a read-only mount, no write permission, a full disk): writes refuse
+    read_only_reason = ""
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
@@ -74,7 +77,8 @@ class SQLiteStore(SQLiteReembed):
     @classmethod
     def open(cls, path: Path) -> "SQLiteStore":
         """The store in folder `path`; refuses a missing or foreign folder or a newer schema,
-        and migrates an older one in place (all or nothing)."""
+        and migrates an older one in place (all or nothing). A database this process cannot
+        write is opened read-only (see read_only.py): it reads, and every write refuses."""
         path = Path(path)
         if not path.is_dir():
             raise EmbkitError(f"path: no collection at {path} (folder does not exist; create one with `embkit init`)")
@@ -82,8 +86,10 @@ class SQLiteStore(SQLiteReembed):
             raise EmbkitError(f"path: {path} is not an embkit collection (no {DB_NAME})")
         conn = None
         try:
-            conn = _connect(path / DB_NAME)
+            conn, read_only = _connect_existing(path / DB_NAME)
             version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        except EmbkitError:  # already says what is wrong (an unreadable WAL on a read-only mount)
+            raise
         except (sqlite3.DatabaseError, TypeError, ValueError) as e:
             if conn is not None:
                 conn.close()
@@ -93,6 +99,11 @@ class SQLiteStore(SQLiteReembed):
             raise EmbkitError(f"schema_version: collection at {path} has schema version {version}, newer than "
                               f"this embkit supports ({SCHEMA_VERSION}); upgrade embkit")
         store = cls(path, conn)
+        store.read_only, store.read_only_reason = read_only is not None, read_only or ""
+        if version < SCHEMA_VERSION and store.read_only:
+            conn.close()
+            raise EmbkitError(f"schema_version: collection at {path} has schema version {version} and is read-only, "
+                              f"so it cannot be migrated to {SCHEMA_VERSION}; open it once where it is writable")
         if version < SCHEMA_VERSION:
             try:
                 with store._write() as c:
@@ -302,13 +313,19 @@ class SQLiteStore(SQLiteReembed):
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def prune_changes(self, upto: int) -> None:
-        """Forget changes up to generation `upto` (an index has saved them)."""
+        """Forget changes up to generation `upto` (an index has saved them). A read-only
+        store keeps its log: pruning is housekeeping, never worth failing a read for."""
+        if self.read_only:
+            return
         with self._write() as c:
             c.execute("DELETE FROM changes WHERE generation <= ?", (upto,))
             c.execute("UPDATE meta SET value = ? WHERE key = 'changes_from' AND CAST(value AS INTEGER) < ?",
                       (str(upto), upto))
 
     def _write(self):
+        if self.read_only:
+            raise EmbkitError(f"path: collection at {self.path} is read-only ({self.read_only_reason}); it can be "
+                              "searched but not changed")
         return _Transaction(self._conn, self._lock)
 
 
@@ -341,6 +358,20 @@ class _Transaction:
                 self._conn.execute("ROLLBACK")
         finally:
             self._lock.release()
+
+
+def _connect_existing(db: Path) -> tuple[sqlite3.Connection, str | None]:
+    """(connection, why it is read-only or None) for an existing database: read-write
+    when this process can write it, else read-only (see read_only.py)."""
+    reason = unwritable_reason(db)
+    if reason is None:
+        try:
+            return _connect(db), None
+        except sqlite3.OperationalError as e:  # what os.access cannot see: a full disk, ...
+            reason = write_failure_reason(e)
+            if reason is None:
+                raise
+    return connect_read_only(db), reason
 
 
 def _connect(db: Path) -> sqlite3.Connection:
