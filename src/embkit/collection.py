@@ -540,6 +540,17 @@ class Collection:
         catch up by themselves, but never wait for a big rebuild)."""
         self._index.current(progress)
 
+    def check(self, repair: bool = False):
+        """Verify the collection: the store's integrity and schema version, every
+        vector (dimension, finite, unit length for cosine), each vector index and the
+        keyword index against the store. With `repair`, rebuild the derived files that
+        fail (store rows are never changed). Returns a `maintenance.Report`."""
+        from .maintenance import check
+
+        root = self._root or self
+        indexes = {name: root.in_space(name)._index for name in self.spaces}
+        return check(self._store, indexes, root.keyword_index(), repair=repair)
+
     def info(self) -> dict:
         """What `embkit info` shows: where (path or URL) and on which backend, count,
         spaces, model, dim, metric, index, size on disk."""

@@ -22,6 +22,8 @@ ROUTES = [
     ("GET", "/collections", None, "read"),
     ("GET", "/collections/{name}", None, "read"),
     ("GET", "/collections/{name}/fields", None, "read"),
+    ("GET", "/collections/{name}/check", None, "read"),
+    ("GET", "/collections/{name}/check?repair=true", None, "write"),  # rebuilding files: more than a read
     ("POST", "/collections/{name}/add", {"documents": [{"id": "new", "text": "A parrot talks all day."}]}, "write"),
     ("POST", "/collections/{name}/upsert", {"documents": [{"id": "new", "text": "A parrot repeats words."}]},
      "write"),

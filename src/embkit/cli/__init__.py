@@ -10,7 +10,7 @@ import warnings
 import typer
 
 from ..errors import EmbkitError
-from . import documents, search, models, retrieval, training, analysis, cleaning, words, evaluation, serving, distributed, snapshot, reembed  # noqa: F401 - registers the commands
+from . import documents, search, models, retrieval, training, analysis, cleaning, words, evaluation, serving, distributed, snapshot, maintenance, reembed  # noqa: F401 - registers the commands
 from .common import app
 
 __all__ = ["app", "main"]

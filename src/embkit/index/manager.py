@@ -182,6 +182,13 @@ class IndexManager:
         with self._lock:
             self._adopt(wait=True)
 
+    def rebuild(self, progress: Progress | None = None) -> VectorIndex:
+        """Build the configured index from the store now and save it, whatever the saved
+        one holds (`embkit check --repair`: files that are damaged or disagree with the store)."""
+        with self._lock:
+            self._building = None  # a build from an earlier snapshot is not wanted any more
+            return self._rebuild(progress)
+
     # ---- persistence -------------------------------------------------------------------
 
     def save(self) -> None:

@@ -1,5 +1,9 @@
-"""Keeping a collection sound: snapshots and their restore (snapshot.py)."""
+"""Keeping a collection sound: snapshots and their restore (snapshot.py); `check`
+verifies the store and the derived files against it, and with `repair` rebuilds what
+is derived (check.py)."""
 
+from .check import check, check_unopenable
+from .report import Check, Report
 from .snapshot import restore, snapshot
 
-__all__ = ["snapshot", "restore"]
+__all__ = ["snapshot", "restore", "check", "check_unopenable", "Check", "Report"]

@@ -131,6 +131,21 @@ class KeywordIndex:
 
     # ---- persistence -----------------------------------------------------------------
 
+    def rebuild(self, progress: Progress | None = None) -> None:
+        """Build from the store now and save, whatever is saved (`embkit check --repair`)."""
+        with self._lock:
+            self._rebuild(progress)
+
+    def saved(self) -> tuple[dict, np.ndarray] | None:
+        """(manifest, row ids) of the saved index, every file checked, without adopting
+        it; None when none is saved; IndexUnreadable when it is damaged or foreign."""
+        with locked(self.folder, exclusive=False):  # no save prunes the files meanwhile
+            manifest = _read_manifest(self.folder, self.store.identity)
+            if manifest is None:
+                return None
+            _, rowids = _read(self.folder, manifest, manifest["generation"])
+            return manifest, np.array(rowids)
+
     def save(self) -> None:
         """Write the index if it was built since it was last saved."""
         with self._lock:

@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
-from . import errors, routes_analysis, routes_collections, routes_documents, routes_images, routes_search
+from . import (errors, routes_analysis, routes_collections, routes_documents, routes_images,
+               routes_maintenance, routes_search)
 from .auth import Auth
 from .fast_search import FastSearch
 from .hosting import Collections
@@ -41,7 +42,8 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     app.state.collections, app.state.auth, app.state.limits = collections, Auth(keys), limits
     app.state.reranker = Path(reranker) if reranker else None
     errors.install(app)
-    for module in (routes_collections, routes_documents, routes_search, routes_analysis, routes_images):
+    for module in (routes_collections, routes_documents, routes_search, routes_analysis, routes_images,
+                   routes_maintenance):
         app.include_router(module.router)
     _web_page(app)
     return RequestMiddleware(FastSearch(app), max_body_bytes=limits.max_body_bytes)

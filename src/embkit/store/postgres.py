@@ -242,6 +242,37 @@ class PostgresStore(PgReembed):
                          (self.url.schema,)).fetchone()
         return int(row[0])
 
+    def integrity_problems(self) -> list[str]:
+        """What `embkit check` can verify of the tables (PostgreSQL checks its own pages):
+        every table present, no vector without its document, no change logged ahead."""
+        tables = {"meta", "spaces", "docs", "changes", *("vec_" + name for name in self.spaces())}
+        found = {r[0] for r in self._read("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                          (self.url.schema,))}
+        problems = [f"table {name} is missing" for name in sorted(tables - found)]
+        if problems:
+            return problems
+        for name in self.spaces():
+            orphans = self._read("SELECT count(*) FROM {s}.{v} v LEFT JOIN {s}.docs d ON d.rowid = v.doc "
+                                 "WHERE d.rowid IS NULL", (), name).fetchone()[0]
+            if orphans:
+                problems.append(f"vec_{name}: {orphans} vectors of no document")
+        ahead = self._read("SELECT max(generation) FROM {s}.changes").fetchone()[0]
+        if ahead is not None and ahead > self.generation:
+            problems.append(f"changes: logged generation {ahead} is ahead of the store's {self.generation}")
+        return problems
+
+    def vector_blobs(self, space: str, batch: int = 10_000):
+        """Every stored vector of `space` as (row id, little-endian float32 bytes) pairs,
+        a batch (list) at a time, as SQLite's store gives them for `embkit check`."""
+        last = -1
+        while True:
+            rows = self._read("SELECT doc, embedding FROM {s}.{v} WHERE doc > %s ORDER BY doc LIMIT %s",
+                              (last, batch), space, binary=True).fetchall()
+            if not rows:
+                return
+            yield [(r[0], np.frombuffer(r[1], dtype=">f4").astype("<f4").tobytes()) for r in rows]
+            last = rows[-1][0]
+
     # ---- writing -------------------------------------------------------------------
 
     def write(self, records, space: str, vectors: np.ndarray, upsert: bool) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
+from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .where import compile_where
 from .sqlite_reembed import SQLiteReembed, followers_of
@@ -230,6 +231,23 @@ class SQLiteStore(SQLiteReembed):
     def size_bytes(self) -> int:
         """Bytes on disk of the database and its WAL."""
         return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity and foreign-key checks find (empty: healthy)."""
+        with self._lock:
+            return sqlite_problems(self._conn)
+
+    def vector_blobs(self, space: str, batch: int = 10_000):
+        """Every stored vector of `space` as (row id, raw bytes) pairs, a batch (list) at
+        a time, unparsed: `embkit check` looks at what is really there."""
+        last = -1
+        while True:
+            rows = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ? AND doc > ? ORDER BY doc "
+                                      "LIMIT ?", (space, last, batch)).fetchall()
+            if not rows:
+                return
+            yield [(r[0], bytes(r[1]) if r[1] is not None else b"") for r in rows]
+            last = rows[-1][0]
 
     # ---- writing -------------------------------------------------------------------
 
