@@ -611,11 +611,12 @@ class Collection:
                               "MODEL) or create the collection with image_model=")
         return add_images(self.in_space(space), paths, ids, metadatas, upsert, batch_size, progress)
 
-    def thumbnail(self, doc_id: str) -> Path | None:
+    def thumbnail(self, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
         """The cached thumbnail (WebP) of an image document, made again from the file if
-        it went missing; None for a document that is not an image."""
+        it went missing; None for a document that is not an image. Given `roots` (as a
+        server does), a file is read only from the collection's own uploads or under them."""
         from .images import thumbnail
-        return thumbnail(self, doc_id)
+        return thumbnail(self, doc_id, roots)
 
     # ---- helpers -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .collection import Collection
 
 THUMBNAILS = "thumbnails"
+UPLOADS = "images"  # image files the collection keeps itself (uploads), named by their content's hash
 
 
 def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: bool, batch_size: int, progress):
@@ -59,15 +60,30 @@ def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: 
     return kept_ids, skipped
 
 
-def thumbnail(col: "Collection", doc_id: str) -> Path | None:
-    """The cached thumbnail of an image document, made again from its file if missing."""
+def thumbnail(col: "Collection", doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
+    """The cached thumbnail of an image document, made again from its file if missing.
+    With `roots` (a server: metadata comes from its clients), the file is read only if
+    it lies in the collection's own upload folder or under one of `roots`: a path in
+    metadata must never make the server read a file of its choosing."""
     found = col.get([doc_id]) if isinstance(doc_id, str) else []
     if not found or not found[0].metadata.get("image"):
         return None
     dest = thumbnail_path(col.path / THUMBNAILS, doc_id)
     if dest.is_file():
         return dest
+    source = found[0].metadata.get("path")
+    if not isinstance(source, str) or (roots is not None and not _inside(source, [col.path / UPLOADS, *roots])):
+        return None
     try:
-        return save_thumbnail(thumbnail_bytes(read_image(found[0].metadata["path"]).image), dest)
+        return save_thumbnail(thumbnail_bytes(read_image(source).image), dest)
     except Exception:  # the original moved or broke: no picture, the document stays
         return None
+
+
+def _inside(path: str, roots: Sequence[str | Path]) -> bool:
+    """True when `path`, with every symlink and `..` resolved, lies under one of `roots`."""
+    try:
+        real = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL in the name
+        return False
+    return real.is_file() and any(real.is_relative_to(Path(root).resolve()) for root in roots)

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import EmbkitError
+from ..validate import MAX_DOCUMENT_BYTES
 from .common import JsonOpt, _print_json, app
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for `embkit serve` (stored as salted hashes).")
@@ -31,6 +32,11 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
           max_text_chars: int = typer.Option(100_000, "--max-text-chars", help="Characters per text or query."),
           max_k: int = typer.Option(1000, "--max-k", help="Results per search."),
           max_body_bytes: int = typer.Option(16 * 1024 * 1024, "--max-body-bytes", help="Request body size."),
+          max_document_bytes: int = typer.Option(MAX_DOCUMENT_BYTES, "--max-document-bytes",
+                                                 help="Largest document stored (UTF-8 bytes of text)."),
+          image_root: List[Path] = typer.Option(None, "--image-root", help="Thumbnails may also be made from "
+                                                "image files under DIR (repeatable); by default only from files "
+                                                "the collection keeps itself."),
           workers: int = typer.Option(1, "--workers", help="Server processes on the port: searches use "
                                       "this many cores (each process holds its own copy of the indexes)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
@@ -46,7 +52,8 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
         raise EmbkitError(f"no_auth: refused on {host!r}; --no-auth is only for a loopback address "
                           "(127.0.0.1, ::1, localhost)")
     for field, value in (("max_batch", max_batch), ("max_text_chars", max_text_chars), ("max_k", max_k),
-                         ("max_body_bytes", max_body_bytes), ("workers", workers)):
+                         ("max_body_bytes", max_body_bytes), ("max_document_bytes", max_document_bytes),
+                         ("workers", workers)):
         if value < 1:
             raise EmbkitError(f"{field}: must be a positive integer, got {value}")
     if reranker is not None and not (reranker / "config.json").is_file():
@@ -55,11 +62,12 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
     if keys is not None and not any(k.revoked is None for k in keys.list()):
         typer.echo(f"note: no API keys in {keys.path} yet; create one with `embkit keys create --scope read`",
                    err=True)
-    limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes)
+    limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes, max_document_bytes)
+    image_roots = [str(check_image_root(r)) for r in image_root or []]
     Collections(folders or [], root, read_url).close()  # checks the folders, names and databases now, here
     settings = Settings([str(f) for f in folders or []], str(root) if root else None, read_url,
                         None if keys is None else str(keys.path), no_auth, asdict(limits),
-                        str(reranker) if reranker else None, log_level)
+                        str(reranker) if reranker else None, log_level, image_roots)
     settings.configure_logging()
     if workers == 1:
         uvicorn.run(application(settings), host=host, port=port, log_level=log_level, access_log=False)
@@ -70,6 +78,13 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
         code = run_workers(workers, host, port, log_level=log_level, access_log=False)
         if code:
             raise typer.Exit(code)
+
+
+def check_image_root(folder: Path) -> Path:
+    """An --image-root must be an existing folder; kept resolved (symlinks followed)."""
+    if not folder.is_dir():
+        raise EmbkitError(f"image_root: {folder} is not a folder")
+    return folder.resolve()
 
 
 def _loopback(host: str) -> bool:

@@ -23,9 +23,10 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(collections: Collections, keys: KeyStore | None, limits: Limits | None = None,
-               reranker: str | Path | None = None) -> RequestMiddleware:
+               reranker: str | Path | None = None, image_roots: list[str | Path] = ()) -> RequestMiddleware:
     """The ASGI application to serve (the FastAPI app is its `.app.app`). `keys=None`
-    turns auth off (the CLI allows that only on a loopback address).
+    turns auth off (the CLI allows that only on a loopback address). Thumbnails are made
+    only from a collection's own uploads and from files under `image_roots`.
 
     Request ids, logs and the body limit wrap everything; inside them the fast search
     path sits in front of FastAPI, which it passes all else to, so that the most common
@@ -41,6 +42,7 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
                               "`Authorization: Bearer KEY` (see `embkit keys create`).")
     app.state.collections, app.state.auth, app.state.limits = collections, Auth(keys), limits
     app.state.reranker = Path(reranker) if reranker else None
+    app.state.image_roots = [Path(root).resolve() for root in image_roots]
     errors.install(app)
     for module in (routes_collections, routes_documents, routes_search, routes_analysis, routes_images,
                    routes_maintenance):

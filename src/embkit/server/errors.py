@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EmbkitError
+from ..validate import printable
 from .hosting import Conflict, NotFound
 
 log = logging.getLogger("embkit.server")
@@ -33,7 +34,9 @@ class LimitExceeded(ApiError):
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None,
                    **extra) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
-    body = {"error": {"code": code, "message": message, "request_id": request_id, **extra}}
+    # a message may quote the client's input (a field name from pydantic's loc): a lone
+    # surrogate in it would fail the response itself and reset the connection
+    body = {"error": {"code": code, "message": printable(message), "request_id": request_id, **extra}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -61,8 +64,8 @@ def install(app) -> None:
         first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         return error_response(request, 422, "invalid_request", f"{field or 'body'}: {first.get('msg')}",
-                              details=[{"field": ".".join(map(str, err.get("loc", ()))), "message": err.get("msg")}
-                                       for err in e.errors()[:20]])
+                              details=[{"field": printable(".".join(map(str, err.get("loc", ())))),
+                                        "message": printable(str(err.get("msg")))} for err in e.errors()[:20]])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException):

@@ -3,6 +3,7 @@ error a request that breaks it gets, and checked before anything is written."""
 
 from dataclasses import dataclass
 
+from ..validate import MAX_DOCUMENT_BYTES
 from .errors import LimitExceeded
 
 
@@ -12,6 +13,7 @@ class Limits:
     max_text_chars: int = 100_000  # characters per text or query
     max_k: int = 1000  # results per search
     max_body_bytes: int = 16 * 1024 * 1024  # request body
+    max_document_bytes: int = MAX_DOCUMENT_BYTES  # one stored document's text (checked by the collection)
 
     def batch(self, n: int, field: str) -> None:
         if n > self.max_batch:

@@ -2,10 +2,12 @@
 embedded before the write lock is taken (readers keep going meanwhile), then written in
 one transaction: all of it lands or none of it."""
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
+from .. import validate
 from ..errors import EmbkitError
 from .auth import requires
+from .encoding import encode, encode_record
 from .hosting import NotFound
 from .schemas import AddDocuments, DeleteDocuments, GetDocuments
 from .state import hosted, limits
@@ -25,8 +27,8 @@ def upsert(name: str, body: AddDocuments, request: Request, _=Depends(requires("
     return {"ids": _write(request, name, body, upsert=True)}
 
 
-@router.post("/collections/{name}/get")
-def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("read"))) -> dict:
+@router.post("/collections/{name}/get", response_model=dict)
+def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("read"))) -> Response:
     """Documents by id (in the order given; missing ids left out) or by filter."""
     if body.ids is not None:
         limits(request).batch(len(body.ids), "ids")
@@ -36,18 +38,18 @@ def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("rea
     h = hosted(request, name)
     with h.lock.reading():
         docs = h.collection.get(body.ids, where=body.where, limit=limit, include_vectors=body.include_vectors)
-    return {"documents": [_document(d) for d in docs]}
+    return _json({"documents": [_document(d) for d in docs]})
 
 
-@router.get("/collections/{name}/documents/{doc_id:path}")
+@router.get("/collections/{name}/documents/{doc_id:path}", response_model=dict)
 def get_one(name: str, doc_id: str, request: Request, include_vectors: bool = False,
-            _=Depends(requires("read"))) -> dict:
+            _=Depends(requires("read"))) -> Response:
     h = hosted(request, name)
     with h.lock.reading():
         docs = h.collection.get([doc_id], include_vectors=include_vectors)
     if not docs:
         raise NotFound(f"id: no document with id {doc_id!r}")
-    return _document(docs[0])
+    return Response(encode_record(_document(docs[0])), media_type="application/json")
 
 
 @router.delete("/collections/{name}/documents/{doc_id:path}")
@@ -83,10 +85,17 @@ def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> lis
     metadatas = [d.metadata or {} for d in docs]
     h = hosted(request, name)
     if vectors is None:  # embedded outside the write lock, so searches go on meanwhile
+        # the write's own checks, made first so that nothing is embedded for a batch refused later
+        validate.check_texts(texts, "documents.text", max_chars=None)
+        validate.check_documents_bytes(texts, "documents.text", lim.max_document_bytes)
+        if ids is not None:
+            validate.check_ids(ids, len(ids))
+        validate.check_metadatas(metadatas, len(docs))
         vectors = h.collection.embed(texts)
     write = h.collection.upsert if upsert else h.collection.add
     with h.lock.writing():
-        return write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model)
+        return write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model,
+                     max_document_bytes=lim.max_document_bytes)
 
 
 def _every_or_none(docs, field: str) -> list | None:
@@ -96,6 +105,12 @@ def _every_or_none(docs, field: str) -> list | None:
         raise EmbkitError(f"documents[{given.index(False)}].{field}: give a {field} for every document of the "
                           "batch or for none")
     return values if all(given) else None
+
+
+def _json(content: dict) -> Response:
+    """Encoded here (see encoding.py): a stored record that cannot be encoded as it is
+    is served with a marker, not a 500 for every reader."""
+    return Response(encode(content), media_type="application/json")
 
 
 def _document(doc) -> dict:

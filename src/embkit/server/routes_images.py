@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from ..errors import EmbkitError
+from ..images import UPLOADS
+from .. import validate
 from .auth import requires
 from .hosting import NotFound
 from .schemas import AddImages
@@ -22,14 +24,13 @@ router = APIRouter(tags=["images"])
 def thumbnail(name: str, doc_id: str, request: Request, _=Depends(requires("read"))) -> FileResponse:
     """The WebP thumbnail (at most 256 px) of an image document."""
     h = hosted(request, name)
-    with h.lock.reading():
-        path = h.collection.thumbnail(doc_id)
+    with h.lock.reading():  # a file named in metadata is read only under the roots the server was given
+        path = h.collection.thumbnail(doc_id, roots=request.app.state.image_roots)
     if path is None:
         raise NotFound(f"id: no image document with id {doc_id!r} (or its file is gone)")
     return FileResponse(path, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
 
 
-UPLOADS = "images"  # uploaded files are kept here, named by their content's hash
 
 
 @router.post("/collections/{name}/images")
@@ -38,6 +39,11 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
     are kept in the collection's folder; an image that does not decode is skipped and
     reported, the others land."""
     limits(request).batch(len(body.images), "images")
+    for i, image in enumerate(body.images):  # before any file is kept
+        _check_filename(image.filename, f"images[{i}].filename")
+        if image.id is not None:
+            validate.check_unicode(image.id, f"images[{i}].id")
+    validate.check_metadatas([image.metadata for image in body.images], len(body.images))
     raws = [_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
     h = hosted(request, name)
     folder = h.collection.path / UPLOADS
@@ -65,6 +71,17 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
             path.unlink(missing_ok=True)
     return {"ids": written, "skipped": [{"index": i, "id": ids[i], "reason": bad[p]}
                                         for i, p in enumerate(paths) if p in bad]}
+
+
+def _check_filename(name: str | None, field: str) -> None:
+    """A client's file name is kept as metadata and gives the stored copy its suffix."""
+    if name is None:
+        return
+    validate.check_unicode(name, field)
+    if "\x00" in name:
+        raise EmbkitError(f"{field}: contains a NUL character")
+    if len(name) > validate.MAX_ID_CHARS:
+        raise EmbkitError(f"{field}: {len(name)} characters exceeds the limit of {validate.MAX_ID_CHARS}")
 
 
 def _base64(data: str, field: str) -> bytes:

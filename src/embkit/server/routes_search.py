@@ -4,10 +4,10 @@ call under the collection's read lock."""
 import time
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import TypeAdapter
 
 from ..errors import EmbkitError
 from .auth import requires
+from .encoding import encode
 from .routes_images import decode_image
 from .schemas import ContextRequest, Embed, Search, Similarity
 from .state import hosted, limits
@@ -19,12 +19,10 @@ router = APIRouter(tags=["search"])
 # thread pool (~0.1 ms of CPU a request). Encoding it here, in the route's own worker
 # thread, the way FastAPI does for `-> dict` (pydantic's dump_json), gives the same bytes
 # and headers without that trip; `response_model=dict` keeps the OpenAPI schema as it was.
-_DICT = TypeAdapter(dict)
-
-
+# encoding.py also serves a stored record that cannot be encoded as it is with a marker.
 def encode_hits(hits, started: float) -> bytes:
     content = {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return _DICT.dump_json(_DICT.validate_python(content, from_attributes=True), by_alias=True)
+    return encode(content)
 
 
 @router.post("/collections/{name}/search", response_model=dict)
@@ -48,8 +46,8 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     return Response(encode_hits(hits, started), media_type="application/json")
 
 
-@router.post("/collections/{name}/context")
-def context(name: str, body: ContextRequest, request: Request, _=Depends(requires("read"))) -> dict:
+@router.post("/collections/{name}/context", response_model=dict)
+def context(name: str, body: ContextRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """Numbered, cited passages for an LLM prompt, within a token budget."""
     lim = limits(request)
     lim.k(body.k)
@@ -58,7 +56,7 @@ def context(name: str, body: ContextRequest, request: Request, _=Depends(require
     with h.lock.reading():
         ctx = h.collection.context(body.question, body.budget_tokens, k=body.k, where=body.where, mode=body.mode,
                                    rerank=body.rerank, reranker=_reranker(request, body.rerank))
-    return {**ctx.to_dict(), "text": ctx.text}
+    return Response(encode({**ctx.to_dict(), "text": ctx.text}), media_type="application/json")
 
 
 @router.post("/collections/{name}/embed")

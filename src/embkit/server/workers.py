@@ -10,7 +10,7 @@ environment variable."""
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ENV = "EMBKIT_SERVE_SETTINGS"
@@ -26,6 +26,7 @@ class Settings:
     limits: dict
     reranker: str | None
     log_level: str = "info"
+    image_roots: list[str] = field(default_factory=list)  # thumbnails may be made from files under these
 
     def export(self) -> None:
         os.environ[ENV] = json.dumps(asdict(self))
@@ -44,7 +45,7 @@ def application(settings: Settings):
 
     keys = None if settings.no_auth else KeyStore(Path(settings.keys_file) if settings.keys_file else None)
     return create_app(Collections(settings.folders, settings.root, settings.read_url), keys,
-                      Limits(**settings.limits), settings.reranker)
+                      Limits(**settings.limits), settings.reranker, settings.image_roots)
 
 
 def worker_app():
