@@ -211,3 +211,31 @@ def test_bad_requests_change_nothing(tmp_path):
         assert set(col.spaces) == {"text"} and col.info()["reembedding"] == {}
     done = embkit_cli("reembed", str(tmp_path / "c"), "--model", "no-such-model")
     assert done.returncode == 1 and done.stderr.startswith("error: model: ") and "Traceback" not in done.stderr
+
+
+def test_an_interrupted_reembed_resumes_and_takes_in_writes_made_meanwhile(backend, minilm):
+    texts, ids = corpus(40)
+    location = backend("c")
+    with embkit.create(location, model="glove-50d") as col:
+        col.add(texts, ids=ids)
+    batches = []
+
+    def stop_after_two(n: int) -> None:  # a failure after the second committed batch
+        batches.append(n)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+
+    with embkit.open(location) as col:
+        with pytest.raises(KeyboardInterrupt):
+            col.reembed("minilm", batch_size=8, progress=stop_after_two)
+        assert col.info()["reembedding"] == {"text": "text_v2"} and len(space_vectors(col, "text_v2")) == 16
+        col.upsert(["the baker bakes warm bread"], ids=["d0"])  # re-embedded before the stop: queued again
+        col.add(["a fisherman sells fresh fish"], ids=["late"])
+        report = col.reembed("minilm", batch_size=8)
+    assert report["resumed"] is True and report["embedded"] == 40 - 16 + 2
+    with embkit.open(location) as col:
+        assert col.space.name == "text_v2" and col.space.model == "minilm"
+        stored = space_vectors(col, "text_v2")
+    final = ["the baker bakes warm bread", *texts[1:], "a fisherman sells fresh fish"]
+    assert sorted(stored) == sorted([*ids, "late"])
+    np.testing.assert_allclose(np.stack([stored[i] for i in [*ids, "late"]]), minilm.encode(final), atol=1e-5)
