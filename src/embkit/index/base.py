@@ -7,6 +7,9 @@ in every backend alike, including HNSW which cannot remove); `compact()` rebuild
 without them. An upserted document is a remove plus an add, so it gets a new label.
 """
 
+import errno
+import os
+import re
 from pathlib import Path
 
 import faiss
@@ -17,6 +20,7 @@ from . import idmap
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
+_ERRNO_BY_TEXT = {os.strerror(n): n for n in errno.errorcode}  # "No space left on device" -> ENOSPC
 
 
 class VectorIndex:
@@ -164,7 +168,14 @@ class VectorIndex:
         return int(raw.nbytes) + idmap.nbytes(self.rowids, self.live)
 
     def write_faiss(self, path: Path) -> None:
-        (faiss.write_index_binary if self.binary else faiss.write_index)(self._faiss, str(path))
+        """Write the FAISS index to `path`. A failed write (a full disk) is an OSError, as
+        for any other file, not FAISS's RuntimeError: callers treat it as an I/O failure."""
+        try:
+            (faiss.write_index_binary if self.binary else faiss.write_index)(self._faiss, str(path))
+        except RuntimeError as e:  # "... write error in PATH: 2262 != 9216 (No space left on device)"
+            found = re.search(r"\(([^()]+)\)\s*$", str(e))
+            reason = found.group(1) if found else str(e)
+            raise OSError(_ERRNO_BY_TEXT.get(reason, errno.EIO), reason, str(path)) from None
 
     def read_faiss(self, path: Path) -> None:
         self._faiss = (faiss.read_index_binary if self.binary else faiss.read_index)(str(path))

@@ -39,9 +39,17 @@ def save(index: VectorIndex, folder: Path, generation: int, space: str, identity
             return None
         files = {"faiss": f"faiss-{generation}.bin", "rowids": f"rowids-{generation}.npy",
                  "live": f"live-{generation}.npy"}
-        atomic_write(folder / files["faiss"], index.write_faiss)
-        atomic_write(folder / files["rowids"], lambda p: p.write_bytes(npy(idmap.to_runs(index.rowids))))
-        atomic_write(folder / files["live"], lambda p: p.write_bytes(npy(idmap.pack_live(index.live))))
+        written = []
+        try:
+            for key, write in (("faiss", index.write_faiss),
+                               ("rowids", lambda p: p.write_bytes(npy(idmap.to_runs(index.rowids)))),
+                               ("live", lambda p: p.write_bytes(npy(idmap.pack_live(index.live))))):
+                atomic_write(folder / files[key], write)
+                written.append(folder / files[key])
+        except OSError:  # a full disk: what this save wrote goes too, the manifest still names the old state
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         manifest = {
             "format": FORMAT, "space": space, IDENTITY: identity, "spec": str(index.spec),
             "effective": index.effective_spec, "kind": index.kind, "params": index.params, "metric": index.metric,

@@ -168,10 +168,14 @@ class KeywordIndex:
         # No manifest names this folder yet (or it names a damaged copy): a crash while
         # writing it leaves files that fail their CRC check, never a trusted mix.
         shutil.rmtree(folder / sub, ignore_errors=True)
-        self.retriever.save(folder / sub, show_progress=False)
-        for path in [*(folder / sub).iterdir(), folder / sub]:
-            _fsync(path)
-        atomic_write(folder / rowids_name, lambda p: p.write_bytes(npy(self.rowids)))
+        try:
+            self.retriever.save(folder / sub, show_progress=False)
+            for path in [*(folder / sub).iterdir(), folder / sub]:
+                _fsync(path)
+            atomic_write(folder / rowids_name, lambda p: p.write_bytes(npy(self.rowids)))
+        except OSError:  # a full disk: no half-written state stays behind, the manifest names the old one
+            shutil.rmtree(folder / sub, ignore_errors=True)
+            raise
         names = [f"{sub}/{p.name}" for p in sorted((folder / sub).iterdir())] + [rowids_name]
         manifest = {"format": FORMAT, "kind": KIND, IDENTITY: identity, "generation": generation,
                     "docs": len(self.rowids), "params": PARAMS, "tokenizer": DESCRIPTION, "dir": sub,
