@@ -129,6 +129,17 @@ def test_a_damaged_vector_fails_the_vectors_check(tmp_path, damage, found):
         assert conn.execute("SELECT vector FROM vectors WHERE doc = ?", (rowid_of(folder, "d007"),)).fetchone()[0] == blob
 
 
+def test_a_repair_that_cannot_read_the_store_says_so(tmp_path):
+    folder = make(tmp_path / "c")
+    set_vector_blob(folder, "d007", b"\x00" * 4)  # the store's vectors no longer make a matrix
+    (faiss_file,) = (folder / "index" / "text").glob("faiss-*.bin")
+    faiss_file.write_bytes(b"")
+    report = check(folder, repair=True)
+    assert failing(report) == ["vectors:text"] and report.repaired == []
+    assert detail(report, "index files:text").startswith("none saved")  # the damaged files were cleared ...
+    assert "(repair failed: ValueError: " in detail(report, "index files:text")  # ... but none could be built
+
+
 def test_a_corrupted_database_page_fails_integrity(tmp_path):
     folder = make(tmp_path / "c")
     db, rowid = folder / "embkit.db", rowid_of(folder, "d017")
@@ -301,3 +312,49 @@ def test_http_check_and_repair_with_scopes(tmp_path):
             assert c.get("/collections/docs/check", params={"repair": "maybe"}).status_code == 422
     finally:
         assert live.stop() == 0
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------
+
+def test_postgres_damage_is_found_and_the_pgvector_index_remade(pg_server):
+    import psycopg
+
+    from embkit.store.pg_connection import PgUrl
+    from pg_fixtures import Backend
+
+    path = Backend("postgres", server=pg_server)("check")
+    with embkit.create(path, model=None, dim=DIM) as col:
+        col.add(TEXTS, ids=IDS, vectors=vectors())
+    assert check(path).ok
+    target, doubled = PgUrl(path), "[" + ",".join(str(float(x)) for x in 2 * vectors()[7]) + "]"
+    with psycopg.connect(target.conninfo, autocommit=True) as db:
+        db.execute(f'UPDATE "{target.schema}".vec_text SET embedding = %s WHERE doc = (SELECT rowid FROM '
+                   f'"{target.schema}".docs WHERE id = %s)', (doubled, "d007"))
+        db.execute(f'DROP INDEX "{target.schema}".vec_text_index')
+    report = check(path)
+    assert failing(report) == ["vectors:text", "index:text"]
+    assert detail(report, "vectors:text").startswith("1 not unit length (±0.001) (first: 'd007')")
+    assert "pg_dump" in detail(report, "vectors:text")
+    assert "the index is missing" in detail(report, "index:text")
+    repaired = check(path, repair=True)
+    assert failing(repaired) == ["vectors:text"] and repaired.repaired == ["index:text"]
+    assert detail(repaired, "index:text").startswith("pgvector hnsw")
+
+
+def test_a_matryoshka_view_index_is_checked_and_its_damage_cleared(tmp_path):
+    folder = make(tmp_path / "c")
+    with embkit.open(folder) as col:
+        col.build_index("hnsw", dims=4)
+    report = check(folder)
+    assert [c.name for c in report.checks] == SQLITE_CHECKS[:-1] + ["index files:text@4", "index:text@4",
+                                                                     "keyword index"]
+    assert report.ok
+    (faiss_file,) = (folder / "index" / "text@4").glob("faiss-*.bin")
+    faiss_file.write_bytes(faiss_file.read_bytes()[:-8])
+    report = check(folder)
+    assert failing(report) == ["index files:text@4"]
+    repaired = check(folder, repair=True)
+    assert repaired.ok and repaired.repaired == ["index files:text@4"]
+    assert not (folder / "index" / "text@4").exists()  # a view is rebuilt when next used
+    with embkit.open(folder) as col:
+        assert col.search(vector=vectors()[3], k=1, dims=4)[0].id == "d003"

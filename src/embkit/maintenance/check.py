@@ -26,10 +26,16 @@ def check(store: Store, indexes: dict, keyword: KeywordIndex, repair: bool = Fal
     failed = [c.name for c in checks if not c.ok and fixes.get(c.name) is not None]
     if not repair or not failed:
         return Report(checks)
+    errors = {}
     for name in failed:
-        fixes[name]()
+        try:
+            fixes[name]()
+        except Exception as e:  # said on that check's line, even if clearing the damage made it pass
+            errors[name] = f"{type(e).__name__}: {e}"
     checks, _ = _run(store, indexes, keyword)
-    return Report(checks, failed)
+    checks = [c._replace(detail=f"{c.detail} (repair failed: {errors[c.name]})") if c.name in errors else c
+              for c in checks]
+    return Report(checks, [name for name in failed if name not in errors])
 
 
 def check_unopenable(path: Path, error: str) -> Report:
