@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
+from . import pg_json
 from .pg_connection import READ_ONLY, PgUrl, connect
 from .postgres_reembed import PgReembed
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
@@ -291,7 +292,7 @@ class PostgresStore(PgReembed):
                 "%s::jsonb[]) ON CONFLICT (id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata "
                 "RETURNING id, rowid"),
                 (ids, [r.text for r in records],
-                 [json.dumps(r.metadata, ensure_ascii=False, allow_nan=False) for r in records])).fetchall()
+                 [pg_json.dumps(r.metadata) for r in records])).fetchall()
             rowid_of = dict(rows)
             with c.cursor() as cur:
                 cur.executemany(self._q("INSERT INTO {s}.{v} (doc, embedding) VALUES (%s, %s) ON CONFLICT (doc) "
@@ -313,8 +314,8 @@ class PostgresStore(PgReembed):
             with c.cursor() as cur:
                 cur.executemany(self._q("UPDATE {s}.docs SET metadata = (metadata || %s::jsonb) - %s::text[] "
                                         "WHERE rowid = %s"),
-                                [(json.dumps({k: v for k, v in p.items() if v is not None}, ensure_ascii=False,
-                                             allow_nan=False), [k for k, v in p.items() if v is None], r)
+                                [(pg_json.dumps({k: v for k, v in p.items() if v is not None}),
+                                  [k for k, v in p.items() if v is None], r)
                                  for r, p in rows.items()])
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
