@@ -78,7 +78,8 @@ def cli(*args) -> subprocess.CompletedProcess:
 def test_a_healthy_collection_passes(backend, minilm):
     path = backend("c")
     with embkit.create(path) as col:
-        col.add(["The cat sleeps on the mat.", "Stock markets fell sharply.", "Rain is expected tomorrow.", "to be or not to be"],
+        col.add(["The cat sleeps on the mat.", "Stock markets fell sharply.", "Rain is expected tomorrow.",
+                 "to be or not to be"],
                 ids=["cat", "stocks", "rain", "stopwords"])
         if not backend.postgres:
             col.build_index("hnsw")  # saved files to check (a flat index saves none)
@@ -126,7 +127,8 @@ def test_a_damaged_vector_fails_the_vectors_check(tmp_path, damage, found):
     assert failing(repaired) == ["vectors:text"] and repaired.repaired == []
     assert "restore a snapshot" in detail(repaired, "vectors:text")
     with sqlite3.connect(folder / "embkit.db") as conn:  # the row is left as it was
-        assert conn.execute("SELECT vector FROM vectors WHERE doc = ?", (rowid_of(folder, "d007"),)).fetchone()[0] == blob
+        row = conn.execute("SELECT vector FROM vectors WHERE doc = ?", (rowid_of(folder, "d007"),)).fetchone()
+    assert row[0] == blob
 
 
 def test_a_repair_that_cannot_read_the_store_says_so(tmp_path):

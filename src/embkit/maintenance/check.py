@@ -17,12 +17,13 @@ from . import index_checks, store_checks
 from .report import Check, Report
 
 Fix = Callable[[], None]
+RUNS = 3  # a writer in another process may move the store during a run: run again, as a search would
 
 
 def check(store: Store, indexes: dict, keyword: KeywordIndex, repair: bool = False) -> Report:
     """Every check of the collection `store` holds; `indexes` maps each space's name to
     its index manager. With `repair`, failed derived checks are fixed and all run again."""
-    checks, fixes = _run(store, indexes, keyword)
+    checks, fixes = _settled(store, indexes, keyword)
     failed = [c.name for c in checks if not c.ok and fixes.get(c.name) is not None]
     if not repair or not failed:
         return Report(checks)
@@ -32,7 +33,7 @@ def check(store: Store, indexes: dict, keyword: KeywordIndex, repair: bool = Fal
             fixes[name]()
         except Exception as e:  # said on that check's line, even if clearing the damage made it pass
             errors[name] = f"{type(e).__name__}: {e}"
-    checks, _ = _run(store, indexes, keyword)
+    checks, _ = _settled(store, indexes, keyword)
     checks = [c._replace(detail=f"{c.detail} (repair failed: {errors[c.name]})") if c.name in errors else c
               for c in checks]
     return Report(checks, [name for name in failed if name not in errors])
@@ -46,6 +47,24 @@ def check_unopenable(path: Path, error: str) -> Report:
     if db.is_file():
         checks.append(_guarded("integrity", lambda: store_checks.file_integrity(db)))
     return Report(checks)
+
+
+def _settled(store: Store, indexes: dict, keyword: KeywordIndex) -> tuple[list[Check], dict[str, Fix]]:
+    """`_run` until the store's generation stays put across one (reads are not one
+    transaction: rows written meanwhile could look like a disagreement)."""
+    for _ in range(RUNS):
+        before = _generation(store)
+        checks, fixes = _run(store, indexes, keyword)
+        if before is None or _generation(store) == before:
+            break
+    return checks, fixes
+
+
+def _generation(store: Store) -> int | None:
+    try:
+        return store.generation
+    except Exception:  # a damaged store: the checks say so
+        return None
 
 
 def _run(store: Store, indexes: dict, keyword: KeywordIndex) -> tuple[list[Check], dict[str, Fix]]:

@@ -30,16 +30,19 @@ def vector_index(store: Store, space: Space, manager, stored: np.ndarray | None)
         _clear(manager.folder)
         manager.rebuild()
 
-    checked = _saved_faiss(store, space.name, space, manager.folder, stored, rebuild)
+    checked = _saved_faiss(store, space, manager.folder, stored, rebuild)
     for folder in sorted(manager.folder.parent.glob(f"{space.name}@*")):  # Matryoshka views: rebuilt on use
         dims = folder.name.partition("@")[2]
         if dims.isdigit():
             view = Space(folder.name, space.model, int(dims), space.metric, space.normalized)
-            checked += _saved_faiss(store, folder.name, view, folder, stored, lambda f=folder: _clear(f))
+            checked += _saved_faiss(store, view, folder, stored, lambda f=folder: _clear(f))
     return checked
 
 
-def _saved_faiss(store: Store, name: str, space: Space, folder: Path, stored, fix: Fix) -> Checked:
+def _saved_faiss(store: Store, space: Space, folder: Path, stored, fix: Fix) -> Checked:
+    """The index saved in `folder` for `space` (a view's name is `text@64`): intact, and
+    (`stored`: the rows with a vector in the space) holding what the store holds."""
+    name = space.name
     files = f"index files:{name}"
     if folder.exists() and not folder.is_dir():
         return [(Check(files, False, f"{folder} is not a folder; --repair rebuilds it from the store", True), fix),

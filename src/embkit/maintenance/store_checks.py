@@ -54,9 +54,9 @@ def vectors(store: Store, space: Space) -> tuple[Check, np.ndarray]:
     unit length. Returns the check and the row ids that have a vector in the space."""
     size = space.dim * 4
     seen: list[int] = []
-    bad: dict[str, list[int]] = {f"not {size} bytes ({space.dim}-d)": [], "not finite": [],
-                                 f"not unit length (±{UNIT_TOLERANCE:g})": []}
-    wrong_size, not_finite, not_unit = bad.values()
+    wrong_size: list[int] = []
+    not_finite: list[int] = []
+    not_unit: list[int] = []
     for batch in store.vector_blobs(space.name):
         seen += [rowid for rowid, _ in batch]
         wrong_size += [rowid for rowid, blob in batch if len(blob) != size]
@@ -70,6 +70,8 @@ def vectors(store: Store, space: Space) -> tuple[Check, np.ndarray]:
         if space.metric == "cosine":
             norms = np.linalg.norm(matrix[finite].astype(np.float64), axis=1)
             not_unit += rowids[finite][np.abs(norms - 1) > UNIT_TOLERANCE].tolist()
+    bad = {f"not {size} bytes ({space.dim}-d)": wrong_size, "not finite": not_finite,
+           f"not unit length (±{UNIT_TOLERANCE:g})": not_unit}
     name = f"vectors:{space.name}"
     found = [f"{len(rows)} {what} ({ids_of(store, rows)})" for what, rows in bad.items() if rows]
     if found:
