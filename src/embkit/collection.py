@@ -139,7 +139,8 @@ class Collection:
         self._store, self._encoder = store, encoder
         self._encoder_lock = threading.Lock()
         spaces = store.spaces()
-        space = resolve_space(store, spaces, space, DEFAULT_SPACE)
+        if root is None or space not in spaces:  # a view (see _stored_space) names its stored space
+            space = resolve_space(store, spaces, space, DEFAULT_SPACE)
         self.space: Space = spaces[space]
         self._root = root  # a view on another space of the same store (see in_space)
         self._others: dict[str, Collection] = {}
@@ -170,6 +171,11 @@ class Collection:
             name = resolve_space(self._store, self._store.spaces(), name, DEFAULT_SPACE)
         if name is None or name == self.space.name:
             return self
+        return self._stored_space(name)
+
+    def _stored_space(self, name: str) -> "Collection":
+        """The view of stored space `name` as it is: no alias followed, and a space a
+        reembed is still building included (for `check`; searches go through in_space)."""
         root = self._root or self
         if name == root.space.name:
             return root
@@ -548,7 +554,8 @@ class Collection:
         from .maintenance import check
 
         root = self._root or self
-        indexes = {name: root.in_space(name)._index for name in self.spaces}
+        building = space_state(self._store)["reembeds"].values()  # no index of a space a reembed is filling
+        indexes = {name: root._stored_space(name)._index for name in self.spaces if name not in building}
         return check(self._store, indexes, root.keyword_index(), repair=repair)
 
     def info(self) -> dict:

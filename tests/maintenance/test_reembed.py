@@ -229,6 +229,7 @@ def test_an_interrupted_reembed_resumes_and_takes_in_writes_made_meanwhile(backe
         with pytest.raises(KeyboardInterrupt):
             col.reembed("minilm", batch_size=8, progress=stop_after_two)
         assert col.info()["reembedding"] == {"text": "text_v2"} and len(space_vectors(col, "text_v2")) == 16
+        assert col.check().failed == []  # a half-built space is a sound state (its index is left alone)
         col.upsert(["the baker bakes warm bread"], ids=["d0"])  # re-embedded before the stop: queued again
         col.add(["a fisherman sells fresh fish"], ids=["late"])
         report = col.reembed("minilm", batch_size=8)
@@ -236,6 +237,7 @@ def test_an_interrupted_reembed_resumes_and_takes_in_writes_made_meanwhile(backe
     with embkit.open(location) as col:
         assert col.space.name == "text_v2" and col.space.model == "minilm"
         stored = space_vectors(col, "text_v2")
+        assert col.check().failed == []  # both spaces, each against its own index
     final = ["the baker bakes warm bread", *texts[1:], "a fisherman sells fresh fish"]
     assert sorted(stored) == sorted([*ids, "late"])
     np.testing.assert_allclose(np.stack([stored[i] for i in [*ids, "late"]]), minilm.encode(final), atol=1e-5)

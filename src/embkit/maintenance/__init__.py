@@ -1,9 +1,11 @@
 """Keeping a collection sound: snapshots and their restore (snapshot.py); `check`
 verifies the store and the derived files against it, and with `repair` rebuilds what
-is derived (check.py)."""
+is derived (check.py); `reembed` moves a space to another model without downtime
+(reembed.py)."""
 
 from .check import check, check_unopenable
+from .reembed import reembed
 from .report import Check, Report
 from .snapshot import restore, snapshot
 
-__all__ = ["snapshot", "restore", "check", "check_unopenable", "Check", "Report"]
+__all__ = ["snapshot", "restore", "check", "check_unopenable", "Check", "Report", "reembed"]
