@@ -33,7 +33,7 @@ def server(tmp_path, request):
 
 def test_mixed_adds_and_searches_lose_nothing(server):
     live, key, folder = server
-    acked, statuses, failures = [], [], []
+    acked, statuses, failures, answered, wrong = [], [], [], set(), []
     lock = threading.Lock()
     deadline = time.monotonic() + SECONDS
 
@@ -47,23 +47,34 @@ def test_mixed_adds_and_searches_lose_nothing(server):
                         ids = [f"c{n}-{i}-{j}" for j in range(rng.randint(1, 4))]
                         docs = [{"id": d, "text": " ".join(rng.choices(WORDS, k=8)), "metadata": {"client": n}}
                                 for d in ids]
-                        r = c.post("/collections/busy/add", json={"documents": docs})
+                        r, kind = c.post("/collections/busy/add", json={"documents": docs}), "add"
                         if r.status_code == 201:
                             with lock:
                                 acked.extend(ids)
                     elif rng.random() < 0.3:
                         vector = [rng.gauss(0, 1) for _ in range(384)]
-                        r = c.post("/collections/busy/search", json={"vector": vector, "k": 5})
+                        r, kind = c.post("/collections/busy/search", json={"vector": vector, "k": 5}), "vector"
                     else:
                         mode = rng.choice(["dense", "keyword", "hybrid"])
                         body = {"query": " ".join(rng.choices(WORDS, k=3)), "k": 5, "mode": mode}
+                        kind = mode
                         if rng.random() < 0.3:
                             body["where"] = {"client": rng.randrange(CLIENTS)}
+                            kind += " filtered"
                         r = c.post("/collections/busy/search", json=body)
+                        if r.status_code == 200:  # at most k hits; a filter returns only its client's
+                            hits = r.json()["hits"]
+                            want = body.get("where", {}).get("client")
+                            if len(hits) > 5 or (want is not None and any(h["metadata"].get("client") != want
+                                                                          for h in hits)):
+                                with lock:
+                                    wrong.append((body, hits))
                     with lock:
                         statuses.append(r.status_code)
                         if r.status_code >= 300:
                             failures.append(r.text)
+                        else:
+                            answered.add(kind)
                 except Exception as e:  # a dropped connection counts as a failure too
                     with lock:
                         failures.append(repr(e))
@@ -75,8 +86,11 @@ def test_mixed_adds_and_searches_lose_nothing(server):
     for t in threads:
         t.join()
     assert not failures, failures[:5]
-    assert len(statuses) > 200  # the load was real
-    assert sum(s >= 500 for s in statuses) == 0
+    assert sum(s >= 500 for s in statuses) == 0 and not wrong, wrong[:2]
+    # every kind of request was answered while the others ran: not a rate, a mix (the
+    # clients' seeded choices cover all eight kinds within their first 4 requests each)
+    assert answered == {"add", "vector", "dense", "keyword", "hybrid", "dense filtered", "keyword filtered",
+                        "hybrid filtered"}, answered
     with live.client(key) as c:
         assert c.get("/collections/busy").json()["count"] == len(acked) + 1
         found = c.post("/collections/busy/get", json={"ids": acked[:1000]}).json()["documents"]
