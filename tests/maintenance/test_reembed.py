@@ -241,3 +241,20 @@ def test_an_interrupted_reembed_resumes_and_takes_in_writes_made_meanwhile(backe
     final = ["the baker bakes warm bread", *texts[1:], "a fisherman sells fresh fish"]
     assert sorted(stored) == sorted([*ids, "late"])
     np.testing.assert_allclose(np.stack([stored[i] for i in [*ids, "late"]]), minilm.encode(final), atol=1e-5)
+
+
+def test_a_handle_opened_before_follows_the_switch(backend):
+    texts, ids = corpus(24)
+    location = backend("c")
+    with embkit.create(location, model="minilm") as col:
+        col.add(texts, ids=ids)
+    before = embkit.open(location)  # a server's handle, say: its own connection (and, on PostgreSQL, cache)
+    try:
+        with embkit.open(location) as col:
+            col.reembed("glove-50d", batch_size=10)
+            expected = results(col)
+        assert results(before) == expected  # embedded with glove-50d, searched in text_v2
+        before.add(["a tailor sews warm coats"], ids=["after"])
+        assert "after" in space_vectors(before, "text_v2") and "after" not in space_vectors(before, "text")
+    finally:
+        before.close()

@@ -19,6 +19,10 @@ class PgReembed:
         """{"reembeds": …, "space_aliases": …, "superseded": …} as stored."""
         return {key: json.loads(self.meta(key) or "{}") for key in (REEMBEDS, ALIASES, SUPERSEDED)}
 
+    def forget_spaces(self) -> None:
+        """Drop the cached spaces: another process may have added one (a reembed)."""
+        self._spaces = None
+
     def followers_of(self, c, space: str) -> str | None:
         """Within a write transaction (generation row locked): the space being built
         from `space`, or None; refuses a write into a space that another one replaced."""

@@ -24,6 +24,9 @@ def resolve_space(store, spaces: dict, name: str | None, default: str) -> str:
         live = [s for s in spaces if s not in building.values() and s not in state["superseded"]]
         name = default if default in spaces or default in aliases else (live or list(spaces))[0]
     name = aliases.get(name, name)
+    if name not in spaces and hasattr(store, "forget_spaces"):  # a cache (PostgreSQL): another process may
+        store.forget_spaces()                                   # have added it; the caller's dict is refreshed
+        spaces.update(store.spaces())
     if name in building.values():
         source = next(s for s, t in building.items() if t == name)
         raise EmbkitError(f"space: {name!r} is still being built by reembed from {source!r}; "
