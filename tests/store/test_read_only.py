@@ -101,6 +101,7 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path)
         namespace.step("hybrid", f'$EMBKIT search {d} "stock market crash" --mode hybrid -k 2 --json', out),
         namespace.step("get", f"$EMBKIT get {d} bread", out),
         namespace.step("info", f"$EMBKIT info {d} --json", out),
+        namespace.step("map", f"$EMBKIT map {d} --method pca --color-by none -o {out}/map.html --json", out),
         namespace.step("add", f"$EMBKIT add {d} {shlex.quote(str(new_doc))}", out),
         namespace.step("delete", f"$EMBKIT delete {d} cat", out),
     ])
@@ -130,6 +131,12 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path)
     rc, stdout, stderr = namespace.result("info", out)
     assert (rc, json.loads(stdout)["count"]) == (0, len(DOCS)), stderr
 
+    rc, stdout, stderr = namespace.result("map", out)  # its projection cache cannot be saved: a warning
+    assert (rc, json.loads(stdout)["points"]) == (0, len(DOCS)), stderr
+    assert (out / "map.html").stat().st_size > 0
+    assert stderr.startswith(f"warning: projection cache {archived}/analysis/projections/pca-") and \
+        "not saved ([Errno 30] Read-only file system" in stderr
+
     refusal = (f"error: path: collection at {archived} is read-only (a read-only mount, or no permission to "
                "write); it can be searched but not changed")
     for name in ("add", "delete"):
@@ -137,7 +144,7 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path)
         assert rc == 1, stderr
         assert stderr.strip().splitlines()[-1] == refusal
         assert "Traceback" not in stderr
-    for name in ("dense", "keyword", "hybrid", "get", "info"):
+    for name in ("dense", "keyword", "hybrid", "get", "info", "map"):
         assert "Traceback" not in namespace.result(name, out)[2]
     assert namespace.files(archived) == before  # nothing written, not even a cache
 

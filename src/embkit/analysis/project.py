@@ -144,12 +144,18 @@ def _load(path: Path, rowids: np.ndarray):
 
 
 def _save(target: Path, rowids: np.ndarray, xy: np.ndarray, notes: list[str]) -> None:
-    """Write the cache file; files of older generations can never match again: removed."""
+    """Write the cache file; files of older generations can never match again: removed.
+    A cache that cannot be written (a full disk, a read-only collection) is only a warning:
+    the projection is answered all the same."""
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, rowids=np.asarray(rowids, dtype=np.int64), xy=xy, notes=np.array(notes, dtype=str))
 
-    atomic_write(target, write)
+    try:
+        atomic_write(target, write)
+    except OSError as e:
+        warnings.warn(f"projection cache {target} not saved ({e}); it is computed again next time", stacklevel=3)
+        return
     generation = target.name.split("-")[1]
     for old in target.parent.glob("*.npz"):
         if old.name.split("-")[1:2] != [generation]:
