@@ -190,7 +190,7 @@ class Collection:
         if not isinstance(name, str) or not _SPACE_NAME.match(name):
             raise EmbkitError(f"name: space name {name!r} must be 1-32 lowercase letters, digits or '_', "
                               "starting with a letter")
-        if name in self.spaces:
+        if name in self.spaces or name in space_state(self._store)["space_aliases"]:  # an alias is a space's name
             raise EmbkitError(f"name: the collection has a space {name!r} already")
         space, _ = _space_of(model, self.space.metric, name=name)
         self._store.add_space(space)

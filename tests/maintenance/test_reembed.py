@@ -139,6 +139,8 @@ def test_searches_during_the_reembed_answer_from_the_old_space(tmp_path, minilm)
     np.testing.assert_allclose(stored["d0"], glove[1].vector, atol=1e-6)
     # --drop-old: no vector, no space, no index files of the old space are left.
     assert "text" not in old.spaces and not (path / "index" / "text").exists()
+    with pytest.raises(EmbkitError, match=r"^name: the collection has a space 'text' already"):
+        old.add_space("text", "minilm")  # `text` names text_v2 now
     with sqlite3.connect(path / "embkit.db") as db:
         assert db.execute("SELECT count(*) FROM vectors WHERE space = 'text'").fetchone()[0] == 0
     old.add(["a tailor sews warm coats"], ids=["after"])  # lands in the new space

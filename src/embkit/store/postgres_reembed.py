@@ -34,10 +34,10 @@ class PgReembed:
 
     def start_reembed(self, source: str, space) -> None:
         """Create `space` (its vector table) and record that it is being built from `source`."""
-        if space.name in self.spaces():
-            raise EmbkitError(f"name: the collection has a space {space.name!r} already")
         with self._transaction() as c:
-            self._lock_writers(c)
+            self._lock_writers(c)  # then a second reembed started at the same time finds this one's space
+            if c.execute(self._q("SELECT 1 FROM {s}.spaces WHERE name = %s"), (space.name,)).fetchone():
+                raise EmbkitError(f"name: the collection has a space {space.name!r} already")
             self._create_space(c, space)
             self._set_meta_json(c, REEMBEDS, {**self._meta_json(c, REEMBEDS), source: space.name})
         self._spaces = None
