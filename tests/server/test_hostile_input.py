@@ -57,11 +57,11 @@ def _port(response) -> int:
 
 
 REQUESTS = [  # (route, raw JSON body, field the error names)
-    ("add", '{"documents": [{"id": "x", "text": "a ' + ESC + ' b"}]}', "documents.text[0]"),
+    ("add", '{"documents": [{"id": "x", "text": "a ' + ESC + ' b"}]}', "texts[0]"),
     ("add", '{"documents": [{"id": "' + ESC + '", "text": "fine"}]}', "ids[0]"),
     ("add", '{"documents": [{"text": "fine", "metadata": {"' + ESC + '": 1}}]}', "metadatas[0] (a key)"),
     ("add", '{"documents": [{"text": "fine", "metadata": {"k": "' + ESC + '"}}]}', "metadatas[0].k"),
-    ("upsert", '{"documents": [{"id": "bread", "text": "' + ESC + '"}]}', "documents.text[0]"),
+    ("upsert", '{"documents": [{"id": "bread", "text": "' + ESC + '"}]}', "texts[0]"),
     ("search", '{"query": "bread ' + ESC + '"}', "query"),
     ("search", '{"query": "' + ESC + '", "mode": "keyword"}', "query"),
     ("search", '{"query": "' + ESC + '", "mode": "hybrid"}', "query"),
@@ -112,12 +112,12 @@ def test_metadata_past_the_limits_is_a_422(served):
 
 
 def test_document_size_limit_is_the_servers_setting(served):
-    """`serve --max-document-bytes 1000`: the same words as the Python and CLI doors."""
+    """`serve --max-document-bytes 1000`: the same message as the Python door."""
     client, _ = served
     r = client.post("/collections/docs/add", json={"documents": [{"id": "s", "text": "short"},
                                                                  {"id": "long", "text": "word " * 400}]})
     assert r.status_code == 422
-    assert r.json()["error"]["message"] == ("documents.text[1]: document of 2000 bytes exceeds the limit of "
+    assert r.json()["error"]["message"] == ("texts[1]: document of 2000 bytes exceeds the limit of "
                                             "1000 bytes (max_document_bytes)")
     assert client.post("/collections/docs/get", json={"ids": ["s", "long"]}).json() == {"documents": []}
 

@@ -86,8 +86,8 @@ def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> lis
     h = hosted(request, name)
     if vectors is None:  # embedded outside the write lock, so searches go on meanwhile
         # the write's own checks, made first so that nothing is embedded for a batch refused later
-        validate.check_texts(texts, "documents.text", max_chars=None)
-        validate.check_documents_bytes(texts, "documents.text", lim.max_document_bytes)
+        validate.check_texts(texts, "texts", max_chars=None)
+        validate.check_documents_bytes(texts, "texts", lim.max_document_bytes)
         if ids is not None:
             validate.check_ids(ids, len(ids))
         validate.check_metadatas(metadatas, len(docs))
