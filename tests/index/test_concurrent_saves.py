@@ -44,7 +44,8 @@ def test_processes_adding_searching_and_saving_at_once_never_fail(tmp_path):
         assert proc.returncode == 0, err
         reports.append(json.loads(out.strip().splitlines()[-1]))
     failures = [f for r in reports for f in r["failures"]]
-    assert failures == [], f"{len(failures)} of {sum(r['calls'] for r in reports)} calls failed:\n" + "\n".join(failures[:5])
+    calls = sum(r["calls"] for r in reports)
+    assert failures == [], f"{len(failures)} of {calls} calls failed:\n" + "\n".join(failures[:5])
     assert all(r["rounds"] > 0 for r in reports)
     assert [w for r in reports for w in r["unusable"]] == []  # no load ever saw a save half done
 

@@ -203,7 +203,8 @@ class IndexManager:
         if self.index is None or not self.dirty:
             return
         if self.index.kind != "flat" and self.index._faiss is not None:
-            persist.save(self.index, self.folder, self.generation, self.space.name, self.store.identity)
+            persist.save(self.index, self.folder, self.generation, self.space.name, self.store.identity,
+                         newest=self.store.generation)
             self.store.prune_changes(self.generation)
         elif (self.folder / persist.MANIFEST).exists():
             (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
@@ -220,7 +221,7 @@ class IndexManager:
 
     def _load(self) -> VectorIndex | None:
         try:
-            loaded = persist.load_current(self.folder, self.space, self.store.identity)
+            loaded = persist.load_current(self.folder, self.space, self.store.identity, self.store.generation)
         except persist.IndexUnreadable as e:
             warnings.warn(f"index at {self.folder} is unusable ({e}); rebuilding it from the store", stacklevel=3)
             return None

@@ -29,13 +29,15 @@ __all__ = ["MANIFEST", "FORMAT", "LOCK", "IndexUnreadable", "save", "read_manife
 LOAD_ATTEMPTS = 3
 
 
-def save(index: VectorIndex, folder: Path, generation: int, space: str, identity: str | None = None) -> dict | None:
+def save(index: VectorIndex, folder: Path, generation: int, space: str, identity: str | None = None,
+         newest: int | None = None) -> dict | None:
     """Write the index's state for `generation`, stamped with the collection's
-    `identity`; returns the manifest. Processes take turns (the folder's lock); one
-    whose state is older than the saved one writes nothing and returns None."""
+    `identity`; returns the manifest. Processes take turns (the folder's lock). Given
+    the store's `newest` generation, a state older than the saved one (which another
+    process wrote, at most `newest`) is not written, and None is returned."""
     make_folder(folder, levels=2)  # index/ and index/SPACE: a stray file in their place is replaced
     with locked(folder, exclusive=True):
-        if _newer_saved(folder, generation, identity):
+        if newest is not None and _newer_saved(folder, generation, identity, newest):
             return None
         files = {"faiss": f"faiss-{generation}.bin", "rowids": f"rowids-{generation}.npy",
                  "live": f"live-{generation}.npy"}
@@ -63,15 +65,17 @@ def save(index: VectorIndex, folder: Path, generation: int, space: str, identity
     return manifest
 
 
-def _newer_saved(folder: Path, generation: int, identity: str | None) -> bool:
+def _newer_saved(folder: Path, generation: int, identity: str | None, newest: int) -> bool:
     """True if the folder already holds a sound state of this collection newer than
-    `generation` (another process saved it): overwriting it would only lose ground."""
+    `generation` (another process saved it): overwriting it would only lose ground.
+    One ahead of the store's `newest` generation is not sound (a store rolled back)."""
     try:
         manifest = read_manifest(folder)
         if manifest is None:
             return False
         ours = identity is None or manifest.get(IDENTITY) == identity
-        return ours and isinstance(manifest.get("generation"), int) and manifest["generation"] > generation
+        saved = manifest.get("generation")
+        return ours and isinstance(saved, int) and generation < saved <= newest
     except IndexUnreadable:
         return False
 
@@ -92,11 +96,13 @@ def read_manifest(folder: Path) -> dict | None:
         raise IndexUnreadable(f"{path}: {e}") from None
 
 
-def load_current(folder: Path, space, identity: str | None) -> tuple[VectorIndex, dict] | None:
+def load_current(folder: Path, space, identity: str | None,
+                 newest: int | None = None) -> tuple[VectorIndex, dict] | None:
     """(index, manifest) of the state saved for `space` (name, dim, metric) of the
     collection `identity`, or None if none is saved; IndexUnreadable if it cannot be
-    used. Reads under the folder's shared lock, so no save prunes files meanwhile; if
-    a state is replaced while being read all the same (no lock to be had), reads again."""
+    used, or (given the store's `newest` generation) is ahead of the store. Reads under
+    the folder's shared lock, so no save prunes files meanwhile; if a state is replaced
+    while being read all the same (no lock to be had), reads again."""
     attempts = LOAD_ATTEMPTS
     while True:
         attempts -= 1
@@ -108,6 +114,9 @@ def load_current(folder: Path, space, identity: str | None) -> tuple[VectorIndex
                                                                                           space.name):
                 raise IndexUnreadable("it was built for another space, dimension or metric")
             check_identity(manifest, identity)
+            saved = manifest.get("generation")
+            if newest is not None and not (isinstance(saved, int) and saved <= newest):
+                raise IndexUnreadable(f"it is of generation {saved!r}, ahead of the store's {newest}")
             try:
                 return load(folder, manifest), manifest
             except IndexUnreadable:

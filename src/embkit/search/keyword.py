@@ -159,7 +159,7 @@ class KeywordIndex:
         folder, generation, identity = self.folder, self.generation, self.store.identity
         make_folder(folder)  # a stray file named `keyword` is replaced
         with locked(folder, exclusive=True):
-            if not _newer_saved(folder, generation, identity):
+            if not _newer_saved(folder, generation, identity, self.store.generation):
                 self._write_files(folder, generation, identity)
         self.dirty = False
 
@@ -226,13 +226,14 @@ class KeywordIndex:
                     "tokenizer": DESCRIPTION}
 
 
-def _newer_saved(folder: Path, generation: int, identity: str | None) -> bool:
-    """True if the folder holds a sound manifest of this collection newer than `generation`."""
+def _newer_saved(folder: Path, generation: int, identity: str | None, newest: int) -> bool:
+    """True if the folder holds a sound manifest of this collection newer than
+    `generation` (another process saved it); one ahead of the store's `newest` is not."""
     try:
         manifest = _read_manifest(folder, identity)
     except IndexUnreadable:
         return False
-    return manifest is not None and manifest["generation"] > generation
+    return manifest is not None and generation < manifest["generation"] <= newest
 
 
 def _replaced(folder: Path, manifest: dict) -> bool:
