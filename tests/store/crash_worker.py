@@ -1,11 +1,14 @@
 """Ingesting worker for test_crash.py: killed with SIGKILL at random points.
 
-    python crash_worker.py DIR START
+    python crash_worker.py DIR START [PAUSE]
 
 Opens the existing collection in DIR and writes batches START, START+1, ... forever
 (up to a safety cap), one `add`/`upsert` call -- one transaction -- per batch. Prints
 `ready` once the collection is open, `begin B` just before batch B's call and
-`committed B` right after it returns, flushing each line.
+`committed B` right after it returns, flushing each line. With PAUSE, batch PAUSE stops
+inside its transaction (seen through SQLite's statement trace) once half its own vector
+rows are written -- or, in an upsert, all of them and half the rewrites of batch PAUSE-1
+-- prints `inside B` and waits there to be killed.
 
 Everything a batch holds is a pure function of its number, so the test can recompute
 it (this module is imported by the test for that):
@@ -19,6 +22,7 @@ it (this module is imported by the test for that):
 """
 
 import sys
+import time
 
 import numpy as np
 
@@ -56,7 +60,24 @@ def batch_call(b: int) -> tuple[str, list[str], list[dict], np.ndarray]:
             np.concatenate([vectors(b), vectors(b - 1, rev=b)]))
 
 
-def main(path: str, start: int) -> None:
+def pause_inside(conn, b: int, rows: int) -> None:
+    """Trace `conn`'s statements; after `rows` vector rows of batch b's transaction,
+    say so and wait (in the transaction, its lock held) for the SIGKILL."""
+    written = 0
+
+    def trace(statement: str) -> None:
+        nonlocal written
+        written += statement.startswith("INSERT OR REPLACE INTO vectors")
+        if written == rows:
+            assert conn.in_transaction
+            sys.stdout.write(f"inside {b}\n")
+            sys.stdout.flush()
+            time.sleep(120)
+
+    conn.set_trace_callback(trace)
+
+
+def main(path: str, start: int, pause: int | None = None) -> None:
     import embkit
 
     col = embkit.open(path)
@@ -65,6 +86,8 @@ def main(path: str, start: int) -> None:
     out.flush()
     for b in range(start, start + MAX_BATCHES):
         method, ids_, metas, vecs = batch_call(b)
+        if b == pause:
+            pause_inside(col._store._conn, b, size(b) // 2 if len(ids_) == size(b) else (size(b) + len(ids_)) // 2)
         out.write(f"begin {b}\n")
         out.flush()
         getattr(col, method)(ids=ids_, metadatas=metas, vectors=vecs)
@@ -74,4 +97,4 @@ def main(path: str, start: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)
