@@ -33,13 +33,16 @@ def create_key(keys_file: Path, scope: str, *collections: str) -> str:
 
 
 class LiveServer:
-    def __init__(self, args: list[str], log: Path, env: dict | None = None):
+    def __init__(self, args: list[str], log: Path, env: dict | None = None, prefix: list[str] = ()):
+        """`embkit serve ARGS`, run through `prefix` if given (a command that ends by running
+        its arguments, such as tests/namespace.py's `wrap`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with open(log, "w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "embkit.cli", "serve", *args, "--host", "127.0.0.1", "--port", str(self.port)],
+                [*prefix, sys.executable, "-m", "embkit.cli", "serve", *args, "--host", "127.0.0.1", "--port",
+                 str(self.port)],
                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         self._wait()
 

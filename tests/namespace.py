@@ -39,6 +39,12 @@ def run(script: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
+def wrap(setup: str) -> list[str]:
+    """A command prefix that runs `setup` in a new namespace, then its arguments there
+    (exec'd: the process keeps its pid, so the caller signals the program itself)."""
+    return ["unshare", "-rm", "sh", "-euc", f'{setup}\nexec "$@"', "sh"]
+
+
 def step(name: str, command: str, out: Path) -> str:
     """A script line running `command` (whatever it exits with) into OUT/name.{out,err,rc}."""
     base = shlex.quote(str(out / name))

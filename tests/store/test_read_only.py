@@ -15,6 +15,7 @@ import pytest
 import embkit
 import namespace
 from embkit.store import DB_NAME
+from live_server import LiveServer
 
 DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",
         "dog": "The dog barked at the mailman every single morning.",
@@ -165,6 +166,31 @@ def test_python_reads_a_read_only_collection(archived, tmp_path):
     assert (out["add"], out["delete"]) == (refusal, refusal)
     assert out["closed"] is True
     assert any(w.startswith(f"keyword index of {archived} not saved") for w in out["warnings"])
+
+
+def test_server_serves_a_read_only_collection(archived, tmp_path):
+    """Reads answer over HTTP; a write is a 4xx naming the cause; shutting down (which
+    saves caches) still exits 0."""
+    before = namespace.files(archived)
+    log = tmp_path / "server.log"
+    server = LiveServer([str(archived), "--no-auth"], log, prefix=namespace.wrap(MOUNT_RO.format(d=shlex.quote(str(archived)))))
+    try:
+        with server.client() as client:
+            r = client.post("/collections/col/search", json={"query": "a kitten napping on a rug", "k": 2})
+            assert r.status_code == 200 and [h["id"] for h in r.json()["hits"]][0] == "cat"
+            r = client.post("/collections/col/search", json={"query": "markets", "mode": "keyword"})
+            assert [h["id"] for h in r.json()["hits"]] == ["stocks"]
+            assert client.get("/collections/col/documents/bread").json()["text"] == DOCS["bread"]
+            refusal = (f"path: collection at {archived} is read-only (a read-only mount, or no permission to write); "
+                       "it can be searched but not changed")
+            for r in (client.post("/collections/col/add", json={"documents": [{"id": "x", "text": "sailing boats"}]}),
+                      client.delete("/collections/col/documents/cat")):
+                assert (r.status_code, r.json()["error"]["message"]) == (422, refusal)
+    finally:
+        code = server.stop()
+    assert code == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert namespace.files(archived) == before
 
 
 def test_wal_is_read_when_its_shm_is_there_and_refused_when_not(tmp_path):
