@@ -56,7 +56,7 @@ def collection(tmp_path_factory, minilm):
     behind the store, so a search catches them up and closing wants to save them."""
     reason = namespace.unavailable()
     if reason:
-        pytest.skip(f"no small tmpfs can be made: {reason}")
+        pytest.skip(f"no mount namespace: no small tmpfs can be made ({reason})")
     folder = tmp_path_factory.mktemp("full") / "col"
     ids = list(DOCS)
     vectors = minilm.encode([DOCS[i] for i in ids])

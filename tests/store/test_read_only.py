@@ -71,7 +71,7 @@ os._exit(0)
 def namespaces():
     reason = namespace.unavailable()
     if reason:
-        pytest.skip(f"no read-only mount can be made: {reason}")
+        pytest.skip(f"no mount namespace: no read-only mount can be made ({reason})")
 
 
 @pytest.fixture(scope="module")
