@@ -140,5 +140,8 @@ def test_cli_refuses_surrogates_and_deep_metadata(cli_collection, tmp_path):
         "error: query: not valid Unicode (lone surrogate at position 3)")
     assert _cli_error("get", str(cli_collection), "\udcff") == (
         "error: ids[0]: not valid Unicode (lone surrogate at position 0)")
+    deep_where = '{"a": ' * 3000 + "1" + "}" * 3000  # was a RecursionError traceback
+    assert _cli_error("search", str(cli_collection), "bread", "--where", deep_where) == (
+        "error: where: nested more than 32 levels deep")
     with embkit.open(cli_collection) as col:
         assert col.count() == 0

@@ -302,7 +302,7 @@ class Collection:
             raise EmbkitError("delete: give ids or a where filter (refusing to delete everything)")
         ids = validate.check_id_list(ids) if ids is not None else None
         if where is not None:
-            validate.check_tree(where, "where")
+            validate.check_where(where)
         return self._store.delete(ids, where)
 
     # ---- reading -------------------------------------------------------------------
@@ -315,7 +315,7 @@ class Collection:
             include_vectors: bool = False) -> list[Document]:
         """Documents by id (in the order given; missing ids left out) or by filter."""
         if where is not None:
-            validate.check_tree(where, "where")
+            validate.check_where(where)
         if ids is not None:
             records = self._store.get(validate.check_id_list(ids))
             if where is not None:
@@ -422,7 +422,7 @@ class Collection:
             raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
         exclude, q = None, None
         if where is not None:
-            validate.check_tree(where, "where")
+            validate.check_where(where)
         if query is not None:
             query = validate.check_query(query)
         elif image is not None:

@@ -92,7 +92,15 @@ def check_id_list(ids: Any, field: str = "ids") -> list[str]:
     return list(ids)
 
 
-def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH) -> None:
+def check_where(where: Any) -> Any:
+    """A metadata filter's strings are valid Unicode and its nesting is bounded, before
+    the compiler (store/where.py, which has its own rules and depth) walks it."""
+    check_tree(where, "where", limit=None)
+    return where
+
+
+def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH,
+               limit: str | None = "max_metadata_depth") -> None:
     """A JSON-like value (metadata, a filter) nested at most `max_depth` objects or
     lists deep, whose keys and strings are valid Unicode. Walked without recursion, so
     a value nested thousands deep is refused instead of exhausting the stack."""
@@ -105,7 +113,7 @@ def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH) -> N
         if not isinstance(node, (dict, list, tuple)):
             continue
         if depth > max_depth:
-            raise EmbkitError(f"{field}: nested more than {max_depth} levels deep (limit max_metadata_depth)")
+            raise EmbkitError(f"{field}: nested more than {max_depth} levels deep" + (f" (limit {limit})" if limit else ""))
         if isinstance(node, dict):
             for key, child in node.items():
                 if isinstance(key, str):

@@ -7,7 +7,9 @@ from typing import Optional
 import numpy as np
 import typer
 
+from ..errors import EmbkitError
 from ..store import parse_where
+from ..store.where import MAX_DEPTH as MAX_WHERE_DEPTH
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="embkit: embed, store and search text by meaning, offline.")
@@ -46,7 +48,12 @@ def _json_default(x):
 
 
 def _where(text: Optional[str]) -> Optional[dict]:
-    return parse_where(text) if text is not None else None
+    if text is None:
+        return None
+    try:
+        return parse_where(text)
+    except RecursionError:  # JSON nested thousands deep: json.loads gives up before the compiler sees it
+        raise EmbkitError(f"where: nested more than {MAX_WHERE_DEPTH} levels deep") from None
 
 
 class _progress:
