@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..atomic import atomic_write
+from .. import validate
 from ..errors import EmbkitError
 from .chunk import check_chunking, chunk_records
 from .manifest import MANIFEST, MANIFEST_FORMAT, RECORD_FORMATS, Manifest, expand_inputs, fingerprint
@@ -122,6 +123,9 @@ def shard_records(path: str, source: str, settings: ShardSettings) -> tuple[int,
     from .tokenizer import encoder_tokenizer, model_max_tokens, reads_whole_texts
 
     batch = read_source(path, settings.text_column, settings.id_column or _NO_ID_COLUMN)
+    for i, text in enumerate(batch.texts):  # as `embkit add` does, before any is chunked
+        validate.check_document_bytes(text, batch.where(i))
+        validate.check_unicode(text, batch.where(i))
     stem = Path(source).stem
     docs = [(doc_id if doc_id is not None else f"{stem}:{i}", text, meta)
             for i, (doc_id, text, meta) in enumerate(zip(batch.ids, batch.texts, batch.metadatas))]
