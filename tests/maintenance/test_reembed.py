@@ -184,10 +184,13 @@ def test_a_killed_reembed_resumes_with_only_the_unfinished_rows(tmp_path):
     other = embkit_cli("reembed", str(path), "--model", "minilm-int8")
     assert other.returncode == 1 and other.stderr.startswith("error: model: a reembed of 'text' into 'text_v2'")
 
-    again = embkit_cli("reembed", str(path), "--model", "minilm", "--batch-size", "64", "--json")
+    again = embkit_cli("reembed", str(path), "--model", "minilm", "--batch-size", "64")
     assert again.returncode == 0, again.stderr
-    report = json.loads(again.stdout)
-    assert report["resumed"] is True and report["embedded"] == 300 - committed
+    assert again.stdout == (f"re-embedded {300 - committed} row(s) with minilm into text_v2 (resumed); "
+                            "'text' now searches text_v2; text kept\n")  # only the unfinished rows
+    assert "re-embedding with minilm" in again.stderr and f"{300 - committed}/{300 - committed}" in again.stderr
+    shown = embkit_cli("info", str(path)).stdout
+    assert "alias text: -> text_v2" in shown and "space text_v2: minilm, 384-d, cosine" in shown
     with embkit.open(path) as col:
         assert col.space.name == "text_v2" and col.space.model == "minilm"
         stored = space_vectors(col, "text_v2")
