@@ -91,7 +91,7 @@ def archived(tmp_path_factory, minilm):
     return folder
 
 
-def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path):
+def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path, minilm):
     before = namespace.files(archived)
     new_doc = tmp_path / "new.txt"
     new_doc.write_text("A brand new document about sailing boats.")
@@ -110,8 +110,10 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path)
 
     rc, stdout, stderr = namespace.result("dense", out)
     assert rc == 0, stderr
+    ids = list(DOCS)  # the reference: numpy cosine over every document
+    cosines = minilm.encode([DOCS[i] for i in ids]) @ minilm.encode(["a kitten napping on a rug"])[0]
+    assert [h["id"] for h in json.loads(stdout)["results"]] == [ids[i] for i in np.argsort(-cosines)[:3]]
     assert [h["id"] for h in json.loads(stdout)["results"]][0] == "cat"
-    assert len(json.loads(stdout)["results"]) == 3
     # The HNSW index caught up with the last add in memory; saving it fails: one warning line.
     assert f"warning: vector index of space 'text' of {archived} not saved ([Errno 30] Read-only file system" \
         in stderr
