@@ -287,6 +287,7 @@ class Collection:
         metadatas = validate.check_metadatas(metadatas, n)
         if n == 0:
             return []
+        self._store.check_writable()  # a read-only collection refuses before any embedding
         if not upsert:  # fail before spending time on embedding; checked again inside the transaction
             self._store.refuse_existing(ids)
         if vectors is None:
@@ -309,7 +310,7 @@ class Collection:
 
     def count(self, where: dict | None = None) -> int:
         """Number of documents (matching `where`)."""
-        return self._store.count(where)
+        return self._store.count(validate.check_where(where) if where is not None else None)
 
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None, limit: int | None = None,
             include_vectors: bool = False) -> list[Document]:
@@ -331,7 +332,7 @@ class Collection:
 
     def table(self, where: dict | None = None) -> Table:
         """Every document (matching `where`) with its vector, in row order."""
-        rowids = self._store.rowids(where) if where is not None else None
+        rowids = self._store.rowids(validate.check_where(where)) if where is not None else None
         found, vectors = self._store.vectors(self.space.name, rowids)
         records = self._store.by_rowids(found) if len(found) else {}
         rows = [records[r] for r in found.tolist()]
