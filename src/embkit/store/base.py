@@ -15,6 +15,7 @@ class Store(Protocol):
 
     path: Path  # where the collection lives (a folder, for SQLite)
     backend: str  # "sqlite" or "postgresql", for info
+    read_only: bool  # opened read-only (SQLite on a read-only mount, say): every write refuses
 
     @property
     def generation(self) -> int:
@@ -70,6 +71,9 @@ class Store(Protocol):
     def changed_since(self, generation: int) -> np.ndarray | None: ...
 
     def prune_changes(self, upto: int) -> None: ...
+
+    def check_writable(self) -> None:
+        """Refuse now (EmbkitError) if writes would be refused: before work they would waste."""
 
     def close(self) -> None: ...
 

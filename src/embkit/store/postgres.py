@@ -26,6 +26,7 @@ class PostgresStore(PgReembed):
     """The Store protocol (see base.py) on PostgreSQL + pgvector."""
 
     backend = "postgresql"
+    read_only = False  # PostgreSQL refuses writes itself (a read-only role or replica says why)
 
     def __init__(self, url: PgUrl, conn):
         from psycopg import sql
@@ -97,6 +98,9 @@ class PostgresStore(PgReembed):
         c.execute(self._q("CREATE TABLE {s}.{v} (doc bigint PRIMARY KEY REFERENCES {s}.docs (rowid) "
                           "ON DELETE CASCADE, embedding vector({dim}) NOT NULL)", space.name,
                           dim=self._sql.Literal(space.dim)))
+
+    def check_writable(self) -> None:
+        """Nothing to check here: see `read_only`."""
 
     def close(self) -> None:
         for conn in [self._conn, *self._readers]:

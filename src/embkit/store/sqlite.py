@@ -340,10 +340,14 @@ class SQLiteStore(SQLiteReembed):
             c.execute("UPDATE meta SET value = ? WHERE key = 'changes_from' AND CAST(value AS INTEGER) < ?",
                       (str(upto), upto))
 
-    def _write(self):
+    def check_writable(self) -> None:
+        """Refuse now if this store is read-only: before work a write would waste."""
         if self.read_only:
             raise EmbkitError(f"path: collection at {self.path} is read-only ({self.read_only_reason}); it can be "
                               "searched but not changed")
+
+    def _write(self):
+        self.check_writable()
         return _Transaction(self._conn, self._lock)
 
 
