@@ -142,3 +142,6 @@ def test_a_poison_document_in_the_store_breaks_no_read(served):
     assert r.status_code == 200 and "bread" in r.json()["text"]
     r = client.post("/collections/old/search", json={"like": "bread", "k": 3})  # the fast path
     assert r.status_code == 200 and {h["id"] for h in r.json()["hits"]} >= {"poison"}
+    points = client.get("/collections/old/map", params={"method": "pca", "color_by": "deep"})
+    assert points.status_code == 200
+    assert {p["id"]: p["color"] for p in points.json()["points"]}["poison"] is None

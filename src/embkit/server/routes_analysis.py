@@ -41,6 +41,12 @@ def map_points(name: str, request: Request, method: Literal["umap", "pca", "tsne
         if doc is None:
             continue
         points.append({"id": doc_id, "x": round(x, 5), "y": round(y, 5),
-                       "color": doc.metadata.get(color_by) if color_by else None,
+                       "color": _scalar(doc.metadata.get(color_by)) if color_by else None,
                        "text": (doc.text or "")[:SNIPPET]})
     return {"method": projection.method, "color_by": color_by, "notes": projection.notes, "points": points}
+
+
+def _scalar(value):
+    """A colour comes from a plain value; an object or list (which may be nested past what
+    can be encoded, in a document from an older version) colours nothing."""
+    return value if isinstance(value, (str, int, float, bool)) else None
