@@ -259,6 +259,7 @@ def test_info(col, backend):
     assert info["count"] == 5 and info["dim"] == 384 and info["metric"] == "cosine"
     assert info["spaces"] == {"text": {"model": "minilm", "dim": 384, "metric": "cosine", "normalized": True}}
     assert info["bytes"] > 5 * 384 * 4 and info["schema_version"] == SCHEMA_VERSION
+    assert info["read_only"] is False  # a writable collection (read-only ones: tests/store/test_read_only.py)
     if backend.postgres:
         assert info["backend"] == "postgresql" and info["path"].startswith("postgresql://embkit@127.0.0.1:")
         assert info["index"]["backend"] == "pgvector" and info["index"]["kind"] == "hnsw"

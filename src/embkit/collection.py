@@ -561,14 +561,14 @@ class Collection:
 
     def info(self) -> dict:
         """What `embkit info` shows: where (path or URL) and on which backend, count,
-        spaces, model, dim, metric, index, size on disk."""
+        spaces, model, dim, metric, index, size on disk, whether it is read-only."""
         spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
                   for s in self._store.spaces().values()}
         return {"path": self._store.location, "backend": self._store.backend, "count": self.count(), "spaces": spaces, "model": self.space.model,
                 "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
                 "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION),
-                **self._space_names()}
+                "read_only": self._store.read_only, **self._space_names()}
 
     def _space_names(self) -> dict:
         """For info: the space this handle reads, aliases left by reembed (name → space),

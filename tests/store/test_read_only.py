@@ -131,7 +131,7 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path,
     assert (rc, json.loads(stdout)) == (0, {"id": "bread", "text": DOCS["bread"], "metadata": {}}), stderr
 
     rc, stdout, stderr = namespace.result("info", out)
-    assert (rc, json.loads(stdout)["count"]) == (0, len(DOCS)), stderr
+    assert (rc, json.loads(stdout)["count"], json.loads(stdout)["read_only"]) == (0, len(DOCS), True), stderr
 
     refusal = (f"error: path: collection at {archived} is read-only (a read-only mount, or no permission to "
                "write); it can be searched but not changed")

@@ -226,6 +226,8 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
         return
     for key in ("path", "count", "model", "dim", "metric", "bytes", "generation", "schema_version"):
         typer.echo(f"{key:>15}: {data[key]}")
+    if data["read_only"]:
+        typer.echo(f"{'read-only':>15}: yes (searches work; writes are refused, caches are not saved)")
     for name, space in data["spaces"].items():
         typer.echo(f"{'space ' + name:>15}: {space['model']}, {space['dim']}-d, {space['metric']}")
     for name, target in data.get("aliases", {}).items():  # left by reembed (see `embkit reembed`)
