@@ -14,7 +14,7 @@ import pytest
 
 import embkit
 import namespace
-from embkit.store import DB_NAME
+from embkit.store import DB_NAME, SCHEMA_VERSION
 from live_server import LiveServer
 
 DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",
@@ -215,3 +215,18 @@ def test_wal_is_read_when_its_shm_is_there_and_refused_when_not(tmp_path):
     with embkit.open(folder) as col:
         assert col.count() == 3
         assert np.array_equal(col.get(["c"], include_vectors=True)[0].vector, np.eye(4)[2])
+
+
+def test_an_older_schema_on_a_read_only_mount_is_refused_not_migrated(tmp_path):
+    from test_migration import make_v1  # a genuine version-1 database
+
+    folder = tmp_path / "v1"
+    make_v1(folder)
+    before = namespace.files(folder)
+    d, out = shlex.quote(str(folder)), tmp_path
+    done = namespace.run("\n".join([MOUNT_RO.format(d=d), namespace.step("info", f"$EMBKIT info {d}", out)]))
+    assert done.returncode == 0, done.stderr
+    assert namespace.result("info", out)[0::2] == (
+        1, f"error: schema_version: collection at {folder} has schema version 1 and is read-only, so it cannot be "
+           f"migrated to {SCHEMA_VERSION}; open it once where it is writable\n")
+    assert namespace.files(folder) == before
