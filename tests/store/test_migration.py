@@ -109,7 +109,9 @@ def test_version_1_is_migrated_in_place(tmp_path):
 
     after = snapshot(path)
     assert "WITHOUT ROWID" not in vectors_sql(path)
-    assert dict(after["meta"]) == {**dict(before["meta"]), "schema_version": "2"}
+    identity = dict(after["meta"]).get("identity", "")  # made on first use: the index saved records it
+    assert len(identity) == 32 and "identity" not in dict(before["meta"])
+    assert dict(after["meta"]) == {**dict(before["meta"]), "schema_version": "2", "identity": identity}
     for table in ("spaces", "docs", "changes"):
         assert after[table] == before[table], table
     assert sorted(after["vectors"]) == sorted(before["vectors"])
