@@ -13,6 +13,9 @@ MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # one stored document (UTF-8), before it i
 MAX_ID_CHARS = 512
 MAX_METADATA_BYTES = 65_536  # one document's metadata, JSON-encoded
 MAX_METADATA_DEPTH = 32  # nested objects and lists in one document's metadata
+# a filter's objects and lists: enough for the compiler's own limit (32 levels of $and/$or,
+# each an object and a list; store/where.py), which is the one a user meets with its message
+MAX_FILTER_NESTING = 100
 MAX_K = 10_000
 
 
@@ -95,7 +98,7 @@ def check_id_list(ids: Any, field: str = "ids") -> list[str]:
 def check_where(where: Any) -> Any:
     """A metadata filter's strings are valid Unicode and its nesting is bounded, before
     the compiler (store/where.py, which has its own rules and depth) walks it."""
-    check_tree(where, "where", limit=None)
+    check_tree(where, "where", MAX_FILTER_NESTING, limit=None)
     return where
 
 
