@@ -234,10 +234,6 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
         typer.echo(f"{'alias ' + name:>15}: -> {target}")
     for source, target in data.get("reembedding", {}).items():
         typer.echo(f"{'reembedding':>15}: {source} -> {target} (unfinished: run `embkit reembed` again)")
-    for name, target in data.get("aliases", {}).items():  # left by reembed (see `embkit reembed`)
-        typer.echo(f"{'alias ' + name:>15}: -> {target}")
-    for source, target in data.get("reembedding", {}).items():
-        typer.echo(f"{'reembedding':>15}: {source} -> {target} (unfinished: run `embkit reembed` again)")
     ix = data["index"]
     state = "current" if ix["current"] else "stale (rebuilt or caught up at the next search)"
     typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {ix['bytes']} bytes, {state}")
