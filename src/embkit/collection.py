@@ -364,13 +364,14 @@ class Collection:
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Vectors for `texts` from this collection's encoder, prepared as stored."""
         texts = validate.check_texts(texts)
-        return self._prepare(self.encoder.encode(texts, batch_size=batch_size), "texts")
+        col = self._serving(None)  # after a reembed switched: the model that now serves this space
+        return col._prepare(col.encoder.encode(texts, batch_size=batch_size), "texts")
 
     def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
         """(len(a), len(b)) scores of each text in `a` against each in `b`, in the
         collection's metric (cosine; dot; l2 as negated distance)."""
         a, b = validate.check_texts(a, "a"), validate.check_texts(b, "b")
-        return pairwise_scores(self.embed(a), self.embed(b), self.space.metric).astype(np.float32)
+        return pairwise_scores(self.embed(a), self.embed(b), self._serving(None).space.metric).astype(np.float32)
 
     def fields(self, sample: int = 1000, top: int = 20) -> dict[str, dict]:
         """Metadata fields of (a sample of) the documents: the JSON types seen and the
@@ -477,42 +478,42 @@ class Collection:
         """Group documents (k-means or HDBSCAN), label each cluster by its distinctive
         terms and a representative document, and store the assignment as metadata."""
         from .analysis.cluster import cluster
-        return cluster(self, k=k, method=method, **options)
+        return cluster(self._serving(None), k=k, method=method, **options)
 
     def project(self, method: str = "umap", **options):
         """2-D coordinates of the documents (umap, pca or tsne), cached per generation."""
         from .analysis.project import project
-        return project(self, method=method, **options)
+        return project(self._serving(None), method=method, **options)
 
     def map(self, out: str | Path, method: str = "umap", **options):
         """Write an interactive HTML map (and a PNG beside it) of the documents."""
         from .analysis.maps import write_map
-        return write_map(self, out, method=method, **options)
+        return write_map(self._serving(None), out, method=method, **options)
 
     def outliers(self, top: int = 20, method: str = "knn", **options):
         """The `top` documents least like the rest (k-NN distance or local outlier factor)."""
         from .analysis.outliers import outliers
-        return outliers(self, top=top, method=method, **options)
+        return outliers(self._serving(None), top=top, method=method, **options)
 
     def duplicates(self, threshold: float = 0.95, **options):
         """Groups of near-duplicate documents (cosine ≥ threshold), found through the index."""
         from .analysis.duplicates import duplicates
-        return duplicates(self, threshold=threshold, **options)
+        return duplicates(self._serving(None), threshold=threshold, **options)
 
     def dedupe(self, threshold: float = 0.95, keep: str = "first", delete: bool = False, **options):
         """Near-duplicate groups and which ids would go; deletes them only with delete=True."""
         from .analysis.duplicates import dedupe
-        return dedupe(self, threshold=threshold, keep=keep, delete=delete, **options)
+        return dedupe(self._serving(None), threshold=threshold, keep=keep, delete=delete, **options)
 
     def recommend(self, liked: Sequence[str], disliked: Sequence[str] = (), k: int = 10, **options) -> list[Hit]:
         """Documents like the `liked` ones and unlike the `disliked`, from a profile vector."""
         from .analysis.recommend import recommend
-        return recommend(self, liked=liked, disliked=disliked, k=k, **options)
+        return recommend(self._serving(None), liked=liked, disliked=disliked, k=k, **options)
 
     def drift(self, other: "Collection | None" = None, **options):
         """How far another collection (or another slice of this one) has moved."""
         from .analysis.drift import drift
-        return drift(self, other, **options)
+        return drift(self._serving(None), other, **options)
 
     # ---- the index -----------------------------------------------------------------
 

@@ -261,5 +261,10 @@ def test_a_handle_opened_before_follows_the_switch(backend):
         assert results(before) == expected  # embedded with glove-50d, searched in text_v2
         before.add(["a tailor sews warm coats"], ids=["after"])
         assert "after" in space_vectors(before, "text_v2") and "after" not in space_vectors(before, "text")
+        fresh = embkit.load_encoder("glove-50d").encode(["a tailor sews warm coats"])
+        np.testing.assert_allclose(before.embed(["a tailor sews warm coats"]), fresh, atol=1e-6)  # the new model
+        assert before.similarity(["a"], ["b"]).shape == (1, 1)
+        with embkit.open(location) as reopened:  # analysis verbs read the new space too, as a new handle does
+            assert before.outliers(top=3) == reopened.outliers(top=3)
     finally:
         before.close()
