@@ -13,6 +13,7 @@ the old index while it is still correct); the new index is adopted, and caught u
 the first search after it is ready. `refresh_index`, `build_index` and closing wait.
 """
 
+import sqlite3
 import threading
 import warnings
 from pathlib import Path
@@ -216,7 +217,7 @@ class IndexManager:
         closing tries again."""
         try:
             self._save()
-        except OSError as e:
+        except (OSError, sqlite3.Error) as e:  # sqlite3: pruning the change log on a locked or full database
             warnings.warn(f"index at {self.folder} could not be saved ({e}); it serves from memory", stacklevel=4)
 
     def _load(self) -> VectorIndex | None:
