@@ -45,9 +45,29 @@ def test_the_folder_is_a_static_model_with_domain_neighbours(trained):
 def test_the_report_compares_with_glove_on_held_out_word_tests(trained):
     ev = trained[1]["evaluation"]
     assert ev["before"]["analogy_accuracy"] > 0.4  # GloVe 6B 50d on Google's analogies (30k words)
-    assert 0 <= ev["after"]["analogy_accuracy"] < ev["before"]["analogy_accuracy"]  # 1M tokens of biomedicine
-    assert -1 <= ev["after"]["wordsim353_spearman"] <= 1
+    assert ev["after"]["analogy_accuracy"] < ev["before"]["analogy_accuracy"]  # 1M tokens of biomedicine
+    # a real effect: measured 0.2816 Spearman on the 32% of WordSim-353 in the vocabulary and
+    # 0.0166 of 2,104 analogies; random vectors over the same vocabulary get 0.06 and 0.0
+    assert ev["after"]["wordsim353_spearman"] >= 0.25 and ev["after"]["analogy_accuracy"] >= 0.01, ev["after"]
+    assert ev["after"]["wordsim353_oov_percent"] == 68.0 and ev["after"]["analogies_answerable"] == 2104
     assert json.loads((trained[0] / "embkit-train.json").read_text())["evaluation"] == ev
+
+
+def test_trained_vectors_beat_random_ones_on_word_similarity(trained):
+    """The same vocabulary with random vectors, scored by gensim directly: the trained
+    vectors' WordSim-353 Spearman is higher by a wide margin (measured 0.28 vs 0.06)."""
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    encoder = embkit.load_encoder(str(trained[0]))
+    spearman = {}
+    for name, vectors in (("trained", encoder.vectors),
+                          ("random", np.random.default_rng(0).normal(size=encoder.vectors.shape))):
+        kv = KeyedVectors(encoder.dim)
+        kv.add_vectors(encoder.vocab, np.asarray(vectors, dtype=np.float32))
+        spearman[name] = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))[1][0]
+    assert spearman["trained"] == pytest.approx(trained[1]["evaluation"]["after"]["wordsim353_spearman"], abs=1e-4)
+    assert spearman["trained"] >= spearman["random"] + 0.15, spearman
 
 
 def test_same_seed_same_vectors(corpus, trained, tmp_path):
