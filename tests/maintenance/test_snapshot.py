@@ -4,6 +4,7 @@ moment, whose search and integrity check pass; caches of another generation are 
 out and rebuilt; restore refuses a non-empty folder without --force and changes nothing;
 a PostgreSQL collection is snapshot and restored by the pg_dump commands embkit prints."""
 
+import importlib
 import json
 import shlex
 import sqlite3
@@ -148,6 +149,39 @@ def test_caches_of_the_snapshot_generation_are_copied_others_rebuilt(tmp_path):
     assert not (tmp_path / "s3" / "index").exists() and not (tmp_path / "s3" / "keyword").exists()
     with embkit.restore(tmp_path / "s3", tmp_path / "r3") as col:
         assert_state_of(col, 3)
+
+
+def test_thumbnails_of_documents_written_during_the_snapshot_are_left_out(tmp_path, monkeypatch):
+    """A thumbnail is written after its batch commits: one replaced or added between the
+    database copy and the thumbnail copy belongs to a later state, and is left out."""
+    from embkit.ingest.images import thumbnail_path
+
+    module = importlib.import_module("embkit.maintenance.snapshot")  # the package's `snapshot` is the function
+
+    src = tmp_path / "c"
+    _quiet_collection(src, 1).close()
+    thumbs = src / "thumbnails"
+    for i in range(3):
+        thumbnail_path(thumbs, doc_id(0, i)).parent.mkdir(exist_ok=True)
+        thumbnail_path(thumbs, doc_id(0, i)).write_bytes(b"old %d" % i)
+    copy_tree = module._copy_tree
+
+    def copy_after_a_write(folder, dest):  # another writer commits between the two copies
+        if folder.name == "thumbnails":
+            with embkit.open(src) as col:
+                col.upsert([text(0, 1)], ids=[doc_id(0, 1)], vectors=[vector(9, 9)])
+                col.add([text(1, 0)], ids=[doc_id(1, 0)], vectors=[vector(1, 0)])
+                col.close(save=False)
+            thumbnail_path(thumbs, doc_id(0, 1)).write_bytes(b"new 1")
+            thumbnail_path(thumbs, doc_id(1, 0)).write_bytes(b"new")
+        return copy_tree(folder, dest)
+
+    monkeypatch.setattr(module, "_copy_tree", copy_after_a_write)
+    manifest = snapshot(src, tmp_path / "s")
+    assert manifest["generation"] == 1 and "thumbnails" in manifest["copied"]
+    assert manifest["rebuilt_on_open"]["thumbnails"].startswith("2 thumbnails of documents changed after")
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "s" / "thumbnails").iterdir()}
+    assert kept == {thumbnail_path(thumbs, doc_id(0, i)).name: b"old %d" % i for i in (0, 2)}
 
 
 def assert_state_of(col, n: int) -> None:

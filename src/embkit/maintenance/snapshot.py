@@ -197,33 +197,31 @@ def _copy_tree(folder: Path, dest: Path) -> bool:
 
 
 def _drop_changed_thumbnails(db: Path, out: Path, generation: int) -> str | None:
-    """Remove from the copy the thumbnails of documents written after the snapshot (a
-    thumbnail is written after its batch commits, so read the log after copying); all of
-    them if the change log no longer reaches back. A note when any were dropped."""
+    """Keep in the copy only the thumbnails of the snapshot's documents that no later
+    write changed (a thumbnail is written after its batch commits, so the log is read
+    after copying); none if the change log no longer reaches back. A note if any went."""
     src = sqlite3.connect(db, timeout=30)
     try:
         src.execute("BEGIN")
         changes_from = int(src.execute("SELECT value FROM meta WHERE key = 'changes_from'").fetchone()[0])
-        rows = [r[0] for r in src.execute("SELECT DISTINCT doc FROM changes WHERE generation > ?", (generation,))]
+        changed = {r[0] for r in src.execute("SELECT DISTINCT doc FROM changes WHERE generation > ?", (generation,))}
         src.execute("COMMIT")
     finally:
         src.close()
-    if changes_from > generation:
-        shutil.rmtree(out / THUMBNAILS, ignore_errors=True)
-        return "the change log no longer reaches the snapshot's generation; thumbnails are made again on use"
     snap = sqlite3.connect(out / DB_NAME)
     try:
-        ids = [r[0] for i in range(0, len(rows), 500) for r in snap.execute(
-            f"SELECT id FROM docs WHERE rowid IN ({','.join('?' * len(rows[i:i + 500]))})", rows[i:i + 500])]
+        docs = snap.execute("SELECT rowid, id FROM docs").fetchall()
     finally:
         snap.close()
-    dropped = 0
-    for doc_id in ids:
-        thumb = thumbnail_path(out / THUMBNAILS, doc_id)
-        if thumb.exists():
-            thumb.unlink()
-            dropped += 1
-    return f"{dropped} thumbnails of documents changed after the snapshot are made again on use" if dropped else None
+    folder = out / THUMBNAILS
+    keep = set() if changes_from > generation else \
+        {thumbnail_path(folder, doc_id).name for rowid, doc_id in docs if rowid not in changed}
+    dropped = [p for p in folder.iterdir() if p.name not in keep]
+    for path in dropped:
+        path.unlink()
+    if dropped:
+        return f"{len(dropped)} thumbnails of documents changed after the snapshot, or not in it, are made again on use"
+    return None
 
 
 # ---- files and folders -----------------------------------------------------------------
