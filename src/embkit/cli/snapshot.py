@@ -5,16 +5,14 @@ import typer
 from ..errors import EmbkitError
 from .common import JsonOpt, _print_json, app
 
-PG_HELP = ("A PostgreSQL collection is snapshot with pg_dump of its schema embkit_NAME (the error for a "
-           "postgresql:// URL prints the exact commands).")
-
-
 @app.command()
 def snapshot(path: str = typer.Argument(..., help="Collection folder."),
              out: str = typer.Argument(..., help="New folder for the snapshot (must not exist or be empty)."),
              as_json: bool = JsonOpt) -> None:
     """Copy a collection consistently while writers keep writing: the database as of one
-    commit, with the caches of that generation (others are rebuilt when opened)."""
+    commit, with the caches of that generation (others are rebuilt when opened).
+
+    PostgreSQL: pg_dump of the schema embkit_NAME (a URL's error prints the exact commands)."""
     from ..maintenance.snapshot import pg_commands, snapshot as take
     from ..store.pg_connection import PgUrl, is_url
 
@@ -29,8 +27,6 @@ def snapshot(path: str = typer.Argument(..., help="Collection folder."),
     for name, reason in manifest["rebuilt_on_open"].items():
         typer.echo(f"  {name}: rebuilt on open ({reason})")
 
-
-snapshot.__doc__ += "\n\n" + PG_HELP
 
 
 @app.command()
