@@ -184,6 +184,32 @@ def test_thumbnails_of_documents_written_during_the_snapshot_are_left_out(tmp_pa
     assert kept == {thumbnail_path(thumbs, doc_id(0, i)).name: b"old %d" % i for i in (0, 2)}
 
 
+def test_a_collection_on_a_read_only_mount_is_snapshot(tmp_path):
+    """An archived collection (closed, on a read-only mount) is snapshot through the CLI
+    without writing beside it, caches included, and restores whole elsewhere."""
+    import namespace
+
+    reason = namespace.unavailable()
+    if reason:
+        pytest.skip(f"no mount namespace: no read-only mount can be made ({reason})")
+    src = tmp_path / "archive" / "c"
+    _quiet_collection(src, 2).close()
+    before = namespace.files(src)
+    d = shlex.quote(str(src))
+    script = "\n".join([f"mount --bind {d} {d} && mount -o remount,bind,ro {d}",
+                        namespace.step("snap", f"$EMBKIT snapshot {d} {shlex.quote(str(tmp_path / 's'))} --json",
+                                       tmp_path)])
+    done = namespace.run(script)
+    assert done.returncode == 0, done.stderr
+    rc, out, err = namespace.result("snap", tmp_path)
+    assert rc == 0, err
+    manifest = json.loads(out)
+    assert manifest["generation"] == 2 and manifest["copied"] == ["embkit.db", "index/text", "keyword"]
+    assert namespace.files(src) == before
+    with embkit.restore(tmp_path / "s", tmp_path / "r") as col:
+        assert_state_of(col, 2)
+
+
 def assert_state_of(col, n: int) -> None:
     assert {d.id for d in col.get()} == batches(n)
     for b in range(n):

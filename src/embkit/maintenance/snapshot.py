@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import EmbkitError
 from ..ingest.images import thumbnail_path
+from ..store.read_only import connect_read_only, unwritable_reason
 from ..store.schema import DB_NAME, SCHEMA_VERSION
 
 MANIFEST = "snapshot.json"
@@ -118,7 +119,7 @@ def restore(snapshot_dir: str | Path, path: str | Path, force: bool = False) -> 
 
 def _backup(db: Path, dest: Path) -> tuple[int, int]:
     """Copy `db` with the online backup API; (generation, schema version) of the copy."""
-    src = sqlite3.connect(db, timeout=30)
+    src = _open_source(db)
     dst = sqlite3.connect(dest)
     try:
         src.backup(dst)  # pages=-1: the whole database in one step, i.e. in one read transaction
@@ -130,6 +131,12 @@ def _backup(db: Path, dest: Path) -> tuple[int, int]:
         dst.close()
         src.close()
     return int(meta["generation"]), int(meta["schema_version"])
+
+
+def _open_source(db: Path) -> sqlite3.Connection:
+    """The source database, read without writing beside it where that is not allowed
+    (a read-only mount: an archived collection is snapshot too)."""
+    return connect_read_only(db) if unwritable_reason(db) else sqlite3.connect(db, timeout=30)
 
 
 def _check_db(db: Path) -> None:
@@ -200,7 +207,7 @@ def _drop_changed_thumbnails(db: Path, out: Path, generation: int) -> str | None
     """Keep in the copy only the thumbnails of the snapshot's documents that no later
     write changed (a thumbnail is written after its batch commits, so the log is read
     after copying); none if the change log no longer reaches back. A note if any went."""
-    src = sqlite3.connect(db, timeout=30)
+    src = _open_source(db)
     try:
         src.execute("BEGIN")
         changes_from = int(src.execute("SELECT value FROM meta WHERE key = 'changes_from'").fetchone()[0])
