@@ -597,12 +597,9 @@ class Collection:
         writers keep writing: the database as of one commit, with the caches of that
         same generation (others are rebuilt on open). Returns the snapshot's manifest.
         A PostgreSQL collection is snapshot with pg_dump (the error says how)."""
-        from .maintenance.snapshot import pg_commands, snapshot
+        from .maintenance.snapshot import snapshot
 
-        if self._store.backend != "sqlite":
-            raise EmbkitError(f"out: a PostgreSQL collection is snapshot with pg_dump: "
-                              f"{pg_commands(self._store.url)}")
-        return snapshot(self.path, out)
+        return snapshot(self._store.location, out)
 
     # ---- images (see images.py) ------------------------------------------------------
 

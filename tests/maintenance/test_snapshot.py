@@ -288,6 +288,9 @@ def test_postgres_collection_dumped_while_written_restores_into_another_database
     assert proc.stderr.count("\n") == 1 and not (tmp_path / "s").exists()
     message = proc.stderr.removeprefix("error: path: a PostgreSQL collection is snapshot with pg_dump: ")
     dump, rest = message.split("; restore with ")
+    with embkit.open(url) as col, pytest.raises(EmbkitError) as refused:  # Python says the same
+        col.snapshot(tmp_path / "s")
+    assert f"error: {refused.value}\n" == proc.stderr and not (tmp_path / "s").exists()
     restore_commands = rest.split(" (DB_URL:")[0].split(" && ")
 
     stop, errors = threading.Event(), []

@@ -2,7 +2,6 @@
 
 import typer
 
-from ..errors import EmbkitError
 from .common import JsonOpt, _print_json, app
 
 @app.command()
@@ -13,11 +12,8 @@ def snapshot(path: str = typer.Argument(..., help="Collection folder."),
     commit, with the caches of that generation (others are rebuilt when opened).
 
     PostgreSQL: pg_dump of the schema embkit_NAME (a URL's error prints the exact commands)."""
-    from ..maintenance.snapshot import pg_commands, snapshot as take
-    from ..store.pg_connection import PgUrl, is_url
+    from ..maintenance.snapshot import snapshot as take
 
-    if is_url(path):
-        raise EmbkitError(f"path: a PostgreSQL collection is snapshot with pg_dump: {pg_commands(PgUrl(path))}")
     manifest = take(path, out)
     if as_json:
         _print_json(manifest)

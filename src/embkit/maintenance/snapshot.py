@@ -21,9 +21,11 @@ import sqlite3
 import tempfile
 import zlib
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import EmbkitError
 from ..ingest.images import thumbnail_path
+from ..store.pg_connection import PgUrl, is_url
 from ..store.read_only import connect_read_only, unwritable_reason
 from ..store.schema import DB_NAME, SCHEMA_VERSION
 
@@ -37,7 +39,10 @@ CACHE_MANIFEST = "manifest.json"
 
 def snapshot(source: str | Path, out: str | Path) -> dict:
     """A consistent copy of the collection folder `source` in the new folder `out`
-    (which must not exist or be empty); returns the manifest written as snapshot.json."""
+    (which must not exist or be empty); returns the manifest written as snapshot.json.
+    A PostgreSQL collection URL is refused with the pg_dump commands that copy it."""
+    if is_url(source):
+        raise EmbkitError(f"path: a PostgreSQL collection is snapshot with pg_dump: {pg_commands(PgUrl(source))}")
     source, out = Path(source), Path(out)
     if not (source / DB_NAME).is_file():
         raise EmbkitError(f"path: {source} is not an embkit collection (no {DB_NAME})")
@@ -299,8 +304,6 @@ def pg_commands(target) -> str:
     PgUrl): pg_dump of its schema (`embkit_NAME`: every table of the collection) in one
     consistent transaction, and pg_restore into a database with the pgvector extension.
     The server URL is shown without its password (pg_dump reads PGPASSWORD)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     server = urlunsplit(urlsplit(target.public())._replace(query=""))
     return (f"pg_dump --format=custom --schema='\"{target.schema}\"' --file=OUT.dump '{server}'; restore with "
             f"psql DB_URL -c 'CREATE EXTENSION IF NOT EXISTS vector' && pg_restore --dbname=DB_URL OUT.dump "
