@@ -50,27 +50,12 @@ def snapshot(source: str | Path, out: str | Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        generation, schema = _backup(source / DB_NAME, tmp / DB_NAME)
-        copied, rebuilt = [DB_NAME], {}
-        for name in CACHES:
-            for folder in _cache_folders(source / name):
-                rel = folder.relative_to(source).as_posix()
-                reason = _copy_cache(folder, tmp / rel, generation)
-                if reason is None:
-                    copied.append(rel)
-                else:
-                    rebuilt[rel] = reason
-        for name in AS_FOUND:
-            if _copy_tree(source / name, tmp / name):
-                copied.append(name)
-        if _copy_tree(source / THUMBNAILS, tmp / THUMBNAILS):
-            copied.append(THUMBNAILS)
-            note = _drop_changed_thumbnails(source / DB_NAME, tmp, generation)
-            if note:
-                rebuilt[THUMBNAILS] = note
+        generation, schema = _backup(source / DB_NAME, tmp / DB_NAME)  # first: the files follow the database
+        copied, rebuilt = _copy_derived(source, tmp, generation)
         manifest = {"format": FORMAT, "source": str(source.resolve()), "backend": "sqlite",
                     "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    "generation": generation, "schema_version": schema, "copied": copied, "rebuilt_on_open": rebuilt}
+                    "generation": generation, "schema_version": schema, "copied": [DB_NAME, *copied],
+                    "rebuilt_on_open": rebuilt}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
         _fsync_tree(tmp)
         _replace(tmp, out)
@@ -163,6 +148,28 @@ def _check_db(db: Path) -> None:
 
 
 # ---- derived files -------------------------------------------------------------------
+
+def _copy_derived(source: Path, out: Path, generation: int) -> tuple[list[str], dict[str, str]]:
+    """Copy what lives beside the database: (what was copied, {what was left out: why})."""
+    copied, rebuilt = [], {}
+    for name in CACHES:
+        for folder in _cache_folders(source / name):
+            rel = folder.relative_to(source).as_posix()
+            reason = _copy_cache(folder, out / rel, generation)
+            if reason is None:
+                copied.append(rel)
+            else:
+                rebuilt[rel] = reason
+    for name in AS_FOUND:
+        if _copy_tree(source / name, out / name):
+            copied.append(name)
+    if _copy_tree(source / THUMBNAILS, out / THUMBNAILS):
+        copied.append(THUMBNAILS)
+        note = _drop_changed_thumbnails(source / DB_NAME, out, generation)
+        if note:
+            rebuilt[THUMBNAILS] = note
+    return copied, rebuilt
+
 
 def _cache_folders(root: Path) -> list[Path]:
     """`root` and its subfolders that hold a cache manifest (index/<space>, keyword)."""
