@@ -74,7 +74,23 @@ def test_trained_model_is_a_cross_encoder_that_separates_positives(trained, smal
     for query, positive, negatives in triples:
         scores = rerank_scores(model, query, [positive, *negatives])
         margins.append(scores[0] - scores[1:].max())
-    assert np.mean(np.array(margins) > 0) > 0.6  # learned: positives above their hardest negatives
+    # it fits what it trained on (measured 0.75 of the triples; this says nothing of
+    # unseen queries, where 15 training queries are far too few: see the next test)
+    assert np.mean(np.array(margins) > 0) > 0.6
+
+
+def test_on_held_out_queries_the_saved_blend_keeps_the_first_stage_quality(trained, small_beir, tmp_path):
+    """On the test split (never trained on), nDCG@10 of hybrid search reranked with the
+    blend weight chosen on held-out training queries stays within 0.01 of hybrid alone.
+    Measured: hybrid 0.9166, reranked with the saved blend (0.1) 0.9159, and reranked by
+    the reranker alone (blend 1.0) 0.4994: a weak reranker must not cost the user."""
+    from embkit.evaluate.retrieval import eval_retrieval
+
+    out, summary = trained
+    assert summary["blend"] <= 0.2  # on held-out queries the tiny reranker loses to the first stage
+    first = eval_retrieval(small_beir, "test", "hybrid")["metrics"]["ndcg@10"]
+    reranked = eval_retrieval(small_beir, "test", "hybrid", rerank=10, reranker=str(out))["metrics"]["ndcg@10"]
+    assert first > 0.85 and reranked >= first - 0.01, (first, reranked)
 
 
 def test_search_reranks_with_the_trained_model(trained, small_beir, tmp_path):
