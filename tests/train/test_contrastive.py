@@ -87,11 +87,42 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(pairs, tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert not out.exists()  # no half-written model under the output name
+    last = _mark_the_checkpoint(checkpoints)
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["steps"] == 9  # 3 epochs x 3 batches: the resumed run did not start over at 0
+    assert summary["steps"] == 9  # 3 epochs x 3 batches
     assert (out / "model.onnx").is_file() and not (tmp_path / ".resumed.partial").exists()
+    # the model went on from the checkpoint's weights: a run started over from the base
+    # model would carry the base's row instead of the one written into the checkpoint
+    assert np.all(_marker_row(out / "model.safetensors") == last / 1000)
+
+
+MARKED_TOKEN = 5  # "[unused4]": in no training text, so its embedding row gets no gradient (and no decay)
+
+
+def _marker_row(weights):
+    from safetensors.numpy import load_file
+
+    tensors = load_file(weights)
+    name = next(key for key in tensors if key.endswith("word_embeddings.weight"))
+    return tensors[name][MARKED_TOKEN]
+
+
+def _mark_the_checkpoint(checkpoints) -> int:
+    """Write step/1000 into an unused token's embedding row in the latest complete
+    checkpoint's weights (the one a resumed run starts from); its step."""
+    from safetensors.numpy import load_file, save_file
+
+    done = [p.parent for p in checkpoints.glob("checkpoint-*/trainer_state.json")]
+    latest = max(done, key=lambda p: int(p.name.split("-")[1]))
+    step = int(latest.name.split("-")[1])
+    tensors = load_file(latest / "model.safetensors")
+    name = next(key for key in tensors if key.endswith("word_embeddings.weight"))
+    assert not np.all(tensors[name][MARKED_TOKEN] == step / 1000)
+    tensors[name][MARKED_TOKEN] = step / 1000
+    save_file(tensors, latest / "model.safetensors", metadata={"format": "pt"})
+    return step
 
 
 @pytest.mark.parametrize("lines, message", [
