@@ -67,10 +67,37 @@ def test_registered_by_name_and_usable_as_a_collection_model(trained, tmp_path):
 
 
 def test_evaluation_before_and_after_includes_truncated_dims(trained):
+    """Measured nDCG@10 on the SciFact cut: before 0.9232, after 0.9224, before@64 0.8068,
+    after@64 0.8066. 48 STS-B pairs barely move a model trained on a billion pairs; what
+    can fail: the 64-dim rows really are truncated (they cost the base 0.12), and the
+    trained model has not collapsed on held-out retrieval."""
     r = trained[1]["evaluation"]["retrieval"]
     assert set(r) >= {"before", "after", "before@64", "after@64"}
-    for key in ("before", "after", "before@64", "after@64"):
-        assert 0 < r[key]["ndcg@10"] <= 1
+    assert r["before@64"]["ndcg@10"] <= r["before"]["ndcg@10"] - 0.08, r
+    assert r["after@64"]["ndcg@10"] <= r["after"]["ndcg@10"] - 0.08, r
+    assert abs(r["after"]["ndcg@10"] - r["before"]["ndcg@10"]) <= 0.01, r
+    assert abs(r["after@64"]["ndcg@10"] - r["before@64"]["ndcg@10"]) <= 0.01, r
+
+
+def _in_batch_loss(model: str, anchors: list[str], positives: list[str], dims: int) -> float:
+    """MultipleNegativesRankingLoss by hand (scale 20): each anchor against all the
+    positives at once, its own the right answer; on the first `dims` dimensions."""
+    encoder = embkit.load_encoder(model)
+    a, p = encoder.encode(anchors)[:, :dims], encoder.encode(positives)[:, :dims]
+    a, p = a / np.linalg.norm(a, axis=1, keepdims=True), p / np.linalg.norm(p, axis=1, keepdims=True)
+    logits = 20 * (a @ p.T).astype(np.float64)
+    return float(np.mean(np.log(np.exp(logits).sum(axis=1)) - np.diag(logits)))
+
+
+def test_training_lowers_the_loss_on_its_pairs_at_every_trained_dimension(trained, pairs):
+    """The effect of training where it must show: on the 48 pairs, the in-batch loss fell
+    from 0.1815 to 0.1641 (384 dims) and 0.1967 to 0.1765 (64 dims, the Matryoshka one)."""
+    rows = [json.loads(line) for line in pairs.read_text().splitlines()]
+    anchors, positives = [r["anchor"] for r in rows], [r["positive"] for r in rows]
+    for dims in (384, 64):
+        before = _in_batch_loss("minilm", anchors, positives, dims)
+        after = _in_batch_loss(str(trained[0]), anchors, positives, dims)
+        assert after <= before - 0.01, (dims, before, after)
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(pairs, tmp_path):
