@@ -6,7 +6,8 @@ emoji, booleans, null, lists, nested objects) and filter trees over them ($and/$
 several keys a dict, every operator); `get`, `count`, filtered `search` and `delete`
 must return exactly the documents test_where's pure-Python reference (`matches`) picks.
 Strings compare by code point on both backends (SQLite BINARY, PostgreSQL COLLATE "C").
-NUL is left out here: PostgreSQL refuses it at write time (see test_write_properties).
+Stored strings hold no NUL (PostgreSQL refuses it at write time, see
+test_write_properties); operands may, right after a stored string, where order is subtle.
 """
 
 import itertools
@@ -65,15 +66,22 @@ def stored_scalars(metas: list[dict]) -> dict[str, list]:
     return seen
 
 
+def with_nul(strings: list[str]):
+    """A stored string with a NUL and more after it: sorts just above that string (stored
+    strings hold no NUL; PostgreSQL cannot bind one and compares by the prefix)."""
+    return [st.sampled_from(strings).map(lambda s: s + "\x00a")] if strings else []
+
+
 def operand(field: str, seen: dict):
     typical = {"n": numbers, "s": any_str, "b": st.booleans(), "o.x": numbers}.get(field, scalars)
     stored = [st.sampled_from(seen[field])] * 3 if seen.get(field) else []
-    return st.one_of(*stored, typical, scalars)
+    return st.one_of(*stored, *with_nul([v for v in seen.get(field, []) if isinstance(v, str)]), typical, scalars)
 
 
 def comparable(field: str, seen: dict):
     stored = [v for v in seen.get(field, []) if v is not None and not isinstance(v, bool)]
-    return st.one_of(*[st.sampled_from(stored)] * 3 if stored else [], numbers, any_str)
+    strings = [v for v in stored if isinstance(v, str)]
+    return st.one_of(*[st.sampled_from(stored)] * 3 if stored else [], *with_nul(strings) * 2, numbers, any_str)
 
 
 @st.composite

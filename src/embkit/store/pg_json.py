@@ -1,12 +1,14 @@
 """Metadata as JSON text for PostgreSQL's jsonb. jsonb keeps a number as `numeric`
 and prints it without an exponent, so a float that Python writes with one (1e+16 and
 up) would read back as an int, and most as another number (1.5e300 as 15 and 299
-zeros). Such a float is written as its exact integer value with `.0`: jsonb keeps the
-scale, and json.loads reads it back as the same float."""
+zeros). Such a float is written as the digits of its shortest repr with `.0`
+(2.813474526426749e16 as 28134745264267490.0): jsonb keeps the scale, json.loads reads
+it back as the same float, and it equals the operand a filter binds for that float."""
 
 import json
 import math
 import uuid
+from decimal import Decimal
 
 BIG = 1e16  # from here up repr() uses an exponent
 
@@ -18,7 +20,7 @@ def dumps(value) -> str:
 
     def mark(v):
         if isinstance(v, float) and math.isfinite(v) and abs(v) >= BIG:
-            literals.append(f"{int(v)}.0")
+            literals.append(format(Decimal(repr(v)), "f") + ".0")
             return f"{marker}{len(literals) - 1}"
         if isinstance(v, dict):
             return {k: mark(x) for k, x in v.items()}
