@@ -1,6 +1,7 @@
 """Image documents in a collection: embedded by the image space's encoder, described by
 their file's metadata, each with a cached thumbnail for result pages."""
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 THUMBNAILS = "thumbnails"
 UPLOADS = "images"  # image files the collection keeps itself (uploads), named by their content's hash
+_CONTENT_NAME = re.compile(r"^[0-9a-f]{40}(\.[a-z0-9]{1,7})?$")  # sha1 hex + the upload's suffix
 
 
 def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: bool, batch_size: int, progress):
@@ -72,12 +74,28 @@ def thumbnail(col: "Collection", doc_id: str, roots: Sequence[str | Path] | None
     if dest.is_file():
         return dest
     source = found[0].metadata.get("path")
-    if not isinstance(source, str) or (roots is not None and not _inside(source, [col.path / UPLOADS, *roots])):
+    if not isinstance(source, str):
+        return None
+    kept = _kept_copy(col, source)
+    if kept is not None:
+        source = str(kept)
+    elif roots is not None and not _inside(source, [col.path / UPLOADS, *roots]):
         return None
     try:
         return save_thumbnail(thumbnail_bytes(read_image(source).image), dest)
     except Exception:  # the original moved or broke: no picture, the document stays
         return None
+
+
+def _kept_copy(col: "Collection", source: str) -> Path | None:
+    """The collection's own copy of an uploaded image `source` names: uploads are named
+    by their content's hash, so the copy is found by that name wherever the folder now
+    lies (moved, or restored from a snapshot), and never outside the upload folder."""
+    name = Path(source).name
+    if not _CONTENT_NAME.match(name):
+        return None
+    copy = col.path / UPLOADS / name
+    return copy if _inside(str(copy), [col.path / UPLOADS]) else None
 
 
 def _inside(path: str, roots: Sequence[str | Path]) -> bool:

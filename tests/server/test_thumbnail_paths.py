@@ -88,6 +88,20 @@ def test_uploads_are_the_collections_own_files(served):
     assert client.get(f"/collections/{NAME}/thumbnails/up").status_code == 200
 
 
+def test_an_upload_is_found_in_a_restored_copy(served):
+    """Its metadata names the file where it was uploaded; a copy restored elsewhere
+    makes its thumbnail from its own upload folder, and reads nothing outside it."""
+    _, work, _ = served
+    with embkit.open(work / NAME) as col:
+        col.snapshot(work / "snap")
+    with embkit.restore(work / "snap", work / "restored") as copy:
+        restored_thumb = work / "restored" / "thumbnails" / thumbnail_file(work, "up").name
+        restored_thumb.unlink(missing_ok=True)
+        assert copy.thumbnail("up", roots=[]) == restored_thumb and restored_thumb.is_file()
+        (work / "restored" / "thumbnails" / thumbnail_file(work, "shared").name).unlink()
+        assert copy.thumbnail("shared", roots=[]) is None  # not an upload, and under no root of this caller
+
+
 def test_a_nul_in_an_uploaded_filename_is_a_422(served):
     client, work, _ = served
     raw = picture(work / "nul.png", (10, 20, 30)).read_bytes()
