@@ -19,11 +19,12 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import zlib
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from ..atomic import fsync_path
 from ..errors import EmbkitError
+from ..index.cache_files import crc
 from ..ingest.images import thumbnail_path
 from ..store.pg_connection import PgUrl, is_url
 from ..store.read_only import connect_read_only, unwritable_reason
@@ -191,7 +192,7 @@ def _copy_cache(folder: Path, dest: Path, generation: int) -> str | None:
             shutil.copyfile(folder / name, dest / name)
         for key, meta in manifest["files"].items():  # a concurrent save may have replaced a file
             copy = dest / meta.get("name", key)
-            if copy.stat().st_size != meta["bytes"] or _crc(copy) != meta["crc32"]:
+            if copy.stat().st_size != meta["bytes"] or crc(copy) != meta["crc32"]:
                 raise ValueError(f"{copy.name} changed while it was copied")
         (dest / CACHE_MANIFEST).write_bytes(raw)
         return None
@@ -265,7 +266,7 @@ def _replace(tmp: Path, target: Path) -> None:
         os.replace(target, old)
         os.replace(tmp, target)
         shutil.rmtree(old)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -287,23 +288,8 @@ def _fsync_tree(root: Path) -> None:
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
         else:
-            _fsync_dir(path)
+            fsync_path(path)
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def pg_commands(target) -> str:

@@ -14,7 +14,6 @@ rebuilt); saves take turns under the folder's lock, loads hold it shared (cache_
 """
 
 import json
-import os
 import shutil
 import threading
 import warnings
@@ -25,7 +24,7 @@ import bm25s
 import numpy as np
 
 from .. import validate
-from ..atomic import atomic_write
+from ..atomic import atomic_write, fsync_path
 from ..index.cache_files import IDENTITY, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
 from ..store import Store
 from .tokenize import DESCRIPTION, tokenize, tokenize_terms
@@ -171,7 +170,7 @@ class KeywordIndex:
         try:
             self.retriever.save(folder / sub, show_progress=False)
             for path in [*(folder / sub).iterdir(), folder / sub]:
-                _fsync(path)
+                fsync_path(path)
             atomic_write(folder / rowids_name, lambda p: p.write_bytes(npy(self.rowids)))
         except OSError:  # a full disk: no half-written state stays behind, the manifest names the old one
             shutil.rmtree(folder / sub, ignore_errors=True)
@@ -183,7 +182,7 @@ class KeywordIndex:
                     "files": {name: {"bytes": (folder / name).stat().st_size, "crc32": crc(folder / name)}
                               for name in names}}
         atomic_write(folder / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1)))
-        _fsync(folder)
+        fsync_path(folder)
         prune(folder, {MANIFEST, sub, rowids_name})  # earlier generations, and what a crash left
 
     def _load(self) -> None:
@@ -296,10 +295,3 @@ def _make_empty(retriever: bm25s.BM25) -> None:
                         "indptr": np.zeros(1, dtype=np.int32), "num_docs": 0}
     retriever.vocab_dict, retriever.unique_token_ids_set, retriever.nonoccurrence_array = {}, set(), None
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
