@@ -13,7 +13,12 @@ os.environ.setdefault("EMBKIT_HOME", tempfile.mkdtemp(prefix="embkit-home-"))
 from corpora import DATA, REPO  # noqa: E402,F401 - re-exported for fixtures
 from pg_fixtures import BACKENDS, Backend, start_server  # noqa: E402
 from skip_policy import (  # noqa: E402,F401 - hooks: a skip for a missing part fails the run
-    pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish, pytest_sessionstart, pytest_terminal_summary)
+    pytest_collectreport,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+    pytest_terminal_summary,
+)
 
 
 @pytest.fixture(scope="session")

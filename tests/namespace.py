@@ -53,7 +53,9 @@ def step(name: str, command: str, out: Path) -> str:
 
 def result(name: str, out: Path) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) that `step(name, ...)` recorded."""
-    read = (lambda ext: (out / f"{name}.{ext}").read_text())
+    def read(ext: str) -> str:
+        return (out / f"{name}.{ext}").read_text()
+
     return int(read("rc")), read("out"), read("err")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import embkit
 from embkit import validate
+
 from live_server import embkit_cli
 
 SURROGATE = "\ud800"

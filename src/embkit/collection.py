@@ -20,13 +20,13 @@ from .encoders.base import Progress, l2_normalize
 from .errors import EmbkitError
 from .index.manager import IndexManager
 from .search import METRICS, Hit
+from .search.context import Context, build_context
 from .search.dense import DEFAULT_RESCORE, dense_search
 from .search.exact import scores as pairwise_scores, top_k
-from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
-from .search.context import Context, build_context
-from .search.tokens import count_tokens
 from .search.keyword import KeywordIndex
+from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
 from .search.pipeline import Request, retrieve
+from .search.tokens import count_tokens
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
@@ -266,6 +266,17 @@ class Collection:
         """Like `add`, but documents whose id exists are replaced (text, metadata, vector)."""
         return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=True,
                            max_document_bytes=max_document_bytes)
+
+    def add_files(self, paths: Sequence[str | Path], *, include: Sequence[str] | None = None,
+                  exclude: Sequence[str] | None = None, **options):
+        """Add files and folders as `embkit add` does (same ids, chunks and metadata);
+        `include`/`exclude` glob patterns choose a folder's files. Options: text_column,
+        id_column, upsert, batch_size, chunk, chunk_tokens, overlap, image_model,
+        max_document_bytes, progress. Files a folder holds that this collection cannot
+        take are skipped: returns a FilesAdded with `.ids`, `.skipped` and `.summary`."""
+        from .ingest.add_files import add_files
+
+        return add_files(self, paths, include=include, exclude=exclude, **options)
 
     def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
                max_document_bytes=None) -> list[str]:

@@ -11,10 +11,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import embkit
-from corpora import two_sources  # noqa: E402
-from embkit.analysis import cluster as cluster_module
-from embkit.analysis import project
+from embkit.analysis import cluster as cluster_module, project
 from embkit.analysis.terms import ctfidf, top_terms
+
+from corpora import two_sources  # noqa: E402
 
 BANKING_WORDS = {"card", "account", "money", "transfer", "payment", "top", "charged", "cash"}
 SCIENCE_WORDS = {"cells", "cell", "protein", "gene", "patients", "study", "human", "disease", "expression"}

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-from pdf_maker import write_pdf
 from typer.testing import CliRunner
 
 import embkit
@@ -14,6 +13,7 @@ from embkit.cli import app
 from embkit.ingest import read_source
 
 from corpora import DATA
+from pdf_maker import write_pdf
 
 PAGES = [f"Page {n} begins. " + " ".join(f"Note {i}: the survey of page {n} covers {topic} in detail."
                                          for i in range(45))

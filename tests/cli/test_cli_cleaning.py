@@ -7,12 +7,12 @@ import json
 import shutil
 
 import pytest
-from test_cli import fails, run
 
 import embkit
 import embkit.cli.cleaning  # registers the commands (cli/__init__ imports it too)
 
 from corpora import DATA
+from test_cli import fails, run
 
 ODD = {"code": "for (int i = 0; i < n; ++i) { sum += a[i] * b[i]; }",
        "french": "Le petit chat dort sur le canapé rouge depuis ce matin.",

@@ -12,9 +12,9 @@ from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 import embkit
-from corpora import two_sources  # noqa: E402
 from embkit.cli import app
 
+from corpora import two_sources  # noqa: E402
 
 
 def invoke(*args):

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import embkit
 from typer.testing import CliRunner
 
+import embkit
 from embkit.cli import app
 from embkit.evaluate.classify import classify_task
 from embkit.evaluate.report import run_task
 
-REPO = Path(__file__).resolve().parents[2]
 from corpora import DATA
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(*args, code: int = 0):

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ray_cluster import scifact_abstracts, write_shards
-
 import embkit
 from embkit.cli import app
 from embkit.errors import EmbkitError
 from embkit.ingest.shards import Manifest, ingest_local, read_shard
+
+from ray_cluster import scifact_abstracts, write_shards
 
 N_DOCS, N_SHARDS = 200, 4
 

@@ -17,13 +17,20 @@ import pytest
 
 pytest.importorskip("ray")
 
-from ray_cluster import (actor_pids, foreign_sockets, ray_processes, scifact_abstracts, sockets_checked,  # noqa: E402
-                         start_cluster, write_shards)
-
 import embkit  # noqa: E402
 from embkit.distributed import ingest_distributed  # noqa: E402
 from embkit.ingest.bulk import import_shards  # noqa: E402
 from embkit.ingest.shards import Manifest, ingest_local, read_shard  # noqa: E402
+
+from ray_cluster import (  # noqa: E402
+    actor_pids,
+    foreign_sockets,
+    ray_processes,
+    scifact_abstracts,
+    sockets_checked,
+    start_cluster,
+    write_shards,
+)
 
 N_DOCS, N_SHARDS = 2000, 8
 

@@ -38,10 +38,11 @@ def main(folder: str, worker: str, seconds: float, dim: int) -> None:
                 continue
             vectors = rng.normal(size=(3, dim)).astype(np.float32)
             ids = [f"{worker}-{round_}-{i}" for i in range(3)]
-            call("add", lambda: col.add([f"word{round_} shared text {i}" for i in range(3)], ids=ids,
-                                        vectors=vectors))
-            call("search", lambda: col.search(vector=vectors[0], k=5))
-            call("keyword", lambda: col.search("shared text", k=5, mode="keyword"))
+            # each lambda is called at once, inside this iteration (B023 cannot see that)
+            call("add", lambda: col.add([f"word{round_} shared text {i}" for i in range(3)], ids=ids,  # noqa: B023
+                                        vectors=vectors))  # noqa: B023
+            call("search", lambda: col.search(vector=vectors[0], k=5))  # noqa: B023
+            call("keyword", lambda: col.search("shared text", k=5, mode="keyword"))  # noqa: B023
             call("close", col.close)
             round_ += 1
         unusable += [str(w.message) for w in caught if "unusable" in str(w.message)]

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from pdf_maker import write_pdf
 
 from corpora import DATA
+from pdf_maker import write_pdf
 
 
 @pytest.fixture(scope="session")

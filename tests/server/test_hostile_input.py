@@ -4,13 +4,13 @@ get a 422 naming the field, write nothing, and leave the client's keep-alive con
 working; a document already stored with metadata too deep to serialize (an older
 collection) is served with a marker instead of turning every read that meets it into a 500."""
 
-import json
 
 import pytest
 
 import embkit
 from embkit.server.encoding import UNSERVABLE
 from embkit.store import Record
+
 from live_server import LiveServer
 
 TEXTS = {"bread": ("Knead the dough and let the bread rise for an hour.", {"topic": "food"}),

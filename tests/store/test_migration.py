@@ -9,8 +9,7 @@ import pytest
 
 import embkit
 from embkit import EmbkitError
-from embkit.store import DB_NAME, SCHEMA_VERSION, Record, SQLiteStore
-from embkit.store import sqlite as sqlite_store
+from embkit.store import DB_NAME, SCHEMA_VERSION, Record, SQLiteStore, sqlite as sqlite_store
 
 # The schema as version 1 shipped it, verbatim: `vectors` is WITHOUT ROWID.
 V1_STATEMENTS = [

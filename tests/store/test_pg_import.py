@@ -11,6 +11,7 @@ import pytest
 
 import embkit
 from embkit.ingest.shards import ingest_local, read_shard
+
 from pg_docs import cli, cli_json, collection_url
 from pg_server import PostgresServer, available
 from ray_cluster import scifact_abstracts, write_shards

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import embkit
+
 from pg_fixtures import Backend
 
 DOCS = {

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key, embkit_cli
 from pg_docs import MEMORY_QUERY, TEXTS, cli, cli_json, collection_url, write_jsonl
 from pg_server import PostgresServer, available, wait_replica_caught_up

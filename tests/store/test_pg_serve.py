@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key
 from pg_docs import MEMORY_QUERY, TEXTS, collection_url
 from pg_server import PostgresServer, available

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import embkit
-import namespace
 from embkit.store import DB_NAME, SCHEMA_VERSION
+
+import namespace
 from live_server import LiveServer
 
 DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",

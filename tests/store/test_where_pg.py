@@ -10,9 +10,21 @@ import pytest
 from embkit import EmbkitError
 from embkit.store.where import compile_where
 from embkit.store.where_pg import compile_where_pg
+
 from pg_server import PostgresServer, available
-from test_where import (CASES, DATA_SEEDS, DOCS, INVALID, N_DOCS, NULL_CASES, TREES_PER_SEED, matches, nested,
-                        random_metadata, random_where)
+from test_where import (
+    CASES,
+    DATA_SEEDS,
+    DOCS,
+    INVALID,
+    N_DOCS,
+    NULL_CASES,
+    TREES_PER_SEED,
+    matches,
+    nested,
+    random_metadata,
+    random_where,
+)
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 

@@ -17,6 +17,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import embkit
+
 from test_where import matches  # the reference, shared with the seeded random trees
 
 DIM = 8
@@ -57,7 +58,7 @@ def metadata(draw) -> dict:
 def stored_scalars(metas: list[dict]) -> dict[str, list]:
     """The scalar values each filterable field holds: operands drawn from them sit on
     the boundaries of $gte/$lte and hit $eq/$in, where compilers go wrong."""
-    from test_where import lookup, _MISSING
+    from test_where import _MISSING, lookup
 
     seen: dict[str, list] = {}
     for field in FIELDS:

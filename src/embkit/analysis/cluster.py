@@ -17,8 +17,7 @@ labels from an earlier run never mix with this run's descriptions.
 
 import json
 import re
-from dataclasses import asdict, dataclass
-from dataclasses import field as dc_field
+from dataclasses import asdict, dataclass, field as dc_field
 
 import numpy as np
 

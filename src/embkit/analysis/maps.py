@@ -22,8 +22,8 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .cluster import load_descriptions
-from .map_pictures import HOVER_SCRIPT, point_pictures
 from .common import slice_table
+from .map_pictures import HOVER_SCRIPT, point_pictures
 from .project import Stage, _tell, check_method, check_seed, project_table
 
 MAX_CATEGORIES = 48  # the palette's length

@@ -9,8 +9,7 @@ import numpy as np
 from .. import validate
 from ..errors import EmbkitError
 from ..search.hit import Hit
-from ..search.mmr import check_mmr
-from ..search.mmr import mmr as diversify
+from ..search.mmr import check_mmr, mmr as diversify
 from .common import no_documents
 
 MMR_POOL = 4  # with mmr, diversify among this many × k candidates (as search does)

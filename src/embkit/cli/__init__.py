@@ -10,7 +10,22 @@ import warnings
 import typer
 
 from ..errors import EmbkitError
-from . import documents, search, models, retrieval, training, analysis, cleaning, words, evaluation, serving, distributed, snapshot, maintenance, reembed  # noqa: F401 - registers the commands
+from . import (  # noqa: F401 - registers the commands
+    analysis,
+    cleaning,
+    distributed,
+    documents,
+    evaluation,
+    maintenance,
+    models,
+    reembed,
+    retrieval,
+    search,
+    serving,
+    snapshot,
+    training,
+    words,
+)
 from .common import app
 
 __all__ = ["app", "main"]

@@ -11,7 +11,6 @@ from ..errors import EmbkitError
 from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, app, eval_app, train_app
 
 
-
 @app.command()
 def context(path: str = DirArg,
             question: str = typer.Argument(..., help="The question to gather context for."),

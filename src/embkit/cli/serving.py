@@ -4,7 +4,7 @@ import ipaddress
 import socket
 from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -18,7 +18,7 @@ KeysFileOpt = typer.Option(None, "--keys-file", help="Key store (default: EMBKIT
 
 
 @app.command()
-def serve(folders: List[str] = typer.Argument(None, help="Collection folders (served by folder name) or "
+def serve(folders: list[str] = typer.Argument(None, help="Collection folders (served by folder name) or "
                                              "postgresql://…/db?collection=NAME URLs (served as NAME)."),
           root: Optional[Path] = typer.Option(None, "--root", help="Serve every collection under DIR; "
                                               "collections created over HTTP go here."),
@@ -34,7 +34,7 @@ def serve(folders: List[str] = typer.Argument(None, help="Collection folders (se
           max_body_bytes: int = typer.Option(16 * 1024 * 1024, "--max-body-bytes", help="Request body size."),
           max_document_bytes: int = typer.Option(MAX_DOCUMENT_BYTES, "--max-document-bytes",
                                                  help="Largest document stored (UTF-8 bytes of text)."),
-          image_root: List[Path] = typer.Option(None, "--image-root", help="Thumbnails may also be made from "
+          image_root: list[Path] = typer.Option(None, "--image-root", help="Thumbnails may also be made from "
                                                 "image files under DIR (repeatable); by default only from files "
                                                 "the collection keeps itself."),
           workers: int = typer.Option(1, "--workers", help="Server processes on the port: searches use "
@@ -102,7 +102,7 @@ def _loopback(host: str) -> bool:
 @keys_app.command("create")
 def keys_create(scope: str = typer.Option(..., "--scope", help="read, write (includes read) or admin (all)."),
                 name: str = typer.Option("", "--name", help="A label to recognise the key by."),
-                collection: List[str] = typer.Option(None, "--collection", help="Limit the key to this collection "
+                collection: list[str] = typer.Option(None, "--collection", help="Limit the key to this collection "
                                                      "(repeatable; default: all)."),
                 keys_file: Optional[Path] = KeysFileOpt, as_json: bool = JsonOpt) -> None:
     """Create a key and print it once: only its salted hash is stored."""

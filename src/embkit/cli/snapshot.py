@@ -4,6 +4,7 @@ import typer
 
 from .common import JsonOpt, _print_json, app
 
+
 @app.command()
 def snapshot(path: str = typer.Argument(..., help="Collection folder."),
              out: str = typer.Argument(..., help="New folder for the snapshot (must not exist or be empty)."),

@@ -2,10 +2,9 @@
 
 import contextlib
 from pathlib import Path
+from typing import Optional
 
 import typer
-
-from typing import Optional
 
 from .common import JsonOpt, _print_json, _progress, train_app
 

@@ -17,8 +17,7 @@ def analogy(a: str = typer.Argument(..., help="The word to start from, e.g. king
             k: int = CountOpt,
             as_json: bool = JsonOpt) -> None:
     """Words closest to A - B + C (king - man + woman: queen), the three inputs left out."""
-    from ..analysis.analogy import analogy as run
-    from ..analysis.analogy import word_encoder
+    from ..analysis.analogy import analogy as run, word_encoder
 
     words = word_encoder(model)
     results = run(words, a, b, c, k)
@@ -35,8 +34,7 @@ def neighbors(word: str = typer.Argument(..., help="The word whose neighbours to
               k: int = CountOpt,
               as_json: bool = JsonOpt) -> None:
     """Words whose vectors are closest (cosine) to WORD's."""
-    from ..analysis.analogy import neighbors as run
-    from ..analysis.analogy import word_encoder
+    from ..analysis.analogy import neighbors as run, word_encoder
 
     words = word_encoder(model)
     results = run(words, word, k)

@@ -43,7 +43,9 @@ class ClipModel:
             from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
             from transformers.utils import logging as hf_logging
         except ImportError as e:
-            raise EmbkitError(f"model: a CLIP folder needs torch and transformers: pip install 'embkit[torch]' ({e})")
+            raise EmbkitError(
+                f"model: a CLIP folder needs torch and transformers: pip install 'embkit[torch]' ({e})"
+            ) from e
         self.torch = torch
         hf_logging.disable_progress_bar()  # a bar per load is noise next to embkit's own
         try:

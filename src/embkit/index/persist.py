@@ -129,7 +129,7 @@ def load(folder: Path, manifest: dict) -> VectorIndex:
     from . import BACKENDS
 
     try:
-        for key, meta in manifest["files"].items():
+        for meta in manifest["files"].values():
             path = folder / meta["name"]
             if not path.exists() or path.stat().st_size != meta["bytes"] or crc(path) != meta["crc32"]:
                 raise IndexUnreadable(f"{path}: missing, truncated or changed since it was written")

@@ -83,7 +83,8 @@ def _run(store: Store, indexes: dict, keyword: KeywordIndex) -> tuple[list[Check
         checks.append(_guarded("documents", lambda: store_checks.documents(store, every)))
     for name, manager in indexes.items():
         _add(checks, fixes, f"index:{name}",
-             lambda: index_checks.vector_index(store, spaces[name], manager, stored.get(name)))
+             lambda name=name, manager=manager: index_checks.vector_index(store, spaces[name], manager,
+                                                                          stored.get(name)))
     _add(checks, fixes, "keyword index", lambda: [index_checks.keyword_index(store, keyword)])
     return checks, fixes
 

@@ -54,7 +54,7 @@ def snapshot(source: str | Path, out: str | Path) -> dict:
         generation, schema = _backup(source / DB_NAME, tmp / DB_NAME)  # first: the files follow the database
         copied, rebuilt = _copy_derived(source, tmp, generation)
         manifest = {"format": FORMAT, "source": str(source.resolve()), "backend": "sqlite",
-                    "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                     "generation": generation, "schema_version": schema, "copied": [DB_NAME, *copied],
                     "rebuilt_on_open": rebuilt}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))

@@ -10,8 +10,15 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
-from . import (errors, routes_analysis, routes_collections, routes_documents, routes_images,
-               routes_maintenance, routes_search)
+from . import (
+    errors,
+    routes_analysis,
+    routes_collections,
+    routes_documents,
+    routes_images,
+    routes_maintenance,
+    routes_search,
+)
 from .auth import Auth
 from .fast_search import FastSearch
 from .hosting import Collections

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Depends, Request
 
 from .. import __version__
-from .keys import Key
 from .auth import requires
+from .keys import Key
 from .schemas import CreateCollection
 from .state import hosted, served
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
+from .. import validate
 from ..errors import EmbkitError
 from ..images import UPLOADS
-from .. import validate
 from .auth import requires
 from .hosting import NotFound
 from .schemas import AddImages

@@ -15,11 +15,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
-from .where import compile_where
+from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .sqlite_reembed import SQLiteReembed, followers_of
+from .where import compile_where
 
 
 @dataclass(frozen=True)
