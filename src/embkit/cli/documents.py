@@ -1,8 +1,6 @@
 """Commands that write and read documents: init, add, get, delete, info."""
 
 import json
-import time
-import uuid
 from typing import Optional
 
 import typer
@@ -10,13 +8,11 @@ import typer
 from ..collection import create, open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
-from ..ingest import check_chunking, read_paths, reads_whole_texts
-from ..ingest.images import IMAGE_SUFFIXES, split_paths, walk_files
+from ..ingest.add_files import add_files
+from ..ingest.skips import summary as skip_summary
 from ..search import METRICS
-from .. import validate
-from ..validate import MAX_DOCUMENT_BYTES, check_max_document_bytes
+from ..validate import MAX_DOCUMENT_BYTES
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
-from .images import add_image_files
 
 
 @app.command()
@@ -40,7 +36,12 @@ def init(path: str = DirArg,
 @app.command()
 def add(path: str = DirArg,
         files: list[str] = typer.Argument(..., help="Files or folders (walked recursively): jsonl, csv, parquet, "
-                                          "txt, md, html, pdf; '-' reads jsonl from stdin."),
+                                          "txt, md, html, pdf, images; '-' reads jsonl from stdin."),
+        include: Optional[list[str]] = typer.Option(None, "--include", help="In folders, take only files matching "
+                                                    "this glob (repeatable), on their path inside the folder or "
+                                                    "any name on it: '*.md', 'guide/*', 'docs/**/*.md'."),
+        exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="In folders, leave out files matching "
+                                                    "this glob (repeatable; same matching as --include)."),
         text_column: str = typer.Option("text", help="Field or column holding the text (jsonl, csv, parquet)."),
         id_column: str = typer.Option("id", help="Field or column holding the id (optional in the data)."),
         upsert: bool = typer.Option(False, "--upsert", help="Replace documents whose id exists."),
@@ -55,122 +56,62 @@ def add(path: str = DirArg,
         max_document_bytes: int = typer.Option(MAX_DOCUMENT_BYTES, "--max-document-bytes",
                                                help="Largest document (UTF-8 bytes of text); a larger one "
                                                "rejects the batch before anything is embedded."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped file and why."),
         as_json: bool = JsonOpt) -> None:
     """Embed and store documents. Every file is read and checked before anything is
     written, and all of them land in one transaction. Documents longer than the model
     reads are split into chunks `ID#0`, `ID#1`, ... (metadata parent, chunk, start, end,
-    page, source). In a folder, a file that cannot be read is skipped with a warning and
-    the exit code is 3; a bad record in any file rejects everything (exit 1). Images
-    (png, jpg, webp) go to the `image` space, one document each (id: the path)."""
-    if not no_chunk:
-        check_chunking(chunk_tokens, overlap)
-    check_max_document_bytes(max_document_bytes)
-    image_paths, text_paths = split_paths(files)
+    page, source). Images (png, jpg, webp) go to the `image` space, one document each
+    (id: the path). In a folder, files the collection cannot take (images without an
+    image space, unknown formats, unreadable files) are skipped with one summary warning
+    and the exit code is 3; a bad record in any file rejects everything (exit 1)."""
+    with open_collection(path) as col:  # a missing collection fails before any file is read
+        done = add_files(col, files, include=include, exclude=exclude, text_column=text_column,
+                         id_column=id_column, upsert=upsert, batch_size=batch_size, chunk=not no_chunk,
+                         chunk_tokens=chunk_tokens, overlap=overlap, image_model=image_model,
+                         max_document_bytes=max_document_bytes,
+                         progress=lambda n, label: _progress(n, label, quiet=as_json))
+        total = col.count()
     summaries = {}
-    if image_paths:
-        summaries["images"] = add_image_files(path, image_paths, upsert, image_model, as_json)
-        if not summaries["images"]["text_space"]:  # an image collection: other files have nowhere to go
-            for other in walk_files(text_paths):
-                typer.echo(f"warning: skipped {other}: not an image (the collection holds images only)", err=True)
-                summaries["images"]["skipped"].append({"file": other, "reason": "not an image"})
-            text_paths = []
-    if text_paths:
-        summaries["texts"] = _add_texts(path, text_paths, text_column, id_column, upsert, batch_size, chunk_tokens,
-                                        overlap, no_chunk, as_json, max_document_bytes)
+    if done.images:
+        summaries["images"] = _image_summary(done.images, total, upsert, as_json)
+    if done.texts:
+        summaries["texts"] = _text_summary(done.texts, total, upsert, as_json)
+    if not summaries:  # images skipped, texts only in an image collection: nothing but skips to report
+        summaries["texts"] = {"added": 0, "count": total}
+    for s in summaries.values():  # each file skipped is reported once, by the summary it belongs to
+        s["skipped"] = []
+    next(iter(summaries.values()))["skipped"] = [{"file": s.path, "reason": s.reason, "kind": s.kind}
+                                                 for s in done.skipped]
     if as_json:
         _print_json(next(iter(summaries.values())) if len(summaries) == 1 else summaries)
-    if any(s["skipped"] for s in summaries.values()):
-        raise typer.Exit(3)  # partial: the readable files landed
+    if done.skipped:
+        if verbose:
+            for s in done.skipped:
+                typer.echo(f"warning: skipped {s.path}: {s.reason}", err=True)
+        typer.echo(f"warning: {skip_summary(done.skipped, verbose)}", err=True)
+        raise typer.Exit(3)  # partial: what could be taken landed
 
 
-def _add_texts(path, files, text_column, id_column, upsert, batch_size, chunk_tokens, overlap, no_chunk,
-               as_json, max_document_bytes=MAX_DOCUMENT_BYTES) -> dict:
-    """Read, chunk, embed and store text files; prints the summary unless --json, returns it."""
-    with open_collection(path) as col:  # a missing collection fails before any file is read
-        batches, skipped = read_paths(files, text_column, id_column, exclude=IMAGE_SUFFIXES)
-        for s in skipped:
-            typer.echo(f"warning: skipped {s.path}: {s.reason}", err=True)
-        docs = _read_all(batches, files, len(skipped), max_document_bytes)
-        # a model-less collection refuses texts anyway; a word-vector model reads whole texts
-        chunking = not no_chunk and col.space.model != "none" and not reads_whole_texts(col.space.model)
-        records = _chunk_all(docs, col.space.model, chunk_tokens, overlap) if chunking else \
-            [(d[0], d[1], d[2]) for d in docs]
-        ids, texts, metas = (list(x) for x in zip(*records))
-        start = time.perf_counter()
-        with _progress(len(texts), "embedding", quiet=as_json) as advance:
-            write = col.upsert if upsert else col.add
-            write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance,
-                  max_document_bytes=max_document_bytes)
-        if upsert and chunking:
-            _drop_stale_chunks(col, [d[0] for d in docs], set(ids))
-        total = col.count()
-    elapsed = time.perf_counter() - start
-    summary = {"added": len(texts), "documents": len(docs), "chunks": len(texts), "files": len(batches),
-               "skipped": [{"file": s.path, "reason": s.reason} for s in skipped], "seconds": round(elapsed, 3),
-               "docs_per_second": round(len(texts) / elapsed, 1), "count": total}
+def _image_summary(images, total: int, upsert: bool, as_json: bool) -> dict:
+    """Prints the image line unless --json; returns the image part of the JSON summary."""
     if not as_json:
-        split = f" as {len(texts)} chunks" if len(texts) != len(docs) else ""
-        typer.echo(f"{'upserted' if upsert else 'added'} {len(docs)} documents{split} from {len(batches)} file(s) "
-                   f"in {elapsed:.1f}s ({summary['docs_per_second']} docs/s); collection holds {total}"
-                   + (f"; skipped {len(skipped)} file(s) that could not be read" if skipped else ""))
+        typer.echo(f"{'upserted' if upsert else 'added'} {len(images.ids)} image(s) in {images.seconds:.1f}s; "
+                   f"collection holds {total}")
+    return {"added": len(images.ids), "images": len(images.ids), "seconds": round(images.seconds, 3),
+            "count": total}
+
+
+def _text_summary(texts, total: int, upsert: bool, as_json: bool) -> dict:
+    """Prints the text line unless --json; returns the text part of the JSON summary."""
+    n, elapsed = len(texts.ids), max(texts.seconds, 1e-9)
+    summary = {"added": n, "documents": texts.documents, "chunks": n, "files": texts.files,
+               "seconds": round(texts.seconds, 3), "docs_per_second": round(n / elapsed, 1), "count": total}
+    if not as_json:
+        split = f" as {n} chunks" if n != texts.documents else ""
+        typer.echo(f"{'upserted' if upsert else 'added'} {texts.documents} documents{split} from {texts.files} "
+                   f"file(s) in {texts.seconds:.1f}s ({summary['docs_per_second']} docs/s); collection holds {total}")
     return summary
-
-
-def _read_all(batches: list, files: list[str], skipped: int, max_document_bytes: int) -> list[tuple]:
-    """(id, text, metadata, pages, source, where) of every document; ids unique across files.
-    Each document's size, Unicode and metadata are checked here, naming file:line, before
-    any is chunked (a 10 MB line would otherwise become thousands of chunks to embed)."""
-    docs, origin = [], {}
-    for batch in batches:
-        for i, doc_id in enumerate(batch.ids):
-            where = batch.where(i)
-            validate.check_document_bytes(batch.texts[i], where, max_document_bytes)
-            validate.check_unicode(batch.texts[i], where)
-            validate.check_tree(batch.metadatas[i], f"{where}: metadata")
-            if doc_id is not None:
-                validate.check_unicode(doc_id, f"{where}: id")
-            doc_id = doc_id or uuid.uuid4().hex
-            if doc_id in origin:
-                raise EmbkitError(f"{batch.where(i)}: duplicate id {doc_id!r} (also at {origin[doc_id]})")
-            origin[doc_id] = batch.where(i)
-            docs.append((doc_id, batch.texts[i], batch.metadatas[i], batch.pages[i], batch.source, batch.where(i)))
-    if not docs:
-        note = f" ({skipped} file(s) skipped)" if skipped else ""
-        raise EmbkitError(f"files: no documents found in {', '.join(files)}{note}")
-    return docs
-
-
-def _chunk_all(docs: list[tuple], model: str, chunk_tokens: int, overlap: int) -> list[tuple]:
-    """(id, text, metadata) records: documents that fit as they are, longer ones as chunks."""
-    from ..ingest import chunk_records, encoder_tokenizer, model_max_tokens
-
-    limit = model_max_tokens(model)
-    if limit is not None and chunk_tokens > limit:
-        raise EmbkitError(f"chunk_tokens: {chunk_tokens} is more than model {model!r} reads ({limit} tokens); "
-                          f"use --chunk-tokens {limit} or less")
-    tokenizer = encoder_tokenizer(model)
-    records, origin = [], {}
-    for doc_id, text, metadata, pages, source, where in docs:
-        for record in chunk_records(doc_id, text, metadata, tokenizer, pages=pages, source=source,
-                                    chunk_tokens=chunk_tokens, overlap=overlap):
-            if record.id in origin:  # a chunk id such as `a#0` can meet a document's own id
-                raise EmbkitError(f"{where}: duplicate id {record.id!r} (also at {origin[record.id]})")
-            origin[record.id] = where
-            records.append(record)
-    return records
-
-
-def _drop_stale_chunks(col, doc_ids: list[str], kept: set[str]) -> None:
-    """After an upsert, remove what an older version of these documents left behind:
-    chunks that no longer exist, or the whole record of a document now split. (A second
-    transaction: if it fails, the stale records remain, but the new ones are in.)"""
-    stale = []
-    for i in range(0, len(doc_ids), 1000):  # `$in` lists are capped
-        group = doc_ids[i:i + 1000]
-        stale += [d.id for d in col.get(where={"parent": {"$in": group}}) if d.id not in kept]
-        stale += [d.id for d in col.get([g for g in group if g not in kept])]
-    if stale:
-        col.delete(stale)
 
 
 @app.command()

@@ -1,0 +1,46 @@
+"""Files an `add` passed over, by kind, and the one warning line that sums them up
+(`skipped 159 files: 157 images (no image space; ...), 2 unknown formats (.css, .svg)`)."""
+
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+IMAGE = "image"              # an image, and the collection has no image space to take it
+UNKNOWN = "unknown format"   # a suffix no reader knows
+UNREADABLE = "unreadable"    # known format, but the file does not read (corrupt pdf, not UTF-8, ...)
+NOT_IMAGE = "not an image"   # any other file, and the collection holds images only
+KINDS = (IMAGE, UNKNOWN, UNREADABLE, NOT_IMAGE)
+
+
+class Skipped(NamedTuple):
+    """A file an add could not take, why, and which kind of reason that is."""
+
+    path: str
+    reason: str
+    kind: str = UNREADABLE
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _part(kind: str, files: list[Skipped]) -> str:
+    n = len(files)
+    if kind == IMAGE:
+        return f"{_plural(n, 'image')} (no image space; add one with --image-model)"
+    if kind == UNKNOWN:
+        suffixes = sorted({Path(s.path).suffix.lower() or "(none)" for s in files})
+        return f"{_plural(n, 'unknown format')} ({', '.join(suffixes)})"
+    if kind == NOT_IMAGE:
+        return f"{_plural(n, 'non-image file')} (the collection holds images only)"
+    return _plural(n, "unreadable file")
+
+
+def summary(skipped: Sequence[Skipped], verbose: bool = False) -> str:
+    """One line over all skipped files, counts per kind in a fixed order; without
+    `verbose` it ends by saying how to see each file. Empty when nothing was skipped."""
+    if not skipped:
+        return ""
+    parts = [_part(kind, [s for s in skipped if s.kind == kind]) for kind in KINDS
+             if any(s.kind == kind for s in skipped)]
+    hint = "" if verbose else "; --verbose lists them"
+    return f"skipped {_plural(len(skipped), 'file')}: {', '.join(parts)}{hint}"
