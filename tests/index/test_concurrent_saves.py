@@ -18,7 +18,7 @@ from embkit.index import persist
 DIM = 16
 N = 2000
 WORKERS = 3
-SECONDS = 20  # per worker, all at once
+SECONDS = 30  # per worker, all at once (the issue asks for 30 s of three processes)
 WORKER = Path(__file__).with_name("save_race_worker.py")
 
 
