@@ -29,7 +29,11 @@ def test_txt_and_md_are_one_document_each(tmp_path):
         (tmp_path / name).write_text("# Heading\n\nSome text.\n")
         batch = read_source(str(tmp_path / name))
         assert batch.ids == [str(tmp_path / name)] and batch.metadatas == [{"source": str(tmp_path / name)}]
-        assert batch.texts == ["# Heading\n\nSome text.\n"] and batch.pages == [None]
+        assert batch.pages == [None]
+        if name == "a.txt":  # plain text as it is; markdown as its visible text, its heading a section
+            assert batch.texts == ["# Heading\n\nSome text.\n"] and batch.sections == [None]
+        else:
+            assert batch.texts == ["Heading\n\nSome text."] and batch.sections == [[(0, "Heading")]]
     (tmp_path / "blank.txt").write_text(" \n\t")
     with pytest.raises(UnreadableFile, match=r"blank\.txt: no text found"):
         read_source(str(tmp_path / "blank.txt"))

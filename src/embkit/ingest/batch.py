@@ -15,7 +15,9 @@ class UnreadableFile(EmbkitError):
 @dataclass
 class Batch:
     """Everything read from one source: one transaction when written. `pages` holds,
-    per document, the [(char_offset, page_no), ...] of a pdf's pages (None otherwise)."""
+    per document, the [(char_offset, page_no), ...] of a pdf's pages (None otherwise);
+    `sections`, the [(char_offset, heading_path), ...] of a markdown or HTML document's
+    headings (None otherwise), where the chunker prefers to cut."""
 
     source: str
     ids: list[str | None] = field(default_factory=list)
@@ -23,10 +25,11 @@ class Batch:
     metadatas: list[dict] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # where each record was read
     pages: list[list[tuple[int, int]] | None] = field(default_factory=list)
+    sections: list[list[tuple[int, str]] | None] = field(default_factory=list)
     _seen: dict[str, int] = field(default_factory=dict, repr=False)
 
     def append(self, doc_id: str | None, text: str, metadata: dict, line: int = 1,
-               pages: list[tuple[int, int]] | None = None) -> None:
+               pages: list[tuple[int, int]] | None = None, sections: list[tuple[int, str]] | None = None) -> None:
         """Add one record; a repeated id within the file is an error naming both lines."""
         if doc_id is not None:
             if doc_id in self._seen:
@@ -37,6 +40,7 @@ class Batch:
         self.metadatas.append(metadata)
         self.lines.append(line)
         self.pages.append(pages)
+        self.sections.append(sections)
 
     def where(self, index: int) -> str:
         """`file:line` of record `index`, for error messages."""
@@ -66,11 +70,11 @@ def check_id(doc_id, source: str, number: int, column: str) -> str | None:
 
 
 def whole_file(source: str, text: str, metadata: dict | None = None,
-               pages: list[tuple[int, int]] | None = None) -> Batch:
+               pages: list[tuple[int, int]] | None = None, sections: list[tuple[int, str]] | None = None) -> Batch:
     """A file that is one document (txt, md, html, pdf): its path is its id and its
     `source`; a file without any text cannot be read as a document."""
     if not text.strip():
         raise UnreadableFile(f"{source}: no text found")
     batch = Batch(source)
-    batch.append(source, text, {"source": source, **(metadata or {})}, pages=pages)
+    batch.append(source, text, {"source": source, **(metadata or {})}, pages=pages, sections=sections)
     return batch

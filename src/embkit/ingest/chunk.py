@@ -1,5 +1,6 @@
 """Token-aware chunking: split a long text into spans that fit the encoder, counted in
-the encoder's own tokens, ending at sentence ends where possible, overlapping a little.
+the encoder's own tokens, ending at headings (markdown, HTML) or sentence ends where
+possible, overlapping a little (never across a heading).
 
 A span is a pair of character offsets into the text, so a chunk can always be traced
 back to its place in the document (and its page, for a pdf)."""
@@ -8,15 +9,16 @@ from bisect import bisect_right
 from typing import NamedTuple
 
 from ..errors import EmbkitError
+from .outline import section_at
 from .tokenizer import plain
 
 MIN_CHUNK_TOKENS, MAX_CHUNK_TOKENS = 16, 8192
 _ENDERS = set(".!?…。！？")
 _WIDE_ENDERS = set("。！？")  # CJK sentence ends: no space follows them
 _CLOSERS = set("\"')]}”’»")
-# Quality of a cut between two tokens: paragraph, sentence, between words, between a
-# word and punctuation, inside a word (between two of its pieces: a last resort).
-PARAGRAPH, SENTENCE, WORD, PUNCT, INSIDE = 3, 2, 1, 0, -1
+# Quality of a cut between two tokens: before a heading, paragraph, sentence, between
+# words, between a word and punctuation, inside a word (between two pieces: a last resort).
+HEADING, PARAGRAPH, SENTENCE, WORD, PUNCT, INSIDE = 4, 3, 2, 1, 0, -1
 
 
 class Span(NamedTuple):
@@ -53,12 +55,15 @@ def special_tokens(tokenizer) -> int:
     return processor.num_special_tokens_to_add(False) if processor is not None else 0
 
 
-def _cut_scores(text: str, offsets: list[tuple[int, int]]) -> list[int]:
-    """scores[j]: how good a cut between token j-1 and token j is (scores[0] unused)."""
+def _cut_scores(text: str, offsets: list[tuple[int, int]], headings: frozenset[int] = frozenset()) -> list[int]:
+    """scores[j]: how good a cut between token j-1 and token j is (scores[0] unused);
+    `headings`: the character offsets where a section's heading starts."""
     scores = [INSIDE]
     for (_, prev_end), (start, _) in zip(offsets, offsets[1:]):
         gap = text[prev_end:start]
-        if gap.count("\n") >= 2:
+        if start in headings:
+            scores.append(HEADING)
+        elif gap.count("\n") >= 2:
             scores.append(PARAGRAPH)
         elif text[prev_end - 1] in _WIDE_ENDERS:
             scores.append(SENTENCE)
@@ -83,12 +88,15 @@ def _best(scores: list[int], lo: int, hi: int, level: int, near: int) -> int | N
     return best
 
 
-def chunk_text(text: str, tokenizer, chunk_tokens: int = 256, overlap: int = 32) -> list[Span]:
+def chunk_text(text: str, tokenizer, chunk_tokens: int = 256, overlap: int = 32,
+               sections: list[tuple[int, str]] | None = None) -> list[Span]:
     """Split `text` into spans of at most `chunk_tokens` tokens including the model's
-    special tokens, each ending at a sentence end where one falls in the last two thirds
-    of the window (else a word end; never inside a word piece), consecutive spans sharing
-    about `overlap` tokens (starting at a sentence or word start where possible). The
-    spans cover every non-whitespace character. A text that fits is one span, all of it."""
+    special tokens, each ending before a heading (a `sections` offset) or else at a
+    sentence end where one falls in the last two thirds of the window (else a word end;
+    never inside a word piece), consecutive spans sharing about `overlap` tokens
+    (starting at a sentence or word start where possible; a span after a heading cut
+    starts at the heading). The spans cover every non-whitespace character. A text
+    that fits is one span, all of it."""
     check_chunking(chunk_tokens, overlap)
     if tokenizer.truncation is not None or tokenizer.padding is not None:
         tokenizer = plain(tokenizer)
@@ -97,7 +105,7 @@ def chunk_text(text: str, tokenizer, chunk_tokens: int = 256, overlap: int = 32)
     n = len(offsets)
     if n <= budget:
         return [Span(0, len(text), text)]
-    scores = _cut_scores(text, offsets)
+    scores = _cut_scores(text, offsets, frozenset(offset for offset, _ in sections or ()))
 
     def char_end(j: int) -> int:  # through token j-1, plus any untokenized non-space before token j
         stop = len(text) if j == n else offsets[j][0]
@@ -111,7 +119,8 @@ def chunk_text(text: str, tokenizer, chunk_tokens: int = 256, overlap: int = 32)
         m = min(a + budget, n)
         j = m
         if m < n:
-            for level, lo in ((SENTENCE, a + budget // 3), (WORD, a + budget // 2), (PUNCT, a + budget // 2)):
+            for level, lo in ((HEADING, a + budget // 3), (SENTENCE, a + budget // 3), (WORD, a + budget // 2),
+                              (PUNCT, a + budget // 2)):
                 found = _best(scores, lo, m, level, near=m)  # the latest good cut
                 if found is not None:
                     j = found
@@ -122,7 +131,7 @@ def chunk_text(text: str, tokenizer, chunk_tokens: int = 256, overlap: int = 32)
         spans.append(Span(start, char_end(j), text[start:char_end(j)]))
         if j >= n:
             return spans
-        a = _next_start(scores, a, j, overlap)
+        a = j if scores[j] == HEADING else _next_start(scores, a, j, overlap)  # a section starts afresh
 
 
 def _next_start(scores: list[int], a: int, j: int, overlap: int) -> int:
@@ -147,21 +156,27 @@ def page_at(pages: list[tuple[int, int]], offset: int) -> int:
 
 
 def chunk_records(doc_id: str, text: str, metadata: dict, tokenizer, *, pages: list[tuple[int, int]] | None = None,
-                  source: str | None = None, chunk_tokens: int = 256, overlap: int = 32) -> list[ChunkRecord]:
+                  source: str | None = None, chunk_tokens: int = 256, overlap: int = 32,
+                  sections: list[tuple[int, str]] | None = None) -> list[ChunkRecord]:
     """A document as records to embed. One that fits is one record with its own id and
     metadata. A longer one becomes chunks `{doc_id}#{i}` (i from 0) whose metadata is the
     document's plus `parent` (doc_id), `chunk` (i), `start`/`end` (offsets in `text`),
-    `source` (the document's, else the given one) and, with `pages`, `page` (where the
-    chunk starts). These keys take precedence over the document's own of the same name."""
-    spans = chunk_text(text, tokenizer, chunk_tokens, overlap)
+    `source` (the document's, else the given one), with `pages`, `page`, and with
+    `sections`, `section` (the heading path where the chunk starts, if any heading comes
+    before it; a whole document gets the one at its start). These keys take precedence
+    over the document's own of the same name."""
+    spans = chunk_text(text, tokenizer, chunk_tokens, overlap, sections)
     if len(spans) == 1 and spans[0].start == 0 and spans[0].end == len(text):
-        return [ChunkRecord(doc_id, text, dict(metadata))]
+        section = section_at(sections, 0) if sections else None
+        return [ChunkRecord(doc_id, text, {**metadata, "section": section} if section else dict(metadata))]
     origin = metadata.get("source", source)
     records = []
     for i, span in enumerate(spans):
         meta = {**metadata, "parent": doc_id, "chunk": i, "start": span.start, "end": span.end}
         if pages:
             meta["page"] = page_at(pages, span.start)
+        if sections and section_at(sections, span.start) is not None:
+            meta["section"] = section_at(sections, span.start)
         if origin is not None:
             meta["source"] = origin
         records.append(ChunkRecord(f"{doc_id}#{i}", span.text, meta))

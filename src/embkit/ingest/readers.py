@@ -3,7 +3,8 @@ first bad record so that the file's batch is rejected whole.
 
 Formats by extension: jsonl/ndjson and csv (records), parquet (records, a `text`
 column), txt/md, html/htm and pdf (one document per file, whose id and `source` are
-the path as given)."""
+the path as given). Markdown and HTML are stored as their visible text (markdown.py,
+html.py); the original stays in the file that metadata `source` names."""
 
 import csv
 import io
@@ -46,7 +47,11 @@ def read_source(source: str, text_column: str = "text", id_column: str = "id") -
             from .html import read_html
 
             return read_html(path, name)
-        if kind in ("txt", "md"):
+        if kind == "md":
+            from .markdown import read_markdown  # markdown-it is imported only when markdown is read
+
+            return read_markdown(path, name)
+        if kind == "txt":
             return whole_file(name, path.read_text(encoding="utf-8"))
         with open(path, encoding="utf-8", newline="") as f:
             if kind == "csv":
