@@ -5,7 +5,6 @@ the rest land, through the Python door (`Collection.add_files`)."""
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 import embkit
 from embkit.errors import EmbkitError
@@ -13,36 +12,12 @@ from embkit.ingest import walk
 from embkit.ingest.selection import check_patterns, chosen
 from embkit.ingest.skips import IMAGE, UNKNOWN, UNREADABLE, Skipped, summary
 
-SUMMARY = ("skipped 5 files: 2 images (no image space; add one with --image-model), 2 unknown formats (.css, .svg), "
-           "1 unreadable file")
-
-
-def make_tree(root: Path, make_pdf) -> Path:
-    """docs/ with markdown at three depths, a changelog file and folder, text, screenshots,
-    a stylesheet, an svg and a pdf cut short."""
-    files = {"index.md": "Welcome to the tea garden guide.",
-             "changelog.md": "Version two fixed the kettle.",
-             "guide/setup.md": "Set the water to eighty degrees.",
-             "guide/deep/options.md": "Steep green leaves for two minutes.",
-             "guide/notes.txt": "Oolong keeps well in a tin.",
-             "changelog/old.md": "Version one had no kettle.",
-             "assets/site.css": "body { color: green }",
-             "assets/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>"}
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    (root / "shots").mkdir()
-    Image.new("RGB", (32, 24), "red").save(root / "shots" / "kettle.png")
-    Image.new("RGB", (32, 24), "blue").save(root / "shots" / "leaves.jpg")
-    pdf = make_pdf(root / "guide" / "whole.pdf", ["A whole page about tea."])
-    (root / "guide" / "broken.pdf").write_bytes(pdf.read_bytes()[:400])
-    pdf.unlink()
-    return root
+from folder_maker import SUMMARY, make_tree
 
 
 @pytest.fixture
-def docs(tmp_path, make_pdf) -> Path:
-    return make_tree(tmp_path / "docs", make_pdf)
+def docs(tmp_path) -> Path:
+    return make_tree(tmp_path / "docs")
 
 
 def relative(root: Path, **patterns) -> list[str]:
