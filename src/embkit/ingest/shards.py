@@ -138,8 +138,8 @@ def shard_records(path: str, source: str, settings: ShardSettings) -> tuple[int,
                               f"({limit} tokens); use --chunk-tokens {limit} or less")
         tokenizer = encoder_tokenizer(settings.model)
         records = []
-        for doc_id, text, meta in docs:
-            records += chunk_records(doc_id, text, meta, tokenizer, source=source,
+        for (doc_id, text, meta), sections in zip(docs, batch.sections):
+            records += chunk_records(doc_id, text, meta, tokenizer, source=source, sections=sections,
                                      chunk_tokens=settings.chunk_tokens, overlap=settings.overlap)
     seen: dict[str, int] = {}
     for i, (record_id, _, _) in enumerate(records):

@@ -55,7 +55,7 @@ def add_text_files(col, files: Sequence[str], *, text_column: str = "text", id_c
 
 
 def read_all(batches: list, files: Sequence[str], skipped: Sequence[Skipped], max_document_bytes: int) -> list[tuple]:
-    """(id, text, metadata, pages, source, where) of every document; ids unique across files.
+    """(id, text, metadata, pages, sections, source, where) of every document; ids unique across files.
     Each document's size, Unicode and metadata are checked here, naming file:line, before
     any is chunked (a 10 MB line would otherwise become thousands of chunks to embed)."""
     docs, origin = [], {}
@@ -71,7 +71,8 @@ def read_all(batches: list, files: Sequence[str], skipped: Sequence[Skipped], ma
             if doc_id in origin:
                 raise EmbkitError(f"{batch.where(i)}: duplicate id {doc_id!r} (also at {origin[doc_id]})")
             origin[doc_id] = batch.where(i)
-            docs.append((doc_id, batch.texts[i], batch.metadatas[i], batch.pages[i], batch.source, batch.where(i)))
+            docs.append((doc_id, batch.texts[i], batch.metadatas[i], batch.pages[i], batch.sections[i], batch.source,
+                         batch.where(i)))
     if not docs:
         note = f" ({summary(skipped, verbose=True)})" if skipped else ""
         raise EmbkitError(f"files: no documents found in {', '.join(files)}{note}")
@@ -86,8 +87,8 @@ def chunk_all(docs: list[tuple], model: str, chunk_tokens: int, overlap: int) ->
                           f"use --chunk-tokens {limit} or less")
     tokenizer = encoder_tokenizer(model)
     records, origin = [], {}
-    for doc_id, text, metadata, pages, source, where in docs:
-        for record in chunk_records(doc_id, text, metadata, tokenizer, pages=pages, source=source,
+    for doc_id, text, metadata, pages, sections, source, where in docs:
+        for record in chunk_records(doc_id, text, metadata, tokenizer, pages=pages, sections=sections, source=source,
                                     chunk_tokens=chunk_tokens, overlap=overlap):
             if record.id in origin:  # a chunk id such as `a#0` can meet a document's own id
                 raise EmbkitError(f"{where}: duplicate id {record.id!r} (also at {origin[record.id]})")
