@@ -17,7 +17,7 @@ import numpy as np
 from . import validate
 from .encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
 from .encoders.base import Progress, l2_normalize
-from .errors import EmbkitError
+from .errors import EmbkitError, EmbkitWarning
 from .index.manager import IndexManager
 from .search import METRICS, Hit
 from .search.context import Context, build_context
@@ -314,20 +314,20 @@ class Collection:
             raise EmbkitError("delete: give ids or a where filter (refusing to delete everything)")
         ids = validate.check_id_list(ids) if ids is not None else None
         if where is not None:
-            validate.check_where(where)
+            self._checked_where(where)
         return self._store.delete(ids, where)
 
     # ---- reading -------------------------------------------------------------------
 
     def count(self, where: dict | None = None) -> int:
         """Number of documents (matching `where`)."""
-        return self._store.count(validate.check_where(where) if where is not None else None)
+        return self._store.count(self._checked_where(where) if where is not None else None)
 
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None, limit: int | None = None,
             include_vectors: bool = False) -> list[Document]:
         """Documents by id (in the order given; missing ids left out) or by filter."""
         if where is not None:
-            validate.check_where(where)
+            self._checked_where(where)
         if ids is not None:
             records = self._store.get(validate.check_id_list(ids))
             if where is not None:
@@ -341,9 +341,21 @@ class Collection:
             vectors = dict(zip(rowids.tolist(), matrix))
         return [Document(r.id, r.text, r.metadata, vectors.get(r.rowid)) for r in records]
 
+    def filter_warnings(self, where: dict | None) -> list[str]:
+        """What `where` names that no document has: a field none holds, or a value type
+        that never occurs in it (one line each; empty for an empty collection). get,
+        count, search, table and delete warn with these (EmbkitWarning)."""
+        return self._store.filter_warnings(validate.check_where(where)) if where else []
+
+    def _checked_where(self, where: dict) -> dict:
+        """`where` validated (EmbkitError if invalid), warning of what no document has."""
+        for line in self.filter_warnings(where):
+            warnings.warn(line, EmbkitWarning, stacklevel=3)
+        return where
+
     def table(self, where: dict | None = None) -> Table:
         """Every document (matching `where`) with its vector, in row order."""
-        rowids = self._store.rowids(validate.check_where(where)) if where is not None else None
+        rowids = self._store.rowids(self._checked_where(where)) if where is not None else None
         found, vectors = self._store.vectors(self.space.name, rowids)
         records = self._store.by_rowids(found) if len(found) else {}
         rows = [records[r] for r in found.tolist()]
@@ -435,7 +447,7 @@ class Collection:
             raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
         exclude, q = None, None
         if where is not None:
-            validate.check_where(where)
+            self._checked_where(where)
         if query is not None:
             query = validate.check_query(query)
         elif image is not None:

@@ -17,6 +17,9 @@ import embkit
 from embkit import EmbkitError
 from embkit.store import compile_where, parse_where
 
+# Trees name absent fields on purpose; their warnings are tested in test_where_warnings.py.
+pytestmark = pytest.mark.filterwarnings("ignore::embkit.EmbkitWarning")
+
 DIM = 4
 N_DOCS = 300
 DATA_SEEDS = (0, 1, 2)
@@ -28,6 +31,7 @@ TREES_PER_SEED = 150  # x 3 seeds = 450 trees without null operands, as many wit
 
 _MISSING = object()
 _COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+TEXT_OPS = ("$contains", "$prefix")
 
 
 def lookup(metadata: dict, field: str):
@@ -79,6 +83,10 @@ def field_matches(value, condition) -> bool:
         elif op in _COMPARE:  # only values of the operand's type class take part
             ok = (value is not _MISSING and kind(value) == kind(operand)
                   and _COMPARE[op](value, operand))
+        elif op == "$contains":  # strings only, by code point ("" is in every string)
+            ok = kind(value) == "string" and operand in value
+        elif op == "$prefix":
+            ok = kind(value) == "string" and value.startswith(operand)
         else:
             raise AssertionError(f"reference: unknown operator {op}")
         if not ok:
@@ -110,6 +118,10 @@ def test_reference_sanity():
     assert not matches({"a": "1"}, {"a": 1}) and matches({}, {"a": None})
     assert matches({}, {"a": {"$ne": 1}}) and not matches({}, {"a": {"$gt": 0}})
     assert matches({"o": {"x": 2}}, {"o.x": {"$gte": 2}}) and not matches({"o": 5}, {"o.x": 5})
+    assert matches({"s": "abc"}, {"s": {"$contains": "b", "$prefix": "ab"}})
+    assert matches({"s": ""}, {"s": {"$prefix": ""}}) and not matches({}, {"s": {"$prefix": ""}})
+    assert not matches({"s": 12}, {"s": {"$contains": "1"}}) and not matches({"s": "Abc"}, {"s": {"$prefix": "a"}})
+    assert not matches({"s": ["abc"]}, {"s": {"$contains": "abc"}})
 
 
 # ---- random metadata and where trees -------------------------------------------------
@@ -201,6 +213,12 @@ def random_comparable(rng: random.Random, field: str):
     return random_number(rng) if rng.random() < 0.6 else random_string(rng)
 
 
+def random_text_operand(rng: random.Random) -> str:
+    """A $contains/$prefix operand: mostly a short string over the data's alphabet ("" and
+    "_" included), sometimes a LIKE wildcard or escape that the data never holds."""
+    return random_string(rng) if rng.random() < 0.85 else rng.choice(["%", "\\", "a%", "_%", "\\_"])
+
+
 def random_condition(rng: random.Random, field: str, nulls: bool):
     r = rng.random()
     if r < 0.2:
@@ -213,12 +231,14 @@ def random_condition(rng: random.Random, field: str, nulls: bool):
         return {"$in": [random_operand(rng, field, nulls) for _ in range(rng.randint(1, 4))]}
     if r < 0.65:
         return {"$nin": [random_operand(rng, field, nulls) for _ in range(rng.randint(1, 4))]}
-    if r < 0.9:
+    if r < 0.82:
         return {rng.choice(list(_COMPARE)): random_comparable(rng, field)}
-    # several operators on one field (a range, or a range plus $ne)
-    ops = rng.sample(list(_COMPARE) + ["$ne"], 2)
-    return {op: random_comparable(rng, field) if op in _COMPARE else random_operand(rng, field, nulls)
-            for op in ops}
+    if r < 0.92:
+        return {rng.choice(list(TEXT_OPS)): random_text_operand(rng)}
+    # several operators on one field (a range, a range plus $ne, a prefix and a substring)
+    ops = rng.sample(list(_COMPARE) + ["$ne", *TEXT_OPS], 2)
+    return {op: random_comparable(rng, field) if op in _COMPARE
+            else random_text_operand(rng) if op in TEXT_OPS else random_operand(rng, field, nulls) for op in ops}
 
 
 def random_where(rng: random.Random, nulls: bool, depth: int = 0) -> dict:
@@ -338,6 +358,19 @@ DOCS = {
     "nested_null": {"o": {"x": None}},
     "nested_flat": {"o": 5},
     "dotted_key": {"o.x": 1},
+    # strings for $contains / $prefix: LIKE's wildcards and escape, case, unicode
+    "t_pct": {"t": "50% off_now"},
+    "t_under": {"t": "a_b"},
+    "t_back": {"t": "C:\\dir\\"},
+    "t_upper": {"t": "ABC"},
+    "t_lower": {"t": "abc"},
+    "t_accent": {"t": "\u00e9t\u00e9"},  # été, precomposed
+    "t_decomposed": {"t": "e\u0301te\u0301"},  # été, e + combining acute
+    "t_emoji": {"t": "\U0001f600 smile"},
+    "t_empty": {"t": ""},
+    "t_number": {"t": 50},
+    "t_list": {"t": ["abc"]},
+    "t_nested": {"tn": {"s": "abc"}},
 }
 ALL = set(DOCS)
 NO_V = {i for i, m in DOCS.items() if "v" not in m}  # missing, nested*, dotted_key
@@ -398,6 +431,36 @@ CASES = [
     ({"$and": [{"v": {"$gte": 1}}, {"v": {"$lte": 2}}]}, {"int1", "float1", "two", "twof"}),
     ({"$or": [{"v": "b"}, {"$and": [{"v": {"$gt": 1}}, {"v": {"$ne": 2.0}}]}]}, {"strb"}),
     ({"v": {"$ne": 1}, "$or": [{"v": {"$lt": 2}}, {"v": "B"}]}, {"zero", "strB"}),
+    # $contains / $prefix: strings only, case-sensitive, no wildcards, "" in every string
+    ({"t": {"$contains": "%"}}, {"t_pct"}),
+    ({"t": {"$contains": "_"}}, {"t_pct", "t_under"}),
+    ({"t": {"$contains": "a_b"}}, {"t_under"}),
+    ({"t": {"$contains": "a%b"}}, set()),
+    ({"t": {"$prefix": "%"}}, set()),
+    ({"t": {"$prefix": "_"}}, set()),
+    ({"t": {"$prefix": "a_"}}, {"t_under"}),
+    ({"t": {"$contains": "\\"}}, {"t_back"}),
+    ({"t": {"$prefix": "C:\\d"}}, {"t_back"}),
+    ({"t": {"$contains": "\\_"}}, set()),
+    ({"t": {"$contains": "b"}}, {"t_under", "t_lower"}),
+    ({"t": {"$contains": "B"}}, {"t_upper"}),
+    ({"t": {"$prefix": "a"}}, {"t_under", "t_lower"}),
+    ({"t": {"$prefix": "A"}}, {"t_upper"}),
+    ({"t": {"$contains": "abc"}}, {"t_lower"}),  # not the list holding "abc"
+    ({"t": {"$contains": "50"}}, {"t_pct"}),  # not the number 50
+    ({"t": {"$contains": ""}}, {"t_pct", "t_under", "t_back", "t_upper", "t_lower", "t_accent", "t_decomposed",
+                                "t_emoji", "t_empty"}),
+    ({"t": {"$prefix": ""}, "$or": [{"t": {"$contains": "e"}}, {"t": ""}]}, {"t_decomposed", "t_emoji", "t_empty"}),
+    ({"t": {"$contains": "\u00e9"}}, {"t_accent"}),  # precomposed é, not e + combining mark
+    ({"t": {"$contains": "\u0301t"}}, {"t_decomposed"}),
+    ({"t": {"$prefix": "\U0001f600 "}}, {"t_emoji"}),
+    ({"t": {"$contains": "smile", "$prefix": "\U0001f600"}}, {"t_emoji"}),
+    ({"t": {"$contains": "abc\x00"}}, set()),
+    ({"t": {"$prefix": "abc", "$ne": "abc"}}, set()),
+    ({"tn.s": {"$prefix": "ab"}}, {"t_nested"}),
+    ({"tn": {"$contains": "a"}}, set()),
+    ({"v": {"$prefix": "x' OR"}}, {"inject"}),
+    ({"v": {"$contains": "1"}}, {"str1", "inject"}),
 ]
 
 
@@ -460,6 +523,10 @@ INVALID = [
     ({"a": {"$gt": True}}, ["where.a.$gt"]),
     ({"a": {"$lt": None}}, ["where.a.$lt"]),
     ({"a": {"$gte": [1]}}, ["where.a.$gte"]),
+    ({"title": {"$prefix": 1}}, ["where.title.$prefix: expected a string"]),
+    ({"a.b": {"$contains": None}}, ["where.a.b.$contains: expected a string"]),
+    ({"a": {"$contains": ["x"]}}, ["where.a.$contains: expected a string"]),
+    ({"a": {"$prefix": True}}, ["where.a.$prefix: expected a string"]),
     ({"a b": 1}, ["a b"]),
     ({"a'--": 1}, ["a'--"]),
     ({'a") OR 1=1 --': 1}, ["OR 1=1"]),

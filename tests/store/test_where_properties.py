@@ -5,7 +5,8 @@ float and int64 precision, unicode strings with combining marks, right-to-left t
 emoji, booleans, null, lists, nested objects) and filter trees over them ($and/$or,
 several keys a dict, every operator); `get`, `count`, filtered `search` and `delete`
 must return exactly the documents test_where's pure-Python reference (`matches`) picks.
-Strings compare by code point on both backends (SQLite BINARY, PostgreSQL COLLATE "C").
+Strings compare by code point on both backends (SQLite BINARY, PostgreSQL COLLATE "C"),
+and $contains/$prefix match by code point too (SQLite instr, PostgreSQL strpos/starts_with).
 Stored strings hold no NUL (PostgreSQL refuses it at write time, see
 test_write_properties); operands may, right after a stored string, where order is subtle.
 """
@@ -14,11 +15,14 @@ import itertools
 import json
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import embkit
 
 from test_where import matches  # the reference, shared with the seeded random trees
+
+pytestmark = pytest.mark.filterwarnings("ignore::embkit.EmbkitWarning")  # absent fields are drawn on purpose
 
 DIM = 8
 FIELDS = ["n", "s", "b", "o.x", "o", "k-1", "absent"]
@@ -85,9 +89,21 @@ def comparable(field: str, seen: dict):
     return st.one_of(*[st.sampled_from(stored)] * 3 if stored else [], *with_nul(strings) * 2, numbers, any_str)
 
 
+def text_operand(field: str, seen: dict):
+    """A $contains/$prefix operand: a slice of a stored string (often its start, so
+    prefixes hit), "", a LIKE wildcard or escape, or any string."""
+    strings = [v for v in seen.get(field, []) if isinstance(v, str)]
+    slices = [st.tuples(st.sampled_from(strings), st.sampled_from([0, 0, 1, 2]), st.integers(0, 3)).map(
+        lambda t: t[0][t[1]:t[1] + t[2]])] * 3 if strings else []
+    return st.one_of(*slices, *with_nul(strings), st.sampled_from(["", "%", "_", "\\", "%_"]), any_str)
+
+
 @st.composite
 def condition(draw, field: str, seen: dict):
-    kind = draw(st.sampled_from(["bare", "$eq", "$ne", "$in", "$nin", "cmp", "cmp", "range"]))
+    kind = draw(st.sampled_from(["bare", "$eq", "$ne", "$in", "$nin", "cmp", "cmp", "range", "text", "text"]))
+    if kind == "text":
+        ops = draw(st.lists(st.sampled_from(["$contains", "$prefix"]), min_size=1, max_size=2, unique=True))
+        return {op: draw(text_operand(field, seen)) for op in ops}
     if kind == "bare":
         return draw(operand(field, seen))
     if kind in ("$eq", "$ne"):

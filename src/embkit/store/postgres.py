@@ -197,6 +197,14 @@ class PostgresStore(PgReembed):
         sql, params = _where(where)
         return self._read("SELECT count(*) FROM {s}.docs WHERE " + _braces(sql), params).fetchone()[0]
 
+    def filter_warnings(self, where: dict | None) -> list[str]:
+        """What a (validated) filter names that no document has (see where_fields)."""
+        from .where_fields import named_fields, presence_query, warnings_from
+        from .where_pg import POSTGRES
+
+        checks, sql, params = presence_query(named_fields(where), POSTGRES, table="{s}.docs")
+        return warnings_from(checks, self._read(sql, params).fetchone()) if checks else []
+
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         return self._existing(self._reader(), ids)
 

@@ -19,7 +19,8 @@ from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .sqlite_reembed import SQLiteReembed, followers_of
-from .where import compile_where
+from .where import SQLITE, compile_where
+from .where_fields import named_fields, presence_query, warnings_from
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,11 @@ class SQLiteStore(SQLiteReembed):
     def count(self, where: dict | None = None) -> int:
         sql, params = compile_where(where)
         return self._conn.execute(f"SELECT count(*) FROM docs WHERE {sql}", params).fetchone()[0]
+
+    def filter_warnings(self, where: dict | None) -> list[str]:
+        """What a (validated) filter names that no document has (see where_fields)."""
+        checks, sql, params = presence_query(named_fields(where), SQLITE)
+        return warnings_from(checks, self._conn.execute(sql, params).fetchone()) if checks else []
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

@@ -1,11 +1,14 @@
 """Metadata filters (`where` dicts) compiled to SQL over the JSON metadata column.
 
 Grammar: {field: value} is equality; {field: {"$ne"|"$gt"|"$gte"|"$lt"|"$lte": value}},
-{field: {"$in"|"$nin": [values]}}; {"$and": [...]}, {"$or": [...]}; several keys in one
-dict are ANDed. `a.b` reaches into nested objects. Types are strict: 1 matches 1 and
-1.0, never "1" or true. Comparisons match only fields of the operand's type (numbers
-with numbers, strings with strings); $ne and $nin also match documents lacking the
-field. Every value is a bound parameter, never spliced into the SQL text.
+{field: {"$in"|"$nin": [values]}}; {field: {"$contains"|"$prefix": "text"}};
+{"$and": [...]}, {"$or": [...]}; several keys in one dict are ANDed. `a.b` reaches
+into nested objects. Types are strict: 1 matches 1 and 1.0, never "1" or true.
+Comparisons match only fields of the operand's type (numbers with numbers, strings with
+strings); $ne and $nin also match documents lacking the field. $contains (substring)
+and $prefix (starts with) match string values only, case and accents exact (code
+points, as Python's `in` and `str.startswith`); "" matches every string. Every value
+is a bound parameter, never spliced into the SQL text.
 
 The tree walk and every check live here, shared by the SQL dialects: a `Dialect` only
 spells the leaves (equality, any-of, comparison) for its engine. `compile_where` is
@@ -20,7 +23,8 @@ from ..errors import EmbkitError
 
 _FIELD = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 _COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-OPERATORS = ("$eq", "$ne", "$in", "$nin", *_COMPARE)
+TEXT_OPERATORS = ("$contains", "$prefix")  # on strings only
+OPERATORS = ("$eq", "$ne", "$in", "$nin", *_COMPARE, *TEXT_OPERATORS)
 MAX_DEPTH = 32
 MAX_IN = 10_000  # values in one $in/$nin list
 MAX_BRANCHES = 1_000  # conditions in one $and/$or list
@@ -106,6 +110,9 @@ def _field(field: str, condition: Any, column: str, params: list, at: str, diale
             parts.append(anyof if op == "$in" else f"NOT {anyof}")
         elif op in _COMPARE:
             parts.append(dialect.compare(column, path, op, _comparable(value, where_at), params))
+        elif op in TEXT_OPERATORS:
+            text = _string(value, where_at)
+            parts.append((dialect.contains if op == "$contains" else dialect.prefix)(column, path, text, params))
         else:
             raise EmbkitError(f"{where_at}: unknown operator {op!r} (allowed: {', '.join(OPERATORS)})")
     return _join(parts, "AND")
@@ -128,6 +135,13 @@ def _comparable(value: Any, at: str) -> Any:
         raise EmbkitError(f"{at}: comparison needs a number or a string, got {json.dumps(value)[:40]}")
     if not isinstance(value, str):
         _finite(value, at)
+    return value
+
+
+def _string(value: Any, at: str) -> str:
+    """An operand of $contains/$prefix: a string (any, "" included)."""
+    if not isinstance(value, str):
+        raise EmbkitError(f"{at}: expected a string, got {json.dumps(value)[:40]}")
     return value
 
 
@@ -165,6 +179,19 @@ class Dialect:
     def compare(self, column: str, path: list[str], op: str, value: Any, params: list) -> str:
         """`op` in $gt/$gte/$lt/$lte against a number or a string: only values of the
         operand's type take part."""
+        raise NotImplementedError
+
+    def contains(self, column: str, path: list[str], value: str, params: list) -> str:
+        """A string value holding `value` as a substring (code points, case-sensitive)."""
+        raise NotImplementedError
+
+    def prefix(self, column: str, path: list[str], value: str, params: list) -> str:
+        """A string value starting with `value` (code points, case-sensitive)."""
+        raise NotImplementedError
+
+    def has(self, column: str, path: list[str], kinds: tuple[str, ...] | None, params: list) -> str:
+        """The field is present (any JSON type, null included; `kinds` None) or holds a
+        value of one of `kinds` (JSON kinds: number, string, boolean, null)."""
         raise NotImplementedError
 
 
@@ -218,6 +245,27 @@ class SQLiteDialect(Dialect):
         types = "('text')" if isinstance(value, str) else "('integer', 'real')"
         params.extend([where, where, value])
         return f"COALESCE((json_type({column}, ?) IN {types} AND json_extract({column}, ?) {_COMPARE[op]} ?), 0)"
+
+    # instr() compares bytes, so it is case-sensitive and free of LIKE's wildcards and
+    # escapes; instr(s, p) = 1 exactly when s starts with p (and instr(s, '') = 1).
+    def contains(self, column: str, path: list[str], value: str, params: list) -> str:
+        return self._instr(column, path, value, params, "> 0")
+
+    def prefix(self, column: str, path: list[str], value: str, params: list) -> str:
+        return self._instr(column, path, value, params, "= 1")
+
+    def _instr(self, column: str, path: list[str], value: str, params: list, test: str) -> str:
+        where = self._path(path)
+        params.extend([where, where, value])
+        return f"COALESCE((json_type({column}, ?) = 'text' AND instr(json_extract({column}, ?), ?) {test}), 0)"
+
+    _KINDS = {"number": "'integer', 'real'", "string": "'text'", "boolean": "'true', 'false'", "null": "'null'"}
+
+    def has(self, column: str, path: list[str], kinds: tuple[str, ...] | None, params: list) -> str:
+        params.append(self._path(path))
+        if kinds is None:
+            return f"json_type({column}, ?) IS NOT NULL"
+        return f"json_type({column}, ?) IN ({', '.join(self._KINDS[k] for k in kinds)})"
 
 
 SQLITE = SQLiteDialect()

@@ -12,6 +12,9 @@ hold to the same Python reference as SQLite's:
   byte for byte. A null operand matches JSON null or a missing field.
 - Comparisons check `jsonb_typeof` first; numbers compare as jsonb (numeric, exact),
   strings as text COLLATE "C" (code point order, like SQLite's BINARY).
+- $contains / $prefix check `jsonb_typeof` too, then `strpos` / `starts_with` over the
+  text COLLATE "C": byte-exact, case-sensitive, no LIKE wildcards, as SQLite's instr().
+  An operand holding NUL matches nothing (stored strings cannot hold one).
 - Operands travel as JSON text (`json.dumps`), never as float8, so an integer beyond
   2**53 keeps every digit.
 
@@ -75,6 +78,29 @@ class PostgresDialect(Dialect):
         params.append(value)
         return (f"COALESCE(jsonb_typeof({kind}) = 'string' AND ({j} #>> ARRAY[]::text[]) COLLATE \"C\" "
                 f"{sql_op} %s::text, FALSE)")
+
+
+    def contains(self, column: str, path: list[str], value: str, params: list) -> str:
+        return self._text_test(column, path, value, params, "strpos({s}, %s::text) > 0")
+
+    def prefix(self, column: str, path: list[str], value: str, params: list) -> str:
+        return self._text_test(column, path, value, params, "starts_with({s}, %s::text)")
+
+    def _text_test(self, column: str, path: list[str], value: str, params: list, test: str) -> str:
+        if "\x00" in value:
+            return "FALSE"  # stored strings hold no NUL, so none holds this operand
+        kind = self._json(column, path, params)
+        text = f'({self._json(column, path, params)} #>> ARRAY[]::text[]) COLLATE "C"'
+        params.append(value)
+        return f"COALESCE(jsonb_typeof({kind}) = 'string' AND {test.format(s=text)}, FALSE)"
+
+    _KINDS = {"number": "'number'", "string": "'string'", "boolean": "'boolean'", "null": "'null'"}
+
+    def has(self, column: str, path: list[str], kinds: tuple[str, ...] | None, params: list) -> str:
+        j = self._json(column, path, params)
+        if kinds is None:
+            return f"{j} IS NOT NULL"
+        return f"COALESCE(jsonb_typeof({j}) IN ({', '.join(self._KINDS[k] for k in kinds)}), FALSE)"
 
 
 POSTGRES = PostgresDialect()
