@@ -70,13 +70,15 @@ def test_folder_lands_and_skipped_file_gives_exit_3(library):
 def test_md_chunks_carry_parent_and_offsets(library):
     col, docs, _ = library
     md = str(docs / "guide.md")
-    text = (docs / "guide.md").read_text()
+    text = read_source(md).texts[0]  # offsets index the visible text (no `## ` markers)
+    titles = [line[3:] for line in abstracts(3).splitlines() if line.startswith("## ")]
     chunks = json.loads(run("get", col, "--where", json.dumps({"parent": md}), "--json").stdout)["documents"]
     assert len(chunks) >= 3 and sorted(c["id"] for c in chunks) == sorted(f"{md}#{i}" for i in range(len(chunks)))
     for c in chunks:
         m = c["metadata"]
-        assert set(m) == {"source", "parent", "chunk", "start", "end"} and m["source"] == md
+        assert set(m) == {"source", "parent", "chunk", "start", "end", "section"} and m["source"] == md
         assert text[m["start"]:m["end"]] == c["text"] and c["id"] == f"{md}#{m['chunk']}"
+        assert m["section"] in titles and m["section"] in text[:m["start"] + len(m["section"])]
 
 
 def test_pdf_chunks_know_their_page(library):
@@ -112,7 +114,7 @@ def test_json_summary_html_parquet_and_no_chunk(tmp_path):
         page, row, long = c.get([str(tmp_path / "in" / "page.html"), "p1", str(tmp_path / "in" / "long.md")])
     assert page.text == "Green tea & milk." and page.metadata["title"] == "Tea"
     assert row.metadata == {"n": 3, "source": str(tmp_path / "in" / "rows.parquet")}
-    assert long.text == (tmp_path / "in" / "long.md").read_text()  # --no-chunk: stored whole
+    assert long.text == read_source(str(tmp_path / "in" / "long.md")).texts[0]  # --no-chunk: stored whole, as seen
 
 
 def test_long_records_are_chunked_short_ones_untouched(tmp_path):
