@@ -100,8 +100,9 @@ def test_markdown_heading_paths():
               '<h2 align="center">In <b>HTML</b></h2>\n\n##### Skipped levels\n\nLast.')
     visible, _, sections = markdown_visible(markup)
     assert [path for _, path in sections] == [
-        "Guide", "Guide › Setup", "Guide › Setup › Options (advanced)", "Guide › Setup › Options (advanced) › Deep link",
-        "Guide › Usage", "Guide › Appendix", "Guide › In HTML", "Guide › In HTML › Skipped levels"]
+        "Guide", "Guide › Setup", "Guide › Setup › Options (advanced)",
+        "Guide › Setup › Options (advanced) › Deep link", "Guide › Usage", "Guide › Appendix", "Guide › In HTML",
+        "Guide › In HTML › Skipped levels"]
     assert [visible[offset:offset + 5] for offset, _ in sections] == \
         ["Guide", "Setup", "Optio", "Deep ", "Usage", "Appen", "In HT", "Skipp"]
 
@@ -162,7 +163,8 @@ title: Deploying
 # Deploying <font color="#e91e63">apps</font>
 
 !!! tip "Before you start"
-    Read the <a href="https://example.org/guide" target="_blank">guide</a> about <span style="color: green;">servers</span>.
+    Read the <a href="https://example.org/guide" target="_blank">guide</a> about
+    <span style="color: green;">servers</span>.
 
 /// note | Remember
 Workers restart when <span class="hl">memory</span> grows.
