@@ -9,6 +9,7 @@ from ..errors import EmbkitError
 from .auth import requires
 from .encoding import encode, encode_record
 from .hosting import NotFound
+from .routes_search import with_warnings
 from .schemas import AddDocuments, DeleteDocuments, GetDocuments
 from .state import hosted, limits
 
@@ -37,8 +38,9 @@ def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("rea
     limit = body.limit if body.ids is not None else (body.limit or limits(request).max_batch)
     h = hosted(request, name)
     with h.lock.reading():
+        notes = h.collection.filter_warnings(body.where)
         docs = h.collection.get(body.ids, where=body.where, limit=limit, include_vectors=body.include_vectors)
-    return _json({"documents": [_document(d) for d in docs]})
+    return _json(with_warnings({"documents": [_document(d) for d in docs]}, notes))
 
 
 @router.get("/collections/{name}/documents/{doc_id:path}", response_model=dict)
@@ -69,7 +71,8 @@ def delete(name: str, body: DeleteDocuments, request: Request, _=Depends(require
         limits(request).batch(len(body.ids), "ids")
     h = hosted(request, name)
     with h.lock.writing():
-        return {"deleted": h.collection.delete(body.ids, where=body.where)}
+        notes = h.collection.filter_warnings(body.where)
+        return with_warnings({"deleted": h.collection.delete(body.ids, where=body.where)}, notes)
 
 
 def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> list[str]:

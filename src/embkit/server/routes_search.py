@@ -20,9 +20,15 @@ router = APIRouter(tags=["search"])
 # thread, the way FastAPI does for `-> dict` (pydantic's dump_json), gives the same bytes
 # and headers without that trip; `response_model=dict` keeps the OpenAPI schema as it was.
 # encoding.py also serves a stored record that cannot be encoded as it is with a marker.
-def encode_hits(hits, started: float) -> bytes:
+def encode_hits(hits, started: float, warnings: list[str] | None = None) -> bytes:
     content = {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return encode(content)
+    return encode(with_warnings(content, warnings))
+
+
+def with_warnings(content: dict, warnings: list[str] | None) -> dict:
+    """`content` with a "warnings" list (e.g. a filter naming a field no document has)
+    when there is something to say; the same lines the CLI prints and Python warns."""
+    return {**content, "warnings": warnings} if warnings else content
 
 
 @router.post("/collections/{name}/search", response_model=dict)
@@ -42,8 +48,9 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     h = hosted(request, name)
     started = time.perf_counter()
     with h.lock.reading():
+        notes = h.collection.filter_warnings(body.where)
         hits = h.collection.search(query, **options)
-    return Response(encode_hits(hits, started), media_type="application/json")
+    return Response(encode_hits(hits, started, notes), media_type="application/json")
 
 
 @router.post("/collections/{name}/context", response_model=dict)
@@ -54,9 +61,10 @@ def context(name: str, body: ContextRequest, request: Request, _=Depends(require
     lim.text(body.question, "question")
     h = hosted(request, name)
     with h.lock.reading():
+        notes = h.collection.filter_warnings(body.where)
         ctx = h.collection.context(body.question, body.budget_tokens, k=body.k, where=body.where, mode=body.mode,
                                    rerank=body.rerank, reranker=_reranker(request, body.rerank))
-    return Response(encode({**ctx.to_dict(), "text": ctx.text}), media_type="application/json")
+    return Response(encode(with_warnings({**ctx.to_dict(), "text": ctx.text}, notes)), media_type="application/json")
 
 
 @router.post("/collections/{name}/embed")
