@@ -116,7 +116,8 @@ def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH,
         if not isinstance(node, (dict, list, tuple)):
             continue
         if depth > max_depth:
-            raise EmbkitError(f"{field}: nested more than {max_depth} levels deep" + (f" (limit {limit})" if limit else ""))
+            limit_note = f" (limit {limit})" if limit else ""
+            raise EmbkitError(f"{field}: nested more than {max_depth} levels deep{limit_note}")
         if isinstance(node, dict):
             for key, child in node.items():
                 if isinstance(key, str):

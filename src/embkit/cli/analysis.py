@@ -34,7 +34,8 @@ def cluster(path: str = DirArg,
             min_cluster_size: Optional[int] = typer.Option(None, "--min-cluster-size",
                                                            help="hdbscan: smallest group that counts as a cluster."),
             ray_address: Optional[str] = typer.Option(None, "--ray-address", help="kmeans: assign the vectors to "
-                                                      "the centroids in Ray tasks (auto, host:port, ray://..., local)."),
+                                                      "the centroids in Ray tasks (auto, host:port, ray://..., "
+                                                      "local)."),
             space: Optional[str] = SpaceOpt,
             as_json: bool = JsonOpt) -> None:
     """Group documents by meaning; store each one's cluster in metadata and describe the clusters."""

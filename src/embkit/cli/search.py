@@ -20,13 +20,15 @@ def search(path: str = DirArg,
                                                  "normalized scores (default 0.5)."),
            rrf_k: Optional[int] = typer.Option(None, "--rrf-k", help="Hybrid: reciprocal rank fusion with this "
                                                "constant (e.g. 60) instead of weighted scores."),
-           mmr: Optional[float] = typer.Option(None, "--mmr", help="Diversify: 1 = relevance only, 0 = diversity only."),
+           mmr: Optional[float] = typer.Option(None, "--mmr",
+                                               help="Diversify: 1 = relevance only, 0 = diversity only."),
            rerank: Optional[int] = typer.Option(None, "--rerank", help="Rescore the top N with a cross-encoder."),
            reranker: Optional[str] = typer.Option(None, "--reranker", help="Cross-encoder folder for --rerank."),
            documents: bool = typer.Option(False, "--documents", help="Best chunk per document instead of chunks."),
            ef: Optional[int] = typer.Option(None, "--ef", help="HNSW search beam for this query."),
            nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists to visit for this query."),
-           rescore: Optional[int] = typer.Option(None, "--rescore", help="Quantized indexes: candidates per result to rerank exactly."),
+           rescore: Optional[int] = typer.Option(None, "--rescore",
+                                                 help="Quantized indexes: candidates per result to rerank exactly."),
            dims: Optional[int] = typer.Option(None, "--dims", help="Matryoshka: candidates from the first DIMS "
                                               "dimensions, rescored with the full vectors."),
            image: Optional[str] = typer.Option(None, "--image", help="Search by this image (png, jpg, webp)."),
@@ -76,8 +78,10 @@ def _found_by(hit) -> str:
 def index(path: str = DirArg,
           spec: str = typer.Option("auto", "--spec", help="flat | hnsw:M=32,efc=200,ef=64 | ivf:nlist=1024,nprobe=16 | "
                                    "ivfpq:nlist=1024,m=48,nbits=8,nprobe=16 | sq8 | binary | auto"),
-          memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="With auto: fit the index in this much, e.g. 512MB."),
-          dims: Optional[int] = typer.Option(None, "--dims", help="Index the Matryoshka view on the first DIMS dimensions."),
+          memory_budget: Optional[str] = typer.Option(None, "--memory-budget",
+                                                      help="With auto: fit the index in this much, e.g. 512MB."),
+          dims: Optional[int] = typer.Option(None, "--dims",
+                                             help="Index the Matryoshka view on the first DIMS dimensions."),
           space: Optional[str] = SpaceOpt,
           as_json: bool = JsonOpt) -> None:
     """Choose and build the collection's vector index (rebuilt from the store)."""

@@ -114,8 +114,8 @@ def contrastive(base: str = typer.Option("minilm", "--base", help="Bi-encoder to
     except ValueError:
         raise EmbkitError(f"matryoshka_weights: expected comma-separated numbers, got {matryoshka_weights!r}") from None
     summary = train_contrastive(output, base, data=data, beir=beir, split=split, loss=loss,
-                                hard_negatives=hard_negatives, matryoshka=dims, matryoshka_weights=weights, epochs=epochs, batch_size=batch_size,
-                                lr=lr, seed=seed, name=name, overwrite=overwrite,
+                                hard_negatives=hard_negatives, matryoshka=dims, matryoshka_weights=weights,
+                                epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, name=name, overwrite=overwrite,
                                 evaluation=_eval_data(eval_sts, eval_beir, no_eval))
     if as_json:
         _print_json(summary)
@@ -132,7 +132,8 @@ def _fmt(value) -> str:
 @train_app.command("rotate")
 def rotate(model: str = typer.Argument(..., help="Bi-encoder to rotate: registered name, folder or catalog name."),
            beir: Optional[Path] = typer.Option(None, "--beir", help="BEIR folder: fit on its corpus documents."),
-           texts: Optional[Path] = typer.Option(None, "--texts", help="Text file (a text a line, or .jsonl with \"text\")."),
+           texts: Optional[Path] = typer.Option(None, "--texts",
+                                                help="Text file (a text a line, or .jsonl with \"text\")."),
            max_texts: int = typer.Option(20000, "--max-texts", help="Sample at most this many texts."),
            dims: Optional[str] = typer.Option(None, "--dims", help="Truncations to evaluate (default: the model's "
                                                                    "Matryoshka dims, else 256,128,64)."),

@@ -7,6 +7,7 @@ from .common import JsonOpt, _print_json, app
 WordModelOpt = typer.Option("glove-50d", "--model",
                             help="Word vectors: a catalog name (glove-50d) or a .txt/.vec/.bin word-vector file.")
 CountOpt = typer.Option(10, "-k", "--k", help="Number of words to show.")
+TransformerOpt = typer.Option("minilm", "--model", help="A transformer: catalog name, registered name or folder.")
 
 
 @app.command()
@@ -56,7 +57,7 @@ def _print_rows(results: list[tuple[str, float]]) -> None:
 
 @app.command()
 def tokens(text: str = typer.Argument(..., help="The text to split into word pieces."),
-           model: str = typer.Option("minilm", "--model", help="A transformer: catalog name, registered name or folder."),
+           model: str = TransformerOpt,
            as_json: bool = JsonOpt) -> None:
     """The word pieces of TEXT, their ids, the vocabulary size and the embedding-matrix shape."""
     from ..encoders.tokens import tokens as run
@@ -75,7 +76,7 @@ def tokens(text: str = typer.Argument(..., help="The text to split into word pie
 @app.command()
 def contextual(word: str = typer.Argument(..., help="The word to follow, e.g. bank."),
                sentences: list[str] = typer.Argument(..., help="Two or more sentences that contain WORD."),
-               model: str = typer.Option("minilm", "--model", help="A transformer: catalog name, registered name or folder."),
+               model: str = TransformerOpt,
                as_json: bool = JsonOpt) -> None:
     """Cosine between WORD's contextual vectors in the sentences, next to its static
     (input-embedding) vector's, which is the same in every sentence."""

@@ -80,7 +80,8 @@ def build_bert_onnx(model_dir: Path) -> onnx.ModelProto:
     scale = 1.0 / math.sqrt(hidden // heads)
     for i in range(config["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
-        q = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.query", scale), split_heads), perm=[0, 2, 1, 3])
+        q = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.query", scale), split_heads),
+                 perm=[0, 2, 1, 3])
         k = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.key"), split_heads), perm=[0, 2, 3, 1])
         v = g.op("Transpose", g.op("Reshape", linear(x, p + "attention.self.value"), split_heads), perm=[0, 2, 1, 3])
         scores = g.op("Add", g.op("MatMul", q, k), mask_bias)
@@ -103,7 +104,8 @@ def build_bert_onnx(model_dir: Path) -> onnx.ModelProto:
 
 def _embeddings(g: _Graph, w: dict, layer_norm) -> str:
     words = g.op("Gather", g.const("word_embeddings", w["embeddings.word_embeddings.weight"]), "input_ids")
-    types = g.op("Gather", g.const("token_type_embeddings", w["embeddings.token_type_embeddings.weight"]), "token_type_ids")
+    types = g.op("Gather", g.const("token_type_embeddings", w["embeddings.token_type_embeddings.weight"]),
+                 "token_type_ids")
     length = g.op("Gather", g.op("Shape", "input_ids"), g.const("one", np.array(1, np.int64)), axis=0)
     positions = g.op("Range", g.const("zero", np.array(0, np.int64)), length, "one")
     pos = g.op("Gather", g.const("position_embeddings", w["embeddings.position_embeddings.weight"]), positions)

@@ -144,7 +144,8 @@ def _load(name_or_path: str) -> Encoder:
     from .onnx import OnnxEncoder
 
     onnx_path = export.int8_onnx(model_dir) if entry.backend == "onnx-int8" else export.fp32_onnx(model_dir)
-    return OnnxEncoder(entry.name, onnx_path, model_dir / "tokenizer.json", entry.dim, entry.max_tokens, entry.normalized)
+    return OnnxEncoder(entry.name, onnx_path, model_dir / "tokenizer.json", entry.dim, entry.max_tokens,
+                       entry.normalized)
 
 
 def _load_folder(path: Path, name: str | None = None) -> Encoder:

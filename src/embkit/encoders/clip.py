@@ -53,7 +53,8 @@ class ClipModel:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             self.processor = CLIPImageProcessor.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as e:
-            raise EmbkitError(f"model: {folder} is not a complete CLIP folder ({str(e).splitlines()[0][:200]})") from None
+            first_line = str(e).splitlines()[0][:200]
+            raise EmbkitError(f"model: {folder} is not a complete CLIP folder ({first_line})") from None
         self.dim = int(self.model.config.projection_dim)
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
 

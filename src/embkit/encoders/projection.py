@@ -66,8 +66,9 @@ def write_projection(model_dir: Path, weight: np.ndarray, folder_name: str) -> N
     folder = model_dir / folder_name
     folder.mkdir()
     out_dim, in_dim = weight.shape
-    (folder / "config.json").write_text(json.dumps({"in_features": int(in_dim), "out_features": int(out_dim), "bias": False,
-                                                    "activation_function": IDENTITY[0]}, indent=1))
+    config = {"in_features": int(in_dim), "out_features": int(out_dim), "bias": False,
+              "activation_function": IDENTITY[0]}
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
     save_file({"linear.weight": np.ascontiguousarray(weight, dtype=np.float32)}, str(folder / "model.safetensors"))
     modules = json.loads((model_dir / "modules.json").read_text())
     at = next((i + 1 for i, m in enumerate(modules) if "Pooling" in m.get("type", "")), None)

@@ -92,7 +92,9 @@ class SmallClipImageEncoder:
             import torch
             from safetensors.torch import load_file
         except ImportError as e:
-            raise EmbkitError(f"model: the image tower of {folder} needs torch: pip install 'embkit[torch]' ({e})") from e
+            raise EmbkitError(
+                f"model: the image tower of {folder} needs torch: pip install 'embkit[torch]' ({e})"
+            ) from e
         config = read_config(folder)
         self._torch, self._size = torch, int(config["image_size"])
         self._tower = image_tower(config)

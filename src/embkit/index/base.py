@@ -122,8 +122,10 @@ class VectorIndex:
         unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
         if unknown:
             allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
-            raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
-        params = {key: check_param(self.kind, key, value, field=key) for key, value in params.items() if value is not None}
+            raise EmbkitError(
+                f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
+        params = {key: check_param(self.kind, key, value, field=key)
+                  for key, value in params.items() if value is not None}
         if self._faiss is None or self.ntotal == 0 or k < 1:
             return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
         # `bitmap` must stay referenced until FAISS returns: the selector points into it

@@ -243,10 +243,12 @@ class IndexManager:
         target = self.target(count)
         if self.index is not None:
             index = self.index
-            saved = {"effective": index.effective_spec, "kind": index.kind, "params": index.params, "count": index.ntotal,
-                     "dead": index.dead, "generation": self.generation, "trained_on": index.trained_on}
+            saved = {"effective": index.effective_spec, "kind": index.kind, "params": index.params,
+                     "count": index.ntotal, "dead": index.dead, "generation": self.generation,
+                     "trained_on": index.trained_on}
         elif manifest is not None:
-            saved = {key: manifest[key] for key in ("effective", "kind", "params", "count", "dead", "generation", "trained_on")}
+            saved = {key: manifest[key]
+                     for key in ("effective", "kind", "params", "count", "dead", "generation", "trained_on")}
         else:
             saved = None
         generation = self.store.generation

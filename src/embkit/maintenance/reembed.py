@@ -58,7 +58,8 @@ def reembed(col, model: str, space_of: Callable, space: str | None = None, drop_
     if drop_old:
         _drop(store, source)
     return {"alias": alias, "from": source, "to": target.name, "model": target.model, "resumed": resumed,
-            "embedded": embedded + switched_with, "switched_with": switched_with, "dropped": source if drop_old else None}
+            "embedded": embedded + switched_with, "switched_with": switched_with,
+            "dropped": source if drop_old else None}
 
 
 def _target(store, old, state: dict, alias: str, model: str, space_of: Callable):

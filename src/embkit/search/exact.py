@@ -22,7 +22,10 @@ def top_k(queries: np.ndarray, vectors: np.ndarray, k: int, metric: str) -> tupl
     k = min(k, s.shape[1])
     if k == 0:
         return np.empty((s.shape[0], 0), np.int64), np.empty((s.shape[0], 0), np.float32)
-    part = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < s.shape[1] else np.tile(np.arange(s.shape[1]), (s.shape[0], 1))
+    if k < s.shape[1]:
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    else:
+        part = np.tile(np.arange(s.shape[1]), (s.shape[0], 1))
     part_scores = np.take_along_axis(s, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     positions = np.take_along_axis(part, order, axis=1)

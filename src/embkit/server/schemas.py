@@ -26,7 +26,8 @@ class DocumentIn(Strict):
 
 class AddDocuments(Strict):
     documents: list[DocumentIn]
-    model: str | None = Field(None, description="The model the given vectors came from (checked against the collection's).")
+    model: str | None = Field(None, description="The model the given vectors came from "
+                                                "(checked against the collection's).")
 
 
 class ImageIn(Strict):

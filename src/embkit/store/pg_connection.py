@@ -40,7 +40,8 @@ class PgUrl:
         """The URL without its password (for info and logs)."""
         parts = urlsplit(self.conninfo)
         host = parts.hostname or ""
-        netloc = (quote(parts.username) + "@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+        user = quote(parts.username) + "@" if parts.username else ""
+        netloc = user + host + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc, query=urlencode({"collection": self.name})))
 
     def cache_folder(self) -> Path:

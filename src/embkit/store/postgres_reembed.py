@@ -42,7 +42,8 @@ class PgReembed:
             self._set_meta_json(c, REEMBEDS, {**self._meta_json(c, REEMBEDS), source: space.name})
         self._spaces = None
 
-    def missing_vectors(self, source: str, target: str, after: int = 0, limit: int = -1) -> list[tuple[int, str | None]]:
+    def missing_vectors(self, source: str, target: str, after: int = 0,
+                        limit: int = -1) -> list[tuple[int, str | None]]:
         """(row id, text) of documents with a vector in `source` and none in `target`,
         row ids above `after`, in row order, at most `limit` (-1: all)."""
         return self._missing(self._reader(), source, target, after, limit)
@@ -51,7 +52,8 @@ class PgReembed:
         """How many documents have a vector in `source` and none in `target` (None: all of `source`'s)."""
         if target is None:
             return self._read("SELECT count(*) FROM {s}.{v}", (), source).fetchone()[0]
-        return self._read("SELECT count(*) FROM {s}.{v} src WHERE NOT EXISTS (SELECT 1 FROM {s}.{t} WHERE doc = src.doc)",
+        return self._read("SELECT count(*) FROM {s}.{v} src "
+                          "WHERE NOT EXISTS (SELECT 1 FROM {s}.{t} WHERE doc = src.doc)",
                           (), source, t=self._sql.Identifier("vec_" + target)).fetchone()[0]
 
     def add_vectors(self, space: str, rows: Sequence[tuple[int, str | None]], vectors: np.ndarray) -> int:
@@ -85,7 +87,8 @@ class PgReembed:
             self._lock_writers(c)
             c.execute(self._q("DROP TABLE IF EXISTS {s}.{v}", name))
             c.execute(self._q("DELETE FROM {s}.spaces WHERE name = %s"), (name,))
-            c.execute(self._q("DELETE FROM {s}.meta WHERE key = ANY(%s)"), (["index_spec:" + name, "index_budget:" + name],))
+            c.execute(self._q("DELETE FROM {s}.meta WHERE key = ANY(%s)"),
+                      (["index_spec:" + name, "index_budget:" + name],))
             self._set_meta_json(c, REEMBEDS, {k: v for k, v in self._meta_json(c, REEMBEDS).items() if v != name})
         self._spaces = None
 

@@ -58,7 +58,8 @@ class SQLiteReembed:
                       (space.name, space.model, space.dim, space.metric, int(space.normalized)))
             _set_meta_json(c, REEMBEDS, {**meta_json(c, REEMBEDS), source: space.name})
 
-    def missing_vectors(self, source: str, target: str, after: int = 0, limit: int = -1) -> list[tuple[int, str | None]]:
+    def missing_vectors(self, source: str, target: str, after: int = 0,
+                        limit: int = -1) -> list[tuple[int, str | None]]:
         """(row id, text) of documents with a vector in `source` and none in `target`,
         row ids above `after`, in row order, at most `limit` (-1: all)."""
         return _missing(self._conn, source, target, after, limit)
@@ -69,7 +70,8 @@ class SQLiteReembed:
             return self._conn.execute("SELECT count(*) FROM vectors WHERE space = ?", (source,)).fetchone()[0]
         return self._conn.execute(
             "SELECT count(*) FROM docs WHERE EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?) "
-            "AND NOT EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?)", (source, target)).fetchone()[0]
+            "AND NOT EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?)",
+            (source, target)).fetchone()[0]
 
     def add_vectors(self, space: str, rows: Sequence[tuple[int, str | None]], vectors: np.ndarray) -> int:
         """Store `vectors` in `space` for existing rows, each only if the row still holds

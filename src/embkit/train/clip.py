@@ -50,8 +50,8 @@ def read_captions(images: str | Path, captions: str | Path) -> list[Pair]:
             row = json.loads(line)
         except ValueError as e:
             raise EmbkitError(f"{where}: not JSON ({e})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("image"), str) or not isinstance(row.get("caption"), str) \
-                or not row["caption"].strip():
+        if not isinstance(row, dict) or not isinstance(row.get("image"), str) \
+                or not isinstance(row.get("caption"), str) or not row["caption"].strip():
             raise EmbkitError(f"{where}: expected {{\"image\": path, \"caption\": non-empty text, \"label\"?: text}}")
         path = images / row["image"]
         if not path.is_file():

@@ -44,8 +44,9 @@ def train_contrastive(out: str | Path, base: str = "minilm", *, data: str | Path
     model_dir = staging / "model"
     summary = {"kind": "contrastive", "base": base, "data": str(data or beir), "split": split if beir else None,
                "loss": loss, "examples": len(columns["anchor"]), "hard_negatives": hard_negatives,
-               "negatives_mined_with": mined_from, "matryoshka": dims, "matryoshka_weights": weights, "epochs": epochs, "batch_size": batch_size,
-               "lr": lr, "seed": seed, "steps": steps, "seconds": round(seconds, 1)}
+               "negatives_mined_with": mined_from, "matryoshka": dims, "matryoshka_weights": weights,
+               "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "steps": steps,
+               "seconds": round(seconds, 1)}
     write_summary(model_dir, summary)
     finish_output(model_dir, out)
     shutil.rmtree(staging, ignore_errors=True)

@@ -52,7 +52,8 @@ def _retrieval(model: str, data: EvalData, dims: int | None = None) -> dict:
     started = time.perf_counter()
     options = {"dims": dims, "rescore": 1} if dims else {}  # the truncated vectors alone, not rescored
     report = eval_retrieval(data.beir, data.split, "dense", model=model, **options)
-    return {**{k: round(v, 4) for k, v in report["metrics"].items()}, "seconds": round(time.perf_counter() - started, 1)}
+    seconds = round(time.perf_counter() - started, 1)
+    return {**{k: round(v, 4) for k, v in report["metrics"].items()}, "seconds": seconds}
 
 
 def table(evaluation: dict) -> list[str]:

@@ -14,7 +14,8 @@ from pathlib import Path
 from ..errors import EmbkitError
 
 LOSSES = ("mnrl", "triplet", "cosine")
-FIELDS = {"mnrl": ("anchor", "positive"), "triplet": ("anchor", "positive"), "cosine": ("sentence1", "sentence2", "score")}
+FIELDS = {"mnrl": ("anchor", "positive"), "triplet": ("anchor", "positive"),
+          "cosine": ("sentence1", "sentence2", "score")}
 
 
 def read_pairs(path: str | Path, loss: str) -> dict[str, list]:

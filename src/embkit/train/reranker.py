@@ -109,9 +109,10 @@ def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", 
     finally:
         col.close()
     summary = {"base": base, "beir": str(beir_dir), "split": split, "queries": len(trained_on), "holdout": len(held),
-               "triples": len(triples), "pseudo_queries": pseudo_queries, "repeat": repeat, "negatives": negatives, "depth": depth, "loss": loss, "epochs": epochs,
-               "batch_size": batch_size, "lr": lr, "max_length": max_length, "seed": seed, "blend": blend,
-               "rerank_depth": rerank_depth, "holdout_ndcg@10": tuning,
+               "triples": len(triples), "pseudo_queries": pseudo_queries, "repeat": repeat, "negatives": negatives,
+               "depth": depth, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+               "max_length": max_length, "seed": seed, "blend": blend, "rerank_depth": rerank_depth,
+               "holdout_ndcg@10": tuning,
                "seconds": {"mining": round(mined - started, 1), "training": round(fitted - mined, 1),
                            "blend": round(time.perf_counter() - fitted, 1)}}
     (out / TRAIN_INFO).write_text(json.dumps(summary, indent=1))

@@ -37,7 +37,8 @@ def train_rotate(out: str | Path, model: str, *, beir: str | Path | None = None,
 
     source, matryoshka = _source(model)
     if dense_modules(source):
-        raise EmbkitError(f"model: {source} already ends in a Dense module (rotated or projected); rotate the model it came from")
+        raise EmbkitError(f"model: {source} already ends in a Dense module (rotated or projected); "
+                          "rotate the model it came from")
     if isinstance(max_texts, bool) or not isinstance(max_texts, int) or not MIN_TEXTS <= max_texts <= 10_000_000:
         raise EmbkitError(f"max_texts: must be an integer from {MIN_TEXTS} to 10000000, got {max_texts!r}")
     sample, fit_on = _texts(beir, texts, max_texts, seed)
