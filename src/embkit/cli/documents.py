@@ -130,8 +130,10 @@ def get(path: str = DirArg,
     if ids:
         missing = [i for i in ids if i not in {d.id for d in docs}]
         if missing:
-            raise EmbkitError(f"ids: no document with id {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    rows = [{"id": d.id, "text": d.text, "metadata": d.metadata, **({"vector": d.vector} if vectors else {})} for d in docs]
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise EmbkitError(f"ids: no document with id {missing[0]!r}{more}")
+    rows = [{"id": d.id, "text": d.text, "metadata": d.metadata, **({"vector": d.vector} if vectors else {})}
+            for d in docs]
     if as_json:
         _print_json({"documents": rows})
     else:
