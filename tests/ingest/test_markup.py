@@ -31,7 +31,7 @@ def text(markup: str) -> str:
     # images: the alt text (what a screen reader or a missing picture shows), attributes dropped
     ('![A cat on a mat](img/cat.png "Cat"){ width="300" }', "A cat on a mat"),
     ("Before ![](img/blank.png) after.", "Before  after."),
-    ("## Setup {#setup}\n\nText {: .note }", "Setup\n\nText"),
+    ("## Setup {#setup}\n\nText {: .note } and `{x=1}` code", "Setup\n\nText and {x=1} code"),
     # code: fence markers gone, code kept as written
     ('```python\nprint("<b>x</b>")  # keep\n```', 'print("<b>x</b>")  # keep'),
     ("~~~\nplain fence\n~~~\n\n    indented code", "plain fence\n\nindented code"),

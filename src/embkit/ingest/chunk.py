@@ -175,8 +175,9 @@ def chunk_records(doc_id: str, text: str, metadata: dict, tokenizer, *, pages: l
         meta = {**metadata, "parent": doc_id, "chunk": i, "start": span.start, "end": span.end}
         if pages:
             meta["page"] = page_at(pages, span.start)
-        if sections and section_at(sections, span.start) is not None:
-            meta["section"] = section_at(sections, span.start)
+        section = section_at(sections, span.start) if sections else None
+        if section is not None:
+            meta["section"] = section
         if origin is not None:
             meta["source"] = origin
         records.append(ChunkRecord(f"{doc_id}#{i}", span.text, meta))

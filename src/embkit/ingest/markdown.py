@@ -70,7 +70,9 @@ def _inline(token) -> str:
     """An inline token's visible text."""
     out = []
     for child in token.children or []:
-        if child.type in ("text", "code_inline"):
+        if child.type == "text":
+            out.append(_ATTR_LIST.sub("", child.content))
+        elif child.type == "code_inline":
             out.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             out.append("\n")
@@ -78,7 +80,7 @@ def _inline(token) -> str:
             out.append(_inline(child) if child.children else child.content)
         elif child.type == "html_inline" and _BREAK_TAG.fullmatch(child.content.strip()):
             out.append("\n")
-    return _ATTR_LIST.sub("", "".join(out))
+    return "".join(out)
 
 
 def _code(token) -> str:
