@@ -268,15 +268,19 @@ class Collection:
                            max_document_bytes=max_document_bytes)
 
     def add_files(self, paths: Sequence[str | Path], *, include: Sequence[str] | None = None,
-                  exclude: Sequence[str] | None = None, **options):
+                  exclude: Sequence[str] | None = None, progress: Progress | None = None, **options):
         """Add files and folders as `embkit add` does (same ids, chunks and metadata);
         `include`/`exclude` glob patterns choose a folder's files. Options: text_column,
         id_column, upsert, batch_size, chunk, chunk_tokens, overlap, image_model,
-        max_document_bytes, progress. Files a folder holds that this collection cannot
-        take are skipped: returns a FilesAdded with `.ids`, `.skipped` and `.summary`."""
+        max_document_bytes; `progress(n)` is called as texts and images are embedded.
+        Files a folder holds that this collection cannot take are skipped: returns a
+        FilesAdded with `.ids`, `.skipped` (path, reason, kind) and `.summary`."""
+        from contextlib import nullcontext
+
         from .ingest.add_files import add_files
 
-        return add_files(self, paths, include=include, exclude=exclude, **options)
+        bars = (lambda n, label: nullcontext(progress)) if progress else None
+        return add_files(self, paths, include=include, exclude=exclude, bars=bars, **options)
 
     def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
                max_document_bytes=None) -> list[str]:

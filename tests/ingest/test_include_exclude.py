@@ -62,7 +62,9 @@ def test_summary_counts_kinds_in_a_fixed_order():
 
 def test_a_text_collection_takes_the_texts_of_a_folder_with_pictures(docs, tmp_path):
     with embkit.create(tmp_path / "c") as col:
-        done = col.add_files([docs], exclude=["changelog*"])
+        seen = []
+        done = col.add_files([docs], exclude=["changelog*"], progress=seen.append)
+        assert sum(seen) == 4  # texts embedded, counted as they go
         d = str(docs)
         assert sorted(done.ids) == sorted(f"{d}/{n}" for n in ("guide/deep/options.md", "guide/notes.txt",
                                                                "guide/setup.md", "index.md"))

@@ -70,7 +70,7 @@ def add(path: str = DirArg,
                          id_column=id_column, upsert=upsert, batch_size=batch_size, chunk=not no_chunk,
                          chunk_tokens=chunk_tokens, overlap=overlap, image_model=image_model,
                          max_document_bytes=max_document_bytes,
-                         progress=lambda n, label: _progress(n, label, quiet=as_json))
+                         bars=lambda n, label: _progress(n, label, quiet=as_json))
         total = col.count()
     summaries = {}
     if done.images:

@@ -52,7 +52,7 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
               upsert: bool = False, batch_size: int = 32, chunk: bool = True, chunk_tokens: int = 256,
               overlap: int = 32, image_model: str | None = None,
               max_document_bytes: int = validate.MAX_DOCUMENT_BYTES,
-              progress: ProgressFactory | None = None) -> FilesAdded:
+              bars: ProgressFactory | None = None) -> FilesAdded:
     """Add files and folders (walked recursively; `include`/`exclude` glob patterns choose
     a folder's files, see selection.py). A folder's file the collection cannot take (an
     image without an image space, an unknown format, an unreadable file) is skipped and
@@ -69,7 +69,7 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
     named = [p for p in paths if p != "-" and not Path(p).is_dir() and is_image_path(p)]
     images, skipped = None, []
     if image_paths and (named or IMAGE_SPACE in col.spaces or image_model or _paired_image_tower(col)):
-        images = add_image_files(col, image_paths, upsert=upsert, image_model=image_model, progress=progress)
+        images = add_image_files(col, image_paths, upsert=upsert, image_model=image_model, bars=bars)
         skipped += images.skipped
     elif image_paths:  # found in folders, and nowhere to put them
         skipped += [Skipped(p, "an image, and the collection has no image space", IMAGE) for p in image_paths]
@@ -82,7 +82,7 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
         texts = add_text_files(col, text_paths, text_column=text_column, id_column=id_column, include=include,
                                exclude=exclude, upsert=upsert, batch_size=batch_size, chunk=chunk,
                                chunk_tokens=chunk_tokens, overlap=overlap, max_document_bytes=max_document_bytes,
-                               progress=progress)
+                               bars=bars)
         skipped += texts.skipped
     done = FilesAdded(texts, images, skipped)
     if not done.ids:
@@ -92,7 +92,7 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
 
 
 def add_image_files(col, paths: Sequence[str], *, upsert: bool = False, image_model: str | None = None,
-                    progress: ProgressFactory | None = None) -> ImagesAdded:
+                    bars: ProgressFactory | None = None) -> ImagesAdded:
     """Embed images into the image space, creating it from `image_model` (or the text
     model's paired image tower) if missing, else failing; unreadable images are skipped."""
     if IMAGE_SPACE not in col.spaces:
@@ -103,7 +103,7 @@ def add_image_files(col, paths: Sequence[str], *, upsert: bool = False, image_mo
                               "collection with `embkit init PATH --model FOLDER#image`")
         col.add_space(IMAGE_SPACE, tower)
     start = time.perf_counter()
-    with (progress or (lambda n, label: nullcontext()))(len(paths), "embedding images") as advance:
+    with (bars or (lambda n, label: nullcontext()))(len(paths), "embedding images") as advance:
         ids, skipped = col.add_images(list(paths), upsert=upsert, progress=advance)
     return ImagesAdded(ids, skipped, time.perf_counter() - start)
 

@@ -16,7 +16,7 @@ from .images import IMAGE_SUFFIXES
 from .skips import Skipped, summary
 from .tokenizer import encoder_tokenizer, model_max_tokens, reads_whole_texts
 
-ProgressFactory = Callable[[int, str], ContextManager]  # (total, label) -> a context yielding `advance`
+ProgressFactory = Callable[[int, str], ContextManager]  # bars: (total, label) -> a context yielding `advance`
 
 
 class TextsAdded(NamedTuple):
@@ -34,7 +34,7 @@ def add_text_files(col, files: Sequence[str], *, text_column: str = "text", id_c
                    include: Sequence[str] = (), exclude: Sequence[str] = (), upsert: bool = False,
                    batch_size: int = 32, chunk: bool = True, chunk_tokens: int = 256, overlap: int = 32,
                    max_document_bytes: int = validate.MAX_DOCUMENT_BYTES,
-                   progress: ProgressFactory | None = None) -> TextsAdded:
+                   bars: ProgressFactory | None = None) -> TextsAdded:
     """Read, chunk, embed and store text files (folders walked; their images left to the
     image path). A folder's file that cannot be read is skipped; nothing readable at all fails."""
     batches, skipped = read_paths(files, text_column, id_column, include, exclude, skip_suffixes=IMAGE_SUFFIXES)
@@ -45,7 +45,7 @@ def add_text_files(col, files: Sequence[str], *, text_column: str = "text", id_c
         [(d[0], d[1], d[2]) for d in docs]
     ids, texts, metas = (list(x) for x in zip(*records))
     start = time.perf_counter()
-    with (progress or (lambda n, label: nullcontext()))(len(texts), "embedding") as advance:
+    with (bars or (lambda n, label: nullcontext()))(len(texts), "embedding") as advance:
         write = col.upsert if upsert else col.add
         write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance,
               max_document_bytes=max_document_bytes)
