@@ -36,6 +36,9 @@ def text(markup: str) -> str:
     ('```python\nprint("<b>x</b>")  # keep\n```', 'print("<b>x</b>")  # keep'),
     ("~~~\nplain fence\n~~~\n\n    indented code", "plain fence\n\nindented code"),
     ('```console\n$ serve\n<span style="color: green;">INFO</span>: up\n```', "$ serve\nINFO: up"),
+    ('```console\n$ <font color="#4E9A06">run</font> <u style="x">main.py</u>\n<b>[&apos;/app&apos;]</b>\n```',
+     "$ run main.py\n['/app']"),  # a coloured transcript is HTML: its entities decoded too
+    ('```python\nFile "<stdin>", in <module>\n```', 'File "<stdin>", in <module>'),
     ('```html\n<span class="x">kept in HTML code</span>\n```', '<span class="x">kept in HTML code</span>'),
     ('`<font>` is inline code', "<font> is inline code"),
     # emphasis, lists, tables, quotes, entities

@@ -4,6 +4,7 @@ as their alt text, code without its fence markers, headings as the document's ou
 Container markers, front matter and include directives go before parsing
 (markdown_source.py); HTML blocks are reduced to their visible text as HTML files are."""
 
+import html
 import re
 from pathlib import Path
 
@@ -18,9 +19,9 @@ _PARSER = MarkdownIt("commonmark").enable("table").enable("strikethrough")
 # mkdocs attribute lists left in the text: `{ width="300" }`, `{: #id .class }`, `{#setup}`
 _ATTR_LIST = re.compile(r"""[ \t]*\{:?(?:[ \t]*(?:[#.][\w-]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}]+)))+[ \t]*\}""")
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-# presentational tags inside terminal transcripts (```console with <span style=...>, which
+# presentational tags inside terminal transcripts (```console with <font color=...>, which
 # a docs site's script colours) are not the program's output; in source code they stay
-_STYLE_TAGS = re.compile(r"</?(?:span|font)\b[^>]*>", re.IGNORECASE)
+_STYLE_TAGS = re.compile(r"</?(?:span|font|b|i|u|s|em|strong|small|mark|kbd|code|a)(?:\s[^<>]*)?>", re.IGNORECASE)
 _TRANSCRIPTS = {"", "console", "terminal", "termy", "shell-session", "sh-session", "bash", "sh", "shell", "zsh",
                 "text", "txt", "plain", "plaintext", "output", "log"}
 # blocks whose end is a paragraph break (the chunker's preferred cut after a heading's)
@@ -88,7 +89,9 @@ def _code(token) -> str:
     info = (token.info or "").split()
     language = info[0].strip("{.}").lower() if info else ""
     text = token.content.rstrip("\n")
-    return _STYLE_TAGS.sub("", text) if language in _TRANSCRIPTS else text
+    if language not in _TRANSCRIPTS or not _STYLE_TAGS.search(text):
+        return text
+    return html.unescape(_STYLE_TAGS.sub("", text))  # coloured output is HTML: its entities too
 
 
 def _render(tokens) -> _Writer:
