@@ -122,6 +122,12 @@ def test_html_heading_paths_and_text():
     assert [visible[offset:offset + 4] for offset, _ in sections] == ["Guid", "Set ", "Opti", "Usag", "Tiny"]
 
 
+def test_html_table_cells_are_words():
+    table = "<table><tr><th>Name</th><th>Value</th></tr><tr><td>a</td><td>1</td></tr></table>"
+    assert html_visible(table)[0] == "Name Value\na 1"  # before: "NameValue\na1"
+    assert html_visible("<table>\n<tr>\n<td>a</td>\n<td>1</td>\n</tr>\n</table>")[0] == "a 1"
+
+
 def test_readers_store_visible_text_and_sections(tmp_path):
     (tmp_path / "a.md").write_text('---\ntitle: Page\n---\n# Top\n\n<span class="x">Hi</span> [there](t.md).\n')
     (tmp_path / "b.html").write_text("<title>T</title><h1>Head</h1><p>Body</p>")

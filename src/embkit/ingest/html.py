@@ -45,6 +45,8 @@ class _Text(HTMLParser):
             self.in_title = True
         elif tag in HEADINGS and not self.skipping:
             self.heading, self.heading_level = [], HEADINGS[tag]
+        elif tag in ("td", "th") and not self.skipping and self.parts and not self.parts[-1][-1:].isspace():
+            self.parts.append(" ")  # cells written side by side (`<td>a</td><td>1</td>`) are two words
         self._block(tag)
         self.pre += tag == "pre"
 
