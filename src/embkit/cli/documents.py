@@ -9,7 +9,7 @@ from ..collection import create, open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
 from ..ingest.add_files import add_files
-from ..ingest.skips import summary as skip_summary
+from ..ingest.skips import NOT_IMAGE, summary as skip_summary
 from ..search import METRICS
 from ..validate import MAX_DOCUMENT_BYTES
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
@@ -77,12 +77,12 @@ def add(path: str = DirArg,
         summaries["images"] = _image_summary(done.images, total, upsert, as_json)
     if done.texts:
         summaries["texts"] = _text_summary(done.texts, total, upsert, as_json)
-    if not summaries:  # images skipped, texts only in an image collection: nothing but skips to report
-        summaries["texts"] = {"added": 0, "count": total}
-    for s in summaries.values():  # each file skipped is reported once, by the summary it belongs to
-        s["skipped"] = []
-    next(iter(summaries.values()))["skipped"] = [{"file": s.path, "reason": s.reason, "kind": s.kind}
-                                                 for s in done.skipped]
+    for part in summaries.values():
+        part["skipped"] = []
+    for s in done.skipped:  # each file once, in the summary of the path it came through (or the only one)
+        own = "images" if s.kind == NOT_IMAGE or (done.images and s in done.images.skipped) else "texts"
+        part = summaries.get(own) or next(iter(summaries.values()))
+        part["skipped"].append({"file": s.path, "reason": s.reason, "kind": s.kind})
     if as_json:
         _print_json(next(iter(summaries.values())) if len(summaries) == 1 else summaries)
     if done.skipped:
