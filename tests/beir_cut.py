@@ -33,5 +33,6 @@ def cut_scifact(root: Path, n_test: int = 30, n_train: int = 20, n_other: int = 
         for qid in sorted(used, key=int):
             f.write(json.dumps(queries[qid]) + "\n")
     for split, rows in qrels.items():
-        (root / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows))
+        lines = "".join("\t".join(r) + "\n" for r in rows)
+        (root / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + lines)
     return root

@@ -75,7 +75,8 @@ def test_search_by_vector_and_like(col):
 def test_get_count_upsert_delete_round_trip(col):
     assert col.count() == 5 and col.count(where={"kind": "module"}) == 3
     got = col.get(["csv", "missing", "gzip"])
-    assert [(d.id, d.text, d.metadata) for d in got] == [("csv", DOCS["csv"], META["csv"]), ("gzip", DOCS["gzip"], META["gzip"])]
+    assert [(d.id, d.text, d.metadata) for d in got] == \
+        [("csv", DOCS["csv"], META["csv"]), ("gzip", DOCS["gzip"], META["gzip"])]
     col.upsert(["A recipe for apple pie."], ids=["csv"], metadatas=[{"kind": "recipe"}])
     assert col.get(["csv"])[0].text == "A recipe for apple pie." and col.count() == 5
     assert col.search("baking dessert", k=1)[0].id == "csv"
@@ -137,14 +138,19 @@ def test_add_vectors_with_texts(backend):
     (lambda c: c.add(["a", "b"], ids=["x", "x"]), r"ids\[1\]: duplicate id 'x'"),
     (lambda c: c.add(["a"], ids=["x", "y"]), r"ids: 2 ids for 1 documents"),
     (lambda c: c.add(["a"], metadatas=[{"bad": float("nan")}]), r"metadatas\[0\]: not JSON-serializable"),
-    (lambda c: c.add(vectors=np.ones((2, 50))), r"vectors: dimension 50 does not match the collection's 384 \(model minilm\)"),
+    (lambda c: c.add(vectors=np.ones((2, 50))),
+     r"vectors: dimension 50 does not match the collection's 384 \(model minilm\)"),
     (lambda c: c.add(vectors=np.zeros((1, 384))), r"vectors\[0\]: zero vector"),
     (lambda c: c.add(vectors=np.full((1, 384), np.nan)), r"vectors\[0\]: contains NaN"),
-    (lambda c: c.add(["a", "b", "c"], ids=["n1", "n2", "n3"], vectors=np.vstack([np.ones((2, 384)), np.full((1, 384), np.inf)])),
+    (lambda c: c.add(["a", "b", "c"], ids=["n1", "n2", "n3"],
+                     vectors=np.vstack([np.ones((2, 384)), np.full((1, 384), np.inf)])),
      r"vectors\[2\]: contains NaN or infinity"),
-    (lambda c: c.add(["a"], model="glove-50d"), r"model: space 'text' holds vectors from 'minilm' \(384-d\); got 'glove-50d'"),
-    (lambda c: c.search("q", model="minilm-torch"), r"holds vectors from 'minilm' \(384-d\); got 'minilm-torch' \(384-d\)"),
-    (lambda c: c.search(vector=np.ones(12)), r"vector: dimension 12 does not match the collection's 384 \(model minilm\)"),
+    (lambda c: c.add(["a"], model="glove-50d"),
+     r"model: space 'text' holds vectors from 'minilm' \(384-d\); got 'glove-50d'"),
+    (lambda c: c.search("q", model="minilm-torch"),
+     r"holds vectors from 'minilm' \(384-d\); got 'minilm-torch' \(384-d\)"),
+    (lambda c: c.search(vector=np.ones(12)),
+     r"vector: dimension 12 does not match the collection's 384 \(model minilm\)"),
     (lambda c: c.search("   "), r"query: empty"),
     (lambda c: c.search("q", k=0), r"k: must be an integer from 1 to 10000"),
     (lambda c: c.search("q", where={"kind": {"$regex": "x"}}), r"where.kind.\$regex: unknown operator"),

@@ -35,26 +35,31 @@ def col(backend, minilm):
 
 CALLS = {
     "add text": (lambda c: c.add([f"ok{SURROGATE}no"]), "texts[0]: not valid Unicode (lone surrogate at position 2)"),
-    "add id": (lambda c: c.add(["fine text"], ids=[SURROGATE]), "ids[0]: not valid Unicode (lone surrogate at position 0)"),
+    "add id": (lambda c: c.add(["fine text"], ids=[SURROGATE]),
+               "ids[0]: not valid Unicode (lone surrogate at position 0)"),
     "add key": (lambda c: c.add(["fine text"], metadatas=[{SURROGATE: 1}]),
                 "metadatas[0] (a key): not valid Unicode (lone surrogate at position 0)"),
     "add value": (lambda c: c.add(["fine text"], metadatas=[{"k": ["x", "y" + SURROGATE]}]),
                   "metadatas[0].k[1]: not valid Unicode (lone surrogate at position 1)"),
-    "upsert": (lambda c: c.upsert([SURROGATE], ids=["bread"]), "texts[0]: not valid Unicode (lone surrogate at position 0)"),
+    "upsert": (lambda c: c.upsert([SURROGATE], ids=["bread"]),
+               "texts[0]: not valid Unicode (lone surrogate at position 0)"),
     "search": (lambda c: c.search(f"bread{SURROGATE}"), "query: not valid Unicode (lone surrogate at position 5)"),
-    "keyword": (lambda c: c.search(SURROGATE, mode="keyword"), "query: not valid Unicode (lone surrogate at position 0)"),
+    "keyword": (lambda c: c.search(SURROGATE, mode="keyword"),
+                "query: not valid Unicode (lone surrogate at position 0)"),
     "like": (lambda c: c.search(like=SURROGATE), "like: not valid Unicode (lone surrogate at position 0)"),
     "where": (lambda c: c.search("bread", where={"topic": SURROGATE}),
               "where.topic: not valid Unicode (lone surrogate at position 0)"),
     "get": (lambda c: c.get(["bread", SURROGATE]), "ids[1]: not valid Unicode (lone surrogate at position 0)"),
     "count": (lambda c: c.count({"topic": {"$in": ["food", SURROGATE]}}),
               "where.topic.$in[1]: not valid Unicode (lone surrogate at position 0)"),
-    "table": (lambda c: c.table({SURROGATE: "food"}), "where (a key): not valid Unicode (lone surrogate at position 0)"),
+    "table": (lambda c: c.table({SURROGATE: "food"}),
+              "where (a key): not valid Unicode (lone surrogate at position 0)"),
     "delete": (lambda c: c.delete([SURROGATE]), "ids[0]: not valid Unicode (lone surrogate at position 0)"),
     "delete where": (lambda c: c.delete(where={"topic": SURROGATE}),
                      "where.topic: not valid Unicode (lone surrogate at position 0)"),
     "embed": (lambda c: c.embed(["fine", SURROGATE]), "texts[1]: not valid Unicode (lone surrogate at position 0)"),
-    "similarity": (lambda c: c.similarity(["a"], [SURROGATE]), "b[0]: not valid Unicode (lone surrogate at position 0)"),
+    "similarity": (lambda c: c.similarity(["a"], [SURROGATE]),
+                   "b[0]: not valid Unicode (lone surrogate at position 0)"),
     "context": (lambda c: c.context(SURROGATE), "question: not valid Unicode (lone surrogate at position 0)"),
 }
 
@@ -120,7 +125,8 @@ def test_cli_refuses_an_oversized_document_before_chunking(cli_collection, tmp_p
     assert _cli_error("add", str(cli_collection), str(line)) == (
         f"error: {line}:1: document of 10485760 bytes exceeds the limit of 5242880 bytes (max_document_bytes)")
     small = tmp_path / "small.jsonl"
-    small.write_text(json.dumps({"id": "a", "text": "tiny"}) + "\n" + json.dumps({"id": "b", "text": "word " * 400}) + "\n")
+    small.write_text(json.dumps({"id": "a", "text": "tiny"}) + "\n"
+                     + json.dumps({"id": "b", "text": "word " * 400}) + "\n")
     # the same words as Python's error, after the place named
     assert _cli_error("add", str(cli_collection), str(small), "--max-document-bytes", "1000") == (
         f"error: {small}:2: document of 2000 bytes exceeds the limit of 1000 bytes (max_document_bytes)")

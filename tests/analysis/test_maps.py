@@ -12,8 +12,9 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 import embkit
-from corpora import two_sources  # noqa: E402
 from embkit.analysis import project
+
+from corpora import two_sources  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -78,7 +78,8 @@ def test_map_writes_html_and_png(collection, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["cluster", "--k", "500"], "error: k: must be between 2 and 200 (the collection has 200 documents), got 500"),
-    (["cluster", "--where", '{"source": "nowhere"}'], 'error: where: {"source": "nowhere"} matches no documents in the collection'),
+    (["cluster", "--where", '{"source": "nowhere"}'],
+     'error: where: {"source": "nowhere"} matches no documents in the collection'),
     (["cluster", "--k", "two"], "error: k: expected auto or an integer, got 'two'"),
     (["map", "--color-by", "nope", "-o", "{out}"], "error: color_by: no document has the field 'nope'"),
 ])

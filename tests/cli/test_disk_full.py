@@ -9,6 +9,7 @@ import shlex
 import pytest
 
 import embkit
+
 import namespace
 
 DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",

@@ -83,7 +83,8 @@ def test_hybrid_beats_both_retrievers_on_the_cut(small_beir, tmp_path, monkeypat
     monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
     from embkit.evaluate.retrieval import eval_retrieval
 
-    scores = {mode: eval_retrieval(small_beir, mode=mode)["metrics"]["ndcg@10"] for mode in ("dense", "keyword", "hybrid")}
+    scores = {mode: eval_retrieval(small_beir, mode=mode)["metrics"]["ndcg@10"]
+              for mode in ("dense", "keyword", "hybrid")}
     assert scores["hybrid"] >= max(scores["dense"], scores["keyword"]) - 0.01, scores
 
 

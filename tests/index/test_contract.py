@@ -340,7 +340,8 @@ def test_allow_restricts_results(kind, built):
     few = IDS[[10, 20, 30]]
     few_ids = built.search(VECTORS[[10]], 5, allow=np.concatenate([few, [1, 2, 99_999_999]]))[0][0]
     if kind in EXHAUSTIVE:
-        assert few_ids[0] == few[0] and sorted(few_ids[:3].tolist()) == sorted(few.tolist()) and (few_ids[3:] == -1).all()
+        assert few_ids[0] == few[0] and sorted(few_ids[:3].tolist()) == sorted(few.tolist())
+        assert (few_ids[3:] == -1).all()
     else:
         assert set(few_ids[few_ids >= 0].tolist()) <= set(few.tolist())
 
@@ -519,7 +520,8 @@ def test_bool_parameter_is_refused(kind, key, built):
         built.search(VECTORS[:1], 5, **{key: True})
 
 
-@pytest.mark.parametrize("backend, kind", [("sqlite", k) for k in SPECS] + [("postgres", k) for k in ("flat", "hnsw", "ivf")],
+@pytest.mark.parametrize("backend, kind",
+                         [("sqlite", k) for k in SPECS] + [("postgres", k) for k in ("flat", "hnsw", "ivf")],
                          indirect=["backend"])
 def test_collection_passes_per_query_parameters(backend, kind):
     """Through the public API: the right knob works, a foreign one is refused by name

@@ -182,7 +182,8 @@ def _damage(folder, how):
 
 
 @pytest.mark.parametrize("spec", ["hnsw:M=16", "sq8", "ivfpq:nlist=16,m=8"])
-@pytest.mark.parametrize("how", ["truncate", "flip", "manifest-garbage", "rowids-missing", "empty-faiss", "foreign-dim"])
+@pytest.mark.parametrize("how", ["truncate", "flip", "manifest-garbage", "rowids-missing", "empty-faiss",
+                                 "foreign-dim"])
 def test_damaged_index_is_rebuilt_and_search_stays_correct(tmp_path, spec, how):
     col, vectors = make(tmp_path)
     col.build_index(spec)
@@ -234,7 +235,8 @@ def filtered(tmp_path_factory):
     vectors = _clustered(rng, n, FILTER_DIM)
     path = tmp_path_factory.mktemp("f") / "c"
     col = embkit.create(path, model=None, dim=FILTER_DIM)
-    col.add(ids=[f"d{i}" for i in range(n)], vectors=vectors, metadatas=[{"bucket": int(b)} for b in rng.permutation(n) % 1000])
+    col.add(ids=[f"d{i}" for i in range(n)], vectors=vectors,
+            metadatas=[{"bucket": int(b)} for b in rng.permutation(n) % 1000])
     buckets = np.array([d.metadata["bucket"] for d in col.get(where=None)])
     queries = _clustered(np.random.default_rng(12), 40, FILTER_DIM)
     yield col, vectors, buckets, queries

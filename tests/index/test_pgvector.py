@@ -8,6 +8,7 @@ import pytest
 import embkit
 from embkit import EmbkitError
 from embkit.search import dense
+
 from pg_fixtures import Backend
 
 DIM = 24

@@ -20,6 +20,7 @@ import embkit
 from embkit.index import persist
 from embkit.search.keyword import KeywordIndex
 from embkit.store import SQLiteStore
+
 from live_server import LiveServer, create_key
 
 DIM, N = 8, 40
@@ -322,6 +323,7 @@ def test_postgres_damage_is_found_and_the_pgvector_index_remade(pg_server):
     import psycopg
 
     from embkit.store.pg_connection import PgUrl
+
     from pg_fixtures import Backend
 
     path = Backend("postgres", server=pg_server)("check")

@@ -74,7 +74,8 @@ def test_switch_equals_a_fresh_collection_of_the_new_model(backend):
         assert col.in_space("text").space.model == "glove-50d"
         assert results(col) == results(fresh)
         info = col.info()
-        assert (info["aliases"], info["superseded"], info["reembedding"]) == ({"text": "text_v2"}, {"text": "text_v2"}, {})
+        assert (info["aliases"], info["superseded"], info["reembedding"]) == \
+            ({"text": "text_v2"}, {"text": "text_v2"}, {})
         assert set(info["spaces"]) == {"text", "text_v2"}  # the old space is kept without --drop-old
         assert len(space_vectors(col, "text")) == 120
         expected = results(fresh)
@@ -211,7 +212,8 @@ def test_bad_requests_change_nothing(tmp_path):
         assert set(col.spaces) == {"text"} and col.info()["reembedding"] == {}
     with embkit.create(tmp_path / "v", model=None, dim=3) as col:  # vectors only: no text to embed again
         col.add(vectors=[[1.0, 0.0, 0.0]], ids=["x"])
-        with pytest.raises(EmbkitError, match=r"no stored text to embed again .*the partial space 'text_v2' was removed"):
+        with pytest.raises(EmbkitError,
+                           match=r"no stored text to embed again .*the partial space 'text_v2' was removed"):
             col.reembed("glove-50d")
         assert set(col.spaces) == {"text"} and col.info()["reembedding"] == {}
     done = embkit_cli("reembed", str(tmp_path / "c"), "--model", "no-such-model")

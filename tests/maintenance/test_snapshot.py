@@ -254,7 +254,8 @@ def test_bad_snapshot_and_restore_input_is_refused_with_one_line(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     proc = cli("snapshot", src, tmp_path / "full", ok=False)
-    assert proc.stderr == f"error: out: {tmp_path / 'full'} is not empty; refusing to overwrite it (give another folder)\n"
+    assert proc.stderr == \
+        f"error: out: {tmp_path / 'full'} is not empty; refusing to overwrite it (give another folder)\n"
     proc = cli("snapshot", tmp_path / "full", tmp_path / "s", ok=False)
     assert proc.stderr == f"error: path: {tmp_path / 'full'} is not an embkit collection (no embkit.db)\n"
     proc = cli("restore", src, tmp_path / "r", ok=False)  # a collection is not a snapshot

@@ -134,7 +134,8 @@ def test_a_poison_document_in_the_store_breaks_no_read(served):
     assert r.status_code == 200 and [h["id"] for h in r.json()["hits"]] == ["moon"]
     r = client.post("/collections/old/get", json={"ids": ["poison", "moon"]})
     assert r.status_code == 200
-    assert [(d["id"], d["metadata"]) for d in r.json()["documents"]] == [("poison", marker), ("moon", {"topic": "space"})]
+    assert [(d["id"], d["metadata"]) for d in r.json()["documents"]] == \
+        [("poison", marker), ("moon", {"topic": "space"})]
     one = client.get("/collections/old/documents/poison")
     assert one.status_code == 200 and one.json() == {"id": "poison", "text": "The bread dough rises overnight.",
                                                      "metadata": marker}

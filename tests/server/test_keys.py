@@ -7,6 +7,7 @@ import pytest
 
 from embkit.errors import EmbkitError
 from embkit.server import KeyStore
+
 from live_server import embkit_cli
 
 

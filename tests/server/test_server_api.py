@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key
 
 TEXTS = {"py": ("Python is a programming language with readable syntax.", {"topic": "code", "year": 2020}),

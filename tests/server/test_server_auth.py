@@ -5,6 +5,7 @@ Refused requests change nothing."""
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key
 
 DOCS = [("cat", "The cat sleeps on a warm windowsill all afternoon.", "pets"),

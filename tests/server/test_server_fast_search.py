@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key
 
 TEXTS = [f"document number {i} about {topic}" for i, topic in

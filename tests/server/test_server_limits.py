@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key, embkit_cli
 
 LIMITS = ["--max-batch", "5", "--max-text-chars", "300", "--max-k", "20", "--max-body-bytes", "20000"]

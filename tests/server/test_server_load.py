@@ -11,6 +11,7 @@ import time
 import pytest
 
 import embkit
+
 from live_server import LiveServer, create_key
 
 CLIENTS, SECONDS = 16, 30

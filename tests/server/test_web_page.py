@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import embkit
+
 from corpora import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")

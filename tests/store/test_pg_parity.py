@@ -57,6 +57,7 @@ def test_the_real_model_gives_the_same_hits(tmp_path, pg_server, minilm):
     for query in ("run work concurrently", "zip up a file", "what is the forecast"):
         same_hits(lite.search(query, k=5), pg.search(query, k=5))  # pgvector's HNSW: 5 vectors, all visited
         same_hits(lite.search(query, k=5, mode="hybrid"), pg.search(query, k=5, mode="hybrid"))
-    same_hits(lite.search(like="gzip", k=3, where={"n": {"$gte": 1}}), pg.search(like="gzip", k=3, where={"n": {"$gte": 1}}))
+    where = {"n": {"$gte": 1}}
+    same_hits(lite.search(like="gzip", k=3, where=where), pg.search(like="gzip", k=3, where=where))
     lite.close()
     pg.close()

@@ -169,7 +169,8 @@ def test_server_serves_a_read_only_collection(archived, tmp_path):
     saves caches) still exits 0."""
     before = namespace.files(archived)
     log = tmp_path / "server.log"
-    server = LiveServer([str(archived), "--no-auth"], log, prefix=namespace.wrap(MOUNT_RO.format(d=shlex.quote(str(archived)))))
+    mount = namespace.wrap(MOUNT_RO.format(d=shlex.quote(str(archived))))
+    server = LiveServer([str(archived), "--no-auth"], log, prefix=mount)
     try:
         with server.client() as client:
             r = client.post("/collections/col/search", json={"query": "a kitten napping on a rug", "k": 2})
