@@ -226,3 +226,17 @@ def test_no_markup_reaches_the_keyword_index_cli_and_python(tmp_path):
     with embkit.open(tmp_path / "cli") as a, embkit.open(tmp_path / "py") as b:
         assert [(d.id, d.text, d.metadata) for d in a.get(where={"source": str(md)})] == \
             [(d.id, d.text, d.metadata) for d in b.get(where={"source": str(md)})]
+
+
+def test_ray_shards_chunk_markdown_as_add_does(tmp_path, tokenizer):
+    from embkit.ingest.shards import ShardSettings, shard_records
+
+    body = SENTENCE * 6
+    (tmp_path / "g.md").write_text(f"# Guide\n\n{body}\n\n## Setup\n\n<font color=red>{body}</font>")
+    path = str(tmp_path / "g.md")
+    count, records = shard_records(path, path, ShardSettings(chunk_tokens=128, overlap=16))
+    batch = read_source(path)
+    expected = chunk_records(path, batch.texts[0], batch.metadatas[0], tokenizer, sections=batch.sections[0],
+                             source=path, chunk_tokens=128, overlap=16)
+    assert count == 1 and [tuple(r) for r in records] == [tuple(r) for r in expected]
+    assert [r[2]["section"] for r in records] == ["Guide", "Guide › Setup"] and "font" not in records[1][1]
