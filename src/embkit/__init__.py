@@ -13,4 +13,5 @@ from .search import Hit
 
 __version__ = "0.1.0"
 
-__all__ = ["create", "open", "restore", "Collection", "Document", "Hit", "Encoder", "EmbkitError", "EmbkitWarning", "load_encoder", "__version__"]
+__all__ = ["create", "open", "restore", "Collection", "Document", "Hit", "Encoder", "EmbkitError", "EmbkitWarning",
+           "load_encoder", "__version__"]

@@ -77,7 +77,8 @@ def create(path: str | Path, model: str | None = DEFAULT_MODEL, metric: str = "c
     spaces = [space]
     if image_model is not None:
         if space.name == IMAGE_SPACE:
-            raise EmbkitError(f"image_model: model {model!r} is an image tower already; give a text model or no image_model")
+            raise EmbkitError(f"image_model: model {model!r} is an image tower already; "
+                              "give a text model or no image_model")
         image_space, _ = _space_of(image_model, metric, name=IMAGE_SPACE)
         spaces.append(image_space)
     if is_url(path):
@@ -592,9 +593,9 @@ class Collection:
         spaces, model, dim, metric, index, size on disk, whether it is read-only."""
         spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
                   for s in self._store.spaces().values()}
-        return {"path": self._store.location, "backend": self._store.backend, "count": self.count(), "spaces": spaces, "model": self.space.model,
-                "dim": self.space.dim, "metric": self.space.metric, "index": self._index.info(),
-                "bytes": self._store.size_bytes(), "generation": self._store.generation,
+        return {"path": self._store.location, "backend": self._store.backend, "count": self.count(), "spaces": spaces,
+                "model": self.space.model, "dim": self.space.dim, "metric": self.space.metric,
+                "index": self._index.info(), "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION),
                 "read_only": self._store.read_only, **self._space_names()}
 

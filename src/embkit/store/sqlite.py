@@ -222,7 +222,8 @@ class SQLiteStore(SQLiteReembed):
         """(row ids, float32 matrix) of a space, all of it or for the given rows."""
         dim = self.spaces()[space].dim
         if rowids is None:
-            rows = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ? ORDER BY doc", (space,)).fetchall()
+            rows = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ? ORDER BY doc",
+                                      (space,)).fetchall()
         else:
             rows = []
             for chunk in _chunks([int(r) for r in rowids], 500):
@@ -318,7 +319,8 @@ class SQLiteStore(SQLiteReembed):
                 rows = []
                 for chunk in _chunks(list(ids), 500):
                     marks = ",".join("?" * len(chunk))
-                    rows += c.execute(f"SELECT rowid FROM docs WHERE id IN ({marks}) AND {sql}", chunk + params).fetchall()
+                    rows += c.execute(f"SELECT rowid FROM docs WHERE id IN ({marks}) AND {sql}",
+                                      chunk + params).fetchall()
             else:
                 rows = c.execute(f"SELECT rowid FROM docs WHERE {sql}", params).fetchall()
             if rows:
