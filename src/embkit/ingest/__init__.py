@@ -8,5 +8,5 @@ from .readers import FORMATS, read_source
 from .tokenizer import encoder_tokenizer, model_max_tokens, reads_whole_texts
 
 __all__ = ["FORMATS", "Batch", "UnreadableFile", "read_source", "read_paths", "walk", "Skipped",
-           "Span", "ChunkRecord", "chunk_text", "chunk_records", "check_chunking", "encoder_tokenizer", "reads_whole_texts",
-           "model_max_tokens"]
+           "Span", "ChunkRecord", "chunk_text", "chunk_records", "check_chunking", "encoder_tokenizer",
+           "reads_whole_texts", "model_max_tokens"]

@@ -30,7 +30,8 @@ def import_shards(col, vectors_dir: str | Path, *, upsert: bool = False, batch_s
         raise EmbkitError(f"model: {folder} holds vectors from {model!r} ({dim}-d); the collection's space "
                           f"{space.name!r} holds {space.model!r} ({space.dim}-d)")
     if dim != space.dim:
-        raise EmbkitError(f"dim: {folder} holds {dim}-d vectors; the collection's space {space.name!r} is {space.dim}-d")
+        raise EmbkitError(f"dim: {folder} holds {dim}-d vectors; "
+                          f"the collection's space {space.name!r} is {space.dim}-d")
     entries = sorted(manifest.shards.values(), key=lambda e: e["output"])
     started = time.perf_counter()
     ids = _check_all(folder, entries, dim)

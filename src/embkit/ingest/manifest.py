@@ -80,7 +80,8 @@ class Manifest:
             data = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as e:
             raise EmbkitError(f"{path}: not a readable manifest ({e})") from None
-        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("shards"), dict):
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT \
+                or not isinstance(data.get("shards"), dict):
             raise EmbkitError(f"{path}: not an embkit vectors manifest")
         return cls(Path(out), data)
 

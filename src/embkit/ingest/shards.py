@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_write
 from .. import validate
+from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .chunk import check_chunking, chunk_records
 from .manifest import MANIFEST, MANIFEST_FORMAT, RECORD_FORMATS, Manifest, expand_inputs, fingerprint
