@@ -240,3 +240,11 @@ def test_ray_shards_chunk_markdown_as_add_does(tmp_path, tokenizer):
                              source=path, chunk_tokens=128, overlap=16)
     assert count == 1 and [tuple(r) for r in records] == [tuple(r) for r in expected]
     assert [r[2]["section"] for r in records] == ["Guide", "Guide › Setup"] and "font" not in records[1][1]
+
+
+def test_pathological_markup_reads_in_linear_time():
+    # an unclosed attribute list of `a=` pairs made the old pattern backtrack exponentially;
+    # a long line of unclosed `{%` made the include search quadratic
+    line = "{x=" + "a=" * 5000 + " " + "{% " * 20000 + "{!" * 20000
+    assert text(line).startswith("{x=a=a=")
+    assert text("# H {#h .c k='v w' n=1}\n\n![alt](p.png){ width=\"3\" }") == "H\n\nalt"

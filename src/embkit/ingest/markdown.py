@@ -17,7 +17,9 @@ from .outline import Heading, Section, section_paths
 
 _PARSER = MarkdownIt("commonmark").enable("table").enable("strikethrough")
 # mkdocs attribute lists left in the text: `{ width="300" }`, `{: #id .class }`, `{#setup}`
-_ATTR_LIST = re.compile(r"""[ \t]*\{:?(?:[ \t]*(?:[#.][\w-]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}]+)))+[ \t]*\}""")
+# (items apart by spaces: each parses one way, so no text makes the match backtrack for long)
+_ATTR = r"""(?:[#.][\w-]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}]+))"""
+_ATTR_LIST = re.compile(rf"[ \t]*\{{:?[ \t]*{_ATTR}(?:[ \t]+{_ATTR})*[ \t]*\}}")
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # presentational tags inside terminal transcripts (```console with <font color=...>, which
 # a docs site's script colours) are not the program's output; in source code they stay

@@ -23,7 +23,8 @@ _CONTAINER_OPTION = re.compile(r"^[ \t]*:[\w-]+:")  # MyST directive options (`:
 _SNIPPET = re.compile(r"""^[ \t]*;?-{1,}8<-{1,}[ \t]*(?:(["'])[^"']*\1|\S+)?[ \t]*$""")
 _SNIPPET_BLOCK = re.compile(r"^[ \t]*-{1,}8<-{1,}[ \t]*$")
 # inline includes: Jinja/macros statements, markdown-include `{!file!}`, `{* file hl[3] *}`
-_INCLUDES = re.compile(r"\{%.*?%\}|\{!.*?!\}|\{\*.*?\*\}")
+# (at most 1,000 characters each: a long line of `{%` never makes the search quadratic)
+_INCLUDES = re.compile(r"\{%.{0,1000}?%\}|\{!.{0,1000}?!\}|\{\*.{0,1000}?\*\}")
 _FRONT = {"---": re.compile(r"^(?:---|\.\.\.)[ \t]*$"), "+++": re.compile(r"^\+\+\+[ \t]*$")}
 _YAML_TITLE = re.compile(r"""^title:[ \t]*(?P<q>["']?)(?P<title>.*?)(?P=q)[ \t]*$""")
 
