@@ -83,4 +83,4 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_embed.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache tests/data/.unpacked-*
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache .import_linter_cache .grimp_cache tests/data/.unpacked-*
