@@ -90,6 +90,8 @@ def test_markdown_include_directives(markup, expected):
 @pytest.mark.parametrize("markup, expected, title", [
     ('---\ntitle: "Getting started"\ntags: [a, b]\n---\n\nBody.', "Body.", "Getting started"),
     ("---\nauthor: me\n---\nBody.", "Body.", None),
+    ("---\ntitle: >-\n  Folded\n---\nBody.", "Body.", None),
+    ("---\ntitle: 'Single quoted'\n---\nBody.", "Body.", "Single quoted"),
     ('+++\ntitle = "TOML title"\ndate = 2024-01-01\n+++\nBody.', "Body.", "TOML title"),
     ("---\n\nA thematic break first, never closed.", "A thematic break first, never closed.", None),
 ])

@@ -46,6 +46,8 @@ def front_matter(lines: list[str]) -> tuple[list[str], str | None]:
             title = None
     else:
         title = next((m.group("title") for m in map(_YAML_TITLE.match, block) if m), None)
+        if title and title[0] in "|>&*[{":  # a block scalar, anchor, alias or collection: not read here
+            title = None
     return lines[end + 1:], title.strip() or None if isinstance(title, str) else None
 
 
