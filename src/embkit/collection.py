@@ -349,7 +349,7 @@ class Collection:
     def filter_warnings(self, where: dict | None) -> list[str]:
         """What `where` names that no document has: a field none holds, or a value type
         that never occurs in it (one line each; empty for an empty collection). get,
-        count, search, table and delete warn with these (EmbkitWarning)."""
+        count, search and delete warn with these (EmbkitWarning)."""
         return self._store.filter_warnings(validate.check_where(where)) if where else []
 
     def _checked_where(self, where: dict) -> dict:
@@ -359,8 +359,10 @@ class Collection:
         return where
 
     def table(self, where: dict | None = None) -> Table:
-        """Every document (matching `where`) with its vector, in row order."""
-        rowids = self._store.rowids(self._checked_where(where)) if where is not None else None
+        """Every document (matching `where`) with its vector, in row order. No filter
+        warnings: the analysis verbs reading it refuse an empty slice with an error that
+        names a field no document has (analysis/common.py), which says it already."""
+        rowids = self._store.rowids(validate.check_where(where)) if where is not None else None
         found, vectors = self._store.vectors(self.space.name, rowids)
         records = self._store.by_rowids(found) if len(found) else {}
         rows = [records[r] for r in found.tolist()]

@@ -45,5 +45,10 @@ def main() -> None:
         sys.exit(1)
 
 
+_shown: set[str] = set()  # a warning given at several places of one command prints once
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    typer.echo(f"warning: {message}", err=True)
+    if str(message) not in _shown:
+        _shown.add(str(message))
+        typer.echo(f"warning: {message}", err=True)

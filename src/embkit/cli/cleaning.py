@@ -8,7 +8,7 @@ import typer
 
 from ..collection import open as open_collection
 from ..errors import EmbkitError
-from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _progress, _where, app, open_space
+from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _progress, _where, app, open_space, slice_size
 
 
 @app.command()
@@ -24,7 +24,7 @@ def outliers(path: str = DirArg,
     where_dict = _where(where)
     with open_space(path, space) as col:
         _refresh(col, as_json)
-        with _progress(col.count(where_dict), "neighbours", quiet=as_json) as advance:
+        with _progress(slice_size(col, where_dict), "neighbours", quiet=as_json) as advance:
             found = col.outliers(top, method, k=k, where=where_dict, progress=advance)
     if as_json:
         _print_json({"results": [o._asdict() for o in found]})
@@ -48,7 +48,7 @@ def dedupe(path: str = DirArg,
     where_dict = _where(where)
     with open_space(path, space) as col:
         _refresh(col, as_json)
-        with _progress(col.count(where_dict), "neighbours", quiet=as_json) as advance:
+        with _progress(slice_size(col, where_dict), "neighbours", quiet=as_json) as advance:
             report = col.dedupe(threshold, keep, delete, where=where_dict, progress=advance)
     if as_json:
         groups = [{**g._asdict(), "keep": kept} for g, kept in zip(report.groups, report.keep)]

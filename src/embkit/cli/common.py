@@ -2,12 +2,13 @@
 
 import contextlib
 import json
+import warnings
 from typing import Optional
 
 import numpy as np
 import typer
 
-from ..errors import EmbkitError
+from ..errors import EmbkitError, EmbkitWarning
 from ..store import parse_where
 from ..store.where import MAX_DEPTH as MAX_WHERE_DEPTH
 
@@ -45,6 +46,15 @@ def _json_default(x):
     if isinstance(x, np.generic):
         return x.item()
     raise TypeError(f"cannot serialize {type(x).__name__}")
+
+
+def slice_size(col, where: Optional[dict]) -> int:
+    """How many documents `where` selects, for a progress bar, without filter warnings:
+    the analysis verb that follows refuses an empty slice with an error naming a field
+    no document has, and one line says it better than a warning and an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmbkitWarning)
+        return col.count(where)
 
 
 def _where(text: Optional[str]) -> Optional[dict]:
