@@ -89,6 +89,17 @@ def test_metadata_depth_and_size_limits(col):
     assert col.count() == 3 and col.get(["deep", "big"]) == []
 
 
+def test_a_nul_in_metadata_is_refused_on_every_backend(col):
+    """SQLite's JSON functions end a string at U+0000, so a stored "x\\0y" was matched by
+    {"s": "x"}; PostgreSQL refused it. Now every backend refuses it, naming the field."""
+    for metadata, message in [({"s": "x\x00y"}, "metadatas[0].s: contains a NUL character (U+0000)"),
+                              ({"a\x00b": 1}, "metadatas[0]: a key contains a NUL character (U+0000)")]:
+        with pytest.raises(embkit.EmbkitError) as e:
+            col.add(["fine text"], ids=["nul"], metadatas=[metadata])
+        assert str(e.value).startswith(message)
+    assert col.count() == 2 and col.get(where={"s": "x"}) == []
+
+
 def test_document_size_limit_in_python(col):
     text = "word " * 400  # 2000 bytes
     with pytest.raises(embkit.EmbkitError) as e:

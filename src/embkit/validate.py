@@ -98,20 +98,25 @@ def check_id_list(ids: Any, field: str = "ids") -> list[str]:
 def check_where(where: Any) -> Any:
     """A metadata filter's strings are valid Unicode and its nesting is bounded, before
     the compiler (store/where.py, which has its own rules and depth) walks it."""
-    check_tree(where, "where", MAX_FILTER_NESTING, limit=None)
+    check_tree(where, "where", MAX_FILTER_NESTING, limit=None, refuse_nul=False)  # a NUL operand matches nothing
     return where
 
 
 def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH,
-               limit: str | None = "max_metadata_depth") -> None:
+               limit: str | None = "max_metadata_depth", refuse_nul: bool = True) -> None:
     """A JSON-like value (metadata, a filter) nested at most `max_depth` objects or
-    lists deep, whose keys and strings are valid Unicode. Walked without recursion, so
-    a value nested thousands deep is refused instead of exhausting the stack."""
+    lists deep, whose keys and strings are valid Unicode without NUL (SQLite's JSON
+    functions end a string at U+0000 and PostgreSQL's jsonb cannot hold it: a stored one
+    would be matched by its prefix on one backend and refused on the other). Walked
+    without recursion, so a value nested thousands deep is refused instead of
+    exhausting the stack."""
     stack = [(value, field, 1)]
     while stack:
         node, where, depth = stack.pop()
         if isinstance(node, str):
             check_unicode(node, where)
+            if refuse_nul and "\x00" in node:
+                raise EmbkitError(f"{where}: contains a NUL character (U+0000), which metadata cannot hold")
             continue
         if not isinstance(node, (dict, list, tuple)):
             continue
@@ -122,6 +127,8 @@ def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH,
             for key, child in node.items():
                 if isinstance(key, str):
                     check_unicode(key, f"{where} (a key)")
+                    if refuse_nul and "\x00" in key:
+                        raise EmbkitError(f"{where}: a key contains a NUL character (U+0000), which metadata cannot hold")
                 stack.append((child, f"{where}.{printable(str(key))}", depth + 1))
         else:
             stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(node))

@@ -117,9 +117,10 @@ def depth(value) -> int:
 
 
 def storable(backend: str, doc) -> bool:
-    """Whether a valid document can be stored on `backend`: PostgreSQL's text and jsonb
-    cannot hold U+0000 (refused with a clear error there, stored by SQLite)."""
-    return backend != "postgres" or not has_nul(doc[:3])
+    """Whether a valid document can be stored on `backend`: metadata never holds U+0000
+    (SQLite's JSON functions would cut the string there); PostgreSQL's text cannot hold
+    it in an id or text either (refused with a clear error there, stored by SQLite)."""
+    return not has_nul(doc[2]) and (backend != "postgres" or not has_nul(doc[:2]))
 
 
 def has_nul(value) -> bool:

@@ -66,7 +66,7 @@ def _record(item: dict) -> dict:
 def servable_metadata(metadata: dict) -> dict:
     """`metadata` itself when it meets today's write limits, else a marker naming why."""
     try:
-        validate.check_tree(metadata, "metadata")
+        validate.check_tree(metadata, "metadata", refuse_nul=False)  # served as JSON escapes
     except EmbkitError as e:
         return {UNSERVABLE: str(e)}
     return metadata
