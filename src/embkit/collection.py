@@ -46,6 +46,13 @@ class Document(NamedTuple):
     vector: np.ndarray | None = None
 
 
+class Deleted(NamedTuple):
+    """What a delete removed: documents, and records (a document's chunks count each)."""
+
+    documents: int
+    chunks: int
+
+
 class Table(NamedTuple):
     """Many documents at once, for the analysis verbs: parallel lists in row order."""
 
@@ -251,22 +258,41 @@ class Collection:
     def add(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
             metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
             batch_size: int = 32, progress: Progress | None = None,
-            max_document_bytes: int | None = None) -> list[str]:
+            max_document_bytes: int | None = None, chunk: bool = True) -> list[str]:
         """Add documents in one transaction; an id that exists already rejects the batch.
         Give `texts` to embed, or `vectors` (with optional texts) computed elsewhere.
-        A text longer than `max_document_bytes` of UTF-8 (validate.MAX_DOCUMENT_BYTES by
-        default) rejects the batch before anything is embedded.
-        Returns the ids, generated (uuid4 hex) where not given."""
+        A text longer than the model reads is stored as chunks `ID#0`, `ID#1`, ... (metadata
+        parent, chunk, start, end), cut as `embkit add` cuts it; `chunk=False` stores it
+        whole (the model reads only its start; a warning says so). Given vectors, each
+        text is one record. A text longer than `max_document_bytes` of UTF-8
+        (validate.MAX_DOCUMENT_BYTES by default) rejects the batch before anything is
+        embedded. Returns the document ids (not chunk ids), generated (uuid4 hex) where
+        not given."""
         return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=False,
-                           max_document_bytes=max_document_bytes)
+                           max_document_bytes=max_document_bytes, chunk=chunk)
 
     def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
                metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
                batch_size: int = 32, progress: Progress | None = None,
-               max_document_bytes: int | None = None) -> list[str]:
-        """Like `add`, but documents whose id exists are replaced (text, metadata, vector)."""
+               max_document_bytes: int | None = None, chunk: bool = True) -> list[str]:
+        """Like `add`, but documents whose id exists are replaced (text, metadata, vector),
+        and the chunks an older version left (ids `ID#i`, metadata parent ID) removed."""
         return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=True,
-                           max_document_bytes=max_document_bytes)
+                           max_document_bytes=max_document_bytes, chunk=chunk)
+
+    def prepare(self, texts: Sequence[str], *, ids: Sequence[str] | None = None,
+                metadatas: Sequence[dict] | None = None, chunk: bool = True,
+                max_document_bytes: int | None = None):
+        """The records `add(texts, ...)` would write, checked but not embedded: an
+        `ingest.documents.Prepared` (documents, ids, texts, metadatas). A server embeds
+        `.texts` outside its write lock, then writes them with `vectors=` and `chunk=False`."""
+        from .ingest.documents import split_documents
+
+        texts = validate.check_texts(texts, max_chars=None)
+        validate.check_documents_bytes(texts, "texts", max_document_bytes)
+        ids = validate.check_ids(ids, len(texts)) if ids is not None else [uuid.uuid4().hex for _ in texts]
+        metadatas = validate.check_metadatas(metadatas, len(texts))
+        return split_documents(self._serving(None).space.model, ids, texts, metadatas, chunk=chunk)
 
     def add_files(self, paths: Sequence[str | Path], *, include: Sequence[str] | None = None,
                   exclude: Sequence[str] | None = None, progress: Progress | None = None, **options):
@@ -284,11 +310,11 @@ class Collection:
         return add_files(self, paths, include=include, exclude=exclude, bars=bars, **options)
 
     def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
-               max_document_bytes=None) -> list[str]:
+               max_document_bytes=None, chunk=True) -> list[str]:
         target = self._serving(None)
         if target is not self:  # this space was re-embedded: write to the one that replaced it
             return target._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
-                                 max_document_bytes)
+                                 max_document_bytes, chunk)
         self._check_model(model)
         if texts is None and vectors is None:
             raise EmbkitError("texts: give texts to embed or precomputed vectors")
@@ -304,37 +330,101 @@ class Collection:
         if n == 0:
             return []
         self._store.check_writable()  # a read-only collection refuses before any embedding
+        documents = ids
+        if vectors is None:  # the same chunker as `embkit add` (ingest/documents.py)
+            from .ingest.documents import split_documents
+
+            _, ids, texts, metadatas = split_documents(self.space.model, ids, texts, metadatas, chunk=chunk)
         if not upsert:  # fail before spending time on embedding; checked again inside the transaction
-            self._store.refuse_existing(ids)
+            self._refuse_documents([*documents, *_documents_of(ids, metadatas)], ids)
         if vectors is None:
             vectors = self._encoder_for("text", "texts").encode(texts, batch_size=batch_size, progress=progress)
         vectors = self._prepare(vectors, "vectors")
-        records = [Record(i, t, m) for i, t, m in zip(ids, texts or [None] * n, metadatas)]
+        records = [Record(i, t, m) for i, t, m in zip(ids, texts or [None] * len(ids), metadatas)]
         self._store.write(records, self.space.name, vectors, upsert=upsert)
-        return ids
+        if upsert:
+            self._drop_stale(records)
+        return documents
+
+    def _refuse_documents(self, documents: list[str], ids: list[str]) -> None:
+        """An id that exists already, as a record or as the document of stored chunks."""
+        documents = list(dict.fromkeys(documents))
+        self._store.refuse_existing(list(dict.fromkeys([*documents, *ids])))
+        for i in range(0, len(documents), 1000):  # `$in` lists are capped
+            found = self._store.find({"parent": {"$in": documents[i:i + 1000]}}, 1)
+            if found:
+                raise EmbkitError(f"ids: document {found[0].metadata['parent']!r} exists already "
+                                  f"(stored as chunks such as {found[0].id!r}); use upsert to replace it")
+
+    def _drop_stale(self, records: list[Record]) -> None:
+        """After an upsert, remove what older versions of these documents left: chunks
+        no longer made, or the whole record of a document now split. (A second
+        transaction, as for `embkit add --upsert`: if it fails, the new records are in.)"""
+        kept = {r.id for r in records}
+        documents = _documents_of([r.id for r in records], [r.metadata for r in records])
+        stale = []
+        for i in range(0, len(documents), 1000):
+            group = documents[i:i + 1000]
+            stale += [r.id for r in self._store.find({"parent": {"$in": group}}) if r.id not in kept]
+            stale += [r.id for r in self._store.get([g for g in group if g not in kept])]
+        if stale:
+            self._store.delete(stale)
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
-        """Delete documents by id and/or filter in one transaction; returns how many."""
+        """Delete by id and/or filter in one transaction; a document id deletes all its
+        chunks. Returns how many records (chunks) went; `remove` also counts documents."""
+        return self.remove(ids, where).chunks
+
+    def remove(self, ids: Sequence[str] | None = None, where: dict | None = None) -> "Deleted":
+        """`delete`, reporting documents and chunks (records) deleted."""
         if ids is None and where is None:
             raise EmbkitError("delete: give ids or a where filter (refusing to delete everything)")
         ids = validate.check_id_list(ids) if ids is not None else None
         if where is not None:
             self._checked_where(where)
-        return self._store.delete(ids, where)
+        records = self._records(ids) if ids is not None else self._store.find(where)
+        if ids is not None and where is not None:
+            allowed = set(self._store.rowids(where).tolist())
+            records = [r for r in records if r.rowid in allowed]
+        if not records:
+            return Deleted(0, 0)
+        chunks = self._store.delete([r.id for r in records])
+        return Deleted(len(_documents_of([r.id for r in records], [r.metadata for r in records])), chunks)
+
+    def _records(self, ids: list[str]) -> list[Record]:
+        """The records of `ids`, in the order given: a record's own id gives it; a
+        document id stored as chunks (metadata parent) gives its chunks in chunk order."""
+        found = {r.id: r for r in self._store.get(ids)}
+        missing = list(dict.fromkeys(i for i in ids if i not in found))
+        chunks: dict[str, list[Record]] = {}
+        for i in range(0, len(missing), 1000):  # `$in` lists are capped
+            for r in self._store.find({"parent": {"$in": missing[i:i + 1000]}}):
+                chunks.setdefault(r.metadata["parent"], []).append(r)
+        out, seen = [], set()
+        for i in ids:
+            group = [found[i]] if i in found else sorted(chunks.get(i, []), key=_chunk_number)
+            out += [r for r in group if r.id not in seen]
+            seen.update(r.id for r in group)
+        return out
 
     # ---- reading -------------------------------------------------------------------
 
-    def count(self, where: dict | None = None) -> int:
-        """Number of documents (matching `where`)."""
-        return self._store.count(self._checked_where(where) if where is not None else None)
+    def count(self, where: dict | None = None, unit: str = "chunk") -> int:
+        """Number of records (matching `where`): `unit="chunk"` (the default, as before)
+        counts each chunk of a long document; `unit="document"` counts documents."""
+        if unit not in ("chunk", "document"):
+            raise EmbkitError(f"unit: must be 'document' or 'chunk', got {unit!r}")
+        where = self._checked_where(where) if where is not None else None
+        return self._store.count(where) if unit == "chunk" else self._store.count_documents(where)
 
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None, limit: int | None = None,
             include_vectors: bool = False) -> list[Document]:
-        """Documents by id (in the order given; missing ids left out) or by filter."""
+        """Records by id (in the order given; missing ids left out) or by filter. A
+        document id stored as chunks gives its chunks, in chunk order."""
         if where is not None:
             self._checked_where(where)
         if ids is not None:
-            records = self._store.get(validate.check_id_list(ids))
+            records = self._records(validate.check_id_list(ids))
             if where is not None:
                 allowed = set(self._store.rowids(where).tolist())
                 records = [r for r in records if r.rowid in allowed]
@@ -452,7 +542,7 @@ class Collection:
         given = [x is not None for x in (query, vector, like, image)]
         if sum(given) != 1:
             raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
-        exclude, q = None, None
+        exclude, q = frozenset(), None
         if where is not None:
             self._checked_where(where)
         if query is not None:
@@ -464,11 +554,7 @@ class Collection:
         elif vector is not None:
             q = self._prepare(validate.check_vectors(vector, 1, self.space.dim, self.space.model, "vector"), "vector")
         else:
-            found = self.get([validate.check_unicode(like, "like")], include_vectors=True) \
-                if isinstance(like, str) else []
-            if not found:
-                raise EmbkitError(f"like: no document with id {like!r}")
-            q, exclude = found[0].vector[None, :], like
+            q, exclude = self._like(like)
         if q is None:  # embedded only if a dense retriever runs
             def query_vector():
                 return self._prepare(self._encoder_for("text", "query").encode([query]), "query")
@@ -490,6 +576,19 @@ class Collection:
         mode = mode or ("hybrid" if self.space.model != "none" else "keyword")
         hits = self.search(question, k=k, where=where, mode=mode, rerank=rerank, reranker=reranker)
         return build_context(question, hits, budget_tokens, count_tokens)
+
+    def _like(self, like) -> tuple[np.ndarray, frozenset[str]]:
+        """The query vector of `like=ID` and the ids to leave out of its hits: a record's
+        own vector, or for a document stored as chunks the normalized mean of theirs."""
+        found = self.get([validate.check_unicode(like, "like")], include_vectors=True) \
+            if isinstance(like, str) else []
+        found = [d for d in found if d.vector is not None]
+        if not found:
+            raise EmbkitError(f"like: no document with id {like!r}")
+        q = np.mean([d.vector for d in found], axis=0, dtype=np.float32)[None, :]
+        if len(found) > 1 and self.space.metric == "cosine":
+            q = l2_normalize(q)
+        return q, frozenset(d.id for d in found)
 
     def _fetch(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._store.vectors(self.space.name, rowids)
@@ -591,11 +690,13 @@ class Collection:
         return check(self._store, indexes, root.keyword_index(), repair=repair)
 
     def info(self) -> dict:
-        """What `embkit info` shows: where (path or URL) and on which backend, count,
-        spaces, model, dim, metric, index, size on disk, whether it is read-only."""
+        """What `embkit info` shows: where (path or URL) and on which backend, count
+        (records), documents and chunks, spaces, model, dim, metric, index, size on disk, whether it is read-only."""
         spaces = {s.name: {"model": s.model, "dim": s.dim, "metric": s.metric, "normalized": s.normalized}
                   for s in self._store.spaces().values()}
-        return {"path": self._store.location, "backend": self._store.backend, "count": self.count(), "spaces": spaces,
+        count = self.count()
+        return {"path": self._store.location, "backend": self._store.backend, "count": count,
+                "documents": self.count(unit="document"), "chunks": count, "spaces": spaces,
                 "model": self.space.model, "dim": self.space.dim, "metric": self.space.metric,
                 "index": self._index.info(), "bytes": self._store.size_bytes(), "generation": self._store.generation,
                 "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION),
@@ -696,6 +797,17 @@ class Collection:
                 raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
             vectors = l2_normalize(vectors)
         return vectors
+
+
+def _chunk_number(record: Record) -> int:
+    number = record.metadata.get("chunk")
+    return number if isinstance(number, int) else 0
+
+
+def _documents_of(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
+    """The document each record belongs to (its `parent`, else itself), each once."""
+    return list(dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i
+                              for i, m in zip(ids, metadatas)))
 
 
 class _Sources:

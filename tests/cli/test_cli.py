@@ -47,7 +47,8 @@ def col(tmp_path_factory):
     assert (out["model"], out["dim"], out["metric"], out["count"]) == ("minilm", 384, "cosine", 0)
     (root / "docs.jsonl").write_text(JSONL)
     added = run("add", path, root / "docs.jsonl")
-    assert "added 4 documents from 1 file(s)" in added.stdout and "docs/s" in added.stdout
+    assert "added 4 documents from 1 file(s)" in added.stdout
+    assert "documents/s" in added.stdout and "chunks/s" in added.stdout
     return path
 
 
@@ -109,9 +110,9 @@ def test_add_csv_txt_md_stdin_and_delete(tmp_path):
     assert c.get([str(tmp_path / "b.txt")])[0].metadata == {"source": str(tmp_path / "b.txt")}
     c.close()
     out = json.loads(run("delete", path, "r1", "s1", "--json").stdout)
-    assert out == {"deleted": 2, "count": 3}
+    assert out == {"deleted": 2, "documents": 2, "count": 3}
     out = json.loads(run("delete", path, "--where", '{"lang": "fr"}', "--json").stdout)
-    assert out == {"deleted": 1, "count": 2}
+    assert out == {"deleted": 1, "documents": 1, "count": 2}
 
 
 def test_upsert_flag(tmp_path):

@@ -107,7 +107,7 @@ def test_metadata_past_the_limits_is_a_422(served):
                                                                   "metadata": nested(32)}]})
     assert r.status_code == 201
     assert client.get("/collections/docs/documents/ok").json()["metadata"] == nested(32)
-    assert client.post("/collections/docs/delete", json={"ids": ["ok"]}).json() == {"deleted": 1}
+    assert client.post("/collections/docs/delete", json={"ids": ["ok"]}).json() == {"deleted": 1, "documents": 1}
     assert client.post("/collections/docs/get", json={"ids": ["deep", "big"]}).json() == {"documents": []}
 
 

@@ -83,12 +83,12 @@ def test_get_upsert_and_delete(served):
     assert r.status_code == 200 and r.json() == {"ids": ["v1"]}
     stored = col.get(["v1"], include_vectors=True)[0]
     np.testing.assert_allclose(stored.vector, np.array(vec) / np.linalg.norm(vec), atol=1e-6)
-    assert client.delete("/collections/docs/documents/v1").json() == {"deleted": 1}
+    assert client.delete("/collections/docs/documents/v1").json() == {"deleted": 1, "documents": 1}
     assert client.delete("/collections/docs/documents/v1").status_code == 404
     chunk_id = "notes/a.md#2"  # a chunk id from folder ingestion: a slash and a '#'
     client.post("/collections/docs/upsert", json={"documents": [{"id": chunk_id, "vector": vec}]})
     assert client.get("/collections/docs/documents/notes/a.md%232").json()["id"] == chunk_id
-    assert client.delete("/collections/docs/documents/notes/a.md%232").json() == {"deleted": 1}
+    assert client.delete("/collections/docs/documents/notes/a.md%232").json() == {"deleted": 1, "documents": 1}
     assert col.count() == len(TEXTS)
 
 

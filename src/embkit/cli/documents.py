@@ -106,11 +106,13 @@ def _text_summary(texts, total: int, upsert: bool, as_json: bool) -> dict:
     """Prints the text line unless --json; returns the text part of the JSON summary."""
     n, elapsed = len(texts.ids), max(texts.seconds, 1e-9)
     summary = {"added": n, "documents": texts.documents, "chunks": n, "files": texts.files,
-               "seconds": round(texts.seconds, 3), "docs_per_second": round(n / elapsed, 1), "count": total}
-    if not as_json:
+               "seconds": round(texts.seconds, 3), "documents_per_second": round(texts.documents / elapsed, 1),
+               "chunks_per_second": round(n / elapsed, 1), "count": total}
+    if not as_json:  # the speed in documents (what the user gave) and in chunks (what the model read)
         split = f" as {n} chunks" if n != texts.documents else ""
         typer.echo(f"{'upserted' if upsert else 'added'} {texts.documents} documents{split} from {texts.files} "
-                   f"file(s) in {texts.seconds:.1f}s ({summary['docs_per_second']} docs/s); collection holds {total}")
+                   f"file(s) in {texts.seconds:.1f}s ({summary['documents_per_second']} documents/s, "
+                   f"{summary['chunks_per_second']} chunks/s); collection holds {total}")
     return summary
 
 
@@ -121,14 +123,16 @@ def get(path: str = DirArg,
         limit: Optional[int] = typer.Option(None, min=1, help="At most this many (with --where)."),
         vectors: bool = typer.Option(False, "--vectors", help="Include the vectors."),
         as_json: bool = JsonOpt) -> None:
-    """Show stored documents by id or by filter."""
+    """Show stored documents by id or by filter (a document stored as chunks: its
+    chunks, in order)."""
     where_dict = _where(where)
     if not ids and where_dict is None:
         raise EmbkitError("ids: give one or more ids, or --where")
     with open_collection(path) as col:
         docs = col.get(ids or None, where=where_dict, limit=limit, include_vectors=vectors)
-    if ids:
-        missing = [i for i in ids if i not in {d.id for d in docs}]
+    if ids:  # a document id stored as chunks is found through their `parent`
+        found = {d.id for d in docs} | {d.metadata.get("parent") for d in docs}
+        missing = [i for i in ids if i not in found]
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise EmbkitError(f"ids: no document with id {missing[0]!r}{more}")
@@ -146,17 +150,19 @@ def delete(path: str = DirArg,
            ids: Optional[list[str]] = typer.Argument(None, help="Ids to delete (or use --where)."),
            where: Optional[str] = WhereOpt,
            as_json: bool = JsonOpt) -> None:
-    """Delete documents by id or by filter, in one transaction."""
+    """Delete documents by id or by filter, in one transaction (a document id: all its
+    chunks; a chunk id: that chunk)."""
     where_dict = _where(where)
     if not ids and where_dict is None:
         raise EmbkitError("ids: give one or more ids, or --where")
     with open_collection(path) as col:
-        deleted = col.delete(ids or None, where=where_dict)
+        deleted = col.remove(ids or None, where=where_dict)
         total = col.count()
     if as_json:
-        _print_json({"deleted": deleted, "count": total})
+        _print_json({"deleted": deleted.chunks, "documents": deleted.documents, "count": total})
     else:
-        typer.echo(f"deleted {deleted} document(s); collection holds {total}")
+        split = f" ({deleted.chunks} chunks)" if deleted.chunks != deleted.documents else ""
+        typer.echo(f"deleted {deleted.documents} document(s){split}; collection holds {total}")
 
 
 @app.command()
@@ -167,7 +173,8 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
     if as_json:
         _print_json(data)
         return
-    for key in ("path", "count", "model", "dim", "metric", "bytes", "generation", "schema_version"):
+    for key in ("path", "count", "documents", "chunks", "model", "dim", "metric", "bytes", "generation",
+                "schema_version"):
         typer.echo(f"{key:>15}: {data[key]}")
     if data["read_only"]:
         typer.echo(f"{'read-only':>15}: yes (searches work; writes are refused, caches are not saved)")

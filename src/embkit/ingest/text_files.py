@@ -1,7 +1,7 @@
 """Text files into a collection, as `embkit add` and `Collection.add_files` both do it:
 read every file, check every document, chunk those longer than the model reads, write
-them in one transaction, and after an upsert remove the chunks an older version left.
-The collection comes in as an argument (this layer sits below it)."""
+them in one transaction (an upsert then removes the chunks an older version left, in
+Collection.upsert). The collection comes in as an argument (this layer sits below it)."""
 
 import time
 import uuid
@@ -47,10 +47,8 @@ def add_text_files(col, files: Sequence[str], *, text_column: str = "text", id_c
     start = time.perf_counter()
     with (bars or (lambda n, label: nullcontext()))(len(texts), "embedding") as advance:
         write = col.upsert if upsert else col.add
-        write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance,
-              max_document_bytes=max_document_bytes)
-    if upsert and chunking:
-        drop_stale_chunks(col, [d[0] for d in docs], set(ids))
+        write(texts, ids=ids, metadatas=metas, batch_size=batch_size, progress=advance,  # chunked here already
+              max_document_bytes=max_document_bytes, chunk=False)
     return TextsAdded(ids, len(docs), len(batches), skipped, time.perf_counter() - start)
 
 
@@ -95,16 +93,3 @@ def chunk_all(docs: list[tuple], model: str, chunk_tokens: int, overlap: int) ->
             origin[record.id] = where
             records.append(record)
     return records
-
-
-def drop_stale_chunks(col, doc_ids: list[str], kept: set[str]) -> None:
-    """After an upsert, remove what an older version of these documents left behind:
-    chunks that no longer exist, or the whole record of a document now split. (A second
-    transaction: if it fails, the stale records remain, but the new ones are in.)"""
-    stale = []
-    for i in range(0, len(doc_ids), 1000):  # `$in` lists are capped
-        group = doc_ids[i:i + 1000]
-        stale += [d.id for d in col.get(where={"parent": {"$in": group}}) if d.id not in kept]
-        stale += [d.id for d in col.get([g for g in group if g not in kept])]
-    if stale:
-        col.delete(stale)

@@ -40,7 +40,7 @@ class Request:
     rerank: int | None = None
     reranker: str | None = None
     by_document: bool = False
-    exclude: str | None = None  # an id never returned (the `like` document)
+    exclude: frozenset[str] = frozenset()  # ids never returned (the `like` document's records)
 
     def check(self) -> "Request":
         if self.mode not in MODES:
@@ -65,7 +65,7 @@ class Request:
         """How many candidates each retriever fetches for the later stages."""
         n = max(self.k, self.rerank or 0, 4 * self.k if self.mmr is not None else 0)
         n *= 3 if self.by_document else 1  # several chunks of one document may come first
-        n += self.exclude is not None
+        n += len(self.exclude)
         return max(n, HYBRID_DEPTH) if self.mode == "hybrid" else n
 
 
@@ -88,7 +88,7 @@ def retrieve(req: Request, sources: Sources) -> list[Hit]:
         dense_src, keyword_src = (fused.sources[0], {}) if req.mode == "dense" else ({}, fused.sources[0])
     records = sources.records(fused.rowids)
     rows = [(int(r), float(s)) for r, s in zip(fused.rowids, fused.scores)
-            if int(r) in records and records[int(r)].id != req.exclude]
+            if int(r) in records and records[int(r)].id not in req.exclude]
     if req.by_document:
         rows = _best_chunk_per_document(rows, records)
     rerank = {}

@@ -2,10 +2,11 @@
 embedded before the write lock is taken (readers keep going meanwhile), then written in
 one transaction: all of it lands or none of it."""
 
+import warnings
+
 from fastapi import APIRouter, Depends, Request, Response
 
-from .. import validate
-from ..errors import EmbkitError
+from ..errors import EmbkitError, EmbkitWarning
 from .auth import requires
 from .encoding import encode, encode_record
 from .hosting import NotFound
@@ -18,14 +19,15 @@ router = APIRouter(tags=["documents"])
 
 @router.post("/collections/{name}/add", status_code=201)
 def add(name: str, body: AddDocuments, request: Request, _=Depends(requires("write"))) -> dict:
-    """Add documents; an id that exists already rejects the whole batch (409)."""
-    return {"ids": _write(request, name, body, upsert=False)}
+    """Add documents (a long text as chunks, see `chunk`); an id that exists already
+    rejects the whole batch (409). Returns the document ids."""
+    return _write(request, name, body, upsert=False)
 
 
 @router.post("/collections/{name}/upsert")
 def upsert(name: str, body: AddDocuments, request: Request, _=Depends(requires("write"))) -> dict:
-    """Add documents, replacing those whose id exists."""
-    return {"ids": _write(request, name, body, upsert=True)}
+    """Add documents, replacing those whose id exists (and the chunks they had)."""
+    return _write(request, name, body, upsert=True)
 
 
 @router.post("/collections/{name}/get", response_model=dict)
@@ -58,47 +60,51 @@ def get_one(name: str, doc_id: str, request: Request, include_vectors: bool = Fa
 def delete_one(name: str, doc_id: str, request: Request, _=Depends(requires("write"))) -> dict:
     h = hosted(request, name)
     with h.lock.writing():
-        deleted = h.collection.delete([doc_id])
-    if not deleted:
+        deleted = h.collection.remove([doc_id])
+    if not deleted.chunks:
         raise NotFound(f"id: no document with id {doc_id!r}")
-    return {"deleted": deleted}
+    return {"deleted": deleted.chunks, "documents": deleted.documents}
 
 
 @router.post("/collections/{name}/delete")
 def delete(name: str, body: DeleteDocuments, request: Request, _=Depends(requires("write"))) -> dict:
-    """Delete by ids and/or filter, in one transaction."""
+    """Delete by ids (a document id: all its chunks) and/or filter, in one transaction;
+    `deleted` counts records (chunks), `documents` the documents they belonged to."""
     if body.ids is not None:
         limits(request).batch(len(body.ids), "ids")
     h = hosted(request, name)
     with h.lock.writing():
         notes = h.collection.filter_warnings(body.where)
-        return with_warnings({"deleted": h.collection.delete(body.ids, where=body.where)}, notes)
+        deleted = h.collection.remove(body.ids, where=body.where)
+        return with_warnings({"deleted": deleted.chunks, "documents": deleted.documents}, notes)
 
 
-def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> list[str]:
+def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> dict:
+    """{"ids": document ids} (with "warnings" when a text was stored whole, chunk false)."""
     docs, lim = body.documents, limits(request)
     lim.batch(len(docs), "documents")
     lim.texts([d.text for d in docs], "documents.text")
     if not docs:
-        return []
+        return {"ids": []}
     texts, vectors = _every_or_none(docs, "text"), _every_or_none(docs, "vector")
     if texts is None and vectors is None:
         raise EmbkitError("documents[0].text: a document without a vector needs a text")
     ids = [d.id for d in docs] if any(d.id is not None for d in docs) else None
     metadatas = [d.metadata or {} for d in docs]
     h = hosted(request, name)
-    if vectors is None:  # embedded outside the write lock, so searches go on meanwhile
-        # the write's own checks, made first so that nothing is embedded for a batch refused later
-        validate.check_texts(texts, "texts", max_chars=None)
-        validate.check_documents_bytes(texts, "texts", lim.max_document_bytes)
-        if ids is not None:
-            validate.check_ids(ids, len(ids))
-        validate.check_metadatas(metadatas, len(docs))
+    notes, documents = [], None
+    if vectors is None:  # chunked (as `embkit add` does) and embedded outside the write lock
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", EmbkitWarning)
+            documents, ids, texts, metadatas = h.collection.prepare(
+                texts, ids=ids, metadatas=metadatas, chunk=body.chunk, max_document_bytes=lim.max_document_bytes)
+        notes = [str(w.message) for w in caught if issubclass(w.category, EmbkitWarning)]
         vectors = h.collection.embed(texts)
     write = h.collection.upsert if upsert else h.collection.add
     with h.lock.writing():
-        return write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model,
-                     max_document_bytes=lim.max_document_bytes)
+        written = write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model,
+                        max_document_bytes=lim.max_document_bytes, chunk=False)
+    return with_warnings({"ids": documents or written}, notes)
 
 
 def _every_or_none(docs, field: str) -> list | None:

@@ -28,6 +28,8 @@ class AddDocuments(Strict):
     documents: list[DocumentIn]
     model: str | None = Field(None, description="The model the given vectors came from "
                                                 "(checked against the collection's).")
+    chunk: bool = Field(True, description="Split a text longer than the model reads into chunks ID#0, ID#1, ... "
+                                          "as `embkit add` does; false stores it whole (only its start embedded).")
 
 
 class ImageIn(Strict):

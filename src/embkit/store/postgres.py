@@ -197,6 +197,14 @@ class PostgresStore(PgReembed):
         sql, params = _where(where)
         return self._read("SELECT count(*) FROM {s}.docs WHERE " + _braces(sql), params).fetchone()[0]
 
+    def count_documents(self, where: dict | None = None) -> int:
+        """Distinct documents among the records (matching `where`): a record's string
+        `parent` names its document, else the record is one by itself."""
+        sql, params = _where(where)
+        return self._read("SELECT count(DISTINCT CASE WHEN jsonb_typeof(metadata -> 'parent') = 'string' "
+                          "THEN metadata ->> 'parent' ELSE id END) FROM {s}.docs WHERE " + _braces(sql),
+                          params).fetchone()[0]
+
     def filter_warnings(self, where: dict | None) -> list[str]:
         """What a (validated) filter names that no document has (see where_fields)."""
         from .where_fields import named_fields, presence_query, warnings_from

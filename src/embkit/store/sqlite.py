@@ -168,6 +168,14 @@ class SQLiteStore(SQLiteReembed):
         sql, params = compile_where(where)
         return self._conn.execute(f"SELECT count(*) FROM docs WHERE {sql}", params).fetchone()[0]
 
+    def count_documents(self, where: dict | None = None) -> int:
+        """Distinct documents among the records (matching `where`): a record's string
+        `parent` names its document, else the record is one by itself."""
+        sql, params = compile_where(where)
+        return self._conn.execute(
+            "SELECT count(DISTINCT CASE WHEN json_type(metadata, '$.parent') = 'text' "
+            f"THEN json_extract(metadata, '$.parent') ELSE id END) FROM docs WHERE {sql}", params).fetchone()[0]
+
     def filter_warnings(self, where: dict | None) -> list[str]:
         """What a (validated) filter names that no document has (see where_fields)."""
         checks, sql, params = presence_query(named_fields(where), SQLITE)
