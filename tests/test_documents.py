@@ -119,7 +119,9 @@ def test_document_id_in_get_delete_upsert_and_like(backend):
         # add of a document stored as chunks is refused, upsert replaces all its chunks
         with pytest.raises(EmbkitError, match="'long' exists already"):
             col.add([short], ids=["long"])
+        generation = col.info()["generation"]
         assert col.upsert([TEXT[:3000]], ids=["long"]) == ["long"]
+        assert col.info()["generation"] == generation + 1  # new chunks in, stale ones out: one transaction
         kept = col.get(["long"])
         assert 1 < len(kept) < n and [d.id for d in kept] == [f"long#{i}" for i in range(len(kept))]
         assert col.count() == len(kept) + 2

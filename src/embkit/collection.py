@@ -341,9 +341,9 @@ class Collection:
             vectors = self._encoder_for("text", "texts").encode(texts, batch_size=batch_size, progress=progress)
         vectors = self._prepare(vectors, "vectors")
         records = [Record(i, t, m) for i, t, m in zip(ids, texts or [None] * len(ids), metadatas)]
-        self._store.write(records, self.space.name, vectors, upsert=upsert)
-        if upsert:
-            self._drop_stale(records)
+        # an upsert removes the chunks older versions left, in the same transaction
+        stale_of = _documents_of(ids, metadatas) if upsert else ()
+        self._store.write(records, self.space.name, vectors, upsert=upsert, documents=stale_of)
         return documents
 
     def _refuse_documents(self, documents: list[str], ids: list[str]) -> None:
@@ -355,20 +355,6 @@ class Collection:
             if found:
                 raise EmbkitError(f"ids: document {found[0].metadata['parent']!r} exists already "
                                   f"(stored as chunks such as {found[0].id!r}); use upsert to replace it")
-
-    def _drop_stale(self, records: list[Record]) -> None:
-        """After an upsert, remove what older versions of these documents left: chunks
-        no longer made, or the whole record of a document now split. (A second
-        transaction, as for `embkit add --upsert`: if it fails, the new records are in.)"""
-        kept = {r.id for r in records}
-        documents = _documents_of([r.id for r in records], [r.metadata for r in records])
-        stale = []
-        for i in range(0, len(documents), 1000):
-            group = documents[i:i + 1000]
-            stale += [r.id for r in self._store.find({"parent": {"$in": group}}) if r.id not in kept]
-            stale += [r.id for r in self._store.get([g for g in group if g not in kept])]
-        if stale:
-            self._store.delete(stale)
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by id and/or filter in one transaction; a document id deletes all its

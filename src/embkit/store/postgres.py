@@ -296,7 +296,9 @@ class PostgresStore(PgReembed):
 
     # ---- writing -------------------------------------------------------------------
 
-    def write(self, records, space: str, vectors: np.ndarray, upsert: bool) -> None:
+    def write(self, records, space: str, vectors: np.ndarray, upsert: bool, documents: Sequence[str] = ()) -> None:
+        """As SQLiteStore.write: one transaction, removing what `documents` held that
+        this batch did not write (an older version's chunks)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         ids = [r.id for r in records]
         for field, values in (("ids", ids), ("texts", [r.text for r in records]),
@@ -321,6 +323,14 @@ class PostgresStore(PgReembed):
             if follower is not None:  # their new-space vectors came from the old texts: embedded again
                 c.execute(self._q("DELETE FROM {s}.{v} WHERE doc = ANY(%s)", follower), (list(rowid_of.values()),))
             self._log(c, generation, list(rowid_of.values()))
+            if documents:
+                stale = [r for r, doc_id in c.execute(self._q(
+                    "SELECT rowid, id FROM {s}.docs WHERE id = ANY(%s) OR (jsonb_typeof(metadata -> 'parent') = "
+                    "'string' AND metadata ->> 'parent' = ANY(%s))"), (list(documents), list(documents)))
+                    if doc_id not in rowid_of]
+                if stale:
+                    self._log(c, generation, stale)
+                    c.execute(self._q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"), (stale,))
 
     def merge_metadata(self, patches: dict[int, dict]) -> None:
         rows = {int(r): dict(p) for r, p in patches.items()}

@@ -266,9 +266,12 @@ class SQLiteStore(SQLiteReembed):
 
     # ---- writing -------------------------------------------------------------------
 
-    def write(self, records: Sequence[Record], space: str, vectors: np.ndarray, upsert: bool) -> None:
+    def write(self, records: Sequence[Record], space: str, vectors: np.ndarray, upsert: bool,
+              documents: Sequence[str] = ()) -> None:
         """Insert (or, with `upsert`, insert or replace) documents and their vectors in
-        one transaction. Without `upsert`, an existing id rejects the whole batch."""
+        one transaction. Without `upsert`, an existing id rejects the whole batch. In the
+        same transaction, records of `documents` (by id, or by a string metadata `parent`)
+        that this batch did not write are deleted: the chunks an older version left."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._write() as c:
             if not upsert:
@@ -286,6 +289,8 @@ class SQLiteStore(SQLiteReembed):
                 if follower is not None:  # its new-space vector came from the old text: embedded again
                     c.execute("DELETE FROM vectors WHERE space = ? AND doc = ?", (follower, row[0]))
                 c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
+            if documents:
+                _delete_stale(c, generation, list(documents), {r.id for r in records})
 
     def add_space(self, space: Space) -> None:
         """A new vector space, in its own transaction."""
@@ -458,3 +463,16 @@ def _record(row) -> Record:
 def _chunks(items: list, size: int):
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def _delete_stale(c, generation: int, documents: list[str], kept: set[str]) -> None:
+    """Delete the records of `documents` (own id or string `parent`) not in `kept`."""
+    stale = []
+    for group in _chunks(documents, 400):
+        marks = ",".join("?" * len(group))
+        stale += [rowid for rowid, doc_id in c.execute(
+            f"SELECT rowid, id FROM docs WHERE id IN ({marks}) OR (json_type(metadata, '$.parent') = 'text' "
+            f"AND json_extract(metadata, '$.parent') IN ({marks}))", group + group) if doc_id not in kept]
+    c.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?)", [(generation, r) for r in stale])
+    for group in _chunks(stale, 500):
+        c.execute(f"DELETE FROM docs WHERE rowid IN ({','.join('?' * len(group))})", group)
