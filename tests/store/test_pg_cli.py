@@ -80,8 +80,10 @@ def test_info_shows_the_url_without_password(server, targets):
 def test_delete_on_url_equals_folder(targets):
     url, folder = targets
     for target in (url, folder):
-        assert cli_json("delete", target, "rust", "no-such-id") == {"deleted": 1, "count": len(TEXTS) - 1}
-        assert cli_json("delete", target, "--where", '{"topic": "space"}') == {"deleted": 2, "count": len(TEXTS) - 3}
+        assert cli_json("delete", target, "rust", "no-such-id") == {"deleted": 1, "documents": 1,
+                                                                        "count": len(TEXTS) - 1}
+        assert cli_json("delete", target, "--where", '{"topic": "space"}') == {"deleted": 2, "documents": 2,
+                                                                             "count": len(TEXTS) - 3}
     on_url, on_folder = search(url, MEMORY_QUERY), search(folder, MEMORY_QUERY)
     assert [h["id"] for h in on_url] == [h["id"] for h in on_folder]
     assert {h["id"] for h in on_url} == set(TEXTS) - {"rust", "moon", "mars"}
