@@ -3,10 +3,11 @@ hash), run the queries in a search mode, score the run against the qrels."""
 
 import hashlib
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
-from ..errors import EmbkitError
+from ..errors import EmbkitError, EmbkitWarning
 from ..paths import embkit_home
 from ..search.pipeline import MODES
 from .beir import BeirData, load_beir
@@ -47,7 +48,9 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
     for start in range(0, len(ids), ADD_BATCH):
         batch = ids[start:start + ADD_BATCH]
         titles = [{"title": data.corpus[i]["title"]} for i in batch]
-        col.add([data.doc_text(i) for i in batch], ids=batch, metadatas=titles)
+        with warnings.catch_warnings():  # BEIR scores whole documents, as the model reads them (its first
+            warnings.simplefilter("ignore", EmbkitWarning)  # tokens): one record per corpus id, as measured
+            col.add([data.doc_text(i) for i in batch], ids=batch, metadatas=titles, chunk=False)
         if progress:
             progress(len(batch))
     return col
