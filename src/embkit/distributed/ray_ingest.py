@@ -100,8 +100,9 @@ def embed_into(col, ids: Sequence[str], texts: Sequence[str], metadatas: Sequenc
                work_dir: str | Path, shard_rows: int = 500, workers: int = 2, cpus_per_worker: float = 0.5,
                progress: Callable[[int], None] | None = None) -> dict:
     """Embed documents on Ray with the collection's model (whole, not chunked: as
-    `col.add` would) and bulk-load them into `col`: they go through jsonl shards in
-    `work_dir` (which every Ray node must reach; removed afterwards)."""
+    `col.add(..., chunk=False)` does, for the BEIR evaluation) and bulk-load them into
+    `col`: they go through jsonl shards in `work_dir` (which every Ray node must reach;
+    removed afterwards)."""
     import json
     import shutil
 
