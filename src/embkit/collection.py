@@ -350,11 +350,11 @@ class Collection:
         """An id that exists already, as a record or as the document of stored chunks."""
         documents = list(dict.fromkeys(documents))
         self._store.refuse_existing(list(dict.fromkeys([*documents, *ids])))
-        for i in range(0, len(documents), 1000):  # `$in` lists are capped
-            found = self._store.find({"parent": {"$in": documents[i:i + 1000]}}, 1)
-            if found:
-                raise EmbkitError(f"ids: document {found[0].metadata['parent']!r} exists already "
-                                  f"(stored as chunks such as {found[0].id!r}); use upsert to replace it")
+        # a stored document's chunks start at `ID#0`: looked up by id (indexed), not by metadata
+        firsts = sorted(self._store.existing_ids([f"{d}#0" for d in documents]))
+        if firsts:
+            raise EmbkitError(f"ids: document {firsts[0][:-2]!r} exists already (stored as chunks "
+                              f"{firsts[0]!r}, ...); use upsert to replace it")
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by id and/or filter in one transaction; a document id deletes all its
