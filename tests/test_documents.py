@@ -82,6 +82,12 @@ def test_http_add_chunks_as_python_does(tmp_path):
                                                                           "metadata": {"lang": "en"}}]})
             assert r.status_code == 201, r.text
             assert r.json() == {"ids": ["long"]}
+            whole = client.get("/collections/docs/documents/long").json()
+            assert whole["id"] == "long" and [c["metadata"]["chunk"] for c in whole["chunks"]] == \
+                list(range(len(whole["chunks"])))
+            assert client.get("/collections/docs/documents/long%231").json()["id"] == "long#1"
+            got = client.post("/collections/docs/get", json={"ids": ["long"]}).json()["documents"]
+            assert [d["id"] for d in got] == [c["id"] for c in whole["chunks"]]
             r = client.post("/collections/docs/add", json={"documents": [{"id": "whole", "text": TEXT}],
                                                            "chunk": False})
             assert r.status_code == 201, r.text

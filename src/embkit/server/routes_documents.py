@@ -48,12 +48,15 @@ def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("rea
 @router.get("/collections/{name}/documents/{doc_id:path}", response_model=dict)
 def get_one(name: str, doc_id: str, request: Request, include_vectors: bool = False,
             _=Depends(requires("read"))) -> Response:
+    """One record by id; a document stored as chunks: {"id", "chunks": [records in order]}."""
     h = hosted(request, name)
     with h.lock.reading():
         docs = h.collection.get([doc_id], include_vectors=include_vectors)
     if not docs:
         raise NotFound(f"id: no document with id {doc_id!r}")
-    return Response(encode_record(_document(docs[0])), media_type="application/json")
+    if len(docs) == 1 and docs[0].id == doc_id:
+        return Response(encode_record(_document(docs[0])), media_type="application/json")
+    return _json({"id": doc_id, "chunks": [_document(d) for d in docs]})
 
 
 @router.delete("/collections/{name}/documents/{doc_id:path}")
