@@ -177,21 +177,22 @@ def test_a_batch_that_fails_inside_the_store_changes_nothing(col):
 
 
 def test_nul_characters(col, backend):
-    """PostgreSQL text and jsonb cannot hold U+0000: refused by name there, changing
-    nothing; SQLite stores it."""
-    calls = [(lambda: col.add(["a\x00b"], ids=["z1"]), r"texts\[0\]: PostgreSQL cannot store the NUL"),
-             (lambda: col.add(["ab"], ids=["z\x00"]), r"ids\[0\]: PostgreSQL cannot store the NUL"),
-             (lambda: col.add(["ab", "cd"], ids=["z1", "z2"], metadatas=[{}, {"k": ["\x00"]}]), r"metadatas\[1\]"),
-             (lambda: col.merge_metadata({"gzip": {"k\x00": 1}}), r"patches\[0\]")]
-    if backend.postgres:
-        for call, message in calls:
-            before = state(col)
-            with pytest.raises(embkit.EmbkitError, match=message):
-                call()
-            assert state(col) == before
-    else:
-        col.add(["a\x00b"], ids=["z\x00"], metadatas=[{"k\x00": "v\x00"}])
-        assert col.get(["z\x00"])[0][1:3] == ("a\x00b", {"k\x00": "v\x00"})
+    """Metadata cannot hold U+0000 on any backend (SQLite's JSON functions would cut the
+    string there); PostgreSQL's text cannot hold it in a text or an id either. Each is
+    refused by name, changing nothing; SQLite stores it in texts and ids."""
+    everywhere = [(lambda: col.add(["ab", "cd"], ids=["z1", "z2"], metadatas=[{}, {"k": ["\x00"]}]),
+                   r"^metadatas\[1\]\.k\[0\]: contains a NUL character"),
+                  (lambda: col.merge_metadata({"gzip": {"k\x00": 1}}), r"^patches\['gzip'\]: a key contains a NUL")]
+    postgres_only = [(lambda: col.add(["a\x00b"], ids=["z1"]), r"texts\[0\]: PostgreSQL cannot store the NUL"),
+                     (lambda: col.add(["ab"], ids=["z\x00"]), r"ids\[0\]: PostgreSQL cannot store the NUL")]
+    for call, message in everywhere + (postgres_only if backend.postgres else []):
+        before = state(col)
+        with pytest.raises(embkit.EmbkitError, match=message):
+            call()
+        assert state(col) == before
+    if not backend.postgres:
+        col.add(["a\x00b"], ids=["z\x00"], metadatas=[{"k": "v"}])
+        assert col.get(["z\x00"])[0][1:3] == ("a\x00b", {"k": "v"})
 
 
 def test_create_and_open_errors(backend):
