@@ -3,10 +3,11 @@
 `embkit.open` returns (a folder, or PostgreSQL), through the Collection API only."""
 
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
-from ..errors import EmbkitError
+from ..errors import EmbkitError, EmbkitWarning
 from .shards import MANIFEST, Manifest, read_shard
 
 IMPORT_BATCH = 5_000
@@ -87,9 +88,11 @@ def _drop_stale_chunks(col, ids: dict[str, dict]) -> None:
     parents = sorted({meta.get("parent", doc_id) if isinstance(meta.get("parent"), str) else doc_id
                       for doc_id, meta in ids.items()})
     stale = []
-    for start in range(0, len(parents), 1000):  # `$in` lists are capped
-        group = parents[start:start + 1000]
-        stale += [d.id for d in col.get(where={"parent": {"$in": group}}) if d.id not in ids]
-        stale += [d.id for d in col.get([g for g in group if g not in ids])]
+    with warnings.catch_warnings():  # embkit's own filter: that no record has a `parent` yet is no news to the user
+        warnings.simplefilter("ignore", EmbkitWarning)
+        for start in range(0, len(parents), 1000):  # `$in` lists are capped
+            group = parents[start:start + 1000]
+            stale += [d.id for d in col.get(where={"parent": {"$in": group}}) if d.id not in ids]
+            stale += [d.id for d in col.get([g for g in group if g not in ids])]
     if stale:
         col.delete(stale)
