@@ -128,7 +128,8 @@ def check_tree(value: Any, field: str, max_depth: int = MAX_METADATA_DEPTH,
                 if isinstance(key, str):
                     check_unicode(key, f"{where} (a key)")
                     if refuse_nul and "\x00" in key:
-                        raise EmbkitError(f"{where}: a key contains a NUL character (U+0000), which metadata cannot hold")
+                        raise EmbkitError(f"{where}: a key contains a NUL character (U+0000), "
+                                          "which metadata cannot hold")
                 stack.append((child, f"{where}.{printable(str(key))}", depth + 1))
         else:
             stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(node))
