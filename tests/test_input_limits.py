@@ -112,7 +112,7 @@ def test_document_size_limit_in_python(col):
     with pytest.raises(embkit.EmbkitError, match=r"^max_document_bytes: must be a positive integer, got 0$"):
         col.add(["short"], max_document_bytes=0)
     assert col.add(["short", text], ids=["s", "t"], max_document_bytes=2000) == ["s", "t"]
-    assert col.count() == 4 and col.get(["bread"])[0].text == "Bread rises in a warm kitchen."
+    assert col.count(unit="document") == 4 and col.get(["bread"])[0].text == "Bread rises in a warm kitchen."
 
 
 @pytest.fixture

@@ -6,17 +6,25 @@ import json
 from pathlib import Path
 
 from ..encoders.catalog import CATALOG, DEFAULT_MODEL, package_dir
+from ..encoders.registry import resolve
 from ..encoders.static import WORD_VECTOR_SUFFIXES
 from ..errors import EmbkitError
 
 
+def _folder(model: str) -> Path:
+    """The folder of a model folder's path or of a registered model's name."""
+    path = Path(model).expanduser()
+    trained = None if path.exists() else resolve(model)  # `embkit train ... --name` registers by name
+    return Path(trained["path"]) if trained else path
+
+
 def tokenizer_path(model: str) -> Path:
-    """Where the tokenizer.json of a catalog name or a model folder is."""
+    """Where the tokenizer.json of a catalog name, a registered name or a model folder is."""
     entry = CATALOG.get(model)
     if entry is not None:
         path = package_dir(entry.module) / "model" / "tokenizer.json"
     else:
-        path = Path(model).expanduser() / "tokenizer.json"
+        path = _folder(model) / "tokenizer.json"
     if not path.is_file():
         raise EmbkitError(f"model: no tokenizer.json for {model!r} (looked at {path})")
     return path
@@ -28,7 +36,7 @@ def reads_whole_texts(model: str) -> bool:
     entry = CATALOG.get(model)
     if entry is not None:
         return entry.backend == "static"
-    path = Path(model).expanduser()
+    path = _folder(model)
     return path.suffix.lower() in WORD_VECTOR_SUFFIXES or (path / "vectors.bin").is_file()
 
 
@@ -36,7 +44,7 @@ def model_max_tokens(model: str) -> int | None:
     """How many tokens the model reads before it truncates (None when unknown)."""
     if model in CATALOG:
         return CATALOG[model].max_tokens
-    config = Path(model).expanduser() / "sentence_bert_config.json"
+    config = _folder(model) / "sentence_bert_config.json"
     if config.is_file():
         return int(json.loads(config.read_text()).get("max_seq_length", 256))
     return None
