@@ -12,6 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Six short documents on six topics: the collection the read-only and full-disk tests search.
+SIX_DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",
+            "dog": "The dog barked at the mailman every single morning.",
+            "stocks": "Stock markets fell sharply after the interest rate announcement.",
+            "rain": "Heavy rain flooded the streets of the old town overnight.",
+            "bread": "She baked fresh sourdough bread with a crisp crust.",
+            "guitar": "He tuned the guitar strings before the evening concert."}
+
 # Inside the namespace only: a tmpfs on /tmp, a folder in it bound read-only, a write refused.
 _PROBE = ("mount -t tmpfs -o size=1m tmpfs /tmp && mkdir /tmp/ro && mount --bind /tmp/ro /tmp/ro"
           " && mount -o remount,bind,ro /tmp/ro && ! touch /tmp/ro/x 2>/dev/null")

@@ -12,12 +12,7 @@ import embkit
 
 import namespace
 
-DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",
-        "dog": "The dog barked at the mailman every single morning.",
-        "stocks": "Stock markets fell sharply after the interest rate announcement.",
-        "rain": "Heavy rain flooded the streets of the old town overnight.",
-        "bread": "She baked fresh sourdough bread with a crisp crust.",
-        "guitar": "He tuned the guitar strings before the evening concert."}
+DOCS = namespace.SIX_DOCS
 
 # Opened while there is room; then the disk fills up; then reads, and close().
 PY_READER = """

@@ -18,12 +18,7 @@ from embkit.store import DB_NAME, SCHEMA_VERSION
 import namespace
 from live_server import LiveServer
 
-DOCS = {"cat": "The cat sat on the mat and purred all afternoon.",
-        "dog": "The dog barked at the mailman every single morning.",
-        "stocks": "Stock markets fell sharply after the interest rate announcement.",
-        "rain": "Heavy rain flooded the streets of the old town overnight.",
-        "bread": "She baked fresh sourdough bread with a crisp crust.",
-        "guitar": "He tuned the guitar strings before the evening concert."}
+DOCS = namespace.SIX_DOCS
 
 # Read a folder through a read-only bind mount of itself.
 MOUNT_RO = "mount --bind {d} {d} && mount -o remount,bind,ro {d}"

@@ -48,9 +48,8 @@ def snapshot(source: str | Path, out: str | Path) -> dict:
     if not (source / DB_NAME).is_file():
         raise EmbkitError(f"path: {source} is not an embkit collection (no {DB_NAME})")
     _refuse_nonempty(out, "out", force=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> dict:
         generation, schema = _backup(source / DB_NAME, tmp / DB_NAME)  # first: the files follow the database
         copied, rebuilt = _copy_derived(source, tmp, generation)
         manifest = {"format": FORMAT, "source": str(source.resolve()), "backend": "sqlite",
@@ -58,12 +57,9 @@ def snapshot(source: str | Path, out: str | Path) -> dict:
                     "generation": generation, "schema_version": schema, "copied": [DB_NAME, *copied],
                     "rebuilt_on_open": rebuilt}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
-        _fsync_tree(tmp)
-        _replace(tmp, out)
         return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    return _build_beside(out, fill)
 
 
 def read_manifest(snapshot_dir: str | Path) -> dict:
@@ -88,9 +84,8 @@ def restore(snapshot_dir: str | Path, path: str | Path, force: bool = False) -> 
     manifest = read_manifest(snapshot_dir)
     _refuse_nonempty(path, "path", force)
     _check_db(snapshot_dir / DB_NAME)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+
+    def fill(tmp: Path) -> dict:
         for entry in snapshot_dir.iterdir():
             if entry.name == MANIFEST:
                 continue
@@ -98,9 +93,21 @@ def restore(snapshot_dir: str | Path, path: str | Path, force: bool = False) -> 
                 shutil.copytree(entry, tmp / entry.name)
             else:
                 shutil.copy2(entry, tmp / entry.name)
-        _fsync_tree(tmp)
-        _replace(tmp, path)
         return manifest
+
+    return _build_beside(path, fill)
+
+
+def _build_beside(target: Path, fill) -> dict:
+    """`fill(tmp)` a temp folder beside `target`, flush it, then swap it into place, so
+    `target` is the old folder or the whole new one; a failure leaves no temp folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        result = fill(tmp)
+        _fsync_tree(tmp)
+        _replace(tmp, target)
+        return result
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
