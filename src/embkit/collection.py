@@ -30,7 +30,7 @@ from .search.tokens import count_tokens
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
-from .store.space_names import resolve_space, space_state, successor
+from .store.space_names import resolve_space, space_state
 
 DEFAULT_SPACE = "text"
 IMAGE_SPACE = "image"
@@ -747,9 +747,9 @@ class Collection:
         """The collection that answers for `space` (None: this one's): followed to the
         space that replaced it when a reembed switched since this handle was opened."""
         col = self.in_space(space)
-        name = col.space.name
-        while (replaced_by := successor(self._store, name)) is not None:  # a chain of reembeds
-            name = replaced_by
+        name, superseded = col.space.name, space_state(self._store)["superseded"]  # one read a call
+        while name in superseded:  # a chain of reembeds
+            name = superseded[name]
         return col if name == col.space.name else col.in_space(name)
 
     def _encoder_for(self, modality: str, field: str) -> Encoder:

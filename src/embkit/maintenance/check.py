@@ -14,9 +14,8 @@ import numpy as np
 from ..search.keyword import KeywordIndex
 from ..store import DB_NAME, Store
 from . import index_checks, store_checks
-from .report import Check, Report
+from .report import Check, Fix, Report
 
-Fix = Callable[[], None]
 RUNS = 3  # a writer in another process may move the store during a run: run again, as a search would
 
 

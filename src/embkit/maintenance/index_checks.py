@@ -4,7 +4,6 @@ check comes with the fix `--repair` runs when it fails: a rebuild from the store
 
 import shutil
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -13,10 +12,9 @@ from ..index.manager import IndexManager
 from ..search.keyword import BUILD_BATCH, KeywordIndex
 from ..search.tokenize import tokenize
 from ..store import Space, Store
-from .report import Check
+from .report import Check, Fix
 from .store_checks import ids_of
 
-Fix = Callable[[], None]
 Checked = list[tuple[Check, Fix | None]]
 
 

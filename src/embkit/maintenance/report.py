@@ -2,7 +2,9 @@
 `--json`, the HTTP route and Python."""
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Callable, NamedTuple
+
+Fix = Callable[[], None]  # a repair of one failed check
 
 
 class Check(NamedTuple):

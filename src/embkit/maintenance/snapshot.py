@@ -291,11 +291,7 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def _fsync_tree(root: Path) -> None:
     for path in [*root.rglob("*"), root]:
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-        else:
-            fsync_path(path)
+        fsync_path(path)
 
 
 

@@ -93,7 +93,7 @@ def documents(store: Store, with_vectors: np.ndarray) -> Check:
 def ids_of(store: Store, rowids, shown: int = SHOWN) -> str:
     """The first few row ids as people know them: document ids, or `row N` for rows the
     store does not hold."""
-    rowids = [int(r) for r in list(rowids)[:shown]]
+    rowids = [int(r) for r in rowids[:shown]]
     records = store.by_rowids(rowids)
     named = [repr(records[r].id) if r in records else f"row {r}" for r in rowids]
     return "first: " + ", ".join(named)

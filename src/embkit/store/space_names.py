@@ -3,7 +3,6 @@ old one (`text`) and then switches the alias `text` → `text_v2`: users keep se
 `text`. A space still being built is not searchable, and a superseded one is reached
 through its successor."""
 
-import json
 
 from ..errors import EmbkitError
 
@@ -11,8 +10,7 @@ from ..errors import EmbkitError
 def space_state(store) -> dict[str, dict]:
     """{"reembeds": {source: space being built}, "space_aliases": {name: space},
     "superseded": {old space: space that replaced it}}, as the store keeps them."""
-    reader = getattr(store, "space_state", None)
-    return reader() if reader is not None else {"reembeds": {}, "space_aliases": {}, "superseded": {}}
+    return store.space_state()
 
 
 def resolve_space(store, spaces: dict, name: str | None, default: str) -> str:
@@ -39,5 +37,4 @@ def resolve_space(store, spaces: dict, name: str | None, default: str) -> str:
 
 def successor(store, space: str) -> str | None:
     """The space that replaced `space` (after a reembed switched), or None."""
-    text = store.meta("superseded")
-    return json.loads(text).get(space) if text else None
+    return space_state(store)["superseded"].get(space)
