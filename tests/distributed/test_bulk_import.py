@@ -118,6 +118,8 @@ def test_chunks_and_metadata_equal_embkit_add(tmp_path):
            tmp_path / "v", *options)
     invoke("init", tmp_path / "imported")
     invoke("import", tmp_path / "imported", tmp_path / "v")
+    # again as an upsert in 3-row transactions: a document's chunks straddle them, and none is lost
+    invoke("import", tmp_path / "imported", tmp_path / "v", "--upsert", "--batch-size", 3)
     with embkit.open(tmp_path / "added") as a, embkit.open(tmp_path / "imported") as b:
         want, got = a.table(), b.table()
     assert len(want) > len(long_docs)  # long documents were split

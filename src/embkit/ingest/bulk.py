@@ -3,11 +3,10 @@
 `embkit.open` returns (a folder, or PostgreSQL), through the Collection API only."""
 
 import time
-import warnings
 from pathlib import Path
 from typing import Callable
 
-from ..errors import EmbkitError, EmbkitWarning
+from ..errors import EmbkitError
 from .shards import MANIFEST, Manifest, read_shard
 
 IMPORT_BATCH = 5_000
@@ -41,16 +40,32 @@ def import_shards(col, vectors_dir: str | Path, *, upsert: bool = False, batch_s
     write = col.upsert if upsert else col.add
     for entry in entries:
         rows = read_shard(folder / entry["output"], dim)
-        for start in range(0, len(rows.ids), batch_size):
-            end = start + batch_size
+        for start, end in _slices(rows.metadatas, batch_size):
             write(rows.texts[start:end], ids=rows.ids[start:end], metadatas=rows.metadatas[start:end],
                   vectors=rows.vectors[start:end], model=model)
             if progress:
                 progress(len(rows.ids[start:end]))
-    if upsert:
-        _drop_stale_chunks(col, ids)
     return {"shards": len(entries), "rows": len(ids), "count": col.count(), "model": model, "dim": dim,
             "pending": list(manifest.data.get("pending") or []), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _slices(metadatas: list[dict], batch_size: int):
+    """(start, end) of about `batch_size` rows a transaction, never cutting through one
+    document's chunks: an upsert drops the chunks of its documents that it does not
+    write, so a document split across two transactions would lose its first part."""
+    start = 0
+    while start < len(metadatas):
+        end = min(start + batch_size, len(metadatas))
+        while end < len(metadatas) and _document(metadatas[end]) is not None \
+                and _document(metadatas[end]) == _document(metadatas[end - 1]):
+            end += 1
+        yield start, end
+        start = end
+
+
+def _document(metadata: dict) -> str | None:
+    parent = metadata.get("parent")
+    return parent if isinstance(parent, str) else None
 
 
 def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
@@ -80,19 +95,3 @@ def _refuse_taken(col, ids: dict[str, dict]) -> None:
         if taken:
             raise EmbkitError(f"ids: {taken[0].id!r} (and perhaps more) already in the collection; "
                               "use --upsert to replace them")
-
-
-def _drop_stale_chunks(col, ids: dict[str, dict]) -> None:
-    """After an upsert, what older versions of these documents left behind: chunks
-    that no longer exist, or the whole record of a document now split (as `add --upsert`)."""
-    parents = sorted({meta.get("parent", doc_id) if isinstance(meta.get("parent"), str) else doc_id
-                      for doc_id, meta in ids.items()})
-    stale = []
-    with warnings.catch_warnings():  # embkit's own filter: that no record has a `parent` yet is no news to the user
-        warnings.simplefilter("ignore", EmbkitWarning)
-        for start in range(0, len(parents), 1000):  # `$in` lists are capped
-            group = parents[start:start + 1000]
-            stale += [d.id for d in col.get(where={"parent": {"$in": group}}) if d.id not in ids]
-            stale += [d.id for d in col.get([g for g in group if g not in ids])]
-    if stale:
-        col.delete(stale)
