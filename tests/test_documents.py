@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import embkit
+from embkit.encoders.tokenizer_files import encoder_tokenizer
 from embkit.errors import EmbkitError, EmbkitWarning
-from embkit.ingest.tokenizer import encoder_tokenizer
 
 from live_server import LiveServer, create_key, embkit_cli
 

@@ -26,7 +26,7 @@ from .search.exact import scores as pairwise_scores, top_k
 from .search.keyword import KeywordIndex
 from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
 from .search.pipeline import Request, retrieve
-from .search.tokens import count_tokens
+from .search.token_budget import count_tokens
 from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
@@ -597,7 +597,7 @@ class Collection:
 
     def project(self, method: str = "umap", **options):
         """2-D coordinates of the documents (umap, pca or tsne), cached per generation."""
-        from .analysis.project import project
+        from .analysis.coordinates import project
         return project(self._serving(None), method=method, **options)
 
     def map(self, out: str | Path, method: str = "umap", **options):
@@ -718,7 +718,7 @@ class Collection:
 
         return snapshot(self._store.location, out)
 
-    # ---- images (see images.py) ------------------------------------------------------
+    # ---- images (see image_documents.py) --------------------------------------------------
 
     def add_images(self, paths: Sequence[str], *, ids: Sequence[str] | None = None,
                    metadatas: Sequence[dict] | None = None, upsert: bool = False, batch_size: int = 16,
@@ -727,7 +727,7 @@ class Collection:
         with metadata path, bytes, width, height, format and EXIF `taken`, and cache a
         thumbnail of each. Ids default to the paths. A file that is not a readable image
         is skipped: returns (ids written, [Skipped(path, reason)])."""
-        from .images import add_images
+        from .image_documents import add_images
 
         if space not in self.spaces:
             raise EmbkitError(f"space: the collection has no {space!r} space; add one with add_space({space!r}, "
@@ -738,7 +738,7 @@ class Collection:
         """The cached thumbnail (WebP) of an image document, made again from the file if
         it went missing; None for a document that is not an image. Given `roots` (as a
         server does), a file is read only from the collection's own uploads or under them."""
-        from .images import thumbnail
+        from .image_documents import thumbnail
         return thumbnail(self, doc_id, roots)
 
     # ---- helpers -------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import embkit
-from embkit.encoders.tokens import contextual, model_folder, tokens
+from embkit.encoders.word_pieces import contextual, model_folder, tokens
 from embkit.errors import EmbkitError
 
 MONEY_1 = "I deposited my salary at the bank."

@@ -156,7 +156,7 @@ def test_caches_of_the_snapshot_generation_are_copied_others_rebuilt(tmp_path):
 def test_thumbnails_of_documents_written_during_the_snapshot_are_left_out(tmp_path, monkeypatch):
     """A thumbnail is written after its batch commits: one replaced or added between the
     database copy and the thumbnail copy belongs to a later state, and is left out."""
-    from embkit.ingest.images import thumbnail_path
+    from embkit.ingest.image_files import thumbnail_path
 
     module = importlib.import_module("embkit.maintenance.snapshot")  # the package's `snapshot` is the function
 

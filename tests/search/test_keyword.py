@@ -13,8 +13,8 @@ import pytest
 
 import embkit
 from embkit.search import keyword
+from embkit.search.bm25_terms import tokenize_terms
 from embkit.search.keyword import KeywordIndex
-from embkit.search.tokenize import tokenize_terms
 
 from corpora import DATA
 

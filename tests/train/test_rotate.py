@@ -50,7 +50,7 @@ def test_full_dimension_scores_unchanged_and_vectors_rotated(rotated, minilm):
     assert turned.shape == plain.shape
     np.testing.assert_allclose(turned @ turned.T, plain @ plain.T, atol=1e-5)
     # the rotation is orthogonal: its rows map the plain vectors onto the rotated ones
-    from embkit.encoders.projection import read_projection
+    from embkit.encoders.dense_layer import read_projection
 
     weight = read_projection(out).weight
     np.testing.assert_allclose(weight @ weight.T, np.eye(384), atol=1e-5)

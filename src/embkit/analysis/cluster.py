@@ -24,7 +24,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .common import slice_table
-from .project import Stage, _tell, check_pca_dims, check_seed, pca_reduce
+from .coordinates import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
 
 METHODS = ("kmeans", "hdbscan")

@@ -23,8 +23,8 @@ from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .cluster import load_descriptions
 from .common import slice_table
+from .coordinates import Stage, _tell, check_method, check_seed, project_table
 from .map_pictures import HOVER_SCRIPT, point_pictures
-from .project import Stage, _tell, check_method, check_seed, project_table
 
 MAX_CATEGORIES = 48  # the palette's length
 NUMERIC_ABOVE = 20  # numbers with more distinct values than this get a color scale

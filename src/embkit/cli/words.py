@@ -60,7 +60,7 @@ def tokens(text: str = typer.Argument(..., help="The text to split into word pie
            model: str = TransformerOpt,
            as_json: bool = JsonOpt) -> None:
     """The word pieces of TEXT, their ids, the vocabulary size and the embedding-matrix shape."""
-    from ..encoders.tokens import tokens as run
+    from ..encoders.word_pieces import tokens as run
 
     result = run(text, model)
     if as_json:
@@ -80,7 +80,7 @@ def contextual(word: str = typer.Argument(..., help="The word to follow, e.g. ba
                as_json: bool = JsonOpt) -> None:
     """Cosine between WORD's contextual vectors in the sentences, next to its static
     (input-embedding) vector's, which is the same in every sentence."""
-    from ..encoders.tokens import contextual as run
+    from ..encoders.word_pieces import contextual as run
 
     result = run(word, sentences, model)
     if as_json:

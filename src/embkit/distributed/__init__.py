@@ -3,7 +3,7 @@ k-means over a big collection (`assign_nearest`), and helpers to connect to Ray 
 start a private one on 127.0.0.1. Ray is an optional extra (`pip install
 'embkit[ray]'`); nothing here imports it until it is used."""
 
-from .cluster import LoopbackCluster, connect, import_ray, is_loopback
+from .ray_connect import LoopbackCluster, connect, import_ray, is_loopback
 from .ray_ingest import EmbedShards, ingest_distributed, run_on_ray
 
 __all__ = ["LoopbackCluster", "connect", "import_ray", "is_loopback", "EmbedShards", "ingest_distributed",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..ingest.shards import Job, ShardResult, ShardSettings, ShardTask, plan, run_shard, worker_encoder
-from .cluster import connect
+from .ray_connect import connect
 
 _RESULT_FIELDS = [f.name for f in dataclasses.fields(ShardResult)]
 

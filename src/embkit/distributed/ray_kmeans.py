@@ -6,7 +6,7 @@ assignment."""
 
 import numpy as np
 
-from .cluster import connect
+from .ray_connect import connect
 
 BLOCK_ROWS = 20_000  # 30 MiB of 384-d float32 a task
 IN_FLIGHT = 4  # blocks in the object store at once (it is capped)

@@ -166,8 +166,8 @@ def _load_folder(path: Path, name: str | None = None) -> Encoder:
         dim = json.loads((path / "config.json").read_text())["hidden_size"]
     else:
         raise EmbkitError(f"model: {path} holds neither model.onnx nor config.json + model.safetensors")
+    from .dense_layer import read_projection
     from .onnx import OnnxEncoder
-    from .projection import read_projection
 
     projection = read_projection(path)  # e.g. the rotation from `embkit train rotate`
     if projection is not None:

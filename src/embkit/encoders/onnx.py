@@ -29,7 +29,7 @@ class OnnxEncoder:
 
         self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
         self.batch_tokens = batch_tokens
-        self._projection = projection  # a Dense module after pooling (encoders/projection.py)
+        self._projection = projection  # a Dense module after pooling (encoders/dense_layer.py)
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()

@@ -11,7 +11,7 @@ from typing import NamedTuple, Sequence
 from .. import validate
 from ..errors import EmbkitError
 from .chunk import check_chunking
-from .images import is_image_path, split_paths, walk_files
+from .image_files import is_image_path, split_paths, walk_files
 from .selection import check_patterns
 from .skips import IMAGE, NOT_IMAGE, Skipped, summary
 from .text_files import ProgressFactory, TextsAdded, add_text_files

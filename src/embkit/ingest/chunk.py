@@ -8,9 +8,9 @@ back to its place in the document (and its page, for a pdf)."""
 from bisect import bisect_right
 from typing import NamedTuple
 
+from ..encoders.tokenizer_files import plain
 from ..errors import EmbkitError
 from .outline import section_at
-from .tokenizer import plain
 
 MIN_CHUNK_TOKENS, MAX_CHUNK_TOKENS = 16, 8192
 _ENDERS = set(".!?…。！？")

@@ -5,9 +5,9 @@ the same text, id and metadata give the same chunk ids, boundaries and metadata.
 import warnings
 from typing import NamedTuple, Sequence
 
+from ..encoders.tokenizer_files import encoder_tokenizer, model_max_tokens, reads_whole_texts
 from ..errors import EmbkitWarning
 from .text_files import chunk_all
-from .tokenizer import encoder_tokenizer, model_max_tokens, reads_whole_texts
 
 DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP = 256, 32  # as `embkit add`
 

@@ -120,7 +120,7 @@ def shard_records(path: str, source: str, settings: ShardSettings) -> tuple[int,
     """(documents, records) of one input shard: records are (id, text, metadata) as
     `embkit add` makes them, long documents split into chunks `ID#i` (metadata
     parent, chunk, start, end, source). A bad record fails the shard with file:line."""
-    from .tokenizer import encoder_tokenizer, model_max_tokens, reads_whole_texts
+    from ..encoders.tokenizer_files import encoder_tokenizer, model_max_tokens, reads_whole_texts
 
     batch = read_source(path, settings.text_column, settings.id_column or _NO_ID_COLUMN)
     for i, text in enumerate(batch.texts):  # as `embkit add` does, before any is chunked

@@ -9,12 +9,12 @@ from contextlib import nullcontext
 from typing import Callable, ContextManager, NamedTuple, Sequence
 
 from .. import validate
+from ..encoders.tokenizer_files import encoder_tokenizer, model_max_tokens, reads_whole_texts
 from ..errors import EmbkitError
 from .chunk import chunk_records
 from .folder import read_paths
-from .images import IMAGE_SUFFIXES
+from .image_files import IMAGE_SUFFIXES
 from .skips import Skipped, summary
-from .tokenizer import encoder_tokenizer, model_max_tokens, reads_whole_texts
 
 ProgressFactory = Callable[[int, str], ContextManager]  # bars: (total, label) -> a context yielding `advance`
 

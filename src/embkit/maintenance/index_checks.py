@@ -9,8 +9,8 @@ import numpy as np
 
 from ..index import persist
 from ..index.manager import IndexManager
+from ..search.bm25_terms import tokenize
 from ..search.keyword import BUILD_BATCH, KeywordIndex
-from ..search.tokenize import tokenize
 from ..store import Space, Store
 from .report import Check, Fix
 from .store_checks import ids_of

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..atomic import fsync_path
 from ..errors import EmbkitError
 from ..index.cache_files import crc
-from ..ingest.images import thumbnail_path
+from ..ingest.image_files import thumbnail_path
 from ..store.pg_connection import PgUrl, is_url
 from ..store.read_only import connect_read_only, unwritable_reason
 from ..store.schema import DB_NAME, SCHEMA_VERSION

@@ -27,7 +27,7 @@ from .. import validate
 from ..atomic import atomic_write, fsync_path
 from ..index.cache_files import IDENTITY, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
 from ..store import Store
-from .tokenize import DESCRIPTION, tokenize, tokenize_terms
+from .bm25_terms import DESCRIPTION, tokenize, tokenize_terms
 
 Progress = Callable[[int], None]
 KIND = "bm25"

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from .. import validate
 from ..errors import EmbkitError
-from ..images import UPLOADS
+from ..image_documents import UPLOADS
 from .auth import requires
 from .hosting import NotFound
 from .schemas import AddImages

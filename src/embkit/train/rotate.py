@@ -33,7 +33,7 @@ def train_rotate(out: str | Path, model: str, *, beir: str | Path | None = None,
     """Fit the rotation on `beir`'s corpus or the `texts` file, save the rotated model to
     `out`, register it, and evaluate before/after (full dimension and each of `dims`)."""
     from ..encoders import load_encoder
-    from ..encoders.projection import dense_modules, write_projection
+    from ..encoders.dense_layer import dense_modules, write_projection
 
     source, matryoshka = _source(model)
     if dense_modules(source):

@@ -5,10 +5,10 @@ import functools
 import json
 from pathlib import Path
 
-from ..encoders.catalog import CATALOG, DEFAULT_MODEL, package_dir
-from ..encoders.registry import resolve
-from ..encoders.static import WORD_VECTOR_SUFFIXES
 from ..errors import EmbkitError
+from .catalog import CATALOG, DEFAULT_MODEL, package_dir
+from .registry import resolve
+from .static import WORD_VECTOR_SUFFIXES
 
 
 def _folder(model: str) -> Path:

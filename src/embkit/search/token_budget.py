@@ -3,8 +3,8 @@ untruncated, which counts English within a few percent of common LLM tokenizers.
 
 import re
 
+from ..encoders.tokenizer_files import encoder_tokenizer
 from ..errors import EmbkitError
-from ..ingest.tokenizer import encoder_tokenizer
 
 
 def count_tokens(text: str) -> int:

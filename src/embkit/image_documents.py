@@ -10,7 +10,7 @@ import numpy as np
 from . import validate
 from .errors import EmbkitError
 from .ingest.folder import Skipped
-from .ingest.images import Unreadable, read_image, save_thumbnail, thumbnail_bytes, thumbnail_path
+from .ingest.image_files import Unreadable, read_image, save_thumbnail, thumbnail_bytes, thumbnail_path
 
 if TYPE_CHECKING:
     from .collection import Collection
