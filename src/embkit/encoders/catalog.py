@@ -91,24 +91,26 @@ def transformer_folder(name: str, field: str = "model") -> Path:
     return Path(trained["path"]) if trained else path
 
 
-_LOADED: dict[str, Encoder] = {}
+_LOADED: dict[tuple[str, int | None], Encoder] = {}
 _LOAD_LOCK = threading.RLock()  # re-entered: a two-tower text tower loads its base model
 
 
-def load_encoder(name_or_path: str) -> Encoder:
+def load_encoder(name_or_path: str, threads: int | None = None) -> Encoder:
     """The encoder for a catalog name, a local model folder or a word-vector file
-    (.txt, .vec, .bin). Catalog models are loaded once per process and shared (sessions
-    are thread-safe)."""
+    (.txt, .vec, .bin). `threads` caps its inference threads (None: the default, two
+    on this machine's cores). Catalog models are loaded once per process and thread
+    setting, and shared (sessions are thread-safe)."""
+    key = (name_or_path, threads)
     with _LOAD_LOCK:
-        if name_or_path not in _LOADED:
-            encoder = _load(name_or_path)
+        if key not in _LOADED:
+            encoder = _load(name_or_path, threads)
             if name_or_path not in CATALOG:
                 return encoder
-            _LOADED[name_or_path] = encoder
-        return _LOADED[name_or_path]
+            _LOADED[key] = encoder
+        return _LOADED[key]
 
 
-def _load(name_or_path: str) -> Encoder:
+def _load(name_or_path: str, threads: int | None = None) -> Encoder:
     entry = CATALOG.get(name_or_path)
     if entry is None:
         path = Path(name_or_path).expanduser()
@@ -117,13 +119,13 @@ def _load(name_or_path: str) -> Encoder:
             return two_tower
         trained = None if path.exists() else resolve(name_or_path)
         if trained is not None:  # a registered trained model: its name stays the model's name
-            return _load_folder(Path(trained["path"]), name_or_path)
+            return _load_folder(Path(trained["path"]), name_or_path, threads)
         if path.is_dir() and (path / "vectors.bin").is_file():  # from `embkit train word2vec`
             return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
         if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
             return Model2VecEncoder(path)
         if path.is_dir():
-            return _load_folder(path)
+            return _load_folder(path, threads=threads)
         if path.suffix in WORD_VECTOR_SUFFIXES:
             return load_word_vectors(path)
         raise EmbkitError(f"model: unknown model {name_or_path!r}; known: {', '.join(CATALOG)}, a path to a "
@@ -145,10 +147,10 @@ def _load(name_or_path: str) -> Encoder:
 
     onnx_path = export.int8_onnx(model_dir) if entry.backend == "onnx-int8" else export.fp32_onnx(model_dir)
     return OnnxEncoder(entry.name, onnx_path, model_dir / "tokenizer.json", entry.dim, entry.max_tokens,
-                       entry.normalized)
+                       entry.normalized, threads=threads)
 
 
-def _load_folder(path: Path, name: str | None = None) -> Encoder:
+def _load_folder(path: Path, name: str | None = None, threads: int | None = None) -> Encoder:
     """A local folder: a BERT checkpoint (config.json + model.safetensors) or a ready
     model.onnx, each with a tokenizer.json; sentence-transformers settings are honoured."""
     if not (path / "tokenizer.json").exists():
@@ -173,7 +175,7 @@ def _load_folder(path: Path, name: str | None = None) -> Encoder:
     if projection is not None:
         dim = projection.out_dim
     return OnnxEncoder(name or str(path.resolve()), onnx_path, path / "tokenizer.json", dim, max_tokens, normalized,
-                       projection=projection)
+                       threads=threads, projection=projection)
 
 
 def _two_tower(name: str) -> Encoder | None:

@@ -17,12 +17,14 @@ class OnnxEncoder:
     batches of long texts keep the attention matrices in cache (measured on SciFact:
     49 docs/s at 512 tokens a batch against 36 at 32 × 256, and a third of the peak
     memory). Batches run on two single-threaded workers, which beats one two-threaded
-    run on 2 cores for short texts."""
+    run on 2 cores for short texts. `threads` caps the inference threads (a worker
+    that owns a fraction of the machine must not start a thread per core)."""
 
     modality = "text"
+    paired = None  # a text-only model has no other tower
 
     def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, dim: int,
-                 max_tokens: int = 256, normalized: bool = True, workers: int | None = None,
+                 max_tokens: int = 256, normalized: bool = True, threads: int | None = None,
                  batch_tokens: int = 512, projection=None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -33,9 +35,12 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
-        self._workers = workers or min(2, os.cpu_count() or 1)
+        self.threads = threads
+        self._workers = max(1, int(threads)) if threads else min(2, os.cpu_count() or 1)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1 if self._workers > 1 else 0
+        # one thread per session call when batches run in parallel or threads are capped;
+        # else onnxruntime's default (0 = one per core)
+        options.intra_op_num_threads = 1 if self._workers > 1 or threads else 0
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
