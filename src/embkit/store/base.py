@@ -7,7 +7,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from .sqlite import Record, Space
+from .types import Record, Space
 
 
 class Store(Protocol):

@@ -20,6 +20,7 @@ from . import pg_json
 from .pg_connection import READ_ONLY, PgUrl, connect
 from .postgres_reembed import PgReembed
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
+from .types import Record, Space
 
 
 class PostgresStore(PgReembed):
@@ -143,8 +144,6 @@ class PostgresStore(PgReembed):
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self):
-        from .sqlite import Space
-
         if self._spaces is None:  # changed only by add_space
             rows = self._read("SELECT name, model, dim, metric, normalized FROM {s}.spaces").fetchall()
             self._spaces = {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
@@ -492,7 +491,5 @@ def _refuse(ids: Sequence[str], taken: set[str]) -> None:
 
 
 def _record(row):
-    from .sqlite import Record
-
     metadata = row[3] if isinstance(row[3], dict) else json.loads(row[3])
     return Record(id=row[1], text=row[2], metadata=metadata, rowid=row[0])

@@ -8,7 +8,6 @@ import json
 import sqlite3
 import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -19,29 +18,9 @@ from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .sqlite_reembed import SQLiteReembed, followers_of
+from .types import Record, Space
 from .where import SQLITE, compile_where
 from .where_fields import named_fields, presence_query, warnings_from
-
-
-@dataclass(frozen=True)
-class Space:
-    """A named vector space: which encoder made its vectors and how they compare."""
-
-    name: str
-    model: str
-    dim: int
-    metric: str
-    normalized: bool
-
-
-@dataclass(frozen=True)
-class Record:
-    """A document as stored."""
-
-    id: str
-    text: str | None
-    metadata: dict
-    rowid: int = 0
 
 
 class SQLiteStore(SQLiteReembed):
