@@ -112,7 +112,8 @@ def test_corrupt_parquet_and_unknown_format(tmp_path):
 def test_jsonl_and_csv_unchanged(tmp_path):
     (tmp_path / "d.jsonl").write_text('{"id": 1, "text": "one", "k": "v", "metadata": {"m": 2}}\n\n{"text": "two"}\n')
     batch = read_source(str(tmp_path / "d.jsonl"))
-    assert batch.ids == ["1", None] and batch.metadatas == [{"k": "v", "m": 2}, {}] and batch.lines == [1, 3]
+    assert batch.ids == ["1", f"{tmp_path / 'd.jsonl'}:1"]  # a record without an id: <file>:<row>, row from 0
+    assert batch.metadatas == [{"k": "v", "m": 2}, {}] and batch.lines == [1, 3]
     (tmp_path / "d.csv").write_text("key,body\nr1,hello\nr2,\n")
     with pytest.raises(EmbkitError, match=r"d\.csv:3: field 'body' is empty"):
         read_source(str(tmp_path / "d.csv"), text_column="body", id_column="key")

@@ -12,7 +12,7 @@ from .readers import FORMATS, read_source
 from .selection import chosen
 from .skips import UNKNOWN, UNREADABLE, Skipped
 
-__all__ = ["Skipped", "walk", "read_paths"]
+__all__ = ["Skipped", "walk", "read_paths", "read_found"]
 
 
 def walk(folder: str | Path, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Path]:
@@ -44,19 +44,26 @@ def read_paths(paths: Sequence[str], text_column: str = "text", id_column: str =
         for file in walk(arg, include, exclude):
             if file.suffix.lower() in skip_suffixes:
                 continue
-            name = str(file)
-            try:
-                if not file.is_file():  # a broken symlink, a socket, ...
-                    raise UnreadableFile(f"{name}: not a regular file")
-                batch = read_source(name, text_column, id_column)
-            except UnreadableFile as e:
-                kind = UNREADABLE if file.suffix.lower() in FORMATS else UNKNOWN
-                skipped.append(Skipped(name, str(e).removeprefix(f"{name}: "), kind))
-                continue
-            except OSError as e:  # permission denied and the like: this file only
-                skipped.append(Skipped(name, f"{type(e).__name__}: {e.strerror or e}"))
-                continue
-            for metadata in batch.metadatas:
-                metadata.setdefault("source", name)
-            batches.append(batch)
+            found = read_found(file, text_column, id_column)
+            (skipped if isinstance(found, Skipped) else batches).append(found)
     return batches, skipped
+
+
+def read_found(file: Path, text_column: str = "text", id_column: str = "id",
+               name: str | None = None) -> Batch | Skipped:
+    """A file found in a folder, called `name` (its path by default): its batch, whose
+    records get metadata `source` (the name) unless they carry one; or, if the file
+    cannot be read, why it is skipped. Ray ingest reads its folders' files with this too."""
+    name = name if name is not None else str(file)
+    try:
+        if not file.is_file():  # a broken symlink, a socket, ...
+            raise UnreadableFile(f"{name}: not a regular file")
+        batch = read_source(str(file), text_column, id_column, name=name)
+    except UnreadableFile as e:
+        kind = UNREADABLE if file.suffix.lower() in FORMATS else UNKNOWN
+        return Skipped(name, str(e).removeprefix(f"{name}: "), kind)
+    except OSError as e:  # permission denied and the like: this file only
+        return Skipped(name, f"{type(e).__name__}: {e.strerror or e}")
+    for metadata in batch.metadatas:
+        metadata.setdefault("source", name)
+    return batch

@@ -3,7 +3,7 @@ first bad record so that the file's batch is rejected whole.
 
 Formats by extension: jsonl/ndjson and csv (records), parquet (records, a `text`
 column), txt/md, html/htm and pdf (one document per file, whose id and `source` are
-the path as given). Markdown and HTML are stored as their visible text (markdown.py,
+the path as given). A record without an id is `<file>:<row>` (row from 0). Markdown and HTML are stored as their visible text (markdown.py,
 html.py); the original stays in the file that metadata `source` names."""
 
 import csv
@@ -21,38 +21,46 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "txt", 
            ".html": "html", ".htm": "html", ".pdf": "pdf", ".parquet": "parquet"}
 
 
-def read_source(source: str, text_column: str = "text", id_column: str = "id") -> Batch:
+def read_source(source: str, text_column: str = "text", id_column: str = "id", name: str | None = None) -> Batch:
     """Read a file (by extension) or `-` (stdin, jsonl) into one batch. A file that
-    cannot be read at all raises `UnreadableFile`; a bad record, `EmbkitError`."""
-    if source == "-":
+    cannot be read at all raises `UnreadableFile`; a bad record, `EmbkitError`.
+    `name`: what the file is called in ids, metadata and errors, if not its path as
+    given (a Ray worker reads by absolute path a file the user named relatively)."""
+    if source == "-":  # no name to derive ids from: records without one get a uuid when written
         return read_jsonl(sys.stdin, "<stdin>", text_column, id_column)
-    path = Path(source)
+    batch = _read_file(Path(source), name if name is not None else str(Path(source)), text_column, id_column)
+    # a record without an id is `<file>:<row>` (row from 0), the same in every door and every run
+    batch.ids = [f"{batch.source}:{i}" if doc_id is None else doc_id for i, doc_id in enumerate(batch.ids)]
+    return batch
+
+
+def _read_file(path: Path, source: str, text_column: str, id_column: str) -> Batch:
+    """The file at `path`, by extension, called `source` in ids, metadata and errors."""
     if not path.is_file():
         raise EmbkitError(f"{source}: no such file")
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise UnreadableFile(f"{source}: unknown format {path.suffix or '(none)'!r} "
                              f"(known: {', '.join(sorted(FORMATS))})")
-    name = str(path)
     if kind == "pdf":
         from .pdf import read_pdf  # pypdf is imported only when a pdf is read
 
-        return read_pdf(path, name)
+        return read_pdf(path, source)
     if kind == "parquet":
         from .parquet import read_parquet  # so is pyarrow
 
-        return read_parquet(path, name, text_column, id_column)
+        return read_parquet(path, source, text_column, id_column)
     try:
         if kind == "html":
             from .html import read_html
 
-            return read_html(path, name)
+            return read_html(path, source)
         if kind == "md":
             from .markdown import read_markdown  # markdown-it is imported only when markdown is read
 
-            return read_markdown(path, name)
+            return read_markdown(path, source)
         if kind == "txt":
-            return whole_file(name, path.read_text(encoding="utf-8"))
+            return whole_file(source, path.read_text(encoding="utf-8"))
         with open(path, encoding="utf-8", newline="") as f:
             if kind == "csv":
                 return read_csv(f, source, text_column, id_column)
