@@ -18,6 +18,7 @@ from . import validate
 from .encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
 from .encoders.base import Progress, l2_normalize
 from .errors import EmbkitError, EmbkitWarning
+from .index import in_database, index_manager
 from .index.manager import IndexManager
 from .search import METRICS, Hit
 from .search.context import Context, build_context
@@ -152,7 +153,7 @@ class Collection:
         self.space: Space = spaces[space]
         self._root = root  # a view on another space of the same store (see in_space)
         self._others: dict[str, Collection] = {}
-        self._index = store.native_index(self.space) or IndexManager(store, self.space, store.path / "index" / space)
+        self._index = index_manager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
         self._views: dict[int, IndexManager] = {}  # Matryoshka views by dimension
         self._paired: Encoder | None = None  # the encoder's other tower, for queries of the other modality
@@ -202,7 +203,7 @@ class Collection:
             raise EmbkitError(f"name: the collection has a space {name!r} already")
         space, _ = _space_of(model, self.space.metric, name=name)
         self._store.add_space(space)
-        if self._store.native_index(space) is not None:
+        if in_database(self._store):
             self.in_space(name).build_index("auto")
         return space
 

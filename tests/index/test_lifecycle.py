@@ -254,16 +254,16 @@ def _exact_filtered(vectors, allowed, q, k=10):
 @pytest.fixture()
 def index_searches(monkeypatch):
     """Every call of the vector index's search: (rows allowed or None, rows it returned)."""
-    from embkit.index.base import VectorIndex
+    from embkit.index.faiss_base import FaissIndex
 
-    calls, real = [], VectorIndex.search
+    calls, real = [], FaissIndex.search
 
     def spy(self, queries, k, allow=None, **params):
         rowids, scores = real(self, queries, k, allow=allow, **params)
         calls.append((None if allow is None else len(allow), int((rowids >= 0).sum())))
         return rowids, scores
 
-    monkeypatch.setattr(VectorIndex, "search", spy)
+    monkeypatch.setattr(FaissIndex, "search", spy)
     return calls
 
 

@@ -5,10 +5,10 @@ import faiss
 import numpy as np
 
 from ..errors import EmbkitError
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 
 
-class BinaryIndex(VectorIndex):
+class BinaryIndex(FaissIndex):
     """`binary`: sign bits approximate the angle between vectors, so only cosine fits."""
 
     kind = "binary"

@@ -2,7 +2,7 @@
 
 import faiss
 
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 
 
 def metric_type(metric: str) -> int:
@@ -10,7 +10,7 @@ def metric_type(metric: str) -> int:
     return faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
 
 
-class FlatIndex(VectorIndex):
+class FlatIndex(FaissIndex):
     """`flat`: brute force, exact; 4 bytes a dimension."""
 
     kind = "flat"

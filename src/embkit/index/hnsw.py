@@ -2,7 +2,7 @@
 
 import faiss
 
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 from .flat import metric_type
 
 # Parameters of unfiltered searches, one per beam width: FAISS only reads them, so every
@@ -10,7 +10,7 @@ from .flat import metric_type
 _UNFILTERED: dict[int, faiss.SearchParametersHNSW] = {}
 
 
-class HnswIndex(VectorIndex):
+class HnswIndex(FaissIndex):
     """`hnsw:M=32,efc=200,ef=64`: M links a node, efc the build beam, ef the search beam."""
 
     kind = "hnsw"

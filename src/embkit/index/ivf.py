@@ -5,7 +5,7 @@ import faiss
 import numpy as np
 
 from ..errors import EmbkitError
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 from .flat import metric_type
 
 POINTS_PER_CENTROID = 39  # FAISS's own minimum for a k-means cluster
@@ -25,7 +25,7 @@ def training_sample(vectors: np.ndarray, nlist: int, seed: int = 0) -> np.ndarra
     return vectors[np.sort(rows)]
 
 
-class IvfIndex(VectorIndex):
+class IvfIndex(FaissIndex):
     """`ivf:nlist=1024,nprobe=16`: float32 vectors in k-means buckets."""
 
     kind = "ivf"

@@ -4,12 +4,12 @@
 import faiss
 
 from ..errors import EmbkitError
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 from .flat import metric_type
 from .ivf import effective_nlist, train
 
 
-class IvfPqIndex(VectorIndex):
+class IvfPqIndex(FaissIndex):
     """`ivfpq:nlist=1024,m=48,nbits=8,nprobe=16`."""
 
     kind = "ivfpq"

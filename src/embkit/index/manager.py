@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..store import Space, Store
 from . import persist
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 from .spec import IndexSpec, bytes_per_vector, parse_size, parse_spec, resolve_auto
 
 Progress = Callable[[int], None]
@@ -34,7 +34,7 @@ BACKGROUND_FROM = 50_000
 class _Build:
     """One index being built in a thread from a snapshot of the store."""
 
-    def __init__(self, index: VectorIndex, rowids, vectors, generation: int):
+    def __init__(self, index: FaissIndex, rowids, vectors, generation: int):
         self.index, self.generation, self.error = index, generation, None
         self.thread = threading.Thread(target=self._run, args=(rowids, vectors), daemon=True,
                                        name="embkit-index-build")
@@ -52,7 +52,7 @@ class IndexManager:
 
     def __init__(self, store: Store, space: Space, folder: Path):
         self.store, self.space, self.folder = store, space, folder
-        self.index: VectorIndex | None = None
+        self.index: FaissIndex | None = None
         self.generation = -1  # store generation the in-memory index reflects
         self.dirty = False  # changed since last saved
         self._building: _Build | None = None
@@ -84,7 +84,7 @@ class IndexManager:
 
     # ---- building and keeping current --------------------------------------------------
 
-    def build(self, spec: str = "auto", memory_budget=None, progress: Progress | None = None) -> VectorIndex:
+    def build(self, spec: str = "auto", memory_budget=None, progress: Progress | None = None) -> FaissIndex:
         """Set the spec (and budget) and build the index from the store now."""
         parsed = parse_spec(spec)
         budget = parse_size(memory_budget)
@@ -96,7 +96,7 @@ class IndexManager:
         self.store.set_meta(self._budget_key, str(budget) if budget else None)
         return index
 
-    def current(self, progress: Progress | None = None, wait: bool = True) -> VectorIndex:
+    def current(self, progress: Progress | None = None, wait: bool = True) -> FaissIndex:
         """The index, caught up with the store (loaded, updated or rebuilt as needed).
         With `wait=False` a big rebuild goes to a thread and an exact index serves now."""
         with self._lock:
@@ -112,7 +112,7 @@ class IndexManager:
         return (self.index is not None and self._building is None and not self._stopgap
                 and self.generation == self.store.generation)
 
-    def _current(self, progress: Progress | None, wait: bool) -> VectorIndex:
+    def _current(self, progress: Progress | None, wait: bool) -> FaissIndex:
         self._adopt(wait)
         if self.index is None:
             self.index = self._load()
@@ -139,7 +139,7 @@ class IndexManager:
         collection, then a bulk load): build anew in the background instead."""
         return len(changed) >= BACKGROUND_FROM and len(changed) > self.index.ntotal
 
-    def _worn_out(self, index: VectorIndex) -> bool:
+    def _worn_out(self, index: FaissIndex) -> bool:
         if self.target(index.ntotal).kind != index.kind:  # `auto` crossed a threshold
             return True
         entries = len(index.live)
@@ -148,7 +148,7 @@ class IndexManager:
         return index.kind in ("ivf", "ivfpq") and index.ntotal > RETRAIN_GROWTH * max(index.trained_on, 1)
 
     def _rebuild(self, progress: Progress | None, spec: IndexSpec | None = None,
-                 budget: int | None = None, background: bool = False) -> VectorIndex:
+                 budget: int | None = None, background: bool = False) -> FaissIndex:
         from . import make_index
 
         generation = self.store.generation
@@ -183,7 +183,7 @@ class IndexManager:
         with self._lock:
             self._adopt(wait=True)
 
-    def rebuild(self, progress: Progress | None = None) -> VectorIndex:
+    def rebuild(self, progress: Progress | None = None) -> FaissIndex:
         """Build the configured index from the store now and save it, whatever the saved
         one holds (`embkit check --repair`: files that are damaged or disagree with the store)."""
         with self._lock:
@@ -220,7 +220,7 @@ class IndexManager:
         except (OSError, sqlite3.Error) as e:  # sqlite3: pruning the change log on a locked or full database
             warnings.warn(f"index at {self.folder} could not be saved ({e}); it serves from memory", stacklevel=4)
 
-    def _load(self) -> VectorIndex | None:
+    def _load(self) -> FaissIndex | None:
         try:
             loaded = persist.load_current(self.folder, self.space, self.store.identity, self.store.generation)
         except persist.IndexUnreadable as e:
@@ -266,7 +266,7 @@ class IndexManager:
 
 
 
-def _fill(index: VectorIndex, rowids, vectors, progress: Progress | None) -> None:
+def _fill(index: FaissIndex, rowids, vectors, progress: Progress | None) -> None:
     if not len(rowids):
         return
     index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data

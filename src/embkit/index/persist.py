@@ -18,8 +18,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from . import idmap
-from .base import VectorIndex
 from .cache_files import IDENTITY, LOCK, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
+from .faiss_base import FaissIndex
 from .spec import parse_spec
 
 MANIFEST = "manifest.json"
@@ -29,7 +29,7 @@ __all__ = ["MANIFEST", "FORMAT", "LOCK", "IndexUnreadable", "save", "read_manife
 LOAD_ATTEMPTS = 3
 
 
-def save(index: VectorIndex, folder: Path, generation: int, space: str, identity: str | None = None,
+def save(index: FaissIndex, folder: Path, generation: int, space: str, identity: str | None = None,
          newest: int | None = None) -> dict | None:
     """Write the index's state for `generation`, stamped with the collection's
     `identity`; returns the manifest. Processes take turns (the folder's lock). Given
@@ -97,7 +97,7 @@ def read_manifest(folder: Path) -> dict | None:
 
 
 def load_current(folder: Path, space, identity: str | None,
-                 newest: int | None = None) -> tuple[VectorIndex, dict] | None:
+                 newest: int | None = None) -> tuple[FaissIndex, dict] | None:
     """(index, manifest) of the state saved for `space` (name, dim, metric) of the
     collection `identity`, or None if none is saved; IndexUnreadable if it cannot be
     used, or (given the store's `newest` generation) is ahead of the store. Reads under
@@ -124,7 +124,7 @@ def load_current(folder: Path, space, identity: str | None,
                     raise  # damaged, not replaced
 
 
-def load(folder: Path, manifest: dict) -> VectorIndex:
+def load(folder: Path, manifest: dict) -> FaissIndex:
     """The index a manifest describes, every file checked against its size and CRC32."""
     from . import BACKENDS
 

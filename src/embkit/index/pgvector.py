@@ -1,7 +1,8 @@
 """The vector index of a PostgreSQL collection: pgvector inside the database (HNSW by
 default, IVFFlat, or none for an exact scan). PostgreSQL keeps it current in every
 transaction, so there is nothing to catch up, save or rebuild in the background; this
-module only gives it the interface the search pipeline expects of an index."""
+module gives it the VectorIndex and IndexLifecycle contracts (protocol.py), through the
+PostgreSQL store's public SQL helpers (`statement`, `transaction`, `read_connection`)."""
 
 import numpy as np
 
@@ -18,14 +19,14 @@ MAX_M, MAX_EFC, MAX_LISTS = 100, 1000, 32768  # pgvector's limits, tighter than 
 
 
 class PgVectorIndex:
-    """Searches a space's vector table with pgvector's distance operators."""
+    """Searches a space's vector table with pgvector's distance operators (a VectorIndex)."""
 
     binary = False
     dead = 0
     trained_on = 0
 
-    def __init__(self, store, space, spec: IndexSpec):
-        self.store, self.space, self.spec = store, space, spec
+    def __init__(self, store, space, spec: IndexSpec, version: tuple[int, ...]):
+        self.store, self.space, self.spec, self.version = store, space, spec, version
         self.kind, self.metric, self.dim = spec.kind, space.metric, space.dim
         self.params = dict(spec.params)
         self.effective_spec = str(spec)
@@ -53,10 +54,10 @@ class PgVectorIndex:
             return rowids, scores
         where = "WHERE doc = ANY(%s)" if allow is not None else ""
         # ORDER BY the selected distance: the same expression, so the index serves it
-        statement = self.store._q(f"SELECT doc, embedding {OPS[self.metric][0]} %s FROM {{s}}.{{v}} {where} "
-                                  "ORDER BY 2 LIMIT %s", self.space.name)
+        statement = self.store.statement(f"SELECT doc, embedding {OPS[self.metric][0]} %s FROM {{s}}.{{v}} {where} "
+                                         "ORDER BY 2 LIMIT %s", self.space.name)
         extra = [[int(r) for r in allow]] if allow is not None else []
-        conn = self.store._reader()
+        conn = self.store.read_connection()
         with conn.transaction():  # set_config(..., true) lasts until its end
             with conn.pipeline():  # one round trip for many queries (the analysis verbs send thousands)
                 for name, value in self._settings(params, k, allow is not None):
@@ -72,7 +73,7 @@ class PgVectorIndex:
     def _settings(self, params: dict, k: int, filtered: bool) -> list[tuple[str, object]]:
         """Per-transaction settings: the beam or the lists to visit and, from pgvector
         0.8, iterative scans, so a filter or a k beyond the beam still fills k."""
-        iterative = self.store.pgvector_version >= (0, 8)
+        iterative = self.version >= (0, 8)
         if self.kind == "hnsw":
             ef = min(max(params.get("ef", self.params["ef"]), k), MAX_EF)  # as FAISS: the beam is at least k
             return [("hnsw.ef_search", ef)] + ([("hnsw.iterative_scan", "strict_order")] if iterative else [])
@@ -84,19 +85,29 @@ class PgVectorIndex:
 
 
 class PgIndexManager:
-    """What a collection asks of its index manager, for a pgvector index."""
+    """The IndexLifecycle of a pgvector index: its spec in `meta`, the index in PostgreSQL."""
 
     building = False
 
     def __init__(self, store, space):
         self.store, self.space = store, space
         self.folder = store.path / "index" / space.name  # unused: the index lives in PostgreSQL
+        self._version: tuple[int, ...] | None = None
 
     def configured(self) -> IndexSpec:
         return parse_spec(self.store.meta(SPEC_KEY + self.space.name) or DEFAULT_SPEC)
 
     def current(self, progress=None, wait: bool = True) -> PgVectorIndex:
-        return PgVectorIndex(self.store, self.space, self.configured())
+        return PgVectorIndex(self.store, self.space, self.configured(), self.version)
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The pgvector extension's (major, minor) version, read once: (0,) without it."""
+        if self._version is None:
+            row = self.store.read_connection().execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+            self._version = tuple(int(p) for p in row[0].split(".")[:2]) if row else (0,)
+        return self._version
 
     def ready(self) -> bool:
         return False  # each search is a query to the database, never an in-process one
@@ -111,9 +122,33 @@ class PgIndexManager:
             raise EmbkitError(f"spec: the PostgreSQL backend supports {', '.join(METHODS)} (pgvector), "
                               f"not {parsed.kind!r}")
         parsed = _checked(parsed, self.store.count())
-        self.store.create_vector_index(self.space, METHODS[parsed.kind], OPS[self.space.metric][1], parsed.params,
-                                       str(parsed))
+        self._create(METHODS[parsed.kind], OPS[self.space.metric][1], parsed)
         return self.current()
+
+    def _create(self, method: str | None, opclass: str, spec: IndexSpec) -> None:
+        """Replace the space's pgvector index (`method` None: no index, exact scans) and
+        record `spec`, in one transaction: a failed build leaves the old index and spec."""
+        from psycopg import sql  # the optional `postgres` extra: only PostgreSQL stores get here
+
+        q, name, literal = self.store.statement, sql.Identifier(f"vec_{self.space.name}_index"), sql.Literal
+        with self.store.transaction() as c:
+            c.execute(q("DROP INDEX IF EXISTS {s}.{i}", i=name))
+            if method == "hnsw":
+                c.execute(q("CREATE INDEX {i} ON {s}.{v} USING hnsw (embedding {o}) WITH (m = {m}, "
+                            "ef_construction = {efc})", self.space.name, i=name, o=sql.SQL(opclass),
+                            m=literal(spec.params["M"]), efc=literal(spec.params["efc"])))
+            elif method == "ivfflat":
+                c.execute(q("CREATE INDEX {i} ON {s}.{v} USING ivfflat (embedding {o}) WITH (lists = {n})",
+                            self.space.name, i=name, o=sql.SQL(opclass), n=literal(spec.params["nlist"])))
+            c.execute(q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+                      (SPEC_KEY + self.space.name, str(spec)))
+
+    def index_bytes(self) -> int:
+        """Size of the space's pgvector index (0 without one)."""
+        row = self.store.read_connection().execute(
+            "SELECT coalesce(pg_relation_size(to_regclass(%s)), 0)",
+            (f'"{self.store.schema}"."vec_{self.space.name}_index"',)).fetchone()
+        return int(row[0])
 
     def wait(self) -> None:
         pass
@@ -129,7 +164,7 @@ class PgIndexManager:
         spec = self.configured()
         return {"configured": str(spec), "building": False, "memory_budget": None, "kind": spec.kind,
                 "spec": str(spec), "params": spec.params, "backend": "pgvector", "current": True,
-                "bytes": self.store.vector_index_bytes(self.space), "persisted": True, "dead": 0,
+                "bytes": self.index_bytes(), "persisted": True, "dead": 0,
                 "generation": self.store.generation, "count": self.store.count()}
 
 

@@ -2,11 +2,11 @@
 
 import faiss
 
-from .base import VectorIndex
+from .faiss_base import FaissIndex
 from .flat import metric_type
 
 
-class Sq8Index(VectorIndex):
+class Sq8Index(FaissIndex):
     """`sq8`: int8 codes with per-dimension ranges learned from the data; exhaustive search."""
 
     kind = "sq8"

@@ -99,7 +99,7 @@ def _pgvector(store: Store, space: Space, manager) -> tuple[Check, Fix | None]:
     spec, name = manager.configured(), f"index:{space.name}"
     if spec.kind == "flat":
         return Check(name, True, "pgvector: none configured (exact scans)", True), None
-    size = store.vector_index_bytes(space)
+    size = manager.index_bytes()
     if size == 0:
         return (Check(name, False, f"pgvector {spec} is configured but the index is missing; --repair creates it",
                       True), lambda: manager.build(str(spec)))

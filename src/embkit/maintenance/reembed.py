@@ -19,6 +19,7 @@ from typing import Callable
 from ..encoders import load_encoder
 from ..encoders.base import Progress, l2_normalize
 from ..errors import EmbkitError
+from ..index import in_database, index_manager
 from ..store.space_names import space_state
 from ..store.sqlite_reembed import refuse_textless
 
@@ -79,9 +80,8 @@ def _target(store, old, state: dict, alias: str, model: str, space_of: Callable)
         raise EmbkitError(f"model: space {alias!r} holds vectors from {model!r} already")
     _remove_index_files(store, name)  # left by an earlier space of that name, if any
     store.start_reembed(old.space.name, space)
-    manager = store.native_index(space)
-    if manager is not None:  # pgvector: its index, kept current by PostgreSQL as rows arrive
-        manager.build("auto")
+    if in_database(store):  # pgvector: its index, kept current by PostgreSQL as rows arrive
+        index_manager(store, space, store.path / "index" / space.name).build("auto")
     return space, False
 
 

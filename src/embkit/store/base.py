@@ -87,10 +87,6 @@ class Store(Protocol):
         """Where the collection lives, for people: a folder or a URL without its password."""
         ...
 
-    def native_index(self, space: Space):
-        """The backend's own vector index manager (pgvector), or None for embkit's FAISS one."""
-        ...
-
     # ---- moving a space to another model (maintenance/reembed.py; sqlite_reembed.py) ----
 
     def space_state(self) -> dict[str, dict]:

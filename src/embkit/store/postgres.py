@@ -141,6 +141,25 @@ class PostgresStore(PgReembed):
     def _transaction(self):
         return _Transaction(self)
 
+    # ---- for the index layer (index/pgvector.py keeps its index in this database) ------
+
+    @property
+    def schema(self) -> str:
+        """This collection's PostgreSQL schema."""
+        return self.url.schema
+
+    def statement(self, text: str, space: str | None = None, **extra):
+        """A statement with {s} (the schema) and {v} (`space`'s vector table) filled in."""
+        return self._q(text, space, **extra)
+
+    def read_connection(self):
+        """This thread's read connection (the replica when there is one)."""
+        return self._reader()
+
+    def transaction(self):
+        """A transaction on the primary, one at a time per store: `with store.transaction() as conn`."""
+        return self._transaction()
+
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self):
@@ -380,42 +399,6 @@ class PostgresStore(PgReembed):
     def _log(self, c, generation: int, rowids: list[int]) -> None:
         c.execute(self._q("INSERT INTO {s}.changes SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING"),
                   (generation, rowids))
-
-    # ---- the vector index lives in PostgreSQL ---------------------------------------
-
-    def native_index(self, space):
-        from ..index.pgvector import PgIndexManager
-
-        return PgIndexManager(self, space)
-
-    def create_vector_index(self, space, method: str | None, opclass: str, params: dict, spec: str) -> None:
-        """Replace the space's pgvector index (`method` None: no index, exact scans) and
-        record `spec`, in one transaction: a failed build leaves the old index and spec."""
-        name, literal = self._sql.Identifier(f"vec_{space.name}_index"), self._sql.Literal
-        with self._transaction() as c:
-            c.execute(self._q("DROP INDEX IF EXISTS {s}.{i}", i=name))
-            if method == "hnsw":
-                c.execute(self._q("CREATE INDEX {i} ON {s}.{v} USING hnsw (embedding {o}) WITH (m = {m}, "
-                                  "ef_construction = {efc})", space.name, i=name, o=self._sql.SQL(opclass),
-                                  m=literal(params["M"]), efc=literal(params["efc"])))
-            elif method == "ivfflat":
-                c.execute(self._q("CREATE INDEX {i} ON {s}.{v} USING ivfflat (embedding {o}) WITH (lists = {n})",
-                                  space.name, i=name, o=self._sql.SQL(opclass), n=literal(params["nlist"])))
-            c.execute(self._q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                              "SET value = excluded.value"), ("index_spec:" + space.name, spec))
-
-    def vector_index_bytes(self, space) -> int:
-        """Size of the space's pgvector index (0 without one)."""
-        row = self._read("SELECT coalesce(pg_relation_size(to_regclass(%s)), 0)",
-                         (f'"{self.url.schema}"."vec_{space.name}_index"',)).fetchone()
-        return int(row[0])
-
-    @property
-    def pgvector_version(self) -> tuple[int, ...]:
-        if not hasattr(self, "_pgvector_version"):
-            row = self._read("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
-            self._pgvector_version = tuple(int(p) for p in row[0].split(".")[:2]) if row else (0,)
-        return self._pgvector_version
 
 
 class _Transaction:

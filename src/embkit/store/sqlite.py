@@ -102,10 +102,6 @@ class SQLiteStore(SQLiteReembed):
     def location(self) -> str:
         return str(self.path)
 
-    def native_index(self, space: Space) -> None:
-        """None: the collection keeps its own FAISS index (index/ beside the database)."""
-        return None
-
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self) -> dict[str, Space]:

@@ -1,4 +1,5 @@
-"""VectorIndex: the interface every backend implements, and the FAISS plumbing they share.
+"""FaissIndex: the FAISS plumbing every in-process backend (flat, hnsw, ivf, ivfpq, sq8,
+binary) shares; it keeps the VectorIndex protocol (protocol.py).
 
 FAISS labels are positions (0, 1, 2, ... in insertion order); `rowids[label]` maps them to
 the store's stable row ids and `live[label]` says whether that entry still counts.
@@ -23,8 +24,8 @@ SCORE_MISSING = -np.inf
 _ERRNO_BY_TEXT = {os.strerror(n): n for n in errno.errorcode}  # "No space left on device" -> ENOSPC
 
 
-class VectorIndex:
-    """A FAISS index over one vector space, keyed by store row ids."""
+class FaissIndex:
+    """A FAISS index over one vector space, keyed by store row ids (a VectorIndex)."""
 
     kind = "base"
     metrics: tuple[str, ...] = ("cosine", "dot", "l2")
