@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import embkit
-from embkit.analysis import cluster as cluster_module, project
+from embkit.analysis import cluster as cluster_module, coordinates as project
 from embkit.analysis.terms import ctfidf, top_terms
 
 from corpora import two_sources  # noqa: E402

@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 import embkit
-from embkit.analysis import project
+from embkit.analysis import coordinates as project
 
 from corpora import two_sources  # noqa: E402
 
@@ -109,7 +109,7 @@ def test_map_has_webgl_points_hover_text_cluster_labels_and_png(tmp_path, corpus
     out = tmp_path / "maps" / "clusters.html"
     result = col.map(out, method="pca")
     assert result == {"html": str(out), "png": str(out.with_suffix(".png")), "points": 300, "method": "pca",
-                      "color_by": "cluster", "notes": ["PCA to 2-D, seed 0"]}
+                      "color_by": "cluster", "unit": "document", "notes": ["PCA to 2-D, seed 0"]}
     data, layout = figure(out)
     labels = [f"{c.id}: {', '.join(c.terms[:3])}" for c in clustering.clusters]
     assert [t["type"] for t in data] == ["scattergl", "scattergl"] and [t["name"] for t in data] == labels

@@ -13,6 +13,10 @@ document nearest their centroid, and stored in one metadata field, so
 
 A field holds one clustering: documents outside a `where` slice lose the field, so
 labels from an earlier run never mix with this run's descriptions.
+
+By default the units are documents (one vector per document, analysis/units.py):
+each document gets one label, written to every one of its chunks, and sizes count
+documents. `unit="chunk"` clusters the chunks one by one.
 """
 
 import json
@@ -23,7 +27,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .common import slice_table
+from .units import DocumentTable, check_unit, document_key, full_texts, unit_table
 from .coordinates import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
 
@@ -58,6 +62,7 @@ class Clustering:
     silhouettes: dict[int, float] = dc_field(default_factory=dict)  # k -> score on the sample (k="auto")
     noise: int = 0
     notes: list[str] = dc_field(default_factory=list)
+    unit: str = "document"  # what `documents`, sizes and labels count: documents or chunks
 
     def to_dict(self, labels: bool = False) -> dict:
         """A JSON-ready dict; the per-document labels only when asked (they can be many)."""
@@ -70,9 +75,11 @@ class Clustering:
 
 def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict | None = None,
             field: str = "cluster", seed: int = 0, sample: int = 5_000, min_cluster_size: int | None = None,
-            pca_dims: int = 50, progress: Stage | None = None, ray_address: str | None = None) -> Clustering:
-    """Cluster the documents (matching `where`), label each cluster and store the
-    assignment in metadata `field`. Everything is checked before anything is written.
+            pca_dims: int = 50, progress: Stage | None = None, ray_address: str | None = None,
+            unit: str = "document") -> Clustering:
+    """Cluster the documents (matching `where`; chunks with `unit="chunk"`), label
+    each cluster and store the assignment in metadata `field` (a document's label on
+    every one of its chunks). Everything is checked before anything is written.
     With `ray_address`, k-means assigns the vectors to the trained centroids in Ray
     tasks (same labels as locally)."""
     _check_options(k, method, field, sample, min_cluster_size)
@@ -80,7 +87,8 @@ def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict |
         raise EmbkitError(f"ray_address: only kmeans spreads its work over Ray, not {method!r}")
     check_seed(seed)
     check_pca_dims(pca_dims)
-    table = slice_table(col, where)
+    check_unit(unit)
+    table = unit_table(col, where, unit)
     n = len(table)
     _check_size(k, method, n, min_cluster_size, where)
     metric = "cosine" if col.space.metric == "cosine" else "euclidean"
@@ -99,7 +107,7 @@ def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict |
     clusters = _describe(table, labels, metric)
     noise = int(np.sum(labels < 0))
     result = Clustering(field, method, sum(c.id >= 0 for c in clusters), n,
-                        dict(zip(table.ids, labels.tolist())), clusters, silhouettes, noise, notes)
+                        dict(zip(table.ids, labels.tolist())), clusters, silhouettes, noise, notes, unit)
     _save(col, table, result, where, seed)
     return result
 
@@ -193,8 +201,9 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
 
 
 def _describe(table, labels: np.ndarray, metric: str) -> list[Cluster]:
-    """Each cluster's terms and the member nearest its centroid; noise comes last."""
-    terms = top_terms(table.texts, labels)
+    """Each cluster's terms (from all of a document's chunks) and the member nearest
+    its centroid; noise comes last."""
+    terms = top_terms(full_texts(table), labels)
     ids = sorted(set(labels.tolist()), key=lambda c: (c < 0, c))
     out = []
     for c in ids:
@@ -222,13 +231,21 @@ def descriptions_path(col, field: str):
 
 
 def _save(col, table, result: Clustering, where, seed) -> None:
-    """Labels into metadata in one transaction (the field cleared on documents outside
-    the slice), then the descriptions file, written atomically."""
-    patches = {i: {result.field: label} for i, label in result.labels.items()}
+    """Labels into metadata in one transaction (a document's on all its chunks, the
+    field cleared on records outside the slice), then the descriptions file, written
+    atomically."""
+    if isinstance(table, DocumentTable):
+        labels = np.array(list(result.labels.values()), dtype=np.int64)[table.owner].tolist()
+        patches = {i: {result.field: label} for i, label in zip(table.chunks.ids, labels)}
+    else:
+        patches = {i: {result.field: label} for i, label in result.labels.items()}
     if where is not None:
         for doc in col.get():
-            if result.field in doc.metadata and doc.id not in patches:
-                patches[doc.id] = {result.field: None}
+            if doc.id in patches:
+                continue
+            label = result.labels.get(document_key(doc.id, doc.metadata)) if result.unit == "document" else None
+            if label is not None or result.field in doc.metadata:
+                patches[doc.id] = {result.field: label}
     col.merge_metadata(patches)
     info = {**result.to_dict(), "seed": seed, "where": where, "generation": col._store.generation}
     text = json.dumps(info, ensure_ascii=False, indent=1) + "\n"

@@ -10,6 +10,7 @@ from ..errors import EmbkitError
 from ..search.exact import top_k
 
 BATCH = 4096  # queries per index call: bounds the (batch, k) result arrays
+EXACT_CELLS = 1 << 24  # scores per brute-force batch (64 MB of float32)
 UNIT_TOLERANCE = 1e-3  # |norm - 1| under this counts as a unit vector
 
 
@@ -35,7 +36,11 @@ def no_documents(col, where: dict | None, field: str = "where", name: str = "the
 def nearest(col, table, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, scores), each (len(rows), width), of the nearest documents of the
     slice to the slice's documents at `rows`, through the index in one batch. Rows an
-    approximate index left short (a graph under a tight filter) are redone exactly."""
+    approximate index left short (a graph under a tight filter) are redone exactly.
+    Documents of several chunks (analysis/units.py) have vectors no index holds: they
+    are searched exactly, their first rows standing for them as row ids."""
+    if not getattr(table, "single", True):
+        return _exact(table, rows, width, col.space.metric)
     allow = None if len(table) == col.count() else table.rowids
     rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
     short = np.flatnonzero((rowids < 0).any(axis=1))
@@ -43,6 +48,18 @@ def nearest(col, table, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.nd
         found, exact = top_k(table.vectors[rows[short]], table.vectors, width, col.space.metric)
         rowids[short], scores[short] = table.rowids[found], exact
     return rowids, scores
+
+
+def _exact(table, rows: np.ndarray, width: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest` by brute force over the table's own vectors, in query batches that
+    keep each (batch, n) score matrix near EXACT_CELLS floats."""
+    step = max(1, EXACT_CELLS // max(len(table), 1))
+    found, scores = [], []
+    for start in range(0, len(rows), step):
+        positions, best = top_k(table.vectors[rows[start:start + step]], table.vectors, width, metric)
+        found.append(table.rowids[positions])
+        scores.append(best)
+    return np.concatenate(found), np.concatenate(scores)
 
 
 def is_unit(vectors: np.ndarray) -> bool:

@@ -7,7 +7,8 @@ long, so above `LARGE` points the vectors are first reduced to `pca_dims` with P
 A projection is cached in `analysis/projections/` under a key of the method, its
 options, the store generation and the exact rows projected. The rows matter because
 a metadata-only change (such as a new cluster label) does not move the generation
-but can change which documents a `where` filter selects.
+but can change which documents a `where` filter selects. By default there is one
+point per document (analysis/units.py), cached apart from the points of chunks.
 """
 
 import hashlib
@@ -20,12 +21,12 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .common import slice_table
+from .units import DocumentTable, check_unit, document_ids, unit_table
 
 METHODS = ("umap", "pca", "tsne")
 MIN_POINTS = {"pca": 3, "tsne": 5, "umap": 10}
 LARGE = 5_000  # above this many points, reduce with PCA before UMAP, t-SNE or HDBSCAN
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the unit (document or chunk) is part of the key
 
 Stage = Callable[[str], None]  # hears what is being done, e.g. "running UMAP on 1,000 points"
 
@@ -40,34 +41,42 @@ class Projection(NamedTuple):
 
 
 def project(col, method: str = "umap", *, where: dict | None = None, seed: int = 0, pca_dims: int = 50,
-            progress: Stage | None = None) -> Projection:
-    """2-D coordinates of the documents (matching `where`), from the cache when the
-    same rows were projected the same way at the same store generation."""
+            unit: str = "document", progress: Stage | None = None) -> Projection:
+    """2-D coordinates of the documents (matching `where`; chunks with
+    `unit="chunk"`), from the cache when the same rows were projected the same way
+    at the same store generation."""
     check_method(method)
     check_seed(seed)
+    check_unit(unit)
     rowids = np.sort(col._store.rowids(where))
-    cached = _load(_cache_file(col, method, seed, pca_dims, rowids), rowids)
+    cached = _load(_cache_file(col, method, seed, pca_dims, rowids, unit), rowids)
     if cached is not None:
         records = col._store.by_rowids(rowids)
-        return Projection([records[r].id for r in rowids.tolist()], cached[0], method, cached[1])
-    return project_table(col, slice_table(col, where), method, seed=seed, pca_dims=pca_dims, progress=progress)
+        rows = [records[r] for r in rowids.tolist()]
+        ids = [r.id for r in rows]
+        ids = document_ids(ids, [r.metadata for r in rows]) if unit == "document" else ids
+        return Projection(ids, cached[0], method, cached[1])
+    return project_table(col, unit_table(col, where, unit), method, seed=seed, pca_dims=pca_dims, progress=progress)
 
 
 def project_table(col, table, method: str, *, seed: int = 0, pca_dims: int = 50,
                   progress: Stage | None = None) -> Projection:
-    """`project` for rows already loaded (`col.table(...)`): cached the same way."""
+    """`project` for rows already loaded (`col.table(...)` or a DocumentTable):
+    cached the same way, under the chunk rows the points came from."""
     check_method(method)
     check_seed(seed)
     check_pca_dims(pca_dims)
     n = len(table)
     if n < MIN_POINTS[method]:
         raise EmbkitError(f"where: {method} needs at least {MIN_POINTS[method]} documents, the selection has {n}")
-    target = _cache_file(col, method, seed, pca_dims, table.rowids)
-    cached = _load(target, table.rowids)
+    documents = isinstance(table, DocumentTable)
+    rowids = table.chunks.rowids if documents else table.rowids
+    target = _cache_file(col, method, seed, pca_dims, rowids, "document" if documents else "chunk")
+    cached = _load(target, rowids)
     if cached is not None:
         return Projection(table.ids, cached[0], method, cached[1])
     xy, notes = _reduce(table.vectors, method, seed, pca_dims, progress)
-    _save(target, table.rowids, xy, notes)
+    _save(target, rowids, xy, notes)
     return Projection(table.ids, xy, method, notes)
 
 
@@ -125,9 +134,9 @@ def _umap(x: np.ndarray, seed: int) -> np.ndarray:
 # ---- the cache -------------------------------------------------------------------------
 
 
-def _cache_file(col, method: str, seed: int, pca_dims: int, rowids: np.ndarray) -> Path:
+def _cache_file(col, method: str, seed: int, pca_dims: int, rowids: np.ndarray, unit: str) -> Path:
     generation = col._store.generation
-    key = hashlib.sha256(f"{CACHE_VERSION}|{method}|{seed}|{pca_dims}|{LARGE}|".encode())
+    key = hashlib.sha256(f"{CACHE_VERSION}|{method}|{seed}|{pca_dims}|{LARGE}|{unit}|".encode())
     key.update(np.ascontiguousarray(rowids, dtype=np.int64).tobytes())
     return col.path / "analysis" / "projections" / f"{method}-g{generation}-{key.hexdigest()[:20]}.npz"
 

@@ -1,6 +1,10 @@
 """Near-duplicates: documents whose cosine similarity reaches a threshold, grouped
 into connected components (a ~ b and b ~ c puts a, b and c in one group).
 
+By default the units are documents (one vector per document, analysis/units.py), so
+deleting a duplicate deletes a whole document, never chunks from its middle;
+`unit="chunk"` compares chunks one by one.
+
 Pairs are found through the vector index, k neighbours per document, widening k for
 the documents whose k-th neighbour is still above the threshold; so every pair above
 it is found (exactly with a flat index) without comparing all n² pairs."""
@@ -10,43 +14,50 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ..errors import EmbkitError
-from .common import BATCH, is_unit, nearest, slice_table
+from .common import BATCH, is_unit, nearest
+from .units import check_unit, text_lengths, unit_table
 
 KEEP = ("first", "longest")
 ROUNDING = 1e-5  # float32 cosines of identical unit vectors land up to ~1e-6 under 1.0
 
 
 class DuplicateGroup(NamedTuple):
-    """Near-duplicate documents, in insertion order; `pairs` are the (id, id, cosine)
-    links above the threshold that joined them, most similar first."""
+    """Near-duplicate documents (or chunks), in insertion order; `pairs` are the (id,
+    id, cosine) links above the threshold that joined them, most similar first;
+    `lengths` the amount of text of each (a document's: all its chunks')."""
 
     ids: list[str]
-    texts: list[str | None]
+    texts: list[str | None]  # a document's: its first chunk's
     pairs: list[tuple[str, str, float]]
+    lengths: list[int]
 
 
 class DedupeReport(NamedTuple):
     """What `dedupe` found and did: one kept id per group, the others to delete;
-    `deleted` is how many were deleted (0 on a dry run)."""
+    `deleted` is how many of them were deleted (0 on a dry run) and `chunks` how many
+    records that took (a document's chunks count each)."""
 
     groups: list[DuplicateGroup]
     keep: list[str]
     delete: list[str]
     deleted: int
+    unit: str = "document"
+    chunks: int = 0
 
 
-def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: int = 10,
+def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: int = 10, unit: str = "document",
                progress: Callable[[int], None] | None = None) -> list[DuplicateGroup]:
-    """Groups of documents (of the slice `where`) linked by cosine ≥ `threshold`,
-    largest first, then in insertion order of their first document.
+    """Groups of documents (of the slice `where`; chunks with `unit="chunk"`) linked by
+    cosine ≥ `threshold`, largest first, then in insertion order of their first member.
 
     Cosine collections and any collection whose vectors are all unit length (where
     l2 and dot order neighbours as cosine does) are supported; others are refused,
     since a cosine threshold says nothing about their neighbours."""
     threshold = check_threshold(threshold)
+    check_unit(unit)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise EmbkitError(f"k: must be a positive integer, got {k!r}")
-    table = slice_table(col, where)
+    table = unit_table(col, where, unit)
     if col.space.metric != "cosine" and not is_unit(table.vectors):
         raise EmbkitError(f"threshold: a cosine threshold needs unit vectors, and this {col.space.metric!r} "
                           "collection holds vectors of other lengths; use a cosine collection")
@@ -55,17 +66,26 @@ def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: in
 
 
 def dedupe(col, threshold: float = 0.95, keep: str = "first", delete: bool = False, *,
-           where: dict | None = None, k: int = 10, progress: Callable[[int], None] | None = None) -> DedupeReport:
-    """Near-duplicate groups and, for each, the one document to keep: `first` (inserted
-    earliest) or `longest` (most text; ties go to the earliest). A dry run unless
-    `delete=True`, which deletes all the others in one transaction."""
+           where: dict | None = None, k: int = 10, unit: str = "document",
+           progress: Callable[[int], None] | None = None) -> DedupeReport:
+    """Near-duplicate groups and, for each, the one document (chunk, with
+    `unit="chunk"`) to keep: `first` (inserted earliest) or `longest` (most text; ties
+    go to the earliest). A dry run unless `delete=True`, which deletes all the others
+    in one transaction: a document with all its chunks."""
     if keep not in KEEP:
         raise EmbkitError(f"keep: must be one of {', '.join(KEEP)}, got {keep!r}")
-    groups = duplicates(col, threshold, where=where, k=k, progress=progress)
+    groups = duplicates(col, threshold, where=where, k=k, unit=unit, progress=progress)
     kept = [_keeper(g, keep) for g in groups]
     doomed = [i for g, kept_id in zip(groups, kept) for i in g.ids if i != kept_id]
-    deleted = col.delete(doomed) if delete and doomed else 0
-    return DedupeReport(groups, kept, doomed, deleted)
+    gone = col.remove(doomed) if delete and doomed else None
+    return DedupeReport(groups, kept, doomed, _count(gone, unit), unit, gone.chunks if gone else 0)
+
+
+def _count(gone, unit: str) -> int:
+    """How many units a delete removed: documents, or records for chunks."""
+    if gone is None:
+        return 0
+    return gone.documents if unit == "document" else gone.chunks
 
 
 def check_threshold(threshold: Any) -> float:
@@ -110,6 +130,7 @@ def _cosine(scores: np.ndarray, metric: str) -> np.ndarray:
 
 
 def _groups(table, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> list[DuplicateGroup]:
+    """Connected components of the pairs, as groups of more than one member."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -126,12 +147,12 @@ def _groups(table, a: np.ndarray, b: np.ndarray, cos: np.ndarray) -> list[Duplic
     for i in np.argsort(-cos, kind="stable"):
         links.setdefault(int(labels[a[i]]), []).append((table.ids[a[i]], table.ids[b[i]], float(cos[i])))
     ordered = sorted(members.values(), key=lambda m: (-len(m), m[0]))
-    return [DuplicateGroup([table.ids[p] for p in m], [table.texts[p] for p in m], links[int(labels[m[0]])])
-            for m in ordered]
+    lengths = text_lengths(table)
+    return [DuplicateGroup([table.ids[p] for p in m], [table.texts[p] for p in m], links[int(labels[m[0]])],
+                           [int(lengths[p]) for p in m]) for m in ordered]
 
 
 def _keeper(group: DuplicateGroup, keep: str) -> str:
     if keep == "first":
         return group.ids[0]
-    lengths = [len(t or "") for t in group.texts]
-    return group.ids[lengths.index(max(lengths))]  # index() finds the earliest of equals
+    return group.ids[group.lengths.index(max(group.lengths))]  # index() finds the earliest of equals

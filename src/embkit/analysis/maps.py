@@ -8,6 +8,9 @@ rest as "other"), a color scale for numbers with many distinct values.
 
 Points of image documents show their picture on hover (see map_pictures.py).
 
+By default a point is a document (analysis/units.py), shown by its title or its first
+chunk's text; `unit="chunk"` draws every chunk.
+
 Coloring by a cluster field needs a clustering first (`embkit cluster`): a map only
 reads, it never writes labels as a side effect. The stored cluster descriptions
 label each cluster at its centre with its top terms.
@@ -22,8 +25,8 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .cluster import load_descriptions
-from .common import slice_table
 from .coordinates import Stage, _tell, check_method, check_seed, project_table
+from .units import DocumentTable, check_unit, label, unit_table
 from .map_pictures import HOVER_SCRIPT, point_pictures
 
 MAX_CATEGORIES = 48  # the palette's length
@@ -33,29 +36,32 @@ MISSING = "(none)"
 
 
 def write_map(col, out: str | Path, method: str = "umap", *, color_by: str | None = "cluster",
-              where: dict | None = None, seed: int = 0, pca_dims: int = 50, progress: Stage | None = None) -> dict:
+              where: dict | None = None, seed: int = 0, pca_dims: int = 50, unit: str = "document",
+              progress: Stage | None = None) -> dict:
     """Write `out` (HTML) and the PNG beside it (same name, .png) for the documents
-    matching `where`, projected with `method` (umap, pca, tsne) and colored by
-    metadata field `color_by` (None: one color). Returns what was written and done."""
+    (chunks with `unit="chunk"`) matching `where`, projected with `method` (umap, pca,
+    tsne) and colored by metadata field `color_by` (None: one color). Returns what was
+    written and done."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise EmbkitError(f"out: expected an .html file name, got {str(out)!r}")
     check_method(method)
     check_seed(seed)
-    table = slice_table(col, where)
+    check_unit(unit)
+    table = unit_table(col, where, unit)
     values = _field_values(table.metadatas, color_by) if color_by is not None else None
     projection = project_table(col, table, method, seed=seed, pca_dims=pca_dims, progress=progress)
     coloring = _coloring(values, load_descriptions(col, color_by) if color_by else None, len(table))
     pictures, picture_notes = point_pictures(col, table)
     notes = [*projection.notes, *coloring.notes, *picture_notes]
     _tell(progress, f"drawing {len(table):,} points")
-    title = f"{col.name}: {len(table):,} documents, {method.upper() if method != 'tsne' else 't-SNE'}" + \
+    title = f"{col.name}: {len(table):,} {unit}s, {method.upper() if method != 'tsne' else 't-SNE'}" + \
         (f", colored by {color_by!r}" if color_by else "")
     png = out.with_suffix(".png")
     _write_html(out, projection.xy, _hover(table), coloring, title, pictures)
     _write_png(png, projection.xy, coloring, title)
     return {"html": str(out), "png": str(png), "points": len(table), "method": method, "color_by": color_by,
-            "notes": notes}
+            "unit": unit, "notes": notes}
 
 
 def _field_values(metadatas: list[dict], field: str) -> list:
@@ -139,10 +145,12 @@ def _label(name: str, clusters: dict | None) -> str:
 
 
 def _hover(table) -> list[str]:
-    """Per point: id, the start of the text (wrapped) and the metadata, HTML-escaped."""
+    """Per point: id, the start of the text (a document's title, else its first
+    chunk's text; wrapped) and the metadata, HTML-escaped."""
     out = []
+    documents = isinstance(table, DocumentTable)
     for doc_id, text, meta in zip(table.ids, table.texts, table.metadatas):
-        text = " ".join((text or "").split())
+        text = " ".join((label(text, meta) if documents else text or "").split())
         text = text if len(text) <= HOVER_CHARS else text[:HOVER_CHARS - 1] + "…"
         lines = [f"<b>{html.escape(doc_id)}</b>", *_wrap(html.escape(text), 80)]
         lines += [f"{html.escape(str(k))}: {html.escape(_key(v))[:80]}" for k, v in list(meta.items())[:10]]

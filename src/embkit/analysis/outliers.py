@@ -1,20 +1,24 @@
 """Outliers: the documents least like the rest, by how far their nearest neighbours
 are (mean k-NN distance) or how much sparser their neighbourhood is than their
 neighbours' (local outlier factor). Neighbours come from the collection's vector
-index in batches, so the cost is n index queries, not n² comparisons."""
+index in batches, so the cost is n index queries, not n² comparisons. By default the
+units are documents (one vector per document, analysis/units.py); documents of
+several chunks are in no index and are compared exactly."""
 
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..errors import EmbkitError
-from .common import BATCH, is_unit, nearest, slice_table
+from .common import BATCH, is_unit, nearest
+from .units import check_unit, unit_table
 
 METHODS = ("knn", "lof")
 
 
 class Outlier(NamedTuple):
-    """One outlying document; `score` is higher for more outlying."""
+    """One outlying document (or chunk); `score` is higher for more outlying. A
+    document's text and metadata are its first chunk's."""
 
     id: str
     score: float
@@ -23,8 +27,9 @@ class Outlier(NamedTuple):
 
 
 def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dict | None = None,
-             progress: Callable[[int], None] | None = None) -> list[Outlier]:
-    """The `top` most outlying documents (of the slice `where`), most outlying first.
+             unit: str = "document", progress: Callable[[int], None] | None = None) -> list[Outlier]:
+    """The `top` most outlying documents (of the slice `where`; chunks with
+    `unit="chunk"`), most outlying first.
 
     `method="knn"`: the mean distance to the k nearest other documents (1 − cosine for
     cosine collections, Euclidean for l2). `method="lof"`: the local outlier factor
@@ -35,7 +40,8 @@ def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dic
         raise EmbkitError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise EmbkitError(f"top: must be a positive integer, got {top!r}")
-    table = slice_table(col, where)
+    check_unit(unit)
+    table = unit_table(col, where, unit)
     check_neighbours(k, len(table), where)
     distances, positions = neighbour_distances(col, table, k, progress)
     scores = distances.mean(axis=1) if method == "knn" else lof_scores(distances, positions)
