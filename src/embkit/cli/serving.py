@@ -37,6 +37,9 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
           image_root: list[Path] = typer.Option(None, "--image-root", help="Thumbnails may also be made from "
                                                 "image files under DIR (repeatable); by default only from files "
                                                 "the collection keeps itself."),
+          source_root: list[Path] = typer.Option(None, "--source-root", help="The web page renders a markdown "
+                                                 "document from its file when it lies under DIR (repeatable); "
+                                                 "by default it shows the stored text."),
           workers: int = typer.Option(1, "--workers", help="Server processes on the port: searches use "
                                       "this many cores (each process holds its own copy of the indexes)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
@@ -64,10 +67,11 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
                    err=True)
     limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes, max_document_bytes)
     image_roots = [str(check_image_root(r)) for r in image_root or []]
+    source_roots = [str(check_root(r, "source_root")) for r in source_root or []]
     Collections(folders or [], root, read_url).close()  # checks the folders, names and databases now, here
     settings = Settings([str(f) for f in folders or []], str(root) if root else None, read_url,
                         None if keys is None else str(keys.path), no_auth, asdict(limits),
-                        str(reranker) if reranker else None, log_level, image_roots)
+                        str(reranker) if reranker else None, log_level, image_roots, source_roots)
     settings.configure_logging()
     if workers == 1:
         uvicorn.run(application(settings), host=host, port=port, log_level=log_level, access_log=False)
@@ -82,8 +86,14 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
 
 def check_image_root(folder: Path) -> Path:
     """An --image-root must be an existing folder; kept resolved (symlinks followed)."""
+    return check_root(folder, "image_root")
+
+
+def check_root(folder: Path, field: str) -> Path:
+    """A folder option (--image-root, --source-root) must name an existing folder; kept
+    resolved (symlinks followed)."""
     if not folder.is_dir():
-        raise EmbkitError(f"image_root: {folder} is not a folder")
+        raise EmbkitError(f"{field}: {folder} is not a folder")
     return folder.resolve()
 
 

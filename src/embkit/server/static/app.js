@@ -1,7 +1,9 @@
 // The embkit web page: search a collection (dense, keyword or hybrid, with metadata
-// filters and "more like this") and look at a 2-D map of it. Plain JavaScript, no build
-// step. Text from the server is only ever put into the page as text nodes
-// (textContent / createTextNode), never parsed as HTML.
+// filters and "more like this"), read the whole document a hit came from, and look at a
+// 2-D map of it. Plain JavaScript, no build step. Text from the server is only ever put
+// into the page as text nodes (textContent / createTextNode), never parsed as HTML; a
+// rendered document comes as a tree of [tag, attributes, ...children] built here with
+// createElement from an allow-list of tags and attributes.
 "use strict";
 
 const KEY_STORAGE = "embkit.apiKey";
@@ -21,6 +23,8 @@ const state = {
   mapDrawn: null,    // "collection|method|color" of the map on screen
   view: "search",
   panelDoc: null,
+  viewDoc: null,     // the id (document or chunk) the document view was opened with
+  resultsScroll: 0,  // where the results were scrolled to when a document was opened
   plotly: null,      // the promise of plotly.js, loaded when the map is first opened
 };
 
@@ -137,6 +141,7 @@ async function selectCollection(name) {
   state.mapDrawn = null;
   sessionStorage.setItem(COLLECTION_STORAGE, name);
   closeDoc();
+  closeDocView();
   clearResults("");
   renderLikeBanner();
   const [info, fields] = await Promise.all([
@@ -235,6 +240,7 @@ async function runSearch() {
     return;
   }
   const seq = ++state.searchSeq;
+  closeDocView();
   const results = $("results");
   results.dataset.state = "loading";
   $("search-status").textContent = "Searching…";
@@ -272,8 +278,8 @@ function renderHit(hit, rank, terms) {
   head.append(element("span", "rank", String(rank)));
   const id = element("button", "doc-id link-button", hit.id);
   id.type = "button";
-  id.title = "Open this document";
-  id.addEventListener("click", () => openDoc(hit.id));
+  id.title = "Open the whole document at this passage";
+  id.addEventListener("click", () => openDocView(hit.id));
   head.append(id);
   const score = element("span", "score", formatScore(hit.score));
   score.title = "score";
@@ -463,6 +469,97 @@ function closeDoc() {
   delete $("doc-panel").dataset.id;
 }
 
+// ---- the whole document ----------------------------------------------------------------
+
+const VIEW_TAGS = new Set(["div", "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre",
+  "code", "em", "strong", "s", "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "br", "span", "mark"]);
+const SAFE_HREF = /^(?:https?:|mailto:)/i;
+
+/** A DOM node from the server's tree: a string is a text node; [tag, attributes,
+ * ...children] an element of an allowed tag (else a span) with the allowed attributes. */
+function buildNode(node) {
+  if (typeof node === "string") return document.createTextNode(node);
+  const [tag, attrs, ...children] = node;
+  const el = document.createElement(VIEW_TAGS.has(tag) ? tag : "span");
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (name === "class" || name === "id") el.setAttribute(name, String(value));
+    else if (name === "start" && tag === "ol") el.setAttribute("start", String(Number(value) || 1));
+    else if (name === "href" && tag === "a" && SAFE_HREF.test(String(value))) {
+      el.href = String(value);
+      el.target = "_blank";
+      el.rel = "noopener noreferrer";
+    }
+  }
+  el.append(...children.map(buildNode));
+  return el;
+}
+
+function showDocView(open) {
+  $("doc-view").hidden = !open;
+  $("results-area").hidden = open;
+}
+
+/** Opens the document a hit (a chunk id, or a document id) belongs to in place of the
+ * results, its passage marked and scrolled to; "Back to results" returns to them. */
+async function openDocView(id) {
+  if (state.viewDoc === null) state.resultsScroll = window.scrollY;
+  state.viewDoc = id;
+  const view = $("doc-view");
+  showView("search");
+  showDocView(true);
+  view.dataset.state = "loading";
+  delete view.dataset.id;
+  $("doc-view-title").textContent = id;
+  $("doc-view-id").textContent = "";
+  $("doc-view-passage").textContent = "Loading…";
+  $("doc-view-metadata").replaceChildren();
+  $("doc-view-notes").hidden = true;
+  $("doc-view-body").replaceChildren();
+  let doc;
+  try {
+    doc = await api(collectionPath("/view?" + new URLSearchParams({ id })));
+  } catch (e) {
+    if (state.viewDoc !== id) return;
+    view.dataset.state = "error";
+    $("doc-view-passage").textContent = "";
+    reportError(e, "document");
+    return;
+  }
+  if (state.viewDoc !== id) return;
+  renderDocView(doc);
+  view.dataset.state = "done";
+  const mark = document.getElementById("hit");
+  if (mark) mark.scrollIntoView({ block: "center" });
+  else window.scrollTo(0, 0);
+}
+
+function renderDocView(doc) {
+  const view = $("doc-view");
+  view.dataset.id = doc.id;
+  view.dataset.rendered = doc.rendered;
+  $("doc-view-title").textContent = doc.metadata.title || doc.id;
+  $("doc-view-id").textContent = doc.metadata.title ? doc.id : "";
+  const chunks = doc.chunks.length;
+  const at = doc.hit ? doc.chunks.findIndex((c) => c.id === doc.hit.id) : -1;
+  $("doc-view-passage").textContent = (at >= 0 ? `passage ${at + 1} of ${chunks}` : `${chunks} passage${chunks === 1 ? "" : "s"}`) +
+    (doc.hit && doc.hit.section ? " · " + doc.hit.section : "");
+  $("doc-view-metadata").replaceChildren(...renderMetadata(doc.metadata).childNodes);
+  $("doc-view-notes").textContent = doc.notes.join(" ");
+  $("doc-view-notes").hidden = doc.notes.length === 0;
+  const body = $("doc-view-body");
+  body.className = "doc-body " + doc.rendered;
+  body.replaceChildren(...doc.body.map(buildNode));
+  if (doc.metadata.image) body.prepend(renderThumbnail({ id: doc.id, metadata: doc.metadata }));
+  else if (!doc.body.length) body.append(element("p", "muted", "(no text)"));
+}
+
+function closeDocView() {
+  if (state.viewDoc === null) return;
+  state.viewDoc = null;
+  showDocView(false);
+  window.scrollTo(0, state.resultsScroll);
+}
+
 // ---- the map ---------------------------------------------------------------------------
 
 function renderColorChoices() {
@@ -638,11 +735,16 @@ function wire() {
   $("map-method").addEventListener("change", loadMap);
   $("map-color").addEventListener("change", loadMap);
   $("doc-close").addEventListener("click", closeDoc);
+  $("doc-back").addEventListener("click", closeDocView);
+  $("doc-whole").addEventListener("click", () => {
+    if (state.panelDoc !== null) openDocView(state.panelDoc);
+  });
   $("doc-like").addEventListener("click", () => {
     if (state.panelDoc !== null) searchLike(state.panelDoc);
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("doc-panel").hidden) closeDoc();
+    else if (event.key === "Escape" && state.viewDoc !== null) closeDocView();
   });
 }
 

@@ -1,0 +1,63 @@
+"""A whole document rebuilt from its stored chunks, for reading it: the chunks' texts
+placed at their start offsets (consecutive chunks overlap), the document's metadata
+without the keys that belong to one chunk."""
+
+from dataclasses import dataclass, field
+
+CHUNK_KEYS = ("parent", "chunk", "start", "end", "page", "section")
+
+
+@dataclass
+class WholeDocument:
+    id: str
+    text: str
+    metadata: dict
+    chunks: list[dict]  # {"id", "start", "end"} in order
+    hit: dict | None = None  # the chunk asked for: {"id", "start", "end", "section"?}
+    sections: set[str] = field(default_factory=set)  # heading titles named by the chunks' section paths
+
+
+def whole_document(col, doc_id: str) -> WholeDocument | None:
+    """The document `doc_id` names, or the one the chunk `doc_id` belongs to (then that
+    chunk is its `hit`); None if no record has that id."""
+    found = col.get([doc_id])
+    if not found:
+        return None
+    hit = found[0] if len(found) == 1 and found[0].id == doc_id and _chunked(found[0]) else None
+    if hit is not None and hit.metadata["parent"] != doc_id:
+        found = col.get([hit.metadata["parent"]]) or found
+    spans = [(r.metadata["start"], r.metadata["end"]) if _chunked(r) else (0, len(r.text or "")) for r in found]
+    records = sorted(zip(spans, found), key=lambda pair: pair[0][0])
+    chunks = [{"id": r.id, "start": start, "end": end} for (start, end), r in records]
+    first = records[0][1]
+    document = WholeDocument(first.metadata["parent"] if _chunked(first) else first.id,
+                             rebuild([(start, r.text or "") for (start, _), r in records]),
+                             {k: v for k, v in first.metadata.items() if k not in CHUNK_KEYS}, chunks)
+    document.sections = {title.strip() for _, r in records if isinstance(r.metadata.get("section"), str)
+                         for title in r.metadata["section"].split("›")}
+    if hit is not None:
+        place = next((c for c in chunks if c["id"] == hit.id), None)
+        section = {"section": hit.metadata["section"]} if "section" in hit.metadata else {}
+        document.hit = {**place, **section} if place else None
+    return document
+
+
+def _chunked(record) -> bool:
+    meta = record.metadata
+    return isinstance(meta.get("start"), int) and isinstance(meta.get("end"), int) and "parent" in meta
+
+
+def rebuild(pieces: list[tuple[int, str]]) -> str:
+    """Texts placed at their offsets, in order of offset. The whitespace between two
+    chunks that do not overlap is not stored: a chunker cut there before a heading, after
+    a paragraph, so it is rebuilt as line breaks."""
+    out: list[str] = []
+    size = 0
+    for start, text in sorted(pieces, key=lambda p: p[0]):
+        if start > size:
+            out.append("\n" * (start - size))
+            size = start
+        if start + len(text) > size:
+            out.append(text[size - start:])
+            size = start + len(text)
+    return "".join(out)
