@@ -43,6 +43,13 @@ class DedupeReport(NamedTuple):
     deleted: int
     unit: str = "document"
     chunks: int = 0
+    dry_run: bool = True
+
+    def to_dict(self) -> dict:
+        """JSON-ready: what the CLI's --json prints and the HTTP route answers."""
+        groups = [{**g._asdict(), "keep": kept} for g, kept in zip(self.groups, self.keep)]
+        return {"unit": self.unit, "groups": groups, "keep": self.keep, "delete": self.delete,
+                "deleted": self.deleted, "chunks_deleted": self.chunks, "dry_run": self.dry_run}
 
 
 def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: int = 10, unit: str = "document",
@@ -78,7 +85,7 @@ def dedupe(col, threshold: float = 0.95, keep: str = "first", delete: bool = Fal
     kept = [_keeper(g, keep) for g in groups]
     doomed = [i for g, kept_id in zip(groups, kept) for i in g.ids if i != kept_id]
     gone = col.remove(doomed) if delete and doomed else None
-    return DedupeReport(groups, kept, doomed, _count(gone, unit), unit, gone.chunks if gone else 0)
+    return DedupeReport(groups, kept, doomed, _count(gone, unit), unit, gone.chunks if gone else 0, not delete)
 
 
 def _count(gone, unit: str) -> int:
