@@ -13,6 +13,7 @@ import re
 from markdown_it import MarkdownIt
 
 from ..ingest.html import html_headings
+from ..ingest.markdown import markdown_visible
 from ..ingest.markdown_source import clean_lines, front_matter
 
 _PARSER = MarkdownIt("commonmark").enable("table").enable("strikethrough")
@@ -35,7 +36,7 @@ def markdown_tree(markup: str) -> list:
         elif token.type in ("fence", "code_block"):
             language = (token.info or "").split()[:1]
             attrs = {"class": "language-" + language[0].strip("{.}")} if language else {}
-            stack[-1].append(["pre", {}, ["code", attrs, token.content.rstrip("\n")]])
+            stack[-1].append(["pre", {}, ["code", attrs, _code_text(token)]])
         elif token.type == "html_block":
             text = html_headings(token.content)[0]
             if text.strip():
@@ -51,6 +52,14 @@ def markdown_tree(markup: str) -> list:
         elif token.nesting == -1 and len(stack) > 1:
             stack.pop()
     return root[2:]
+
+
+def _code_text(token) -> str:
+    """A code block's text as ingest reads it (a terminal transcript without the tags
+    that colour it): ingest's reading of the block alone, fenced with more tildes than
+    any run of them inside."""
+    fence = "~" * max(3, 1 + max(map(len, re.findall("~+", token.content)), default=0))
+    return markdown_visible(f"{fence}{token.info}\n{token.content}{fence}\n")[0]
 
 
 def _block_attrs(token) -> dict:
