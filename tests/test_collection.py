@@ -53,7 +53,8 @@ def test_hit_fields_and_scores_match_a_numpy_reference(col, minilm):
     expected = sorted(zip(DOCS, vectors @ q), key=lambda p: -p[1])
     assert [h.id for h in hits] == [i for i, _ in expected]
     np.testing.assert_allclose([h.score for h in hits], [s for _, s in expected], atol=1e-5)
-    assert hits[0].text == DOCS[hits[0].id] and hits[0].metadata == META[hits[0].id]
+    # a document stored whole names itself as its `parent`, as every record names its document
+    assert hits[0].text == DOCS[hits[0].id] and hits[0].metadata == {**META[hits[0].id], "parent": hits[0].id}
 
 
 def test_search_with_where_filter(col):
@@ -76,7 +77,7 @@ def test_get_count_upsert_delete_round_trip(col):
     assert col.count() == 5 and col.count(where={"kind": "module"}) == 3
     got = col.get(["csv", "missing", "gzip"])
     assert [(d.id, d.text, d.metadata) for d in got] == \
-        [("csv", DOCS["csv"], META["csv"]), ("gzip", DOCS["gzip"], META["gzip"])]
+        [(i, DOCS[i], {**META[i], "parent": i}) for i in ("csv", "gzip")]
     col.upsert(["A recipe for apple pie."], ids=["csv"], metadatas=[{"kind": "recipe"}])
     assert col.get(["csv"])[0].text == "A recipe for apple pie." and col.count() == 5
     assert col.search("baking dessert", k=1)[0].id == "csv"
@@ -122,7 +123,8 @@ def test_precomputed_vectors_and_metrics(backend):
 def test_add_vectors_with_texts(backend):
     c = embkit.create(backend("c"), model=None, dim=3)
     c.add(["alpha", "beta"], ids=["a", "b"], vectors=[[1, 0, 0], [0, 1, 0]])
-    assert c.search(vector=[0.9, 0.1, 0], k=1)[0][:4] == ("a", pytest.approx(0.9939, abs=1e-3), "alpha", {})
+    assert c.search(vector=[0.9, 0.1, 0], k=1)[0][:4] == ("a", pytest.approx(0.9939, abs=1e-3), "alpha",
+                                                          {"parent": "a"})
     with pytest.raises(embkit.EmbkitError, match="no model; pass vectors"):
         c.add(["gamma"])
     c.close()
@@ -192,7 +194,7 @@ def test_nul_characters(col, backend):
         assert state(col) == before
     if not backend.postgres:
         col.add(["a\x00b"], ids=["z\x00"], metadatas=[{"k": "v"}])
-        assert col.get(["z\x00"])[0][1:3] == ("a\x00b", {"k": "v"})
+        assert col.get(["z\x00"])[0][1:3] == ("a\x00b", {"k": "v", "parent": "z\x00"})
 
 
 def test_create_and_open_errors(backend):

@@ -7,7 +7,6 @@ of them touches SQLite or the encoders directly.
 import re
 import sqlite3
 import threading
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -20,6 +19,11 @@ from .encoders.base import Progress, l2_normalize
 from .errors import EmbkitError, EmbkitWarning
 from .index import in_database, index_manager
 from .index.manager import IndexManager
+from .ingest.lookup import Document, check_unit, count as count_records, get_documents
+from .ingest.metadata_patch import merge_metadata
+from .ingest.records import Prepared, Written
+from .ingest.remove import Deleted, remove_documents
+from .ingest.write import WriteTarget, check_model, prepare_texts, write_documents, write_prepared
 from .search import METRICS, Hit
 from .search.context import Context, build_context
 from .search.dense import DEFAULT_RESCORE, dense_search
@@ -28,7 +32,7 @@ from .search.keyword import KeywordIndex
 from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
 from .search.pipeline import Request, retrieve
 from .search.token_budget import count_tokens
-from .store import SCHEMA_VERSION, Record, Space, SQLiteStore, Store
+from .store import SCHEMA_VERSION, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
 from .store.space_names import resolve_space, space_state
@@ -36,22 +40,6 @@ from .store.space_names import resolve_space, space_state
 DEFAULT_SPACE = "text"
 IMAGE_SPACE = "image"
 _SPACE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-
-class Document(NamedTuple):
-    """A stored document, as `get` returns it."""
-
-    id: str
-    text: str | None
-    metadata: dict[str, Any]
-    vector: np.ndarray | None = None
-
-
-class Deleted(NamedTuple):
-    """What a delete removed: documents, and records (a document's chunks count each)."""
-
-    documents: int
-    chunks: int
 
 
 class Table(NamedTuple):
@@ -265,12 +253,16 @@ class Collection:
         A text longer than the model reads is stored as chunks `ID#0`, `ID#1`, ... (metadata
         parent, chunk, start, end), cut as `embkit add` cuts it; `chunk=False` stores it
         whole (the model reads only its start; a warning says so). Given vectors, each
-        text is one record. A text longer than `max_document_bytes` of UTF-8
-        (validate.MAX_DOCUMENT_BYTES by default) rejects the batch before anything is
-        embedded. Returns the document ids (not chunk ids), generated (uuid4 hex) where
-        not given."""
-        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=False,
-                           max_document_bytes=max_document_bytes, chunk=chunk)
+        text is one record. Every record's metadata `parent` names its document (a
+        document stored whole: its own id). A text longer than `max_document_bytes` of
+        UTF-8 (validate.MAX_DOCUMENT_BYTES by default) rejects the batch before anything
+        is embedded. Returns the document ids (not chunk ids), generated (uuid4 hex)
+        where not given. The write path is ingest/write.py."""
+        written = write_documents(self._write_target(), texts, ids=ids, metadatas=metadatas, vectors=vectors,
+                                  model=model, batch_size=batch_size, progress=progress,
+                                  max_document_bytes=max_document_bytes, chunk=chunk)
+        _warn(written.warnings)
+        return written.documents
 
     def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
                metadatas: Sequence[dict] | None = None, vectors: Any = None, model: str | None = None,
@@ -278,22 +270,28 @@ class Collection:
                max_document_bytes: int | None = None, chunk: bool = True) -> list[str]:
         """Like `add`, but documents whose id exists are replaced (text, metadata, vector),
         and the chunks an older version left (ids `ID#i`, metadata parent ID) removed."""
-        return self._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert=True,
-                           max_document_bytes=max_document_bytes, chunk=chunk)
+        written = write_documents(self._write_target(), texts, ids=ids, metadatas=metadatas, vectors=vectors,
+                                  model=model, batch_size=batch_size, progress=progress, upsert=True,
+                                  max_document_bytes=max_document_bytes, chunk=chunk)
+        _warn(written.warnings)
+        return written.documents
 
     def prepare(self, texts: Sequence[str], *, ids: Sequence[str] | None = None,
-                metadatas: Sequence[dict] | None = None, chunk: bool = True,
-                max_document_bytes: int | None = None):
-        """The records `add(texts, ...)` would write, checked but not embedded: an
-        `ingest.documents.Prepared` (documents, ids, texts, metadatas). A server embeds
-        `.texts` outside its write lock, then writes them with `vectors=` and `chunk=False`."""
-        from .ingest.documents import split_documents
+                metadatas: Sequence[dict] | None = None, chunk: bool = True, model: str | None = None,
+                max_document_bytes: int | None = None) -> Prepared:
+        """The records `add(texts, ...)` would write, checked and chunked but not embedded:
+        an `ingest.records.Prepared` (documents, ids, texts, metadatas, warnings). A
+        server embeds `.texts` outside its write lock, then `write_prepared` them."""
+        space = self._serving(None).space
+        check_model(space, model)
+        return prepare_texts(space.model, texts, ids, metadatas, chunk, max_document_bytes)
 
-        texts = validate.check_texts(texts, max_chars=None)
-        validate.check_documents_bytes(texts, "texts", max_document_bytes)
-        ids = validate.check_ids(ids, len(texts)) if ids is not None else [uuid.uuid4().hex for _ in texts]
-        metadatas = validate.check_metadatas(metadatas, len(texts))
-        return split_documents(self._serving(None).space.model, ids, texts, metadatas, chunk=chunk)
+    def write_prepared(self, prepared: Prepared, vectors: Any = None, *, upsert: bool = False,
+                       batch_size: int = 32, progress: Progress | None = None) -> Written:
+        """Embed (unless `vectors`, a row per record) and store a `prepare`d batch in one
+        transaction. Returns a `Written` (documents, record ids, warnings as values)."""
+        return write_prepared(self._write_target(), prepared, vectors, upsert=upsert, batch_size=batch_size,
+                              progress=progress)
 
     def add_files(self, paths: Sequence[str | Path], *, include: Sequence[str] | None = None,
                   exclude: Sequence[str] | None = None, progress: Progress | None = None, **options):
@@ -308,120 +306,39 @@ class Collection:
         from .ingest.add_files import add_files
 
         bars = (lambda n, label: nullcontext(progress)) if progress else None
-        return add_files(self, paths, include=include, exclude=exclude, bars=bars, **options)
+        done = add_files(self, paths, include=include, exclude=exclude, bars=bars, **options)
+        _warn(done.warnings)
+        return done
 
-    def _write(self, texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
-               max_document_bytes=None, chunk=True) -> list[str]:
+    def _write_target(self) -> WriteTarget:
+        """What the write path needs: the store, and the space (and text encoder) that
+        serves this one now (after a reembed switched, the one that replaced it)."""
         target = self._serving(None)
-        if target is not self:  # this space was re-embedded: write to the one that replaced it
-            return target._write(texts, ids, metadatas, vectors, model, batch_size, progress, upsert,
-                                 max_document_bytes, chunk)
-        self._check_model(model)
-        if texts is None and vectors is None:
-            raise EmbkitError("texts: give texts to embed or precomputed vectors")
-        if texts is not None:  # a stored text is limited by its size in bytes, not by MAX_TEXT_CHARS
-            texts = validate.check_texts(texts, max_chars=None)
-            validate.check_documents_bytes(texts, "texts", max_document_bytes)
-        if vectors is not None:
-            n = len(texts) if texts is not None else None
-            vectors = validate.check_vectors(vectors, n, self.space.dim, self.space.model)
-        n = len(texts) if texts is not None else len(vectors)
-        ids = validate.check_ids(ids, n) if ids is not None else [uuid.uuid4().hex for _ in range(n)]
-        metadatas = validate.check_metadatas(metadatas, n)
-        if n == 0:
-            return []
-        self._store.check_writable()  # a read-only collection refuses before any embedding
-        documents = ids
-        if vectors is None:  # the same chunker as `embkit add` (ingest/documents.py)
-            from .ingest.documents import split_documents
-
-            _, ids, texts, metadatas = split_documents(self.space.model, ids, texts, metadatas, chunk=chunk)
-        if not upsert:  # fail before spending time on embedding; checked again inside the transaction
-            self._refuse_documents([*documents, *_documents_of(ids, metadatas)], ids)
-        if vectors is None:
-            vectors = self._encoder_for("text", "texts").encode(texts, batch_size=batch_size, progress=progress)
-        vectors = self._prepare(vectors, "vectors")
-        records = [Record(i, t, m) for i, t, m in zip(ids, texts or [None] * len(ids), metadatas)]
-        # an upsert removes the chunks older versions left, in the same transaction
-        stale_of = _documents_of(ids, metadatas) if upsert else ()
-        self._store.write(records, self.space.name, vectors, upsert=upsert, documents=stale_of)
-        return documents
-
-    def _refuse_documents(self, documents: list[str], ids: list[str]) -> None:
-        """An id that exists already, as a record or as the document of stored chunks."""
-        documents = list(dict.fromkeys(documents))
-        self._store.refuse_existing(list(dict.fromkeys([*documents, *ids])))
-        # a stored document's chunks start at `ID#0`: looked up by id (indexed), not by metadata
-        firsts = sorted(self._store.existing_ids([f"{d}#0" for d in documents]))
-        if firsts:
-            raise EmbkitError(f"ids: document {firsts[0][:-2]!r} exists already (stored as chunks "
-                              f"{firsts[0]!r}, ...); use upsert to replace it")
+        return WriteTarget(target._store, target.space, lambda: target._encoder_for("text", "texts"))
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by id and/or filter in one transaction; a document id deletes all its
         chunks. Returns how many records (chunks) went; `remove` also counts documents."""
         return self.remove(ids, where).chunks
 
-    def remove(self, ids: Sequence[str] | None = None, where: dict | None = None) -> "Deleted":
+    def remove(self, ids: Sequence[str] | None = None, where: dict | None = None) -> Deleted:
         """`delete`, reporting documents and chunks (records) deleted."""
-        if ids is None and where is None:
-            raise EmbkitError("delete: give ids or a where filter (refusing to delete everything)")
-        ids = validate.check_id_list(ids) if ids is not None else None
-        if where is not None:
-            self._checked_where(where)
-        records = self._records(ids) if ids is not None else self._store.find(where)
-        if ids is not None and where is not None:
-            allowed = set(self._store.rowids(where).tolist())
-            records = [r for r in records if r.rowid in allowed]
-        if not records:
-            return Deleted(0, 0)
-        chunks = self._store.delete([r.id for r in records])
-        return Deleted(len(_documents_of([r.id for r in records], [r.metadata for r in records])), chunks)
-
-    def _records(self, ids: list[str]) -> list[Record]:
-        """The records of `ids`, in the order given: a record's own id gives it; a
-        document id stored as chunks (metadata parent) gives its chunks in chunk order."""
-        found = {r.id: r for r in self._store.get(ids)}
-        missing = list(dict.fromkeys(i for i in ids if i not in found))
-        chunks: dict[str, list[Record]] = {}
-        for i in range(0, len(missing), 1000):  # `$in` lists are capped
-            for r in self._store.find({"parent": {"$in": missing[i:i + 1000]}}):
-                chunks.setdefault(r.metadata["parent"], []).append(r)
-        out, seen = [], set()
-        for i in ids:
-            group = [found[i]] if i in found else sorted(chunks.get(i, []), key=_chunk_number)
-            out += [r for r in group if r.id not in seen]
-            seen.update(r.id for r in group)
-        return out
+        return remove_documents(self._store, ids, self._checked_where(where) if where is not None else None)
 
     # ---- reading -------------------------------------------------------------------
 
     def count(self, where: dict | None = None, unit: str = "chunk") -> int:
         """Number of records (matching `where`): `unit="chunk"` (the default, as before)
         counts each chunk of a long document; `unit="document"` counts documents."""
-        if unit not in ("chunk", "document"):
-            raise EmbkitError(f"unit: must be 'document' or 'chunk', got {unit!r}")
-        where = self._checked_where(where) if where is not None else None
-        return self._store.count(where) if unit == "chunk" else self._store.count_documents(where)
+        check_unit(unit)  # before the filter's warnings
+        return count_records(self._store, self._checked_where(where) if where is not None else None, unit)
 
     def get(self, ids: Sequence[str] | None = None, where: dict | None = None, limit: int | None = None,
             include_vectors: bool = False) -> list[Document]:
         """Records by id (in the order given; missing ids left out) or by filter. A
-        document id stored as chunks gives its chunks, in chunk order."""
-        if where is not None:
-            self._checked_where(where)
-        if ids is not None:
-            records = self._records(validate.check_id_list(ids))
-            if where is not None:
-                allowed = set(self._store.rowids(where).tolist())
-                records = [r for r in records if r.rowid in allowed]
-        else:
-            records = self._store.find(where, limit)
-        vectors = {}
-        if include_vectors and records:
-            rowids, matrix = self._store.vectors(self.space.name, [r.rowid for r in records])
-            vectors = dict(zip(rowids.tolist(), matrix))
-        return [Document(r.id, r.text, r.metadata, vectors.get(r.rowid)) for r in records]
+        document id stored as chunks gives its chunks, in chunk order; a chunk id that chunk."""
+        where = self._checked_where(where) if where is not None else None
+        return get_documents(self._store, self.space.name, ids, where, limit, include_vectors)
 
     def filter_warnings(self, where: dict | None) -> list[str]:
         """What `where` names that no document has: a field none holds, or a value type
@@ -455,18 +372,7 @@ class Collection:
     def merge_metadata(self, patches: dict[str, dict]) -> None:
         """Merge fields into documents' metadata (id -> {field: value}; None removes a
         field) in one transaction. Vectors are untouched: no index goes stale."""
-        if not isinstance(patches, dict):
-            raise EmbkitError("patches: expected a dict of id -> {field: value}")
-        records = {r.id: r.rowid for r in self._store.get(list(patches))}
-        missing = [i for i in patches if i not in records]
-        if missing:
-            raise EmbkitError(f"ids: {len(missing)} not found (first: {missing[0]!r})")
-        for i, patch in patches.items():
-            try:
-                validate.check_metadatas([patch], 1)
-            except EmbkitError as e:
-                raise EmbkitError(f"patches[{i!r}]: {str(e).split(': ', 1)[-1]}") from None
-        self._store.merge_metadata({records[i]: patch for i, patch in patches.items()})
+        merge_metadata(self._store, patches)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Vectors for `texts` from this collection's encoder, prepared as stored."""
@@ -769,10 +675,7 @@ class Collection:
 
     def _check_model(self, model: str | None) -> None:
         """Vectors from another model are incompatible: refuse, naming both."""
-        if model is not None and model != self.space.model:
-            other = CATALOG[model].dim if model in CATALOG else "?"
-            raise EmbkitError(f"model: space {self.space.name!r} holds vectors from {self.space.model!r} "
-                              f"({self.space.dim}-d); got {model!r} ({other}-d)")
+        check_model(self.space, model)
 
     def _prepare(self, vectors: np.ndarray, field: str) -> np.ndarray:
         """Float32; unit length for cosine (a zero vector has no direction: refused)."""
@@ -786,15 +689,11 @@ class Collection:
         return vectors
 
 
-def _chunk_number(record: Record) -> int:
-    number = record.metadata.get("chunk")
-    return number if isinstance(number, int) else 0
-
-
-def _documents_of(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
-    """The document each record belongs to (its `parent`, else itself), each once."""
-    return list(dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i
-                              for i, m in zip(ids, metadatas)))
+def _warn(lines: Sequence[str]) -> None:
+    """The Python door shows a write's warnings as EmbkitWarning (the CLI prints them,
+    HTTP returns them: the write path gives them back as values)."""
+    for line in lines:
+        warnings.warn(line, EmbkitWarning, stacklevel=3)
 
 
 class _Sources:

@@ -72,6 +72,8 @@ def add(path: str = DirArg,
                          max_document_bytes=max_document_bytes,
                          bars=lambda n, label: _progress(n, label, quiet=as_json))
         total = col.count()
+    for line in done.warnings:
+        typer.echo(f"warning: {line}", err=True)
     summaries = {}
     if done.images:
         summaries["images"] = _image_summary(done.images, total, upsert, as_json)

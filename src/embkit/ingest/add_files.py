@@ -42,6 +42,12 @@ class FilesAdded(NamedTuple):
         return (self.texts.ids if self.texts else []) + (self.images.ids if self.images else [])
 
     @property
+    def warnings(self) -> list[str]:
+        """Lines for the user besides the skipped files (texts stored whole that the
+        model truncates)."""
+        return self.texts.warnings if self.texts else []
+
+    @property
     def summary(self) -> str:
         """The one warning line over the skipped files ('' when none)."""
         return summary(self.skipped)

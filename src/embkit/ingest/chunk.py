@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from ..encoders.tokenizer_files import plain
 from ..errors import EmbkitError
-from .outline import section_at
+from .outline import SectionIndex
 
 MIN_CHUNK_TOKENS, MAX_CHUNK_TOKENS = 16, 8192
 _ENDERS = set(".!?…。！？")
@@ -149,33 +149,45 @@ def _next_start(scores: list[int], a: int, j: int, overlap: int) -> int:
     return min(max(target, lo), j - 1) if j - 1 > a else j
 
 
-def page_at(pages: list[tuple[int, int]], offset: int) -> int:
-    """The page number where character `offset` falls, from [(char_offset, page_no), ...]."""
-    i = bisect_right([start for start, _ in pages], offset) - 1
+def page_at(pages: list[tuple[int, int]], offset: int, starts: list[int] | None = None) -> int:
+    """The page number where character `offset` falls, from [(char_offset, page_no), ...]
+    (`starts`: their offsets, laid out once by a caller that looks up many)."""
+    starts = [start for start, _ in pages] if starts is None else starts
+    i = bisect_right(starts, offset) - 1
     return pages[max(i, 0)][1]
+
+
+def whole_record(doc_id: str, text: str, metadata: dict, section: str | None = None) -> ChunkRecord:
+    """A document stored as one record: its own id, its metadata plus `parent` (itself,
+    so every record names its document) and `section` when given."""
+    meta = {**metadata, "parent": doc_id}
+    if section is not None:
+        meta["section"] = section
+    return ChunkRecord(doc_id, text, meta)
 
 
 def chunk_records(doc_id: str, text: str, metadata: dict, tokenizer, *, pages: list[tuple[int, int]] | None = None,
                   source: str | None = None, chunk_tokens: int = 256, overlap: int = 32,
                   sections: list[tuple[int, str]] | None = None) -> list[ChunkRecord]:
     """A document as records to embed. One that fits is one record with its own id and
-    metadata. A longer one becomes chunks `{doc_id}#{i}` (i from 0) whose metadata is the
-    document's plus `parent` (doc_id), `chunk` (i), `start`/`end` (offsets in `text`),
-    `source` (the document's, else the given one), with `pages`, `page`, and with
-    `sections`, `section` (the heading path where the chunk starts, if any heading comes
-    before it; a whole document gets the one at its start). These keys take precedence
-    over the document's own of the same name."""
+    its metadata plus `parent` (doc_id). A longer one becomes chunks `{doc_id}#{i}`
+    (i from 0) whose metadata is the document's plus `parent` (doc_id), `chunk` (i),
+    `start`/`end` (offsets in `text`), `source` (the document's, else the given one),
+    with `pages`, `page`, and with `sections`, `section` (the heading path where the
+    chunk starts, if any heading comes before it; a whole document gets the one at its
+    start). These keys take precedence over the document's own of the same name."""
     spans = chunk_text(text, tokenizer, chunk_tokens, overlap, sections)
+    outline = SectionIndex(sections)
     if len(spans) == 1 and spans[0].start == 0 and spans[0].end == len(text):
-        section = section_at(sections, 0) if sections else None
-        return [ChunkRecord(doc_id, text, {**metadata, "section": section} if section else dict(metadata))]
+        return [whole_record(doc_id, text, metadata, outline.at(0))]
     origin = metadata.get("source", source)
+    page_starts = [start for start, _ in pages] if pages else None
     records = []
     for i, span in enumerate(spans):
         meta = {**metadata, "parent": doc_id, "chunk": i, "start": span.start, "end": span.end}
         if pages:
-            meta["page"] = page_at(pages, span.start)
-        section = section_at(sections, span.start) if sections else None
+            meta["page"] = page_at(pages, span.start, page_starts)
+        section = outline.at(span.start)
         if section is not None:
             meta["section"] = section
         if origin is not None:

@@ -1,56 +1,73 @@
-"""Texts handed over as documents (Python `Collection.add`, the HTTP add route) into the
-records the store holds, through the same chunker as `embkit add` (text_files.chunk_all):
-the same text, id and metadata give the same chunk ids, boundaries and metadata."""
+"""Documents into the records the store holds, for every door (Python `Collection.add`,
+the HTTP add route, `embkit add`, `Collection.add_files`): the same text, id and metadata
+give the same chunk ids, boundaries and metadata whichever door they came through."""
 
-import warnings
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 from ..encoders.tokenizer_files import encoder_tokenizer, model_max_tokens, reads_whole_texts
-from ..errors import EmbkitWarning
-from .text_files import chunk_all
+from ..errors import EmbkitError
+from .chunk import ChunkRecord, chunk_records, whole_record
+from .records import Prepared, SourceDocument
 
 DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP = 256, 32  # as `embkit add`
 
 
-class Prepared(NamedTuple):
-    """A batch ready to embed: `documents` (one id per text given, what the caller sees)
-    and the records to store (a document that fits is one record with its own id, a
-    longer one its chunks `ID#i`)."""
-
-    documents: list[str]
-    ids: list[str]
-    texts: list[str]
-    metadatas: list[dict]
-
-
-def split_documents(model: str, doc_ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict],
-                    chunk: bool = True, chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-                    overlap: int = DEFAULT_OVERLAP) -> Prepared:
-    """Chunk the texts longer than `model` reads (capped at its window), as `embkit add`
-    does. With `chunk=False` every text is one record, and one the model will truncate
-    is named in a warning (EmbkitWarning). A model that reads whole texts (word vectors)
-    or no model at all: nothing to chunk."""
-    doc_ids, texts, metadatas = list(doc_ids), list(texts), list(metadatas)
-    whole = Prepared(doc_ids, doc_ids, texts, metadatas)
+def split_documents(model: str, docs: Sequence[SourceDocument], chunk: bool = True,
+                    chunk_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int = DEFAULT_OVERLAP,
+                    strict: bool = False) -> Prepared:
+    """Chunk the documents longer than `model` reads. `chunk_tokens` above the model's
+    window is an error when `strict` (the user chose it), else capped to the window.
+    With `chunk=False` every document is one record, and one the model will truncate is
+    named in the returned warnings. A model that reads whole texts (word vectors) or no
+    model at all: nothing to chunk. Every record's metadata `parent` names its document."""
     if model == "none" or reads_whole_texts(model):
-        return whole
-    limit = model_max_tokens(model)
+        return _prepared(docs, [whole_record(d.id, d.text, d.metadata) for d in docs])
+    limit = model_max_tokens(model)  # read once: a model folder's config is a file
     if not chunk:
-        _warn_truncated(model, doc_ids, texts, limit)
-        return whole
-    chunk_tokens = min(chunk_tokens, limit) if limit else chunk_tokens
-    docs = [(d, t, m, None, None, None, f"texts[{n}]") for n, (d, t, m) in enumerate(zip(doc_ids, texts, metadatas))]
-    records = chunk_all(docs, model, chunk_tokens, overlap)
-    return Prepared(doc_ids, [r.id for r in records], [r.text for r in records], [r.metadata for r in records])
+        return _prepared(docs, [whole_record(d.id, d.text, d.metadata) for d in docs],
+                         _truncated(model, docs, limit))
+    fitted = fitted_chunk_tokens(model, chunk_tokens, limit, strict)
+    return _prepared(docs, chunk_all(docs, model, fitted, overlap))
 
 
-def _warn_truncated(model: str, doc_ids: list[str], texts: list[str], limit: int | None) -> None:
-    """chunk=False: say which texts the model reads only the start of."""
-    if not limit:
-        return
+def _prepared(docs: Sequence[SourceDocument], records: list[ChunkRecord], warnings: list[str] = ()) -> Prepared:
+    return Prepared([d.id for d in docs], [r.id for r in records], [r.text for r in records],
+                    [r.metadata for r in records], list(warnings))
+
+
+def fitted_chunk_tokens(model: str, chunk_tokens: int, limit: int | None, strict: bool = True) -> int:
+    """`chunk_tokens` within the model's window `limit` (None: unknown, no cap)."""
+    if limit is None or chunk_tokens <= limit:
+        return chunk_tokens
+    if not strict:
+        return limit
+    raise EmbkitError(f"chunk_tokens: {chunk_tokens} is more than model {model!r} reads ({limit} tokens); "
+                      f"use --chunk-tokens {limit} or less")
+
+
+def chunk_all(docs: Sequence[SourceDocument], model: str, chunk_tokens: int, overlap: int) -> list[ChunkRecord]:
+    """Records of every document: one that fits as one record, a longer one as chunks;
+    a chunk id that meets another record's id (`a#0` given as an id) is an error."""
     tokenizer = encoder_tokenizer(model)
-    long = [d for d, t in zip(doc_ids, texts) if len(tokenizer.encode(t).ids) > limit]
-    if long:
-        warnings.warn(f"texts: {len(long)} text(s) longer than model {model!r} reads ({limit} tokens) stored "
-                      f"whole with chunk=False; only their start is embedded (first: {long[0]!r})",
-                      EmbkitWarning, stacklevel=5)
+    records, origin = [], {}
+    for doc in docs:
+        for record in chunk_records(doc.id, doc.text, doc.metadata, tokenizer, pages=doc.pages,
+                                    sections=doc.sections, source=doc.source, chunk_tokens=chunk_tokens,
+                                    overlap=overlap):
+            if record.id in origin:
+                raise EmbkitError(f"{doc.where}: duplicate id {record.id!r} (also at {origin[record.id]})")
+            origin[record.id] = doc.where
+            records.append(record)
+    return records
+
+
+def _truncated(model: str, docs: Sequence[SourceDocument], limit: int | None) -> list[str]:
+    """chunk=False: the line naming the texts the model reads only the start of."""
+    if not limit:
+        return []
+    tokenizer = encoder_tokenizer(model)
+    long = [d.id for d in docs if len(tokenizer.encode(d.text).ids) > limit]
+    if not long:
+        return []
+    return [f"texts: {len(long)} text(s) longer than model {model!r} reads ({limit} tokens) stored whole "
+            f"with chunk=False; only their start is embedded (first: {long[0]!r})"]

@@ -88,8 +88,8 @@ class _Text(HTMLParser):
 
 
 def html_text(markup: str) -> tuple[str, str | None]:
-    """(visible text, title or None) of an HTML document."""
-    text, title, _ = html_visible(markup)
+    """(visible text, title or None) of an HTML document (no outline: nothing to chunk)."""
+    text, title, _ = html_headings(markup)
     return text, title
 
 

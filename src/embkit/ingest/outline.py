@@ -26,7 +26,21 @@ def section_paths(headings: list[Heading]) -> list[Section]:
     return sections
 
 
+class SectionIndex:
+    """The heading path in force at any offset: section starts laid out once, then each
+    lookup a bisect (a document's chunks are looked up one by one)."""
+
+    def __init__(self, sections: list[Section] | None):
+        self._starts = [start for start, _ in sections or ()]
+        self._paths = [path for _, path in sections or ()]
+
+    def at(self, offset: int) -> str | None:
+        """The heading path at character `offset` (None before the first heading)."""
+        i = bisect_right(self._starts, offset) - 1
+        return self._paths[i] if i >= 0 else None
+
+
 def section_at(sections: list[Section], offset: int) -> str | None:
-    """The heading path in force at character `offset` (None before the first heading)."""
-    i = bisect_right([start for start, _ in sections], offset) - 1
-    return sections[i][1] if i >= 0 else None
+    """The heading path in force at character `offset` (None before the first heading);
+    for many offsets of one document, build a SectionIndex once."""
+    return SectionIndex(sections).at(offset)

@@ -2,11 +2,9 @@
 embedded before the write lock is taken (readers keep going meanwhile), then written in
 one transaction: all of it lands or none of it."""
 
-import warnings
-
 from fastapi import APIRouter, Depends, Request, Response
 
-from ..errors import EmbkitError, EmbkitWarning
+from ..errors import EmbkitError
 from .auth import requires
 from .encoding import encode, encode_record
 from .hosting import NotFound
@@ -95,19 +93,19 @@ def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> dic
     ids = [d.id for d in docs] if any(d.id is not None for d in docs) else None
     metadatas = [d.metadata or {} for d in docs]
     h = hosted(request, name)
-    notes, documents = [], None
-    if vectors is None:  # chunked (as `embkit add` does) and embedded outside the write lock
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", EmbkitWarning)
-            documents, ids, texts, metadatas = h.collection.prepare(
-                texts, ids=ids, metadatas=metadatas, chunk=body.chunk, max_document_bytes=lim.max_document_bytes)
-        notes = [str(w.message) for w in caught if issubclass(w.category, EmbkitWarning)]
-        vectors = h.collection.embed(texts)
-    write = h.collection.upsert if upsert else h.collection.add
+    if vectors is not None:  # computed by the client: each one record, as given
+        write = h.collection.upsert if upsert else h.collection.add
+        with h.lock.writing():
+            return {"ids": write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model,
+                                 max_document_bytes=lim.max_document_bytes)}
+    # checked, chunked (as `embkit add` does) and embedded outside the write lock; the
+    # warnings come back as values, this request's own (never the process-wide module)
+    prepared = h.collection.prepare(texts, ids=ids, metadatas=metadatas, chunk=body.chunk, model=body.model,
+                                    max_document_bytes=lim.max_document_bytes)
+    vectors = h.collection.embed(prepared.texts) if prepared.texts else None
     with h.lock.writing():
-        written = write(texts, ids=ids, metadatas=metadatas, vectors=vectors, model=body.model,
-                        max_document_bytes=lim.max_document_bytes, chunk=False)
-    return with_warnings({"ids": documents or written}, notes)
+        written = h.collection.write_prepared(prepared, vectors, upsert=upsert)
+    return with_warnings({"ids": written.documents}, written.warnings)
 
 
 def _every_or_none(docs, field: str) -> list | None:

@@ -1,0 +1,49 @@
+"""What the write path hands from one stage to the next (see write.py): a document as
+read, a batch of records ready to embed, and what a write did. Warnings travel as values
+(never through the `warnings` module), so a threaded server returns each request its own."""
+
+from typing import NamedTuple, Sequence
+
+
+class SourceDocument(NamedTuple):
+    """A document before chunking: its id, visible text and metadata, with where it came
+    from (`where`: file:line for error messages) and, from a reader, its pages and
+    sections (character offsets) for the chunker."""
+
+    id: str
+    text: str
+    metadata: dict
+    pages: list[tuple[int, int]] | None = None
+    sections: list[tuple[int, str]] | None = None
+    source: str | None = None
+    where: str = ""
+
+
+class Prepared(NamedTuple):
+    """A batch ready to embed: `documents` (one id per document given, what the caller
+    sees) and the records to store (a document that fits is one record with its own id,
+    a longer one its chunks `ID#i`; every record's metadata `parent` names its document).
+    `warnings`: lines for the user (a text stored whole that the model truncates)."""
+
+    documents: list[str]
+    ids: list[str]
+    texts: list[str] | None
+    metadatas: list[dict]
+    warnings: list[str] = []
+
+
+class Written(NamedTuple):
+    """What a write did: document ids (one per document given), record ids written (one
+    per chunk) and the warnings the caller should show (CLI stderr, HTTP `warnings`,
+    Python EmbkitWarning)."""
+
+    documents: list[str]
+    ids: list[str]
+    warnings: list[str] = []
+
+
+def documents_of(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
+    """The document each record belongs to (its string `parent`, else itself: a record
+    written before every record carried one), each once, in order."""
+    return list(dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i
+                              for i, m in zip(ids, metadatas)))
