@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from .base import Progress, l2_normalize
+from .torch import limit_torch_threads
 
 IMAGE_SUFFIX = "#image"
 _MODELS: dict[str, "ClipModel"] = {}
@@ -88,8 +89,9 @@ class ClipTextEncoder:
     modality = "text"
     normalized = True
 
-    def __init__(self, folder: Path, name: str | None = None):
+    def __init__(self, folder: Path, name: str | None = None, threads: int | None = None):
         self._clip = clip_model(folder)
+        self.threads = limit_torch_threads(threads)
         self.name = name or str(folder.resolve())
         self.dim, self.max_tokens = self._clip.dim, self._clip.max_tokens
         self.paired = self.name + IMAGE_SUFFIX
@@ -111,8 +113,9 @@ class ClipImageEncoder:
     normalized = True
     max_tokens = 0  # images have no tokens
 
-    def __init__(self, folder: Path, name: str | None = None):
+    def __init__(self, folder: Path, name: str | None = None, threads: int | None = None):
         self._clip = clip_model(folder)
+        self.threads = limit_torch_threads(threads)
         self.paired = name or str(folder.resolve())
         self.name = self.paired + IMAGE_SUFFIX
         self.dim = self._clip.dim

@@ -27,6 +27,8 @@ class Model2VecEncoder:
     """The Encoder protocol over `model2vec.StaticModel`."""
 
     modality = "text"
+    paired = None
+    threads = 1  # looks vectors up on the calling thread (no multiprocessing)
 
     def __init__(self, folder: Path, name: str | None = None):
         try:

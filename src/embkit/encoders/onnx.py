@@ -46,6 +46,11 @@ class OnnxEncoder:
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
 
+    @property
+    def tokenizer(self):
+        """Its `tokenizers.Tokenizer`, truncating at `max_tokens` (shared: do not reconfigure)."""
+        return self._tokenizer
+
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text after truncation (what the model actually reads)."""
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]

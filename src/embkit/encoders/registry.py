@@ -9,6 +9,7 @@ from pathlib import Path
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from ..paths import embkit_home
+from .catalog import CATALOG
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -27,8 +28,6 @@ def registered() -> dict[str, dict]:
 
 def check_name(name: str) -> None:
     """Refuse a name that cannot be registered (checked before a long training run)."""
-    from .catalog import CATALOG
-
     if not isinstance(name, str) or not _NAME.match(name) or name in CATALOG:
         raise EmbkitError(f"name: {name!r} must be 1-64 letters, digits, '.', '_' or '-' and not a catalog name")
 

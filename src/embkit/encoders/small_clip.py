@@ -11,8 +11,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from .base import Progress, l2_normalize
+from .base import Encoder, Progress, l2_normalize
 from .clip import IMAGE_SUFFIX, open_image
+from .torch import limit_torch_threads
 
 CONFIG = "embkit-clip.json"
 IMAGE_WEIGHTS = "image_tower.safetensors"
@@ -63,12 +64,12 @@ class SmallClipTextEncoder:
     modality = "text"
     normalized = True
 
-    def __init__(self, folder: Path, name: str | None = None):
-        from .catalog import load_encoder
+    def __init__(self, folder: Path, base: Encoder, name: str | None = None):
+        """`base` is the loaded text model the folder's config names (`text_model`)."""
         from .safetensors_reader import read_safetensors
 
         config = read_config(folder)
-        self._base = load_encoder(config["text_model"])
+        self._base, self.threads = base, base.threads
         weights = read_safetensors(folder / TEXT_WEIGHTS)  # no torch, no safetensors package
         self._weight, self._bias = weights["weight"].T.copy(), weights["bias"]
         self.name = name or str(folder.resolve())
@@ -87,7 +88,7 @@ class SmallClipImageEncoder:
     normalized = True
     max_tokens = 0
 
-    def __init__(self, folder: Path, name: str | None = None):
+    def __init__(self, folder: Path, name: str | None = None, threads: int | None = None):
         try:
             import torch
             from safetensors.torch import load_file
@@ -96,6 +97,7 @@ class SmallClipImageEncoder:
                 f"model: the image tower of {folder} needs torch: pip install 'embkit[torch]' ({e})"
             ) from e
         config = read_config(folder)
+        self.threads = limit_torch_threads(threads)
         self._torch, self._size = torch, int(config["image_size"])
         self._tower = image_tower(config)
         self._tower.load_state_dict(load_file(str(folder / IMAGE_WEIGHTS)))

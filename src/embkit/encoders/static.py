@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import EmbkitError
 from ..validate import MAX_TEXT_CHARS
 from .base import Progress, l2_normalize
+from .catalog import package_dir
 
 # Runs of letters and digits: punctuation is dropped, as sentence-transformers' averaged
 # word embeddings do (its vectors would pull every sentence the same way).
@@ -28,7 +29,8 @@ class StaticEncoder:
     a zero vector that cosine search could never use."""
 
     modality = "text"
-
+    paired = None
+    threads = 1  # averages word vectors on the calling thread
     normalized = True
     max_tokens = MAX_TEXT_CHARS  # no truncation: every word of the longest accepted text is read
 
@@ -123,8 +125,6 @@ def load_glove_package(name: str = "glove-50d", module: str = GLOVE_MODULE) -> S
     """GloVe 6B 50d from the installed package: `glove_6B_50d_emb.npy` (400,000 × 50) and
     the words in the `index` column of `glove_6B_index.parquet`, row for row."""
     import pyarrow.parquet as pq
-
-    from .catalog import package_dir
 
     data = package_dir(module) / "data"
     vectors = np.load(data / "glove_6B_50d_emb.npy")

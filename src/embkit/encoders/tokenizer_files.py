@@ -7,15 +7,8 @@ from pathlib import Path
 
 from ..errors import EmbkitError
 from .catalog import CATALOG, DEFAULT_MODEL, package_dir
-from .registry import resolve
+from .model_folders import named_folder
 from .static import WORD_VECTOR_SUFFIXES
-
-
-def _folder(model: str) -> Path:
-    """The folder of a model folder's path or of a registered model's name."""
-    path = Path(model).expanduser()
-    trained = None if path.exists() else resolve(model)  # `embkit train ... --name` registers by name
-    return Path(trained["path"]) if trained else path
 
 
 def tokenizer_path(model: str) -> Path:
@@ -24,7 +17,7 @@ def tokenizer_path(model: str) -> Path:
     if entry is not None:
         path = package_dir(entry.module) / "model" / "tokenizer.json"
     else:
-        path = _folder(model) / "tokenizer.json"
+        path = named_folder(model) / "tokenizer.json"
     if not path.is_file():
         raise EmbkitError(f"model: no tokenizer.json for {model!r} (looked at {path})")
     return path
@@ -36,7 +29,7 @@ def reads_whole_texts(model: str) -> bool:
     entry = CATALOG.get(model)
     if entry is not None:
         return entry.backend == "static"
-    path = _folder(model)
+    path = named_folder(model)
     return path.suffix.lower() in WORD_VECTOR_SUFFIXES or (path / "vectors.bin").is_file()
 
 
@@ -44,7 +37,7 @@ def model_max_tokens(model: str) -> int | None:
     """How many tokens the model reads before it truncates (None when unknown)."""
     if model in CATALOG:
         return CATALOG[model].max_tokens
-    config = _folder(model) / "sentence_bert_config.json"
+    config = named_folder(model) / "sentence_bert_config.json"
     if config.is_file():
         return int(json.loads(config.read_text()).get("max_seq_length", 256))
     return None
@@ -73,7 +66,7 @@ def encoder_tokenizer(model=DEFAULT_MODEL):
     encoder object that exposes its tokenizer), without truncation or padding. Loaded
     once per file and shared: do not reconfigure it."""
     if not isinstance(model, (str, Path)):
-        own = getattr(model, "tokenizer", None) or getattr(model, "_tokenizer", None)
+        own = getattr(model, "tokenizer", None)
         if own is not None and hasattr(own, "to_str"):
             return plain(own)  # the encoder's own copy truncates at its max_tokens
         model = getattr(model, "name", None)

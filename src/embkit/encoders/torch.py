@@ -10,14 +10,28 @@ import numpy as np
 from .base import Progress
 
 
+def limit_torch_threads(threads: int | None) -> int | None:
+    """Cap torch's intra-op threads at `threads` (None leaves torch's default). Torch
+    keeps one setting per process, so the last model loaded with a cap sets it."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    return threads
+
+
 class TorchEncoder:
     """A sentence-transformers model folder, run on CPU."""
 
     modality = "text"
+    paired = None
 
-    def __init__(self, name: str, model_dir: Path, dim: int, max_tokens: int = 256, normalized: bool = True):
+    def __init__(self, name: str, model_dir: Path, dim: int, max_tokens: int = 256, normalized: bool = True,
+                 threads: int | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         from sentence_transformers import SentenceTransformer
+
+        self.threads = limit_torch_threads(threads)
 
         self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)

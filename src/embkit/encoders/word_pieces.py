@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import EmbkitError
 from ..validate import MAX_TEXT_CHARS
-from .catalog import load_encoder, transformer_folder
+from .loader import load_encoder
+from .model_folders import transformer_folder
 from .safetensors_reader import read_tensor, tensor_shapes
 
 EMBEDDING_KEY = "word_embeddings.weight"  # BERT's input-embedding matrix (any prefix)

@@ -3,7 +3,7 @@ weights), a registered trained model or a local model folder."""
 
 from pathlib import Path
 
-from ..encoders.catalog import transformer_folder
+from ..encoders.model_folders import transformer_folder
 from ..errors import EmbkitError
 
 

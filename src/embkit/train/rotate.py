@@ -95,7 +95,7 @@ def pca_rotation(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _source(model: str) -> tuple[Path, list[int]]:
     """The model's folder (a registered name, a folder or a catalog transformer) and its
     Matryoshka dimensions (from the registry or its training summary)."""
-    from ..encoders.catalog import transformer_folder
+    from ..encoders.model_folders import transformer_folder
     from ..encoders.registry import resolve
 
     entry = None if Path(model).expanduser().exists() else resolve(model)

