@@ -15,7 +15,7 @@ import numpy as np
 
 from . import validate
 from .encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
-from .encoders.base import Progress, l2_normalize
+from .encoders.base import Progress
 from .errors import EmbkitError, EmbkitWarning
 from .index import in_database, index_manager
 from .index.manager import IndexManager
@@ -25,13 +25,14 @@ from .ingest.records import Prepared, Written
 from .ingest.remove import Deleted, remove_documents
 from .ingest.write import WriteTarget, check_model, prepare_texts, write_documents, write_prepared
 from .search import METRICS, Hit
-from .search.context import Context, build_context
-from .search.dense import DEFAULT_RESCORE, dense_search
-from .search.exact import scores as pairwise_scores, top_k
+from .search.context import Context
+from .search.exact import scores as pairwise_scores
 from .search.keyword import KeywordIndex
-from .search.matryoshka import TruncatedStore, check_dims, truncate, view_space
-from .search.pipeline import Request, retrieve
-from .search.token_budget import count_tokens
+from .search.matryoshka import Views, check_dims
+from .search.query_vector import prepare_vectors
+from .search.request import SearchRequest
+from .search.run import Found, checked_question, default_context_mode, run_context, run_search
+from .search.sources import SearchParts
 from .store import SCHEMA_VERSION, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
 from .store.postgres import PostgresStore
@@ -143,7 +144,7 @@ class Collection:
         self._others: dict[str, Collection] = {}
         self._index = index_manager(store, self.space, store.path / "index" / space)
         self._keyword: KeywordIndex | None = None
-        self._views: dict[int, IndexManager] = {}  # Matryoshka views by dimension
+        self._views = Views(store, self.space, store.path / "index")  # Matryoshka views by dimension
         self._paired: Encoder | None = None  # the encoder's other tower, for queries of the other modality
 
     # ---- identity ------------------------------------------------------------------
@@ -401,90 +402,49 @@ class Collection:
         return {key: {"types": sorted(types), "values": [v for v, _ in counts.most_common(top)]}
                 for key, (types, counts) in sorted(seen.items())}
 
-    def search(self, query: str | None = None, *, k: int = 10, where: dict | None = None,
-               vector: Any = None, like: str | None = None, model: str | None = None,
-               mode: str = "dense", rrf_k: int | None = None, alpha: float | None = None,
-               mmr: float | None = None, rerank: int | None = None, reranker: str | None = None,
-               by_document: bool = False, ef: int | None = None, nprobe: int | None = None,
-               rescore: int | None = None, dims: int | None = None, image: Any = None,
-               space: str | None = None) -> list[Hit]:
+    # ---- searching (the stages live in search/; see search/request.py) ---------------
+
+    def search(self, query: str | None = None, **options) -> list[Hit]:
         """Top-k for a text `query`, an `image` (path or PIL image), a `vector`, or the
         document with id `like` (more like this; the document itself is left out), in
-        vector space `space` (this collection's by default). A text query against an
-        image space is embedded by the space's paired text tower, and an image query
-        against a text space by its paired image tower.
+        vector space `space` (this collection's by default). Options are the fields of
+        `SearchRequest` (k, where, mode, rrf_k, alpha, mmr, rerank, reranker,
+        documents, ef, nprobe, rescore, dims, space, model), documented there.
+        `by_document=` is the old name of `documents=` (DeprecationWarning). A filter
+        naming what no document has warns (EmbkitWarning)."""
+        found = self.find(SearchRequest.of(query, **options))
+        for line in found.warnings:
+            warnings.warn(line, EmbkitWarning, stacklevel=2)
+        return found.hits
 
-        `mode`: "dense" (by meaning), "keyword" (BM25) or "hybrid" (both, fused by
-        alpha × dense + (1 − alpha) × keyword on min-max normalized scores, alpha 0.5
-        by default, or, given `rrf_k`, by reciprocal rank fusion with that constant).
-        `rerank=N` rescores the top N with the cross-encoder in folder `reranker`;
-        `mmr=λ` diversifies (1 = relevance only); `by_document` keeps the best chunk
-        of each document. `ef` (hnsw), `nprobe` (ivf, ivfpq) and `rescore` (sq8,
-        ivfpq, binary) trade speed for recall on this call only. `dims=d` (Matryoshka)
-        finds candidates with the first d dimensions and rescores `k × rescore` of them
-        (4 by default; 1 = no rescoring) with the full vectors."""
-        target = self._serving(space)
-        if target is not self:
-            return target.search(
-                query, k=k, where=where, vector=vector, like=like, model=model, mode=mode, rrf_k=rrf_k, alpha=alpha,
-                mmr=mmr, rerank=rerank, reranker=reranker, by_document=by_document, ef=ef, nprobe=nprobe,
-                rescore=rescore, dims=dims, image=image)
-        k = validate.check_k(k)
-        self._check_model(model)
-        dims = check_dims(dims, self.space)
-        given = [x is not None for x in (query, vector, like, image)]
-        if sum(given) != 1:
-            raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
-        exclude, q = frozenset(), None
-        if where is not None:
-            self._checked_where(where)
-        if query is not None:
-            query = validate.check_query(query)
-        elif image is not None:
-            if mode != "dense":
-                raise EmbkitError(f"mode: an image query searches by meaning only (mode 'dense'), not {mode!r}")
-            q = self._prepare(self._encoder_for("image", "image").encode([image]), "image")
-        elif vector is not None:
-            q = self._prepare(validate.check_vectors(vector, 1, self.space.dim, self.space.model, "vector"), "vector")
-        else:
-            q, exclude = self._like(like)
-        if q is None:  # embedded only if a dense retriever runs
-            def query_vector():
-                return self._prepare(self._encoder_for("text", "query").encode([query]), "query")
-        else:
-            def query_vector():
-                return q
-        allow = self._store.rowids(where) if where is not None else None
-        request = Request(k=k, mode=mode, query=query, vector=query_vector, allow=allow, rrf_k=rrf_k, alpha=alpha,
-                          mmr=mmr, rerank=rerank, reranker=reranker, by_document=by_document, exclude=exclude)
-        params = {key: value for key, value in (("ef", ef), ("nprobe", nprobe)) if value is not None}
-        return retrieve(request, _Sources(self, rescore, params, dims))
+    def find(self, request: SearchRequest) -> Found:
+        """The hits of a `SearchRequest` with its warnings, for a door that reports them
+        itself (HTTP, CLI --json). The request is checked here, once."""
+        col = self._serving(request.space)
+        return run_search(request.check(col.space), col._search_parts())
 
     def context(self, question: str, budget_tokens: int = 1500, *, k: int = 20, where: dict | None = None,
                 mode: str | None = None, rerank: int | None = None, reranker: str | None = None) -> Context:
         """Passages for an LLM prompt: the best hits for `question` (hybrid search by
         default), deduplicated, numbered and cited, within `budget_tokens`.
         `Context.text` is the block to paste; `Context.passages` has the citations."""
-        question = validate.check_query(question, "question")
-        mode = mode or ("hybrid" if self.space.model != "none" else "keyword")
-        hits = self.search(question, k=k, where=where, mode=mode, rerank=rerank, reranker=reranker)
-        return build_context(question, hits, budget_tokens, count_tokens)
+        ctx, notes = self.find_context(question, budget_tokens, k=k, where=where, mode=mode, rerank=rerank,
+                                       reranker=reranker)
+        for line in notes:
+            warnings.warn(line, EmbkitWarning, stacklevel=2)
+        return ctx
 
-    def _like(self, like) -> tuple[np.ndarray, frozenset[str]]:
-        """The query vector of `like=ID` and the ids to leave out of its hits: a record's
-        own vector, or for a document stored as chunks the normalized mean of theirs."""
-        found = self.get([validate.check_unicode(like, "like")], include_vectors=True) \
-            if isinstance(like, str) else []
-        found = [d for d in found if d.vector is not None]
-        if not found:
-            raise EmbkitError(f"like: no document with id {like!r}")
-        q = np.mean([d.vector for d in found], axis=0, dtype=np.float32)[None, :]
-        if len(found) > 1 and self.space.metric == "cosine":
-            q = l2_normalize(q)
-        return q, frozenset(d.id for d in found)
+    def find_context(self, question: str, budget_tokens: int = 1500, **options) -> tuple[Context, list[str]]:
+        """`context` with its warnings returned rather than issued (for the server)."""
+        question = checked_question(question)
+        col = self._serving(options.get("space"))
+        parts = col._search_parts()
+        options["mode"] = options.get("mode") or default_context_mode(parts)
+        request = SearchRequest(question, **options).check(col.space)
+        return run_context(question, budget_tokens, request, parts)
 
-    def _fetch(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._store.vectors(self.space.name, rowids)
+    def _search_parts(self) -> SearchParts:
+        return SearchParts(self._store, self.space, self._index, self._views, self.keyword_index, self._encoder_for)
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index over the documents' text (built on first use)."""
@@ -547,17 +507,9 @@ class Collection:
         such as "512MB", the most faithful kind that fits). With `dims`, the index of the
         Matryoshka view on the first `dims` dimensions. Returns that index's info."""
         dims = check_dims(dims, self.space)
-        manager = self._view(dims) if dims else self._index
+        manager = self._views(dims) if dims else self._index
         manager.build(spec, memory_budget, progress)
         return manager.info()
-
-    def _view(self, dims: int) -> IndexManager:
-        """The index over the first `dims` dimensions (created on first use)."""
-        if dims not in self._views:
-            view = view_space(self.space, dims)
-            self._views[dims] = IndexManager(TruncatedStore(self._store, self.space, dims), view,
-                                             self._store.path / "index" / view.name)
-        return self._views[dims]
 
     def index_ready(self) -> bool:
         """True when a dense search runs in this process on an index that needs no work
@@ -679,14 +631,8 @@ class Collection:
 
     def _prepare(self, vectors: np.ndarray, field: str) -> np.ndarray:
         """Float32; unit length for cosine (a zero vector has no direction: refused)."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.space.metric == "cosine":
-            norms = np.linalg.norm(vectors, axis=1)
-            zero = np.flatnonzero(norms < 1e-12)
-            if zero.size:
-                raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
-            vectors = l2_normalize(vectors)
-        return vectors
+        return prepare_vectors(vectors, self.space.metric, field)
+
 
 
 def _warn(lines: Sequence[str]) -> None:
@@ -694,43 +640,3 @@ def _warn(lines: Sequence[str]) -> None:
     HTTP returns them: the write path gives them back as values)."""
     for line in lines:
         warnings.warn(line, EmbkitWarning, stacklevel=3)
-
-
-class _Sources:
-    """What a search pipeline needs from a collection (see search/pipeline.py)."""
-
-    def __init__(self, col: Collection, rescore: int | None, params: dict, dims: int | None = None):
-        self.col, self.rescore, self.params, self.dims = col, rescore, params, dims
-
-    def dense(self, vector, n, allow):
-        if self.dims:
-            return self._truncated(vector, n, allow)
-        index = self.col._index.current(wait=False)
-        return dense_search(index, vector, n, self.col._fetch, allow=allow, rescore=self.rescore, **self.params)
-
-    def _truncated(self, vector, n, allow):
-        """Candidates from the Matryoshka view, rescored with the full vectors."""
-        metric, dims = self.col.space.metric, self.dims
-        factor = self.rescore or DEFAULT_RESCORE
-
-        def fetch(rowids):
-            found, vectors = self.col._fetch(rowids)
-            return found, truncate(vectors, dims, metric)
-
-        index = self.col._view(dims).current(wait=False)
-        rowids, scores = dense_search(index, truncate(vector, dims, metric), n * factor, fetch, allow=allow,
-                                      **self.params)
-        if factor == 1 or not len(rowids):
-            return rowids[:n], scores[:n]
-        found, vectors = self.col._fetch(rowids)
-        positions, best = top_k(np.atleast_2d(vector), vectors, n, metric)
-        return found[positions[0]], best[0]
-
-    def keyword(self, query, n, allow):
-        return self.col.keyword_index().search(query, n, allow)
-
-    def records(self, rowids):
-        return self.col._store.by_rowids(rowids)
-
-    def vectors(self, rowids):
-        return self.col._fetch(rowids)

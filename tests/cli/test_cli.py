@@ -62,17 +62,17 @@ def state(path):
 
 def test_search_json(col):
     out = json.loads(run("search", col, "read CLI options", "-k", "2", "--json").stdout)
-    assert [r["id"] for r in out["results"]][0] == "argparse" and len(out["results"]) == 2
-    first = out["results"][0]
-    assert set(first) == {"id", "score", "text", "metadata", "dense_score", "dense_rank"}
+    assert [r["id"] for r in out["hits"]][0] == "argparse" and len(out["hits"]) == 2
+    first = out["hits"][0]
+    assert set(first) == {"id", "document", "score", "text", "metadata", "dense_score", "dense_rank"}
     assert first["metadata"] == {"kind": "module", "year": 2011} and first["dense_rank"] == 1
 
 
 def test_search_where_and_like(col):
     out = json.loads(run("search", col, "compress", "--where", '{"year": {"$lt": 2000}}', "--json").stdout)
-    assert [r["id"] for r in out["results"]] == ["gzip"]
+    assert [r["id"] for r in out["hits"]] == ["gzip"]
     out = json.loads(run("search", col, "--like", "gzip", "-k", "3", "--json").stdout)
-    assert len(out["results"]) == 3 and "gzip" not in [r["id"] for r in out["results"]]
+    assert len(out["hits"]) == 3 and "gzip" not in [r["id"] for r in out["hits"]]
 
 
 def test_search_human_output(col):
@@ -222,7 +222,7 @@ def test_index_command_info_and_search_parameters(tmp_path):
     assert info["params"] == {"M": 16, "efc": 200, "ef": 32} and info["bytes"] > 0 and info["current"] is True
     assert "hnsw:M=16,efc=200,ef=32" in run("info", path).stdout
     out = json.loads(run("search", path, "zip a file", "-k", "1", "--ef", "128", "--json").stdout)
-    assert out["results"][0]["id"] == "r1"
+    assert out["hits"][0]["id"] == "r1"
     refused = fails("search", path, "x", "--nprobe", "4")
     assert "nprobe: not a search parameter of the hnsw index (it takes: ef)" in refused
     assert "spec: unknown index kind 'annoy'" in fails("index", path, "--spec", "annoy")
@@ -232,5 +232,5 @@ def test_index_command_info_and_search_parameters(tmp_path):
     built = json.loads(run("index", path, "--spec", "sq8", "--json").stdout)
     assert built["kind"] == "sq8"
     out = json.loads(run("search", path, "send mail", "-k", "1", "--rescore", "2", "--json").stdout)
-    assert out["results"][0]["id"] == "r4"
+    assert out["hits"][0]["id"] == "r4"
     assert "rescore: must be an integer from 1 to 100" in fails("search", path, "x", "--rescore", "0")

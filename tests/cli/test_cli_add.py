@@ -89,7 +89,7 @@ def test_pdf_chunks_know_their_page(library):
     assert all(c["metadata"]["page_count"] == 3 and c["metadata"]["source"] == pdf for c in chunks)
     out = json.loads(run("search", col, "volcanic ash survey", "-k", "3", "--where",
                          json.dumps({"parent": pdf}), "--json").stdout)
-    top = out["results"][0]
+    top = out["hits"][0]
     assert top["metadata"]["page"] == 2 and "volcanic ash" in top["text"] and "glacier" not in top["text"]
     assert top["text"] in read_source(pdf).texts[0]
 

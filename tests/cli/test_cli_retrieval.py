@@ -24,10 +24,10 @@ def col(tmp_path_factory):
 
 def test_keyword_and_hybrid_modes(col):
     out = json.loads(run("search", col, "xyzzy", "--mode", "keyword", "--json").stdout)
-    assert [r["id"] for r in out["results"]] == ["xyzzy"] and out["results"][0]["keyword_rank"] == 1
+    assert [r["id"] for r in out["hits"]] == ["xyzzy"] and out["hits"][0]["keyword_rank"] == 1
     out = json.loads(run("search", col, "command line parser", "--mode", "hybrid", "-k", "2", "--json").stdout)
-    assert {r["id"] for r in out["results"]} == {"argparse", "getopt"}
-    assert all("dense_rank" in r and "keyword_rank" in r for r in out["results"])
+    assert {r["id"] for r in out["hits"]} == {"argparse", "getopt"}
+    assert all("dense_rank" in r and "keyword_rank" in r for r in out["hits"])
     text = run("search", col, "command line parser", "--mode", "hybrid", "--rrf-k", "60", "-k", "1").stdout
     assert "[dense #" in text and "keyword #" in text
 

@@ -117,4 +117,4 @@ def test_collection_on_glove(tmp_path):
     with embkit.open(tmp_path / "c") as col:  # whole documents: no `#0` chunk ids
         assert sorted(d.id for d in col.get(where={})) == ["cat", "kitten", "stocks"]
     hits = json.loads(invoke("search", tmp_path / "c", "shares dropped on wall street", "-k", "1", "--json").stdout)
-    assert hits["results"][0]["id"] == "stocks"
+    assert hits["hits"][0]["id"] == "stocks"

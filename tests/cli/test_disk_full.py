@@ -99,7 +99,7 @@ def test_search_on_a_full_disk_answers_and_warns(collection, tmp_path):
     assert (out / "df").read_text().split()[3] == "0"  # the disk was full when the CLI searched
     rc, stdout, stderr = namespace.result("cli", out)
     assert rc == 0, stderr
-    assert [h["id"] for h in json.loads(stdout)["results"]][0] == "stocks"
+    assert [h["id"] for h in json.loads(stdout)["hits"]][0] == "stocks"
     lines = stderr.strip().splitlines()
     assert lines and all(line.startswith("warning: ") for line in lines), stderr
     assert any(full in line for line in lines)

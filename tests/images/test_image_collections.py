@@ -192,7 +192,7 @@ def test_cli_add_and_search_images(clip, pictures, tmp_path):
     assert "warning: skipped" in done.stderr
     done = runner.invoke(app, ["search", photos, "--image", str(pictures[5]), "-k", "2", "--json"])
     assert done.exit_code == 0, done.output
-    results = json.loads(done.stdout)["results"]
+    results = json.loads(done.stdout)["hits"]
     assert results[0]["id"] == str(pictures[5]) and results[0]["metadata"]["width"] == 500
     done = runner.invoke(app, ["search", photos, "a red bicycle", "-k", "3"])
     assert done.exit_code == 0 and done.stdout.count("[image ") == 3
@@ -236,7 +236,7 @@ def test_cli_commands_take_a_space(clip, pictures, tmp_path):
     texts = runner.invoke(app, ["outliers", mixed, "--top", "5", "--k", "1", "--json"])
     assert sorted(r["id"] for r in json.loads(texts.stdout)["results"]) == ["n1", "n2"]  # the text space
     found = runner.invoke(app, ["search", mixed, "--space", "image", "--image", str(pictures[1]), "-k", "1", "--json"])
-    assert json.loads(found.stdout)["results"][0]["id"] == str(pictures[1])
+    assert json.loads(found.stdout)["hits"][0]["id"] == str(pictures[1])
     bad = runner.invoke(app, ["cluster", mixed, "--space", "audio"])
     assert bad.exit_code == 1 and "space: no space 'audio'" in str(bad.exception)
 

@@ -35,7 +35,7 @@ def targets(server, tmp_path_factory):
 
 
 def search(target, *args) -> list[dict]:
-    return cli_json("search", target, *args)["results"]
+    return cli_json("search", target, *args)["hits"]
 
 
 @pytest.mark.parametrize("args", [(MEMORY_QUERY, "-k", "5"), ("planets and water", "-k", "8"),

@@ -34,7 +34,7 @@ def servers():
 
 def ids_found(url, read_url, query) -> list[str]:
     return [h["id"] for h in cli_json("search", url, query, "-k", "3", *(["--read-url", read_url] if read_url else []))
-            ["results"]]
+            ["hits"]]
 
 
 @contextmanager

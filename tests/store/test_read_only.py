@@ -108,20 +108,20 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path,
     assert rc == 0, stderr
     ids = list(DOCS)  # the reference: numpy cosine over every document
     cosines = minilm.encode([DOCS[i] for i in ids]) @ minilm.encode(["a kitten napping on a rug"])[0]
-    assert [h["id"] for h in json.loads(stdout)["results"]] == [ids[i] for i in np.argsort(-cosines)[:3]]
-    assert [h["id"] for h in json.loads(stdout)["results"]][0] == "cat"
+    assert [h["id"] for h in json.loads(stdout)["hits"]] == [ids[i] for i in np.argsort(-cosines)[:3]]
+    assert [h["id"] for h in json.loads(stdout)["hits"]][0] == "cat"
     # The HNSW index caught up with the last add in memory; saving it fails: one warning line.
     assert f"warning: vector index of space 'text' of {archived} not saved ([Errno 30] Read-only file system" \
         in stderr
 
     rc, stdout, stderr = namespace.result("keyword", out)
     assert rc == 0, stderr
-    assert [h["id"] for h in json.loads(stdout)["results"]] == ["stocks"]
+    assert [h["id"] for h in json.loads(stdout)["hits"]] == ["stocks"]
     assert "warning: keyword index" in stderr and "Read-only file system" in stderr
 
     rc, stdout, stderr = namespace.result("hybrid", out)
     assert rc == 0, stderr
-    assert [h["id"] for h in json.loads(stdout)["results"]][0] == "stocks"
+    assert [h["id"] for h in json.loads(stdout)["hits"]][0] == "stocks"
 
     rc, stdout, stderr = namespace.result("get", out)
     assert (rc, json.loads(stdout)) == (0, {"id": "bread", "text": DOCS["bread"], "metadata": {}}), stderr

@@ -113,7 +113,7 @@ def test_cli_prints_the_same_warnings_on_stderr(tmp_path):
                           "--json")
         assert done.returncode == 0, done.stderr
         assert done.stderr.splitlines() == [f"warning: {n}" for n in notes]
-        assert {h["id"] for h in json.loads(done.stdout)["results"]} == want - {"d2"}
+        assert {h["id"] for h in json.loads(done.stdout)["hits"]} == want - {"d2"}
     done = embkit_cli("get", str(tmp_path / "c"), "--where", '{"title": {"$contains": 5}}')
     assert (done.returncode, done.stderr) == (1, "error: where.title.$contains: expected a string, got 5\n")
 

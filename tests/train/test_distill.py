@@ -55,7 +55,7 @@ def test_a_collection_searches_with_the_distilled_model(distilled, tmp_path):
     subprocess.run(cli + ["add", str(tmp_path / "c"), str(docs)], check=True, capture_output=True)
     found = subprocess.run(cli + ["search", str(tmp_path / "c"), "share prices dropped", "-k", "1", "--json"],
                            check=True, capture_output=True, text=True)
-    assert json.loads(found.stdout)["results"][0]["id"] == "market"
+    assert json.loads(found.stdout)["hits"][0]["id"] == "market"
 
 
 @pytest.mark.parametrize("base, options, message", [

@@ -87,7 +87,7 @@ def test_a_collection_uses_the_trained_model_whole_texts(trained, tmp_path):
     subprocess.run(cli + ["add", str(tmp_path / "c"), str(docs)], check=True, capture_output=True)
     found = subprocess.run(cli + ["search", str(tmp_path / "c"), "glucose and insulin", "-k", "1", "--json"],
                            check=True, capture_output=True, text=True)
-    assert json.loads(found.stdout)["results"][0]["id"] == "diab"
+    assert json.loads(found.stdout)["hits"][0]["id"] == "diab"
 
 
 @pytest.mark.parametrize("options, message", [

@@ -2,10 +2,14 @@
 
 import json
 import time
+import warnings
 from typing import Optional
 
 import typer
 
+from ..errors import EmbkitWarning
+from ..search.hit import hits_payload
+from ..search.request import SearchRequest
 from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _progress, _where, app, open_space
 
 
@@ -37,21 +41,24 @@ def search(path: str = DirArg,
            as_json: bool = JsonOpt) -> None:
     """Search by meaning, by keywords or both: a query text, --image FILE or --like ID.
     A text query finds images in an image space through the model's text tower."""
-    where_dict = _where(where)
+    request = SearchRequest(query, k=k, where=_where(where), like=like, mode=mode, rrf_k=rrf_k, alpha=alpha,
+                            mmr=mmr, rerank=rerank, reranker=reranker, documents=documents, ef=ef, nprobe=nprobe,
+                            rescore=rescore, dims=dims, image=image)
     with open_space(path, space, read_url=read_url) as col:
         if mode != "keyword":
             with _progress(col.count(), "updating index", quiet=as_json) as advance:
                 col.refresh_index(progress=advance)
-        hits = col.search(query, k=k, where=where_dict, like=like, mode=mode, rrf_k=rrf_k, alpha=alpha, mmr=mmr,
-                          rerank=rerank, reranker=reranker, by_document=documents, ef=ef, nprobe=nprobe,
-                          rescore=rescore, dims=dims, image=image)
-        _print_hits(hits, mode, rerank, as_json)  # before closing saves the caches: the answer comes first
+        started = time.perf_counter()
+        found = col.find(request)
+        for line in found.warnings:  # one `warning: ...` line each on stderr (see cli/__init__.py)
+            warnings.warn(line, EmbkitWarning, stacklevel=1)
+        if as_json:  # the shape HTTP answers (search/hit.py): before closing saves the caches
+            _print_json(hits_payload(found.hits, (time.perf_counter() - started) * 1000, found.warnings))
+        else:
+            _print_hits(found.hits, mode, rerank)
 
 
-def _print_hits(hits, mode: str, rerank: Optional[int], as_json: bool) -> None:
-    if as_json:
-        _print_json({"results": [h.to_dict() for h in hits]})
-        return
+def _print_hits(hits, mode: str, rerank: Optional[int]) -> None:
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, start=1):

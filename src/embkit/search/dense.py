@@ -5,7 +5,6 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import EmbkitError
 from ..index import VectorIndex
 from .exact import top_k
 
@@ -26,9 +25,7 @@ def dense_search(index: VectorIndex, query: np.ndarray, k: int, fetch: Fetch, al
     allowed rows, with ef/nprobe widened by 1/selectivity, and falls back to exact if
     the index still returns too few. Quantized indexes rescore `k × rescore`
     candidates against the stored float32 vectors (rescore=1 turns that off)."""
-    query = np.atleast_2d(query)
-    if rescore is not None and (isinstance(rescore, bool) or not isinstance(rescore, int) or not 1 <= rescore <= 100):
-        raise EmbkitError(f"rescore: must be an integer from 1 to 100, got {rescore!r}")
+    query = np.atleast_2d(query)  # rescore was checked with the request (search/request.py)
     factor = (rescore or DEFAULT_RESCORE) if index.spec.quantized else 1
     if allow is not None:
         if len(allow) == 0:

@@ -10,7 +10,8 @@ class Hit(NamedTuple):
     when that retriever did not return it, or did not run). `rerank_score`: the
     cross-encoder's score when the results were reranked. For a chunk of a longer
     document: `parent` (the document's id), `source` (file), `page` (1-based, pdf),
-    `start` / `end` (character offsets of the chunk in the document's text)."""
+    `start` / `end` (character offsets of the chunk in the document's text).
+    `document`: the id of the document the hit belongs to (its parent, else its own)."""
 
     id: str
     score: float
@@ -27,6 +28,27 @@ class Hit(NamedTuple):
     start: int | None = None
     end: int | None = None
 
+    @property
+    def document(self) -> str:
+        """The document this hit belongs to: a chunk's `parent`, else the hit itself."""
+        return document_of(self.id, self.metadata)
+
     def to_dict(self) -> dict:
-        """The first four fields always; the later ones only where they are set."""
-        return {key: value for i, (key, value) in enumerate(self._asdict().items()) if i < 4 or value is not None}
+        """The hit as every door prints it (CLI --json, HTTP): the first four fields and
+        `document` always; the later ones only where they are set."""
+        out = {"id": self.id, "document": self.document}
+        out.update((key, value) for i, (key, value) in enumerate(self._asdict().items()) if i < 4 or value is not None)
+        return out
+
+
+def document_of(record_id: str, metadata: dict | None) -> str:
+    """The document a record belongs to: its metadata `parent` (a chunk), else itself."""
+    parent = metadata.get("parent") if isinstance(metadata, dict) else None
+    return parent if isinstance(parent, str) else record_id
+
+
+def hits_payload(hits: list[Hit], took_ms: float, warnings: list[str] | None = None) -> dict:
+    """The answer to a search as the CLI (--json) and HTTP give it: the hits, how long
+    the search took, and "warnings" only when there is something to say."""
+    out = {"hits": [hit.to_dict() for hit in hits], "took_ms": round(took_ms, 2)}
+    return {**out, "warnings": list(warnings)} if warnings else out

@@ -10,6 +10,7 @@ is derived from the same store rows, so it follows every write like the full ind
 import numpy as np
 
 from ..errors import EmbkitError
+from ..index.manager import IndexManager
 from ..store import Space
 
 
@@ -51,3 +52,23 @@ class TruncatedStore:
 
     def prune_changes(self, upto: int) -> None:
         pass
+
+
+class Views:
+    """The Matryoshka views of one space, by dimension: each an index over the first
+    `dims` dimensions in its own folder under `index_root`, made on first use."""
+
+    def __init__(self, store, space: Space, index_root):
+        self._store, self._space, self._root = store, space, index_root
+        self._managers: dict[int, IndexManager] = {}
+
+    def __call__(self, dims: int) -> IndexManager:
+        if dims not in self._managers:
+            view = view_space(self._space, dims)
+            self._managers[dims] = IndexManager(TruncatedStore(self._store, self._space, dims), view,
+                                                self._root / view.name)
+        return self._managers[dims]
+
+    def items(self):
+        """(dims, index manager) of each view made so far, for saving."""
+        return list(self._managers.items())

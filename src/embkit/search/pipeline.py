@@ -9,13 +9,13 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..errors import EmbkitError
-from .fusion import DEFAULT_ALPHA, Fused, check_alpha, check_rrf_k, rrf, sources_of, weighted
-from .hit import Hit
-from .mmr import check_mmr, mmr
-from .rerank import blend_of, blend_scores, check_rerank, load_reranker, rerank_scores
+from .fusion import DEFAULT_ALPHA, Fused, rrf, sources_of, weighted
+from .hit import Hit, document_of
+from .mmr import mmr
+from .request import MODES, SearchRequest
+from .rerank import blend_of, blend_scores, load_reranker, rerank_scores
 
-MODES = ("dense", "keyword", "hybrid")
+__all__ = ["MODES", "Plan", "Sources", "retrieve"]
 HYBRID_DEPTH = 100  # candidates each retriever hands to fusion
 CHUNK_FIELDS = ("parent", "source", "page", "start", "end")
 
@@ -28,55 +28,31 @@ class Sources(Protocol):
 
 
 @dataclass
-class Request:
-    k: int
-    mode: str = "dense"
-    query: str | None = None
-    vector: Callable[[], np.ndarray] | None = None  # the query vector, computed only if needed
+class Plan:
+    """What a checked request resolved to: the query vector (computed only if a dense
+    retriever runs), the rows the filter allows, and ids never returned (`like`'s own)."""
+
+    vector: Callable[[], np.ndarray]
     allow: np.ndarray | None = None
-    rrf_k: int | None = None  # given: fuse by RRF ...
-    alpha: float | None = None  # ... else by weighted normalized scores (DEFAULT_ALPHA)
-    mmr: float | None = None
-    rerank: int | None = None
-    reranker: str | None = None
-    by_document: bool = False
-    exclude: frozenset[str] = frozenset()  # ids never returned (the `like` document's records)
-
-    def check(self) -> "Request":
-        if self.mode not in MODES:
-            raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.mode != "dense" and not self.query:
-            raise EmbkitError(f"mode: {self.mode} search needs a query text (vector= and like= are dense only)")
-        if self.rrf_k is not None and self.alpha is not None:
-            raise EmbkitError("alpha: give rrf_k (reciprocal rank fusion) or alpha (weighted scores), not both")
-        self.rrf_k = None if self.rrf_k is None else check_rrf_k(self.rrf_k)
-        self.alpha = None if self.alpha is None else check_alpha(self.alpha)
-        self.mmr = None if self.mmr is None else check_mmr(self.mmr)
-        if self.rerank is not None:
-            self.rerank = check_rerank(self.rerank)
-            if self.query is None:
-                raise EmbkitError("rerank: reranking needs a query text")
-            if not self.reranker:
-                raise EmbkitError("reranker: rerank=N needs a cross-encoder folder (reranker=PATH); "
-                                  "train one with `embkit train reranker`")
-        return self
-
-    def depth(self) -> int:
-        """How many candidates each retriever fetches for the later stages."""
-        n = max(self.k, self.rerank or 0, 4 * self.k if self.mmr is not None else 0)
-        n *= 3 if self.by_document else 1  # several chunks of one document may come first
-        n += len(self.exclude)
-        return max(n, HYBRID_DEPTH) if self.mode == "hybrid" else n
+    exclude: frozenset[str] = frozenset()
 
 
-def retrieve(req: Request, sources: Sources) -> list[Hit]:
-    req.check()
-    n = req.depth()
+def depth(req: SearchRequest, plan: Plan) -> int:
+    """How many candidates each retriever fetches for the later stages."""
+    n = max(req.k, req.rerank or 0, 4 * req.k if req.mmr is not None else 0)
+    n *= 3 if req.documents else 1  # several chunks of one document may come first
+    n += len(plan.exclude)
+    return max(n, HYBRID_DEPTH) if req.mode == "hybrid" else n
+
+
+def retrieve(req: SearchRequest, plan: Plan, sources: Sources) -> list[Hit]:
+    """The hits of a checked request, in the order of the stages above."""
+    n = depth(req, plan)
     lists = []
     if req.mode in ("dense", "hybrid"):
-        lists.append(sources.dense(req.vector(), n, req.allow))
+        lists.append(sources.dense(plan.vector(), n, plan.allow))
     if req.mode in ("keyword", "hybrid"):
-        lists.append(sources.keyword(req.query, n, req.allow))
+        lists.append(sources.keyword(req.query, n, plan.allow))
     if req.mode == "hybrid":
         if req.rrf_k is not None:
             fused = rrf(lists, req.rrf_k)
@@ -88,8 +64,8 @@ def retrieve(req: Request, sources: Sources) -> list[Hit]:
         dense_src, keyword_src = (fused.sources[0], {}) if req.mode == "dense" else ({}, fused.sources[0])
     records = sources.records(fused.rowids)
     rows = [(int(r), float(s)) for r, s in zip(fused.rowids, fused.scores)
-            if int(r) in records and records[int(r)].id not in req.exclude]
-    if req.by_document:
+            if int(r) in records and records[int(r)].id not in plan.exclude]
+    if req.documents:
         rows = _best_chunk_per_document(rows, records)
     rerank = {}
     if req.rerank is not None and rows:
@@ -102,14 +78,14 @@ def retrieve(req: Request, sources: Sources) -> list[Hit]:
 def _best_chunk_per_document(rows, records):
     seen, kept = set(), []
     for row, score in rows:
-        parent = records[row].metadata.get("parent", records[row].id)
+        parent = document_of(records[row].id, records[row].metadata)
         if parent not in seen:
             seen.add(parent)
             kept.append((row, score))
     return kept
 
 
-def _reranked(rows, records, req: Request):
+def _reranked(rows, records, req: SearchRequest):
     """The top N in the reranker's order (blended with the first stage's scores when the
     reranker was trained by embkit with a tuned weight); the rest follow unchanged."""
     head, tail = rows[:req.rerank], rows[req.rerank:]
@@ -119,7 +95,7 @@ def _reranked(rows, records, req: Request):
     return [(head[i][0], float(scores[i])) for i in order] + tail, {head[i][0]: float(raw[i]) for i in order}
 
 
-def _diversified(rows, req: Request, sources: Sources):
+def _diversified(rows, req: SearchRequest, sources: Sources):
     pool = rows[:max(4 * req.k, req.k)]
     found, matrix = sources.vectors(np.array([r for r, _ in pool], dtype=np.int64))
     by_row = dict(zip(found.tolist(), matrix))

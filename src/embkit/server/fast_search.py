@@ -13,6 +13,7 @@ import time
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from ..search.request import SearchRequest
 from .errors import ApiError
 from .routes_search import encode_hits  # the route's own encoding: the same bytes
 from .schemas import Search
@@ -59,10 +60,10 @@ class FastSearch:
             if not hosted.collection.index_ready():
                 return None
             started = time.perf_counter()
-            hits = hosted.collection.search(vector=search.vector, like=search.like, k=search.k,
-                                            by_document=search.by_document, ef=search.ef, nprobe=search.nprobe,
-                                            rescore=search.rescore)
-            return encode_hits(hits, started)
+            found = hosted.collection.find(SearchRequest(vector=search.vector, like=search.like, k=search.k,
+                                                         documents=search.documents, ef=search.ef,
+                                                         nprobe=search.nprobe, rescore=search.rescore))
+            return encode_hits(found.hits, started)
         except Exception:  # the route raises it again and answers it as an error
             return None
         finally:
@@ -88,6 +89,7 @@ def _collection(scope) -> str | None:
 def _cheap(search: Search, limits) -> bool:
     return (search.query is None and search.rerank is None and search.mode == "dense" and search.mmr is None
             and search.where is None and search.dims is None and search.image is None and search.space is None
+            and search.by_document is None  # the old name: the route answers it with its deprecation warning
             and search.k <= min(MAX_INLINE_K, limits.max_k))
 
 

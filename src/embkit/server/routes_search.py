@@ -6,6 +6,8 @@ import time
 from fastapi import APIRouter, Depends, Request, Response
 
 from ..errors import EmbkitError
+from ..search.hit import hits_payload
+from ..search.request import SearchRequest, renamed
 from .auth import requires
 from .encoding import encode
 from .routes_images import decode_image
@@ -21,8 +23,8 @@ router = APIRouter(tags=["search"])
 # and headers without that trip; `response_model=dict` keeps the OpenAPI schema as it was.
 # encoding.py also serves a stored record that cannot be encoded as it is with a marker.
 def encode_hits(hits, started: float, warnings: list[str] | None = None) -> bytes:
-    content = {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return encode(with_warnings(content, warnings))
+    """The search answer in the shape the CLI's --json prints too (search/hit.py)."""
+    return encode(hits_payload(hits, (time.perf_counter() - started) * 1000, warnings))
 
 
 def with_warnings(content: dict, warnings: list[str] | None) -> dict:
@@ -40,17 +42,16 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     lim.text(body.query, "query")
     if body.rerank is not None:
         lim.k(body.rerank, "rerank")
-    options = body.model_dump(exclude_none=True)
+    options, notes = renamed(body.model_dump(exclude_unset=True, exclude_none=True))  # by_document: a warning
     options["reranker"] = _reranker(request, body.rerank)
-    query = options.pop("query", None)
     if "image" in options:
         options["image"] = decode_image(options["image"])
+    search_request = SearchRequest(**options)
     h = hosted(request, name)
     started = time.perf_counter()
     with h.lock.reading():
-        notes = h.collection.filter_warnings(body.where)
-        hits = h.collection.search(query, **options)
-    return Response(encode_hits(hits, started, notes), media_type="application/json")
+        found = h.collection.find(search_request)  # checked there, once; the filter's warnings come back
+    return Response(encode_hits(found.hits, started, notes + found.warnings), media_type="application/json")
 
 
 @router.post("/collections/{name}/context", response_model=dict)
@@ -61,9 +62,9 @@ def context(name: str, body: ContextRequest, request: Request, _=Depends(require
     lim.text(body.question, "question")
     h = hosted(request, name)
     with h.lock.reading():
-        notes = h.collection.filter_warnings(body.where)
-        ctx = h.collection.context(body.question, body.budget_tokens, k=body.k, where=body.where, mode=body.mode,
-                                   rerank=body.rerank, reranker=_reranker(request, body.rerank))
+        ctx, notes = h.collection.find_context(body.question, body.budget_tokens, k=body.k, where=body.where,
+                                               mode=body.mode, rerank=body.rerank,
+                                               reranker=_reranker(request, body.rerank))
     return Response(encode(with_warnings({**ctx.to_dict(), "text": ctx.text}, notes)), media_type="application/json")
 
 

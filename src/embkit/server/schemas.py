@@ -57,17 +57,21 @@ class DeleteDocuments(Strict):
 
 
 class Search(Strict):
+    """The body of a search: the fields of search.request.SearchRequest (types only
+    here; the values are checked once, by SearchRequest.check)."""
+
     query: str | None = None
     vector: list[float] | None = None
     like: str | None = Field(None, description="Id of a stored document: more like this.")
-    k: int = Field(10, ge=1)
+    k: int = 10
     where: dict[str, Any] | None = None
-    mode: Literal["dense", "keyword", "hybrid"] = "dense"
+    mode: str = "dense"
     rrf_k: int | None = None
     alpha: float | None = None
     mmr: float | None = None
     rerank: int | None = Field(None, description="Rerank the top N with the server's cross-encoder (--reranker).")
-    by_document: bool = False
+    documents: bool = Field(False, description="The best chunk of each document instead of chunks.")
+    by_document: bool | None = Field(None, description="Deprecated: the old name of `documents`.")
     ef: int | None = None
     nprobe: int | None = None
     rescore: int | None = None
@@ -77,11 +81,13 @@ class Search(Strict):
 
 
 class ContextRequest(Strict):
+    """Types only: the values are checked by the search they run (SearchRequest.check)."""
+
     question: str
     budget_tokens: int = 1500
-    k: int = Field(20, ge=1)
+    k: int = 20
     where: dict[str, Any] | None = None
-    mode: Literal["dense", "keyword", "hybrid"] | None = None
+    mode: str | None = None
     rerank: int | None = None
 
 

@@ -1,0 +1,64 @@
+"""The query side of a dense search: the vector a request searches with (a text or an
+image embedded by the space's encoder or its paired tower, a given vector, or the
+vector of a stored document for `like`), prepared as the space stores its vectors."""
+
+from typing import Callable
+
+import numpy as np
+
+from ..encoders import Encoder
+from ..encoders.base import l2_normalize
+from ..errors import EmbkitError
+from ..store import Record, Space, Store
+from .request import SearchRequest
+
+EncoderFor = Callable[[str, str], Encoder]  # (modality, field) -> the encoder that embeds it into the space
+
+
+def prepare_vectors(vectors, metric: str, field: str) -> np.ndarray:
+    """Float32; unit length for cosine (a zero vector has no direction: refused)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if metric == "cosine":
+        norms = np.linalg.norm(vectors, axis=1)
+        zero = np.flatnonzero(norms < 1e-12)
+        if zero.size:
+            raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
+        vectors = l2_normalize(vectors)
+    return vectors
+
+
+def query_vector(req: SearchRequest, store: Store, space: Space,
+                 encoder_for: EncoderFor) -> tuple[Callable[[], np.ndarray], frozenset[str]]:
+    """A function giving the query vector (a text is embedded only if it is called: a
+    keyword search never loads the model) and the ids its hits leave out (`like`'s)."""
+    if req.query is not None:
+        return lambda: prepare_vectors(encoder_for("text", "query").encode([req.query]), space.metric, "query"), \
+            frozenset()
+    if req.image is not None:
+        q = prepare_vectors(encoder_for("image", "image").encode([req.image]), space.metric, "image")
+    elif req.vector is not None:
+        q = prepare_vectors(req.vector, space.metric, "vector")
+    else:
+        q, exclude = like_vector(store, space, req.like)
+        return lambda: q, exclude
+    return lambda: q, frozenset()
+
+
+def like_vector(store: Store, space: Space, like: str) -> tuple[np.ndarray, frozenset[str]]:
+    """The query vector of `like=ID` and the ids to leave out of its hits: a record's
+    own vector, or for a document stored as chunks the normalized mean of theirs."""
+    records = store.get([like]) or sorted(store.find({"parent": {"$in": [like]}}), key=_chunk_number)
+    found, vectors = store.vectors(space.name, [r.rowid for r in records]) if records else ([], [])
+    if not len(found):
+        raise EmbkitError(f"like: no document with id {like!r}")
+    by_row = dict(zip(np.asarray(found).tolist(), vectors))
+    kept = [r for r in records if r.rowid in by_row]
+    q = np.mean([by_row[r.rowid] for r in kept], axis=0, dtype=np.float32)[None, :]
+    if len(kept) > 1 and space.metric == "cosine":
+        q = l2_normalize(q)
+    return q, frozenset(r.id for r in kept)
+
+
+def _chunk_number(record: Record) -> int:
+    number = record.metadata.get("chunk")
+    return number if isinstance(number, int) else 0

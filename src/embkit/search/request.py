@@ -1,0 +1,143 @@
+"""One search, every option in one place: the CLI's options, the HTTP body and the
+Python keywords all map onto a `SearchRequest` with the same names, and it is checked
+once (`check`), here, before anything runs."""
+
+import warnings
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .. import validate
+from ..encoders import CATALOG
+from ..errors import EmbkitError
+from ..store import Space
+from .fusion import check_alpha, check_rrf_k
+from .matryoshka import check_dims
+from .mmr import check_mmr
+from .rerank import check_rerank
+
+MODES = ("dense", "keyword", "hybrid")
+MAX_RESCORE = 100
+MAX_SEARCH_PARAM = 32768  # ef / nprobe: the largest beam an index spec accepts
+RENAMED = {"by_document": "documents"}  # old name -> new name, accepted for one release
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search: exactly one of `query` (text), `vector`, `like` (a stored document's
+    id: more like it) or `image`; then how (`mode`, fusion by `rrf_k` or `alpha`,
+    `rerank` with `reranker`, `mmr`, `documents`: the best chunk per document), where
+    (`where`, `space`, `dims`), and index knobs for this call (`ef`, `nprobe`, `rescore`).
+    `model` names the model a given `vector` came from (checked against the space's)."""
+
+    query: str | None = None
+    vector: Any = None
+    like: str | None = None
+    image: Any = None
+    k: int = 10
+    where: dict | None = None
+    mode: str = "dense"
+    rrf_k: int | None = None
+    alpha: float | None = None
+    mmr: float | None = None
+    rerank: int | None = None
+    reranker: str | None = None
+    documents: bool = False
+    ef: int | None = None
+    nprobe: int | None = None
+    rescore: int | None = None
+    dims: int | None = None
+    space: str | None = None
+    model: str | None = None
+
+    @classmethod
+    def of(cls, query: str | None = None, **options) -> "SearchRequest":
+        """A request from keywords; an old option name warns (DeprecationWarning) and
+        maps to its new one."""
+        options, notes = renamed(options)
+        for note in notes:
+            warnings.warn(note, DeprecationWarning, stacklevel=3)
+        return cls(query, **options)
+
+    def check(self, space: Space) -> "SearchRequest":
+        """This request with its values checked against `space` (dims, vector length,
+        model) and normalized; EmbkitError names the first field that is wrong."""
+        given = [x is not None for x in (self.query, self.vector, self.like, self.image)]
+        if sum(given) != 1:
+            raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
+        if self.mode not in MODES:
+            raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.image is not None and self.mode != "dense":
+            raise EmbkitError(f"mode: an image query searches by meaning only (mode 'dense'), not {self.mode!r}")
+        if self.mode != "dense" and self.query is None:
+            raise EmbkitError(f"mode: {self.mode} search needs a query text (vector= and like= are dense only)")
+        if self.rrf_k is not None and self.alpha is not None:
+            raise EmbkitError("alpha: give rrf_k (reciprocal rank fusion) or alpha (weighted scores), not both")
+        if self.model is not None and self.model != space.model:
+            other = CATALOG[self.model].dim if self.model in CATALOG else "?"
+            raise EmbkitError(f"model: space {space.name!r} holds vectors from {space.model!r} ({space.dim}-d); "
+                              f"got {self.model!r} ({other}-d)")
+        return replace(self, query=None if self.query is None else validate.check_query(self.query),
+                       vector=None if self.vector is None else
+                       validate.check_vectors(self.vector, 1, space.dim, space.model, "vector"),
+                       like=None if self.like is None else _like_id(self.like),
+                       k=validate.check_k(self.k), where=None if self.where is None else validate.check_where(self.where),
+                       documents=_flag(self.documents, "documents"),
+                       rrf_k=None if self.rrf_k is None else check_rrf_k(self.rrf_k),
+                       alpha=None if self.alpha is None else check_alpha(self.alpha),
+                       mmr=None if self.mmr is None else check_mmr(self.mmr),
+                       rerank=self._rerank(), ef=_count(self.ef, "ef", MAX_SEARCH_PARAM),
+                       nprobe=_count(self.nprobe, "nprobe", MAX_SEARCH_PARAM),
+                       rescore=_count(self.rescore, "rescore", MAX_RESCORE), dims=check_dims(self.dims, space))
+
+    def _rerank(self) -> int | None:
+        if self.rerank is None:
+            return None
+        rerank = check_rerank(self.rerank)
+        if self.query is None:
+            raise EmbkitError("rerank: reranking needs a query text")
+        if not self.reranker:
+            raise EmbkitError("reranker: rerank=N needs a cross-encoder folder (reranker=PATH); "
+                              "train one with `embkit train reranker`")
+        return rerank
+
+    def index_params(self) -> dict:
+        """The index knobs given for this call (ef, nprobe)."""
+        return {key: value for key, value in (("ef", self.ef), ("nprobe", self.nprobe)) if value is not None}
+
+
+OPTIONS = tuple(f.name for f in fields(SearchRequest))
+
+
+def renamed(options: dict) -> tuple[dict, list[str]]:
+    """`options` with old names (see RENAMED) moved to their new ones, and a note for
+    each old name used; both names at once is an error."""
+    options, notes = dict(options), []
+    for old, new in RENAMED.items():
+        if old not in options:
+            continue
+        value = options.pop(old)
+        if new in options and options[new] != value:
+            raise EmbkitError(f"{old}: renamed {new}; give {new} only")
+        options[new] = value
+        notes.append(f"{old}: deprecated, use {new} (the old name goes in the next release)")
+    return options, notes
+
+
+def _like_id(like) -> str:
+    if not isinstance(like, str):
+        raise EmbkitError(f"like: expected a document id (a string), got {type(like).__name__}")
+    return validate.check_unicode(like, "like")
+
+
+def _flag(value, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise EmbkitError(f"{field}: expected true or false, got {value!r}")
+    return value
+
+
+def _count(value, field: str, limit: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise EmbkitError(f"{field}: must be an integer from 1 to {limit}, got {value!r}")
+    return value

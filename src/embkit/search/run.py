@@ -1,0 +1,47 @@
+"""A checked SearchRequest run against a collection's parts: the hits and the warnings
+(a filter naming a field no document has) that each door reports its own way; and the
+RAG context built from such a search."""
+
+from dataclasses import dataclass, field
+
+from .. import validate
+from .context import Context, build_context
+from .hit import Hit
+from .pipeline import Plan, retrieve
+from .query_vector import query_vector
+from .request import SearchRequest
+from .sources import SearchParts, StoreSources
+from .token_budget import count_tokens
+
+
+@dataclass
+class Found:
+    """A search's hits, best first, and what its filter named that no document has."""
+
+    hits: list[Hit]
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_search(req: SearchRequest, parts: SearchParts) -> Found:
+    """The hits of `req`, already checked against `parts.space` (SearchRequest.check)."""
+    notes = parts.store.filter_warnings(req.where) if req.where is not None else []
+    vector, exclude = query_vector(req, parts.store, parts.space, parts.encoder_for)
+    allow = parts.store.rowids(req.where) if req.where is not None else None
+    return Found(retrieve(req, Plan(vector, allow, exclude), StoreSources(parts, req)), notes)
+
+
+def default_context_mode(parts: SearchParts) -> str:
+    """Hybrid where the space has a model to embed the question, keyword otherwise."""
+    return "hybrid" if parts.space.model != "none" else "keyword"
+
+
+def run_context(question: str, budget_tokens: int, req: SearchRequest, parts: SearchParts) -> tuple[Context, list[str]]:
+    """Passages for an LLM prompt from the hits of `req` (a checked search for
+    `question`), deduplicated, numbered and cited within `budget_tokens`."""
+    found = run_search(req, parts)
+    return build_context(question, found.hits, budget_tokens, count_tokens), found.warnings
+
+
+def checked_question(question) -> str:
+    """The question of a context request, checked under its own name."""
+    return validate.check_query(question, "question")
