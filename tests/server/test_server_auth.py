@@ -39,6 +39,9 @@ ROUTES = [
     ("POST", "/collections/{name}/similarity", {"a": ["kitten"], "b": ["cat", "bond"]}, "read"),
     ("POST", "/collections/{name}/cluster", {"k": 3}, "write"),
     ("GET", "/collections/{name}/map?method=pca&color_by=cluster", None, "read"),
+    ("POST", "/collections/{name}/outliers", {"top": 2, "k": 2}, "read"),
+    ("POST", "/collections/{name}/duplicates", {"unit": "chunk"}, "read"),
+    ("POST", "/collections/{name}/dedupe", {}, "write"),  # a dry run
     ("DELETE", "/collections/{name}/documents/{doc_id}", None, "write"),
     ("POST", "/collections/{name}/delete", {"ids": ["snow"]}, "write"),
     ("POST", "/collections", {"name": "made"}, "admin"),

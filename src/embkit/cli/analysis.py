@@ -10,6 +10,10 @@ from ..errors import EmbkitError
 from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _where, app, open_space
 
 
+UnitOpt = typer.Option("document", "--unit", help="What to count: document (one vector per document, the mean "
+                       "of its chunks') or chunk.")
+
+
 def _stages(quiet: bool):
     """Where the library's stage messages go: stderr, unless the output is JSON."""
     return None if quiet else (lambda message: typer.echo(f"… {message}", err=True))
@@ -36,24 +40,26 @@ def cluster(path: str = DirArg,
             ray_address: Optional[str] = typer.Option(None, "--ray-address", help="kmeans: assign the vectors to "
                                                       "the centroids in Ray tasks (auto, host:port, ray://..., "
                                                       "local)."),
+            unit: str = UnitOpt,
             space: Optional[str] = SpaceOpt,
             as_json: bool = JsonOpt) -> None:
-    """Group documents by meaning; store each one's cluster in metadata and describe the clusters."""
+    """Group documents by meaning; store each one's cluster in metadata (on all its chunks) and describe the
+    clusters."""
     where_dict, k_value = _where(where), _k(k)
     with open_space(path, space) as col:
-        result = col.cluster(k_value, method, where=where_dict, field=field, seed=seed,
+        result = col.cluster(k_value, method, where=where_dict, field=field, seed=seed, unit=unit,
                              min_cluster_size=min_cluster_size, progress=_stages(as_json), ray_address=ray_address)
     if as_json:
         _print_json(result.to_dict())
         return
     noise = f", {result.noise} noise (-1)" if result.method == "hdbscan" else ""
-    typer.echo(f"{result.k} clusters of {result.documents} documents{noise}; stored in metadata field "
+    typer.echo(f"{result.k} clusters of {result.documents} {result.unit}s{noise}; stored in metadata field "
                f"{result.field!r} (filter with --where '{{\"{result.field}\": 0}}')")
     for note in result.notes:
         typer.echo(f"note: {note}")
     for c in result.clusters:
         kind = "noise: " if c.id < 0 else ""
-        typer.echo(f"{c.id:>4}  {c.size:>6} docs  {kind}{', '.join(c.terms) or '(no terms)'}\n"
+        typer.echo(f"{c.id:>4}  {c.size:>6} {'docs' if result.unit == 'document' else 'chunks'}  {kind}{', '.join(c.terms) or '(no terms)'}\n"
                    f"      representative {c.representative}: {c.snippet}")
 
 
@@ -66,13 +72,14 @@ def map_(path: str = DirArg,
          output: Path = typer.Option(Path("map.html"), "-o", "--output", help="HTML file; the PNG goes beside it."),
          where: Optional[str] = WhereOpt,
          seed: int = typer.Option(0, "--seed", help="Random seed of the projection."),
+         unit: str = UnitOpt,
          space: Optional[str] = SpaceOpt,
          as_json: bool = JsonOpt) -> None:
     """Draw the documents in 2-D: an interactive HTML page (hover for text) and a PNG."""
     where_dict = _where(where)
     with open_space(path, space) as col:
         result = col.map(output, method, color_by=None if color_by == "none" else color_by, where=where_dict,
-                         seed=seed, progress=_stages(as_json))
+                         seed=seed, unit=unit, progress=_stages(as_json))
     if as_json:
         _print_json(result)
         return

@@ -1,13 +1,16 @@
 """Cleaning and comparing: outliers, dedupe, recommend, drift."""
 
 import json
+import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ..analysis.units import check_unit
 from ..collection import open as open_collection
-from ..errors import EmbkitError
+from ..errors import EmbkitError, EmbkitWarning
+from .analysis import UnitOpt
 from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _progress, _where, app, open_space, slice_size
 
 
@@ -18,16 +21,17 @@ def outliers(path: str = DirArg,
                                         "(local outlier factor)."),
              k: int = typer.Option(10, "-k", "--k", help="Neighbours per document."),
              where: Optional[str] = WhereOpt,
+             unit: str = UnitOpt,
              space: Optional[str] = SpaceOpt,
              as_json: bool = JsonOpt) -> None:
-    """The documents least like the rest, most outlying first."""
-    where_dict = _where(where)
+    """The documents (or chunks, --unit chunk) least like the rest, most outlying first."""
+    where_dict, unit = _where(where), check_unit(unit)
     with open_space(path, space) as col:
         _refresh(col, as_json)
-        with _progress(slice_size(col, where_dict), "neighbours", quiet=as_json) as advance:
-            found = col.outliers(top, method, k=k, where=where_dict, progress=advance)
+        with _progress(_units(col, where_dict, unit), "neighbours", quiet=as_json) as advance:
+            found = col.outliers(top, method, k=k, where=where_dict, unit=unit, progress=advance)
     if as_json:
-        _print_json({"results": [o._asdict() for o in found]})
+        _print_json({"unit": unit, "results": [o._asdict() for o in found]})
         return
     for rank, o in enumerate(found, start=1):
         typer.echo(f"{rank:>3}. {o.score:.4f}  {o.id}{_meta(o.metadata)}\n     {_snippet(o.text)}")
@@ -42,29 +46,30 @@ def dedupe(path: str = DirArg,
            keep: str = typer.Option("first", "--keep", help="Which one of a group stays: first (inserted "
                                     "earliest) or longest (most text)."),
            where: Optional[str] = WhereOpt,
+           unit: str = UnitOpt,
            space: Optional[str] = SpaceOpt,
            as_json: bool = JsonOpt) -> None:
-    """Find near-duplicate groups; a dry run unless --delete."""
-    where_dict = _where(where)
+    """Find near-duplicate groups; a dry run unless --delete (which deletes whole documents, or chunks with
+    --unit chunk)."""
+    where_dict, unit = _where(where), check_unit(unit)
     with open_space(path, space) as col:
         _refresh(col, as_json)
-        with _progress(slice_size(col, where_dict), "neighbours", quiet=as_json) as advance:
-            report = col.dedupe(threshold, keep, delete, where=where_dict, progress=advance)
+        with _progress(_units(col, where_dict, unit), "neighbours", quiet=as_json) as advance:
+            report = col.dedupe(threshold, keep, delete, where=where_dict, unit=unit, progress=advance)
     if as_json:
-        groups = [{**g._asdict(), "keep": kept} for g, kept in zip(report.groups, report.keep)]
-        _print_json({"groups": groups, "keep": report.keep, "delete": report.delete, "deleted": report.deleted,
-                     "dry_run": not delete})
+        _print_json(report.to_dict())
         return
     for n, (group, kept) in enumerate(zip(report.groups, report.keep), start=1):
         lowest = min(score for _, _, score in group.pairs)
-        typer.echo(f"group {n}: {len(group.ids)} documents, cosine ≥ {lowest:.4f}")
+        typer.echo(f"group {n}: {len(group.ids)} {unit}s, cosine ≥ {lowest:.4f}")
         for doc_id, text in zip(group.ids, group.texts):
             typer.echo(f"  {'keep  ' if doc_id == kept else 'delete'} {doc_id}  {_snippet(text, 90)}")
     groups = f"{len(report.groups)} group(s) of near-duplicates"
     if delete:
-        typer.echo(f"{groups}; deleted {report.deleted} document(s)")
+        chunks = f" ({report.chunks} chunks)" if unit == "document" else ""
+        typer.echo(f"{groups}; deleted {report.deleted} {unit}(s){chunks}")
     else:
-        typer.echo(f"{groups}; dry run: would delete {len(report.delete)} document(s) (--delete to do it)")
+        typer.echo(f"{groups}; dry run: would delete {len(report.delete)} {unit}(s) (--delete to do it)")
 
 
 @app.command()
@@ -132,6 +137,15 @@ def drift(a: Path = typer.Argument(..., help="Collection folder A."),
         typer.echo(f"{c.cluster:>7}  {c.share_a:7.1%}  {c.share_b:7.1%}  {c.change:+7.1%}  {_snippet(c.example, 60)}")
     if report.plot:
         typer.echo(f"plot: {report.plot}")
+
+
+def _units(col, where: Optional[dict], unit: str) -> int:
+    """How many documents (or chunks) the slice holds, for a progress bar."""
+    if unit == "chunk":
+        return slice_size(col, where)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmbkitWarning)
+        return col.count(where, unit="document")
 
 
 def _refresh(col, quiet: bool) -> None:

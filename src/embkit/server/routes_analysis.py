@@ -1,11 +1,13 @@
-"""Cluster a collection (labels stored as metadata) and its 2-D map for the web page."""
+"""Cluster a collection (labels stored as metadata), its outliers and near-duplicates,
+and its 2-D map for the web page; each over documents (the default) or chunks (`unit`)."""
 
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from ..analysis.units import document_key, label
 from .auth import requires
-from .schemas import ClusterRequest
+from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
 from .state import hosted
 
 router = APIRouter(tags=["analysis"])
@@ -14,36 +16,79 @@ SNIPPET = 200
 
 @router.post("/collections/{name}/cluster")
 def cluster(name: str, body: ClusterRequest, request: Request, _=Depends(requires("write"))) -> dict:
-    """k-means or HDBSCAN; each document's cluster goes into metadata `field`."""
+    """k-means or HDBSCAN; each document's cluster goes into metadata `field` (on all its chunks)."""
     h = hosted(request, name)
     with h.lock.writing():
         result = h.collection.cluster(k=body.k, method=body.method, where=body.where, field=body.field,
-                                      seed=body.seed, min_cluster_size=body.min_cluster_size)
+                                      seed=body.seed, min_cluster_size=body.min_cluster_size, unit=body.unit)
     return {"field": result.field, "method": result.method, "k": result.k, "documents": result.documents,
-            "noise": result.noise, "notes": result.notes,
+            "unit": result.unit, "noise": result.noise, "notes": result.notes,
             "clusters": [{"id": c.id, "size": c.size, "terms": c.terms, "representative": c.representative,
                           "snippet": c.snippet} for c in result.clusters]}
+
+
+@router.post("/collections/{name}/outliers")
+def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requires("read"))) -> dict:
+    """The documents (or chunks) least like the rest, most outlying first."""
+    h = hosted(request, name)
+    with h.lock.reading():
+        found = h.collection.outliers(body.top, body.method, k=body.k, where=body.where, unit=body.unit)
+    return {"unit": body.unit, "results": [o._asdict() for o in found]}
+
+
+@router.post("/collections/{name}/duplicates")
+def duplicates(name: str, body: DuplicatesRequest, request: Request, _=Depends(requires("read"))) -> dict:
+    """Groups of near-duplicate documents (or chunks), largest first."""
+    h = hosted(request, name)
+    with h.lock.reading():
+        groups = h.collection.duplicates(body.threshold, where=body.where, k=body.k, unit=body.unit)
+    return {"unit": body.unit, "groups": [g._asdict() for g in groups]}
+
+
+@router.post("/collections/{name}/dedupe")
+def dedupe(name: str, body: DedupeRequest, request: Request, _=Depends(requires("write"))) -> dict:
+    """Near-duplicate groups and the one of each to keep; with `delete`, the others
+    are deleted (whole documents with unit document) in one transaction."""
+    h = hosted(request, name)
+    with h.lock.writing():
+        report = h.collection.dedupe(body.threshold, body.keep, body.delete, where=body.where, k=body.k,
+                                     unit=body.unit)
+    return report.to_dict()
 
 
 @router.get("/collections/{name}/map")
 def map_points(name: str, request: Request, method: Literal["umap", "pca", "tsne"] = "umap",
                color_by: str | None = Query(None, description="Metadata field to colour by (e.g. cluster)."),
+               unit: str = Query("document", description="One point per document (the mean of its chunks' "
+                                                         "vectors) or per chunk."),
                _=Depends(requires("read"))) -> dict:
-    """2-D coordinates of every document (cached per collection generation), with the
-    `color_by` value and the start of the text of each."""
+    """2-D coordinates of every document or chunk (cached per collection generation),
+    with the `color_by` value and the start of the text of each (a document's: its
+    title, else its first chunk's text)."""
     h = hosted(request, name)
     with h.lock.reading():
-        projection = h.collection.project(method)
-        docs = {d.id: d for d in h.collection.get(projection.ids)}
+        projection = h.collection.project(method, unit=unit)
+        docs = _first_chunks(h.collection.get(projection.ids), unit)
     points = []
     for doc_id, (x, y) in zip(projection.ids, projection.xy.tolist()):
         doc = docs.get(doc_id)
         if doc is None:
             continue
+        text = label(doc.text, doc.metadata) if unit == "document" else doc.text or ""
         points.append({"id": doc_id, "x": round(x, 5), "y": round(y, 5),
                        "color": _scalar(doc.metadata.get(color_by)) if color_by else None,
-                       "text": (doc.text or "")[:SNIPPET]})
-    return {"method": projection.method, "color_by": color_by, "notes": projection.notes, "points": points}
+                       "text": text[:SNIPPET]})
+    return {"method": projection.method, "color_by": color_by, "unit": unit, "notes": projection.notes,
+            "points": points}
+
+
+def _first_chunks(records, unit: str) -> dict:
+    """id -> the record a point shows: a chunk itself, or a document's first chunk
+    (`get` gives a document's chunks in chunk order)."""
+    out: dict = {}
+    for record in records:
+        out.setdefault(document_key(record.id, record.metadata) if unit == "document" else record.id, record)
+    return out
 
 
 def _scalar(value):

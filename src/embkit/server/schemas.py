@@ -100,6 +100,10 @@ class Similarity(Strict):
     b: list[str]
 
 
+UNIT = Field("document", description="What to count: document (one vector per document, the mean of its "
+                                     "chunks') or chunk. Checked by the library, as in every door.")
+
+
 class ClusterRequest(Strict):
     k: int | Literal["auto"] = "auto"
     method: Literal["kmeans", "hdbscan"] = "kmeans"
@@ -107,3 +111,25 @@ class ClusterRequest(Strict):
     field: str = "cluster"
     seed: int = 0
     min_cluster_size: int | None = None
+    unit: str = UNIT
+
+
+class OutliersRequest(Strict):
+    top: int = 20
+    method: str = "knn"
+    k: int = 10
+    where: dict[str, Any] | None = None
+    unit: str = UNIT
+
+
+class DuplicatesRequest(Strict):
+    threshold: float = 0.95
+    k: int = 10
+    where: dict[str, Any] | None = None
+    unit: str = UNIT
+
+
+class DedupeRequest(DuplicatesRequest):
+    keep: str = "first"
+    delete: bool = Field(False, description="Delete all but one of each group (whole documents with unit "
+                                            "document); false is a dry run.")
