@@ -116,4 +116,4 @@ def test_chunk_records(long_text, tokenizer):
 def test_chunk_records_of_a_short_document(tokenizer):
     meta = {"source": "a.txt"}
     (record,) = chunk_records("a.txt", "A short note.", meta, tokenizer, pages=[(0, 1)])
-    assert record == ("a.txt", "A short note.", {"source": "a.txt"}) and record.metadata is not meta
+    assert record == ("a.txt", "A short note.", {"source": "a.txt", "parent": "a.txt"}) and record.metadata is not meta

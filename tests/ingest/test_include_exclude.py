@@ -73,7 +73,7 @@ def test_a_text_collection_takes_the_texts_of_a_folder_with_pictures(docs, tmp_p
             ("shots/kettle.png", IMAGE), ("shots/leaves.jpg", IMAGE),
             ("assets/logo.svg", UNKNOWN), ("assets/site.css", UNKNOWN), ("guide/broken.pdf", UNREADABLE)]
         assert done.summary == SUMMARY + "; --verbose lists them"
-        assert col.get([f"{d}/index.md"])[0].metadata == {"source": f"{d}/index.md"}
+        assert col.get([f"{d}/index.md"])[0].metadata == {"source": f"{d}/index.md", "parent": f"{d}/index.md"}
 
 
 def test_named_files_are_taken_whatever_the_patterns_and_nothing_found_fails(docs, tmp_path):

@@ -163,7 +163,7 @@ def test_long_section_chunks_keep_their_section(tokenizer):
     assert "section" not in records[0].metadata and records[1].text.startswith("Long")
     assert len(records) > 4 and all(r.metadata["section"] == "Long" for r in records[1:])
     short = chunk_records("s", "Top\n\nShort.", {"k": 1}, tokenizer, sections=[(0, "Top")])
-    assert [(r.id, r.metadata) for r in short] == [("s", {"k": 1, "section": "Top"})]
+    assert [(r.id, r.metadata) for r in short] == [("s", {"k": 1, "parent": "s", "section": "Top"})]
 
 
 # A page the way documentation sites write them: inline HTML everywhere.

@@ -106,7 +106,7 @@ def test_metadata_past_the_limits_is_a_422(served):
     r = client.post("/collections/docs/add", json={"documents": [{"id": "ok", "text": "fine",
                                                                   "metadata": nested(32)}]})
     assert r.status_code == 201
-    assert client.get("/collections/docs/documents/ok").json()["metadata"] == nested(32)
+    assert client.get("/collections/docs/documents/ok").json()["metadata"] == {**nested(32), "parent": "ok"}
     assert client.post("/collections/docs/delete", json={"ids": ["ok"]}).json() == {"deleted": 1, "documents": 1}
     assert client.post("/collections/docs/get", json={"ids": ["deep", "big"]}).json() == {"documents": []}
 
@@ -129,13 +129,13 @@ def test_a_poison_document_in_the_store_breaks_no_read(served):
         r = client.post("/collections/old/search", json={"query": "bread dough", "k": 4, "mode": mode})
         assert r.status_code == 200, r.text
         hits = {h["id"]: h["metadata"] for h in r.json()["hits"]}
-        assert hits["poison"] == marker and hits["bread"] == {"topic": "food"}
+        assert hits["poison"] == marker and hits["bread"] == {"topic": "food", "parent": "bread"}
     r = client.post("/collections/old/search", json={"query": "the moon", "k": 1})
     assert r.status_code == 200 and [h["id"] for h in r.json()["hits"]] == ["moon"]
     r = client.post("/collections/old/get", json={"ids": ["poison", "moon"]})
     assert r.status_code == 200
     assert [(d["id"], d["metadata"]) for d in r.json()["documents"]] == \
-        [("poison", marker), ("moon", {"topic": "space"})]
+        [("poison", marker), ("moon", {"topic": "space", "parent": "moon"})]
     one = client.get("/collections/old/documents/poison")
     assert one.status_code == 200 and one.json() == {"id": "poison", "text": "The bread dough rises overnight.",
                                                      "metadata": marker}
