@@ -10,6 +10,7 @@ from .. import validate
 from ..encoders import CATALOG
 from ..errors import EmbkitError
 from ..store import Space
+from ..store.where import compile_where
 from .fusion import check_alpha, check_rrf_k
 from .matryoshka import check_dims
 from .mmr import check_mmr
@@ -80,7 +81,7 @@ class SearchRequest:
                        vector=None if self.vector is None else
                        validate.check_vectors(self.vector, 1, space.dim, space.model, "vector"),
                        like=None if self.like is None else _like_id(self.like),
-                       k=validate.check_k(self.k), where=None if self.where is None else validate.check_where(self.where),
+                       k=validate.check_k(self.k), where=None if self.where is None else _where(self.where),
                        documents=_flag(self.documents, "documents"),
                        rrf_k=None if self.rrf_k is None else check_rrf_k(self.rrf_k),
                        alpha=None if self.alpha is None else check_alpha(self.alpha),
@@ -121,6 +122,14 @@ def renamed(options: dict) -> tuple[dict, list[str]]:
         options[new] = value
         notes.append(f"{old}: deprecated, use {new} (the old name goes in the next release)")
     return options, notes
+
+
+def _where(where) -> dict:
+    """A filter valid for every backend: bounded and valid Unicode, and operators and
+    operands the compiler accepts (compiled here once to find out; the store compiles
+    it again for its own SQL dialect when it runs)."""
+    compile_where(validate.check_where(where))
+    return where
 
 
 def _like_id(like) -> str:

@@ -1,0 +1,97 @@
+"""SearchRequest: every option checked once, in one place, with a one-line error that
+names the field and its limit; the old option name `by_document` maps to `documents`."""
+
+import numpy as np
+import pytest
+
+import embkit
+from embkit.errors import EmbkitError
+from embkit.search.request import OPTIONS, SearchRequest, renamed
+from embkit.store import Space
+
+SPACE = Space("text", "minilm", 384, "cosine", True)
+VECTOR = [1.0] * 384
+
+
+@pytest.mark.parametrize("options, message", [
+    ({}, "query: give exactly one of a query text, image=, vector= or like="),
+    ({"query": "a", "like": "b"}, "query: give exactly one of"),
+    ({"query": "   "}, "query: empty"),
+    ({"query": "a", "k": 0}, "k: must be an integer from 1 to 10000, got 0"),
+    ({"query": "a", "k": 10_001}, "k: must be an integer from 1 to 10000, got 10001"),
+    ({"query": "a", "k": True}, "k: must be an integer from 1 to 10000, got True"),
+    ({"query": "a", "mode": "fuzzy"}, "mode: must be one of dense, keyword, hybrid, got 'fuzzy'"),
+    ({"like": "a", "mode": "keyword"}, "mode: keyword search needs a query text"),
+    ({"image": "cat.png", "mode": "hybrid"}, "mode: an image query searches by meaning only"),
+    ({"query": "a", "mode": "hybrid", "rrf_k": 60, "alpha": 0.5}, "alpha: give rrf_k (reciprocal rank fusion) or alpha"),
+    ({"query": "a", "mode": "hybrid", "alpha": 1.5}, "alpha: must be a number from 0 to 1 (the dense weight), got 1.5"),
+    ({"query": "a", "mode": "hybrid", "rrf_k": -1}, "rrf_k: must be an integer from 0 to 10000, got -1"),
+    ({"query": "a", "mmr": 2}, "mmr: must be a number from 0 to 1"),
+    ({"query": "a", "rerank": 5}, "reranker: rerank=N needs a cross-encoder folder"),
+    ({"vector": VECTOR, "rerank": 5, "reranker": "r"}, "rerank: reranking needs a query text"),
+    ({"query": "a", "rerank": 0, "reranker": "r"}, "rerank:"),
+    ({"query": "a", "documents": "yes"}, "documents: expected true or false, got 'yes'"),
+    ({"query": "a", "ef": 0}, "ef: must be an integer from 1 to 32768, got 0"),
+    ({"query": "a", "nprobe": 1.5}, "nprobe: must be an integer from 1 to 32768, got 1.5"),
+    ({"query": "a", "rescore": 101}, "rescore: must be an integer from 1 to 100, got 101"),
+    ({"query": "a", "dims": 385}, "dims: must be an integer from 1 to 384 (the space's dimension), got 385"),
+    ({"query": "a", "where": {"year": {"$near": 3}}}, "where.year.$near: unknown operator"),
+    ({"vector": [1.0, 2.0]}, "vector"),
+    ({"vector": VECTOR, "model": "glove-50d"}, "model: space 'text' holds vectors from 'minilm' (384-d); got 'glove-50d'"),
+    ({"like": 5}, "like: expected a document id (a string), got int"),
+])
+def test_a_bad_option_is_one_line_naming_the_field(options, message):
+    with pytest.raises(EmbkitError) as e:
+        SearchRequest(**options).check(SPACE)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_good_request_is_normalized_once():
+    checked = SearchRequest(vector=VECTOR, k=3, dims=384, ef=64, nprobe=8).check(SPACE)
+    assert checked.dims is None  # the full dimension: no Matryoshka view
+    assert isinstance(checked.vector, np.ndarray) and checked.vector.shape == (1, 384)
+    assert checked.index_params() == {"ef": 64, "nprobe": 8}
+    assert SearchRequest(query="a").check(SPACE) == SearchRequest(query="a").check(SPACE).check(SPACE)
+
+
+def test_every_door_names_the_same_options():
+    """The HTTP body's fields are SearchRequest's (plus the deprecated alias); the CLI
+    maps each of its options onto one of them."""
+    from embkit.server.schemas import Search
+
+    assert set(Search.model_fields) - {"by_document"} == set(OPTIONS) - {"model", "reranker"}
+    assert "documents" in OPTIONS and "by_document" not in OPTIONS
+
+
+def test_by_document_is_renamed_with_a_note():
+    assert renamed({"k": 3}) == ({"k": 3}, [])
+    options, notes = renamed({"by_document": True, "k": 3})
+    assert options == {"documents": True, "k": 3} and notes == [
+        "by_document: deprecated, use documents (the old name goes in the next release)"]
+    assert renamed({"by_document": True, "documents": True})[0] == {"documents": True}
+    with pytest.raises(EmbkitError, match="by_document: renamed documents; give documents only"):
+        renamed({"by_document": True, "documents": False})
+    with pytest.warns(DeprecationWarning, match="by_document"):
+        assert SearchRequest.of("q", by_document=True).documents is True
+
+
+def test_a_filter_is_checked_and_warned_once_per_search(tmp_path, monkeypatch):
+    """Each search reads the filter's warnings once (the HTTP route used to ask for them
+    and then search, which asked again)."""
+    col = embkit.create(tmp_path / "c", model=None, dim=3)
+    col.add(vectors=[[1, 0, 0], [0, 1, 0]], ids=["a", "b"], metadatas=[{"year": 2020}, {"year": 2021}])
+    calls = []
+    store = col._store
+    original = store.filter_warnings
+    monkeypatch.setattr(store, "filter_warnings", lambda where: calls.append(where) or original(where))
+    found = col.find(SearchRequest(vector=[1, 0, 0], k=2, where={"year": 2020, "colour": "red"}))
+    assert found.hits == [] and found.warnings == ["where.colour: no document has this field"]
+    assert len(calls) == 1
+    col.close()
+
+
+def test_python_keywords_unknown_to_the_request_are_refused(tmp_path):
+    col = embkit.create(tmp_path / "c", model=None, dim=3)
+    with pytest.raises(TypeError, match="colour"):
+        col.search(vector=[1, 0, 0], colour="red")
+    col.close()
