@@ -10,8 +10,9 @@ from .collection import Collection, Document, create, open, restore
 from .encoders import Encoder, load_encoder
 from .errors import EmbkitError, EmbkitWarning
 from .search import Hit
+from .search.request import SearchRequest
 
 __version__ = "0.1.0"
 
-__all__ = ["create", "open", "restore", "Collection", "Document", "Hit", "Encoder", "EmbkitError", "EmbkitWarning",
-           "load_encoder", "__version__"]
+__all__ = ["create", "open", "restore", "Collection", "Document", "Hit", "SearchRequest", "Encoder", "EmbkitError",
+           "EmbkitWarning", "load_encoder", "__version__"]

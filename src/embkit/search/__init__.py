@@ -1,4 +1,5 @@
-"""Search: exact top-k, dense search over an index; keyword, fusion, rerank and MMR later."""
+"""Search: one SearchRequest (request.py) run through the stages of pipeline.py: dense and
+keyword candidates, fusion, best chunk per document, rerank, MMR; and RAG context."""
 
 from .exact import METRICS, top_k
 from .hit import Hit

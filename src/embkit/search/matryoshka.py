@@ -65,8 +65,9 @@ class Views:
     def __call__(self, dims: int) -> IndexManager:
         if dims not in self._managers:
             view = view_space(self._space, dims)
-            self._managers[dims] = IndexManager(TruncatedStore(self._store, self._space, dims), view,
-                                                self._root / view.name)
+            self._managers[dims] = IndexManager(
+                TruncatedStore(self._store, self._space, dims), view, self._root / view.name
+            )
         return self._managers[dims]
 
     def items(self):
