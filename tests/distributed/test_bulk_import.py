@@ -67,16 +67,17 @@ def test_import_into_sqlite_collection(vectors, tmp_path, minilm):
 
 def test_import_refuses_taken_ids_unless_upsert(vectors, tmp_path):
     path = tmp_path / "col"
+    taken = read_shard(vectors / "part-002.parquet", 384).ids[7]  # the records' own ids (column `id`)
     with embkit.create(path) as col:
-        col.add(["something else entirely"], ids=["part-002:7"])
+        col.add(["something else entirely"], ids=[taken])
     result = invoke("import", path, vectors, code=1)
-    assert "part-002:7" in str(result.exception) and "--upsert" in str(result.exception)
+    assert repr(taken) in str(result.exception) and "--upsert" in str(result.exception)
     with embkit.open(path) as col:
         assert col.count() == 1
     invoke("import", path, vectors, "--upsert")
     with embkit.open(path) as col:
         assert col.count() == N_DOCS
-        assert col.get(["part-002:7"])[0].text != "something else entirely"
+        assert col.get([taken])[0].text != "something else entirely"
 
 
 def test_import_refuses_another_model_and_changes_nothing(vectors, tmp_path):
@@ -168,10 +169,22 @@ def test_bad_record_fails_its_shard_only(inputs, tmp_path):
 
 
 def test_inputs_are_checked(inputs, tmp_path):
-    with pytest.raises(EmbkitError, match="^input: no jsonl, csv or parquet files match"):
+    with pytest.raises(EmbkitError, match="^input: no files to read match"):
         ingest_local([str(tmp_path / "nothing-*.jsonl")], tmp_path / "v")
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    with pytest.raises(EmbkitError, match=r"^input: .*notes\.docx: unknown format '\.docx'"):
+        ingest_local([str(tmp_path / "notes.docx")], tmp_path / "v")
+
+
+def test_files_with_the_same_name_get_their_own_shards(inputs, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
-    shutil.copy(inputs / "part-000.jsonl", other / "part-000.jsonl")
-    with pytest.raises(EmbkitError, match="same name 'part-000'"):
-        ingest_local([str(inputs), str(other)], tmp_path / "v")
+    (other / "part-000.jsonl").write_text('{"text": "one more line"}\n', encoding="utf-8")
+    summary = ingest_local([str(inputs / "part-000.jsonl"), str(other)], tmp_path / "v")
+    assert summary["processed"] == 2 and not summary["failed"]
+    outputs = sorted(p.name for p in (tmp_path / "v").glob("*.parquet"))
+    assert len(outputs) == 2 and all(name.startswith("part-000-") for name in outputs)
+    rows = [read_shard(tmp_path / "v" / name, 384) for name in outputs]
+    assert sorted(len(r.ids) for r in rows) == [1, N_DOCS // N_SHARDS]
+    # a record without an id is <file>:<row>, named as the file was found
+    assert [i for r in rows for i in r.ids if i.endswith(":0")] == [f"{other / 'part-000.jsonl'}:0"]

@@ -81,16 +81,17 @@ def assert_same_vectors(out: Path, reference: Path) -> None:
 def test_two_node_job_equals_single_machine(cluster, inputs, reference, tmp_path, minilm):
     out = tmp_path / "vectors"
     seen = []
-    summary = ingest_distributed([f"{inputs}/*.jsonl|*.parquet"], out, "minilm", address=cluster.address,
+    summary = ingest_distributed([str(inputs)], out, "minilm", address=cluster.address,
                                  workers=2, cpus_per_worker=0.5, on_shard=seen.append)
     assert summary["processed"] == N_SHARDS and summary["skipped"] == 0 and not summary["failed"]
     assert summary["documents"] == N_DOCS and summary["total_rows"] == N_DOCS
     assert sorted(r.output for r in seen) == [f"part-{i:03d}.parquet" for i in range(N_SHARDS)]
     assert_same_vectors(out, reference)
-    # the stable generated ids, and the other columns as metadata
+    # the records' own ids (column `id`, as `embkit add` reads them), the other columns as metadata
     first = read_shard(out / "part-000.parquet", 384)
-    assert first.ids[:2] == ["part-000:0", "part-000:1"]
-    assert set(first.metadatas[0]) == {"id", "title"}
+    assert first.ids[:2] == [row["id"] for row in scifact_abstracts(2)]
+    assert first.metadatas[0] == {"title": scifact_abstracts(1)[0]["title"], "parent": first.ids[0],
+                                  "source": str(inputs / "part-000.jsonl")}  # found in a folder, as add names it
     # and the vectors are what the encoder itself gives for those texts
     rows = [read_shard(out / f"part-{i:03d}.parquet", 384) for i in range(N_SHARDS)]
     texts = [t for r in rows for t in r.texts]

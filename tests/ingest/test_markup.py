@@ -231,17 +231,17 @@ def test_no_markup_reaches_the_keyword_index_cli_and_python(tmp_path):
 
 
 def test_ray_shards_chunk_markdown_as_add_does(tmp_path, tokenizer):
-    from embkit.ingest.shards import ShardSettings, shard_records
+    from embkit.ingest.shards import ShardSettings, ShardTask, shard_records
 
     body = SENTENCE * 6
     (tmp_path / "g.md").write_text(f"# Guide\n\n{body}\n\n## Setup\n\n<font color=red>{body}</font>")
     path = str(tmp_path / "g.md")
-    count, records = shard_records(path, path, ShardSettings(chunk_tokens=128, overlap=16))
+    count, records = shard_records(ShardTask(path, path, "g.parquet", {}), ShardSettings(chunk_tokens=128, overlap=16))
     batch = read_source(path)
     expected = chunk_records(path, batch.texts[0], batch.metadatas[0], tokenizer, sections=batch.sections[0],
                              source=path, chunk_tokens=128, overlap=16)
-    assert count == 1 and [tuple(r) for r in records] == [tuple(r) for r in expected]
-    assert [r[2]["section"] for r in records] == ["Guide", "Guide › Setup"] and "font" not in records[1][1]
+    assert count == 1 and list(zip(records.ids, records.texts, records.metadatas)) == [tuple(r) for r in expected]
+    assert [m["section"] for m in records.metadatas] == ["Guide", "Guide › Setup"] and "font" not in records.texts[1]
 
 
 def test_pathological_markup_reads_in_linear_time():

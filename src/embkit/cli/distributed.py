@@ -9,6 +9,7 @@ import typer
 from ..collection import open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
+from ..ingest.skips import Skipped, summary as skip_summary
 from .common import DirArg, JsonOpt, _print_json, _progress, app
 
 
@@ -16,14 +17,15 @@ from .common import DirArg, JsonOpt, _print_json, _progress, app
 def ingest_distributed(
         inputs: list[str] = typer.Option(..., "--input", "-i", help="Input shards: a glob ('data/*.parquet', "
                                          "'data/*.parquet|*.jsonl', '**' allowed), a file or a folder; repeatable. "
-                                         "jsonl, csv or parquet."),
+                                         "Every format `embkit add` reads (one shard a file); images and unknown "
+                                         "formats in folders are skipped."),
         output: Path = typer.Option(..., "-o", "--output", help="Folder for the vector shards and manifest.json."),
         address: str = typer.Option("auto", "--address", help="Ray cluster: auto (the running one), host:port, "
                                     "ray://host:port, local (a private Ray on 127.0.0.1), or none (no Ray: this "
                                     "process embeds the shards itself)."),
         text_column: str = typer.Option("text", help="Field or column holding the text."),
-        id_column: Optional[str] = typer.Option(None, help="Field or column holding the id; without it, ids are "
-                                                "<file stem>:<row> (row from 0)."),
+        id_column: str = typer.Option("id", help="Field or column holding the id (optional in the data); a "
+                                      "record without one is <file>:<row> (row from 0), as in `embkit add`."),
         model: str = typer.Option(DEFAULT_MODEL, "--model", help="Catalog name or model folder."),
         chunk_tokens: int = typer.Option(256, "--chunk-tokens", help="Longest chunk, in the model's tokens."),
         overlap: int = typer.Option(32, "--overlap", help="Tokens consecutive chunks share."),
@@ -36,6 +38,7 @@ def ingest_distributed(
         batch_size: int = typer.Option(32, min=1, max=4096, help="Texts per model batch."),
         max_shards: Optional[int] = typer.Option(None, "--max-shards", min=0, help="Embed at most this many "
                                                  "unfinished shards, then stop (a rerun continues)."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped file and why."),
         as_json: bool = JsonOpt) -> None:
     """Embed input shards into parquet shards of (id, text, metadata, vector), chunking
     as `embkit add` does, with a manifest that makes a rerun skip finished shards.
@@ -66,26 +69,35 @@ def ingest_distributed(
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
-    _report_ingest(summary, as_json)
+    _report_ingest(summary, as_json, verbose)
 
 
-def _report_ingest(summary: dict, as_json: bool) -> None:
+def _report_ingest(summary: dict, as_json: bool, verbose: bool = False) -> None:
     failed = summary["failed"]
     if as_json:
         _print_json(summary)
     else:
-        rate = summary["documents"] / summary["seconds"] if summary["seconds"] else 0.0
+        seconds = max(summary["seconds"], 1e-9)  # documents (what the user gave) and chunks (what the model read)
         typer.echo(f"embedded {summary['processed']} shard(s) ({summary['documents']} documents as "
-                   f"{summary['rows']} rows) in {summary['seconds']:.1f}s ({rate:.1f} docs/s); "
+                   f"{summary['rows']} chunks) in {summary['seconds']:.1f}s ({summary['documents'] / seconds:.1f} "
+                   f"documents/s, {summary['rows'] / seconds:.1f} chunks/s); "
                    f"{summary['skipped']} shard(s) finished before were skipped; "
                    f"{summary['output']} holds {summary['total_rows']} rows"
                    + (f"; {summary['pending']} shard(s) left for a rerun" if summary["pending"] else "")
                    + (f"; {len(failed)} shard(s) failed" if failed else ""))
+    if summary["skipped_files"]:  # as `embkit add` reports the files it could not take
+        if verbose:
+            for s in summary["skipped_files"]:
+                typer.echo(f"warning: skipped {s['file']}: {s['reason']}", err=True)
+        skipped = [Skipped(s["file"], s["reason"], s["kind"]) for s in summary["skipped_files"]]
+        typer.echo(f"warning: {skip_summary(skipped, verbose)}", err=True)
     if failed:
         if not summary["processed"]:
             raise EmbkitError(f"{failed[0]['error']}" + (f" (and {len(failed) - 1} more shard(s) failed)"
                                                           if len(failed) > 1 else ""))
         raise typer.Exit(3)  # partial: the other shards are done, a rerun retries the failed ones
+    if summary["skipped_files"]:
+        raise typer.Exit(3)  # partial: what could be read is embedded
 
 
 @app.command("import")

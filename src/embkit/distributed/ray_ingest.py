@@ -33,10 +33,12 @@ class EmbedShards:
 
     def __call__(self, batch: dict) -> dict:
         rows: dict[str, list] = {name: [] for name in (*_RESULT_FIELDS, "pid")}
-        for path, source, output in zip(batch["path"], batch["source"], batch["output"]):
-            task = ShardTask(str(path), str(source), str(output), {})
+        for path, source, output, in_folder in zip(batch["path"], batch["source"], batch["output"],
+                                                   batch["in_folder"]):
+            task = ShardTask(str(path), str(source), str(output), {}, bool(in_folder))
             result = dataclasses.asdict(run_shard(task, self.out, self.settings, self.encoder))
-            result["error"] = result["error"] or ""  # one column type
+            for name in ("error", "skipped"):
+                result[name] = result[name] or ""  # one column type
             for name in _RESULT_FIELDS:
                 rows[name].append(result[name])
             rows["pid"].append(os.getpid())
@@ -45,7 +47,7 @@ class EmbedShards:
 
 def ingest_distributed(inputs: Sequence[str], out: str | Path, model: str = "minilm", *, address: str = "auto",
                        workers: int = 2, cpus_per_worker: float = 0.5, text_column: str = "text",
-                       id_column: str | None = None, chunk: bool = True, chunk_tokens: int = 256, overlap: int = 32,
+                       id_column: str | None = "id", chunk: bool = True, chunk_tokens: int = 256, overlap: int = 32,
                        batch_size: int = 32, limit: int | None = None, temp_dir: str | None = None,
                        on_shard: Callable[[ShardResult], None] | None = None,
                        on_plan: Callable[[Job], None] | None = None) -> dict:
@@ -74,7 +76,7 @@ def run_on_ray(ray, tasks: list[ShardTask], out: Path, settings: ShardSettings, 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
     context.enable_progress_bars = False  # the command draws its own bar
-    items = [{"path": t.path, "source": t.source, "output": t.output} for t in tasks]
+    items = [{"path": t.path, "source": t.source, "output": t.output, "in_folder": t.in_folder} for t in tasks]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))  # one block a shard: even load
     threads = max(1, int(cpus_per_worker))
     mapped = dataset.map_batches(
@@ -84,7 +86,8 @@ def run_on_ray(ray, tasks: list[ShardTask], out: Path, settings: ShardSettings, 
         runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
     for row in mapped.iter_rows():
         yield ShardResult(str(row["path"]), str(row["source"]), str(row["output"]), int(row["documents"]),
-                          int(row["rows"]), float(row["seconds"]), str(row["error"]) or None)
+                          int(row["rows"]), float(row["seconds"]), str(row["error"]) or None,
+                          str(row["skipped"]) or None, str(row["skip_kind"]))
 
 
 def _check_pool(workers, cpus_per_worker) -> None:
@@ -117,8 +120,10 @@ def embed_into(col, ids: Sequence[str], texts: Sequence[str], metadatas: Sequenc
                 for i in range(start, min(start + shard_rows, len(ids))):
                     f.write(json.dumps({"id": ids[i], "text": texts[i], "metadata": metadatas[i]},
                                        ensure_ascii=False) + "\n")
-        summary = ingest_distributed([str(work / "input")], work / "vectors", col.space.model, address=address,
-                                     workers=workers, cpus_per_worker=cpus_per_worker, id_column="id", chunk=False,
+        # the shards by name (a glob), not as a folder's files: no metadata `source` naming this temp folder
+        summary = ingest_distributed([str(work / "input" / "*.jsonl")], work / "vectors", col.space.model,
+                                     address=address, workers=workers, cpus_per_worker=cpus_per_worker,
+                                     id_column="id", chunk=False,
                                      on_shard=(lambda r: progress(r.documents)) if progress else None)
         if summary["failed"]:
             from ..errors import EmbkitError

@@ -7,48 +7,75 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
+from .folder import walk
+from .image_files import is_image_path
 from .readers import FORMATS
+from .skips import IMAGE, UNKNOWN, Skipped, summary
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "embkit-vectors"
-RECORD_FORMATS = ("jsonl", "csv", "parquet")  # formats whose files hold many records
 
 
-def expand_inputs(patterns: Iterable[str], exclude: Path | None = None) -> list[tuple[Path, str]]:
-    """(absolute path, name as given) of every input shard: each pattern is a file, a
-    folder (its record files, recursively) or a glob (`**` allowed); `a/*.parquet|*.jsonl`
-    means a/*.parquet and a/*.jsonl. Files under `exclude` (the output folder) are left
-    out, so outputs never become inputs. Sorted; a pattern matching nothing is an error."""
-    found: dict[Path, str] = {}
+class InputFile(NamedTuple):
+    """An input of a job: its absolute path, its name as the user gave it (the name its
+    ids and metadata carry), and whether it was found in a folder (then, as in `embkit
+    add`, its records get metadata `source` and a file that cannot be read is skipped)."""
+
+    path: Path
+    name: str
+    in_folder: bool
+
+
+def expand_inputs(patterns: Iterable[str], exclude: Path | None = None) -> tuple[list[InputFile], list[Skipped]]:
+    """(inputs, skipped files): each pattern is a file, a folder (walked as `embkit add`
+    walks it) or a glob (`**` allowed); `a/*.parquet|*.jsonl` means a/*.parquet and
+    a/*.jsonl. Files of every format `embkit add` reads are taken; images and unknown
+    formats found by a folder or a glob are skipped (a text job has nowhere to put them),
+    named ones are an error. Files under `exclude` (the output folder) are left out, so
+    outputs never become inputs. Sorted by name; a pattern matching nothing is an error."""
+    found: dict[Path, InputFile] = {}
+    skipped: dict[str, Skipped] = {}
     for pattern in patterns:
         alternatives = pattern.split("|")
         folder = os.path.dirname(alternatives[0])
         matched = 0
         for alt in alternatives:
             alt = alt if os.path.dirname(alt) or not folder else os.path.join(folder, alt)
+            named = not any(c in alt for c in "*?[") and not Path(alt).is_dir()
             for name in _matches(alt):
                 path = Path(name).resolve()
                 if exclude is not None and path.is_relative_to(exclude.resolve()):
                     continue
-                if FORMATS.get(path.suffix.lower()) not in RECORD_FORMATS:
-                    if not any(c in alt for c in "*?[") and not Path(alt).is_dir():
-                        raise EmbkitError(f"input: {name}: not a record file (jsonl, csv or parquet)")
+                reason = _not_text(path)
+                if reason is not None:
+                    if named:
+                        raise EmbkitError(f"input: {name}: {reason[0]}")
+                    skipped.setdefault(name, Skipped(name, *reason))
                     continue
-                found.setdefault(path, name)
+                found.setdefault(path, InputFile(path, name, Path(alt).is_dir()))
                 matched += 1
         if not matched:
-            raise EmbkitError(f"input: no jsonl, csv or parquet files match {pattern!r}")
-    return sorted(found.items(), key=lambda item: item[1])
+            note = f" ({summary(list(skipped.values()), verbose=True)})" if skipped else ""
+            raise EmbkitError(f"input: no files to read match {pattern!r}{note}")
+    return sorted(found.values(), key=lambda f: f.name), sorted(skipped.values())
+
+
+def _not_text(path: Path) -> tuple[str, str] | None:
+    """(reason, kind) when a text job cannot read the file, else None."""
+    if is_image_path(path):
+        return "an image, and a text job has no image space", IMAGE
+    if path.suffix.lower() not in FORMATS:
+        return f"unknown format {path.suffix or '(none)'!r} (known: {', '.join(sorted(FORMATS))})", UNKNOWN
+    return None
 
 
 def _matches(pattern: str) -> list[str]:
     if os.path.isdir(pattern):
-        return sorted(str(p) for p in Path(pattern).rglob("*") if p.is_file()
-                      and not any(part.startswith(".") for part in p.relative_to(pattern).parts))
+        return [str(p) for p in walk(pattern)]  # as `embkit add` walks (and names) a folder's files
     if os.path.isfile(pattern):
         return [pattern]
     return sorted(glob.glob(pattern, recursive=True))

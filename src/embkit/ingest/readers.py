@@ -3,8 +3,9 @@ first bad record so that the file's batch is rejected whole.
 
 Formats by extension: jsonl/ndjson and csv (records), parquet (records, a `text`
 column), txt/md, html/htm and pdf (one document per file, whose id and `source` are
-the path as given). A record without an id is `<file>:<row>` (row from 0). Markdown and HTML are stored as their visible text (markdown.py,
-html.py); the original stays in the file that metadata `source` names."""
+the path as given). A record without an id is `<file>:<row>` (row from 0). Markdown
+and HTML are stored as their visible text (markdown.py, html.py); the original stays
+in the file that metadata `source` names."""
 
 import csv
 import io

@@ -1,16 +1,18 @@
-"""Bulk ingest, one shard at a time: read an input shard (jsonl, csv or parquet), chunk
-it as `embkit add` does, embed it, and write one output parquet shard of
-(id, text, metadata, vector); a manifest records what is finished, so a restarted job
-skips it. The single-machine driver (`ingest_local`) and the Ray driver
+"""Bulk ingest, one input file (a shard) at a time: read it (any format `embkit add`
+reads), check and chunk it with `embkit add`'s own code, embed it, and write one output
+parquet shard of (id, text, metadata, vector); a manifest records what is finished, so a
+restarted job skips it. The single-machine driver (`ingest_local`) and the Ray driver
 (`embkit.distributed`) call the same `embed_shard`: this module has no Ray in it.
 
-An output folder holds `manifest.json` and one `<input stem>.parquet` per input shard
-(columns id: string, text: string, metadata: string (JSON), vector:
-fixed_size_list<float32>[dim]). `embkit import` loads such a folder into a collection
+An output folder holds `manifest.json` and one `<input stem>.parquet` per input file
+(`<stem>-<hash>.parquet` where stems meet; columns id: string, text: string, metadata:
+string (JSON), vector: fixed_size_list<float32>[dim]). `embkit import` loads such a folder into a collection
 without embedding again."""
 
+import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -20,15 +22,20 @@ import numpy as np
 from .. import validate
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .chunk import check_chunking, chunk_records
-from .manifest import MANIFEST, MANIFEST_FORMAT, RECORD_FORMATS, Manifest, expand_inputs, fingerprint
+from .chunk import check_chunking
+from .documents import split_documents
+from .folder import read_found
+from .manifest import MANIFEST, MANIFEST_FORMAT, InputFile, Manifest, expand_inputs, fingerprint
 from .readers import read_source
+from .records import Prepared
+from .skips import Skipped, summary
+from .text_files import read_all
 
-__all__ = ["MANIFEST", "MANIFEST_FORMAT", "RECORD_FORMATS", "Manifest", "expand_inputs", "fingerprint",
+__all__ = ["MANIFEST", "MANIFEST_FORMAT", "Manifest", "expand_inputs", "fingerprint",
            "ShardSettings", "ShardTask", "ShardResult", "ShardRows", "Job", "model_identity", "worker_encoder",
            "shard_records", "embed_shard", "run_shard", "write_shard", "read_shard", "plan", "ingest_local"]
 
-_NO_ID_COLUMN = "\x00no id column"  # a column name no file has: ids are generated
+_NO_ID_COLUMN = "\x00no id column"  # a column name no file has: every id is generated
 _SETTINGS = ("model", "dim", "text_column", "id_column", "chunk", "chunk_tokens", "overlap")
 
 
@@ -39,7 +46,7 @@ class ShardSettings:
 
     model: str = "minilm"
     text_column: str = "text"
-    id_column: str | None = None  # None: ids `<shard stem>:<row>` (row from 0)
+    id_column: str | None = "id"  # as `embkit add`; a record without one is `<file>:<row>` (None: always)
     chunk: bool = True
     chunk_tokens: int = 256
     overlap: int = 32
@@ -55,13 +62,16 @@ class ShardSettings:
 
 @dataclass(frozen=True)
 class ShardTask:
-    """One input shard to embed: where it is (absolute), how the user named it, the
-    output file name (in the output folder) and the input's content fingerprint."""
+    """One input shard to embed: where it is (absolute), how the user named it (the
+    name its ids and metadata carry), the output file name (in the output folder), the
+    input's content fingerprint, and whether it was found in a folder (read as `embkit
+    add` reads a folder's file: metadata `source`, skipped if it cannot be read)."""
 
     path: str
     source: str
     output: str
     fingerprint: dict
+    in_folder: bool = False
 
 
 @dataclass
@@ -75,6 +85,8 @@ class ShardResult:
     rows: int
     seconds: float
     error: str | None = None
+    skipped: str | None = None  # a folder's file that cannot be read: why (nothing written)
+    skip_kind: str = ""  # and which kind of reason (skips.py)
 
 
 def model_identity(model: str) -> tuple[str, int, bool]:
@@ -95,72 +107,45 @@ def worker_encoder(model: str, threads: int | None = None):
     must not start a thread per core, or workers on the same cores thrash)."""
     from ..encoders import load_encoder
 
-    encoder = load_encoder(model)
-    if threads is None:
-        return encoder
-    from ..encoders.onnx import OnnxEncoder
-
-    if isinstance(encoder, OnnxEncoder):
-        # OnnxEncoder has no public thread setting: its batches run on `_workers` threads,
-        # each session call on `intra_op_num_threads` (0 = one per core).
-        session = encoder._session
-        options = session.get_session_options()
-        if options.intra_op_num_threads != 1:
-            import onnxruntime as ort
-
-            options.intra_op_num_threads = 1
-            encoder._session = ort.InferenceSession(session._model_path, options, providers=session.get_providers())
-        encoder._workers = max(1, int(threads))
-    return encoder
+    return load_encoder(model, threads=threads)
 
 
 # ---- one shard ----------------------------------------------------------------------
 
-def shard_records(path: str, source: str, settings: ShardSettings) -> tuple[int, list]:
-    """(documents, records) of one input shard: records are (id, text, metadata) as
-    `embkit add` makes them, long documents split into chunks `ID#i` (metadata
-    parent, chunk, start, end, source). A bad record fails the shard with file:line."""
-    from ..encoders.tokenizer_files import encoder_tokenizer, model_max_tokens, reads_whole_texts
-
-    batch = read_source(path, settings.text_column, settings.id_column or _NO_ID_COLUMN)
-    for i, text in enumerate(batch.texts):  # as `embkit add` does, before any is chunked
-        validate.check_document_bytes(text, batch.where(i))
-        validate.check_unicode(text, batch.where(i))
-    stem = Path(source).stem
-    docs = [(doc_id if doc_id is not None else f"{stem}:{i}", text, meta)
-            for i, (doc_id, text, meta) in enumerate(zip(batch.ids, batch.texts, batch.metadatas))]
-    if not settings.chunk or reads_whole_texts(settings.model):
-        records = docs
+def shard_records(task: ShardTask, settings: ShardSettings) -> tuple[int, Prepared] | Skipped:
+    """(documents, records) of one input file, read, checked and chunked by the same
+    code as `embkit add` (readers, text_files.read_all, documents.split_documents): the
+    same ids, chunk boundaries and metadata. A bad record fails the shard with
+    file:line; a folder's file that cannot be read comes back as `Skipped`."""
+    id_column = settings.id_column or _NO_ID_COLUMN
+    if task.in_folder:
+        batch = read_found(Path(task.path), settings.text_column, id_column, name=task.source)
+        if isinstance(batch, Skipped):
+            return batch
     else:
-        limit = model_max_tokens(settings.model)
-        if limit is not None and settings.chunk_tokens > limit:
-            raise EmbkitError(f"chunk_tokens: {settings.chunk_tokens} is more than model {settings.model!r} reads "
-                              f"({limit} tokens); use --chunk-tokens {limit} or less")
-        tokenizer = encoder_tokenizer(settings.model)
-        records = []
-        for (doc_id, text, meta), sections in zip(docs, batch.sections):
-            records += chunk_records(doc_id, text, meta, tokenizer, source=source, sections=sections,
-                                     chunk_tokens=settings.chunk_tokens, overlap=settings.overlap)
-    seen: dict[str, int] = {}
-    for i, (record_id, _, _) in enumerate(records):
-        if record_id in seen:  # a chunk id such as `a#0` can meet a document's own id
-            raise EmbkitError(f"{source}: duplicate id {record_id!r} (records {seen[record_id] + 1} and {i + 1})")
-        seen[record_id] = i
-    return len(docs), records
+        batch = read_source(task.path, settings.text_column, id_column, name=task.source)
+    docs = read_all([batch], [task.source], [], validate.MAX_DOCUMENT_BYTES) if len(batch) else []
+    # --chunk-tokens above the model's window is the user's error (strict), as in `embkit add`
+    return len(docs), split_documents(settings.model, docs, settings.chunk, settings.chunk_tokens,
+                                      settings.overlap, strict=True)
 
 
 def embed_shard(task: ShardTask, out_dir: str | Path, settings: ShardSettings, encoder) -> ShardResult:
     """Read, chunk and embed one input shard and write its output shard atomically
     (a crash leaves the old file or none, never half of one). The one function both
-    drivers run for every shard."""
+    drivers run for every shard: only the embedding happens in the worker, everything
+    else is the library's write path up to the store."""
     started = time.perf_counter()
-    documents, records = shard_records(task.path, task.source, settings)
-    ids, texts, metas = ([r[i] for r in records] for i in range(3))
-    vectors = encoder.encode(texts, batch_size=settings.batch_size) if texts else \
+    read = shard_records(task, settings)
+    if isinstance(read, Skipped):
+        return ShardResult(task.path, task.source, task.output, 0, 0, round(time.perf_counter() - started, 3),
+                           skipped=read.reason, skip_kind=read.kind)
+    documents, records = read
+    vectors = encoder.encode(records.texts, batch_size=settings.batch_size) if records.texts else \
         np.empty((0, encoder.dim), dtype=np.float32)
-    write_shard(Path(out_dir) / task.output, ids, texts, metas, vectors,
+    write_shard(Path(out_dir) / task.output, records.ids, records.texts, records.metadatas, vectors,
                 {"model": settings.model, "source": task.source})
-    return ShardResult(task.path, task.source, task.output, documents, len(ids),
+    return ShardResult(task.path, task.source, task.output, documents, len(records.ids),
                        round(time.perf_counter() - started, 3))
 
 
@@ -240,16 +225,21 @@ class Job:
     pending: list[ShardTask]  # what this run embeds
     unfinished: list[ShardTask]  # all not finished before it (more than `pending` under a limit)
     started: float = field(default_factory=time.perf_counter)
+    skipped: list[Skipped] = field(default_factory=list)  # files found that a text job cannot take
     processed: list[ShardResult] = field(default_factory=list)
     failed: list[ShardResult] = field(default_factory=list)
+    unread: list[ShardResult] = field(default_factory=list)  # a folder's files that did not read
 
     def record(self, result: ShardResult) -> None:
         """Note a shard's outcome; a finished one goes into the manifest at once."""
         if result.error is not None:
             self.failed.append(result)
             return
+        if result.skipped is not None:  # not in the manifest: a rerun reads it again
+            self.unread.append(result)
+            return
         self.processed.append(result)
-        done = {r.path for r in self.processed}
+        done = {r.path for r in (*self.processed, *self.unread)}
         left = [t.source for t in self.unfinished if t.path not in done]
         entry = {"source": result.source, "output": result.output, "documents": result.documents, "rows": result.rows,
                  "fingerprint": next(t.fingerprint for t in self.tasks if t.path == result.path),
@@ -258,13 +248,18 @@ class Job:
 
     def summary(self) -> dict:
         """Counts for the command's report: `processed`, shards embedded by this run;
-        `skipped`, finished before; `pending`, left for a rerun (failed ones included)."""
+        `skipped`, finished before; `pending`, left for a rerun (failed ones included);
+        `skipped_files`, files found that cannot be read (images, unknown formats,
+        unreadable), and `warning`, the one line `embkit add` would print about them."""
         entries = self.manifest.shards
+        skipped_files = sorted([*self.skipped, *(Skipped(r.source, r.skipped, r.skip_kind) for r in self.unread)])
         return {"output": str(self.out), "model": self.manifest.data["model"], "dim": self.manifest.data["dim"],
                 "shards": len(self.tasks), "processed": len(self.processed),
                 "skipped": len(self.tasks) - len(self.unfinished),
+                "skipped_files": [{"file": s.path, "reason": s.reason, "kind": s.kind} for s in skipped_files],
+                "warning": summary(skipped_files),
                 "failed": [{"input": r.source, "error": r.error} for r in self.failed],
-                "pending": len(self.unfinished) - len(self.processed),
+                "pending": len(self.unfinished) - len(self.processed) - len(self.unread),
                 "documents": sum(r.documents for r in self.processed),
                 "rows": sum(r.rows for r in self.processed),
                 "total_rows": sum(entries[t.path]["rows"] for t in self.tasks if t.path in entries),
@@ -278,13 +273,7 @@ def plan(inputs: Sequence[str], out: str | Path, settings: ShardSettings, limit:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise EmbkitError(f"output: {out} exists and is not a folder")
-    files = expand_inputs(inputs, exclude=out)
-    stems: dict[str, str] = {}
-    for path, name in files:  # outputs are `<stem>.parquet`, and generated ids start with the stem
-        if path.stem in stems:
-            raise EmbkitError(f"input: {stems[path.stem]} and {name} have the same name {path.stem!r}; "
-                              "shards need distinct file names (outputs are <name>.parquet)")
-        stems[path.stem] = name
+    files, skipped = expand_inputs(inputs, exclude=out)
     name, dim, normalized = model_identity(settings.model)
     wanted = {"model": name, "dim": dim, "text_column": settings.text_column, "id_column": settings.id_column,
               "chunk": settings.chunk, "chunk_tokens": settings.chunk_tokens, "overlap": settings.overlap}
@@ -297,7 +286,8 @@ def plan(inputs: Sequence[str], out: str | Path, settings: ShardSettings, limit:
             if manifest.data.get(key) != wanted[key]:
                 raise EmbkitError(f"{key}: {out} holds shards made with {key} {manifest.data.get(key)!r}, this job "
                                   f"asks for {wanted[key]!r}; use another output folder or the same settings")
-    tasks = [ShardTask(str(path), source, f"{path.stem}.parquet", fingerprint(path)) for path, source in files]
+    outputs = _output_names(files)
+    tasks = [ShardTask(str(f.path), f.name, outputs[f.path], fingerprint(f.path), f.in_folder) for f in files]
     unfinished = [t for t in tasks if not manifest.finished(t.path, t.fingerprint)]
     pending = unfinished if limit is None else unfinished[:max(0, limit)]
     out.mkdir(parents=True, exist_ok=True)
@@ -305,7 +295,16 @@ def plan(inputs: Sequence[str], out: str | Path, settings: ShardSettings, limit:
         stale.unlink(missing_ok=True)
     manifest.data["pending"] = [t.source for t in unfinished]
     manifest.save()
-    return Job(out, ShardSettings(**{**asdict(settings), "model": name}), manifest, tasks, pending, unfinished)
+    return Job(out, ShardSettings(**{**asdict(settings), "model": name}), manifest, tasks, pending, unfinished,
+               skipped=list(skipped))
+
+
+def _output_names(files: Sequence[InputFile]) -> dict[Path, str]:
+    """`<stem>.parquet` per input, and `<stem>-<hash of its name>.parquet` for inputs
+    whose stems meet (a docs folder holds many `index.md`)."""
+    stems = Counter(f.path.stem for f in files)
+    return {f.path: f"{f.path.stem}.parquet" if stems[f.path.stem] == 1
+            else f"{f.path.stem}-{hashlib.sha256(f.name.encode()).hexdigest()[:10]}.parquet" for f in files}
 
 
 def run_shard(task: ShardTask, out: Path, settings: ShardSettings, encoder) -> ShardResult:
@@ -320,7 +319,7 @@ def run_shard(task: ShardTask, out: Path, settings: ShardSettings, encoder) -> S
 
 
 def ingest_local(inputs: Sequence[str], out: str | Path, model: str = "minilm", *, text_column: str = "text",
-                 id_column: str | None = None, chunk: bool = True, chunk_tokens: int = 256, overlap: int = 32,
+                 id_column: str | None = "id", chunk: bool = True, chunk_tokens: int = 256, overlap: int = 32,
                  batch_size: int = 32, limit: int | None = None, threads: int | None = None,
                  on_shard: Callable[[ShardResult], None] | None = None, on_plan: Callable[[Job], None] | None = None
                  ) -> dict:

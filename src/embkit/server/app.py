@@ -16,6 +16,7 @@ from . import (
     routes_collections,
     routes_document_view,
     routes_documents,
+    routes_files,
     routes_images,
     routes_maintenance,
     routes_search,
@@ -55,8 +56,8 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     app.state.image_roots = [Path(root).resolve() for root in image_roots]
     app.state.source_roots = [Path(root).resolve() for root in source_roots]
     errors.install(app)
-    for module in (routes_collections, routes_documents, routes_document_view, routes_search, routes_analysis,
-                   routes_images, routes_maintenance):
+    for module in (routes_collections, routes_documents, routes_document_view, routes_files, routes_search,
+                   routes_analysis, routes_images, routes_maintenance):
         app.include_router(module.router)
     _web_page(app)
     return RequestMiddleware(FastSearch(app), max_body_bytes=limits.max_body_bytes)

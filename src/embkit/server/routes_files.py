@@ -1,0 +1,66 @@
+"""A folder's files over HTTP, read as `embkit add DIR FOLDER` reads them (markdown, html,
+pdf, csv, ...: the same ids, chunks and metadata). Checked, read, chunked and embedded
+before the write lock is taken, then written in one transaction."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+
+from .. import validate
+from ..errors import EmbkitError
+from ..ingest.skips import summary
+from ..ingest.uploads import Upload, check_upload_path, prepare_uploads
+from .auth import requires
+from .routes_images import _base64
+from .routes_search import with_warnings
+from .schemas import Strict
+from .state import hosted, limits
+
+router = APIRouter(tags=["documents"])
+
+
+class FileIn(Strict):
+    path: str = Field(description="The file's path inside the folder, with '/' (guide/setup.md).")
+    data: str = Field(description="The file's bytes, base64-encoded.")
+
+
+class AddFiles(Strict):
+    folder: str = Field(description="The folder's name: ids and metadata `source` are FOLDER/PATH, as "
+                                    "`embkit add DIR FOLDER` names them.")
+    files: list[FileIn]
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    upsert: bool = False
+    chunk: bool = True
+    chunk_tokens: int = 256
+    overlap: int = 32
+    text_column: str = "text"
+    id_column: str = "id"
+
+
+@router.post("/collections/{name}/files", status_code=201)
+def add_files(name: str, body: AddFiles, request: Request, _=Depends(requires("write"))) -> dict[str, Any]:
+    """Add a folder's files as `embkit add` does. Files the collection cannot take
+    (images, unknown formats, unreadable files) are skipped and listed, with the one
+    summary line in `warnings`; the others land."""
+    lim = limits(request)
+    lim.batch(len(body.files), "files")
+    if not body.folder or "\x00" in body.folder or len(body.folder) > validate.MAX_ID_CHARS:
+        raise EmbkitError(f"folder: expected a name of 1 to {validate.MAX_ID_CHARS} characters")
+    validate.check_unicode(body.folder, "folder")
+    uploads = [Upload(check_upload_path(f.path, f"files[{i}].path"), _base64(f.data, f"files[{i}].data"))
+               for i, f in enumerate(body.files)]
+    h = hosted(request, name)
+    if "text" not in h.collection.spaces:
+        raise EmbkitError("files: the collection holds images only; send images to the images route")
+    prepared, skipped = prepare_uploads(
+        h.collection.space.model, body.folder, uploads, include=body.include, exclude=body.exclude,
+        text_column=body.text_column, id_column=body.id_column, chunk=body.chunk, chunk_tokens=body.chunk_tokens,
+        overlap=body.overlap, max_document_bytes=lim.max_document_bytes)
+    vectors = h.collection.embed(prepared.texts) if prepared.texts else None
+    with h.lock.writing():
+        written = h.collection.write_prepared(prepared, vectors, upsert=body.upsert)
+    notes = [*written.warnings, *([summary(skipped)] if skipped else [])]
+    return with_warnings({"ids": written.documents, "chunks": len(written.ids),
+                          "skipped": [{"file": s.path, "reason": s.reason, "kind": s.kind} for s in skipped]}, notes)
