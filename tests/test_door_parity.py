@@ -97,6 +97,11 @@ def by_http(folder: Path, work: Path) -> dict:
     server = LiveServer([str(work / "http"), "--no-auth"], work / "server.log", env={"HF_HUB_OFFLINE": "1"})
     try:
         with server.client() as client:
+            for bad, message in ((dict(path="../guide.md"), "files[0].path: expected a relative path"),
+                                 (dict(data="not base64!"), "files[0].data: not valid base64")):
+                refused = client.post("/collections/http/files", json={"folder": str(folder),
+                                                                       "files": [{**files[0], **bad}]})
+                assert refused.status_code == 422 and refused.json()["error"]["message"].startswith(message)
             response = client.post("/collections/http/files", json={"folder": str(folder), "files": files})
     finally:
         assert server.stop() == 0
@@ -104,7 +109,7 @@ def by_http(folder: Path, work: Path) -> dict:
     body = response.json()
     assert body["warnings"] == [SKIPPED]
     assert sorted(s["file"] for s in body["skipped"]) == [str(folder / "shots" / n) for n in ("cup.png", "pot.png")]
-    return stored(work / "http")
+    return stored(work / "http")  # the refused requests wrote nothing: the same records as the CLI's
 
 
 def by_ray(folder: Path, work: Path, ray_tmp: Path) -> dict:

@@ -188,3 +188,33 @@ def test_files_with_the_same_name_get_their_own_shards(inputs, tmp_path):
     assert sorted(len(r.ids) for r in rows) == [1, N_DOCS // N_SHARDS]
     # a record without an id is <file>:<row>, named as the file was found
     assert [i for r in rows for i in r.ids if i.endswith(":0")] == [f"{other / 'part-000.jsonl'}:0"]
+
+
+def test_a_folder_with_files_a_text_job_cannot_take(tmp_path):
+    from PIL import Image
+
+    from pdf_maker import write_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Tea\n\nGreen tea is <b>steamed</b>.", encoding="utf-8")
+    (folder / "rows.csv").write_text("text\nOolong.\nMatcha.\n", encoding="utf-8")
+    Image.new("RGB", (8, 8), "red").save(folder / "cup.png")
+    (folder / "notes.docx").write_bytes(b"PK")
+    pdf = write_pdf(tmp_path / "whole.pdf", ["A page about tea."])
+    (folder / "cut.pdf").write_bytes(pdf.read_bytes()[:400])  # known format, does not read: found by the worker
+    result = invoke("ingest-distributed", "--address", "none", "--input", folder, "-o", tmp_path / "v", "--json",
+                    code=3)
+    summary = json.loads(result.stdout)
+    assert result.stderr.splitlines()[-1] == (
+        "warning: skipped 3 files: 1 image (no image space; add one with --image-model), "
+        "1 unknown format (.docx), 1 unreadable file; --verbose lists them")
+    assert [(s["file"], s["kind"]) for s in summary["skipped_files"]] == [
+        (f"{folder}/cup.png", "image"), (f"{folder}/cut.pdf", "unreadable"), (f"{folder}/notes.docx", "unknown format")]
+    assert summary["processed"] == 2 and summary["documents"] == 3 and summary["pending"] == 0
+    ids = sorted(i for p in (tmp_path / "v").glob("*.parquet") for i in read_shard(p, 384).ids)
+    assert ids == [f"{folder}/a.md", f"{folder}/rows.csv:0", f"{folder}/rows.csv:1"]  # as `embkit add` names them
+    verbose = invoke("ingest-distributed", "--address", "none", "--input", folder, "-o", tmp_path / "v", "--verbose",
+                     code=3)
+    assert f"warning: skipped {folder}/cut.pdf: " in verbose.stderr
+
