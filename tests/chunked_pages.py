@@ -31,13 +31,14 @@ def chunk_ids(page: str) -> list[str]:
 
 
 def build(folder, encoder=None) -> None:
-    """Create the collection at `folder` (MiniLM; `encoder` saves loading it again)."""
+    """Create the collection at `folder` (MiniLM; `encoder` saves loading it again).
+    The chunks' MiniLM vectors are given with them, so the chunks are stored exactly
+    as listed (the library's own chunker would cut these texts elsewhere)."""
     with embkit.create(folder, model="minilm") as col:
         if encoder is not None:
             col._encoder = encoder
         for page, chunks in PAGES.items():
-            if len(chunks) == 1:
-                col.add(chunks, ids=[page], metadatas=[{"title": page.title()}])
-            else:
-                col.add(chunks, ids=chunk_ids(page),
-                        metadatas=[{"parent": page, "chunk": i, "title": page.title()} for i in range(len(chunks))])
+            metadatas = [{"title": page.title()}] if len(chunks) == 1 else \
+                [{"parent": page, "chunk": i, "title": page.title()} for i in range(len(chunks))]
+            col.add(chunks, ids=chunk_ids(page), metadatas=metadatas, vectors=col.embed(chunks), model="minilm")
+        col.merge_metadata({"weather": {"parent": None}})  # as a collection written before every record had one

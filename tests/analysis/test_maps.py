@@ -152,7 +152,7 @@ def test_map_of_100000_points(tmp_path):
 
 
 BAD = [
-    ({"color_by": "nope"}, "color_by: no document has the field 'nope'; pick one of: length, source"),
+    ({"color_by": "nope"}, "color_by: no document has the field 'nope'; pick one of: length, parent, source"),
     ({"color_by": "cluster"}, "color_by: no document has the field 'cluster'; run `embkit cluster DIR` first"),
     ({"where": {"source": "nowhere"}}, 'where: {"source": "nowhere"} matches no documents in the collection'),
     ({"method": "mds"}, "method: unknown 'mds' (allowed: umap, pca, tsne)"),

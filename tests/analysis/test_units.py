@@ -47,7 +47,9 @@ def test_a_documents_vector_is_the_unit_mean_of_its_chunks(col):
     table = unit_table(col, None, "document")
     assert table.ids == DOCUMENTS and not table.single
     np.testing.assert_allclose(table.vectors, reference_vectors(col), atol=1e-6)
-    weather = col.get(["weather"], include_vectors=True)[0].vector
+    weather = col.get(["weather"], include_vectors=True)[0]
+    assert "parent" not in weather.metadata  # a record without `parent` is its own document
+    weather = weather.vector
     np.testing.assert_allclose(table.vectors[DOCUMENTS.index("weather")], weather, atol=1e-6)
     assert table.texts[0] == PAGES["setup"][0] and table.metadatas[0]["chunk"] == 0
     assert table.owner.tolist() == [DOCUMENTS.index(i.split("#")[0]) for i in ALL_CHUNKS]
