@@ -16,7 +16,8 @@ import os
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..ingest.shards import Job, ShardResult, ShardSettings, ShardTask, plan, run_shard, worker_encoder
+from ..encoders import load_encoder
+from ..ingest.shards import Job, ShardResult, ShardSettings, ShardTask, plan, run_shard
 from .ray_connect import connect
 
 _RESULT_FIELDS = [f.name for f in dataclasses.fields(ShardResult)]
@@ -29,7 +30,7 @@ class EmbedShards:
     def __init__(self, out: str, settings: dict, threads: int = 1):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         self.out, self.settings = Path(out), ShardSettings(**settings)
-        self.encoder = worker_encoder(self.settings.model, threads)
+        self.encoder = load_encoder(self.settings.model, threads=threads)  # at most `threads` inference threads
 
     def __call__(self, batch: dict) -> dict:
         rows: dict[str, list] = {name: [] for name in (*_RESULT_FIELDS, "pid")}

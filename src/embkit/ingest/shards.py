@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import validate
 from ..atomic import atomic_write
+from ..encoders import CATALOG, load_encoder
 from ..errors import EmbkitError
 from .chunk import check_chunking
 from .documents import split_documents
@@ -32,7 +33,7 @@ from .skips import Skipped, summary
 from .text_files import read_all
 
 __all__ = ["MANIFEST", "MANIFEST_FORMAT", "Manifest", "expand_inputs", "fingerprint",
-           "ShardSettings", "ShardTask", "ShardResult", "ShardRows", "Job", "model_identity", "worker_encoder",
+           "ShardSettings", "ShardTask", "ShardResult", "ShardRows", "Job", "model_identity",
            "shard_records", "embed_shard", "run_shard", "write_shard", "read_shard", "plan", "ingest_local"]
 
 _NO_ID_COLUMN = "\x00no id column"  # a column name no file has: every id is generated
@@ -92,22 +93,11 @@ class ShardResult:
 def model_identity(model: str) -> tuple[str, int, bool]:
     """(name, dim, normalized) of a model as a collection would record it; a catalog
     name is answered without loading the model."""
-    from ..encoders import CATALOG, load_encoder
-
     entry = CATALOG.get(model)
     if entry is not None and not entry.missing():
         return entry.name, entry.dim, entry.normalized
     encoder = load_encoder(model)  # a folder, a trained name, or a missing package: loading says what is wrong
     return encoder.name, encoder.dim, encoder.normalized
-
-
-def worker_encoder(model: str, threads: int | None = None):
-    """The encoder for `model`, loaded once per process; with `threads`, it runs at
-    most that many inference threads (a worker that owns a fraction of the machine
-    must not start a thread per core, or workers on the same cores thrash)."""
-    from ..encoders import load_encoder
-
-    return load_encoder(model, threads=threads)
 
 
 # ---- one shard ----------------------------------------------------------------------
@@ -329,7 +319,7 @@ def ingest_local(inputs: Sequence[str], out: str | Path, model: str = "minilm", 
     job = plan(inputs, out, settings, limit)
     if on_plan:
         on_plan(job)
-    encoder = worker_encoder(job.settings.model, threads) if job.pending else None
+    encoder = load_encoder(job.settings.model, threads=threads) if job.pending else None
     for task in job.pending:
         result = run_shard(task, job.out, job.settings, encoder)
         job.record(result)
