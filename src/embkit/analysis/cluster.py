@@ -27,9 +27,9 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .units import DocumentTable, check_unit, document_key, full_texts, unit_table
 from .coordinates import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
+from .units import DocumentTable, check_unit, document_key, full_texts, unit_table
 
 METHODS = ("kmeans", "hdbscan")
 MAX_AUTO_K = 30

@@ -56,7 +56,7 @@ def _exact(table, rows: np.ndarray, width: int, metric: str) -> tuple[np.ndarray
     step = max(1, EXACT_CELLS // max(len(table), 1))
     found, scores = [], []
     for start in range(0, len(rows), step):
-        positions, best = top_k(table.vectors[rows[start:start + step]], table.vectors, width, metric)
+        positions, best = top_k(table.vectors[rows[start : start + step]], table.vectors, width, metric)
         found.append(table.rowids[positions])
         scores.append(best)
     return np.concatenate(found), np.concatenate(scores)

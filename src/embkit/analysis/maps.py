@@ -26,8 +26,8 @@ from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .cluster import load_descriptions
 from .coordinates import Stage, _tell, check_method, check_seed, project_table
-from .units import DocumentTable, check_unit, label, unit_table
 from .map_pictures import HOVER_SCRIPT, point_pictures
+from .units import DocumentTable, check_unit, display_text, unit_table
 
 MAX_CATEGORIES = 48  # the palette's length
 NUMERIC_ABOVE = 20  # numbers with more distinct values than this get a color scale
@@ -150,7 +150,7 @@ def _hover(table) -> list[str]:
     out = []
     documents = isinstance(table, DocumentTable)
     for doc_id, text, meta in zip(table.ids, table.texts, table.metadatas):
-        text = " ".join((label(text, meta) if documents else text or "").split())
+        text = " ".join((display_text(text, meta) if documents else text or "").split())
         text = text if len(text) <= HOVER_CHARS else text[:HOVER_CHARS - 1] + "…"
         lines = [f"<b>{html.escape(doc_id)}</b>", *_wrap(html.escape(text), 80)]
         lines += [f"{html.escape(str(k))}: {html.escape(_key(v))[:80]}" for k, v in list(meta.items())[:10]]

@@ -114,7 +114,7 @@ def text_lengths(table) -> np.ndarray:
     return np.bincount(table.owner, weights=lengths, minlength=len(table)).astype(np.int64)
 
 
-def label(text: str | None, metadata: dict) -> str:
+def display_text(text: str | None, metadata: dict) -> str:
     """What a point or row shows: a document's `title` if it has one, else its text."""
     title = metadata.get("title")
     return title if isinstance(title, str) and title.strip() else (text or "")

@@ -9,7 +9,6 @@ import typer
 from ..errors import EmbkitError
 from .common import DirArg, JsonOpt, SpaceOpt, WhereOpt, _print_json, _where, app, open_space
 
-
 UnitOpt = typer.Option("document", "--unit", help="What to count: document (one vector per document, the mean "
                        "of its chunks') or chunk.")
 
@@ -57,9 +56,10 @@ def cluster(path: str = DirArg,
                f"{result.field!r} (filter with --where '{{\"{result.field}\": 0}}')")
     for note in result.notes:
         typer.echo(f"note: {note}")
+    counted = "docs" if result.unit == "document" else "chunks"
     for c in result.clusters:
         kind = "noise: " if c.id < 0 else ""
-        typer.echo(f"{c.id:>4}  {c.size:>6} {'docs' if result.unit == 'document' else 'chunks'}  {kind}{', '.join(c.terms) or '(no terms)'}\n"
+        typer.echo(f"{c.id:>4}  {c.size:>6} {counted}  {kind}{', '.join(c.terms) or '(no terms)'}\n"
                    f"      representative {c.representative}: {c.snippet}")
 
 

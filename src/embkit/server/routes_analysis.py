@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ..analysis.units import document_key, label
+from ..analysis.units import display_text, document_key
 from .auth import requires
 from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
 from .state import hosted
@@ -74,7 +74,7 @@ def map_points(name: str, request: Request, method: Literal["umap", "pca", "tsne
         doc = docs.get(doc_id)
         if doc is None:
             continue
-        text = label(doc.text, doc.metadata) if unit == "document" else doc.text or ""
+        text = display_text(doc.text, doc.metadata) if unit == "document" else doc.text or ""
         points.append({"id": doc_id, "x": round(x, 5), "y": round(y, 5),
                        "color": _scalar(doc.metadata.get(color_by)) if color_by else None,
                        "text": text[:SNIPPET]})
