@@ -30,6 +30,7 @@ ROUTES = [
      "write"),
     ("POST", "/collections/{name}/get", {"ids": ["cat", "dog"]}, "read"),
     ("GET", "/collections/{name}/documents/{doc_id}", None, "read"),
+    ("GET", "/collections/{name}/view?id={doc_id}", None, "read"),
     ("GET", "/collections/{name}/thumbnails/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
     ("POST", "/collections/{name}/images", {"images": [{"data": "iVBORw0KGgo="}]}, "write"),  # no image space: 422
     ("POST", "/collections/{name}/search", {"query": "falling share prices", "k": 3}, "read"),

@@ -206,6 +206,24 @@ def test_files_outside_the_root_or_changed_since_are_not_rendered(site):
     assert changed["notes"] == [f"{root / CHANGED} changed since it was added: showing the stored text"]
 
 
+def test_a_source_path_from_a_client_never_reads_a_file_outside_the_root(site):
+    client, root, files = site
+    secret = root.parent / "secret.md"
+    secret.write_text("# Secret\n\nKept *outside* the root.\n")
+    (root / "docs" / "link.md").symlink_to(secret)
+    text = "Secret\n\nKept outside the root."
+    attacks = {"plain": str(secret), "dotdot": str(root / "docs" / ".." / ".." / "secret.md"),
+               "symlink": str(root / "docs" / "link.md"), "relative": "../secret.md"}
+    r = client.post(f"/collections/{NAME}/add", json={"documents": [
+        {"id": f"attack-{name}", "text": text, "metadata": {"source": path}} for name, path in attacks.items()]})
+    assert r.status_code == 201, r.text
+    for name, path in attacks.items():
+        doc = view(client, f"attack-{name}")
+        assert doc["rendered"] == "text" and doc["text"] == text, name
+        assert doc["notes"] == [f"{path} is not under a --source-root of the server: showing the stored text"]
+        assert "em" not in {e[0] for e in elements(doc["body"])}
+
+
 def test_an_image_document_has_no_text(site):
     client, root, files = site
     doc = view(client, "sky", PHOTOS)

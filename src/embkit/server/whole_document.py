@@ -23,8 +23,9 @@ def whole_document(col, doc_id: str) -> WholeDocument | None:
     found = col.get([doc_id])
     if not found:
         return None
-    hit = found[0] if len(found) == 1 and found[0].id == doc_id and _chunked(found[0]) else None
-    if hit is not None and hit.metadata["parent"] != doc_id:
+    one = found[0]
+    hit = one if len(found) == 1 and one.id == doc_id and _chunked(one) and one.metadata["parent"] != doc_id else None
+    if hit is not None:
         found = col.get([hit.metadata["parent"]]) or found
     spans = [(r.metadata["start"], r.metadata["end"]) if _chunked(r) else (0, len(r.text or "")) for r in found]
     records = sorted(zip(spans, found), key=lambda pair: pair[0][0])
