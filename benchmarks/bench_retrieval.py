@@ -17,6 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import embkit  # noqa: E402
 from embkit.evaluate.retrieval import MEASURES, eval_retrieval  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +60,7 @@ def main() -> None:
     for name in args.sets.split(","):
         rows = []
         for label, settings in runs(args.reranker, args.rerank):
-            result = eval_retrieval(Path(args.data) / name, "test", **settings)
+            result = eval_retrieval(Path(args.data) / name, "test", collections=embkit, **settings)
             rows.append({"label": label, **result})
             print(f"{name:<10} {label:<20} " + "  ".join(f"{m} {result['metrics'][m]:.4f}" for m in MEASURES),
                   flush=True)

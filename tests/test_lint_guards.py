@@ -38,14 +38,26 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path):
     root = _copy_project(tmp_path)
     kept = _lint_imports(root)
     assert kept.returncode == 0, kept.stdout + kept.stderr
-    assert "1 kept, 0 broken" in kept.stdout
+    assert "2 kept, 0 broken" in kept.stdout
 
     errors = root / "src" / "embkit" / "errors.py"  # the bottom layer reaching for the facade
     errors.write_text(errors.read_text() + "\nfrom .collection import Collection  # noqa: E402,F401\n")
     broken = _lint_imports(root)
     assert broken.returncode == 1
-    assert "0 kept, 1 broken" in broken.stdout
+    assert "1 kept, 1 broken" in broken.stdout
     assert "embkit.errors is not allowed to import embkit.collection" in broken.stdout
+
+
+def test_an_import_cycle_inside_encoders_breaks_the_tree_contract(tmp_path):
+    """The catalog table sits below the loader: the table reaching for the loader (the
+    cycle issue 20 removed, even as an import inside a function) breaks the contract."""
+    root = _copy_project(tmp_path)
+    catalog = root / "src" / "embkit" / "encoders" / "catalog.py"
+    catalog.write_text(catalog.read_text() + "\n\ndef _late():\n    from .loader import load_encoder  # noqa: F401\n")
+    broken = _lint_imports(root)
+    assert broken.returncode == 1
+    assert "1 kept, 1 broken" in broken.stdout
+    assert "embkit.encoders" in broken.stdout
 
 
 def _ruff(root: Path, *args: str) -> subprocess.CompletedProcess:

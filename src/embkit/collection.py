@@ -591,7 +591,10 @@ class Collection:
         if space not in self.spaces:
             raise EmbkitError(f"space: the collection has no {space!r} space; add one with add_space({space!r}, "
                               "MODEL) or create the collection with image_model=")
-        return add_images(self.in_space(space), paths, ids, metadatas, upsert, batch_size, progress)
+        target = self.in_space(space)
+        return add_images(target, paths, image_encoder=lambda: target._encoder_for("image", "images"),
+                          refuse_existing=target._store.refuse_existing, ids=ids, metadatas=metadatas,
+                          upsert=upsert, batch_size=batch_size, progress=progress)
 
     def thumbnail(self, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
         """The cached thumbnail (WebP) of an image document, made again from the file if

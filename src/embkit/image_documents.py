@@ -1,29 +1,55 @@
 """Image documents in a collection: embedded by the image space's encoder, described by
-their file's metadata, each with a cached thumbnail for result pages."""
+their file's metadata, each with a cached thumbnail for result pages. The collection
+hands itself in as an `ImageSpace` (this module sits below collection.py)."""
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from . import validate
+from .encoders import Encoder
 from .errors import EmbkitError
 from .ingest.folder import Skipped
 from .ingest.image_files import Unreadable, read_image, save_thumbnail, thumbnail_bytes, thumbnail_path
 
-if TYPE_CHECKING:
-    from .collection import Collection
+
+class ImageSpace(Protocol):
+    """What image documents need of a collection's image space (a `Collection` is one)."""
+
+    path: Path  # the collection's folder: thumbnails and uploads live under it
+
+    def get(self, ids: Sequence[str]) -> list: ...
+
+    def add(self, *, ids: list[str], metadatas: list[dict], vectors: np.ndarray) -> object: ...
+
+    def upsert(self, *, ids: list[str], metadatas: list[dict], vectors: np.ndarray) -> object: ...
+
 
 THUMBNAILS = "thumbnails"
 UPLOADS = "images"  # image files the collection keeps itself (uploads), named by their content's hash
 _CONTENT_NAME = re.compile(r"^[0-9a-f]{40}(\.[a-z0-9]{1,7})?$")  # sha1 hex + the upload's suffix
 
 
-def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: bool, batch_size: int, progress):
-    """(ids written, skipped files). Images are decoded a batch at a time; only vectors
-    and small thumbnails are kept until the one transaction that writes them all, and
-    the thumbnails reach the disk only once it has committed."""
+def add_images(
+    col: ImageSpace,
+    paths: Sequence[str],
+    *,
+    image_encoder: Callable[[], Encoder],
+    refuse_existing: Callable[[list[str]], None],
+    ids,
+    metadatas,
+    upsert: bool,
+    batch_size: int,
+    progress,
+):
+    """(ids written, skipped files). `image_encoder()` gives the encoder that embeds
+    images into `col`'s space (asked once the input is checked); `refuse_existing`
+    raises for ids already stored (called before any image is decoded).
+    Images are decoded a batch at a time; only vectors and small thumbnails are kept
+    until the one transaction that writes them all, and the thumbnails reach the disk
+    only once it has committed."""
     if isinstance(paths, (str, Path)) or not isinstance(paths, Sequence):
         raise EmbkitError("paths: expected a list of image file paths")
     paths = [str(p) for p in paths]
@@ -33,9 +59,9 @@ def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: 
     ids = list(ids) if ids is not None else paths
     if len(set(ids)) != len(ids):
         raise EmbkitError("ids: the same id (or path) twice in one batch")
-    encoder = col._encoder_for("image", "images")
+    encoder = image_encoder()
     if not upsert:  # fail before decoding anything; checked again inside the transaction
-        col._store.refuse_existing(ids)
+        refuse_existing(ids)
     kept_ids, kept_meta, vectors, thumbs, skipped = [], [], [], [], []
     for start in range(0, len(paths), batch_size):
         found = []
@@ -62,7 +88,7 @@ def add_images(col: "Collection", paths: Sequence[str], ids, metadatas, upsert: 
     return kept_ids, skipped
 
 
-def thumbnail(col: "Collection", doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
+def thumbnail(col: ImageSpace, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
     """The cached thumbnail of an image document, made again from its file if missing.
     With `roots` (a server: metadata comes from its clients), the file is read only if
     it lies in the collection's own upload folder or under one of `roots`: a path in
@@ -87,7 +113,7 @@ def thumbnail(col: "Collection", doc_id: str, roots: Sequence[str | Path] | None
         return None
 
 
-def _kept_copy(col: "Collection", source: str) -> Path | None:
+def _kept_copy(col: ImageSpace, source: str) -> Path | None:
     """The collection's own copy of an uploaded image `source` names: uploads are named
     by their content's hash, so the copy is found by that name wherever the folder now
     lies (moved, or restored from a snapshot), and never outside the upload folder."""

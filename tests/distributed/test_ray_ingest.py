@@ -181,8 +181,8 @@ def test_rerun_after_killed_driver_does_only_unfinished_shards(cluster, inputs, 
 def test_eval_retrieval_on_ray_equals_local(cluster, small_beir):
     from embkit.evaluate.retrieval import eval_retrieval
 
-    local = eval_retrieval(small_beir, "test", "dense")
-    on_ray = eval_retrieval(small_beir, "test", "dense", ray_address=cluster.address)
+    local = eval_retrieval(small_beir, "test", "dense", collections=embkit)
+    on_ray = eval_retrieval(small_beir, "test", "dense", ray_address=cluster.address, collections=embkit)
     assert on_ray["settings"]["ray_address"] == cluster.address
     assert on_ray["documents"] == local["documents"]
     for name, value in local["metrics"].items():

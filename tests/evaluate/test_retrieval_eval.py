@@ -11,6 +11,7 @@ import sys
 import pytest
 import pytrec_eval
 
+import embkit
 from embkit.evaluate import load_beir
 from embkit.evaluate.retrieval import corpus_collection, run_queries
 
@@ -44,7 +45,7 @@ def test_report_matches_pytrec_eval(small_beir, tmp_path, mode):
     data = load_beir(small_beir, "test")
     os.environ["EMBKIT_HOME"], saved = str(home), os.environ["EMBKIT_HOME"]
     try:
-        col = corpus_collection(data, small_beir / "corpus.jsonl")
+        col = corpus_collection(data, small_beir / "corpus.jsonl", collections=embkit)
         run = run_queries(col, data.queries, mode)
         col.close()
     finally:
@@ -83,7 +84,7 @@ def test_hybrid_beats_both_retrievers_on_the_cut(small_beir, tmp_path, monkeypat
     monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
     from embkit.evaluate.retrieval import eval_retrieval
 
-    scores = {mode: eval_retrieval(small_beir, mode=mode)["metrics"]["ndcg@10"]
+    scores = {mode: eval_retrieval(small_beir, mode=mode, collections=embkit)["metrics"]["ndcg@10"]
               for mode in ("dense", "keyword", "hybrid")}
     assert scores["hybrid"] >= max(scores["dense"], scores["keyword"]) - 0.01, scores
 
@@ -101,9 +102,9 @@ def test_empty_documents_are_left_out_of_the_index(tmp_path, monkeypatch):
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\t1\t1\n")
     from embkit.evaluate.retrieval import eval_retrieval
 
-    report = eval_retrieval(folder, mode="keyword")
+    report = eval_retrieval(folder, mode="keyword", collections=embkit)
     assert report["metrics"]["ndcg@10"] == pytest.approx(1.0) and report["documents"] == 3
-    col = corpus_collection(load_beir(folder, "test"), folder / "corpus.jsonl")
+    col = corpus_collection(load_beir(folder, "test"), folder / "corpus.jsonl", collections=embkit)
     assert col.count() == 2 and col.get(["2"]) == []
     col.close()
 

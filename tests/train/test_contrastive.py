@@ -36,7 +36,7 @@ def pairs(tmp_path_factory):
 def trained(pairs, small_beir, tmp_path_factory):
     out = tmp_path_factory.mktemp("contrastive") / "sts-tuned"
     summary = train_contrastive(out, "minilm", data=pairs, matryoshka=[64], hard_negatives=1, epochs=1,
-                                batch_size=16, evaluation=EvalData(None, small_beir))
+                                batch_size=16, evaluation=EvalData(None, small_beir, collections=embkit))
     return out, summary
 
 

@@ -24,13 +24,13 @@ def trained(small_beir, tmp_path_factory):
     out = tmp_path_factory.mktemp("reranker") / "model"
     summary = train_reranker(small_beir, out, negatives=3, epochs=2, batch_size=8, lr=1e-4, loss="bce", holdout=5,
                              pseudo_queries=0, repeat=1, max_length=256,
-                             rerank_depth=10, seed=0)
+                             rerank_depth=10, seed=0, collections=embkit)
     return out, summary
 
 
 def test_triples_use_only_the_training_split(small_beir):
     train, test = load_beir(small_beir, "train"), load_beir(small_beir, "test")
-    col = corpus_collection(train, small_beir / "corpus.jsonl")
+    col = corpus_collection(train, small_beir / "corpus.jsonl", collections=embkit)
     triples = mine_triples(col, train, negatives=3, depth=30, seed=0)
     col.close()
     queries = {q for q, _, _ in triples}
@@ -44,7 +44,7 @@ def test_triples_use_only_the_training_split(small_beir):
 
 def test_title_pseudo_queries_pair_a_title_with_its_own_body(small_beir):
     train = load_beir(small_beir, "train")
-    col = corpus_collection(train, small_beir / "corpus.jsonl")
+    col = corpus_collection(train, small_beir / "corpus.jsonl", collections=embkit)
     triples = title_triples(col, train, count=20, negatives=3, depth=30, seed=0)
     col.close()
     assert len(triples) == 20
@@ -56,7 +56,7 @@ def test_title_pseudo_queries_pair_a_title_with_its_own_body(small_beir):
 
 def test_the_test_split_is_refused(small_beir, tmp_path):
     with pytest.raises(embkit.EmbkitError, match="split: refusing to train on the test split"):
-        train_reranker(small_beir, tmp_path / "m", split="test")
+        train_reranker(small_beir, tmp_path / "m", split="test", collections=embkit)
 
 
 def test_trained_model_is_a_cross_encoder_that_separates_positives(trained, small_beir):
@@ -67,7 +67,7 @@ def test_trained_model_is_a_cross_encoder_that_separates_positives(trained, smal
     assert summary["holdout_ndcg@10"][str(summary["blend"])] == max(summary["holdout_ndcg@10"].values())
     model = load_reranker(out)
     train = load_beir(small_beir, "train")
-    col = corpus_collection(train, small_beir / "corpus.jsonl")
+    col = corpus_collection(train, small_beir / "corpus.jsonl", collections=embkit)
     triples = mine_triples(col, train, negatives=3, depth=30, seed=0)
     col.close()
     margins = []
@@ -88,8 +88,9 @@ def test_on_held_out_queries_the_saved_blend_keeps_the_first_stage_quality(train
 
     out, summary = trained
     assert summary["blend"] <= 0.2  # on held-out queries the tiny reranker loses to the first stage
-    first = eval_retrieval(small_beir, "test", "hybrid")["metrics"]["ndcg@10"]
-    reranked = eval_retrieval(small_beir, "test", "hybrid", rerank=10, reranker=str(out))["metrics"]["ndcg@10"]
+    first = eval_retrieval(small_beir, "test", "hybrid", collections=embkit)["metrics"]["ndcg@10"]
+    reranked = eval_retrieval(small_beir, "test", "hybrid", collections=embkit, rerank=10,
+                              reranker=str(out))["metrics"]["ndcg@10"]
     assert first > 0.85 and reranked >= first - 0.01, (first, reranked)
 
 
@@ -98,7 +99,7 @@ def test_search_reranks_with_the_trained_model(trained, small_beir, tmp_path):
     `rerank_score`) and the first stage's, with the weight saved at training."""
     out, summary = trained
     test = load_beir(small_beir, "test")
-    col = corpus_collection(test, small_beir / "corpus.jsonl")
+    col = corpus_collection(test, small_beir / "corpus.jsonl", collections=embkit)
     query = next(iter(test.queries.values()))
     first = col.search(query, k=10, mode="hybrid")
     hits = col.search(query, k=10, mode="hybrid", rerank=5, reranker=str(out))

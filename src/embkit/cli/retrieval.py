@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from .. import collection
 from ..collection import open as open_collection
 from ..errors import EmbkitError
 from .common import DirArg, JsonOpt, WhereOpt, _print_json, _progress, _where, app, eval_app, train_app
@@ -56,7 +57,8 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
     with _progress(_corpus_size(beir), "indexing corpus", quiet=as_json) as index_bar, \
             _progress(queries, "queries", quiet=as_json) as query_bar:
         report = run(beir, split, mode, model, progress_index=index_bar, progress_queries=query_bar,
-                     rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha, ray_address=ray_address)
+                     rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha, ray_address=ray_address,
+                     collections=collection)
     if output:
         output.write_text(json.dumps(report, indent=1) + "\n")
     if as_json:
@@ -97,7 +99,8 @@ def train_reranker(beir: Path = typer.Option(..., "--beir", help="BEIR folder to
     with _progress(trained_on + pseudo_queries, "mining hard negatives", quiet=as_json) as advance:
         summary = run(beir, output, base=base, split=split, negatives=negatives, loss=loss, holdout=holdout,
                       epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
-                      pseudo_queries=pseudo_queries, repeat=repeat, seed=seed, progress=advance)
+                      pseudo_queries=pseudo_queries, repeat=repeat, seed=seed, progress=advance,
+                      collections=collection)
     if as_json:
         _print_json(summary)
     else:

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from .. import collection  # what opens and creates collections, handed to training (it sits below)
 from .common import JsonOpt, _print_json, _progress, train_app
 
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace the output folder if it exists.")
@@ -18,7 +19,7 @@ NoEvalOpt = typer.Option(False, "--no-eval", help="Skip the before/after evaluat
 def _eval_data(sts: Optional[Path], beir: Optional[Path], skip: bool):
     from ..train.evaluation import EvalData
 
-    return None if skip else EvalData(sts, beir)
+    return None if skip else EvalData(sts, beir, collections=collection)
 
 
 def _print_evaluation(summary: dict) -> None:
@@ -116,7 +117,7 @@ def contrastive(base: str = typer.Option("minilm", "--base", help="Bi-encoder to
     summary = train_contrastive(output, base, data=data, beir=beir, split=split, loss=loss,
                                 hard_negatives=hard_negatives, matryoshka=dims, matryoshka_weights=weights,
                                 epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, name=name, overwrite=overwrite,
-                                evaluation=_eval_data(eval_sts, eval_beir, no_eval))
+                                evaluation=_eval_data(eval_sts, eval_beir, no_eval), collections=collection)
     if as_json:
         _print_json(summary)
         return

@@ -1,11 +1,14 @@
 """Retrieval evaluation on a BEIR folder: index the corpus once (cached by content
-hash), run the queries in a search mode, score the run against the qrels."""
+hash), run the queries in a search mode, score the run against the qrels.
+
+This package sits below `collection.py`, so the caller hands in what opens and creates
+collections (`collections=embkit`, or `embkit.collection`)."""
 
 import hashlib
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 from ..errors import EmbkitError, EmbkitWarning
 from ..paths import embkit_home
@@ -21,24 +24,31 @@ ADD_BATCH = 256
 Progress = Callable[[int], None]
 
 
-def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", progress: Progress | None = None,
-                      ray_address: str | None = None):
-    """A collection of the corpus under EMBKIT_HOME/eval, keyed by the corpus bytes and
-    the model: built once (embedding is the slow part), reused by later runs. With
-    `ray_address`, the corpus is embedded on Ray (in shards) and bulk-loaded."""
-    import embkit
+class Collections(Protocol):
+    """Opens and creates collections: the `embkit` package (or `embkit.collection`) is one."""
 
+    def open(self, path: str | Path) -> Any: ...
+
+    def create(self, path: str | Path, model: str = ...) -> Any: ...
+
+
+def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", progress: Progress | None = None,
+                      ray_address: str | None = None, *, collections: Collections):
+    """A collection of the corpus under EMBKIT_HOME/eval, keyed by the corpus bytes and
+    the model: built once (embedding is the slow part), reused by later runs, opened and
+    created through `collections`. With `ray_address`, the corpus is embedded on Ray (in
+    shards) and bulk-loaded."""
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
     built_on = "-ray" if ray_address is not None else ""  # kept apart, so a Ray run really runs on Ray
     folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}{_model_stamp(model)}{built_on}"
     ids = [i for i in data.corpus if data.doc_text(i)]  # an empty document can never be found: not indexed
     if (folder / "embkit.db").exists():
-        col = embkit.open(folder)
+        col = collections.open(folder)
         if col.count() == len(ids):
             return col
         col.close()  # an interrupted build: start again
         _remove(folder)
-    col = embkit.create(folder, model=model)
+    col = collections.create(folder, model=model)
     if ray_address is not None:
         from ..distributed.ray_ingest import embed_into
 
@@ -70,16 +80,17 @@ def run_queries(col, queries: dict[str, str], mode: str = "dense", depth: int = 
 
 def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense", model: str = "minilm",
                    measures=MEASURES, progress_index: Progress | None = None, progress_queries: Progress | None = None,
-                   ray_address: str | None = None, **search) -> dict:
-    """Index (or reuse) the corpus, run the split's queries, return a report:
-    {"metrics": {...}, "settings": {...}, "queries": n, "seconds": {...}}. With
-    `ray_address`, the corpus is embedded on that Ray cluster."""
+                   ray_address: str | None = None, *, collections: Collections, **search) -> dict:
+    """Index (or reuse) the corpus through `collections`, run the split's queries,
+    return a report: {"metrics": {...}, "settings": {...}, "queries": n, "seconds":
+    {...}}. With `ray_address`, the corpus is embedded on that Ray cluster."""
     if mode not in MODES:  # before the slow part
         raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
     started = time.perf_counter()
-    col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address)
+    col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address,
+                            collections=collections)
     indexed = time.perf_counter()
     try:
         run = run_queries(col, data.queries, mode, progress=progress_queries, **search)

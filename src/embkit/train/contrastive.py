@@ -26,15 +26,17 @@ def train_contrastive(out: str | Path, base: str = "minilm", *, data: str | Path
                       hard_negatives: int = 0, matryoshka: Sequence[int] = (),
                       matryoshka_weights: Sequence[float] = (), epochs: int = 1,
                       batch_size: int = 32, lr: float = 2e-5, seed: int = 0, name: str | None = None,
-                      overwrite: bool = False, evaluation: EvalData | None = None) -> dict:
+                      overwrite: bool = False, evaluation: EvalData | None = None, collections=None) -> dict:
     """Fine-tune `base` on pairs (`data`) or a BEIR split (`beir`), save to `out`,
-    register it, and evaluate before/after on held-out data. Returns the summary."""
+    register it, and evaluate before/after on held-out data. Returns the summary.
+    Hard negatives for a BEIR split are mined from its corpus indexed through
+    `collections` (`embkit`)."""
     source = base_folder(base)
     dims = _check(loss, data, beir, hard_negatives, matryoshka, epochs, batch_size, lr, source)
     weights = _weights(matryoshka, matryoshka_weights, dims)
     out = Path(out).expanduser()
     refuse_existing(out, overwrite)
-    columns, mined_from = _examples(data, beir, split, loss, hard_negatives, seed)
+    columns, mined_from = _examples(data, beir, split, loss, hard_negatives, seed, collections)
     staging = _staging(out)
     started = time.perf_counter()
     steps = _fit(source, columns, staging, loss, dims, weights, epochs, batch_size, lr, seed)
@@ -111,7 +113,7 @@ def _staging(out: Path) -> Path:
     return staging
 
 
-def _examples(data, beir, split, loss, hard_negatives, seed) -> tuple[dict, str | None]:
+def _examples(data, beir, split, loss, hard_negatives, seed, collections) -> tuple[dict, str | None]:
     if data is not None:
         columns = read_pairs(data, loss)
         if hard_negatives and "negative" not in columns:
@@ -126,7 +128,9 @@ def _examples(data, beir, split, loss, hard_negatives, seed) -> tuple[dict, str 
     if hard_negatives:
         from ..evaluate.retrieval import corpus_collection
 
-        col = corpus_collection(beir_data, Path(beir) / "corpus.jsonl")
+        if collections is None:
+            raise EmbkitError("collections: mining hard negatives from a BEIR corpus needs collections=embkit")
+        col = corpus_collection(beir_data, Path(beir) / "corpus.jsonl", collections=collections)
         try:
             mine_negatives(columns, lambda q, n: [h.text for h in col.search(q, k=n, mode="hybrid")],
                            hard_negatives, seed=seed)

@@ -11,12 +11,17 @@ Progress = Callable[[int], None]
 
 
 class EvalData:
-    """Where the held-out data is; `None` leaves a check out. Checked before training."""
+    """Where the held-out data is; `None` leaves a check out. Checked before training.
+    A BEIR check indexes its corpus through `collections` (`embkit`: training sits
+    below collection.py, so the caller hands it in)."""
 
-    def __init__(self, sts: str | Path | None = None, beir: str | Path | None = None, split: str = "test"):
+    def __init__(self, sts: str | Path | None = None, beir: str | Path | None = None, split: str = "test",
+                 collections=None):
         self.sts = Path(sts) if sts else None
         self.beir = Path(beir) if beir else None
-        self.split = split
+        self.split, self.collections = split, collections
+        if self.beir is not None and collections is None:
+            raise EmbkitError("collections: a BEIR evaluation needs collections=embkit to index its corpus")
         if self.sts is not None and not (self.sts / "sts-test.csv").is_file():
             raise EmbkitError(f"eval_sts: {self.sts / 'sts-test.csv'} not found (the STS Benchmark folder)")
         if self.beir is not None:
@@ -51,7 +56,7 @@ def _retrieval(model: str, data: EvalData, dims: int | None = None) -> dict:
 
     started = time.perf_counter()
     options = {"dims": dims, "rescore": 1} if dims else {}  # the truncated vectors alone, not rescored
-    report = eval_retrieval(data.beir, data.split, "dense", model=model, **options)
+    report = eval_retrieval(data.beir, data.split, "dense", model=model, collections=data.collections, **options)
     seconds = round(time.perf_counter() - started, 1)
     return {**{k: round(v, 4) for k, v in report["metrics"].items()}, "seconds": seconds}
 

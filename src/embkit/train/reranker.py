@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import EmbkitError
 from ..evaluate.beir import load_beir
 from ..evaluate.metrics import ndcg
-from ..evaluate.retrieval import corpus_collection
+from ..evaluate.retrieval import Collections, corpus_collection
 from ..search.rerank import TRAIN_INFO, blend_scores, rerank_scores
 from .base_model import base_folder
 
@@ -81,8 +81,9 @@ def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", 
                    negatives: int = 3, depth: int = 30, epochs: int = 1, batch_size: int = 8, lr: float = 1e-4,
                    loss: str = "mnrl", holdout: int = 100, rerank_depth: int = 20, max_length: int = 160,
                    pseudo_queries: int = 1500, repeat: int = 2, seed: int = 0,
-                   progress: Progress | None = None) -> dict:
-    """Mine triples (`progress` advances per query), fine-tune a cross-encoder from
+                   progress: Progress | None = None, *, collections: Collections) -> dict:
+    """Mine triples (`progress` advances per query) from the corpus indexed through
+    `collections` (`embkit`), fine-tune a cross-encoder from
     `base` (the trainer draws its own progress bar), choose the blend weight on the
     `holdout` queries, and save everything in `out`. `pseudo_queries` adds that many
     title → body examples from the corpus; `repeat` shows each labelled query that many
@@ -98,7 +99,7 @@ def train_reranker(beir_dir: str | Path, out: str | Path, base: str = "minilm", 
     qids = sorted(data.queries)
     random.Random(seed).shuffle(qids)
     held, trained_on = (qids[:holdout], qids[holdout:]) if 0 < holdout < len(qids) else ([], qids)
-    col = corpus_collection(data, Path(beir_dir) / "corpus.jsonl")
+    col = corpus_collection(data, Path(beir_dir) / "corpus.jsonl", collections=collections)
     try:
         triples = mine_triples(col, data, negatives, depth, seed, trained_on, progress) * max(1, repeat)
         triples = title_triples(col, data, pseudo_queries, negatives, depth, seed, progress) + triples
