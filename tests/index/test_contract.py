@@ -1,6 +1,8 @@
 """One contract every index backend keeps (in the style of txtai's testann base):
 add under arbitrary row ids, find, save/load, remove, pad, filter, metrics, per-query
-parameters, and the spec strings that name them. Seeded random unit vectors, 64-d."""
+parameters, and the spec strings that name them. Seeded random unit vectors, 64-d.
+pgvector keeps the same contract (`pgvector-KIND`, a real PostgreSQL; see pg_index.py)
+wherever it builds the kind: flat (exact scans), hnsw and ivf."""
 
 import threading
 
@@ -13,6 +15,8 @@ from embkit import EmbkitError
 from embkit.index import BACKENDS, make_index, parse_spec, persist
 from embkit.index.spec import PARAMS
 from embkit.search.dense import dense_search
+
+from pg_index import PgContractIndex
 
 DIM = 64
 N = 10_000
@@ -27,7 +31,38 @@ SPECS = {
 EXACT = {"flat", "hnsw", "ivf"}  # float32 vectors: the nearest neighbour is found as is
 QUANTIZED = {"ivfpq", "sq8", "binary"}  # found through dense_search with rescoring
 EXHAUSTIVE = {"flat", "sq8", "binary", "ivf"}  # a filtered search is exact w.r.t. the index's scores
-kinds = pytest.mark.parametrize("kind", list(SPECS))
+PG_SPECS = {"pgvector-flat": "flat", "pgvector-hnsw": SPECS["hnsw"], "pgvector-ivf": SPECS["ivf"]}
+kinds = pytest.mark.parametrize("kind", list(SPECS) + list(PG_SPECS))
+
+
+def plain(kind: str) -> str:
+    """The index kind a contract parameter names (`pgvector-hnsw` is an hnsw index)."""
+    return kind.removeprefix("pgvector-")
+
+
+_SERVER: list = []  # the session's PostgreSQL, once a pgvector test asked for it
+_OPENED: list = []  # pgvector indexes made here, their stores closed at the end
+
+
+@pytest.fixture(autouse=True)
+def postgres_for_pgvector(request):
+    """The server for a pgvector test; its connections closed after it (those of the
+    shared, built-once indexes at the end of the module)."""
+    callspec = getattr(request.node, "callspec", None)
+    kind = callspec.params.get("kind") if callspec else None
+    if kind in PG_SPECS and not _SERVER:
+        _SERVER.append(request.getfixturevalue("pg_server"))
+    yield
+    for index in [i for i in _OPENED if all(i is not b for b in _BUILT.values())]:
+        index.close()
+        _OPENED.remove(index)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_pgvector_stores():
+    yield
+    for index in _OPENED:
+        index.close()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,10 +115,30 @@ class Store:
         return found, matrix.astype(np.float32)
 
 
+def empty(kind, metric="cosine"):
+    """A new, empty index of a contract parameter."""
+    if kind in PG_SPECS:
+        index = PgContractIndex(_SERVER[0], PG_SPECS[kind], DIM, metric)
+        _OPENED.append(index)
+        return index
+    return make_index(SPECS[kind], DIM, metric)
+
+
 def build(kind, ids=IDS, vectors=VECTORS, metric="cosine"):
-    index = make_index(SPECS[kind], DIM, metric)
+    index = empty(kind, metric)
     index.add(ids, vectors)
     return index
+
+
+def saved_and_loaded(index, kind, folder):
+    """The index as another process finds it: FAISS's saved and loaded from `folder`,
+    pgvector's by a new connection to the same collection."""
+    if kind in PG_SPECS:
+        loaded = index.reopened()
+        _OPENED.append(loaded)
+        return loaded
+    persist.save(index, folder, 1, "text")
+    return persist.load(folder, persist.read_manifest(folder))
 
 
 _BUILT: dict[str, object] = {}
@@ -144,11 +199,14 @@ def test_save_and_load_give_identical_results(kind, built, tmp_path):
     rng = np.random.default_rng(2)
     queries = perturb(rng, VECTORS[rng.choice(N, 30, replace=False)], scale=1.0)
     before = built.search(queries, 20)
-    manifest = persist.save(built, tmp_path / "ix", generation=7, space="text")
-    assert persist.read_manifest(tmp_path / "ix") == manifest
-    assert manifest["generation"] == 7 and manifest["count"] == N and manifest["kind"] == kind
-    loaded = persist.load(tmp_path / "ix", persist.read_manifest(tmp_path / "ix"))
-    assert type(loaded) is type(built)
+    if kind in PG_SPECS:  # PostgreSQL holds it: a new connection to the same collection
+        loaded = saved_and_loaded(built, kind, tmp_path / "ix")
+    else:
+        manifest = persist.save(built, tmp_path / "ix", generation=7, space="text")
+        assert persist.read_manifest(tmp_path / "ix") == manifest
+        assert manifest["generation"] == 7 and manifest["count"] == N and manifest["kind"] == kind
+        loaded = persist.load(tmp_path / "ix", persist.read_manifest(tmp_path / "ix"))
+        assert type(loaded) is type(built)
     assert (loaded.ntotal, loaded.dead, loaded.dim, loaded.metric) == (N, 0, DIM, "cosine")
     assert loaded.effective_spec == built.effective_spec and loaded.params == built.params
     after = loaded.search(queries, 20)
@@ -172,7 +230,8 @@ def test_removed_ids_never_come_back_and_new_ones_are_found(kind, tmp_path):
     assert index.remove(gone) == len(gone)
     store.remove(gone)
     assert index.remove(gone) == 0 and index.remove([5, 6, 7]) == 0  # again, and ids never added
-    assert index.ntotal == N + 500 - len(gone) and index.dead == len(gone)
+    # FAISS hides removed entries until compaction; PostgreSQL deletes the rows (VACUUM reclaims them)
+    assert index.ntotal == N + 500 - len(gone) and index.dead == (0 if kind in PG_SPECS else len(gone))
 
     every = np.concatenate([VECTORS, new_vectors])
     all_ids = np.concatenate([IDS, new_ids])
@@ -203,8 +262,7 @@ def test_removed_ids_never_come_back_and_new_ones_are_found(kind, tmp_path):
     assert index.ntotal == N + 500 - len(gone)
 
     # removals survive a save and load
-    persist.save(index, tmp_path / "ix", 1, "text")
-    loaded = persist.load(tmp_path / "ix", persist.read_manifest(tmp_path / "ix"))
+    loaded = saved_and_loaded(index, kind, tmp_path / "ix")
     assert (loaded.ntotal, loaded.dead) == (index.ntotal, index.dead)
     again = loaded.search(every[probes], 50)[0]
     assert not gone_set & set(again.ravel().tolist())
@@ -215,7 +273,7 @@ def test_removed_ids_never_come_back_and_new_ones_are_found(kind, tmp_path):
 
 @kinds
 def test_k_beyond_ntotal_returns_every_live_id_once_then_padding(kind):
-    index = make_index(SPECS[kind], DIM, "cosine")
+    index = empty(kind)
     index.train_on(VECTORS[:2000])  # ivf/ivfpq/sq8 learn from a big sample; 20 entries stored
     small_ids = 50 + 11 * np.arange(20, dtype=np.int64)
     small = unit(np.random.default_rng(4), 20)
@@ -237,7 +295,7 @@ def test_k_beyond_ntotal_returns_every_live_id_once_then_padding(kind):
 @kinds
 def test_small_first_add_trains_or_says_why(kind):
     """The first add trains the index; ivfpq with nbits=8 needs 256 vectors and says so."""
-    index = make_index(SPECS[kind], DIM, "cosine")
+    index = empty(kind)
     if kind == "ivfpq":
         with pytest.raises(EmbkitError, match="256"):
             index.add(np.arange(20), VECTORS[:20])
@@ -250,7 +308,7 @@ def test_small_first_add_trains_or_says_why(kind):
 
 @kinds
 def test_empty_index_returns_padding(kind):
-    index = make_index(SPECS[kind], DIM, "cosine")
+    index = empty(kind)
     assert (index.ntotal, index.dead, index.nbytes) == (0, 0, 0)
     assert index.remove([1, 2]) == 0
     rowids, scores = index.search(VECTORS[:3], 5)
@@ -261,7 +319,7 @@ def test_empty_index_returns_padding(kind):
     # everything removed: empty again
     count = 300 if kind == "ivfpq" else 2
     index.add(IDS[:count], VECTORS[:count])
-    index.remove(index.rowids)
+    index.remove(IDS[:count])
     assert index.ntotal == 0
     rowids, scores = index.search(VECTORS[:2], 4)
     assert (rowids == -1).all() and np.isneginf(scores).all()
@@ -269,19 +327,20 @@ def test_empty_index_returns_padding(kind):
 
 @kinds
 def test_wrong_dimension_is_refused(kind, built):
-    empty = make_index(SPECS[kind], DIM, "cosine")
-    for index in (empty, built):
+    new = empty(kind)
+    for index in (new, built):
         with pytest.raises(EmbkitError, match=r"dimension 32 .*64"):
             index.search(np.ones((2, 32), np.float32), 3)
         with pytest.raises(EmbkitError, match=r"dimension 32 .*64"):
             index.search(np.ones(32, np.float32), 3)
-    with pytest.raises(EmbkitError, match=r"dimension 32 .*64"):
-        empty.add([1, 2], np.ones((2, 32), np.float32))
-    with pytest.raises(EmbkitError, match=r"dimension 80 .*64"):
-        make_index(SPECS[kind], DIM, "cosine").add(IDS[:300], np.ones((300, 80), np.float32))
-    with pytest.raises(EmbkitError, match="ids"):
-        empty.add([1, 2, 3], VECTORS[:2])
-    assert empty.ntotal == 0 and built.ntotal == N  # nothing changed
+    if kind not in PG_SPECS:  # pgvector's rows come through the store, whose writes check dimensions
+        with pytest.raises(EmbkitError, match=r"dimension 32 .*64"):
+            new.add([1, 2], np.ones((2, 32), np.float32))
+        with pytest.raises(EmbkitError, match=r"dimension 80 .*64"):
+            make_index(SPECS[kind], DIM, "cosine").add(IDS[:300], np.ones((300, 80), np.float32))
+        with pytest.raises(EmbkitError, match="ids"):
+            new.add([1, 2, 3], VECTORS[:2])
+    assert new.ntotal == 0 and built.ntotal == N  # nothing changed
 
 
 def test_binary_needs_a_dimension_divisible_by_8():
@@ -324,8 +383,8 @@ def test_allow_restricts_results(kind, built):
     rowids, scores = built.search(queries, k, allow=allow)
     assert_well_formed(rowids, scores, k, 20)
     assert np.isin(rowids, allow).all(), f"{kind}: returned an id outside the allowed set"
-    if kind in EXHAUSTIVE:
-        reference = reference_scores(kind, queries)
+    if plain(kind) in EXHAUSTIVE:
+        reference = reference_scores(plain(kind), queries)
         for i in range(20):
             best = np.sort(reference[i][allowed])[::-1][:k]  # filtered brute force
             np.testing.assert_allclose(scores[i], best, atol=1e-5)
@@ -339,7 +398,7 @@ def test_allow_restricts_results(kind, built):
     assert (empty_ids == -1).all() and np.isneginf(empty_scores).all()
     few = IDS[[10, 20, 30]]
     few_ids = built.search(VECTORS[[10]], 5, allow=np.concatenate([few, [1, 2, 99_999_999]]))[0][0]
-    if kind in EXHAUSTIVE:
+    if plain(kind) in EXHAUSTIVE:
         assert few_ids[0] == few[0] and sorted(few_ids[:3].tolist()) == sorted(few.tolist())
         assert (few_ids[3:] == -1).all()
     else:
@@ -360,7 +419,7 @@ def test_allow_and_removed_combine(kind):
         assert len(hits) == 10 and np.isin(hits, allow).all() and np.isin(hits, IDS[1:3000:2]).all()
 
 
-@pytest.mark.parametrize("kind", ["flat"])
+@pytest.mark.parametrize("kind", ["flat", "pgvector-flat"])
 def test_concurrent_filtered_searches_keep_their_own_filter(kind, built):
     """Two threads, one index, different filters (even vs odd positions): each must only
     ever see its own allowed ids. FAISS releases the GIL while it searches."""
@@ -406,7 +465,7 @@ def brute(queries, vectors, metric):
 
 
 @pytest.mark.parametrize("metric", ["cosine", "dot", "l2"])
-@pytest.mark.parametrize("kind", [k for k in SPECS if k != "binary"])
+@pytest.mark.parametrize("kind", [k for k in SPECS if k != "binary"] + list(PG_SPECS))
 def test_metrics_follow_brute_force(kind, metric):
     """Scores are higher-is-better (l2: minus the distance) and are the metric's own
     values; top-1 matches brute force (approximate kinds: for queries near a stored
@@ -420,6 +479,9 @@ def test_metrics_follow_brute_force(kind, metric):
     index = build(kind, ids, vectors, metric)
     near = vectors[rng.choice(n, 10, replace=False)] + 0.02 * rng.normal(size=(10, DIM))
     queries = np.concatenate([near, rng.normal(size=(10, DIM)) / 8]).astype(np.float32)
+    if metric == "cosine":  # a cosine space's queries are unit length (the collection normalizes them)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        near = queries[:10]
     exact = brute(queries, vectors, metric)
     best = ids[np.argmax(exact, axis=1)]
     rowids, scores = index.search(queries, 5)
@@ -427,10 +489,10 @@ def test_metrics_follow_brute_force(kind, metric):
     if metric == "l2":
         assert (scores <= 0).all()
     got = exact[np.arange(20)[:, None], (rowids - 10) // 2]  # brute-force scores of what came back
-    if kind in ("flat", "ivf"):  # float32, exhaustive: exact scores and top-1 for every query
+    if plain(kind) in ("flat", "ivf"):  # float32, exhaustive: exact scores and top-1 for every query
         np.testing.assert_allclose(scores, got, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(rowids[:, 0], best)
-    elif kind == "hnsw":  # float32 scores exact; the graph walk finds the clear winners
+    elif plain(kind) == "hnsw":  # float32 scores exact; the graph walk finds the clear winners
         np.testing.assert_allclose(scores, got, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(rowids[:10, 0], best[:10])
         assert np.mean(rowids[:, 0] == best) >= 0.9
@@ -462,7 +524,7 @@ def truth10():
     return queries, IDS[np.argsort(-(queries @ VECTORS.T), axis=1)[:, :10]]
 
 
-@pytest.mark.parametrize("kind", ["hnsw"])
+@pytest.mark.parametrize("kind", ["hnsw", "pgvector-hnsw"])
 def test_hnsw_ef_is_per_query(kind, built, truth10):
     queries, truth = truth10
     wide = recall_at(built, queries, truth, 10, ef=512)
@@ -473,7 +535,7 @@ def test_hnsw_ef_is_per_query(kind, built, truth10):
     assert recall_at(built, queries, truth, 10, ef=None) == recall_at(built, queries, truth, 10)
 
 
-@pytest.mark.parametrize("kind", ["ivf", "ivfpq"])
+@pytest.mark.parametrize("kind", ["ivf", "ivfpq", "pgvector-ivf"])
 def test_nprobe_is_per_query(kind, built, truth10):
     queries, truth = truth10
     narrow = recall_at(built, queries, truth, 10, nprobe=1)
@@ -489,32 +551,36 @@ WRONG = {"flat": "ef", "hnsw": "nprobe", "ivf": "ef", "ivfpq": "ef", "sq8": "npr
 @kinds
 def test_a_parameter_that_does_not_belong_is_refused(kind, built):
     q = VECTORS[:1]
-    with pytest.raises(EmbkitError, match=WRONG[kind]):
-        built.search(q, 5, **{WRONG[kind]: 8})
+    wrong = WRONG[plain(kind)]
+    with pytest.raises(EmbkitError, match=wrong):
+        built.search(q, 5, **{wrong: 8})
     with pytest.raises(EmbkitError, match="efSearch"):
         built.search(q, 5, efSearch=8)
-    with pytest.raises(EmbkitError, match=WRONG[kind]):
-        dense_search(built, q, 5, Store(IDS, VECTORS), **{WRONG[kind]: 8})
+    with pytest.raises(EmbkitError, match=wrong):
+        dense_search(built, q, 5, Store(IDS, VECTORS), **{wrong: 8})
 
 
-@pytest.mark.parametrize("kind, key", [("hnsw", "ef"), ("ivf", "nprobe"), ("ivfpq", "nprobe")])
+@pytest.mark.parametrize("kind, key", [("hnsw", "ef"), ("ivf", "nprobe"), ("ivfpq", "nprobe"),
+                                       ("pgvector-hnsw", "ef"), ("pgvector-ivf", "nprobe")])
 @pytest.mark.parametrize("value", [0, -3, 1 << 21, "many", 2.5])
 def test_out_of_range_parameter_is_refused(kind, key, value, built):
     with pytest.raises(EmbkitError, match=key):
         built.search(VECTORS[:1], 5, **{key: value})
 
 
-@pytest.mark.parametrize("kind, key", [("hnsw", "ef"), ("ivf", "nprobe")])
+@pytest.mark.parametrize("kind, key", [("hnsw", "ef"), ("ivf", "nprobe"), ("pgvector-hnsw", "ef"),
+                                       ("pgvector-ivf", "nprobe")])
 def test_parameters_are_checked_on_an_empty_index_too(kind, key):
     """A bad parameter is bad whether or not the index holds anything yet."""
-    index = make_index(SPECS[kind], DIM, "cosine")
+    index = empty(kind)
     with pytest.raises(EmbkitError, match=key):
         index.search(VECTORS[:1], 5, **{key: 0})
-    with pytest.raises(EmbkitError, match=WRONG[kind]):
-        index.search(VECTORS[:1], 5, **{WRONG[kind]: 8})
+    with pytest.raises(EmbkitError, match=WRONG[plain(kind)]):
+        index.search(VECTORS[:1], 5, **{WRONG[plain(kind)]: 8})
 
 
-@pytest.mark.parametrize("kind, key", [("hnsw", "ef"), ("ivf", "nprobe")])
+@pytest.mark.parametrize("kind, key", [("hnsw", "ef"), ("ivf", "nprobe"), ("pgvector-hnsw", "ef"),
+                                       ("pgvector-ivf", "nprobe")])
 def test_bool_parameter_is_refused(kind, key, built):
     with pytest.raises(EmbkitError, match=key):
         built.search(VECTORS[:1], 5, **{key: True})

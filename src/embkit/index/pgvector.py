@@ -35,6 +35,11 @@ class PgVectorIndex:
     def ntotal(self) -> int:
         return self.store.count()
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes a search reads: the space's vector table and its pgvector index."""
+        return _relation_bytes(self.store, f"vec_{self.space.name}", f"vec_{self.space.name}_index")
+
     def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None,
                **params) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, scores), each (n, k), best first; -1 / -inf pad rows with fewer
@@ -145,10 +150,7 @@ class PgIndexManager:
 
     def index_bytes(self) -> int:
         """Size of the space's pgvector index (0 without one)."""
-        row = self.store.read_connection().execute(
-            "SELECT coalesce(pg_relation_size(to_regclass(%s)), 0)",
-            (f'"{self.store.schema}"."vec_{self.space.name}_index"',)).fetchone()
-        return int(row[0])
+        return _relation_bytes(self.store, f"vec_{self.space.name}_index")
 
     def wait(self) -> None:
         pass
@@ -182,6 +184,14 @@ def _checked(spec: IndexSpec, count: int) -> IndexSpec:
             raise EmbkitError(f"spec: pgvector's ivfflat takes nlist up to {MAX_LISTS}; got {p['nlist']}")
         p["nlist"] = effective_nlist(p["nlist"], count)
     return IndexSpec(spec.kind, p)
+
+
+def _relation_bytes(store, *names: str) -> int:
+    """Bytes of these tables or indexes of the collection's schema (0 for one that does not exist)."""
+    row = store.read_connection().execute(
+        "SELECT coalesce(sum(pg_relation_size(to_regclass(name))), 0) FROM unnest(%s::text[]) name",
+        ([f'"{store.schema}"."{name}"' for name in names],)).fetchone()
+    return int(row[0])
 
 
 def _score(metric: str, distance: float) -> float:

@@ -32,6 +32,11 @@ class VectorIndex(Protocol):
         ...
 
     @property
+    def nbytes(self) -> int:
+        """Bytes the index takes (0 when it holds nothing)."""
+        ...
+
+    @property
     def dead(self) -> int:
         """Removed entries still held (compaction drops them)."""
         ...
