@@ -107,6 +107,23 @@ def test_identity_is_kept_and_an_older_collection_gets_one(tmp_path):
             col.search(vector=np.ones(DIM, dtype=np.float32), k=1)
 
 
+def test_identity_is_read_once_per_store(backend):
+    """Every cache load and save asks for the identity: a store reads it from its
+    database once (changed behind its back, it keeps the one it read; a new store reads anew)."""
+    location = backend("c")
+    with embkit.create(location, model=None, dim=DIM) as col:
+        first = col._store.identity
+        with embkit.open(location) as other:
+            other._store.set_meta(IDENTITY_KEY, "f" * 32)
+        assert col._store.identity == first != "f" * 32
+        col.add(ids=["a", "b"], vectors=np.eye(2, DIM, dtype=np.float32))
+        col.build_index("flat")
+        assert col.search(vector=np.eye(1, DIM, dtype=np.float32)[0], k=1)[0].id == "a"
+        assert col._store.identity == first
+    with embkit.open(location) as col:
+        assert col._store.identity == "f" * 32
+
+
 def test_an_index_ahead_of_the_store_is_rebuilt(tmp_path, one_thread):
     """The database put back from an older copy: the saved index holds a document the
     store no longer has, and must not be trusted to find it."""

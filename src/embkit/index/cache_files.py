@@ -1,6 +1,7 @@
 """The files of a derived cache (vector index, keyword index): what they share.
 
-Checksums and `.npy` bytes for manifests; an advisory lock per cache folder, so that
+The stamp a manifest carries (the collection's identity, the store generation) and
+the checks on it; checksums and `.npy` bytes for manifests; an advisory lock per cache folder, so that
 several processes saving the same cache take turns (exclusive) and a load never sees
 files vanish under it (shared); cleanup that removes earlier states and the temp files
 nobody is writing, never a live process's; a folder that is a stray file is replaced.
@@ -54,6 +55,17 @@ def check_identity(manifest: dict, identity: str | None) -> None:
     if identity is not None and manifest.get(IDENTITY) != identity:
         raise IndexUnreadable(f"it was built for another collection ({manifest.get(IDENTITY)!r}, "
                               f"this one is {identity!r})")
+
+
+def newer_saved(manifest: dict | None, generation: int, identity: str | None, newest: int) -> bool:
+    """True if `manifest` is a state of the collection `identity` newer than `generation`
+    (another process saved it): overwriting it would only lose ground. One ahead of the
+    store's `newest` generation is not sound (a store put back from an older copy)."""
+    if manifest is None:
+        return False
+    ours = identity is None or manifest.get(IDENTITY) == identity
+    saved = manifest.get("generation")
+    return ours and type(saved) is int and generation < saved <= newest
 
 
 @contextmanager

@@ -18,7 +18,18 @@ import numpy as np
 
 from ..atomic import atomic_write
 from . import idmap
-from .cache_files import IDENTITY, LOCK, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
+from .cache_files import (
+    IDENTITY,
+    LOCK,
+    IndexUnreadable,
+    check_identity,
+    crc,
+    locked,
+    make_folder,
+    newer_saved,
+    npy,
+    prune,
+)
 from .faiss_base import FaissIndex
 from .spec import parse_spec
 
@@ -70,12 +81,7 @@ def _newer_saved(folder: Path, generation: int, identity: str | None, newest: in
     `generation` (another process saved it): overwriting it would only lose ground.
     One ahead of the store's `newest` generation is not sound (a store rolled back)."""
     try:
-        manifest = read_manifest(folder)
-        if manifest is None:
-            return False
-        ours = identity is None or manifest.get(IDENTITY) == identity
-        saved = manifest.get("generation")
-        return ours and isinstance(saved, int) and generation < saved <= newest
+        return newer_saved(read_manifest(folder), generation, identity, newest)
     except IndexUnreadable:
         return False
 

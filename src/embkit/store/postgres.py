@@ -28,6 +28,7 @@ class PostgresStore(PgReembed):
 
     backend = "postgresql"
     read_only = False  # PostgreSQL refuses writes itself (a read-only role or replica says why)
+    _identity: str | None = None  # the collection's UUID, once read (see identity)
 
     def __init__(self, url: PgUrl, conn):
         from psycopg import sql
@@ -196,7 +197,13 @@ class PostgresStore(PgReembed):
     def identity(self) -> str | None:
         """The collection's UUID, which its local caches record (a cache left by another
         collection of the same name is rebuilt); made on first use for a collection
-        created before identities, read from the primary; None where it cannot be written."""
+        created before identities, read from the primary; None where it cannot be written.
+        Read once per store: it never changes, and every cache load and save asks."""
+        if self._identity is None:
+            self._identity = self._read_identity()
+        return self._identity
+
+    def _read_identity(self) -> str | None:
         import psycopg
 
         value = self.meta(IDENTITY_KEY)

@@ -29,6 +29,7 @@ class SQLiteStore(SQLiteReembed):
     backend = "sqlite"
     read_only = False  # opened read-only (a read-only mount, no write permission, a full disk): writes refuse
     read_only_reason = ""
+    _identity: str | None = None  # the collection's UUID, once read (see identity)
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
@@ -128,7 +129,13 @@ class SQLiteStore(SQLiteReembed):
     def identity(self) -> str | None:
         """The collection's UUID, recorded by its derived files so that another
         collection's are never trusted. A collection made before identities gets one
-        here, on first use; None if it has none and cannot be written (read-only)."""
+        here, on first use; None if it has none and cannot be written (read-only).
+        Read once per store: it never changes, and every cache load and save asks."""
+        if self._identity is None:
+            self._identity = self._read_identity()
+        return self._identity
+
+    def _read_identity(self) -> str | None:
         value = self.meta(IDENTITY_KEY)
         if value is None:
             try:
