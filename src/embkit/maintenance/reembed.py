@@ -20,8 +20,8 @@ from ..encoders import load_encoder
 from ..encoders.base import Progress, l2_normalize
 from ..errors import EmbkitError
 from ..index import in_database, index_manager
+from ..store.reembed_steps import refuse_textless
 from ..store.space_names import space_state
-from ..store.sqlite_reembed import refuse_textless
 
 MAX_PASSES = 5  # catch-up passes before the switch embeds what is left under the write lock
 

@@ -1,6 +1,6 @@
 """What a re-embedding (maintenance/reembed.py) needs from the PostgreSQL store: the
-same operations and `meta` bookkeeping as sqlite_reembed.py, with one vector table a
-space. Every transaction here first locks the `generation` row, as `write` does, so
+same operations as sqlite_reembed.py, sharing its steps (reembed_steps.py), with one
+vector table a space. Every transaction here first locks the `generation` row, as `write` does, so
 they and writers take turns (a text checked here cannot change before commit)."""
 
 import json
@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from .sqlite_reembed import ALIASES, REEMBEDS, SUPERSEDED, refuse_textless
+from .reembed_steps import ALIASES, REEMBEDS, SUPERSEDED, SpaceBook, embed_the_rest
 
 
 class PgReembed:
@@ -26,11 +26,7 @@ class PgReembed:
     def followers_of(self, c, space: str) -> str | None:
         """Within a write transaction (generation row locked): the space being built
         from `space`, or None; refuses a write into a space that another one replaced."""
-        replaced_by = self._meta_json(c, SUPERSEDED).get(space)
-        if replaced_by is not None:
-            raise EmbkitError(f"space: {space!r} was re-embedded into {replaced_by!r} and takes no more writes; "
-                              "open the collection again to write to the new space")
-        return self._meta_json(c, REEMBEDS).get(space)
+        return self._book(c).follower_of(space)
 
     def start_reembed(self, source: str, space) -> None:
         """Create `space` (its vector table) and record that it is being built from `source`."""
@@ -39,7 +35,7 @@ class PgReembed:
             if c.execute(self._q("SELECT 1 FROM {s}.spaces WHERE name = %s"), (space.name,)).fetchone():
                 raise EmbkitError(f"name: the collection has a space {space.name!r} already")
             self._create_space(c, space)
-            self._set_meta_json(c, REEMBEDS, {**self._meta_json(c, REEMBEDS), source: space.name})
+            self._book(c).started(source, space.name)
         self._spaces = None
 
     def missing_vectors(self, source: str, target: str, after: int = 0,
@@ -68,16 +64,9 @@ class PgReembed:
         `target`, make `alias` mean `target`, mark `source` superseded."""
         with self._transaction() as c:
             self._lock_writers(c)
-            rows = self._missing(c, source, target, 0, -1)
-            refuse_textless(rows, source)
-            written = self._add_vectors(c, target, rows, embed([text for _, text in rows])) if rows else 0
-            if written != len(rows):
-                raise EmbkitError(f"space: {len(rows) - written} documents changed during the switch; run it again")
-            self._set_meta_json(c, ALIASES, {**self._meta_json(c, ALIASES), alias: target})
-            self._set_meta_json(c, SUPERSEDED, {**self._meta_json(c, SUPERSEDED), source: target})
-            reembeds = self._meta_json(c, REEMBEDS)
-            reembeds.pop(source, None)
-            self._set_meta_json(c, REEMBEDS, reembeds)
+            written = embed_the_rest(self._missing(c, source, target, 0, -1), source,
+                                     lambda rows, vectors: self._add_vectors(c, target, rows, vectors), embed)
+            self._book(c).switched(alias, source, target)
         return written
 
     def drop_space(self, name: str) -> None:
@@ -89,10 +78,13 @@ class PgReembed:
             c.execute(self._q("DELETE FROM {s}.spaces WHERE name = %s"), (name,))
             c.execute(self._q("DELETE FROM {s}.meta WHERE key = ANY(%s)"),
                       (["index_spec:" + name, "index_budget:" + name],))
-            self._set_meta_json(c, REEMBEDS, {k: v for k, v in self._meta_json(c, REEMBEDS).items() if v != name})
+            self._book(c).dropped(name)
         self._spaces = None
 
     # ---- plumbing ------------------------------------------------------------------------
+
+    def _book(self, c) -> SpaceBook:
+        return SpaceBook(lambda key: self._meta_json(c, key), lambda key, value: self._set_meta_json(c, key, value))
 
     def _lock_writers(self, c) -> None:
         c.execute(self._q("SELECT value FROM {s}.meta WHERE key = 'generation' FOR UPDATE"))

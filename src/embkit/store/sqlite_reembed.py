@@ -1,12 +1,6 @@
 """What a re-embedding (maintenance/reembed.py) needs from the SQLite store: a new
-space filled beside the old one, then an alias switched in one transaction.
-
-Bookkeeping lives in `meta` as JSON: `reembeds` {source space: space being built},
-`space_aliases` {name users give: space it means}, `superseded` {old space: the space
-that replaced it}. `write` reads the first and last (see `followers_of`): a document
-written into a space being re-embedded loses its new-space vector (so it is embedded
-again), and a superseded space takes no more writes.
-"""
+space filled beside the old one, then an alias switched in one transaction. The steps
+both stores share (the bookkeeping in `meta`, the switch) are in reembed_steps.py."""
 
 import json
 import sqlite3
@@ -15,8 +9,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
+from .reembed_steps import ALIASES, REEMBEDS, SUPERSEDED, SpaceBook, embed_the_rest, refuse_textless
 
-REEMBEDS, ALIASES, SUPERSEDED = "reembeds", "space_aliases", "superseded"
+__all__ = ["SQLiteReembed", "followers_of", "meta_json", "refuse_textless", "REEMBEDS", "ALIASES", "SUPERSEDED"]
 
 
 def meta_json(c: sqlite3.Connection, key: str) -> dict:
@@ -32,14 +27,14 @@ def _set_meta_json(c: sqlite3.Connection, key: str, value: dict) -> None:
         c.execute("DELETE FROM meta WHERE key = ?", (key,))
 
 
+def _book(c: sqlite3.Connection) -> SpaceBook:
+    return SpaceBook(lambda key: meta_json(c, key), lambda key, value: _set_meta_json(c, key, value))
+
+
 def followers_of(c: sqlite3.Connection, space: str) -> str | None:
     """Within a write transaction: the space being built from `space` (or None);
     refuses a write into a space that another one replaced."""
-    replaced_by = meta_json(c, SUPERSEDED).get(space)
-    if replaced_by is not None:
-        raise EmbkitError(f"space: {space!r} was re-embedded into {replaced_by!r} and takes no more writes; "
-                          "open the collection again to write to the new space")
-    return meta_json(c, REEMBEDS).get(space)
+    return _book(c).follower_of(space)
 
 
 class SQLiteReembed:
@@ -56,7 +51,7 @@ class SQLiteReembed:
                 raise EmbkitError(f"name: the collection has a space {space.name!r} already")
             c.execute("INSERT INTO spaces VALUES (?, ?, ?, ?, ?)",
                       (space.name, space.model, space.dim, space.metric, int(space.normalized)))
-            _set_meta_json(c, REEMBEDS, {**meta_json(c, REEMBEDS), source: space.name})
+            _book(c).started(source, space.name)
 
     def missing_vectors(self, source: str, target: str, after: int = 0,
                         limit: int = -1) -> list[tuple[int, str | None]]:
@@ -86,16 +81,9 @@ class SQLiteReembed:
         have no vector in `target`, make `alias` mean `target`, mark `source` superseded.
         Returns how many were embedded here."""
         with self._write() as c:
-            rows = _missing(c, source, target, 0, -1)
-            refuse_textless(rows, source)
-            written = _add_vectors(c, target, rows, embed([text for _, text in rows])) if rows else 0
-            if written != len(rows):  # cannot happen under the write lock; never switch to a partial space
-                raise EmbkitError(f"space: {len(rows) - written} documents changed during the switch; run it again")
-            _set_meta_json(c, ALIASES, {**meta_json(c, ALIASES), alias: target})
-            _set_meta_json(c, SUPERSEDED, {**meta_json(c, SUPERSEDED), source: target})
-            reembeds = meta_json(c, REEMBEDS)
-            reembeds.pop(source, None)
-            _set_meta_json(c, REEMBEDS, reembeds)
+            written = embed_the_rest(_missing(c, source, target, 0, -1), source,
+                                     lambda rows, vectors: _add_vectors(c, target, rows, vectors), embed)
+            _book(c).switched(alias, source, target)
         return written
 
     def drop_space(self, name: str) -> None:
@@ -105,7 +93,7 @@ class SQLiteReembed:
             c.execute("DELETE FROM vectors WHERE space = ?", (name,))
             c.execute("DELETE FROM spaces WHERE name = ?", (name,))
             c.execute("DELETE FROM meta WHERE key IN (?, ?)", ("index_spec:" + name, "index_budget:" + name))
-            _set_meta_json(c, REEMBEDS, {k: v for k, v in meta_json(c, REEMBEDS).items() if v != name})
+            _book(c).dropped(name)
 
 
 def _missing(c: sqlite3.Connection, source: str, target: str, after: int, limit: int) -> list[tuple[int, str | None]]:
@@ -125,9 +113,3 @@ def _add_vectors(c: sqlite3.Connection, space: str, rows, vectors: np.ndarray) -
                              "WHERE rowid = ? AND text IS ?", (space, vector.tobytes(), rowid, text)).rowcount
     return written
 
-
-def refuse_textless(rows, source: str) -> None:
-    textless = [rowid for rowid, text in rows if text is None]
-    if textless:
-        raise EmbkitError(f"space: {len(textless)} documents of {source!r} have no stored text to embed again "
-                          f"(row {textless[0]}: added as vectors only)")
