@@ -64,8 +64,10 @@ def test_search_json(col):
     out = json.loads(run("search", col, "read CLI options", "-k", "2", "--json").stdout)
     assert [r["id"] for r in out["hits"]][0] == "argparse" and len(out["hits"]) == 2
     first = out["hits"][0]
-    assert set(first) == {"id", "document", "score", "text", "metadata", "dense_score", "dense_rank"}
-    assert first["metadata"] == {"kind": "module", "year": 2011} and first["dense_rank"] == 1
+    # a document that fits in one chunk names itself as its parent
+    assert set(first) == {"id", "document", "parent", "score", "text", "metadata", "dense_score", "dense_rank"}
+    assert first["metadata"] == {"kind": "module", "year": 2011, "parent": "argparse"} and first["dense_rank"] == 1
+    assert first["document"] == first["parent"] == "argparse"
 
 
 def test_search_where_and_like(col):
@@ -82,7 +84,8 @@ def test_search_human_output(col):
 
 def test_get_info_and_metadata_from_jsonl(col):
     docs = json.loads(run("get", col, "pool", "argparse", "--json").stdout)["documents"]
-    assert [d["id"] for d in docs] == ["pool", "argparse"] and docs[0]["metadata"] == {"kind": "class"}
+    assert [d["id"] for d in docs] == ["pool", "argparse"]
+    assert docs[0]["metadata"] == {"kind": "class", "parent": "pool"}
     notes = json.loads(run("get", col, "--where", '{"kind": "note"}', "--json").stdout)["documents"]
     assert len(notes) == 1 and notes[0]["text"] == "Tomorrow will be sunny." and len(notes[0]["id"]) == 32
     info = json.loads(run("info", col, "--json").stdout)
@@ -106,8 +109,9 @@ def test_add_csv_txt_md_stdin_and_delete(tmp_path):
     run("add", path, "-", stdin='{"id": "s1", "text": "from standard input"}\n')
     c = embkit.open(path)
     assert c.count() == 5 and c.info()["metric"] == "dot"
-    assert c.get(["r2"])[0].metadata == {"lang": "fr"}
-    assert c.get([str(tmp_path / "b.txt")])[0].metadata == {"source": str(tmp_path / "b.txt")}
+    assert c.get(["r2"])[0].metadata == {"lang": "fr", "parent": "r2"}
+    assert c.get([str(tmp_path / "b.txt")])[0].metadata == {"source": str(tmp_path / "b.txt"),
+                                                            "parent": str(tmp_path / "b.txt")}
     c.close()
     out = json.loads(run("delete", path, "r1", "s1", "--json").stdout)
     assert out == {"deleted": 2, "documents": 2, "count": 3}

@@ -64,7 +64,8 @@ def test_folder_lands_and_skipped_file_gives_exit_3(library):
     assert proc.stderr.splitlines()[-1] == "warning: skipped 1 file: 1 unreadable file; --verbose lists them"
     assert "from 3 file(s)" in proc.stdout and "broken.pdf" not in proc.stderr  # listed only with --verbose
     note = json.loads(run("get", col, docs / "note.txt", "--json").stdout)["documents"]
-    assert note[0]["metadata"] == {"source": str(docs / "note.txt")}  # fits: one record, its own id
+    # fits: one record, its own id, naming itself as its document
+    assert note[0]["metadata"] == {"source": str(docs / "note.txt"), "parent": str(docs / "note.txt")}
 
 
 def test_md_chunks_carry_parent_and_offsets(library):
@@ -113,7 +114,7 @@ def test_json_summary_html_parquet_and_no_chunk(tmp_path):
     with embkit.open(tmp_path / "c") as c:
         page, row, long = c.get([str(tmp_path / "in" / "page.html"), "p1", str(tmp_path / "in" / "long.md")])
     assert page.text == "Green tea & milk." and page.metadata["title"] == "Tea"
-    assert row.metadata == {"n": 3, "source": str(tmp_path / "in" / "rows.parquet")}
+    assert row.metadata == {"n": 3, "source": str(tmp_path / "in" / "rows.parquet"), "parent": "p1"}
     assert long.text == read_source(str(tmp_path / "in" / "long.md")).texts[0]  # --no-chunk: stored whole, as seen
 
 
@@ -124,7 +125,8 @@ def test_long_records_are_chunked_short_ones_untouched(tmp_path):
     out = invoke("add", tmp_path / "c", tmp_path / "d.jsonl", "--chunk-tokens", "128", "--overlap", "16").stdout
     assert out.startswith("added 2 documents as ") and " chunks from 1 file(s)" in out
     with embkit.open(tmp_path / "c") as c:
-        assert c.get(["short"])[0].metadata == {"kind": "note"}  # as written: explicit files keep their metadata
+        # as written (explicit files keep their metadata), plus the document it is: itself
+        assert c.get(["short"])[0].metadata == {"kind": "note", "parent": "short"}
         chunks = c.get(where={"parent": "long"})
     assert len(chunks) > 4
     assert all(d.metadata["source"] == str(tmp_path / "d.jsonl") and d.metadata["kind"] == "paper" for d in chunks)
