@@ -40,8 +40,8 @@ def handbook() -> str:
     for part in range(PARTS):
         lines += [f"## Chapter {part}", ""]
         for _ in range(3):
-            lines += [" ".join(sentence() for _ in range(5)) + f" Some **strong** words, <b>inline html</b>, `code {part}`.",
-                      ""]
+            words = " ".join(sentence() for _ in range(5))
+            lines += [f"{words} Some **strong** words, <b>inline html</b>, `code {part}`.", ""]
         if part == 5:
             lines += [NEEDLE + " " + sentence(), ""]
         lines += [f"- a list item {sentence()}", f"- another one {sentence()}", "", "```python",
@@ -110,7 +110,8 @@ def test_a_hit_opens_its_whole_document_rendered_with_the_passage_marked(page, s
     expect(page.locator("#results-area")).to_be_hidden()
     expect(page.locator("#doc-view-title")).to_have_text("The handbook")
     at = chunk_ids.index(hit_ids[0])
-    expect(page.locator("#doc-view-passage")).to_have_text(f"passage {at + 1} of {len(chunk_ids)} · Handbook › Chapter 5")
+    expect(page.locator("#doc-view-passage")).to_have_text(
+        f"passage {at + 1} of {len(chunk_ids)} · Handbook › Chapter 5")
 
     body = page.locator("#doc-view-body")
     expect(body.locator("h1")).to_have_text(["Handbook"])

@@ -15,7 +15,7 @@ import embkit
 from embkit.encoders.tokenizer_files import encoder_tokenizer
 from embkit.ingest.markdown import markdown_visible
 
-from live_server import LiveServer
+from live_server import LiveServer, embkit_cli
 
 NAME = "site"
 PHOTOS = "photos"  # a collection with an image space
@@ -45,8 +45,9 @@ def long_markdown() -> str:
     for part in range(10):
         lines += [f"## Part {part}", ""]
         for _ in range(3):
-            lines += [" ".join(sentence(rng) for _ in range(5)) + ' See <a href="https://example.com" target="_blank">'
-                      f"the <b>site</b></a> and *emphasis* and `code {part}` and [a link](https://example.com/{part}).", ""]
+            words = " ".join(sentence(rng) for _ in range(5))
+            lines += [f'{words} See <a href="https://example.com" target="_blank">the <b>site</b></a> and *emphasis* '
+                      f"and `code {part}` and [a link](https://example.com/{part}).", ""]
         lines += ["!!! note", f"    {sentence(rng)}", "", f"- first {sentence(rng)}", f"- second {sentence(rng)}", "",
                   "```console", f'$ embkit <font color="#4E9A06">search</font> {part}', "```", "",
                   "| option | meaning |", "|---|---|", f"| `--k` | ![results {part}](k.png) {sentence(rng)} |", ""]
@@ -148,7 +149,7 @@ def test_a_chunked_markdown_document_is_rebuilt_exactly_and_rendered(site, minil
     assert {e[0] for e in elements(doc["body"])} <= ALLOWED_TAGS
     assert "".join(text_of(doc["body"]).split()) == "".join(visible.split())  # shown is what was embedded
     links = [e[1].get("href") for e in elements(doc["body"]) if e[0] == "a"]
-    assert links == [f"https://example.com/{part}" for part in range(10) for _ in range(3)]  # inline <a> tags dropped, text kept
+    assert links == [f"https://example.com/{part}" for part in range(10) for _ in range(3)]  # inline <a> dropped
 
 
 def test_a_chunk_id_opens_its_document_with_the_passage_marked(site):
@@ -230,6 +231,13 @@ def test_an_image_document_has_no_text(site):
     assert doc["id"] == "sky" and doc["metadata"]["image"] is True and doc["hit"] is None
     assert doc["text"] == "" and doc["body"] == [] and doc["rendered"] == "text"
     assert doc["chunks"] == [{"id": "sky", "start": 0, "end": 0}]
+
+
+def test_a_source_root_that_is_no_folder_is_refused(tmp_path):
+    embkit.create(tmp_path / "empty").close()
+    done = embkit_cli("serve", str(tmp_path / "empty"), "--no-auth", "--source-root", str(tmp_path / "missing"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].endswith(f"source_root: {tmp_path / 'missing'} is not a folder")
 
 
 def test_an_unknown_id_is_a_404_with_one_line(site):
