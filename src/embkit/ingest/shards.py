@@ -123,8 +123,8 @@ def shard_records(task: ShardTask, settings: ShardSettings) -> tuple[int, Prepar
 def embed_shard(task: ShardTask, out_dir: str | Path, settings: ShardSettings, encoder) -> ShardResult:
     """Read, chunk and embed one input shard and write its output shard atomically
     (a crash leaves the old file or none, never half of one). The one function both
-    drivers run for every shard: only the embedding happens in the worker, everything
-    else is the library's write path up to the store."""
+    drivers run for every shard: reading and chunking are `embkit add`'s own code, the
+    embedding is the worker's part, and `embkit import` writes through the write path."""
     started = time.perf_counter()
     read = shard_records(task, settings)
     if isinstance(read, Skipped):
