@@ -63,7 +63,12 @@ def _exact(table, rows: np.ndarray, width: int, metric: str) -> tuple[np.ndarray
 
 
 def is_unit(vectors: np.ndarray) -> bool:
-    return bool(np.all(np.abs(np.linalg.norm(vectors, axis=1) - 1.0) < UNIT_TOLERANCE))
+    """Every row of unit length, checked in slices of BATCH rows (no full-size temporary)."""
+    for start in range(0, len(vectors), BATCH):
+        rows = vectors[start : start + BATCH]
+        if not np.all(np.abs(np.sqrt(np.einsum("ij,ij->i", rows, rows)) - 1.0) < UNIT_TOLERANCE):
+            return False
+    return True
 
 
 def _fields(where: dict) -> list[str]:

@@ -87,12 +87,12 @@ def mean_vectors(vectors: np.ndarray, owner: np.ndarray, m: int) -> np.ndarray:
     scaled to unit length when every row is unit length (see the module docstring)."""
     import scipy.sparse as sp
 
-    counts = np.bincount(owner, minlength=m).astype(np.float64)
+    counts = np.bincount(owner, minlength=m).astype(np.float32)
     member = sp.csr_matrix((1.0 / counts[owner], (owner, np.arange(len(owner)))), shape=(m, len(owner)))
-    means = np.asarray(member @ vectors.astype(np.float64, copy=False))
+    means = np.asarray(member @ np.asarray(vectors, dtype=np.float32), dtype=np.float32)  # float32 in, no copy
     if is_unit(vectors):
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    return means.astype(np.float32)
+        means /= np.maximum(np.sqrt(np.einsum("ij,ij->i", means, means)), 1e-12)[:, None]
+    return means
 
 
 def full_texts(table) -> list[str]:
