@@ -14,6 +14,7 @@ import pytest
 import embkit
 from embkit.encoders.tokenizer_files import encoder_tokenizer
 from embkit.ingest.markdown import markdown_visible
+from embkit.server.whole_document import rebuild
 
 from live_server import LiveServer, embkit_cli
 
@@ -231,6 +232,14 @@ def test_an_image_document_has_no_text(site):
     assert doc["id"] == "sky" and doc["metadata"]["image"] is True and doc["hit"] is None
     assert doc["text"] == "" and doc["body"] == [] and doc["rendered"] == "text"
     assert doc["chunks"] == [{"id": "sky", "start": 0, "end": 0}]
+
+
+def test_chunks_are_placed_at_their_offsets():
+    text = "# One\n\nAlpha beta gamma. Delta epsilon.\n\nZeta eta theta."
+    pieces = [(0, text[0:5]), (7, text[7:24]), (18, text[18:39]), (41, text[41:49]), (50, text[50:])]
+    assert [p[1] for p in pieces] == ["# One", "Alpha beta gamma.", "gamma. Delta epsilon.", "Zeta eta", "theta."]
+    assert rebuild(list(reversed(pieces))) == text  # overlaps kept once; gaps of 2 as a paragraph break, of 1 a space
+    assert rebuild([(0, "whole")]) == "whole" and rebuild([]) == ""
 
 
 def test_a_source_root_that_is_no_folder_is_refused(tmp_path):

@@ -50,13 +50,14 @@ def _chunked(record) -> bool:
 
 def rebuild(pieces: list[tuple[int, str]]) -> str:
     """Texts placed at their offsets, in order of offset. The whitespace between two
-    chunks that do not overlap is not stored: a chunker cut there before a heading, after
-    a paragraph, so it is rebuilt as line breaks."""
+    chunks that do not overlap is not stored: chunks overlap unless cut before a heading,
+    which a paragraph break precedes, so two or more characters are rebuilt as line
+    breaks, one (a cut with no overlap asked for) as a space."""
     out: list[str] = []
     size = 0
     for start, text in sorted(pieces, key=lambda p: p[0]):
         if start > size:
-            out.append("\n" * (start - size))
+            out.append(" " if start - size == 1 else "\n" * (start - size))
             size = start
         if start + len(text) > size:
             out.append(text[size - start:])
