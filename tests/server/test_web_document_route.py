@@ -25,6 +25,7 @@ SHORT = "docs/short.md"
 HOSTILE = "docs/hostile.md"
 CHANGED = "docs/changed.md"
 NOTES = "notes.txt"
+LOG = "log.txt"  # a long plain text file
 OUTSIDE = "outside.md"  # added from outside the folder served as --source-root
 NEEDLE = "The aardvark quartermaster recalibrated the zeppelin's marmalade gyroscope."
 WORDS = ("index vector search embedding model chunk token query filter metadata store page server collection "
@@ -76,7 +77,8 @@ def site(tmp_path_factory, minilm):
     root = work / "root"
     files = {LONG: long_markdown(), SHORT: "# Short\n\nA short page about *caching*.\n",
              HOSTILE: HOSTILE_MD, CHANGED: "# Changed\n\nThe first version of this page.\n",
-             NOTES: "Plain notes.\n\nA second paragraph of plain notes.\n"}
+             NOTES: "Plain notes.\n\nA second paragraph of plain notes.\n",
+             LOG: "\n\n".join(" ".join(sentence(random.Random(i)) for _ in range(6)) for i in range(40)) + "\n"}
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -181,6 +183,16 @@ def test_a_one_chunk_document_and_plain_text(site):
     assert notes["format"] == notes["rendered"] == "text" and notes["notes"] == []
     assert notes["body"] == [["p", {"class": "plain"}, "Plain notes."],
                              ["p", {"class": "plain"}, "A second paragraph of plain notes."]]
+
+
+def test_a_chunk_of_plain_text_is_marked_in_the_stored_text(site):
+    client, root, files = site
+    chunks = client.post(f"/collections/{NAME}/get", json={"ids": [str(root / LOG)]}).json()["documents"]
+    assert len(chunks) >= 3
+    doc = view(client, chunks[1]["id"])
+    assert doc["rendered"] == "text" and doc["text"] == files[LOG].strip() and doc["notes"] == []
+    assert {e[0] for e in elements(doc["body"])} == {"p", "mark"}
+    assert "".join(marked(doc["body"]).split()) == "".join(chunks[1]["text"].split())
 
 
 def test_raw_html_in_markdown_never_becomes_an_element(site):
