@@ -456,10 +456,13 @@ async function openDoc(id) {
     return;
   }
   if (state.panelDoc !== id) return;
+  // a document of several chunks (a map point is a document) comes as {id, chunks}
+  const text = doc.chunks ? doc.chunks.map((c) => c.text || "").join("\n\n") : doc.text;
+  const metadata = doc.chunks ? (doc.chunks[0] || {}).metadata : doc.metadata;
   panel.dataset.id = doc.id;
   $("doc-id").textContent = doc.id;
-  $("doc-text").textContent = doc.text || "(no text)";
-  $("doc-metadata").replaceChildren(...renderMetadata(doc.metadata || {}).childNodes);
+  $("doc-text").textContent = text || "(no text)";
+  $("doc-metadata").replaceChildren(...renderMetadata(metadata || {}).childNodes);
   panel.dataset.state = "done";
 }
 
