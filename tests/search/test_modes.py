@@ -106,13 +106,13 @@ def test_mmr_trades_a_near_duplicate_for_something_new(backend, minilm):
     c.close()
 
 
-def test_by_document_keeps_the_best_chunk_per_parent(backend, minilm):
+def test_documents_keeps_the_best_chunk_per_parent(backend, minilm):
     c = embkit.create(backend("d"))
     c.add(["Gzip compresses files.", "Gzip decompresses files too.", "The csv module reads files."],
           ids=["g#0", "g#1", "csv"],
           metadatas=[{"parent": "g", "start": 0, "end": 22}, {"parent": "g", "start": 23, "end": 51}, {}])
     chunks = c.search("gzip files", k=3)
-    docs = c.search("gzip files", k=3, by_document=True)
+    docs = c.search("gzip files", k=3, documents=True)
     assert ids(chunks)[:2] in (["g#0", "g#1"], ["g#1", "g#0"])
     assert ids(docs) == [ids(chunks)[0], "csv"] and docs[0].parent == "g" and docs[0].start is not None
     c.close()
