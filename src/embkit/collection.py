@@ -31,7 +31,7 @@ from .search.keyword import KeywordIndex
 from .search.matryoshka import Views, check_dims
 from .search.query_vector import prepare_vectors
 from .search.request import SearchRequest
-from .search.run import Found, checked_question, default_context_mode, run_context, run_search
+from .search.run import Found, run_context, run_search
 from .search.sources import SearchParts
 from .store import SCHEMA_VERSION, Space, SQLiteStore, Store
 from .store.pg_connection import is_url
@@ -436,12 +436,7 @@ class Collection:
 
     def find_context(self, question: str, budget_tokens: int = 1500, **options) -> tuple[Context, list[str]]:
         """`context` with its warnings returned rather than issued (for the server)."""
-        question = checked_question(question)
-        col = self._serving(options.get("space"))
-        parts = col._search_parts()
-        options["mode"] = options.get("mode") or default_context_mode(parts)
-        request = SearchRequest(question, **options).check(col.space)
-        return run_context(question, budget_tokens, request, parts)
+        return run_context(question, budget_tokens, options, self._serving(options.get("space"))._search_parts())
 
     def _search_parts(self) -> SearchParts:
         return SearchParts(self._store, self.space, self._index, self._views, self.keyword_index, self._encoder_for)

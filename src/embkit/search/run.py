@@ -30,18 +30,12 @@ def run_search(req: SearchRequest, parts: SearchParts) -> Found:
     return Found(retrieve(req, Plan(vector, allow, exclude), StoreSources(parts, req)), notes)
 
 
-def default_context_mode(parts: SearchParts) -> str:
-    """Hybrid where the space has a model to embed the question, keyword otherwise."""
-    return "hybrid" if parts.space.model != "none" else "keyword"
-
-
-def run_context(question: str, budget_tokens: int, req: SearchRequest, parts: SearchParts) -> tuple[Context, list[str]]:
-    """Passages for an LLM prompt from the hits of `req` (a checked search for
-    `question`), deduplicated, numbered and cited within `budget_tokens`."""
+def run_context(question: str, budget_tokens: int, options: dict, parts: SearchParts) -> tuple[Context, list[str]]:
+    """Passages for an LLM prompt: the hits of a search for `question` with `options`
+    (SearchRequest fields; mode hybrid by default, keyword for a space without a model),
+    deduplicated, numbered and cited within `budget_tokens`; and the search's warnings."""
+    question = validate.check_query(question, "question")
+    mode = options.get("mode") or ("hybrid" if parts.space.model != "none" else "keyword")
+    req = SearchRequest(question, **{**options, "mode": mode}).check(parts.space)
     found = run_search(req, parts)
     return build_context(question, found.hits, budget_tokens, count_tokens), found.warnings
-
-
-def checked_question(question) -> str:
-    """The question of a context request, checked under its own name."""
-    return validate.check_query(question, "question")
