@@ -37,9 +37,9 @@ def test_a_one_chunk_document_names_itself_as_parent_in_every_door(backend, tmp_
         # chunk=False stores whole: still one document naming itself
         col.add([SHORT], ids=["whole"], chunk=False)
         assert col.get(["whole"])[0].metadata == {"parent": "whole"}
-        # a document's own `parent` field is overridden, as it is on chunks
-        col.add([SHORT], ids=["mine"], metadatas=[{"parent": "elsewhere"}])
-        assert col.get(["mine"])[0].metadata == {"parent": "mine"}
+        # a record that names its document already (a chunk added again) keeps it
+        col.add([SHORT], ids=["g#3"], metadatas=[{"parent": "g"}])
+        assert col.get(["g"])[0].metadata == {"parent": "g"}
         assert col.count(unit="document") == 5 and col.count() == len(chunks) + 4
 
 

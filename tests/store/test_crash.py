@@ -45,6 +45,7 @@ def expected_state(last: int) -> dict[str, tuple[dict, np.ndarray]]:
         revised = b + 1 <= last and W.is_upsert(b + 1)
         metas = W.metadatas(b, rev=b + 1) if revised else W.metadatas(b)
         vecs = _unit(W.vectors(b, rev=b + 1) if revised else W.vectors(b))
+        metas = [{**m, "parent": i} for i, m in zip(W.ids(b), metas)]  # each record names its document
         out.update(zip(W.ids(b), zip(metas, vecs)))
     return out
 

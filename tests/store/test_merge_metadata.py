@@ -22,7 +22,8 @@ def test_fields_are_merged_removed_and_filterable(col):
     generation = col.info()["generation"]
     col.merge_metadata({"a": {"cluster": 3, "drop": None}, "b": {"cluster": 1}, "d": {"nested": None}})
     got = {d.id: d.metadata for d in col.get(["a", "b", "c", "d"])}
-    assert got == {"a": {"keep": 1, "cluster": 3}, "b": {"keep": 2, "cluster": 1}, "c": {}, "d": {}}
+    assert got == {"a": {"keep": 1, "cluster": 3, "parent": "a"}, "b": {"keep": 2, "cluster": 1, "parent": "b"},
+                   "c": {"parent": "c"}, "d": {"parent": "d"}}
     assert col.info()["generation"] == generation  # no index goes stale
     assert [h.id for h in col.search(vector=np.eye(4)[0], k=4, where={"cluster": 3})] == ["a"]
 

@@ -124,7 +124,8 @@ def test_cli_reads_a_read_only_collection_and_refuses_writes(archived, tmp_path,
     assert [h["id"] for h in json.loads(stdout)["hits"]][0] == "stocks"
 
     rc, stdout, stderr = namespace.result("get", out)
-    assert (rc, json.loads(stdout)) == (0, {"id": "bread", "text": DOCS["bread"], "metadata": {}}), stderr
+    bread = {"id": "bread", "text": DOCS["bread"], "metadata": {"parent": "bread"}}
+    assert (rc, json.loads(stdout)) == (0, bread), stderr
 
     rc, stdout, stderr = namespace.result("info", out)
     assert (rc, json.loads(stdout)["count"], json.loads(stdout)["read_only"]) == (0, len(DOCS), True), stderr

@@ -178,8 +178,8 @@ class WritePath(RuleBasedStateMachine):
             self._refused(batch, upsert, "duplicate, taken, too big or not storable")
             return
         assert self._write(batch, upsert) == batch_ids
-        for doc_id, text, meta, vector in batch:
-            self.model[doc_id] = (text, meta, unit(vector))
+        for doc_id, text, meta, vector in batch:  # every record names its document: here itself
+            self.model[doc_id] = (text, {**meta, "parent": doc_id}, unit(vector))
 
     @rule(data=st.data(), breakage=st.sampled_from(sorted(INVALID)), upsert=st.booleans())
     def write_invalid(self, data, breakage, upsert):
@@ -238,7 +238,7 @@ def test_big_floats_come_back_as_the_same_floats(backend):
     with embkit.create(backend("f"), model=None, dim=DIM) as col:
         col.add(["t"], ids=["x"], metadatas=[values], vectors=[[1.0] * DIM])
         got = col.get(["x"])[0].metadata
-        assert got == values
+        assert got == {**values, "parent": "x"}
         assert [type(got[k]) for k in "abcdehij"] == [float, float, float, float, float, int, int, str]
         assert type(got["f"][0]) is float
         assert col.count(where={"a": 1e16}) == 1 and col.count(where={"c": {"$gt": 1e308}}) == 1

@@ -157,10 +157,19 @@ def page_at(pages: list[tuple[int, int]], offset: int, starts: list[int] | None 
     return pages[max(i, 0)][1]
 
 
+def with_parent(record_id: str, metadata: dict) -> dict:
+    """A copy of a whole record's metadata naming its document in `parent`: itself, so
+    every record names one, unless it names one already (a chunk exported and added again)."""
+    meta = dict(metadata)
+    if not isinstance(meta.get("parent"), str):
+        meta["parent"] = record_id
+    return meta
+
+
 def whole_record(doc_id: str, text: str, metadata: dict, section: str | None = None) -> ChunkRecord:
-    """A document stored as one record: its own id, its metadata plus `parent` (itself,
-    so every record names its document) and `section` when given."""
-    meta = {**metadata, "parent": doc_id}
+    """A document stored as one record: its own id, its metadata with `parent` (see
+    with_parent) and `section` when given."""
+    meta = with_parent(doc_id, metadata)
     if section is not None:
         meta["section"] = section
     return ChunkRecord(doc_id, text, meta)
@@ -170,12 +179,13 @@ def chunk_records(doc_id: str, text: str, metadata: dict, tokenizer, *, pages: l
                   source: str | None = None, chunk_tokens: int = 256, overlap: int = 32,
                   sections: list[tuple[int, str]] | None = None) -> list[ChunkRecord]:
     """A document as records to embed. One that fits is one record with its own id and
-    its metadata plus `parent` (doc_id). A longer one becomes chunks `{doc_id}#{i}`
-    (i from 0) whose metadata is the document's plus `parent` (doc_id), `chunk` (i),
-    `start`/`end` (offsets in `text`), `source` (the document's, else the given one),
-    with `pages`, `page`, and with `sections`, `section` (the heading path where the
-    chunk starts, if any heading comes before it; a whole document gets the one at its
-    start). These keys take precedence over the document's own of the same name."""
+    its metadata plus `parent` (doc_id unless it names one: with_parent). A longer one
+    becomes chunks `{doc_id}#{i}` (i from 0) whose metadata is the document's plus
+    `parent` (doc_id), `chunk` (i), `start`/`end` (offsets in `text`), `source` (the
+    document's, else the given one), with `pages`, `page`, and with `sections`, `section`
+    (the heading path where the chunk starts, if any heading comes before it; a whole
+    document gets the one at its start). These keys take precedence over the document's
+    own of the same name."""
     spans = chunk_text(text, tokenizer, chunk_tokens, overlap, sections)
     outline = SectionIndex(sections)
     if len(spans) == 1 and spans[0].start == 0 and spans[0].end == len(text):

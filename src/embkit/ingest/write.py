@@ -16,6 +16,7 @@ from ..encoders import CATALOG, Encoder
 from ..encoders.base import Progress
 from ..errors import EmbkitError
 from ..store import Record, Space, Store
+from .chunk import with_parent
 from .documents import split_documents
 from .records import Prepared, SourceDocument, Written, documents_of
 from .vectors import stored_form
@@ -58,15 +59,13 @@ def prepare_texts(model: str, texts: Any, ids: Any = None, metadatas: Any = None
 def prepare_given(space: Space, texts: Any, ids: Any, metadatas: Any, vectors: Any,
                   max_document_bytes: int | None = None) -> tuple[Prepared, np.ndarray]:
     """Records whose vectors were computed elsewhere: each (text, vector) is one record
-    as given. A record whose metadata names no `parent` is a document by itself: it gets
-    `parent` = its id (a chunk exported with its parent keeps it)."""
+    as given, its metadata naming its document in `parent` (chunk.with_parent)."""
     if texts is not None:
         texts = validate.check_texts(texts, max_chars=None)
         validate.check_documents_bytes(texts, "texts", max_document_bytes)
     vectors = validate.check_vectors(vectors, len(texts) if texts is not None else None, space.dim, space.model)
     ids = validate.check_ids(ids, len(vectors)) if ids is not None else new_ids(len(vectors))
-    metadatas = [m if isinstance(m.get("parent"), str) else {**m, "parent": i}
-                 for i, m in zip(ids, validate.check_metadatas(metadatas, len(vectors)))]
+    metadatas = [with_parent(i, m) for i, m in zip(ids, validate.check_metadatas(metadatas, len(vectors)))]
     return Prepared(ids, ids, texts, metadatas), vectors
 
 
