@@ -169,11 +169,11 @@ def test_cli_refuses_surrogates_and_deep_metadata(cli_collection, tmp_path):
 
 
 def test_distributed_ingest_refuses_an_oversized_document_before_chunking(tmp_path):
-    from embkit.ingest.shards import ShardSettings, shard_records
+    from embkit.ingest.shards import ShardSettings, ShardTask, shard_records
 
     shard = tmp_path / "part-0.jsonl"
     shard.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": "word " * (2 * 1024 * 1024)}) + "\n")
     with pytest.raises(embkit.EmbkitError) as e:
-        shard_records(str(shard), "part-0.jsonl", ShardSettings())
+        shard_records(ShardTask(str(shard), str(shard), "part-0.parquet", {}), ShardSettings())
     assert str(e.value) == (f"{shard}:2: document of 10485760 bytes exceeds the limit of 5242880 bytes "
                             "(max_document_bytes)")
