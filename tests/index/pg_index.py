@@ -39,12 +39,21 @@ class PgContractIndex:
         texts = ["[" + ",".join(repr(x) for x in row) + "]" for row in vectors.tolist()]
         q = self.store.statement
         with self.store.transaction() as c:
-            c.execute(q("INSERT INTO {s}.docs (rowid, id, metadata) OVERRIDING SYSTEM VALUE "
-                        "SELECT r, 'r' || r, '{{}}' FROM unnest(%s::bigint[]) r ON CONFLICT (rowid) DO NOTHING"),
-                      (ids.tolist(),))
-            c.execute(q("INSERT INTO {s}.{v} (doc, embedding) SELECT * FROM unnest(%s::bigint[], %s::vector[]) "
-                        "ON CONFLICT (doc) DO UPDATE SET embedding = excluded.embedding", "text"),
-                      (ids.tolist(), texts))
+            c.execute(
+                q(
+                    "INSERT INTO {s}.docs (rowid, id, metadata) OVERRIDING SYSTEM VALUE "
+                    "SELECT r, 'r' || r, '{{}}' FROM unnest(%s::bigint[]) r ON CONFLICT (rowid) DO NOTHING"
+                ),
+                (ids.tolist(),),
+            )
+            c.execute(
+                q(
+                    "INSERT INTO {s}.{v} (doc, embedding) SELECT * FROM unnest(%s::bigint[], %s::vector[]) "
+                    "ON CONFLICT (doc) DO UPDATE SET embedding = excluded.embedding",
+                    "text",
+                ),
+                (ids.tolist(), texts),
+            )
         if not self.indexed:
             self.manager.build(self.spec_text)
             self.indexed = True
@@ -52,8 +61,9 @@ class PgContractIndex:
     def remove(self, ids) -> int:
         q = self.store.statement
         with self.store.transaction() as c:
-            return c.execute(q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"),
-                             ([int(i) for i in np.asarray(ids).ravel()],)).rowcount
+            return c.execute(
+                q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"), ([int(i) for i in np.asarray(ids).ravel()],)
+            ).rowcount
 
     def reopened(self) -> "PgContractIndex":
         """The same collection opened anew (what a saved and loaded FAISS index is to it)."""
@@ -65,4 +75,3 @@ class PgContractIndex:
 
     def close(self) -> None:
         self.store.close()
-

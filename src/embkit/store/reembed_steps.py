@@ -30,8 +30,10 @@ class SpaceBook:
         that another one replaced."""
         replaced_by = self.read(SUPERSEDED).get(space)
         if replaced_by is not None:
-            raise EmbkitError(f"space: {space!r} was re-embedded into {replaced_by!r} and takes no more writes; "
-                              "open the collection again to write to the new space")
+            raise EmbkitError(
+                f"space: {space!r} was re-embedded into {replaced_by!r} and takes no more writes; "
+                "open the collection again to write to the new space"
+            )
         return self.read(REEMBEDS).get(space)
 
     def started(self, source: str, target: str) -> None:
@@ -48,8 +50,9 @@ class SpaceBook:
         self.write(REEMBEDS, {k: v for k, v in self.read(REEMBEDS).items() if v != name})
 
 
-def embed_the_rest(rows: Rows, source: str, add: Callable[[Rows, np.ndarray], int],
-                   embed: Callable[[list[str]], np.ndarray]) -> int:
+def embed_the_rest(
+    rows: Rows, source: str, add: Callable[[Rows, np.ndarray], int], embed: Callable[[list[str]], np.ndarray]
+) -> int:
     """The switch's last pass, inside its transaction: embed `rows` and store them with
     `add`; every one must land (never switch to a partial space). Returns how many."""
     refuse_textless(rows, source)
@@ -63,5 +66,7 @@ def refuse_textless(rows: Rows, source: str) -> None:
     """Refuse rows stored without text: there is nothing to embed again."""
     textless = [rowid for rowid, text in rows if text is None]
     if textless:
-        raise EmbkitError(f"space: {len(textless)} documents of {source!r} have no stored text to embed again "
-                          f"(row {textless[0]}: added as vectors only)")
+        raise EmbkitError(
+            f"space: {len(textless)} documents of {source!r} have no stored text to embed again "
+            f"(row {textless[0]}: added as vectors only)"
+        )
