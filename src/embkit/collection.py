@@ -23,13 +23,13 @@ from .ingest.lookup import Document, check_unit, count as count_records, get_doc
 from .ingest.metadata_patch import merge_metadata
 from .ingest.records import Prepared, Written
 from .ingest.remove import Deleted, remove_documents
+from .ingest.vectors import stored_form
 from .ingest.write import WriteTarget, check_model, prepare_texts, write_documents, write_prepared
 from .search import METRICS, Hit
 from .search.context import Context
 from .search.exact import scores as pairwise_scores
 from .search.keyword import KeywordIndex
 from .search.matryoshka import Views, check_dims
-from .search.query_vector import prepare_vectors
 from .search.request import SearchRequest
 from .search.run import Found, run_context, run_search
 from .search.sources import SearchParts
@@ -629,7 +629,7 @@ class Collection:
 
     def _prepare(self, vectors: np.ndarray, field: str) -> np.ndarray:
         """Float32; unit length for cosine (a zero vector has no direction: refused)."""
-        return prepare_vectors(vectors, self.space.metric, field)
+        return stored_form(vectors, self.space.metric, field)
 
 
 

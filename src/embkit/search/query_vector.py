@@ -9,22 +9,12 @@ import numpy as np
 from ..encoders import Encoder
 from ..encoders.base import l2_normalize
 from ..errors import EmbkitError
-from ..store import Record, Space, Store
+from ..ingest.lookup import records_of
+from ..ingest.vectors import stored_form
+from ..store import Space, Store
 from .request import SearchRequest
 
 EncoderFor = Callable[[str, str], Encoder]  # (modality, field) -> the encoder that embeds it into the space
-
-
-def prepare_vectors(vectors, metric: str, field: str) -> np.ndarray:
-    """Float32; unit length for cosine (a zero vector has no direction: refused)."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if metric == "cosine":
-        norms = np.linalg.norm(vectors, axis=1)
-        zero = np.flatnonzero(norms < 1e-12)
-        if zero.size:
-            raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
-        vectors = l2_normalize(vectors)
-    return vectors
 
 
 def query_vector(req: SearchRequest, store: Store, space: Space,
@@ -32,12 +22,12 @@ def query_vector(req: SearchRequest, store: Store, space: Space,
     """A function giving the query vector (a text is embedded only if it is called: a
     keyword search never loads the model) and the ids its hits leave out (`like`'s)."""
     if req.query is not None:
-        return lambda: prepare_vectors(encoder_for("text", "query").encode([req.query]), space.metric, "query"), \
+        return lambda: stored_form(encoder_for("text", "query").encode([req.query]), space.metric, "query"), \
             frozenset()
     if req.image is not None:
-        q = prepare_vectors(encoder_for("image", "image").encode([req.image]), space.metric, "image")
+        q = stored_form(encoder_for("image", "image").encode([req.image]), space.metric, "image")
     elif req.vector is not None:
-        q = prepare_vectors(req.vector, space.metric, "vector")
+        q = stored_form(req.vector, space.metric, "vector")
     else:
         q, exclude = like_vector(store, space, req.like)
         return lambda: q, exclude
@@ -47,7 +37,7 @@ def query_vector(req: SearchRequest, store: Store, space: Space,
 def like_vector(store: Store, space: Space, like: str) -> tuple[np.ndarray, frozenset[str]]:
     """The query vector of `like=ID` and the ids to leave out of its hits: a record's
     own vector, or for a document stored as chunks the normalized mean of theirs."""
-    records = store.get([like]) or sorted(store.find({"parent": {"$in": [like]}}), key=_chunk_number)
+    records = records_of(store, [like])  # a record, or a document's chunks in order (ingest's one rule)
     found, vectors = store.vectors(space.name, [r.rowid for r in records]) if records else ([], [])
     if not len(found):
         raise EmbkitError(f"like: no document with id {like!r}")
@@ -58,7 +48,3 @@ def like_vector(store: Store, space: Space, like: str) -> tuple[np.ndarray, froz
         q = l2_normalize(q)
     return q, frozenset(r.id for r in kept)
 
-
-def _chunk_number(record: Record) -> int:
-    number = record.metadata.get("chunk")
-    return number if isinstance(number, int) else 0
