@@ -5,13 +5,13 @@ ids and counts; a bad record rejects the whole batch; and each HTTP add gets bac
 warnings, also when two run at once in the server's threads."""
 
 import json
-import subprocess
-import sys
 import threading
 
 import pytest
+from typer.testing import CliRunner
 
 import embkit
+from embkit.cli import app
 from embkit.errors import EmbkitError
 
 from live_server import LiveServer, create_key
@@ -20,8 +20,9 @@ from test_documents import TEXT
 SHORT = "A short note about violins and their strings."
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "embkit.cli", *args], capture_output=True, text=True, timeout=120)
+def cli(*args: str):
+    """`embkit ARGS` in this process (the model stays loaded between calls)."""
+    return CliRunner().invoke(app, list(args))
 
 
 def test_a_one_chunk_document_names_itself_as_parent_in_every_door(backend, tmp_path):
@@ -72,9 +73,9 @@ def test_cli_document_and_chunk_ids(tmp_path):
     (docs / "long.txt").write_text(TEXT)
     (docs / "short.txt").write_text(SHORT)
     col, long, short = str(tmp_path / "c"), str(docs / "long.txt"), str(docs / "short.txt")
-    assert cli("init", col).returncode == 0
+    assert cli("init", col).exit_code == 0
     done = cli("add", col, str(docs), "--json")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.output
     added = json.loads(done.stdout)
     n = added["chunks"] - 1
     assert (added["documents"], added["files"]) == (2, 2) and n > 1
@@ -93,20 +94,20 @@ def test_cli_document_and_chunk_ids(tmp_path):
     assert json.loads(gone.stdout) == {"deleted": n - 1, "documents": 1, "count": 1}
     # a short file, upserted long, becomes chunks; its one record goes in the same write
     (docs / "short.txt").write_text(TEXT)
-    assert cli("add", col, short, "--upsert").returncode == 0
+    assert cli("add", col, short, "--upsert").exit_code == 0
     assert [d["id"] for d in json.loads(cli("get", col, short, "--json").stdout)["documents"]] == \
         [f"{short}#{i}" for i in range(n)]
 
 
-@pytest.fixture
-def served(tmp_path):
-    """A live server on collection `docs`, with a write key."""
-    root = tmp_path / "root"
-    root.mkdir()
-    embkit.create(root / "docs").close()
-    keys_file = tmp_path / "keys.json"
-    key = create_key(keys_file, "write", "docs")
-    live = LiveServer([str(root / "docs"), "--keys-file", str(keys_file)], tmp_path / "server.log")
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One live server for this file's HTTP tests: collections `docs` and `warn`, a write key."""
+    root = tmp_path_factory.mktemp("served")
+    for name in ("docs", "warn"):
+        embkit.create(root / name).close()
+    keys_file = root / "keys.json"
+    key = create_key(keys_file, "write", "docs", "warn")
+    live = LiveServer([str(root / "docs"), str(root / "warn"), "--keys-file", str(keys_file)], root / "server.log")
     try:
         with live.client(key) as client:
             yield client
@@ -144,7 +145,7 @@ def test_http_adds_at_once_each_get_their_own_warnings(served):
     def add(name: str, n: int, barrier: threading.Barrier) -> None:
         docs = [{"id": f"{name}-{i}", "text": TEXT} for i in range(n)]
         barrier.wait()
-        r = served.post("/collections/docs/add", json={"documents": docs, "chunk": False})
+        r = served.post("/collections/warn/add", json={"documents": docs, "chunk": False})
         results[name] = [r.status_code, r.json()]
 
     for round_ in range(3):
