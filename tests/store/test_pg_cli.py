@@ -61,7 +61,7 @@ def test_get_on_url_equals_folder(targets):
     url, folder = targets
     got = cli_json("get", url, "rust", "moon")["documents"]
     assert [(d["id"], d["text"], d["metadata"]) for d in got] == \
-        [(i, TEXTS[i][0], TEXTS[i][1]) for i in ("rust", "moon")]
+        [(i, TEXTS[i][0], {**TEXTS[i][1], "parent": i}) for i in ("rust", "moon")]
     assert got == cli_json("get", folder, "rust", "moon")["documents"]
     assert cli_json("get", url, "--where", '{"year": {"$gte": 2022}}') == \
         cli_json("get", folder, "--where", '{"year": {"$gte": 2022}}')

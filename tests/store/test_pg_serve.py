@@ -68,7 +68,7 @@ def test_add_over_http_lands_in_postgresql(served):
     assert r.status_code == 201, r.text
     rows = server.execute("SELECT d.id, d.text, d.metadata, vector_dims(v.embedding) FROM embkit_docs.docs d "
                           "JOIN embkit_docs.vec_text v ON v.doc = d.rowid WHERE d.id = 'coffee'", dbname="served")
-    assert rows == [("coffee", "Espresso is coffee brewed under pressure.", {"topic": "food"}, 384)]
+    assert rows == [("coffee", "Espresso is coffee brewed under pressure.", {"topic": "food", "parent": "coffee"}, 384)]
     assert col.count() == len(TEXTS) + 1
     vector = col.embed(["Espresso is coffee brewed under pressure."])[0]
     stored = col.get(["coffee"], include_vectors=True)[0].vector
@@ -91,6 +91,6 @@ def test_two_workers_share_the_collection(served, tmp_path):
                 assert client.post("/collections/docs/add", json={"documents": [doc]}).status_code == 201
                 assert client.get("/collections/docs").json()["count"] == col.count()
                 got = client.post("/collections/docs/get", json={"ids": [f"note{i}"]}).json()["documents"]
-                assert [d["metadata"] for d in got] == [{"n": i}]
+                assert [d["metadata"] for d in got] == [{"n": i, "parent": f"note{i}"}]
     finally:
         assert live.stop() == 0
