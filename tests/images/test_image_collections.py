@@ -170,6 +170,7 @@ def test_a_failed_batch_writes_nothing(clip, pictures, tmp_path):
         assert col.count() == 1
         ids, _ = col.add_images([str(pictures[0])], upsert=True, metadatas=[{"album": "red"}])
         assert col.get(ids)[0].metadata["album"] == "red" and col.count() == 1
+        assert col.get(ids)[0].metadata["parent"] == ids[0] == str(pictures[0])  # an image is a document too
 
 
 def test_cli_add_and_search_images(clip, pictures, tmp_path):
