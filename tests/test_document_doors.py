@@ -31,8 +31,10 @@ def test_a_one_chunk_document_names_itself_as_parent_in_every_door(backend, tmp_
     with embkit.create(backend("c")) as col:
         assert col.add([SHORT, TEXT], ids=["py", "long"], metadatas=[{"k": 1}, {"k": 2}]) == ["py", "long"]
         col.add_files([str(note)])
-        assert [(d.id, d.metadata) for d in col.get(["py", str(note)])] == \
-            [("py", {"k": 1, "parent": "py"}), (str(note), {"source": str(note), "parent": str(note)})]
+        assert [(d.id, d.metadata) for d in col.get(["py", str(note)])] == [
+            ("py", {"k": 1, "parent": "py"}),
+            (str(note), {"source": str(note), "parent": str(note)}),
+        ]
         chunks = col.get(["long"])
         assert len(chunks) > 1 and {d.metadata["parent"] for d in chunks} == {"long"}
         # chunk=False stores whole: still one document naming itself
@@ -46,8 +48,11 @@ def test_a_one_chunk_document_names_itself_as_parent_in_every_door(backend, tmp_
 
 def test_vectors_given_keep_an_exported_parent_and_name_themselves_otherwise(tmp_path):
     with embkit.create(tmp_path / "v", model=None, dim=3) as col:
-        col.add(ids=["a", "b#0", "b#1"], vectors=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-                metadatas=[{}, {"parent": "b", "chunk": 0}, {"parent": "b", "chunk": 1}])
+        col.add(
+            ids=["a", "b#0", "b#1"],
+            vectors=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+            metadatas=[{}, {"parent": "b", "chunk": 0}, {"parent": "b", "chunk": 1}],
+        )
         assert [(d.id, d.metadata["parent"]) for d in col.get(["a", "b"])] == [("a", "a"), ("b#0", "b"), ("b#1", "b")]
         assert (col.count(), col.count(unit="document")) == (3, 2)
         assert col.remove(["b"]) == (1, 2) and col.remove(["a"]) == (1, 1) and col.count() == 0
@@ -95,8 +100,9 @@ def test_cli_document_and_chunk_ids(tmp_path):
     # a short file, upserted long, becomes chunks; its one record goes in the same write
     (docs / "short.txt").write_text(TEXT)
     assert cli("add", col, short, "--upsert").exit_code == 0
-    assert [d["id"] for d in json.loads(cli("get", col, short, "--json").stdout)["documents"]] == \
-        [f"{short}#{i}" for i in range(n)]
+    assert [d["id"] for d in json.loads(cli("get", col, short, "--json").stdout)["documents"]] == [
+        f"{short}#{i}" for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +122,9 @@ def served(tmp_path_factory):
 
 
 def test_http_document_and_chunk_ids(served):
-    r = served.post("/collections/docs/add", json={"documents": [{"id": "long", "text": TEXT},
-                                                                 {"id": "note", "text": SHORT}]})
+    r = served.post(
+        "/collections/docs/add", json={"documents": [{"id": "long", "text": TEXT}, {"id": "note", "text": SHORT}]}
+    )
     assert r.status_code == 201 and r.json() == {"ids": ["long", "note"]}, r.text
     note = served.get("/collections/docs/documents/note").json()
     assert note == {"id": "note", "text": SHORT, "metadata": {"parent": "note"}}

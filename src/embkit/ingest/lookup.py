@@ -34,7 +34,7 @@ def records_of(store: Store, ids: Sequence[str]) -> list[Record]:
     missing = list(dict.fromkeys(i for i in ids if i not in found))
     chunks: dict[str, list[Record]] = {}
     for i in range(0, len(missing), 1000):  # `$in` lists are capped
-        for r in store.find({"parent": {"$in": missing[i:i + 1000]}}):
+        for r in store.find({"parent": {"$in": missing[i : i + 1000]}}):
             chunks.setdefault(r.metadata["parent"], []).append(r)
     out, seen = [], set()
     for i in ids:
@@ -44,8 +44,9 @@ def records_of(store: Store, ids: Sequence[str]) -> list[Record]:
     return out
 
 
-def filtered_records(store: Store, ids: Sequence[str] | None, where: dict | None,
-                     limit: int | None = None) -> list[Record]:
+def filtered_records(
+    store: Store, ids: Sequence[str] | None, where: dict | None, limit: int | None = None
+) -> list[Record]:
     """The records of `ids` (as records_of) that `where` also selects, or, without ids,
     those `where` selects (at most `limit`). `where` is validated already."""
     if ids is None:
@@ -57,8 +58,14 @@ def filtered_records(store: Store, ids: Sequence[str] | None, where: dict | None
     return records
 
 
-def get_documents(store: Store, space: str, ids: Sequence[str] | None = None, where: dict | None = None,
-                  limit: int | None = None, include_vectors: bool = False) -> list[Document]:
+def get_documents(
+    store: Store,
+    space: str,
+    ids: Sequence[str] | None = None,
+    where: dict | None = None,
+    limit: int | None = None,
+    include_vectors: bool = False,
+) -> list[Document]:
     """Records by id or by filter (see filtered_records), with their vectors in `space`
     when asked."""
     records = filtered_records(store, ids, where, limit)

@@ -45,5 +45,6 @@ class Written(NamedTuple):
 def documents_of(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
     """The document each record belongs to (its string `parent`, else itself: a record
     written before every record carried one), each once, in order."""
-    return list(dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i
-                              for i, m in zip(ids, metadatas)))
+    return list(
+        dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i for i, m in zip(ids, metadatas))
+    )

@@ -26,4 +26,3 @@ def remove_documents(store: Store, ids: Sequence[str] | None = None, where: dict
         return Deleted(0, 0)
     chunks = store.delete([r.id for r in records])
     return Deleted(len(documents_of([r.id for r in records], [r.metadata for r in records])), chunks)
-

@@ -35,8 +35,9 @@ def check_model(space: Space, model: str | None) -> None:
     """Vectors from another model are incompatible: refuse, naming both."""
     if model is not None and model != space.model:
         other = CATALOG[model].dim if model in CATALOG else "?"
-        raise EmbkitError(f"model: space {space.name!r} holds vectors from {space.model!r} "
-                          f"({space.dim}-d); got {model!r} ({other}-d)")
+        raise EmbkitError(
+            f"model: space {space.name!r} holds vectors from {space.model!r} ({space.dim}-d); got {model!r} ({other}-d)"
+        )
 
 
 def new_ids(n: int) -> list[str]:
@@ -44,8 +45,14 @@ def new_ids(n: int) -> list[str]:
     return [uuid.uuid4().hex for _ in range(n)]
 
 
-def prepare_texts(model: str, texts: Any, ids: Any = None, metadatas: Any = None, chunk: bool = True,
-                  max_document_bytes: int | None = None) -> Prepared:
+def prepare_texts(
+    model: str,
+    texts: Any,
+    ids: Any = None,
+    metadatas: Any = None,
+    chunk: bool = True,
+    max_document_bytes: int | None = None,
+) -> Prepared:
     """Texts to embed, checked (a stored text is limited by its size in bytes) and chunked
     as `embkit add` chunks them; nothing embedded yet."""
     texts = validate.check_texts(texts, max_chars=None)
@@ -56,8 +63,9 @@ def prepare_texts(model: str, texts: Any, ids: Any = None, metadatas: Any = None
     return split_documents(model, docs, chunk=chunk)
 
 
-def prepare_given(space: Space, texts: Any, ids: Any, metadatas: Any, vectors: Any,
-                  max_document_bytes: int | None = None) -> tuple[Prepared, np.ndarray]:
+def prepare_given(
+    space: Space, texts: Any, ids: Any, metadatas: Any, vectors: Any, max_document_bytes: int | None = None
+) -> tuple[Prepared, np.ndarray]:
     """Records whose vectors were computed elsewhere: each (text, vector) is one record
     as given, its metadata naming its document in `parent` (chunk.with_parent)."""
     if texts is not None:
@@ -69,10 +77,20 @@ def prepare_given(space: Space, texts: Any, ids: Any, metadatas: Any, vectors: A
     return Prepared(ids, ids, texts, metadatas), vectors
 
 
-def write_documents(target: WriteTarget, texts: Any = None, *, ids: Any = None, metadatas: Any = None,
-                    vectors: Any = None, model: str | None = None, upsert: bool = False, chunk: bool = True,
-                    batch_size: int = 32, progress: Progress | None = None,
-                    max_document_bytes: int | None = None) -> Written:
+def write_documents(
+    target: WriteTarget,
+    texts: Any = None,
+    *,
+    ids: Any = None,
+    metadatas: Any = None,
+    vectors: Any = None,
+    model: str | None = None,
+    upsert: bool = False,
+    chunk: bool = True,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    max_document_bytes: int | None = None,
+) -> Written:
     """Check, chunk, embed and store documents in one transaction (see Collection.add)."""
     check_model(target.space, model)
     if texts is None and vectors is None:
@@ -84,8 +102,15 @@ def write_documents(target: WriteTarget, texts: Any = None, *, ids: Any = None, 
     return write_prepared(target, prepared, vectors, upsert=upsert, batch_size=batch_size, progress=progress)
 
 
-def write_prepared(target: WriteTarget, prepared: Prepared, vectors: Any = None, *, upsert: bool = False,
-                   batch_size: int = 32, progress: Progress | None = None) -> Written:
+def write_prepared(
+    target: WriteTarget,
+    prepared: Prepared,
+    vectors: Any = None,
+    *,
+    upsert: bool = False,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> Written:
     """Embed (unless `vectors` are given, one row per record) and store a prepared batch
     in one transaction: all of it or nothing. Without `upsert`, a document or record id
     that exists already rejects the batch before anything is embedded; with it, the
@@ -115,5 +140,7 @@ def refuse_documents(store: Store, documents: Sequence[str], ids: Sequence[str])
     # a stored document's chunks start at `ID#0`: looked up by id (indexed), not by metadata
     firsts = sorted(store.existing_ids([f"{d}#0" for d in documents]))
     if firsts:
-        raise EmbkitError(f"ids: document {firsts[0][:-2]!r} exists already (stored as chunks "
-                          f"{firsts[0]!r}, ...); use upsert to replace it")
+        raise EmbkitError(
+            f"ids: document {firsts[0][:-2]!r} exists already (stored as chunks "
+            f"{firsts[0]!r}, ...); use upsert to replace it"
+        )
