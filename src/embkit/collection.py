@@ -98,7 +98,7 @@ def _space_of(model: str, metric: str, name: str | None = None, dim: int | None 
     if dim is not None and dim != model_dim:
         raise EmbkitError(f"dim: {dim} does not match model {model_name!r} ({model_dim}-d)")
     if name == IMAGE_SPACE and modality != "image":
-        paired = getattr(encoder, "paired", None) if encoder is not None else None
+        paired = encoder.paired if encoder is not None else None
         if paired is None:
             raise EmbkitError(f"image_model: {model!r} embeds {modality}, not images, and has no paired image tower")
         return _space_of(paired, metric, name=name)
@@ -613,12 +613,12 @@ class Collection:
         """The encoder that embeds `modality` into this space: its own, or the tower
         paired with it (a CLIP model's other half)."""
         encoder = self.encoder
-        if getattr(encoder, "modality", "text") == modality:
+        if encoder.modality == modality:
             return encoder
-        paired = getattr(encoder, "paired", None)
+        paired = encoder.paired
         if paired is None:
             raise EmbkitError(f"{field}: space {self.space.name!r} ({self.space.model}) embeds "
-                              f"{getattr(encoder, 'modality', 'text')} and has no paired {modality} encoder")
+                              f"{encoder.modality} and has no paired {modality} encoder")
         if self._paired is None:  # looked up once: a query must not read model files again
             self._paired = load_encoder(paired)
         return self._paired

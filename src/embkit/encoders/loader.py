@@ -134,7 +134,7 @@ def _two_tower(name: str, threads: int | None) -> Encoder | None:
     its image tower (`FOLDER#image`, `NAME#image`): a Hugging Face CLIP folder or one
     from `embkit train clip`. Kept per name while the folder's config is unchanged."""
     from .clip import IMAGE_SUFFIX, ClipImageEncoder, ClipTextEncoder, is_clip_folder
-    from .small_clip import CONFIG, SmallClipImageEncoder, SmallClipTextEncoder, is_small_clip_folder, read_config
+    from .small_clip import CONFIG, SmallClipImageEncoder, is_small_clip_folder
 
     image = name.endswith(IMAGE_SUFFIX)
     base = name[: -len(IMAGE_SUFFIX)] if image else name
@@ -149,18 +149,21 @@ def _two_tower(name: str, threads: int | None) -> Encoder | None:
         make = ClipImageEncoder if image else ClipTextEncoder
     elif is_small_clip_folder(path):
         config = path / CONFIG
-        if image:
-            make = SmallClipImageEncoder
-        else:  # the frozen text model under the projection is loaded here, so small_clip needs no loader
-
-            def make(folder, label, threads):
-                return SmallClipTextEncoder(folder, load_encoder(read_config(folder)["text_model"], threads), label)
+        make = SmallClipImageEncoder if image else _small_clip_text
     else:
         return None
     key = (name, str(path.resolve()), config.stat().st_mtime_ns, threads)
     if key not in _TOWERS:
         _TOWERS[key] = make(path, label, threads)
     return _TOWERS[key]
+
+
+def _small_clip_text(folder: Path, label: str | None, threads: int | None) -> Encoder:
+    """The text tower of `embkit train clip`'s model over its frozen text model, loaded
+    here so that small_clip.py needs no loader."""
+    from .small_clip import SmallClipTextEncoder, read_config
+
+    return SmallClipTextEncoder(folder, load_encoder(read_config(folder)["text_model"], threads), label)
 
 
 def _onnx_dim(onnx_path: Path) -> int:

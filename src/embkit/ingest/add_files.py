@@ -116,4 +116,4 @@ def add_image_files(col, paths: Sequence[str], *, upsert: bool = False, image_mo
 
 def _paired_image_tower(col) -> str | None:
     """The image half of the text model (a CLIP text tower), if it has one."""
-    return getattr(col.encoder, "paired", None) if col.space.model != "none" else None
+    return col.encoder.paired if col.space.model != "none" else None

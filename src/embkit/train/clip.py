@@ -149,7 +149,7 @@ def _prepare(pairs: list[Pair], text_model: str, prompt: str, holdout: float, se
     from ..encoders.small_clip import pixels
 
     base = load_encoder(text_model)
-    if getattr(base, "modality", "text") != "text":
+    if base.modality != "text":
         raise EmbkitError(f"text_model: {text_model!r} does not embed text")
     train, held = _split(pairs, holdout, seed)
     labels = sorted({p.label for p in pairs if p.label is not None})
