@@ -152,7 +152,8 @@ def check(backend, metas: list[dict], trees: list[dict]) -> None:
     vectors = np.random.default_rng(len(metas)).random((len(docs), DIM)) + 0.1
     with embkit.create(backend(f"p{next(names)}"), model=None, dim=DIM) as col:
         col.add(ids=list(docs), metadatas=metas, vectors=vectors)
-        assert [d.metadata for d in col.get()] == metas  # stored as given (numbers keep their type)
+        # stored as given (numbers keep their type), each whole record naming itself as its document
+        assert [d.metadata for d in col.get()] == [{**m, "parent": i} for i, m in docs.items()]
         for where in trees:
             want = {i for i, m in docs.items() if matches(m, where)}
             why = json.dumps(where, ensure_ascii=False)

@@ -149,7 +149,8 @@ def test_http_responses_carry_the_same_warnings(server):
             got = http.post("/collections/c/search", json={"vector": [1.0] * DIM, "k": 3, "where": where}).json()
             assert ({h["id"] for h in got["hits"]}, got.get("warnings", [])) == (want, notes)
         ok = http.post("/collections/c/get", json={"where": {"meta.draft": True}}).json()
-        assert ok == {"documents": [{"id": "d1", "text": None, "metadata": DOCS["d1"]}]}  # no "warnings" key
+        whole = {**DOCS["d1"], "parent": "d1"}  # a whole record names itself as its document
+        assert ok == {"documents": [{"id": "d1", "text": None, "metadata": whole}]}  # no "warnings" key
         got = http.post("/collections/c/delete", json={"where": {"titel": "x"}}).json()
         assert (got["deleted"], got["warnings"]) == (0, [NO_FIELD.format("titel")])
         bad = http.post("/collections/c/search", json={"vector": [1.0] * DIM, "where": {"t": {"$prefix": None}}})
