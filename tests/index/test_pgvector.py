@@ -58,7 +58,7 @@ def test_ef_is_per_call(data):
     assert col.info()["index"]["spec"] == "hnsw:M=16,efc=64,ef=64"  # and only for that call
     with pytest.raises(EmbkitError, match="nprobe: not a search parameter of the hnsw index"):
         col.search(vector=queries[0], k=3, nprobe=4)
-    with pytest.raises(EmbkitError, match="ef: hnsw parameter ef=0 is outside"):
+    with pytest.raises(EmbkitError, match=r"^ef: .*\b0\b"):  # refused by name, with the value given
         col.search(vector=queries[0], k=3, ef=0)
 
 
