@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import embkit
+import embkit.collection.core
 from embkit.ingest.shards import ingest_local, read_shard
 
 from pg_docs import cli, cli_json, collection_url
@@ -49,7 +50,7 @@ def no_encoder(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("import must not load a model")
 
-    monkeypatch.setattr(embkit.collection, "load_encoder", refuse)
+    monkeypatch.setattr(embkit.collection.core, "load_encoder", refuse)
 
 
 def test_import_loads_the_shards_as_they_are(server, vectors, tmp_path, no_encoder):

@@ -1,0 +1,204 @@
+"""Writing and reading documents: every call goes through the one write path in
+ingest/ (write.py, lookup.py, remove.py); a document id stands for all its chunks."""
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .. import validate
+from ..encoders.base import Progress
+from ..errors import EmbkitWarning
+from ..ingest.lookup import Document, check_unit, count as count_records, get_documents
+from ..ingest.metadata_patch import merge_metadata
+from ..ingest.records import Prepared, Written
+from ..ingest.remove import Deleted, remove_documents
+from ..ingest.write import WriteTarget, check_model, prepare_texts, write_documents, write_prepared
+
+if TYPE_CHECKING:
+    pass
+
+
+class DocumentVerbs:
+    """add, upsert, prepare, add_files, delete, count, get (ingest/ does the work)."""
+
+    def add(
+        self,
+        texts: Sequence[str] | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[dict] | None = None,
+        vectors: Any = None,
+        model: str | None = None,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+        max_document_bytes: int | None = None,
+        chunk: bool = True,
+    ) -> list[str]:
+        """Add documents in one transaction; an id that exists already rejects the batch.
+        Give `texts` to embed, or `vectors` (with optional texts) computed elsewhere.
+        A text longer than the model reads is stored as chunks `ID#0`, `ID#1`, ... (metadata
+        parent, chunk, start, end), cut as `embkit add` cuts it; `chunk=False` stores it
+        whole (the model reads only its start; a warning says so). Given vectors, each
+        text is one record. Every record's metadata `parent` names its document (a
+        document stored whole: its own id). A text longer than `max_document_bytes` of
+        UTF-8 (validate.MAX_DOCUMENT_BYTES by default) rejects the batch before anything
+        is embedded. Returns the document ids (not chunk ids), generated (uuid4 hex)
+        where not given. The write path is ingest/write.py."""
+        written = write_documents(
+            self._write_target(),
+            texts,
+            ids=ids,
+            metadatas=metadatas,
+            vectors=vectors,
+            model=model,
+            batch_size=batch_size,
+            progress=progress,
+            max_document_bytes=max_document_bytes,
+            chunk=chunk,
+        )
+        _warn(written.warnings)
+        return written.documents
+
+    def upsert(
+        self,
+        texts: Sequence[str] | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[dict] | None = None,
+        vectors: Any = None,
+        model: str | None = None,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+        max_document_bytes: int | None = None,
+        chunk: bool = True,
+    ) -> list[str]:
+        """Like `add`, but documents whose id exists are replaced (text, metadata, vector),
+        and the chunks an older version left (ids `ID#i`, metadata parent ID) removed."""
+        written = write_documents(
+            self._write_target(),
+            texts,
+            ids=ids,
+            metadatas=metadatas,
+            vectors=vectors,
+            model=model,
+            batch_size=batch_size,
+            progress=progress,
+            upsert=True,
+            max_document_bytes=max_document_bytes,
+            chunk=chunk,
+        )
+        _warn(written.warnings)
+        return written.documents
+
+    def prepare(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[dict] | None = None,
+        chunk: bool = True,
+        model: str | None = None,
+        max_document_bytes: int | None = None,
+    ) -> Prepared:
+        """The records `add(texts, ...)` would write, checked and chunked but not embedded:
+        an `ingest.records.Prepared` (documents, ids, texts, metadatas, warnings). A
+        server embeds `.texts` outside its write lock, then `write_prepared` them."""
+        space = self._serving(None).space
+        check_model(space, model)
+        return prepare_texts(space.model, texts, ids, metadatas, chunk, max_document_bytes)
+
+    def write_prepared(
+        self,
+        prepared: Prepared,
+        vectors: Any = None,
+        *,
+        upsert: bool = False,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+    ) -> Written:
+        """Embed (unless `vectors`, a row per record) and store a `prepare`d batch in one
+        transaction. Returns a `Written` (documents, record ids, warnings as values)."""
+        return write_prepared(
+            self._write_target(), prepared, vectors, upsert=upsert, batch_size=batch_size, progress=progress
+        )
+
+    def add_files(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        **options,
+    ):
+        """Add files and folders as `embkit add` does (same ids, chunks and metadata);
+        `include`/`exclude` glob patterns choose a folder's files. Options: text_column,
+        id_column, upsert, batch_size, chunk, chunk_tokens, overlap, image_model,
+        max_document_bytes; `progress(n)` is called as texts and images are embedded.
+        Files a folder holds that this collection cannot take are skipped: returns a
+        FilesAdded with `.ids`, `.skipped` (path, reason, kind) and `.summary`."""
+        from contextlib import nullcontext
+
+        from ..ingest.add_files import add_files
+
+        bars = (lambda n, label: nullcontext(progress)) if progress else None
+        done = add_files(self, paths, include=include, exclude=exclude, bars=bars, **options)
+        _warn(done.warnings)
+        return done
+
+    def _write_target(self) -> WriteTarget:
+        """What the write path needs: the store, and the space (and text encoder) that
+        serves this one now (after a reembed switched, the one that replaced it)."""
+        target = self._serving(None)
+        return WriteTarget(target._store, target.space, lambda: target._encoder_for("text", "texts"))
+
+    def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
+        """Delete by id and/or filter in one transaction; a document id deletes all its
+        chunks. Returns how many records (chunks) went; `remove` also counts documents."""
+        return self.remove(ids, where).chunks
+
+    def remove(self, ids: Sequence[str] | None = None, where: dict | None = None) -> Deleted:
+        """`delete`, reporting documents and chunks (records) deleted."""
+        return remove_documents(self._store, ids, self._checked_where(where) if where is not None else None)
+
+    def count(self, where: dict | None = None, unit: str = "chunk") -> int:
+        """Number of records (matching `where`): `unit="chunk"` (the default, as before)
+        counts each chunk of a long document; `unit="document"` counts documents."""
+        check_unit(unit)  # before the filter's warnings
+        return count_records(self._store, self._checked_where(where) if where is not None else None, unit)
+
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        where: dict | None = None,
+        limit: int | None = None,
+        include_vectors: bool = False,
+    ) -> list[Document]:
+        """Records by id (in the order given; missing ids left out) or by filter. A
+        document id stored as chunks gives its chunks, in chunk order; a chunk id that chunk."""
+        where = self._checked_where(where) if where is not None else None
+        return get_documents(self._store, self.space.name, ids, where, limit, include_vectors)
+
+    def filter_warnings(self, where: dict | None) -> list[str]:
+        """What `where` names that no document has: a field none holds, or a value type
+        that never occurs in it (one line each; empty for an empty collection). get,
+        count, search and delete warn with these (EmbkitWarning)."""
+        return self._store.filter_warnings(validate.check_where(where)) if where else []
+
+    def _checked_where(self, where: dict) -> dict:
+        """`where` validated (EmbkitError if invalid), warning of what no document has."""
+        for line in self.filter_warnings(where):
+            warnings.warn(line, EmbkitWarning, stacklevel=3)
+        return where
+
+    def merge_metadata(self, patches: dict[str, dict]) -> None:
+        """Merge fields into documents' metadata (id -> {field: value}; None removes a
+        field) in one transaction. Vectors are untouched: no index goes stale."""
+        merge_metadata(self._store, patches)
+
+
+def _warn(lines: Sequence[str]) -> None:
+    """The Python door shows a write's warnings as EmbkitWarning (the CLI prints them,
+    HTTP returns them: the write path gives them back as values)."""
+    for line in lines:
+        warnings.warn(line, EmbkitWarning, stacklevel=3)
