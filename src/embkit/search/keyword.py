@@ -25,7 +25,17 @@ import numpy as np
 
 from .. import validate
 from ..atomic import atomic_write, fsync_path
-from ..index.cache_files import IDENTITY, IndexUnreadable, check_identity, crc, locked, make_folder, npy, prune
+from ..index.cache_files import (
+    IDENTITY,
+    IndexUnreadable,
+    check_identity,
+    crc,
+    locked,
+    make_folder,
+    newer_saved,
+    npy,
+    prune,
+)
 from ..store import Store
 from .bm25_terms import DESCRIPTION, tokenize, tokenize_terms
 
@@ -232,7 +242,7 @@ def _newer_saved(folder: Path, generation: int, identity: str | None, newest: in
         manifest = _read_manifest(folder, identity)
     except IndexUnreadable:
         return False
-    return manifest is not None and generation < manifest["generation"] <= newest
+    return newer_saved(manifest, generation, identity, newest)
 
 
 def _replaced(folder: Path, manifest: dict) -> bool:
