@@ -204,7 +204,7 @@ def _check_collection(location, md: str) -> None:
     with embkit.open(location) as col:
         docs = col.get(where={"source": md})
         vocab = set(col.keyword_index().current().vocab_dict)
-        terms = {t for c in col.cluster(k=2, seed=0).clusters for t in c.terms}
+        terms = {t for c in col.cluster(k=2, seed=0, unit="chunk").clusters for t in c.terms}
     assert len(docs) > 2 and all(d.metadata["section"].startswith("Deploying apps") for d in docs)
     assert {"deploy", "worker", "scale", "memori", "server"} <= vocab  # stemmed visible words are there
     assert not vocab & MARKUP_WORDS and not terms & MARKUP_WORDS

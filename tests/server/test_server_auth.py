@@ -28,6 +28,8 @@ ROUTES = [
     ("POST", "/collections/{name}/add", {"documents": [{"id": "new", "text": "A parrot talks all day."}]}, "write"),
     ("POST", "/collections/{name}/upsert", {"documents": [{"id": "new", "text": "A parrot repeats words."}]},
      "write"),
+    ("POST", "/collections/{name}/files",
+     {"folder": "notes", "files": [{"path": "parrot.txt", "data": "QSBwYXJyb3QgdGFsa3Mu"}]}, "write"),
     ("POST", "/collections/{name}/get", {"ids": ["cat", "dog"]}, "read"),
     ("GET", "/collections/{name}/documents/{doc_id}", None, "read"),
     ("GET", "/collections/{name}/view?id={doc_id}", None, "read"),
@@ -150,7 +152,7 @@ def test_every_route_succeeds_with_a_valid_key(server):
         assert r.headers["x-request-id"]
     with live.client(keys["read"]) as c:
         ids = {d["id"] for d in c.post(f"/collections/{NAME}/get", json={"limit": 100}).json()["documents"]}
-    assert ids == {i for i, _, _ in DOCS} - {"fish", "snow"} | {"new"}
+    assert ids == {i for i, _, _ in DOCS} - {"fish", "snow"} | {"new", "notes/parrot.txt"}
     assert not (root / "made").exists()  # created, then deleted
 
 
