@@ -84,6 +84,16 @@ def test_delete_warns_and_deletes_only_the_matches(col):
     assert [d.id for d in col.get()] == ["d0", "d2"]
 
 
+def test_lookup_and_remove_return_the_warnings_as_values_without_warning(col):
+    """The doors that report warnings themselves (HTTP, the CLI) get them as values:
+    nothing goes through the process-wide warnings module, which threads share."""
+    found, said = caught(lambda: col.lookup(where={"titel": "FAQ"}))
+    assert (found.documents, found.warnings, said) == ([], [NO_FIELD.format("titel")], [])
+    deleted, said = caught(lambda: col.remove(where={"year": {"$in": [2020, "x"]}}))
+    assert (deleted.documents, deleted.chunks, said) == (1, 1, [])
+    assert deleted.warnings == (NO_TYPE.format("year", "string"),)
+
+
 def test_no_warning_on_an_empty_collection_or_without_a_filter(backend):
     with embkit.create(backend("empty"), model=None, dim=DIM) as empty:
         assert caught(lambda: empty.get(where={"titel": "x"})) == ([], [])

@@ -160,6 +160,8 @@ def delete(path: str = DirArg,
     with open_collection(path) as col:
         deleted = col.remove(ids or None, where=where_dict)
         total = col.count()
+    for line in deleted.warnings:  # remove gives the filter's warnings as values
+        typer.echo(f"warning: {line}", err=True)
     if as_json:
         _print_json({"deleted": deleted.chunks, "documents": deleted.documents, "count": total})
     else:

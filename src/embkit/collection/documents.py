@@ -3,7 +3,7 @@ ingest/ (write.py, lookup.py, remove.py); a document id stands for all its chunk
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from .. import validate
 from ..encoders.base import Progress
@@ -16,6 +16,13 @@ from ..ingest.write import WriteTarget, check_model, prepare_texts, write_docume
 
 if TYPE_CHECKING:
     pass
+
+
+class Lookup(NamedTuple):
+    """What `lookup` found, and what its filter names that no document has."""
+
+    documents: list[Document]
+    warnings: list[str]
 
 
 class DocumentVerbs:
@@ -155,11 +162,15 @@ class DocumentVerbs:
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by id and/or filter in one transaction; a document id deletes all its
         chunks. Returns how many records (chunks) went; `remove` also counts documents."""
-        return self.remove(ids, where).chunks
+        deleted = self.remove(ids, where)
+        _warn(deleted.warnings)
+        return deleted.chunks
 
     def remove(self, ids: Sequence[str] | None = None, where: dict | None = None) -> Deleted:
-        """`delete`, reporting documents and chunks (records) deleted."""
-        return remove_documents(self._store, ids, self._checked_where(where) if where is not None else None)
+        """`delete`, reporting documents and chunks (records) deleted, and the filter's
+        warnings as values (`.warnings`: what `where` names that no document has)."""
+        notes = tuple(self.filter_warnings(where))
+        return remove_documents(self._store, ids, where)._replace(warnings=notes)
 
     def count(self, where: dict | None = None, unit: str = "chunk") -> int:
         """Number of records (matching `where`): `unit="chunk"` (the default, as before)
@@ -176,8 +187,21 @@ class DocumentVerbs:
     ) -> list[Document]:
         """Records by id (in the order given; missing ids left out) or by filter. A
         document id stored as chunks gives its chunks, in chunk order; a chunk id that chunk."""
-        where = self._checked_where(where) if where is not None else None
-        return get_documents(self._store, self.space.name, ids, where, limit, include_vectors)
+        found = self.lookup(ids, where, limit, include_vectors)
+        _warn(found.warnings)
+        return found.documents
+
+    def lookup(
+        self,
+        ids: Sequence[str] | None = None,
+        where: dict | None = None,
+        limit: int | None = None,
+        include_vectors: bool = False,
+    ) -> Lookup:
+        """`get` with the filter's warnings returned as values, for a door that reports
+        them itself (HTTP): `.documents`, `.warnings`."""
+        notes = self.filter_warnings(where)
+        return Lookup(get_documents(self._store, self.space.name, ids, where, limit, include_vectors), notes)
 
     def filter_warnings(self, where: dict | None) -> list[str]:
         """What `where` names that no document has: a field none holds, or a value type

@@ -14,6 +14,7 @@ class Deleted(NamedTuple):
 
     documents: int
     chunks: int
+    warnings: tuple[str, ...] = ()  # what the filter names that no document has (see Collection.remove)
 
 
 def remove_documents(store: Store, ids: Sequence[str] | None = None, where: dict | None = None) -> Deleted:

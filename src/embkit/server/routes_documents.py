@@ -38,9 +38,8 @@ def get(name: str, body: GetDocuments, request: Request, _=Depends(requires("rea
     limit = body.limit if body.ids is not None else (body.limit or limits(request).max_batch)
     h = hosted(request, name)
     with h.lock.reading():
-        notes = h.collection.filter_warnings(body.where)
-        docs = h.collection.get(body.ids, where=body.where, limit=limit, include_vectors=body.include_vectors)
-    return _json(with_warnings({"documents": [_document(d) for d in docs]}, notes))
+        found = h.collection.lookup(body.ids, where=body.where, limit=limit, include_vectors=body.include_vectors)
+    return _json(with_warnings({"documents": [_document(d) for d in found.documents]}, found.warnings))
 
 
 @router.get("/collections/{name}/documents/{doc_id:path}", response_model=dict)
@@ -75,9 +74,8 @@ def delete(name: str, body: DeleteDocuments, request: Request, _=Depends(require
         limits(request).batch(len(body.ids), "ids")
     h = hosted(request, name)
     with h.lock.writing():
-        notes = h.collection.filter_warnings(body.where)
         deleted = h.collection.remove(body.ids, where=body.where)
-        return with_warnings({"deleted": deleted.chunks, "documents": deleted.documents}, notes)
+        return with_warnings({"deleted": deleted.chunks, "documents": deleted.documents}, list(deleted.warnings))
 
 
 def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> dict:
