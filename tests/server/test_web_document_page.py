@@ -97,6 +97,8 @@ def test_a_hit_opens_its_whole_document_rendered_with_the_passage_marked(page, s
     url, source, chunk_ids, hit_ids = served
     page.goto(url + "/")
     expect(page.locator("#collection-select")).to_have_value(NAME)
+    # two pages, one of them in many chunks: the header counts documents, and chunks apart
+    expect(page.locator("#collection-info")).to_contain_text(f"2 documents · {len(chunk_ids) + 1} chunks")
     page.click("#mode-keyword")
     page.fill("#search-input", QUERY)
     page.press("#search-input", "Enter")

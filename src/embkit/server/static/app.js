@@ -150,7 +150,7 @@ async function selectCollection(name) {
   ]);
   if (name !== state.collection) return;
   $("collection-info").textContent = info
-    ? `${info.count.toLocaleString()} documents · ${info.model} · ${info.dim} d` : "";
+    ? `${documentCount(info)} · ${info.model} · ${info.dim} d` : "";
   renderSpaces(info ? Object.keys(info.spaces || {}) : []);
   state.fields = fields.fields || {};
   renderFilters();
@@ -756,3 +756,11 @@ document.addEventListener("DOMContentLoaded", () => {
   setMode("dense");
   start(); // without a key first: a server started with --no-auth needs none
 });
+
+// "12 documents" or "3 documents · 12 chunks": documents own their chunks.
+function documentCount(info) {
+  const docs = info.documents ?? info.count;
+  const chunks = info.chunks ?? info.count;
+  const label = `${docs.toLocaleString()} document${docs === 1 ? "" : "s"}`;
+  return chunks === docs ? label : `${label} · ${chunks.toLocaleString()} chunks`;
+}
