@@ -56,6 +56,29 @@ def test_report_matches_pytrec_eval(small_beir, tmp_path, mode):
     assert out["metrics"]["ndcg@10"] > 0.6  # a real retriever on real data, not a shuffled list
 
 
+def test_chunked_corpus_ranks_documents_by_their_best_chunk(small_beir, tmp_path):
+    """--chunk stores long abstracts as chunks, as `add` does; the run still names corpus
+    documents (each once), and its metrics are pytrec_eval's on that run."""
+    home = tmp_path / "home"
+    out = json.loads(cli("eval", "retrieval", "--beir", small_beir, "--mode", "hybrid", "--chunk", "--json",
+                         home=home).stdout)
+    assert out["settings"]["chunk"] is True
+    data = load_beir(small_beir, "test")
+    os.environ["EMBKIT_HOME"], saved = str(home), os.environ["EMBKIT_HOME"]
+    try:
+        col = corpus_collection(data, small_beir / "corpus.jsonl", collections=embkit, chunk=True)
+        documents, chunks = col.count(unit="document"), col.count()
+        run = run_queries(col, data.queries, "hybrid", documents=True)
+        col.close()
+    finally:
+        os.environ["EMBKIT_HOME"] = saved
+    assert chunks > documents == len([i for i in data.corpus if data.doc_text(i)])  # some abstracts were cut
+    assert all(set(ranked) <= set(data.corpus) for ranked in run.values())  # document ids, never `ID#i`
+    for name, value in trec(run, data.qrels).items():
+        assert out["metrics"][name] == pytest.approx(value, abs=1e-6)
+    assert out["metrics"]["ndcg@10"] > 0.6
+
+
 def test_the_corpus_index_is_reused(small_beir, tmp_path):
     home = tmp_path / "home"
     first = json.loads(cli("eval", "retrieval", "--beir", small_beir, "--mode", "keyword", "--json", home=home).stdout)

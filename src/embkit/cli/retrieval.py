@@ -48,6 +48,8 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
                    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the JSON report here."),
                    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Embed the corpus on this Ray "
                                                              "cluster (auto, host:port, ray://..., local)."),
+                   chunk: bool = typer.Option(False, "--chunk", help="Store long documents as chunks (as add "
+                                              "does) and rank each document by its best chunk."),
                    as_json: bool = JsonOpt) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and MAP@100 of a search mode on a BEIR split."""
     from ..evaluate import load_beir
@@ -58,7 +60,7 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
             _progress(queries, "queries", quiet=as_json) as query_bar:
         report = run(beir, split, mode, model, progress_index=index_bar, progress_queries=query_bar,
                      rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha, ray_address=ray_address,
-                     collections=collection)
+                     collections=collection, chunk=chunk)
     if output:
         output.write_text(json.dumps(report, indent=1) + "\n")
     if as_json:

@@ -33,23 +33,26 @@ class Collections(Protocol):
 
 
 def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", progress: Progress | None = None,
-                      ray_address: str | None = None, *, collections: Collections):
+                      ray_address: str | None = None, *, collections: Collections, chunk: bool = False):
     """A collection of the corpus under EMBKIT_HOME/eval, keyed by the corpus bytes and
     the model: built once (embedding is the slow part), reused by later runs, opened and
     created through `collections`. With `ray_address`, the corpus is embedded on Ray (in
     shards) and bulk-loaded."""
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
     built_on = "-ray" if ray_address is not None else ""  # kept apart, so a Ray run really runs on Ray
+    built_on += "-chunked" if chunk else ""
     folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}{_model_stamp(model)}{built_on}"
     ids = [i for i in data.corpus if data.doc_text(i)]  # an empty document can never be found: not indexed
     if (folder / "embkit.db").exists():
         col = collections.open(folder)
-        if col.count() == len(ids):
+        if col.count(unit="document") == len(ids):
             return col
         col.close()  # an interrupted build: start again
         _remove(folder)
     col = collections.create(folder, model=model)
     if ray_address is not None:
+        if chunk:
+            raise EmbkitError("chunk: Ray evaluation embeds whole documents; leave out --chunk or --ray-address")
         from ..distributed.ray_ingest import embed_into
 
         embed_into(col, ids, [data.doc_text(i) for i in ids], [{"title": data.corpus[i]["title"]} for i in ids],
@@ -58,21 +61,24 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
     for start in range(0, len(ids), ADD_BATCH):
         batch = ids[start:start + ADD_BATCH]
         titles = [{"title": data.corpus[i]["title"]} for i in batch]
-        with warnings.catch_warnings():  # BEIR scores whole documents, as the model reads them (its first
-            warnings.simplefilter("ignore", EmbkitWarning)  # tokens): one record per corpus id, as measured
-            col.add([data.doc_text(i) for i in batch], ids=batch, metadatas=titles, chunk=False)
+        with warnings.catch_warnings():  # by default BEIR scores whole documents as the model reads them (its
+            warnings.simplefilter("ignore", EmbkitWarning)  # first tokens), one record per corpus id, as published;
+            col.add([data.doc_text(i) for i in batch], ids=batch, metadatas=titles, chunk=chunk)  # or chunked
         if progress:
             progress(len(batch))
     return col
 
 
 def run_queries(col, queries: dict[str, str], mode: str = "dense", depth: int = DEPTH,
-                progress: Progress | None = None, **search) -> dict[str, dict[str, float]]:
-    """{qid: {docid: score}}; scores are n − position so ties cannot reorder the ranking."""
+                progress: Progress | None = None, documents: bool = False, **search) -> dict[str, dict[str, float]]:
+    """{qid: {docid: score}}; scores are n − position so ties cannot reorder the ranking.
+    Hits are named by their document id; `documents` (a chunked corpus): the best chunk
+    of each document only. (Not by default: it fetches deeper candidate lists, which
+    moves hybrid fusion's score normalization, and a whole-document corpus needs none.)"""
     run = {}
     for qid, text in queries.items():
-        hits = col.search(text, k=depth, mode=mode, **search)
-        run[qid] = {hit.id: float(len(hits) - position) for position, hit in enumerate(hits)}
+        hits = col.search(text, k=depth, mode=mode, documents=documents, **search)
+        run[qid] = {hit.document: float(len(hits) - position) for position, hit in enumerate(hits)}
         if progress:
             progress(1)
     return run
@@ -80,24 +86,27 @@ def run_queries(col, queries: dict[str, str], mode: str = "dense", depth: int = 
 
 def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense", model: str = "minilm",
                    measures=MEASURES, progress_index: Progress | None = None, progress_queries: Progress | None = None,
-                   ray_address: str | None = None, *, collections: Collections, **search) -> dict:
+                   ray_address: str | None = None, *, collections: Collections, chunk: bool = False,
+                   **search) -> dict:
     """Index (or reuse) the corpus through `collections`, run the split's queries,
     return a report: {"metrics": {...}, "settings": {...}, "queries": n, "seconds":
-    {...}}. With `ray_address`, the corpus is embedded on that Ray cluster."""
+    {...}}. With `ray_address`, the corpus is embedded on that Ray cluster. With
+    `chunk`, documents longer than the model reads are stored as chunks (as `add`
+    does by default) and each document ranks by its best chunk."""
     if mode not in MODES:  # before the slow part
         raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
     started = time.perf_counter()
     col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address,
-                            collections=collections)
+                            collections=collections, chunk=chunk)
     indexed = time.perf_counter()
     try:
-        run = run_queries(col, data.queries, mode, progress=progress_queries, **search)
+        run = run_queries(col, data.queries, mode, progress=progress_queries, documents=chunk, **search)
     finally:
         col.close()
     done = time.perf_counter()
-    settings = {"beir": str(folder), "split": split, "mode": mode, "model": model, "depth": DEPTH,
+    settings = {"beir": str(folder), "split": split, "mode": mode, "model": model, "depth": DEPTH, "chunk": chunk,
                 **{key: value for key, value in search.items() if value is not None},
                 **({"ray_address": ray_address} if ray_address is not None else {})}
     return {"metrics": evaluate(run, data.qrels, measures), "settings": settings, "queries": len(data.queries),
