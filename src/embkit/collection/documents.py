@@ -3,7 +3,7 @@ ingest/ (write.py, lookup.py, remove.py); a document id stands for all its chunk
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from .. import validate
 from ..encoders.base import Progress
@@ -13,9 +13,6 @@ from ..ingest.metadata_patch import merge_metadata
 from ..ingest.records import Prepared, Written
 from ..ingest.remove import Deleted, remove_documents
 from ..ingest.write import WriteTarget, check_model, prepare_texts, write_documents, write_prepared
-
-if TYPE_CHECKING:
-    pass
 
 
 class Lookup(NamedTuple):

@@ -2,14 +2,11 @@
 their cached thumbnails."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from ..encoders.base import Progress
 from ..errors import EmbkitError
 from .spaces import IMAGE_SPACE
-
-if TYPE_CHECKING:
-    pass
 
 
 class ImageVerbs:

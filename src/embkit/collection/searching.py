@@ -2,7 +2,6 @@
 handle holds (store, space, vector index, Matryoshka views, keyword index, encoders)."""
 
 import warnings
-from typing import TYPE_CHECKING
 
 from ..errors import EmbkitWarning
 from ..search import Hit
@@ -11,9 +10,6 @@ from ..search.keyword import KeywordIndex
 from ..search.request import SearchRequest
 from ..search.run import Found, run_context, run_search
 from ..search.sources import SearchParts
-
-if TYPE_CHECKING:
-    pass
 
 
 class SearchVerbs:

@@ -2,16 +2,13 @@
 a new model and snapshots (the work lives in index/ and maintenance/)."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..encoders.base import Progress
 from ..index.manager import IndexManager
 from ..search.matryoshka import check_dims
 from ..store import SCHEMA_VERSION, Space
 from ..store.space_names import space_state
-
-if TYPE_CHECKING:
-    pass
+from .spaces import space_of
 
 
 class UpkeepVerbs:
@@ -110,10 +107,10 @@ class UpkeepVerbs:
         Returns a report (see maintenance/reembed.py)."""
         from ..maintenance.reembed import reembed
 
-        def space_of(name: str, metric: str) -> Space:
+        def new_space(name: str, metric: str) -> Space:
             return space_of(model, metric, name=name)[0]
 
-        return reembed(self, model, space_of, space=space, drop_old=drop_old, progress=progress, batch_size=batch_size)
+        return reembed(self, model, new_space, space=space, drop_old=drop_old, progress=progress, batch_size=batch_size)
 
     def snapshot(self, out: str | Path) -> dict:
         """A consistent copy of this collection in the new folder `out`, taken while

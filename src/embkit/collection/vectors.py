@@ -1,15 +1,12 @@
 """Vectors in bulk for the analysis verbs and the similarity tools: the table of
 every document, batched nearest neighbours, embedding and pairwise scores."""
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
 from .. import validate
 from ..search.exact import scores as pairwise_scores
-
-if TYPE_CHECKING:
-    pass
 
 
 class Table(NamedTuple):
