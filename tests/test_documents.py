@@ -142,6 +142,27 @@ def test_document_id_in_get_delete_upsert_and_like(backend):
         assert col.delete(["again#0"]) == 1 and col.count() == 2 + n - 1
 
 
+def test_a_parent_a_client_wrote_owns_nothing(backend):
+    """Records whose metadata names a `parent` of another id (a client's own grouping)
+    are neither swept by an upsert of one of them nor refused because a record of that
+    name exists; chunks `ID#i` of document ID still are (bug: the upsert of c2 deleted c1)."""
+    vectors = np.eye(4, dtype=np.float32)
+    with embkit.create(backend("owners"), model=None, dim=4) as col:
+        col.add(["one", "two", "post"], ids=["c1", "c2", "post1"], vectors=vectors[:3],
+                metadatas=[{"parent": "p9"}, {"parent": "p9"}, {}])
+        col.upsert(["two, again"], ids=["c2"], vectors=vectors[3:], metadatas=[{"parent": "p9"}])
+        assert [d.id for d in col.get(["c1", "c2", "post1"])] == ["c1", "c2", "post1"]
+        col.add(["reply"], ids=["r1"], vectors=vectors[:1], metadatas=[{"parent": "post1"}])
+        assert col.count() == 4
+        col.add(["a0", "a1", "a2"], ids=["a#0", "a#1", "a#2"], vectors=vectors[:3],
+                metadatas=[{"parent": "a", "chunk": i} for i in range(3)])
+        col.upsert(["a0", "a1"], ids=["a#0", "a#1"], vectors=vectors[:2],
+                   metadatas=[{"parent": "a", "chunk": i} for i in range(2)])
+        assert [d.id for d in col.get(["a"])] == ["a#0", "a#1"]  # the shorter version's stale chunk went
+        with pytest.raises(EmbkitError, match="already exist"):
+            col.add(["a0"], ids=["a#0"], vectors=vectors[:1], metadatas=[{"parent": "a"}])
+
+
 def test_chunk_false_stores_one_truncated_record_with_a_warning(backend):
     with embkit.create(backend("c")) as col:
         with warnings.catch_warnings(record=True) as caught:

@@ -4,6 +4,8 @@ read, a batch of records ready to embed, and what a write did. Warnings travel a
 
 from typing import NamedTuple, Sequence
 
+from ..store.types import part_of
+
 
 class SourceDocument(NamedTuple):
     """A document before chunking: its id, visible text and metadata, with where it came
@@ -48,3 +50,15 @@ def documents_of(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
     return list(
         dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i for i, m in zip(ids, metadatas))
     )
+
+
+def owned_documents(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
+    """The documents a write replaces or refuses to duplicate, each once, in order: a
+    record's `parent` where the record is that document or one of its chunks
+    (store.types.part_of), else the record itself. A `parent` a client wrote on a
+    record of another id is kept as metadata but owns nothing."""
+    owners = []
+    for record_id, metadata in zip(ids, metadatas):
+        parent = metadata.get("parent")
+        owners.append(parent if isinstance(parent, str) and part_of(record_id, parent, parent) else record_id)
+    return list(dict.fromkeys(owners))

@@ -18,7 +18,7 @@ from ..errors import EmbkitError
 from ..store import Record, Space, Store
 from .chunk import with_parent
 from .documents import split_documents
-from .records import Prepared, SourceDocument, Written, documents_of
+from .records import Prepared, SourceDocument, Written, owned_documents
 from .vectors import stored_form
 
 
@@ -119,8 +119,8 @@ def write_prepared(
         return Written(prepared.documents, [], prepared.warnings)
     store, space = target.store, target.space
     store.check_writable()  # a read-only collection refuses before any embedding
-    documents = documents_of(prepared.ids, prepared.metadatas)
-    if not upsert:  # checked again inside the transaction
+    documents = owned_documents(prepared.ids, prepared.metadatas)
+    if not upsert:  # record ids are checked again inside the store's transaction
         refuse_documents(store, [*prepared.documents, *documents], prepared.ids)
     if vectors is None:
         vectors = target.encoder().encode(prepared.texts, batch_size=batch_size, progress=progress)

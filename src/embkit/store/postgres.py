@@ -20,7 +20,7 @@ from . import pg_json
 from .pg_connection import READ_ONLY, PgUrl, connect
 from .postgres_reembed import PgReembed
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
-from .types import Record, Space
+from .types import Record, Space, part_of
 
 
 class PostgresStore(PgReembed):
@@ -349,10 +349,12 @@ class PostgresStore(PgReembed):
                 c.execute(self._q("DELETE FROM {s}.{v} WHERE doc = ANY(%s)", follower), (list(rowid_of.values()),))
             self._log(c, generation, list(rowid_of.values()))
             if documents:
-                stale = [r for r, doc_id in c.execute(self._q(
-                    "SELECT rowid, id FROM {s}.docs WHERE id = ANY(%s) OR (jsonb_typeof(metadata -> 'parent') = "
-                    "'string' AND metadata ->> 'parent' = ANY(%s))"), (list(documents), list(documents)))
-                    if doc_id not in rowid_of]
+                wanted = set(documents)  # whole documents, and their chunks (types.part_of)
+                stale = [r for r, doc_id, parent in c.execute(self._q(
+                    "SELECT rowid, id, metadata ->> 'parent' FROM {s}.docs WHERE id = ANY(%s) OR "
+                    "(jsonb_typeof(metadata -> 'parent') = 'string' AND metadata ->> 'parent' = ANY(%s))"),
+                    (list(documents), list(documents)))
+                    if doc_id not in rowid_of and (doc_id in wanted or part_of(doc_id, parent, parent))]
                 if stale:
                     self._log(c, generation, stale)
                     c.execute(self._q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"), (stale,))

@@ -18,7 +18,7 @@ from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .sqlite_reembed import SQLiteReembed, followers_of
-from .types import Record, Space
+from .types import Record, Space, part_of
 from .where import SQLITE, compile_where
 from .where_fields import named_fields, presence_query, warnings_from
 
@@ -448,13 +448,15 @@ def _chunks(items: list, size: int):
 
 
 def _delete_stale(c, generation: int, documents: list[str], kept: set[str]) -> None:
-    """Delete the records of `documents` (own id or string `parent`) not in `kept`."""
+    """Delete the records of `documents` (see types.part_of) not in `kept`."""
     stale = []
     for group in _chunks(documents, 400):
-        marks = ",".join("?" * len(group))
-        stale += [rowid for rowid, doc_id in c.execute(
-            f"SELECT rowid, id FROM docs WHERE id IN ({marks}) OR (json_type(metadata, '$.parent') = 'text' "
-            f"AND json_extract(metadata, '$.parent') IN ({marks}))", group + group) if doc_id not in kept]
+        marks, wanted = ",".join("?" * len(group)), set(group)
+        stale += [rowid for rowid, doc_id, parent in c.execute(
+            f"SELECT rowid, id, json_extract(metadata, '$.parent') FROM docs WHERE id IN ({marks}) OR "
+            f"(json_type(metadata, '$.parent') = 'text' AND json_extract(metadata, '$.parent') IN ({marks}))",
+            group + group)
+            if doc_id not in kept and (doc_id in wanted or part_of(doc_id, parent, parent))]
     c.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?)", [(generation, r) for r in stale])
     for group in _chunks(stale, 500):
         c.execute(f"DELETE FROM docs WHERE rowid IN ({','.join('?' * len(group))})", group)

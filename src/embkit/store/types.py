@@ -23,3 +23,11 @@ class Record:
     text: str | None
     metadata: dict
     rowid: int = 0
+
+
+def part_of(record_id: str, parent: object, document: str) -> bool:
+    """Whether a record (its id and metadata `parent`) is part of `document`: the
+    document stored whole (its own id), or one of its chunks `DOCUMENT#i` naming it as
+    parent. A `parent` a client wrote on a record of another id claims nothing, so an
+    upsert never sweeps away records that only say they belong to a document."""
+    return record_id == document or (parent == document and record_id.startswith(f"{document}#"))
