@@ -246,6 +246,19 @@ def test_an_image_document_has_no_text(site):
     assert doc["chunks"] == [{"id": "sky", "start": 0, "end": 0}]
 
 
+def test_offsets_a_client_wrote_never_blow_up_the_rebuilt_text(site):
+    """A record whose metadata claims chunk offsets that disagree with its text (here
+    start 10**11) is shown as it is: the view once tried to build 10**11 line breaks."""
+    client, root, files = site
+    bogus = {"parent": "bogus", "start": 10**11, "end": 5}
+    r = client.post(f"/collections/{NAME}/add", json={"documents": [{"id": "bogus#0", "text": "Odd offsets.",
+                                                                      "metadata": bogus}]})
+    assert r.status_code == 201, r.text
+    doc = view(client, "bogus#0", NAME)
+    assert doc["text"] == "Odd offsets." and len(json.dumps(doc)) < 10_000
+    assert rebuild([(10**11, "far"), (0, "near")]).startswith("near\n") and len(rebuild([(10**11, "far")])) < 100
+
+
 def test_chunks_are_placed_at_their_offsets():
     text = "# One\n\nAlpha beta gamma. Delta epsilon.\n\nZeta eta theta."
     pieces = [(0, text[0:5]), (7, text[7:24]), (18, text[18:39]), (41, text[41:49]), (50, text[50:])]

@@ -43,9 +43,16 @@ def whole_document(col, doc_id: str) -> WholeDocument | None:
     return document
 
 
+MAX_GAP = 8  # line breaks rebuilt between two chunks at most (a cut before a heading leaves 1-3)
+
+
 def _chunked(record) -> bool:
-    meta = record.metadata
-    return isinstance(meta.get("start"), int) and isinstance(meta.get("end"), int) and "parent" in meta
+    """A chunk whose offsets agree with its text; offsets a client wrote that do not
+    (say start 10**11) make the record a whole one, never a huge rebuilt text."""
+    meta, text = record.metadata, record.text or ""
+    start, end = meta.get("start"), meta.get("end")
+    return ("parent" in meta and type(start) is int and type(end) is int
+            and 0 <= start <= end and end - start == len(text))
 
 
 def rebuild(pieces: list[tuple[int, str]]) -> str:
@@ -57,7 +64,7 @@ def rebuild(pieces: list[tuple[int, str]]) -> str:
     size = 0
     for start, text in sorted(pieces, key=lambda p: p[0]):
         if start > size:
-            out.append(" " if start - size == 1 else "\n" * (start - size))
+            out.append(" " if start - size == 1 else "\n" * min(start - size, MAX_GAP))
             size = start
         if start + len(text) > size:
             out.append(text[size - start:])
