@@ -143,6 +143,12 @@ def test_a_poison_document_in_the_store_breaks_no_read(served):
     assert r.status_code == 200 and "bread" in r.json()["text"]
     r = client.post("/collections/old/search", json={"like": "bread", "k": 3})  # the fast path
     assert r.status_code == 200 and {h["id"] for h in r.json()["hits"]} >= {"poison"}
+    for route, body in (("outliers", {"top": 20, "k": 2}), ("duplicates", {"threshold": 0.5}),
+                        ("dedupe", {"threshold": 0.5})):  # a dry run
+        r = client.post(f"/collections/old/{route}", json=body)
+        assert r.status_code == 200, (route, r.text)
+    found = client.post("/collections/old/outliers", json={"top": 20, "k": 2}).json()["results"]
+    assert {o["id"]: o["metadata"] for o in found}["poison"] == marker  # every document, the poison one marked
     points = client.get("/collections/old/map", params={"method": "pca", "color_by": "deep"})
     assert points.status_code == 200
     assert {p["id"]: p["color"] for p in points.json()["points"]}["poison"] is None

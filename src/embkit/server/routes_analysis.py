@@ -3,10 +3,11 @@ and its 2-D map for the web page; each over documents (the default) or chunks (`
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..analysis.units import display_text, document_key
 from .auth import requires
+from .encoding import encode
 from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
 from .state import hosted
 
@@ -15,45 +16,45 @@ SNIPPET = 200
 
 
 @router.post("/collections/{name}/cluster")
-def cluster(name: str, body: ClusterRequest, request: Request, _=Depends(requires("write"))) -> dict:
+def cluster(name: str, body: ClusterRequest, request: Request, _=Depends(requires("write"))) -> Response:
     """k-means or HDBSCAN; each document's cluster goes into metadata `field` (on all its chunks)."""
     h = hosted(request, name)
     with h.lock.writing():
         result = h.collection.cluster(k=body.k, method=body.method, where=body.where, field=body.field,
                                       seed=body.seed, min_cluster_size=body.min_cluster_size, unit=body.unit)
-    return {"field": result.field, "method": result.method, "k": result.k, "documents": result.documents,
-            "unit": result.unit, "noise": result.noise, "notes": result.notes,
-            "clusters": [{"id": c.id, "size": c.size, "terms": c.terms, "representative": c.representative,
-                          "snippet": c.snippet} for c in result.clusters]}
+    return _json({"field": result.field, "method": result.method, "k": result.k, "documents": result.documents,
+                  "unit": result.unit, "noise": result.noise, "notes": result.notes,
+                  "clusters": [{"id": c.id, "size": c.size, "terms": c.terms, "representative": c.representative,
+                                "snippet": c.snippet} for c in result.clusters]})
 
 
 @router.post("/collections/{name}/outliers")
-def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requires("read"))) -> dict:
+def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """The documents (or chunks) least like the rest, most outlying first."""
     h = hosted(request, name)
     with h.lock.reading():
         found = h.collection.outliers(body.top, body.method, k=body.k, where=body.where, unit=body.unit)
-    return {"unit": body.unit, "results": [o._asdict() for o in found]}
+    return _json({"unit": body.unit, "results": [o._asdict() for o in found]})
 
 
 @router.post("/collections/{name}/duplicates")
-def duplicates(name: str, body: DuplicatesRequest, request: Request, _=Depends(requires("read"))) -> dict:
+def duplicates(name: str, body: DuplicatesRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """Groups of near-duplicate documents (or chunks), largest first."""
     h = hosted(request, name)
     with h.lock.reading():
         groups = h.collection.duplicates(body.threshold, where=body.where, k=body.k, unit=body.unit)
-    return {"unit": body.unit, "groups": [g._asdict() for g in groups]}
+    return _json({"unit": body.unit, "groups": [g._asdict() for g in groups]})
 
 
 @router.post("/collections/{name}/dedupe")
-def dedupe(name: str, body: DedupeRequest, request: Request, _=Depends(requires("write"))) -> dict:
+def dedupe(name: str, body: DedupeRequest, request: Request, _=Depends(requires("write"))) -> Response:
     """Near-duplicate groups and the one of each to keep; with `delete`, the others
     are deleted (whole documents with unit document) in one transaction."""
     h = hosted(request, name)
     with h.lock.writing():
         report = h.collection.dedupe(body.threshold, body.keep, body.delete, where=body.where, k=body.k,
                                      unit=body.unit)
-    return report.to_dict()
+    return _json(report.to_dict())
 
 
 @router.get("/collections/{name}/map")
@@ -95,3 +96,9 @@ def _scalar(value):
     """A colour comes from a plain value; an object or list (which may be nested past what
     can be encoded, in a document from an older version) colours nothing."""
     return value if isinstance(value, (str, int, float, bool)) else None
+
+
+def _json(content: dict) -> Response:
+    """Stored texts and metadata in an answer are served as search serves them: a record
+    that cannot be encoded as it is gets a marker, never a 500 for the whole answer."""
+    return Response(encode(content), media_type="application/json")

@@ -12,7 +12,7 @@ from ..errors import EmbkitError
 from ..ingest.skips import summary
 from ..ingest.uploads import Upload, check_upload_path, prepare_uploads
 from .auth import requires
-from .routes_images import _base64
+from .routes_images import decode_base64
 from .routes_search import with_warnings
 from .schemas import Strict
 from .state import hosted, limits
@@ -49,7 +49,7 @@ def add_files(name: str, body: AddFiles, request: Request, _=Depends(requires("w
     if not body.folder or "\x00" in body.folder or len(body.folder) > validate.MAX_ID_CHARS:
         raise EmbkitError(f"folder: expected a name of 1 to {validate.MAX_ID_CHARS} characters")
     validate.check_unicode(body.folder, "folder")
-    uploads = [Upload(check_upload_path(f.path, f"files[{i}].path"), _base64(f.data, f"files[{i}].data"))
+    uploads = [Upload(check_upload_path(f.path, f"files[{i}].path"), decode_base64(f.data, f"files[{i}].data"))
                for i, f in enumerate(body.files)]
     h = hosted(request, name)
     if "text" not in h.collection.spaces:

@@ -44,7 +44,7 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
         if image.id is not None:
             validate.check_unicode(image.id, f"images[{i}].id")
     validate.check_metadatas([image.metadata for image in body.images], len(body.images))
-    raws = [_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
+    raws = [decode_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
     h = hosted(request, name)
     folder = h.collection.path / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ def _check_filename(name: str | None, field: str) -> None:
         raise EmbkitError(f"{field}: {len(name)} characters exceeds the limit of {validate.MAX_ID_CHARS}")
 
 
-def _base64(data: str, field: str) -> bytes:
+def decode_base64(data: str, field: str) -> bytes:
     if data.startswith("data:"):
         data = data.split(",", 1)[-1]
     try:
@@ -97,4 +97,4 @@ def decode_image(data: str):
     """A PIL image from base64 (a `data:image/...;base64,` prefix is allowed)."""
     from ..encoders.clip import open_image
 
-    return open_image(_base64(data, "image"))
+    return open_image(decode_base64(data, "image"))
