@@ -51,8 +51,6 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
         _remove(folder)
     col = collections.create(folder, model=model)
     if ray_address is not None:
-        if chunk:
-            raise EmbkitError("chunk: Ray evaluation embeds whole documents; leave out --chunk or --ray-address")
         from ..distributed.ray_ingest import embed_into
 
         embed_into(col, ids, [data.doc_text(i) for i in ids], [{"title": data.corpus[i]["title"]} for i in ids],
@@ -95,6 +93,8 @@ def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense
     does by default) and each document ranks by its best chunk."""
     if mode not in MODES:  # before the slow part
         raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
+    if chunk and ray_address is not None:
+        raise EmbkitError("chunk: Ray evaluation embeds whole documents; leave out --chunk or --ray-address")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
     started = time.perf_counter()
