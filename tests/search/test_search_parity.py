@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import embkit
 from embkit.cli import app
-from embkit.errors import EmbkitWarning
+from embkit.errors import EmbkitError, EmbkitWarning
 
 from live_server import LiveServer
 
@@ -142,6 +142,22 @@ def test_the_old_name_by_document_still_works_with_a_warning(doors):
     assert_same(new, r.json()["hits"])
     clash = http.post("/collections/docs/search", json={"query": "x", "by_document": True, "documents": False})
     assert clash.status_code == 422 and "by_document: renamed documents; give documents only" in clash.text
+
+
+def test_a_vector_from_another_model_is_refused_in_python_and_both_http_paths(doors):
+    """`model` names where a given vector came from; the fast path and the route both
+    check it (the fast path once answered without looking)."""
+    col, _, http = doors
+    vector = col.embed(["gzip"])[0].tolist()
+    message = "model: space 'text' holds vectors from 'minilm'"
+    with pytest.raises(EmbkitError, match=message):
+        col.search(vector=vector, model="glove-50d", k=2)
+    for body in ({"vector": vector, "model": "glove-50d", "k": 2},  # cheap: the fast path's kind
+                 {"vector": vector, "model": "glove-50d", "k": 2, "mmr": 0.5}):  # the route's
+        r = http.post("/collections/docs/search", json=body)
+        assert r.status_code == 422 and r.json()["error"]["message"].startswith(message), r.text
+    ok = http.post("/collections/docs/search", json={"vector": vector, "model": "minilm", "k": 2})
+    assert ok.status_code == 200 and ok.json()["hits"][0]["id"] == "gzip"
 
 
 def test_a_filter_warning_reaches_every_door_in_the_same_shape(doors):

@@ -59,7 +59,7 @@ def test_every_door_names_the_same_options():
     maps each of its options onto one of them."""
     from embkit.server.schemas import Search
 
-    assert set(Search.model_fields) - {"by_document"} == set(OPTIONS) - {"model", "reranker"}
+    assert set(Search.model_fields) - {"by_document"} == set(OPTIONS) - {"reranker"}  # the server's --reranker
     assert "documents" in OPTIONS and "by_document" not in OPTIONS
 
 

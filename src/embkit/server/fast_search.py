@@ -62,7 +62,8 @@ class FastSearch:
             started = time.perf_counter()
             found = hosted.collection.find(SearchRequest(vector=search.vector, like=search.like, k=search.k,
                                                          documents=search.documents, ef=search.ef,
-                                                         nprobe=search.nprobe, rescore=search.rescore))
+                                                         nprobe=search.nprobe, rescore=search.rescore,
+                                                         model=search.model))
             return encode_hits(found.hits, started)
         except Exception:  # the route raises it again and answers it as an error
             return None

@@ -78,6 +78,7 @@ class Search(Strict):
     dims: int | None = None
     image: str | None = Field(None, description="A query image, base64-encoded (png, jpg, webp).")
     space: str | None = Field(None, description="Vector space to search (default: the collection's).")
+    model: str | None = Field(None, description="The model `vector` came from, checked against the space's.")
 
 
 class ContextRequest(Strict):
