@@ -57,6 +57,9 @@ def make_folder(root: Path) -> Path:
                                     "Rooibos is not tea at all.,herbal\n", encoding="utf-8")
     Image.new("RGB", (24, 16), "green").save(docs / "shots" / "cup.png")
     Image.new("RGB", (24, 16), "brown").save(docs / "shots" / "pot.png")
+    (docs / ".drafts").mkdir()  # hidden: no door reads it (HTTP once did)
+    (docs / ".drafts" / "wip.md").write_text("# Draft\n\nNot ready.\n", encoding="utf-8")
+    (docs / ".env.md").write_text("SECRET=1\n", encoding="utf-8")
     return docs
 
 

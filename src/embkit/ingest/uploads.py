@@ -48,8 +48,8 @@ def prepare_uploads(model: str, folder: str, uploads: Sequence[Upload], *, inclu
     batches, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="embkit-upload-") as tmp:
         for n, upload in enumerate(sorted(uploads, key=lambda u: PurePosixPath(u.path).parts)):  # as walk sorts
-            if not chosen(upload.path, include, exclude):
-                continue
+            if hidden(upload.path) or not chosen(upload.path, include, exclude):
+                continue  # as folder.walk leaves hidden files and folders out
             name = str(Path(folder) / upload.path)
             if is_image_path(name):
                 skipped.append(Skipped(name, "an image (send images to the images route)", IMAGE))
@@ -60,3 +60,9 @@ def prepare_uploads(model: str, folder: str, uploads: Sequence[Upload], *, inclu
             (skipped if isinstance(found, Skipped) else batches).append(found)
     docs = read_all(batches, [folder], skipped, max_document_bytes)
     return split_documents(model, docs, chunk, chunk_tokens, overlap, strict=True), skipped
+
+
+def hidden(relative: str) -> bool:
+    """A path inside the folder with a hidden file or folder in it (a name starting
+    with '.'), which `embkit add` never reads (folder.walk)."""
+    return any(part.startswith(".") for part in PurePosixPath(relative).parts)
