@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import embkit
 from embkit.cli import app
-from embkit.errors import EmbkitError
+from embkit.errors import EmbkitError, EmbkitWarning
 
 from live_server import LiveServer, create_key
 from test_documents import TEXT
@@ -169,3 +169,23 @@ def test_http_adds_at_once_each_get_their_own_warnings(served):
             assert status == 201 and body["ids"] == [f"{name}-{i}" for i in range(n)], body
             assert len(body["warnings"]) == 1, body
             assert f"{n} text(s) longer" in body["warnings"][0] and f"(first: '{name}-0')" in body["warnings"][0]
+
+
+def test_http_stores_a_long_text_whole_as_python_does(tmp_path):
+    """chunk=false on a server that allows long texts: one over the 1,000,000 characters
+    a query may have, but under the document size limit, is stored whole through HTTP as
+    through Python (HTTP once checked the prepared texts again, as queries, and refused it)."""
+    text = "Tea leaves steep slowly. " * 44_000  # 1.1 million characters, 1.1 MB
+    embkit.create(tmp_path / "long").close()
+    live = LiveServer(
+        [str(tmp_path / "long"), "--no-auth", "--max-text-chars", "2000000", "--max-body-bytes", "4000000"],
+        tmp_path / "server.log",
+    )
+    try:
+        with live.client() as client:
+            r = client.post("/collections/long/add", json={"documents": [{"id": "huge", "text": text}], "chunk": False})
+    finally:
+        assert live.stop() == 0
+    assert r.status_code == 201 and r.json()["ids"] == ["huge"], r.text[:300]
+    with embkit.create(tmp_path / "py") as col, pytest.warns(EmbkitWarning, match="stored whole"):
+        assert col.add([text], ids=["huge"], chunk=False) == ["huge"]

@@ -111,6 +111,20 @@ class DocumentVerbs:
         check_model(space, model)
         return prepare_texts(space.model, texts, ids, metadatas, chunk, max_document_bytes)
 
+    @property
+    def writing_model(self) -> str:
+        """The model new texts are chunked for and embedded with: this space's, or after
+        a reembed switched, the one that replaced it (as `prepare` and `write_prepared` use)."""
+        return self._serving(None).space.model
+
+    def embed_prepared(self, prepared: Prepared, batch_size: int = 32):
+        """Vectors for a `prepare`d batch's records (already checked when prepared: no
+        second text check), so a server embeds outside its write lock what
+        `write_prepared` then stores. None when the batch has no texts."""
+        if not prepared.texts:
+            return None
+        return self._write_target().encoder().encode(prepared.texts, batch_size=batch_size)
+
     def write_prepared(
         self,
         prepared: Prepared,

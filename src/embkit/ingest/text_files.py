@@ -42,7 +42,7 @@ def add_text_files(col, files: Sequence[str], *, text_column: str = "text", id_c
     batches, skipped = read_paths(files, text_column, id_column, include, exclude, skip_suffixes=IMAGE_SUFFIXES)
     docs = read_all(batches, files, skipped, max_document_bytes)
     # --chunk-tokens above the model's window is the user's error (strict), not capped
-    prepared = split_documents(col.space.model, docs, chunk, chunk_tokens, overlap, strict=True)
+    prepared = split_documents(col.writing_model, docs, chunk, chunk_tokens, overlap, strict=True)
     start = time.perf_counter()
     with (bars or (lambda n, label: nullcontext()))(len(prepared.ids), "embedding") as advance:
         written = col.write_prepared(prepared, upsert=upsert, batch_size=batch_size, progress=advance)

@@ -100,7 +100,7 @@ def _write(request: Request, name: str, body: AddDocuments, upsert: bool) -> dic
     # warnings come back as values, this request's own (never the process-wide module)
     prepared = h.collection.prepare(texts, ids=ids, metadatas=metadatas, chunk=body.chunk, model=body.model,
                                     max_document_bytes=lim.max_document_bytes)
-    vectors = h.collection.embed(prepared.texts) if prepared.texts else None
+    vectors = h.collection.embed_prepared(prepared)
     with h.lock.writing():
         written = h.collection.write_prepared(prepared, vectors, upsert=upsert)
     return with_warnings({"ids": written.documents}, written.warnings)

@@ -55,10 +55,10 @@ def add_files(name: str, body: AddFiles, request: Request, _=Depends(requires("w
     if "text" not in h.collection.spaces:
         raise EmbkitError("files: the collection holds images only; send images to the images route")
     prepared, skipped = prepare_uploads(
-        h.collection.space.model, body.folder, uploads, include=body.include, exclude=body.exclude,
+        h.collection.writing_model, body.folder, uploads, include=body.include, exclude=body.exclude,
         text_column=body.text_column, id_column=body.id_column, chunk=body.chunk, chunk_tokens=body.chunk_tokens,
         overlap=body.overlap, max_document_bytes=lim.max_document_bytes)
-    vectors = h.collection.embed(prepared.texts) if prepared.texts else None
+    vectors = h.collection.embed_prepared(prepared)
     with h.lock.writing():
         written = h.collection.write_prepared(prepared, vectors, upsert=body.upsert)
     notes = [*written.warnings, *([summary(skipped)] if skipped else [])]
