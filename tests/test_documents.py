@@ -212,5 +212,5 @@ def test_counts_of_documents_and_chunks(backend):
         assert col.count(where={"k": 1}, unit="document") == 2 and col.count(where={"k": 1}) == n + 1
         info = col.info()
         assert (info["count"], info["documents"], info["chunks"]) == (2 * n + 2, 4, 2 * n + 2)
-        with pytest.raises(EmbkitError, match="unit: must be 'document' or 'chunk', got 'page'"):
+        with pytest.raises(EmbkitError, match="unit: must be one of document, chunk, got 'page'"):
             col.count(unit="page")

@@ -9,7 +9,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 import embkit
-from embkit.analysis.units import documents_of, unit_table
+from embkit.analysis.units import document_table, unit_table
 from embkit.errors import EmbkitError
 
 from chunked_pages import DOCUMENTS, PAGES, build, chunk_ids
@@ -62,7 +62,7 @@ def test_chunks_out_of_order_still_make_one_document_led_by_chunk_0(tmp_path):
     with embkit.create(tmp_path / "c", model=None, dim=2, metric="l2") as c:
         c.add(ids=["d#1", "e", "d#0"], vectors=vectors, texts=["second", "alone", "first"],
               metadatas=[{"parent": "d", "chunk": 1}, {}, {"parent": "d", "chunk": 0}])
-        table = documents_of(c.table())
+        table = document_table(c.table())
     assert table.ids == ["d", "e"] and table.texts == ["first", "alone"]
     np.testing.assert_allclose(table.vectors, [[2.0, 0.5], [0.0, 1.0]])
 

@@ -27,9 +27,10 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
+from ..ingest.records import document_of
 from .coordinates import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
-from .units import DocumentTable, check_unit, document_key, full_texts, unit_table
+from .units import DocumentTable, check_unit, full_texts, unit_table
 
 METHODS = ("kmeans", "hdbscan")
 MAX_AUTO_K = 30
@@ -243,7 +244,7 @@ def _save(col, table, result: Clustering, where, seed) -> None:
         for doc in col.get():
             if doc.id in patches:
                 continue
-            label = result.labels.get(document_key(doc.id, doc.metadata)) if result.unit == "document" else None
+            label = result.labels.get(document_of(doc.id, doc.metadata)) if result.unit == "document" else None
             if label is not None or result.field in doc.metadata:
                 patches[doc.id] = {result.field: label}
     col.merge_metadata(patches)

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from .units import DocumentTable, check_unit, document_ids, unit_table
+from ..ingest.records import documents_of
+from .units import DocumentTable, check_unit, unit_table
 
 METHODS = ("umap", "pca", "tsne")
 MIN_POINTS = {"pca": 3, "tsne": 5, "umap": 10}
@@ -54,7 +55,7 @@ def project(col, method: str = "umap", *, where: dict | None = None, seed: int =
         records = col._store.by_rowids(rowids)
         rows = [records[r] for r in rowids.tolist()]
         ids = [r.id for r in rows]
-        ids = document_ids(ids, [r.metadata for r in rows]) if unit == "document" else ids
+        ids = documents_of(ids, [r.metadata for r in rows]) if unit == "document" else ids
         return Projection(ids, cached[0], method, cached[1])
     return project_table(col, unit_table(col, where, unit), method, seed=seed, pca_dims=pca_dims, progress=progress)
 

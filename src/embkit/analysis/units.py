@@ -18,10 +18,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import EmbkitError
+from ..ingest.lookup import check_unit
+from ..ingest.records import chunk_number, document_of
 from .common import is_unit, slice_table
-
-UNITS = ("document", "chunk")
 
 
 class DocumentTable(NamedTuple):
@@ -41,43 +40,25 @@ class DocumentTable(NamedTuple):
         return len(self.ids)
 
 
-def check_unit(unit: Any) -> str:
-    """`unit`, if it is 'document' or 'chunk'; an EmbkitError naming the field otherwise."""
-    if unit not in UNITS:
-        raise EmbkitError(f"unit: must be one of {', '.join(UNITS)}, got {unit!r}")
-    return unit
-
-
 def unit_table(col, where: dict | None, unit: str, field: str = "where", name: str = "the collection"):
     """The slice `where` as chunks (`col.table`) or as documents (`DocumentTable`),
     refusing an empty slice as `slice_table` does."""
     check_unit(unit)
     chunks = slice_table(col, where, field, name)
-    return chunks if unit == "chunk" else documents_of(chunks)
+    return chunks if unit == "chunk" else document_table(chunks)
 
 
-def document_key(record_id: str, metadata: dict) -> str:
-    """The document a record belongs to: its metadata `parent`, else its own id."""
-    parent = metadata.get("parent")
-    return parent if isinstance(parent, str) else record_id
-
-
-def document_ids(ids: list[str], metadatas: list[dict]) -> list[str]:
-    """The documents of records given in row order, each once, in order of first row."""
-    return list(dict.fromkeys(document_key(i, m) for i, m in zip(ids, metadatas)))
-
-
-def documents_of(chunks) -> DocumentTable:
+def document_table(chunks) -> DocumentTable:
     """Group a chunk table (rows in row order) into documents: numpy grouping over
     the rows, one sparse product for the vector sums."""
     owner, first = _owners(chunks.ids, chunks.metadatas)
-    numbers = np.array([_chunk_number(m) for m in chunks.metadatas], dtype=np.int64)
+    numbers = np.array([chunk_number(m) for m in chunks.metadatas], dtype=np.int64)
     order = np.lexsort((numbers, owner))  # by document, then chunk number (stable: then row)
     starts = np.searchsorted(owner[order], np.arange(len(first)))
     head = order[starts]  # each document's first chunk
     single = len(first) == len(owner)
     vectors = chunks.vectors if single else mean_vectors(chunks.vectors, owner, len(first))
-    return DocumentTable([document_key(chunks.ids[h], chunks.metadatas[h]) for h in head.tolist()],
+    return DocumentTable([document_of(chunks.ids[h], chunks.metadatas[h]) for h in head.tolist()],
                          chunks.rowids[first], vectors, [chunks.texts[h] for h in head.tolist()],
                          [chunks.metadatas[h] for h in head.tolist()], chunks, owner, single)
 
@@ -99,7 +80,7 @@ def full_texts(table) -> list[str]:
     """Each row's whole text: a chunk's own; a document's chunks' texts in chunk order."""
     if not isinstance(table, DocumentTable):
         return [t or "" for t in table.texts]
-    numbers = np.array([_chunk_number(m) for m in table.chunks.metadatas], dtype=np.int64)
+    numbers = np.array([chunk_number(m) for m in table.chunks.metadatas], dtype=np.int64)
     order = np.lexsort((numbers, table.owner))
     bounds = np.searchsorted(table.owner[order], np.arange(len(table) + 1))
     texts = [table.chunks.texts[i] or "" for i in order.tolist()]
@@ -123,7 +104,7 @@ def display_text(text: str | None, metadata: dict) -> str:
 def _owners(ids: list[str], metadatas: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """(the document row of each record, each document's first record), documents
     numbered in order of their first record."""
-    keys = np.array([document_key(i, m) for i, m in zip(ids, metadatas)], dtype=object)
+    keys = np.array([document_of(i, m) for i, m in zip(ids, metadatas)], dtype=object)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     by_first = np.argsort(first, kind="stable")
@@ -131,6 +112,3 @@ def _owners(ids: list[str], metadatas: list[dict]) -> tuple[np.ndarray, np.ndarr
     return rank[inverse.ravel()], first[by_first]
 
 
-def _chunk_number(metadata: dict) -> int:
-    number = metadata.get("chunk")
-    return number if isinstance(number, int) and not isinstance(number, bool) else 0

@@ -9,6 +9,7 @@ import numpy as np
 from .. import validate
 from ..errors import EmbkitError
 from ..store import Record, Store
+from .records import chunk_number
 
 UNITS = ("document", "chunk")
 
@@ -22,11 +23,6 @@ class Document(NamedTuple):
     vector: np.ndarray | None = None
 
 
-def _chunk_number(record: Record) -> int:
-    number = record.metadata.get("chunk")
-    return number if isinstance(number, int) else 0
-
-
 def records_of(store: Store, ids: Sequence[str]) -> list[Record]:
     """The records of `ids`, in the order given, each once: a record's own id gives it; a
     document id stored as chunks (metadata parent) gives its chunks in chunk order."""
@@ -38,7 +34,7 @@ def records_of(store: Store, ids: Sequence[str]) -> list[Record]:
             chunks.setdefault(r.metadata["parent"], []).append(r)
     out, seen = [], set()
     for i in ids:
-        group = [found[i]] if i in found else sorted(chunks.get(i, []), key=_chunk_number)
+        group = [found[i]] if i in found else sorted(chunks.get(i, []), key=_record_chunk)
         out += [r for r in group if r.id not in seen]
         seen.update(r.id for r in group)
     return out
@@ -79,7 +75,7 @@ def get_documents(
 def check_unit(unit: str) -> str:
     """`unit` is 'document' or 'chunk', else an error naming it."""
     if unit not in UNITS:
-        raise EmbkitError(f"unit: must be 'document' or 'chunk', got {unit!r}")
+        raise EmbkitError(f"unit: must be one of {', '.join(UNITS)}, got {unit!r}")
     return unit
 
 
@@ -88,3 +84,7 @@ def count(store: Store, where: dict | None = None, unit: str = "chunk") -> int:
     matching `where` (validated already)."""
     check_unit(unit)
     return store.count(where) if unit == "chunk" else store.count_documents(where)
+
+
+def _record_chunk(record: Record) -> int:
+    return chunk_number(record.metadata)

@@ -44,12 +44,22 @@ class Written(NamedTuple):
     warnings: list[str] = []
 
 
+def document_of(record_id: str, metadata: dict | None) -> str:
+    """The document a record belongs to: its string metadata `parent`, else itself (a
+    record written before every record carried one)."""
+    parent = metadata.get("parent") if isinstance(metadata, dict) else None
+    return parent if isinstance(parent, str) else record_id
+
+
 def documents_of(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:
-    """The document each record belongs to (its string `parent`, else itself: a record
-    written before every record carried one), each once, in order."""
-    return list(
-        dict.fromkeys(m.get("parent") if isinstance(m.get("parent"), str) else i for i, m in zip(ids, metadatas))
-    )
+    """The documents of records, each once, in order of their first record."""
+    return list(dict.fromkeys(document_of(i, m) for i, m in zip(ids, metadatas)))
+
+
+def chunk_number(metadata: dict) -> int:
+    """A chunk's position in its document (metadata `chunk`; 0 when absent or not a whole number)."""
+    number = metadata.get("chunk")
+    return number if isinstance(number, int) and not isinstance(number, bool) else 0
 
 
 def owned_documents(ids: Sequence[str], metadatas: Sequence[dict]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from typing import Any, NamedTuple
 
+from ..ingest.records import document_of
+
 
 class Hit(NamedTuple):
     """One result. Later stages add fields with defaults after these; never reorder.
@@ -39,12 +41,6 @@ class Hit(NamedTuple):
         out = {"id": self.id, "document": self.document}
         out.update((key, value) for i, (key, value) in enumerate(self._asdict().items()) if i < 4 or value is not None)
         return out
-
-
-def document_of(record_id: str, metadata: dict | None) -> str:
-    """The document a record belongs to: its metadata `parent` (a chunk), else itself."""
-    parent = metadata.get("parent") if isinstance(metadata, dict) else None
-    return parent if isinstance(parent, str) else record_id
 
 
 def hits_payload(hits: list[Hit], took_ms: float, warnings: list[str] | None = None) -> dict:

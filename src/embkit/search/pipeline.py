@@ -9,8 +9,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from ..ingest.records import document_of
 from .fusion import DEFAULT_ALPHA, Fused, rrf, sources_of, weighted
-from .hit import Hit, document_of
+from .hit import Hit
 from .mmr import mmr
 from .request import MODES, SearchRequest
 from .rerank import blend_of, blend_scores, load_reranker, rerank_scores

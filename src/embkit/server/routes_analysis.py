@@ -5,7 +5,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ..analysis.units import display_text, document_key
+from ..analysis.units import display_text
+from ..ingest.records import document_of
 from .auth import requires
 from .encoding import encode
 from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
@@ -88,7 +89,7 @@ def _first_chunks(records, unit: str) -> dict:
     (`get` gives a document's chunks in chunk order)."""
     out: dict = {}
     for record in records:
-        out.setdefault(document_key(record.id, record.metadata) if unit == "document" else record.id, record)
+        out.setdefault(document_of(record.id, record.metadata) if unit == "document" else record.id, record)
     return out
 
 
