@@ -248,7 +248,7 @@ def _save(col, table, result: Clustering, where, seed) -> None:
             if label is not None or result.field in doc.metadata:
                 patches[doc.id] = {result.field: label}
     col.merge_metadata(patches)
-    info = {**result.to_dict(), "seed": seed, "where": where, "generation": col._store.generation}
+    info = {**result.to_dict(), "seed": seed, "where": where, "generation": col.generation}
     text = json.dumps(info, ensure_ascii=False, indent=1) + "\n"
     atomic_write(descriptions_path(col, result.field), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

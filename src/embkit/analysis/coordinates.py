@@ -49,10 +49,10 @@ def project(col, method: str = "umap", *, where: dict | None = None, seed: int =
     check_method(method)
     check_seed(seed)
     check_unit(unit)
-    rowids = np.sort(col._store.rowids(where))
+    rowids = col.row_ids(where)
     cached = _load(_cache_file(col, method, seed, pca_dims, rowids, unit), rowids)
     if cached is not None:
-        records = col._store.by_rowids(rowids)
+        records = col.records_at(rowids)
         rows = [records[r] for r in rowids.tolist()]
         ids = [r.id for r in rows]
         ids = documents_of(ids, [r.metadata for r in rows]) if unit == "document" else ids
@@ -136,7 +136,7 @@ def _umap(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _cache_file(col, method: str, seed: int, pca_dims: int, rowids: np.ndarray, unit: str) -> Path:
-    generation = col._store.generation
+    generation = col.generation
     key = hashlib.sha256(f"{CACHE_VERSION}|{method}|{seed}|{pca_dims}|{LARGE}|{unit}|".encode())
     key.update(np.ascontiguousarray(rowids, dtype=np.int64).tobytes())
     return col.path / "analysis" / "projections" / f"{method}-g{generation}-{key.hexdigest()[:20]}.npz"

@@ -140,6 +140,16 @@ class CollectionCore:
                     stacklevel=2,
                 )
 
+    @property
+    def generation(self) -> int:
+        """The store's generation, which every write moves on (derived caches key on it)."""
+        return self._store.generation
+
+    def serving(self, space: str | None = None) -> "CollectionCore":
+        """The handle that answers for `space` (None: this one's) now: followed to the
+        space that replaced it when a reembed switched since this handle was opened."""
+        return self._serving(space)
+
     def __repr__(self) -> str:
         return f"Collection({self._store.location!r}, model={self.space.model!r}, metric={self.space.metric!r})"
 

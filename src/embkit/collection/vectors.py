@@ -35,6 +35,14 @@ class VectorVerbs:
         rows = [records[r] for r in found.tolist()]
         return Table([r.id for r in rows], found, vectors, [r.text for r in rows], [r.metadata for r in rows])
 
+    def row_ids(self, where: dict | None = None) -> np.ndarray:
+        """The store's row ids (int64, ascending) of the records matching `where`."""
+        return np.sort(self._store.rowids(validate.check_where(where) if where is not None else None))
+
+    def records_at(self, rowids: np.ndarray) -> dict:
+        """The records at these row ids, by row id."""
+        return self._store.by_rowids(rowids) if len(rowids) else {}
+
     def knn(self, vectors: np.ndarray, k: int, allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, scores), each (n, k), of the nearest stored vectors to each row of
         `vectors`, through the vector index in one batched call (-1 pads missing)."""

@@ -35,7 +35,7 @@ def reembed(col, model: str, space_of: Callable, space: str | None = None, drop_
     ones), `switched_with` those embedded inside the switching transaction."""
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise EmbkitError(f"batch_size: must be a positive integer, got {batch_size!r}")
-    old = col._serving(space)
+    old = col.serving(space)
     store, source = old._store, old.space.name
     state = space_state(store)
     alias = next((name for name, target in state["space_aliases"].items() if target == source), source)
@@ -114,6 +114,6 @@ def _remove_index_files(store, name: str) -> None:
 def pending(col, space: str | None = None) -> int:
     """How many rows a reembed of `space` would embed now (for a progress bar's total):
     those an unfinished run left, or every vector of the space."""
-    old = col._serving(space)
+    old = col.serving(space)
     building = space_state(old._store)["reembeds"].get(old.space.name)
     return old._store.count_missing(old.space.name, building)
