@@ -73,24 +73,6 @@ def served(tmp_path_factory, minilm):
         assert server.stop() == 0
 
 
-@pytest.fixture
-def page():
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=20_000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(20_000)
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        yield page
-        browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
 def test_a_hit_opens_its_whole_document_rendered_with_the_passage_marked(page, served):
     from playwright.sync_api import expect
 

@@ -13,7 +13,6 @@ from ..encoders import Encoder, load_encoder
 from ..errors import EmbkitError
 from ..index import in_database, index_manager
 from ..ingest.vectors import stored_form
-from ..ingest.write import check_model
 from ..search.keyword import KeywordIndex
 from ..search.matryoshka import Views
 from ..store import Space, Store
@@ -177,10 +176,6 @@ class CollectionCore:
         if self._paired is None:  # looked up once: a query must not read model files again
             self._paired = load_encoder(paired)
         return self._paired
-
-    def _check_model(self, model: str | None) -> None:
-        """Vectors from another model are incompatible: refuse, naming both."""
-        check_model(self.space, model)
 
     def _prepare(self, vectors: np.ndarray, field: str) -> np.ndarray:
         """Float32; unit length for cosine (a zero vector has no direction: refused)."""

@@ -48,8 +48,8 @@ class DocumentVerbs:
         UTF-8 (validate.MAX_DOCUMENT_BYTES by default) rejects the batch before anything
         is embedded. Returns the document ids (not chunk ids), generated (uuid4 hex)
         where not given. The write path is ingest/write.py."""
-        written = write_documents(
-            self._write_target(),
+        return self._written(
+            False,
             texts,
             ids=ids,
             metadatas=metadatas,
@@ -60,8 +60,6 @@ class DocumentVerbs:
             max_document_bytes=max_document_bytes,
             chunk=chunk,
         )
-        _warn(written.warnings)
-        return written.documents
 
     def upsert(
         self,
@@ -78,8 +76,8 @@ class DocumentVerbs:
     ) -> list[str]:
         """Like `add`, but documents whose id exists are replaced (text, metadata, vector),
         and the chunks an older version left (ids `ID#i`, metadata parent ID) removed."""
-        written = write_documents(
-            self._write_target(),
+        return self._written(
+            True,
             texts,
             ids=ids,
             metadatas=metadatas,
@@ -87,11 +85,14 @@ class DocumentVerbs:
             model=model,
             batch_size=batch_size,
             progress=progress,
-            upsert=True,
             max_document_bytes=max_document_bytes,
             chunk=chunk,
         )
-        _warn(written.warnings)
+
+    def _written(self, upsert: bool, texts, **options) -> list[str]:
+        """add/upsert: the one write path, its warnings shown as EmbkitWarning."""
+        written = write_documents(self._write_target(), texts, upsert=upsert, **options)
+        _warn(written.warnings, stacklevel=4)  # at the line that called add or upsert
         return written.documents
 
     def prepare(
@@ -232,8 +233,8 @@ class DocumentVerbs:
         merge_metadata(self._store, patches)
 
 
-def _warn(lines: Sequence[str]) -> None:
+def _warn(lines: Sequence[str], stacklevel: int = 3) -> None:
     """The Python door shows a write's warnings as EmbkitWarning (the CLI prints them,
     HTTP returns them: the write path gives them back as values)."""
     for line in lines:
-        warnings.warn(line, EmbkitWarning, stacklevel=3)
+        warnings.warn(line, EmbkitWarning, stacklevel=stacklevel)
