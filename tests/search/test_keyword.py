@@ -13,7 +13,7 @@ import pytest
 
 import embkit
 from embkit.search import keyword
-from embkit.search.bm25_terms import tokenize_terms
+from embkit.store.keyword_terms import tokenize_terms
 from embkit.search.keyword import KeywordIndex
 
 from corpora import DATA

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..search.bm25_terms import STEMMER, TOKEN_PATTERN
+from ..store.keyword_terms import STEMMER, TOKEN_PATTERN
 
 _WORD = re.compile(r"[^\W\d_]")  # a term must hold a letter: "2019" or "__" say nothing
 MAX_TERM_CHARS = 30

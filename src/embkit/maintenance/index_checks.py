@@ -9,7 +9,7 @@ import numpy as np
 
 from ..index import persist
 from ..index.manager import IndexManager
-from ..search.bm25_terms import tokenize
+from ..store.keyword_terms import tokenize
 from ..search.keyword import BUILD_BATCH, KeywordIndex
 from ..store import Space, Store
 from .report import Check, Fix

@@ -37,7 +37,7 @@ from ..index.cache_files import (
     prune,
 )
 from ..store import Store
-from .bm25_terms import DESCRIPTION, tokenize, tokenize_terms
+from ..store.keyword_terms import DESCRIPTION, tokenize, tokenize_terms
 
 Progress = Callable[[int], None]
 KIND = "bm25"
