@@ -13,7 +13,6 @@ import pytest
 
 import embkit
 from embkit.index import persist
-from embkit.search import keyword
 from embkit.store.schema import IDENTITY_KEY
 
 DIM = 16
@@ -58,10 +57,11 @@ def test_another_collections_index_and_keyword_files_are_rebuilt(tmp_path, one_t
     make(theirs, seed=2)
     with embkit.open(ours) as col:
         own_keyword = keyword_hits(col)
-    for folder in ("index", "keyword"):  # the same generation, the same file names: only the identity differs
-        assert persist.read_manifest(ours / "index" / "text")["generation"] == 1
-        shutil.rmtree(ours / folder)
-        shutil.copytree(theirs / folder, ours / folder)
+    # The same generation, the same file names: only the identity differs. (The keyword
+    # index lives in the store itself since schema 3: there is no file of it to copy.)
+    assert persist.read_manifest(ours / "index" / "text")["generation"] == 1
+    shutil.rmtree(ours / "index")
+    shutil.copytree(theirs / "index", ours / "index")
 
     with warnings.catch_warnings(record=True) as caught, embkit.open(ours) as col:
         warnings.simplefilter("always")
@@ -70,25 +70,11 @@ def test_another_collections_index_and_keyword_files_are_rebuilt(tmp_path, one_t
             assert [h.id for h in col.search(vector=q, k=10)] == exact_top(vectors, unit, 10)
         assert keyword_hits(col) == own_keyword
     messages = [str(w.message) for w in caught]
-    assert sum("built for another collection" in m for m in messages) == 2, messages  # one per cache
+    assert sum("built for another collection" in m for m in messages) == 1, messages
 
     with embkit.open(ours) as col:  # rebuilt and saved as ours: trusted from now on
         identity = col._store.identity
         assert persist.read_manifest(ours / "index" / "text")["collection"] == identity
-        assert keyword._read_manifest(ours / "keyword", identity)["collection"] == identity
-
-
-def test_keyword_cache_of_another_collection_is_rebuilt_on_both_backends(backend):
-    ours, theirs = backend("ours"), backend("theirs")
-    make(ours, seed=1, spec=None)
-    make(theirs, seed=2, spec=None)
-    with embkit.open(ours) as a, embkit.open(theirs) as b:
-        own_keyword, ours_dir, theirs_dir = keyword_hits(a), a.path / "keyword", b.path / "keyword"
-        assert a._store.identity != b._store.identity
-    shutil.rmtree(ours_dir)
-    shutil.copytree(theirs_dir, ours_dir)
-    with pytest.warns(UserWarning, match="built for another collection"), embkit.open(ours) as col:
-        assert keyword_hits(col) == own_keyword
 
 
 def test_identity_is_kept_and_an_older_collection_gets_one(tmp_path):
@@ -160,16 +146,3 @@ def test_a_file_where_the_index_folder_belongs_is_replaced(tmp_path, stray, one_
         assert col._index.info()["current"] is True and col._index.generation == manifest["generation"]
 
 
-def test_a_file_where_the_keyword_folder_belongs_is_replaced(tmp_path):
-    folder = tmp_path / "c"
-    make(folder, seed=1, spec=None)
-    with embkit.open(folder) as col:
-        own_keyword = keyword_hits(col)
-    shutil.rmtree(folder / "keyword")
-    (folder / "keyword").write_text("not a folder")
-    with pytest.warns(UserWarning, match="is a file where a cache folder belongs"), embkit.open(folder) as col:
-        assert keyword_hits(col) == own_keyword
-    assert (folder / "keyword").is_dir()
-    with embkit.open(folder) as col:
-        assert keyword_hits(col) == own_keyword
-        assert col.keyword_index().rebuilds == 0  # loaded from the folder written above

@@ -127,8 +127,6 @@ class CollectionCore:
             (f"vector index of space {self.space.name!r}", self._index),
             *((f"{dims}-dim vector index of space {self.space.name!r}", v) for dims, v in self._views.items()),
         ]
-        if self._keyword is not None:
-            caches.append(("keyword index", self._keyword))
         for name, cache in caches:
             try:
                 cache.save()

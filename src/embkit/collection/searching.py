@@ -63,9 +63,9 @@ class SearchVerbs:
         return SearchParts(self._store, self.space, self._index, self._views, self.keyword_index, self._encoder_for)
 
     def keyword_index(self) -> KeywordIndex:
-        """The BM25 index over the documents' text (built on first use)."""
+        """BM25 over the documents' text (the store keeps the index)."""
         if self._root is not None:  # one BM25 index per collection, whichever space asks
             return self._root.keyword_index()
         if self._keyword is None:
-            self._keyword = KeywordIndex(self._store, self.path / "keyword")
+            self._keyword = KeywordIndex(self._store)
         return self._keyword

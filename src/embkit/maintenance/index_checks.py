@@ -9,13 +9,14 @@ import numpy as np
 
 from ..index import persist
 from ..index.manager import IndexManager
+from ..search.keyword import KeywordIndex
+from ..store import Space, Store, bm25
 from ..store.keyword_terms import tokenize
-from ..search.keyword import BUILD_BATCH, KeywordIndex
-from ..store import Space, Store
 from .report import Check, Fix
 from .store_checks import ids_of
 
 Checked = list[tuple[Check, Fix | None]]
+BUILD_BATCH = 10_000
 
 
 def vector_index(store: Store, space: Space, manager, stored: np.ndarray | None) -> Checked:
@@ -107,39 +108,26 @@ def _pgvector(store: Store, space: Space, manager) -> tuple[Check, Fix | None]:
 
 
 def keyword_index(store: Store, keyword: KeywordIndex) -> tuple[Check, Fix]:
-    """The saved BM25 index is intact, of this store, and holds exactly the rows whose
-    text has terms."""
+    """The store's keyword index holds exactly the documents whose text has terms, with
+    their lengths: its totals agree with the text tokenized again."""
     name = "keyword index"
-
-    def rebuild() -> None:
-        _clear(keyword.folder)
-        keyword.rebuild()
-
-    if keyword.folder.exists() and not keyword.folder.is_dir():
-        return Check(name, False, f"{keyword.folder} is not a folder; --repair rebuilds it", True), rebuild
-    try:
-        saved = keyword.saved()
-    except persist.IndexUnreadable as e:
-        return Check(name, False, f"unusable ({e}); --repair rebuilds it from the store", True), rebuild
-    if saved is None:
-        return Check(name, True, "none saved: built at the first keyword search", True), rebuild
-    manifest, rowids = saved
-    generation, current = manifest["generation"], store.generation
-    if generation > current:
-        return Check(name, False, f"saved at generation {generation}, ahead of the store's {current}: not made from "
-                                  "this store; --repair rebuilds it", True), rebuild
-    return _agrees(store, name, rowids, _rows_with_terms(store), generation, "documents with text terms"), rebuild
+    stats = store.keyword_stats()
+    docs, tokens = _terms_totals(store)
+    if (stats["docs"], stats["tokens"]) != (docs, tokens):
+        return (Check(name, False, f"holds {stats['docs']} documents of {stats['tokens']} terms, the store's text "
+                                   f"{docs} of {tokens}; --repair rebuilds it from the store", True), keyword.rebuild)
+    return Check(name, True, f"in the store, current: {docs} documents, {tokens} terms", True), keyword.rebuild
 
 
-def _rows_with_terms(store: Store) -> np.ndarray:
-    """Row ids of the documents whose text has at least one term (what BM25 indexes)."""
-    rowids, kept = np.sort(store.rowids()), []
+def _terms_totals(store: Store) -> tuple[int, int]:
+    """(documents whose text has at least one term, their total length), as BM25 counts them."""
+    rowids, docs, tokens = np.sort(store.rowids()), 0, 0
     for start in range(0, len(rowids), BUILD_BATCH):
-        batch = rowids[start:start + BUILD_BATCH].tolist()
-        records = store.by_rowids(batch)
-        present = [r for r in batch if r in records and records[r].text]
-        kept += [r for r, terms in zip(present, tokenize([records[r].text for r in present])) if terms]
-    return np.asarray(kept, dtype=np.int64)
+        records = store.by_rowids(rowids[start:start + BUILD_BATCH].tolist())
+        for terms in tokenize([r.text for r in records.values() if r.text]):
+            if terms:
+                docs, tokens = docs + 1, tokens + min(len(terms), bm25.MAX_COUNT)
+    return docs, tokens
 
 
 def _clear(folder: Path) -> None:

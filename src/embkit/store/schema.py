@@ -1,6 +1,6 @@
 """The SQLite schema of a collection, and its version."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "embkit.db"
 IDENTITY_KEY = "identity"  # meta key: the collection's UUID, which its derived files record
 

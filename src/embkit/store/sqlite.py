@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
+from . import keyword_sqlite
 from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
@@ -49,6 +50,7 @@ class SQLiteStore(SQLiteReembed):
         with store._write() as c:
             for statement in STATEMENTS:
                 c.execute(statement)
+            keyword_sqlite.create(c)
             c.executemany("INSERT INTO meta VALUES (?, ?)",
                           [("schema_version", str(SCHEMA_VERSION)), ("generation", "0"), ("changes_from", "0"),
                            (IDENTITY_KEY, uuid.uuid4().hex)])
@@ -94,6 +96,8 @@ class SQLiteStore(SQLiteReembed):
                 conn.close()
                 raise EmbkitError(f"schema_version: could not migrate {path / DB_NAME} from schema version "
                                   f"{version} to {SCHEMA_VERSION} ({e}); the collection is unchanged") from e
+        if not store.read_only and keyword_sqlite.needs_rebuild(conn):  # another tokenizer: its terms would not match
+            store.rebuild_keyword()
         return store
 
     def close(self) -> None:
@@ -258,6 +262,8 @@ class SQLiteStore(SQLiteReembed):
         with self._write() as c:
             if not upsert:
                 self.refuse_existing([r.id for r in records])
+            old = _texts_by_id(c, [r.id for r in records]) if upsert else {}  # what the keyword index drops
+            new: dict[int, str | None] = {}
             generation = _bump_generation(c)
             follower = followers_of(c, space)  # a space being re-embedded from this one, if any
             for record, vector in zip(records, vectors):
@@ -266,13 +272,15 @@ class SQLiteStore(SQLiteReembed):
                     "INSERT INTO docs (id, text, metadata) VALUES (?, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata "
                     "RETURNING rowid", (record.id, record.text, meta)).fetchone()
+                new[row[0]] = record.text
                 c.execute("INSERT OR REPLACE INTO vectors (space, doc, vector) VALUES (?, ?, ?)",
                           (space, row[0], vector.tobytes()))
                 if follower is not None:  # its new-space vector came from the old text: embedded again
                     c.execute("DELETE FROM vectors WHERE space = ? AND doc = ?", (follower, row[0]))
                 c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
             if documents:
-                _delete_stale(c, generation, list(documents), {r.id for r in records})
+                old.update(_delete_stale(c, generation, list(documents), {r.id for r in records}))
+            keyword_sqlite.update(c, old, new)
 
     def add_space(self, space: Space) -> None:
         """A new vector space, in its own transaction."""
@@ -314,16 +322,32 @@ class SQLiteStore(SQLiteReembed):
                 rows = []
                 for chunk in _chunks(list(ids), 500):
                     marks = ",".join("?" * len(chunk))
-                    rows += c.execute(f"SELECT rowid FROM docs WHERE id IN ({marks}) AND {sql}",
+                    rows += c.execute(f"SELECT rowid, text FROM docs WHERE id IN ({marks}) AND {sql}",
                                       chunk + params).fetchall()
             else:
-                rows = c.execute(f"SELECT rowid FROM docs WHERE {sql}", params).fetchall()
+                rows = c.execute(f"SELECT rowid, text FROM docs WHERE {sql}", params).fetchall()
             if rows:
                 generation = _bump_generation(c)
                 c.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?)", [(generation, r[0]) for r in rows])
                 for chunk in _chunks([r[0] for r in rows], 500):
                     c.execute(f"DELETE FROM docs WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+                keyword_sqlite.update(c, dict(rows), {})
         return len(rows)
+
+    # ---- the keyword index (keyword_sqlite.py) -----------------------------------------
+
+    def keyword_top_k(self, terms: list[str], k: int,
+                      allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, BM25 scores) of the `k` best documents for tokenized `terms`."""
+        return keyword_sqlite.top_k(self._conn, terms, k, allow)
+
+    def keyword_stats(self) -> dict:
+        return keyword_sqlite.stats(self._conn)
+
+    def rebuild_keyword(self, progress=None) -> None:
+        """Build the keyword index again from the documents' text, in one transaction."""
+        with self._write() as c:
+            keyword_sqlite.rebuild(c, progress)
 
     def changed_since(self, generation: int) -> np.ndarray | None:
         """Row ids written or deleted after `generation`, or None if the change log no
@@ -428,8 +452,15 @@ def _vectors_with_rowid(c: sqlite3.Connection) -> None:
     c.execute("ALTER TABLE vectors_v2 RENAME TO vectors")
 
 
+def _keyword_tables(c: sqlite3.Connection) -> None:
+    """2 -> 3: the keyword index moves into the store (keyword_sqlite.py), built from the
+    documents' text; the bm25s files version 2 kept in `keyword/` are left to `compact`."""
+    keyword_sqlite.create(c)
+    keyword_sqlite.rebuild(c)
+
+
 # The step that takes a database from version N to N + 1, keyed by N.
-_MIGRATIONS = {1: _vectors_with_rowid}
+_MIGRATIONS = {1: _vectors_with_rowid, 2: _keyword_tables}
 
 
 def _bump_generation(c: sqlite3.Connection) -> int:
@@ -447,16 +478,27 @@ def _chunks(items: list, size: int):
         yield items[i:i + size]
 
 
-def _delete_stale(c, generation: int, documents: list[str], kept: set[str]) -> None:
-    """Delete the records of `documents` (see types.part_of) not in `kept`."""
-    stale = []
+def _delete_stale(c, generation: int, documents: list[str], kept: set[str]) -> dict[int, str | None]:
+    """Delete the records of `documents` (see types.part_of) not in `kept`; {row id: text}
+    of those deleted."""
+    stale: dict[int, str | None] = {}
     for group in _chunks(documents, 400):
         marks, wanted = ",".join("?" * len(group)), set(group)
-        stale += [rowid for rowid, doc_id, parent in c.execute(
-            f"SELECT rowid, id, json_extract(metadata, '$.parent') FROM docs WHERE id IN ({marks}) OR "
+        stale.update((rowid, text) for rowid, doc_id, text, parent in c.execute(
+            f"SELECT rowid, id, text, json_extract(metadata, '$.parent') FROM docs WHERE id IN ({marks}) OR "
             f"(json_type(metadata, '$.parent') = 'text' AND json_extract(metadata, '$.parent') IN ({marks}))",
             group + group)
-            if doc_id not in kept and (doc_id in wanted or part_of(doc_id, parent, parent))]
+            if doc_id not in kept and (doc_id in wanted or part_of(doc_id, parent, parent)))
     c.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?)", [(generation, r) for r in stale])
-    for group in _chunks(stale, 500):
+    for group in _chunks(list(stale), 500):
         c.execute(f"DELETE FROM docs WHERE rowid IN ({','.join('?' * len(group))})", group)
+    return stale
+
+
+def _texts_by_id(c, ids: list[str]) -> dict[int, str | None]:
+    """{row id: text} of the stored records among `ids`."""
+    out: dict[int, str | None] = {}
+    for group in _chunks(ids, 500):
+        out.update((r[0], r[1]) for r in c.execute(
+            f"SELECT rowid, text FROM docs WHERE id IN ({','.join('?' * len(group))})", group))
+    return out

@@ -1,0 +1,211 @@
+"""The keyword (BM25) index of a SQLite store: postings in the store's own tables,
+changed in the same transaction as the text they index.
+
+A write that adds, replaces or deletes documents updates only the postings of the
+terms those documents hold, so its cost follows the change, not the collection; the
+index can never disagree with the store (one commit holds both), and since every
+statistic is of the live documents, it scores exactly as one built from scratch.
+
+Layout: `kw_blocks` holds each term's postings in blocks of up to BLOCK postings,
+sorted by row id. A block covers the row ids from its `first` up to the next block's
+`first`, so a write rewrites only the blocks its row ids fall in (for new documents,
+whose AUTOINCREMENT row ids are the largest, the term's last block). The number of
+documents with terms and their total length live in `meta` (`kw_docs`, `kw_tokens`).
+"""
+
+import sqlite3
+from collections import defaultdict
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from ..errors import EmbkitError
+from . import bm25
+from .keyword_terms import DESCRIPTION, tokenize
+
+BLOCK = 256  # postings per block: 2 KiB, so a write rewrites little and a block stays in its page
+POSTING = np.dtype([("rowid", "<u4"), ("tf", "<u2"), ("dl", "<u2")])
+MAX_ROWID = 2**32 - 1
+TABLES = ["""CREATE TABLE kw_blocks (
+        term TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        postings BLOB NOT NULL,
+        UNIQUE (term, first)
+    )"""]
+STATS = {"kw_docs": "0", "kw_tokens": "0", "kw_tokenizer": DESCRIPTION}
+REBUILD_BATCH = 10_000
+EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def postings_of(texts: Mapping[int, str | None]) -> tuple[dict[str, np.ndarray], int, int]:
+    """({term: postings sorted by row id}, documents with terms, their total length) of
+    documents given as {row id: text}."""
+    rowids = sorted(r for r, t in texts.items() if t)
+    by_term: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    docs = tokens = 0
+    for rowid, terms in zip(rowids, tokenize([texts[r] for r in rowids])):
+        if not terms:
+            continue
+        if rowid > MAX_ROWID:
+            raise EmbkitError(f"rowid: the keyword index takes row ids up to {MAX_ROWID}, got {rowid}")
+        dl = min(len(terms), bm25.MAX_COUNT)
+        docs, tokens = docs + 1, tokens + dl
+        counts: dict[str, int] = {}
+        for term in terms:
+            counts[term] = counts.get(term, 0) + 1
+        for term, tf in counts.items():
+            by_term[term].append((rowid, min(tf, bm25.MAX_COUNT), dl))
+    return {t: np.array(p, dtype=POSTING) for t, p in by_term.items()}, docs, tokens
+
+
+def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[int, str | None]) -> None:
+    """Within the caller's transaction: documents `old` ({row id: text before}) leave the
+    index and `new` ({row id: text now}) enter it; a row id in both is replaced."""
+    removed, old_docs, old_tokens = postings_of(old)
+    added, new_docs, new_tokens = postings_of(new)
+    for term in sorted(removed.keys() | added.keys()):
+        gone = removed[term]["rowid"] if term in removed else np.zeros(0, dtype="<u4")
+        _rewrite(c, term, gone, added.get(term, np.zeros(0, dtype=POSTING)))
+    if old_docs or new_docs:
+        _add_stats(c, new_docs - old_docs, new_tokens - old_tokens)
+
+
+def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray) -> None:
+    """Replace the blocks of `term` that the row ids `gone` and `added` fall in by blocks
+    without `gone` and with `added`."""
+    touched = np.concatenate([gone, added["rowid"]])
+    lo, hi = int(touched.min()), int(touched.max())
+    rows = c.execute(
+        "SELECT rowid, first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
+        "coalesce((SELECT max(first) FROM kw_blocks WHERE term = ?1 AND first <= ?2), -1) ORDER BY first",
+        (term, lo, hi)).fetchall()
+    current = np.frombuffer(b"".join(r[2] for r in rows), dtype=POSTING)
+    kept = current[~np.isin(current["rowid"], touched)]
+    merged = np.concatenate([kept, added])
+    merged = merged[np.argsort(merged["rowid"], kind="stable")]
+    if rows:
+        c.executemany("DELETE FROM kw_blocks WHERE rowid = ?", [(r[0],) for r in rows])
+    blocks = [merged[i:i + BLOCK] for i in range(0, len(merged), BLOCK)]
+    firsts = [int(b["rowid"][0]) for b in blocks]
+    if blocks and rows:  # the first block keeps covering what its predecessor covered
+        firsts[0] = min(firsts[0], rows[0][1])
+    c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)",
+                  [(term, f, b.tobytes()) for f, b in zip(firsts, blocks)])
+
+
+def _add_stats(c: sqlite3.Connection, docs: int, tokens: int) -> None:
+    c.executemany("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = ?",
+                  [(docs, "kw_docs"), (tokens, "kw_tokens")])
+
+
+def create(c: sqlite3.Connection) -> None:
+    """The keyword tables and statistics of an empty index, within the caller's transaction."""
+    for statement in TABLES:
+        c.execute(statement)
+    c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(STATS.items()))
+
+
+def rebuild(c: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> None:
+    """Within the caller's transaction: the index built again from every document's text."""
+    c.execute("DELETE FROM kw_blocks")
+    c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(STATS.items()))
+    last = -1
+    while True:
+        rows = c.execute("SELECT rowid, text FROM docs WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                         (last, REBUILD_BATCH)).fetchall()
+        if not rows:
+            return
+        update(c, {}, dict(rows))
+        last = rows[-1][0]
+        if progress:
+            progress(len(rows))
+
+
+def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
+          allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids int64, BM25 scores float32) of the `k` best documents for the query
+    `terms` (tokenized), best first, ties by row id; only scores above 0, and only row
+    ids in `allow` if given (the statistics stay those of the whole collection)."""
+    if not terms or k <= 0:
+        return EMPTY
+    repeats: dict[str, int] = {}
+    for term in terms:
+        repeats[term] = repeats.get(term, 0) + 1
+    # One statement, so the postings and the statistics come from the same snapshot.
+    rows = conn.execute(
+        f"SELECT term, first, postings FROM kw_blocks WHERE term IN ({','.join('?' * len(repeats))}) "
+        "UNION ALL SELECT key, 0, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')",
+        list(repeats)).fetchall()
+    stats = {r[0]: int(r[2]) for r in rows if isinstance(r[2], str)}
+    n_docs, n_tokens = stats.get("kw_docs", 0), stats.get("kw_tokens", 0)
+    if n_docs == 0:
+        return EMPTY
+    blocks: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+    for term, first, blob in rows:
+        if not isinstance(blob, str):
+            blocks[term].append((first, blob))
+    rowids, scores = _scored(blocks, repeats, n_docs, n_tokens / n_docs)
+    return _best(rowids, scores, k, allow)
+
+
+def _scored(blocks: dict[str, list[tuple[int, bytes]]], repeats: dict[str, int], n_docs: int,
+            avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, float64 scores) of every document holding a query term, summed over
+    terms in query order (so the same postings always give the same sums)."""
+    parts_rowids, parts_scores = [], []
+    for term, times in repeats.items():
+        if term not in blocks:
+            continue
+        postings = np.frombuffer(b"".join(b for _, b in sorted(blocks[term])), dtype=POSTING)
+        weight = bm25.idf(n_docs, len(postings)) * times
+        parts_rowids.append(postings["rowid"].astype(np.int64))
+        parts_scores.append(bm25.term_scores(postings["tf"], postings["dl"], avgdl, weight))
+    if not parts_rowids:
+        return EMPTY[0], np.zeros(0)
+    rowids, scores = np.concatenate(parts_rowids), np.concatenate(parts_scores)
+    found, inverse = np.unique(rowids, return_inverse=True)
+    return found, np.bincount(inverse, weights=scores, minlength=len(found))
+
+
+def _best(rowids: np.ndarray, scores: np.ndarray, k: int,
+          allow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if allow is not None:
+        keep = np.isin(rowids, np.asarray(allow, dtype=np.int64))
+        rowids, scores = rowids[keep], scores[keep]
+    positive = scores > 0
+    rowids, scores = rowids[positive], scores[positive].astype(np.float32)
+    if len(rowids) > k:
+        cut = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[cut].min()
+        ties = np.flatnonzero(scores >= kth)  # every document tied with the k-th, so ties resolve by row id
+        rowids, scores = rowids[ties], scores[ties]
+    order = np.lexsort((rowids, -scores))[:k]
+    return rowids[order], scores[order]
+
+
+def stats(conn: sqlite3.Connection) -> dict:
+    """{"docs", "tokens", "bytes"}: documents with terms, their total length, and the
+    bytes of the keyword tables on disk (SQLite's dbstat, where it is compiled in)."""
+    values = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')").fetchall())
+    try:
+        size = conn.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'kw_blocks' OR "
+                            "name LIKE 'sqlite_autoindex_kw_blocks%'").fetchone()[0]
+    except sqlite3.Error:  # no dbstat in this SQLite build
+        size = None
+    return {"docs": int(values.get("kw_docs", 0)), "tokens": int(values.get("kw_tokens", 0)), "bytes": size}
+
+
+def needs_rebuild(conn: sqlite3.Connection) -> bool:
+    """True if the index was built with another tokenizer (its terms would not match)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'kw_tokenizer'").fetchone()
+    return row is None or row[0] != DESCRIPTION
+
+
+def texts_of(c: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, str | None]:
+    """{row id: text} of stored rows (missing ones left out), read before they change."""
+    out: dict[int, str | None] = {}
+    ids = [int(r) for r in rowids]
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        out.update(c.execute(f"SELECT rowid, text FROM docs WHERE rowid IN ({','.join('?' * len(chunk))})", chunk))
+    return out
