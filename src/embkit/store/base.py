@@ -73,6 +73,22 @@ class Store(Protocol):
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int: ...
 
+    # The keyword (BM25) index, kept by the store in the same transaction as the text.
+    def keyword_top_k(self, terms: list[str], k: int,
+                      allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids int64, scores float32) of the `k` best documents for tokenized `terms`
+        (store/keyword_terms.py), BM25 as store/bm25.py defines it: best first, ties by row
+        id, scores above 0 only, among `allow` if given."""
+        ...
+
+    def keyword_stats(self) -> dict:
+        """{"docs", "tokens", "bytes"}: documents with terms, their total length, bytes on disk."""
+        ...
+
+    def rebuild_keyword(self, progress=None) -> None:
+        """The keyword index built again from the documents' text, in one transaction."""
+        ...
+
     def changed_since(self, generation: int) -> np.ndarray | None: ...
 
     def prune_changes(self, upto: int) -> None: ...
