@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from . import keyword_sqlite
+from . import keyword_sqlite, sqlite_pages
 from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
@@ -46,6 +46,7 @@ class SQLiteStore(SQLiteReembed):
         if (path / DB_NAME).exists():
             raise EmbkitError(f"path: {path} already holds a collection")
         path.mkdir(parents=True, exist_ok=True)
+        sqlite_pages.create_file(path / DB_NAME, [s.dim for s in spaces])  # the page size, before any table
         store = cls(path, _connect(path / DB_NAME))
         with store._write() as c:
             for statement in STATEMENTS:
@@ -98,6 +99,8 @@ class SQLiteStore(SQLiteReembed):
                                   f"{version} to {SCHEMA_VERSION} ({e}); the collection is unchanged") from e
         if not store.read_only and keyword_sqlite.needs_rebuild(conn):  # another tokenizer: its terms would not match
             store.rebuild_keyword()
+        if not store.read_only and sqlite_pages.made_before(conn):  # an older embkit's page size (see sqlite_pages)
+            store.vacuum(wait=False)  # after the migration committed; another process's connection: a later open
         return store
 
     def close(self) -> None:
@@ -232,6 +235,14 @@ class SQLiteStore(SQLiteReembed):
     def size_bytes(self) -> int:
         """Bytes on disk of the database and its WAL."""
         return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())
+
+    def vacuum(self, wait: bool = True) -> bool:
+        """Rewrite the file without the free pages deleted rows left, at the page size its
+        spaces' vectors want (see sqlite_pages). Needs the only connection to the file:
+        with `wait`, another one is an EmbkitError; without, False and nothing changed."""
+        self.check_writable()
+        page = sqlite_pages.page_size_for(s.dim for s in self.spaces().values())
+        return sqlite_pages.vacuum(self._conn, self._lock, page, wait=wait)
 
     def integrity_problems(self) -> list[str]:
         """What SQLite's integrity and foreign-key checks find (empty: healthy)."""
