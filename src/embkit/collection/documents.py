@@ -7,12 +7,13 @@ from typing import Any, NamedTuple, Sequence
 
 from .. import validate
 from ..encoders.base import Progress
-from ..errors import EmbkitWarning
+from ..errors import EmbkitError, EmbkitWarning
+from ..ingest.embedding_cache import EmbeddingCache
 from ..ingest.lookup import Document, check_unit, count as count_records, get_documents
 from ..ingest.metadata_patch import merge_metadata
 from ..ingest.records import Prepared, Written
 from ..ingest.remove import Deleted, remove_documents
-from ..ingest.write import WriteTarget, check_model, prepare_texts, write_documents, write_prepared
+from ..ingest.write import WriteTarget, check_model, embed_texts, prepare_texts, write_documents, write_prepared
 
 
 class Lookup(NamedTuple):
@@ -124,7 +125,7 @@ class DocumentVerbs:
         `write_prepared` then stores. None when the batch has no texts."""
         if not prepared.texts:
             return None
-        return self._write_target().encoder().encode(prepared.texts, batch_size=batch_size)
+        return embed_texts(self._write_target(), prepared.texts, batch_size)
 
     def write_prepared(
         self,
@@ -169,7 +170,55 @@ class DocumentVerbs:
         """What the write path needs: the store, and the space (and text encoder) that
         serves this one now (after a reembed switched, the one that replaced it)."""
         target = self._serving(None)
-        return WriteTarget(target._store, target.space, lambda: target._encoder_for("text", "texts"))
+        return WriteTarget(target._store, target.space, lambda: target._encoder_for("text", "texts"),
+                           self.embedding_cache)
+
+    @property
+    def embedding_cache(self) -> EmbeddingCache | None:
+        """The collection's embedding cache (chunk vectors kept by model and text, in
+        `cache/embeddings.sqlite` of its folder), or None when turned off with
+        `cache_embeddings = False` (this handle only)."""
+        root = self._root or self
+        if not getattr(root, "_cache_on", True):
+            return None
+        with root._encoder_lock:  # one cache object per handle, whichever thread asks first
+            if getattr(root, "_embedding_cache", None) is None:
+                root._embedding_cache = EmbeddingCache(root._store.path)
+            return root._embedding_cache
+
+    @property
+    def cache_embeddings(self) -> bool:
+        """Whether writes through this handle use the embedding cache (True by default)."""
+        return getattr(self._root or self, "_cache_on", True)
+
+    @cache_embeddings.setter
+    def cache_embeddings(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise EmbkitError(f"cache_embeddings: expected true or false, got {on!r}")
+        (self._root or self)._cache_on = on
+
+    def sync(
+        self,
+        folder: str | Path,
+        *,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+        dry_run: bool = False,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+    ):
+        """Make the collection mirror `folder`, read as `add_files` reads it: new and
+        changed files (by content hash, kept in each document's metadata `sha256`) are
+        written (their documents replaced), unchanged ones left alone, documents of files
+        gone deleted. `dry_run` says what would happen and writes nothing. Returns a
+        `Synced` (`added`, `changed`, `unchanged`, `removed`, `skipped`, `embedded`, ...);
+        files that cannot be read are skipped with a warning and keep their documents."""
+        from ..ingest.sync import sync_folder
+
+        done = sync_folder(self, folder, include=include, exclude=exclude, dry_run=dry_run,
+                           batch_size=batch_size, progress=progress)
+        _warn(done.warnings)
+        return done
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by id and/or filter in one transaction; a document id deletes all its

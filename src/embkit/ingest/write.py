@@ -18,6 +18,8 @@ from ..errors import EmbkitError
 from ..store import Record, Space, Store
 from .chunk import with_parent
 from .documents import split_documents
+from .embedding_cache import EmbeddingCache, cached_encode
+from .model_fingerprint import model_fingerprint
 from .records import Prepared, SourceDocument, Written, owned_documents
 from .vectors import stored_form
 
@@ -29,6 +31,17 @@ class WriteTarget(NamedTuple):
     store: Store
     space: Space
     encoder: Callable[[], Encoder]
+    cache: EmbeddingCache | None = None  # chunk vectors kept by (model, text); None: embed every text
+
+
+def embed_texts(target: WriteTarget, texts: Sequence[str], batch_size: int = 32,
+                progress: Progress | None = None) -> np.ndarray:
+    """The encoder's vectors for `texts`, those the embedding cache holds for this
+    space's model taken from it (the model is not even loaded when it holds them all)."""
+    fingerprint = model_fingerprint(target.space) if target.cache is not None else None
+    return cached_encode(target.cache, fingerprint, texts,
+                         lambda missing, bar: target.encoder().encode(missing, batch_size=batch_size, progress=bar),
+                         progress)
 
 
 def check_model(space: Space, model: str | None) -> None:
@@ -123,7 +136,7 @@ def write_prepared(
     if not upsert:  # record ids are checked again inside the store's transaction
         refuse_documents(store, [*prepared.documents, *documents], prepared.ids)
     if vectors is None:
-        vectors = target.encoder().encode(prepared.texts, batch_size=batch_size, progress=progress)
+        vectors = embed_texts(target, prepared.texts, batch_size, progress)
     else:
         vectors = validate.check_vectors(vectors, len(prepared.ids), space.dim, space.model)
     vectors = stored_form(vectors, space.metric, "vectors")
