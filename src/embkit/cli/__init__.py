@@ -23,6 +23,7 @@ from . import (  # noqa: F401 - registers the commands
     search,
     serving,
     snapshot,
+    sync,
     training,
     words,
 )

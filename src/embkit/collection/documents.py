@@ -205,7 +205,6 @@ class DocumentVerbs:
         exclude: Sequence[str] | None = None,
         dry_run: bool = False,
         batch_size: int = 32,
-        progress: Progress | None = None,
     ):
         """Make the collection mirror `folder`, read as `add_files` reads it: new and
         changed files (by content hash, kept in each document's metadata `sha256`) are
@@ -215,8 +214,7 @@ class DocumentVerbs:
         files that cannot be read are skipped with a warning and keep their documents."""
         from ..ingest.sync import sync_folder
 
-        done = sync_folder(self, folder, include=include, exclude=exclude, dry_run=dry_run,
-                           batch_size=batch_size, progress=progress)
+        done = sync_folder(self, folder, include=include, exclude=exclude, dry_run=dry_run, batch_size=batch_size)
         _warn(done.warnings)
         return done
 

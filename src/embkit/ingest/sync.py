@@ -12,10 +12,10 @@ only stored documents whose file they would choose can be removed. Images are sk
 
 import hashlib
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Callable, NamedTuple, Sequence
 
 from .. import validate
-from ..encoders.base import Progress
 from ..errors import EmbkitError
 from .documents import split_documents
 from .embedding_cache import counting
@@ -26,6 +26,7 @@ from .selection import check_patterns, chosen
 from .skips import IMAGE, Skipped
 from .text_files import read_all
 
+Lock = Callable[[], AbstractContextManager]  # a server's lock.reading / lock.writing
 BATCH_FILES = 64  # files written per transaction
 TEXT_SPACE = "text"  # the collection's text space (collection/spaces.py), named here as add_files.py does
 
@@ -80,34 +81,40 @@ class Found(NamedTuple):
 
 def sync_folder(col, folder: str | Path, *, include: Sequence[str] | None = None,
                 exclude: Sequence[str] | None = None, dry_run: bool = False, batch_size: int = 32,
-                progress: Progress | None = None) -> Synced:
-    """Make `col` mirror `folder` (see the module's text); returns what changed."""
+                name: str | None = None, reading: Lock = nullcontext, writing: Lock = nullcontext) -> Synced:
+    """Make `col` mirror `folder` (see the module's text); returns what changed. Its
+    files are named `name`/PATH (`name`: the folder as given, by default). A server
+    passes its lock's `reading` and `writing`: files are read and embedded beside
+    searches, and only the store's writes exclude them."""
     include, exclude = check_patterns(include, "include"), check_patterns(exclude, "exclude")
     root = Path(folder)
     if not root.is_dir():
         raise EmbkitError(f"folder: {folder} is not a folder")
     if TEXT_SPACE not in col.spaces:
         raise EmbkitError("folder: the collection holds images only; sync mirrors text files")
-    stored = stored_files(col, root, include, exclude)
-    plan = Plan(str(root))
+    label = Path(folder if name is None else name)
+    with reading():
+        stored = stored_files(col, label, include, exclude)
+    plan = Plan(str(label))
     for path in walk(root, include, exclude):
-        plan.classify(path, str(path), stored)
+        plan.classify(path, str(label / path.relative_to(root)), stored)
     plan.removed += sorted(set(stored) - plan.seen)
     if dry_run:
         return plan.result(dry_run=True)
     with counting() as counts:
         for start in range(0, len(plan.to_write), BATCH_FILES):
-            plan.write(col, plan.to_write[start:start + BATCH_FILES], stored, batch_size, progress)
+            plan.write(col, plan.to_write[start:start + BATCH_FILES], stored, batch_size, (reading, writing))
     # a document another file now holds (a jsonl record moved, a file renamed) was just written: it stays
     doomed = sorted(({d for name in plan.removed for d in stored[name][0]} | plan.orphans) - plan.written)
-    deleted = col.remove(ids=doomed).documents if doomed else 0
+    with writing():
+        deleted = col.remove(ids=doomed).documents if doomed else 0
     return plan.result(deleted=deleted, embedded=counts.embedded, cached=counts.cached)
 
 
-def stored_files(col, root: Path, include: Sequence[str], exclude: Sequence[str]) -> dict[str, tuple[set, set]]:
+def stored_files(col, label: Path, include: Sequence[str], exclude: Sequence[str]) -> dict[str, tuple[set, set]]:
     """{file name: (document ids, sha256 values)} of the stored records whose metadata
-    `source` is a file under `root` that the patterns choose."""
-    prefix = "" if root == Path(".") else f"{root}/"
+    `source` names a file under the folder called `label` that the patterns choose."""
+    prefix = "" if label == Path(".") else f"{label}/"
     found: dict[str, tuple[set, set]] = {}
     for doc in col.lookup(where={"source": {"$prefix": prefix}}).documents:
         source = doc.metadata["source"]
@@ -167,7 +174,7 @@ class Plan:
             self.to_write.append(Found(path, name, digest))
             (self.changed if name in stored else self.added).append(name)
 
-    def write(self, col, files: list[Found], stored: dict, batch_size: int, progress: Progress | None) -> None:
+    def write(self, col, files: list[Found], stored: dict, batch_size: int, locks: tuple[Lock, Lock]) -> None:
         """Read a batch of files as `embkit add` does and upsert their documents in one
         transaction; a file that cannot be read is skipped and keeps its documents."""
         batches = []
@@ -185,8 +192,11 @@ class Plan:
         if not batches:
             return
         docs = read_all(batches, [self.folder], [], validate.MAX_DOCUMENT_BYTES)
-        prepared = split_documents(col.writing_model, docs, True, strict=True)
-        written = col.write_prepared(prepared, upsert=True, batch_size=batch_size, progress=progress)
+        with locks[0]():  # the model's name and the cache's fingerprint are read from the store
+            prepared = split_documents(col.writing_model, docs, True, strict=True)
+            vectors = col.embed_prepared(prepared, batch_size)
+        with locks[1]():
+            written = col.write_prepared(prepared, vectors, upsert=True)
         self.written.update(written.documents)
         self.warnings += written.warnings
 
