@@ -3,7 +3,9 @@
 A worker process ingests batches into one collection and is killed with SIGKILL at
 random points, over and over; after every kill the collection must open, hold every
 batch the worker reported committed, and hold no batch partly (nor any it never
-started). See crash_worker.py for what each batch writes.
+started). The keyword index is part of the batch's transaction: after every kill its
+results are BM25 over exactly the committed texts (some kills land inside its update).
+See crash_worker.py for what each batch writes.
 """
 
 import importlib.util
@@ -22,6 +24,8 @@ import numpy as np
 import pytest
 
 import embkit
+from embkit.store import bm25
+from embkit.store.keyword_terms import tokenize
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "crash_worker.py"
@@ -38,16 +42,31 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def expected_state(last: int) -> dict[str, tuple[dict, np.ndarray]]:
-    """id -> (metadata, unit vector) once batches 0..last are committed."""
+def expected_state(last: int) -> dict[str, tuple[dict, np.ndarray, str]]:
+    """id -> (metadata, unit vector, text) once batches 0..last are committed."""
     out = {}
     for b in range(last + 1):
         revised = b + 1 <= last and W.is_upsert(b + 1)
         metas = W.metadatas(b, rev=b + 1) if revised else W.metadatas(b)
         vecs = _unit(W.vectors(b, rev=b + 1) if revised else W.vectors(b))
+        texts = W.texts(b, rev=b + 1) if revised else W.texts(b)
         metas = [{**m, "parent": i} for i, m in zip(W.ids(b), metas)]  # each record names its document
-        out.update(zip(W.ids(b), zip(metas, vecs)))
+        out.update(zip(W.ids(b), zip(metas, vecs, texts)))
     return out
+
+
+def reference_bm25(texts: dict[str, str], query: str) -> dict[str, float]:
+    """id -> BM25 score (> 0) of `query` over exactly `texts`, by hand (store/bm25.py's formula)."""
+    docs = dict(zip(texts, tokenize(list(texts.values()))))
+    avgdl = sum(len(t) for t in docs.values()) / len(docs)
+    scores = dict.fromkeys(docs, 0.0)
+    for term in tokenize([query])[0]:
+        df = sum(term in t for t in docs.values())
+        for i, terms in docs.items():
+            tf = terms.count(term)
+            if tf:
+                scores[i] += bm25.idf(len(docs), df) * tf / (tf + bm25.K1 * (1 - bm25.B + bm25.B * len(terms) / avgdl))
+    return {i: v for i, v in scores.items() if v > 0}
 
 
 def present_batches(col) -> int:
@@ -83,7 +102,7 @@ def check_collection(col, last: int, rng: random.Random) -> None:
     docs = col.get(ids, include_vectors=True)
     assert [d.id for d in docs] == ids
     for d in docs:
-        assert d.metadata == expected[d.id][0], d.id
+        assert d.metadata == expected[d.id][0] and d.text == expected[d.id][2], d.id
         assert d.vector is not None, f"{d.id} has no vector"
     got = np.stack([d.vector for d in docs])
     want = np.stack([expected[i][1] for i in ids])
@@ -101,6 +120,15 @@ def check_collection(col, last: int, rng: random.Random) -> None:
     first = W.ids(b)[0]
     hits = col.search(vector=expected[first][1], k=5, where={"batch": b})
     assert hits[0].id == first and {h.metadata["batch"] for h in hits} == {b}
+    # (7) keyword search is BM25 over exactly the committed texts: nothing torn, nothing lost
+    texts = {i: expected[i][2] for i in ids}
+    for query in (f"{rng.choice(W.WORDS)} {rng.choice(W.WORDS)}", f"revised batch{b}"):
+        want = reference_bm25(texts, query)
+        hits = col.search(query, k=20, mode="keyword")
+        assert len(hits) == min(20, len(want)), query
+        for h in hits:
+            assert abs(h.score - want[h.id]) <= 1e-5 * max(1.0, want[h.id]), (query, h.id, h.score, want[h.id])
+        assert hits[-1].score >= sorted(want.values())[-len(hits)] - 1e-5
 
 
 def sqlite_checks(db: Path) -> None:
@@ -117,8 +145,8 @@ def sqlite_checks(db: Path) -> None:
 class Worker:
     """The worker process with a thread collecting its stdout lines."""
 
-    def __init__(self, path: Path, start: int, stderr_file, pause: int | None = None):
-        extra = [] if pause is None else [str(pause)]
+    def __init__(self, path: Path, start: int, stderr_file, pause: int | None = None, keyword: bool = False):
+        extra = [] if pause is None else [str(pause), *(["keyword"] if keyword else [])]
         self.proc = subprocess.Popen([sys.executable, str(WORKER), str(path), str(start), *extra],
                                      stdout=subprocess.PIPE, stderr=stderr_file, text=True)
         self.lines: list[str] = []
@@ -164,6 +192,7 @@ def test_sigkill_during_ingest_keeps_exactly_the_committed_batches(tmp_path):
     outcomes = Counter()
     held = None  # a handle kept open across a worker's life in some rounds
     upserts_paused = 0  # rounds stopped inside an upsert, with part of the batch before rewritten
+    keyword_paused = 0  # rounds stopped inside the keyword index's update, every row already written
     started = time.monotonic()
 
     for rnd in range(ROUNDS):
@@ -175,7 +204,7 @@ def test_sigkill_during_ingest_keeps_exactly_the_committed_batches(tmp_path):
             while rnd % 8 == 7 and not W.is_upsert(pause):
                 pause += 1
         with open(err_path, "w") as err:
-            worker = Worker(path, last + 1, err, pause)
+            worker = Worker(path, last + 1, err, pause, keyword=rnd % 8 == 3)
             try:
                 if mode == "startup":  # anywhere: importing, opening, or ingesting
                     time.sleep(rng.uniform(0.05, 0.35))
@@ -225,6 +254,7 @@ def test_sigkill_during_ingest_keeps_exactly_the_committed_batches(tmp_path):
             assert lines[-1] == f"inside {pause}" and begun[-1] == pause == reported + 1 == found + 1, lines[-3:]
             outcomes["killed mid-transaction, rows written (absent)"] += 1
             upserts_paused += W.is_upsert(pause)
+            keyword_paused += rnd % 8 == 3
         elif not lines or lines[0] != "ready":
             outcomes["killed before the collection was open"] += 1
         elif found == reported + 1:
@@ -245,8 +275,8 @@ def test_sigkill_during_ingest_keeps_exactly_the_committed_batches(tmp_path):
     # no stale lock or journal blocks a normal write after all those crashes
     col = embkit.open(path)
     try:
-        method, ids, metas, vecs = W.batch_call(last + 1)
-        getattr(col, method)(ids=ids, metadatas=metas, vectors=vecs)  # a held lock would raise "locked"
+        method, ids, texts, metas, vecs = W.batch_call(last + 1)
+        getattr(col, method)(ids=ids, texts=texts, metadatas=metas, vectors=vecs)  # a held lock would raise "locked"
         assert present_batches(col) == last + 1
         check_collection(col, last + 1, rng)
     finally:
@@ -259,5 +289,5 @@ def test_sigkill_during_ingest_keeps_exactly_the_committed_batches(tmp_path):
     assert sum(outcomes.values()) == ROUNDS
     # every fourth round stopped inside a transaction; half of those in an upsert of the batch before
     assert outcomes["killed mid-transaction, rows written (absent)"] == ROUNDS // 4
-    assert upserts_paused >= ROUNDS // 8
+    assert upserts_paused >= ROUNDS // 8 and keyword_paused == 3
     assert last >= ROUNDS // 2, f"only {last + 1} batches committed over {ROUNDS} rounds"
