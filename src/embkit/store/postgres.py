@@ -4,8 +4,9 @@ of their own per collection (`embkit_<name>`), the same Store protocol as SQLite
 A collection is named by URL: `postgresql://user@host:5432/db?collection=NAME`, with
 `&read_url=postgresql://...` to send reads to a streaming replica. Writes (and the
 reads inside them) go to the primary in one transaction each; reads from a replica
-may lag behind the primary by its replication delay. Derived caches (the keyword index,
-projections) live in a local folder under EMBKIT_HOME, stamped with the generation."""
+may lag behind the primary by its replication delay. The keyword index lives in the
+database too (pg_keyword.py), changed in each write's own transaction; derived caches
+(projections) live in a local folder under EMBKIT_HOME, stamped with the generation."""
 
 import json
 import shutil
@@ -18,12 +19,15 @@ import numpy as np
 from ..errors import EmbkitError
 from . import pg_json
 from .pg_connection import READ_ONLY, PgUrl, connect
+from .pg_keyword import KEYWORD_TABLES, TOKENIZER_KEY, PgKeyword
+from .pg_migrate import migrate
 from .postgres_reembed import PgReembed
+from .keyword_terms import DESCRIPTION
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
 from .types import Record, Space, part_of
 
 
-class PostgresStore(PgReembed):
+class PostgresStore(PgReembed, PgKeyword):
     """The Store protocol (see base.py) on PostgreSQL + pgvector."""
 
     backend = "postgresql"
@@ -75,6 +79,14 @@ class PostgresStore(PgReembed):
             store.close()
             raise EmbkitError(f"schema_version: collection {target.name!r} has schema version {version}, newer "
                               f"than this embkit supports ({SCHEMA_VERSION}); upgrade embkit")
+        try:
+            if version < SCHEMA_VERSION:
+                migrate(store)
+            elif store.meta(TOKENIZER_KEY) != DESCRIPTION:  # another tokenizer: its terms would not match
+                store.rebuild_keyword()
+        except BaseException:
+            store.close()
+            raise
         store.path.mkdir(parents=True, exist_ok=True)
         return store
 
@@ -91,6 +103,7 @@ class PostgresStore(PgReembed):
                     "PRIMARY KEY (generation, doc))"))
         c.execute(q("INSERT INTO {s}.meta VALUES ('schema_version', %s), ('generation', '0'), "
                     "('changes_from', '0'), (%s, %s)"), (str(SCHEMA_VERSION), IDENTITY_KEY, uuid.uuid4().hex))
+        self._create_keyword(c)
         for space in spaces:
             self._create_space(c, space)
 
@@ -291,7 +304,7 @@ class PostgresStore(PgReembed):
     def integrity_problems(self) -> list[str]:
         """What `embkit check` can verify of the tables (PostgreSQL checks its own pages):
         every table present, no vector without its document, no change logged ahead."""
-        tables = {"meta", "spaces", "docs", "changes", *("vec_" + name for name in self.spaces())}
+        tables = {"meta", "spaces", "docs", "changes", *KEYWORD_TABLES, *("vec_" + name for name in self.spaces())}
         found = {r[0] for r in self._read("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
                                           (self.url.schema,))}
         problems = [f"table {name} is missing" for name in sorted(tables - found)]
@@ -341,6 +354,9 @@ class PostgresStore(PgReembed):
                 (ids, [r.text for r in records],
                  [pg_json.dumps(r.metadata) for r in records])).fetchall()
             rowid_of = dict(rows)
+            if upsert:  # a replaced text's postings go first
+                self._keyword_remove(c, list(rowid_of.values()))
+            self._keyword_add(c, [(rowid_of[r.id], r.text) for r in records])
             with c.cursor() as cur:
                 cur.executemany(self._q("INSERT INTO {s}.{v} (doc, embedding) VALUES (%s, %s) ON CONFLICT (doc) "
                                         "DO UPDATE SET embedding = excluded.embedding", space),
@@ -357,6 +373,7 @@ class PostgresStore(PgReembed):
                     if doc_id not in rowid_of and (doc_id in wanted or part_of(doc_id, parent, parent))]
                 if stale:
                     self._log(c, generation, stale)
+                    self._keyword_remove(c, stale)
                     c.execute(self._q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"), (stale,))
 
     def merge_metadata(self, patches: dict[int, dict]) -> None:
@@ -386,6 +403,7 @@ class PostgresStore(PgReembed):
             rowids = [r[0] for r in found]
             if rowids:
                 self._log(c, self._bump(c), rowids)
+                self._keyword_remove(c, rowids)
                 c.execute(self._q("DELETE FROM {s}.docs WHERE rowid = ANY(%s)"), (rowids,))
         return len(rowids)
 
