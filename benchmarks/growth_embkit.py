@@ -1,0 +1,133 @@
+"""The embkit side of the growth benchmark, one phase a process (the parent runs it):
+
+    growth_embkit.py build SPEC_JSON   create the collection and ingest N documents
+    growth_embkit.py serve SPEC_JSON   cold open, latencies, add-one-then-search, compact
+
+SPEC_JSON: {"path", "model", "n", "vectors", "queries", "batch", "n_queries", "rounds", "budget_s"}.
+Prints one JSON line of results. Vectors are given (the same floats Chroma gets);
+the collection has the model too, so hybrid queries and new texts are embedded by it."""
+
+import json
+import subprocess
+import sys
+import time
+
+import growth_data as data
+import numpy as np
+from growth_measure import Interference, add_then_search, disk_bytes, emit, latencies, peak_rss_mib, rss_mib, timed
+
+MODES = ("dense", "keyword", "hybrid", "filtered")
+WHERE = {data.FILTER_FIELD: data.FILTER_VALUE}
+
+
+def build(spec: dict) -> dict:
+    """Ingest N documents in batches (vectors given), then bring the vector index and the
+    keyword index up to date: documents/s for each step and for the whole."""
+    import embkit
+
+    others = Interference()
+    n, batch = spec["n"], spec["batch"]
+    vectors = np.load(spec["vectors"], mmap_mode="r")
+    col = embkit.create(spec["path"], model=data.model_path(spec["model"]))
+    started = time.perf_counter()
+    for start in range(0, n, batch):
+        count = min(batch, n - start)
+        ids, texts = data.texts(count, start)
+        metas = [data.metadata(i) for i in range(start, start + count)]
+        col.add(texts, ids=ids, metadatas=metas, vectors=np.asarray(vectors[start:start + count]))
+    ingest_s = time.perf_counter() - started
+    index_s = timed(col.refresh_index)
+    query = data.queries(1)[0]
+    keyword_s = timed(lambda: col.search(query, mode="keyword", k=10))  # builds or catches up the keyword index
+    close_s = timed(col.close)
+    return {"n": n, "ingest_s": ingest_s, "index_s": index_s, "keyword_s": keyword_s, "close_s": close_s,
+            "docs_per_s": n / ingest_s, "searchable_docs_per_s": n / (ingest_s + index_s + keyword_s + close_s),
+            "disk_bytes": disk_bytes(spec["path"]),
+            "disk_split": _disk_split(spec["path"]), "peak_rss_mib": peak_rss_mib(),
+            "others_cpu_s": others.others_cpu_s()}
+
+
+def serve(spec: dict) -> dict:
+    """A fresh process: cold open to first result, first result per mode, p50/p99 per
+    mode, add-one-document-then-search per mode, then compact (if embkit has it)."""
+    others = Interference()
+    t0 = time.perf_counter()
+    import embkit
+
+    import_s = time.perf_counter() - t0
+    queries = data.queries(spec["n_queries"])
+    qvecs = np.load(spec["queries"])
+    t0 = time.perf_counter()
+    col = embkit.open(spec["path"])
+    open_s = time.perf_counter() - t0
+    search = _searcher(col, queries, qvecs)
+    first = {mode: timed(lambda f=search[mode]: f(0)) for mode in MODES}
+    out = {"import_s": import_s, "open_s": open_s, "cold_first_result_s": open_s + first["dense"],
+           "first_s": first, "rss_after_open_mib": rss_mib()}
+    out["search"] = {mode: latencies(search[mode], spec["n_queries"]) for mode in MODES}
+    out["rss_after_search_mib"] = rss_mib()
+    out["index"] = col.info()["index"]
+    out["encode_query_ms"] = latencies(lambda i: col.embed([queries[i]]), spec["n_queries"])["p50_ms"]
+    out["add_then_search"] = _add_then_search(col, spec, search)
+    out["peak_rss_mib"] = peak_rss_mib()
+    col.close()
+    out["disk_bytes_after_adds"] = disk_bytes(spec["path"])
+    out["compact"] = _compact(spec["path"])
+    out["others_cpu_s"] = others.others_cpu_s()
+    return out
+
+
+def _searcher(col, queries: list[str], qvecs: np.ndarray) -> dict:
+    """One search function per mode: dense and filtered by the query's vector (as Chroma
+    is asked), keyword and hybrid by its text (hybrid embeds it with the model)."""
+    return {"dense": lambda i: col.search(vector=qvecs[i], k=10),
+            "keyword": lambda i: col.search(queries[i], mode="keyword", k=10),
+            "hybrid": lambda i: col.search(queries[i], mode="hybrid", k=10),
+            "filtered": lambda i: col.search(vector=qvecs[i], k=10, where=WHERE)}
+
+
+def _add_then_search(col, spec: dict, search: dict) -> dict:
+    """Per mode: add one new document (text, metadata in the filtered bucket, its vector),
+    then search; each mode adds its own documents from the pool after the N-th."""
+    pool = np.load(spec["vectors"], mmap_mode="r")
+    out, used = {}, 1
+    out["first_add_ms"] = timed(lambda: add_one(col, spec["n"], pool)) * 1000  # untimed in the rounds: a one-off
+    for mode in MODES:
+        def add(r: int, base: int = spec["n"] + used) -> None:
+            add_one(col, base + r, pool)
+
+        out[mode] = add_then_search(add, search[mode], spec["rounds"], spec["budget_s"])
+        used += out[mode]["n"]
+    return out
+
+
+def add_one(col, i: int, pool: np.ndarray) -> None:
+    """Document i (text, its vector, metadata in the filtered bucket, so filtered search can see it)."""
+    ids, texts = data.texts(1, i)
+    col.add(texts, ids=ids, metadatas=[{**data.metadata(i), data.FILTER_FIELD: data.FILTER_VALUE}],
+            vectors=np.asarray(pool[i:i + 1]))
+
+
+def _compact(path: str) -> dict:
+    """`embkit compact DIR` timed in its own process, if this embkit has it; else n/a."""
+    probe = subprocess.run([sys.executable, "-m", "embkit", "compact", "--help"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return {"available": False}
+    before = disk_bytes(path)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "embkit", "compact", path], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    return {"available": True, "ok": done.returncode == 0, "s": seconds, "bytes_before": before,
+            "bytes_after": disk_bytes(path), "stderr": done.stderr.strip()[-300:]}
+
+
+def _disk_split(path: str) -> dict:
+    """Bytes per top-level entry of the collection folder (store file, index folders)."""
+    from pathlib import Path
+
+    return {p.name: disk_bytes(p) if p.is_dir() else p.stat().st_blocks * 512 for p in sorted(Path(path).iterdir())}
+
+
+if __name__ == "__main__":
+    phase, spec = sys.argv[1], json.loads(sys.argv[2])
+    emit({"build": build, "serve": serve}[phase](spec))

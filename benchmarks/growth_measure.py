@@ -1,0 +1,107 @@
+"""Timing, memory, disk and interference helpers shared by the growth benchmark's sides."""
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (ru_maxrss, KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def disk_bytes(path: str | Path) -> int:
+    """Bytes that the files under `path` occupy on disk (allocated blocks, like du)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:  # a temporary file went away while walking
+                pass
+    return total
+
+
+class Interference:
+    """CPU-seconds other processes used while this one ran: the machine is shared, so
+    each figure says how busy the rest of it was (from /proc/stat and our own times)."""
+
+    def __init__(self):
+        self.start = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        own = os.times()
+        return busy / TICKS, own.user + own.system + own.children_user + own.children_system
+
+    def others_cpu_s(self) -> float:
+        busy, own = self._now()
+        return round(max(0.0, (busy - self.start[0]) - (own - self.start[1])), 1)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call of `fn` took."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def latencies(fn: Callable[[int], object], count: int, warmup: int = 5) -> dict:
+    """fn(i) for i in range(count) after `warmup` untimed calls: p50, p99, mean (ms) and
+    single-thread queries per second."""
+    for i in range(min(warmup, count)):
+        fn(i)
+    times = np.array([timed(lambda i=i: fn(i)) for i in range(count)]) * 1000
+    return summary(times)
+
+
+def summary(times_ms: np.ndarray) -> dict:
+    return {"n": int(len(times_ms)), "p50_ms": round(float(np.percentile(times_ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(times_ms, 99)), 3), "mean_ms": round(float(times_ms.mean()), 3),
+            # one thread's queries per second from the median: the mean takes in other people's
+            # jobs on this shared machine (mean_ms is kept beside it)
+            "qps": round(1000 / float(np.percentile(times_ms, 50)), 1)}
+
+
+def add_then_search(add: Callable[[int], object], search: Callable[[int], object], rounds: int,
+                    budget_s: float) -> dict:
+    """Rounds of add-one-document then one search, timed whole and in parts (ms); stops
+    after `budget_s` seconds once 3 rounds are done, so a slow mode at 1M stays bounded."""
+    started, totals, adds, searches = time.perf_counter(), [], [], []
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        add(r)
+        t1 = time.perf_counter()
+        search(r)
+        t2 = time.perf_counter()
+        adds.append((t1 - t0) * 1000)
+        searches.append((t2 - t1) * 1000)
+        totals.append((t2 - t0) * 1000)
+        if r >= 2 and time.perf_counter() - started > budget_s:
+            break
+    return {**summary(np.array(totals)), "add_p50_ms": round(float(np.median(adds)), 3),
+            "search_p50_ms": round(float(np.median(searches)), 3)}
+
+
+def emit(result: dict) -> None:
+    """The side's result: one JSON line on stdout, the parent's only input."""
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,200 @@
+"""The growth benchmark's outputs: OUT.json (everything measured), OUT.md (tables, the
+ratios to Chroma and the issue's targets) and OUT.png (log-log cost against size)."""
+
+import json
+from pathlib import Path
+
+EMBKIT_MODES = ("dense", "keyword", "hybrid", "filtered")
+CHROMA_MODES = ("dense", "contains", "filtered")
+
+
+def write(result: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    plot(result, out.with_suffix(".png"))
+
+
+def _ok(run: dict) -> bool:
+    return "error" not in run["build"] and "error" not in run.get("serve", {"error": 1})
+
+
+def _runs(result: dict, side: str, model: str = "static") -> dict[int, dict]:
+    return {r["n"]: r for r in result["runs"] if r["side"] == side and r["model"] == model and _ok(r)}
+
+
+def _raw_per_doc(result: dict, n: int) -> float:
+    payload = result["payload"][str(n)]
+    return 4 * result["dim"] + payload["text_per_doc"] + payload["metadata_per_doc"]
+
+
+def _f(x, digits: int = 1) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:,.{digits}f}"
+
+
+def _compact(serve: dict) -> str:
+    c = serve.get("compact", {})
+    if not c.get("available"):
+        return "n/a"
+    return _f(c["s"], 2) if c.get("ok") else "failed"
+
+
+def _index(run: dict) -> str:
+    if run["side"] == "chroma":
+        return "hnsw (Chroma's defaults)"
+    return run["serve"].get("index", {}).get("spec", "?")
+
+
+def footprint_table(result: dict) -> list[str]:
+    rows = ["| documents | side | model | ingest docs/s | searchable docs/s | disk B/doc "
+            "| ÷ raw (1,536 + text + metadata) | build peak RSS MiB | serve RSS MiB | cold open → first result ms "
+            "| compact s | vector index |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in result["runs"]:
+        b, s = r["build"], r.get("serve", {})
+        if "error" in b or "error" in s or not s:
+            why = b.get("error") or s.get("error") or "no serve phase"
+            rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {why.splitlines()[0][:80]} ||||||||||")
+            continue
+        per_doc = b["disk_bytes"] / r["n"]
+        raw = _raw_per_doc(result, r["n"])
+        rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {_f(b['docs_per_s'], 0)} | "
+                    f"{_f(b['searchable_docs_per_s'], 0)} | {_f(per_doc, 0)} | {per_doc / raw:.2f}× | "
+                    f"{_f(b['peak_rss_mib'], 0)} | {_f(s['rss_after_search_mib'], 0)} | "
+                    f"{_f(s['cold_first_result_s'] * 1000, 1)} | {_compact(s)} | {_index(r)} |")
+    return rows
+
+
+def latency_table(result: dict, key: str, title: str) -> list[str]:
+    """p50 / p99 (ms) per mode; Chroma's `contains` sits in the keyword column, marked *."""
+    rows = [f"| documents | side | model | {' | '.join(EMBKIT_MODES)} |", "|---:|---|---|" + "---:|" * 4]
+    for r in result["runs"]:
+        if not _ok(r):
+            continue
+        cells = []
+        for mode in EMBKIT_MODES:
+            got = r["serve"][key].get("contains" if r["side"] == "chroma" and mode == "keyword" else mode)
+            star = "*" if r["side"] == "chroma" and mode == "keyword" else ""
+            cells.append("n/a" if got is None else f"{_f(got['p50_ms'], 2)} / {_f(got['p99_ms'], 2)}{star}")
+        rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {' | '.join(cells)} |")
+    return [f"**{title}** (p50 / p99 ms)", "", *rows]
+
+
+def chroma_table(result: dict) -> list[str]:
+    """embkit ÷ Chroma at each size both finished (static-model vectors)."""
+    ours, theirs = _runs(result, "embkit"), _runs(result, "chroma")
+    rows = ["| documents | ingest docs/s | dense QPS | filtered QPS | dense p50 | disk | serve RSS "
+            "| cold open → first |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sorted(set(ours) & set(theirs)):
+        a, c = ours[n], theirs[n]
+        rows.append(f"| {n:,} | {_ratio(a['build']['docs_per_s'], c['build']['docs_per_s'])} | "
+                    f"{_ratio(a['serve']['search']['dense']['qps'], c['serve']['search']['dense']['qps'])} | "
+                    f"{_ratio(a['serve']['search']['filtered']['qps'], c['serve']['search']['filtered']['qps'])} | "
+                    f"{_ratio(a['serve']['search']['dense']['p50_ms'], c['serve']['search']['dense']['p50_ms'])} | "
+                    f"{_ratio(a['build']['disk_bytes'], c['build']['disk_bytes'])} | "
+                    f"{_ratio(a['serve']['rss_after_search_mib'], c['serve']['rss_after_search_mib'])} | "
+                    f"{_ratio(a['serve']['cold_first_result_s'], c['serve']['cold_first_result_s'])} |")
+    return rows
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if a and b else "n/a"
+
+
+def targets(result: dict) -> list[str]:
+    """The issue's targets, checked on what this run measured (largest size against the smallest ≥ 10k)."""
+    ours = _runs(result, "embkit")
+    lines = []
+    small = min((n for n in ours if n >= 10_000), default=min(ours, default=None))
+    big = max(ours, default=None)
+    if small is not None and big is not None and big > small:
+        a, b = ours[small]["serve"], ours[big]["serve"]
+        for mode in ("keyword", "hybrid"):
+            x, y = a["add_then_search"][mode]["p50_ms"], b["add_then_search"][mode]["p50_ms"]
+            lines.append(_target(f"add one document then {mode} search, {big:,} ÷ {small:,}", y / x, "≤", 3))
+        for mode in EMBKIT_MODES:
+            x, y = a["search"][mode]["p50_ms"], b["search"][mode]["p50_ms"]
+            lines.append(_target(f"search p50 {mode}, {big:,} ÷ {small:,}", y / x, "≤", 3))
+    for n, r in sorted(ours.items()):
+        lines.append(_target(f"disk per 384-d document ÷ (1,536 + text + metadata) at {n:,}",
+                             r["build"]["disk_bytes"] / n / _raw_per_doc(result, n), "≤", 1.3))
+    theirs = _runs(result, "chroma")
+    at = 100_000 if 100_000 in ours and 100_000 in theirs else max(set(ours) & set(theirs), default=None)
+    if at is not None:
+        a, c = ours[at], theirs[at]
+        lines.append(_target(f"ingest ÷ Chroma at {at:,}", a["build"]["docs_per_s"] / c["build"]["docs_per_s"], "≥", 2))
+        for mode in ("dense", "filtered"):
+            lines.append(_target(f"{mode} QPS ÷ Chroma at {at:,}",
+                                 a["serve"]["search"][mode]["qps"] / c["serve"]["search"][mode]["qps"], "≥", 2))
+        lines.append(_target(f"disk ÷ Chroma at {at:,}", a["build"]["disk_bytes"] / c["build"]["disk_bytes"], "≤", 1))
+    return lines
+
+
+def _target(what: str, value: float, op: str, limit: float) -> str:
+    met = value <= limit if op == "≤" else value >= limit
+    return f"| {what} | {value:.2f} | {op} {limit} | {'met' if met else '**not met**'} |"
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    embed = ", ".join(f"{k} {_f(v, 0)} docs/s" for k, v in result["embed_docs_per_s"].items() if v)
+    parts = [
+        "# Growth benchmark", "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {m['cpu_count']} CPUs, Python {m['python']}, embkit {m['embkit']}, chromadb {m['chromadb']}, "
+        f"faiss-cpu {m['faiss-cpu']}; BLAS env {m['blas_env'] or 'none set'}.  ",
+        f"Embedding (computed once, the same vectors for every side): {embed or 'cached'}.", "",
+        "## Ingest, disk, memory, cold open", "", *footprint_table(result), "",
+        "## Search", "", *latency_table(result, "search", "Search latency per mode"), "",
+        *latency_table(result, "add_then_search", "Add one document, then search"), "",
+        "\\* Chroma has no ranked keyword search locally: its column shows `where_document $contains` "
+        "(unranked), never used in a ratio; hybrid is n/a.", "",
+        "## embkit ÷ Chroma (static-model vectors)", "", *chroma_table(result), "",
+        "## Targets (issue 21)", "", "| target | measured | limit | |", "|---|---:|---|---|", *targets(result), "",
+        "Other processes' CPU-seconds per phase (shared machine): "
+        + ", ".join(f"{r['side']} {r['model']} {r['n']:,}: {r['build'].get('others_cpu_s', '?')}/"
+                    f"{r.get('serve', {}).get('others_cpu_s', '?')}" for r in result["runs"]), "",
+    ]
+    return "\n".join(parts)
+
+
+def plot(result: dict, path: Path) -> None:
+    """Log-log: per-document and per-query costs against collection size, embkit solid, Chroma dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    for side, style in (("embkit", "-"), ("chroma", "--")):
+        runs = _runs(result, side)
+        sizes = sorted(runs)
+        if len(sizes) < 1:
+            continue
+        modes = EMBKIT_MODES if side == "embkit" else ("dense", "filtered")
+        for mode in modes:
+            left.plot(sizes, [runs[n]["serve"]["search"][mode]["p50_ms"] for n in sizes], style, marker="o",
+                      label=f"{side} search p50 {mode}")
+        for mode in ("keyword", "hybrid") if side == "embkit" else ("dense",):
+            left.plot(sizes, [runs[n]["serve"]["add_then_search"][mode]["p50_ms"] for n in sizes], style, marker="s",
+                      label=f"{side} add one + {mode} p50")
+        left.plot(sizes, [runs[n]["serve"]["cold_first_result_s"] * 1000 for n in sizes], style, marker="^",
+                  label=f"{side} cold open → first result")
+        right.plot(sizes, [runs[n]["build"]["disk_bytes"] / n for n in sizes], style, marker="o",
+                   label=f"{side} disk bytes/doc")
+        right.plot(sizes, [runs[n]["serve"]["rss_after_search_mib"] * 2**20 / n for n in sizes], style, marker="s",
+                   label=f"{side} serve RSS bytes/doc")
+        right.plot(sizes, [1e6 / runs[n]["build"]["docs_per_s"] for n in sizes], style, marker="^",
+                   label=f"{side} ingest µs/doc")
+    left.set(xscale="log", yscale="log", xlabel="documents", ylabel="ms", title="Time per operation")
+    right.set(xscale="log", yscale="log", xlabel="documents", ylabel="bytes or µs per document",
+              title="Cost per document")
+    for ax in (left, right):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
