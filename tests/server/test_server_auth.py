@@ -30,6 +30,7 @@ ROUTES = [
      "write"),
     ("POST", "/collections/{name}/files",
      {"folder": "notes", "files": [{"path": "parrot.txt", "data": "QSBwYXJyb3QgdGFsa3Mu"}]}, "write"),
+    ("POST", "/collections/{name}/sync", {"folder": "notes", "dry_run": True}, "write"),  # no --source-root: 403
     ("POST", "/collections/{name}/get", {"ids": ["cat", "dog"]}, "read"),
     ("GET", "/collections/{name}/documents/{doc_id}", None, "read"),
     ("GET", "/collections/{name}/view?id={doc_id}", None, "read"),
@@ -144,6 +145,9 @@ def test_every_route_succeeds_with_a_valid_key(server):
             r = _call(c, method, _path(template), body)
         if "/thumbnails/" in template:  # let in, then told that a text document has no picture
             assert r.status_code == 404 and "no image document" in r.json()["error"]["message"], r.text
+            continue
+        if template.endswith("/sync"):  # let in, then told that this server reads no folders
+            assert r.status_code == 403 and "--source-root" in r.json()["error"]["message"], r.text
             continue
         if template.endswith("/images"):  # let in, then told that a text collection has no image space
             assert r.status_code == 422 and "no 'image' space" in r.json()["error"]["message"], r.text

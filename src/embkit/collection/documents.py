@@ -215,7 +215,7 @@ class DocumentVerbs:
         from ..ingest.sync import sync_folder
 
         done = sync_folder(self, folder, include=include, exclude=exclude, dry_run=dry_run, batch_size=batch_size)
-        _warn(done.warnings)
+        _warn(done.notes(verbose=True))
         return done
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:

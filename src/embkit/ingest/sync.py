@@ -23,7 +23,7 @@ from .folder import read_found, walk
 from .image_files import is_image_path
 from .records import document_of
 from .selection import check_patterns, chosen
-from .skips import IMAGE, Skipped
+from .skips import IMAGE, Skipped, summary
 from .text_files import read_all
 
 Lock = Callable[[], AbstractContextManager]  # a server's lock.reading / lock.writing
@@ -68,7 +68,11 @@ class Synced(NamedTuple):
                 "added": self.added, "changed": self.changed, "removed": self.removed,
                 "skipped": [{"file": s.path, "reason": s.reason, "kind": s.kind} for s in self.skipped],
                 "documents": self.documents, "deleted": self.deleted, "embedded": self.embedded,
-                "cached": self.cached, "warnings": list(self.warnings)}
+                "cached": self.cached, "warnings": self.notes()}
+
+    def notes(self, verbose: bool = False) -> list[str]:
+        """The warnings, then the one line over the files skipped (if any)."""
+        return [*self.warnings, *([summary(self.skipped, verbose)] if self.skipped else [])]
 
 
 class Found(NamedTuple):
