@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from . import bm25
-from .keyword_terms import DESCRIPTION, tokenize
+from .keyword_terms import DESCRIPTION, tokenize_ids
 
 BLOCK = 256  # postings per block: 2 KiB, so a write rewrites little and a block stays in its page
 POSTING = np.dtype([("rowid", "<u4"), ("tf", "<u2"), ("dl", "<u2")])
@@ -41,21 +41,26 @@ def postings_of(texts: Mapping[int, str | None]) -> tuple[dict[str, np.ndarray],
     """({term: postings sorted by row id}, documents with terms, their total length) of
     documents given as {row id: text}."""
     rowids = sorted(r for r, t in texts.items() if t)
-    by_term: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    docs = tokens = 0
-    for rowid, terms in zip(rowids, tokenize([texts[r] for r in rowids])):
-        if not terms:
-            continue
-        if rowid > MAX_ROWID:
-            raise EmbkitError(f"rowid: the keyword index takes row ids up to {MAX_ROWID}, got {rowid}")
-        dl = min(len(terms), bm25.MAX_COUNT)
-        docs, tokens = docs + 1, tokens + dl
-        counts: dict[str, int] = {}
-        for term in terms:
-            counts[term] = counts.get(term, 0) + 1
-        for term, tf in counts.items():
-            by_term[term].append((rowid, min(tf, bm25.MAX_COUNT), dl))
-    return {t: np.array(p, dtype=POSTING) for t, p in by_term.items()}, docs, tokens
+    if rowids and rowids[-1] > MAX_ROWID:
+        raise EmbkitError(f"rowid: the keyword index takes row ids up to {MAX_ROWID}, got {rowids[-1]}")
+    ids, terms = tokenize_ids([texts[r] for r in rowids])
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    if not lengths.any():
+        return {}, 0, 0
+    doc_of = np.repeat(np.arange(len(ids)), lengths)  # each token's document (by position in rowids)
+    term_of = np.fromiter((t for x in ids for t in x), dtype=np.int64, count=int(lengths.sum()))
+    pairs, tf = np.unique(term_of * len(ids) + doc_of, return_counts=True)  # term-major, then document
+    term_ids, docs = np.divmod(pairs, len(ids))
+    dl = np.minimum(lengths, bm25.MAX_COUNT)
+    postings = np.empty(len(pairs), dtype=POSTING)
+    postings["rowid"] = np.asarray(rowids, dtype=np.int64)[docs]
+    postings["tf"] = np.minimum(tf, bm25.MAX_COUNT)
+    postings["dl"] = dl[docs]
+    cuts = np.flatnonzero(np.diff(term_ids)) + 1
+    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(pairs)]])
+    by_term = {terms[term_ids[a]]: postings[a:b] for a, b in zip(starts.tolist(), ends.tolist())}
+    with_terms = lengths > 0
+    return by_term, int(with_terms.sum()), int(dl[with_terms].sum())
 
 
 def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[int, str | None]) -> None:
@@ -63,34 +68,39 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     index and `new` ({row id: text now}) enter it; a row id in both is replaced."""
     removed, old_docs, old_tokens = postings_of(old)
     added, new_docs, new_tokens = postings_of(new)
+    stale: list[tuple[int]] = []
+    blocks: list[tuple[str, int, bytes]] = []
+    nothing = np.zeros(0, dtype=POSTING)
     for term in sorted(removed.keys() | added.keys()):
-        gone = removed[term]["rowid"] if term in removed else np.zeros(0, dtype="<u4")
-        _rewrite(c, term, gone, added.get(term, np.zeros(0, dtype=POSTING)))
+        _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), stale, blocks)
+    c.executemany("DELETE FROM kw_blocks WHERE rowid = ?", stale)  # all before any insert: (term, first) is unique
+    c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)", blocks)
     if old_docs or new_docs:
         _add_stats(c, new_docs - old_docs, new_tokens - old_tokens)
 
 
-def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray) -> None:
-    """Replace the blocks of `term` that the row ids `gone` and `added` fall in by blocks
-    without `gone` and with `added`."""
-    touched = np.concatenate([gone, added["rowid"]])
-    lo, hi = int(touched.min()), int(touched.max())
+def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray,
+             stale: list[tuple[int]], blocks: list[tuple[str, int, bytes]]) -> None:
+    """The blocks of `term` that the row ids `gone` and `added` fall in, to `stale`, and
+    blocks without `gone` and with `added` in their place, to `blocks`."""
+    lo = int(min(gone.min(initial=MAX_ROWID), added["rowid"].min(initial=MAX_ROWID)))
+    hi = int(max(gone.max(initial=0), added["rowid"].max(initial=0)))
     rows = c.execute(
         "SELECT rowid, first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
         "coalesce((SELECT max(first) FROM kw_blocks WHERE term = ?1 AND first <= ?2), -1) ORDER BY first",
         (term, lo, hi)).fetchall()
     current = np.frombuffer(b"".join(r[2] for r in rows), dtype=POSTING)
-    kept = current[~np.isin(current["rowid"], touched)]
-    merged = np.concatenate([kept, added])
-    merged = merged[np.argsort(merged["rowid"], kind="stable")]
-    if rows:
-        c.executemany("DELETE FROM kw_blocks WHERE rowid = ?", [(r[0],) for r in rows])
-    blocks = [merged[i:i + BLOCK] for i in range(0, len(merged), BLOCK)]
-    firsts = [int(b["rowid"][0]) for b in blocks]
-    if blocks and rows:  # the first block keeps covering what its predecessor covered
-        firsts[0] = min(firsts[0], rows[0][1])
-    c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)",
-                  [(term, f, b.tobytes()) for f, b in zip(firsts, blocks)])
+    if len(gone) == 0 and (len(current) == 0 or current["rowid"][-1] < lo):
+        merged = np.concatenate([current, added])  # appending new documents: already in order
+    else:
+        kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
+        merged = np.concatenate([kept, added])
+        merged = merged[np.argsort(merged["rowid"], kind="stable")]
+    stale.extend((r[0],) for r in rows)
+    for start in range(0, len(merged), BLOCK):
+        block = merged[start:start + BLOCK]
+        first = int(block["rowid"][0]) if start or not rows else min(int(block["rowid"][0]), rows[0][1])
+        blocks.append((term, first, block.tobytes()))
 
 
 def _add_stats(c: sqlite3.Connection, docs: int, tokens: int) -> None:

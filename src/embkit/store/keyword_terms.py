@@ -39,3 +39,16 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 def tokenize_terms(text: str) -> list[str]:
     """The stemmed terms of one text (a query, or a document to highlight matches in)."""
     return tokenize([text])[0]
+
+
+def tokenize_ids(texts: list[str]) -> tuple[list[list[int]], list[str]]:
+    """(each text's terms as ids, the term of each id): `tokenize` without a string per
+    token, for indexing many texts at once."""
+    if not texts:
+        return [], []
+    found = bm25s.tokenize(list(texts), lower=True, token_pattern=TOKEN_PATTERN, stopwords=STOPWORDS,
+                           stemmer=_stemmer(), return_ids=True, show_progress=False)
+    terms = [""] * len(found.vocab)
+    for term, i in found.vocab.items():
+        terms[i] = term
+    return found.ids, terms
