@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from .ivf import effective_nlist
+from ..store.pg_search import Candidates
 from .spec import SEARCH_PARAMS, IndexSpec, check_param, parse_spec
 
 DEFAULT_SPEC = "hnsw:M=16,efc=64,ef=40"  # pgvector's own defaults
@@ -44,15 +45,8 @@ class PgVectorIndex:
                **params) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, scores), each (n, k), best first; -1 / -inf pad rows with fewer
         hits. `allow` restricts to these row ids; `params` as the FAISS indexes take."""
-        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
-        if unknown:
-            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
-            raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index "
-                              f"(it takes: {allowed})")
-        params = {key: check_param(self.kind, key, v, field=key) for key, v in params.items() if v is not None}
-        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise EmbkitError(f"queries: dimension {queries.shape[-1]} does not match the index's {self.dim}")
+        params = self._checked(params)
+        queries = self._queries(queries)
         rowids = np.full((len(queries), max(k, 0)), -1, dtype=np.int64)
         scores = np.full((len(queries), max(k, 0)), -np.inf, dtype=np.float32)
         if k < 1 or (allow is not None and len(allow) == 0):
@@ -75,13 +69,51 @@ class PgVectorIndex:
                     scores[i, :len(rows)] = [_score(self.metric, r[1]) for r in rows]
         return rowids, scores
 
+    def candidates(self, query: np.ndarray | None, k: int, terms: list[str] | None, k_keyword: int,
+                   where: dict | None = None, **params) -> Candidates:
+        """The `k` nearest rows to `query` (None: no dense part) and the `k_keyword` best
+        by BM25 for `terms`, among the rows matching `where`, with their records and the
+        filter's warnings: one round trip (store.search_candidates). Dense scores as
+        `search` gives them, best first."""
+        params = self._checked(params)
+        dense = query is not None and k > 0
+        settings = self._settings(params, k, where is not None) if dense else []
+        vector = self._queries(query)[0] if dense else None
+        found = self.store.search_candidates(self.space.name, OPS[self.metric][0], vector, k, terms, k_keyword,
+                                             where, settings, SPEC_KEY + self.space.name)
+        self._adopt(found.meta_value or DEFAULT_SPEC)
+        rowids, distances = found.dense
+        found.dense = (rowids, np.array([_score(self.metric, d) for d in distances], dtype=np.float32))
+        return found
+
+    def _adopt(self, spec: str) -> None:
+        """Take up the spec another process built since (seen by the last search)."""
+        if spec != str(self.spec):
+            self.spec = parse_spec(spec)
+            self.kind, self.params, self.effective_spec = self.spec.kind, dict(self.spec.params), str(self.spec)
+
+    def _checked(self, params: dict) -> dict:
+        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
+        if unknown:
+            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
+            raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index "
+                              f"(it takes: {allowed})")
+        return {key: check_param(self.kind, key, v, field=key) for key, v in params.items() if v is not None}
+
+    def _queries(self, queries: np.ndarray) -> np.ndarray:
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise EmbkitError(f"queries: dimension {queries.shape[-1]} does not match the index's {self.dim}")
+        return queries
+
     def _settings(self, params: dict, k: int, filtered: bool) -> list[tuple[str, object]]:
         """Per-transaction settings: the beam or the lists to visit and, from pgvector
-        0.8, iterative scans, so a filter or a k beyond the beam still fills k."""
+        0.8, iterative scans, so a filter or a k beyond the beam still fills k (relaxed
+        order: the rows are sorted again after the scan)."""
         iterative = self.version >= (0, 8)
         if self.kind == "hnsw":
             ef = min(max(params.get("ef", self.params["ef"]), k), MAX_EF)  # as FAISS: the beam is at least k
-            return [("hnsw.ef_search", ef)] + ([("hnsw.iterative_scan", "strict_order")] if iterative else [])
+            return [("hnsw.ef_search", ef)] + ([("hnsw.iterative_scan", "relaxed_order")] if iterative else [])
         if self.kind == "ivf":
             probes = min(params.get("nprobe", self.params["nprobe"]), self.params["nlist"])
             scan = [("ivfflat.iterative_scan", "relaxed_order")] if iterative and filtered else []
@@ -98,12 +130,20 @@ class PgIndexManager:
         self.store, self.space = store, space
         self.folder = store.path / "index" / space.name  # unused: the index lives in PostgreSQL
         self._version: tuple[int, ...] | None = None
+        self._searcher: PgVectorIndex | None = None
 
     def configured(self) -> IndexSpec:
         return parse_spec(self.store.meta(SPEC_KEY + self.space.name) or DEFAULT_SPEC)
 
     def current(self, progress=None, wait: bool = True) -> PgVectorIndex:
         return PgVectorIndex(self.store, self.space, self.configured(), self.version)
+
+    def searcher(self) -> PgVectorIndex:
+        """The index a search asks (one per manager: its spec is read once, then kept up
+        to date by the search statements themselves, which read it as they run)."""
+        if self._searcher is None:
+            self._searcher = self.current()
+        return self._searcher
 
     @property
     def version(self) -> tuple[int, ...]:
@@ -128,6 +168,7 @@ class PgIndexManager:
                               f"not {parsed.kind!r}")
         parsed = _checked(parsed, self.store.count())
         self._create(METHODS[parsed.kind], OPS[self.space.metric][1], parsed)
+        self._searcher = None
         return self.current()
 
     def _create(self, method: str | None, opclass: str, spec: IndexSpec) -> None:

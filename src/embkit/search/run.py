@@ -10,7 +10,7 @@ from .hit import Hit
 from .pipeline import Plan, retrieve
 from .query_vector import query_vector
 from .request import SearchRequest
-from .sources import SearchParts, StoreSources
+from .sources import DatabaseSources, SearchParts, StoreSources
 from .token_budget import count_tokens
 
 
@@ -24,6 +24,10 @@ class Found:
 
 def run_search(req: SearchRequest, parts: SearchParts) -> Found:
     """The hits of `req`, already checked against `parts.space` (SearchRequest.check)."""
+    if DatabaseSources.serves(parts, req):  # PostgreSQL: one round trip, the filter as SQL
+        vector, exclude = query_vector(req, parts.store, parts.space, parts.encoder_for)
+        sources = DatabaseSources(parts, req)
+        return Found(retrieve(req, Plan(vector, None, exclude), sources), sources.warnings)
     notes = parts.store.filter_warnings(req.where) if req.where is not None else []
     vector, exclude = query_vector(req, parts.store, parts.space, parts.encoder_for)
     allow = parts.store.rowids(req.where) if req.where is not None else None

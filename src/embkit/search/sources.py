@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..store import Space, Store
+from ..store.keyword_terms import tokenize_terms
 from .dense import DEFAULT_RESCORE, dense_search
 from .exact import top_k
 from .keyword import KeywordIndex
@@ -71,3 +72,44 @@ class StoreSources:
 
     def vectors(self, rowids):
         return self._fetch(rowids)
+
+
+class DatabaseSources(StoreSources):
+    """Candidates from a database that ranks itself (PostgreSQL + pgvector): the dense
+    and the keyword lists, their records and the filter's warnings come from one
+    statement, sent at the first `dense` or `keyword` call; `where` travels as SQL, so
+    the pipeline's `allow` is None here."""
+
+    def __init__(self, parts: SearchParts, req: SearchRequest):
+        super().__init__(parts, req)
+        self.req, self.found = req, None
+
+    @staticmethod
+    def serves(parts: SearchParts, req: SearchRequest) -> bool:
+        """True for a search it can run whole: a database-side index, no Matryoshka view."""
+        return req.dims is None and hasattr(parts.index, "searcher")
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.found.warnings if self.found is not None else []
+
+    def _statement(self, vector, n):
+        if self.found is None:
+            dense, keyword = self.req.mode in ("dense", "hybrid"), self.req.mode in ("keyword", "hybrid")
+            self.found = self.parts.index.searcher().candidates(
+                vector if dense else None, n if dense else 0, tokenize_terms(self.req.query) if keyword else None,
+                n if keyword else 0, self.req.where, **self.params)
+        return self.found
+
+    def dense(self, vector, n, allow):
+        return self._statement(vector, n).dense
+
+    def keyword(self, query, n, allow):
+        return self._statement(None, n).keyword
+
+    def records(self, rowids):
+        have = self.found.records if self.found is not None else {}
+        wanted = [int(r) for r in rowids]
+        missing = [r for r in wanted if r not in have]
+        fetched = self.parts.store.by_rowids(missing) if missing else {}
+        return {r: have.get(r) or fetched[r] for r in wanted if r in have or r in fetched}

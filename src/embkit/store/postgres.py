@@ -21,13 +21,14 @@ from . import pg_json
 from .pg_connection import READ_ONLY, PgUrl, connect
 from .pg_keyword import KEYWORD_TABLES, TOKENIZER_KEY, PgKeyword
 from .pg_migrate import migrate
+from .pg_search import PgSearch
 from .postgres_reembed import PgReembed
 from .keyword_terms import DESCRIPTION
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
 from .types import Record, Space, part_of
 
 
-class PostgresStore(PgReembed, PgKeyword):
+class PostgresStore(PgReembed, PgKeyword, PgSearch):
     """The Store protocol (see base.py) on PostgreSQL + pgvector."""
 
     backend = "postgresql"

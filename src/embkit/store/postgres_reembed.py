@@ -16,8 +16,11 @@ class PgReembed:
     """Mixed into PostgresStore (uses its `_q`, `_read`, `_transaction`, `_create_space`)."""
 
     def space_state(self) -> dict[str, dict]:
-        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored."""
-        return {key: json.loads(self.meta(key) or "{}") for key in (REEMBEDS, ALIASES, SUPERSEDED)}
+        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored (one statement:
+        every search asks, to follow a switch another process made)."""
+        keys = (REEMBEDS, ALIASES, SUPERSEDED)
+        stored = dict(self._read("SELECT key, value FROM {s}.meta WHERE key = ANY(%s)", (list(keys),)).fetchall())
+        return {key: json.loads(stored.get(key) or "{}") for key in keys}
 
     def forget_spaces(self) -> None:
         """Drop the cached spaces: another process may have added one (a reembed)."""
