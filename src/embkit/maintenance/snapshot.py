@@ -32,7 +32,7 @@ from ..store.schema import DB_NAME, SCHEMA_VERSION
 
 MANIFEST = "snapshot.json"
 FORMAT = 1
-CACHES = ("index", "keyword")  # stamped with a generation: copied only when of the snapshot's
+CACHES = ("index",)  # stamped with a generation: copied only when of the snapshot's
 AS_FOUND = ("images", "analysis")  # uploaded originals; cluster descriptions and projections
 THUMBNAILS = "thumbnails"
 CACHE_MANIFEST = "manifest.json"
@@ -180,7 +180,7 @@ def _copy_derived(source: Path, out: Path, generation: int) -> tuple[list[str], 
 
 
 def _cache_folders(root: Path) -> list[Path]:
-    """`root` and its subfolders that hold a cache manifest (index/<space>, keyword)."""
+    """`root` and its subfolders that hold a cache manifest (index/<space>)."""
     if not root.is_dir():
         return []
     return sorted(p.parent for p in [root / CACHE_MANIFEST, *root.glob(f"*/{CACHE_MANIFEST}")] if p.is_file())

@@ -173,6 +173,11 @@ def _scored(blocks: dict[str, list[tuple[int, bytes]]], repeats: dict[str, int],
     if not parts_rowids:
         return EMPTY[0], np.zeros(0)
     rowids, scores = np.concatenate(parts_rowids), np.concatenate(parts_scores)
+    span = int(rowids.max()) + 1
+    if span <= 4 * len(rowids) + 100_000:  # dense enough: one slot per row id beats sorting
+        sums = np.bincount(rowids, weights=scores, minlength=span)
+        found = np.flatnonzero(sums)
+        return found, sums[found]
     found, inverse = np.unique(rowids, return_inverse=True)
     return found, np.bincount(inverse, weights=scores, minlength=len(found))
 
