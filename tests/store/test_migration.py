@@ -99,7 +99,7 @@ def test_version_1_is_migrated_in_place(tmp_path):
     assert "WITHOUT ROWID" in vectors_sql(path)
 
     col = embkit.open(path)
-    assert col.info()["schema_version"] == SCHEMA_VERSION == 2
+    assert col.info()["schema_version"] == SCHEMA_VERSION
     assert col.space.model == "none" and col.space.dim == DIM and col.space.metric == "cosine"
     q = np.array([1, 0.9, 0, 0], dtype=np.float32)  # nearest e (1,1,0,0), then a, then b
     assert [h.id for h in col.search(vector=q, k=3)] == ["e", "a", "b"]
@@ -110,7 +110,10 @@ def test_version_1_is_migrated_in_place(tmp_path):
     assert "WITHOUT ROWID" not in vectors_sql(path)
     identity = dict(after["meta"]).get("identity", "")  # made on first use: the index saved records it
     assert len(identity) == 32 and "identity" not in dict(before["meta"])
-    assert dict(after["meta"]) == {**dict(before["meta"]), "schema_version": "2", "identity": identity}
+    keyword = {k: v for k, v in dict(after["meta"]).items() if k.startswith("kw_")}  # the keyword index's (3)
+    assert set(keyword) == {"kw_docs", "kw_tokens", "kw_tokenizer"}
+    assert dict(after["meta"]) == {**dict(before["meta"]), "schema_version": str(SCHEMA_VERSION), "identity": identity,
+                                   **keyword}
     for table in ("spaces", "docs", "changes"):
         assert after[table] == before[table], table
     assert sorted(after["vectors"]) == sorted(before["vectors"])
@@ -156,7 +159,7 @@ def test_failed_migration_leaves_version_1_intact(tmp_path, monkeypatch):
         raise sqlite3.OperationalError("simulated failure after the copy")
 
     monkeypatch.setitem(sqlite_store._MIGRATIONS, 1, copy_then_fail)
-    with pytest.raises(EmbkitError, match=r"schema_version: .*from schema version 1 to 2 .*simulated failure"):
+    with pytest.raises(EmbkitError, match=rf"schema_version: .*from schema version 1 to {SCHEMA_VERSION} .*simulated failure"):
         embkit.open(path)
     assert snapshot(path) == before
     assert "WITHOUT ROWID" in vectors_sql(path)
@@ -168,7 +171,7 @@ def test_failed_migration_leaves_version_1_intact(tmp_path, monkeypatch):
     # Nothing was left locked or half-done: the real migration succeeds afterwards.
     monkeypatch.undo()
     with embkit.open(path) as col:
-        assert col.info()["schema_version"] == 2
+        assert col.info()["schema_version"] == SCHEMA_VERSION
         assert [h.id for h in col.search(vector=[0, 0, 1, 0], k=1)] == ["c"]
 
 
@@ -180,7 +183,7 @@ def test_unknown_old_version_is_refused(tmp_path):
     db.commit()
     db.close()
     before = snapshot(path)
-    with pytest.raises(EmbkitError, match="schema_version: .*from schema version 0 to 2 .*no migration from version 0"):
+    with pytest.raises(EmbkitError, match=f"schema_version: .*from schema version 0 to {SCHEMA_VERSION} .*no migration from version 0"):
         embkit.open(path)
     assert snapshot(path) == before
 
@@ -198,4 +201,4 @@ def test_384d_vectors_stay_out_of_overflow_pages(tmp_path):
     db.close()
     files = sum(p.stat().st_size for p in (tmp_path / "c").glob(DB_NAME + "*"))
     assert files == on_disk  # the WAL is empty after the checkpoint
-    assert on_disk / n < 2300, f"{on_disk / n:.0f} bytes per vector"
+    assert on_disk / n < 1.25 * 4 * dim, f"{on_disk / n:.0f} bytes per vector"  # 2,105 with 4 KiB pages
