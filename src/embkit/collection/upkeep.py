@@ -75,11 +75,33 @@ class UpkeepVerbs:
             "metric": self.space.metric,
             "index": self._index.info(),
             "bytes": self._store.size_bytes(),
+            "sizes": self._sizes(),
             "generation": self._store.generation,
             "schema_version": int(self._store.meta("schema_version") or SCHEMA_VERSION),
             "read_only": self._store.read_only,
             **self._space_names(),
         }
+
+    def _sizes(self) -> dict:
+        """Bytes on disk by part: store, vector_index, keyword_index, caches, other, total."""
+        from ..maintenance.sizes import sizes
+
+        index_bytes = 0 if isinstance(self._index, IndexManager) else int(self._index.info().get("bytes") or 0)
+        return sizes(self._store, index_bytes)
+
+    def compact(self) -> dict:
+        """Give back the space deleted documents left: each saved vector index holding
+        deleted entries is rebuilt without them, cache files nothing reads are removed,
+        and the store is rewritten (SQLite VACUUM at the page size its vectors want;
+        PostgreSQL VACUUM (FULL)). Stored ids, vectors, texts, metadata and search
+        results stay the same. Needs the only open handle of a SQLite collection.
+        Returns {"before", "after"} bytes, "indexes" rebuilt and cache paths "removed"."""
+        from ..maintenance.compact import compact
+
+        root = self._root or self
+        building = space_state(self._store)["reembeds"].values()  # a reembed is filling it: left alone
+        indexes = {name: root._stored_space(name)._index for name in self.spaces if name not in building}
+        return compact(self._store, indexes)
 
     def _space_names(self) -> dict:
         """For info: the space this handle reads, aliases left by reembed (name → space),

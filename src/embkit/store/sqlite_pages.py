@@ -84,6 +84,7 @@ def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = N
                 conn.execute("VACUUM")  # WAL mode can VACUUM in place, atomically
             else:
                 _convert(conn, page)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM in WAL mode wrote the new file to the WAL
             return True
         except sqlite3.OperationalError as e:
             if "locked" not in str(e) and "busy" not in str(e):

@@ -1,0 +1,104 @@
+"""`compact`: give back the space deleted documents left.
+
+Deleting rows frees pages inside the database file but never shrinks it, and a vector
+index only marks deleted entries dead. Compacting rebuilds each saved vector index that
+holds dead entries from the store, removes cache files nothing reads any more (the
+bm25s folder of schema 2, index folders of spaces that are gone or whose files no
+manifest names, projections of earlier generations) and then rewrites the store: SQLite
+VACUUM at the page size its vectors want (store/sqlite_pages.py), PostgreSQL VACUUM
+(FULL) of the collection's tables. Nothing stored changes: ids, vectors, text and
+metadata are the same before and after, and so are search results.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+from ..index import persist
+from ..index.cache_files import LOCK, locked, prune
+from ..index.manager import IndexManager
+from ..store import Store
+
+OLD_KEYWORD = "keyword"  # DIR/keyword/: the bm25s cache of schema 2; the keyword index now lives in the store
+PROJECTION = re.compile(r"^[a-z0-9_]+-g(\d+)-[0-9a-f]+\.npz$")  # analysis/coordinates.py's cache file names
+
+
+def compact(store: Store, indexes: dict[str, IndexManager]) -> dict:
+    """Compact the collection of `store` whose vector indexes (by space) are `indexes`.
+    Returns {"before", "after"} (bytes on disk), "indexes" (spaces whose index was
+    rebuilt without its dead entries), "removed" (cache paths deleted, relative) and
+    "backend". Refuses a read-only collection, and one another process has open
+    (SQLite's VACUUM needs the only connection)."""
+    store.check_writable()
+    before = stored_bytes(store)
+    rebuilt = [name for name, manager in indexes.items() if _compact_index(manager)]
+    removed = [] if store.backend != "sqlite" else _remove_stale(store.path, set(store.spaces()), store.generation)
+    store.vacuum(wait=True)
+    return {"backend": store.backend, "before": before, "after": stored_bytes(store), "indexes": rebuilt,
+            "removed": removed}
+
+
+def stored_bytes(store: Store) -> int:
+    """Bytes on disk: a SQLite collection's whole folder, a PostgreSQL one's tables."""
+    return folder_bytes(store.path) if store.backend == "sqlite" else store.size_bytes()
+
+
+def folder_bytes(path: Path) -> int:
+    """Sum of the sizes of the files under `path` (not following links)."""
+    total = 0
+    for p in Path(path).rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:  # removed meanwhile (a cache being pruned)
+            continue
+    return total
+
+
+def _compact_index(manager) -> bool:
+    """Rebuild a saved in-process index that holds dead entries (after catching it up,
+    so deletions since its save count). False for database-side and flat indexes."""
+    if not isinstance(manager, IndexManager):
+        return False  # pgvector: VACUUM (FULL) rebuilds its index with the table
+    index = manager.current()
+    if index.kind == "flat" or index.dead == 0:
+        return False
+    manager.rebuild()
+    return True
+
+
+def _remove_stale(path: Path, spaces: set[str], generation: int) -> list[str]:
+    """Delete the cache files nothing reads any more; their paths relative to `path`."""
+    removed = []
+    if (path / OLD_KEYWORD).is_dir():
+        shutil.rmtree(path / OLD_KEYWORD)
+        removed.append(OLD_KEYWORD)
+    index_root = path / "index"
+    for folder in sorted(index_root.iterdir()) if index_root.is_dir() else []:
+        removed += [str(p.relative_to(path)) for p in _stale_index_files(folder, spaces)]
+    projections = path / "analysis" / "projections"
+    for file in sorted(projections.iterdir()) if projections.is_dir() else []:
+        match = PROJECTION.match(file.name)
+        if match and int(match.group(1)) != generation:  # keyed by generation: never read again
+            file.unlink(missing_ok=True)
+            removed.append(str(file.relative_to(path)))
+    return removed
+
+
+def _stale_index_files(folder: Path, spaces: set[str]) -> list[Path]:
+    """Delete, and list, what an index folder holds besides its manifest's files: all of
+    it when its space (before any `@dims` view suffix) is gone."""
+    if not folder.is_dir():
+        return []
+    if folder.name.split("@")[0] not in spaces:
+        shutil.rmtree(folder)
+        return [folder]
+    with locked(folder, exclusive=True):
+        try:
+            manifest = persist.read_manifest(folder)
+        except persist.IndexUnreadable:
+            return []  # damaged: `embkit check --repair` rebuilds it; not compact's to judge
+        keep = {persist.MANIFEST, *(f["name"] for f in manifest["files"].values())} if manifest else set()
+        present = [p for p in folder.iterdir() if p.name not in keep and p.name != LOCK]
+        prune(folder, keep)  # a temp file whose writer is still at work stays
+    return [p for p in present if not p.exists()]
