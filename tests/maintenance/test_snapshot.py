@@ -20,6 +20,7 @@ import pytest
 import embkit
 from embkit import EmbkitError
 from embkit.maintenance import restore, snapshot
+from embkit.store import SCHEMA_VERSION
 
 sys.path.insert(0, str(Path(__file__).parent))
 from snapshot_writer import BATCH, DIM, doc_id, text, vector  # noqa: E402
@@ -106,7 +107,7 @@ def test_snapshots_during_a_write_loop_restore_committed_states(tmp_path):
     (tmp_path / "r2").mkdir()  # an empty folder is restored into
     restore(tmp_path / "s2", tmp_path / "r2")
     for n, manifest in enumerate((first, second, third)):
-        assert manifest["source"] == str(src.resolve()) and manifest["schema_version"] == 2
+        assert manifest["source"] == str(src.resolve()) and manifest["schema_version"] == SCHEMA_VERSION
         assert "embkit.db" in manifest["copied"]
         assert assert_committed_state(tmp_path / f"r{n}", manifest["generation"]) == manifest["generation"]
         assert not (tmp_path / f"r{n}" / "snapshot.json").exists()
@@ -126,10 +127,10 @@ def _quiet_collection(path: Path, n_batches: int):
 
 def test_caches_of_the_snapshot_generation_are_copied_others_rebuilt(tmp_path):
     src = tmp_path / "c"
-    _quiet_collection(src, 2).close()  # index/text and keyword saved at generation 2
+    _quiet_collection(src, 2).close()  # index/text saved at generation 2 (the keyword index is in the store)
     manifest = snapshot(src, tmp_path / "s")
     assert manifest["generation"] == 2
-    assert manifest["copied"] == ["embkit.db", "index/text", "keyword"] and manifest["rebuilt_on_open"] == {}
+    assert manifest["copied"] == ["embkit.db", "index/text"] and manifest["rebuilt_on_open"] == {}
     saved = json.loads((src / "index" / "text" / "manifest.json").read_text())
     assert json.loads((tmp_path / "s" / "index" / "text" / "manifest.json").read_text()) == saved
     embkit.restore(tmp_path / "s", tmp_path / "r").close()
@@ -146,7 +147,7 @@ def test_caches_of_the_snapshot_generation_are_copied_others_rebuilt(tmp_path):
         col.close(save=False)
     later = snapshot(src, tmp_path / "s3")
     assert later["generation"] == 3 and later["copied"] == ["embkit.db"]
-    assert set(later["rebuilt_on_open"]) == {"index/text", "keyword"}
+    assert set(later["rebuilt_on_open"]) == {"index/text"}
     assert "of generation 2, not the snapshot's 3" in later["rebuilt_on_open"]["index/text"]
     assert not (tmp_path / "s3" / "index").exists() and not (tmp_path / "s3" / "keyword").exists()
     with embkit.restore(tmp_path / "s3", tmp_path / "r3") as col:
@@ -206,7 +207,7 @@ def test_a_collection_on_a_read_only_mount_is_snapshot(tmp_path):
     rc, out, err = namespace.result("snap", tmp_path)
     assert rc == 0, err
     manifest = json.loads(out)
-    assert manifest["generation"] == 2 and manifest["copied"] == ["embkit.db", "index/text", "keyword"]
+    assert manifest["generation"] == 2 and manifest["copied"] == ["embkit.db", "index/text"]
     assert namespace.files(src) == before
     with embkit.restore(tmp_path / "s", tmp_path / "r") as col:
         assert_state_of(col, 2)
