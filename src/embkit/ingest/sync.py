@@ -103,7 +103,9 @@ def sync_folder(col, folder: str | Path, *, include: Sequence[str] | None = None
     for path in walk(root, include, exclude):
         plan.classify(path, str(label / path.relative_to(root)), stored)
     plan.removed += sorted(set(stored) - plan.seen)
-    if dry_run:
+    if dry_run:  # new and changed files are read (a file that would be skipped says so), not embedded
+        for start in range(0, len(plan.to_write), BATCH_FILES):
+            plan.read(plan.to_write[start:start + BATCH_FILES], stored)
         return plan.result(dry_run=True)
     with counting() as counts:
         for start in range(0, len(plan.to_write), BATCH_FILES):
@@ -180,7 +182,23 @@ class Plan:
 
     def write(self, col, files: list[Found], stored: dict, batch_size: int, locks: tuple[Lock, Lock]) -> None:
         """Read a batch of files as `embkit add` does and upsert their documents in one
-        transaction; a file that cannot be read is skipped and keeps its documents."""
+        transaction."""
+        batches = self.read(files, stored)
+        if not batches:
+            return
+        docs = read_all(batches, [self.folder], [], validate.MAX_DOCUMENT_BYTES)
+        with locks[0]():  # the model's name and the cache's fingerprint are read from the store
+            prepared = split_documents(col.writing_model, docs, True, strict=True)
+            vectors = col.embed_prepared(prepared, batch_size)
+        with locks[1]():
+            written = col.write_prepared(prepared, vectors, upsert=True)
+        self.written.update(written.documents)
+        self.warnings += written.warnings
+
+    def read(self, files: list[Found], stored: dict) -> list:
+        """The batches of files read as `embkit add` reads them, each record's metadata
+        given the file's `sha256`; a file that cannot be read is skipped (and keeps its
+        documents)."""
         batches = []
         for file in files:
             found = read_found(file.path, name=file.name)
@@ -193,16 +211,7 @@ class Plan:
             batches.append(found)
             old = stored.get(file.name, (set(), set()))[0]
             self.orphans |= old - {i for i in found.ids if i is not None}
-        if not batches:
-            return
-        docs = read_all(batches, [self.folder], [], validate.MAX_DOCUMENT_BYTES)
-        with locks[0]():  # the model's name and the cache's fingerprint are read from the store
-            prepared = split_documents(col.writing_model, docs, True, strict=True)
-            vectors = col.embed_prepared(prepared, batch_size)
-        with locks[1]():
-            written = col.write_prepared(prepared, vectors, upsert=True)
-        self.written.update(written.documents)
-        self.warnings += written.warnings
+        return batches
 
     def result(self, dry_run: bool = False, deleted: int = 0, embedded: int = 0, cached: int = 0) -> Synced:
         return Synced(self.folder, self.added, self.changed, self.unchanged, self.removed, self.skipped,

@@ -1,0 +1,136 @@
+"""The embedding cache (issue 21, item 3): chunk vectors kept by (model fingerprint, text
+sha256) in `cache/embeddings.sqlite`, bounded, and never another model's vector."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+import embkit
+from embkit.ingest.embedding_cache import CACHE_FILE, EmbeddingCache, counting
+from embkit.ingest.model_fingerprint import model_fingerprint
+from embkit.store import Space
+
+TEXTS = ["Green tea is steeped for two minutes.", "The kettle whistles when the water boils.",
+         "Porcelain cups keep the tea warm.", "Mint grows fast in the garden."]
+
+
+def word_vectors(path, rows: dict[str, list[float]]) -> str:
+    """A word-vector model file (GloVe's text format): a real model embkit loads by path."""
+    path.write_text("".join(f"{w} {' '.join(str(x) for x in v)}\n" for w, v in rows.items()))
+    return str(path)
+
+
+def test_adding_a_text_again_embeds_nothing_and_gives_the_same_vector(tmp_path):
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    with counting() as first:
+        col.add(TEXTS, ids=["a", "b", "c", "d"])
+    with counting() as again:
+        col.add([TEXTS[1], TEXTS[2], "A new text about oolong."], ids=["b2", "c2", "e"])
+    assert (first.embedded, first.cached) == (4, 0)
+    assert (again.embedded, again.cached) == (1, 2)
+    got = {d.id: d.vector for d in col.get(["b", "b2", "c", "c2"], include_vectors=True)}
+    assert np.array_equal(got["b"], got["b2"]) and np.array_equal(got["c"], got["c2"])
+    assert (tmp_path / "c" / CACHE_FILE).is_file()
+    assert col.embedding_cache.stats()["entries"] == 5
+    col.close()
+
+
+def test_the_same_text_in_one_batch_is_embedded_once(tmp_path):
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    with counting() as counts:
+        col.add([TEXTS[0], TEXTS[0], TEXTS[1]], ids=["a", "b", "c"])
+    assert (counts.embedded, counts.cached) == (2, 1)
+    col.close()
+
+
+def test_two_models_never_share_a_vector_for_the_same_text(tmp_path, minilm):
+    """One cache file, the same text, GloVe then MiniLM (and MiniLM int8): each gets its own."""
+    cache = EmbeddingCache(tmp_path)
+    glove = embkit.load_encoder("glove-50d")
+    spaces = {name: Space("text", name, dim, "cosine", True)
+              for name, dim in (("glove-50d", 50), ("minilm", 384), ("minilm-int8", 384))}
+    prints = {name: model_fingerprint(space) for name, space in spaces.items()}
+    assert len(set(prints.values())) == 3 and None not in prints.values()
+    text = [TEXTS[0]]
+    a = cache.encode(prints["glove-50d"], text, lambda t, p: glove.encode(t))
+    b = cache.encode(prints["minilm"], text, lambda t, p: minilm.encode(t))
+    assert a.shape == (1, 50) and b.shape == (1, 384)
+    assert np.array_equal(a, glove.encode(text)) and np.array_equal(b, minilm.encode(text))
+    with counting() as counts:  # now both are cached: each model its own vector back
+        assert np.array_equal(cache.encode(prints["glove-50d"], text, None), a)
+        assert np.array_equal(cache.encode(prints["minilm"], text, None), b)
+    assert (counts.embedded, counts.cached) == (0, 2)
+
+
+def test_new_weights_change_the_fingerprint_and_the_vector(tmp_path):
+    """A model file rewritten with other weights: the same text is embedded again."""
+    model = word_vectors(tmp_path / "words.txt", {"tea": [1, 0, 0], "cup": [0, 1, 0]})
+    col = embkit.create(tmp_path / "c", model=model)
+    col.add(["tea cup"], ids=["a"])
+    before = col.get(["a"], include_vectors=True)[0].vector
+    col.close()
+    word_vectors(tmp_path / "words.txt", {"tea": [0, 0, 1], "cup": [0, 1, 0]})
+    col = embkit.open(tmp_path / "c")
+    with counting() as counts:
+        col.add(["tea cup"], ids=["b"])
+    after = col.get(["b"], include_vectors=True)[0].vector
+    assert counts.embedded == 1
+    assert np.allclose(before, [0.7071068, 0.7071068, 0]) and np.allclose(after, [0, 0.7071068, 0.7071068])
+    col.close()
+
+
+def test_the_least_recently_used_go_past_the_bound(tmp_path):
+    glove = embkit.load_encoder("glove-50d")
+    cache = EmbeddingCache(tmp_path, max_bytes=3 * 50 * 4)  # three 50-d vectors
+    fp = model_fingerprint(Space("text", "glove-50d", 50, "cosine", True))
+    encode = lambda t, p: glove.encode(t)  # noqa: E731
+    cache.encode(fp, TEXTS[:3], encode)
+    cache.encode(fp, TEXTS[:1], encode)  # the first is used again: the second is now the oldest
+    cache.encode(fp, TEXTS[3:], encode)
+    assert cache.stats() | {"file_bytes": 0} == {"entries": 3, "bytes": 600, "max_bytes": 600, "file_bytes": 0}
+    with counting() as counts:
+        cache.encode(fp, [TEXTS[0], TEXTS[2], TEXTS[3]], None)  # all kept: the encoder is never called
+    assert counts.embedded == 0
+    with counting() as counts:
+        cache.encode(fp, [TEXTS[1]], encode)
+    assert counts.embedded == 1
+    cache.max_bytes = 0  # a smaller bound evicts at once
+    assert cache.stats()["entries"] == 0
+    with pytest.raises(embkit.EmbkitError, match="cache_max_bytes: must be a whole number of bytes"):
+        cache.max_bytes = -1
+
+
+def test_a_damaged_cache_file_is_started_afresh(tmp_path):
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.add(TEXTS[:2], ids=["a", "b"])
+    (tmp_path / "c" / CACHE_FILE).write_bytes(b"not a database at all " * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / "c" / CACHE_FILE).with_name(CACHE_FILE.name + suffix).unlink(missing_ok=True)
+    with counting() as counts:
+        col.add(TEXTS[:2], ids=["a2", "b2"])
+    assert counts.embedded == 2 and col.count() == 4
+    with sqlite3.connect(tmp_path / "c" / CACHE_FILE) as con:
+        assert con.execute("SELECT count(*) FROM vectors").fetchone()[0] == 2
+    col.close()
+
+
+def test_the_cache_can_be_turned_off(tmp_path):
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.cache_embeddings = False
+    with counting() as counts:
+        col.add(TEXTS[:2], ids=["a", "b"])
+        col.add(TEXTS[:2], ids=["a2", "b2"])
+    assert counts.embedded == 4 and col.embedding_cache is None
+    assert not (tmp_path / "c" / CACHE_FILE).exists()
+    with pytest.raises(embkit.EmbkitError, match="cache_embeddings: expected true or false"):
+        col.cache_embeddings = "no"
+    col.close()
+
+
+def test_a_collection_of_given_vectors_has_no_cache(tmp_path):
+    col = embkit.create(tmp_path / "c", model=None, dim=3)
+    col.add(vectors=np.eye(3, dtype=np.float32), ids=["x", "y", "z"])
+    assert not (tmp_path / "c" / CACHE_FILE).exists()
+    assert model_fingerprint(col.space) is None
+    col.close()
