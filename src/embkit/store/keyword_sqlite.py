@@ -68,38 +68,38 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     index and `new` ({row id: text now}) enter it; a row id in both is replaced."""
     removed, old_docs, old_tokens = postings_of(old)
     added, new_docs, new_tokens = postings_of(new)
-    stale: list[tuple[int]] = []
+    stale: list[tuple[str, int]] = []
     blocks: list[tuple[str, int, bytes]] = []
     nothing = np.zeros(0, dtype=POSTING)
     for term in sorted(removed.keys() | added.keys()):
         _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), stale, blocks)
-    c.executemany("DELETE FROM kw_blocks WHERE rowid = ?", stale)  # all before any insert: (term, first) is unique
+    c.executemany("DELETE FROM kw_blocks WHERE term = ? AND first = ?", stale)  # all before any insert: (term, first) is unique
     c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)", blocks)
     if old_docs or new_docs:
         _add_stats(c, new_docs - old_docs, new_tokens - old_tokens)
 
 
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray,
-             stale: list[tuple[int]], blocks: list[tuple[str, int, bytes]]) -> None:
+             stale: list[tuple[str, int]], blocks: list[tuple[str, int, bytes]]) -> None:
     """The blocks of `term` that the row ids `gone` and `added` fall in, to `stale`, and
     blocks without `gone` and with `added` in their place, to `blocks`."""
     lo = int(min(gone.min(initial=MAX_ROWID), added["rowid"].min(initial=MAX_ROWID)))
     hi = int(max(gone.max(initial=0), added["rowid"].max(initial=0)))
     rows = c.execute(
-        "SELECT rowid, first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
+        "SELECT first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
         "coalesce((SELECT max(first) FROM kw_blocks WHERE term = ?1 AND first <= ?2), -1) ORDER BY first",
         (term, lo, hi)).fetchall()
-    current = np.frombuffer(b"".join(r[2] for r in rows), dtype=POSTING)
+    current = np.frombuffer(b"".join(r[1] for r in rows), dtype=POSTING)
     if len(gone) == 0 and (len(current) == 0 or current["rowid"][-1] < lo):
         merged = np.concatenate([current, added])  # appending new documents: already in order
     else:
         kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
         merged = np.concatenate([kept, added])
         merged = merged[np.argsort(merged["rowid"], kind="stable")]
-    stale.extend((r[0],) for r in rows)
+    stale.extend((term, r[0]) for r in rows)
     for start in range(0, len(merged), BLOCK):
         block = merged[start:start + BLOCK]
-        first = int(block["rowid"][0]) if start or not rows else min(int(block["rowid"][0]), rows[0][1])
+        first = int(block["rowid"][0]) if start or not rows else min(int(block["rowid"][0]), rows[0][0])
         blocks.append((term, first, block.tobytes()))
 
 
