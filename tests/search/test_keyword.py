@@ -183,3 +183,19 @@ def test_empty_collection(tmp_path):
     assert len(index.search("cat", 3)[0]) == 0
     info = index.info()
     assert info["docs"] == 0 and info["current"] and info["kind"] == "bm25" and "stemmer" in info["tokenizer"]
+
+
+def test_an_index_of_another_tokenizer_is_rebuilt_on_open(tmp_path):
+    """Terms from another tokenizer (an older stemmer, say) would silently not match:
+    opening a writable collection whose index records another tokenizer rebuilds it."""
+    col, index = make(tmp_path, ANIMALS)
+    expected = index.search("running cats", 5)
+    with col._store._write() as c:  # as if written by another release: other terms, other totals
+        c.execute("UPDATE kw_blocks SET term = term || 'x'")
+        c.execute("UPDATE meta SET value = 'whitespace' WHERE key = 'kw_tokenizer'")
+    assert len(index.search("running cats", 5)[0]) == 0
+    col.close()
+    with embkit.open(tmp_path / "c") as again:
+        found = KeywordIndex(again._store).search("running cats", 5)
+    np.testing.assert_array_equal(found[0], expected[0])
+    np.testing.assert_allclose(found[1], expected[1], atol=1e-6)
