@@ -10,6 +10,7 @@ from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
 from ..ingest.add_files import add_files
 from ..ingest.skips import NOT_IMAGE, summary as skip_summary
+from ..maintenance.sizes import human, size_line
 from ..search import METRICS
 from ..validate import MAX_DOCUMENT_BYTES
 from .common import DirArg, JsonOpt, WhereOpt, _json_default, _print_json, _progress, _where, app
@@ -177,9 +178,9 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
     if as_json:
         _print_json(data)
         return
-    for key in ("path", "count", "documents", "chunks", "model", "dim", "metric", "bytes", "generation",
-                "schema_version"):
+    for key in ("path", "count", "documents", "chunks", "model", "dim", "metric", "generation", "schema_version"):
         typer.echo(f"{key:>15}: {data[key]}")
+    typer.echo(f"{'size':>15}: {size_line(data['sizes'])}")
     if data["read_only"]:
         typer.echo(f"{'read-only':>15}: yes (searches work; writes are refused, caches are not saved)")
     for name, space in data["spaces"].items():
@@ -190,4 +191,4 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
         typer.echo(f"{'reembedding':>15}: {source} -> {target} (unfinished: run `embkit reembed` again)")
     ix = data["index"]
     state = "current" if ix["current"] else "stale (rebuilt or caught up at the next search)"
-    typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {ix['bytes']} bytes, {state}")
+    typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {human(ix['bytes'])}, {state}")

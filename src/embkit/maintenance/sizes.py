@@ -32,6 +32,15 @@ def sizes(store: Store, index_bytes: int) -> dict:
     return {**parts, "other": total - sum(parts.values()), "total": total}
 
 
+def size_line(parts: dict) -> str:
+    """`12.4 MiB (store 10.1 MiB, vector index 1.2 MiB, keyword index 1.0 MiB, caches 0 B)`."""
+    shown = [f"{name.replace('_', ' ')} {human(parts[name])}" for name in ("store", "vector_index", "keyword_index",
+                                                                          "caches")]
+    if parts.get("other"):
+        shown.append(f"other {human(parts['other'])}")
+    return f"{human(parts['total'])} ({', '.join(shown)})"
+
+
 def human(n: int | float) -> str:
     """Bytes in binary units, three significant figures: 812 B, 12.4 MiB, 1.07 GiB."""
     value, unit = float(n), 0

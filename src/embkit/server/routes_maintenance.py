@@ -1,9 +1,11 @@
 """Keeping a served collection sound: `GET /collections/{name}/check`, the same report
-as `embkit check --json`."""
+as `embkit check --json`; `POST /collections/{name}/compact`, as `embkit compact --json`."""
 
 from fastapi import APIRouter, Depends, Request
 
+from ..errors import EmbkitError
 from .auth import requires
+from .errors import ApiError
 from .state import hosted
 
 router = APIRouter(tags=["maintenance"])
@@ -18,3 +20,17 @@ def check_collection(name: str, request: Request, repair: bool = False, _=Depend
     h = hosted(request, name)
     with (h.lock.writing() if repair else h.lock.reading()):
         return h.collection.check(repair=repair).to_dict()
+
+
+@router.post("/collections/{name}/compact")
+def compact_collection(name: str, request: Request, _=Depends(requires("write"))) -> dict:
+    """Give back the space deleted documents left (`{"backend", "before", "after",
+    "indexes", "removed"}`: bytes on disk before and after, spaces whose index was rebuilt,
+    cache files removed). Searches and writes wait meanwhile. 409 when the collection
+    cannot be compacted now (read-only, or open in another process)."""
+    h = hosted(request, name)
+    with h.lock.writing():
+        try:
+            return h.collection.compact()
+        except EmbkitError as e:  # nothing the request said was wrong: the collection's state is
+            raise ApiError(409, str(e)) from None
