@@ -184,3 +184,25 @@ def test_http_compact_needs_the_write_scope(tmp_path):
             assert c.get("/collections/docs").json()["count"] == N // 2
     finally:
         assert live.stop() == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgres_compact_is_vacuum_full_and_loses_nothing(backend):
+    n = 600
+    vectors = np.random.default_rng(3).standard_normal((n, DIM)).astype(np.float32)
+    with embkit.create(backend("c"), model=None, dim=DIM) as col:
+        col.add(texts(n), ids=[f"d{i}" for i in range(n)], vectors=vectors,
+                metadatas=[{"i": i, "even": i % 2 == 0} for i in range(n)])
+        full = col.info()["sizes"]["total"]
+        col.delete(where={"even": True})
+        kept = [r.id for r in col.get([f"d{i}" for i in range(n)])]
+        dense = [[h.id for h in col.search(vector=vectors[i], k=5)] for i in range(1, 100, 10)]
+        keyword = [[h.id for h in col.search(w, k=5, mode="keyword")] for w in WORDS]
+        result = col.compact()
+        assert result["backend"] == "postgresql" and result["removed"] == [] and result["indexes"] == []
+        assert result["after"] < result["before"] and result["after"] <= 0.75 * full, (full, result)
+        assert [r.id for r in col.get([f"d{i}" for i in range(n)])] == kept == [f"d{i}" for i in range(1, n, 2)]
+        assert [[h.id for h in col.search(vector=vectors[i], k=5)] for i in range(1, 100, 10)] == dense
+        assert [[h.id for h in col.search(w, k=5, mode="keyword")] for w in WORDS] == keyword
+        sizes = col.info()["sizes"]
+        assert sizes["store"] + sizes["vector_index"] + sizes["keyword_index"] == sizes["total"] > 0

@@ -18,9 +18,9 @@ def sizes(store: Store, index_bytes: int) -> dict:
     indexes), nothing on local disk."""
     keyword = int(store.keyword_stats().get("bytes") or 0)  # None: a SQLite built without dbstat
     if store.backend != "sqlite":
-        tables = store.size_bytes()
-        parts = {"store": max(tables - keyword, 0), "vector_index": index_bytes, "keyword_index": keyword,
-                 "caches": 0, "other": 0}
+        tables = store.size_bytes()  # with their indexes: pgvector's and the keyword tables' among them
+        parts = {"store": max(tables - keyword - index_bytes, 0), "vector_index": index_bytes,
+                 "keyword_index": keyword, "caches": 0, "other": 0}
         return {**parts, "total": sum(parts.values())}
     root = Path(store.path)
     total = folder_bytes(root)

@@ -302,6 +302,23 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
                          (self.url.schema,)).fetchone()
         return int(row[0])
 
+    def vacuum(self, wait: bool = True) -> bool:
+        """VACUUM (FULL, ANALYZE) of each of the collection's tables (`compact`): rewritten
+        without dead rows, their indexes rebuilt. Outside any transaction, as PostgreSQL
+        requires; each table is locked while it is rewritten, so `wait` is always True."""
+        from psycopg import sql
+
+        self.check_writable()
+        with self._lock:
+            if self._conn.closed or self._conn.broken:  # the server restarted: reconnect
+                self._conn = connect(self.url.conninfo)
+            tables = [r[0] for r in self._conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s "
+                                                       "ORDER BY tablename", (self.url.schema,))]
+            for table in tables:
+                self._conn.execute(sql.SQL("VACUUM (FULL, ANALYZE) {}.{}").format(
+                    sql.Identifier(self.url.schema), sql.Identifier(table)))
+        return True
+
     def integrity_problems(self) -> list[str]:
         """What `embkit check` can verify of the tables (PostgreSQL checks its own pages):
         every table present, no vector without its document, no change logged ahead."""
