@@ -23,7 +23,7 @@ from ..errors import EmbkitError
 from . import bm25
 from .keyword_terms import DESCRIPTION, tokenize_ids
 
-BLOCK = 256  # postings per block: 2 KiB, so a write rewrites little and a block stays in its page
+BLOCK = 248  # postings per block: two full blocks fill a 4 KiB page, four an 8 KiB one; a write rewrites little
 POSTING = np.dtype([("rowid", "<u4"), ("tf", "<u2"), ("dl", "<u2")])
 MAX_ROWID = 2**32 - 1
 TABLES = ["""CREATE TABLE kw_blocks (
@@ -68,21 +68,31 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     index and `new` ({row id: text now}) enter it; a row id in both is replaced."""
     removed, old_docs, old_tokens = postings_of(old)
     added, new_docs, new_tokens = postings_of(new)
-    stale: list[tuple[str, int]] = []
-    blocks: list[tuple[str, int, bytes]] = []
+    writes = _Writes()
     nothing = np.zeros(0, dtype=POSTING)
     for term in sorted(removed.keys() | added.keys()):
-        _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), stale, blocks)
-    c.executemany("DELETE FROM kw_blocks WHERE term = ? AND first = ?", stale)  # all before any insert: (term, first) is unique
-    c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)", blocks)
+        _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), writes)
+    # Deletes before inserts, since (term, first) is unique; a block that keeps its key is
+    # updated in place, so its row stays in its page instead of leaving a hole there.
+    c.executemany("DELETE FROM kw_blocks WHERE term = ? AND first = ?", writes.deletes)
+    c.executemany("UPDATE kw_blocks SET postings = ? WHERE term = ? AND first = ?", writes.updates)
+    c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)", writes.inserts)
     if old_docs or new_docs:
         _add_stats(c, new_docs - old_docs, new_tokens - old_tokens)
 
 
-def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray,
-             stale: list[tuple[str, int]], blocks: list[tuple[str, int, bytes]]) -> None:
-    """The blocks of `term` that the row ids `gone` and `added` fall in, to `stale`, and
-    blocks without `gone` and with `added` in their place, to `blocks`."""
+class _Writes:
+    """The block rows a write deletes, updates and inserts."""
+
+    def __init__(self):
+        self.deletes: list[tuple[str, int]] = []
+        self.updates: list[tuple[bytes, str, int]] = []
+        self.inserts: list[tuple[str, int, bytes]] = []
+
+
+def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
+    """The blocks of `term` that the row ids `gone` and `added` fall in, rewritten
+    without `gone` and with `added` (as rows to delete, update and insert)."""
     lo = int(min(gone.min(initial=MAX_ROWID), added["rowid"].min(initial=MAX_ROWID)))
     hi = int(max(gone.max(initial=0), added["rowid"].max(initial=0)))
     rows = c.execute(
@@ -96,11 +106,17 @@ def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarr
         kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
         merged = np.concatenate([kept, added])
         merged = merged[np.argsort(merged["rowid"], kind="stable")]
-    stale.extend((term, r[0]) for r in rows)
+    old_firsts = [r[0] for r in rows]
+    new_firsts = []
     for start in range(0, len(merged), BLOCK):
         block = merged[start:start + BLOCK]
         first = int(block["rowid"][0]) if start or not rows else min(int(block["rowid"][0]), rows[0][0])
-        blocks.append((term, first, block.tobytes()))
+        new_firsts.append(first)
+        if first in old_firsts:
+            writes.updates.append((block.tobytes(), term, first))
+        else:
+            writes.inserts.append((term, first, block.tobytes()))
+    writes.deletes.extend((term, f) for f in old_firsts if f not in new_firsts)
 
 
 def _add_stats(c: sqlite3.Connection, docs: int, tokens: int) -> None:
