@@ -4,15 +4,21 @@ transaction, so there is nothing to catch up, save or rebuild in the background;
 module gives it the VectorIndex and IndexLifecycle contracts (protocol.py), through the
 PostgreSQL store's public SQL helpers (`statement`, `transaction`, `read_connection`)."""
 
+import json
+import logging
+
 import numpy as np
 
 from ..errors import EmbkitError
-from .ivf import effective_nlist
 from ..store.pg_search import Candidates
+from .ivf import effective_nlist
 from .spec import SEARCH_PARAMS, IndexSpec, check_param, parse_spec
 
 DEFAULT_SPEC = "hnsw:M=16,efc=64,ef=40"  # pgvector's own defaults
 SPEC_KEY = "index_spec:"
+TRAINED_KEY = "index_trained:"  # meta, for ivfflat: {"rows": vectors its lists were trained on, "asked": spec, "retrains"}
+RETRAIN_GROWTH = 4  # as FAISS's IVF (manager.py): retrain once the table holds 4x the vectors
+log = logging.getLogger("embkit.index")
 METHODS = {"hnsw": "hnsw", "ivf": "ivfflat", "flat": None}  # embkit kind -> pgvector access method
 OPS = {"cosine": ("<=>", "vector_cosine_ops"), "dot": ("<#>", "vector_ip_ops"), "l2": ("<->", "vector_l2_ops")}
 MAX_EF = 1000  # hnsw.ef_search; a wider beam (a widened filter search) is clamped to it
@@ -166,14 +172,36 @@ class PgIndexManager:
         if parsed.kind not in METHODS:
             raise EmbkitError(f"spec: the PostgreSQL backend supports {', '.join(METHODS)} (pgvector), "
                               f"not {parsed.kind!r}")
-        parsed = _checked(parsed, self.store.count())
-        self._create(METHODS[parsed.kind], OPS[self.space.metric][1], parsed)
+        return self._build(parsed, 0)
+
+    def _build(self, asked: IndexSpec, retrains: int) -> PgVectorIndex:
+        spec = _checked(asked, self.store.count())
+        self._create(METHODS[spec.kind], OPS[self.space.metric][1], spec, (asked, retrains))
         self._searcher = None
         return self.current()
 
-    def _create(self, method: str | None, opclass: str, spec: IndexSpec) -> None:
+    def retrain_if_grown(self) -> bool:
+        """Rebuild an ivfflat index (its lists trained again, their number chosen again
+        for the data) once the table holds RETRAIN_GROWTH times the vectors it was trained
+        on; says so in the log and in info's `retrains`. True if it did."""
+        row = self.store.read_connection().execute(self.store.statement(
+            "SELECT m.value, (SELECT count(*) FROM {s}.{v}) FROM {s}.meta m WHERE m.key = %s", self.space.name),
+            (TRAINED_KEY + self.space.name,)).fetchone()
+        if row is None:
+            return False
+        trained, rows = json.loads(row[0]), row[1]
+        if rows <= RETRAIN_GROWTH * max(trained["rows"], 1):
+            return False
+        log.info("pgvector ivfflat index of space %r retrained: %d vectors, %d when its lists were trained",
+                 self.space.name, rows, trained["rows"])
+        self._build(parse_spec(trained["asked"]), trained["retrains"] + 1)
+        return True
+
+    def _create(self, method: str | None, opclass: str, spec: IndexSpec, asked: tuple[IndexSpec, int]) -> None:
         """Replace the space's pgvector index (`method` None: no index, exact scans) and
-        record `spec`, in one transaction: a failed build leaves the old index and spec."""
+        record `spec` (and for ivfflat, the rows its lists are trained on, the spec
+        `asked` and how many retrains so far), in one transaction: a failed build
+        leaves the old index and spec."""
         from psycopg import sql  # the optional `postgres` extra: only PostgreSQL stores get here
 
         q, name, literal = self.store.statement, sql.Identifier(f"vec_{self.space.name}_index"), sql.Literal
@@ -188,6 +216,11 @@ class PgIndexManager:
                             self.space.name, i=name, o=sql.SQL(opclass), n=literal(spec.params["nlist"])))
             c.execute(q("INSERT INTO {s}.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
                       (SPEC_KEY + self.space.name, str(spec)))
+            c.execute(q("DELETE FROM {s}.meta WHERE key = %s"), (TRAINED_KEY + self.space.name,))
+            if method == "ivfflat":
+                c.execute(q("INSERT INTO {s}.meta SELECT %s, json_build_object('rows', count(*), 'asked', %s::text, "
+                            "'retrains', %s)::text FROM {s}.{v}", self.space.name),
+                          (TRAINED_KEY + self.space.name, str(asked[0]), asked[1]))
 
     def index_bytes(self) -> int:
         """Size of the space's pgvector index (0 without one)."""
@@ -202,13 +235,16 @@ class PgIndexManager:
         generation = self.store.generation
         if int(self.store.meta("changes_from") or 0) < generation:
             self.store.prune_changes(generation)
+        self.retrain_if_grown()  # the process that grew the table pays for it, once per fourfold
 
     def info(self) -> dict:
         spec = self.configured()
+        trained = json.loads(self.store.meta(TRAINED_KEY + self.space.name) or "{}")
         return {"configured": str(spec), "building": False, "memory_budget": None, "kind": spec.kind,
                 "spec": str(spec), "params": spec.params, "backend": "pgvector", "current": True,
                 "bytes": self.index_bytes(), "persisted": True, "dead": 0,
-                "generation": self.store.generation, "count": self.store.count()}
+                "generation": self.store.generation, "count": self.store.count(),
+                "trained_on": trained.get("rows"), "retrains": trained.get("retrains", 0)}
 
 
 def _checked(spec: IndexSpec, count: int) -> IndexSpec:

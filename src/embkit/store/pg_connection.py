@@ -74,7 +74,9 @@ def connect(conninfo: str, create_extension: bool = False, field: str = "url"):
     except ImportError:
         raise EmbkitError("url: the PostgreSQL backend needs `pip install 'embkit[postgres]'`") from None
     try:
-        conn = psycopg.connect(conninfo, autocommit=True)
+        # No server-side prepared statements: psycopg prepares a query on its 5th run with a
+        # round trip of its own, and a generic plan would ignore the LIMIT a search binds.
+        conn = psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
     except psycopg.Error as e:
         raise EmbkitError(f"{field}: cannot connect to PostgreSQL ({str(e).strip().splitlines()[0]})") from None
     try:
