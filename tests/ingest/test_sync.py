@@ -62,7 +62,8 @@ def test_the_four_cases_added_unchanged_changed_removed(backend, docs):
     (docs / "guide/cups.md").unlink()
     (docs / "notes/new.txt").write_text("Honey sweetens a cup of chamomile.")
     done = col.sync(docs)
-    assert (done.added, done.changed, done.removed) == (["docs/notes/new.txt"], ["docs/tea.txt"], ["docs/guide/cups.md"])
+    assert (done.added, done.changed, done.removed) == \
+        (["docs/notes/new.txt"], ["docs/tea.txt"], ["docs/guide/cups.md"])
     assert done.unchanged == ["docs/guide/kettle.md", "docs/notes/garden.txt"]
     assert (done.documents, done.deleted, done.embedded) == (2, 1, 2)
     records = stored(col)

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import embkit
+
 from live_server import LiveServer
 from test_sync import TEXTS, make_folder, stored
 

@@ -11,8 +11,8 @@ only stored documents whose file they would choose can be removed. Images are sk
 (`embkit add` puts them in the image space). The collection comes in as an argument."""
 
 import hashlib
-from pathlib import Path, PurePosixPath
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path, PurePosixPath
 from typing import Callable, NamedTuple, Sequence
 
 from .. import validate
