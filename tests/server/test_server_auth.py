@@ -25,6 +25,7 @@ ROUTES = [
     ("GET", "/collections/{name}/fields", None, "read"),
     ("GET", "/collections/{name}/check", None, "read"),
     ("GET", "/collections/{name}/check?repair=true", None, "write"),  # rebuilding files: more than a read
+    ("POST", "/collections/{name}/compact", None, "write"),
     ("POST", "/collections/{name}/add", {"documents": [{"id": "new", "text": "A parrot talks all day."}]}, "write"),
     ("POST", "/collections/{name}/upsert", {"documents": [{"id": "new", "text": "A parrot repeats words."}]},
      "write"),
