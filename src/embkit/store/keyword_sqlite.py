@@ -92,30 +92,34 @@ class _Writes:
 
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
     """The blocks of `term` that the row ids `gone` and `added` fall in, rewritten
-    without `gone` and with `added` (as rows to delete, update and insert)."""
-    lo = int(min(gone.min(initial=MAX_ROWID), added["rowid"].min(initial=MAX_ROWID)))
-    hi = int(max(gone.max(initial=0), added["rowid"].max(initial=0)))
+    without `gone` and with `added` (as rows to delete, update and insert). Both are
+    sorted by row id."""
+    ends = [int(x) for x in (gone[:1], gone[-1:], added["rowid"][:1], added["rowid"][-1:]) for x in x]
+    lo, hi = min(ends), max(ends)
     rows = c.execute(
         "SELECT first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
         "coalesce((SELECT max(first) FROM kw_blocks WHERE term = ?1 AND first <= ?2), -1) ORDER BY first",
         (term, lo, hi)).fetchall()
-    current = np.frombuffer(b"".join(r[1] for r in rows), dtype=POSTING)
-    if len(gone) == 0 and (len(current) == 0 or current["rowid"][-1] < lo):
-        merged = np.concatenate([current, added])  # appending new documents: already in order
+    if len(gone) == 0 and (not rows or int.from_bytes(rows[-1][1][-POSTING.itemsize:][:4], "little") < lo):
+        merged = b"".join([*(r[1] for r in rows), added.tobytes()])  # new documents appended: in order already
     else:
+        current = np.frombuffer(b"".join(r[1] for r in rows), dtype=POSTING)
         kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
-        merged = np.concatenate([kept, added])
-        merged = merged[np.argsort(merged["rowid"], kind="stable")]
+        both = np.concatenate([kept, added])
+        merged = both[np.argsort(both["rowid"], kind="stable")].tobytes()
     old_firsts = [r[0] for r in rows]
     new_firsts = []
-    for start in range(0, len(merged), BLOCK):
-        block = merged[start:start + BLOCK]
-        first = int(block["rowid"][0]) if start or not rows else min(int(block["rowid"][0]), rows[0][0])
+    size = BLOCK * POSTING.itemsize
+    for start in range(0, len(merged), size):
+        block = merged[start:start + size]
+        first = int.from_bytes(block[:4], "little")
+        if start == 0 and rows:  # the first block keeps covering what it covered
+            first = min(first, rows[0][0])
         new_firsts.append(first)
         if first in old_firsts:
-            writes.updates.append((block.tobytes(), term, first))
+            writes.updates.append((block, term, first))
         else:
-            writes.inserts.append((term, first, block.tobytes()))
+            writes.inserts.append((term, first, block))
     writes.deletes.extend((term, f) for f in old_firsts if f not in new_firsts)
 
 
