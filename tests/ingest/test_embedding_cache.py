@@ -134,3 +134,18 @@ def test_a_collection_of_given_vectors_has_no_cache(tmp_path):
     assert not (tmp_path / "c" / CACHE_FILE).exists()
     assert model_fingerprint(col.space) is None
     col.close()
+
+
+def test_embkit_add_no_cache_leaves_no_cache_and_add_fills_it(tmp_path):
+    from live_server import embkit_cli
+
+    (tmp_path / "docs").mkdir()
+    for n, text in enumerate(TEXTS):
+        (tmp_path / "docs" / f"{n}.txt").write_text(text)
+    embkit.create(tmp_path / "c", model="glove-50d").close()
+    done = embkit_cli("add", str(tmp_path / "c"), str(tmp_path / "docs"), "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "c" / CACHE_FILE).exists()
+    done = embkit_cli("add", str(tmp_path / "c"), str(tmp_path / "docs"), "--upsert")
+    assert done.returncode == 0, done.stderr
+    assert EmbeddingCache(tmp_path / "c").stats()["entries"] == len(TEXTS)

@@ -58,6 +58,8 @@ def add(path: str = DirArg,
                                                help="Largest document (UTF-8 bytes of text); a larger one "
                                                "rejects the batch before anything is embedded."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="List every skipped file and why."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Embed every text again instead of taking the "
+                                      "vectors of texts embedded before from the embedding cache."),
         as_json: bool = JsonOpt) -> None:
     """Embed and store documents. Every file is read and checked before anything is
     written, and all of them land in one transaction. Documents longer than the model
@@ -67,6 +69,7 @@ def add(path: str = DirArg,
     image space, unknown formats, unreadable files) are skipped with one summary warning
     and the exit code is 3; a bad record in any file rejects everything (exit 1)."""
     with open_collection(path) as col:  # a missing collection fails before any file is read
+        col.cache_embeddings = not no_cache
         done = add_files(col, files, include=include, exclude=exclude, text_column=text_column,
                          id_column=id_column, upsert=upsert, batch_size=batch_size, chunk=not no_chunk,
                          chunk_tokens=chunk_tokens, overlap=overlap, image_model=image_model,
