@@ -32,7 +32,7 @@ class Wire:
         return self
 
     def __exit__(self, *exc) -> None:
-        for conn, (fd, path) in zip(self.conns, self._files):
+        for conn, (_, path) in zip(self.conns, self._files):
             conn.pgconn.untrace()
             with open(path, encoding="utf-8", errors="replace") as f:
                 self.lines += [line for line in f.read().splitlines() if line.startswith("F\t")]

@@ -6,7 +6,6 @@ collection is migrated by building it; nothing of it is kept in a local folder."
 import json
 
 import numpy as np
-import pytest
 
 import embkit
 from embkit.store.keyword_terms import DESCRIPTION, tokenize_terms
@@ -35,6 +34,10 @@ def texts(rng, n):
     return out
 
 
+def records(rng, ids):
+    return [Record(i, t, {"g": int(rng.integers(3))}) for i, t in zip(ids, texts(rng, len(ids)))]
+
+
 def write(stores, rng, records, upsert, documents=()):
     vectors = rng.normal(size=(len(records), SPACE.dim)).astype(np.float32)
     for store in stores:
@@ -50,14 +53,12 @@ def interleave(stores, rng, steps=40):
         if action == "add" or not alive:
             batch = [f"d{serial + i}" for i in range(int(rng.integers(1, 6)))]
             serial += len(batch)
-            write(stores, rng, [Record(i, t, {"g": int(rng.integers(3))}) for i, t in zip(batch, texts(rng, len(batch)))],
-                  upsert=False)
+            write(stores, rng, records(rng, batch), upsert=False)
             alive += batch
         elif action == "upsert":
             batch = list(rng.choice(alive, size=min(len(alive), 3), replace=False)) + [f"d{serial}"]
             serial += 1
-            write(stores, rng, [Record(i, t, {"g": int(rng.integers(3))}) for i, t in zip(batch, texts(rng, len(batch)))],
-                  upsert=True)
+            write(stores, rng, records(rng, batch), upsert=True)
             alive = list(dict.fromkeys(alive + batch))
         elif action == "chunks":  # a document as 1-4 chunks: an upsert with fewer sweeps the rest
             doc = f"doc{int(rng.integers(3))}"

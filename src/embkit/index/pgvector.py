@@ -16,7 +16,7 @@ from .spec import SEARCH_PARAMS, IndexSpec, check_param, parse_spec
 
 DEFAULT_SPEC = "hnsw:M=16,efc=64,ef=40"  # pgvector's own defaults
 SPEC_KEY = "index_spec:"
-TRAINED_KEY = "index_trained:"  # meta, for ivfflat: {"rows": vectors its lists were trained on, "asked": spec, "retrains"}
+TRAINED_KEY = "index_trained:"  # meta, ivfflat: {"rows": vectors its lists trained on, "asked": spec, "retrains"}
 RETRAIN_GROWTH = 4  # as FAISS's IVF (manager.py): retrain once the table holds 4x the vectors
 log = logging.getLogger("embkit.index")
 METHODS = {"hnsw": "hnsw", "ivf": "ivfflat", "flat": None}  # embkit kind -> pgvector access method

@@ -18,12 +18,12 @@ import numpy as np
 
 from ..errors import EmbkitError
 from . import pg_json
+from .keyword_terms import DESCRIPTION
 from .pg_connection import READ_ONLY, PgUrl, connect
 from .pg_keyword import KEYWORD_TABLES, TOKENIZER_KEY, PgKeyword
 from .pg_migrate import migrate
 from .pg_search import PgSearch
 from .postgres_reembed import PgReembed
-from .keyword_terms import DESCRIPTION
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
 from .types import Record, Space, part_of
 
