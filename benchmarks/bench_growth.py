@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> dict:
     out = {"command": " ".join(["benchmarks/bench_growth.py", *sys.argv[1:]]),
            "machine": machine(["embkit", "chromadb", "faiss-cpu", "model2vec", "numpy"]),
            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-           "static_model": str(data.static_model()), "embed_docs_per_s": {}, "dim": data.STATIC_DIMS,
+           "static_model": str(data.static_model()), "dim": data.STATIC_DIMS,
            "payload": {str(size): data.payload_bytes(size) for size in sorted({s for s, _, _ in runs})}, "runs": []}
     files = {}
     for model, largest in models.items():
         print(f"vectors: {model} for {largest:,} documents", file=sys.stderr, flush=True)
         files[model] = data.ensure_vectors(args.work, model, largest, args.queries)
-        out["embed_docs_per_s"][model] = data.embed_rate(args.work, model)
     for size, model, side in runs:
         out["runs"].append(measure(size, model, side, args, files[model]))
         report.write(out, args.out)  # after every run, so a stopped run keeps what it measured

@@ -5,8 +5,10 @@ model (cached as .npy in the work folder, so every side gets the very same float
 The distilled static model (MiniLM through model2vec, 384 dims, `embkit train distill
 --pca-dims 384`) is built once under EMBKIT_HOME/bench/ and reused."""
 
+import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from short_texts import DATA, short_texts
 FILTER_FIELD, FILTER_BUCKETS, FILTER_VALUE = "bucket", 100, 42  # where {"bucket": 42}: 1% of the documents
 ADD_ONE_POOL = 400  # texts after the collection's last one, for the add-one-document rounds
 STATIC_DIMS = 384
+EMBED_CHUNK = 10_000  # texts embedded per call while the vector cache is made (progress between)
+EMBED_SAMPLE = 2_000  # texts the build phase embeds to time the model
 
 
 def metadata(i: int) -> dict:
@@ -58,43 +62,62 @@ def model_path(model: str) -> str:
     return str(static_model()) if model == "static" else model
 
 
-def vectors_file(work: Path, model: str, count: int) -> Path:
-    return work / f"vectors-{model}-{count}.npy"
+def fingerprint(model: str) -> str:
+    """What the cached vectors depend on: the text generator and the model's weights."""
+    digest = hashlib.sha256(Path(short_texts.__code__.co_filename).read_bytes())
+    if model == "static":
+        digest.update((static_model() / "model.safetensors").read_bytes())
+    else:
+        digest.update(model.encode())
+    return digest.hexdigest()[:12]
 
 
 def ensure_vectors(work: Path, model: str, count: int, n_queries: int) -> dict:
-    """Vectors of the first `count` texts (and the add-one pool after them, and the
-    queries) by `model`, cached; a cache covering more texts is sliced. Returns the
-    files and, when it embedded, the model's documents per second."""
-    work.mkdir(parents=True, exist_ok=True)
+    """Files of the vectors by `model` of the first `count` texts (and the add-one pool
+    after them) and of the queries, made once (not timed: the sides time their own
+    embedding); a cache covering more texts serves a smaller size."""
+    folder = work / "vectors" / f"{model}-{fingerprint(model)}"
+    folder.mkdir(parents=True, exist_ok=True)
     total = count + ADD_ONE_POOL
-    queries_file = work / f"queries-{model}-{n_queries}.npy"
-    cached = sorted((int(p.stem.rsplit("-", 1)[1]), p) for p in work.glob(f"vectors-{model}-*.npy"))
+    queries_file = folder / f"queries-{n_queries}.npy"
+    cached = sorted((int(p.stem.split("-")[1]), p) for p in folder.glob("docs-*.npy"))
     covering = [p for n, p in cached if n >= total]
-    out = {"docs": str(covering[0]) if covering else str(vectors_file(work, model, total)),
-           "queries": str(queries_file), "embed_docs_per_s": None}
+    out = {"docs": str(covering[0] if covering else folder / f"docs-{total}.npy"), "queries": str(queries_file)}
     if covering and queries_file.is_file():
         return out
     from embkit import load_encoder
 
     encoder = load_encoder(model_path(model))
     if not queries_file.is_file():
-        np.save(queries_file, encoder.encode(queries(n_queries), batch_size=256))
+        _save(queries_file, encoder.encode(queries(n_queries), batch_size=64))
     if not covering:
-        _, docs = texts(total)
-        encoder.encode(docs[:256], batch_size=256)  # warm up
-        started = time.perf_counter()
-        vecs = encoder.encode(docs, batch_size=256)
-        out["embed_docs_per_s"] = total / (time.perf_counter() - started)
-        np.save(out["docs"], vecs.astype(np.float32, copy=False))
-        (work / f"embed-{model}-{total}.json").write_text(json.dumps({"docs_per_s": out["embed_docs_per_s"]}))
+        parts = []
+        for start in range(0, total, EMBED_CHUNK):
+            _, docs = texts(min(EMBED_CHUNK, total - start), start)
+            parts.append(encoder.encode(docs, batch_size=64).astype(np.float32, copy=False))
+            print(f"  embedded {start + len(docs):,} / {total:,}", file=sys.stderr, flush=True)
+        _save(Path(out["docs"]), np.concatenate(parts))
     return out
 
 
-def embed_rate(work: Path, model: str) -> float | None:
-    """The documents per second measured when the largest cached vectors of `model` were made."""
-    found = sorted(work.glob(f"embed-{model}-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-    return json.loads(found[-1].read_text())["docs_per_s"] if found else None
+def _save(path: Path, array: np.ndarray) -> None:
+    """np.save through a temporary name, so a stopped run leaves no half-written cache."""
+    part = path.with_name(path.stem + ".part.npy")
+    np.save(part, array)
+    os.replace(part, path)
+
+
+def embed_rate(model: str, count: int = EMBED_SAMPLE) -> float:
+    """The model's documents per second on the first `count` texts (batch 64, after a warm-up):
+    what a user's `add` of texts spends before the store sees them."""
+    from embkit import load_encoder
+
+    encoder = load_encoder(model_path(model))
+    _, docs = texts(count)
+    encoder.encode(docs[:64], batch_size=64)
+    started = time.perf_counter()
+    encoder.encode(docs, batch_size=64)
+    return count / (time.perf_counter() - started)
 
 
 def payload_bytes(count: int) -> dict:

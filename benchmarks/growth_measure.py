@@ -2,7 +2,6 @@
 
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -14,14 +13,19 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory (ru_maxrss, KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the parent's
+    peak over fork and exec)."""
+    return _status_mib("VmHWM:")
 
 
 def rss_mib() -> float:
     """This process's resident memory now (VmRSS)."""
+    return _status_mib("VmRSS:")
+
+
+def _status_mib(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 
