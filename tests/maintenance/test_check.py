@@ -146,7 +146,8 @@ def test_a_corrupted_database_page_fails_integrity(tmp_path):
     folder = make(tmp_path / "c")
     db, rowid = folder / "embkit.db", rowid_of(folder, "d017")
     assert not (folder / "embkit.db-wal").exists() or (folder / "embkit.db-wal").stat().st_size == 0
-    data, page = bytearray(db.read_bytes()), 4096
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")  # the file's page size (sqlite_pages chooses it)
     hits = [m.start() for m in re.finditer(b"d017", data) if data[m.start() // page * page] == 0x0A]
     assert len(hits) == 1  # the id's key in the leaf page of the ids' index (page type 0x0A)
     data[hits[0]] = ord("x")  # one flipped byte: the table row and its index entry disagree
