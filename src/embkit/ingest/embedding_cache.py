@@ -210,11 +210,15 @@ def _lookup(con: sqlite3.Connection, keys: list[bytes]) -> dict[bytes, np.ndarra
         for key, blob in con.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
             found[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
     if found:
-        with _writing(con):
-            now, hit = time.time_ns(), list(found)
-            for start in range(0, len(hit), _IN):
-                part = hit[start:start + _IN]
-                con.execute(f"UPDATE vectors SET used = ? WHERE key IN ({','.join('?' * len(part))})", [now, *part])
+        try:  # the LRU order: best effort (a read-only folder still serves its vectors)
+            with _writing(con):
+                now, hit = time.time_ns(), list(found)
+                for start in range(0, len(hit), _IN):
+                    part = hit[start:start + _IN]
+                    con.execute(f"UPDATE vectors SET used = ? WHERE key IN ({','.join('?' * len(part))})",
+                                [now, *part])
+        except sqlite3.OperationalError:
+            pass
     return found
 
 
