@@ -262,7 +262,8 @@ def test_cli_on_a_database_that_does_not_open(tmp_path):
     folder = make(tmp_path / "c")
     db = folder / "embkit.db"
     data = bytearray(db.read_bytes())
-    data[4096:8192] = bytes(range(256)) * 16  # page 2, the meta table's root: nothing can be read
+    page = int.from_bytes(data[16:18], "big")
+    data[page:2 * page] = bytes(range(256)) * (page // 256)  # page 2, the meta table's root: nothing can be read
     db.write_bytes(bytes(data))
     done = cli("check", folder, "--json")
     assert done.returncode == 1 and "Traceback" not in done.stderr
