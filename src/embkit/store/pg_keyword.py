@@ -31,36 +31,39 @@ TABLES = [
 ]
 KEYWORD_TABLES = ("keyword_postings", "keyword_stats")
 
-# BM25 (store/bm25.py) term by term, in float8 and in the same order of operations as
-# bm25.idf and bm25.term_scores, so each term's score is the same double as numpy's.
+# BM25 (store/bm25.py) in float8 and in the same order of operations as bm25.idf and
+# bm25.term_scores, so each term's score in a document is the same double as numpy's:
+# a term's weight (idf x repeats) once per term, then one expression per posting.
 _F = "::float8"
-_IDF = f"ln(1{_F} + ((st.docs - h.df){_F} + 0.5{_F}) / (h.df{_F} + 0.5{_F}))"
-_SCORE = (f"{_IDF} * h.times{_F} * h.tf{_F} / (h.tf{_F} + {bm25.K1!r}{_F} * (1{_F} - {bm25.B!r}{_F} + "
-          f"{bm25.B!r}{_F} * h.dl{_F} / (st.tokens{_F} / st.docs{_F})))")
+_WEIGHT = f"ln(1{_F} + ((st.docs - df.n){_F} + 0.5{_F}) / (df.n{_F} + 0.5{_F})) * t.times{_F}"
+_SCORE = (f"w.weight * p.tf{_F} / (p.tf{_F} + {bm25.K1!r}{_F} * (1{_F} - {bm25.B!r}{_F} + "
+          f"{bm25.B!r}{_F} * p.dl{_F} / w.avgdl))")
 
 
 def keyword_ctes(n: int, allow: np.ndarray | None, where: tuple[str, list] | None) -> tuple[str, list]:
-    """The CTEs `kw_terms`, `kw_hits` and `kw` (doc, score: the `n` best, best first) of
-    one statement, and their parameters after the terms' (a text[] the caller binds
-    first). Document frequencies are counted over all postings before `allow` or the
-    filter `where` ((SQL over `d.metadata`, params)) narrows them: the statistics stay
-    the whole collection's, as SQLite's index keeps them."""
+    """The CTEs `kw_terms`, `kw_weights` and `kw` (doc, score: the `n` best, best first)
+    of one statement, and their parameters after the terms' (a text[] the caller binds
+    first). Document frequencies count all postings (an index-only count per term)
+    before `allow` or the filter `where` ((SQL over `d.metadata`, params)) narrows the
+    documents: the statistics stay the whole collection's, as SQLite's index keeps them."""
     params: list = []
     join, tests = "", []
     if allow is not None:
-        tests.append("h.doc = ANY(%s::bigint[])")
+        tests.append("p.doc = ANY(%s::bigint[])")
         params.append([int(r) for r in allow])
     if where is not None:
-        join = " JOIN {s}.docs d ON d.rowid = h.doc"
+        join = " JOIN {s}.docs d ON d.rowid = p.doc"
         tests.append("(" + where[0].replace("{", "{{").replace("}", "}}") + ")")
         params.extend(where[1])
     params.append(n)
-    sql = ("kw_terms AS (SELECT term, count(*) AS times FROM unnest(%s::text[]) AS t(term) GROUP BY term), "
-           "kw_hits AS (SELECT p.doc, p.tf, p.dl, t.times, count(*) OVER (PARTITION BY p.term) AS df "
-           'FROM kw_terms t JOIN {s}.keyword_postings p ON p.term = (t.term COLLATE "C")), '
-           "kw AS (SELECT doc, score FROM (SELECT h.doc, sum(" + _SCORE + ") AS score "
-           "FROM kw_hits h CROSS JOIN {s}.keyword_stats st" + join +
-           (" WHERE " + " AND ".join(tests) if tests else "") + " GROUP BY h.doc) scored "
+    sql = ('kw_terms AS (SELECT term COLLATE "C" AS term, count(*) AS times FROM unnest(%s::text[]) AS t(term) '
+           "GROUP BY 1), "
+           f"kw_weights AS (SELECT t.term, {_WEIGHT} AS weight, st.tokens{_F} / st.docs{_F} AS avgdl "
+           "FROM kw_terms t CROSS JOIN {s}.keyword_stats st CROSS JOIN LATERAL "
+           "(SELECT count(*) AS n FROM {s}.keyword_postings p WHERE p.term = t.term) df WHERE df.n > 0), "
+           f"kw AS (SELECT doc, score FROM (SELECT p.doc, sum({_SCORE}) AS score "
+           "FROM kw_weights w JOIN {s}.keyword_postings p ON p.term = w.term" + join +
+           (" WHERE " + " AND ".join(tests) if tests else "") + " GROUP BY p.doc) scored "
            "WHERE score > 0 ORDER BY score::real DESC, doc LIMIT %s)")
     return sql, params
 
