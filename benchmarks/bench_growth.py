@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chroma-timeout", type=float, default=1800, help="seconds a Chroma build may take")
     p.add_argument("--queries", type=int, default=200, help="queries per mode for p50/p99")
     p.add_argument("--rounds", type=int, default=20, help="add-one-then-search rounds per mode")
-    p.add_argument("--budget", type=float, default=60, help="seconds per mode for those rounds (at least 3)")
+    p.add_argument("--budget", type=float, default=60, help="seconds per mode: rounds (>= 3), queries (>= 20)")
     p.add_argument("--batch", type=int, default=5000, help="documents per add call (Chroma: at most its max)")
     p.add_argument("--work", type=Path, default=Path("/tmp/embkit-bench-growth"), help="collections, vectors")
     p.add_argument("--keep", action="store_true", help="keep the collections in --work")

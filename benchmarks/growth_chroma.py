@@ -15,7 +15,17 @@ import time
 
 import growth_data as data
 import numpy as np
-from growth_measure import Interference, add_then_search, disk_bytes, emit, latencies, peak_rss_mib, rss_mib, timed
+from growth_measure import (
+    Interference,
+    add_then_search,
+    delete_tenth,
+    disk_bytes,
+    emit,
+    latencies,
+    peak_rss_mib,
+    rss_mib,
+    timed,
+)
 
 MODES = ("dense", "contains", "filtered")
 WHERE = {data.FILTER_FIELD: data.FILTER_VALUE}
@@ -47,7 +57,8 @@ def build(spec: dict) -> dict:
 
 
 def serve(spec: dict) -> dict:
-    """A fresh process: cold open to first result, p50/p99 per mode, add-one-then-search."""
+    """A fresh process: cold open to first result, p50/p99 per mode, add-one-then-search,
+    then a tenth deleted (Chroma has no compact: its disk after the delete is reported)."""
     others = Interference()
     t0 = time.perf_counter()
     import chromadb
@@ -62,11 +73,12 @@ def serve(spec: dict) -> dict:
     first = {mode: timed(lambda f=search[mode]: f(0)) for mode in MODES}
     out = {"import_s": import_s, "open_s": open_s, "cold_first_result_s": open_s + first["dense"],
            "first_s": first, "rss_after_open_mib": rss_mib()}
-    out["search"] = {mode: latencies(search[mode], spec["n_queries"]) for mode in MODES}
+    out["search"] = {mode: latencies(search[mode], spec["n_queries"], spec["budget_s"]) for mode in MODES}
     out["rss_after_search_mib"] = rss_mib()
     out["add_then_search"] = _add_then_search(col, spec, search)
     out["peak_rss_mib"] = peak_rss_mib()
-    out["disk_bytes_after_adds"] = disk_bytes(spec["path"])
+    out["delete_tenth_s"] = delete_tenth(lambda ids: col.delete(ids=ids), spec["n"])
+    out["disk_bytes_after_delete"] = disk_bytes(spec["path"])
     out["compact"] = {"available": False}
     out["others_cpu_s"] = others.others_cpu_s()
     return out

@@ -14,7 +14,17 @@ import time
 
 import growth_data as data
 import numpy as np
-from growth_measure import Interference, add_then_search, disk_bytes, emit, latencies, peak_rss_mib, rss_mib, timed
+from growth_measure import (
+    Interference,
+    add_then_search,
+    delete_tenth,
+    disk_bytes,
+    emit,
+    latencies,
+    peak_rss_mib,
+    rss_mib,
+    timed,
+)
 
 MODES = ("dense", "keyword", "hybrid", "filtered")
 WHERE = {data.FILTER_FIELD: data.FILTER_VALUE}
@@ -53,7 +63,7 @@ def build(spec: dict) -> dict:
 
 def serve(spec: dict) -> dict:
     """A fresh process: cold open to first result, first result per mode, p50/p99 per
-    mode, add-one-document-then-search per mode, then compact (if embkit has it)."""
+    mode, add-one-document-then-search per mode; then a tenth deleted and compacted."""
     others = Interference()
     t0 = time.perf_counter()
     import embkit
@@ -68,14 +78,15 @@ def serve(spec: dict) -> dict:
     first = {mode: timed(lambda f=search[mode]: f(0)) for mode in MODES}
     out = {"import_s": import_s, "open_s": open_s, "cold_first_result_s": open_s + first["dense"],
            "first_s": first, "rss_after_open_mib": rss_mib()}
-    out["search"] = {mode: latencies(search[mode], spec["n_queries"]) for mode in MODES}
+    out["search"] = {mode: latencies(search[mode], spec["n_queries"], spec["budget_s"]) for mode in MODES}
     out["rss_after_search_mib"] = rss_mib()
     out["index"] = col.info()["index"]
-    out["encode_query_ms"] = latencies(lambda i: col.embed([queries[i]]), spec["n_queries"])["p50_ms"]
+    out["encode_query_ms"] = latencies(lambda i: col.embed([queries[i]]), spec["n_queries"], spec["budget_s"])["p50_ms"]
     out["add_then_search"] = _add_then_search(col, spec, search)
     out["peak_rss_mib"] = peak_rss_mib()
+    out["delete_tenth_s"] = delete_tenth(lambda ids: col.delete(ids), spec["n"])
     col.close()
-    out["disk_bytes_after_adds"] = disk_bytes(spec["path"])
+    out["disk_bytes_after_delete"] = disk_bytes(spec["path"])
     out["compact"] = _compact(spec["path"])
     out["others_cpu_s"] = others.others_cpu_s()
     return out
@@ -113,16 +124,20 @@ def add_one(col, i: int, pool: np.ndarray) -> None:
 
 
 def _compact(path: str) -> dict:
-    """`embkit compact DIR` timed in its own process, if this embkit has it; else n/a."""
-    probe = subprocess.run([sys.executable, "-m", "embkit", "compact", "--help"], capture_output=True, text=True)
+    """`embkit compact DIR` (after a tenth was deleted) timed as a user runs it, in its
+    own process, if this embkit has it; `startup_s` is `embkit compact --help`'s time."""
+    cli = [sys.executable, "-m", "embkit.cli", "compact"]
+    started = time.perf_counter()
+    probe = subprocess.run([*cli, "--help"], capture_output=True, text=True)
+    startup = time.perf_counter() - started
     if probe.returncode != 0:
         return {"available": False}
     before = disk_bytes(path)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "embkit", "compact", path], capture_output=True, text=True)
+    done = subprocess.run([*cli, path], capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    return {"available": True, "ok": done.returncode == 0, "s": seconds, "bytes_before": before,
-            "bytes_after": disk_bytes(path), "stderr": done.stderr.strip()[-300:]}
+    return {"available": True, "ok": done.returncode == 0, "s": seconds, "startup_s": startup, "bytes_before": before,
+            "bytes_after": disk_bytes(path), "output": (done.stdout + done.stderr).strip()[-300:]}
 
 
 def _disk_split(path: str) -> dict:

@@ -68,13 +68,18 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def latencies(fn: Callable[[int], object], count: int, warmup: int = 5) -> dict:
+def latencies(fn: Callable[[int], object], count: int, budget_s: float, warmup: int = 5) -> dict:
     """fn(i) for i in range(count) after `warmup` untimed calls: p50, p99, mean (ms) and
-    single-thread queries per second."""
+    single-thread queries per second; stops after `budget_s` once 20 calls are timed
+    (n says how many were)."""
     for i in range(min(warmup, count)):
         fn(i)
-    times = np.array([timed(lambda i=i: fn(i)) for i in range(count)]) * 1000
-    return summary(times)
+    started, times = time.perf_counter(), []
+    for i in range(count):
+        times.append(timed(lambda i=i: fn(i)) * 1000)
+        if i >= 19 and time.perf_counter() - started > budget_s:
+            break
+    return summary(np.array(times))
 
 
 def summary(times_ms: np.ndarray) -> dict:
@@ -103,6 +108,15 @@ def add_then_search(add: Callable[[int], object], search: Callable[[int], object
             break
     return {**summary(np.array(totals)), "add_p50_ms": round(float(np.median(adds)), 3),
             "search_p50_ms": round(float(np.median(searches)), 3)}
+
+
+def delete_tenth(delete: Callable[[list[str]], object], n: int, batch: int = 5000) -> float:
+    """Seconds to delete every tenth document (ids s0, s10, ...) in batches: what compact then gives back."""
+    ids = [f"s{i}" for i in range(0, n, 10)]
+    started = time.perf_counter()
+    for start in range(0, len(ids), batch):
+        delete(ids[start:start + batch])
+    return time.perf_counter() - started
 
 
 def emit(result: dict) -> None:

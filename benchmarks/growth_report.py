@@ -38,7 +38,7 @@ def _compact(serve: dict) -> str:
     c = serve.get("compact", {})
     if not c.get("available"):
         return "n/a"
-    return _f(c["s"], 2) if c.get("ok") else "failed"
+    return f"{c['s']:.2f} (CLI start {c['startup_s']:.2f})" if c.get("ok") else "failed"
 
 
 def _index(run: dict) -> str:
@@ -65,6 +65,21 @@ def footprint_table(result: dict) -> list[str]:
                     f"{_f(per_doc, 0)} | {per_doc / raw:.2f}× | "
                     f"{_f(b['peak_rss_mib'], 0)} | {_f(s['rss_after_search_mib'], 0)} | "
                     f"{_f(s['cold_first_result_s'] * 1000, 1)} | {_compact(s)} | {_index(r)} |")
+    return rows
+
+
+def delete_table(result: dict) -> list[str]:
+    """A tenth of the documents deleted, then `embkit compact` (Chroma has none)."""
+    rows = ["| documents | side | model | delete 10% s | disk MiB | after the delete | after compact | compact s |",
+            "|---:|---|---|---:|---:|---:|---:|---:|"]
+    for r in result["runs"]:
+        if not _ok(r) or "delete_tenth_s" not in r["serve"]:
+            continue
+        s, c = r["serve"], r["serve"].get("compact", {})
+        after = c.get("bytes_after") if c.get("ok") else None
+        rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {_f(s['delete_tenth_s'], 2)} | "
+                    f"{_f(r['build']['disk_bytes'] / 2**20)} | {_f(s['disk_bytes_after_delete'] / 2**20)} | "
+                    f"{'n/a' if after is None else _f(after / 2**20)} | {_compact(s)} |")
     return rows
 
 
@@ -154,6 +169,7 @@ def markdown(result: dict) -> str:
         *latency_table(result, "add_then_search", "Add one document, then search"), "",
         "\\* Chroma has no ranked keyword search locally: its column shows `where_document $contains` "
         "(unranked), never used in a ratio; hybrid is n/a.", "",
+        "## Delete a tenth, then compact", "", *delete_table(result), "",
         "## embkit ÷ Chroma (static-model vectors)", "", *chroma_table(result), "",
         "## Targets (issue 21)", "", "| target | measured | limit | |", "|---|---:|---|---|", *targets(result), "",
         "Other processes' CPU-seconds per phase (shared machine): "
