@@ -73,8 +73,8 @@ def create_file(db: Path, dims: Iterable[int]) -> None:
 def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = None, wait: bool = True) -> bool:
     """Rewrite the file without free pages (VACUUM), with page size `page` if given and
     different. Needs the only connection to the file: another one (another process, a
-    server) makes it fail, with an EmbkitError when `wait`, else it returns False at once
-    and leaves the file as it was. True when done."""
+    server), or too little disk space, makes it fail and leaves the file as it was: an
+    EmbkitError when `wait`, else False at once (opening must not fail for it). True when done."""
     with lock:
         timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
         if not wait:
@@ -86,13 +86,14 @@ def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = N
                 _convert(conn, page)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM in WAL mode wrote the new file to the WAL
             return True
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e):
-                raise
-            if wait:
+        except sqlite3.OperationalError as e:  # the file is as it was (see the module's note)
+            if not wait:
+                return False  # on open: a later open, or `embkit compact`, tries again
+            if "locked" in str(e) or "busy" in str(e):
                 raise EmbkitError("path: the collection is open in another process (a server, a sync); "
                                   f"close it and compact again ({e})") from None
-            return False
+            raise EmbkitError(f"path: could not rewrite the database ({e}; VACUUM needs free disk space about "
+                              "the size of the database); the collection is unchanged") from None
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
