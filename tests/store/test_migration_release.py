@@ -34,8 +34,10 @@ def copy(tmp_path) -> Path:
 
 
 def stored(path: Path) -> tuple[int, list[dict], dict]:
-    """(schema version, records in row order, SHA-256 of each vector per space), read raw."""
-    db = sqlite3.connect(path / DB_NAME)
+    """(schema version, records in row order, SHA-256 of each vector per space), read raw
+    (the kept fixture itself as immutable: reading it writes nothing beside it)."""
+    db = sqlite3.connect(f"file:{path / DB_NAME}?immutable=1", uri=True) if path == RELEASE else \
+        sqlite3.connect(path / DB_NAME)
     try:
         version = int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         records = [{"id": r[0], "text": r[1], "metadata": json.loads(r[2])}
@@ -74,7 +76,7 @@ def test_fixture_is_the_old_release():
     version, records, vectors = stored(RELEASE)
     assert version == EXPECTED["schema_version"] == 2
     assert records == EXPECTED["records"] and vectors == EXPECTED["vectors"]
-    db = sqlite3.connect(RELEASE / DB_NAME)
+    db = sqlite3.connect(f"file:{RELEASE / DB_NAME}?immutable=1", uri=True)
     assert sqlite_pages.page_size(db) == 4096
     db.close()
 
@@ -138,3 +140,23 @@ def test_sigkill_during_migration_leaves_old_or_new_schema_with_every_document(t
         assert sqlite_pages.page_size(db) == 8192, steps
         db.close()
     assert (2, 4096) in seen and (SCHEMA_VERSION, 4096) in seen  # killed inside the migration, and after it
+
+
+def test_open_while_another_connection_holds_the_file_migrates_and_converts_later(copy):
+    """Changing the page size needs the only connection: the open still succeeds (migrated,
+    4 KiB pages left as they were) and a later open converts."""
+    other = sqlite3.connect(copy / DB_NAME)
+    other.execute("SELECT count(*) FROM docs").fetchone()
+    try:
+        with embkit.open(copy) as col:
+            assert col.info()["schema_version"] == SCHEMA_VERSION and col.count() == len(EXPECTED["records"])
+        assert sqlite_pages.page_size(other) == 4096
+    finally:
+        other.close()
+    with embkit.open(copy):
+        pass
+    version, records, vectors = stored(copy)
+    assert (version, records, vectors) == (SCHEMA_VERSION, EXPECTED["records"], EXPECTED["vectors"])
+    db = sqlite3.connect(copy / DB_NAME)
+    assert sqlite_pages.page_size(db) == 8192
+    db.close()
