@@ -3,8 +3,22 @@
 A `vectors` row (a float32 blob and ~24 bytes besides) lives whole in a leaf page, so
 the page size decides how much of each page vectors fill: SQLite's default 4096 bytes
 holds two 384-d rows (2,054 bytes a vector on disk, 1.34x the raw 1,536), 8192 bytes
-hold five (1,640, 1.07x). Measured per dimension (tests/store/test_page_sizes.py), the
-best page grows with the vector: 8 KiB up to 384-d, 16 KiB at 768-d, 64 KiB at 1024-d.
+hold five (1,640, 1.07x). Measured (3,000 vectors with short texts; the vectors table and
+its unique index over the raw bytes), the best page grows with the vector:
+
+    dim     4 KiB  8 KiB  16 KiB  32 KiB  64 KiB
+    50      1.24   1.22   1.23    1.31    1.31    (the ~42 bytes a row costs besides its blob dominate)
+    128     1.18   1.11   1.12    1.15    1.15
+    256     1.36   1.17   1.09    1.08    1.09
+    384     1.35   1.08   1.08    1.05    1.05
+    512     2.02   1.34   1.16    1.09    1.06
+    768     1.34   1.34   1.08    1.08    1.03
+    1024    1.13   2.01   1.34    1.16    1.08
+    1536    1.34   1.34   1.34    1.07    1.07
+
+page_size_for predicts these from the row size (tests/store/test_page_sizes.py measures
+384-d and 50-d again); a page over 8 KiB costs more per random read, so the smallest that
+fills well wins.
 
 The page size of an existing file changes only by VACUUM outside WAL mode, so a
 conversion is: journal_mode=DELETE, page_size=N, VACUUM, journal_mode=WAL. VACUUM under
