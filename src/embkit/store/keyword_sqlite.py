@@ -174,48 +174,54 @@ def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
     for term, first, blob in rows:
         if not isinstance(blob, str):
             blocks[term].append((first, blob))
-    rowids, scores = _scored(blocks, repeats, n_docs, n_tokens / n_docs)
-    return _best(rowids, scores, k, allow)
+    rowids, totals = _scored(blocks, repeats, n_docs, n_tokens / n_docs)
+    return _best(rowids, totals, k, allow, len(repeats))
 
 
 def _scored(blocks: dict[str, list[tuple[int, bytes]]], repeats: dict[str, int], n_docs: int,
             avgdl: float) -> tuple[np.ndarray, np.ndarray]:
-    """(row ids, float64 scores) of every document holding a query term, summed over
-    terms in query order (so the same postings always give the same sums)."""
+    """(row id, the document's total score as float32) of every posting of the query's
+    terms: a document shows once per term it holds, each time with the same total.
+    Summed over terms in query order, so the same postings always give the same sums."""
     parts_rowids, parts_scores = [], []
     for term, times in repeats.items():
         if term not in blocks:
             continue
         postings = np.frombuffer(b"".join(b for _, b in sorted(blocks[term])), dtype=POSTING)
         weight = bm25.idf(n_docs, len(postings)) * times
-        parts_rowids.append(postings["rowid"].astype(np.int64))
+        parts_rowids.append(postings["rowid"])
         parts_scores.append(bm25.term_scores(postings["tf"], postings["dl"], avgdl, weight))
     if not parts_rowids:
-        return EMPTY[0], np.zeros(0)
+        return np.zeros(0, dtype="<u4"), np.zeros(0, dtype=np.float32)
     rowids, scores = np.concatenate(parts_rowids), np.concatenate(parts_scores)
-    span = int(rowids.max()) + 1
-    if span <= 4 * len(rowids) + 100_000:  # dense enough: one slot per row id beats sorting
-        sums = np.bincount(rowids, weights=scores, minlength=span)
-        found = np.flatnonzero(sums)
-        return found, sums[found]
-    found, inverse = np.unique(rowids, return_inverse=True)
-    return found, np.bincount(inverse, weights=scores, minlength=len(found))
+    if len(parts_rowids) > 1:
+        span = int(rowids.max()) + 1
+        if span <= 16 * len(rowids) + 1_000_000:  # one slot per row id: no sorting
+            scores = np.bincount(rowids, weights=scores, minlength=span)[rowids]
+        else:
+            _, inverse = np.unique(rowids, return_inverse=True)
+            scores = np.bincount(inverse, weights=scores)[inverse]
+    return rowids, scores.astype(np.float32)
 
 
-def _best(rowids: np.ndarray, scores: np.ndarray, k: int,
-          allow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _best(rowids: np.ndarray, totals: np.ndarray, k: int, allow: np.ndarray | None,
+          terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best distinct documents of _scored's postings, ties by row id."""
     if allow is not None:
         keep = np.isin(rowids, np.asarray(allow, dtype=np.int64))
-        rowids, scores = rowids[keep], scores[keep]
+        rowids, totals = rowids[keep], totals[keep]
+    if len(rowids) > k * terms:  # a document holds at most `terms` of the postings
+        top = np.argpartition(-totals, k * terms - 1)[:k * terms]
+        _, first = np.unique(rowids[top], return_index=True)
+        kth = np.sort(totals[top][first])[-min(k, len(first))]
+        ties = totals >= kth  # every document tied with the k-th, so ties resolve by row id
+        rowids, totals = rowids[ties], totals[ties]
+    found, first = np.unique(rowids, return_index=True)
+    scores = totals[first]
     positive = scores > 0
-    rowids, scores = rowids[positive], scores[positive].astype(np.float32)
-    if len(rowids) > k:
-        cut = np.argpartition(-scores, k - 1)[:k]
-        kth = scores[cut].min()
-        ties = np.flatnonzero(scores >= kth)  # every document tied with the k-th, so ties resolve by row id
-        rowids, scores = rowids[ties], scores[ties]
-    order = np.lexsort((rowids, -scores))[:k]
-    return rowids[order], scores[order]
+    found, scores = found[positive].astype(np.int64), scores[positive]
+    order = np.lexsort((found, -scores))[:k]
+    return found[order], scores[order]
 
 
 def stats(conn: sqlite3.Connection) -> dict:
