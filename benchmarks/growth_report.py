@@ -179,38 +179,47 @@ def markdown(result: dict) -> str:
     return "\n".join(parts)
 
 
+def _series(runs: dict[int, dict], side: str) -> tuple[dict, dict]:
+    """(left, right) panels' lines for one side: {label: (sizes, values)}."""
+    sizes = sorted(runs)
+    left, right = {}, {}
+
+    def line(panel: dict, label: str, value) -> None:
+        panel[label] = (sizes, [value(runs[n], n) for n in sizes])
+
+    for mode in EMBKIT_MODES if side == "embkit" else ("dense", "filtered"):
+        line(left, f"search p50 {mode}", lambda r, n, m=mode: r["serve"]["search"][m]["p50_ms"])
+    for mode in ("keyword", "hybrid") if side == "embkit" else ("dense",):
+        line(left, f"add one + {mode} p50", lambda r, n, m=mode: r["serve"]["add_then_search"][m]["p50_ms"])
+    line(left, "cold open → first result", lambda r, n: r["serve"]["cold_first_result_s"] * 1000)
+    line(right, "disk bytes/doc", lambda r, n: r["build"]["disk_bytes"] / n)
+    line(right, "serve RSS bytes/doc", lambda r, n: r["serve"]["rss_after_search_mib"] * 2**20 / n)
+    line(right, "ingest µs/doc", lambda r, n: 1e6 / r["build"]["docs_per_s"])
+    return left, right
+
+
 def plot(result: dict, path: Path) -> None:
-    """Log-log: per-document and per-query costs against collection size, embkit solid, Chroma dashed."""
+    """Log-log: per-query and per-document costs against collection size; a colour per
+    measure, embkit solid, Chroma dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+    colours: list[dict[str, str]] = [{}, {}]  # per panel: a measure keeps its colour on both sides
     for side, style in (("embkit", "-"), ("chroma", "--")):
         runs = _runs(result, side)
-        sizes = sorted(runs)
-        if len(sizes) < 1:
+        if not runs:
             continue
-        modes = EMBKIT_MODES if side == "embkit" else ("dense", "filtered")
-        for mode in modes:
-            left.plot(sizes, [runs[n]["serve"]["search"][mode]["p50_ms"] for n in sizes], style, marker="o",
-                      label=f"{side} search p50 {mode}")
-        for mode in ("keyword", "hybrid") if side == "embkit" else ("dense",):
-            left.plot(sizes, [runs[n]["serve"]["add_then_search"][mode]["p50_ms"] for n in sizes], style, marker="s",
-                      label=f"{side} add one + {mode} p50")
-        left.plot(sizes, [runs[n]["serve"]["cold_first_result_s"] * 1000 for n in sizes], style, marker="^",
-                  label=f"{side} cold open → first result")
-        right.plot(sizes, [runs[n]["build"]["disk_bytes"] / n for n in sizes], style, marker="o",
-                   label=f"{side} disk bytes/doc")
-        right.plot(sizes, [runs[n]["serve"]["rss_after_search_mib"] * 2**20 / n for n in sizes], style, marker="s",
-                   label=f"{side} serve RSS bytes/doc")
-        right.plot(sizes, [1e6 / runs[n]["build"]["docs_per_s"] for n in sizes], style, marker="^",
-                   label=f"{side} ingest µs/doc")
-    left.set(xscale="log", yscale="log", xlabel="documents", ylabel="ms", title="Time per operation")
-    right.set(xscale="log", yscale="log", xlabel="documents", ylabel="bytes or µs per document",
-              title="Cost per document")
-    for ax in (left, right):
+        for ax, lines, known in zip(axes, _series(runs, side), colours):
+            for label, (sizes, values) in lines.items():
+                colour = known.setdefault(label, f"C{len(known) % 10}")
+                ax.plot(sizes, values, style, marker="o", color=colour, label=f"{side}: {label}")
+    axes[0].set(xscale="log", yscale="log", xlabel="documents", ylabel="ms", title="Time per operation")
+    axes[1].set(xscale="log", yscale="log", xlabel="documents", ylabel="bytes or µs per document",
+                title="Cost per document")
+    for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
