@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from short_texts import DATA, short_texts
+from short_texts import DATA, short_text, short_texts
 
 FILTER_FIELD, FILTER_BUCKETS, FILTER_VALUE = "bucket", 100, 42  # where {"bucket": 42}: 1% of the documents
 ADD_ONE_POOL = 400  # texts after the collection's last one, for the add-one-document rounds
@@ -63,8 +63,11 @@ def model_path(model: str) -> str:
 
 
 def fingerprint(model: str) -> str:
-    """What the cached vectors depend on: the text generator and the model's weights."""
-    digest = hashlib.sha256(Path(short_texts.__code__.co_filename).read_bytes())
+    """What the cached vectors depend on: a sample of the generator's texts (so an edit of
+    its docstring keeps the cache, a change of its texts does not) and the model's weights."""
+    digest = hashlib.sha256()
+    for i in range(0, 2_000_000, 9_973):
+        digest.update(short_text(i).encode())
     if model == "static":
         digest.update((static_model() / "model.safetensors").read_bytes())
     else:
@@ -75,12 +78,13 @@ def fingerprint(model: str) -> str:
 def ensure_vectors(work: Path, model: str, count: int, n_queries: int) -> dict:
     """Files of the vectors by `model` of the first `count` texts (and the add-one pool
     after them) and of the queries, made once (not timed: the sides time their own
-    embedding); a cache covering more texts serves a smaller size."""
+    embedding); a cache covering more texts serves a smaller size. Made in chunks kept
+    on disk, so a stopped run resumes where it was."""
     folder = work / "vectors" / f"{model}-{fingerprint(model)}"
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "chunks").mkdir(parents=True, exist_ok=True)
     total = count + ADD_ONE_POOL
     queries_file = folder / f"queries-{n_queries}.npy"
-    cached = sorted((int(p.stem.split("-")[1]), p) for p in folder.glob("docs-*.npy"))
+    cached = sorted((int(p.stem.split("-")[1]), p) for p in folder.glob("docs-*.npy") if ".part" not in p.name)
     covering = [p for n, p in cached if n >= total]
     out = {"docs": str(covering[0] if covering else folder / f"docs-{total}.npy"), "queries": str(queries_file)}
     if covering and queries_file.is_file():
@@ -91,12 +95,15 @@ def ensure_vectors(work: Path, model: str, count: int, n_queries: int) -> dict:
     if not queries_file.is_file():
         _save(queries_file, encoder.encode(queries(n_queries), batch_size=64))
     if not covering:
-        parts = []
+        chunks = []
         for start in range(0, total, EMBED_CHUNK):
-            _, docs = texts(min(EMBED_CHUNK, total - start), start)
-            parts.append(encoder.encode(docs, batch_size=64).astype(np.float32, copy=False))
-            print(f"  embedded {start + len(docs):,} / {total:,}", file=sys.stderr, flush=True)
-        _save(Path(out["docs"]), np.concatenate(parts))
+            chunk = folder / "chunks" / f"chunk-{start}-{min(EMBED_CHUNK, total - start)}.npy"
+            if not chunk.is_file():
+                _, docs = texts(min(EMBED_CHUNK, total - start), start)
+                _save(chunk, encoder.encode(docs, batch_size=64).astype(np.float32, copy=False))
+            chunks.append(chunk)
+            print(f"  {model} vectors: {start + EMBED_CHUNK:,} / {total:,}", file=sys.stderr, flush=True)
+        _save(Path(out["docs"]), np.concatenate([np.load(c) for c in chunks]))
     return out
 
 
