@@ -104,6 +104,8 @@ def ensure_vectors(work: Path, model: str, count: int, n_queries: int) -> dict:
             chunks.append(chunk)
             print(f"  {model} vectors: {start + EMBED_CHUNK:,} / {total:,}", file=sys.stderr, flush=True)
         _save(Path(out["docs"]), np.concatenate([np.load(c) for c in chunks]))
+        for chunk in chunks:  # the whole file serves from now on
+            chunk.unlink()
     return out
 
 
