@@ -20,6 +20,7 @@ benchmarks/results/growth."""
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,9 @@ def plan(args: argparse.Namespace) -> list[tuple[int, str, str]]:
 def run(args: argparse.Namespace) -> dict:
     runs = plan(args)
     models = {model: max(s for s, m, _ in runs if m == model) for _, model, _ in runs}
-    out = {"command": " ".join(["benchmarks/bench_growth.py", *sys.argv[1:]]),
+    home = os.environ.get("EMBKIT_HOME", "~/.cache/embkit")
+    out = {"command": " ".join(["env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE", f"EMBKIT_HOME={home}",
+                                ".venv/bin/python benchmarks/bench_growth.py", *map(shlex.quote, sys.argv[1:])]),
            "machine": machine(["embkit", "chromadb", "faiss-cpu", "model2vec", "numpy"]),
            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
            "static_model": str(data.static_model()), "dim": data.STATIC_DIMS,

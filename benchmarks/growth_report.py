@@ -163,12 +163,20 @@ def markdown(result: dict) -> str:
     m = result["machine"]
     parts = [
         "# Growth benchmark", "",
-        f"Command: `{result['command']}`  ",
+        f"Command (in /work/main; the two OPENBLAS variables unset for every side alike, the script sets "
+        f"none): `{result['command']}`  ",
         f"Machine: {m['cpu_count']} CPUs, Python {m['python']}, embkit {m['embkit']}, chromadb {m['chromadb']}, "
         f"faiss-cpu {m['faiss-cpu']}; BLAS env {m['blas_env'] or 'none set'}.  ",
         "Every side stores the same precomputed vectors (ingest and searchable docs/s: vectors given; "
         "*with embedding*: plus the model's own rate, timed on 2,000 of the texts in the build process). "
         "Dense and filtered queries are given as vectors on both sides; embkit's hybrid embeds the query text.", "",
+        "How: *searchable* = until every mode answers (embkit: vector index and keyword index caught up). "
+        "*Disk*: allocated bytes of the folder once the build process had exited. *Build peak RSS*: VmHWM of "
+        "the build process; *serve RSS*: VmRSS after the query loops. *Cold open → first result*: open plus "
+        "the first dense query in a fresh process, imports excluded (`import_s` in the JSON), OS page cache "
+        "warm. p50/p99 over the first `--queries` SciFact queries after 5 warm-up calls, one thread; QPS = "
+        "1000 / p50 ms. *Add one, then search*: a new document (text, vector, metadata in the filtered "
+        "bucket) then one query, `--rounds` times per mode. Filtered = `where {\"bucket\": 42}` (1%).", "",
         "## Ingest, disk, memory, cold open", "", *footprint_table(result), "",
         "## Search", "", *latency_table(result, "search", "Search latency per mode"), "",
         *latency_table(result, "add_then_search", "Add one document, then search"), "",
