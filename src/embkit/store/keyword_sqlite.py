@@ -70,8 +70,13 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     added, new_docs, new_tokens = postings_of(new)
     writes = _Writes()
     nothing = np.zeros(0, dtype=POSTING)
+    last = _last_blocks(c, [t for t in added if t not in removed])
     for term in sorted(removed.keys() | added.keys()):
-        _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), writes)
+        block = last.get(term)
+        if term in last and (block is None or _last_rowid(block[1]) < int(added[term]["rowid"][0])):
+            _append(term, block, added[term].tobytes(), writes)  # only new documents, after all the term's others
+        else:
+            _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), writes)
     # Deletes before inserts, since (term, first) is unique; a block that keeps its key is
     # updated in place, so its row stays in its page instead of leaving a hole there.
     c.executemany("DELETE FROM kw_blocks WHERE term = ? AND first = ?", writes.deletes)
@@ -90,6 +95,35 @@ class _Writes:
         self.inserts: list[tuple[str, int, bytes]] = []
 
 
+def _last_blocks(c: sqlite3.Connection, terms: list[str]) -> dict[str, tuple[int, bytes] | None]:
+    """{term: (first, postings) of its last block, or None if it has none}, a few
+    statements for all of a write's terms rather than one each."""
+    out: dict[str, tuple[int, bytes] | None] = dict.fromkeys(terms)
+    for i in range(0, len(terms), 500):
+        chunk = terms[i:i + 500]
+        out.update((t, (f, p)) for t, f, p in c.execute(
+            "SELECT b.term, b.first, b.postings FROM kw_blocks b JOIN (SELECT term, max(first) AS first FROM "
+            f"kw_blocks WHERE term IN ({','.join('?' * len(chunk))}) GROUP BY term) m "
+            "ON b.term = m.term AND b.first = m.first", chunk))
+    return out
+
+
+def _last_rowid(postings: bytes) -> int:
+    return int.from_bytes(postings[-POSTING.itemsize:][:4], "little")
+
+
+def _append(term: str, last: tuple[int, bytes] | None, added: bytes, writes: "_Writes") -> None:
+    """New postings after all of `term`'s others: its last block filled, then new blocks."""
+    merged = (last[1] if last else b"") + added
+    size = BLOCK * POSTING.itemsize
+    for start in range(0, len(merged), size):
+        block = merged[start:start + size]
+        if start == 0 and last:
+            writes.updates.append((block, term, last[0]))
+        else:
+            writes.inserts.append((term, int.from_bytes(block[:4], "little"), block))
+
+
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
     """The blocks of `term` that the row ids `gone` and `added` fall in, rewritten
     without `gone` and with `added` (as rows to delete, update and insert). Both are
@@ -100,13 +134,10 @@ def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarr
         "SELECT first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
         "coalesce((SELECT max(first) FROM kw_blocks WHERE term = ?1 AND first <= ?2), -1) ORDER BY first",
         (term, lo, hi)).fetchall()
-    if len(gone) == 0 and (not rows or int.from_bytes(rows[-1][1][-POSTING.itemsize:][:4], "little") < lo):
-        merged = b"".join([*(r[1] for r in rows), added.tobytes()])  # new documents appended: in order already
-    else:
-        current = np.frombuffer(b"".join(r[1] for r in rows), dtype=POSTING)
-        kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
-        both = np.concatenate([kept, added])
-        merged = both[np.argsort(both["rowid"], kind="stable")].tobytes()
+    current = np.frombuffer(b"".join(r[1] for r in rows), dtype=POSTING)
+    kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
+    both = np.concatenate([kept, added])
+    merged = both[np.argsort(both["rowid"], kind="stable")].tobytes()
     old_firsts = [r[0] for r in rows]
     new_firsts = []
     size = BLOCK * POSTING.itemsize
