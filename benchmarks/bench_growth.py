@@ -32,6 +32,8 @@ sys.path.insert(0, str(HERE))
 
 import growth_data as data  # noqa: E402
 import growth_report as report  # noqa: E402
+import numpy as np  # noqa: E402
+from growth_measure import recall_at_10  # noqa: E402
 from machine_info import machine  # noqa: E402
 
 SIDES = {"embkit": HERE / "growth_embkit.py", "chroma": HERE / "growth_chroma.py"}
@@ -70,7 +72,17 @@ def measure(size: int, model: str, side: str, args: argparse.Namespace, files: d
             print(f"  {phase}: {result[phase]['error']}", file=sys.stderr, flush=True)
     if not args.keep:
         shutil.rmtree(path, ignore_errors=True)
+    if "top10" in result.get("serve", {}):
+        result["serve"]["recall_at_10"] = recall(result["serve"].pop("top10"), files, size)
     return result
+
+
+def recall(top10: dict, files: dict, size: int) -> dict:
+    """Dense and filtered recall@10 against an exact search over the same vectors."""
+    vectors = np.load(files["docs"], mmap_mode="r")[:size]
+    queries = np.load(files["queries"])
+    return {"dense": recall_at_10(vectors, queries, top10["dense"]),
+            "filtered": recall_at_10(vectors, queries, top10["filtered"], data.FILTER_BUCKETS, data.FILTER_VALUE)}
 
 
 def plan(args: argparse.Namespace) -> list[tuple[int, str, str]]:

@@ -15,6 +15,7 @@ import time
 import growth_data as data
 import numpy as np
 from growth_measure import (
+    RECALL_QUERIES,
     Interference,
     add_then_search,
     delete_tenth,
@@ -81,6 +82,8 @@ def serve(spec: dict) -> dict:
            "cold_first_result_s": open_s + first["dense"], "first_s": first, "rss_after_open_mib": rss_mib()}
     out["search"] = {mode: latencies(search[mode], spec["n_queries"], spec["budget_s"]) for mode in MODES}
     out["rss_after_search_mib"] = rss_mib()
+    checked = range(min(RECALL_QUERIES, len(qvecs)))
+    out["top10"] = {mode: [[hit.id for hit in search[mode](i)] for i in checked] for mode in ("dense", "filtered")}
     out["index"] = col.info()["index"]
     out["encode_query_ms"] = latencies(lambda i: col.embed([queries[i]]), spec["n_queries"], spec["budget_s"])["p50_ms"]
     out["add_then_search"] = _add_then_search(col, spec, search)

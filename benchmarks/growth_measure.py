@@ -119,6 +119,21 @@ def delete_tenth(delete: Callable[[list[str]], object], n: int, batch: int = 500
     return time.perf_counter() - started
 
 
+RECALL_QUERIES = 50  # queries whose top 10 are checked against an exact search
+
+
+def recall_at_10(vectors: np.ndarray, queries: np.ndarray, got: list[list[str]], every: int = 1, at: int = 0) -> float:
+    """Mean share of the exact top 10 (inner product of unit vectors, over rows i with
+    i mod `every` == `at`; ids "s<i>") that a side's top 10 holds."""
+    rows = np.arange(at, len(vectors), every)
+    hits = []
+    for q, ids in zip(queries[:len(got)], got):
+        scores = np.concatenate([vectors[rows[s:s + 100_000]] @ q for s in range(0, len(rows), 100_000)])
+        exact = {f"s{rows[i]}" for i in np.argsort(-scores, kind="stable")[:10]}
+        hits.append(len(exact & set(ids)) / len(exact))
+    return round(float(np.mean(hits)), 4)
+
+
 def emit(result: dict) -> None:
     """The side's result: one JSON line on stdout, the parent's only input."""
     sys.stdout.write(json.dumps(result) + "\n")

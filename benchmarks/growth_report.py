@@ -90,7 +90,10 @@ def delete_table(result: dict) -> list[str]:
 
 def latency_table(result: dict, key: str, title: str) -> list[str]:
     """p50 / p99 (ms) per mode; Chroma's `contains` sits in the keyword column, marked *."""
-    rows = [f"| documents | side | model | {' | '.join(EMBKIT_MODES)} |", "|---:|---|---|" + "---:|" * 4]
+    recall = key == "search"  # the search table also says how exact dense and filtered were
+    head = " | recall@10 dense / filtered" if recall else ""
+    rows = [f"| documents | side | model | {' | '.join(EMBKIT_MODES)}{head} |",
+            "|---:|---|---|" + "---:|" * (5 if recall else 4)]
     for r in result["runs"]:
         if not _ok(r):
             continue
@@ -99,6 +102,9 @@ def latency_table(result: dict, key: str, title: str) -> list[str]:
             got = r["serve"][key].get("contains" if r["side"] == "chroma" and mode == "keyword" else mode)
             star = "*" if r["side"] == "chroma" and mode == "keyword" else ""
             cells.append("n/a" if got is None else f"{_f(got['p50_ms'], 2)} / {_f(got['p99_ms'], 2)}{star}")
+        if recall:
+            got = r["serve"].get("recall_at_10", {})
+            cells.append(f"{_f(got.get('dense'), 3)} / {_f(got.get('filtered'), 3)}")
         rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {' | '.join(cells)} |")
     return [f"**{title}** (p50 / p99 ms)", "", *rows]
 
