@@ -434,11 +434,16 @@ def _connect_existing(db: Path) -> tuple[sqlite3.Connection, str | None]:
     return connect_read_only(db), reason
 
 
+WAL_LIMIT = 64 * 2**20
+
+
 def _connect(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")  # a commit survives a crash, not only a killed process
     conn.execute("PRAGMA foreign_keys = ON")
+    # A checkpoint truncates the WAL back to this size, so a big delete's WAL does not stay on disk.
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
     return conn
 
 
