@@ -3,6 +3,7 @@ by `auto`, and rebuilt when its files are missing, stale or damaged."""
 
 import json
 import warnings
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import embkit
 from embkit.index import persist, spec as spec_module
 from embkit.search import dense
+from embkit.store.sqlite import SQLiteStore
 
 DIM = 32
 FILTER_DIM = 64
@@ -200,7 +202,8 @@ def test_damaged_index_is_rebuilt_and_search_stays_correct(tmp_path, spec, how):
     assert [h.id for h in hits][:3] == exact_ids(vectors, ids, vectors[42], 3)
     col.close()
     manifest = persist.read_manifest(folder)  # the rebuilt state was saved whole
-    assert persist.load(folder, manifest).ntotal == len(vectors)
+    with closing(SQLiteStore.open(tmp_path / "c")) as store:  # an HNSW state takes its vectors from the store
+        assert persist.load(folder, manifest, store).ntotal == len(vectors)
 
 
 def test_crash_between_files_leaves_the_old_state_readable(tmp_path):

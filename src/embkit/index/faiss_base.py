@@ -30,6 +30,7 @@ class FaissIndex:
     kind = "base"
     metrics: tuple[str, ...] = ("cosine", "dot", "l2")
     binary = False  # FAISS binary index (uint8 codes)
+    vectors_apart = False  # True: can be saved without its float32 vectors and refilled from the store
 
     def __init__(self, spec: IndexSpec, dim: int, metric: str):
         if metric not in self.metrics:
@@ -170,11 +171,15 @@ class FaissIndex:
         raw = faiss.serialize_index_binary(self._faiss) if self.binary else faiss.serialize_index(self._faiss)
         return int(raw.nbytes) + idmap.nbytes(self.rowids, self.live)
 
-    def write_faiss(self, path: Path) -> None:
-        """Write the FAISS index to `path`. A failed write (a full disk) is an OSError, as
-        for any other file, not FAISS's RuntimeError: callers treat it as an I/O failure."""
+    def write_faiss(self, path: Path, io_flags: int = 0) -> None:
+        """Write the FAISS index to `path` (`io_flags`: FAISS's, e.g. IO_FLAG_SKIP_STORAGE).
+        A failed write (a full disk) is an OSError, as for any other file, not FAISS's
+        RuntimeError: callers treat it as an I/O failure."""
         try:
-            (faiss.write_index_binary if self.binary else faiss.write_index)(self._faiss, str(path))
+            if self.binary:
+                faiss.write_index_binary(self._faiss, str(path))
+            else:
+                faiss.write_index(self._faiss, str(path), io_flags)
         except RuntimeError as e:  # "... write error in PATH: 2262 != 9216 (No space left on device)"
             found = re.search(r"\(([^()]+)\)\s*$", str(e))
             reason = found.group(1) if found else str(e)

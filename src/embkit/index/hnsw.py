@@ -1,7 +1,10 @@
-"""HNSW graph: fast approximate search at high recall, float32 storage plus the graph."""
+"""HNSW graph: fast approximate search at high recall, float32 storage plus the graph.
+Saved, the file holds the graph only: the vectors are refilled from the store on load
+(hnsw_storage)."""
 
 import faiss
 
+from . import hnsw_storage
 from .faiss_base import FaissIndex
 from .flat import metric_type
 
@@ -14,6 +17,19 @@ class HnswIndex(FaissIndex):
     """`hnsw:M=32,efc=200,ef=64`: M links a node, efc the build beam, ef the search beam."""
 
     kind = "hnsw"
+    vectors_apart = True  # can be saved without its vectors (see persist)
+
+    def write_graph(self, path) -> None:
+        """Write the graph without the vectors (the store holds them)."""
+        hnsw_storage.write_graph(self, path)
+
+    def dead_vectors(self):
+        """The vectors of dead entries, which the store no longer holds as indexed."""
+        return hnsw_storage.dead_vectors(self)
+
+    def refill(self, dead, store, space: str, generation: int) -> int:
+        """Vectors back into a graph read without them; see hnsw_storage.refill."""
+        return hnsw_storage.refill(self, dead, store, space, generation)
 
     def _create(self, sample):
         index = faiss.IndexHNSWFlat(self.dim, self.params["M"], metric_type(self.metric))

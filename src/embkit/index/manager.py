@@ -205,7 +205,7 @@ class IndexManager:
             return
         if self.index.kind != "flat" and self.index._faiss is not None:
             persist.save(self.index, self.folder, self.generation, self.space.name, self.store.identity,
-                         newest=self.store.generation)
+                         newest=self.store.generation, vectors_in_store=True)  # built from the store's vectors
             self.store.prune_changes(self.generation)
         elif (self.folder / persist.MANIFEST).exists():
             (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
@@ -222,7 +222,8 @@ class IndexManager:
 
     def _load(self) -> FaissIndex | None:
         try:
-            loaded = persist.load_current(self.folder, self.space, self.store.identity, self.store.generation)
+            loaded = persist.load_current(self.folder, self.space, self.store.identity, self.store.generation,
+                                          store=self.store)
         except persist.IndexUnreadable as e:
             warnings.warn(f"index at {self.folder} is unusable ({e}); rebuilding it from the store", stacklevel=3)
             return None

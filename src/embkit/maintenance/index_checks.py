@@ -10,6 +10,7 @@ import numpy as np
 from ..index import persist
 from ..index.manager import IndexManager
 from ..search.keyword import KeywordIndex
+from ..search.matryoshka import TruncatedStore
 from ..store import Space, Store, bm25
 from ..store.keyword_terms import tokenize
 from .report import Check, Fix
@@ -47,7 +48,7 @@ def _saved_faiss(store: Store, space: Space, folder: Path, stored, fix: Fix) -> 
         return [(Check(files, False, f"{folder} is not a folder; --repair rebuilds it from the store", True), fix),
                 _not_compared(name)]
     try:
-        loaded = persist.load_current(folder, space, getattr(store, "identity", None))
+        loaded = persist.load_current(folder, space, getattr(store, "identity", None), store=_vectors_of(store, space))
         if loaded is None:
             return [(Check(files, True, "none saved (a flat index, or not built yet): built from the store when "
                                         "needed", True), None)]
@@ -66,6 +67,15 @@ def _saved_faiss(store: Store, space: Space, folder: Path, stored, fix: Fix) -> 
         live = index.rowids[index.live]
         checked.append((_agrees(store, f"index:{name}", live, stored, generation, "stored vectors"), fix))
     return checked
+
+
+def _vectors_of(store: Store, space: Space):
+    """What gives back the vectors an index saved without them (HNSW) is refilled from:
+    the store, or for a Matryoshka view (`text@64`) the store as the view sees it."""
+    name, _, dims = space.name.partition("@")
+    if not dims or name not in store.spaces():
+        return store
+    return TruncatedStore(store, store.spaces()[name], int(dims))
 
 
 def _not_compared(name: str) -> tuple[Check, None]:
