@@ -52,9 +52,17 @@ def _index(run: dict) -> str:
     return run["serve"].get("index", {}).get("spec", "?")
 
 
+def _per_doc_split(run: dict, per_doc: float) -> str:
+    """embkit's bytes per document, and how much of it its vector index folder takes."""
+    split = run["build"].get("disk_split") or {}
+    if "index" not in split:
+        return _f(per_doc, 0)
+    return f"{_f(per_doc, 0)} (index {_f(split['index'] / run['n'], 0)})"
+
+
 def footprint_table(result: dict) -> list[str]:
-    rows = ["| documents | side | model | ingest docs/s | searchable docs/s | with embedding docs/s | disk B/doc "
-            "| ÷ raw (1,536 + text + metadata) | build peak RSS MiB | serve RSS MiB | cold open → first result ms "
+    rows = ["| documents | side | model | ingest docs/s | searchable docs/s | with embedding docs/s "
+            "| disk B/doc (vector index) | ÷ raw (1,536 + text + metadata) | build peak RSS MiB | serve RSS MiB | cold open → first result ms "
             "| compact s | vector index |",
             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
@@ -67,7 +75,7 @@ def footprint_table(result: dict) -> list[str]:
         raw = _raw_per_doc(result, r["n"])
         rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {_f(b['docs_per_s'], 0)} | "
                     f"{_f(b['searchable_docs_per_s'], 0)} | {_f(b.get('with_embedding_docs_per_s'), 0)} | "
-                    f"{_f(per_doc, 0)} | {per_doc / raw:.2f}× | "
+                    f"{_per_doc_split(r, per_doc)} | {per_doc / raw:.2f}× | "
                     f"{_f(b['peak_rss_mib'], 0)} | {_f(s['rss_after_search_mib'], 0)} | "
                     f"{_f(s['cold_first_result_s'] * 1000, 1)} | {_compact(s)} | {_index(r)} |")
     return rows
