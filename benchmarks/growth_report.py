@@ -62,8 +62,8 @@ def _per_doc_split(run: dict, per_doc: float) -> str:
 
 def footprint_table(result: dict) -> list[str]:
     rows = ["| documents | side | model | ingest docs/s | searchable docs/s | with embedding docs/s "
-            "| disk B/doc (vector index) | ÷ raw (1,536 + text + metadata) | build peak RSS MiB | serve RSS MiB | cold open → first result ms "
-            "| compact s | vector index |",
+            "| disk B/doc (vector index) | ÷ raw (1,536 + text + metadata) | build peak RSS MiB | serve RSS MiB "
+            "| cold open → first result ms | compact s | vector index |",
             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
         b, s = r["build"], r.get("serve", {})
