@@ -213,6 +213,7 @@ def markdown(results: dict) -> str:
         for key in sizes:
             r = results[key].get(name)
             if r:
+                r = {"add_search_cpu_p50_ms": "–", "query_cpu_p50_ms": "–", "query_cpu_p99_ms": "–", **r}  # older runs
                 lines.append(f"| {label} | {r['docs']:,} | {r['build_seconds']} | {r['bytes_per_doc']} | "
                              f"{r['add_search_p50_ms']} ({r['add_search_cpu_p50_ms']}; n={r['adds']}) | "
                              f"{r['add_only_p50_ms']} | {r['query_p50_ms']} ({r['query_cpu_p50_ms']}) | "
