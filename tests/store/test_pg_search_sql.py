@@ -62,11 +62,45 @@ def test_a_search_is_one_round_trip(col, options, statements):
     np.testing.assert_allclose([h.score for h in found.hits], [h.score for h in slow], rtol=0, atol=1e-5)
     assert [(h.dense_rank, h.keyword_rank) for h in found.hits] == [(h.dense_rank, h.keyword_rank) for h in slow]
     assert found.warnings == (["where.nope: no document has this field"] if "nope" in str(options) else [])
-    with Wire(col._store) as wire, warnings.catch_warnings():  # through the collection: one more, to
-        warnings.simplefilter("ignore")  # follow a reembed's switch (its warning is Collection.search's)
+    with Wire(col._store) as wire, warnings.catch_warnings():  # through the collection: the same one round
+        warnings.simplefilter("ignore")  # trip (the statement also reads the spaces a reembed replaced)
         hits = col.search("compress a file", k=3, **options)
-    assert wire.round_trips == 2, wire.lines
+    assert (wire.round_trips, wire.statements) == (1, statements), wire.texts()
     assert [h.id for h in hits] == [h.id for h in found.hits]
+
+
+def test_context_is_one_round_trip(col):
+    with Wire(col._store) as wire:
+        ctx = col.context("compress a file", k=3, where={"n": {"$gte": 1}})
+    assert wire.round_trips == 1, wire.texts()
+    assert [p.id for p in ctx.passages] == [h.id for h in col.search("compress a file", k=3, mode="hybrid",
+                                                                       where={"n": {"$gte": 1}})]
+
+
+def scored(hits) -> list[tuple[str, float]]:
+    return [(h.id, round(h.score, 5)) for h in hits]
+
+
+def test_a_handle_open_before_another_switched_searches_the_new_space(pg_server, minilm):
+    url = Backend("postgres", server=pg_server)("switch")
+    with embkit.create(url, model="minilm") as c:
+        c.add(list(DOCS.values()), ids=list(DOCS), metadatas=[{"n": i} for i in range(len(DOCS))])
+    cases = [{}, {"where": {"n": {"$gte": 1}}}, {"mode": "keyword"}, {"mode": "hybrid", "where": {"n": {"$lte": 3}}}]
+    before = embkit.open(url)  # a server's handle, say
+    try:
+        answers = [[scored(before.search("compress a file", k=3, **o)) for o in cases]]  # warm: none superseded
+        for model, drop_old in (("glove-50d", False), ("minilm", True)):  # then text_v2 -> text_v3, text_v2 dropped
+            with embkit.open(url) as other:  # another process switches the space
+                other.reembed(model, drop_old=drop_old)
+                expected = [scored(other.search("compress a file", k=3, **o)) for o in cases]
+            answers.append([scored(before.search("compress a file", k=3, **o)) for o in cases])
+            assert answers[-1] == expected, model
+        assert answers[1][0] != answers[0][0] and answers[2][0] == answers[0][0]  # glove-50d's, then minilm's again
+        with Wire(before._store) as wire:  # having followed, one round trip again
+            before.search("compress a file", k=3, mode="hybrid")
+        assert wire.round_trips == 1, wire.texts()
+    finally:
+        before.close()
 
 
 def test_a_filter_matching_one_row_in_a_thousand_still_fills_k(pg_server, monkeypatch):

@@ -41,6 +41,7 @@ class CollectionCore:
         self._keyword: KeywordIndex | None = None
         self._views = Views(store, self.space, store.path / "index")  # Matryoshka views by dimension
         self._paired: Encoder | None = None  # the encoder's other tower, for queries of the other modality
+        self._superseded: dict[str, str] | None = None  # PostgreSQL: the map searches follow (see _serving)
 
     @property
     def path(self) -> Path:
@@ -150,14 +151,30 @@ class CollectionCore:
     def __repr__(self) -> str:
         return f"Collection({self._store.location!r}, model={self.space.model!r}, metric={self.space.metric!r})"
 
-    def _serving(self, space: str | None) -> "Collection":
+    def _serving(self, space: str | None, cached: bool = False) -> "Collection":
         """The collection that answers for `space` (None: this one's): followed to the
-        space that replaced it when a reembed switched since this handle was opened."""
+        space that replaced it when a reembed switched since this handle was opened.
+        `cached` (a search): on PostgreSQL, by the map the last search statement read,
+        which each search statement reads again (see `_superseded_since`)."""
         col = self.in_space(space)
-        name, superseded = col.space.name, space_state(self._store)["superseded"]  # one read a call
+        root = self._root or self
+        superseded = root._superseded
+        if superseded is None or not cached or not in_database(self._store):  # SQLite: a local read
+            superseded = root._superseded = space_state(self._store)["superseded"]
+        name = col.space.name
         while name in superseded:  # a chain of reembeds
             name = superseded[name]
-        return col if name == col.space.name else col.in_space(name)
+        return col if name == col.space.name else col._stored_space(name)  # a stored space: no alias to read
+
+    def _superseded_since(self, col: "Collection", seen: dict[str, str] | None) -> bool:
+        """After a search in `col` from `_serving(cached=True)`: True when another process
+        has switched `col`'s space since the cached map was read (then search again). `seen`
+        is the map the search statement read (None: none ran, read it now); kept for the next."""
+        if not in_database(self._store):
+            return False  # SQLite: _serving read the map just now
+        root = self._root or self
+        root._superseded = space_state(self._store)["superseded"] if seen is None else seen
+        return col.space.name in root._superseded
 
     def _encoder_for(self, modality: str, field: str) -> Encoder:
         """The encoder that embeds `modality` into this space: its own, or the tower

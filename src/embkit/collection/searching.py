@@ -2,6 +2,7 @@
 handle holds (store, space, vector index, Matryoshka views, keyword index, encoders)."""
 
 import warnings
+from typing import Callable
 
 from ..errors import EmbkitWarning
 from ..search import Hit
@@ -31,8 +32,23 @@ class SearchVerbs:
     def find(self, request: SearchRequest) -> Found:
         """The hits of a `SearchRequest` with its warnings, for a door that reports them
         itself (HTTP, CLI --json). The request is checked here, once."""
-        col = self._serving(request.space)
-        return run_search(request.check(col.space), col._search_parts())
+        return self._following(request.space, lambda col: run_search(request.check(col.space), col._search_parts()))
+
+    def _following(self, space: str | None, run: Callable, found: Callable = lambda result: result):
+        """`run(col)` in the collection serving `space`. On PostgreSQL the search statement
+        itself reads which spaces a reembed replaced: a switch another process made since
+        the last search is seen there (or in the statement failing on a dropped space),
+        and the search runs again in the new space (rare); so a search is one round trip."""
+        col = self._serving(space, cached=True)
+        try:
+            result = run(col)
+        except Exception:
+            if not self._superseded_since(col, None):
+                raise
+        else:
+            if not self._superseded_since(col, found(result).superseded):
+                return result
+        return run(self._serving(space, cached=True))
 
     def context(
         self,
@@ -57,7 +73,10 @@ class SearchVerbs:
 
     def find_context(self, question: str, budget_tokens: int = 1500, **options) -> tuple[Context, list[str]]:
         """`context` with its warnings returned rather than issued (for the server)."""
-        return run_context(question, budget_tokens, options, self._serving(options.get("space"))._search_parts())
+        ctx, found = self._following(options.get("space"),
+                                     lambda col: run_context(question, budget_tokens, options, col._search_parts()),
+                                     lambda result: result[1])
+        return ctx, found.warnings
 
     def _search_parts(self) -> SearchParts:
         return SearchParts(self._store, self.space, self._index, self._views, self.keyword_index, self._encoder_for)

@@ -184,12 +184,14 @@ class PgIndexManager:
         """Rebuild an ivfflat index (its lists trained again, their number chosen again
         for the data) once the table holds RETRAIN_GROWTH times the vectors it was trained
         on; says so in the log and in info's `retrains`. True if it did."""
-        row = self.store.read_connection().execute(self.store.statement(
-            "SELECT m.value, (SELECT count(*) FROM {s}.{v}) FROM {s}.meta m WHERE m.key = %s", self.space.name),
-            (TRAINED_KEY + self.space.name,)).fetchone()
+        conn, name = self.store.read_connection(), self.space.name
+        row = conn.execute(self.store.statement(  # not for a space dropped since (a reembed's --drop-old)
+            "SELECT value FROM {s}.meta WHERE key = %s AND EXISTS (SELECT 1 FROM {s}.spaces WHERE name = %s)"),
+            (TRAINED_KEY + name, name)).fetchone()
         if row is None:
             return False
-        trained, rows = json.loads(row[0]), row[1]
+        trained = json.loads(row[0])
+        rows = conn.execute(self.store.statement("SELECT count(*) FROM {s}.{v}", name)).fetchone()[0]
         if rows <= RETRAIN_GROWTH * max(trained["rows"], 1):
             return False
         log.info("pgvector ivfflat index of space %r retrained: %d vectors, %d when its lists were trained",

@@ -93,6 +93,11 @@ class DatabaseSources(StoreSources):
     def warnings(self) -> list[str]:
         return self.found.warnings if self.found is not None else []
 
+    @property
+    def superseded(self) -> dict[str, str] | None:
+        """{old space: its successor} as the statement read it (None: none ran)."""
+        return self.found.superseded if self.found is not None else None
+
     def _statement(self, vector, n):
         if self.found is None:
             dense, keyword = self.req.mode in ("dense", "hybrid"), self.req.mode in ("keyword", "hybrid")

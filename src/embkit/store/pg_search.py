@@ -10,25 +10,30 @@ hnsw.max_scan_tuples), an exact scan of the matching rows runs in the same state
 and only then (a one-time filter on the index scan's count).
 """
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .pg_keyword import keyword_ctes
+from .reembed_steps import SUPERSEDED
 from .types import Record
 
 
 @dataclass
 class Candidates:
     """What one search statement found: dense (row ids, distances) ascending, keyword
-    (row ids, scores) descending, the records of both, the filter's warnings, and the
-    value of the meta key asked for (the index spec as stored)."""
+    (row ids, scores) descending, the records of both, the filter's warnings, the
+    value of the meta key asked for (the index spec as stored), and the spaces a
+    reembed replaced as stored (so a handle follows another process's switch without
+    a read of its own)."""
 
     dense: tuple[np.ndarray, np.ndarray]
     keyword: tuple[np.ndarray, np.ndarray]
     records: dict[int, Record] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     meta_value: str | None = None
+    superseded: dict[str, str] = field(default_factory=dict)
 
 
 class PgSearch:
@@ -48,8 +53,9 @@ class PgSearch:
         if where:
             checks, presence, params = presence_query(named_fields(where), POSTGRES, table="{s}.docs")
             head_sql = "SELECT ARRAY[" + presence[len("SELECT "):] + "] AS present"
-        params.append(meta_key)
-        ctes = ["head AS (" + head_sql + ", (SELECT value FROM {s}.meta WHERE key = %s) AS meta_value)"]
+        params.append([meta_key, SUPERSEDED])
+        ctes = ["head AS (" + head_sql + ", (SELECT json_object_agg(key, value) FROM {s}.meta "
+                "WHERE key = ANY(%s)) AS meta)"]
         compiled = compile_where_pg(where, column="d.metadata") if where else None
         parts = []
         if vector is not None and n_dense > 0:
@@ -64,10 +70,10 @@ class PgSearch:
             parts.append("SELECT doc, NULL::float8, score FROM kw")
         found = " UNION ALL ".join(parts) or "SELECT NULL::bigint AS doc, NULL::float8, NULL::float8 WHERE FALSE"
         statement = self._q("WITH " + ", ".join(ctes) + ", found (doc, distance, score) AS (" + found + ") "
-                            "SELECT h.present, h.meta_value, f.doc, f.distance, f.score, d.id, d.text, d.metadata "
+                            "SELECT h.present, h.meta, f.doc, f.distance, f.score, d.id, d.text, d.metadata "
                             "FROM head h LEFT JOIN (found f JOIN {s}.docs d ON d.rowid = f.doc) ON TRUE", space)
         rows = _run(self._reader(), settings, statement, params)
-        return _candidates(rows, checks, warnings_from)
+        return _candidates(rows, checks, warnings_from, meta_key)
 
 
 def _dense_ctes(operator: str, vector: np.ndarray, n: int, where: tuple[str, list] | None) -> tuple[str, list]:
@@ -99,7 +105,7 @@ def _run(conn, settings, statement, params) -> list[tuple]:
     return cursor.fetchall()
 
 
-def _candidates(rows: list[tuple], checks, warnings_from) -> Candidates:
+def _candidates(rows: list[tuple], checks, warnings_from, meta_key: str | None) -> Candidates:
     dense, keyword, records = [], [], {}
     for _, _, doc, distance, score, doc_id, text, metadata in rows:
         if doc is None:
@@ -109,15 +115,13 @@ def _candidates(rows: list[tuple], checks, warnings_from) -> Candidates:
         if score is not None:
             keyword.append((-np.float32(score), doc))
         if isinstance(metadata, str):
-            import json
-
             metadata = json.loads(metadata)
         records[doc] = Record(id=doc_id, text=text, metadata=metadata, rowid=doc)
     dense.sort()
     keyword.sort()
-    present = rows[0][0] if rows else []
+    present, meta = (rows[0][0], rows[0][1] or {}) if rows else ([], {})
     return Candidates((np.array([d for _, d in dense], dtype=np.int64), np.array([x for x, _ in dense])),
                       (np.array([d for _, d in keyword], dtype=np.int64),
                        np.array([-s for s, _ in keyword], dtype=np.float32)),
                       records, warnings_from(checks, present) if checks else [],
-                      rows[0][1] if rows else None)
+                      meta.get(meta_key), json.loads(meta.get(SUPERSEDED) or "{}"))
