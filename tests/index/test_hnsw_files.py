@@ -202,3 +202,24 @@ def test_loading_without_the_store_is_refused(tmp_path, make):
     folder = tmp_path / "c" / "index" / "text"
     with pytest.raises(persist.IndexUnreadable, match="its vectors are in the store"):
         persist.load(folder, saved(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+def test_other_metrics_reload_exactly(tmp_path, metric):
+    vectors = np.random.default_rng(4).normal(size=(1500, 32)).astype(np.float32)
+    col = embkit.create(tmp_path / "c", model=None, dim=32, metric=metric)
+    col.add(ids=[f"d{i}" for i in range(1500)], vectors=vectors)
+    col.build_index("hnsw:M=16,efc=40")
+    col.delete(["d3", "d4"])
+    col.upsert(ids=["d5"], vectors=vectors[6:7] * 2)
+    before = col._index.current()
+    probes = vectors[:20] + 0.1
+    expected = before.search(probes, 10)
+    col.close()
+    with embkit.open(tmp_path / "c") as again, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = again._index.current()
+        assert (loaded.kind, loaded.dead, loaded.metric) == ("hnsw", 3, metric)
+        got = loaded.search(probes, 10)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])

@@ -166,7 +166,8 @@ def test_a_corrupted_database_page_fails_integrity(tmp_path):
 def saved_index(folder: Path):
     """(index, manifest) of the saved HNSW index, and the collection's identity."""
     with closing(SQLiteStore.open(folder)) as store:
-        return persist.load_current(folder / "index" / "text", store.spaces()["text"], store.identity), store.identity
+        return (persist.load_current(folder / "index" / "text", store.spaces()["text"], store.identity, store=store),
+                store.identity)
 
 
 def test_a_corrupted_index_file_fails_then_repair_rebuilds_it(tmp_path):

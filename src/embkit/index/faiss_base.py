@@ -31,6 +31,7 @@ class FaissIndex:
     metrics: tuple[str, ...] = ("cosine", "dot", "l2")
     binary = False  # FAISS binary index (uint8 codes)
     vectors_apart = False  # True: can be saved without its float32 vectors and refilled from the store
+    apart_file = ""  # with vectors_apart: the name of what the store cannot give back (`kept_apart()`)
 
     def __init__(self, spec: IndexSpec, dim: int, metric: str):
         if metric not in self.metrics:

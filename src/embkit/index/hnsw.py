@@ -18,12 +18,13 @@ class HnswIndex(FaissIndex):
 
     kind = "hnsw"
     vectors_apart = True  # can be saved without its vectors (see persist)
+    apart_file = "dead"  # what the store cannot give back: the dead entries' vectors
 
-    def write_graph(self, path) -> None:
+    def write_without_vectors(self, path) -> None:
         """Write the graph without the vectors (the store holds them)."""
         hnsw_storage.write_graph(self, path)
 
-    def dead_vectors(self):
+    def kept_apart(self):
         """The vectors of dead entries, which the store no longer holds as indexed."""
         return hnsw_storage.dead_vectors(self)
 

@@ -16,7 +16,7 @@ estimated:
 import faiss
 import numpy as np
 
-FILL_CHUNK = 65_536  # rows copied at a time: bounds the temporary copies of fancy indexing
+from .stored_vectors import fill_by_label
 
 
 def write_graph(index, path) -> None:
@@ -41,13 +41,14 @@ def refill(index, dead: np.ndarray, store, space: str, generation: int) -> int:
     dead_labels = np.flatnonzero(~index.live)
     if dead.shape != (len(dead_labels), dim):
         raise ValueError(f"dead vectors: shape {dead.shape}, expected {(len(dead_labels), dim)}")
-    storage = faiss.IndexFlat(dim, index._faiss.metric_type)
+    # the class FAISS gives IndexHNSWFlat, so distances are computed exactly as before the save
+    storage = faiss.IndexFlatL2(dim) if index._faiss.metric_type == faiss.METRIC_L2 else faiss.IndexFlatIP(dim)
     storage.codes.resize(n * dim * 4)
     storage.ntotal = n
     matrix = faiss.rev_swig_ptr(storage.codes.data(), n * dim * 4).view(np.float32).reshape(n, dim)
     matrix[dead_labels] = dead
     known = ~index.live
-    known |= _copy_stored(matrix, index, store, space, generation)
+    known |= fill_by_label(matrix, index, store, space, generation)
     unknown = np.flatnonzero(~known)
     if len(unknown):
         _estimate(matrix, known, unknown, index._faiss.hnsw)
@@ -55,43 +56,6 @@ def refill(index, dead: np.ndarray, store, space: str, generation: int) -> int:
     storage.this.disown()  # the HNSW index owns its storage from now on
     index._faiss.own_fields = True
     return len(unknown)
-
-
-def _copy_stored(matrix: np.ndarray, index, store, space: str, generation: int) -> np.ndarray:
-    """Copy each live label's stored vector into `matrix`; returns which labels got one
-    (not those whose row is gone, malformed or changed since `generation`)."""
-    stored_ids, stored = _stored_vectors(store, space)
-    if np.any(np.diff(stored_ids) < 0):  # searchsorted needs them in order
-        order = np.argsort(stored_ids, kind="stable")
-        stored_ids, stored = stored_ids[order], stored[order]
-    labels = np.flatnonzero(index.live)
-    rows = index.rowids[labels]
-    at = np.minimum(np.searchsorted(stored_ids, rows), max(len(stored_ids) - 1, 0))
-    found = (stored_ids[at] == rows) if len(stored_ids) else np.zeros(len(rows), bool)
-    changed = store.changed_since(generation) if generation < store.generation else np.empty(0, np.int64)
-    if changed is not None and len(changed):  # None: too old to tell; the manager rebuilds such an index
-        found &= ~np.isin(rows, changed)
-    labels, at = labels[found], at[found]
-    for start in range(0, len(labels), FILL_CHUNK):
-        part = slice(start, start + FILL_CHUNK)
-        matrix[labels[part]] = stored[at[part]]
-    filled = np.zeros(len(index.rowids), bool)
-    filled[labels] = True
-    return filled
-
-
-def _stored_vectors(store, space: str) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted row ids, vectors) of the space. A malformed vector (the store is damaged;
-    `embkit check` says so) leaves its row out instead of failing the whole load."""
-    try:
-        return store.vectors(space)
-    except ValueError:
-        if space not in store.spaces():
-            raise
-    dim = store.spaces()[space].dim
-    good = [(rowid, blob) for batch in store.vector_blobs(space) for rowid, blob in batch if len(blob) == 4 * dim]
-    ids = np.fromiter((r for r, _ in good), np.int64, len(good))
-    return ids, np.frombuffer(b"".join(b for _, b in good), np.float32).reshape(len(good), dim)
 
 
 def _estimate(matrix: np.ndarray, known: np.ndarray, unknown: np.ndarray, hnsw) -> None:

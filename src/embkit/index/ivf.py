@@ -5,6 +5,7 @@ import faiss
 import numpy as np
 
 from ..errors import EmbkitError
+from . import ivf_storage
 from .faiss_base import FaissIndex
 from .flat import metric_type
 
@@ -29,6 +30,19 @@ class IvfIndex(FaissIndex):
     """`ivf:nlist=1024,nprobe=16`: float32 vectors in k-means buckets."""
 
     kind = "ivf"
+    vectors_apart = True  # can be saved without its vectors (see persist)
+    apart_file = "lists"  # what the store cannot give back: which list holds each entry, in order
+
+    def write_without_vectors(self, path) -> None:
+        """Write the quantizer and empty lists (the store holds the vectors)."""
+        ivf_storage.write_without_lists(self, path)
+
+    def kept_apart(self):
+        return ivf_storage.layout(self)
+
+    def refill(self, lists, store, space: str, generation: int) -> int:
+        """Vectors back into lists read empty; see ivf_storage.refill."""
+        return ivf_storage.refill(self, lists, store, space, generation)
 
     def _create(self, sample):
         nlist = effective_nlist(self.params["nlist"], len(sample))

@@ -4,10 +4,13 @@ store by the caller, never trusted.
 
 Layout of `DIR/index/`: `manifest.json` names the files of one saved state
 (`faiss-G.bin`, `rowids-G.npy` as runs, `live-G.npy` as bits, for generation G; see
-`idmap`) with their sizes and CRC32s. An HNSW index saved for a store (`vectors`:
-"store") leaves its float32 vectors out of `faiss-G.bin`, the store holds them, and
-keeps only its dead entries' in `dead-G.npy`; loading refills them (hnsw_storage). Data files are written first and the manifest
-last, each by temp file, fsync and rename, so a crash leaves the old state or the new.
+`idmap`) with their sizes and CRC32s. An HNSW or IVF index saved for a store
+(`vectors`: "store") leaves its float32 vectors out of `faiss-G.bin`, the store holds
+them, and keeps what the store cannot give back beside it (HNSW: its dead entries'
+vectors, `dead-G.npy`; IVF: its lists' layout, `lists-G.npy`); loading refills them
+(hnsw_storage, ivf_storage).
+Data files are written first and the manifest last, each by temp file, fsync and
+rename, so a crash leaves the old state or the new.
 The manifest records the collection's identity: a copy from another collection is
 rebuilt. Several processes may save: they take turns under the folder's lock (see
 cache_files), and loads read under a shared lock.
@@ -59,12 +62,12 @@ def save(index: FaissIndex, folder: Path, generation: int, space: str, identity:
         apart = vectors_in_store and index.vectors_apart
         files = {"faiss": f"faiss-{generation}.bin", "rowids": f"rowids-{generation}.npy",
                  "live": f"live-{generation}.npy"}
-        writers = {"faiss": index.write_graph if apart else index.write_faiss,
+        writers = {"faiss": index.write_without_vectors if apart else index.write_faiss,
                    "rowids": lambda p: p.write_bytes(npy(idmap.to_runs(index.rowids))),
                    "live": lambda p: p.write_bytes(npy(idmap.pack_live(index.live)))}
-        if apart:
-            files["dead"] = f"dead-{generation}.npy"
-            writers["dead"] = lambda p: p.write_bytes(npy(index.dead_vectors()))
+        if apart:  # what the store cannot give back: HNSW's dead vectors, IVF's list layout
+            files[index.apart_file] = f"{index.apart_file}-{generation}.npy"
+            writers[index.apart_file] = lambda p: p.write_bytes(npy(index.kept_apart()))
         written = []
         try:
             for key, write in writers.items():
@@ -164,8 +167,8 @@ def load(folder: Path, manifest: dict, store=None) -> FaissIndex:
             raise IndexUnreadable(f"{folder}: its vectors are in the store, and no store was given to read them")
         index.read_faiss(folder / manifest["files"]["faiss"]["name"])
         if manifest.get("vectors") == VECTORS_IN_STORE:
-            dead = np.load(folder / manifest["files"]["dead"]["name"])
-            index.refill(dead, store, manifest["space"], manifest["generation"])
+            kept = np.load(folder / manifest["files"][index.apart_file]["name"])
+            index.refill(kept, store, manifest["space"], manifest["generation"])
         return index
     except IndexUnreadable:
         raise

@@ -261,6 +261,18 @@ class SQLiteStore(SQLiteReembed):
             yield [(r[0], bytes(r[1]) if r[1] is not None else b"") for r in rows]
             last = rows[-1][0]
 
+    def vector_batches(self, space: str, batch: int = 8192):
+        """Every stored vector of `space` as (row ids, float32 matrix) batches, in table
+        order: one scan, no sort, no copy of the whole space (an HNSW index refills its
+        storage by row id from it). A vector of the wrong length is left out (`embkit
+        check` reports it)."""
+        size = 4 * self.spaces()[space].dim
+        cursor = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ?", (space,))
+        while rows := cursor.fetchmany(batch):
+            rows = [r for r in rows if r[1] is not None and len(r[1]) == size]
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), size // 4)
+
     # ---- writing -------------------------------------------------------------------
 
     def write(self, records: Sequence[Record], space: str, vectors: np.ndarray, upsert: bool,
