@@ -102,7 +102,7 @@ def ensure_vectors(work: Path, model: str, count: int, n_queries: int) -> dict:
                 _, docs = texts(min(EMBED_CHUNK, total - start), start)
                 _save(chunk, encoder.encode(docs, batch_size=64).astype(np.float32, copy=False))
             chunks.append(chunk)
-            print(f"  {model} vectors: {start + EMBED_CHUNK:,} / {total:,}", file=sys.stderr, flush=True)
+            print(f"  {model} vectors: {min(start + EMBED_CHUNK, total):,} / {total:,}", file=sys.stderr, flush=True)
         _save(Path(out["docs"]), np.concatenate([np.load(c) for c in chunks]))
         for chunk in chunks:  # the whole file serves from now on
             chunk.unlink()
