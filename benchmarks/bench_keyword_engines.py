@@ -188,8 +188,12 @@ def machine() -> dict:
 
     from machine_info import machine as info
 
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True).stdout.strip()
+
     return {**info(["tantivy", "bm25s", "numpy", "PyStemmer", "pytrec_eval-terrier"]),
-            "sqlite": sqlite3.sqlite_version}
+            "sqlite": sqlite3.sqlite_version, "embkit_commit": git("rev-parse", "--short", "HEAD"),
+            "embkit_uncommitted": git("status", "--short", "--", "src/embkit/store", "src/embkit/search").split("\n")}
 
 
 LABELS = {"tantivy": "tantivy (segments)", "fts5": "SQLite FTS5", "bm25s": "bm25s rebuilt on write (ea9797a)",
