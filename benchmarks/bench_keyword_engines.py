@@ -1,8 +1,8 @@
 """Keyword engines measured for issue 21: tantivy, SQLite FTS5, today's bm25s rebuild
 on write (embkit at ea9797a) and embkit's postings kept in its SQLite store.
 
-    cd /work/main && .venv/bin/python benchmarks/bench_keyword_engines.py            # 10k, 100k (~8 min)
-    cd /work/main && .venv/bin/python benchmarks/bench_keyword_engines.py --parts sizes --sizes 1000000
+    cd /work/main && .venv/bin/python benchmarks/bench_keyword_engines.py    # scifact, delete, 10k, 100k: ~3 min
+    cd /work/main && .venv/bin/python benchmarks/bench_keyword_engines.py --parts sizes --sizes 1000000  # ~10 min
 
 Parts (`--parts scifact,delete,sizes`), each engine in its own process, one at a time:
 - scifact: BM25 nDCG@10 on SciFact's 300 test claims (corpus `title text`, top 100 a
