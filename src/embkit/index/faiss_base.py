@@ -172,13 +172,19 @@ class FaissIndex:
         raw = faiss.serialize_index_binary(self._faiss) if self.binary else faiss.serialize_index(self._faiss)
         return int(raw.nbytes) + idmap.nbytes(self.rowids, self.live)
 
-    def write_faiss(self, path: Path, io_flags: int = 0) -> None:
+    def write_faiss(self, path: Path, io_flags: int = 0, buffered: bool = False) -> None:
         """Write the FAISS index to `path` (`io_flags`: FAISS's, e.g. IO_FLAG_SKIP_STORAGE).
         A failed write (a full disk) is an OSError, as for any other file, not FAISS's
-        RuntimeError: callers treat it as an I/O failure."""
+        RuntimeError: callers treat it as an I/O failure. `buffered` (for files without
+        the vectors, small) serializes in memory and writes from Python: FAISS only
+        prints a failed close (the last buffered bytes on a full disk) to stderr."""
         try:
             if self.binary:
                 faiss.write_index_binary(self._faiss, str(path))
+            elif buffered:
+                writer = faiss.VectorIOWriter()
+                faiss.write_index(self._faiss, writer, io_flags)
+                path.write_bytes(faiss.vector_to_array(writer.data).tobytes())
             else:
                 faiss.write_index(self._faiss, str(path), io_flags)
         except RuntimeError as e:  # "... write error in PATH: 2262 != 9216 (No space left on device)"

@@ -21,7 +21,7 @@ from .stored_vectors import fill_by_label
 
 def write_graph(index, path) -> None:
     """Write the HNSW graph without its vectors (`index`: an HnswIndex)."""
-    index.write_faiss(path, faiss.IO_FLAG_SKIP_STORAGE)
+    index.write_faiss(path, faiss.IO_FLAG_SKIP_STORAGE, buffered=True)
 
 
 def dead_vectors(index) -> np.ndarray:

@@ -23,7 +23,7 @@ def write_without_lists(index, path) -> None:
     ivf.own_invlists = False  # swapping lists must not free the real ones
     ivf.replace_invlists(empty, False)
     try:
-        index.write_faiss(path)
+        index.write_faiss(path, buffered=True)
     finally:
         ivf.replace_invlists(lists, owned)
 
