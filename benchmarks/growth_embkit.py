@@ -32,8 +32,10 @@ WHERE = {data.FILTER_FIELD: data.FILTER_VALUE}
 
 
 def build(spec: dict) -> dict:
-    """Ingest N documents in batches (vectors given), then bring the vector index and the
-    keyword index up to date: documents/s for each step and for the whole."""
+    """Ingest N documents in batches (vectors given); *searchable* once a dense and a
+    keyword query have answered (a big HNSW graph then builds in a background thread
+    while searches run exactly, as bench_ann.py counts it), *indexed* once that graph is
+    built and saved."""
     import embkit
 
     others = Interference()
@@ -47,16 +49,17 @@ def build(spec: dict) -> dict:
         metas = [data.metadata(i) for i in range(start, start + count)]
         col.add(texts, ids=ids, metadatas=metas, vectors=np.asarray(vectors[start:start + count]))
     ingest_s = time.perf_counter() - started
-    index_s = timed(col.refresh_index)
-    query = data.queries(1)[0]
-    keyword_s = timed(lambda: col.search(query, mode="keyword", k=10))  # builds or catches up the keyword index
-    close_s = timed(col.close)
+    first_s = timed(lambda: col.search(vector=np.asarray(vectors[0]), k=10))
+    keyword_s = timed(lambda: col.search(data.queries(1)[0], mode="keyword", k=10))
+    index_s = timed(col.refresh_index)  # waits for the background build, if one runs
+    close_s = timed(col.close)  # saves the index
     peak = peak_rss_mib()
     embed = data.embed_rate(spec["model"])  # after the peak was read: the store side's memory is the figure
-    until_searchable = ingest_s + index_s + keyword_s + close_s
-    return {"n": n, "ingest_s": ingest_s, "index_s": index_s, "keyword_s": keyword_s, "close_s": close_s,
-            "docs_per_s": n / ingest_s, "searchable_docs_per_s": n / until_searchable,
-            "embed_docs_per_s": embed, "with_embedding_docs_per_s": n / (n / embed + until_searchable),
+    searchable, indexed = ingest_s + first_s + keyword_s, ingest_s + first_s + keyword_s + index_s + close_s
+    return {"n": n, "ingest_s": ingest_s, "first_query_s": first_s, "keyword_s": keyword_s, "index_s": index_s,
+            "close_s": close_s, "docs_per_s": n / ingest_s, "searchable_docs_per_s": n / searchable,
+            "indexed_docs_per_s": n / indexed, "embed_docs_per_s": embed,
+            "with_embedding_docs_per_s": n / (n / embed + searchable),
             "disk_bytes": disk_bytes(spec["path"]),
             "disk_split": _disk_split(spec["path"]), "peak_rss_mib": peak,
             "others_cpu_s": others.others_cpu_s()}

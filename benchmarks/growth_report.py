@@ -61,20 +61,21 @@ def _per_doc_split(run: dict, per_doc: float) -> str:
 
 
 def footprint_table(result: dict) -> list[str]:
-    rows = ["| documents | side | model | ingest docs/s | searchable docs/s | with embedding docs/s "
+    rows = ["| documents | side | model | add docs/s | searchable docs/s | indexed docs/s | with embedding docs/s "
             "| disk B/doc (vector index) | ÷ raw (1,536 + text + metadata) | build peak RSS MiB | serve RSS MiB "
             "| cold open → first result ms | compact s | vector index |",
-            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
         b, s = r["build"], r.get("serve", {})
         if "error" in b or "error" in s or not s:
             why = b.get("error") or s.get("error") or "no serve phase"
-            rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {why.splitlines()[0][:80]} |||||||||||")
+            rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {why.splitlines()[0][:80]} ||||||||||||")
             continue
         per_doc = _disk(r) / r["n"]
         raw = _raw_per_doc(result, r["n"])
         rows.append(f"| {r['n']:,} | {r['side']} | {r['model']} | {_f(b['docs_per_s'], 0)} | "
-                    f"{_f(b['searchable_docs_per_s'], 0)} | {_f(b.get('with_embedding_docs_per_s'), 0)} | "
+                    f"{_f(b['searchable_docs_per_s'], 0)} | {_f(b.get('indexed_docs_per_s'), 0)} | "
+                    f"{_f(b.get('with_embedding_docs_per_s'), 0)} | "
                     f"{_per_doc_split(r, per_doc)} | {per_doc / raw:.2f}× | "
                     f"{_f(b['peak_rss_mib'], 0)} | {_f(s['rss_after_search_mib'], 0)} | "
                     f"{_f(s['cold_first_result_s'] * 1000, 1)} | {_compact(s)} | {_index(r)} |")
@@ -120,12 +121,13 @@ def latency_table(result: dict, key: str, title: str) -> list[str]:
 def chroma_table(result: dict) -> list[str]:
     """embkit ÷ Chroma at each size both finished (static-model vectors)."""
     ours, theirs = _runs(result, "embkit"), _runs(result, "chroma")
-    rows = ["| documents | ingest docs/s | dense QPS | filtered QPS | dense p50 | disk | serve RSS "
-            "| cold open → first |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| documents | searchable docs/s | indexed docs/s | dense QPS | filtered QPS | dense p50 | disk "
+            "| serve RSS | cold open → first |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in sorted(set(ours) & set(theirs)):
         a, c = ours[n], theirs[n]
-        rows.append(f"| {n:,} | {_ratio(a['build']['docs_per_s'], c['build']['docs_per_s'])} | "
+        rows.append(f"| {n:,} | {_ratio(a['build']['searchable_docs_per_s'], c['build']['searchable_docs_per_s'])} | "
+                    f"{_ratio(a['build'].get('indexed_docs_per_s'), c['build'].get('indexed_docs_per_s'))} | "
                     f"{_ratio(a['serve']['search']['dense']['qps'], c['serve']['search']['dense']['qps'])} | "
                     f"{_ratio(a['serve']['search']['filtered']['qps'], c['serve']['search']['filtered']['qps'])} | "
                     f"{_ratio(a['serve']['search']['dense']['p50_ms'], c['serve']['search']['dense']['p50_ms'])} | "
@@ -160,7 +162,9 @@ def targets(result: dict) -> list[str]:
     at = 100_000 if 100_000 in ours and 100_000 in theirs else max(set(ours) & set(theirs), default=None)
     if at is not None:
         a, c = ours[at], theirs[at]
-        lines.append(_target(f"ingest ÷ Chroma at {at:,}", a["build"]["docs_per_s"] / c["build"]["docs_per_s"], "≥", 2))
+        for kind in ("searchable", "indexed"):
+            key = f"{kind}_docs_per_s"
+            lines.append(_target(f"ingest until {kind} ÷ Chroma at {at:,}", a["build"][key] / c["build"][key], "≥", 2))
         for mode in ("dense", "filtered"):
             lines.append(_target(f"{mode} QPS ÷ Chroma at {at:,}",
                                  a["serve"]["search"][mode]["qps"] / c["serve"]["search"][mode]["qps"], "≥", 2))
@@ -181,10 +185,13 @@ def markdown(result: dict) -> str:
         f"none): `{result['command']}`  ",
         f"Machine: {m['cpu_count']} CPUs, Python {m['python']}, embkit {m['embkit']}, chromadb {m['chromadb']}, "
         f"faiss-cpu {m['faiss-cpu']}; BLAS env {m['blas_env'] or 'none set'}.  ",
-        "Every side stores the same precomputed vectors (ingest and searchable docs/s: vectors given; "
-        "*with embedding*: plus the model's own rate, timed on 2,000 of the texts in the build process). "
+        "Every side stores the same precomputed vectors (add, searchable and indexed docs/s: vectors given; "
+        "*with embedding*: searchable plus the model's own rate, timed on 2,000 of the texts in the build "
+        "process). "
         "Dense and filtered queries are given as vectors on both sides; embkit's hybrid embeds the query text.", "",
-        "How: *searchable* = until every mode answers (embkit: vector index and keyword index caught up). "
+        "How: *add* = the add calls alone; *searchable* = add plus a first dense and keyword query (embkit "
+        "answers exactly while a big HNSW graph builds in a background thread, as in bench_ann.py); *indexed* "
+        "= until that graph is built and saved (Chroma builds its graph during add: its three agree). "
         "*Disk*: allocated bytes of the folder once the build process had exited. *Build peak RSS*: VmHWM of "
         "the build process; *serve RSS*: VmRSS after the query loops. *Cold open → first result*: open plus "
         "the first dense query in a fresh process, imports excluded (`import_s` in the JSON), OS page cache "
@@ -221,7 +228,7 @@ def _series(runs: dict[int, dict], side: str) -> tuple[dict, dict]:
     line(left, "cold open → first result", lambda r, n: r["serve"]["cold_first_result_s"] * 1000)
     line(right, "disk bytes/doc", lambda r, n: _disk(r) / n)
     line(right, "serve RSS bytes/doc", lambda r, n: r["serve"]["rss_after_search_mib"] * 2**20 / n)
-    line(right, "ingest µs/doc", lambda r, n: 1e6 / r["build"]["docs_per_s"])
+    line(right, "ingest until indexed µs/doc", lambda r, n: 1e6 / r["build"]["indexed_docs_per_s"])
     return left, right
 
 
