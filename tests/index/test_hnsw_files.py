@@ -223,3 +223,22 @@ def test_other_metrics_reload_exactly(tmp_path, metric):
         got = loaded.search(probes, 10)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_a_matryoshka_view_refills_its_truncated_vectors(tmp_path):
+    vectors = unit(np.random.default_rng(8), 1500)
+    col = embkit.create(tmp_path / "c", model=None, dim=DIM)
+    col.add(ids=[f"d{i}" for i in range(1500)], vectors=vectors)
+    col.build_index("hnsw:M=16,efc=40", dims=64)
+    col.delete(["d1"])
+    expected = [[h.id for h in col.search(vector=q, k=5, dims=64)] for q in queries(n=5)]
+    before = col._views(64).current()
+    stored = before._faiss.reconstruct_n(0, len(before.rowids))
+    col.close()
+    assert persist.read_manifest(tmp_path / "c" / "index" / "text@64")["vectors"] == "store"
+    with embkit.open(tmp_path / "c") as again, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [[h.id for h in again.search(vector=q, k=5, dims=64)] for q in queries(n=5)] == expected
+        loaded = again._views(64).current()
+        assert loaded.dim == 64 and loaded.dead == 1
+        np.testing.assert_array_equal(loaded._faiss.reconstruct_n(0, len(loaded.rowids)), stored)
