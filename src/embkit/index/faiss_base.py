@@ -152,7 +152,8 @@ class FaissIndex:
                 self._bitmap = np.packbits(self.live, bitorder="little")
             bitmap = self._bitmap
         else:
-            bitmap = np.packbits(self.live & np.isin(self.rowids, allow), bitorder="little")
+            bitmap = np.packbits(self.live & _members(self.rowids, np.asarray(allow, dtype=np.int64)),
+                                 bitorder="little")
         return faiss.IDSelectorBitmap(len(self.live), faiss.swig_ptr(bitmap)), bitmap
 
     def _check(self, vectors, field: str) -> np.ndarray:
@@ -198,3 +199,16 @@ class FaissIndex:
             raise ValueError(f"{path}: {self._faiss.ntotal} entries, but the id map has {len(self.rowids)}")
         if self._faiss.d != self.dim:
             raise ValueError(f"{path}: dimension {self._faiss.d}, expected {self.dim}")
+
+
+def _members(rowids: np.ndarray, allow: np.ndarray) -> np.ndarray:
+    """For each of `rowids`, whether it is in `allow`: through a bitmap of the row ids'
+    range (linear; np.isin sorts both) unless the range is far wider than the index."""
+    if len(rowids) == 0:
+        return np.zeros(0, dtype=bool)
+    span = int(rowids.max()) + 1
+    if span > 8 * len(rowids) + 1_000_000:
+        return np.isin(rowids, allow)
+    wanted = np.zeros(span, dtype=bool)
+    wanted[allow[(allow >= 0) & (allow < span)]] = True
+    return wanted[rowids]

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from . import keyword_sqlite, sqlite_pages
+from . import field_indexes, keyword_sqlite, sqlite_pages
 from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
@@ -31,6 +31,7 @@ class SQLiteStore(SQLiteReembed):
     read_only = False  # opened read-only (a read-only mount, no write permission, a full disk): writes refuse
     read_only_reason = ""
     _identity: str | None = None  # the collection's UUID, once read (see identity)
+    _indexes: set[str] | None = None  # names of the metadata field indexes, once read
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
@@ -210,10 +211,39 @@ class SQLiteStore(SQLiteReembed):
         return out
 
     def rowids(self, where: dict | None = None) -> np.ndarray:
-        """Row ids of the documents matching `where` (the filter runs in SQL)."""
+        """Row ids of the documents matching `where` (the filter runs in SQL, through the
+        indexes of the fields it names where it can: field_indexes.py)."""
         sql, params = compile_where(where)
-        rows = self._conn.execute(f"SELECT rowid FROM docs WHERE {sql}", params).fetchall()
+        narrow, narrow_params, fields = field_indexes.narrowing(where)
+        if fields:
+            self._index_fields(fields)
+        rows = self._conn.execute(f"SELECT rowid FROM docs WHERE {narrow}{sql}", narrow_params + params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def _index_fields(self, fields: list[str]) -> None:
+        """Index the filtered fields that have none yet, in a collection big enough for it
+        to matter; only if no other writer holds the database (a search never waits)."""
+        if self.read_only:
+            return
+        missing = [f for f in fields if field_indexes.index_name(f) not in self._field_indexes()]
+        if not missing or self._conn.execute("SELECT count(*) FROM docs").fetchone()[0] < field_indexes.INDEX_FROM:
+            return
+        with self._lock:
+            self._conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self._write() as c:
+                    for field in missing:
+                        field_indexes.create(c, field)
+            except sqlite3.OperationalError:  # busy: another writer; the next filtered search tries again
+                return
+            finally:
+                self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._indexes = None
+
+    def _field_indexes(self) -> set[str]:
+        if self._indexes is None:
+            self._indexes = field_indexes.indexed(self._conn)
+        return self._indexes
 
     def vectors(self, space: str, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, float32 matrix) of a space, all of it or for the given rows."""
