@@ -159,7 +159,8 @@ def test_failed_migration_leaves_version_1_intact(tmp_path, monkeypatch):
         raise sqlite3.OperationalError("simulated failure after the copy")
 
     monkeypatch.setitem(sqlite_store._MIGRATIONS, 1, copy_then_fail)
-    with pytest.raises(EmbkitError, match=rf"schema_version: .*from schema version 1 to {SCHEMA_VERSION} .*simulated failure"):
+    with pytest.raises(EmbkitError,
+                       match=rf"schema_version: .*from schema version 1 to {SCHEMA_VERSION} .*simulated failure"):
         embkit.open(path)
     assert snapshot(path) == before
     assert "WITHOUT ROWID" in vectors_sql(path)
@@ -183,7 +184,9 @@ def test_unknown_old_version_is_refused(tmp_path):
     db.commit()
     db.close()
     before = snapshot(path)
-    with pytest.raises(EmbkitError, match=f"schema_version: .*from schema version 0 to {SCHEMA_VERSION} .*no migration from version 0"):
+    with pytest.raises(EmbkitError,
+                       match=f"schema_version: .*from schema version 0 to {SCHEMA_VERSION} "
+                             ".*no migration from version 0"):
         embkit.open(path)
     assert snapshot(path) == before
 
