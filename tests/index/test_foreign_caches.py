@@ -144,5 +144,3 @@ def test_a_file_where_the_index_folder_belongs_is_replaced(tmp_path, stray, one_
     with embkit.open(folder) as col:  # the saved index is used as it is
         col.search(vector=q, k=1)
         assert col._index.info()["current"] is True and col._index.generation == manifest["generation"]
-
-

@@ -170,8 +170,9 @@ class DocumentVerbs:
         """What the write path needs: the store, and the space (and text encoder) that
         serves this one now (after a reembed switched, the one that replaced it)."""
         target = self._serving(None)
-        return WriteTarget(target._store, target.space, lambda: target._encoder_for("text", "texts"),
-                           self.embedding_cache)
+        return WriteTarget(
+            target._store, target.space, lambda: target._encoder_for("text", "texts"), self.embedding_cache
+        )
 
     @property
     def embedding_cache(self) -> EmbeddingCache | None:

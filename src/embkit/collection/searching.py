@@ -73,9 +73,11 @@ class SearchVerbs:
 
     def find_context(self, question: str, budget_tokens: int = 1500, **options) -> tuple[Context, list[str]]:
         """`context` with its warnings returned rather than issued (for the server)."""
-        ctx, found = self._following(options.get("space"),
-                                     lambda col: run_context(question, budget_tokens, options, col._search_parts()),
-                                     lambda result: result[1])
+        ctx, found = self._following(
+            options.get("space"),
+            lambda col: run_context(question, budget_tokens, options, col._search_parts()),
+            lambda result: result[1],
+        )
         return ctx, found.warnings
 
     def _search_parts(self) -> SearchParts:

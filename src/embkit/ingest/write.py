@@ -34,14 +34,19 @@ class WriteTarget(NamedTuple):
     cache: EmbeddingCache | None = None  # chunk vectors kept by (model, text); None: embed every text
 
 
-def embed_texts(target: WriteTarget, texts: Sequence[str], batch_size: int = 32,
-                progress: Progress | None = None) -> np.ndarray:
+def embed_texts(
+    target: WriteTarget, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+) -> np.ndarray:
     """The encoder's vectors for `texts`, those the embedding cache holds for this
     space's model taken from it (the model is not even loaded when it holds them all)."""
     fingerprint = model_fingerprint(target.space) if target.cache is not None else None
-    return cached_encode(target.cache, fingerprint, texts,
-                         lambda missing, bar: target.encoder().encode(missing, batch_size=batch_size, progress=bar),
-                         progress)
+    return cached_encode(
+        target.cache,
+        fingerprint,
+        texts,
+        lambda missing, bar: target.encoder().encode(missing, batch_size=batch_size, progress=bar),
+        progress,
+    )
 
 
 def check_model(space: Space, model: str | None) -> None:
