@@ -199,3 +199,35 @@ def test_an_index_of_another_tokenizer_is_rebuilt_on_open(tmp_path):
         found = KeywordIndex(again._store).search("running cats", 5)
     np.testing.assert_array_equal(found[0], expected[0])
     np.testing.assert_allclose(found[1], expected[1], atol=1e-6)
+
+
+def test_tokenizing_is_thread_safe_when_the_word_memory_starts_afresh(monkeypatch):
+    """A thread starting the memory of stems afresh never takes another's words away
+    (review: clearing the shared dict dropped 131 of 150 terms of a concurrent query)."""
+    import random
+    import threading
+
+    from embkit.store import keyword_terms
+
+    monkeypatch.setattr(keyword_terms, "MAX_REMEMBERED", 400)
+    text = " ".join(f"word{i}x" for i in range(150))
+    expected = tokenize_terms(text)
+    wrong = []
+
+    def reader():
+        for _ in range(1500):
+            if tokenize_terms(text) != expected:
+                wrong.append(1)
+                return
+
+    def churn():
+        rng = random.Random(1)
+        for _ in range(1500):
+            tokenize_terms(" ".join(f"zz{rng.randrange(10**9)}" for _ in range(50)))
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=churn)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == [] and len(expected) == 150

@@ -36,12 +36,14 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def _words(texts: list[str]) -> tuple[list[list[str]], dict[str, str | None]]:
     """Each text's lowercased words, and the stem of every word among them."""
+    global _stems
     words = [_split(text.lower()) for text in texts]
     stems = _stems
     new = {w for ws in words for w in ws if w not in stems}
     if new:
         if len(stems) + len(new) > MAX_REMEMBERED:
-            stems.clear()
+            # A new dict, never a cleared one: another thread may be reading the old.
+            stems = _stems = {}
             new = {w for ws in words for w in ws}
         plain = sorted(new - _stopwords)
         stems.update(zip(plain, _stemmer().stemWords(plain)))
