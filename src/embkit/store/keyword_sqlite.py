@@ -13,6 +13,7 @@ whose AUTOINCREMENT row ids are the largest, the term's last block). The number 
 documents with terms and their total length live in `meta` (`kw_docs`, `kw_tokens`).
 """
 
+import json
 import sqlite3
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
@@ -125,33 +126,43 @@ def _append(term: str, last: tuple[int, bytes] | None, added: bytes, writes: "_W
 
 
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
-    """The blocks of `term` that the row ids `gone` and `added` fall in, rewritten
-    without `gone` and with `added` (as rows to delete, update and insert). Both are
-    sorted by row id."""
-    ends = [int(x) for x in (gone[:1], gone[-1:], added["rowid"][:1], added["rowid"][-1:]) for x in x]
-    lo, hi = min(ends), max(ends)
-    rows = c.execute(
-        "SELECT first, postings FROM kw_blocks WHERE term = ?1 AND first <= ?3 AND first >= "
-        "coalesce((SELECT max(first) FROM kw_blocks WHERE term = ?1 AND first <= ?2), -1) ORDER BY first",
-        (term, lo, hi)).fetchall()
-    current = np.frombuffer(b"".join(r[1] for r in rows), dtype=POSTING)
-    kept = current[~np.isin(current["rowid"], np.concatenate([gone, added["rowid"]]))]
-    both = np.concatenate([kept, added])
-    merged = both[np.argsort(both["rowid"], kind="stable")].tobytes()
-    old_firsts = [r[0] for r in rows]
-    new_firsts = []
+    """The blocks of `term` that the row ids `gone` and `added` fall in, each rewritten
+    without `gone` and with `added` (split if it grows past BLOCK, dropped if emptied);
+    the term's other blocks are left alone. Both arrays are sorted by row id."""
+    touched = np.union1d(gone, added["rowid"]).astype(np.int64)
+    covering = np.array([r[0] if r[0] is not None else -1 for r in c.execute(
+        "SELECT (SELECT max(first) FROM kw_blocks WHERE term = ? AND first <= t.value) FROM json_each(?) t",
+        (term, json.dumps(touched.tolist())))], dtype=np.int64)
+    if (covering < 0).any():  # row ids before the term's first block: that block takes them
+        lowest = c.execute("SELECT min(first) FROM kw_blocks WHERE term = ?", (term,)).fetchone()[0]
+        covering[covering < 0] = -1 if lowest is None else lowest
+    keys = sorted(set(covering.tolist()) - {-1})
+    blocks = dict(c.execute(f"SELECT first, postings FROM kw_blocks WHERE term = ? AND first IN "
+                            f"({','.join('?' * len(keys))})", [term, *keys]).fetchall()) if keys else {}
+    for key in sorted(set(covering.tolist())):
+        mine = touched[covering == key]
+        current = np.frombuffer(blocks.get(key, b""), dtype=POSTING)
+        both = np.concatenate([current[~np.isin(current["rowid"], mine)], added[np.isin(added["rowid"], mine)]])
+        merged = both[np.argsort(both["rowid"], kind="stable")].tobytes()
+        _store_block(term, None if key < 0 else key, merged, writes)
+
+
+def _store_block(term: str, key: int | None, merged: bytes, writes: _Writes) -> None:
+    """`merged` postings in place of the block keyed `key` (None: a term's first block):
+    kept under its key (its first posting may lie below it only for the term's first
+    block, which then takes that posting's row id), split when longer than BLOCK."""
     size = BLOCK * POSTING.itemsize
-    for start in range(0, len(merged), size):
-        block = merged[start:start + size]
-        first = int.from_bytes(block[:4], "little")
-        if start == 0 and rows:  # the first block keeps covering what it covered
-            first = min(first, rows[0][0])
-        new_firsts.append(first)
-        if first in old_firsts:
-            writes.updates.append((block, term, first))
+    chunks = [merged[i:i + size] for i in range(0, len(merged), size)]
+    firsts = [int.from_bytes(chunk[:4], "little") for chunk in chunks]
+    if chunks and key is not None and firsts[0] >= key:
+        firsts[0] = key  # the block keeps covering what it covered
+    if key is not None and (not chunks or firsts[0] != key):
+        writes.deletes.append((term, key))
+    for i, (first, chunk) in enumerate(zip(firsts, chunks)):
+        if i == 0 and first == key:
+            writes.updates.append((chunk, term, first))
         else:
-            writes.inserts.append((term, first, block))
-    writes.deletes.extend((term, f) for f in old_firsts if f not in new_firsts)
+            writes.inserts.append((term, first, chunk))
 
 
 def _add_stats(c: sqlite3.Connection, docs: int, tokens: int) -> None:
