@@ -148,3 +148,22 @@ def test_embkit_add_no_cache_leaves_no_cache(tmp_path):
     assert not (tmp_path / "c" / CACHE_FILE).exists()
     with embkit.open(tmp_path / "c") as col:
         assert col.count() == len(TEXTS)
+
+
+def test_fingerprint_stamps_follow_symlinked_folders_and_refuse_a_partial_list(tmp_path, monkeypatch):
+    """Review: weights in a symlinked folder were left out of the fingerprint, so new
+    weights there kept the old fingerprint (and the old vectors)."""
+    from embkit.ingest import model_fingerprint
+
+    weights = tmp_path / "elsewhere" / "onnx"
+    weights.mkdir(parents=True)
+    (weights / "model.onnx").write_bytes(b"0" * 10)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "onnx").symlink_to(weights, target_is_directory=True)
+    (weights / "loop").symlink_to(model, target_is_directory=True)  # a link back up: walked once
+    names = [s[0] for s in model_fingerprint._stamps(model)]
+    assert "onnx/model.onnx" in names and "config.json" in names
+    monkeypatch.setattr(model_fingerprint, "MAX_FILES", 1)
+    assert model_fingerprint._stamps(model) is None

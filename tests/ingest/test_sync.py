@@ -189,3 +189,25 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(tmp_path, docs):
         warnings.simplefilter("error")
         assert col.count() == 0
     col.close()
+
+
+def test_records_sync_did_not_write_are_never_removed(tmp_path, monkeypatch):
+    """Review: `sync .` of an empty folder deleted records added through the API whose
+    `source` only looked like a path. Sync owns what it wrote (records with `sha256`);
+    a file added by `add` before is taken over, not duplicated."""
+    monkeypatch.chdir(tmp_path)
+    Path("empty").mkdir()
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.add(["crm note about tea", "another note"], ids=["n1", "n2"],
+            metadatas=[{"source": "crm"}, {"source": "web/page1"}])
+    assert col.sync(".", dry_run=True).removed == [] and col.sync("empty").removed == []
+    done = col.sync(".")
+    assert done.removed == [] and {d.id for d in col.get(ids=["n1", "n2"])} == {"n1", "n2"}
+    make_folder(tmp_path / "docs")
+    col.add_files(["docs"])
+    before = col.count()
+    done = col.sync("docs")
+    assert sorted(done.added) == sorted(f"docs/{n}" for n in TEXTS) and col.count() == before
+    (tmp_path / "docs" / "tea.txt").unlink()
+    assert col.sync("docs").removed == ["docs/tea.txt"]
+    col.close()

@@ -31,6 +31,8 @@ def model_fingerprint(space: Space) -> str | None:
     if described is None:
         return None
     backend, files = described
+    if files is None:
+        return None
     facts = {"model": space.model, "backend": backend, "dim": space.dim, "normalized": space.normalized,
              "embkit": _version(), "files": files}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
@@ -53,20 +55,27 @@ def _described(model: str) -> tuple[str, list] | None:
     return "path", _stamps(path)
 
 
-def _stamps(path: Path) -> list:
+def _stamps(path: Path) -> list | None:
     """(relative name, bytes, mtime in ns) of every file under `path` (or of the file),
-    sorted; caches of Python bytecode left out (they change without the model changing)."""
+    sorted, following symlinked folders (weights are often linked in); caches of Python
+    bytecode left out (they change without the model changing). None past MAX_FILES: a
+    partial stamp could miss the file that changed, so such a model is not cached."""
     if path.is_file():
         st = path.stat()
         return [[path.name, st.st_size, st.st_mtime_ns]]
-    stamps = []
-    for root, dirs, files in os.walk(path):
+    stamps, seen = [], set()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree: walked already
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
             st = (Path(root) / name).stat()
             stamps.append([str((Path(root) / name).relative_to(path)), st.st_size, st.st_mtime_ns])
-            if len(stamps) >= MAX_FILES:
-                return sorted(stamps)
+            if len(stamps) > MAX_FILES:
+                return None
     return sorted(stamps)
 
 

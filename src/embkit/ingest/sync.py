@@ -118,11 +118,14 @@ def sync_folder(col, folder: str | Path, *, include: Sequence[str] | None = None
 
 
 def stored_files(col, label: Path, include: Sequence[str], exclude: Sequence[str]) -> dict[str, tuple[set, set]]:
-    """{file name: (document ids, sha256 values)} of the stored records whose metadata
-    `source` names a file under the folder called `label` that the patterns choose."""
+    """{file name: (document ids, sha256 values)} of the stored records a sync wrote (they
+    carry `sha256`) whose metadata `source` names a file under the folder called `label`
+    that the patterns choose. A record written otherwise is never sync's to remove, even
+    with such a `source`; its file, if there, is taken over by upsert as a new one."""
     prefix = "" if label == Path(".") else f"{label}/"
     found: dict[str, tuple[set, set]] = {}
-    for doc in col.lookup(where={"source": {"$prefix": prefix}}).documents:
+    owned = {"$and": [{"source": {"$prefix": prefix}}, {"sha256": {"$prefix": ""}}]}
+    for doc in col.lookup(where=owned).documents:
         source = doc.metadata["source"]
         inside = source[len(prefix):]
         if not inside or PurePosixPath(inside).is_absolute() or ".." in PurePosixPath(inside).parts:
