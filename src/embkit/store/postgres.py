@@ -85,6 +85,14 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
                 migrate(store)
             elif store.meta(TOKENIZER_KEY) != DESCRIPTION:  # another tokenizer: its terms would not match
                 store.rebuild_keyword()
+        except EmbkitError:
+            store.close()
+            raise
+        except Exception as e:  # the transaction rolled back: the collection is as it was
+            store.close()
+            raise EmbkitError(f"schema_version: could not bring collection {target.name!r} from schema version "
+                              f"{version} to {SCHEMA_VERSION} with its keyword index ({e}); the collection is "
+                              "unchanged") from e
         except BaseException:
             store.close()
             raise

@@ -99,7 +99,12 @@ class SQLiteStore(SQLiteReembed):
                 raise EmbkitError(f"schema_version: could not migrate {path / DB_NAME} from schema version "
                                   f"{version} to {SCHEMA_VERSION} ({e}); the collection is unchanged") from e
         if not store.read_only and keyword_sqlite.needs_rebuild(conn):  # another tokenizer: its terms would not match
-            store.rebuild_keyword()
+            try:
+                store.rebuild_keyword()
+            except (sqlite3.Error, EmbkitError) as e:  # rolled back: the old index stays
+                conn.close()
+                raise EmbkitError(f"keyword index: could not rebuild it for this tokenizer at {path} ({e}); "
+                                  "the collection is unchanged") from e
         if not store.read_only and sqlite_pages.made_before(conn):  # an older embkit's page size (see sqlite_pages)
             store.vacuum(wait=False)  # after the migration committed; another process's connection: a later open
         return store
