@@ -203,7 +203,7 @@ MARKUP_WORDS = {"font", "color", "span", "href", "target", "_blank", "blank", "s
 def _check_collection(location, md: str) -> None:
     with embkit.open(location) as col:
         docs = col.get(where={"source": md})
-        vocab = set(col.keyword_index().current().vocab_dict)
+        vocab = {t for (t,) in col._store._conn.execute("SELECT DISTINCT term FROM kw_blocks")}  # the index's terms
         terms = {t for c in col.cluster(k=2, seed=0, unit="chunk").clusters for t in c.terms}
     assert len(docs) > 2 and all(d.metadata["section"].startswith("Deploying apps") for d in docs)
     assert {"deploy", "worker", "scale", "memori", "server"} <= vocab  # stemmed visible words are there

@@ -92,3 +92,19 @@ def test_a_search_does_not_wait_for_another_writer(col):
         other.close()
     col.search(vector=[1, 1, 1, 1], k=1, where={"bucket": 3})
     assert indexes(col) == {"docs_field_bucket"}
+
+
+def test_a_failed_index_creation_never_aborts_a_read_in_progress(col, monkeypatch):
+    """CI found searches failing with "abort due to ROLLBACK": the index was made on the
+    connection other threads read through, and a schema change rolled back there aborts
+    their reads. It is made on a connection of its own now."""
+    def create_then_fail(c, field):
+        c.execute(f'CREATE INDEX "{field_indexes.index_name(field)}" ON docs (rowid, metadata)')
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(field_indexes, "create", create_then_fail)
+    reading = col._store._conn.execute("SELECT rowid FROM docs")
+    reading.fetchone()  # another thread's search, half way through its rows
+    assert len(col._store.rowids({"bucket": 3})) == N // 10
+    assert len(reading.fetchall()) == N - 1
+    assert indexes(col) == set()

@@ -233,17 +233,19 @@ class SQLiteStore(SQLiteReembed):
         missing = [f for f in fields if field_indexes.index_name(f) not in self._field_indexes()]
         if not missing or self._conn.execute("SELECT count(*) FROM docs").fetchone()[0] < field_indexes.INDEX_FROM:
             return
-        with self._lock:
-            self._conn.execute("PRAGMA busy_timeout = 0")
-            try:
-                with self._write() as c:
-                    for field in missing:
-                        field_indexes.create(c, field)
-            except sqlite3.OperationalError:  # busy: another writer; the next filtered search tries again
-                return
-            finally:
-                self._conn.execute("PRAGMA busy_timeout = 30000")
-            self._indexes = None
+        # A connection of its own: a schema change rolled back on the shared one would abort
+        # the reads other threads have in progress on it (SQLITE_ABORT_ROLLBACK).
+        conn = sqlite3.connect(self.path / DB_NAME, isolation_level=None, timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for field in missing:
+                field_indexes.create(conn, field)
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError:  # busy: another writer; the next filtered search tries again
+            return
+        finally:
+            conn.close()  # an open transaction is rolled back with it
+        self._indexes = None
 
     def _field_indexes(self) -> set[str]:
         if self._indexes is None:
