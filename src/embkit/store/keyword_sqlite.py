@@ -16,7 +16,7 @@ documents with terms and their total length live in `meta` (`kw_docs`, `kw_token
 import json
 import sqlite3
 from collections import defaultdict
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -282,13 +282,3 @@ def needs_rebuild(conn: sqlite3.Connection) -> bool:
     """True if the index was built with another tokenizer (its terms would not match)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'kw_tokenizer'").fetchone()
     return row is None or row[0] != DESCRIPTION
-
-
-def texts_of(c: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, str | None]:
-    """{row id: text} of stored rows (missing ones left out), read before they change."""
-    out: dict[int, str | None] = {}
-    ids = [int(r) for r in rowids]
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        out.update(c.execute(f"SELECT rowid, text FROM docs WHERE rowid IN ({','.join('?' * len(chunk))})", chunk))
-    return out
