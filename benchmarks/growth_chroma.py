@@ -18,7 +18,7 @@ import numpy as np
 from growth_measure import (
     RECALL_QUERIES,
     Interference,
-    add_then_search,
+    add_then_search_per_mode,
     delete_tenth,
     disk_bytes,
     emit,
@@ -104,15 +104,7 @@ def _word(query: str) -> str:
 
 def _add_then_search(col, spec: dict, search: dict) -> dict:
     pool = np.load(spec["vectors"], mmap_mode="r")
-    out, used = {}, 1
-    out["first_add_ms"] = timed(lambda: add_one(col, spec["n"], pool)) * 1000  # untimed in the rounds: a one-off
-    for mode in MODES:
-        def add(r: int, base: int = spec["n"] + used) -> None:
-            add_one(col, base + r, pool)
-
-        out[mode] = add_then_search(add, search[mode], spec["rounds"], spec["budget_s"])
-        used += out[mode]["n"]
-    return out
+    return add_then_search_per_mode(lambda i: add_one(col, i, pool), {m: search[m] for m in MODES}, spec)
 
 
 def add_one(col, i: int, pool: np.ndarray) -> None:

@@ -138,3 +138,17 @@ def emit(result: dict) -> None:
     """The side's result: one JSON line on stdout, the parent's only input."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def add_then_search_per_mode(add_one: Callable[[int], object], search: dict, spec: dict) -> dict:
+    """Per mode of `search`: add one new document (`add_one(i)`: the pool's i-th, after
+    the N-th), then search; the first add is timed on its own (a one-off)."""
+    out, used = {}, 1
+    out["first_add_ms"] = timed(lambda: add_one(spec["n"])) * 1000
+    for mode, query in search.items():
+        def add(r: int, base: int = spec["n"] + used) -> None:
+            add_one(base + r)
+
+        out[mode] = add_then_search(add, query, spec["rounds"], spec["budget_s"])
+        used += out[mode]["n"]
+    return out

@@ -115,14 +115,7 @@ def _last_rowid(postings: bytes) -> int:
 
 def _append(term: str, last: tuple[int, bytes] | None, added: bytes, writes: "_Writes") -> None:
     """New postings after all of `term`'s others: its last block filled, then new blocks."""
-    merged = (last[1] if last else b"") + added
-    size = BLOCK * POSTING.itemsize
-    for start in range(0, len(merged), size):
-        block = merged[start:start + size]
-        if start == 0 and last:
-            writes.updates.append((block, term, last[0]))
-        else:
-            writes.inserts.append((term, int.from_bytes(block[:4], "little"), block))
+    _store_block(term, last[0] if last else None, (last[1] if last else b"") + added, writes)
 
 
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
