@@ -21,11 +21,11 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import EmbkitError
-from . import bm25
+from . import bm25, keyword_blocks
+from .keyword_blocks import POSTING
 from .keyword_terms import DESCRIPTION, tokenize_ids
 
 BLOCK = 248  # postings per block: two full blocks fill a 4 KiB page, four an 8 KiB one; a write rewrites little
-POSTING = np.dtype([("rowid", "<u4"), ("tf", "<u2"), ("dl", "<u2")])
 MAX_ROWID = 2**32 - 1
 TABLES = ["""CREATE TABLE kw_blocks (
         term TEXT NOT NULL,
@@ -74,8 +74,8 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     last = _last_blocks(c, [t for t in added if t not in removed])
     for term in sorted(removed.keys() | added.keys()):
         block = last.get(term)
-        if term in last and (block is None or _last_rowid(block[1]) < int(added[term]["rowid"][0])):
-            _append(term, block, added[term].tobytes(), writes)  # only new documents, after all the term's others
+        if term in last and (block is None or keyword_blocks.last_rowid(block[1]) < int(added[term]["rowid"][0])):
+            _append(term, block, added[term], writes)  # only new documents, after all the term's others
         else:
             _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), writes)
     # Deletes before inserts, since (term, first) is unique; a block that keeps its key is
@@ -109,13 +109,12 @@ def _last_blocks(c: sqlite3.Connection, terms: list[str]) -> dict[str, tuple[int
     return out
 
 
-def _last_rowid(postings: bytes) -> int:
-    return int.from_bytes(postings[-POSTING.itemsize:][:4], "little")
-
-
-def _append(term: str, last: tuple[int, bytes] | None, added: bytes, writes: "_Writes") -> None:
+def _append(term: str, last: tuple[int, bytes] | None, added: np.ndarray, writes: "_Writes") -> None:
     """New postings after all of `term`'s others: its last block filled, then new blocks."""
-    _store_block(term, last[0] if last else None, (last[1] if last else b"") + added, writes)
+    if last is None:
+        _store_block(term, None, added, writes)
+    else:
+        _store_block(term, last[0], np.concatenate([keyword_blocks.decode(last[1]), added]), writes)
 
 
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
@@ -134,19 +133,19 @@ def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarr
                             f"({','.join('?' * len(keys))})", [term, *keys]).fetchall()) if keys else {}
     for key in sorted(set(covering.tolist())):
         mine = touched[covering == key]
-        current = np.frombuffer(blocks.get(key, b""), dtype=POSTING)
+        current = keyword_blocks.decode(blocks[key]) if key in blocks else np.zeros(0, dtype=POSTING)
         both = np.concatenate([current[~np.isin(current["rowid"], mine)], added[np.isin(added["rowid"], mine)]])
-        merged = both[np.argsort(both["rowid"], kind="stable")].tobytes()
+        merged = both[np.argsort(both["rowid"], kind="stable")]
         _store_block(term, None if key < 0 else key, merged, writes)
 
 
-def _store_block(term: str, key: int | None, merged: bytes, writes: _Writes) -> None:
-    """`merged` postings in place of the block keyed `key` (None: a term's first block):
-    kept under its key (its first posting may lie below it only for the term's first
-    block, which then takes that posting's row id), split when longer than BLOCK."""
-    size = BLOCK * POSTING.itemsize
-    chunks = [merged[i:i + size] for i in range(0, len(merged), size)]
-    firsts = [int.from_bytes(chunk[:4], "little") for chunk in chunks]
+def _store_block(term: str, key: int | None, merged: np.ndarray, writes: _Writes) -> None:
+    """`merged` postings (sorted by row id) in place of the block keyed `key` (None: a
+    term's first block): kept under its key (its first posting may lie below it only for
+    the term's first block, which then takes that posting's row id), split when longer
+    than BLOCK."""
+    chunks = [keyword_blocks.encode(merged[i:i + BLOCK]) for i in range(0, len(merged), BLOCK)]
+    firsts = [int(r) for r in merged["rowid"][::BLOCK]]
     if chunks and key is not None and firsts[0] >= key:
         firsts[0] = key  # the block keeps covering what it covered
     if key is not None and (not chunks or firsts[0] != key):
