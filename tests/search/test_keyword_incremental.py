@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import embkit
-from embkit.store import keyword_sqlite
+from embkit.store import keyword_blocks, keyword_sqlite
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicron sigma tau "
          "upsilon omega river stone cloud harbor").split()
@@ -104,7 +104,7 @@ def test_blocks_cover_each_posting_once_after_random_writes(tmp_path, monkeypatc
     assert terms == sorted(expected)
     for term in terms:
         rows = conn.execute("SELECT first, postings FROM kw_blocks WHERE term = ? ORDER BY first", (term,)).fetchall()
-        blocks = [np.frombuffer(p, dtype=keyword_sqlite.POSTING) for _, p in rows]
+        blocks = [keyword_blocks.decode(p) for _, p in rows]
         assert all(0 < len(b) <= 3 for b in blocks)
         bounds = [f for f, _ in rows] + [2**63]
         for block, lo, hi in zip(blocks, bounds, bounds[1:]):

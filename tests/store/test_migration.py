@@ -110,8 +110,8 @@ def test_version_1_is_migrated_in_place(tmp_path):
     assert "WITHOUT ROWID" not in vectors_sql(path)
     identity = dict(after["meta"]).get("identity", "")  # made on first use: the index saved records it
     assert len(identity) == 32 and "identity" not in dict(before["meta"])
-    keyword = {k: v for k, v in dict(after["meta"]).items() if k.startswith("kw_")}  # the keyword index's (3)
-    assert set(keyword) == {"kw_docs", "kw_tokens", "kw_tokenizer"}
+    keyword = {k: v for k, v in dict(after["meta"]).items() if k.startswith("kw_")}  # the keyword index's (4)
+    assert set(keyword) == {"kw_docs", "kw_tokens", "kw_tokenizer", "kw_format"}
     assert dict(after["meta"]) == {**dict(before["meta"]), "schema_version": str(SCHEMA_VERSION), "identity": identity,
                                    **keyword}
     for table in ("spaces", "docs", "changes"):

@@ -1,37 +1,112 @@
 """The byte format of one block of a term's keyword postings (see keyword_sqlite.py).
 
-A block holds up to keyword_sqlite.BLOCK postings sorted by row id; `decode` gives
-them as a structured array of POSTING (row id, term frequency, document length), the
-only view of a block that the rest of the index uses, so the format can change here.
+A block holds 1 to MAX_POSTINGS postings sorted by row id; `decode` gives them as a
+structured array of POSTING (row id, term frequency, document length), the only view
+of a block the rest of the index uses. Each column takes the fewest whole bytes its
+values in this block need, so numpy decodes a block in a few vector operations:
+
+    header  10 bytes: count - 1 (u1), flags (u1), max tf (u2), min dl (u2), first row id (u4)
+    gaps    count - 1 row id differences, u1, u2 or u4 (flags bits 0-1: 0, 1, 2 = 1, 2, 4 bytes)
+    tf      flags bits 2-3: 0 every tf is 1, nothing stored; 1 the few above 1 as
+            exceptions: their number (u1), positions (u1), values (u1);
+            2 a column of u1; 3 a column of u2
+    dl      dl - min dl, u1 (flags bit 4 clear) or u2 (set)
+
+Short documents' postings take ~3 bytes instead of 8: most tf are 1 and most dl < 256.
+Values are exact (tf and dl as stored before), so scores do not move. The header's
+max tf and min dl bound a block's BM25 scores without decoding it (`bounds`).
 """
+
+import struct
 
 import numpy as np
 
 POSTING = np.dtype([("rowid", "<u4"), ("tf", "<u2"), ("dl", "<u2")])
+FORMAT = "columnar-1: header, row id gaps u1/u2/u4, tf ones/exceptions/u1/u2, dl - min u1/u2"
+MAX_POSTINGS = 256  # the count and the tf exceptions' positions are one byte
+HEADER = struct.Struct("<BBHHI")
+_WIDTHS = (np.dtype("<u1"), np.dtype("<u2"), np.dtype("<u4"))
+_TF_ONES, _TF_EXCEPTIONS, _TF_U1, _TF_U2 = range(4)
+_DL_U2 = 16
 
 
 def encode(postings: np.ndarray) -> bytes:
-    """The block holding `postings` (POSTING, sorted by row id, at least one)."""
-    return np.ascontiguousarray(postings, dtype=POSTING).tobytes()
+    """The block holding `postings` (POSTING, 1 to MAX_POSTINGS, sorted by row id)."""
+    n = len(postings)
+    if not 0 < n <= MAX_POSTINGS:
+        raise ValueError(f"postings: a block holds 1 to {MAX_POSTINGS}, got {n}")
+    rowids, tf, dl = postings["rowid"], postings["tf"], postings["dl"]
+    max_tf, min_dl = int(tf.max()), int(dl.min())
+    gaps = np.diff(rowids.astype(np.int64))
+    gap_code = _width_code(int(gaps.max()) if n > 1 else 0)
+    tf_mode, tf_bytes = _tf_section(tf, max_tf)
+    spread = dl.astype(np.int64) - min_dl
+    dl_flag = _DL_U2 if n and int(spread.max()) > 255 else 0
+    flags = gap_code | tf_mode << 2 | dl_flag
+    return b"".join([HEADER.pack(n - 1, flags, max_tf, min_dl, int(rowids[0])),
+                     gaps.astype(_WIDTHS[gap_code]).tobytes(), tf_bytes,
+                     spread.astype("<u2" if dl_flag else "<u1").tobytes()])
+
+
+def _width_code(largest: int) -> int:
+    return 0 if largest <= 0xFF else 1 if largest <= 0xFFFF else 2
+
+
+def _tf_section(tf: np.ndarray, max_tf: int) -> tuple[int, bytes]:
+    """(tf mode, its bytes): the smallest of the forms max_tf allows."""
+    if max_tf == 1 and int(tf.min()) == 1:
+        return _TF_ONES, b""
+    if max_tf > 0xFF:
+        return _TF_U2, tf.astype("<u2").tobytes()
+    where = np.flatnonzero(tf != 1)
+    if 1 + 2 * len(where) < len(tf):
+        return _TF_EXCEPTIONS, bytes([len(where)]) + where.astype("<u1").tobytes() + tf[where].astype("<u1").tobytes()
+    return _TF_U1, tf.astype("<u1").tobytes()
 
 
 def decode(blob: bytes) -> np.ndarray:
-    """The postings of a block, POSTING sorted by row id (read-only)."""
-    return np.frombuffer(blob, dtype=POSTING)
+    """The postings of a block, POSTING sorted by row id."""
+    count, flags, _, min_dl, first = HEADER.unpack_from(blob)
+    n = count + 1
+    out = np.empty(n, dtype=POSTING)
+    at = HEADER.size
+    gap_type = _WIDTHS[flags & 3]
+    rowids = np.empty(n, dtype="<u4")
+    rowids[0] = first
+    rowids[1:] = np.frombuffer(blob, gap_type, n - 1, at)
+    out["rowid"] = np.cumsum(rowids, out=rowids)  # the first row id, then each gap added
+    at += (n - 1) * gap_type.itemsize
+    tf_mode = flags >> 2 & 3
+    if tf_mode in (_TF_ONES, _TF_EXCEPTIONS):
+        out["tf"] = 1
+        if tf_mode == _TF_EXCEPTIONS:
+            e = blob[at]
+            out["tf"][np.frombuffer(blob, "<u1", e, at + 1)] = np.frombuffer(blob, "<u1", e, at + 1 + e)
+            at += 1 + 2 * e
+    else:
+        tf_type = np.dtype("<u1" if tf_mode == _TF_U1 else "<u2")
+        out["tf"] = np.frombuffer(blob, tf_type, n, at)
+        at += n * tf_type.itemsize
+    dl = np.frombuffer(blob, "<u2" if flags & _DL_U2 else "<u1", n, at)
+    np.add(dl, np.uint16(min_dl), out=out["dl"])
+    return out
 
 
 def bounds(blob: bytes) -> tuple[int, int]:
-    """(highest term frequency, lowest document length) of a block's postings: a
-    bound on the BM25 score any of them can reach."""
-    postings = decode(blob)
-    return int(postings["tf"].max()), int(postings["dl"].min())
+    """(highest term frequency, lowest document length) of a block's postings, from its
+    header: a bound on the BM25 score any of them can reach."""
+    _, _, max_tf, min_dl, _ = HEADER.unpack_from(blob)
+    return max_tf, min_dl
 
 
 def first_rowid(blob: bytes) -> int:
     """The lowest row id of a block."""
-    return int.from_bytes(blob[:4], "little")
+    return HEADER.unpack_from(blob)[4]
 
 
 def last_rowid(blob: bytes) -> int:
-    """The highest row id of a block."""
-    return int.from_bytes(blob[-POSTING.itemsize:][:4], "little")
+    """The highest row id of a block (its gaps summed, without decoding the rest)."""
+    count, flags, _, _, first = HEADER.unpack_from(blob)
+    if count == 0:
+        return first
+    return first + int(np.frombuffer(blob, _WIDTHS[flags & 3], count, HEADER.size).sum(dtype=np.int64))

@@ -9,8 +9,10 @@ statistic is of the live documents, it scores exactly as one built from scratch.
 Layout: `kw_blocks` holds each term's postings in blocks of up to BLOCK postings,
 sorted by row id. A block covers the row ids from its `first` up to the next block's
 `first`, so a write rewrites only the blocks its row ids fall in (for new documents,
-whose AUTOINCREMENT row ids are the largest, the term's last block). The number of
-documents with terms and their total length live in `meta` (`kw_docs`, `kw_tokens`).
+whose AUTOINCREMENT row ids are the largest, the term's last block). A block's bytes
+are keyword_blocks.py's format, named in `meta` (`kw_format`): an index written in
+another format is rebuilt on open. The number of documents with terms and their total
+length live in `meta` (`kw_docs`, `kw_tokens`).
 """
 
 import json
@@ -25,7 +27,7 @@ from . import bm25, keyword_blocks
 from .keyword_blocks import POSTING
 from .keyword_terms import DESCRIPTION, tokenize_ids
 
-BLOCK = 248  # postings per block: two full blocks fill a 4 KiB page, four an 8 KiB one; a write rewrites little
+BLOCK = keyword_blocks.MAX_POSTINGS  # postings per block (~770 bytes for short texts); a write rewrites little
 MAX_ROWID = 2**32 - 1
 TABLES = ["""CREATE TABLE kw_blocks (
         term TEXT NOT NULL,
@@ -33,7 +35,7 @@ TABLES = ["""CREATE TABLE kw_blocks (
         postings BLOB NOT NULL,
         UNIQUE (term, first)
     )"""]
-STATS = {"kw_docs": "0", "kw_tokens": "0", "kw_tokenizer": DESCRIPTION}
+STATS = {"kw_docs": "0", "kw_tokens": "0", "kw_tokenizer": DESCRIPTION, "kw_format": keyword_blocks.FORMAT}
 REBUILD_BATCH = 10_000
 EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
@@ -221,7 +223,7 @@ def _scored(blocks: dict[str, list[tuple[int, bytes]]], repeats: dict[str, int],
     for term, times in repeats.items():
         if term not in blocks:
             continue
-        postings = np.frombuffer(b"".join(b for _, b in sorted(blocks[term])), dtype=POSTING)
+        postings = np.concatenate([keyword_blocks.decode(b) for _, b in sorted(blocks[term])])
         weight = bm25.idf(n_docs, len(postings)) * times
         parts_rowids.append(postings["rowid"])
         parts_scores.append(bm25.term_scores(postings["tf"], postings["dl"], avgdl, weight))
@@ -271,6 +273,17 @@ def stats(conn: sqlite3.Connection) -> dict:
 
 
 def needs_rebuild(conn: sqlite3.Connection) -> bool:
-    """True if the index was built with another tokenizer (its terms would not match)."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'kw_tokenizer'").fetchone()
-    return row is None or row[0] != DESCRIPTION
+    """True if the index was built with another tokenizer (its terms would not match)
+    or in another block format (its blocks would not decode)."""
+    return not format_is_current(conn) or _meta(conn, "kw_tokenizer") != DESCRIPTION
+
+
+def format_is_current(conn: sqlite3.Connection) -> bool:
+    """True if the index's blocks are in keyword_blocks.py's format (an older embkit's
+    are not; they are rebuilt on open, where the store is writable)."""
+    return _meta(conn, "kw_format") == keyword_blocks.FORMAT
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
