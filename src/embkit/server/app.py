@@ -19,6 +19,7 @@ from . import (
     routes_files,
     routes_images,
     routes_maintenance,
+    routes_openai,
     routes_search,
 )
 from .auth import Auth
@@ -57,7 +58,7 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     app.state.source_roots = [Path(root).resolve() for root in source_roots]
     errors.install(app)
     for module in (routes_collections, routes_documents, routes_document_view, routes_files, routes_search,
-                   routes_analysis, routes_images, routes_maintenance):
+                   routes_analysis, routes_images, routes_maintenance, routes_openai):
         app.include_router(module.router)
     _web_page(app)
     return RequestMiddleware(FastSearch(app), max_body_bytes=limits.max_body_bytes)

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import EmbkitError
 from ..validate import printable
 from .hosting import Conflict, NotFound
+from .openai_shapes import is_openai_path, openai_error
 
 log = logging.getLogger("embkit.server")
 
@@ -33,6 +34,9 @@ class LimitExceeded(ApiError):
 
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None,
                    **extra) -> JSONResponse:
+    if is_openai_path(request.url.path):  # /v1/*: OpenAI's shape and status codes, for its clients
+        status, body = openai_error(status, code, message)
+        return JSONResponse(body, status_code=status, headers=headers)
     request_id = getattr(request.state, "request_id", None)
     # a message may quote the client's input (a field name from pydantic's loc): a lone
     # surrogate in it would fail the response itself and reset the connection
