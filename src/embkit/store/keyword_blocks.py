@@ -99,6 +99,18 @@ def bounds(blob: bytes) -> tuple[int, int]:
     return max_tf, min_dl
 
 
+def headers(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(postings, max tf, min dl, first row id) of each of `blobs`, read from their
+    headers in a few vector operations: what a query needs of every block of its terms
+    (its document frequency, its bounds, where it lies) before it decodes any."""
+    fields = np.frombuffer(b"".join(b[:HEADER.size] for b in blobs), dtype=_HEADER_FIELDS)
+    return fields["count"].astype(np.int64) + 1, fields["max_tf"], fields["min_dl"], fields["first"]
+
+
+_HEADER_FIELDS = np.dtype([("count", "u1"), ("flags", "u1"), ("max_tf", "<u2"), ("min_dl", "<u2"), ("first", "<u4")])
+assert _HEADER_FIELDS.itemsize == HEADER.size  # the two spell the same header
+
+
 def first_rowid(blob: bytes) -> int:
     """The lowest row id of a block."""
     return HEADER.unpack_from(blob)[4]
