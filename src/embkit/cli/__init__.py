@@ -17,6 +17,7 @@ from . import (  # noqa: F401 - registers the commands
     documents,
     evaluation,
     maintenance,
+    mcp,
     models,
     reembed,
     retrieval,
