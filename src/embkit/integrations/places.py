@@ -1,0 +1,53 @@
+"""Where an integration's collection lives: a local folder (or PostgreSQL URL), a
+Collection handed over, or a name on a remote `embkit serve`. A place opens its
+collection if there is one, and makes it on the first write otherwise, when the model
+(or, for vectors computed elsewhere, the dimension) is known."""
+
+from pathlib import Path
+
+from ..collection import Collection, create, open as open_collection
+from ..errors import EmbkitError
+from ..store.pg_connection import is_url
+from ..store.sqlite import DB_NAME
+from .remote import RemoteCollection, Server
+
+
+class LocalPlace:
+    """A collection folder (made on the first write if it holds none yet), a
+    PostgreSQL collection URL (opened, never made here), or a Collection given."""
+
+    def __init__(self, where: str | Path | Collection):
+        self.given = where if isinstance(where, Collection) else None
+        self.where = None if self.given is not None else where
+        if self.given is None and not isinstance(where, (str, Path)):
+            raise EmbkitError(f"path: expected a collection folder, a PostgreSQL URL or a Collection, got "
+                              f"{type(where).__name__}")
+
+    def open(self) -> Collection | None:
+        """The collection, or None while the folder holds none."""
+        if self.given is not None:
+            return self.given
+        if is_url(str(self.where)):
+            return open_collection(str(self.where))
+        folder = Path(self.where)
+        return open_collection(folder) if (folder / DB_NAME).is_file() else None
+
+    def create(self, model: str | None, metric: str, dim: int | None) -> Collection:
+        return create(Path(self.where), model=model, metric=metric, dim=dim)
+
+
+class RemotePlace:
+    """Collection `name` on the server at `url` (made under its --root on the first
+    write if the server has none by that name; that needs an admin key)."""
+
+    def __init__(self, url: str, name: str | None, api_key: str | None):
+        if not isinstance(name, str) or not name:
+            raise EmbkitError("collection: a remote store needs the name of a collection on the server "
+                              "(collection=NAME)")
+        self.server, self.name = Server(url, api_key), name
+
+    def open(self) -> RemoteCollection | None:
+        return RemoteCollection.open(self.server, self.name)
+
+    def create(self, model: str | None, metric: str, dim: int | None) -> RemoteCollection:
+        return RemoteCollection.create(self.server, self.name, model, metric, dim)

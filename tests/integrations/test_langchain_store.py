@@ -1,0 +1,184 @@
+"""EmbkitVectorStore: LangChain's own VectorStoreIntegrationTests, unmodified, on a local
+folder and on a real `embkit serve` (one per module, loopback, an admin key); then the
+store against embkit's own answers (Collection.search ids and scores, where, MMR)."""
+
+import uuid
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_tests.integration_tests import VectorStoreIntegrationTests
+from langchain_suites import mark_async
+from live_server import LiveServer, create_key
+
+import embkit
+from embkit.errors import EmbkitError
+from embkit.integrations.langchain import EmbkitEmbeddings, EmbkitVectorStore
+
+mark_async(VectorStoreIntegrationTests)
+
+TEXTS = {
+    "cat": ("the cat sat on the mat", {"topic": "pets", "year": 2019}),
+    "kitten": ("a small kitten slept on the warm rug", {"topic": "pets", "year": 2021}),
+    "dog": ("the dog chased a ball across the park", {"topic": "pets", "year": 2023}),
+    "stocks": ("stock markets fell sharply on friday", {"topic": "money", "year": 2021}),
+    "bonds": ("bond yields rose as inflation climbed", {"topic": "money", "year": 2018}),
+    "rain": ("heavy rain flooded the streets overnight", {"topic": "weather", "year": 2022}),
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `embkit serve --root` on loopback with an admin key (stores are made there)."""
+    base = tmp_path_factory.mktemp("langchain-server")
+    (base / "root").mkdir()
+    key = create_key(base / "keys.json", "admin")
+    live = LiveServer(["--root", str(base / "root"), "--keys-file", str(base / "keys.json")], base / "server.log")
+    yield live, key
+    assert live.stop() == 0
+
+
+class TestLocalFolder(VectorStoreIntegrationTests):
+    @pytest.fixture()
+    def vectorstore(self, tmp_path):
+        """An empty store: a folder that gets its collection on the first write."""
+        yield EmbkitVectorStore(tmp_path / "store", self.get_embeddings())
+
+
+class TestRemoteServer(VectorStoreIntegrationTests):
+    @pytest.fixture()
+    def vectorstore(self, server):
+        """An empty store: a new name on the server, deleted after the test."""
+        live, key = server
+        name = f"lc-{uuid.uuid4().hex[:12]}"
+        yield EmbkitVectorStore(url=live.url, collection=name, api_key=key, embedding=self.get_embeddings())
+        with live.client(key) as http:
+            assert http.delete(f"/collections/{name}").status_code in (200, 404)
+
+
+@pytest.fixture(scope="module")
+def pets(tmp_path_factory, minilm):
+    """A store embedded by embkit itself (MiniLM) and the Collection behind it."""
+    folder = tmp_path_factory.mktemp("pets") / "col"
+    store = EmbkitVectorStore.from_texts([t for t, _ in TEXTS.values()], EmbkitEmbeddings("minilm"),
+                                         [m for _, m in TEXTS.values()], ids=list(TEXTS), path=folder)
+    return store, embkit.open(folder)
+
+
+def _pairs(results):
+    return [(doc.id, score) for doc, score in results]
+
+
+def test_results_are_collection_search_ids_and_scores(pets):
+    store, col = pets
+    got = store.similarity_search_with_score("a cat on a rug", k=4)
+    assert _pairs(got) == [(h.id, h.score) for h in col.search("a cat on a rug", k=4)]
+    assert [doc.page_content for doc, _ in got] == [TEXTS[doc.id][0] for doc, _ in got]
+    assert [doc.metadata for doc, _ in got] == [TEXTS[doc.id][1] for doc, _ in got]
+
+
+def test_filter_is_embkit_where_and_returns_exact_ids(pets):
+    store, col = pets
+    where = {"$and": [{"topic": "pets"}, {"year": {"$gte": 2020}}]}
+    got = store.similarity_search("animals", k=6, filter=where)
+    assert sorted(doc.id for doc in got) == ["dog", "kitten"]
+    assert [doc.id for doc in got] == [h.id for h in col.search("animals", k=6, where=where)]
+    assert [d.id for d in store.as_retriever(search_kwargs={"k": 6, "filter": {"topic": "money"}}).invoke("x y")] \
+        in (["stocks", "bonds"], ["bonds", "stocks"])
+
+
+def test_mmr_is_collection_search_mmr(pets):
+    store, col = pets
+    got = store.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)
+    assert [doc.id for doc in got] == [h.id for h in col.search("pets sleeping", k=3, mmr=0.2)]
+    assert [doc.id for doc in got] != [h.id for h in col.search("pets sleeping", k=3)]  # MMR changed the list
+
+
+def test_search_by_vector_and_relevance_scores(pets, minilm):
+    store, col = pets
+    vector = minilm.encode(["money and markets"])[0]
+    assert [d.id for d in store.similarity_search_by_vector(vector.tolist(), k=3)] == \
+        [h.id for h in col.search(vector=vector, k=3)]
+    relevance = store.similarity_search_with_relevance_scores("money and markets", k=3)
+    assert [(d.id, r) for d, r in relevance] == [(h.id, (1 + h.score) / 2) for h in col.search("money and markets",
+                                                                                                 k=3)]
+
+
+def test_hybrid_mode_passes_through(pets):
+    store, col = pets
+    got = store.similarity_search_with_score("bond yields", k=3, mode="hybrid")
+    assert _pairs(got) == [(h.id, h.score) for h in col.search("bond yields", k=3, mode="hybrid")]
+
+
+def test_foreign_embeddings_give_vectors_to_embkit(tmp_path):
+    fake = DeterministicFakeEmbedding(size=8)
+    store = EmbkitVectorStore.from_texts(["alpha", "beta", "gamma"], fake, ids=["a", "b", "g"], path=tmp_path / "c")
+    col = embkit.open(tmp_path / "c")
+    assert (col.space.model, col.space.dim) == ("none", 8)
+    stored = {d.id: d.vector for d in col.get(["a", "b", "g"], include_vectors=True)}
+    want = np.asarray(fake.embed_documents(["beta"])[0], dtype=np.float32)
+    assert np.allclose(stored["b"], want / np.linalg.norm(want), atol=1e-6)  # cosine: unit length at write
+    got = store.similarity_search_with_score("beta", k=3)
+    assert _pairs(got) == [(h.id, h.score) for h in col.search(vector=fake.embed_query("beta"), k=3)]
+    assert got[0][0].id == "b"
+
+
+def test_an_embkit_model_other_than_the_collections_is_refused(tmp_path):
+    EmbkitVectorStore.from_texts(["alpha"], DeterministicFakeEmbedding(size=384), ids=["a"], path=tmp_path / "c")
+    store = EmbkitVectorStore(tmp_path / "c", EmbkitEmbeddings("minilm"))
+    with pytest.raises(EmbkitError, match=r"^model: space 'text' holds vectors from 'none' \(384-d\); got 'minilm'"):
+        store.add_texts(["beta"], ids=["b"])
+    assert embkit.open(tmp_path / "c").count() == 1
+
+
+def test_bad_input_is_one_line_and_writes_nothing(pets, tmp_path):
+    store, col = pets
+    with pytest.raises(EmbkitError, match=r"^texts\[1\]: empty or whitespace-only text$"):
+        store.add_texts(["fine", "  "], ids=["x1", "x2"])
+    assert col.count() == len(TEXTS)
+    with pytest.raises(EmbkitError, match=r"^score_cutoff: not an option of EmbkitVectorStore.search"):
+        store.similarity_search("cat", score_cutoff=0.5)
+    with pytest.raises(EmbkitError, match=r"^ids: give the ids to delete, or filter="):
+        store.delete()
+    with pytest.raises(EmbkitError, match=r"^ids: 2 texts need as many metadatas and ids"):
+        store.add_texts(["a", "b"], ids=["only-one"])
+    assert col.count() == len(TEXTS)
+
+
+def test_delete_by_filter_and_ids(tmp_path):
+    store = EmbkitVectorStore(tmp_path / "c")  # no embedding: embkit's default model embeds
+    store.add_documents([Document(id=k, page_content=t, metadata=m) for k, (t, m) in TEXTS.items()])
+    store.delete(filter={"topic": "money"})
+    store.delete(["rain", "missing"])
+    assert sorted(d.id for d in store.get_by_ids(list(TEXTS))) == ["cat", "dog", "kitten"]
+
+
+def test_remote_store_answers_as_the_local_one(server, pets, minilm):
+    live, key = server
+    local, _ = pets
+    name = f"lc-{uuid.uuid4().hex[:12]}"
+    remote = EmbkitVectorStore.from_texts([t for t, _ in TEXTS.values()], EmbkitEmbeddings("minilm"),
+                                          [m for _, m in TEXTS.values()], ids=list(TEXTS), url=live.url,
+                                          collection=name, api_key=key)
+    with live.client(key) as http:
+        info = http.get(f"/collections/{name}").json()
+    assert (info["model"], info["count"]) == ("minilm", len(TEXTS))  # the server embedded: its own model
+    for query, options in (("a cat on a rug", {}), ("animals", {"filter": {"year": {"$gte": 2021}}})):
+        want = local.similarity_search_with_score(query, k=4, **options)
+        got = remote.similarity_search_with_score(query, k=4, **options)
+        assert [d.id for d, _ in got] == [d.id for d, _ in want]
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-6)
+        assert [(d.page_content, d.metadata) for d, _ in got] == [(d.page_content, d.metadata) for d, _ in want]
+    assert [d.id for d in remote.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)] == \
+        [d.id for d in local.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)]
+
+
+def test_remote_refusals_are_embkit_errors(server):
+    live, _ = server
+    store = EmbkitVectorStore(url=live.url, collection="nope", api_key="not-a-key",
+                              embedding=DeterministicFakeEmbedding(size=6))
+    with pytest.raises(EmbkitError, match=r"^authorization: the API key is not valid or was revoked$"):
+        store.similarity_search("foo")
+    with pytest.raises(EmbkitError, match=r"^collection: a remote store needs the name of a collection"):
+        EmbkitVectorStore(url=live.url)
