@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 import embkit
 from embkit.cli import app
+from embkit.errors import EmbkitError
+from embkit.integrations.mcp_server import open_shelf
 
 TOPICS = {
     "gzip": "Gzip compresses files with the deflate algorithm and writes a .gz archive next to them.",
@@ -203,6 +205,7 @@ async def test_get_returns_what_the_cli_gets(reader, folders):
     assert rows[0] == {"id": "moon", "text": TOPICS["moon"], "metadata": {**META["moon"], "parent": "moon"}}
     assert [r["id"] for r in rows[1:]] == [f"baking-guide#{i}" for i in range(len(rows) - 1)]
     assert error_line(await reader.call_tool("get", {"ids": ["moon", "nope"]})) == "ids: no document with id 'nope'"
+    assert error_line(await reader.call_tool("get", {"ids": []})) == "ids: give one or more ids"
 
 
 async def test_writes_are_refused_without_allow_write(reader, folders):
@@ -221,6 +224,9 @@ async def test_add_then_search_then_delete_with_allow_write(writer, folders):
                                               "where": {"topic": "fun"}})
     assert [h["id"] for h in found.structured_content["hits"]] == ["kite"]
     assert error_line(await writer.call_tool("add", {"documents": [doc]})).startswith("ids")  # exists already
+    bad = {"documents": [{"text": "fine"}, {"text": "kite", "colour": "red"}]}
+    assert error_line(await writer.call_tool("add", bad)) == \
+        'documents[1].colour: extra inputs are not permitted, got "red"'
     deleted = await writer.call_tool("delete", {"ids": ["kite"]})
     assert deleted.structured_content == {"deleted": 1, "documents": 1, "count": cli_json("info", folders[1])["count"]}
     assert cli_json("info", folders[1])["documents"] == len(TOPICS) + 1
@@ -250,3 +256,17 @@ async def test_collections_are_resources_with_model_counts_and_fields(reader, fo
 ])
 async def test_bad_input_is_a_one_line_tool_error(reader, arguments, line):
     assert error_line(await reader.call_tool("search", arguments)).startswith(line)
+
+
+async def test_several_collections_are_named_and_one_name_is_served_once(folders, tmp_path):
+    embkit.create(tmp_path / "notes", model=None, dim=4).close()
+    shelf = open_shelf([str(folders[0]), str(tmp_path / "notes")])
+    try:
+        assert shelf.pick("notes").collection.name == "notes"
+        with pytest.raises(EmbkitError, match="^collection: several collections are served; name one of docs, notes$"):
+            shelf.pick(None)
+    finally:
+        for served in shelf.by_name.values():
+            served.collection.close(save=False)  # the reader server holds `docs` open too
+    with pytest.raises(EmbkitError, match="^paths: two collections named 'docs'"):
+        open_shelf([str(folders[0]), str(folders[1])])

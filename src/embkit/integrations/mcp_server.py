@@ -76,7 +76,8 @@ def one_line(cause: BaseException | None, expected: bool = True) -> str | None:
         return f"{type(cause).__name__}: {cause}"  # as the CLI prints them
     if isinstance(cause, ValidationError) and expected:
         first = cause.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "arguments"
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+        where = where.lstrip(".") or "arguments"  # documents[0].text, as embkit names a field
         message = first["msg"][:1].lower() + first["msg"][1:]
         got = "" if first["type"] == "missing" else f", got {json.dumps(first.get('input'), default=str)[:80]}"
         more = f" (and {cause.error_count() - 1} more)" if cause.error_count() > 1 else ""

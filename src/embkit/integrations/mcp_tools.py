@@ -83,7 +83,7 @@ def with_warnings(payload: dict, warnings) -> dict:
 
 def check_batch(items: list, name: str) -> None:
     if not items:
-        raise EmbkitError(f"{name}: give one or more")
+        raise EmbkitError(f"{name}: give one or more {name}")
     if len(items) > MAX_BATCH:
         raise EmbkitError(f"{name}: {len(items)} items exceeds the maximum batch of {MAX_BATCH}")
 
