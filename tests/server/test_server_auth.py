@@ -52,6 +52,10 @@ ROUTES = [
     ("POST", "/collections", {"name": "made"}, "admin"),
     ("DELETE", "/collections/{made}", None, "admin"),
 ]
+# The OpenAI-compatible routes answer in OpenAI's error shape; their keys and errors are
+# tested in test_openai_api.py.
+OPENAI_ROUTES = {("POST", "/v1/embeddings"), ("GET", "/v1/models"), ("GET", "/v1/models/{model_id}"),
+                 ("POST", "/v1/rerank")}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,7 @@ def test_the_route_table_covers_the_openapi_schema(server):
         schema = c.get("/openapi.json").json()
     served = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
     table = {(m, p.split("?")[0].replace("{made}", "{name}")) for m, p, _, _ in ROUTES} | {("GET", "/health")}
+    table |= OPENAI_ROUTES
     assert served == table
 
 
