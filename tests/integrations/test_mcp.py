@@ -159,6 +159,8 @@ async def test_tools_are_listed_with_their_schemas(reader, writer):
     assert tools["get"].input_schema["required"] == ["ids"]
     assert {"hits", "took_ms"} <= set(tools["search"].output_schema["properties"])
     assert tools["search"].annotations.read_only_hint is True
+    assert tools["search"].description.startswith("Search a collection by meaning, by keywords or both. Each hit")
+    assert all("  " not in t.description and "\n" not in t.description for t in tools.values())
 
     written = {t.name: t for t in (await writer.list_tools()).tools}
     assert set(written) == {"search", "context", "get", "add", "delete"}

@@ -21,9 +21,16 @@ from .mcp_shapes import MAX_BATCH, AddOut, ContextOut, DeleteOut, GetOut, NewDoc
 
 Mode = Literal["dense", "keyword", "hybrid"]
 assert set(Mode.__args__) == set(MODES)  # the modes are SearchRequest's
-Where = Annotated[dict[str, Any] | None, Field(description="Metadata filter in embkit's where syntax, e.g. "
-                                               '{"year": {"$gte": 2020}, "kind": {"$in": ["note", "howto"]}}.')]
+Where = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="Metadata filter in embkit's where syntax, e.g. "
+        '{"year": {"$gte": 2020}, "kind": {"$in": ["note", "howto"]}}.'
+    ),
+]
 READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
 
 
 @dataclass
@@ -94,18 +101,37 @@ def batch_of(description: str):
 
 def register_reads(server, shelf: Shelf) -> None:
     """search, context, get."""
+    for make in (search_tool, context_tool, get_tool):
+        register(server, make(shelf), READS)
+
+
+def register_writes(server, shelf: Shelf) -> None:
+    """add, delete."""
+    register(server, add_tool(shelf), WRITES)
+    register(server, delete_tool(shelf), DELETES)
+
+
+def register(server, tool, annotations: ToolAnnotations) -> None:
+    """`tool` on `server`, described by its docstring as one paragraph."""
+    server.add_tool(tool, description=" ".join(tool.__doc__.split()), annotations=annotations)
+
+
+def search_tool(shelf: Shelf):
+    """The `search` tool over the collections on `shelf`."""
     Name = shelf.argument()
 
-    @server.tool(annotations=READS)
-    def search(query: Annotated[str, Field(description="What to look for, in words.")],
-               collection: Name = None,
-               mode: Annotated[Mode, Field(description="dense (by meaning), keyword (BM25 on words) or hybrid "
-                                           "(both, fused).")] = "dense",
-               k: Annotated[int, Field(description=f"Number of results, 1 to {MAX_K}.")] = 10,
-               where: Where = None,
-               documents: Annotated[bool, Field(description="One result per document (its best chunk) "
-                                                "instead of one per chunk.")] = False,
-               ) -> Annotated[CallToolResult, SearchOut]:
+    def search(
+        query: Annotated[str, Field(description="What to look for, in words.")],
+        collection: Name = None,
+        mode: Annotated[
+            Mode, Field(description="dense (by meaning), keyword (BM25 on words) or hybrid (both, fused).")
+        ] = "dense",
+        k: Annotated[int, Field(description=f"Number of results, 1 to {MAX_K}.")] = 10,
+        where: Where = None,
+        documents: Annotated[
+            bool, Field(description="One result per document (its best chunk) instead of one per chunk.")
+        ] = False,
+    ) -> Annotated[CallToolResult, SearchOut]:
         """Search a collection by meaning, by keywords or both. Each hit has its id, the
         document it belongs to, its score (higher is better), text and metadata: what
         `embkit search DIR QUERY --json` prints."""
@@ -118,27 +144,45 @@ def register_reads(server, shelf: Shelf) -> None:
             found = served.collection.find(request)
         return result(hits_payload(found.hits, (time.perf_counter() - started) * 1000, found.warnings), render_hits)
 
-    @server.tool(annotations=READS)
-    def context(question: Annotated[str, Field(description="The question to gather context for.")],
-                collection: Name = None,
-                budget_tokens: Annotated[int, Field(description="At most this many tokens of passages.")] = 1500,
-                k: Annotated[int, Field(description="Candidates to choose passages from.")] = 20,
-                where: Where = None,
-                mode: Annotated[Mode | None, Field(description="dense, keyword or hybrid (default hybrid).")] = None,
-                ) -> Annotated[CallToolResult, ContextOut]:
+    return search
+
+
+def context_tool(shelf: Shelf):
+    """The `context` tool over the collections on `shelf`."""
+    Name = shelf.argument()
+
+    def context(
+        question: Annotated[str, Field(description="The question to gather context for.")],
+        collection: Name = None,
+        budget_tokens: Annotated[int, Field(description="At most this many tokens of passages.")] = 1500,
+        k: Annotated[int, Field(description="Candidates to choose passages from.")] = 20,
+        where: Where = None,
+        mode: Annotated[Mode | None, Field(description="dense, keyword or hybrid (default hybrid).")] = None,
+    ) -> Annotated[CallToolResult, ContextOut]:
         """Numbered, cited, deduplicated passages for a question within a token budget,
         ready to paste into a prompt: `text` holds them under citation markers [n], and
         `passages` says where each comes from (what `embkit context --json` prints)."""
         served = shelf.pick(collection)
         with served.lock:
-            ctx, notes = served.collection.find_context(question, budget_tokens, k=k, where=where, mode=mode,
-                                                        rerank=None, reranker=None)
+            ctx, notes = served.collection.find_context(
+                question, budget_tokens, k=k, where=where, mode=mode, rerank=None, reranker=None
+            )
         return result(with_warnings(ctx.to_dict(), notes), render_context)
 
-    @server.tool(annotations=READS)
-    def get(ids: Annotated[list[str], batch_of("Document ids (a document stored as chunks gives its chunks, "
-                                               "in order) or chunk ids (ID#i).")],
-            collection: Name = None) -> Annotated[CallToolResult, GetOut]:
+    return context
+
+
+def get_tool(shelf: Shelf):
+    """The `get` tool over the collections on `shelf`."""
+    Name = shelf.argument()
+
+    def get(
+        ids: Annotated[
+            list[str],
+            batch_of("Document ids (a document stored as chunks gives its chunks, in order) or chunk ids (ID#i)."),
+        ],
+        collection: Name = None,
+    ) -> Annotated[CallToolResult, GetOut]:
         """Stored documents by id, with their text and metadata (what `embkit get --json`
         prints). An id that is not stored is an error naming it."""
         check_batch(ids, "ids")
@@ -153,18 +197,25 @@ def register_reads(server, shelf: Shelf) -> None:
         rows = [{"id": d.id, "text": d.text, "metadata": d.metadata} for d in docs]
         return result({"documents": rows}, render_records)
 
+    return get
 
-def register_writes(server, shelf: Shelf) -> None:
-    """add, delete."""
+
+def add_tool(shelf: Shelf):
+    """The `add` tool over the collections on `shelf`."""
     Name = shelf.argument()
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False))
-    def add(documents: Annotated[list[NewDocument], batch_of("The documents to embed and store, in one "
-                                                            "transaction: all land or none.")],
-            collection: Name = None,
-            upsert: Annotated[bool, Field(description="Replace documents whose id exists (and the chunks they "
-                                          "had) instead of refusing the batch.")] = False,
-            ) -> Annotated[CallToolResult, AddOut]:
+    def add(
+        documents: Annotated[
+            list[NewDocument], batch_of("The documents to embed and store, in one transaction: all land or none.")
+        ],
+        collection: Name = None,
+        upsert: Annotated[
+            bool,
+            Field(
+                description="Replace documents whose id exists (and the chunks they had) instead of refusing the batch."
+            ),
+        ] = False,
+    ) -> Annotated[CallToolResult, AddOut]:
         """Embed and store documents (text, optional id and metadata); returns their ids."""
         check_batch(documents, "documents")
         texts = [d.text for d in documents]
@@ -175,13 +226,24 @@ def register_writes(server, shelf: Shelf) -> None:
             prepared = col.prepare(texts, ids=ids, metadatas=[d.metadata or {} for d in documents])
             written = col.write_prepared(prepared, upsert=upsert)
             count = col.count()
-        return result(with_warnings({"ids": written.documents}, written.warnings),
-                      lambda payload: render_added(payload, upsert, count))
+        return result(
+            with_warnings({"ids": written.documents}, written.warnings),
+            lambda payload: render_added(payload, upsert, count),
+        )
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False))
-    def delete(ids: Annotated[list[str], batch_of("Ids to delete: a document id deletes all its chunks, a "
-                                                  "chunk id that chunk.")],
-               collection: Name = None) -> Annotated[CallToolResult, DeleteOut]:
+    return add
+
+
+def delete_tool(shelf: Shelf):
+    """The `delete` tool over the collections on `shelf`."""
+    Name = shelf.argument()
+
+    def delete(
+        ids: Annotated[
+            list[str], batch_of("Ids to delete: a document id deletes all its chunks, a chunk id that chunk.")
+        ],
+        collection: Name = None,
+    ) -> Annotated[CallToolResult, DeleteOut]:
         """Delete documents by id, in one transaction (what `embkit delete --json` prints)."""
         check_batch(ids, "ids")
         served = shelf.pick(collection)
@@ -189,3 +251,5 @@ def register_writes(server, shelf: Shelf) -> None:
             deleted = served.collection.remove(ids)
             count = served.collection.count()
         return result({"deleted": deleted.chunks, "documents": deleted.documents, "count": count}, render_deleted)
+
+    return delete
