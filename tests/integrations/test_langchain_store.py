@@ -9,12 +9,13 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
-from langchain_suites import mark_async
-from live_server import LiveServer, create_key
 
 import embkit
-from embkit.errors import EmbkitError
+from embkit.errors import EmbkitError, EmbkitWarning
 from embkit.integrations.langchain import EmbkitEmbeddings, EmbkitVectorStore
+
+from langchain_suites import mark_async
+from live_server import LiveServer, create_key
 
 mark_async(VectorStoreIntegrationTests)
 
@@ -61,8 +62,13 @@ class TestRemoteServer(VectorStoreIntegrationTests):
 def pets(tmp_path_factory, minilm):
     """A store embedded by embkit itself (MiniLM) and the Collection behind it."""
     folder = tmp_path_factory.mktemp("pets") / "col"
-    store = EmbkitVectorStore.from_texts([t for t, _ in TEXTS.values()], EmbkitEmbeddings("minilm"),
-                                         [m for _, m in TEXTS.values()], ids=list(TEXTS), path=folder)
+    store = EmbkitVectorStore.from_texts(
+        [t for t, _ in TEXTS.values()],
+        EmbkitEmbeddings("minilm"),
+        [m for _, m in TEXTS.values()],
+        ids=list(TEXTS),
+        path=folder,
+    )
     return store, embkit.open(folder)
 
 
@@ -84,8 +90,10 @@ def test_filter_is_embkit_where_and_returns_exact_ids(pets):
     got = store.similarity_search("animals", k=6, filter=where)
     assert sorted(doc.id for doc in got) == ["dog", "kitten"]
     assert [doc.id for doc in got] == [h.id for h in col.search("animals", k=6, where=where)]
-    assert [d.id for d in store.as_retriever(search_kwargs={"k": 6, "filter": {"topic": "money"}}).invoke("x y")] \
-        in (["stocks", "bonds"], ["bonds", "stocks"])
+    assert [d.id for d in store.as_retriever(search_kwargs={"k": 6, "filter": {"topic": "money"}}).invoke("x y")] in (
+        ["stocks", "bonds"],
+        ["bonds", "stocks"],
+    )
 
 
 def test_mmr_is_collection_search_mmr(pets):
@@ -98,11 +106,13 @@ def test_mmr_is_collection_search_mmr(pets):
 def test_search_by_vector_and_relevance_scores(pets, minilm):
     store, col = pets
     vector = minilm.encode(["money and markets"])[0]
-    assert [d.id for d in store.similarity_search_by_vector(vector.tolist(), k=3)] == \
-        [h.id for h in col.search(vector=vector, k=3)]
+    assert [d.id for d in store.similarity_search_by_vector(vector.tolist(), k=3)] == [
+        h.id for h in col.search(vector=vector, k=3)
+    ]
     relevance = store.similarity_search_with_relevance_scores("money and markets", k=3)
-    assert [(d.id, r) for d, r in relevance] == [(h.id, (1 + h.score) / 2) for h in col.search("money and markets",
-                                                                                                 k=3)]
+    assert [(d.id, r) for d, r in relevance] == [
+        (h.id, (1 + h.score) / 2) for h in col.search("money and markets", k=3)
+    ]
 
 
 def test_hybrid_mode_passes_through(pets):
@@ -146,6 +156,20 @@ def test_bad_input_is_one_line_and_writes_nothing(pets, tmp_path):
     assert col.count() == len(TEXTS)
 
 
+def test_a_document_is_one_record_unless_chunk_is_asked(tmp_path):
+    long = " ".join(f"sentence {i} is about cats, dogs and the weather." for i in range(80))  # > 256 tokens
+    whole = EmbkitVectorStore(tmp_path / "whole", EmbkitEmbeddings("minilm"))
+    with pytest.warns(EmbkitWarning, match="stored whole"):
+        whole.add_texts([long], [{"kind": "long"}], ids=["doc"])
+    assert whole.get_by_ids(["doc"]) == [Document(id="doc", page_content=long, metadata={"kind": "long"})]
+    chunked = EmbkitVectorStore(tmp_path / "chunked", EmbkitEmbeddings("minilm"), chunk=True)
+    assert chunked.add_texts([long], [{"kind": "long"}], ids=["doc"]) == ["doc"]
+    parts = chunked.get_by_ids(["doc"])
+    assert len(parts) > 1 and [d.id for d in parts] == [f"doc#{i}" for i in range(len(parts))]
+    assert all(d.metadata["parent"] == "doc" and d.metadata["kind"] == "long" for d in parts)
+    assert chunked.similarity_search("weather", k=1)[0].id.startswith("doc#")
+
+
 def test_delete_by_filter_and_ids(tmp_path):
     store = EmbkitVectorStore(tmp_path / "c")  # no embedding: embkit's default model embeds
     store.add_documents([Document(id=k, page_content=t, metadata=m) for k, (t, m) in TEXTS.items()])
@@ -158,9 +182,15 @@ def test_remote_store_answers_as_the_local_one(server, pets, minilm):
     live, key = server
     local, _ = pets
     name = f"lc-{uuid.uuid4().hex[:12]}"
-    remote = EmbkitVectorStore.from_texts([t for t, _ in TEXTS.values()], EmbkitEmbeddings("minilm"),
-                                          [m for _, m in TEXTS.values()], ids=list(TEXTS), url=live.url,
-                                          collection=name, api_key=key)
+    remote = EmbkitVectorStore.from_texts(
+        [t for t, _ in TEXTS.values()],
+        EmbkitEmbeddings("minilm"),
+        [m for _, m in TEXTS.values()],
+        ids=list(TEXTS),
+        url=live.url,
+        collection=name,
+        api_key=key,
+    )
     with live.client(key) as http:
         info = http.get(f"/collections/{name}").json()
     assert (info["model"], info["count"]) == ("minilm", len(TEXTS))  # the server embedded: its own model
@@ -170,14 +200,16 @@ def test_remote_store_answers_as_the_local_one(server, pets, minilm):
         assert [d.id for d, _ in got] == [d.id for d, _ in want]
         assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-6)
         assert [(d.page_content, d.metadata) for d, _ in got] == [(d.page_content, d.metadata) for d, _ in want]
-    assert [d.id for d in remote.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)] == \
-        [d.id for d in local.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)]
+    assert [d.id for d in remote.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)] == [
+        d.id for d in local.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)
+    ]
 
 
 def test_remote_refusals_are_embkit_errors(server):
     live, _ = server
-    store = EmbkitVectorStore(url=live.url, collection="nope", api_key="not-a-key",
-                              embedding=DeterministicFakeEmbedding(size=6))
+    store = EmbkitVectorStore(
+        url=live.url, collection="nope", api_key="not-a-key", embedding=DeterministicFakeEmbedding(size=6)
+    )
     with pytest.raises(EmbkitError, match=r"^authorization: the API key is not valid or was revoked$"):
         store.similarity_search("foo")
     with pytest.raises(EmbkitError, match=r"^collection: a remote store needs the name of a collection"):

@@ -36,12 +36,21 @@ class EmbkitVectorStore(VectorStore):
     embkit's (higher is better: cosine, dot, negated L2 distance); `filter` is
     embkit's `where` (e.g. `{"year": {"$gte": 2020}}`)."""
 
-    def __init__(self, path: str | Path | Collection | None = None, embedding: Embeddings | None = None, *,
-                 url: str | None = None, collection: str | None = None, api_key: str | None = None,
-                 metric: str = "cosine", chunk: bool = False):
+    def __init__(
+        self,
+        path: str | Path | Collection | None = None,
+        embedding: Embeddings | None = None,
+        *,
+        url: str | None = None,
+        collection: str | None = None,
+        api_key: str | None = None,
+        metric: str = "cosine",
+        chunk: bool = False,
+    ):
         if (path is None) == (url is None):
-            raise EmbkitError("path: give a collection folder (or Collection) or url= of an `embkit serve`, "
-                              "one of them")
+            raise EmbkitError(
+                "path: give a collection folder (or Collection) or url= of an `embkit serve`, one of them"
+            )
         if metric not in METRICS:
             raise EmbkitError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
         if not isinstance(chunk, bool):
@@ -54,30 +63,43 @@ class EmbkitVectorStore(VectorStore):
         self._col = None
 
     @property
-    def embeddings(self) -> Embeddings:
-        """The Embeddings given, else an EmbkitEmbeddings of the collection's model."""
+    def embeddings(self) -> Embeddings | None:
+        """The Embeddings given, else an EmbkitEmbeddings of the collection's model (on
+        the server, for a remote store); None for a collection of vectors from no model."""
         if self._embedding is not None:
             return self._embedding
         if self._remote is not None:
             url, name, key = self._remote
-            return EmbkitEmbeddings(url=url, collection=name, api_key=key)
+            return EmbkitEmbeddings(name, url=url, api_key=key)
         col = self._collection()
-        return EmbkitEmbeddings(col.space.model if col is not None else DEFAULT_MODEL)
+        model = col.space.model if col is not None else DEFAULT_MODEL
+        return None if model == "none" else EmbkitEmbeddings(model)
 
     # -- writing -------------------------------------------------------------------------
 
-    def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *, ids: list[str | None] | None = None,
-                  **kwargs: Any) -> list[str]:
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
         """Add texts, replacing the documents whose ids exist (LangChain's add is an
         upsert by id); ids not given (or None) are made (uuid4 hex). Returns the ids."""
         _no_other_options(kwargs, "add_texts")
         texts = list(texts)
         metadatas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{} for _ in texts]
-        ids = [i if i is not None else uuid.uuid4().hex for i in ids] if ids is not None else [
-            uuid.uuid4().hex for _ in texts]
+        ids = (
+            [i if i is not None else uuid.uuid4().hex for i in ids]
+            if ids is not None
+            else [uuid.uuid4().hex for _ in texts]
+        )
         if len(metadatas) != len(texts) or len(ids) != len(texts):
-            raise EmbkitError(f"ids: {len(texts)} texts need as many metadatas and ids "
-                              f"(got {len(metadatas)} metadatas, {len(ids)} ids)")
+            raise EmbkitError(
+                f"ids: {len(texts)} texts need as many metadatas and ids "
+                f"(got {len(metadatas)} metadatas, {len(ids)} ids)"
+            )
         if not texts:
             return []
         col, vectors = self._collection(), None
@@ -122,31 +144,47 @@ class EmbkitVectorStore(VectorStore):
         mode="hybrid" pass through when embkit embeds the query itself)."""
         return [doc for doc, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
 
-    def similarity_search_with_score(self, query: str, k: int = 4, filter: dict | None = None,
-                                     **kwargs: Any) -> list[tuple[Document, float]]:
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: dict | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
         """(document, score) pairs, best first; the score is embkit's (higher is better)."""
         return self._search(query, None, k, filter, kwargs)
 
-    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, filter: dict | None = None,
-                                    **kwargs: Any) -> list[Document]:
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: dict | None = None, **kwargs: Any
+    ) -> list[Document]:
         """The `k` documents nearest a vector (of the collection's dimension)."""
         return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)]
 
-    def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4, filter: dict | None = None,
-                                               **kwargs: Any) -> list[tuple[Document, float]]:
+    def similarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: dict | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
         """(document, score) pairs for a vector, best first."""
         return self._search(None, embedding, k, filter, kwargs)
 
-    def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
-                                      filter: dict | None = None, **kwargs: Any) -> list[Document]:
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: dict | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
         """embkit's MMR (`search(mmr=lambda_mult)`: 1 relevance only, 0 diversity only).
         embkit picks from its own candidate pool (4 × k), so `fetch_k` is not used."""
         hits = self._search(query, None, k, filter, {**kwargs, "mmr": lambda_mult})
         return [doc for doc, _ in hits]
 
-    def max_marginal_relevance_search_by_vector(self, embedding: list[float], k: int = 4, fetch_k: int = 20,
-                                                lambda_mult: float = 0.5, filter: dict | None = None,
-                                                **kwargs: Any) -> list[Document]:
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: dict | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
         """MMR around a vector (see max_marginal_relevance_search)."""
         return [doc for doc, _ in self._search(None, embedding, k, filter, {**kwargs, "mmr": lambda_mult})]
 
@@ -158,15 +196,28 @@ class EmbkitVectorStore(VectorStore):
         if metric == "l2":
             return lambda score: 1.0 + score / math.sqrt(2)  # score = -distance
         if metric == "dot" and not (col is not None and col.space.normalized):
-            raise EmbkitError("metric: dot products of vectors that are not unit length have no [0, 1] relevance "
-                              "scale; use similarity_search_with_score, or a cosine collection")
+            raise EmbkitError(
+                "metric: dot products of vectors that are not unit length have no [0, 1] relevance "
+                "scale; use similarity_search_with_score, or a cosine collection"
+            )
         return lambda score: (1.0 + score) / 2.0
 
     @classmethod
-    def from_texts(cls, texts: list[str], embedding: Embeddings | None = None, metadatas: list[dict] | None = None, *,
-                   ids: list[str] | None = None, path: str | Path | Collection | None = None, url: str | None = None,
-                   collection: str | None = None, api_key: str | None = None, metric: str = "cosine",
-                   chunk: bool = False, **kwargs: Any) -> "EmbkitVectorStore":
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings | None = None,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        path: str | Path | Collection | None = None,
+        url: str | None = None,
+        collection: str | None = None,
+        api_key: str | None = None,
+        metric: str = "cosine",
+        chunk: bool = False,
+        **kwargs: Any,
+    ) -> "EmbkitVectorStore":
         """A store at `path` (a folder, made if it holds no collection) or on the server
         at `url` (collection=NAME), with `texts` added."""
         _no_other_options(kwargs, "from_texts")
@@ -191,8 +242,10 @@ class EmbkitVectorStore(VectorStore):
         EmbkitEmbeddings of the collection's model (for a new collection: any)."""
         if self._embedding is None:
             if col is not None and col.space.model == "none":
-                raise EmbkitError("embedding: this collection holds vectors from no embkit model; give the "
-                                  "Embeddings that made them (embedding=...)")
+                raise EmbkitError(
+                    "embedding: this collection holds vectors from no embkit model; give the "
+                    "Embeddings that made them (embedding=...)"
+                )
             return True
         if not isinstance(self._embedding, EmbkitEmbeddings):
             return False
@@ -207,8 +260,9 @@ class EmbkitVectorStore(VectorStore):
         """`model=` for vectors from an embkit model: embkit refuses another model's, naming both."""
         return {"model": self._embedding.model_name} if isinstance(self._embedding, EmbkitEmbeddings) else {}
 
-    def _search(self, query: str | None, vector, k: int, filter: dict | None,
-                kwargs: dict) -> list[tuple[Document, float]]:
+    def _search(
+        self, query: str | None, vector, k: int, filter: dict | None, kwargs: dict
+    ) -> list[tuple[Document, float]]:
         """One embkit search: the text goes to embkit when it embeds itself (or for a
         keyword search), else the Embeddings' query vector."""
         options = _search_options(filter, kwargs)

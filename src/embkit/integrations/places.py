@@ -20,8 +20,9 @@ class LocalPlace:
         self.given = where if isinstance(where, Collection) else None
         self.where = None if self.given is not None else where
         if self.given is None and not isinstance(where, (str, Path)):
-            raise EmbkitError(f"path: expected a collection folder, a PostgreSQL URL or a Collection, got "
-                              f"{type(where).__name__}")
+            raise EmbkitError(
+                f"path: expected a collection folder, a PostgreSQL URL or a Collection, got {type(where).__name__}"
+            )
 
     def open(self) -> Collection | None:
         """The collection, or None while the folder holds none."""
@@ -42,8 +43,9 @@ class RemotePlace:
 
     def __init__(self, url: str, name: str | None, api_key: str | None):
         if not isinstance(name, str) or not name:
-            raise EmbkitError("collection: a remote store needs the name of a collection on the server "
-                              "(collection=NAME)")
+            raise EmbkitError(
+                "collection: a remote store needs the name of a collection on the server (collection=NAME)"
+            )
         self.server, self.name = Server(url, api_key), name
 
     def open(self) -> RemoteCollection | None:

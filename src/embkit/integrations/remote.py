@@ -1,6 +1,7 @@
-"""A collection on a remote `embkit serve`, reached over its own HTTP routes (add/upsert,
-get, delete, search, embed, collections), with the few Collection verbs the integrations
-use and the same return types (Hit, Document, Space), so a door can hold either kind."""
+"""A remote `embkit serve`, reached over its own HTTP routes: a collection (upsert, get,
+delete, search, made under --root) with the few Collection verbs the integrations use and
+the same return types (Hit, Document, Space), so a door can hold either kind; and a
+model to embed with (the OpenAI-compatible /v1/embeddings)."""
 
 import warnings
 from typing import Any, Sequence
@@ -86,16 +87,29 @@ class RemoteCollection:
         info = server.call("POST", "/collections", {"name": name, "model": model, "metric": metric, "dim": dim})
         return cls(server, name, info)
 
-    def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str], metadatas: Sequence[dict],
-               vectors: Any = None, chunk: bool = True) -> list[str]:
+    def upsert(
+        self,
+        texts: Sequence[str] | None = None,
+        *,
+        ids: Sequence[str],
+        metadatas: Sequence[dict],
+        vectors: Any = None,
+        chunk: bool = True,
+    ) -> list[str]:
         """Add or replace documents by id, BATCH per request (each its own transaction)."""
         rows = np.asarray(vectors, dtype=np.float32).tolist() if vectors is not None else None
         done: list[str] = []
         for start in range(0, len(ids), BATCH):
             part = range(start, min(start + BATCH, len(ids)))
-            documents = [{"id": ids[i], "metadata": metadatas[i],
-                          **({"text": texts[i]} if texts is not None else {}),
-                          **({"vector": rows[i]} if rows is not None else {})} for i in part]
+            documents = [
+                {
+                    "id": ids[i],
+                    "metadata": metadatas[i],
+                    **({"text": texts[i]} if texts is not None else {}),
+                    **({"vector": rows[i]} if rows is not None else {}),
+                }
+                for i in part
+            ]
             answer = self.server.call("POST", f"{self._path}/upsert", {"documents": documents, "chunk": chunk})
             _warn(answer)
             done += answer["ids"]
@@ -105,7 +119,7 @@ class RemoteCollection:
         """Records by id, in the order given; missing ids left out."""
         found: list[Document] = []
         for start in range(0, len(ids), BATCH):
-            answer = self.server.call("POST", f"{self._path}/get", {"ids": list(ids[start:start + BATCH])})
+            answer = self.server.call("POST", f"{self._path}/get", {"ids": list(ids[start : start + BATCH])})
             found += [Document(d["id"], d.get("text"), d.get("metadata") or {}) for d in answer["documents"]]
         return found
 
@@ -117,7 +131,7 @@ class RemoteCollection:
             return answer["deleted"]
         deleted = 0
         for start in range(0, len(ids), BATCH):
-            body = {"ids": list(ids[start:start + BATCH]), **({"where": where} if where is not None else {})}
+            body = {"ids": list(ids[start : start + BATCH]), **({"where": where} if where is not None else {})}
             answer = self.server.call("POST", f"{self._path}/delete", body)
             _warn(answer)
             deleted += answer["deleted"]
@@ -132,13 +146,28 @@ class RemoteCollection:
         _warn(answer)
         return [Hit(**{field: hit[field] for field in Hit._fields if field in hit}) for hit in answer["hits"]]
 
+
+class RemoteModel:
+    """A model the server embeds with, by the name its OpenAI-compatible routes take: a
+    catalog or registered model, or a served collection's name (its model)."""
+
+    def __init__(self, server: Server, name: str):
+        self.server, self.name = server, name
+
+    @property
+    def model_name(self) -> str:
+        """The model as a collection records it (for a collection's name: its model)."""
+        card = self.server.call("GET", f"/v1/models/{quote(self.name, safe='')}")
+        return card["model"] if card.get("kind") == "collection" else card["id"]
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts` from the collection's model, as the collection stores them."""
+        """Vectors for `texts` (POST /v1/embeddings), as `embkit embed` gives them."""
         rows: list = []
         for start in range(0, len(texts), BATCH):
-            rows += self.server.call("POST", f"{self._path}/embed", {"texts": list(texts[start:start + BATCH])})[
-                "vectors"]
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), self.space.dim)
+            body = {"model": self.name, "input": list(texts[start : start + BATCH])}
+            data = self.server.call("POST", "/v1/embeddings", body)["data"]
+            rows += [item["embedding"] for item in sorted(data, key=lambda item: item["index"])]
+        return np.asarray(rows, dtype=np.float32)
 
 
 def _space(info: dict) -> Space:
