@@ -35,6 +35,11 @@ def encode(postings: np.ndarray) -> bytes:
     n = len(postings)
     if not 0 < n <= MAX_POSTINGS:
         raise ValueError(f"postings: a block holds 1 to {MAX_POSTINGS}, got {n}")
+    if n == 1:  # most blocks of rare terms: no gaps, tf 1 (nothing) or a one-value column, dl - min_dl = 0
+        rowid, tf, dl = postings[0].tolist()
+        tf_mode, tf_bytes = (_TF_ONES, b"") if tf == 1 else (_TF_U1, bytes([tf])) if tf <= 0xFF else \
+            (_TF_U2, tf.to_bytes(2, "little"))
+        return HEADER.pack(0, tf_mode << 2, tf, dl, rowid) + tf_bytes + b"\0"
     rowids, tf, dl = postings["rowid"], postings["tf"], postings["dl"]
     max_tf, min_dl = int(tf.max()), int(dl.min())
     gaps = np.diff(rowids.astype(np.int64))
@@ -90,6 +95,42 @@ def decode(blob: bytes) -> np.ndarray:
     dl = np.frombuffer(blob, "<u2" if flags & _DL_U2 else "<u1", n, at)
     np.add(dl, np.uint16(min_dl), out=out["dl"])
     return out
+
+
+def append(blob: bytes, postings: np.ndarray, limit: int, last: int | None = None) -> bytes | None:
+    """The block `blob` with `postings` (POSTING, sorted, all after its last row id,
+    `last` if the caller knows it) added at its end by splicing bytes, without decoding
+    it; None when they do not fit its widths or the block would pass `limit` postings
+    (then decode and encode)."""
+    count, flags, max_tf, min_dl, first = HEADER.unpack_from(blob)
+    n, k = count + 1, len(postings)
+    gap_type, tf_mode, dl_type = _WIDTHS[flags & 3], flags >> 2 & 3, _WIDTHS[1 if flags & _DL_U2 else 0]
+    # Python ints: a write appends a posting or a few to most blocks, where numpy's calls cost more
+    rowids, tf = postings["rowid"].tolist(), postings["tf"].tolist()
+    dl = [d - min_dl for d in postings["dl"].tolist()]
+    gaps = [b - a for a, b in zip([last_rowid(blob) if last is None else last] + rowids, rowids)]
+    new_tf = max(tf)
+    if n + k > min(limit, MAX_POSTINGS) or max(gaps) >= 256 ** gap_type.itemsize or min(dl) < 0 \
+            or max(dl) >= 256 ** dl_type.itemsize:
+        return None
+    gaps_end = HEADER.size + count * gap_type.itemsize
+    tf_end = len(blob) - n * dl_type.itemsize
+    if tf_mode == _TF_ONES and new_tf == 1 and min(tf) == 1:
+        tf_bytes = b""
+    elif tf_mode == _TF_U1 and new_tf <= 0xFF or tf_mode == _TF_U2:
+        tf_bytes = blob[gaps_end:tf_end] + np.array(tf, "<u1" if tf_mode == _TF_U1 else "<u2").tobytes()
+    elif tf_mode == _TF_EXCEPTIONS and new_tf <= 0xFF:
+        e, where = blob[gaps_end], [i for i, t in enumerate(tf) if t != 1]
+        if 1 + 2 * (e + len(where)) >= n + k:
+            return None  # too many exceptions now: a column is smaller
+        old = gaps_end + 1
+        tf_bytes = b"".join([bytes([e + len(where)]), blob[old:old + e], bytes(n + i for i in where),
+                             blob[old + e:old + 2 * e], bytes(tf[i] for i in where)])
+    else:
+        return None  # a change of tf form: encode chooses again
+    header = HEADER.pack(n + k - 1, flags, max(max_tf, new_tf), min_dl, first)
+    return b"".join([header, blob[HEADER.size:gaps_end], np.array(gaps, gap_type).tobytes(), tf_bytes,
+                     blob[tf_end:], np.array(dl, dl_type).tobytes()])
 
 
 def bounds(blob: bytes) -> tuple[int, int]:

@@ -76,8 +76,9 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     last = _last_blocks(c, [t for t in added if t not in removed])
     for term in sorted(removed.keys() | added.keys()):
         block = last.get(term)
-        if term in last and (block is None or keyword_blocks.last_rowid(block[1]) < int(added[term]["rowid"][0])):
-            _append(term, block, added[term], writes)  # only new documents, after all the term's others
+        end = None if block is None else keyword_blocks.last_rowid(block[1])
+        if term in last and (end is None or end < int(added[term]["rowid"][0])):
+            _append(term, block, end, added[term], writes)  # only new documents, after all the term's others
         else:
             _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), writes)
     # Deletes before inserts, since (term, first) is unique; a block that keeps its key is
@@ -111,10 +112,14 @@ def _last_blocks(c: sqlite3.Connection, terms: list[str]) -> dict[str, tuple[int
     return out
 
 
-def _append(term: str, last: tuple[int, bytes] | None, added: np.ndarray, writes: "_Writes") -> None:
-    """New postings after all of `term`'s others: its last block filled, then new blocks."""
+def _append(term: str, last: tuple[int, bytes] | None, end: int | None, added: np.ndarray,
+            writes: "_Writes") -> None:
+    """New postings after all of `term`'s others (the last of which is `end`): its last
+    block filled, then new blocks."""
     if last is None:
         _store_block(term, None, added, writes)
+    elif (spliced := keyword_blocks.append(last[1], added, BLOCK, end)) is not None:
+        writes.updates.append((spliced, term, last[0]))  # the common case: no decoding
     else:
         _store_block(term, last[0], np.concatenate([keyword_blocks.decode(last[1]), added]), writes)
 
