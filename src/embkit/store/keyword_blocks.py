@@ -30,6 +30,12 @@ _TF_ONES, _TF_EXCEPTIONS, _TF_U1, _TF_U2 = range(4)
 _DL_U2 = 16
 
 
+def join(parts: list[np.ndarray]) -> np.ndarray:
+    """The POSTING arrays `parts` one after another (numpy's concatenate of structured
+    arrays is several times slower than of the same bytes as 8-byte integers)."""
+    return np.concatenate([np.ascontiguousarray(p).view("<u8") for p in parts]).view(POSTING)
+
+
 def encode(postings: np.ndarray) -> bytes:
     """The block holding `postings` (POSTING, 1 to MAX_POSTINGS, sorted by row id)."""
     n = len(postings)
@@ -42,11 +48,11 @@ def encode(postings: np.ndarray) -> bytes:
         return HEADER.pack(0, tf_mode << 2, tf, dl, rowid) + tf_bytes + b"\0"
     rowids, tf, dl = postings["rowid"], postings["tf"], postings["dl"]
     max_tf, min_dl = int(tf.max()), int(dl.min())
-    gaps = np.diff(rowids.astype(np.int64))
-    gap_code = _width_code(int(gaps.max()) if n > 1 else 0)
+    gaps = rowids[1:] - rowids[:-1]  # sorted, so no u4 wraps
+    gap_code = _width_code(int(gaps.max()))
     tf_mode, tf_bytes = _tf_section(tf, max_tf)
-    spread = dl.astype(np.int64) - min_dl
-    dl_flag = _DL_U2 if n and int(spread.max()) > 255 else 0
+    spread = dl - np.uint16(min_dl)
+    dl_flag = _DL_U2 if int(spread.max()) > 255 else 0
     flags = gap_code | tf_mode << 2 | dl_flag
     return b"".join([HEADER.pack(n - 1, flags, max_tf, min_dl, int(rowids[0])),
                      gaps.astype(_WIDTHS[gap_code]).tobytes(), tf_bytes,

@@ -121,7 +121,7 @@ def _append(term: str, last: tuple[int, bytes] | None, end: int | None, added: n
     elif (spliced := keyword_blocks.append(last[1], added, BLOCK, end)) is not None:
         writes.updates.append((spliced, term, last[0]))  # the common case: no decoding
     else:
-        _store_block(term, last[0], np.concatenate([keyword_blocks.decode(last[1]), added]), writes)
+        _store_block(term, last[0], keyword_blocks.join([keyword_blocks.decode(last[1]), added]), writes)
 
 
 def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
@@ -141,7 +141,7 @@ def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarr
     for key in sorted(set(covering.tolist())):
         mine = touched[covering == key]
         current = keyword_blocks.decode(blocks[key]) if key in blocks else np.zeros(0, dtype=POSTING)
-        both = np.concatenate([current[~np.isin(current["rowid"], mine)], added[np.isin(added["rowid"], mine)]])
+        both = keyword_blocks.join([current[~np.isin(current["rowid"], mine)], added[np.isin(added["rowid"], mine)]])
         merged = both[np.argsort(both["rowid"], kind="stable")]
         _store_block(term, None if key < 0 else key, merged, writes)
 
