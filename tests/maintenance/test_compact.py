@@ -66,19 +66,41 @@ def test_compact_after_deleting_half_shrinks_the_folder_and_loses_nothing(tmp_pa
         assert col.check().ok
 
 
-def test_compact_rebuilds_an_index_holding_deleted_entries(tmp_path):
-    """A tenth deleted: too few for a search to rebuild the index by itself (a quarter)."""
+def test_compact_keeps_an_index_with_few_deleted_entries_and_full_rebuilds_it(tmp_path):
+    """A tenth deleted: too few for a search to rebuild the index by itself (a quarter),
+    and for compact to pay for a rebuild (a fifth); `full=True` rebuilds it all the same."""
     path = tmp_path / "c"
     vectors = make(path)
     with embkit.open(path) as col:
         col.delete([f"d{i}" for i in range(0, N, 10)])
         before = everything(col), answers(col, vectors)
         assert col._index.current().dead == N // 10
-        assert col.compact()["indexes"] == ["text"]
+        result = col.compact()
+        assert result["indexes"] == [] and result["after"] < result["before"]
+        assert result["kept"] == [{"space": "text", "dead": N // 10, "entries": N, "reason": (
+            "10% of its entries deleted, under the 20% that pays for a rebuild (--full rebuilds it)")}]
+        assert col._index.current().dead == N // 10
+        assert (everything(col), answers(col, vectors)) == before
+        assert col.compact(full=True)["indexes"] == ["text"]
         assert col._index.current().dead == 0
         assert (everything(col), answers(col, vectors)) == before
     with embkit.open(path) as col:
         assert col._index.current().dead == 0 and col._index.current().ntotal == N - N // 10
+
+
+def test_compact_rebuilds_an_index_whose_deleted_entries_are_a_fifth(tmp_path):
+    """22% deleted: under the quarter a search rebuilds at, over compact's fifth."""
+    path = tmp_path / "c"
+    vectors = make(path)
+    with embkit.open(path) as col:
+        col.delete([f"d{i}" for i in range(N) if i % 9 in (0, 4)])
+        gone = len([i for i in range(N) if i % 9 in (0, 4)])
+        before = everything(col), answers(col, vectors)
+        assert col._index.current().dead == gone and gone > 0.2 * N
+        result = col.compact()
+        assert result["indexes"] == ["text"] and result["kept"] == []
+        assert col._index.current().dead == 0 and col._index.current().ntotal == N - gone
+        assert (everything(col), answers(col, vectors)) == before
 
 
 def test_compact_removes_stale_caches_and_keeps_live_ones(tmp_path):
@@ -102,6 +124,7 @@ def test_compact_removes_stale_caches_and_keeps_live_ones(tmp_path):
     assert sorted(p.name for p in (path / "index" / "text").iterdir()) == live
     assert [p.name for p in projections.iterdir()] == [f"pca-g{generation}-00bb.npz"]
     assert result["indexes"] == []  # nothing deleted: no dead entries
+    assert result["kept"] == [{"space": "text", "dead": 0, "entries": N, "reason": "no deleted entries"}]
 
 
 def test_info_sizes_add_up_to_the_folder(tmp_path):
@@ -135,11 +158,26 @@ def test_cli_compact_and_info(tmp_path):
     line = done.stdout.splitlines()[0]
     assert line.startswith("compacted: ") and " MiB -> " in line and "% smaller" in line
     done = embkit_cli("compact", str(path), "--json")
-    assert set(json.loads(done.stdout)) == {"backend", "before", "after", "indexes", "removed"}
+    assert set(json.loads(done.stdout)) == {"backend", "before", "after", "indexes", "kept", "removed"}
     info = embkit_cli("info", str(path)).stdout
     assert "size: " in info and "(store " in info and "vector index " in info and "keyword index " in info
     done = embkit_cli("compact", str(tmp_path / "nothing"))
     assert done.returncode == 1 and done.stderr.startswith("error: path: no collection at")
+
+
+def test_cli_compact_says_which_index_it_kept_and_full_rebuilds_it(tmp_path):
+    path = tmp_path / "c"
+    make(path)
+    with embkit.open(path) as col:
+        col.delete([f"d{i}" for i in range(0, N, 10)])
+    done = embkit_cli("compact", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "vector index kept: text (10% of its entries deleted, under the 20% that pays for a rebuild "
+        "(--full rebuilds it))"]
+    done = embkit_cli("compact", str(path), "--full", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["indexes"] == ["text"] and json.loads(done.stdout)["kept"] == []
 
 
 def test_cli_compact_refuses_while_another_process_holds_the_file(tmp_path):
@@ -178,9 +216,11 @@ def test_http_compact_needs_the_write_scope(tmp_path):
             sizes = c.get("/collections/docs").json()["sizes"]
             assert set(sizes) == {"store", "vector_index", "keyword_index", "caches", "other", "total"}
         with live.client(write) as c:
-            r = c.post("/collections/docs/compact")
+            r = c.post("/collections/docs/compact", params={"full": "true"})
             assert r.status_code == 200, r.text
             assert r.json()["after"] < r.json()["before"] == sizes["total"]
+            assert r.json()["indexes"] == [] and [k["reason"] for k in r.json()["kept"]] == [
+                "flat: never saved, read from the store"]
             assert c.get("/collections/docs").json()["count"] == N // 2
     finally:
         assert live.stop() == 0
@@ -200,6 +240,7 @@ def test_postgres_compact_is_vacuum_full_and_loses_nothing(backend):
         keyword = [[h.id for h in col.search(w, k=5, mode="keyword")] for w in WORDS]
         result = col.compact()
         assert result["backend"] == "postgresql" and result["removed"] == [] and result["indexes"] == []
+        assert [k["reason"] for k in result["kept"]] == ["in the database: VACUUM (FULL) rewrites it with its table"]
         assert result["after"] < result["before"] and result["after"] <= 0.75 * full, (full, result)
         assert [r.id for r in col.get([f"d{i}" for i in range(n)])] == kept == [f"d{i}" for i in range(1, n, 2)]
         assert [[h.id for h in col.search(vector=vectors[i], k=5)] for i in range(1, 100, 10)] == dense

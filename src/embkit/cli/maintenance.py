@@ -25,16 +25,20 @@ def check(path: str = DirArg,
 
 
 @app.command()
-def compact(path: str = DirArg, as_json: bool = JsonOpt) -> None:
-    """Give back the space deleted documents left: vector indexes rebuilt without their
-    deleted entries, stale cache files removed, the database rewritten (SQLite VACUUM at
-    the page size its vectors want; PostgreSQL VACUUM FULL). Nothing stored changes.
+def compact(path: str = DirArg,
+            full: bool = typer.Option(False, "--full", help="Rebuild every vector index holding deleted "
+                                      "entries, not only those where they are a fifth or more."),
+            as_json: bool = JsonOpt) -> None:
+    """Give back the space deleted documents left: vector indexes whose deleted entries
+    are a fifth or more rebuilt without them (all with --full), stale cache files removed,
+    the database rewritten (SQLite VACUUM at the page size its vectors want; PostgreSQL
+    VACUUM FULL). Nothing stored changes.
     A SQLite collection must not be open elsewhere meanwhile (a server, a sync)."""
     from ..collection import open as open_collection
     from ..maintenance.sizes import human
 
     with open_collection(path) as col:
-        result = col.compact()
+        result = col.compact(full=full)
     if as_json:
         _print_json(result)
         return
@@ -43,6 +47,9 @@ def compact(path: str = DirArg, as_json: bool = JsonOpt) -> None:
     typer.echo(f"compacted: {human(before)} -> {human(after)}{share}")
     if result["indexes"]:
         typer.echo(f"vector index rebuilt without deleted entries: {', '.join(result['indexes'])}")
+    for kept in result["kept"]:
+        if kept["dead"]:
+            typer.echo(f"vector index kept: {kept['space']} ({kept['reason']})")
     if result["removed"]:
         typer.echo(f"stale cache files removed: {len(result['removed'])}")
 

@@ -89,19 +89,21 @@ class UpkeepVerbs:
         index_bytes = 0 if isinstance(self._index, IndexManager) else int(self._index.info().get("bytes") or 0)
         return sizes(self._store, index_bytes)
 
-    def compact(self) -> dict:
-        """Give back the space deleted documents left: each saved vector index holding
-        deleted entries is rebuilt without them, cache files nothing reads are removed,
+    def compact(self, full: bool = False) -> dict:
+        """Give back the space deleted documents left: a saved vector index whose deleted
+        entries are a fifth of it or more (any, with `full`) is rebuilt without them, the
+        others kept, cache files nothing reads are removed,
         and the store is rewritten (SQLite VACUUM at the page size its vectors want;
         PostgreSQL VACUUM (FULL)). Stored ids, vectors, texts, metadata and search
         results stay the same. Needs the only open handle of a SQLite collection.
-        Returns {"before", "after"} bytes, "indexes" rebuilt and cache paths "removed"."""
+        Returns {"before", "after"} bytes, "indexes" rebuilt, the others "kept" (with
+        why) and cache paths "removed"."""
         from ..maintenance.compact import compact
 
         root = self._root or self
         building = space_state(self._store)["reembeds"].values()  # a reembed is filling it: left alone
         indexes = {name: root._stored_space(name)._index for name in self.spaces if name not in building}
-        return compact(self._store, indexes)
+        return compact(self._store, indexes, full=full)
 
     def _space_names(self) -> dict:
         """For info: the space this handle reads, aliases left by reembed (name → space),

@@ -1,8 +1,11 @@
 """`compact`: give back the space deleted documents left.
 
 Deleting rows frees pages inside the database file but never shrinks it, and a vector
-index only marks deleted entries dead. Compacting rebuilds each saved vector index that
-holds dead entries from the store, removes cache files nothing reads any more (the
+index only marks deleted entries dead. Compacting rebuilds a saved vector index from the
+store only when its dead entries are a large share (REBUILD_DEAD_SHARE; `full` rebuilds
+any that holds one): a rebuild costs as much as building the whole index (minutes for an
+HNSW graph of a million), so its cost stays proportional to what it gives back. It
+removes cache files nothing reads any more (the
 bm25s folder of schema 2, index folders of spaces that are gone or whose files no
 manifest names, projections of earlier generations) and then rewrites the store: SQLite
 VACUUM at the page size its vectors want (store/sqlite_pages.py), PostgreSQL VACUUM
@@ -20,22 +23,34 @@ from ..index.manager import IndexManager
 from ..store import Store
 
 OLD_KEYWORD = "keyword"  # DIR/keyword/: the bm25s cache of schema 2; the keyword index now lives in the store
+# A rebuild costs the whole index; the dead entries it drops cost their graph links and
+# (HNSW) their saved vectors, and a share of each search. Measured at 100k, 10% dead: a
+# rebuild took most of compact's time and gave back a few % of the folder. A search
+# rebuilds by itself past manager.COMPACT_DEAD_SHARE (a quarter) anyway.
+REBUILD_DEAD_SHARE = 0.2
 PROJECTION = re.compile(r"^[a-z0-9_]+-g(\d+)-[0-9a-f]+\.npz$")  # analysis/coordinates.py's cache file names
 
 
-def compact(store: Store, indexes: dict[str, IndexManager]) -> dict:
+def compact(store: Store, indexes: dict[str, IndexManager], full: bool = False) -> dict:
     """Compact the collection of `store` whose vector indexes (by space) are `indexes`.
     Returns {"before", "after"} (bytes on disk), "indexes" (spaces whose index was
-    rebuilt without its dead entries), "removed" (cache paths deleted, relative) and
-    "backend". Refuses a read-only collection, and one another process has open
-    (SQLite's VACUUM needs the only connection)."""
+    rebuilt without its dead entries), "kept" (the other indexes: {"space", "dead",
+    "entries", "reason"}), "removed" (cache paths deleted, relative) and "backend".
+    `full` rebuilds every index holding a dead entry. Refuses a read-only collection,
+    and one another process has open (SQLite's VACUUM needs the only connection)."""
     store.check_writable()
     before = stored_bytes(store)
-    rebuilt = [name for name, manager in indexes.items() if _compact_index(manager)]
+    rebuilt, kept = [], []
+    for name, manager in indexes.items():
+        why = _compact_index(manager, full)
+        if why is None:
+            rebuilt.append(name)
+        else:
+            kept.append({"space": name, **why})
     removed = [] if store.backend != "sqlite" else _remove_stale(store.path, set(store.spaces()), store.generation)
     store.vacuum(wait=True)
     return {"backend": store.backend, "before": before, "after": stored_bytes(store), "indexes": rebuilt,
-            "removed": removed}
+            "kept": kept, "removed": removed}
 
 
 def stored_bytes(store: Store) -> int:
@@ -55,16 +70,24 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
-def _compact_index(manager) -> bool:
-    """Rebuild a saved in-process index that holds dead entries (after catching it up,
-    so deletions since its save count). False for database-side and flat indexes."""
+def _compact_index(manager, full: bool) -> dict | None:
+    """Rebuild a saved in-process index whose dead entries are REBUILD_DEAD_SHARE of it
+    or more (any, with `full`), after catching it up so deletions since its save count:
+    None. Otherwise why it was kept: {"dead", "entries", "reason"}."""
     if not isinstance(manager, IndexManager):
-        return False  # pgvector: VACUUM (FULL) rebuilds its index with the table
+        return {"dead": 0, "entries": None, "reason": "in the database: VACUUM (FULL) rewrites it with its table"}
     index = manager.current()
-    if index.kind == "flat" or index.dead == 0:
-        return False
+    dead, entries = index.dead, len(index.live)
+    if index.kind == "flat":
+        return {"dead": dead, "entries": entries, "reason": "flat: never saved, read from the store"}
+    if dead == 0:
+        return {"dead": 0, "entries": entries, "reason": "no deleted entries"}
+    if not full and dead < REBUILD_DEAD_SHARE * entries:
+        return {"dead": dead, "entries": entries,
+                "reason": f"{100 * dead / entries:.0f}% of its entries deleted, under the "
+                          f"{100 * REBUILD_DEAD_SHARE:.0f}% that pays for a rebuild (--full rebuilds it)"}
     manager.rebuild()
-    return True
+    return None
 
 
 def _remove_stale(path: Path, spaces: set[str], generation: int) -> list[str]:

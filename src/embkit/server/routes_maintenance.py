@@ -23,14 +23,15 @@ def check_collection(name: str, request: Request, repair: bool = False, _=Depend
 
 
 @router.post("/collections/{name}/compact")
-def compact_collection(name: str, request: Request, _=Depends(requires("write"))) -> dict:
+def compact_collection(name: str, request: Request, full: bool = False, _=Depends(requires("write"))) -> dict:
     """Give back the space deleted documents left (`{"backend", "before", "after",
-    "indexes", "removed"}`: bytes on disk before and after, spaces whose index was rebuilt,
-    cache files removed). Searches and writes wait meanwhile. 409 when the collection
-    cannot be compacted now (read-only, or open in another process)."""
+    "indexes", "kept", "removed"}`: bytes on disk before and after, spaces whose index was
+    rebuilt, the others with why they were kept, cache files removed); `?full=true`
+    rebuilds every index holding deleted entries. Searches and writes wait meanwhile.
+    409 when the collection cannot be compacted now (read-only, or open in another process)."""
     h = hosted(request, name)
     with h.lock.writing():
         try:
-            return h.collection.compact()
+            return h.collection.compact(full=full)
         except EmbkitError as e:  # nothing the request said was wrong: the collection's state is
             raise ApiError(409, str(e)) from None
