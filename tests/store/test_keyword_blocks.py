@@ -148,3 +148,24 @@ def test_an_index_in_the_old_format_is_rebuilt_on_open(tmp_path):
         for term, want in by_term.items():
             rows = conn.execute("SELECT postings FROM kw_blocks WHERE term = ? ORDER BY first", (term,)).fetchall()
             np.testing.assert_array_equal(np.concatenate([kb.decode(p) for (p,) in rows]), want)
+
+
+def test_an_old_format_index_on_a_read_only_store_refuses_keyword_search(tmp_path, monkeypatch):
+    """Read-only, the old blocks cannot be rebuilt, and decoding them as the new format
+    would score garbage: keyword search says so in one line; dense reads still work."""
+    from embkit.errors import EmbkitError
+    from embkit.store import sqlite as store_sqlite
+
+    col = embkit.create(tmp_path / "c", model=None, dim=4)
+    col.add(texts=["river stone", "cloud harbor"], ids=["a", "b"], vectors=np.eye(4)[:2], chunk=False)
+    col.close()
+    to_old_format(tmp_path / "c")
+    monkeypatch.setattr(store_sqlite, "unwritable_reason", lambda db: "a read-only mount (this test)")
+    with embkit.open(tmp_path / "c") as ro:
+        assert ro._store.read_only
+        with pytest.raises(EmbkitError, match="keyword index: .* older embkit's format and is read-only"):
+            ro.search("river", mode="keyword")
+        assert [h.id for h in ro.search(vector=[1, 0, 0, 0], k=1)] == ["a"]
+    monkeypatch.undo()
+    with embkit.open(tmp_path / "c") as rw:  # writable again: rebuilt, and found
+        assert [h.id for h in rw.search("river", mode="keyword")] == ["a"]

@@ -399,6 +399,9 @@ class SQLiteStore(SQLiteReembed):
     def keyword_top_k(self, terms: list[str], k: int,
                       allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, BM25 scores) of the `k` best documents for tokenized `terms`."""
+        if self.read_only and not keyword_sqlite.format_is_current(self._conn):  # writable: rebuilt on open
+            raise EmbkitError(f"keyword index: collection at {self.path} holds it in an older embkit's format and "
+                              "is read-only, so it cannot be rebuilt; open it once where it is writable")
         return keyword_sqlite.top_k(self._conn, terms, k, allow)
 
     def keyword_stats(self) -> dict:
