@@ -214,3 +214,24 @@ def test_remote_refusals_are_embkit_errors(server):
         store.similarity_search("foo")
     with pytest.raises(EmbkitError, match=r"^collection: a remote store needs the name of a collection"):
         EmbkitVectorStore(url=live.url)
+
+
+def test_a_refused_first_write_leaves_no_collection(tmp_path, server):
+    fresh = EmbkitVectorStore(tmp_path / "new", EmbkitEmbeddings("minilm"))
+    with pytest.raises(EmbkitError, match=r"^metadatas\[0\]: not JSON-serializable"):
+        fresh.add_texts(["a text"], [{"when": object()}], ids=["a"])
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's own file")
+    foreign = EmbkitVectorStore(tmp_path / "mine", DeterministicFakeEmbedding(size=6))
+    with pytest.raises(EmbkitError, match=r"^texts\[0\]: empty or whitespace-only text$"):
+        foreign.add_texts(["   "], ids=["a"])
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    assert foreign.add_texts(["fine now"], ids=["a"]) == ["a"]  # and the store still works
+    live, key = server
+    name = f"lc-{uuid.uuid4().hex[:12]}"
+    remote = EmbkitVectorStore(url=live.url, collection=name, api_key=key, embedding=DeterministicFakeEmbedding(size=6))
+    with pytest.raises(EmbkitError, match=r"^metadatas\[0\]: "):
+        remote.add_texts(["a text"], [{"deep": {"x": float("nan")}}], ids=["a"])
+    with live.client(key) as http:
+        assert http.get(f"/collections/{name}").status_code == 404

@@ -102,18 +102,33 @@ class EmbkitVectorStore(VectorStore):
             )
         if not texts:
             return []
-        col, vectors = self._collection(), None
-        if col is None:  # the first write makes the collection: a model, or the vectors' dimension
-            if self._embeds_itself(None):
-                model = self._embedding.model_name if self._embedding is not None else DEFAULT_MODEL
-                col = self._made(model, None)
-            else:
-                vectors = self._embedding.embed_documents(texts)
-                col = self._made(None, len(vectors[0]) if vectors else None)
+        col = self._collection()
+        if col is not None:
+            return self._write(col, texts, ids, metadatas, None)
+        return self._first_write(texts, ids, metadatas)
+
+    def _first_write(self, texts: list[str], ids: list[str], metadatas: list[dict]) -> list[str]:
+        """Make the collection (with the model that embeds, or for vectors computed
+        elsewhere their dimension) and write; a refused write takes it away again."""
+        vectors = None
+        if self._embeds_itself(None):
+            col = self._made(self._embedding.model_name if self._embedding is not None else DEFAULT_MODEL, None)
+        else:
+            vectors = self._embedding.embed_documents(texts)
+            col = self._made(None, len(vectors[0]) if len(vectors) and len(vectors[0]) else None)
+        try:
+            return self._write(col, texts, ids, metadatas, vectors)
+        except BaseException:
+            self._col = None
+            self._place.discard(col)
+            raise
+
+    def _write(self, col, texts: list[str], ids: list[str], metadatas: list[dict], vectors) -> list[str]:
+        """Upsert: embkit embeds the texts itself, or stores the Embeddings' vectors."""
         if self._embeds_itself(col):
             return col.upsert(texts, ids=ids, metadatas=metadatas, chunk=self.chunk)
         if vectors is None:
-            vectors = self._foreign(col).embed_documents(texts)
+            vectors = self._embedding.embed_documents(texts)
         return col.upsert(texts, ids=ids, metadatas=metadatas, vectors=vectors, **self._model_of_vectors())
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
@@ -251,11 +266,6 @@ class EmbkitVectorStore(VectorStore):
             return False
         return col is None or self._embedding.model_name == col.space.model
 
-    def _foreign(self, col) -> Embeddings:
-        if self._embedding is None:
-            raise EmbkitError(f"embedding: collection model {col.space.model!r} cannot embed here; give embedding=")
-        return self._embedding
-
     def _model_of_vectors(self) -> dict:
         """`model=` for vectors from an embkit model: embkit refuses another model's, naming both."""
         return {"model": self._embedding.model_name} if isinstance(self._embedding, EmbkitEmbeddings) else {}
@@ -270,7 +280,7 @@ class EmbkitVectorStore(VectorStore):
         if col is None:
             return []
         if query is not None and options.get("mode", "dense") != "keyword" and not self._embeds_itself(col):
-            query, vector = None, self._foreign(col).embed_query(query)
+            query, vector = None, self._embedding.embed_query(query)
             options.update(self._model_of_vectors())
         if vector is not None:
             options["vector"] = vector

@@ -1,9 +1,12 @@
 """Where an integration's collection lives: a local folder (or PostgreSQL URL), a
 Collection handed over, or a name on a remote `embkit serve`. A place opens its
 collection if there is one, and makes it on the first write otherwise, when the model
-(or, for vectors computed elsewhere, the dimension) is known."""
+(or, for vectors computed elsewhere, the dimension) is known; if that first write is
+refused, `discard` takes the new collection away again (bad input writes nothing)."""
 
+import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 from ..collection import Collection, create, open as open_collection
 from ..errors import EmbkitError
@@ -34,7 +37,22 @@ class LocalPlace:
         return open_collection(folder) if (folder / DB_NAME).is_file() else None
 
     def create(self, model: str | None, metric: str, dim: int | None) -> Collection:
-        return create(Path(self.where), model=model, metric=metric, dim=dim)
+        folder = Path(self.where)
+        self._before = set(folder.iterdir()) if folder.is_dir() else None  # what discard leaves
+        return create(folder, model=model, metric=metric, dim=dim)
+
+    def discard(self, col: Collection) -> None:
+        """Remove the collection `create` made: the folder as it was before."""
+        col.close(save=False)
+        folder = Path(self.where)
+        if self._before is None:
+            shutil.rmtree(folder)
+            return
+        for entry in set(folder.iterdir()) - self._before:
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 class RemotePlace:
@@ -53,3 +71,7 @@ class RemotePlace:
 
     def create(self, model: str | None, metric: str, dim: int | None) -> RemoteCollection:
         return RemoteCollection.create(self.server, self.name, model, metric, dim)
+
+    def discard(self, col: RemoteCollection) -> None:
+        """Remove the collection `create` made on the server."""
+        self.server.call("DELETE", f"/collections/{quote(self.name, safe='')}")

@@ -4,12 +4,14 @@ the same return types (Hit, Document, Space), so a door can hold either kind; an
 model to embed with (the OpenAI-compatible /v1/embeddings)."""
 
 import warnings
+from functools import cached_property
 from typing import Any, Sequence
 from urllib.parse import quote
 
 import httpx
 import numpy as np
 
+from .. import validate
 from ..collection import Document
 from ..errors import EmbkitError, EmbkitWarning
 from ..search import Hit
@@ -42,6 +44,8 @@ class Server:
             response = self._http.request(method, path, json=body)
         except httpx.HTTPError as e:
             raise EmbkitError(f"url: cannot reach {self.url} ({type(e).__name__}: {e})") from None
+        except (TypeError, ValueError) as e:  # not JSON (the verbs check what they send first)
+            raise EmbkitError(f"body: cannot be sent as JSON ({e})") from None
         if response.status_code >= 400:
             raise RemoteError(_message(response), response.status_code)
         return response.json()
@@ -97,7 +101,10 @@ class RemoteCollection:
         chunk: bool = True,
     ) -> list[str]:
         """Add or replace documents by id, BATCH per request (each its own transaction)."""
-        rows = np.asarray(vectors, dtype=np.float32).tolist() if vectors is not None else None
+        metadatas = validate.check_metadatas(metadatas, len(ids))  # as the library checks them, before JSON
+        if vectors is not None:
+            vectors = validate.check_vectors(vectors, len(ids), self.space.dim, self.space.model)
+        rows = vectors.tolist() if vectors is not None else None
         done: list[str] = []
         for start in range(0, len(ids), BATCH):
             part = range(start, min(start + BATCH, len(ids)))
@@ -140,7 +147,8 @@ class RemoteCollection:
     def search(self, query: str | None = None, **options) -> list[Hit]:
         """Hits as `Collection.search` returns them (options: SearchRequest's fields)."""
         if options.get("vector") is not None:
-            options["vector"] = np.asarray(options["vector"], dtype=np.float32).ravel().tolist()
+            vector = validate.check_vectors(options["vector"], 1, self.space.dim, self.space.model, "vector")
+            options["vector"] = vector[0].tolist()
         body = {key: value for key, value in {"query": query, **options}.items() if value is not None}
         answer = self.server.call("POST", f"{self._path}/search", body)
         _warn(answer)
@@ -154,9 +162,10 @@ class RemoteModel:
     def __init__(self, server: Server, name: str):
         self.server, self.name = server, name
 
-    @property
+    @cached_property
     def model_name(self) -> str:
-        """The model as a collection records it (for a collection's name: its model)."""
+        """The model as a collection records it (for a collection's name: its model);
+        asked once."""
         card = self.server.call("GET", f"/v1/models/{quote(self.name, safe='')}")
         return card["model"] if card.get("kind") == "collection" else card["id"]
 
