@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import EmbkitError
 from . import idmap
+from .label_map import LabelMap
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
@@ -45,6 +46,7 @@ class FaissIndex:
         self._bitmap: np.ndarray | None = None  # packed `live`, cached between changes
         self._n_live: int | None = None  # live.sum(), kept up to date: searches are hot
         self._n_live_of: np.ndarray | None = None
+        self._labels = LabelMap()  # row id -> live label, for scoring chosen rows (vectors_of)
 
     # ---- what backends provide ---------------------------------------------------------
 
@@ -99,11 +101,12 @@ class FaissIndex:
         if self._faiss is None:
             self.train_on(vectors)
         self._faiss.add(self._codes(vectors))
-        live_before = self.ntotal
+        live_before, live_array = self.ntotal, self.live
         self.rowids = np.concatenate([self.rowids, ids])
         self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
         self._n_live, self._n_live_of = live_before + len(ids), self.live
         self._bitmap = None
+        self._labels.added(self, ids, live_array)
 
     def remove(self, ids) -> int:
         """Hide these row ids from every later search; returns how many entries."""
@@ -113,7 +116,22 @@ class FaissIndex:
         self.live[hit] = False
         self._n_live = live_before - removed
         self._bitmap = None
+        self._labels.removed(self.rowids[hit])
         return removed
+
+    def vectors_of(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the given row ids that are live here, their float32 vectors), in the given
+        order, read from the index's memory; None for a kind that does not keep the
+        vectors as given (quantized codes, IVF lists): ask the store then. Flat and HNSW
+        hold exactly the store's float32 vectors once caught up (see hnsw_storage), so
+        scores computed from these equal scores from the store's."""
+        matrix = _float_matrix(self._faiss, len(self.rowids), self.dim)
+        if matrix is None:
+            return None
+        rowids = np.asarray(rowids, dtype=np.int64)
+        labels = self._labels.of(self, rowids)
+        keep = labels >= 0
+        return rowids[keep], matrix[labels[keep]]
 
     def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None,
                **params) -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +217,16 @@ class FaissIndex:
             raise ValueError(f"{path}: {self._faiss.ntotal} entries, but the id map has {len(self.rowids)}")
         if self._faiss.d != self.dim:
             raise ValueError(f"{path}: dimension {self._faiss.d}, expected {self.dim}")
+
+
+def _float_matrix(index, n: int, dim: int) -> np.ndarray | None:
+    """A (n, dim) view of the float32 vectors a flat index (or an HNSW graph's flat
+    storage) holds by label; None for other kinds or a graph without its vectors."""
+    if isinstance(index, faiss.IndexHNSW):
+        index = faiss.downcast_index(index.storage) if index.storage is not None else None
+    if type(index) not in (faiss.IndexFlat, faiss.IndexFlatIP, faiss.IndexFlatL2) or index.ntotal != n or n == 0:
+        return None
+    return faiss.rev_swig_ptr(index.get_xb(), n * dim).reshape(n, dim)
 
 
 def _members(rowids: np.ndarray, allow: np.ndarray) -> np.ndarray:

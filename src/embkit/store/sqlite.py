@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import EmbkitError
-from . import field_indexes, keyword_sqlite, sqlite_pages
+from . import field_indexes, filter_cache, keyword_sqlite, sqlite_pages
+from .filter_cache import FilterCache
 from .integrity import sqlite_problems
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
@@ -35,6 +36,7 @@ class SQLiteStore(SQLiteReembed):
 
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
+        self._filters = FilterCache()  # row ids of recent filters, until the next change
 
     # ---- opening -------------------------------------------------------------------
 
@@ -216,23 +218,41 @@ class SQLiteStore(SQLiteReembed):
         return out
 
     def rowids(self, where: dict | None = None) -> np.ndarray:
-        """Row ids of the documents matching `where` (the filter runs in SQL, through the
-        indexes of the fields it names where it can: field_indexes.py)."""
+        """Row ids of the documents matching `where`, ascending and read-only (the filter
+        runs in SQL, through the indexes of the fields it names where it can:
+        field_indexes.py; asked again before any change, it is answered from filter_cache)."""
+        key = self._filters.key(where)
+        found = self._filters.get(key, filter_cache.stamp(self._conn))
+        if found is not None:
+            return found
         sql, params = compile_where(where)
         narrow, narrow_params, fields = field_indexes.narrowing(where)
-        if fields:
-            self._index_fields(fields)
-        rows = self._conn.execute(f"SELECT rowid FROM docs WHERE {narrow}{sql}", narrow_params + params).fetchall()
+        if fields and not self._index_fields(fields):
+            key = None  # not kept: the next search tries to make the index again
+        before = filter_cache.stamp(self._conn)
+        generation, outdated = self.generation, self._filters.outdated(key, before)
+        changed = self.changed_since(outdated[0]) if outdated is not None else None
+        if changed is not None and len(changed) <= filter_cache.REFRESH_LIMIT:  # after a write: its rows only
+            matching = self._select_rowids(f"rowid IN ({','.join(map(str, changed.tolist())) or 'NULL'}) AND "
+                                           f"{narrow}{sql}", narrow_params + params)
+            found = filter_cache.refresh(outdated[1], changed, matching)
+        else:
+            found = self._select_rowids(narrow + sql, narrow_params + params)
+        return self._filters.put(key, before, filter_cache.stamp(self._conn), generation, found)
+
+    def _select_rowids(self, condition: str, params: list) -> np.ndarray:
+        rows = self._conn.execute(f"SELECT rowid FROM docs WHERE {condition}", params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def _index_fields(self, fields: list[str]) -> None:
+    def _index_fields(self, fields: list[str]) -> bool:
         """Index the filtered fields that have none yet, in a collection big enough for it
-        to matter; only if no other writer holds the database (a search never waits)."""
+        to matter; only if no other writer holds the database (a search never waits).
+        False when an index is wanted but another writer kept it from being made."""
         if self.read_only:
-            return
+            return True
         missing = [f for f in fields if field_indexes.index_name(f) not in self._field_indexes()]
         if not missing or self._conn.execute("SELECT count(*) FROM docs").fetchone()[0] < field_indexes.INDEX_FROM:
-            return
+            return True
         # A connection of its own: a schema change rolled back on the shared one would abort
         # the reads other threads have in progress on it (SQLITE_ABORT_ROLLBACK).
         conn = sqlite3.connect(self.path / DB_NAME, isolation_level=None, timeout=0)
@@ -242,10 +262,11 @@ class SQLiteStore(SQLiteReembed):
                 field_indexes.create(conn, field)
             conn.execute("COMMIT")
         except sqlite3.OperationalError:  # busy: another writer; the next filtered search tries again
-            return
+            return False
         finally:
             conn.close()  # an open transaction is rolled back with it
         self._indexes = None
+        return True
 
     def _field_indexes(self) -> set[str]:
         if self._indexes is None:
@@ -373,6 +394,7 @@ class SQLiteStore(SQLiteReembed):
                         meta[key] = value
                 updates.append((json.dumps(meta, ensure_ascii=False, allow_nan=False), rowid))
             c.executemany("UPDATE docs SET metadata = ? WHERE rowid = ?", updates)
+            self._filters.forget()  # these rows are not in the change log the filter cache catches up from
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by ids and/or `where` in one transaction; the number deleted."""
