@@ -671,7 +671,7 @@ def test_spec_round_trips(text):
 
 def test_spec_string_lists_every_parameter_in_order():
     assert str(parse_spec("ivfpq:nprobe=4,m=8")) == "ivfpq:nlist=1024,m=8,nbits=8,nprobe=4"
-    assert str(parse_spec("hnsw:ef=10")) == "hnsw:M=32,efc=200,ef=10"
+    assert str(parse_spec("hnsw:ef=10")) == "hnsw:M=16,efc=200,ef=10"
     assert str(parse_spec("flat")) == "flat"
 
 

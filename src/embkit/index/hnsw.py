@@ -14,7 +14,7 @@ _UNFILTERED: dict[int, faiss.SearchParametersHNSW] = {}
 
 
 class HnswIndex(FaissIndex):
-    """`hnsw:M=32,efc=200,ef=64`: M links a node, efc the build beam, ef the search beam."""
+    """`hnsw:M=16,efc=200,ef=128`: M links a node, efc the build beam, ef the search beam."""
 
     kind = "hnsw"
     vectors_apart = True  # can be saved without its vectors (see persist)

@@ -1,7 +1,7 @@
 """An HNSW index's float32 vectors kept out of its file: the store already holds them.
 
 FAISS's IndexHNSWFlat is a graph plus a flat copy of every vector (1,536 bytes a 384-d
-vector, five times the graph at M=32). Saved with IO_FLAG_SKIP_STORAGE the file is the
+vector, ten times the graph at M=16). Saved with IO_FLAG_SKIP_STORAGE the file is the
 graph alone; on load the copy is refilled from the store in the index's label order
 (`rowids[label]` names each label's row). What the store cannot give back is kept or
 estimated:
