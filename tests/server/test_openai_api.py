@@ -16,8 +16,9 @@ import pytest
 import embkit
 from embkit.encoders.base import l2_normalize
 from embkit.encoders.catalog import package_dir
+from embkit.server.keys import KeyStore
 
-from live_server import LiveServer, create_key, embkit_cli
+from live_server import LiveServer, embkit_cli
 
 DOCS = {"cat": "The cat sleeps on a warm windowsill all afternoon.",
         "dog": "A dog fetches the ball and runs back across the park.",
@@ -28,7 +29,7 @@ DOCS = {"cat": "The cat sleeps on a warm windowsill all afternoon.",
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "Interest rates went up again.", "A kitten naps."]
 LONG = " ".join(f"word{i}" for i in range(600))  # far past MiniLM's 256 tokens, under --max-text-chars
 RERANKER = "cross-encoder"  # the folder's name is the reranker's model name
-MAX_BATCH, MAX_CHARS = 16, 20_000
+MAX_BATCH, MAX_CHARS, MAX_BODY = 16, 20_000, 300_000
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,11 @@ def server(tmp_path_factory, minilm):
         "path": str(_minilm_folder()), "dim": 384, "matryoshka": [128], "modality": "text", "paired": None,
         "registered": "2026-01-01T00:00:00Z"}}))
     keys_file = base / "keys.json"
-    keys = {"read": create_key(keys_file, "read"), "other": create_key(keys_file, "read", "other")}
+    store = KeyStore(keys_file)  # in this process: two CLI runs would cost seconds
+    keys = {"read": store.create("read")[0], "other": store.create("read", collections=["other"])[0]}
     live = LiveServer(["--root", str(root), "--keys-file", str(keys_file), "--reranker", str(base / RERANKER),
-                       "--max-batch", str(MAX_BATCH), "--max-text-chars", str(MAX_CHARS)],
+                       "--max-batch", str(MAX_BATCH), "--max-text-chars", str(MAX_CHARS),
+                       "--max-body-bytes", str(MAX_BODY)],
                       base / "server.log", env={"EMBKIT_HOME": str(home)})
     yield live, keys, root, base / RERANKER
     assert live.stop() == 0
@@ -185,6 +188,16 @@ def test_a_bad_request_is_a_400_naming_the_field(server, options, param, words):
     error = caught.value.body
     assert caught.value.status_code == 400 and error["type"] == "invalid_request_error"
     assert error["param"] == param and words in error["message"], error
+
+
+def test_a_body_over_the_limit_is_a_413_in_openais_shape(server):
+    live, keys, _, _ = server
+    with pytest.raises(openai.APIStatusError) as caught:
+        _client(live, keys["read"]).embeddings.create(model="minilm", input=["y" * (MAX_CHARS - 1)] * MAX_BATCH)
+    assert caught.value.status_code == 413
+    assert caught.value.body == {"message": f"body: the request body exceeds the maximum of {MAX_BODY} bytes "
+                                            "(limit max_body_bytes)", "type": "invalid_request_error",
+                                 "param": "body", "code": "limit_exceeded"}
 
 
 def test_a_key_limited_to_one_collection_may_use_that_collections_model_and_the_catalog(server, cli_vectors):

@@ -9,6 +9,8 @@ import re
 import time
 import uuid
 
+from .openai_shapes import is_openai_path, openai_error
+
 log = logging.getLogger("embkit.server")
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -40,7 +42,7 @@ class RequestMiddleware:
         try:
             receive = await self._buffered(receive, headers)
         except _TooLarge:
-            await _too_large(send_with_id, request_id, self.max_body_bytes)
+            await _too_large(send_with_id, request_id, self.max_body_bytes, scope["path"])
             receive = None
         try:
             if receive is not None:
@@ -78,10 +80,12 @@ class RequestMiddleware:
         return replay
 
 
-async def _too_large(send, request_id: str, limit: int) -> None:
-    body = json.dumps({"error": {"code": "limit_exceeded", "limit": "max_body_bytes", "request_id": request_id,
-                                 "message": f"body: the request body exceeds the maximum of {limit} bytes "
-                                            "(limit max_body_bytes)"}}).encode()
+async def _too_large(send, request_id: str, limit: int, path: str) -> None:
+    message = f"body: the request body exceeds the maximum of {limit} bytes (limit max_body_bytes)"
+    error = {"code": "limit_exceeded", "limit": "max_body_bytes", "request_id": request_id, "message": message}
+    if is_openai_path(path):  # OpenAI's clients read their own error shape
+        error = openai_error(413, "limit_exceeded", message)[1]["error"]
+    body = json.dumps({"error": error}).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
