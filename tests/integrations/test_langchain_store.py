@@ -235,3 +235,28 @@ def test_a_refused_first_write_leaves_no_collection(tmp_path, server):
         remote.add_texts(["a text"], [{"deep": {"x": float("nan")}}], ids=["a"])
     with live.client(key) as http:
         assert http.get(f"/collections/{name}").status_code == 404
+
+
+def test_retriever_search_types(pets):
+    store, col = pets
+    hits = col.search("a cat on a rug", k=4)
+    cut = (1 + hits[1].score) / 2
+    kwargs = {"k": 4, "score_threshold": cut}
+    got = store.as_retriever(search_type="similarity_score_threshold", search_kwargs=kwargs).invoke("a cat on a rug")
+    assert [d.id for d in got] == [h.id for h in hits[:2]]
+    mmr = store.as_retriever(search_type="mmr", search_kwargs={"k": 3, "lambda_mult": 0.2}).invoke("pets sleeping")
+    assert [d.id for d in mmr] == [h.id for h in col.search("pets sleeping", k=3, mmr=0.2)]
+
+
+def test_l2_scores_are_negated_distances_and_relevance_maps_them(tmp_path, minilm):
+    texts = ["the cat sat on the mat", "stock markets fell"]
+    store = EmbkitVectorStore.from_texts(
+        texts, EmbkitEmbeddings("minilm"), ids=["a", "b"], path=tmp_path / "c", metric="l2"
+    )
+    got = store.similarity_search_with_score("the cat sat on the mat", k=2)
+    vectors = minilm.encode(texts)  # unit length: l2 distances from 0 to 2
+    assert [d.id for d, _ in got] == ["a", "b"]
+    assert [s for _, s in got] == pytest.approx([0.0, -float(np.linalg.norm(vectors[0] - vectors[1]))], abs=1e-5)
+    relevance = store.similarity_search_with_relevance_scores("the cat sat on the mat", k=2)
+    assert [r for _, r in relevance] == pytest.approx([1 + s / np.sqrt(2) for _, s in got])
+    assert all(0 <= r <= 1 for _, r in relevance)
