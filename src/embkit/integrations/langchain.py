@@ -9,7 +9,12 @@
 `EmbkitVectorStore(url="http://host:8000", collection="notes", api_key=KEY)` is the same
 store on a remote `embkit serve`."""
 
-from .langchain_embeddings import EmbkitEmbeddings
-from .langchain_store import EmbkitVectorStore
+try:
+    import langchain_core  # noqa: F401 - the extra's one requirement, named when missing
+except ImportError as e:
+    raise ImportError("embkit.integrations.langchain needs LangChain: pip install 'embkit[langchain]'") from e
+
+from .langchain_embeddings import EmbkitEmbeddings  # noqa: E402
+from .langchain_store import EmbkitVectorStore  # noqa: E402
 
 __all__ = ["EmbkitEmbeddings", "EmbkitVectorStore"]
