@@ -1,4 +1,5 @@
-"""Errors as JSON: `{"error": {"code", "message", "request_id"}}` with a stable code."""
+"""Errors as JSON: `{"error": {"code", "message", "request_id"}}` with a stable code;
+on the OpenAI-compatible /v1 paths, OpenAI's shape and status codes (openai_shapes.py)."""
 
 import logging
 

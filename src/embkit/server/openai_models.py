@@ -101,11 +101,9 @@ def _collection(request: Request, name: str, key: Key | None) -> Served:
         dim = int(serving.space.dim)
     _text_only(encoder, name)
 
-    def embed(texts: list[str]) -> np.ndarray:
-        with hosted.lock.reading():
-            return hosted.collection.embed(texts)  # as the collection stores them (as /collections/{name}/embed)
-
-    return Served(name, embed, ENCODERS.counter(encoder), dim)
+    # as /collections/{name}/embed: vectors as the collection stores them, without its
+    # lock (embedding reads no documents, so it need not wait behind a long write)
+    return Served(name, hosted.collection.embed, ENCODERS.counter(encoder), dim)
 
 
 def _text_only(encoder: Encoder, name: str) -> None:
