@@ -1,6 +1,7 @@
 """EmbkitVectorStore: LangChain's own VectorStoreIntegrationTests, unmodified, on a local
-folder and on a real `embkit serve` (one per module, loopback, an admin key); then the
-store against embkit's own answers (Collection.search ids and scores, where, MMR)."""
+folder, on a PostgreSQL collection and on a real `embkit serve` (one per module,
+loopback, an admin key); then the store against embkit's own answers
+(Collection.search ids and scores, where, MMR)."""
 
 import uuid
 
@@ -9,6 +10,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
+from langchain_tests.integration_tests.vectorstores import EMBEDDING_SIZE
 
 import embkit
 from embkit.errors import EmbkitError, EmbkitWarning
@@ -16,6 +18,7 @@ from embkit.integrations.langchain import EmbkitEmbeddings, EmbkitVectorStore
 
 from langchain_suites import mark_async
 from live_server import LiveServer, create_key
+from pg_fixtures import DATABASE
 
 mark_async(VectorStoreIntegrationTests)
 
@@ -44,7 +47,20 @@ class TestLocalFolder(VectorStoreIntegrationTests):
     @pytest.fixture()
     def vectorstore(self, tmp_path):
         """An empty store: a folder that gets its collection on the first write."""
-        yield EmbkitVectorStore(tmp_path / "store", self.get_embeddings())
+        store = EmbkitVectorStore(tmp_path / "store", self.get_embeddings())
+        yield store
+        store.close()
+
+
+class TestPostgres(VectorStoreIntegrationTests):
+    @pytest.fixture()
+    def vectorstore(self, pg_server):
+        """An empty store: a new PostgreSQL collection for vectors of the suite's dimension."""
+        url = f"{pg_server.url_for(DATABASE)}?collection=lc{uuid.uuid4().hex[:12]}"
+        embkit.create(url, model=None, dim=EMBEDDING_SIZE).close()
+        store = EmbkitVectorStore(url, self.get_embeddings())
+        yield store
+        store.close()
 
 
 class TestRemoteServer(VectorStoreIntegrationTests):
@@ -53,7 +69,9 @@ class TestRemoteServer(VectorStoreIntegrationTests):
         """An empty store: a new name on the server, deleted after the test."""
         live, key = server
         name = f"lc-{uuid.uuid4().hex[:12]}"
-        yield EmbkitVectorStore(url=live.url, collection=name, api_key=key, embedding=self.get_embeddings())
+        store = EmbkitVectorStore(url=live.url, collection=name, api_key=key, embedding=self.get_embeddings())
+        yield store
+        store.close()
         with live.client(key) as http:
             assert http.delete(f"/collections/{name}").status_code in (200, 404)
 

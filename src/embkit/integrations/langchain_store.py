@@ -240,6 +240,12 @@ class EmbkitVectorStore(VectorStore):
         store.add_texts(texts, metadatas, ids=ids)
         return store
 
+    def close(self) -> None:
+        """Close the collection this store opened (saving its indexes; a Collection
+        given stays open) or the connection to the server."""
+        self._place.close(self._col)
+        self._col = None
+
     # -- the parts ---------------------------------------------------------------------
 
     def _collection(self):

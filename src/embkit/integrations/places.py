@@ -41,6 +41,11 @@ class LocalPlace:
         self._before = set(folder.iterdir()) if folder.is_dir() else None  # what discard leaves
         return create(folder, model=model, metric=metric, dim=dim)
 
+    def close(self, col: Collection | None) -> None:
+        """Close the handle this place opened (a Collection given is the caller's)."""
+        if col is not None and self.given is None:
+            col.close()
+
     def discard(self, col: Collection) -> None:
         """Remove the collection `create` made: the folder as it was before."""
         col.close(save=False)
@@ -71,6 +76,9 @@ class RemotePlace:
 
     def create(self, model: str | None, metric: str, dim: int | None) -> RemoteCollection:
         return RemoteCollection.create(self.server, self.name, model, metric, dim)
+
+    def close(self, col: RemoteCollection | None) -> None:
+        self.server.close()
 
     def discard(self, col: RemoteCollection) -> None:
         """Remove the collection `create` made on the server."""
