@@ -221,6 +221,15 @@ def test_remote_store_answers_as_the_local_one(server, pets, minilm):
     assert [d.id for d in remote.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)] == [
         d.id for d in local.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)
     ]
+    plain = EmbkitVectorStore(url=live.url, collection=name, api_key=key)  # no embedding: the server's model
+    assert _pairs(plain.similarity_search_with_score("a cat on a rug", k=4)) == _pairs(
+        remote.similarity_search_with_score("a cat on a rug", k=4)
+    )
+    assert plain.embeddings.model_name == "minilm"
+    assert np.allclose(plain.embeddings.embed_query("a cat"), local.embeddings.embed_query("a cat"), atol=1e-6)
+    assert remote.get_by_ids(["dog", "nope", "cat"]) == local.get_by_ids(["dog", "nope", "cat"])
+    remote.delete(["dog"], filter={"topic": "pets"})
+    assert sorted(d.id for d in remote.get_by_ids(list(TEXTS))) == ["bonds", "cat", "kitten", "rain", "stocks"]
 
 
 def test_remote_refusals_are_embkit_errors(server):
