@@ -45,6 +45,7 @@ def server(tmp_path_factory, minilm):
     with embkit.create(root / "docs") as col:
         col.add(list(DOCS.values()), ids=list(DOCS))
     embkit.create(root / "other").close()
+    embkit.create(root / "vectors-only", model=None, dim=4).close()  # no model: not a model to name
     torch.manual_seed(0)  # an untrained head, fixed once saved
     CrossEncoder(str(_minilm_folder()), num_labels=1, device="cpu").save(str(base / RERANKER))
     home = base / "home"
@@ -165,6 +166,11 @@ def test_an_unknown_model_or_a_path_is_not_found(server, tmp_path):
         assert caught.value.code == "model_not_found" and caught.value.body["param"] == "model"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("no-such-model")
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("vectors-only")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="vectors-only", input="hello")
+    assert caught.value.param == "model" and "has no model" in caught.value.message
 
 
 @pytest.mark.parametrize("options, param, words", [
