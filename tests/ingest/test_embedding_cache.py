@@ -36,6 +36,83 @@ def test_adding_a_text_again_embeds_nothing_and_gives_the_same_vector(tmp_path):
     col.close()
 
 
+def fixed_points(col, ids: list[str]) -> int:
+    """How many of these records' stored vectors a second write keeps bit for bit (the
+    cache refers to those; it keeps the others whole)."""
+    from embkit.ingest.vectors import stored_form
+
+    stored = np.stack([d.vector for d in col.get(ids, include_vectors=True)])
+    return int(np.all(stored_form(stored, col.space.metric, "v") == stored, axis=1).sum())
+
+
+def test_a_text_the_store_holds_is_kept_as_a_reference_not_a_second_vector(tmp_path):
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.add(TEXTS, ids=["a", "b", "c", "d"])
+    stats = col.embedding_cache.stats()
+    refs = fixed_points(col, ["a", "b", "c", "d"])
+    assert refs >= 2 and stats["entries"] == 4 and stats["references"] == refs
+    assert stats["bytes"] == refs * (1 + 16) + (4 - refs) * 50 * 4  # a one-letter id and a digest, or a vector
+    with counting() as again:  # served from the store's own vectors, bit for bit
+        col.add(TEXTS, ids=["a2", "b2", "c2", "d2"])
+    assert (again.embedded, again.cached) == (0, 4)
+    got = {d.id: d.vector for d in col.get(["a", "a2", "b", "b2", "c", "c2", "d", "d2"], include_vectors=True)}
+    assert all(np.array_equal(got[i], got[i + "2"]) for i in "abcd")
+    col.close()
+
+
+def test_a_reference_never_serves_a_vector_the_record_no_longer_holds(tmp_path):
+    """The record a reference names was given another vector for the same text, then
+    deleted: the text is embedded again each time, never served the other vector."""
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.add([TEXTS[0]], ids=["a"])
+    assert col.embedding_cache.stats()["references"] == fixed_points(col, ["a"]) == 1
+    model = col.get(["a"], include_vectors=True)[0].vector
+    other = np.ones((1, 50), dtype=np.float32)
+    col.upsert([TEXTS[0]], ids=["a"], vectors=other)  # the same text, a vector the model did not make
+    with counting() as counts:
+        col.add([TEXTS[0]], ids=["b"])
+    assert counts.embedded == 1 and np.array_equal(col.get(["b"], include_vectors=True)[0].vector, model)
+    col.delete(["b"])
+    with counting() as counts:  # the record it referred to is gone: embedded again
+        col.add([TEXTS[0]], ids=["c"])
+    assert counts.embedded == 1 and np.array_equal(col.get(["c"], include_vectors=True)[0].vector, model)
+    assert col.embedding_cache.stats()["entries"] == 1
+    col.close()
+
+
+def test_a_reference_follows_its_text_to_the_record_now_holding_it(tmp_path):
+    """One upsert moves a text from `a` to `b` and gives `a` another: the reference now
+    names `b`, so the text is still served."""
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.add([TEXTS[0]], ids=["a"])
+    with counting() as counts:
+        col.upsert([TEXTS[1], TEXTS[0]], ids=["a", "b"])
+    assert (counts.embedded, counts.cached) == (1, 1)
+    with counting() as counts:
+        col.add([TEXTS[0]], ids=["c"])
+    assert (counts.embedded, counts.cached) == (0, 1)
+    col.close()
+
+
+def test_a_cache_file_of_the_first_version_is_started_afresh_keeping_its_bound(tmp_path):
+    path = tmp_path / CACHE_FILE
+    path.parent.mkdir()
+    with sqlite3.connect(path) as con:  # version 1's layout: every entry a vector
+        con.executescript("""CREATE TABLE vectors (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE,
+            vector BLOB NOT NULL, size INTEGER NOT NULL, used INTEGER NOT NULL);
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO vectors VALUES (1, x'00', x'0000803f', 4, 1);
+            INSERT INTO meta VALUES ('bytes', 4), ('max_bytes', 1000);""")
+    con.close()
+    cache = EmbeddingCache(tmp_path)
+    assert cache.stats() | {"file_bytes": 0} == {"entries": 0, "references": 0, "bytes": 0, "max_bytes": 1000,
+                                                 "file_bytes": 0}
+    glove = embkit.load_encoder("glove-50d")
+    fp = model_fingerprint(Space("text", "glove-50d", 50, "cosine", True))
+    assert np.array_equal(cache.encode(fp, TEXTS[:1], lambda t, p: glove.encode(t)), glove.encode(TEXTS[:1]))
+    assert cache.stats()["entries"] == 1
+
+
 def test_the_same_text_in_one_batch_is_embedded_once(tmp_path):
     col = embkit.create(tmp_path / "c", model="glove-50d")
     with counting() as counts:
@@ -88,7 +165,8 @@ def test_the_least_recently_used_go_past_the_bound(tmp_path):
     cache.encode(fp, TEXTS[:3], encode)
     cache.encode(fp, TEXTS[:1], encode)  # the first is used again: the second is now the oldest
     cache.encode(fp, TEXTS[3:], encode)
-    assert cache.stats() | {"file_bytes": 0} == {"entries": 3, "bytes": 600, "max_bytes": 600, "file_bytes": 0}
+    assert cache.stats() | {"file_bytes": 0} == {"entries": 3, "references": 0, "bytes": 600, "max_bytes": 600,
+                                                 "file_bytes": 0}
     with counting() as counts:
         cache.encode(fp, [TEXTS[0], TEXTS[2], TEXTS[3]], None)  # all kept: the encoder is never called
     assert counts.embedded == 0

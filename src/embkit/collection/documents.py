@@ -125,7 +125,7 @@ class DocumentVerbs:
         `write_prepared` then stores. None when the batch has no texts."""
         if not prepared.texts:
             return None
-        return embed_texts(self._write_target(), prepared.texts, batch_size)
+        return embed_texts(self._write_target(), prepared.texts, batch_size, ids=prepared.ids)
 
     def write_prepared(
         self,

@@ -18,7 +18,7 @@ from ..errors import EmbkitError
 from ..store import Record, Space, Store
 from .chunk import with_parent
 from .documents import split_documents
-from .embedding_cache import EmbeddingCache, cached_encode
+from .embedding_cache import EmbeddingCache, Held, cached_encode
 from .model_fingerprint import model_fingerprint
 from .records import Prepared, SourceDocument, Written, owned_documents
 from .vectors import stored_form
@@ -35,10 +35,16 @@ class WriteTarget(NamedTuple):
 
 
 def embed_texts(
-    target: WriteTarget, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None
+    target: WriteTarget,
+    texts: Sequence[str],
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    ids: Sequence[str] | None = None,
 ) -> np.ndarray:
     """The encoder's vectors for `texts`, those the embedding cache holds for this
-    space's model taken from it (the model is not even loaded when it holds them all)."""
+    space's model taken from it (the model is not even loaded when it holds them all).
+    With the record `ids` the texts are written as, the cache keeps references to the
+    store's vectors instead of copies."""
     fingerprint = model_fingerprint(target.space) if target.cache is not None else None
     return cached_encode(
         target.cache,
@@ -46,7 +52,21 @@ def embed_texts(
         texts,
         lambda missing, bar: target.encoder().encode(missing, batch_size=batch_size, progress=bar),
         progress,
+        None if ids is None else held_by(target, ids),
     )
+
+
+def held_by(target: WriteTarget, ids: Sequence[str]) -> Held:
+    """What the embedding cache needs to serve the store's own vectors (see Held)."""
+    store, space = target.store, target.space
+
+    def fetch(wanted: list[str]) -> dict[str, np.ndarray]:
+        records = store.get(wanted)
+        rows, matrix = store.vectors(space.name, [r.rowid for r in records])
+        by_row = dict(zip(rows.tolist(), matrix))
+        return {r.id: by_row[r.rowid] for r in records if r.rowid in by_row}
+
+    return Held(list(ids), fetch, lambda vectors: stored_form(vectors, space.metric, "vectors"))
 
 
 def check_model(space: Space, model: str | None) -> None:
@@ -141,7 +161,7 @@ def write_prepared(
     if not upsert:  # record ids are checked again inside the store's transaction
         refuse_documents(store, [*prepared.documents, *documents], prepared.ids)
     if vectors is None:
-        vectors = embed_texts(target, prepared.texts, batch_size, progress)
+        vectors = embed_texts(target, prepared.texts, batch_size, progress, prepared.ids)
     else:
         vectors = validate.check_vectors(vectors, len(prepared.ids), space.dim, space.model)
     vectors = stored_form(vectors, space.metric, "vectors")
