@@ -196,7 +196,7 @@ def test_delete_by_filter_and_ids(tmp_path):
     assert sorted(d.id for d in store.get_by_ids(list(TEXTS))) == ["cat", "dog", "kitten"]
 
 
-def test_remote_store_answers_as_the_local_one(server, pets, minilm):
+def test_remote_store_answers_as_the_local_one(server, pets, minilm, monkeypatch):
     live, key = server
     local, _ = pets
     name = f"lc-{uuid.uuid4().hex[:12]}"
@@ -221,7 +221,8 @@ def test_remote_store_answers_as_the_local_one(server, pets, minilm):
     assert [d.id for d in remote.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)] == [
         d.id for d in local.max_marginal_relevance_search("pets sleeping", k=3, lambda_mult=0.2)
     ]
-    plain = EmbkitVectorStore(url=live.url, collection=name, api_key=key)  # no embedding: the server's model
+    monkeypatch.setenv("EMBKIT_API_KEY", key)
+    plain = EmbkitVectorStore(url=live.url, collection=name)  # the key from the environment; the server's model
     assert _pairs(plain.similarity_search_with_score("a cat on a rug", k=4)) == _pairs(
         remote.similarity_search_with_score("a cat on a rug", k=4)
     )

@@ -2,7 +2,6 @@
 catalog name, a registered trained model or a model folder) or served by a remote
 `embkit serve` (through its OpenAI-compatible /v1/embeddings)."""
 
-import os
 import threading
 
 from langchain_core.embeddings import Embeddings
@@ -11,9 +10,7 @@ from pydantic import SecretStr
 from .. import validate
 from ..encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
 from ..errors import EmbkitError
-from .remote import RemoteModel, Server
-
-API_KEY_ENV = "EMBKIT_API_KEY"  # the key a remote client sends when none is given
+from .remote import RemoteModel, Server, api_key_or_env
 
 
 class EmbkitEmbeddings(Embeddings):
@@ -39,7 +36,7 @@ class EmbkitEmbeddings(Embeddings):
             raise EmbkitError(f"batch_size: must be a whole number of at least 1, got {batch_size!r}")
         if url is None and api_key is not None:
             raise EmbkitError("api_key: a key is for a remote server; give url= too")
-        key = api_key if api_key is not None else (os.environ.get(API_KEY_ENV) if url is not None else None)
+        key = api_key_or_env(api_key) if url is not None else None
         self.model, self.url, self.batch_size, self.threads = model, url, batch_size, threads
         self.api_key = SecretStr(key) if key else None
         self._lock = threading.Lock()

@@ -30,9 +30,10 @@ SEARCH_OPTIONS = ("mode", "rrf_k", "alpha", "rerank", "reranker", "documents", "
 
 class EmbkitVectorStore(VectorStore):
     """`EmbkitVectorStore("folder", embedding)`, `EmbkitVectorStore(collection_object)`
-    or `EmbkitVectorStore(url=..., collection=NAME, api_key=..., embedding=...)`.
-    A folder or served name without a collection yet gets one on the first write
-    (remotely that needs an admin key and a server started with --root). Scores are
+    or `EmbkitVectorStore(url=..., collection=NAME, api_key=..., embedding=...)` (the
+    key defaults to $EMBKIT_API_KEY). A folder or served name without a collection yet
+    gets one on the first write (remotely that needs an admin key and a server started
+    with --root); a PostgreSQL collection URL must name one that exists. Scores are
     embkit's (higher is better: cosine, dot, negated L2 distance); `filter` is
     embkit's `where` (e.g. `{"year": {"$gte": 2020}}`)."""
 

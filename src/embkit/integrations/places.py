@@ -12,7 +12,7 @@ from ..collection import Collection, create, open as open_collection
 from ..errors import EmbkitError
 from ..store.pg_connection import is_url
 from ..store.sqlite import DB_NAME
-from .remote import RemoteCollection, Server
+from .remote import RemoteCollection, Server, api_key_or_env
 
 
 class LocalPlace:
@@ -69,7 +69,7 @@ class RemotePlace:
             raise EmbkitError(
                 "collection: a remote store needs the name of a collection on the server (collection=NAME)"
             )
-        self.server, self.name = Server(url, api_key), name
+        self.server, self.name = Server(url, api_key_or_env(api_key)), name
 
     def open(self) -> RemoteCollection | None:
         return RemoteCollection.open(self.server, self.name)

@@ -3,6 +3,7 @@ delete, search, made under --root) with the few Collection verbs the integration
 the same return types (Hit, Document, Space), so a door can hold either kind; and a
 model to embed with (the OpenAI-compatible /v1/embeddings)."""
 
+import os
 import warnings
 from functools import cached_property
 from typing import Any, Sequence
@@ -18,6 +19,12 @@ from ..search import Hit
 from ..store import Space
 
 BATCH = 500  # documents or texts per request: under the server's default max_batch (1000)
+API_KEY_ENV = "EMBKIT_API_KEY"  # the key a client sends when none is given
+
+
+def api_key_or_env(api_key: str | None) -> str | None:
+    """The key given, else $EMBKIT_API_KEY (None: send no key, for a `--no-auth` server)."""
+    return api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
 
 
 class RemoteError(EmbkitError):
