@@ -17,13 +17,12 @@ length live in `meta` (`kw_docs`, `kw_tokens`).
 
 import json
 import sqlite3
-from collections import defaultdict
 from typing import Callable, Mapping
 
 import numpy as np
 
 from ..errors import EmbkitError
-from . import bm25, keyword_blocks
+from . import bm25, keyword_blocks, keyword_topk
 from .keyword_blocks import POSTING
 from .keyword_terms import DESCRIPTION, tokenize_ids
 
@@ -196,73 +195,9 @@ def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
           allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(row ids int64, BM25 scores float32) of the `k` best documents for the query
     `terms` (tokenized), best first, ties by row id; only scores above 0, and only row
-    ids in `allow` if given (the statistics stay those of the whole collection)."""
-    if not terms or k <= 0:
-        return EMPTY
-    repeats: dict[str, int] = {}
-    for term in terms:
-        repeats[term] = repeats.get(term, 0) + 1
-    # One statement, so the postings and the statistics come from the same snapshot.
-    rows = conn.execute(
-        f"SELECT term, first, postings FROM kw_blocks WHERE term IN ({','.join('?' * len(repeats))}) "
-        "UNION ALL SELECT key, 0, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')",
-        list(repeats)).fetchall()
-    stats = {r[0]: int(r[2]) for r in rows if isinstance(r[2], str)}
-    n_docs, n_tokens = stats.get("kw_docs", 0), stats.get("kw_tokens", 0)
-    if n_docs == 0:
-        return EMPTY
-    blocks: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    for term, first, blob in rows:
-        if not isinstance(blob, str):
-            blocks[term].append((first, blob))
-    rowids, totals = _scored(blocks, repeats, n_docs, n_tokens / n_docs)
-    return _best(rowids, totals, k, allow, len(repeats))
-
-
-def _scored(blocks: dict[str, list[tuple[int, bytes]]], repeats: dict[str, int], n_docs: int,
-            avgdl: float) -> tuple[np.ndarray, np.ndarray]:
-    """(row id, the document's total score as float32) of every posting of the query's
-    terms: a document shows once per term it holds, each time with the same total.
-    Summed over terms in query order, so the same postings always give the same sums."""
-    parts_rowids, parts_scores = [], []
-    for term, times in repeats.items():
-        if term not in blocks:
-            continue
-        postings = np.concatenate([keyword_blocks.decode(b) for _, b in sorted(blocks[term])])
-        weight = bm25.idf(n_docs, len(postings)) * times
-        parts_rowids.append(postings["rowid"])
-        parts_scores.append(bm25.term_scores(postings["tf"], postings["dl"], avgdl, weight))
-    if not parts_rowids:
-        return np.zeros(0, dtype="<u4"), np.zeros(0, dtype=np.float32)
-    rowids, scores = np.concatenate(parts_rowids), np.concatenate(parts_scores)
-    if len(parts_rowids) > 1:
-        span = int(rowids.max()) + 1
-        if span <= 16 * len(rowids) + 1_000_000:  # one slot per row id: no sorting
-            scores = np.bincount(rowids, weights=scores, minlength=span)[rowids]
-        else:
-            _, inverse = np.unique(rowids, return_inverse=True)
-            scores = np.bincount(inverse, weights=scores)[inverse]
-    return rowids, scores.astype(np.float32)
-
-
-def _best(rowids: np.ndarray, totals: np.ndarray, k: int, allow: np.ndarray | None,
-          terms: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` best distinct documents of _scored's postings, ties by row id."""
-    if allow is not None:
-        keep = np.isin(rowids, np.asarray(allow, dtype=np.int64))
-        rowids, totals = rowids[keep], totals[keep]
-    if len(rowids) > k * terms:  # a document holds at most `terms` of the postings
-        top = np.argpartition(-totals, k * terms - 1)[:k * terms]
-        _, first = np.unique(rowids[top], return_index=True)
-        kth = np.sort(totals[top][first])[-min(k, len(first))]
-        ties = totals >= kth  # every document tied with the k-th, so ties resolve by row id
-        rowids, totals = rowids[ties], totals[ties]
-    found, first = np.unique(rowids, return_index=True)
-    scores = totals[first]
-    positive = scores > 0
-    found, scores = found[positive].astype(np.int64), scores[positive]
-    order = np.lexsort((found, -scores))[:k]
-    return found[order], scores[order]
+    ids in `allow` if given (the statistics stay those of the whole collection).
+    Exact, decoding only the blocks that can hold a top-k document (keyword_topk.py)."""
+    return keyword_topk.top_k(conn, terms, k, allow)
 
 
 def stats(conn: sqlite3.Connection) -> dict:

@@ -1,0 +1,80 @@
+"""Many keyword blocks decoded at once: the postings of keyword_blocks.py's blocks in a
+fixed number of numpy operations, however many blocks, where `keyword_blocks.decode`
+costs a dozen operations per block (a query at a million documents decodes hundreds).
+
+It reads keyword_blocks.FORMAT "columnar-1" (see that module's docstring); a block in
+any other format is decoded by `keyword_blocks.decode` one at a time, so a change of
+the format there cannot give wrong postings here, only slower ones
+(tests/store/test_keyword_topk.py checks the two agree on random blocks).
+"""
+
+import numpy as np
+
+from . import keyword_blocks
+from .keyword_blocks import POSTING
+
+FORMAT = "columnar-1: header, row id gaps u1/u2/u4, tf ones/exceptions/u1/u2, dl - min u1/u2"
+HEADER = 10  # bytes: count - 1 (u1), flags (u1), max tf (u2), min dl (u2), first row id (u4)
+TF_ONES, TF_EXCEPTIONS, TF_U1, TF_U2 = range(4)
+DL_U2 = 16
+
+
+def decode_many(blobs: list[bytes]) -> np.ndarray:
+    """The postings of `blobs`, block after block (POSTING; each block's sorted by row id)."""
+    if not blobs:
+        return np.zeros(0, dtype=POSTING)
+    if keyword_blocks.FORMAT != FORMAT:
+        return np.concatenate([keyword_blocks.decode(b) for b in blobs])
+    buf = np.frombuffer(b"".join(blobs) + bytes(4), dtype=np.uint8)
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    base = np.cumsum(lengths) - lengths
+    n = buf[base].astype(np.int64) + 1
+    flags = buf[base + 1].astype(np.int64)
+    min_dl, first = _read(buf, base + 4, 2), _read(buf, base + 6, 4)
+    starts = np.cumsum(n) - n  # each block's first posting in the output
+    block = np.repeat(np.arange(len(blobs)), n)
+    j = np.arange(int(n.sum())) - starts[block]  # each posting's place in its block
+    gap_width = 1 << (flags & 3)
+    w = gap_width[block]
+    gaps = _read(buf, base[block] + HEADER + (j - 1) * w, w)
+    values = np.where(j == 0, first[block], gaps)
+    sums = np.cumsum(values)
+    out = np.empty(len(values), dtype=POSTING)
+    out["rowid"] = sums - (sums[starts] - values[starts])[block]  # first row id, then gaps added
+    tf_at = base + HEADER + (n - 1) * gap_width
+    tf, tf_bytes = _tf(buf, flags >> 2 & 3, tf_at, n, starts, block, j)
+    out["tf"] = tf
+    dl_width = np.where(flags & DL_U2, 2, 1)
+    out["dl"] = min_dl[block] + _read(buf, (tf_at + tf_bytes)[block] + j * dl_width[block], dl_width[block])
+    return out
+
+
+def _tf(buf: np.ndarray, mode: np.ndarray, at: np.ndarray, n: np.ndarray, starts: np.ndarray,
+        block: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(every posting's tf, each block's bytes of tf): ones, ones with exceptions, or a u1/u2 column."""
+    m = mode[block]
+    width = np.where(m == TF_U2, 2, 1)
+    tf = np.where(m >= TF_U1, _read(buf, at[block] + j * width, width), 1)
+    exceptions = np.where(mode == TF_EXCEPTIONS, buf[at].astype(np.int64), 0)
+    if exceptions.any():
+        which = np.repeat(np.arange(len(mode)), exceptions)
+        i = np.arange(int(exceptions.sum())) - (np.cumsum(exceptions) - exceptions)[which]
+        where = buf[at[which] + 1 + i].astype(np.int64)
+        tf[starts[which] + where] = buf[at[which] + 1 + exceptions[which] + i]
+    tf_bytes = np.select([mode == TF_EXCEPTIONS, mode == TF_U1, mode == TF_U2], [1 + 2 * exceptions, n, 2 * n], 0)
+    return tf, tf_bytes
+
+
+def _read(buf: np.ndarray, at: np.ndarray, width) -> np.ndarray:
+    """Little-endian unsigned integers of `width` bytes (1, 2 or 4, per value or for all) at `at`."""
+    width = np.broadcast_to(width, at.shape)
+    value = buf[at].astype(np.int64)
+    two = width >= 2
+    if two.any():
+        value |= np.where(two, buf[np.minimum(at + 1, len(buf) - 1)].astype(np.int64) << 8, 0)
+        four = width == 4
+        if four.any():
+            high = buf[np.minimum(at + 2, len(buf) - 1)].astype(np.int64) | \
+                buf[np.minimum(at + 3, len(buf) - 1)].astype(np.int64) << 8
+            value |= np.where(four, high << 16, 0)
+    return value

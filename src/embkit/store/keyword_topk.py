@@ -1,0 +1,218 @@
+"""Exact BM25 top-k over a SQLite store's keyword blocks, decoding only the blocks that
+can still hold a top-k document (MaxScore, with each block's own bound).
+
+Every block's header gives its number of postings, its highest tf and lowest dl and its
+first row id, so before any block is decoded the query knows each term's document
+frequency (its exact idf), a bound on the score of each block's postings, and the row
+ids each block covers. Then:
+
+1. The terms that can add the most (the rare ones, usually) are decoded whole, until
+   the bounds of the terms left sum below the k-th best partial score: a document
+   holding none of the decoded terms cannot reach the top k.
+2. The documents found so far whose partial score plus the bounds of the blocks of the
+   other terms that may hold them reaches that score are looked up in those blocks
+   (a few blocks of each frequent term instead of all of them).
+3. Those documents, now scored over every term, are summed in query order from 0, as
+   the exhaustive computation sums (the very same float64 sum, then float32).
+
+Only what is strictly below the k-th score (by a margin wider than float32's rounding)
+is left out, so ties at the k-th place still resolve by row id. All blocks and
+statistics come from one statement, hence one snapshot.
+"""
+
+import sqlite3
+
+import numpy as np
+
+from . import bm25, keyword_blocks, keyword_decode
+
+EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+FEW = 48  # blocks decoded at once without looking further: every block of a small query
+PROMISING = 2  # times k: candidates looked up first, to raise the floor
+SLACK = 1e-5  # relative margin: a float32 score rounds by ~6e-8, so a bound this far below is surely below
+
+
+def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
+          allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids int64, BM25 scores float32) of the `k` best documents for the query
+    `terms` (tokenized), best first, ties by row id; only scores above 0, and only row
+    ids in `allow` if given (the statistics stay those of the whole collection)."""
+    if not terms or k <= 0:
+        return EMPTY
+    repeats = dict.fromkeys(terms, 0)
+    for term in terms:
+        repeats[term] += 1
+    # One statement, so the postings and the statistics come from the same snapshot.
+    rows = conn.execute(
+        f"SELECT term, first, postings FROM kw_blocks WHERE term IN ({','.join('?' * len(repeats))}) "
+        "UNION ALL SELECT key, 0, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')",
+        list(repeats)).fetchall()
+    stats = {r[0]: int(r[2]) for r in rows if isinstance(r[2], str)}
+    n_docs, n_tokens = stats.get("kw_docs", 0), stats.get("kw_tokens", 0)
+    if n_docs == 0:
+        return EMPTY
+    by_term: dict[str, list[tuple[int, bytes]]] = {}
+    for term, first, blob in rows:
+        if not isinstance(blob, str):
+            by_term.setdefault(term, []).append((first, blob))
+    present = {t: times for t, times in repeats.items() if t in by_term}  # query order
+    if not present:
+        return EMPTY
+    blocks = _Blocks([sorted(by_term[t]) for t in present], list(present.values()), n_docs, n_tokens / n_docs)
+    allowed = None if allow is None else np.unique(np.asarray(allow, dtype=np.int64))
+    return _search(blocks, _Decoded(blocks, allowed), k)
+
+
+class _Blocks:
+    """Every block of the query's terms, in one table: whose, where, and bounds (headers only)."""
+
+    def __init__(self, per_term: list[list[tuple[int, bytes]]], times: list[int], n_docs: int, avgdl: float):
+        self.blobs = [blob for blocks in per_term for _, blob in blocks]
+        sizes = np.array([len(blocks) for blocks in per_term], dtype=np.int64)
+        self.offsets = np.cumsum(sizes) - sizes  # each term's first block
+        self.term = np.repeat(np.arange(len(per_term)), sizes)
+        self.counts, max_tf, min_dl, starts = keyword_blocks.headers(self.blobs)
+        self.starts = starts.astype(np.int64)
+        df = np.add.reduceat(self.counts, self.offsets)
+        self.weights = [bm25.idf(n_docs, int(d)) * t for d, t in zip(df.tolist(), times)]
+        self.avgdl = avgdl
+        self.bounds = bm25.term_scores(max_tf, min_dl, avgdl, np.asarray(self.weights)[self.term])
+        self.tops = np.maximum.reduceat(self.bounds, self.offsets)  # the most each term can add
+        self.sizes = sizes
+
+    def of(self, term: int) -> np.ndarray:
+        """The indexes of `term`'s blocks."""
+        return np.arange(self.offsets[term], self.offsets[term] + self.sizes[term])
+
+    def covering(self, term: int, rowids: np.ndarray) -> np.ndarray:
+        """The index of `term`'s block whose range holds each row id (-1: none does)."""
+        first = self.offsets[term]
+        at = np.searchsorted(self.starts[first:first + self.sizes[term]], rowids, side="right") - 1
+        return np.where(at >= 0, at + first, -1)
+
+
+class _Decoded:
+    """The postings decoded so far, flat: row id, term, score (allowed row ids only)."""
+
+    def __init__(self, blocks: _Blocks, allowed: np.ndarray | None):
+        self.blocks, self.allowed = blocks, allowed
+        self.done = np.zeros(len(blocks.blobs), dtype=bool)
+        self.rowids, self.terms, self.scores = [], [], []
+
+    def decode(self, which: np.ndarray) -> None:
+        """Decode the blocks `which` (indexes; -1 and those done already are skipped)."""
+        which = np.unique(which[which >= 0])
+        which = which[~self.done[which]]
+        if not len(which):
+            return
+        self.done[which] = True
+        b = self.blocks
+        postings = keyword_decode.decode_many([b.blobs[i] for i in which.tolist()])
+        terms = np.repeat(b.term[which], b.counts[which])
+        rowids = postings["rowid"].astype(np.int64)
+        scores = bm25.term_scores(postings["tf"], postings["dl"], b.avgdl, np.asarray(b.weights)[terms])
+        if self.allowed is not None:
+            keep = _isin_sorted(rowids, self.allowed)
+            rowids, terms, scores = rowids[keep], terms[keep], scores[keep]
+        self.rowids.append(rowids)
+        self.terms.append(terms)
+        self.scores.append(scores)
+
+    def sums(self, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, sorted; their scores over the decoded postings), of every decoded
+        row id or of those `among` (sorted). Added term by term in query order from 0,
+        the exhaustive computation's order: exact once all of a row id's blocks are in."""
+        rowids, terms, scores = (np.concatenate(x) for x in (self.rowids, self.terms, self.scores))
+        if among is not None:
+            keep = _isin_sorted(rowids, among)
+            rowids, terms, scores = rowids[keep], terms[keep], scores[keep]
+        order = np.argsort(terms, kind="stable")  # bincount adds in array order
+        found, inverse = np.unique(rowids[order], return_inverse=True)
+        return found, np.bincount(inverse, weights=scores[order], minlength=len(found)).astype(np.float64)
+
+
+def _search(blocks: _Blocks, decoded: _Decoded, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(blocks.blobs) <= FEW:  # a small query: every block at once
+        decoded.decode(np.arange(len(blocks.blobs)))
+        return _best(decoded, decoded.sums()[0], k)
+    order = np.argsort(-blocks.tops, kind="stable").tolist()  # the most a term can add, first
+    # 1. Whole terms (the rare ones, of few blocks, first); a few promising documents
+    # looked up in the other terms, so the floor (the k-th best score so far, which the
+    # k-th final score reaches) starts high; then more whole terms until the bounds of
+    # the terms left sum below the floor: a document none of the decoded blocks holds
+    # cannot reach it.
+    first = max(1, int(np.searchsorted(np.cumsum(blocks.sizes[order]), FEW, side="right")))
+    essential, order = order[:first], order[first:]
+    decoded.decode(np.concatenate([blocks.of(t) for t in essential]))
+    candidates, partial = decoded.sums()
+    floor = _kth(partial, k)
+    if order:
+        _look_up(blocks, decoded, candidates, partial, order, floor, PROMISING * k)
+    while True:
+        candidates, partial = decoded.sums()
+        floor = max(floor, _kth(partial, k))
+        rest = np.cumsum(blocks.tops[order[::-1]])[::-1]  # the bounds of order[i:] summed
+        needed = int(np.searchsorted(-rest, -floor, side="right"))  # the first i whose rest is below the floor
+        if not needed:
+            break
+        decoded.decode(np.concatenate([blocks.of(t) for t in order[:needed]]))
+        order = order[needed:]
+    # 2. The candidates that can still reach the floor, looked up in the blocks of the
+    # other terms that may hold them, a term at a time (each raises the partial scores,
+    # so fewer candidates are left for the next); then every one left is scored exactly.
+    for i, term in enumerate(order):
+        candidates = _look_up(blocks, decoded, candidates, partial, order[i:], floor, None, term)
+        partial = decoded.sums(candidates)[1]
+        floor = max(floor, _kth(partial, k))
+    return _best(decoded, candidates, k)
+
+
+def _look_up(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial: np.ndarray,
+             terms: list[int], floor: float, few: int | None, only: int | None = None) -> np.ndarray:
+    """The candidates whose partial score plus the bounds of the undecoded blocks of
+    `terms` that may hold them reaches `floor` (only the `few` of highest bound, if
+    given), after decoding those blocks (of the term `only`, if given)."""
+    bound = _bounds(blocks, decoded, candidates, partial, terms)
+    keep = bound >= floor
+    candidates, bound = candidates[keep], bound[keep]
+    if few is not None:
+        candidates = np.sort(candidates[np.argsort(-bound, kind="stable")[:few]])
+    decoded.decode(np.concatenate([blocks.covering(t, candidates) for t in ([only] if only is not None else terms)]))
+    return candidates
+
+
+def _best(decoded: _Decoded, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of `candidates` (sorted), all of whose blocks are decoded: scored exactly."""
+    found, totals = decoded.sums(candidates)
+    scores = totals.astype(np.float32)
+    positive = scores > 0
+    found, scores = found[positive], scores[positive]
+    ranked = np.lexsort((found, -scores))[:k]
+    return found[ranked], scores[ranked]
+
+
+def _bounds(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial: np.ndarray,
+            terms: list[int]) -> np.ndarray:
+    """The most each candidate can score: its partial score plus the bounds of the
+    undecoded blocks of `terms` that may hold it."""
+    bound = partial.copy()
+    for t in terms:
+        at = blocks.covering(t, candidates)
+        bound += np.where((at >= 0) & ~decoded.done[at], blocks.bounds[at], 0.0)
+    return bound
+
+
+def _kth(partial: np.ndarray, k: int) -> float:
+    """A score the k-th best document surely reaches: the k-th best partial score,
+    lowered by SLACK (0 if fewer than k documents have one: nothing can be left out)."""
+    if len(partial) < k:
+        return 0.0
+    return float(np.partition(partial, len(partial) - k)[len(partial) - k]) * (1 - SLACK)
+
+
+def _isin_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each of `values` is in `sorted_set` (sorted, unique)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
