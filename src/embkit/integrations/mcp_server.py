@@ -8,7 +8,8 @@ import json
 import logging
 import sqlite3
 import threading
-from typing import Any, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Sequence
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -108,7 +109,7 @@ def build(shelf: Shelf, allow_write: bool = False) -> EmbkitMCP:
     """The MCP server over the collections on `shelf`: read tools always, write tools
     only when `allow_write`, and one resource per collection."""
     names = ", ".join(shelf.by_name)
-    server = EmbkitMCP(shelf, allow_write, name="embkit", log_level="WARNING",
+    server = EmbkitMCP(shelf, allow_write, name="embkit", log_level="WARNING", lifespan=warming(shelf),
                        instructions=f"embkit collections served: {names}. Use `search` to find passages by "
                        "meaning or keywords, `context` for cited passages to answer a question, `get` to read "
                        "documents by id" + (", `add` and `delete` to change them." if allow_write else "."))
@@ -139,6 +140,18 @@ def open_shelf(paths: Sequence[str]) -> Shelf:
     return Shelf(served)
 
 
+def warming(shelf: Shelf):
+    """The server's lifespan: it starts once stdio is taken (anything a model load
+    prints then goes to stderr, never into the protocol) and warms the models."""
+
+    @asynccontextmanager
+    async def lifespan(_server) -> AsyncIterator[dict]:
+        warm(shelf)
+        yield {}
+
+    return lifespan
+
+
 def warm(shelf: Shelf) -> None:
     """Load the models in the background, so the handshake answers at once and the
     first search does not wait for the whole load (a failure shows at that search)."""
@@ -158,9 +171,7 @@ def serve(paths: Sequence[str], allow_write: bool = False) -> None:
     collections' caches are saved on the way out."""
     shelf = open_shelf(paths)
     try:
-        server = build(shelf, allow_write)
-        warm(shelf)
-        server.run("stdio")
+        build(shelf, allow_write).run("stdio")
     finally:
         for served in shelf.by_name.values():
             with served.lock:
