@@ -76,7 +76,7 @@ def _matches(metadata: dict, where: dict) -> bool:
         value = metadata.get(field)
         if isinstance(condition, dict):
             (op, arg), = condition.items()
-            ok = {"$in": lambda: value in arg, "$gte": lambda: value >= arg, "$lt": lambda: value < arg}[op]()
+            ok = value in arg if op == "$in" else value >= arg if op == "$gte" else value < arg  # $lt
         else:
             ok = value == condition
         if not ok:
@@ -175,3 +175,27 @@ def test_duplicates_rank_by_row_id_whatever_order_the_filter_index_gives(tmp_pat
 def fresh_rowids(col, where: dict) -> list[int]:
     sql, params = embkit.store.compile_where(where)
     return [r[0] for r in col._store._conn.execute(f"SELECT rowid FROM docs WHERE {sql} ORDER BY rowid", params)]
+
+
+def test_the_index_holds_the_stores_vectors_it_scores_from(col):
+    """The rows of a filter are scored from the index's memory (flat, HNSW): exactly the
+    store's float32 vectors, also after a write and after reopening (a saved HNSW graph
+    gets its vectors back from the store)."""
+    def same(col):
+        rowids, vectors = col._store.vectors("text")
+        found, held = col._index.current().vectors_of(rowids[::-1])
+        assert found.tolist() == rowids[::-1].tolist() and np.array_equal(held, vectors[::-1])
+
+    same(col)
+    col.upsert(ids=["d3", "new"], vectors=np.ones((2, DIM)), metadatas=[meta(3), meta(7)])
+    col.delete(["d4"])
+    same(col)
+    path = col.path
+    col.close()
+    reopened = embkit.open(path)
+    try:
+        same(reopened)
+        found, _ = reopened._index.current().vectors_of(np.array([5, 6, 10**9, -1]))
+        assert found.tolist() == [6]  # row 5 (d4) was deleted
+    finally:
+        reopened.close()
