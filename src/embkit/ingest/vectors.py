@@ -6,14 +6,24 @@ from ..encoders.base import l2_normalize
 from ..errors import EmbkitError
 
 
+UNIT = 1e-6  # a row this close to unit length is left as it is (l2_normalize's rows: within 2e-7)
+
+
 def stored_form(vectors, metric: str, field: str) -> np.ndarray:
     """Float32; unit length for cosine (a zero vector has no direction: refused, naming
-    `field` and the row)."""
+    `field` and the row). Its own result comes back bit for bit: a row of unit length is
+    not divided again (which moves a third of them by an ulp), so the embedding cache can
+    serve a stored vector as the same bits a write of it keeps."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if metric == "cosine":
         norms = np.linalg.norm(vectors, axis=1)
         zero = np.flatnonzero(norms < 1e-12)
         if zero.size:
             raise EmbkitError(f"{field}[{zero[0]}]: zero vector cannot be used with the cosine metric")
-        vectors = l2_normalize(vectors)
+        off = np.abs(norms - 1) > UNIT
+        if off.all():
+            vectors = l2_normalize(vectors)
+        elif off.any():
+            vectors = vectors.copy()
+            vectors[off] = l2_normalize(vectors[off])
     return vectors

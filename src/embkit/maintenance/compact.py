@@ -83,6 +83,7 @@ def _compact_index(manager, full: bool) -> dict | None:
     if dead == 0:
         return {"dead": 0, "entries": entries, "reason": "no deleted entries"}
     if not full and dead < REBUILD_DEAD_SHARE * entries:
+        manager.save()  # caught up: saved now, so "after" counts what it keeps (HNSW: its dead vectors)
         return {"dead": dead, "entries": entries,
                 "reason": f"{100 * dead / entries:.0f}% of its entries deleted, under the "
                           f"{100 * REBUILD_DEAD_SHARE:.0f}% that pays for a rebuild (--full rebuilds it)"}
