@@ -2,13 +2,13 @@
 the encoder sees), so writing a text again (an unchanged file re-added, a renamed file,
 the chunks an edit did not touch) embeds nothing. The store already holds the vector of
 a text it keeps: for a text written through the store (`Held`), the cache keeps only a
-reference, the record id and a digest of the vector as stored (some 70 bytes, not 1,536
-for 384-d), and serves the store's vector while the digest still matches it; a text
-whose record is gone or changed is embedded again. A vector the store would not keep
-bit for bit (see `_entries`), and a text written without a store, is kept whole.
-One SQLite file of its own in the
+reference, the record id and a digest of the vector as stored (measured: 142 bytes of
+file per 384-d text, against 2,119 when it kept the vector), and serves the store's
+vector while the digest still matches it; a text whose record is gone or changed is
+embedded again. A vector the store would not keep bit for bit (see `_entries`), and a
+text written without a store, is kept whole. One SQLite file of its own in the
 collection's folder (`cache/embeddings.sqlite`; a PostgreSQL collection's local cache
-folder), bounded: past `max_bytes` of vectors the least recently used go. It is a
+folder), bounded: past `max_bytes` of entries the least recently used go. It is a
 cache: a damaged file is started afresh, and a cache that cannot be used (a full disk,
 a read-only folder) is passed by with one warning; a write never fails because of it.
 Images are not cached (their encoders read files, not texts)."""

@@ -5,7 +5,6 @@ import numpy as np
 from ..encoders.base import l2_normalize
 from ..errors import EmbkitError
 
-
 UNIT = 1e-6  # a row this close to unit length is left as it is (l2_normalize's rows: within 2e-7)
 
 
