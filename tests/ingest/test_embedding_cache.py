@@ -258,3 +258,15 @@ def test_fingerprint_stamps_follow_symlinked_folders_and_refuse_a_partial_list(t
     assert "onnx/model.onnx" in names and "config.json" in names
     monkeypatch.setattr(model_fingerprint, "MAX_FILES", 1)
     assert model_fingerprint._stamps(model) is None
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgres_vectors_are_referred_to_and_served_bit_for_bit(backend):
+    with embkit.create(backend("c"), model="glove-50d") as col:
+        col.add(TEXTS, ids=["a", "b", "c", "d"])
+        assert col.embedding_cache.stats()["references"] == 4
+        with counting() as counts:
+            col.add(TEXTS, ids=["a2", "b2", "c2", "d2"])
+        assert (counts.embedded, counts.cached) == (0, 4)
+        got = {d.id: d.vector for d in col.get(["a", "a2", "d", "d2"], include_vectors=True)}
+        assert np.array_equal(got["a"], got["a2"]) and np.array_equal(got["d"], got["d2"])
