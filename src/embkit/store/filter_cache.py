@@ -43,6 +43,7 @@ class FilterCache:
     def __init__(self):
         self._entries: OrderedDict[str, tuple[tuple[int, int], int, np.ndarray]] = OrderedDict()
         self._rows = 0
+        self._floor = 0  # entries stamped below this count of changes are never refreshed (see forget)
         self._lock = threading.Lock()  # searches in several threads share one store
 
     @staticmethod
@@ -72,7 +73,7 @@ class FilterCache:
             return None
         with self._lock:
             found = self._entries.get(key)
-        if found is None or found[0][1] != now[1] or found[0][0] > now[0]:
+        if found is None or found[0][1] != now[1] or not self._floor <= found[0][0] <= now[0]:
             return None
         return found[1], found[2]
 
@@ -93,11 +94,13 @@ class FilterCache:
                 self._rows -= len(self._entries.popitem(last=False)[1][2])
         return rowids
 
-    def forget(self) -> None:
-        """Drop every entry (rows changed without a trace in the change log)."""
+    def forget(self, floor: int) -> None:
+        """Drop every entry: rows changed without a trace in the change log, up to the
+        connection's count of changes `floor`. An entry still on its way in (its SQL ran
+        before) is stamped below it, so it is never refreshed from the log either."""
         with self._lock:
             self._entries.clear()
-            self._rows = 0
+            self._rows, self._floor = 0, floor
 
 
 def refresh(rows: np.ndarray, changed: np.ndarray, matching: np.ndarray) -> np.ndarray:

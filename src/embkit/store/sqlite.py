@@ -394,7 +394,7 @@ class SQLiteStore(SQLiteReembed):
                         meta[key] = value
                 updates.append((json.dumps(meta, ensure_ascii=False, allow_nan=False), rowid))
             c.executemany("UPDATE docs SET metadata = ? WHERE rowid = ?", updates)
-            self._filters.forget()  # these rows are not in the change log the filter cache catches up from
+            self._filters.forget(c.total_changes)  # not in the change log the filter cache catches up from
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by ids and/or `where` in one transaction; the number deleted."""
