@@ -270,3 +270,17 @@ def test_postgres_vectors_are_referred_to_and_served_bit_for_bit(backend):
         assert (counts.embedded, counts.cached) == (0, 4)
         got = {d.id: d.vector for d in col.get(["a", "a2", "d", "d2"], include_vectors=True)}
         assert np.array_equal(got["a"], got["a2"]) and np.array_equal(got["d"], got["d2"])
+
+
+def test_a_store_that_cannot_be_read_costs_an_embedding_never_the_write(tmp_path):
+    from embkit.ingest.write import held_by
+
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    col.add(TEXTS[:2], ids=["a", "b"])
+    target, cache = col._write_target(), col.embedding_cache
+    col.close()  # its store's connection is closed: reading the referenced vectors fails
+    glove = embkit.load_encoder("glove-50d")
+    fp = model_fingerprint(col.space)
+    with pytest.warns(embkit.EmbkitWarning, match="embedding cache .* not used"), counting() as counts:
+        got = cache.encode(fp, TEXTS[:2], lambda t, p: glove.encode(t), held=held_by(target, ["a", "b"]))
+    assert counts.embedded == 2 and np.array_equal(got, glove.encode(TEXTS[:2]))
