@@ -183,8 +183,8 @@ def test_the_index_holds_the_stores_vectors_it_scores_from(col):
     gets its vectors back from the store)."""
     def same(col):
         rowids, vectors = col._store.vectors("text")
-        found, held = col._index.current().vectors_of(rowids[::-1])
-        assert found.tolist() == rowids[::-1].tolist() and np.array_equal(held, vectors[::-1])
+        found, labels, matrix = col._index.current().held_rows(rowids[::-1])
+        assert found.tolist() == rowids[::-1].tolist() and np.array_equal(matrix[labels], vectors[::-1])
 
     same(col)
     col.upsert(ids=["d3", "new"], vectors=np.ones((2, DIM)), metadatas=[meta(3), meta(7)])
@@ -195,7 +195,7 @@ def test_the_index_holds_the_stores_vectors_it_scores_from(col):
     reopened = embkit.open(path)
     try:
         same(reopened)
-        found, _ = reopened._index.current().vectors_of(np.array([5, 6, 10**9, -1]))
+        found, _, _ = reopened._index.current().held_rows(np.array([5, 6, 10**9, -1]))
         assert found.tolist() == [6]  # row 5 (d4) was deleted
     finally:
         reopened.close()

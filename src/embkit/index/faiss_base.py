@@ -46,7 +46,7 @@ class FaissIndex:
         self._bitmap: np.ndarray | None = None  # packed `live`, cached between changes
         self._n_live: int | None = None  # live.sum(), kept up to date: searches are hot
         self._n_live_of: np.ndarray | None = None
-        self._labels = LabelMap()  # row id -> live label, for scoring chosen rows (vectors_of)
+        self._labels = LabelMap()  # row id -> live label, for scoring chosen rows (held_rows)
 
     # ---- what backends provide ---------------------------------------------------------
 
@@ -119,19 +119,20 @@ class FaissIndex:
         self._labels.removed(self.rowids[hit])
         return removed
 
-    def vectors_of(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """(the given row ids that are live here, their float32 vectors), in the given
-        order, read from the index's memory; None for a kind that does not keep the
-        vectors as given (quantized codes, IVF lists): ask the store then. Flat and HNSW
-        hold exactly the store's float32 vectors once caught up (see hnsw_storage), so
-        scores computed from these equal scores from the store's."""
+    def held_rows(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(the given row ids that are live here, their labels, a view of the float32
+        vectors by label), in the given order, so `matrix[labels]` are their vectors read
+        from the index's memory; None for a kind that does not keep the vectors as given
+        (quantized codes, IVF lists): ask the store then. Flat and HNSW hold exactly the
+        store's float32 vectors once caught up (see hnsw_storage), so scores computed
+        from these equal scores from the store's. The view is valid until the next add."""
         matrix = _float_matrix(self._faiss, len(self.rowids), self.dim)
         if matrix is None:
             return None
         rowids = np.asarray(rowids, dtype=np.int64)
         labels = self._labels.of(self, rowids)
         keep = labels >= 0
-        return rowids[keep], matrix[labels[keep]]
+        return rowids[keep], labels[keep], matrix
 
     def search(self, queries: np.ndarray, k: int, allow: np.ndarray | None = None,
                **params) -> tuple[np.ndarray, np.ndarray]:

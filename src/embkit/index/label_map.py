@@ -1,6 +1,6 @@
 """Which label of a FAISS index holds a store row: `index.rowids[label]` says it one way,
 this map the other, so a search can read the vectors of chosen rows (a filter's) from
-the index's memory (FaissIndex.vectors_of) instead of the store."""
+the index's memory (FaissIndex.held_rows) instead of the store."""
 
 from typing import TYPE_CHECKING
 

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from ..index import VectorIndex
-from .exact import top_k
+from .exact import top_k, top_k_of_rows
 
 Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # row ids -> (row ids found, float32 vectors)
 
@@ -52,12 +52,17 @@ def _exact(query: np.ndarray, rowids: np.ndarray, k: int, fetch: Fetch, metric: 
     them from the store cost ~6 ms per 1,000 rows. (Quantized candidates are rescored
     from the store: their index holds codes.)"""
     rowids = np.sort(np.asarray(rowids, dtype=np.int64))
-    held = getattr(index, "vectors_of", None)
-    held = held(rowids) if held is not None else None
-    found, vectors = held if held is not None else fetch(rowids)
+    held = index.held_rows(rowids) if hasattr(index, "held_rows") else None
+    if held is not None:
+        found, labels, matrix = held
+    else:
+        (found, matrix), labels = fetch(rowids), None
     if len(found) == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    positions, scores = top_k(query, vectors, k, metric)
+    if labels is not None:
+        positions, scores = top_k_of_rows(query, matrix, labels, k, metric)
+    else:
+        positions, scores = top_k(query, matrix, k, metric)
     return found[positions[0]], scores[0]
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 METRICS = ("cosine", "dot", "l2")
+BLOCK = 512  # rows a top_k_of_rows scores per product: OpenBLAS keeps 1 x 384 x 512 on one thread
 
 
 def scores(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
@@ -18,7 +19,23 @@ def scores(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
 
 def top_k(queries: np.ndarray, vectors: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(positions, scores), each (n_queries, min(k, n)), best first; ties keep row order."""
-    s = scores(np.atleast_2d(queries), vectors, metric)
+    return _best(scores(np.atleast_2d(queries), vectors, metric), k)
+
+
+def top_k_of_rows(queries: np.ndarray, matrix: np.ndarray, rows: np.ndarray, k: int,
+                  metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """`top_k` over `matrix[rows]`, positions into `rows`, scored BLOCK rows at a time:
+    each block is copied while it is still in cache, and a product this small runs on
+    one BLAS thread (10,000 rows at once went to two threads, which on a busy machine
+    waited 16 ms for what one thread computes in 1.5)."""
+    queries = np.atleast_2d(queries)
+    s = np.empty((len(queries), len(rows)), np.float32)
+    for start in range(0, len(rows), BLOCK):
+        s[:, start:start + BLOCK] = scores(queries, matrix[rows[start:start + BLOCK]], metric)
+    return _best(s, k)
+
+
+def _best(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, s.shape[1])
     if k == 0:
         return np.empty((s.shape[0], 0), np.int64), np.empty((s.shape[0], 0), np.float32)
