@@ -613,10 +613,10 @@ def test_collection_passes_per_query_parameters(backend, kind):
 # ---- spec strings ---------------------------------------------------------------------------
 
 def test_spec_defaults_are_filled():
-    assert parse_spec("hnsw").params == {"M": 32, "efc": 200, "ef": 64}
+    assert parse_spec("hnsw").params == {"M": 16, "efc": 200, "ef": 128}
     assert parse_spec("ivf").params == {"nlist": 1024, "nprobe": 16}
     assert parse_spec("ivfpq:nlist=256,m=48").params == {"nlist": 256, "m": 48, "nbits": 8, "nprobe": 16}
-    assert parse_spec("hnsw:ef=10").params == {"M": 32, "efc": 200, "ef": 10}
+    assert parse_spec("hnsw:ef=10").params == {"M": 16, "efc": 200, "ef": 10}
     for kind in ("flat", "sq8", "binary", "auto"):
         assert parse_spec(kind).params == {} and parse_spec(kind).kind == kind
     assert parse_spec("  HNSW : M = 16 , ef=8 ").params == {"M": 16, "efc": 200, "ef": 8}

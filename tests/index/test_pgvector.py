@@ -47,7 +47,7 @@ def recall(col, vectors, queries, k=10, where=None, rows=None, **params):
 
 def test_hnsw_recall_against_exact_search(data):
     col, vectors, queries = data
-    assert col.info()["index"]["spec"] == "hnsw:M=16,efc=64,ef=64"
+    assert col.info()["index"]["spec"] == "hnsw:M=16,efc=64,ef=128"  # ef: the spec default
     assert recall(col, vectors, queries) >= 0.95
 
 
@@ -55,7 +55,7 @@ def test_ef_is_per_call(data):
     col, vectors, queries = data
     narrow, wide = recall(col, vectors, queries, k=10, ef=10), recall(col, vectors, queries, k=10, ef=400)
     assert narrow < wide and wide >= 0.99  # the beam reaches the database on each call
-    assert col.info()["index"]["spec"] == "hnsw:M=16,efc=64,ef=64"  # and only for that call
+    assert col.info()["index"]["spec"] == "hnsw:M=16,efc=64,ef=128"  # and only for that call
     with pytest.raises(EmbkitError, match="nprobe: not a search parameter of the hnsw index"):
         col.search(vector=queries[0], k=3, nprobe=4)
     with pytest.raises(EmbkitError, match=r"^ef: .*\b0\b"):  # refused by name, with the value given
