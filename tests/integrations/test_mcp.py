@@ -30,12 +30,20 @@ TOPICS = {
     "moon": "The moon orbits the earth every twenty-seven days and turns the tides.",
     "mars": "Rovers on Mars search the old river beds for signs of ancient water.",
 }
-GUIDE = " ".join(f"Step {i}: bread dough needs flour, water, salt and yeast; knead it, let it rise, shape the "
-                 f"loaf and bake it in a hot oven until the crust is brown." for i in range(30))  # chunked
-META = {"gzip": {"topic": "code", "year": 2020}, "tar": {"topic": "code", "year": 2018},
-        "bread": {"topic": "food", "year": 2021}, "soup": {"topic": "food", "year": 2019},
-        "moon": {"topic": "space", "year": 2022}, "mars": {"topic": "space", "year": 2023},
-        "baking-guide": {"topic": "food", "year": 2024}}
+GUIDE = " ".join(
+    f"Step {i}: bread dough needs flour, water, salt and yeast; knead it, let it rise, shape the "
+    f"loaf and bake it in a hot oven until the crust is brown."
+    for i in range(30)
+)  # chunked
+META = {
+    "gzip": {"topic": "code", "year": 2020},
+    "tar": {"topic": "code", "year": 2018},
+    "bread": {"topic": "food", "year": 2021},
+    "soup": {"topic": "food", "year": 2019},
+    "moon": {"topic": "space", "year": 2022},
+    "mars": {"topic": "space", "year": 2023},
+    "baking-guide": {"topic": "food", "year": 2024},
+}
 SEARCHES = {  # tool arguments; the CLI arguments are made from them
     "dense": {"query": "how do I make a file smaller", "k": 5},
     "keyword": {"query": "bread dough", "k": 4, "mode": "keyword"},
@@ -66,8 +74,10 @@ class Served:
     async def _hold(self, ready) -> None:
         try:
             with open(self.log_path, "w") as log:
-                async with stdio_client(self.params, errlog=log) as (read, write), \
-                        ClientSession(read, write) as session:
+                async with (
+                    stdio_client(self.params, errlog=log) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
                     await session.initialize()
                     ready.set_result(session)
                     await self._stop.wait()
@@ -222,13 +232,16 @@ async def test_add_then_search_then_delete_with_allow_write(writer, folders):
     added = await writer.call_tool("add", {"documents": [doc]})
     assert not added.is_error, added.content
     assert added.structured_content == {"ids": ["kite"]}
-    found = await writer.call_tool("search", {"query": "flying kites at the seaside", "k": 1,
-                                              "where": {"topic": "fun"}})
+    found = await writer.call_tool(
+        "search", {"query": "flying kites at the seaside", "k": 1, "where": {"topic": "fun"}}
+    )
     assert [h["id"] for h in found.structured_content["hits"]] == ["kite"]
     assert error_line(await writer.call_tool("add", {"documents": [doc]})).startswith("ids")  # exists already
     bad = {"documents": [{"text": "fine"}, {"text": "kite", "colour": "red"}]}
-    assert error_line(await writer.call_tool("add", bad)) == \
-        'documents[1].colour: extra inputs are not permitted, got "red"'
+    assert (
+        error_line(await writer.call_tool("add", bad))
+        == 'documents[1].colour: extra inputs are not permitted, got "red"'
+    )
     deleted = await writer.call_tool("delete", {"ids": ["kite"]})
     assert deleted.structured_content == {"deleted": 1, "documents": 1, "count": cli_json("info", folders[1])["count"]}
     assert cli_json("info", folders[1])["documents"] == len(TOPICS) + 1
@@ -247,15 +260,18 @@ async def test_collections_are_resources_with_model_counts_and_fields(reader, fo
     assert "food" in shown["fields"]["topic"]["values"]
 
 
-@pytest.mark.parametrize("arguments, line", [
-    ({"query": "x", "mode": "fuzzy"}, "mode: input should be 'dense', 'keyword' or 'hybrid', got \"fuzzy\""),
-    ({"query": "x", "k": 0}, "k: must be an integer from 1 to 10000, got 0"),
-    ({"query": "x", "k": "many"}, "k: input should be a valid integer"),
-    ({"query": "x", "where": {"year": {"$near": 3}}}, "where.year"),
-    ({"query": "x", "collection": "other"}, "collection: no collection named 'other' is served (served: docs)"),
-    ({"k": 3}, "query: field required"),
-    ({"query": "  "}, "query"),
-])
+@pytest.mark.parametrize(
+    "arguments, line",
+    [
+        ({"query": "x", "mode": "fuzzy"}, "mode: input should be 'dense', 'keyword' or 'hybrid', got \"fuzzy\""),
+        ({"query": "x", "k": 0}, "k: must be an integer from 1 to 10000, got 0"),
+        ({"query": "x", "k": "many"}, "k: input should be a valid integer"),
+        ({"query": "x", "where": {"year": {"$near": 3}}}, "where.year"),
+        ({"query": "x", "collection": "other"}, "collection: no collection named 'other' is served (served: docs)"),
+        ({"k": 3}, "query: field required"),
+        ({"query": "  "}, "query"),
+    ],
+)
 async def test_bad_input_is_a_one_line_tool_error(reader, arguments, line):
     assert error_line(await reader.call_tool("search", arguments)).startswith(line)
 

@@ -20,12 +20,14 @@ from embkit.server.keys import KeyStore
 
 from live_server import LiveServer, embkit_cli
 
-DOCS = {"cat": "The cat sleeps on a warm windowsill all afternoon.",
-        "dog": "A dog fetches the ball and runs back across the park.",
-        "stocks": "Stock markets fell sharply after the interest rate decision.",
-        "bonds": "Bond yields rose as investors sold government debt.",
-        "rain": "Heavy rain and strong winds are expected this weekend.",
-        "rust": "Rust is a memory safe systems programming language."}
+DOCS = {
+    "cat": "The cat sleeps on a warm windowsill all afternoon.",
+    "dog": "A dog fetches the ball and runs back across the park.",
+    "stocks": "Stock markets fell sharply after the interest rate decision.",
+    "bonds": "Bond yields rose as investors sold government debt.",
+    "rain": "Heavy rain and strong winds are expected this weekend.",
+    "rust": "Rust is a memory safe systems programming language.",
+}
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "Interest rates went up again.", "A kitten naps."]
 LONG = " ".join(f"word{i}" for i in range(600))  # far past MiniLM's 256 tokens, under --max-text-chars
 RERANKER = "cross-encoder"  # the folder's name is the reranker's model name
@@ -51,16 +53,41 @@ def server(tmp_path_factory, minilm):
     home = base / "home"
     home.mkdir()
     (home / "models").symlink_to(Path(os.environ["EMBKIT_HOME"]) / "models")  # minilm's graph, built once
-    (home / "registry.json").write_text(json.dumps({"mini-reg": {
-        "path": str(_minilm_folder()), "dim": 384, "matryoshka": [128], "modality": "text", "paired": None,
-        "registered": "2026-01-01T00:00:00Z"}}))
+    (home / "registry.json").write_text(
+        json.dumps(
+            {
+                "mini-reg": {
+                    "path": str(_minilm_folder()),
+                    "dim": 384,
+                    "matryoshka": [128],
+                    "modality": "text",
+                    "paired": None,
+                    "registered": "2026-01-01T00:00:00Z",
+                }
+            }
+        )
+    )
     keys_file = base / "keys.json"
     store = KeyStore(keys_file)  # in this process: two CLI runs would cost seconds
     keys = {"read": store.create("read")[0], "other": store.create("read", collections=["other"])[0]}
-    live = LiveServer(["--root", str(root), "--keys-file", str(keys_file), "--reranker", str(base / RERANKER),
-                       "--max-batch", str(MAX_BATCH), "--max-text-chars", str(MAX_CHARS),
-                       "--max-body-bytes", str(MAX_BODY)],
-                      base / "server.log", env={"EMBKIT_HOME": str(home)})
+    live = LiveServer(
+        [
+            "--root",
+            str(root),
+            "--keys-file",
+            str(keys_file),
+            "--reranker",
+            str(base / RERANKER),
+            "--max-batch",
+            str(MAX_BATCH),
+            "--max-text-chars",
+            str(MAX_CHARS),
+            "--max-body-bytes",
+            str(MAX_BODY),
+        ],
+        base / "server.log",
+        env={"EMBKIT_HOME": str(home)},
+    )
     yield live, keys, root, base / RERANKER
     assert live.stop() == 0
 
@@ -83,8 +110,13 @@ def _client(live, key) -> openai.OpenAI:
 
 def _vectors(response) -> np.ndarray:
     """The vectors of an answer; base64 asked for by name is left to the caller to decode."""
-    return np.array([np.frombuffer(base64.b64decode(d.embedding), dtype="<f4") if isinstance(d.embedding, str)
-                     else d.embedding for d in response.data], dtype=np.float32)
+    return np.array(
+        [
+            np.frombuffer(base64.b64decode(d.embedding), dtype="<f4") if isinstance(d.embedding, str) else d.embedding
+            for d in response.data
+        ],
+        dtype=np.float32,
+    )
 
 
 def test_vectors_equal_embkit_embed_for_a_list_and_a_string(server, cli_vectors):
@@ -113,8 +145,9 @@ def test_base64_is_the_little_endian_float32_bytes_of_the_floats(server):
     live, keys, _, _ = server
     with live.client(keys["read"]) as http:
         floats = http.post("/v1/embeddings", json={"model": "minilm", "input": TEXTS}).json()
-        packed = http.post("/v1/embeddings", json={"model": "minilm", "input": TEXTS,
-                                                   "encoding_format": "base64"}).json()
+        packed = http.post(
+            "/v1/embeddings", json={"model": "minilm", "input": TEXTS, "encoding_format": "base64"}
+        ).json()
     decoded = [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in packed["data"]]
     assert np.array_equal(np.array(decoded), np.array([d["embedding"] for d in floats["data"]], dtype=np.float32))
 
@@ -173,24 +206,26 @@ def test_an_unknown_model_or_a_path_is_not_found(server, tmp_path):
     assert caught.value.param == "model" and "has no model" in caught.value.message
 
 
-@pytest.mark.parametrize("options, param, words", [
-    ({"dimensions": 385}, "dimensions", "from 1 to 384"),
-    ({"dimensions": 0}, "dimensions", "from 1 to 384"),
-    ({"input": [101, 2023, 102]}, "input", "token-id arrays are not supported"),
-    ({"input": [[101, 102]]}, "input", "token-id arrays are not supported"),
-    ({"input": []}, "input", "at least one text"),
-    ({"input": ["fine", "  "]}, "input[1]", "empty or whitespace-only"),
-    ({"input": ["a text"] * (MAX_BATCH + 1)}, "input", f"maximum batch of {MAX_BATCH}"),
-    ({"input": ["x" * (MAX_CHARS + 1)]}, "input[0]", "max_text_chars"),
-    ({"encoding_format": "int8"}, "encoding_format", "float"),
-    ({"temperature": 1}, "temperature", "not permitted"),
-])
+@pytest.mark.parametrize(
+    "options, param, words",
+    [
+        ({"dimensions": 385}, "dimensions", "from 1 to 384"),
+        ({"dimensions": 0}, "dimensions", "from 1 to 384"),
+        ({"input": [101, 2023, 102]}, "input", "token-id arrays are not supported"),
+        ({"input": [[101, 102]]}, "input", "token-id arrays are not supported"),
+        ({"input": []}, "input", "at least one text"),
+        ({"input": ["fine", "  "]}, "input[1]", "empty or whitespace-only"),
+        ({"input": ["a text"] * (MAX_BATCH + 1)}, "input", f"maximum batch of {MAX_BATCH}"),
+        ({"input": ["x" * (MAX_CHARS + 1)]}, "input[0]", "max_text_chars"),
+        ({"encoding_format": "int8"}, "encoding_format", "float"),
+        ({"temperature": 1}, "temperature", "not permitted"),
+    ],
+)
 def test_a_bad_request_is_a_400_naming_the_field(server, options, param, words):
     live, keys, _, _ = server
     body = {"model": "minilm", "input": "hello", **options}
     with pytest.raises(openai.BadRequestError) as caught:
-        _client(live, keys["read"]).embeddings.create(model=body.pop("model"), input=body.pop("input"),
-                                                      extra_body=body)
+        _client(live, keys["read"]).embeddings.create(model=body.pop("model"), input=body.pop("input"), extra_body=body)
     error = caught.value.body
     assert caught.value.status_code == 400 and error["type"] == "invalid_request_error"
     assert error["param"] == param and words in error["message"], error
@@ -201,9 +236,12 @@ def test_a_body_over_the_limit_is_a_413_in_openais_shape(server):
     with pytest.raises(openai.APIStatusError) as caught:
         _client(live, keys["read"]).embeddings.create(model="minilm", input=["y" * (MAX_CHARS - 1)] * MAX_BATCH)
     assert caught.value.status_code == 413
-    assert caught.value.body == {"message": f"body: the request body exceeds the maximum of {MAX_BODY} bytes "
-                                            "(limit max_body_bytes)", "type": "invalid_request_error",
-                                 "param": "body", "code": "limit_exceeded"}
+    assert caught.value.body == {
+        "message": f"body: the request body exceeds the maximum of {MAX_BODY} bytes (limit max_body_bytes)",
+        "type": "invalid_request_error",
+        "param": "body",
+        "code": "limit_exceeded",
+    }
 
 
 def test_a_key_limited_to_one_collection_may_use_that_collections_model_and_the_catalog(server, cli_vectors):
@@ -244,26 +282,38 @@ def test_rerank_orders_and_scores_as_a_search_reranked_by_the_same_cross_encoder
         r = http.post("/v1/rerank", json={"model": RERANKER, "query": query, "documents": documents})
         assert r.status_code == 200, r.text
         got = r.json()
-        top = http.post("/v1/rerank", json={"query": query, "documents": documents, "top_n": 2,
-                                            "return_documents": True}).json()
+        top = http.post(
+            "/v1/rerank", json={"query": query, "documents": documents, "top_n": 2, "return_documents": True}
+        ).json()
     with embkit.open(root / "docs") as col:
         hits = col.search(query, k=len(DOCS), rerank=len(DOCS), reranker=str(folder))
     ids = list(DOCS)
     assert got["model"] == RERANKER and all("document" not in r for r in got["results"])
     assert [ids[r["index"]] for r in got["results"]] == [h.id for h in hits]
-    np.testing.assert_allclose([r["relevance_score"] for r in got["results"]], [h.rerank_score for h in hits],
-                               atol=1e-5)
-    assert top["results"] == [{**r, "document": documents[r["index"]] if isinstance(documents[r["index"]], dict)
-                               else {"text": documents[r["index"]]}} for r in got["results"][:2]]
+    np.testing.assert_allclose(
+        [r["relevance_score"] for r in got["results"]], [h.rerank_score for h in hits], atol=1e-5
+    )
+    assert top["results"] == [
+        {
+            **r,
+            "document": documents[r["index"]]
+            if isinstance(documents[r["index"]], dict)
+            else {"text": documents[r["index"]]},
+        }
+        for r in got["results"][:2]
+    ]
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"query": "a question", "documents": []}, 400, "documents"),
-    ({"query": "  ", "documents": ["a text"]}, 400, "query: empty"),
-    ({"query": "a question", "documents": ["a text"], "top_n": 0}, 400, "top_n"),
-    ({"query": "a question", "documents": ["a text"] * (MAX_BATCH + 1)}, 400, "max_batch"),
-    ({"model": "another-reranker", "query": "a question", "documents": ["a text"]}, 404, "cross-encoder"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"query": "a question", "documents": []}, 400, "documents"),
+        ({"query": "  ", "documents": ["a text"]}, 400, "query: empty"),
+        ({"query": "a question", "documents": ["a text"], "top_n": 0}, 400, "top_n"),
+        ({"query": "a question", "documents": ["a text"] * (MAX_BATCH + 1)}, 400, "max_batch"),
+        ({"model": "another-reranker", "query": "a question", "documents": ["a text"]}, 404, "cross-encoder"),
+    ],
+)
 def test_a_bad_rerank_request_is_refused_in_openais_shape(server, body, status, words):
     live, keys, _, _ = server
     with live.client(keys["read"]) as http:
@@ -290,13 +340,18 @@ def test_the_openapi_document_describes_what_the_v1_routes_answer(server):
     live, keys, _, _ = server
     with live.client(keys["read"]) as http:
         spec = http.get("/openapi.json").json()
-        answers = [("/v1/embeddings", "post", http.post("/v1/embeddings", json={"model": "minilm", "input": "hi"})),
-                   ("/v1/embeddings", "post", http.post("/v1/embeddings", json={"model": "nope", "input": "hi"})),
-                   ("/v1/embeddings", "post", http.post("/v1/embeddings", json={"model": "minilm"})),
-                   ("/v1/models", "get", http.get("/v1/models")),
-                   ("/v1/models/{model_id}", "get", http.get("/v1/models/docs")),
-                   ("/v1/rerank", "post", http.post("/v1/rerank", json={"query": "q", "documents": ["a"],
-                                                                         "return_documents": True}))]
+        answers = [
+            ("/v1/embeddings", "post", http.post("/v1/embeddings", json={"model": "minilm", "input": "hi"})),
+            ("/v1/embeddings", "post", http.post("/v1/embeddings", json={"model": "nope", "input": "hi"})),
+            ("/v1/embeddings", "post", http.post("/v1/embeddings", json={"model": "minilm"})),
+            ("/v1/models", "get", http.get("/v1/models")),
+            ("/v1/models/{model_id}", "get", http.get("/v1/models/docs")),
+            (
+                "/v1/rerank",
+                "post",
+                http.post("/v1/rerank", json={"query": "q", "documents": ["a"], "return_documents": True}),
+            ),
+        ]
     with live.client("not-a-key") as http:
         answers.append(("/v1/models", "get", http.get("/v1/models")))
     for path, method, response in answers:

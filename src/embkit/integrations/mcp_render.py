@@ -40,8 +40,10 @@ def render_records(payload: dict) -> str:
 def render_added(payload: dict, upsert: bool, count: int) -> str:
     notes = "".join(f"warning: {w}\n" for w in payload.get("warnings", []))
     ids = ", ".join(payload["ids"][:20]) + (" ..." if len(payload["ids"]) > 20 else "")
-    return (f"{notes}{'upserted' if upsert else 'added'} {len(payload['ids'])} document(s): {ids}; "
-            f"the collection holds {count} records")
+    return (
+        f"{notes}{'upserted' if upsert else 'added'} {len(payload['ids'])} document(s): {ids}; "
+        f"the collection holds {count} records"
+    )
 
 
 def render_deleted(payload: dict) -> str:

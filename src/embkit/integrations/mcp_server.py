@@ -37,8 +37,10 @@ class EmbkitMCP(MCPServer):
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
         if name in WRITE_TOOLS and not self.allow_write:
-            return error_result(f"{name}: this server is read-only; start it with `embkit mcp DIR --allow-write` "
-                                "to add or delete documents")
+            return error_result(
+                f"{name}: this server is read-only; start it with `embkit mcp DIR --allow-write` "
+                "to add or delete documents"
+            )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -92,34 +94,55 @@ def summary(served: Served) -> dict:
         col = served.collection
         info = col.info()
         fields = col.fields(top=10)
-    return {"name": served.name, "model": info["model"], "dim": info["dim"], "metric": info["metric"],
-            "documents": info["documents"], "chunks": info["chunks"], "spaces": sorted(info["spaces"]),
-            "fields": fields}
+    return {
+        "name": served.name,
+        "model": info["model"],
+        "dim": info["dim"],
+        "metric": info["metric"],
+        "documents": info["documents"],
+        "chunks": info["chunks"],
+        "spaces": sorted(info["spaces"]),
+        "fields": fields,
+    }
 
 
 def describe(served: Served) -> str:
     """One line for the resource list: model, counts and metadata fields."""
     s = summary(served)
     fields = ", ".join(s["fields"]) or "none"
-    return (f"embkit collection {s['name']}: model {s['model']} ({s['dim']}-d, {s['metric']}), "
-            f"{s['documents']} documents in {s['chunks']} chunks; metadata fields: {fields}")
+    return (
+        f"embkit collection {s['name']}: model {s['model']} ({s['dim']}-d, {s['metric']}), "
+        f"{s['documents']} documents in {s['chunks']} chunks; metadata fields: {fields}"
+    )
 
 
 def build(shelf: Shelf, allow_write: bool = False) -> EmbkitMCP:
     """The MCP server over the collections on `shelf`: read tools always, write tools
     only when `allow_write`, and one resource per collection."""
     names = ", ".join(shelf.by_name)
-    server = EmbkitMCP(shelf, allow_write, name="embkit", log_level="WARNING", lifespan=warming(shelf),
-                       instructions=f"embkit collections served: {names}. Use `search` to find passages by "
-                       "meaning or keywords, `context` for cited passages to answer a question, `get` to read "
-                       "documents by id" + (", `add` and `delete` to change them." if allow_write else "."))
+    server = EmbkitMCP(
+        shelf,
+        allow_write,
+        name="embkit",
+        log_level="WARNING",
+        lifespan=warming(shelf),
+        instructions=f"embkit collections served: {names}. Use `search` to find passages by "
+        "meaning or keywords, `context` for cited passages to answer a question, `get` to read "
+        "documents by id" + (", `add` and `delete` to change them." if allow_write else "."),
+    )
     register_reads(server, shelf)
     if allow_write:
         register_writes(server, shelf)
     for served in shelf.by_name.values():
-        server.add_resource(CollectionResource(uri=URI.format(name=served.name), name=served.name,
-                                               title=f"embkit collection {served.name}",
-                                               mime_type="application/json", served=served))
+        server.add_resource(
+            CollectionResource(
+                uri=URI.format(name=served.name),
+                name=served.name,
+                title=f"embkit collection {served.name}",
+                mime_type="application/json",
+                served=served,
+            )
+        )
     return server
 
 
@@ -155,6 +178,7 @@ def warming(shelf: Shelf):
 def warm(shelf: Shelf) -> None:
     """Load the models in the background, so the handshake answers at once and the
     first search does not wait for the whole load (a failure shows at that search)."""
+
     def load(served: Served) -> None:
         try:
             _ = served.collection.encoder

@@ -100,9 +100,14 @@ class NewDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(description="The document's text; a text longer than the model reads is stored as chunks "
-                      "ID#0, ID#1, ...")
-    id: str | None = Field(None, description="Its id (a uuid4 hex is made when left out); an id that exists "
-                           "already rejects the batch unless `upsert`.")
-    metadata: dict[str, Any] | None = Field(None, description="Fields to filter on later with `where`, e.g. "
-                                            '{"year": 2024, "kind": "note"}.')
+    text: str = Field(
+        description="The document's text; a text longer than the model reads is stored as chunks ID#0, ID#1, ..."
+    )
+    id: str | None = Field(
+        None,
+        description="Its id (a uuid4 hex is made when left out); an id that exists "
+        "already rejects the batch unless `upsert`.",
+    )
+    metadata: dict[str, Any] | None = Field(
+        None, description='Fields to filter on later with `where`, e.g. {"year": 2024, "kind": "note"}.'
+    )

@@ -123,8 +123,9 @@ def cards(request: Request, key: Key | None) -> list[ModelCard]:
     """Every model a client may name with this key: installed catalog models,
     registered ones, the collections the key covers (each with its model), the reranker."""
     found = [_catalog_card(e.name) for e in CATALOG.values() if e.installed and e.modality == "text"]
-    found += [_registered_card(name, entry) for name, entry in registered().items()
-              if entry.get("modality", "text") == "text"]
+    found += [
+        _registered_card(name, entry) for name, entry in registered().items() if entry.get("modality", "text") == "text"
+    ]
     taken = {card.id for card in found}
     collections = served(request)
     for name in request.app.state.auth.visible(key, collections.names()):
@@ -163,8 +164,7 @@ def reranker_name(request: Request) -> str | None:
 
 def _catalog_card(name: str) -> ModelCard:
     entry = CATALOG[name]
-    return ModelCard(id=name, kind="catalog", dim=entry.dim, max_tokens=entry.max_tokens,
-                     description=entry.description)
+    return ModelCard(id=name, kind="catalog", dim=entry.dim, max_tokens=entry.max_tokens, description=entry.description)
 
 
 def _registered_card(name: str, entry: dict) -> ModelCard:

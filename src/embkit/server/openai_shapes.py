@@ -18,14 +18,21 @@ class EmbeddingsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="A catalog model (`minilm`), a registered trained model, or the name of a "
-                                   "served collection (meaning its model). See GET /v1/models.")
+    model: str = Field(
+        description="A catalog model (`minilm`), a registered trained model, or the name of a "
+        "served collection (meaning its model). See GET /v1/models."
+    )
     input: str | list[str] | list[int] | list[list[int]] = Field(
-        description="A text or a list of texts. Token-id arrays are refused with a 400.")
-    dimensions: int | None = Field(None, description="Keep the first N dimensions (Matryoshka) and "
-                                                      "re-normalize to unit length; 1 to the model's dimension.")
+        description="A text or a list of texts. Token-id arrays are refused with a 400."
+    )
+    dimensions: int | None = Field(
+        None,
+        description="Keep the first N dimensions (Matryoshka) and "
+        "re-normalize to unit length; 1 to the model's dimension.",
+    )
     encoding_format: Literal["float", "base64"] = Field(
-        "float", description="base64: each vector as the base64 of its little-endian float32 bytes.")
+        "float", description="base64: each vector as the base64 of its little-endian float32 bytes."
+    )
     user: str | None = Field(None, description="Accepted and ignored.")
 
 
@@ -36,8 +43,9 @@ class Embedding(BaseModel):
 
 
 class Usage(BaseModel):
-    prompt_tokens: int = Field(description="Tokens the model read (its own tokenizer, special tokens included, "
-                                           "after truncation).")
+    prompt_tokens: int = Field(
+        description="Tokens the model read (its own tokenizer, special tokens included, after truncation)."
+    )
     total_tokens: int
 
 
@@ -78,8 +86,10 @@ class RerankDocument(BaseModel):
 class RerankRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, description="The server's reranker (its folder's name, see GET /v1/models); "
-                                                "omit it to use the one there is.")
+    model: str | None = Field(
+        None,
+        description="The server's reranker (its folder's name, see GET /v1/models); omit it to use the one there is.",
+    )
     query: str
     documents: list[str | RerankDocument] = Field(min_length=1)
     top_n: int | None = Field(None, ge=1, description="Return only the N best (default: all).")
@@ -110,8 +120,11 @@ class OpenAIError(BaseModel):
 
 _ERROR = {"model": OpenAIError}
 ERROR_RESPONSES = {
-    400: {**_ERROR, "description": "Invalid request (type invalid_request_error): a field, a limit or a model "
-                                   "that cannot embed text; `param` names the field."},
+    400: {
+        **_ERROR,
+        "description": "Invalid request (type invalid_request_error): a field, a limit or a model "
+        "that cannot embed text; `param` names the field.",
+    },
     401: {**_ERROR, "description": "Missing or invalid API key (code invalid_api_key)."},
     403: {**_ERROR, "description": "The key's scope or collections do not cover this model (permission_error)."},
     404: {**_ERROR, "description": "No such model (code model_not_found)."},

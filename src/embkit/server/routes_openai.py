@@ -45,17 +45,23 @@ def embeddings(body: EmbeddingsRequest, request: Request, key: Key | None = Depe
     texts = check_texts(texts, "input")
     model = for_embedding(request, body.model, key)
     if body.dimensions is not None and not 1 <= body.dimensions <= model.dim:
-        raise EmbkitError(f"dimensions: must be from 1 to {model.dim} (the dimension of {body.model!r}), "
-                          f"got {body.dimensions}")
+        raise EmbkitError(
+            f"dimensions: must be from 1 to {model.dim} (the dimension of {body.model!r}), got {body.dimensions}"
+        )
     vectors = model.embed(texts)
     if body.dimensions is not None:  # Matryoshka: the first N dimensions, at unit length again
-        vectors = l2_normalize(vectors[:, :body.dimensions])
+        vectors = l2_normalize(vectors[:, : body.dimensions])
     counted = model.counter.count(texts)
     tokens = sum(counted.read)
-    content = {"object": "list", "model": body.model,
-               "data": [{"object": "embedding", "index": i, "embedding": _formatted(v, body.encoding_format)}
-                        for i, v in enumerate(vectors)],
-               "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    content = {
+        "object": "list",
+        "model": body.model,
+        "data": [
+            {"object": "embedding", "index": i, "embedding": _formatted(v, body.encoding_format)}
+            for i, v in enumerate(vectors)
+        ],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
     headers = {TRUNCATED_HEADER: ",".join(map(str, counted.truncated))} if counted.truncated else None
     return Response(json.dumps(content), media_type="application/json", headers=headers)
 
@@ -108,7 +114,7 @@ def rerank(body: RerankRequest, request: Request, _=Depends(requires("read"))) -
     scores = rerank_scores(load_reranker(request.app.state.reranker), query, texts)
     order = sorted(range(len(texts)), key=lambda i: -float(scores[i]))  # stable: ties keep the order given
     results = []
-    for i in order[:body.top_n]:
+    for i in order[: body.top_n]:
         result = {"index": i, "relevance_score": float(scores[i])}
         if body.return_documents:
             doc = body.documents[i]
