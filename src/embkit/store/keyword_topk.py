@@ -27,7 +27,7 @@ import numpy as np
 from . import bm25, keyword_blocks, keyword_decode
 
 EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-FEW = 48  # blocks decoded at once without looking further: every block of a small query
+FEW = 128  # blocks decoded at once without looking further: every block of a small query
 PROMISING = 2  # times k: candidates looked up first, to raise the floor
 SLACK = 1e-5  # relative margin: a float32 score rounds by ~6e-8, so a bound this far below is surely below
 
@@ -99,12 +99,13 @@ class _Decoded:
         self.done = np.zeros(len(blocks.blobs), dtype=bool)
         self.rowids, self.terms, self.scores = [], [], []
 
-    def decode(self, which: np.ndarray) -> None:
-        """Decode the blocks `which` (indexes; -1 and those done already are skipped)."""
+    def decode(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decode the blocks `which` (indexes; -1 and those done already are skipped);
+        the row ids and scores of their (allowed) postings."""
         which = np.unique(which[which >= 0])
         which = which[~self.done[which]]
         if not len(which):
-            return
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         self.done[which] = True
         b = self.blocks
         postings = keyword_decode.decode_many([b.blobs[i] for i in which.tolist()])
@@ -117,78 +118,102 @@ class _Decoded:
         self.rowids.append(rowids)
         self.terms.append(terms)
         self.scores.append(scores)
+        return rowids, scores
 
-    def sums(self, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, among: np.ndarray | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, sorted; their scores over the decoded postings), of every decoded
-        row id or of those `among` (sorted). Added term by term in query order from 0,
-        the exhaustive computation's order: exact once all of a row id's blocks are in."""
+        row id or of those `among` (sorted). If `exact`, added term by term in query
+        order from 0, the exhaustive computation's order: its very sums once all of a
+        row id's blocks are in (a bound needs no such care: SLACK covers the rounding)."""
         rowids, terms, scores = (np.concatenate(x) for x in (self.rowids, self.terms, self.scores))
         if among is not None:
             keep = _isin_sorted(rowids, among)
             rowids, terms, scores = rowids[keep], terms[keep], scores[keep]
-        order = np.argsort(terms, kind="stable")  # bincount adds in array order
-        found, inverse = np.unique(rowids[order], return_inverse=True)
-        return found, np.bincount(inverse, weights=scores[order], minlength=len(found)).astype(np.float64)
+        if exact and len(self.rowids) > 1:  # one decode call gives the blocks in query order already
+            order = np.argsort(terms, kind="stable")
+            rowids, scores = rowids[order], scores[order]
+        return _sum_by_rowid(rowids, scores)
+
+
+def _sum_by_rowid(rowids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct row ids, sorted; the sum of each one's scores, added in array order).
+    Every score is above 0, so a row id is there exactly when its sum is."""
+    if not len(rowids):
+        return rowids, np.zeros(0)
+    span = int(rowids.max()) + 1
+    if span <= 8 * len(rowids) + 65_536:  # one slot per row id: no sorting
+        totals = np.bincount(rowids, weights=scores, minlength=span)
+        found = np.flatnonzero(totals)
+        return found, totals[found]
+    found, inverse = np.unique(rowids, return_inverse=True)
+    return found, np.bincount(inverse, weights=scores, minlength=len(found))
 
 
 def _search(blocks: _Blocks, decoded: _Decoded, k: int) -> tuple[np.ndarray, np.ndarray]:
     if len(blocks.blobs) <= FEW:  # a small query: every block at once
         decoded.decode(np.arange(len(blocks.blobs)))
-        return _best(decoded, decoded.sums()[0], k)
+        return _best(*decoded.sums(exact=True), k)
     order = np.argsort(-blocks.tops, kind="stable").tolist()  # the most a term can add, first
     # 1. Whole terms (the rare ones, of few blocks, first); a few promising documents
     # looked up in the other terms, so the floor (the k-th best score so far, which the
     # k-th final score reaches) starts high; then more whole terms until the bounds of
     # the terms left sum below the floor: a document none of the decoded blocks holds
-    # cannot reach it.
+    # cannot reach it (the floor only rises as more is decoded).
     first = max(1, int(np.searchsorted(np.cumsum(blocks.sizes[order]), FEW, side="right")))
     essential, order = order[:first], order[first:]
     decoded.decode(np.concatenate([blocks.of(t) for t in essential]))
     candidates, partial = decoded.sums()
     floor = _kth(partial, k)
     if order:
-        _look_up(blocks, decoded, candidates, partial, order, floor, PROMISING * k)
-    while True:
-        candidates, partial = decoded.sums()
-        floor = max(floor, _kth(partial, k))
-        rest = np.cumsum(blocks.tops[order[::-1]])[::-1]  # the bounds of order[i:] summed
-        needed = int(np.searchsorted(-rest, -floor, side="right"))  # the first i whose rest is below the floor
-        if not needed:
-            break
+        chosen = _look_up(blocks, decoded, candidates, partial, order, PROMISING * k)
+        floor = max(floor, _kth(decoded.sums(chosen)[1], k))  # their exact scores
+    rest = np.cumsum(blocks.tops[order[::-1]])[::-1]  # the bounds of order[i:] summed
+    needed = int(np.searchsorted(-rest, -floor, side="right"))  # the first i whose rest is below the floor
+    if needed:
         decoded.decode(np.concatenate([blocks.of(t) for t in order[:needed]]))
         order = order[needed:]
+    candidates, partial = decoded.sums()
+    floor = max(floor, _kth(partial, k))
     # 2. The candidates that can still reach the floor, looked up in the blocks of the
     # other terms that may hold them, a term at a time (each raises the partial scores,
     # so fewer candidates are left for the next); then every one left is scored exactly.
     for i, term in enumerate(order):
-        candidates = _look_up(blocks, decoded, candidates, partial, order[i:], floor, None, term)
-        partial = decoded.sums(candidates)[1]
+        keep = _bounds(blocks, decoded, candidates, partial, order[i:]) >= floor
+        candidates, partial = candidates[keep], partial[keep]
+        rowids, scores = decoded.decode(blocks.covering(term, candidates))
+        at, found = _positions(candidates, rowids)  # one posting a document per term: no repeats
+        partial[at[found]] += scores[found]
         floor = max(floor, _kth(partial, k))
-    return _best(decoded, candidates, k)
+    return _best(*decoded.sums(candidates, exact=True), k)
 
 
 def _look_up(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial: np.ndarray,
-             terms: list[int], floor: float, few: int | None, only: int | None = None) -> np.ndarray:
-    """The candidates whose partial score plus the bounds of the undecoded blocks of
-    `terms` that may hold them reaches `floor` (only the `few` of highest bound, if
-    given), after decoding those blocks (of the term `only`, if given)."""
+             terms: list[int], few: int) -> np.ndarray:
+    """The `few` candidates of highest bound (sorted), after decoding the blocks of
+    `terms` that may hold them: scored exactly."""
     bound = _bounds(blocks, decoded, candidates, partial, terms)
-    keep = bound >= floor
-    candidates, bound = candidates[keep], bound[keep]
-    if few is not None:
-        candidates = np.sort(candidates[np.argsort(-bound, kind="stable")[:few]])
-    decoded.decode(np.concatenate([blocks.covering(t, candidates) for t in ([only] if only is not None else terms)]))
-    return candidates
+    chosen = np.sort(candidates[np.argsort(-bound, kind="stable")[:few]])
+    decoded.decode(np.concatenate([blocks.covering(t, chosen) for t in terms]))
+    return chosen
 
 
-def _best(decoded: _Decoded, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of `candidates` (sorted), all of whose blocks are decoded: scored exactly."""
-    found, totals = decoded.sums(candidates)
+def _positions(sorted_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `sorted_ids` of each of `values`, whether it is there)."""
+    if not len(sorted_ids):
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return at, sorted_ids[at] == values
+
+
+def _best(found: np.ndarray, totals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of row ids `found` by their exact `totals` (float64), as float32,
+    ties by row id."""
     scores = totals.astype(np.float32)
-    positive = scores > 0
-    found, scores = found[positive], scores[positive]
+    if len(scores) > k:  # every document tied with the k-th stays, so ties resolve by row id
+        keep = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
+        found, scores = found[keep], scores[keep]
     ranked = np.lexsort((found, -scores))[:k]
-    return found[ranked], scores[ranked]
+    return found[ranked].astype(np.int64), scores[ranked]
 
 
 def _bounds(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial: np.ndarray,
