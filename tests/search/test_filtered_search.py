@@ -199,3 +199,25 @@ def test_the_index_holds_the_stores_vectors_it_scores_from(col):
         assert found.tolist() == [6]  # row 5 (d4) was deleted
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_a_few_rows_removed_through_the_label_map_are_hidden_everywhere(spec):
+    """A write's few rows are found through the row id -> label map (not by scanning
+    every label): the count, the search and the held rows all lose exactly them."""
+    from embkit.index import make_index
+    from embkit.index.spec import parse_spec
+
+    index = make_index(parse_spec(spec), DIM, "cosine")
+    vectors = np.random.default_rng(4).normal(size=(500, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rowids = np.arange(10, 1010, 2)
+    index.add(rowids, vectors)
+    index.held_rows(rowids[:1])  # the map is built
+    assert index.remove([12, 12, 14, 999_999, 11]) == 2  # twice named, unknown, never added: counted once or not
+    assert index.remove([12]) == 0 and index.ntotal == 498
+    index.add([12], vectors[1:2])  # back, under a new label
+    found, labels, matrix = index.held_rows(np.array([12, 14, 16]))
+    assert found.tolist() == [12, 16] and np.array_equal(matrix[labels], vectors[[1, 3]])
+    hits, _ = index.search(vectors[2], 3)
+    assert 14 not in hits[0].tolist() and index.remove(rowids) == 499

@@ -110,14 +110,16 @@ class FaissIndex:
 
     def remove(self, ids) -> int:
         """Hide these row ids from every later search; returns how many entries."""
-        hit = np.isin(self.rowids, np.asarray(ids, dtype=np.int64)) & self.live
-        removed = int(hit.sum())
+        ids = np.asarray(ids, dtype=np.int64)
+        hit = self._labels.live_labels(self, ids)  # a few rows (a write's): looked up, not scanned for
+        if hit is None:
+            hit = np.flatnonzero(np.isin(self.rowids, ids) & self.live)
         live_before = self.ntotal
         self.live[hit] = False
-        self._n_live = live_before - removed
+        self._n_live = live_before - len(hit)
         self._bitmap = None
         self._labels.removed(self.rowids[hit])
-        return removed
+        return len(hit)
 
     def held_rows(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(the given row ids that are live here, their labels, a view of the float32

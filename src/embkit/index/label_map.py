@@ -28,6 +28,18 @@ class LabelMap:
         inside = (rowids >= 0) & (rowids < len(self._map))
         return np.where(inside, self._map[np.where(inside, rowids, 0)], -1)
 
+    def live_labels(self, index: "FaissIndex", rowids: np.ndarray) -> np.ndarray | None:
+        """The live labels of these row ids, each once; None when scanning the index's
+        row ids costs no more (many rows, or row ids too sparse for the array)."""
+        if len(rowids) * 16 > len(index.rowids):
+            return None
+        if self._of is not index.live:
+            self._build(index)
+        if self._map is None:
+            return None
+        labels = self.of(index, rowids)
+        return np.unique(labels[labels >= 0])
+
     def _build(self, index: "FaissIndex") -> None:
         self._of, self._map = index.live, None
         span = int(index.rowids.max()) + 1 if len(index.rowids) else 0
