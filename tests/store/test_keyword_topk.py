@@ -158,8 +158,8 @@ def test_frequent_terms_are_decoded_only_where_a_top_document_can_be(corpus, mon
     terms = ["w250", "w1", "w0", "w2"]  # one rare term, three in most documents
     total = c.execute("SELECT count(*) FROM kw_blocks WHERE term IN (?, ?, ?, ?)", terms).fetchone()[0]
     decoded = []
-    real = keyword_decode.decode_many
-    monkeypatch.setattr(keyword_decode, "decode_many", lambda blobs: decoded.append(len(blobs)) or real(blobs))
+    real = keyword_decode.decode_columns
+    monkeypatch.setattr(keyword_decode, "decode_columns", lambda blobs: decoded.append(len(blobs)) or real(blobs))
     assert_same(c, terms, 10)
     assert sum(decoded) < total if total > few else sum(decoded) == total
 

@@ -21,10 +21,19 @@ DL_U2 = 16
 
 def decode_many(blobs: list[bytes]) -> np.ndarray:
     """The postings of `blobs`, block after block (POSTING; each block's sorted by row id)."""
+    rowids, tf, dl = decode_columns(blobs)
+    out = np.empty(len(rowids), dtype=POSTING)
+    out["rowid"], out["tf"], out["dl"] = rowids, tf, dl
+    return out
+
+
+def decode_columns(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row ids int64, tf, dl) of the postings of `blobs`, block after block."""
     if not blobs:
-        return np.zeros(0, dtype=POSTING)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint16)
     if keyword_blocks.FORMAT != FORMAT:
-        return np.concatenate([keyword_blocks.decode(b) for b in blobs])
+        postings = np.concatenate([keyword_blocks.decode(b) for b in blobs])
+        return postings["rowid"].astype(np.int64), postings["tf"], postings["dl"]
     buf = np.frombuffer(b"".join(blobs) + bytes(4), dtype=np.uint8)
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
     base = np.cumsum(lengths) - lengths
@@ -35,26 +44,34 @@ def decode_many(blobs: list[bytes]) -> np.ndarray:
     block = np.repeat(np.arange(len(blobs)), n)
     j = np.arange(int(n.sum())) - starts[block]  # each posting's place in its block
     gap_width = 1 << (flags & 3)
-    w = gap_width[block]
-    gaps = _read(buf, base[block] + HEADER + (j - 1) * w, w)
-    values = np.where(j == 0, first[block], gaps)
+    w = _per_posting(gap_width, block)
+    values = _read(buf, base[block] + (HEADER - w) + j * w, w).astype(np.int64)  # gaps (j = 0: the header's)
+    values[starts] = first
     sums = np.cumsum(values)
-    out = np.empty(len(values), dtype=POSTING)
-    out["rowid"] = sums - (sums[starts] - values[starts])[block]  # first row id, then gaps added
+    rowids = sums - (sums[starts] - first)[block]  # first row id, then gaps added
     tf_at = base + HEADER + (n - 1) * gap_width
     tf, tf_bytes = _tf(buf, flags >> 2 & 3, tf_at, n, starts, block, j)
-    out["tf"] = tf
-    dl_width = np.where(flags & DL_U2, 2, 1)
-    out["dl"] = min_dl[block] + _read(buf, (tf_at + tf_bytes)[block] + j * dl_width[block], dl_width[block])
-    return out
+    dl_width = _per_posting(np.where(flags & DL_U2, 2, 1), block)
+    dl = _read(buf, (tf_at + tf_bytes)[block] + j * dl_width, dl_width) + min_dl[block]
+    return rowids, tf, dl
+
+
+def _per_posting(per_block: np.ndarray, block: np.ndarray):
+    """A block's value for each of its postings; one number when every block has the same."""
+    if (per_block == per_block[0]).all():
+        return int(per_block[0])
+    return per_block[block]
 
 
 def _tf(buf: np.ndarray, mode: np.ndarray, at: np.ndarray, n: np.ndarray, starts: np.ndarray,
         block: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(every posting's tf, each block's bytes of tf): ones, ones with exceptions, or a u1/u2 column."""
-    m = mode[block]
-    width = np.where(m == TF_U2, 2, 1)
-    tf = np.where(m >= TF_U1, _read(buf, at[block] + j * width, width), 1)
+    if (mode >= TF_U1).any():
+        m = mode[block]
+        width = np.where(m == TF_U2, 2, 1)
+        tf = np.where(m >= TF_U1, _read(buf, at[block] + j * width, width), 1)
+    else:
+        tf = np.ones(len(block), dtype=np.int64)
     exceptions = np.where(mode == TF_EXCEPTIONS, buf[at].astype(np.int64), 0)
     if exceptions.any():
         which = np.repeat(np.arange(len(mode)), exceptions)
@@ -66,15 +83,19 @@ def _tf(buf: np.ndarray, mode: np.ndarray, at: np.ndarray, n: np.ndarray, starts
 
 
 def _read(buf: np.ndarray, at: np.ndarray, width) -> np.ndarray:
-    """Little-endian unsigned integers of `width` bytes (1, 2 or 4, per value or for all) at `at`."""
-    width = np.broadcast_to(width, at.shape)
+    """Little-endian unsigned integers of `width` bytes (1, 2 or 4; per value, or one
+    number for all) at `at`."""
+    if isinstance(width, int):  # the common case: one width, fewer passes
+        value = buf[at] if width == 1 else buf[at].astype(np.int64) | buf[at + 1].astype(np.int64) << 8
+        if width == 4:
+            value |= (buf[at + 2].astype(np.int64) | buf[at + 3].astype(np.int64) << 8) << 16
+        return value
     value = buf[at].astype(np.int64)
     two = width >= 2
     if two.any():
-        value |= np.where(two, buf[np.minimum(at + 1, len(buf) - 1)].astype(np.int64) << 8, 0)
+        value |= np.where(two, buf[at + 1].astype(np.int64) << 8, 0)
         four = width == 4
         if four.any():
-            high = buf[np.minimum(at + 2, len(buf) - 1)].astype(np.int64) | \
-                buf[np.minimum(at + 3, len(buf) - 1)].astype(np.int64) << 8
+            high = buf[at + 2].astype(np.int64) | buf[at + 3].astype(np.int64) << 8
             value |= np.where(four, high << 16, 0)
     return value

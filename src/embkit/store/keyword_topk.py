@@ -108,10 +108,9 @@ class _Decoded:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         self.done[which] = True
         b = self.blocks
-        postings = keyword_decode.decode_many([b.blobs[i] for i in which.tolist()])
+        rowids, tf, dl = keyword_decode.decode_columns([b.blobs[i] for i in which.tolist()])
         terms = np.repeat(b.term[which], b.counts[which])
-        rowids = postings["rowid"].astype(np.int64)
-        scores = bm25.term_scores(postings["tf"], postings["dl"], b.avgdl, np.asarray(b.weights)[terms])
+        scores = bm25.term_scores(tf, dl, b.avgdl, np.asarray(b.weights)[terms])
         if self.allowed is not None:
             keep = _isin_sorted(rowids, self.allowed)
             rowids, terms, scores = rowids[keep], terms[keep], scores[keep]
