@@ -112,9 +112,11 @@ def test_version_1_is_migrated_in_place(tmp_path):
     assert len(identity) == 32 and "identity" not in dict(before["meta"])
     keyword = {k: v for k, v in dict(after["meta"]).items() if k.startswith("kw_")}  # the keyword index's (4)
     assert set(keyword) == {"kw_docs", "kw_tokens", "kw_tokenizer", "kw_format"}
+    generation = dict(before["meta"])["generation"]  # the flat index searched then pruned the change log to it
     assert dict(after["meta"]) == {**dict(before["meta"]), "schema_version": str(SCHEMA_VERSION), "identity": identity,
-                                   **keyword}
-    for table in ("spaces", "docs", "changes"):
+                                   "changes_from": generation, **keyword}
+    assert after["changes"] == []
+    for table in ("spaces", "docs"):
         assert after[table] == before[table], table
     assert sorted(after["vectors"]) == sorted(before["vectors"])
     db = raw(path)

@@ -207,9 +207,30 @@ class IndexManager:
             persist.save(self.index, self.folder, self.generation, self.space.name, self.store.identity,
                          newest=self.store.generation, vectors_in_store=True)  # built from the store's vectors
             self.store.prune_changes(self.generation)
-        elif (self.folder / persist.MANIFEST).exists():
-            (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
+        else:
+            if (self.folder / persist.MANIFEST).exists():
+                (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
+            if not self._stopgap and self._building is None:
+                self.store.prune_changes(self._flat_prunes_to())
         self.dirty = False
+
+    def _flat_prunes_to(self) -> int:
+        """How far a flat index (never saved: it needs no change log to load) may prune the
+        log: up to its generation, but not past any saved index of another space or view
+        (they catch up from it). Without this a collection under `auto`'s HNSW threshold
+        kept a log row per written document forever (10.6 bytes a document at 10k)."""
+        upto = self.generation
+        root = self.folder.parent
+        for folder in root.iterdir() if root.is_dir() else []:
+            if folder == self.folder or not folder.is_dir():
+                continue
+            try:
+                manifest = persist.read_manifest(folder)
+            except persist.IndexUnreadable:
+                continue  # rebuilt when next used: it needs no log
+            if manifest is not None and isinstance(manifest.get("generation"), int):
+                upto = min(upto, manifest["generation"])
+        return upto
 
     def _save_or_warn(self) -> None:
         """Save after a build on the way to a search: a folder that cannot be written
