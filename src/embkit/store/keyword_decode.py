@@ -41,37 +41,38 @@ def decode_columns(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     flags = buf[base + 1].astype(np.int64)
     min_dl, first = _read(buf, base + 4, 2), _read(buf, base + 6, 4)
     starts = np.cumsum(n) - n  # each block's first posting in the output
-    block = np.repeat(np.arange(len(blobs)), n)
-    j = np.arange(int(n.sum())) - starts[block]  # each posting's place in its block
+    place = np.arange(int(n.sum()))
     gap_width = 1 << (flags & 3)
-    w = _per_posting(gap_width, block)
-    values = _read(buf, base[block] + (HEADER - w) + j * w, w).astype(np.int64)  # gaps (j = 0: the header's)
+    # posting starts[b] + j of block b: its gap at base + HEADER + (j - 1) * width (j = 0 reads
+    # header bytes, replaced by the first row id), written as a per-block offset plus place * width
+    values = _read_column(buf, base + HEADER - gap_width, gap_width, starts, n, place).astype(np.int64)
     values[starts] = first
     sums = np.cumsum(values)
-    rowids = sums - (sums[starts] - first)[block]  # first row id, then gaps added
+    rowids = sums - np.repeat(sums[starts] - first, n)  # first row id, then gaps added
     tf_at = base + HEADER + (n - 1) * gap_width
-    tf, tf_bytes = _tf(buf, flags >> 2 & 3, tf_at, n, starts, block, j)
-    dl_width = _per_posting(np.where(flags & DL_U2, 2, 1), block)
-    dl = _read(buf, (tf_at + tf_bytes)[block] + j * dl_width, dl_width) + min_dl[block]
+    tf, tf_bytes = _tf(buf, flags >> 2 & 3, tf_at, n, starts, place)
+    dl = _read_column(buf, tf_at + tf_bytes, np.where(flags & DL_U2, 2, 1), starts, n, place) + np.repeat(min_dl, n)
     return rowids, tf, dl
 
 
-def _per_posting(per_block: np.ndarray, block: np.ndarray):
-    """A block's value for each of its postings; one number when every block has the same."""
-    if (per_block == per_block[0]).all():
-        return int(per_block[0])
-    return per_block[block]
+def _read_column(buf: np.ndarray, at: np.ndarray, width: np.ndarray, starts: np.ndarray, n: np.ndarray,
+                 place: np.ndarray) -> np.ndarray:
+    """Each block's column of n values of `width` bytes from its offset `at`, block after block."""
+    if (width == width[0]).all():
+        w = int(width[0])
+        return _read(buf, np.repeat(at - starts * w, n) + place * w, w)
+    w = np.repeat(width, n)
+    return _read(buf, np.repeat(at - starts * width, n) + place * w, w)
 
 
 def _tf(buf: np.ndarray, mode: np.ndarray, at: np.ndarray, n: np.ndarray, starts: np.ndarray,
-        block: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        place: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(every posting's tf, each block's bytes of tf): ones, ones with exceptions, or a u1/u2 column."""
     if (mode >= TF_U1).any():
-        m = mode[block]
-        width = np.where(m == TF_U2, 2, 1)
-        tf = np.where(m >= TF_U1, _read(buf, at[block] + j * width, width), 1)
+        column = _read_column(buf, at, np.where(mode == TF_U2, 2, 1), starts, n, place)
+        tf = np.where(np.repeat(mode >= TF_U1, n), column, 1)
     else:
-        tf = np.ones(len(block), dtype=np.int64)
+        tf = np.ones(len(place), dtype=np.int64)
     exceptions = np.where(mode == TF_EXCEPTIONS, buf[at].astype(np.int64), 0)
     if exceptions.any():
         which = np.repeat(np.arange(len(mode)), exceptions)
