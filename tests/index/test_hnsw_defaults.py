@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import embkit
-from embkit.index import persist
-from embkit.index import spec as spec_module
+from embkit.index import persist, spec as spec_module
 from embkit.index.spec import parse_spec
 
 DIM = 32
