@@ -198,9 +198,11 @@ class IndexManager:
         written: reading the store's vectors costs the same as reading a copy of them."""
         with self._lock:
             self._adopt(wait=True)
-            self._save()
+            self._save(prune_flat=True)
 
-    def _save(self) -> None:
+    def _save(self, prune_flat: bool = False) -> None:
+        """`prune_flat`: a flat index also prunes the change log, which waits for the
+        write lock, so only an explicit save (closing) does it, never a search."""
         if self.index is None or not self.dirty:
             return
         if self.index.kind != "flat" and self.index._faiss is not None:
@@ -210,7 +212,7 @@ class IndexManager:
         else:
             if (self.folder / persist.MANIFEST).exists():
                 (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
-            if not self._stopgap and self._building is None:
+            if prune_flat and not self._stopgap and self._building is None:
                 self.store.prune_changes(self._flat_prunes_to())
         self.dirty = False
 
