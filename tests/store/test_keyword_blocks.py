@@ -119,9 +119,9 @@ def to_old_format(path) -> None:
     8-byte postings, no `kw_format` in meta."""
     db = sqlite3.connect(path / "embkit.db")
     with db:
-        rows = db.execute("SELECT rowid, postings FROM kw_blocks").fetchall()
-        db.executemany("UPDATE kw_blocks SET postings = ? WHERE rowid = ?",
-                       [(kb.decode(p).tobytes(), r) for r, p in rows])
+        rows = db.execute("SELECT term, first, postings FROM kw_blocks").fetchall()
+        db.executemany("UPDATE kw_blocks SET postings = ? WHERE term = ? AND first = ?",
+                       [(kb.decode(p).tobytes(), t, f) for t, f, p in rows])
         db.execute("DELETE FROM meta WHERE key = 'kw_format'")
     db.close()
 
@@ -141,7 +141,7 @@ def test_an_index_in_the_old_format_is_rebuilt_on_open(tmp_path):
     with embkit.open(tmp_path / "c") as again:
         conn = again._store._conn
         assert keyword_sqlite.format_is_current(conn) and not keyword_sqlite.needs_rebuild(conn)
-        assert again._store.meta("kw_format") == kb.FORMAT
+        assert again._store.meta("kw_format") == keyword_sqlite.FORMAT
         for q in queries:  # the same ids and the same float32 scores
             assert [(h.id, h.score) for h in again.search(q, k=50, mode="keyword")] == expected[q]
         by_term, _, _ = keyword_sqlite.postings_of(dict(conn.execute("SELECT rowid, text FROM docs")))

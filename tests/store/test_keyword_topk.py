@@ -180,7 +180,7 @@ def test_after_deletes(seed, share):
 def test_decode_many_equals_decode_block_by_block(corpus):
     assert keyword_decode.FORMAT == keyword_blocks.FORMAT  # else decode_many falls back to decode
     c, _ = corpus
-    blobs = [r[0] for r in c.execute("SELECT postings FROM kw_blocks ORDER BY rowid")]
+    blobs = [r[0] for r in c.execute("SELECT postings FROM kw_blocks ORDER BY term, first")]
     rng = np.random.default_rng(3)
     for size in (1, 2, 17, len(blobs)):
         chosen = [blobs[i] for i in rng.choice(len(blobs), size=size, replace=False)]
