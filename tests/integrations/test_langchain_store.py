@@ -288,3 +288,14 @@ def test_l2_scores_are_negated_distances_and_relevance_maps_them(tmp_path, minil
     relevance = store.similarity_search_with_relevance_scores("the cat sat on the mat", k=2)
     assert [r for _, r in relevance] == pytest.approx([1 + s / np.sqrt(2) for _, s in got])
     assert all(0 <= r <= 1 for _, r in relevance)
+
+
+def test_a_remote_store_makes_its_embeddings_once_and_closes_them():
+    """Review: every read of `.embeddings` (as_retriever reads it) opened an HTTP client
+    that nothing closed."""
+    store = EmbkitVectorStore(url="http://127.0.0.1:9", collection="docs")
+    first = store.embeddings
+    assert store.embeddings is first
+    store.as_retriever()
+    store.close()
+    assert first._remote.server._http.is_closed

@@ -2,6 +2,7 @@
 this map the other, so a search can read the vectors of chosen rows (a filter's) from
 the index's memory (FaissIndex.held_rows) instead of the store."""
 
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,8 +20,15 @@ class LabelMap:
     def __init__(self):
         self._map: np.ndarray | None = None
         self._of: np.ndarray | None = None  # the `live` array the map reflects
+        # Searches run side by side: one building the map must not let another read it half
+        # filled (rows of a filter silently dropped).
+        self._lock = threading.RLock()
 
     def of(self, index: "FaissIndex", rowids: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._of_locked(index, rowids)
+
+    def _of_locked(self, index: "FaissIndex", rowids: np.ndarray) -> np.ndarray:
         if self._of is not index.live:
             self._build(index)
         if self._map is None:  # sparse row ids
@@ -33,11 +41,15 @@ class LabelMap:
         row ids costs no more (many rows, or row ids too sparse for the array)."""
         if len(rowids) * 16 > len(index.rowids):
             return None
+        with self._lock:
+            return self._live_labels_locked(index, rowids)
+
+    def _live_labels_locked(self, index: "FaissIndex", rowids: np.ndarray) -> np.ndarray | None:
         if self._of is not index.live:
             self._build(index)
         if self._map is None:
             return None
-        labels = self.of(index, rowids)
+        labels = self._of_locked(index, rowids)
         return np.unique(labels[labels >= 0])
 
     def _build(self, index: "FaissIndex") -> None:
@@ -51,6 +63,10 @@ class LabelMap:
 
     def added(self, index: "FaissIndex", ids: np.ndarray, before: np.ndarray) -> None:
         """`ids` were appended as the index's last labels; `before`: its `live` until then."""
+        with self._lock:
+            self._added_locked(index, ids, before)
+
+    def _added_locked(self, index: "FaissIndex", ids: np.ndarray, before: np.ndarray) -> None:
         if self._map is None or self._of is not before:  # not built, sparse, or stale: rebuilt when asked
             self._of = None
             return
@@ -66,8 +82,9 @@ class LabelMap:
         self._of = index.live
 
     def removed(self, rowids: np.ndarray) -> None:
-        if self._map is not None:
-            self._map[rowids[rowids < len(self._map)]] = -1
+        with self._lock:
+            if self._map is not None:
+                self._map[rowids[rowids < len(self._map)]] = -1
 
 
 def _labels_by_search(index: "FaissIndex", rowids: np.ndarray) -> np.ndarray:

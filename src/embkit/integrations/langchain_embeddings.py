@@ -43,6 +43,17 @@ class EmbkitEmbeddings(Embeddings):
         self._encoder: Encoder | None = None
         self._remote = RemoteModel(Server(url, key), model) if url is not None else None
 
+    def close(self) -> None:
+        """Close the connection to the server (remote embeddings; nothing to do locally)."""
+        if self._remote is not None:
+            self._remote.server.close()
+
+    def __enter__(self) -> "EmbkitEmbeddings":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"EmbkitEmbeddings(model={self.model!r}" + (f", url={self.url!r})" if self.url else ")")
 

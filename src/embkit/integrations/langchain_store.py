@@ -62,6 +62,7 @@ class EmbkitVectorStore(VectorStore):
         self._embedding, self.metric, self.chunk = embedding, metric, chunk
         self._remote = (url, collection, api_key) if url is not None else None
         self._col = None
+        self._served_embeddings: EmbkitEmbeddings | None = None  # made once: each holds an HTTP client
 
     @property
     def embeddings(self) -> Embeddings | None:
@@ -70,8 +71,10 @@ class EmbkitVectorStore(VectorStore):
         if self._embedding is not None:
             return self._embedding
         if self._remote is not None:
-            url, name, key = self._remote
-            return EmbkitEmbeddings(name, url=url, api_key=key)
+            if self._served_embeddings is None:
+                url, name, key = self._remote
+                self._served_embeddings = EmbkitEmbeddings(name, url=url, api_key=key)
+            return self._served_embeddings
         col = self._collection()
         model = col.space.model if col is not None else DEFAULT_MODEL
         return None if model == "none" else EmbkitEmbeddings(model)
@@ -246,6 +249,9 @@ class EmbkitVectorStore(VectorStore):
         given stays open) or the connection to the server."""
         self._place.close(self._col)
         self._col = None
+        if self._served_embeddings is not None:
+            self._served_embeddings.close()
+            self._served_embeddings = None
 
     # -- the parts ---------------------------------------------------------------------
 

@@ -55,7 +55,12 @@ class Server:
             raise EmbkitError(f"body: cannot be sent as JSON ({e})") from None
         if response.status_code >= 400:
             raise RemoteError(_message(response), response.status_code)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:  # a proxy's page, not embkit's answer
+            raise EmbkitError(
+                f"url: {self.url} answered {response.status_code} without JSON; is it embkit serve?"
+            ) from None
 
     def close(self) -> None:
         self._http.close()

@@ -33,7 +33,8 @@ def stamp(conn: sqlite3.Connection) -> tuple[int, int] | None:
     """The connection's view of the database's state, or None inside a write transaction."""
     if conn.in_transaction:
         return None
-    return conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
+    state = conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
+    return None if conn.in_transaction else state  # a write another thread began meanwhile
 
 
 class FilterCache:
