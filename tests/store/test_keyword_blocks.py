@@ -150,6 +150,36 @@ def test_an_index_in_the_old_format_is_rebuilt_on_open(tmp_path):
             np.testing.assert_array_equal(np.concatenate([kb.decode(p) for (p,) in rows]), want)
 
 
+def test_an_index_without_directories_is_rebuilt_on_open(tmp_path):
+    """A store of the block format before kw_terms (blocks in a rowid table, no
+    directories, no kw_version) gets its index rebuilt on open: directories and all."""
+    from tests.search.test_keyword_incremental import assert_directories_match_the_blocks
+
+    texts = [f"river stone {'cloud ' * (i % 4)}harbor{i % 7} word{i}" for i in range(600)]
+    col = embkit.create(tmp_path / "c", model=None, dim=4)
+    col.add(texts=texts, ids=[f"d{i}" for i in range(600)], vectors=np.ones((600, 4)), chunk=False)
+    expected = {q: [(h.id, h.score) for h in col.search(q, k=50, mode="keyword")] for q in ["cloud", "harbor3 river"]}
+    col.close()
+    db = sqlite3.connect(tmp_path / "c" / "embkit.db")
+    with db:
+        db.execute("CREATE TABLE kw_old (term TEXT NOT NULL, first INTEGER NOT NULL, postings BLOB NOT NULL, "
+                   "UNIQUE (term, first))")
+        db.execute("INSERT INTO kw_old SELECT * FROM kw_blocks")
+        db.execute("DROP TABLE kw_blocks")
+        db.execute("ALTER TABLE kw_old RENAME TO kw_blocks")
+        db.execute("DROP TABLE kw_terms")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'kw_format'", (kb.FORMAT,))
+        db.execute("DELETE FROM meta WHERE key = 'kw_version'")
+    assert keyword_sqlite.needs_rebuild(db)
+    db.close()
+    with embkit.open(tmp_path / "c") as again:
+        conn = again._store._conn
+        assert not keyword_sqlite.needs_rebuild(conn) and again._store.meta("kw_version") is not None
+        assert_directories_match_the_blocks(conn)
+        for q, want in expected.items():
+            assert [(h.id, h.score) for h in again.search(q, k=50, mode="keyword")] == want
+
+
 def test_an_old_format_index_on_a_read_only_store_refuses_keyword_search(tmp_path, monkeypatch):
     """Read-only, the old blocks cannot be rebuilt, and decoding them as the new format
     would score garbage: keyword search says so in one line; dense reads still work."""

@@ -180,6 +180,11 @@ def directory_entry(blob: bytes, key: int) -> bytes:
 def change_directory(directory: bytes, changed: dict[int, bytes | None]) -> bytes:
     """A term's directory (its blocks' headers, in row id order) with the headers of
     the blocks keyed by first row id in `changed` replaced, added, or (None) removed."""
+    keys = sorted(changed)
+    last = int.from_bytes(directory[-4:], "little") if directory else -1
+    if keys[0] >= last:  # most writes: the term's last block changed, blocks after it added
+        kept = directory[:-HEADER.size] if keys[0] == last else directory
+        return kept + b"".join(changed[k] for k in keys if changed[k] is not None)
     fields = np.frombuffer(directory, dtype=_HEADER_FIELDS)
     keys = np.fromiter(changed, dtype=np.int64, count=len(changed))
     keep = ~np.isin(fields["first"].astype(np.int64), keys)
@@ -190,7 +195,7 @@ def change_directory(directory: bytes, changed: dict[int, bytes | None]) -> byte
 
 def directory_df(directory: bytes) -> int:
     """The number of postings of the blocks a directory describes."""
-    return int(headers_of(directory)[0].sum())
+    return int(np.frombuffer(directory, np.uint8)[::HEADER.size].sum(dtype=np.int64)) + len(directory) // HEADER.size
 
 
 def headers_of(directory: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
