@@ -113,32 +113,6 @@ def test_blocks_cover_each_posting_once_after_random_writes(tmp_path, monkeypatc
         np.testing.assert_array_equal(np.concatenate(blocks), expected[term])
 
 
-def assert_directories_match_the_blocks(conn) -> None:
-    """kw_terms holds, for exactly the terms with blocks, their blocks' directory entries
-    in order of first row id and the sum of their postings."""
-    want: dict[str, list[bytes]] = {}
-    counts: dict[str, int] = {}
-    for term, first, blob in conn.execute("SELECT term, first, postings FROM kw_blocks ORDER BY term, first"):
-        want.setdefault(term, []).append(keyword_blocks.directory_entry(blob, first))
-        counts[term] = counts.get(term, 0) + len(keyword_blocks.decode(blob))
-    got = {t: (df, d) for t, df, d in conn.execute("SELECT term, df, directory FROM kw_terms")}
-    assert got == {t: (counts[t], b"".join(e)) for t, e in want.items()}
-
-
-@pytest.mark.parametrize("seed", [7, 8, 9])
-def test_directories_equal_ones_recomputed_from_the_blocks(tmp_path, monkeypatch, seed):
-    monkeypatch.setattr(keyword_sqlite, "BLOCK", 3)  # many blocks a term: splits, merges, emptied blocks
-    for steps in (10, 60):
-        col = embkit.create(tmp_path / f"c{steps}", model=None, dim=4)
-        apply_random_writes(col, random.Random(seed), steps)
-        assert_directories_match_the_blocks(col._store._conn)
-    version = int(col._store.meta("kw_version"))
-    assert version > 0 and version % 2 == 0  # raised twice a write, even between writes
-    col._store.rebuild_keyword()
-    assert_directories_match_the_blocks(col._store._conn)
-    assert int(col._store.meta("kw_version")) > version  # never back: a query compares two reads of it
-
-
 def test_a_write_rewrites_only_the_blocks_its_documents_fall_in(tmp_path, monkeypatch):
     """Deleting two documents far apart touches their two blocks of a common term, not
     every block between them (review: 2,425 block rows rewritten for 2 deletions)."""

@@ -150,15 +150,14 @@ def test_an_index_in_the_old_format_is_rebuilt_on_open(tmp_path):
             np.testing.assert_array_equal(np.concatenate([kb.decode(p) for (p,) in rows]), want)
 
 
-def test_an_index_without_directories_is_rebuilt_on_open(tmp_path):
-    """A store of the block format before kw_terms (blocks in a rowid table, no
-    directories, no kw_version) gets its index rebuilt on open: directories and all."""
-    from tests.search.test_keyword_incremental import assert_directories_match_the_blocks
-
+def test_an_index_in_a_rowid_table_is_rebuilt_clustered_on_open(tmp_path):
+    """A store of the same block bytes in the table layout before (a rowid table with a
+    unique index) gets its index rebuilt on open: the same answers, blocks keyed by term."""
     texts = [f"river stone {'cloud ' * (i % 4)}harbor{i % 7} word{i}" for i in range(600)]
     col = embkit.create(tmp_path / "c", model=None, dim=4)
     col.add(texts=texts, ids=[f"d{i}" for i in range(600)], vectors=np.ones((600, 4)), chunk=False)
     expected = {q: [(h.id, h.score) for h in col.search(q, k=50, mode="keyword")] for q in ["cloud", "harbor3 river"]}
+    blocks = set(col._store._conn.execute("SELECT term, first, postings FROM kw_blocks"))
     col.close()
     db = sqlite3.connect(tmp_path / "c" / "embkit.db")
     with db:
@@ -167,15 +166,15 @@ def test_an_index_without_directories_is_rebuilt_on_open(tmp_path):
         db.execute("INSERT INTO kw_old SELECT * FROM kw_blocks")
         db.execute("DROP TABLE kw_blocks")
         db.execute("ALTER TABLE kw_old RENAME TO kw_blocks")
-        db.execute("DROP TABLE kw_terms")
-        db.execute("UPDATE meta SET value = ? WHERE key = 'kw_format'", (kb.FORMAT,))
-        db.execute("DELETE FROM meta WHERE key = 'kw_version'")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'kw_format'", (kb.FORMAT,))  # what K2's embkit wrote
     assert keyword_sqlite.needs_rebuild(db)
     db.close()
     with embkit.open(tmp_path / "c") as again:
         conn = again._store._conn
-        assert not keyword_sqlite.needs_rebuild(conn) and again._store.meta("kw_version") is not None
-        assert_directories_match_the_blocks(conn)
+        assert not keyword_sqlite.needs_rebuild(conn)
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'kw_blocks'").fetchone()[0]
+        assert "WITHOUT ROWID" in sql
+        assert set(conn.execute("SELECT term, first, postings FROM kw_blocks")) == blocks
         for q, want in expected.items():
             assert [(h.id, h.score) for h in again.search(q, k=50, mode="keyword")] == want
 

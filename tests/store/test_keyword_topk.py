@@ -97,7 +97,6 @@ def few(request, monkeypatch):
     here of more than a few blocks takes the pruned path."""
     if request.param == "pruned":
         monkeypatch.setattr(keyword_topk, "FEW", 4)
-        monkeypatch.setattr(keyword_topk, "PREFETCH", 0)  # no blocks read with the directories: each fetched later
     return keyword_topk.FEW
 
 
@@ -163,75 +162,6 @@ def test_frequent_terms_are_decoded_only_where_a_top_document_can_be(corpus, mon
     monkeypatch.setattr(keyword_decode, "decode_columns", lambda blobs: decoded.append(len(blobs)) or real(blobs))
     assert_same(c, terms, 10)
     assert sum(decoded) < total if total > few else sum(decoded) == total
-
-
-def test_only_the_blocks_decoded_are_read(corpus, monkeypatch, few):
-    monkeypatch.setattr(keyword_topk, "PREFETCH", 0)
-    seen = []
-    real = keyword_topk._search
-    monkeypatch.setattr(keyword_topk, "_search", lambda b, d, k: seen.append((b, d)) or real(b, d, k))
-    assert_same(corpus[0], ["w250", "w1", "w0", "w2"], 10)
-    blocks, decoded = seen[-1]
-    read = np.array([blob is not None for blob in blocks.blobs])
-    np.testing.assert_array_equal(read, decoded.done)
-    assert 0 < read.sum() < len(read) if len(read) > few else read.all()
-
-
-def file_index(path, texts: dict[int, str]) -> sqlite3.Connection:
-    """index(), in a WAL database file another connection can write."""
-    c = sqlite3.connect(path, isolation_level=None)
-    c.execute("PRAGMA journal_mode = WAL")
-    c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    c.execute("BEGIN")
-    keyword_sqlite.create(c)
-    keyword_sqlite.update(c, {}, texts)
-    c.execute("COMMIT")
-    return c
-
-
-def test_a_write_between_a_querys_reads_starts_it_again(tmp_path, monkeypatch):
-    """Another connection commits between the directories' read and a block fetch: the
-    query notices (kw_version) and answers from the new state alone, never a mix."""
-    monkeypatch.setattr(keyword_topk, "PREFETCH", 0)
-    monkeypatch.setattr(keyword_topk, "FEW", 4)
-    texts = skewed_texts(3, 2_000)
-    reader = file_index(tmp_path / "kw.db", texts)
-    writer = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
-    gone = sorted(texts)[::3]
-    added = {max(texts) + 1 + i: "w0 w1 w1 w250" for i in range(300)}
-    fetches = []
-    real = keyword_topk._fetch
-
-    def fetch_after_a_write(*args):
-        if not fetches:
-            writer.execute("BEGIN IMMEDIATE")
-            keyword_sqlite.update(writer, {r: texts[r] for r in gone}, added)
-            writer.execute("COMMIT")
-        fetches.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(keyword_topk, "_fetch", fetch_after_a_write)
-    terms = ["w250", "w1", "w0", "w2"]
-    ids, scores = keyword_sqlite.top_k(reader, terms, 10)
-    after = {**{r: t for r, t in texts.items() if r not in gone}, **added}
-    want_ids, want_scores = exhaustive(index(after), terms, 10)
-    np.testing.assert_array_equal(ids, want_ids)
-    np.testing.assert_allclose(scores, want_scores, rtol=1e-5)
-    assert set(ids.tolist()) & set(added)  # the new documents lead: the answer is the new state's
-    assert len(fetches) > 1  # the first attempt's fetch saw the new kw_version and gave up
-
-
-def test_a_write_under_way_on_the_same_connection_reads_in_one_statement(corpus, monkeypatch):
-    """A query on a connection inside another thread's write (kw_version odd) reads every
-    block of its terms in one statement, as before directories, and fetches none later."""
-    c, _ = corpus
-    monkeypatch.setattr(keyword_topk, "_fetch", lambda *a: pytest.fail("fetched while a write was under way"))
-    c.execute("BEGIN")
-    try:
-        keyword_sqlite._bump_version(c)
-        assert_same(c, ["w250", "w1", "w0", "w2"], 10)
-    finally:
-        c.execute("ROLLBACK")
 
 
 @settings(max_examples=8, deadline=None)

@@ -169,36 +169,3 @@ def last_rowid(blob: bytes) -> int:
     if count == 0:
         return first
     return first + int(np.frombuffer(blob, _WIDTHS[flags & 3], count, HEADER.size).sum(dtype=np.int64))
-
-
-def directory_entry(blob: bytes, key: int) -> bytes:
-    """A block's entry in its term's directory: its header, with the block's key (the
-    `first` it is stored under, which may lie below its first row id) as first row id."""
-    return blob[:HEADER.size - 4] + key.to_bytes(4, "little")
-
-
-def change_directory(directory: bytes, changed: dict[int, bytes | None]) -> bytes:
-    """A term's directory (its blocks' headers, in row id order) with the headers of
-    the blocks keyed by first row id in `changed` replaced, added, or (None) removed."""
-    keys = sorted(changed)
-    last = int.from_bytes(directory[-4:], "little") if directory else -1
-    if keys[0] >= last:  # most writes: the term's last block changed, blocks after it added
-        kept = directory[:-HEADER.size] if keys[0] == last else directory
-        return kept + b"".join(changed[k] for k in keys if changed[k] is not None)
-    fields = np.frombuffer(directory, dtype=_HEADER_FIELDS)
-    keys = np.fromiter(changed, dtype=np.int64, count=len(changed))
-    keep = ~np.isin(fields["first"].astype(np.int64), keys)
-    new = [h for h in changed.values() if h is not None]
-    merged = np.concatenate([fields[keep], np.frombuffer(b"".join(new), dtype=_HEADER_FIELDS)])
-    return merged[np.argsort(merged["first"], kind="stable")].tobytes()
-
-
-def directory_df(directory: bytes) -> int:
-    """The number of postings of the blocks a directory describes."""
-    return int(np.frombuffer(directory, np.uint8)[::HEADER.size].sum(dtype=np.int64)) + len(directory) // HEADER.size
-
-
-def headers_of(directory: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(postings, max tf, min dl, first row id) of each block a directory describes."""
-    fields = np.frombuffer(directory, dtype=_HEADER_FIELDS)
-    return fields["count"].astype(np.int64) + 1, fields["max_tf"], fields["min_dl"], fields["first"]

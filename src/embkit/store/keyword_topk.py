@@ -1,11 +1,10 @@
 """Exact BM25 top-k over a SQLite store's keyword blocks, decoding only the blocks that
 can still hold a top-k document (MaxScore, with each block's own bound).
 
-Each term's directory (kw_terms: its blocks' headers) gives every block's number of
-postings, highest tf, lowest dl and first row id, so before any block is read the query
-knows each term's document frequency (its exact idf), a bound on the score of each
-block's postings, and the row ids each block covers; it then fetches only the blocks it
-decodes. Then:
+Every block's header gives its number of postings, its highest tf and lowest dl and its
+first row id, so before any block is decoded the query knows each term's document
+frequency (its exact idf), a bound on the score of each block's postings, and the row
+ids each block covers. Then:
 
 1. The terms that can add the most (the rare ones, usually) are decoded whole, until
    the bounds of the terms left sum below the k-th best partial score: a document
@@ -17,16 +16,10 @@ decodes. Then:
    the exhaustive computation sums (the very same float64 sum, then float32).
 
 Only what is strictly below the k-th score (by a margin wider than float32's rounding)
-is left out, so ties at the k-th place still resolve by row id.
-
-The directories, the statistics and the blocks fetched later come from several
-statements, each its own snapshot: each also reads `kw_version`, which every write
-raises (keyword_sqlite.update), so a query that saw two versions starts again; one that
-saw a write under way on its own connection (an odd version), or lost RETRIES races,
-reads every block of its terms in one statement instead, as before directories.
+is left out, so ties at the k-th place still resolve by row id. All blocks and
+statistics come from one statement, hence one snapshot.
 """
 
-import json
 import sqlite3
 
 import numpy as np
@@ -37,16 +30,6 @@ EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 FEW = 128  # blocks decoded at once without looking further: every block of a small query
 PROMISING = 2  # times k: candidates looked up first, to raise the floor
 SLACK = 1e-5  # relative margin: a float32 score rounds by ~6e-8, so a bound this far below is surely below
-RETRIES = 3  # queries started again after a write came between their reads
-PREFETCH = 4096  # a term of at most this many postings has its blocks read with its directory
-STATS = "SELECT key, NULL, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens', 'kw_version')"
-# The blocks wanted, as a JSON list of [term, first] (a row's place in it comes back as j.key).
-FETCH = ("SELECT j.key, b.postings FROM json_each(?) j JOIN kw_blocks b ON b.term = json_extract(j.value, '$[0]') "
-         "AND b.first = json_extract(j.value, '$[1]') UNION ALL SELECT -1, value FROM meta WHERE key = 'kw_version'")
-
-
-class _Stale(Exception):
-    """A write came between two reads of one query."""
 
 
 def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
@@ -59,106 +42,43 @@ def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
     repeats = dict.fromkeys(terms, 0)
     for term in terms:
         repeats[term] += 1
-    allowed = None if allow is None else np.unique(np.asarray(allow, dtype=np.int64))
-    for _ in range(RETRIES):
-        try:
-            blocks = _from_directories(conn, repeats)
-            if blocks is not None:
-                return _search(blocks, _Decoded(blocks, allowed), k) if blocks.blobs else EMPTY
-            break
-        except _Stale:
-            continue
-    blocks = _from_every_block(conn, repeats)
-    return _search(blocks, _Decoded(blocks, allowed), k) if blocks.blobs else EMPTY
-
-
-def _from_directories(conn: sqlite3.Connection, repeats: dict[str, int]) -> "_Blocks | None":
-    """The query terms' blocks as their directories describe them, those of the rare
-    terms (df <= PREFETCH, decoded whole anyway) already fetched with them, in one
-    statement (None if a write is under way on this connection)."""
-    rows = conn.execute(
-        "SELECT t.term, t.directory, b.first, b.postings FROM kw_terms t LEFT JOIN kw_blocks b "
-        f"ON b.term = t.term AND t.df <= {PREFETCH} WHERE t.term IN ({','.join('?' * len(repeats))}) "
-        "UNION ALL SELECT key, NULL, NULL, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens', 'kw_version')",
-        list(repeats)).fetchall()
-    stats = {r[0]: int(r[3]) for r in rows if r[1] is None}
-    version = stats.get("kw_version", 0)
-    if version % 2:
-        return None
-    directories = {r[0]: r[1] for r in rows if r[1] is not None}
-    present = {t: times for t, times in repeats.items() if t in directories}  # query order
-    blocks = _Blocks(list(present), [directories[t] for t in present], list(present.values()), stats)
-    if present:
-        where = {t: i for i, t in enumerate(present)}
-        blocks.place([(where[r[0]], r[2], r[3]) for r in rows if r[2] is not None])
-        blocks.fetch = lambda which: _fetch(conn, blocks, which, version)
-    return blocks
-
-
-def _from_every_block(conn: sqlite3.Connection, repeats: dict[str, int]) -> "_Blocks":
-    """The query terms' blocks, every one fetched, and the statistics: one statement."""
+    # One statement, so the postings and the statistics come from the same snapshot.
     rows = conn.execute(
         f"SELECT term, first, postings FROM kw_blocks WHERE term IN ({','.join('?' * len(repeats))}) "
-        f"UNION ALL {STATS}", list(repeats)).fetchall()
-    stats = {r[0]: int(r[2]) for r in rows if r[1] is None}
+        "UNION ALL SELECT key, 0, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')",
+        list(repeats)).fetchall()
+    stats = {r[0]: int(r[2]) for r in rows if isinstance(r[2], str)}
+    n_docs, n_tokens = stats.get("kw_docs", 0), stats.get("kw_tokens", 0)
+    if n_docs == 0:
+        return EMPTY
     by_term: dict[str, list[tuple[int, bytes]]] = {}
     for term, first, blob in rows:
-        if first is not None:
+        if not isinstance(blob, str):
             by_term.setdefault(term, []).append((first, blob))
     present = {t: times for t, times in repeats.items() if t in by_term}  # query order
-    per_term = [sorted(by_term[t]) for t in present]
-    directories = [b"".join(keyword_blocks.directory_entry(blob, first) for first, blob in x) for x in per_term]
-    blocks = _Blocks(list(present), directories, list(present.values()), stats)
-    blocks.blobs = [blob for x in per_term for _, blob in x]
-    return blocks
-
-
-def _fetch(conn: sqlite3.Connection, blocks: "_Blocks", which: np.ndarray, version: int) -> None:
-    """Blocks `which` (indexes) not fetched yet read into blocks.blobs, in one statement
-    (always the same text, so SQLite's statement cache keeps it compiled) that also
-    checks that no write came since the directories were read."""
-    which = [i for i in which.tolist() if blocks.blobs[i] is None]
-    if not which:
-        return
-    wanted = json.dumps([[blocks.names[t], s] for t, s in zip(blocks.term[which].tolist(),
-                                                               blocks.starts[which].tolist())])
-    rows = conn.execute(FETCH, (wanted,)).fetchall()
-    if [int(r[1]) for r in rows if r[0] < 0] != [version] or len(rows) != len(which) + 1:
-        raise _Stale()
-    for at, blob in rows:
-        if at >= 0:
-            blocks.blobs[which[at]] = blob
+    if not present:
+        return EMPTY
+    blocks = _Blocks([sorted(by_term[t]) for t in present], list(present.values()), n_docs, n_tokens / n_docs)
+    allowed = None if allow is None else np.unique(np.asarray(allow, dtype=np.int64))
+    return _search(blocks, _Decoded(blocks, allowed), k)
 
 
 class _Blocks:
-    """Every block of the query's terms, in one table: whose, where, and bounds (from
-    the terms' directories); `blobs` holds those fetched so far (None: not yet)."""
+    """Every block of the query's terms, in one table: whose, where, and bounds (headers only)."""
 
-    def __init__(self, names: list[str], directories: list[bytes], times: list[int], stats: dict[str, int]):
-        n_docs, n_tokens = stats.get("kw_docs", 0), stats.get("kw_tokens", 0)
-        avgdl = n_tokens / n_docs if n_docs else 1.0
-        sizes = np.array([len(d) // keyword_blocks.HEADER.size for d in directories], dtype=np.int64)
-        self.blobs: list[bytes | None] = [None] * int(sizes.sum())
-        self.names, self.fetch = names, None
-        if not directories:
-            return  # no term of the query is in the index: top_k returns at once
+    def __init__(self, per_term: list[list[tuple[int, bytes]]], times: list[int], n_docs: int, avgdl: float):
+        self.blobs = [blob for blocks in per_term for _, blob in blocks]
+        sizes = np.array([len(blocks) for blocks in per_term], dtype=np.int64)
         self.offsets = np.cumsum(sizes) - sizes  # each term's first block
-        self.term = np.repeat(np.arange(len(directories)), sizes)
-        self.counts, max_tf, min_dl, starts = keyword_blocks.headers_of(b"".join(directories))
+        self.term = np.repeat(np.arange(len(per_term)), sizes)
+        self.counts, max_tf, min_dl, starts = keyword_blocks.headers(self.blobs)
         self.starts = starts.astype(np.int64)
-        self.keys = (self.term << 32) + self.starts  # (term, first row id), ascending: a block's place
         df = np.add.reduceat(self.counts, self.offsets)
         self.weights = [bm25.idf(n_docs, int(d)) * t for d, t in zip(df.tolist(), times)]
         self.avgdl = avgdl
         self.bounds = bm25.term_scores(max_tf, min_dl, avgdl, np.asarray(self.weights)[self.term])
         self.tops = np.maximum.reduceat(self.bounds, self.offsets)  # the most each term can add
         self.sizes = sizes
-
-    def place(self, rows: list[tuple[int, int, bytes]]) -> None:
-        """Fetched blocks, given as (term index, first, blob), into `blobs`."""
-        keys = np.array([(t << 32) + first for t, first, _ in rows], dtype=np.int64)
-        for i, (_, _, blob) in zip(np.searchsorted(self.keys, keys).tolist(), rows):
-            self.blobs[i] = blob
 
     def of(self, term: int) -> np.ndarray:
         """The indexes of `term`'s blocks."""
@@ -188,8 +108,6 @@ class _Decoded:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         self.done[which] = True
         b = self.blocks
-        if b.fetch is not None:
-            b.fetch(which)
         rowids, tf, dl = keyword_decode.decode_columns([b.blobs[i] for i in which.tolist()])
         terms = np.repeat(b.term[which], b.counts[which])
         scores = bm25.term_scores(tf, dl, b.avgdl, np.asarray(b.weights)[terms])
