@@ -55,6 +55,7 @@ class IndexManager:
         self.index: FaissIndex | None = None
         self.generation = -1  # store generation the in-memory index reflects
         self.dirty = False  # changed since last saved
+        self._prune_pending = False  # a flat index saved on a search's way left the change log to closing
         self._building: _Build | None = None
         self._stopgap = False  # `index` is a flat stand-in while (or since) a build failed to finish
         self._lock = threading.RLock()  # searches in several threads share one index
@@ -203,7 +204,7 @@ class IndexManager:
     def _save(self, prune_flat: bool = False) -> None:
         """`prune_flat`: a flat index also prunes the change log, which waits for the
         write lock, so only an explicit save (closing) does it, never a search."""
-        if self.index is None or not self.dirty:
+        if self.index is None or not (self.dirty or (prune_flat and self._prune_pending)):
             return
         if self.index.kind != "flat" and self.index._faiss is not None:
             persist.save(self.index, self.folder, self.generation, self.space.name, self.store.identity,
@@ -212,8 +213,10 @@ class IndexManager:
         else:
             if (self.folder / persist.MANIFEST).exists():
                 (self.folder / persist.MANIFEST).unlink()  # an older non-flat state is no longer wanted
-            if prune_flat and not self._stopgap and self._building is None:
-                self.store.prune_changes(self._flat_prunes_to())
+            if not self._stopgap and self._building is None:
+                if prune_flat:
+                    self.store.prune_changes(self._flat_prunes_to())
+                self._prune_pending = not prune_flat
         self.dirty = False
 
     def _flat_prunes_to(self) -> int:
