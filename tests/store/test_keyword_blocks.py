@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import embkit
-from embkit.store import keyword_blocks as kb
-from embkit.store import keyword_sqlite
+from embkit.store import keyword_blocks as kb, keyword_sqlite
 
 GAPS = {"u1": [1, 255], "u2": [1, 256, 65535], "u4": [1, 65536]}  # gap lists that need each width
 N = 24
