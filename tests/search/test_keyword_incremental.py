@@ -10,6 +10,7 @@ import pytest
 
 import embkit
 from embkit.store import keyword_blocks, keyword_sqlite
+from embkit.store.keyword_terms import tokenize
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicron sigma tau "
          "upsilon omega river stone cloud harbor").split()
@@ -89,6 +90,26 @@ def test_incremental_equals_a_fresh_build(backend, seed, monkeypatch):
         np.testing.assert_allclose([h.score for h in again], [h.score for h in before[query]], atol=1e-6)
     assert col._store.keyword_stats()["docs"] == fresh._store.keyword_stats()["docs"]
     assert col._store.keyword_stats()["tokens"] == fresh._store.keyword_stats()["tokens"]
+
+
+def test_postings_of_counts_each_texts_terms():
+    """A write's postings are each document's terms as `tokenize` gives them, counted:
+    tf per (term, document), dl the document's number of terms; documents without terms
+    (empty, stopwords, punctuation) hold none and do not count."""
+    rng = random.Random(4)
+    texts = {r: text(rng) for r in range(1, 400, 3)} | {500: "", 501: None, 502: "Running runs ran, RUN! the"}
+    by_term, docs, tokens = keyword_sqlite.postings_of(texts)
+    want: dict[str, list[tuple[int, int, int]]] = {}
+    for rowid in sorted(r for r, t in texts.items() if t):
+        terms = tokenize([texts[rowid]])[0]
+        for term in sorted(set(terms)):
+            want.setdefault(term, []).append((rowid, terms.count(term), len(terms)))
+    assert sorted(by_term) == sorted(want)
+    for term, rows in want.items():
+        assert by_term[term].tolist() == rows, term
+    lengths = [len(tokenize([t])[0]) for t in texts.values() if t]
+    assert (docs, tokens) == (sum(1 for n in lengths if n), sum(lengths))
+    assert by_term["run"].tolist() == [(502, 3, 4)]  # "ran" is a term of its own; "the" a stopword
 
 
 def test_blocks_cover_each_posting_once_after_random_writes(tmp_path, monkeypatch):

@@ -81,6 +81,26 @@ def test_a_full_block_and_past_it():
         kb.encode(p[:0])
 
 
+def test_encode_many_gives_each_blocks_own_encoding():
+    """Blocks encoded together (a write's new terms) are byte for byte what encoding
+    each alone gives: every width combination, single postings of each tf form, full
+    blocks, and random small blocks side by side in one call."""
+    rng = np.random.default_rng(5)
+    blocks = [make(*c) for c in itertools.product(GAPS, ["ones", "exceptions", "u1", "u2"], ["u1", "u2"])]
+    blocks += [postings([9], [tf], [dl]) for tf, dl in [(1, 0), (2, 65535), (255, 3), (256, 7), (65535, 1)]]
+    blocks.append(postings(np.arange(kb.MAX_POSTINGS) * 70_000, rng.integers(1, 3, kb.MAX_POSTINGS),
+                           rng.integers(1, 300, kb.MAX_POSTINGS)))
+    for _ in range(300):
+        n = int(rng.integers(1, 12))
+        blocks.append(postings(np.sort(rng.choice(2**32 - 1, n, replace=False)),
+                               rng.choice([1, 1, 1, 1, 2, 3, 300], n), rng.integers(5, [40, 400][n % 2], n)))
+    starts = np.cumsum([0] + [len(b) for b in blocks[:-1]]).tolist()
+    assert kb.encode_many(kb.join(blocks), starts) == [kb.encode(b) for b in blocks]
+    assert kb.encode_many(blocks[0][:0], []) == []
+    with pytest.raises(ValueError, match="1 to 256"):
+        kb.encode_many(blocks[-1], [0, 0])
+
+
 def test_append_splices_what_an_encoding_of_the_whole_decodes_to():
     """Every split of random blocks: the spliced block decodes to the whole, with the
     same bounds; None where the new postings need another width (then the caller

@@ -59,6 +59,57 @@ def encode(postings: np.ndarray) -> bytes:
                      spread.astype("<u2" if dl_flag else "<u1").tobytes()])
 
 
+def encode_many(postings: np.ndarray, starts: list[int]) -> list[bytes]:
+    """`encode` of each block postings[starts[i]:starts[i + 1]] (the last to the end),
+    the same bytes, with every block's widths and forms chosen in a few vector
+    operations over all of them: a write encodes thousands of small blocks (its new
+    terms'), where numpy's calls per block cost more than the encoding."""
+    if not starts:
+        return []
+    at = np.asarray(starts, dtype=np.int64)
+    n = np.diff(at, append=len(postings))
+    if at[0] != 0 or n.min() < 1 or n.max() > MAX_POSTINGS:
+        raise ValueError(f"starts: blocks of 1 to {MAX_POSTINGS} postings covering all, got sizes {n.min()}..{n.max()}")
+    block_of = np.repeat(np.arange(len(at)), n)
+    rowids, tf, dl = postings["rowid"].astype(np.int64), postings["tf"], postings["dl"]
+    gaps = np.diff(rowids, prepend=0)
+    gaps[at] = 0  # a block's first posting has no gap
+    max_gap, max_tf, min_tf = np.maximum.reduceat(gaps, at), np.maximum.reduceat(tf, at), np.minimum.reduceat(tf, at)
+    gap_code = (max_gap > 0xFF).astype(np.int64) + (max_gap > 0xFFFF)
+    min_dl = np.minimum.reduceat(dl, at)
+    spread = dl - min_dl[block_of]
+    dl_u2 = np.maximum.reduceat(spread, at) > 0xFF
+    other = tf != 1
+    exceptions = np.add.reduceat(other.astype(np.int64), at)
+    tf_mode = np.where((max_tf == 1) & (min_tf == 1), _TF_ONES, np.where(
+        max_tf > 0xFF, _TF_U2, np.where(1 + 2 * exceptions < n, _TF_EXCEPTIONS, _TF_U1)))
+    head = np.empty(len(at), dtype=_HEADER_FIELDS)
+    head["count"], head["max_tf"], head["min_dl"], head["first"] = n - 1, max_tf, min_dl, rowids[at]
+    head["flags"] = gap_code | tf_mode << 2 | np.where(dl_u2, _DL_U2, 0)
+    heads = head.tobytes()
+    kept = np.delete(gaps, at)  # block i's gaps are kept[at[i] - i : at[i] + n[i] - i - 1]
+    gap_bytes = [kept.astype(w).tobytes() if (gap_code == c).any() else b"" for c, w in enumerate(_WIDTHS)]
+    where = np.flatnonzero(other)
+    positions = (where - at[block_of[where]]).astype("<u1").tobytes()
+    values = tf[where].astype("<u1").tobytes()
+    tf1, tf2 = tf.astype("<u1").tobytes(), tf.astype("<u2").tobytes()
+    dl1, dl2 = spread.astype("<u1").tobytes(), spread.astype("<u2").tobytes()
+    first_exception = (np.cumsum(exceptions) - exceptions).tolist()
+    out = []
+    for i, (s, k, g, m, wide, x0, x) in enumerate(zip(at.tolist(), n.tolist(), gap_code.tolist(), tf_mode.tolist(),
+                                                     dl_u2.tolist(), first_exception, exceptions.tolist())):
+        w = 1 << g
+        if m == _TF_ONES:
+            tf_bytes = b""
+        elif m == _TF_EXCEPTIONS:
+            tf_bytes = bytes([x]) + positions[x0:x0 + x] + values[x0:x0 + x]
+        else:
+            tf_bytes = tf1[s:s + k] if m == _TF_U1 else tf2[2 * s:2 * (s + k)]
+        out.append(b"".join([heads[10 * i:10 * i + 10], gap_bytes[g][(s - i) * w:(s + k - i - 1) * w], tf_bytes,
+                             dl2[2 * s:2 * (s + k)] if wide else dl1[s:s + k]]))
+    return out
+
+
 def _width_code(largest: int) -> int:
     return 0 if largest <= 0xFF else 1 if largest <= 0xFFFF else 2
 
@@ -110,21 +161,22 @@ def append(blob: bytes, postings: np.ndarray, limit: int, last: int | None = Non
     (then decode and encode)."""
     count, flags, max_tf, min_dl, first = HEADER.unpack_from(blob)
     n, k = count + 1, len(postings)
-    gap_type, tf_mode, dl_type = _WIDTHS[flags & 3], flags >> 2 & 3, _WIDTHS[1 if flags & _DL_U2 else 0]
-    # Python ints: a write appends a posting or a few to most blocks, where numpy's calls cost more
-    rowids, tf = postings["rowid"].tolist(), postings["tf"].tolist()
-    dl = [d - min_dl for d in postings["dl"].tolist()]
-    gaps = [b - a for a, b in zip([last_rowid(blob) if last is None else last] + rowids, rowids)]
-    new_tf = max(tf)
-    if n + k > min(limit, MAX_POSTINGS) or max(gaps) >= 256 ** gap_type.itemsize or min(dl) < 0 \
-            or max(dl) >= 256 ** dl_type.itemsize:
+    if n + k > min(limit, MAX_POSTINGS):
         return None
-    gaps_end = HEADER.size + count * gap_type.itemsize
-    tf_end = len(blob) - n * dl_type.itemsize
+    gap_size, tf_mode, dl_size = 1 << (flags & 3), flags >> 2 & 3, 2 if flags & _DL_U2 else 1
+    # Python ints and bytes: a write appends a posting or a few to most blocks, where numpy's calls cost more
+    rowids, tf, dl = postings["rowid"].tolist(), postings["tf"].tolist(), postings["dl"].tolist()
+    gaps = [b - a for a, b in zip([last_rowid(blob) if last is None else last] + rowids, rowids)]
+    dl = [d - min_dl for d in dl]
+    new_tf = max(tf)
+    if max(gaps) >= 256 ** gap_size or min(dl) < 0 or max(dl) >= 256 ** dl_size:
+        return None
+    gaps_end = HEADER.size + count * gap_size
+    tf_end = len(blob) - n * dl_size
     if tf_mode == _TF_ONES and new_tf == 1 and min(tf) == 1:
         tf_bytes = b""
     elif tf_mode == _TF_U1 and new_tf <= 0xFF or tf_mode == _TF_U2:
-        tf_bytes = blob[gaps_end:tf_end] + np.array(tf, "<u1" if tf_mode == _TF_U1 else "<u2").tobytes()
+        tf_bytes = blob[gaps_end:tf_end] + _packed(tf, 1 if tf_mode == _TF_U1 else 2)
     elif tf_mode == _TF_EXCEPTIONS and new_tf <= 0xFF:
         e, where = blob[gaps_end], [i for i, t in enumerate(tf) if t != 1]
         if 1 + 2 * (e + len(where)) >= n + k:
@@ -135,8 +187,16 @@ def append(blob: bytes, postings: np.ndarray, limit: int, last: int | None = Non
     else:
         return None  # a change of tf form: encode chooses again
     header = HEADER.pack(n + k - 1, flags, max(max_tf, new_tf), min_dl, first)
-    return b"".join([header, blob[HEADER.size:gaps_end], np.array(gaps, gap_type).tobytes(), tf_bytes,
-                     blob[tf_end:], np.array(dl, dl_type).tobytes()])
+    return b"".join([header, blob[HEADER.size:gaps_end], _packed(gaps, gap_size), tf_bytes,
+                     blob[tf_end:], _packed(dl, dl_size)])
+
+
+def _packed(values: list[int], size: int) -> bytes:
+    """`values` (each fits) as little-endian unsigned integers of `size` bytes."""
+    return bytes(values) if size == 1 else struct.pack(f"<{len(values)}{_STRUCT_CODES[size]}", *values)
+
+
+_STRUCT_CODES = {2: "H", 4: "I"}
 
 
 def bounds(blob: bytes) -> tuple[int, int]:
@@ -168,4 +228,7 @@ def last_rowid(blob: bytes) -> int:
     count, flags, _, _, first = HEADER.unpack_from(blob)
     if count == 0:
         return first
-    return first + int(np.frombuffer(blob, _WIDTHS[flags & 3], count, HEADER.size).sum(dtype=np.int64))
+    size = 1 << (flags & 3)
+    if size == 1:
+        return first + sum(blob[HEADER.size:HEADER.size + count])  # bytes are their values: no numpy call
+    return first + sum(struct.unpack_from(f"<{count}{_STRUCT_CODES[size]}", blob, HEADER.size))

@@ -29,9 +29,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import EmbkitError
-from . import bm25, keyword_blocks, keyword_topk
+from . import bm25, keyword_blocks, keyword_decode, keyword_topk
 from .keyword_blocks import POSTING
-from .keyword_terms import DESCRIPTION, tokenize_ids
+from .keyword_terms import DESCRIPTION, term_ids
 
 BLOCK = keyword_blocks.MAX_POSTINGS  # postings per block (~770 bytes for short texts); a write rewrites little
 MAX_ROWID = 2**32 - 1
@@ -53,22 +53,20 @@ def postings_of(texts: Mapping[int, str | None]) -> tuple[dict[str, np.ndarray],
     rowids = sorted(r for r, t in texts.items() if t)
     if rowids and rowids[-1] > MAX_ROWID:
         raise EmbkitError(f"rowid: the keyword index takes row ids up to {MAX_ROWID}, got {rowids[-1]}")
-    ids, terms = tokenize_ids([texts[r] for r in rowids])
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    if not lengths.any():
+    term_of, doc_of, terms = term_ids([texts[r] for r in rowids])
+    lengths = np.bincount(doc_of, minlength=len(rowids))  # each document's terms
+    if not len(term_of):
         return {}, 0, 0
-    doc_of = np.repeat(np.arange(len(ids)), lengths)  # each token's document (by position in rowids)
-    term_of = np.fromiter((t for x in ids for t in x), dtype=np.int64, count=int(lengths.sum()))
-    pairs, tf = np.unique(term_of * len(ids) + doc_of, return_counts=True)  # term-major, then document
-    term_ids, docs = np.divmod(pairs, len(ids))
+    pairs, tf = np.unique(term_of * len(rowids) + doc_of, return_counts=True)  # term-major, then document
+    term_id, docs = np.divmod(pairs, len(rowids))
     dl = np.minimum(lengths, bm25.MAX_COUNT)
     postings = np.empty(len(pairs), dtype=POSTING)
     postings["rowid"] = np.asarray(rowids, dtype=np.int64)[docs]
     postings["tf"] = np.minimum(tf, bm25.MAX_COUNT)
     postings["dl"] = dl[docs]
-    cuts = np.flatnonzero(np.diff(term_ids)) + 1
+    cuts = np.flatnonzero(np.diff(term_id)) + 1
     starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(pairs)]])
-    by_term = {terms[term_ids[a]]: postings[a:b] for a, b in zip(starts.tolist(), ends.tolist())}
+    by_term = {terms[t]: postings[a:b] for t, a, b in zip(term_id[starts].tolist(), starts.tolist(), ends.tolist())}
     with_terms = lengths > 0
     return by_term, int(with_terms.sum()), int(dl[with_terms].sum())
 
@@ -81,13 +79,15 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     writes = _Writes()
     nothing = np.zeros(0, dtype=POSTING)
     last = _last_blocks(c, [t for t in added if t not in removed])
+    pending: list[tuple[str, int | None, bytes | None, np.ndarray]] = []  # blocks to encode, all at once
     for term in sorted(removed.keys() | added.keys()):
         block = last.get(term)
         end = None if block is None else keyword_blocks.last_rowid(block[1])
         if term in last and (end is None or end < int(added[term]["rowid"][0])):
-            _append(term, block, end, added[term], writes)  # only new documents, after all the term's others
+            _append(term, block, end, added[term], writes, pending)  # only new documents, after all the term's others
         else:
-            _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), writes)
+            _rewrite(c, term, removed.get(term, nothing)["rowid"], added.get(term, nothing), pending)
+    _store_blocks(pending, writes)
     # Deletes before inserts, since (term, first) is unique; a block that keeps its key is
     # updated in place, so its row stays in its page instead of leaving a hole there.
     c.executemany("DELETE FROM kw_blocks WHERE term = ? AND first = ?", writes.deletes)
@@ -120,20 +120,20 @@ def _last_blocks(c: sqlite3.Connection, terms: list[str]) -> dict[str, tuple[int
 
 
 def _append(term: str, last: tuple[int, bytes] | None, end: int | None, added: np.ndarray,
-            writes: "_Writes") -> None:
+            writes: "_Writes", pending: list) -> None:
     """New postings after all of `term`'s others (the last of which is `end`): its last
-    block filled, then new blocks."""
+    block filled, then new blocks (put in `pending` for `_store_blocks`)."""
     if last is None:
-        _store_block(term, None, added, writes)
+        pending.append((term, None, None, added))
     elif (spliced := keyword_blocks.append(last[1], added, BLOCK, end)) is not None:
         writes.updates.append((spliced, term, last[0]))  # the common case: no decoding
     else:
-        _store_block(term, last[0], keyword_blocks.join([keyword_blocks.decode(last[1]), added]), writes)
+        pending.append((term, last[0], last[1], added))  # the block decoded and encoded with them
 
 
-def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, writes: _Writes) -> None:
-    """The blocks of `term` that the row ids `gone` and `added` fall in, each rewritten
-    without `gone` and with `added` (split if it grows past BLOCK, dropped if emptied);
+def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarray, pending: list) -> None:
+    """The blocks of `term` that the row ids `gone` and `added` fall in, each to be
+    rewritten without `gone` and with `added` (put in `pending` for `_store_blocks`);
     the term's other blocks are left alone. Both arrays are sorted by row id."""
     touched = np.union1d(gone, added["rowid"]).astype(np.int64)
     covering = np.array([r[0] if r[0] is not None else -1 for r in c.execute(
@@ -150,16 +150,46 @@ def _rewrite(c: sqlite3.Connection, term: str, gone: np.ndarray, added: np.ndarr
         current = keyword_blocks.decode(blocks[key]) if key in blocks else np.zeros(0, dtype=POSTING)
         both = keyword_blocks.join([current[~np.isin(current["rowid"], mine)], added[np.isin(added["rowid"], mine)]])
         merged = both[np.argsort(both["rowid"], kind="stable")]
-        _store_block(term, None if key < 0 else key, merged, writes)
+        pending.append((term, None if key < 0 else key, None, merged))
 
 
-def _store_block(term: str, key: int | None, merged: np.ndarray, writes: _Writes) -> None:
-    """`merged` postings (sorted by row id) in place of the block keyed `key` (None: a
-    term's first block): kept under its key (its first posting may lie below it only for
-    the term's first block, which then takes that posting's row id), split when longer
-    than BLOCK."""
-    chunks = [keyword_blocks.encode(merged[i:i + BLOCK]) for i in range(0, len(merged), BLOCK)]
-    firsts = [int(r) for r in merged["rowid"][::BLOCK]]
+def _store_blocks(pending: list[tuple[str, int | None, bytes | None, np.ndarray]], writes: _Writes) -> None:
+    """Each (term, key, block, postings) of `pending`: the postings of `block` (if not
+    None) followed by `postings`, sorted by row id, stored by `_store_block`. All the
+    blocks are decoded in one call and encoded in one (keyword_decode.decode_many,
+    keyword_blocks.encode_many): a write has thousands, mostly small (its new terms')."""
+    old = [blob for _, _, blob, _ in pending if blob is not None]
+    decoded, d = keyword_decode.decode_many(old), 0
+    counts = iter(keyword_blocks.headers(old)[0].tolist() if old else [])
+    parts, sizes = [], []
+    for _, _, blob, postings in pending:
+        if blob is not None:
+            size = next(counts)
+            parts.append(decoded[d:d + size])
+            d += size
+            sizes.append(size + len(postings))
+        else:
+            sizes.append(len(postings))
+        parts.append(postings)
+    everything = keyword_blocks.join(parts) if parts else np.zeros(0, dtype=POSTING)
+    starts, at = [], 0
+    for size in sizes:
+        starts.extend(range(at, at + size, BLOCK))
+        at += size
+    blobs = keyword_blocks.encode_many(everything, starts)
+    firsts = everything["rowid"][starts].tolist()
+    i = 0
+    for (term, key, _, _), size in zip(pending, sizes):
+        count = -(-size // BLOCK)
+        _store_block(term, key, blobs[i:i + count], firsts[i:i + count], writes)
+        i += count
+
+
+def _store_block(term: str, key: int | None, chunks: list[bytes], firsts: list[int], writes: _Writes) -> None:
+    """The blocks `chunks` (encoded postings sorted by row id, of first row ids `firsts`)
+    in place of the block keyed `key` (None: a term's first block): kept under its key
+    (its first posting may lie below it only for the term's first block, which then
+    takes that posting's row id), the rest inserted; the block deleted if none."""
     if chunks and key is not None and firsts[0] >= key:
         firsts[0] = key  # the block keeps covering what it covered
     if key is not None and (not chunks or firsts[0] != key):

@@ -11,7 +11,9 @@ stem (or None for a stopword) is remembered across calls, so a word is stemmed o
 
 import re
 import threading
+from itertools import chain
 
+import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
@@ -34,27 +36,29 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
-def _words(texts: list[str]) -> tuple[list[list[str]], dict[str, str | None]]:
-    """Each text's lowercased words, and the stem of every word among them."""
+def _words(texts: list[str]) -> tuple[list[list[str]], dict[str, str | None], set[str]]:
+    """Each text's lowercased words, the stem of every word among them, and the set of
+    those words."""
     global _stems
     words = [_split(text.lower()) for text in texts]
+    distinct = set().union(*words)
     stems = _stems
-    new = {w for ws in words for w in ws if w not in stems}
+    new = distinct.difference(stems)
     if new:
         if len(stems) + len(new) > MAX_REMEMBERED:
             # A new dict, never a cleared one: another thread may be reading the old.
             stems = _stems = {}
-            new = {w for ws in words for w in ws}
+            new = distinct
         plain = sorted(new - _stopwords)
         stems.update(zip(plain, _stemmer().stemWords(plain)))
         stems.update(dict.fromkeys(new & _stopwords))
-    return words, stems
+    return words, stems, distinct
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """The stemmed terms of each text, in order, stopwords left out (a text of only
     stopwords or punctuation gives an empty list)."""
-    words, stems = _words(list(texts))
+    words, stems, _ = _words(list(texts))
     return [[s for s in map(stems.get, ws) if s is not None] for ws in words]
 
 
@@ -63,8 +67,15 @@ def tokenize_terms(text: str) -> list[str]:
     return tokenize([text])[0]
 
 
-def tokenize_ids(texts: list[str]) -> tuple[list[list[int]], list[str]]:
-    """(each text's terms as ids, the term of each id): for indexing many texts at once."""
-    ids: dict[str, int] = {}
-    out = [[ids.setdefault(t, len(ids)) for t in terms] for terms in tokenize(texts)]
-    return out, list(ids)
+def term_ids(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(the term id of every term of `texts`, the text each is of, both int64 in text
+    order then term order; the term of each id, sorted): `tokenize` for indexing many
+    texts at once, each word looked up once per call rather than each occurrence."""
+    words, stems, distinct = _words(list(texts))
+    terms = sorted({stems[w] for w in distinct} - {None})
+    index = {t: i for i, t in enumerate(terms)}
+    code = {w: -1 if (s := stems[w]) is None else index[s] for w in distinct}  # -1: a stopword
+    codes = np.fromiter(map(code.__getitem__, chain.from_iterable(words)), dtype=np.int64)
+    text_of = np.repeat(np.arange(len(words)), np.fromiter(map(len, words), dtype=np.int64, count=len(words)))
+    kept = codes >= 0
+    return codes[kept], text_of[kept], terms
