@@ -1,9 +1,9 @@
 """The pruned keyword top-k (store/keyword_topk.py) against the exhaustive computation
-(every block decoded, every posting scored): the same row ids in the same order, scores
-within 1e-5, on corpora whose term frequencies are skewed (so frequent terms have many
-blocks and pruning happens), with ties at the k-th place, `allow`, repeated query terms,
-k past the matches, and after deletes; and keyword_decode.decode_many against
-keyword_blocks.decode block by block."""
+(every block decoded, every posting scored): the same row ids in the same order, the
+same float32 scores bit for bit (summed in query order), on corpora whose term
+frequencies are skewed (so frequent terms have many blocks and pruning happens), with
+ties at the k-th place, `allow`, repeated query terms, k past the matches, and after
+deletes; and keyword_decode.decode_many against keyword_blocks.decode block by block."""
 
 import sqlite3
 
@@ -82,7 +82,7 @@ def assert_same(c, terms, k, allow=None):
     want_ids, want_scores = exhaustive(c, terms, k, allow)
     assert got_ids.dtype == np.int64 and got_scores.dtype == np.float32
     np.testing.assert_array_equal(got_ids, want_ids)
-    np.testing.assert_allclose(got_scores, want_scores, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(got_scores, want_scores)  # the same sums, added in the same order
     return got_ids
 
 
@@ -205,3 +205,25 @@ def test_decode_many_every_width(blocks):
         made.append(p)
     got = keyword_decode.decode_many([keyword_blocks.encode(p) for p in made])
     np.testing.assert_array_equal(got, np.concatenate(made))
+
+
+def test_covering_and_bound_of_place_sorted_row_ids_in_blocks(corpus, monkeypatch):
+    """Each row id's block found by placing the blocks' first row ids among the row ids
+    equals a search of each row id among the blocks; before the first block: -1, bound 0."""
+    c, _ = corpus
+    terms = ["w0", "w3", "w250"]
+    per_term = [sorted(c.execute("SELECT first, postings FROM kw_blocks WHERE term = ?", (t,)).fetchall())
+                for t in terms]
+    monkeypatch.setattr(keyword_topk, "FEW", 0)  # bounds are computed for a query that prunes
+    blocks = keyword_topk._Blocks(per_term, [1, 1, 1], DOCS, 10.0)
+    rng = np.random.default_rng(5)
+    done = rng.random(len(blocks.blobs)) < 0.5
+    for size in (0, 1, 50, 5_000):
+        rowids = np.unique(rng.integers(0, 4 * DOCS + 10, size))
+        for t in range(len(terms)):
+            first, n = blocks.offsets[t], blocks.sizes[t]
+            at = np.searchsorted(blocks.starts[first:first + n], rowids, side="right") - 1
+            want = np.where(at >= 0, at + first, -1)
+            np.testing.assert_array_equal(blocks.covering(t, rowids), want)
+            bound = np.where((want >= 0) & ~done[want], blocks.bounds[want], 0.0)
+            np.testing.assert_array_equal(blocks.bound_of(t, rowids, done), bound)

@@ -76,19 +76,39 @@ class _Blocks:
         df = np.add.reduceat(self.counts, self.offsets)
         self.weights = [bm25.idf(n_docs, int(d)) * t for d, t in zip(df.tolist(), times)]
         self.avgdl = avgdl
-        self.bounds = bm25.term_scores(max_tf, min_dl, avgdl, np.asarray(self.weights)[self.term])
-        self.tops = np.maximum.reduceat(self.bounds, self.offsets)  # the most each term can add
         self.sizes = sizes
+        if len(self.blobs) > FEW:  # bounds only for a query that prunes
+            self.bounds = bm25.term_scores(max_tf, min_dl, avgdl, np.asarray(self.weights)[self.term])
+            self.tops = np.maximum.reduceat(self.bounds, self.offsets)  # the most each term can add
 
     def of(self, term: int) -> np.ndarray:
         """The indexes of `term`'s blocks."""
         return np.arange(self.offsets[term], self.offsets[term] + self.sizes[term])
 
     def covering(self, term: int, rowids: np.ndarray) -> np.ndarray:
-        """The index of `term`'s block whose range holds each row id (-1: none does)."""
+        """The index of `term`'s block whose range holds each of `rowids` (sorted; -1:
+        none does): the blocks' first row ids placed among the row ids, not each row id
+        among the blocks (a few searches instead of one per row id)."""
+        return np.repeat(self._indexes(term), self._spans(term, rowids))
+
+    def bound_of(self, term: int, rowids: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """The bound of the undecoded block of `term` that may hold each of `rowids`
+        (sorted; 0 where none may)."""
         first = self.offsets[term]
-        at = np.searchsorted(self.starts[first:first + self.sizes[term]], rowids, side="right") - 1
-        return np.where(at >= 0, at + first, -1)
+        which = slice(first, first + self.sizes[term])
+        values = np.concatenate([[0.0], np.where(done[which], 0.0, self.bounds[which])])
+        return np.repeat(values, self._spans(term, rowids))
+
+    def _indexes(self, term: int) -> np.ndarray:
+        indexes = np.arange(self.offsets[term] - 1, self.offsets[term] + self.sizes[term])
+        indexes[0] = -1  # before the term's first block
+        return indexes
+
+    def _spans(self, term: int, rowids: np.ndarray) -> np.ndarray:
+        """How many of `rowids` (sorted) lie before `term`'s first block, then in each block."""
+        first = self.offsets[term]
+        cuts = np.searchsorted(rowids, self.starts[first:first + self.sizes[term]])
+        return np.diff(cuts, prepend=0, append=len(rowids))
 
 
 class _Decoded:
@@ -99,18 +119,20 @@ class _Decoded:
         self.done = np.zeros(len(blocks.blobs), dtype=bool)
         self.rowids, self.terms, self.scores = [], [], []
 
-    def decode(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode the blocks `which` (indexes; -1 and those done already are skipped);
-        the row ids and scores of their (allowed) postings."""
-        which = np.unique(which[which >= 0])
-        which = which[~self.done[which]]
+    def decode(self, which: np.ndarray, fresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Decode the blocks `which` (indexes; -1 and those done already are skipped, unless
+        `fresh`: distinct, ascending, none done); the row ids and scores of their (allowed) postings."""
+        if not fresh:
+            which = np.unique(which[which >= 0])
+            which = which[~self.done[which]]
         if not len(which):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         self.done[which] = True
         b = self.blocks
         rowids, tf, dl = keyword_decode.decode_columns([b.blobs[i] for i in which.tolist()])
-        terms = np.repeat(b.term[which], b.counts[which])
-        scores = bm25.term_scores(tf, dl, b.avgdl, np.asarray(b.weights)[terms])
+        counts = b.counts[which]
+        terms = np.repeat(b.term[which], counts)
+        scores = bm25.term_scores(tf, dl, b.avgdl, np.repeat(np.asarray(b.weights)[b.term[which]], counts))
         if self.allowed is not None:
             keep = _isin_sorted(rowids, self.allowed)
             rowids, terms, scores = rowids[keep], terms[keep], scores[keep]
@@ -119,39 +141,40 @@ class _Decoded:
         self.scores.append(scores)
         return rowids, scores
 
-    def sums(self, among: np.ndarray | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, sorted; their scores over the decoded postings), of every decoded
-        row id or of those `among` (sorted). If `exact`, added term by term in query
-        order from 0, the exhaustive computation's order: its very sums once all of a
-        row id's blocks are in (a bound needs no such care: SLACK covers the rounding)."""
+        row id or of those `among` (sorted); added term by term in query order from 0, the
+        exhaustive computation's order: its very sums once all of a row id's blocks are in."""
         rowids, terms, scores = (np.concatenate(x) for x in (self.rowids, self.terms, self.scores))
         if among is not None:
             keep = _isin_sorted(rowids, among)
             rowids, terms, scores = rowids[keep], terms[keep], scores[keep]
-        if exact and len(self.rowids) > 1:  # one decode call gives the blocks in query order already
-            order = np.argsort(terms, kind="stable")
-            rowids, scores = rowids[order], scores[order]
-        return _sum_by_rowid(rowids, scores)
+        # One decode call gives the blocks in query order, each term's row ids ascending.
+        return _sum_by_rowid(rowids, scores, None if len(self.rowids) == 1 else terms, len(self.blocks.sizes))
 
 
-def _sum_by_rowid(rowids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct row ids, sorted; the sum of each one's scores, added in array order).
-    Every score is above 0, so a row id is there exactly when its sum is."""
+def _sum_by_rowid(rowids: np.ndarray, scores: np.ndarray, terms: np.ndarray | None,
+                  n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct row ids, sorted; the sum of each one's scores, added in query order from
+    0: by `terms` (below `n_terms`), or array order if None, each term's row ids ascending)."""
     if not len(rowids):
         return rowids, np.zeros(0)
-    span = int(rowids.max()) + 1
-    if span <= 8 * len(rowids) + 65_536:  # one slot per row id: no sorting
-        totals = np.bincount(rowids, weights=scores, minlength=span)
-        found = np.flatnonzero(totals)
-        return found, totals[found]
-    found, inverse = np.unique(rowids, return_inverse=True)
-    return found, np.bincount(inverse, weights=scores, minlength=len(found))
+    # A stable sort of a few sorted runs (numpy's timsort merges them) costs less than
+    # np.unique's sort or one zeroed slot per row id up to the highest, even at 100k
+    # documents; by row id, then term, so each one's postings come in query order.
+    order = np.argsort(rowids if terms is None else rowids * n_terms + terms, kind="stable")
+    rowids = rowids[order]
+    new = np.empty(len(rowids), dtype=bool)
+    new[0] = True
+    np.not_equal(rowids[1:], rowids[:-1], out=new[1:])
+    found = rowids[new]
+    return found, np.bincount(np.cumsum(new) - 1, weights=scores[order], minlength=len(found))
 
 
 def _search(blocks: _Blocks, decoded: _Decoded, k: int) -> tuple[np.ndarray, np.ndarray]:
     if len(blocks.blobs) <= FEW:  # a small query: every block at once
-        decoded.decode(np.arange(len(blocks.blobs)))
-        return _best(*decoded.sums(exact=True), k)
+        decoded.decode(np.arange(len(blocks.blobs)), fresh=True)
+        return _best(*decoded.sums(), k)
     order = np.argsort(-blocks.tops, kind="stable").tolist()  # the most a term can add, first
     # 1. Whole terms (the rare ones, of few blocks, first); a few promising documents
     # looked up in the other terms, so the floor (the k-th best score so far, which the
@@ -176,14 +199,19 @@ def _search(blocks: _Blocks, decoded: _Decoded, k: int) -> tuple[np.ndarray, np.
     # 2. The candidates that can still reach the floor, looked up in the blocks of the
     # other terms that may hold them, a term at a time (each raises the partial scores,
     # so fewer candidates are left for the next); then every one left is scored exactly.
+    # A term's blocks are decoded only in its own round, so the bounds of the terms after
+    # it, taken now, hold until theirs: rest[i] sums those of order[i:] for each candidate.
+    rest = np.zeros((len(order) + 1, len(candidates)))
+    for i in range(len(order) - 1, -1, -1):
+        rest[i] = rest[i + 1] + blocks.bound_of(order[i], candidates, decoded.done)
     for i, term in enumerate(order):
-        keep = _bounds(blocks, decoded, candidates, partial, order[i:]) >= floor
-        candidates, partial = candidates[keep], partial[keep]
+        keep = partial + rest[i] >= floor
+        candidates, partial, rest = candidates[keep], partial[keep], rest[:, keep]
         rowids, scores = decoded.decode(blocks.covering(term, candidates))
         at, found = _positions(candidates, rowids)  # one posting a document per term: no repeats
         partial[at[found]] += scores[found]
         floor = max(floor, _kth(partial, k))
-    return _best(*decoded.sums(candidates, exact=True), k)
+    return _best(*decoded.sums(candidates), k)
 
 
 def _look_up(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial: np.ndarray,
@@ -191,7 +219,9 @@ def _look_up(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial
     """The `few` candidates of highest bound (sorted), after decoding the blocks of
     `terms` that may hold them: scored exactly."""
     bound = _bounds(blocks, decoded, candidates, partial, terms)
-    chosen = np.sort(candidates[np.argsort(-bound, kind="stable")[:few]])
+    if len(bound) > few:  # any `few` of the highest will do: they only raise the floor
+        candidates = candidates[np.argpartition(bound, len(bound) - few)[len(bound) - few:]]
+    chosen = np.sort(candidates)
     decoded.decode(np.concatenate([blocks.covering(t, chosen) for t in terms]))
     return chosen
 
@@ -217,12 +247,11 @@ def _best(found: np.ndarray, totals: np.ndarray, k: int) -> tuple[np.ndarray, np
 
 def _bounds(blocks: _Blocks, decoded: _Decoded, candidates: np.ndarray, partial: np.ndarray,
             terms: list[int]) -> np.ndarray:
-    """The most each candidate can score: its partial score plus the bounds of the
-    undecoded blocks of `terms` that may hold it."""
+    """The most each candidate (sorted) can score: its partial score plus the bounds of
+    the undecoded blocks of `terms` that may hold it."""
     bound = partial.copy()
     for t in terms:
-        at = blocks.covering(t, candidates)
-        bound += np.where((at >= 0) & ~decoded.done[at], blocks.bounds[at], 0.0)
+        bound += blocks.bound_of(t, candidates, decoded.done)
     return bound
 
 
