@@ -158,6 +158,8 @@ def _store_blocks(pending: list[tuple[str, int | None, bytes | None, np.ndarray]
     None) followed by `postings`, sorted by row id, stored by `_store_block`. All the
     blocks are decoded in one call and encoded in one (keyword_decode.decode_many,
     keyword_blocks.encode_many): a write has thousands, mostly small (its new terms')."""
+    if not pending:
+        return  # every change spliced in (keyword_blocks.append): a small write's common case
     old = [blob for _, _, blob, _ in pending if blob is not None]
     decoded, d = keyword_decode.decode_many(old), 0
     counts = iter(keyword_blocks.headers(old)[0].tolist() if old else [])
@@ -171,7 +173,7 @@ def _store_blocks(pending: list[tuple[str, int | None, bytes | None, np.ndarray]
         else:
             sizes.append(len(postings))
         parts.append(postings)
-    everything = keyword_blocks.join(parts) if parts else np.zeros(0, dtype=POSTING)
+    everything = keyword_blocks.join(parts)
     starts, at = [], 0
     for size in sizes:
         starts.extend(range(at, at + size, BLOCK))
