@@ -221,8 +221,12 @@ def _search(blocks: _Blocks, decoded: _Decoded, k: int) -> tuple[np.ndarray, np.
     if needed:
         decoded.decode(np.concatenate([blocks.of(t) for t in order[:needed]]))
         order = order[needed:]
-    candidates, partial = decoded.sums()
-    floor = max(floor, _kth(partial, k))
+    # The sums so far (one sorted run) with what was decoded since, not every posting
+    # sorted again: sums for bounds, in any order (SLACK covers the rounding).
+    if len(decoded.rowids) > 1:
+        candidates, partial = _sum_by_rowid(np.concatenate([candidates, *decoded.rowids[1:]]),
+                                            np.concatenate([partial, *decoded.scores[1:]]), None, 0)
+        floor = max(floor, _kth(partial, k))
     # 2. The candidates that can still reach the floor, looked up in the blocks of the
     # other terms that may hold them, a term at a time (each raises the partial scores,
     # so fewer candidates are left for the next); then every one left is scored exactly.
