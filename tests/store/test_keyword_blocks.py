@@ -96,9 +96,11 @@ def test_encode_many_gives_each_blocks_own_encoding():
                                rng.choice([1, 1, 1, 1, 2, 3, 300], n), rng.integers(5, [40, 400][n % 2], n)))
     starts = np.cumsum([0] + [len(b) for b in blocks[:-1]]).tolist()
     assert kb.encode_many(kb.join(blocks), starts) == [kb.encode(b) for b in blocks]
+    assert kb.encode_many(kb.join(blocks[:3]), starts[:3]) == [kb.encode(b) for b in blocks[:3]]  # few: one by one
     assert kb.encode_many(blocks[0][:0], []) == []
-    with pytest.raises(ValueError, match="1 to 256"):
-        kb.encode_many(blocks[-1], [0, 0])
+    for some, bad in [(blocks[:3], [0] + starts[:3]), (blocks, starts[:100] + starts[99:])]:  # an empty block
+        with pytest.raises(ValueError, match="1 to 256"):
+            kb.encode_many(kb.join(some), bad)
 
 
 def test_append_splices_what_an_encoding_of_the_whole_decodes_to():

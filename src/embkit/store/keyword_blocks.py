@@ -26,6 +26,7 @@ FORMAT = "columnar-1: header, row id gaps u1/u2/u4, tf ones/exceptions/u1/u2, dl
 MAX_POSTINGS = 256  # the count and the tf exceptions' positions are one byte
 HEADER = struct.Struct("<BBHHI")
 _WIDTHS = (np.dtype("<u1"), np.dtype("<u2"), np.dtype("<u4"))
+FEW_BLOCKS = 8  # encode_many encodes this many or fewer one at a time
 _TF_ONES, _TF_EXCEPTIONS, _TF_U1, _TF_U2 = range(4)
 _DL_U2 = 16
 
@@ -64,8 +65,8 @@ def encode_many(postings: np.ndarray, starts: list[int]) -> list[bytes]:
     the same bytes, with every block's widths and forms chosen in a few vector
     operations over all of them: a write encodes thousands of small blocks (its new
     terms'), where numpy's calls per block cost more than the encoding."""
-    if not starts:
-        return []
+    if len(starts) <= FEW_BLOCKS:  # the vector operations' fixed cost is that of ~10 blocks encoded alone
+        return [encode(postings[a:b]) for a, b in zip(starts, starts[1:] + [len(postings)])]
     at = np.asarray(starts, dtype=np.int64)
     n = np.diff(at, append=len(postings))
     if at[0] != 0 or n.min() < 1 or n.max() > MAX_POSTINGS:

@@ -53,6 +53,8 @@ def postings_of(texts: Mapping[int, str | None]) -> tuple[dict[str, np.ndarray],
     rowids = sorted(r for r, t in texts.items() if t)
     if rowids and rowids[-1] > MAX_ROWID:
         raise EmbkitError(f"rowid: the keyword index takes row ids up to {MAX_ROWID}, got {rowids[-1]}")
+    if not rowids:
+        return {}, 0, 0
     term_of, doc_of, terms = term_ids([texts[r] for r in rowids])
     lengths = np.bincount(doc_of, minlength=len(rowids))  # each document's terms
     if not len(term_of):
@@ -161,7 +163,7 @@ def _store_blocks(pending: list[tuple[str, int | None, bytes | None, np.ndarray]
     if not pending:
         return  # every change spliced in (keyword_blocks.append): a small write's common case
     old = [blob for _, _, blob, _ in pending if blob is not None]
-    decoded, d = keyword_decode.decode_many(old), 0
+    decoded, d = _decoded(old), 0
     counts = iter(keyword_blocks.headers(old)[0].tolist() if old else [])
     parts, sizes = [], []
     for _, _, blob, postings in pending:
@@ -185,6 +187,14 @@ def _store_blocks(pending: list[tuple[str, int | None, bytes | None, np.ndarray]
         count = -(-size // BLOCK)
         _store_block(term, key, blobs[i:i + count], firsts[i:i + count], writes)
         i += count
+
+
+def _decoded(blobs: list[bytes]) -> np.ndarray:
+    """The postings of `blobs`, block after block: one at a time when they are few
+    (decode_many's vector operations cost what ~10 blocks decoded alone do)."""
+    if len(blobs) > keyword_blocks.FEW_BLOCKS:
+        return keyword_decode.decode_many(blobs)
+    return keyword_blocks.join([keyword_blocks.decode(b) for b in blobs]) if blobs else np.zeros(0, dtype=POSTING)
 
 
 def _store_block(term: str, key: int | None, chunks: list[bytes], firsts: list[int], writes: _Writes) -> None:
