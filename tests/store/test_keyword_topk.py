@@ -159,7 +159,8 @@ def test_frequent_terms_are_decoded_only_where_a_top_document_can_be(corpus, mon
     total = c.execute("SELECT count(*) FROM kw_blocks WHERE term IN (?, ?, ?, ?)", terms).fetchone()[0]
     decoded = []
     real = keyword_decode.decode_columns
-    monkeypatch.setattr(keyword_decode, "decode_columns", lambda blobs: decoded.append(len(blobs)) or real(blobs))
+    monkeypatch.setattr(keyword_decode, "decode_columns",
+                        lambda blobs, heads=None: decoded.append(len(blobs)) or real(blobs, heads))
     assert_same(c, terms, 10)
     assert sum(decoded) < total if total > few else sum(decoded) == total
 
@@ -203,8 +204,13 @@ def test_decode_many_every_width(blocks):
         p["tf"] = np.where(rng.random(len(p)) < 0.9, 1, rng.integers(tf_range[0], tf_range[1] + 1, len(p)))
         p["dl"] = rng.integers(1, dl_top + 1, len(p))
         made.append(p)
-    got = keyword_decode.decode_many([keyword_blocks.encode(p) for p in made])
+    blobs = [keyword_blocks.encode(p) for p in made]
+    got = keyword_decode.decode_many(blobs)
     np.testing.assert_array_equal(got, np.concatenate(made))
+    counts, _, min_dl, first = keyword_blocks.headers(blobs)  # given by the caller: the same columns
+    given = keyword_decode.decode_columns(blobs, (counts, min_dl.astype(np.int64), first.astype(np.int64)))
+    for column, name in zip(given, ("rowid", "tf", "dl")):
+        np.testing.assert_array_equal(column, got[name])
 
 
 def test_covering_and_bound_of_place_sorted_row_ids_in_blocks(corpus, monkeypatch):

@@ -28,19 +28,24 @@ def decode_many(blobs: list[bytes]) -> np.ndarray:
     return out
 
 
-def decode_columns(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row ids int64, tf, dl) of the postings of `blobs`, block after block."""
+def decode_columns(blobs: list[bytes], heads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row ids int64, tf, dl) of the postings of `blobs`, block after block; `heads`:
+    their postings, min dl and first row ids (int64) if the caller has read them already
+    (keyword_blocks.headers), not read again."""
     if not blobs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint16)
     if keyword_blocks.FORMAT != FORMAT:
         postings = np.concatenate([keyword_blocks.decode(b) for b in blobs])
         return postings["rowid"].astype(np.int64), postings["tf"], postings["dl"]
-    buf = np.frombuffer(b"".join(blobs) + bytes(4), dtype=np.uint8)
+    buf = np.frombuffer(b"".join([*blobs, bytes(4)]), dtype=np.uint8)
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
     base = np.cumsum(lengths) - lengths
-    n = buf[base].astype(np.int64) + 1
     flags = buf[base + 1].astype(np.int64)
-    min_dl, first = _read(buf, base + 4, 2), _read(buf, base + 6, 4)
+    if heads is None:
+        n, min_dl, first = buf[base].astype(np.int64) + 1, _read(buf, base + 4, 2), _read(buf, base + 6, 4)
+    else:
+        n, min_dl, first = heads
     starts = np.cumsum(n) - n  # each block's first posting in the output
     place = np.arange(int(n.sum()))
     gap_width = 1 << (flags & 3)

@@ -78,7 +78,7 @@ class _Blocks:
         self.offsets = np.cumsum(sizes) - sizes  # each term's first block
         self.term = np.repeat(np.arange(len(per_term)), sizes)
         self.counts, max_tf, min_dl, starts = keyword_blocks.headers(self.blobs)
-        self.starts = starts.astype(np.int64)
+        self.starts, self.min_dl = starts.astype(np.int64), min_dl.astype(np.int64)
         df = np.add.reduceat(self.counts, self.offsets)
         self.weights = [bm25.idf(n_docs, int(d)) * t for d, t in zip(df.tolist(), times)]
         self.avgdl = avgdl
@@ -136,8 +136,9 @@ class _Decoded:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         self.done[which] = True
         b = self.blocks
-        rowids, tf, dl = keyword_decode.decode_columns([b.blobs[i] for i in which.tolist()])
         counts = b.counts[which]
+        rowids, tf, dl = keyword_decode.decode_columns([b.blobs[i] for i in which.tolist()],
+                                                       (counts, b.min_dl[which], b.starts[which]))
         terms = np.repeat(b.term[which], counts)
         scores = bm25.term_scores(tf, dl, b.avgdl, np.repeat(np.asarray(b.weights)[b.term[which]], counts))
         if self.allowed is not None:
