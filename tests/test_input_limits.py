@@ -177,3 +177,13 @@ def test_distributed_ingest_refuses_an_oversized_document_before_chunking(tmp_pa
         shard_records(ShardTask(str(shard), str(shard), "part-0.parquet", {}), ShardSettings())
     assert str(e.value) == (f"{shard}:2: document of 10485760 bytes exceeds the limit of 5242880 bytes "
                             "(max_document_bytes)")
+
+
+def test_a_refused_metadata_key_with_a_line_break_is_named_on_one_line(tmp_path):
+    """CI (hypothesis) found metadata {"\\n": {"": "\\x00"}} refused with the raw line break
+    inside the field's name, a message over two lines."""
+    col = embkit.create(tmp_path / "c", model=None, dim=2)
+    with pytest.raises(embkit.EmbkitError) as e:
+        col.add(ids=["a"], vectors=[[1.0, 0.0]], metadatas=[{"\n": {"": "\x00"}}])
+    assert str(e.value) == "metadatas[0].\\n.: contains a NUL character (U+0000), which metadata cannot hold"
+    assert col.count() == 0

@@ -30,8 +30,11 @@ def check_unicode(text: str, field: str) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` safe to put in a message: surrogates shown as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """`text` safe to put in a one-line message: surrogates, line breaks and other
+    unprintable characters shown as escapes (a metadata key may hold any of them)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def check_texts(texts: Any, field: str = "texts", max_chars: int | None = MAX_TEXT_CHARS) -> list[str]:
