@@ -22,6 +22,8 @@ from embkit.cli import app
 from embkit.errors import EmbkitError
 from embkit.integrations.mcp_server import open_shelf
 
+from hit_lists import assert_same_hits
+
 TOPICS = {
     "gzip": "Gzip compresses files with the deflate algorithm and writes a .gz archive next to them.",
     "tar": "Tar bundles many files and folders into one archive before it is compressed.",
@@ -133,18 +135,6 @@ def cli_search_args(options: dict) -> list[str]:
     if "where" in options:
         args += ["--where", json.dumps(options["where"])]
     return args + (["--documents"] if options.get("documents") else [])
-
-
-def assert_same_hits(expected: list[dict], got: list[dict]) -> None:
-    """Equal hit lists: ids, documents and every field equal, scores within 1e-6."""
-    assert [(h["id"], h["document"]) for h in got] == [(h["id"], h["document"]) for h in expected]
-    for want, have in zip(expected, got):
-        assert set(have) == set(want)
-        for key, value in want.items():
-            if isinstance(value, float):
-                assert have[key] == pytest.approx(value, abs=1e-6), key
-            else:
-                assert have[key] == value, key
 
 
 def error_line(result) -> str:

@@ -12,6 +12,7 @@ import embkit
 from embkit.cli import app
 from embkit.errors import EmbkitError, EmbkitWarning
 
+from hit_lists import assert_same_hits
 from live_server import LiveServer
 
 TOPICS = {
@@ -87,18 +88,6 @@ def cli_search(path, options: dict) -> dict:
     return json.loads(done.stdout)
 
 
-def assert_same(expected: list[dict], got: list[dict]) -> None:
-    """Equal hit lists: every field equal, scores within 1e-6."""
-    assert [(h["id"], h["document"]) for h in got] == [(h["id"], h["document"]) for h in expected]
-    for want, have in zip(expected, got):
-        assert set(have) == set(want)
-        for key, value in want.items():
-            if isinstance(value, float):
-                assert have[key] == pytest.approx(value, abs=1e-6), key
-            else:
-                assert have[key] == value, key
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_python_cli_and_http_give_the_same_hits(doors, name):
     col, path, http = doors
@@ -111,8 +100,8 @@ def test_python_cli_and_http_give_the_same_hits(doors, name):
     assert response.status_code == 200, response.text
     by_http = response.json()
     assert set(by_cli) == set(by_http) == {"hits", "took_ms"}  # one shape; no warnings to give here
-    assert_same(expected, by_cli["hits"])
-    assert_same(expected, by_http["hits"])
+    assert_same_hits(expected, by_cli["hits"])
+    assert_same_hits(expected, by_http["hits"])
 
 
 def test_documents_returns_one_hit_per_document_and_names_it(doors):
@@ -135,11 +124,11 @@ def test_the_old_name_by_document_still_works_with_a_warning(doors):
     new = [h.to_dict() for h in col.search("compressing files", k=4, documents=True)]
     with pytest.warns(DeprecationWarning, match="by_document: deprecated, use documents"):
         old = [h.to_dict() for h in col.search("compressing files", k=4, by_document=True)]
-    assert_same(new, old)
+    assert_same_hits(new, old)
     r = http.post("/collections/docs/search", json={"query": "compressing files", "k": 4, "by_document": True})
     assert r.status_code == 200, r.text
     assert r.json()["warnings"] == ["by_document: deprecated, use documents (the old name goes in the next release)"]
-    assert_same(new, r.json()["hits"])
+    assert_same_hits(new, r.json()["hits"])
     clash = http.post("/collections/docs/search", json={"query": "x", "by_document": True, "documents": False})
     assert clash.status_code == 422 and "by_document: renamed documents; give documents only" in clash.text
 
