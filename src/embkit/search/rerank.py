@@ -1,6 +1,10 @@
 """Reranking with a cross-encoder from a local folder (sentence-transformers
 `CrossEncoder` format: a user's own ms-marco model works, as does one trained by
-`embkit train reranker`). Needs the torch extra; loaded once per process."""
+`embkit train reranker`). A BERT cross-encoder is exported to ONNX once (cached by
+fingerprint under EMBKIT_HOME/models) and scored on onnxruntime without torch; any
+other architecture falls back to sentence-transformers (the torch extra). Loaded once
+per process. EMBKIT_RERANKER_VARIANT=int8 picks the int8 export (faster, slightly
+different scores)."""
 
 import os
 import threading
@@ -12,6 +16,7 @@ from ..errors import EmbkitError
 
 MAX_RERANK = 1000
 TRAIN_INFO = "embkit-train.json"  # written by `embkit train reranker`: holds the blend weight
+VARIANT_ENV = "EMBKIT_RERANKER_VARIANT"  # fp32 (default) or int8
 _loaded: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -29,16 +34,33 @@ def load_reranker(path: str | os.PathLike):
     if not (folder / "config.json").is_file():
         raise EmbkitError(f"reranker: {folder} is not a cross-encoder folder (no config.json); "
                           "train one with `embkit train reranker` or give a local CrossEncoder folder")
-    key = str(folder.resolve())
+    variant = os.environ.get(VARIANT_ENV) or "fp32"
+    key = f"{folder.resolve()}|{variant}"
     with _lock:
         if key not in _loaded:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
-            try:
-                from sentence_transformers import CrossEncoder
-            except ImportError:
-                raise EmbkitError("reranker: needs the torch extra (pip install 'embkit[torch]')") from None
-            _loaded[key] = CrossEncoder(key, device="cpu", local_files_only=True)
+            _loaded[key] = _onnx_reranker(folder.resolve(), variant) or _torch_reranker(folder.resolve())
     return _loaded[key]
+
+
+def _onnx_reranker(folder: Path, variant: str):
+    """The ONNX scorer of a BERT cross-encoder (exported on first use), else None."""
+    from ..encoders.cross_encoder_export import cross_encoder_onnx, is_bert_cross_encoder
+
+    if not is_bert_cross_encoder(folder):
+        return None
+    from ..encoders.cross_encoder_onnx import OnnxCrossEncoder
+
+    return OnnxCrossEncoder(folder, cross_encoder_onnx(folder, variant))
+
+
+def _torch_reranker(folder: Path):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError:
+        raise EmbkitError(f"reranker: {folder} is not a BERT cross-encoder, which needs the torch extra "
+                          "(pip install 'embkit[torch]')") from None
+    return CrossEncoder(str(folder), device="cpu", local_files_only=True)
 
 
 def rerank_scores(model, query: str, texts: list[str], batch_size: int = 32) -> np.ndarray:

@@ -1,0 +1,108 @@
+"""A BERT cross-encoder folder (sentence-transformers `CrossEncoder` format) as an ONNX
+file, built once from its safetensors weights (no torch) and kept in EMBKIT_HOME/models.
+
+The graph is encoders/bert_graph.py's BERT encoder plus the sequence-classification
+head `BertForSequenceClassification` puts on it: the [CLS] vector through the pooler
+(dense + tanh) and the classifier (dense to one logit). The CrossEncoder's activation
+(sigmoid by default) is applied by the scorer, in numpy. Files are named by a
+fingerprint of the weights and configs, so a retrained folder is exported again.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write
+from ..errors import EmbkitError
+from ..paths import embkit_home
+
+BUILD_VERSION = "1"  # bump when the graph (or its quantization) changes
+VARIANTS = ("fp32", "int8")
+_CONFIGS = ("config.json", "config_sentence_transformers.json", "sentence_bert_config.json", "tokenizer_config.json")
+
+
+def is_bert_cross_encoder(folder: Path) -> bool:
+    """True when `folder` holds a BERT sequence classifier this module can export."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (config.get("model_type") == "bert" and (folder / "model.safetensors").is_file()
+            and (folder / "tokenizer.json").is_file() and config.get("hidden_act", "gelu") == "gelu")
+
+
+def fingerprint(folder: Path) -> str:
+    """A short hash of what the graph is built from: the weights (path, size, mtime) and
+    the configs' contents."""
+    weights = folder / "model.safetensors"
+    stat = weights.stat()
+    key = [f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{BUILD_VERSION}"]
+    key += [(folder / name).read_text() for name in _CONFIGS if (folder / name).is_file()]
+    return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
+
+
+def cross_encoder_onnx(folder: Path, variant: str = "fp32") -> Path:
+    """The cached ONNX file (inputs input_ids, attention_mask, token_type_ids; output
+    logits [batch, 1]) of the cross-encoder in `folder`, exported if missing. `int8` is
+    onnxruntime's dynamic per-channel quantization of the fp32 file."""
+    if variant not in VARIANTS:
+        raise EmbkitError(f"reranker: variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    target = embkit_home() / "models" / f"{folder.name}-{fingerprint(folder)}-rerank-{variant}.onnx"
+    if target.exists():
+        return target
+    if variant == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        source = cross_encoder_onnx(folder, "fp32")
+        atomic_write(target, lambda tmp: quantize_dynamic(str(source), str(tmp), per_channel=True,
+                                                          weight_type=QuantType.QInt8))
+    else:
+        model = build_cross_encoder_onnx(folder)
+        atomic_write(target, lambda tmp: tmp.write_bytes(model.SerializeToString()))
+    return target
+
+
+def build_cross_encoder_onnx(folder: Path):
+    """The ONNX model of the BERT sequence classifier in `folder` (one logit per pair)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from .bert_graph import build_bert_onnx
+    from .safetensors_reader import read_safetensors
+
+    weights = read_safetensors(folder / "model.safetensors")
+    head = {name: weights.get(name) for name in ("bert.pooler.dense.weight", "bert.pooler.dense.bias",
+                                                 "classifier.weight", "classifier.bias")}
+    missing = [name for name, value in head.items() if value is None]
+    if missing:
+        raise EmbkitError(f"reranker: {folder} has no {', '.join(missing)} (not a BERT sequence classifier)")
+    if head["classifier.weight"].shape[0] != 1:
+        raise EmbkitError(f"reranker: {folder} has {head['classifier.weight'].shape[0]} labels; "
+                          "a reranker needs a cross-encoder with one (num_labels=1)")
+    model = build_bert_onnx(folder)
+    graph = model.graph
+    (last,) = [node for node in graph.node if list(node.output) == ["last_hidden_state"]]
+    graph.node.remove(last)
+    states = last.input[0]
+
+    def const(name, array):
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+        return name
+
+    def node(op, inputs, output, **attrs):
+        graph.node.append(helper.make_node(op, inputs, [output], **attrs))
+        return output
+
+    graph.initializer.append(numpy_helper.from_array(np.array(0, np.int64), "head_cls_index"))
+    cls = node("Gather", [states, "head_cls_index"], "head_cls", axis=1)  # [batch, hidden]
+    pooled = node("MatMul", [cls, const("head_pooler_w", head["bert.pooler.dense.weight"].T)], "head_pool_mm")
+    pooled = node("Tanh", [node("Add", [pooled, const("head_pooler_b", head["bert.pooler.dense.bias"])],
+                                "head_pool_add")], "head_pooled")
+    logits = node("MatMul", [pooled, const("head_cls_w", head["classifier.weight"].T)], "head_logit_mm")
+    node("Add", [logits, const("head_cls_b", head["classifier.bias"])], "logits")
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1]))
+    onnx.checker.check_model(model)
+    return model

@@ -1,0 +1,107 @@
+"""A cross-encoder scored on onnxruntime + tokenizers: reranking without torch.
+
+Reads the folder the way sentence-transformers' `CrossEncoder` does (the pair
+tokenized with truncation "longest_first" at the model's max length, the logit through
+the saved activation), so its scores equal torch's to float32 rounding."""
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import EmbkitError
+
+_ACTIVATIONS = {
+    "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "Identity": lambda x: x,
+    "Tanh": np.tanh,
+}
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def max_length_of(folder: Path) -> int:
+    """Tokens of query + text the model reads: the saved max_seq_length, else the
+    tokenizer's model_max_length, capped by the position embeddings (as CrossEncoder does)."""
+    limit = int(_json(folder / "config.json").get("max_position_embeddings", 512))
+    saved = _json(folder / "sentence_bert_config.json").get("max_seq_length")
+    if saved is None:
+        saved = _json(folder / "tokenizer_config.json").get("model_max_length")
+    return min(int(saved), limit) if isinstance(saved, (int, float)) and saved > 0 else limit
+
+
+def activation_of(folder: Path):
+    """The activation CrossEncoder applies to the logit (sigmoid unless saved otherwise)."""
+    name = (_json(folder / "config_sentence_transformers.json").get("activation_fn")
+            or _json(folder / "config.json").get("sbert_ce_default_activation_function")  # older format
+            or "Sigmoid")
+    short = str(name).rsplit(".", 1)[-1]
+    if short not in _ACTIVATIONS:
+        raise EmbkitError(f"reranker: {folder}'s activation {name!r} is not supported "
+                          f"(only {', '.join(_ACTIVATIONS)})")
+    return _ACTIVATIONS[short]
+
+
+class OnnxCrossEncoder:
+    """Scores (query, text) pairs with the ONNX export of a cross-encoder folder.
+    Pairs are sorted by length so a batch pads little; `threads` single-threaded
+    workers run batches side by side (default: up to 2)."""
+
+    def __init__(self, folder: Path, onnx_path: Path, threads: int | None = None, batch_tokens: int = 2048):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.folder, self.onnx_path, self.batch_tokens = folder, onnx_path, batch_tokens
+        self.max_length = max_length_of(folder)
+        self._activation = activation_of(folder)
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=self.max_length, strategy="longest_first")
+        self._tokenizer.no_padding()
+        self._workers = max(1, int(threads)) if threads else min(2, os.cpu_count() or 1)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+    def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, **_ignored) -> np.ndarray:
+        """The score of each (query, text) pair, in order, as float32 (the signature of
+        CrossEncoder.predict, so callers need not know which one they hold)."""
+        pairs = [(str(q), str(t)) for q, t in pairs]
+        out = np.empty(len(pairs), dtype=np.float32)
+        if not pairs:
+            return out
+        encodings = self._tokenizer.encode_batch(pairs)
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")
+
+        def run(rows: np.ndarray) -> None:
+            width = int(lengths[rows[0]])  # longest first
+            ids, types, mask = (np.zeros((len(rows), width), dtype=np.int64) for _ in range(3))
+            for i, r in enumerate(rows):
+                n = lengths[r]
+                ids[i, :n], types[i, :n], mask[i, :n] = encodings[r].ids, encodings[r].type_ids, 1
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            logits = self._session.run(None, feeds)[0][:, 0]
+            out[rows] = self._activation(logits.astype(np.float64))
+
+        batches, start = [], 0
+        while start < len(order):
+            rows = min(batch_size, max(1, self.batch_tokens // int(lengths[order[start]])))
+            batches.append(order[start:start + rows])
+            start += rows
+        if self._workers == 1 or len(batches) == 1:
+            for rows in batches:
+                run(rows)
+        else:
+            with ThreadPoolExecutor(self._workers) as pool:
+                list(pool.map(run, batches))
+        return out
