@@ -1,0 +1,75 @@
+"""Which filters' int8 codes (filter_codes.py) an index keeps, and when they stop holding.
+
+A filter's row array comes back as the very same read-only object from the store's
+filter cache until the database changes, so the array itself is the key (held here, so
+its id is not reused while kept). An entry holds for one state of the index: its `live`
+array (replaced by every add) and its count of live entries (lowered by every remove,
+in place). Codes are made the second time an array is seen in one state: a filter asked
+once, or once after every write, is scored directly as before.
+"""
+
+import threading
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+
+from .filter_codes import METRICS, MIN_ROWS, FilterCodes, encode, top_k
+
+MAX_ENTRIES = 8  # row arrays remembered per index (seen once, or encoded)
+MAX_BYTES = 64 << 20  # codes kept per index
+
+_lock = threading.Lock()  # searches in several threads share an index
+_by_index: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+
+
+def search(index, query: np.ndarray, allow: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(row ids, scores) of the best `k` of `allow`'s rows live in `index`, exactly as
+    brute force over them, from the filter's codes; None when codes do not apply (few
+    rows, a writable array, l2, an index without float32 vectors, several queries, or
+    the first time this array is seen in this state): score directly then."""
+    if (
+        metric not in METRICS
+        or len(allow) < MIN_ROWS
+        or len(allow) * index.dim > MAX_BYTES
+        or allow.flags.writeable
+        or len(query) != 1
+        or not hasattr(index, "held_rows")
+    ):
+        return None
+    codes = _codes(index, allow)
+    if codes is None:
+        return None
+    held = index.held_rows(np.empty(0, np.int64))  # the current view of its vectors
+    return None if held is None else top_k(codes, query, held[2], k, metric)
+
+
+def _codes(index, allow: np.ndarray) -> FilterCodes | None:
+    state = (index.live, index.ntotal)
+    with _lock:
+        entries = _by_index.setdefault(index, OrderedDict())
+        for key in [key for key, e in entries.items() if e[1] is not state[0] or e[2] != state[1]]:
+            del entries[key]  # the index changed since: never valid again
+        entry = entries.get(id(allow))
+        if entry is None or entry[0] is not allow:
+            entries[id(allow)] = [allow, *state, None]
+            _trim(entries)
+            return None
+        entries.move_to_end(id(allow))
+        if entry[3] is not None:
+            return entry[3]
+    held = index.held_rows(allow)
+    if held is None:
+        return None
+    codes = encode(*held)
+    with _lock:
+        if entries.get(id(allow)) is entry:
+            entry[3] = codes
+            _trim(entries)
+    return codes
+
+
+def _trim(entries: OrderedDict) -> None:
+    """Forget the least recently used past MAX_ENTRIES or MAX_BYTES of codes."""
+    while len(entries) > MAX_ENTRIES or sum(e[3].nbytes for e in entries.values() if e[3] is not None) > MAX_BYTES:
+        entries.popitem(last=False)

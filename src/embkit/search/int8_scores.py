@@ -1,0 +1,30 @@
+"""A compiled first pass over int8 codes: one query against a filter's rows at a quarter
+of the bytes their float32 vectors take (filter_codes.py keeps the result exact).
+
+Imported on first use only (filter_codes imports it lazily): numba (it comes with
+umap-learn) costs ~0.3 s to import, and most searches never get here. Compiled once,
+cached on disk (cache=True)."""
+
+import numba
+import numpy as np
+
+
+def approx_scores(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(n,) float32: row i's sum over j of codes[i, j] * weights[j] (weights: the query
+    times each dimension's scale). Summed in any order (vectorized): its error is bounded
+    by filter_codes' slack, whatever the order."""
+    return _kernel(codes, np.ascontiguousarray(weights, dtype=np.float32))
+
+
+# reassoc lets the sum vectorize; contract fuses multiply-adds (more exact, not less).
+# No nnan/ninf: the pass must not assume anything it is not told.
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _kernel(codes, weights):
+    n, d = codes.shape
+    out = np.empty(n, np.float32)
+    for i in range(n):
+        acc = np.float32(0.0)
+        for j in range(d):
+            acc += np.float32(codes[i, j]) * weights[j]
+        out[i] = acc
+    return out
