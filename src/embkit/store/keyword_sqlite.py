@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import EmbkitError
 from . import bm25, keyword_blocks, keyword_decode, keyword_topk
 from .keyword_blocks import POSTING
+from .keyword_cache import KeywordCache
 from .keyword_terms import DESCRIPTION, term_ids
 
 BLOCK = keyword_blocks.MAX_POSTINGS  # postings per block (~770 bytes for short texts); a write rewrites little
@@ -73,9 +74,11 @@ def postings_of(texts: Mapping[int, str | None]) -> tuple[dict[str, np.ndarray],
     return by_term, int(with_terms.sum()), int(dl[with_terms].sum())
 
 
-def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[int, str | None]) -> None:
+def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[int, str | None],
+           cache: KeywordCache | None = None) -> None:
     """Within the caller's transaction: documents `old` ({row id: text before}) leave the
-    index and `new` ({row id: text now}) enter it; a row id in both is replaced."""
+    index and `new` ({row id: text now}) enter it; a row id in both is replaced. The
+    terms whose blocks changed are marked in `cache` (the store's), if given."""
     removed, old_docs, old_tokens = postings_of(old)
     added, new_docs, new_tokens = postings_of(new)
     writes = _Writes()
@@ -95,6 +98,8 @@ def update(c: sqlite3.Connection, old: Mapping[int, str | None], new: Mapping[in
     c.executemany("DELETE FROM kw_blocks WHERE term = ? AND first = ?", writes.deletes)
     c.executemany("UPDATE kw_blocks SET postings = ? WHERE term = ? AND first = ?", writes.updates)
     c.executemany("INSERT INTO kw_blocks (term, first, postings) VALUES (?, ?, ?)", writes.inserts)
+    if cache is not None:
+        cache.touched(writes.lowest_keys())
     if old_docs or new_docs:
         _add_stats(c, new_docs - old_docs, new_tokens - old_tokens)
 
@@ -107,6 +112,13 @@ class _Writes:
         self.updates: list[tuple[bytes, str, int]] = []
         self.inserts: list[tuple[str, int, bytes]] = []
 
+    def lowest_keys(self) -> dict[str, int]:
+        """{term: the lowest block key written}: its blocks from there on changed."""
+        lowest: dict[str, int] = {}
+        for term, key in [*self.deletes, *((t, f) for _, t, f in self.updates), *((t, f) for t, f, _ in self.inserts)]:
+            lowest[term] = min(key, lowest.get(term, key))
+        return lowest
+
 
 def _last_blocks(c: sqlite3.Connection, terms: list[str]) -> dict[str, tuple[int, bytes] | None]:
     """{term: (first, postings) of its last block, or None if it has none}, a few
@@ -114,10 +126,10 @@ def _last_blocks(c: sqlite3.Connection, terms: list[str]) -> dict[str, tuple[int
     out: dict[str, tuple[int, bytes] | None] = dict.fromkeys(terms)
     for i in range(0, len(terms), 500):
         chunk = terms[i:i + 500]
+        # max(first) for one term is one seek down the key; grouped by term it reads every block
         out.update((t, (f, p)) for t, f, p in c.execute(
-            "SELECT b.term, b.first, b.postings FROM kw_blocks b JOIN (SELECT term, max(first) AS first FROM "
-            f"kw_blocks WHERE term IN ({','.join('?' * len(chunk))}) GROUP BY term) m "
-            "ON b.term = m.term AND b.first = m.first", chunk))
+            "SELECT t.value, b.first, b.postings FROM json_each(?) t JOIN kw_blocks b ON b.term = t.value "
+            "AND b.first = (SELECT max(first) FROM kw_blocks WHERE term = t.value)", (json.dumps(chunk),)))
     return out
 
 
@@ -225,8 +237,12 @@ def create(c: sqlite3.Connection) -> None:
     c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(STATS.items()))
 
 
-def rebuild(c: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> None:
-    """Within the caller's transaction: the index built again from every document's text."""
+def rebuild(c: sqlite3.Connection, progress: Callable[[int], None] | None = None,
+            cache: KeywordCache | None = None) -> None:
+    """Within the caller's transaction: the index built again from every document's text
+    (`cache`, the store's, forgets what it held)."""
+    if cache is not None:
+        cache.clear()
     c.execute("DROP TABLE IF EXISTS kw_blocks")  # an older format's table may be laid out otherwise
     for statement in TABLES:
         c.execute(statement)
@@ -243,13 +259,14 @@ def rebuild(c: sqlite3.Connection, progress: Callable[[int], None] | None = None
             progress(len(rows))
 
 
-def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
-          allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def top_k(conn: sqlite3.Connection, terms: list[str], k: int, allow: np.ndarray | None = None,
+          cache: KeywordCache | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(row ids int64, BM25 scores float32) of the `k` best documents for the query
     `terms` (tokenized), best first, ties by row id; only scores above 0, and only row
     ids in `allow` if given (the statistics stay those of the whole collection).
-    Exact, decoding only the blocks that can hold a top-k document (keyword_topk.py)."""
-    return keyword_topk.top_k(conn, terms, k, allow)
+    Exact, decoding only the blocks that can hold a top-k document (keyword_topk.py),
+    held in `cache` (the store's) between queries if given."""
+    return keyword_topk.top_k(conn, terms, k, allow, cache)
 
 
 def stats(conn: sqlite3.Connection) -> dict:

@@ -25,6 +25,7 @@ import sqlite3
 import numpy as np
 
 from . import bm25, keyword_blocks, keyword_decode
+from .keyword_cache import KeywordCache, TermBlocks
 
 EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 FEW = 128  # blocks decoded at once without looking further: every block of a small query
@@ -32,16 +33,20 @@ PROMISING = 2  # times k: candidates looked up first, to raise the floor
 SLACK = 1e-5  # relative margin: a float32 score rounds by ~6e-8, so a bound this far below is surely below
 
 
-def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
-          allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def top_k(conn: sqlite3.Connection, terms: list[str], k: int, allow: np.ndarray | None = None,
+          cache: KeywordCache | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(row ids int64, BM25 scores float32) of the `k` best documents for the query
     `terms` (tokenized), best first, ties by row id; only scores above 0, and only row
-    ids in `allow` if given (the statistics stay those of the whole collection)."""
+    ids in `allow` if given (the statistics stay those of the whole collection). The
+    blocks come from `cache` (the store's) where it can give them, else from SQLite."""
     if not terms or k <= 0:
         return EMPTY
     repeats = dict.fromkeys(terms, 0)
     for term in terms:
         repeats[term] += 1
+    held = None if cache is None else cache.blocks(conn, list(repeats))
+    if held is not None:
+        return _cached(*held, repeats, k, allow)
     # One statement, so the postings and the statistics come from the same snapshot.
     rows = conn.execute(
         f"SELECT term, first, postings FROM kw_blocks WHERE term IN ({','.join('?' * len(repeats))}) "
@@ -67,6 +72,25 @@ def top_k(conn: sqlite3.Connection, terms: list[str], k: int,
     blocks = _Blocks([sorted(by_term[t]) for t in present], list(present.values()), n_docs, n_tokens / n_docs)
     allowed = None if allow is None else np.unique(np.asarray(allow, dtype=np.int64))
     return _search(blocks, _Decoded(blocks, allowed), k)
+
+
+def _cached(entries: dict[str, TermBlocks], n_docs: int, n_tokens: int, repeats: dict[str, int], k: int,
+            allow: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """top_k over blocks held in memory: a small query as below, one of more than FEW
+    blocks document at a time, compiled (keyword_maxscore.py; numba is imported then)."""
+    present = {t: times for t, times in repeats.items() if t in entries}  # query order
+    if n_docs == 0 or not present:
+        return EMPTY
+    allowed = None if allow is None else np.unique(np.asarray(allow, dtype=np.int64))
+    if sum(len(entries[t].firsts) for t in present) <= FEW:
+        per_term = [list(zip(entries[t].firsts.tolist(), entries[t].blobs())) for t in present]
+        blocks = _Blocks(per_term, list(present.values()), n_docs, n_tokens / n_docs)
+        return _search(blocks, _Decoded(blocks, allowed), k)
+    from . import keyword_maxscore
+
+    found, totals = keyword_maxscore.top_k([entries[t] for t in present], list(present.values()), n_docs,
+                                           n_tokens / n_docs, k, allowed, SLACK)
+    return _best(found, totals, k)
 
 
 class _Blocks:

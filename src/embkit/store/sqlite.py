@@ -17,6 +17,7 @@ from ..errors import EmbkitError
 from . import field_indexes, filter_cache, keyword_sqlite, sqlite_pages
 from .filter_cache import FilterCache
 from .integrity import sqlite_problems
+from .keyword_cache import KeywordCache
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .sqlite_reembed import SQLiteReembed, followers_of
@@ -37,6 +38,7 @@ class SQLiteStore(SQLiteReembed):
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
         self._filters = FilterCache()  # row ids of recent filters, until the next change
+        self._keywords = KeywordCache()  # blocks of recently queried terms, brought up to date by writes
 
     # ---- opening -------------------------------------------------------------------
 
@@ -361,7 +363,7 @@ class SQLiteStore(SQLiteReembed):
                 c.execute("INSERT OR IGNORE INTO changes VALUES (?, ?)", (generation, row[0]))
             if documents:
                 old.update(_delete_stale(c, generation, list(documents), {r.id for r in records}))
-            keyword_sqlite.update(c, old, new)
+            keyword_sqlite.update(c, old, new, self._keywords)
 
     def add_space(self, space: Space) -> None:
         """A new vector space, in its own transaction."""
@@ -413,7 +415,7 @@ class SQLiteStore(SQLiteReembed):
                 c.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?)", [(generation, r[0]) for r in rows])
                 for chunk in _chunks([r[0] for r in rows], 500):
                     c.execute(f"DELETE FROM docs WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
-                keyword_sqlite.update(c, dict(rows), {})
+                keyword_sqlite.update(c, dict(rows), {}, self._keywords)
         return len(rows)
 
     # ---- the keyword index (keyword_sqlite.py) -----------------------------------------
@@ -424,7 +426,7 @@ class SQLiteStore(SQLiteReembed):
         if self.read_only and not keyword_sqlite.format_is_current(self._conn):  # writable: rebuilt on open
             raise EmbkitError(f"keyword index: collection at {self.path} holds it in an older embkit's format and "
                               "is read-only, so it cannot be rebuilt; open it once where it is writable")
-        return keyword_sqlite.top_k(self._conn, terms, k, allow)
+        return keyword_sqlite.top_k(self._conn, terms, k, allow, self._keywords)
 
     def keyword_stats(self) -> dict:
         return keyword_sqlite.stats(self._conn)
@@ -432,7 +434,7 @@ class SQLiteStore(SQLiteReembed):
     def rebuild_keyword(self, progress=None) -> None:
         """Build the keyword index again from the documents' text, in one transaction."""
         with self._write() as c:
-            keyword_sqlite.rebuild(c, progress)
+            keyword_sqlite.rebuild(c, progress, self._keywords)
 
     def changed_since(self, generation: int) -> np.ndarray | None:
         """Row ids written or deleted after `generation`, or None if the change log no

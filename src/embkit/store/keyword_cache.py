@@ -1,0 +1,160 @@
+"""The keyword blocks of recently queried terms, kept in memory until the database changes
+under them: a query at a million documents reads ~1,000 blocks of its terms, and
+fetching them from SQLite costs more than scoring them.
+
+An entry holds one term's blocks as SQLite has them (bytes, first row ids, headers).
+It is valid for one state of the database: `PRAGMA data_version` moves with every
+commit of another connection or process, and then every entry is dropped. A write of
+this store's own connection marks the terms it touched with the lowest block key it
+wrote (keyword_sqlite.update calls `touched` after its statements, before the commit),
+and the next query that needs such a term reads again only its blocks from that key on
+(for new documents: the term's last block), so a write does not cost the next query a
+whole term. Rows this connection changed with no write marked since (the tables written
+by hand, say) empty the cache too. Nothing read inside a transaction, or while a write
+marked terms, is kept: the caller then reads the blocks from SQLite as without a cache.
+"""
+
+import sqlite3
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from . import keyword_blocks
+
+MAX_BYTES = 64 << 20  # blocks held in all (the postings of ~70% of a million short documents' query terms)
+MAX_SEGMENTS = 8  # pieces an entry's bytes may be in before they are joined into one
+
+
+class TermBlocks:
+    """One term's blocks, sorted by key: their bytes (in a few pieces, one after another),
+    where each starts in them, their keys (first row ids) and postings counts."""
+
+    __slots__ = ("pieces", "starts", "firsts", "counts", "max_tf", "min_dl", "nbytes")
+
+    def __init__(self, pieces: list[bytes], starts: np.ndarray, firsts: np.ndarray, counts: np.ndarray,
+                 max_tf: np.ndarray, min_dl: np.ndarray):
+        if len(pieces) > MAX_SEGMENTS:
+            pieces = [b"".join(pieces)]
+        self.pieces, self.starts, self.firsts = pieces, starts, firsts
+        self.counts, self.max_tf, self.min_dl = counts, max_tf, min_dl
+        self.nbytes = int(starts[-1]) + 40 * len(firsts)
+
+    @classmethod
+    def read(cls, rows: list[tuple[int, bytes]]) -> "TermBlocks":
+        """Of (key, block) rows sorted by key."""
+        blobs = [blob for _, blob in rows]
+        lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+        counts, max_tf, min_dl, _ = keyword_blocks.headers(blobs)
+        return cls([b"".join(blobs)], np.concatenate([[0], np.cumsum(lengths)]),
+                   np.fromiter((f for f, _ in rows), dtype=np.int64, count=len(rows)), counts,
+                   max_tf.astype(np.int64), min_dl.astype(np.int64))
+
+    def before(self, key: int) -> "TermBlocks":
+        """The blocks whose key is below `key`."""
+        n = int(np.searchsorted(self.firsts, key))
+        cut, pieces, at = int(self.starts[n]), [], 0
+        for piece in self.pieces:
+            if at + len(piece) <= cut:
+                pieces.append(piece)
+            elif at < cut:
+                pieces.append(piece[:cut - at])
+            at += len(piece)
+        return TermBlocks(pieces, self.starts[:n + 1], self.firsts[:n], self.counts[:n], self.max_tf[:n],
+                          self.min_dl[:n])
+
+    def then(self, more: "TermBlocks") -> "TermBlocks":
+        """These blocks followed by `more`'s (all of a higher key)."""
+        if not len(more.firsts):
+            return self
+        return TermBlocks(self.pieces + more.pieces, np.concatenate([self.starts[:-1], more.starts + self.starts[-1]]),
+                          *(np.concatenate([a, b]) for a, b in ((self.firsts, more.firsts), (self.counts, more.counts),
+                                                                (self.max_tf, more.max_tf), (self.min_dl, more.min_dl))))
+
+    def blobs(self) -> list[bytes]:
+        """Each block's bytes."""
+        data = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
+        bounds = self.starts.tolist()
+        return [data[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class KeywordCache:
+    """TermBlocks by term, least recently used dropped past MAX_BYTES."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, TermBlocks] = OrderedDict()
+        self._stale: dict[str, int] = {}  # term -> the lowest block key written since its entry was read
+        self._bytes = 0
+        self._version: int | None = None  # the data_version the entries were read at
+        self._writes = 0  # counts `touched` and `clear` calls: a read that saw one keeps nothing
+        self._seen = (0, -1)  # (_writes, the connection's total_changes) when entries were last kept
+        self._lock = threading.Lock()
+
+    def touched(self, keys: dict[str, int]) -> None:
+        """A write of this connection changed the blocks of each term from its key on."""
+        with self._lock:
+            self._writes += 1
+            for term, key in keys.items():
+                if term in self._entries:
+                    self._stale[term] = min(key, self._stale.get(term, key))
+
+    def clear(self) -> None:
+        """Forget everything (the index was rebuilt)."""
+        with self._lock:
+            self._writes += 1
+            self._entries.clear()
+            self._stale.clear()
+            self._bytes = 0
+
+    def blocks(self, conn: sqlite3.Connection, terms: list[str]) -> tuple[dict[str, TermBlocks], int, int] | None:
+        """({term: its blocks} for those of `terms` that have any, documents, tokens), all
+        of one state of the database; None inside a transaction or if a write came
+        between (then read SQLite directly)."""
+        if conn.in_transaction:
+            return None
+        writes, changes = self._writes, conn.total_changes
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        with self._lock:
+            # rows changed by this connection with no write marked since: not keyword_sqlite.update's (a repair
+            # by hand, say), so whatever it changed is forgotten
+            unmarked = writes == self._seen[0] and changes != self._seen[1]
+            if version != self._version or unmarked:
+                self._entries.clear()
+                self._stale.clear()
+                self._bytes, self._version = 0, version
+            held = {t: (self._entries.get(t), self._stale.get(t)) for t in terms}
+        out, fresh = {}, {}
+        for term, (entry, stale) in held.items():
+            if entry is not None and stale is None:
+                if len(entry.firsts):
+                    out[term] = entry
+                continue
+            key = -1 if entry is None else stale
+            rows = conn.execute("SELECT first, postings FROM kw_blocks WHERE term = ? AND first >= ? ORDER BY first",
+                                (term, key)).fetchall()
+            read = TermBlocks.read(rows)
+            entry = read if entry is None else entry.before(key).then(read)
+            fresh[term] = entry
+            if len(entry.firsts):
+                out[term] = entry
+        stats = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')").fetchall())
+        if conn.in_transaction or conn.execute("PRAGMA data_version").fetchone()[0] != version:
+            return None
+        with self._lock:
+            if self._writes != writes or self._version != version:
+                return None
+            for term in held:
+                if term in fresh:
+                    self._bytes -= self._entries[term].nbytes if term in self._entries else 0
+                    self._entries[term] = fresh[term]
+                    self._bytes += fresh[term].nbytes
+                    self._stale.pop(term, None)
+                if term in self._entries:
+                    self._entries.move_to_end(term)
+            self._seen = (writes, changes)
+            while self._bytes > self.max_bytes and self._entries:
+                term, entry = self._entries.popitem(last=False)
+                self._stale.pop(term, None)
+                self._bytes -= entry.nbytes
+        return out, int(stats.get("kw_docs", 0)), int(stats.get("kw_tokens", 0))

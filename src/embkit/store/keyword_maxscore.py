@@ -1,0 +1,253 @@
+"""Exact BM25 top-k, document at a time, compiled (numba): MaxScore with each block's own
+bound, over keyword blocks already in memory (keyword_cache.py).
+
+The terms are ordered by the most they can add. Those whose bounds together stay below
+the k-th best score so far (the floor) are "non-essential": a document holding none of
+the others cannot reach the top k, so only the postings of the essential terms are
+walked, one document at a time, in row id order. Each such document is then looked up
+in the non-essential terms, the one that can add the most first, and dropped as soon
+as its partial score plus what the terms left (or the one block that may hold it) can
+add stays below the floor: a non-essential term's block is decoded only when a document
+that may still reach the top k falls in it. As the floor rises, more terms become
+non-essential. numpy's whole-array operations (keyword_topk.py) cannot do this: each
+document's next step depends on the last.
+
+A document that is not dropped is scored over every term and its sum taken in query
+order from 0 (the exhaustive computation's float64 sum, bit for bit); every one within
+SLACK of the floor is returned, so ties at the k-th place still resolve by row id.
+Decodes keyword_blocks.FORMAT "columnar-1" (keyword_decode.py describes it).
+"""
+
+import numpy as np
+from numba import njit
+
+from . import bm25
+
+K1, B = bm25.K1, bm25.B
+MAX_POSTINGS = 256
+
+
+@njit(cache=True, nogil=True)
+def _u16(buf, at):
+    return np.int64(buf[at]) | np.int64(buf[at + 1]) << 8
+
+
+@njit(cache=True, nogil=True)
+def _decode(buf, at, rowids, scores, weight, avgdl):
+    """The block at `at` into rowids and (BM25 of one term) scores; its number of postings."""
+    n = np.int64(buf[at]) + 1
+    flags = np.int64(buf[at + 1])
+    min_dl = _u16(buf, at + 4)
+    rowid = _u16(buf, at + 6) | _u16(buf, at + 8) << 16
+    width = np.int64(1) << (flags & 3)
+    p = at + 10
+    rowids[0] = rowid
+    for j in range(1, n):
+        gap = np.int64(buf[p])
+        if width >= 2:
+            gap |= np.int64(buf[p + 1]) << 8
+            if width == 4:
+                gap |= (np.int64(buf[p + 2]) | np.int64(buf[p + 3]) << 8) << 16
+        rowid += gap
+        rowids[j] = rowid
+        p += width
+    mode = flags >> 2 & 3
+    tf_at = p
+    if mode == 1:  # exceptions: their number, positions, values
+        p += 1 + 2 * np.int64(buf[p])
+    elif mode == 2:
+        p += n
+    elif mode == 3:
+        p += 2 * n
+    dl_wide = flags & 16
+    for j in range(n):
+        if mode == 2:
+            tf = np.int64(buf[tf_at + j])
+        elif mode == 3:
+            tf = _u16(buf, tf_at + 2 * j)
+        else:
+            tf = np.int64(1)
+        dl = (_u16(buf, p + 2 * j) if dl_wide else np.int64(buf[p + j])) + min_dl
+        scores[j] = _score(tf, dl, weight, avgdl)
+    if mode == 1:
+        e = np.int64(buf[tf_at])
+        for x in range(e):
+            j = np.int64(buf[tf_at + 1 + x])
+            tf = np.int64(buf[tf_at + 1 + e + x])
+            dl = (_u16(buf, p + 2 * j) if dl_wide else np.int64(buf[p + j])) + min_dl
+            scores[j] = _score(tf, dl, weight, avgdl)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _score(tf, dl, weight, avgdl):
+    """bm25.term_scores for one posting: the same float64 operations in the same order."""
+    t = np.float64(tf)
+    return weight * t / (t + K1 * (1.0 - B + B * np.float64(dl) / avgdl))
+
+
+@njit(cache=True, nogil=True)
+def _push(heap, size, value):
+    """A min-heap of the k best scores: `value` in (k = len(heap)); the new size."""
+    k = len(heap)
+    if size < k:
+        i = size
+        heap[i] = value
+        while i > 0:
+            parent = (i - 1) // 2
+            if heap[parent] <= heap[i]:
+                break
+            heap[parent], heap[i] = heap[i], heap[parent]
+            i = parent
+        return size + 1
+    if value <= heap[0]:
+        return size
+    heap[0] = value
+    i = 0
+    while True:
+        small, left, right = i, 2 * i + 1, 2 * i + 2
+        if left < k and heap[left] < heap[small]:
+            small = left
+        if right < k and heap[right] < heap[small]:
+            small = right
+        if small == i:
+            return size
+        heap[small], heap[i] = heap[i], heap[small]
+        i = small
+
+
+@njit(cache=True, nogil=True)
+def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, use_allow, slack):
+    """(row ids, float64 exact sums) of every document that may be among the `k` best
+    (all of the k best, and any tied with them), unordered. Blocks: byte offset in
+    `buf`, first row id (a block holds row ids up to the next one's first), score bound;
+    term t's blocks are term_blocks[t]:term_blocks[t + 1], terms in query order."""
+    n_terms = len(weights)
+    top = np.zeros(n_terms)  # the most each term can add
+    for t in range(n_terms):
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            top[t] = max(top[t], bounds[b])
+    order = np.argsort(top, kind="mergesort")  # least first: the non-essential ones are a prefix
+    prefix = np.cumsum(top[order])  # prefix[i]: what order[:i + 1] can add together
+    rowids = np.empty((n_terms, MAX_POSTINGS), dtype=np.int64)
+    scores = np.empty((n_terms, MAX_POSTINGS))
+    block = term_blocks[:-1].copy()  # each term's current block
+    decoded = np.full(n_terms, -1, dtype=np.int64)  # the block held in rowids/scores
+    size = np.zeros(n_terms, dtype=np.int64)
+    pos = np.zeros(n_terms, dtype=np.int64)
+    for t in range(n_terms):
+        if block[t] < term_blocks[t + 1]:
+            size[t] = _decode(buf, starts[block[t]], rowids[t], scores[t], weights[t], avgdl)
+            decoded[t] = block[t]
+    heap = np.empty(max(k, 1))
+    filled = 0
+    floor = 0.0
+    essential = 0  # order[essential:] are walked; order[:essential] looked up
+    term_score = np.zeros(n_terms)
+    out_ids = np.empty(1024, dtype=np.int64)
+    out_scores = np.empty(1024)
+    found = 0
+    at_allow = 0
+    end = np.iinfo(np.int64).max
+    while True:
+        doc = end
+        for i in range(essential, n_terms):
+            t = order[i]
+            if decoded[t] >= 0 and pos[t] < size[t] and rowids[t, pos[t]] < doc:
+                doc = rowids[t, pos[t]]
+        if doc == end:
+            break
+        partial = 0.0
+        for t in range(n_terms):
+            term_score[t] = 0.0
+        for i in range(essential, n_terms):  # the essential terms' postings of doc, each cursor moved on
+            t = order[i]
+            if decoded[t] >= 0 and pos[t] < size[t] and rowids[t, pos[t]] == doc:
+                term_score[t] = scores[t, pos[t]]
+                partial += scores[t, pos[t]]
+                pos[t] += 1
+                if pos[t] == size[t]:
+                    block[t] += 1
+                    if block[t] < term_blocks[t + 1]:
+                        size[t] = _decode(buf, starts[block[t]], rowids[t], scores[t], weights[t], avgdl)
+                        decoded[t] = block[t]
+                        pos[t] = 0
+        if use_allow:
+            while at_allow < len(allow) and allow[at_allow] < doc:
+                at_allow += 1
+            if at_allow == len(allow) or allow[at_allow] != doc:
+                continue
+        kept = True
+        for i in range(essential - 1, -1, -1):  # the non-essential terms, the one that adds most first
+            below = prefix[i - 1] if i > 0 else 0.0
+            if partial + prefix[i] < floor:
+                kept = False
+                break
+            t = order[i]
+            last = term_blocks[t + 1] - 1
+            b = block[t]
+            while b < last and firsts[b + 1] <= doc:
+                b += 1
+            block[t] = b
+            if b > last or firsts[b] > doc:
+                continue  # the term's postings lie after doc, or ended before it
+            if partial + bounds[b] + below < floor:
+                kept = False
+                break
+            if decoded[t] != b:
+                size[t] = _decode(buf, starts[b], rowids[t], scores[t], weights[t], avgdl)
+                decoded[t] = b
+                pos[t] = 0
+            p = pos[t]
+            while p < size[t] and rowids[t, p] < doc:
+                p += 1
+            pos[t] = p
+            if p < size[t] and rowids[t, p] == doc:
+                term_score[t] = scores[t, p]
+                partial += scores[t, p]
+        if not kept:
+            continue
+        exact = 0.0
+        for t in range(n_terms):  # in query order from 0, as the exhaustive sum
+            exact += term_score[t]
+        if exact < floor:
+            continue
+        if found == len(out_ids):
+            out_ids = np.concatenate((out_ids, np.empty(found, dtype=np.int64)))
+            out_scores = np.concatenate((out_scores, np.empty(found)))
+        out_ids[found] = doc
+        out_scores[found] = exact
+        found += 1
+        filled = _push(heap, filled, exact)
+        if filled == k:
+            floor = heap[0] * (1.0 - slack)
+            while essential < n_terms and prefix[essential] < floor:
+                essential += 1  # a term that alone with those before it cannot reach the floor
+            if found > 4 * k + 1024:  # drop what the floor has passed
+                keep = 0
+                for j in range(found):
+                    if out_scores[j] >= floor:
+                        out_ids[keep] = out_ids[j]
+                        out_scores[keep] = out_scores[j]
+                        keep += 1
+                found = keep
+    return out_ids[:found], out_scores[:found]
+
+
+def top_k(entries: list, times: list[int], n_docs: int, avgdl: float, k: int,
+          allow: np.ndarray | None, slack: float) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, float64 exact sums) of the documents that may be among the `k` best for
+    the query terms whose blocks are `entries` (keyword_cache.TermBlocks, query order),
+    each repeated `times`; only row ids in `allow` (sorted, unique) if given."""
+    sizes = np.array([len(e.firsts) for e in entries], dtype=np.int64)
+    lengths = [int(e.starts[-1]) for e in entries]
+    base = np.cumsum(lengths) - lengths
+    buf = np.frombuffer(b"".join([p for e in entries for p in e.pieces]), dtype=np.uint8)
+    starts = np.concatenate([e.starts[:-1] + b for e, b in zip(entries, base.tolist())])
+    weights = np.array([bm25.idf(n_docs, int(e.counts.sum())) * t for e, t in zip(entries, times)])
+    bounds = bm25.term_scores(np.concatenate([e.max_tf for e in entries]), np.concatenate([e.min_dl for e in entries]),
+                              avgdl, np.repeat(weights, sizes))
+    term_blocks = np.concatenate([[0], np.cumsum(sizes)])
+    firsts = np.concatenate([e.firsts for e in entries])
+    allowed = np.zeros(0, dtype=np.int64) if allow is None else allow
+    return search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allowed, allow is not None, slack)
