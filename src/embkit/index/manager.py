@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..store import Space, Store
 from . import persist
+from .build_threads import building
 from .faiss_base import FaissIndex
 from .spec import IndexSpec, bytes_per_vector, parse_size, parse_spec, resolve_auto
 
@@ -127,7 +128,8 @@ class IndexManager:
             return self._rebuild(progress, background=not wait)
         self.index.remove(changed)
         found, vectors = self.store.vectors(self.space.name, changed)
-        self.index.add(found, vectors)
+        with building():  # a big catch-up (a bulk add) goes into the graph on every core too
+            self.index.add(found, vectors)
         if progress and len(found):
             progress(len(found))
         self.generation, self.dirty = generation, True
@@ -294,10 +296,12 @@ class IndexManager:
 
 
 def _fill(index: FaissIndex, rowids, vectors, progress: Progress | None) -> None:
+    """Train `index` on `vectors` and add them in chunks, on every core (build_threads)."""
     if not len(rowids):
         return
-    index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data
-    for start in range(0, len(rowids), BUILD_CHUNK):
-        index.add(rowids[start:start + BUILD_CHUNK], vectors[start:start + BUILD_CHUNK])
-        if progress and index.kind != "flat":  # flat is only a read of the store: no bar
-            progress(len(rowids[start:start + BUILD_CHUNK]))
+    with building():
+        index.train_on(vectors)  # IVF/PQ/SQ learn from (a sample of) all the data
+        for start in range(0, len(rowids), BUILD_CHUNK):
+            index.add(rowids[start:start + BUILD_CHUNK], vectors[start:start + BUILD_CHUNK])
+            if progress and index.kind != "flat":  # flat is only a read of the store: no bar
+                progress(len(rowids[start:start + BUILD_CHUNK]))
