@@ -143,13 +143,8 @@ class FaissIndex:
         `params` are per-query search parameters (ef, nprobe)."""
         queries = self._check(np.atleast_2d(queries), "queries")
         n = len(queries)
-        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
-        if unknown:
-            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
-            raise EmbkitError(
-                f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
-        params = {key: check_param(self.kind, key, value, field=key)
-                  for key, value in params.items() if value is not None}
+        if params:
+            params = self._checked_params(params)
         if self._faiss is None or self.ntotal == 0 or k < 1:
             return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
         # `bitmap` must stay referenced until FAISS returns: the selector points into it
@@ -157,10 +152,21 @@ class FaissIndex:
         search_params = self._search_parameters(selector, params, k)
         distances, labels = self._faiss.search(self._codes(queries), k, params=search_params)
         del bitmap
+        if labels.size and labels.min() >= 0:  # every slot filled (the common case): nothing to pad
+            return self.rowids[labels], self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)
         found = labels >= 0
         rowids = np.where(found, self.rowids[np.where(found, labels, 0)], -1)
         scores = np.where(found, self._scores(distances.astype(np.float32)), SCORE_MISSING).astype(np.float32)
         return rowids, scores
+
+    def _checked_params(self, params: dict) -> dict:
+        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
+        if unknown:
+            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
+            raise EmbkitError(
+                f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
+        return {key: check_param(self.kind, key, value, field=key)
+                for key, value in params.items() if value is not None}
 
     def _selector(self, allow: np.ndarray | None):
         """(selector, bitmap): no selector when every entry may be returned, else a

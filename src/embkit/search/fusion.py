@@ -36,7 +36,7 @@ def check_alpha(alpha) -> float:
 
 def sources_of(lists) -> list[dict[int, tuple[float, int]]]:
     """Per list: row id -> (score, 1-based rank)."""
-    return [{int(r): (float(s), rank) for rank, (r, s) in enumerate(zip(ids, scores), start=1)}
+    return [dict(zip(np.asarray(ids).tolist(), zip(np.asarray(scores).tolist(), range(1, len(ids) + 1))))
             for ids, scores in lists]
 
 

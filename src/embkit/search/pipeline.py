@@ -19,6 +19,8 @@ from .rerank import blend_of, blend_scores, load_reranker, rerank_scores
 __all__ = ["MODES", "Plan", "Sources", "retrieve"]
 HYBRID_DEPTH = 100  # candidates each retriever hands to fusion
 CHUNK_FIELDS = ("parent", "source", "page", "start", "end")
+NO_CHUNK = (None,) * len(CHUNK_FIELDS)
+NO_SOURCE = (None, None)  # (score, rank) of a retriever that did not find the hit
 
 
 class Sources(Protocol):
@@ -63,9 +65,11 @@ def retrieve(req: SearchRequest, plan: Plan, sources: Sources) -> list[Hit]:
     else:
         fused = Fused(lists[0][0], lists[0][1], sources_of(lists))
         dense_src, keyword_src = (fused.sources[0], {}) if req.mode == "dense" else ({}, fused.sources[0])
-    records = sources.records(fused.rowids)
-    rows = [(int(r), float(s)) for r, s in zip(fused.rowids, fused.scores)
-            if int(r) in records and records[int(r)].id not in plan.exclude]
+    rowids = np.asarray(fused.rowids).tolist()
+    records = sources.records(rowids)  # metadata decoded only where read: the hits returned
+    exclude = plan.exclude
+    rows = [(r, s) for r, s in zip(rowids, np.asarray(fused.scores).tolist())
+            if r in records and (not exclude or records[r].id not in exclude)]
     if req.documents:
         rows = _best_chunk_per_document(rows, records)
     rerank = {}
@@ -107,10 +111,9 @@ def _diversified(rows, req: SearchRequest, sources: Sources):
 
 def _hit(record, score, dense, keyword, rerank) -> Hit:
     meta = record.metadata
-    chunk = {name: meta.get(name) for name in CHUNK_FIELDS}
-    if chunk["parent"] is None and chunk["source"] is None:
-        chunk = {}
-    return Hit(record.id, score, record.text, meta,
-               dense_score=dense[0] if dense else None, dense_rank=dense[1] if dense else None,
-               keyword_score=keyword[0] if keyword else None, keyword_rank=keyword[1] if keyword else None,
-               rerank_score=rerank, **chunk)
+    if meta and (meta.get("parent") is not None or meta.get("source") is not None):
+        chunk = [meta.get(name) for name in CHUNK_FIELDS]
+    else:
+        chunk = NO_CHUNK
+    # positional: Hit's fields in order (id, score, text, metadata, dense_*, keyword_*, rerank_score, chunk)
+    return Hit(record.id, score, record.text, meta, *(dense or NO_SOURCE), *(keyword or NO_SOURCE), rerank, *chunk)

@@ -68,7 +68,7 @@ class StoreSources:
         return self.parts.keyword().search(query, n, allow)
 
     def records(self, rowids):
-        return self.parts.store.by_rowids(rowids)
+        return self.parts.store.search_records(rowids)
 
     def vectors(self, rowids):
         return self._fetch(rowids)

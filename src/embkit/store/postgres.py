@@ -288,6 +288,8 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
         rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE rowid = ANY(%s)", (wanted,))
         return {r[0]: _record(r) for r in rows}
 
+    search_records = by_rowids  # psycopg decodes the jsonb column as it reads it
+
     def rowids(self, where: dict | None = None) -> np.ndarray:
         sql, params = _where(where)
         rows = self._read("SELECT rowid FROM {s}.docs WHERE " + _braces(sql) + " ORDER BY rowid", params).fetchall()

@@ -18,6 +18,8 @@ from . import field_indexes, filter_cache, keyword_sqlite, sqlite_pages
 from .filter_cache import FilterCache
 from .integrity import sqlite_problems
 from .keyword_cache import KeywordCache
+from .lazy_record import LazyRecord
+from .meta_cache import MetaCache
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
 from .sqlite_reembed import SQLiteReembed, followers_of
@@ -38,6 +40,7 @@ class SQLiteStore(SQLiteReembed):
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path, self._conn, self._lock = path, conn, threading.RLock()
         self._filters = FilterCache()  # row ids of recent filters, until the next change
+        self._meta = MetaCache()  # the meta table, until the next change (a search reads it)
         self._keywords = KeywordCache()  # blocks of recently queried terms, brought up to date by writes
 
     # ---- opening -------------------------------------------------------------------
@@ -140,7 +143,7 @@ class SQLiteStore(SQLiteReembed):
 
     @property
     def generation(self) -> int:
-        return int(self.meta("generation"))
+        return int(self._meta.values(self._conn)["generation"])
 
     @property
     def identity(self) -> str | None:
@@ -217,6 +220,16 @@ class SQLiteStore(SQLiteReembed):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE rowid IN ({marks})", chunk)
             out.update((r[0], _record(r)) for r in rows)
+        return out
+
+    def search_records(self, rowids: list[int]) -> dict[int, LazyRecord]:
+        """`by_rowids` for a search: {row id: record} with the metadata decoded only for
+        the records whose metadata is read (the hits returned)."""
+        out = {}
+        for chunk in _chunks(rowids, 500):  # one statement for a search's k (cached by SQLite's statement cache)
+            rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE rowid IN "
+                                      f"({','.join('?' * len(chunk))})", chunk)
+            out.update({r[0]: LazyRecord(*r) for r in rows})
         return out
 
     def rowids(self, where: dict | None = None) -> np.ndarray:

@@ -1,0 +1,29 @@
+"""The SQLite store's `meta` table as last read, kept until the database changes.
+
+Every search asks for the store's generation (is the index caught up?) and the
+reembed bookkeeping (has a switch replaced this space?): four statements a search. A
+connection tells whether anything was written since a read with one PRAGMA (the stamp
+of filter_cache: this connection's change count and the database's data_version), so
+the table is read again only after a write, by this process or another."""
+
+import sqlite3
+
+from . import filter_cache
+
+
+class MetaCache:
+    """{key: value} of `meta`, valid for one stamp."""
+
+    def __init__(self):
+        self._kept: tuple[tuple[int, int], dict[str, str]] | None = None
+
+    def values(self, conn: sqlite3.Connection) -> dict[str, str]:
+        """Every meta value as the database holds it now (read-only: callers copy)."""
+        stamp = filter_cache.stamp(conn)
+        kept = self._kept
+        if stamp is not None and kept is not None and kept[0] == stamp:
+            return kept[1]
+        values = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if stamp is not None and filter_cache.stamp(conn) == stamp:  # no write began or landed meanwhile
+            self._kept = (stamp, values)
+        return values
