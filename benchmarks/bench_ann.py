@@ -5,7 +5,9 @@ queries and exact ground truth, single-threaded, for every backend and a sweep o
 search parameter: recall@10, QPS (batched and one query per call), build time, bytes per
 vector. embkit is measured at the index layer (`make_index` + `search`, and
 `dense_search` for rescoring) next to the same FAISS index built by hand, and through the
-full `Collection` next to a persistent Chroma collection on the same vectors.
+full `Collection` next to a persistent Chroma collection on the same vectors. `build`
+times build-and-save of those two full paths on both cores, each side in its own process
+(benchmarks/ann_build.py), without the single-thread variables this script sets.
 
     .venv/bin/python benchmarks/bench_ann.py [--datasets glove,minilm] [--n-base 200000] [--quick]
 """
@@ -13,8 +15,10 @@ full `Collection` next to a persistent Chroma collection on the same vectors.
 import os
 
 # Single-threaded everywhere: set before numpy, FAISS or onnxruntime start thread pools.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# The build comparison's processes get the environment without what this script set.
+_SET_HERE = [v for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if v not in os.environ]
+for _var in _SET_HERE:
+    os.environ[_var] = "1"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -478,6 +482,45 @@ def bench_chroma(ds: Dataset, efs, rounds: int, tmp: Path) -> tuple[list[dict], 
     return rows, ingest
 
 
+# ---- build on both cores: each side in its own process ----------------------------------
+
+def bench_build(ds: Dataset, args: argparse.Namespace, tmp: Path) -> dict:
+    """Build-and-save time of the full paths (benchmarks/ann_build.py), each run in its
+    own process with both cores: embkit's FAISS build on its build threads, Chroma's
+    hnswlib with num_threads = the cores. Rounds alternate the order; embkit on one build
+    thread (EMBKIT_BUILD_THREADS=1) runs once, for the threads' share and the recall."""
+    import subprocess
+
+    data = tmp / "build-data"
+    data.mkdir(exist_ok=True)
+    for name, array in (("base", ds.base), ("queries", ds.queries), ("truth", ds.truth)):
+        np.save(data / f"{name}.npy", array)
+    env = {k: v for k, v in os.environ.items() if k not in _SET_HERE}
+    runs: dict[str, list[dict]] = {"embkit": [], "chroma": [], "embkit 1 thread": []}
+    order = [("embkit", {}), ("chroma", {})]
+    plan = [order if r % 2 == 0 else order[::-1] for r in range(args.build_rounds)]
+    plan[0] = plan[0] + [("embkit 1 thread", {"EMBKIT_BUILD_THREADS": "1"})]
+    for r, sides in enumerate(plan):
+        for label, extra in sides:
+            folder = tmp / f"build-{label.replace(' ', '-')}-{r}"
+            spec = {"data": str(data), "folder": str(folder), "M": M, "efc": EFC, "ef": 64, "batch": INGEST_BATCH,
+                    "k": K}
+            own0, busy0 = cpu_seconds()
+            done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ann_build.py"), label.split()[0],
+                                   json.dumps(spec)], capture_output=True, text=True, env={**env, **extra})
+            if done.returncode != 0:
+                raise RuntimeError(f"{label} build: {done.stderr.strip()[-800:]}")
+            run = json.loads(done.stdout.strip().splitlines()[-1])
+            own1, busy1 = cpu_seconds()
+            run["others_cpu_share"] = max(0.0, (busy1 - busy0) - run["cpu_s"]) / run["wall_s"]
+            runs[label].append(run)
+            print(f"  build {label:16} {run['wall_s']:6.1f} s wall, {run['cpu_s']:6.1f} s CPU ({run['cores_used']:.2f}"
+                  f" cores; {run['threads']}), recall@10 {run['recall']:.3f} at ef=64", file=sys.stderr)
+            subprocess.run(["rm", "-rf", str(folder)], check=False)
+    pairs = [c["wall_s"] / e["wall_s"] for e, c in zip(runs["embkit"], runs["chroma"])]
+    return {"runs": runs, "ratios": pairs, "ratio_median": float(np.median(pairs))}
+
+
 # ---- reporting -------------------------------------------------------------------------
 
 def show_progress(rows: list[dict]) -> None:
@@ -547,6 +590,19 @@ def summarize(rows: list[dict], ingest: dict, datasets: dict[str, Dataset]) -> d
                          f"{e['first_search_recall']:.2f}) -> {fig['ingest']['ratio_searchable']:.2f}x "
                          f"{'OK' if ok else 'MISS'} (target >=3x); HNSW built in the background and saved after "
                          f"{e['indexed_s']:.1f} s -> {fig['ingest']['ratio_indexed']:.2f}x")
+        if "build" in ingest.get(name, {}):
+            b = ingest[name]["build"]
+            fig["build"] = b
+            e, c, one = (b["runs"][k] for k in ("embkit", "chroma", "embkit 1 thread"))
+            spread = ", ".join(f"{x:.2f}" for x in b["ratios"])
+            lines.append(f"  build and save, each side in its own process on {e[0]['cores']} cores: chroma "
+                         f"{np.median([r['wall_s'] for r in c]):.1f} s ({c[0]['threads']}, used "
+                         f"{np.median([r['cores_used'] for r in c]):.2f} cores) vs embkit "
+                         f"{np.median([r['wall_s'] for r in e]):.1f} s ({e[0]['threads']}, used "
+                         f"{np.median([r['cores_used'] for r in e]):.2f} cores) -> {b['ratio_median']:.2f}x "
+                         f"(rounds: {spread}) {'OK' if b['ratio_median'] >= 1.5 else 'MISS'} (target >=1.5x); "
+                         f"embkit on 1 build thread {one[0]['wall_s']:.1f} s; recall@10 at ef=64: embkit "
+                         f"{e[0]['recall']:.3f}, 1 thread {one[0]['recall']:.3f}, chroma {c[0]['recall']:.3f}")
         for r in pick("embkit index", "sq8"):
             if "rescore=4" in r["param"]:
                 ratio = f32 / r["bytes_per_vector"]
@@ -622,7 +678,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--n-base", type=int, default=200_000, help="base vectors per dataset (at most what it has)")
     p.add_argument("--n-queries", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds per setting (best is kept)")
-    p.add_argument("--systems", default="index,hnswlib,collection,chroma", help="comma list of those four")
+    p.add_argument("--systems", default="index,hnswlib,collection,chroma,build",
+                   help="comma list of those five (build: build-and-save per side in its own process, both cores)")
+    p.add_argument("--build-rounds", type=int, default=2, help="rounds of the build comparison (order alternates)")
     p.add_argument("--quick", action="store_true", help="20k vectors, 200 queries, 1 round, a short sweep")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data")
@@ -701,6 +759,8 @@ def run_dataset(ds: Dataset, args: argparse.Namespace, tmp: Path, ingest: dict, 
         step("collection", bench_collection, ds, args.efs, args.rounds, tmp)
     if "chroma" in args.systems:
         step("chroma", bench_chroma, ds, args.efs, args.rounds, tmp)
+    if "build" in args.systems:
+        ingest["build"] = bench_build(ds, args, tmp)
     return rows
 
 
