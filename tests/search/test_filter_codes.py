@@ -3,6 +3,8 @@ the hits stay exactly brute force's (ids, tie order by row id, float32 scores), 
 codes are made only for an array seen twice in one index state, and never outlive a
 change of the index or of the filter's rows."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,7 @@ def test_twins_rank_by_row_id():
 
 @pytest.fixture
 def col(tmp_path, monkeypatch):
+    assert filter_codes_cache.load_kernel(wait=None)  # loaded in the background otherwise: wait for it here
     monkeypatch.setattr(field_indexes, "INDEX_FROM", 100)
     col = embkit.create(tmp_path / "c", model=None, dim=DIM)
     col.add(ids=[f"d{i}" for i in range(N)], vectors=vectors(N), metadatas=[{"half": i % 2} for i in range(N)])
@@ -129,3 +132,14 @@ def test_arrays_that_can_change_or_are_small_are_not_coded(col):
         assert filter_codes_cache.search(index, query, rowids, K, "l2") is None
     assert filter_codes_cache.search(index, query, rowids, K, "cosine") is None  # the first time
     assert filter_codes_cache.search(index, query, rowids, K, "cosine") is not None
+
+
+def test_until_the_compiled_pass_is_loaded_filters_are_scored_directly(col, monkeypatch):
+    """No search waits for numba: while its load is under way (here: never done), a filter
+    asked again is scored directly, exactly, and nothing is coded."""
+    monkeypatch.setattr(filter_codes_cache, "_kernel_loaded", threading.Event())
+    monkeypatch.setattr(filter_codes_cache, "_kernel_asked", True)  # "a thread is loading it"
+    query = np.random.default_rng(5).normal(size=DIM).astype(np.float32)
+    for _ in range(3):
+        assert [h.id for h in col.search(vector=query, k=K, where=WHERE)] == brute_force(col, query)
+    assert coded(col) == []

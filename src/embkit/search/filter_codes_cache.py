@@ -6,6 +6,10 @@ its id is not reused while kept). An entry holds for one state of the index: its
 array (replaced by every add) and its count of live entries (lowered by every remove,
 in place). Codes are made the second time an array is seen in one state: a filter asked
 once, or once after every write, is scored directly as before.
+
+The compiled pass (numba's import and the kernel's load: ~1 s, ~8 s on a busy machine)
+is loaded in a background thread the first time a filter is asked twice; until it is
+there, filters are scored directly (no search waits for it), and without numba always.
 """
 
 import threading
@@ -21,6 +25,8 @@ MAX_BYTES = 64 << 20  # codes kept per index
 
 _lock = threading.Lock()  # searches in several threads share an index
 _by_index: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+_kernel_loaded = threading.Event()
+_kernel_asked = False
 
 
 def search(index, query: np.ndarray, allow: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -58,6 +64,8 @@ def _codes(index, allow: np.ndarray) -> FilterCodes | None:
         entries.move_to_end(id(allow))
         if entry[3] is not None:
             return entry[3]
+    if not load_kernel(wait=0):
+        return None
     held = index.held_rows(allow)
     if held is None:
         return None
@@ -73,3 +81,24 @@ def _trim(entries: OrderedDict) -> None:
     """Forget the least recently used past MAX_ENTRIES or MAX_BYTES of codes."""
     while len(entries) > MAX_ENTRIES or sum(e[3].nbytes for e in entries.values() if e[3] is not None) > MAX_BYTES:
         entries.popitem(last=False)
+
+
+def load_kernel(wait: float | None = 0) -> bool:
+    """Whether the compiled pass is loaded; starts loading it in a background thread if
+    nobody did, and waits up to `wait` seconds for it (None: until it is done)."""
+    global _kernel_asked
+    with _lock:
+        start, _kernel_asked = not _kernel_asked, True
+    if start:
+        threading.Thread(target=_load, name="embkit-int8-kernel", daemon=True).start()
+    return _kernel_loaded.wait(wait)
+
+
+def _load() -> None:
+    try:
+        from .int8_scores import approx_scores
+
+        approx_scores(np.zeros((1, 1), np.int8), np.zeros(1, np.float32))  # the types of every later call
+    except Exception:  # noqa: BLE001 - no numba (or it fails): filters are scored directly, as before
+        return
+    _kernel_loaded.set()
