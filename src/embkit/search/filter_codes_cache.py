@@ -8,8 +8,9 @@ in place). Codes are made the second time an array is seen in one state: a filte
 once, or once after every write, is scored directly as before.
 
 The compiled pass (numba's import and the kernel's load: ~1 s, ~8 s on a busy machine)
-is loaded in a background thread the first time a filter is asked twice; until it is
-there, filters are scored directly (no search waits for it), and without numba always.
+is loaded in a background thread the first time a big filter is seen, so it is mostly
+there when the filter comes again; until it is, filters are scored directly (no search
+waits for it), and without numba always.
 """
 
 import threading
@@ -35,12 +36,12 @@ def search(index, query: np.ndarray, allow: np.ndarray, k: int, metric: str) -> 
     rows, a writable array, l2, an index without float32 vectors, several queries, or
     the first time this array is seen in this state): score directly then."""
     if (
-        metric not in METRICS
+        not hasattr(index, "held_rows")
+        or metric not in METRICS
         or len(allow) < MIN_ROWS
         or len(allow) * index.dim > MAX_BYTES
         or allow.flags.writeable
         or len(query) != 1
-        or not hasattr(index, "held_rows")
     ):
         return None
     codes = _codes(index, allow)
@@ -60,11 +61,13 @@ def _codes(index, allow: np.ndarray) -> FilterCodes | None:
         if entry is None or entry[0] is not allow:
             entries[id(allow)] = [allow, *state, None]
             _trim(entries)
-            return None
-        entries.move_to_end(id(allow))
-        if entry[3] is not None:
-            return entry[3]
-    if not load_kernel(wait=0):
+            first = True
+        else:
+            first = False
+            entries.move_to_end(id(allow))
+            if entry[3] is not None:
+                return entry[3]
+    if not load_kernel(wait=0) or first:
         return None
     held = index.held_rows(allow)
     if held is None:
