@@ -3,7 +3,7 @@ Python keywords all map onto a `SearchRequest` with the same names, and it is ch
 once (`check`), here, before anything runs."""
 
 import warnings
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .. import validate
@@ -62,8 +62,7 @@ class SearchRequest:
     def check(self, space: Space) -> "SearchRequest":
         """This request with its values checked against `space` (dims, vector length,
         model) and normalized; EmbkitError names the first field that is wrong."""
-        given = [x is not None for x in (self.query, self.vector, self.like, self.image)]
-        if sum(given) != 1:
+        if (self.query is not None) + (self.vector is not None) + (self.like is not None) + (self.image is not None) != 1:
             raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
         if self.mode not in MODES:
             raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
@@ -77,18 +76,23 @@ class SearchRequest:
             other = CATALOG[self.model].dim if self.model in CATALOG else "?"
             raise EmbkitError(f"model: space {space.name!r} holds vectors from {space.model!r} ({space.dim}-d); "
                               f"got {self.model!r} ({other}-d)")
-        return replace(self, query=None if self.query is None else validate.check_query(self.query),
-                       vector=None if self.vector is None else
-                       validate.check_vectors(self.vector, 1, space.dim, space.model, "vector"),
-                       like=None if self.like is None else _like_id(self.like),
-                       k=validate.check_k(self.k), where=None if self.where is None else _where(self.where),
-                       documents=_flag(self.documents, "documents"),
-                       rrf_k=None if self.rrf_k is None else check_rrf_k(self.rrf_k),
-                       alpha=None if self.alpha is None else check_alpha(self.alpha),
-                       mmr=None if self.mmr is None else check_mmr(self.mmr),
-                       rerank=self._rerank(), ef=_count(self.ef, "ef", MAX_SEARCH_PARAM),
-                       nprobe=_count(self.nprobe, "nprobe", MAX_SEARCH_PARAM),
-                       rescore=_count(self.rescore, "rescore", MAX_RESCORE), dims=check_dims(self.dims, space))
+        # the constructor with every field, not dataclasses.replace: a search is checked each time
+        return SearchRequest(query=None if self.query is None else validate.check_query(self.query),
+                             vector=None if self.vector is None else
+                             validate.check_vectors(self.vector, 1, space.dim, space.model, "vector"),
+                             like=None if self.like is None else _like_id(self.like),
+                             image=self.image, k=validate.check_k(self.k),
+                             where=None if self.where is None else _where(self.where), mode=self.mode,
+                             rrf_k=None if self.rrf_k is None else check_rrf_k(self.rrf_k),
+                             alpha=None if self.alpha is None else check_alpha(self.alpha),
+                             mmr=None if self.mmr is None else check_mmr(self.mmr),
+                             rerank=None if self.rerank is None else self._rerank(), reranker=self.reranker,
+                             documents=_flag(self.documents, "documents"),
+                             ef=None if self.ef is None else _count(self.ef, "ef", MAX_SEARCH_PARAM),
+                             nprobe=None if self.nprobe is None else _count(self.nprobe, "nprobe", MAX_SEARCH_PARAM),
+                             rescore=None if self.rescore is None else _count(self.rescore, "rescore", MAX_RESCORE),
+                             dims=None if self.dims is None else check_dims(self.dims, space),
+                             space=self.space, model=self.model)
 
     def _rerank(self) -> int | None:
         if self.rerank is None:
