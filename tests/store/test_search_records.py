@@ -1,0 +1,53 @@
+"""The search path's reads of the SQLite store: records whose metadata is decoded only
+when read (store/lazy_record.py), and the meta table kept until the database changes
+(store/meta_cache.py), including a change another handle makes."""
+
+import numpy as np
+
+import embkit
+
+
+def _vectors(n, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, 8)).astype(np.float32)
+
+
+def test_search_records_read_as_by_rowids(tmp_path):
+    col = embkit.create(tmp_path / "c", model=None, dim=8)
+    metas = [{}, {"a": [1, 2], "b": {"c": None}}, {"parent": "x", "page": 3}]
+    col.add(ids=["x", "y", "z"], vectors=_vectors(3), metadatas=metas, texts=["one", "two", "three"])
+    store = col._store
+    rowids = sorted(store.by_rowids(store.rowids()).keys())
+    lazy, eager = store.search_records(rowids), store.by_rowids(rowids)
+    assert sorted(lazy) == sorted(eager) == rowids
+    assert all(r._metadata is None for r in lazy.values())  # nothing decoded until read
+    for r in rowids:
+        assert (lazy[r].id, lazy[r].text, lazy[r].rowid) == (eager[r].id, eager[r].text, eager[r].rowid)
+        assert lazy[r].metadata == eager[r].metadata
+    assert store.search_records([]) == {}
+    col.close()
+
+
+def test_a_write_by_another_handle_is_seen_by_the_next_search(tmp_path):
+    first = embkit.create(tmp_path / "c", model=None, dim=8)
+    first.add(ids=["a", "b"], vectors=_vectors(2))
+    query = _vectors(1, seed=5)[0]
+    assert {h.id for h in first.search(vector=query, k=10)} == {"a", "b"}
+    generation = first._store.generation
+    other = embkit.open(tmp_path / "c")
+    other.add(ids=["c"], vectors=_vectors(1, seed=9))
+    other._store.set_meta("x", "y")
+    assert first._store.generation == generation + 1  # read again: the stamp changed
+    assert first._store.meta("x") == "y"
+    assert {h.id for h in first.search(vector=query, k=10)} == {"a", "b", "c"}
+    other.close()
+    first.close()
+
+
+def test_a_write_on_the_same_handle_is_seen(tmp_path):
+    col = embkit.create(tmp_path / "c", model=None, dim=8)
+    col.add(ids=["a"], vectors=_vectors(1))
+    before = col._store.generation
+    col.delete(["a"])
+    assert col._store.generation == before + 1
+    assert col.search(vector=_vectors(1)[0], k=5) == []
+    col.close()
