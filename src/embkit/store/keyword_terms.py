@@ -15,8 +15,13 @@ from itertools import chain
 
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
+# bm25s's English stopwords (bm25s.stopwords.STOPWORDS_EN), written out: importing them
+# from bm25s loads the whole package (numba, scipy: ~70 MiB in every server worker), and
+# a keyword index must keep the list it was built with whatever bm25s release is installed.
+STOPWORDS_EN = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no",
+                "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this",
+                "to", "was", "will", "with")
 STEMMER = "english"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 DESCRIPTION = (f"lowercase, words {TOKEN_PATTERN}, bm25s English stopwords, "
