@@ -44,9 +44,7 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
                                       "this many cores (each process holds its own copy of the indexes)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """Serve collections over HTTP (OpenAPI at /docs) with a search-and-map page at /."""
-    import uvicorn
-
-    from ..server import Collections, KeyStore, Limits
+    from ..server import Collections, KeyStore, Limits  # no FastAPI: the --workers supervisor never needs it
     from ..server.workers import Settings, application
 
     if not folders and root is None:
@@ -74,14 +72,14 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
                         str(reranker) if reranker else None, log_level, image_roots, source_roots)
     settings.configure_logging()
     if workers == 1:
+        import uvicorn
+
         uvicorn.run(application(settings), host=host, port=port, log_level=log_level, access_log=False)
     else:  # each worker process builds its own application from the settings
-        from ..server.supervisor import run_workers
+        from ..server.supervisor import become_supervisor
 
         settings.export()
-        code = run_workers(workers, host, port, log_level=log_level, access_log=False)
-        if code:
-            raise typer.Exit(code)
+        become_supervisor(workers, host, port, log_level=log_level, access_log=False)  # does not return
 
 
 def check_image_root(folder: Path) -> Path:

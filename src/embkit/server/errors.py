@@ -10,27 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EmbkitError
 from ..validate import printable
+from .api_errors import CODES, ApiError, LimitExceeded  # noqa: F401 - routes import them from here
 from .hosting import Conflict, NotFound
 from .openai_shapes import is_openai_path, openai_error
 
 log = logging.getLogger("embkit.server")
-
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "limit_exceeded", 422: "invalid_request", 500: "internal"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.message, self.code, self.headers = status, message, code or CODES[status], headers
-
-
-class LimitExceeded(ApiError):
-    """A configured limit was hit: 413 for the body size, 422 for the others."""
-
-    def __init__(self, limit: str, message: str, status: int = 422):
-        super().__init__(status, f"{message} (limit {limit})", "limit_exceeded")
-        self.limit = limit
 
 
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None,

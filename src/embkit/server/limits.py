@@ -4,7 +4,7 @@ error a request that breaks it gets, and checked before anything is written."""
 from dataclasses import dataclass
 
 from ..validate import MAX_DOCUMENT_BYTES
-from .errors import LimitExceeded
+from .api_errors import LimitExceeded
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .supervisor import LOG_FORMAT
+
 ENV = "EMBKIT_SERVE_SETTINGS"
 
 
@@ -34,8 +36,7 @@ class Settings:
 
     def configure_logging(self) -> None:
         """One line per request from `embkit.server` (each worker process needs its own)."""
-        logging.basicConfig(level=self.log_level.upper(),
-                            format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+        logging.basicConfig(level=self.log_level.upper(), format=LOG_FORMAT)
 
 
 def application(settings: Settings):
