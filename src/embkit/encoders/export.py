@@ -1,9 +1,9 @@
 """ONNX files that embkit builds once from a packaged model and keeps in its cache.
 
 The fp32 graph is built from the safetensors weights (no torch); the int8 variant is
-onnxruntime's dynamic quantization with per-channel scales (per-tensor loses too much:
-cosine 0.96 against 0.992 measured). Files are named by a fingerprint of their source,
-so a changed model is rebuilt, and written atomically so a crash leaves no half file.
+quantize_int8.py's recipe. Files are named by a fingerprint of their source (and the int8
+one by its recipe too), so a changed model or recipe is rebuilt, and written atomically
+so a crash leaves no half file.
 """
 
 import hashlib
@@ -39,12 +39,11 @@ def fp32_onnx(model_dir: Path) -> Path:
 
 
 def int8_onnx(model_dir: Path) -> Path:
-    """The cached int8 (dynamic, per-channel) variant of `fp32_onnx(model_dir)`."""
-    target = embkit_home() / "models" / f"{_label(model_dir)}-{_fingerprint(model_dir)}-int8.onnx"
-    if not target.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    """The cached int8 variant of the BERT checkpoint in `model_dir`, built if missing."""
+    from .quantize_int8 import recipe_tag, write_int8_bert
 
-        source = fp32_onnx(model_dir)
-        atomic_write(target, lambda tmp: quantize_dynamic(
-            str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8))
+    name = f"{_label(model_dir)}-{_fingerprint(model_dir)}-int8-{recipe_tag()}.onnx"
+    target = embkit_home() / "models" / name
+    if not target.exists():
+        atomic_write(target, lambda tmp: write_int8_bert(model_dir, tmp))
     return target
