@@ -7,8 +7,14 @@ for what it imports)."""
 
 from importlib import import_module
 
-_WHERE = {"create_app": ".app", "Collections": ".hosting", "check_name": ".hosting", "KeyStore": ".keys",
-          "SCOPES": ".keys", "Limits": ".limits"}
+_WHERE = {
+    "create_app": ".app",
+    "Collections": ".hosting",
+    "check_name": ".hosting",
+    "KeyStore": ".keys",
+    "SCOPES": ".keys",
+    "Limits": ".limits",
+}
 
 __all__ = list(_WHERE)
 
