@@ -10,10 +10,11 @@ import sqlite3
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from test_keyword_topk import DOCS, TIED, VOCAB, exhaustive, skewed_texts
 
 from embkit.store import keyword_maxscore, keyword_sqlite, keyword_topk
 from embkit.store.keyword_cache import KeywordCache, TermBlocks
+
+from test_keyword_topk import DOCS, TIED, VOCAB, exhaustive, skewed_texts
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 queries = st.lists(st.one_of(st.sampled_from(VOCAB[:12]), st.sampled_from(VOCAB), st.just(TIED), st.just("absent")),
@@ -89,7 +90,7 @@ def test_compiled_search_skips_documents(corpus):
 
 
 def blocks_in_sql(c, term):
-    return [(f, p) for f, p in c.execute("SELECT first, postings FROM kw_blocks WHERE term = ? ORDER BY first", (term,))]
+    return c.execute("SELECT first, postings FROM kw_blocks WHERE term = ? ORDER BY first", (term,)).fetchall()
 
 
 def test_writes_bring_the_cache_up_to_date():

@@ -67,9 +67,10 @@ class TermBlocks:
         """These blocks followed by `more`'s (all of a higher key)."""
         if not len(more.firsts):
             return self
-        return TermBlocks(self.pieces + more.pieces, np.concatenate([self.starts[:-1], more.starts + self.starts[-1]]),
-                          *(np.concatenate([a, b]) for a, b in ((self.firsts, more.firsts), (self.counts, more.counts),
-                                                                (self.max_tf, more.max_tf), (self.min_dl, more.min_dl))))
+        starts = np.concatenate([self.starts[:-1], more.starts + self.starts[-1]])
+        pairs = ((self.firsts, more.firsts), (self.counts, more.counts), (self.max_tf, more.max_tf),
+                 (self.min_dl, more.min_dl))
+        return TermBlocks(self.pieces + more.pieces, starts, *(np.concatenate(pair) for pair in pairs))
 
     def blobs(self) -> list[bytes]:
         """Each block's bytes."""

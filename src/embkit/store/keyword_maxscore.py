@@ -33,8 +33,9 @@ def _u16(buf, at):
 
 
 @njit(cache=True, nogil=True)
-def _decode(buf, at, rowids, scores, weight, avgdl):
-    """The block at `at` into rowids and (BM25 of one term) scores; its number of postings."""
+def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
+    """The block at `at` into rowids, tfs, dls and, if `scored`, scores (BM25 of one
+    term; a block looked up in is scored one posting at a time); its number of postings."""
     n = np.int64(buf[at]) + 1
     flags = np.int64(buf[at + 1])
     min_dl = _u16(buf, at + 4)
@@ -42,40 +43,46 @@ def _decode(buf, at, rowids, scores, weight, avgdl):
     width = np.int64(1) << (flags & 3)
     p = at + 10
     rowids[0] = rowid
-    for j in range(1, n):
-        gap = np.int64(buf[p])
-        if width >= 2:
-            gap |= np.int64(buf[p + 1]) << 8
-            if width == 4:
-                gap |= (np.int64(buf[p + 2]) | np.int64(buf[p + 3]) << 8) << 16
-        rowid += gap
-        rowids[j] = rowid
-        p += width
+    if width == 1:
+        for j in range(1, n):
+            rowid += np.int64(buf[p + j - 1])
+            rowids[j] = rowid
+    elif width == 2:
+        for j in range(1, n):
+            rowid += _u16(buf, p + 2 * (j - 1))
+            rowids[j] = rowid
+    else:
+        for j in range(1, n):
+            q = p + 4 * (j - 1)
+            rowid += _u16(buf, q) | _u16(buf, q + 2) << 16
+            rowids[j] = rowid
+    p += (n - 1) * width
     mode = flags >> 2 & 3
-    tf_at = p
-    if mode == 1:  # exceptions: their number, positions, values
-        p += 1 + 2 * np.int64(buf[p])
-    elif mode == 2:
+    if mode == 2:
+        for j in range(n):
+            tfs[j] = buf[p + j]
         p += n
     elif mode == 3:
+        for j in range(n):
+            tfs[j] = _u16(buf, p + 2 * j)
         p += 2 * n
-    dl_wide = flags & 16
-    for j in range(n):
-        if mode == 2:
-            tf = np.int64(buf[tf_at + j])
-        elif mode == 3:
-            tf = _u16(buf, tf_at + 2 * j)
-        else:
-            tf = np.int64(1)
-        dl = (_u16(buf, p + 2 * j) if dl_wide else np.int64(buf[p + j])) + min_dl
-        scores[j] = _score(tf, dl, weight, avgdl)
-    if mode == 1:
-        e = np.int64(buf[tf_at])
-        for x in range(e):
-            j = np.int64(buf[tf_at + 1 + x])
-            tf = np.int64(buf[tf_at + 1 + e + x])
-            dl = (_u16(buf, p + 2 * j) if dl_wide else np.int64(buf[p + j])) + min_dl
-            scores[j] = _score(tf, dl, weight, avgdl)
+    else:
+        for j in range(n):
+            tfs[j] = 1.0
+        if mode == 1:
+            e = np.int64(buf[p])
+            for x in range(e):
+                tfs[buf[p + 1 + x]] = buf[p + 1 + e + x]
+            p += 1 + 2 * e
+    if flags & 16:
+        for j in range(n):
+            dls[j] = _u16(buf, p + 2 * j) + min_dl
+    else:
+        for j in range(n):
+            dls[j] = np.int64(buf[p + j]) + min_dl
+    if scored:
+        for j in range(n):
+            scores[j] = weight * tfs[j] / (tfs[j] + K1 * (1.0 - B + B * dls[j] / avgdl))
     return n
 
 
@@ -116,6 +123,11 @@ def _push(heap, size, value):
         i = small
 
 
+END = np.iinfo(np.int64).max
+
+
+# One long function, not a few short ones: numba counts the references of every array
+# passed to a call, which per document made the search 4x slower (measured).
 @njit(cache=True, nogil=True)
 def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, use_allow, slack):
     """(row ids, float64 exact sums) of every document that may be among the `k` best
@@ -131,14 +143,16 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
     prefix = np.cumsum(top[order])  # prefix[i]: what order[:i + 1] can add together
     rowids = np.empty((n_terms, MAX_POSTINGS), dtype=np.int64)
     scores = np.empty((n_terms, MAX_POSTINGS))
-    block = term_blocks[:-1].copy()  # each term's current block
-    decoded = np.full(n_terms, -1, dtype=np.int64)  # the block held in rowids/scores
+    tfs = np.empty((n_terms, MAX_POSTINGS))
+    dls = np.empty((n_terms, MAX_POSTINGS))
+    block = term_blocks[:-1].copy()  # each term's current block, decoded into rowids/scores
+    decoded = block.copy()
     size = np.zeros(n_terms, dtype=np.int64)
     pos = np.zeros(n_terms, dtype=np.int64)
+    cur = np.empty(n_terms, dtype=np.int64)  # each walked term's current row id
     for t in range(n_terms):
-        if block[t] < term_blocks[t + 1]:
-            size[t] = _decode(buf, starts[block[t]], rowids[t], scores[t], weights[t], avgdl)
-            decoded[t] = block[t]
+        size[t] = _decode(buf, starts[block[t]], rowids[t], tfs[t], dls[t], scores[t], weights[t], avgdl, True)
+        cur[t] = rowids[t, 0]
     heap = np.empty(max(k, 1))
     filled = 0
     floor = 0.0
@@ -148,37 +162,37 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
     out_scores = np.empty(1024)
     found = 0
     at_allow = 0
-    end = np.iinfo(np.int64).max
     while True:
-        doc = end
+        doc = END
         for i in range(essential, n_terms):
-            t = order[i]
-            if decoded[t] >= 0 and pos[t] < size[t] and rowids[t, pos[t]] < doc:
-                doc = rowids[t, pos[t]]
-        if doc == end:
+            doc = min(doc, cur[order[i]])
+        if doc == END:
             break
         partial = 0.0
-        for t in range(n_terms):
-            term_score[t] = 0.0
-        for i in range(essential, n_terms):  # the essential terms' postings of doc, each cursor moved on
+        for i in range(essential, n_terms):  # the walked terms' postings of doc, each walk moved on
             t = order[i]
-            if decoded[t] >= 0 and pos[t] < size[t] and rowids[t, pos[t]] == doc:
+            if cur[t] == doc:
                 term_score[t] = scores[t, pos[t]]
-                partial += scores[t, pos[t]]
+                partial += term_score[t]
                 pos[t] += 1
                 if pos[t] == size[t]:
                     block[t] += 1
-                    if block[t] < term_blocks[t + 1]:
-                        size[t] = _decode(buf, starts[block[t]], rowids[t], scores[t], weights[t], avgdl)
-                        decoded[t] = block[t]
-                        pos[t] = 0
+                    if block[t] >= term_blocks[t + 1]:
+                        cur[t] = END
+                        continue
+                    size[t] = _decode(buf, starts[block[t]], rowids[t], tfs[t], dls[t], scores[t], weights[t],
+                                      avgdl, True)
+                    decoded[t] = block[t]
+                    pos[t] = 0
+                cur[t] = rowids[t, pos[t]]
         if use_allow:
             while at_allow < len(allow) and allow[at_allow] < doc:
                 at_allow += 1
             if at_allow == len(allow) or allow[at_allow] != doc:
+                term_score[:] = 0.0
                 continue
         kept = True
-        for i in range(essential - 1, -1, -1):  # the non-essential terms, the one that adds most first
+        for i in range(essential - 1, -1, -1):  # the looked-up terms, the one that can add most first
             below = prefix[i - 1] if i > 0 else 0.0
             if partial + prefix[i] < floor:
                 kept = False
@@ -195,7 +209,7 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                 kept = False
                 break
             if decoded[t] != b:
-                size[t] = _decode(buf, starts[b], rowids[t], scores[t], weights[t], avgdl)
+                size[t] = _decode(buf, starts[b], rowids[t], tfs[t], dls[t], scores[t], weights[t], avgdl, False)
                 decoded[t] = b
                 pos[t] = 0
             p = pos[t]
@@ -203,36 +217,43 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                 p += 1
             pos[t] = p
             if p < size[t] and rowids[t, p] == doc:
-                term_score[t] = scores[t, p]
-                partial += scores[t, p]
-        if not kept:
-            continue
-        exact = 0.0
-        for t in range(n_terms):  # in query order from 0, as the exhaustive sum
-            exact += term_score[t]
-        if exact < floor:
-            continue
-        if found == len(out_ids):
-            out_ids = np.concatenate((out_ids, np.empty(found, dtype=np.int64)))
-            out_scores = np.concatenate((out_scores, np.empty(found)))
-        out_ids[found] = doc
-        out_scores[found] = exact
-        found += 1
-        filled = _push(heap, filled, exact)
-        if filled == k:
-            floor = heap[0] * (1.0 - slack)
-            while essential < n_terms and prefix[essential] < floor:
-                essential += 1  # a term that alone with those before it cannot reach the floor
-            if found > 4 * k + 1024:  # drop what the floor has passed
-                keep = 0
-                for j in range(found):
-                    if out_scores[j] >= floor:
-                        out_ids[keep] = out_ids[j]
-                        out_scores[keep] = out_scores[j]
-                        keep += 1
-                found = keep
+                value = _score(tfs[t, p], dls[t, p], weights[t], avgdl)
+                term_score[t] = value
+                partial += value
+        if kept:
+            exact = 0.0
+            for t in range(n_terms):  # in query order from 0, as the exhaustive sum
+                exact += term_score[t]
+            if exact >= floor:
+                if found == len(out_ids):
+                    out_ids = np.concatenate((out_ids, np.empty(found, dtype=np.int64)))
+                    out_scores = np.concatenate((out_scores, np.empty(found)))
+                out_ids[found] = doc
+                out_scores[found] = exact
+                found += 1
+                filled = _push(heap, filled, exact)
+                if filled == k:
+                    floor = heap[0] * (1.0 - slack)
+                    while essential < n_terms and prefix[essential] < floor:
+                        essential += 1  # a term that with those before it cannot reach the floor
+                    found = _above(out_ids, out_scores, found, floor, 4 * k + 1024)
+        for t in range(n_terms):
+            term_score[t] = 0.0
     return out_ids[:found], out_scores[:found]
 
+
+@njit(cache=True, nogil=True)
+def _above(ids, values, found, floor, most):
+    """Past `most` kept, those the floor has passed dropped; how many are left."""
+    if found <= most:
+        return found
+    keep = 0
+    for j in range(found):
+        if values[j] >= floor:
+            ids[keep] = ids[j]
+            values[keep] = values[j]
+            keep += 1
+    return keep
 
 def top_k(entries: list, times: list[int], n_docs: int, avgdl: float, k: int,
           allow: np.ndarray | None, slack: float) -> tuple[np.ndarray, np.ndarray]:
