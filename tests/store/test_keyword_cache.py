@@ -177,3 +177,12 @@ def test_a_change_not_marked_empties_the_cache():
     assert assert_same(c, cache, ["w2"], 10).tolist() == [3, 1, 2]
     c.execute("DELETE FROM kw_blocks WHERE term = 'w2'")  # by hand: no keyword_sqlite.update
     assert assert_same(c, cache, ["w2"], 10).tolist() == []
+
+
+def test_without_numba_the_numpy_search_answers(corpus, monkeypatch):
+    c, cache, _ = corpus
+    monkeypatch.setattr(keyword_topk, "FEW", 4)
+    monkeypatch.setattr(keyword_topk, "_compiled", lambda: None)  # as where numba is not installed
+    for terms in (["w250", "w1", "w0", "w2"], ["w3", "w3", TIED, "w40"]):
+        for k in (1, 10, 100):
+            assert_same(c, cache, terms, k)

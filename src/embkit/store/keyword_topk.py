@@ -82,15 +82,23 @@ def _cached(entries: dict[str, TermBlocks], n_docs: int, n_tokens: int, repeats:
     if n_docs == 0 or not present:
         return EMPTY
     allowed = None if allow is None else np.unique(np.asarray(allow, dtype=np.int64))
-    if sum(len(entries[t].firsts) for t in present) <= FEW:
-        per_term = [list(zip(entries[t].firsts.tolist(), entries[t].blobs())) for t in present]
-        blocks = _Blocks(per_term, list(present.values()), n_docs, n_tokens / n_docs)
-        return _search(blocks, _Decoded(blocks, allowed), k)
-    from . import keyword_maxscore
+    if sum(len(entries[t].firsts) for t in present) > FEW and (compiled := _compiled()) is not None:
+        found, totals = compiled.top_k([entries[t] for t in present], list(present.values()), n_docs,
+                                       n_tokens / n_docs, k, allowed, SLACK)
+        return _best(found, totals, k)
+    per_term = [list(zip(entries[t].firsts.tolist(), entries[t].blobs())) for t in present]
+    blocks = _Blocks(per_term, list(present.values()), n_docs, n_tokens / n_docs)
+    return _search(blocks, _Decoded(blocks, allowed), k)
 
-    found, totals = keyword_maxscore.top_k([entries[t] for t in present], list(present.values()), n_docs,
-                                           n_tokens / n_docs, k, allowed, SLACK)
-    return _best(found, totals, k)
+
+def _compiled():
+    """keyword_maxscore, imported on first use (numba takes ~0.5 s to import: not for a
+    small collection's queries); None without numba (then numpy's MaxScore, as exact)."""
+    try:
+        from . import keyword_maxscore
+    except ImportError:
+        return None
+    return keyword_maxscore
 
 
 class _Blocks:
