@@ -106,6 +106,21 @@ def test_a_burst_of_keep_alive_clients_is_spread_over_both_workers(served):
     assert sum(held.values()) == 16 and min(held.values()) >= 1, held  # all on one: 2**-15 likely
 
 
+def test_the_supervisor_holds_no_library_and_runs_only_the_workers(served):
+    """`embkit serve --workers 2` becomes a lean supervisor (same pid): it maps no numpy,
+    FAISS or pydantic code, and its only children are the two workers (no
+    multiprocessing resource tracker)."""
+    from pathlib import Path
+
+    import psutil
+
+    live, _ = served
+    maps = Path(f"/proc/{live.process.pid}/maps").read_text()
+    assert [lib for lib in ("numpy", "faiss", "pydantic_core", "onnxruntime") if lib in maps] == []
+    children = sorted(child.pid for child in psutil.Process(live.process.pid).children())
+    assert len(children) == 2 and children == sorted(worker.pid for worker in _workers(live))
+
+
 def test_a_killed_worker_is_replaced_and_no_request_fails(served):
     import signal as signals
     import time
