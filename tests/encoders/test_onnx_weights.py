@@ -74,3 +74,11 @@ def test_a_changed_model_file_gets_its_own_copy(tmp_path):
     assert embkit.paths.embkit_home() in second.parents
     x = np.ones((rows, 1024), dtype=np.float32)
     assert np.array_equal(_session(second).run(None, {"x": x})[0], _session(path).run(None, {"x": x})[0])
+
+
+def test_a_model_loads_as_it_is_when_embkit_home_cannot_be_written(tmp_path, monkeypatch):
+    path = tmp_path / "model.onnx"
+    _model(path, MIN_BYTES // 4096 + 1)
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "not-a-folder"))
+    assert weights_apart(path) == path

@@ -24,7 +24,8 @@ LAYOUT_VERSION = "1"  # bump when the layout written here changes
 
 def weights_apart(onnx_path: Path) -> Path:
     """The model at `onnx_path` with its weights in a side file (`NAME.data`), made and
-    cached if missing; `onnx_path` itself when it is small."""
+    cached if missing; `onnx_path` itself when it is small, or when EMBKIT_HOME cannot
+    be written (the model then loads as before, copied)."""
     onnx_path = Path(onnx_path)
     stat = onnx_path.stat()
     if stat.st_size < MIN_BYTES:
@@ -32,7 +33,10 @@ def weights_apart(onnx_path: Path) -> Path:
     key = f"{onnx_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{LAYOUT_VERSION}"
     target = embkit_home() / "models" / f"{onnx_path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}-mapped.onnx"
     if not target.exists():
-        _write(onnx_path, target)
+        try:
+            _write(onnx_path, target)
+        except OSError:
+            return onnx_path
     return target
 
 
