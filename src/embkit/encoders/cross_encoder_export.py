@@ -18,7 +18,7 @@ from ..atomic import atomic_write
 from ..errors import EmbkitError
 from ..paths import embkit_home
 
-BUILD_VERSION = "1"  # bump when the graph (or its quantization) changes
+BUILD_VERSION = "2"  # bump when the graph (or its quantization) changes
 VARIANTS = ("fp32", "int8")
 _CONFIGS = ("config.json", "config_sentence_transformers.json", "sentence_bert_config.json", "tokenizer_config.json")
 
@@ -83,6 +83,7 @@ def build_cross_encoder_onnx(folder: Path):
                           "a reranker needs a cross-encoder with one (num_labels=1)")
     model = build_bert_onnx(folder)
     graph = model.graph
+    _last_layer_for_cls_only(graph, json.loads((folder / "config.json").read_text())["num_hidden_layers"])
     (last,) = [node for node in graph.node if list(node.output) == ["last_hidden_state"]]
     graph.node.remove(last)
     states = last.input[0]
@@ -106,3 +107,29 @@ def build_cross_encoder_onnx(folder: Path):
     graph.output.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1]))
     onnx.checker.check_model(model)
     return model
+
+
+def _last_layer_for_cls_only(graph, layers: int) -> None:
+    """The head reads only the [CLS] row, so the last layer computes only that row: its
+    keys and values still come from every token, but the query, attention output,
+    residual and feed-forward run on one row instead of all (about 14% less work for
+    6 layers). Exact: every other row of the last layer is discarded anyway. A graph
+    of another shape than expected is left whole."""
+    from onnx import helper, numpy_helper
+
+    p = f"encoder.layer.{layers - 1}.attention.self."
+    query = [n for n in graph.node if n.op_type == "MatMul" and p + "query.weight" in n.input]
+    if len(query) != 1:
+        return
+    x = query[0].input[0]
+    users = [n for n in graph.node if x in n.input]
+    kv = [n for n in users if n.op_type == "MatMul" and {p + "key.weight", p + "value.weight"} & set(n.input)]
+    rest = [n for n in users if n not in kv and n is not query[0]]
+    if len(kv) != 2 or len(rest) != 1 or rest[0].op_type != "Add":
+        return
+    for name, value in (("cls_start", 0), ("cls_end", 1), ("cls_axis", 1)):
+        graph.initializer.append(numpy_helper.from_array(np.array([value], np.int64), name))
+    at = list(graph.node).index(query[0])
+    graph.node.insert(at, helper.make_node("Slice", [x, "cls_start", "cls_end", "cls_axis"], ["cls_rows"]))
+    for node in (query[0], rest[0]):
+        node.input[list(node.input).index(x)] = "cls_rows"
