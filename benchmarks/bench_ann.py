@@ -41,6 +41,7 @@ import embkit
 from embkit.index import IndexSpec, make_index
 from embkit.index.spec import SEARCH_PARAMS
 from embkit.search.dense import dense_search
+from embkit.search.rescore import dense_search_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -359,8 +360,10 @@ def bench_suite(ds: Dataset, suite: Suite, rounds: int) -> list[dict]:
             if rescore == 1:
                 sides = {"embkit": Side(lambda q, p=params: emb.search(q, K, **p)[0][0],
                                         lambda Q, p=params: emb.search(Q, K, **p)[0])}
-            else:  # embkit rescores one query at a time (dense_search), fetching float32 vectors
-                sides = {"embkit": Side(lambda q, p=params, r=rescore: dense_search(emb, q, K, fetch, rescore=r, **p)[0])}
+            else:  # embkit rescores with float32 vectors: a query (dense_search) or a batch (dense_search_batch)
+                sides = {"embkit": Side(lambda q, p=params, r=rescore: dense_search(emb, q, K, fetch, rescore=r, **p)[0],
+                                        lambda Q, p=params, r=rescore: dense_search_batch(emb, Q, K, fetch, rescore=r,
+                                                                                          **p)[0])}
             if rescore == 1 or raw.refine is not None:
                 sides["faiss"] = Side(lambda q, r=rescore: raw.search(q, r)[0], lambda Q, r=rescore: raw.search(Q, r))
             res = run_point(sides, ds, rounds)

@@ -45,7 +45,12 @@ def dataset(name: str, seed: int = 0, n_queries: int = 1000):
 
     if name == "glove":
         return bench_ann.load_glove(SIZES[name], n_queries, seed)
-    return bench_ann.load_minilm(ROOT.parent / "shared" / "data", 200_000, n_queries, seed)
+    if name == "minilm":
+        return bench_ann.load_minilm(ROOT.parent / "shared" / "data", 200_000, n_queries, seed)
+    import numpy as np  # any other name: an .npy of vectors (e.g. another 384-d model's), first 88,229 + 1,000 rows
+
+    x = bench_ann.unit_rows(np.load(name, mmap_mode="r")[:SIZES["minilm"] + n_queries])
+    return bench_ann.hold_out(Path(name).stem, x, SIZES["minilm"], n_queries, seed, f"{name}, first {len(x)} rows")
 
 
 def build(name: str, folder: Path) -> None:
@@ -155,7 +160,7 @@ def measure(name: str, folder: Path, efs: list[int], rounds: int, baseline: str 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", default="glove,minilm")
+    p.add_argument("--datasets", default="glove,minilm", help="glove, minilm, or the path of an .npy of vectors")
     p.add_argument("--efs", default="16,64")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--work", default="/tmp/embkit-bench-query-path", help="where the collections are built")
@@ -170,7 +175,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
     for name in args.datasets.split(","):
-        folder = Path(args.work) / name
+        folder = Path(args.work) / Path(name).stem
         if not (folder / "built").exists():
             folder.mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()

@@ -192,8 +192,8 @@ def check_vectors(vectors: Any, n: int | None, dim: int, model: str, field: str 
                           f"{dim} (model {model})")
     if n is not None and array.shape[0] != n:
         raise EmbkitError(f"{field}: {array.shape[0]} vectors for {n} documents")
-    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
-    if bad.size:
+    if not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
         raise EmbkitError(f"{field}[{bad[0]}]: contains NaN or infinity")
     return array
 

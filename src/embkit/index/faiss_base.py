@@ -22,6 +22,7 @@ from .label_map import LabelMap
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
+_CHECKED: dict[tuple, dict] = {}  # (kind, search parameters) -> as checked: searches repeat them (read-only)
 _ERRNO_BY_TEXT = {os.strerror(n): n for n in errno.errorcode}  # "No space left on device" -> ENOSPC
 
 
@@ -160,6 +161,15 @@ class FaissIndex:
         return rowids, scores
 
     def _checked_params(self, params: dict) -> dict:
+        if not all(type(value) is int for value in params.values()):  # bools, floats, None: checked each time
+            return self._check_params(params)
+        key = (self.kind, *params.items())
+        checked = _CHECKED.get(key)
+        if checked is None:
+            checked = _CHECKED[key] = self._check_params(params)
+        return checked
+
+    def _check_params(self, params: dict) -> dict:
         unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
         if unknown:
             allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"

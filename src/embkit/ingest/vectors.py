@@ -16,6 +16,10 @@ def stored_form(vectors, metric: str, field: str) -> np.ndarray:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if metric == "cosine":
         norms = np.sqrt(np.add.reduce(vectors * vectors, axis=1))  # np.linalg.norm's own sum, without its checks
+        if len(norms) == 1:  # a query: the same float32 comparisons on the scalar, without array calls
+            if norms[0] < 1e-12:
+                raise EmbkitError(f"{field}[0]: zero vector cannot be used with the cosine metric")
+            return vectors if abs(norms[0] - 1) <= UNIT else l2_normalize(vectors)
         zero = norms < 1e-12
         if zero.any():
             raise EmbkitError(f"{field}[{np.flatnonzero(zero)[0]}]: zero vector cannot be used with the cosine metric")

@@ -62,7 +62,8 @@ class SearchRequest:
     def check(self, space: Space) -> "SearchRequest":
         """This request with its values checked against `space` (dims, vector length,
         model) and normalized; EmbkitError names the first field that is wrong."""
-        if (self.query is not None) + (self.vector is not None) + (self.like is not None) + (self.image is not None) != 1:
+        if (self.query is not None) + (self.vector is not None) + (self.like is not None) \
+                + (self.image is not None) != 1:
             raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
         if self.mode not in MODES:
             raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
