@@ -90,12 +90,14 @@ class KeywordCache:
         self._version: int | None = None  # the data_version the entries were read at
         self._writes = 0  # counts `touched` and `clear` calls: a read that saw one keeps nothing
         self._seen = (0, -1)  # (_writes, the connection's total_changes) when entries were last kept
+        self._stats: tuple[int, int] | None = None  # (documents, tokens) of the state the entries are of
         self._lock = threading.Lock()
 
     def touched(self, keys: dict[str, int]) -> None:
         """A write of this connection changed the blocks of each term from its key on."""
         with self._lock:
             self._writes += 1
+            self._stats = None
             for term, key in keys.items():
                 if term in self._entries:
                     self._stale[term] = min(key, self._stale.get(term, key))
@@ -106,7 +108,7 @@ class KeywordCache:
             self._writes += 1
             self._entries.clear()
             self._stale.clear()
-            self._bytes = 0
+            self._bytes, self._stats = 0, None
 
     def blocks(self, conn: sqlite3.Connection, terms: list[str]) -> tuple[dict[str, TermBlocks], int, int] | None:
         """({term: its blocks} for those of `terms` that have any, documents, tokens), all
@@ -123,8 +125,12 @@ class KeywordCache:
             if version != self._version or unmarked:
                 self._entries.clear()
                 self._stale.clear()
-                self._bytes, self._version = 0, version
+                self._bytes, self._version, self._stats = 0, version, None
             held = {t: (self._entries.get(t), self._stale.get(t)) for t in terms}
+            if self._stats is not None and all(e is not None and stale is None for e, stale in held.values()):
+                for term in held:  # all held as of the state just checked: nothing to read
+                    self._entries.move_to_end(term)
+                return {t: e for t, (e, _) in held.items() if len(e.firsts)}, *self._stats
         out, fresh = {}, {}
         for term, (entry, stale) in held.items():
             if entry is not None and stale is None:
@@ -154,6 +160,7 @@ class KeywordCache:
                 if term in self._entries:
                     self._entries.move_to_end(term)
             self._seen = (writes, changes)
+            self._stats = int(stats.get("kw_docs", 0)), int(stats.get("kw_tokens", 0))
             while self._bytes > self.max_bytes and self._entries:
                 term, entry = self._entries.popitem(last=False)
                 self._stale.pop(term, None)

@@ -19,7 +19,9 @@ in the file and a query reads them from a few pages instead of one page each (1.
 faster at a million documents). Per-term directories of block headers, so that a query
 fetches only the blocks it decodes, were tried and measured: a block fetched by key
 costs about what scanning it with its neighbours does, so they saved nothing more and
-cost every write.
+cost every write. A store keeps the blocks of recently queried terms in memory instead
+(keyword_cache.py), brought up to date by its own writes, and a query of many blocks is
+scored document at a time in compiled code (keyword_maxscore.py).
 """
 
 import json

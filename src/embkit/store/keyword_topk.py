@@ -20,6 +20,7 @@ is left out, so ties at the k-th place still resolve by row id. All blocks and
 statistics come from one statement, hence one snapshot.
 """
 
+import functools
 import sqlite3
 
 import numpy as np
@@ -91,6 +92,7 @@ def _cached(entries: dict[str, TermBlocks], n_docs: int, n_tokens: int, repeats:
     return _search(blocks, _Decoded(blocks, allowed), k)
 
 
+@functools.cache
 def _compiled():
     """keyword_maxscore, imported on first use (numba takes ~0.5 s to import: not for a
     small collection's queries); None without numba (then numpy's MaxScore, as exact)."""
