@@ -12,7 +12,7 @@ from pathlib import Path
 from ..atomic import atomic_write
 from ..paths import embkit_home
 
-BUILD_VERSION = "2"  # bump when the graph builder changes
+BUILD_VERSION = "3"  # bump when the graph builder changes (3: fused attention for unpadded batches)
 
 
 def _fingerprint(model_dir: Path) -> str:
@@ -28,12 +28,13 @@ def _label(model_dir: Path) -> str:
 
 
 def fp32_onnx(model_dir: Path) -> Path:
-    """The cached fp32 ONNX graph of the BERT checkpoint in `model_dir`, built if missing."""
+    """The cached fp32 ONNX graph of the BERT checkpoint in `model_dir`, built if missing
+    (an unpadded batch's attention fused: see bert_graph.py)."""
     target = embkit_home() / "models" / f"{_label(model_dir)}-{_fingerprint(model_dir)}-fp32.onnx"
     if not target.exists():
         from .bert_graph import build_bert_onnx
 
-        model = build_bert_onnx(model_dir)
+        model = build_bert_onnx(model_dir, unpadded_attention=True)
         atomic_write(target, lambda tmp: tmp.write_bytes(model.SerializeToString()))
     return target
 

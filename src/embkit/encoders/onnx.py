@@ -104,10 +104,17 @@ class OnnxEncoder:
         return out
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-        """Consecutive runs of `order` (longest first) within the text and token limits."""
+        """Consecutive runs of `order` (longest first) within the text and token limits.
+        A run stops early where the length changes if the texts before that point hold
+        a quarter of the token budget: a batch without padding runs the graph's fused
+        attention (bert_graph.py), and a lone abstract at 256 tokens is work enough."""
         batches, start = [], 0
         while start < len(order):
-            rows = min(batch_size, max(1, self.batch_tokens // int(lengths[order[start]])))
+            width = int(lengths[order[start]])
+            rows = min(batch_size, max(1, self.batch_tokens // width), len(order) - start)
+            same = int(np.count_nonzero(lengths[order[start:start + rows]] == width))  # longest first: a prefix
+            if same < rows and same * width >= self.batch_tokens // 4:
+                rows = same
             batches.append(order[start:start + rows])
             start += rows
         return batches
