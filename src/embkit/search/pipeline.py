@@ -77,7 +77,7 @@ def retrieve(req: SearchRequest, plan: Plan, sources: Sources) -> list[Hit]:
         rows, rerank = _reranked(rows, records, req)
     if req.mmr is not None and len(rows) > 1:
         rows = _diversified(rows, req, sources)
-    return [_hit(records[r], s, dense_src.get(r), keyword_src.get(r), rerank.get(r)) for r, s in rows[:req.k]]
+    return [hit_of(records[r], s, dense_src.get(r), keyword_src.get(r), rerank.get(r)) for r, s in rows[:req.k]]
 
 
 def _best_chunk_per_document(rows, records):
@@ -109,11 +109,17 @@ def _diversified(rows, req: SearchRequest, sources: Sources):
     return [pool[i] for i in picks]
 
 
-def _hit(record, score, dense, keyword, rerank) -> Hit:
+_new_hit = tuple.__new__  # Hit's fields given whole: no defaults to fill, no keyword parsing
+
+
+def hit_of(record, score, dense, keyword, rerank) -> Hit:
+    """The Hit of `record`: `dense` / `keyword` are (score, rank) or None, the chunk fields
+    read from its metadata."""
     meta = record.metadata
     if meta and (meta.get("parent") is not None or meta.get("source") is not None):
-        chunk = [meta.get(name) for name in CHUNK_FIELDS]
+        chunk = (meta.get("parent"), meta.get("source"), meta.get("page"), meta.get("start"), meta.get("end"))
     else:
         chunk = NO_CHUNK
-    # positional: Hit's fields in order (id, score, text, metadata, dense_*, keyword_*, rerank_score, chunk)
-    return Hit(record.id, score, record.text, meta, *(dense or NO_SOURCE), *(keyword or NO_SOURCE), rerank, *chunk)
+    # Hit's fields in order (id, score, text, metadata, dense_*, keyword_*, rerank_score, chunk: CHUNK_FIELDS)
+    return _new_hit(Hit, (record.id, score, record.text, meta, *(dense or NO_SOURCE), *(keyword or NO_SOURCE),
+                          rerank, *chunk))
