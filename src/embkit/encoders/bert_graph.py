@@ -105,7 +105,9 @@ def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False) -> onnx.M
               for n in ("input_ids", "attention_mask", "token_type_ids")]
     output = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", hidden])
     graph = helper.make_graph(g.nodes, "bert", inputs, [output], g.inits)
-    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("com.microsoft", 1)] if unpadded_attention else [])
+    opsets = [helper.make_opsetid("", OPSET)]
+    if unpadded_attention:
+        opsets.append(helper.make_opsetid("com.microsoft", 1))
     model = helper.make_model(graph, opset_imports=opsets, producer_name="embkit")
     model.ir_version = 8
     onnx.checker.check_model(model)
