@@ -9,7 +9,7 @@ import pytest
 import embkit
 from embkit.ingest.vectors import stored_form
 from embkit.search.pipeline import Plan, retrieve
-from embkit.search.plain import is_plain, plain_search
+from embkit.search.plain import plain_search
 from embkit.search.request import SearchRequest
 from embkit.search.sources import StoreSources
 
@@ -49,7 +49,7 @@ def test_plain_hits_equal_the_pipelines(col):
     for i, q in enumerate(queries):
         options = {"k": 1 + i % 12} | ({"ef": 8 + i} if graph and i % 2 else {})
         req = SearchRequest(vector=q, **options).check(col.space)
-        assert is_plain(req)
+        assert req.plain()
         plain = plain_search(req, col._search_parts())
         assert plain == general(col, req) and len(plain) == options["k"]
         assert [tuple(h) for h in plain] == [tuple(h) for h in col.search(vector=q, **options)]
@@ -62,8 +62,29 @@ def test_plain_hits_equal_the_pipelines(col):
 
 def test_only_plain_requests_take_the_short_path():
     v = np.ones(DIM, np.float32)
-    assert is_plain(SearchRequest(vector=v, k=3, ef=20, nprobe=2, rescore=2, space="s", model="none"))
-    for other in ({"where": {"a": 1}}, {"mmr": 0.5}, {"rerank": 5}, {"documents": True}, {"dims": 4}):
-        assert not is_plain(SearchRequest(vector=v, **other))
-    assert not is_plain(SearchRequest(query="text"))
-    assert not is_plain(SearchRequest(like="d1"))
+    assert SearchRequest(vector=v, k=3, ef=20, nprobe=2, rescore=2, space="s", model="none").plain()
+    assert SearchRequest.of(None, vector=v, mode="".join(["de", "nse"]), reranker="r").plain()
+    for other in ({"where": {}}, {"mmr": 0.5}, {"rerank": 5}, {"documents": True}, {"documents": 0}, {"dims": 4},
+                  {"mode": "hybrid"}, {"query": "text"}, {"like": "d1"}, {"image": "a.png"}, {"alpha": 0.5}):
+        assert not SearchRequest(vector=v, **other).plain()
+    assert not SearchRequest(query="text").plain() and not SearchRequest(like="d1").plain()
+
+
+def test_a_plain_request_is_checked_as_any_other(col):
+    """The short check names the same field and limit as the full one, and equals it."""
+    v = np.ones(DIM, np.float32)
+    full = SearchRequest(vector=v, k=5, ef=9, documents=False).check(col.space)
+    quick = SearchRequest.of(None, vector=v, k=5, ef=9).check(col.space)
+    assert {**vars(quick), "vector": None} == {**vars(full), "vector": None}
+    assert np.array_equal(quick.vector, full.vector) and quick.vector.shape == (1, DIM)
+    assert quick.vector.dtype == np.float32
+    for options, message in (({"k": 0}, "k: must be an integer from 1 to"), ({"ef": True}, "ef: must be"),
+                             ({"rescore": 101}, "rescore: must be an integer from 1 to 100"),
+                             ({"nprobe": 1.5}, "nprobe: must be"), ({"vector": v[:3]}, "vector: dimension 3"),
+                             ({"vector": v * np.nan}, "vector[0]: contains NaN"), ({"model": "x"}, "model: space")):
+        with pytest.raises(embkit.EmbkitError, match=message.replace("[", r"\[")):
+            col.search(**{"vector": v, **options})
+    with pytest.raises(TypeError):
+        SearchRequest.of(None, vector=v, kk=3)
+    with pytest.raises(TypeError):
+        SearchRequest.of("text", query="again")

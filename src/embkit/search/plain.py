@@ -12,24 +12,9 @@ from .pipeline import NO_SOURCE, hit_of
 from .request import SearchRequest
 from .sources import SearchParts
 
-_PLAIN_DEFAULTS = (("query", None), ("like", None), ("image", None), ("where", None), ("mode", "dense"),
-                   ("rrf_k", None), ("alpha", None), ("mmr", None), ("rerank", None), ("documents", False),
-                   ("dims", None))
-
-
-def is_plain(req: SearchRequest) -> bool:
-    """True for a request by vector whose other options are the defaults or index knobs
-    (`reranker` alone does nothing without `rerank`; `space` is resolved by the caller)."""
-    if req.vector is None:
-        return False
-    for name, default in _PLAIN_DEFAULTS:
-        if getattr(req, name) is not default:
-            return False
-    return True
-
 
 def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
-    """The hits of a checked plain request (see `is_plain`) on a store-side index."""
+    """The hits of a checked plain request (`SearchRequest.plain`) on a store-side index."""
     space, store = parts.space, parts.store
     query = stored_form(req.vector, space.metric, "vector")
     index = parts.index.current(wait=False)

@@ -8,7 +8,7 @@ from .. import validate
 from .context import Context, build_context
 from .hit import Hit
 from .pipeline import Plan, retrieve
-from .plain import is_plain, plain_search
+from .plain import plain_search
 from .query_vector import query_vector
 from .request import SearchRequest
 from .sources import DatabaseSources, SearchParts, StoreSources
@@ -32,7 +32,7 @@ def run_search(req: SearchRequest, parts: SearchParts) -> Found:
         vector, exclude = query_vector(req, parts.store, parts.space, parts.encoder_for)
         sources = DatabaseSources(parts, req)
         return Found(retrieve(req, Plan(vector, None, exclude), sources), sources.warnings, sources.superseded)
-    if is_plain(req):  # a vector, k, index knobs: the common call, without the general stages
+    if req.plain():  # a vector, k, index knobs: the common call, without the general stages
         return Found(plain_search(req, parts))
     notes = parts.store.filter_warnings(req.where) if req.where is not None else []
     vector, exclude = query_vector(req, parts.store, parts.space, parts.encoder_for)
