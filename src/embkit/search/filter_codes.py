@@ -76,15 +76,14 @@ def top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, scores) of the best `k` of the coded rows for one query (1, dim), best
     first, ties by row id: exactly what scoring every row's float32 vector gives."""
-    from .int8_scores import approx_scores
+    from .int8_scores import approx_scores, candidates
 
     q = np.asarray(query[0])
-    approx = approx_scores(codes.codes, q.astype(np.float32) * codes.scale).astype(np.float64)
-    bound = codes.slack * float(np.linalg.norm(q.astype(np.float64)))
+    approx = approx_scores(codes.codes, q.astype(np.float32) * codes.scale)
     k = min(k, len(approx))
     if k == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    kth = np.partition(approx - bound, len(approx) - k)[len(approx) - k]
-    candidates = np.flatnonzero(approx + bound >= kth)  # ascending: row id order, for ties
-    positions, scores = top_k_of_rows(query, matrix, codes.labels[candidates], k, metric)
-    return codes.rowids[candidates[positions[0]]], scores[0]
+    radius = float(np.linalg.norm(q.astype(np.float64)))
+    rows = candidates(approx, codes.slack, radius, k)  # ascending: row id order, for ties
+    positions, scores = top_k_of_rows(query, matrix, codes.labels[rows], k, metric)
+    return codes.rowids[rows[positions[0]]], scores[0]

@@ -28,3 +28,35 @@ def _kernel(codes, weights):
             acc += np.float32(codes[i, j]) * weights[j]
         out[i] = acc
     return out
+
+
+def candidates(approx: np.ndarray, slack: np.ndarray, radius: float, k: int) -> np.ndarray:
+    """Positions (ascending) of the rows whose upper bound, approx + slack * radius,
+    reaches the k-th largest lower bound, approx - slack * radius (0 < k <= len(approx)):
+    the rows that can be in the top k. One compiled pass for a small k (the k best lower
+    bounds kept sorted), numpy's partition for a big one."""
+    if k > 64:
+        low = approx - slack * radius
+        kth = np.partition(low, len(low) - k)[len(low) - k]
+        return np.flatnonzero(approx + slack * radius >= kth)
+    return _candidates(approx, slack, radius, k)
+
+
+@numba.njit(cache=True, nogil=True)
+def _candidates(approx, slack, radius, k):
+    best = np.full(k, -np.inf)  # the k largest lower bounds so far, ascending
+    for i in range(approx.shape[0]):
+        low = np.float64(approx[i]) - slack[i] * radius
+        if low > best[0]:
+            j = 1
+            while j < k and best[j] < low:
+                best[j - 1] = best[j]
+                j += 1
+            best[j - 1] = low
+    out = np.empty(approx.shape[0], np.int64)
+    count = 0
+    for i in range(approx.shape[0]):
+        if np.float64(approx[i]) + slack[i] * radius >= best[0]:
+            out[count] = i
+            count += 1
+    return out[:count]
