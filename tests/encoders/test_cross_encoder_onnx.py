@@ -130,3 +130,24 @@ def test_bad_variant_and_label_count_are_refused(tiny, tmp_path, monkeypatch):
     with pytest.raises(EmbkitError, match="has 2 labels; a reranker needs a cross-encoder with one"):
         rerank.load_reranker(two)
     assert not list((embkit_home() / "models").glob("two-labels*"))  # nothing written
+
+
+def test_activation_saved_in_config_json_is_read_as_torch_reads_it(tmp_path):
+    """sentence-transformers 4.x saved the activation in config.json
+    (`"sentence_transformers": {"activation_fn": ...}`); CrossEncoder still reads it
+    there, so the ONNX scorer must too (not fall back to a sigmoid)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path / "v4-identity-reranker"
+    _tiny_cross_encoder(folder, activation=torch.nn.Identity())
+    st_config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    st_config.pop("activation_fn")
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(st_config))
+    config = json.loads((folder / "config.json").read_text())
+    config["sentence_transformers"] = {"activation_fn": "torch.nn.modules.linear.Identity", "version": "4.0.1"}
+    (folder / "config.json").write_text(json.dumps(config))
+    expected = CrossEncoder(str(folder), device="cpu").predict([(QUERY, t) for t in TEXTS], show_progress_bar=False)
+    assert (np.asarray(expected) < 0).any() or (np.asarray(expected) > 1).any()  # torch read Identity
+    got = rerank.rerank_scores(rerank.load_reranker(folder), QUERY, TEXTS)
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE)

@@ -39,10 +39,18 @@ def max_length_of(folder: Path) -> int:
 
 
 def activation_of(folder: Path):
-    """The activation CrossEncoder applies to the logit (sigmoid unless saved otherwise)."""
+    """The activation CrossEncoder applies to the logit (sigmoid unless saved otherwise),
+    looked up where it looks: config_sentence_transformers.json, config.json's
+    `sentence_transformers` (sentence-transformers 4.x), config.json's older key. Like
+    CrossEncoder (without trust_remote_code), a path outside torch gives the sigmoid."""
+    config = _json(folder / "config.json")
+    saved = config.get("sentence_transformers")
     name = (_json(folder / "config_sentence_transformers.json").get("activation_fn")
-            or _json(folder / "config.json").get("sbert_ce_default_activation_function")  # older format
+            or (saved.get("activation_fn") if isinstance(saved, dict) else None)
+            or config.get("sbert_ce_default_activation_function")  # older format
             or "Sigmoid")
+    if "." in str(name) and not str(name).startswith("torch."):
+        name = "Sigmoid"
     short = str(name).rsplit(".", 1)[-1]
     if short not in _ACTIVATIONS:
         raise EmbkitError(f"reranker: {folder}'s activation {name!r} is not supported "
