@@ -1,6 +1,8 @@
 """Models load with their weights apart (encoders/onnx_weights.py): onnxruntime maps the
 weights file instead of copying it, and the outputs are the same to the bit."""
 
+import os
+
 import numpy as np
 import onnx
 import onnx.numpy_helper
@@ -82,3 +84,21 @@ def test_a_model_loads_as_it_is_when_embkit_home_cannot_be_written(tmp_path, mon
     (tmp_path / "not-a-folder").write_text("")
     monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "not-a-folder"))
     assert weights_apart(path) == path
+
+
+def test_a_model_replaced_with_the_same_size_and_mtime_never_uses_the_old_weights(tmp_path):
+    """`cp -p`, rsync -t or tar keep a file's mtime: another model of the same shape
+    copied over the first one has its size and mtime, and must not load the first's weights."""
+    path = tmp_path / "model.onnx"
+    rows = MIN_BYTES // 4096 + 1
+    _model(path, rows)
+    old = path.stat()
+    weights_apart(path)
+    other = onnx.load(str(path))
+    other.graph.initializer[0].CopyFrom(onnx.numpy_helper.from_array(np.full((rows, 1024), 7, np.float32), "w"))
+    onnx.save_model(other, str(tmp_path / "other.onnx"))
+    (tmp_path / "other.onnx").replace(path)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert path.stat().st_size == old.st_size and path.stat().st_mtime_ns == old.st_mtime_ns
+    x = np.zeros((rows, 1024), dtype=np.float32)
+    assert (_session(weights_apart(path)).run(None, {"x": x})[0] == 7).all()

@@ -30,24 +30,35 @@ def weights_apart(onnx_path: Path) -> Path:
     stat = onnx_path.stat()
     if stat.st_size < MIN_BYTES:
         return onnx_path
-    key = f"{onnx_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{LAYOUT_VERSION}"
+    # inode and ctime too: a file copied over with its size and mtime kept (cp -p, rsync -t)
+    # gets a new inode or ctime, which no utime can set back
+    key = f"{onnx_path.resolve()}|{_identity(stat)}|{LAYOUT_VERSION}"
     target = embkit_home() / "models" / f"{onnx_path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}-mapped.onnx"
     if not target.exists():
         try:
-            _write(onnx_path, target)
+            _write(onnx_path, target, _identity(stat))
         except OSError:
             return onnx_path
     return target
 
 
-def _write(source: Path, target: Path) -> None:
+def _identity(stat: os.stat_result) -> str:
+    return f"{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+
+
+def _write(source: Path, target: Path, identity: str) -> None:
     """Both files are written in a private folder, then renamed into place, the weights
     first: a reader never sees a model without its weights. Two processes writing at once
     write the same bytes, so whichever rename lands last changes nothing (a process that
     mapped the first weights file keeps its pages)."""
     import onnx
+    from onnx.external_data_helper import load_external_data_for_model
 
-    model = onnx.load(str(source))
+    with open(source, "rb") as file:  # the file the key was made from, not one renamed over it since
+        if _identity(os.fstat(file.fileno())) != identity:
+            raise OSError(f"{source} changed while it was being read")
+        model = onnx.load(file, load_external_data=False)
+    load_external_data_for_model(model, str(source.parent))
     target.parent.mkdir(parents=True, exist_ok=True)
     work = target.parent / temp_name(target.name)
     work.mkdir()
@@ -56,7 +67,18 @@ def _write(source: Path, target: Path) -> None:
         onnx.save_model(model, str(work / target.name), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=data, size_threshold=1024)
         del model
+        for name in (data, target.name):  # on disk before the renames: a crash leaves no half-written file in place
+            _fsync(work / name)
         os.replace(work / data, target.parent / data)
         os.replace(work / target.name, target)
+        _fsync(target.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
