@@ -43,6 +43,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 SOCKET_ENV, OPTIONS_ENV, SUPERVISOR_ENV = "EMBKIT_SERVE_SOCKET_FD", "EMBKIT_SERVE_UVICORN", "EMBKIT_SERVE_SUPERVISOR"
+PARENT_ENV = "EMBKIT_SERVE_SUPERVISOR_PID"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WORKER_CODE = "from embkit.server.supervisor import serve_worker; serve_worker()"
 # this file run as a module of its own (not `embkit.server.supervisor`, which would load the package)
 LEAN_CODE = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('embkit_supervisor', "
@@ -52,11 +54,22 @@ LEAN_CODE = ("import importlib.util, sys; spec = importlib.util.spec_from_file_l
 
 def serve_worker() -> None:
     """A worker process: one uvicorn server on the socket it inherited."""
+    _stop_with_supervisor(int(os.environ[PARENT_ENV]))
     import uvicorn
 
     sock = socket.socket(fileno=int(os.environ[SOCKET_ENV]))
     config = uvicorn.Config("embkit.server.workers:worker_app", factory=True, **json.loads(os.environ[OPTIONS_ENV]))
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_with_supervisor(supervisor: int) -> None:
+    """SIGTERM (a graceful stop) to this worker when its supervisor dies, even by SIGKILL:
+    no orphan goes on serving the port, beside a server started anew on it (SO_REUSEPORT)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Slot:
@@ -66,7 +79,8 @@ class _Slot:
         self.start()
 
     def start(self) -> None:
-        env = {**os.environ, SOCKET_ENV: str(self.sock.fileno()), OPTIONS_ENV: json.dumps(self.options)}
+        env = {**os.environ, SOCKET_ENV: str(self.sock.fileno()), OPTIONS_ENV: json.dumps(self.options),
+               PARENT_ENV: str(os.getpid())}
         self.process = subprocess.Popen([sys.executable, "-c", WORKER_CODE], env=env, pass_fds=[self.sock.fileno()],
                                         stdin=subprocess.DEVNULL)
         self.started = time.monotonic()
