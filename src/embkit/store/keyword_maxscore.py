@@ -162,13 +162,16 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
     out_scores = np.empty(1024)
     found = 0
     at_allow = 0
+    reach = 0.0  # what the looked-up terms can add together
+    nxt = END
+    for t in range(n_terms):
+        nxt = min(nxt, cur[t])
     while True:
-        doc = END
-        for i in range(essential, n_terms):
-            doc = min(doc, cur[order[i]])
+        doc = nxt
         if doc == END:
             break
         partial = 0.0
+        nxt = END
         for i in range(essential, n_terms):  # the walked terms' postings of doc, each walk moved on
             t = order[i]
             if cur[t] == doc:
@@ -185,6 +188,11 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                     decoded[t] = block[t]
                     pos[t] = 0
                 cur[t] = rowids[t, pos[t]]
+            nxt = min(nxt, cur[t])
+        if partial + reach < floor:  # the common case: no looked-up term can lift doc to the floor
+            for i in range(essential, n_terms):
+                term_score[order[i]] = 0.0
+            continue
         if use_allow:
             while at_allow < len(allow) and allow[at_allow] < doc:
                 at_allow += 1
@@ -236,6 +244,7 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                     floor = heap[0] * (1.0 - slack)
                     while essential < n_terms and prefix[essential] < floor:
                         essential += 1  # a term that with those before it cannot reach the floor
+                    reach = prefix[essential - 1] if essential > 0 else 0.0
                     found = _above(out_ids, out_scores, found, floor, 4 * k + 1024)
         for t in range(n_terms):
             term_score[t] = 0.0
