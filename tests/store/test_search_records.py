@@ -2,6 +2,8 @@
 when read (store/lazy_record.py), and the meta table kept until the database changes
 (store/meta_cache.py), including a change another handle makes."""
 
+import json
+
 import numpy as np
 
 import embkit
@@ -24,6 +26,23 @@ def test_search_records_read_as_by_rowids(tmp_path):
         assert (lazy[r].id, lazy[r].text, lazy[r].rowid) == (eager[r].id, eager[r].text, eager[r].rowid)
         assert lazy[r].metadata == eager[r].metadata
     assert store.search_records([]) == {}
+    col.close()
+
+
+def test_metadata_written_by_another_tool_reads_as_json_loads(tmp_path):
+    """JSON with whitespace around it or escapes (not as embkit writes it) decodes as
+    json.loads does; row ids asked twice or not stored are read once or left out."""
+    col = embkit.create(tmp_path / "c", model=None, dim=8)
+    col.add(ids=["a", "b", "c"], vectors=_vectors(3), metadatas=[{"k": 1}, {"k": 2}, {"k": 3}])
+    store = col._store
+    raws = ['  {"k": [1, 2.5, null]}\n', '{"\\u00e9t\\u00e9": {"x": -0.0, "y": 1e400}}', '{ }']
+    with store._conn:
+        for rowid, raw in zip((1, 2, 3), raws):
+            store._conn.execute("UPDATE docs SET metadata = ? WHERE rowid = ?", (raw, rowid))
+    lazy = store.search_records([3, 1, 99, 2, 1])
+    assert sorted(lazy) == [1, 2, 3]
+    assert [lazy[r].metadata for r in (1, 2, 3)] == [json.loads(raw) for raw in raws]
+    assert lazy[2].metadata == {"été": {"x": -0.0, "y": float("inf")}}
     col.close()
 
 

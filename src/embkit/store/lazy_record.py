@@ -5,8 +5,11 @@ times k for `documents`), but only the hits it returns need their metadata as a 
 decoding every candidate's was most of the cost of reading them."""
 
 import json
+from json.scanner import make_scanner
 
-_DECODE = json.JSONDecoder().raw_decode  # json.loads less its whitespace checks: a third of the time
+# json's C scanner itself: json.loads less its whitespace checks and raw_decode's wrapper (~0.2 us a
+# record against 0.5 for raw_decode and 1.5 for json.loads); it raises StopIteration on bad JSON
+_SCAN = make_scanner(json.JSONDecoder())
 
 
 class LazyRecord:
@@ -32,7 +35,7 @@ def _decoded(raw: str) -> dict:
     """The stored JSON (embkit writes it with json.dumps: nothing around the object);
     text with whitespace around it, written by another tool, goes to json.loads."""
     try:
-        value, end = _DECODE(raw)
-    except json.JSONDecodeError:
+        value, end = _SCAN(raw, 0)
+    except (StopIteration, json.JSONDecodeError):  # text around the object, or not JSON: json.loads says
         return json.loads(raw)
     return value if end == len(raw) else json.loads(raw)
