@@ -49,7 +49,9 @@ def encode(rowids: np.ndarray, labels: np.ndarray, matrix: np.ndarray) -> Filter
     peak = np.zeros(dim, np.float32)
     for start in range(0, len(labels), BLOCK):
         np.maximum(peak, np.abs(matrix[labels[start : start + BLOCK]]).max(axis=0, initial=0), out=peak)
-    scale = np.where(peak > 0, peak / 127, 1).astype(np.float32)
+    # at least float32's smallest normal: a subnormal peak / 127 rounds to 0, and v / 0
+    # made NaN codes and slacks, which no candidate test passes (true hits were dropped)
+    scale = np.maximum(peak / np.float32(127), np.finfo(np.float32).tiny).astype(np.float32)
     codes = np.empty((len(labels), dim), np.int8)
     slack = np.empty(len(labels), np.float64)
     for start in range(0, len(labels), BLOCK):
