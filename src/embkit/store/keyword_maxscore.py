@@ -25,14 +25,16 @@ from . import bm25
 
 K1, B = bm25.K1, bm25.B
 MAX_POSTINGS = 256
+# error_model="numpy" on every compiled function: no division-by-zero checks (~4% of the
+# search, measured); every divisor here is positive, so the results are the same.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _u16(buf, at):
     return np.int64(buf[at]) | np.int64(buf[at + 1]) << 8
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
     """The block at `at` into rowids, tfs, dls and, if `scored`, scores (BM25 of one
     term; a block looked up in is scored one posting at a time); its number of postings."""
@@ -86,14 +88,14 @@ def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _score(tf, dl, weight, avgdl):
     """bm25.term_scores for one posting: the same float64 operations in the same order."""
     t = np.float64(tf)
     return weight * t / (t + K1 * (1.0 - B + B * np.float64(dl) / avgdl))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _push(heap, size, value):
     """A min-heap of the k best scores: `value` in (k = len(heap)); the new size."""
     k = len(heap)
@@ -128,7 +130,7 @@ END = np.iinfo(np.int64).max
 
 # One long function, not a few short ones: numba counts the references of every array
 # passed to a call, which per document made the search 4x slower (measured).
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, use_allow, slack):
     """(row ids, float64 exact sums) of every document that may be among the `k` best
     (all of the k best, and any tied with them), unordered. Blocks: byte offset in
@@ -251,7 +253,7 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
     return out_ids[:found], out_scores[:found]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _above(ids, values, found, floor, most):
     """Past `most` kept, those the floor has passed dropped; how many are left."""
     if found <= most:
