@@ -54,6 +54,11 @@ def encode(rowids: np.ndarray, labels: np.ndarray, matrix: np.ndarray) -> Filter
     scale = np.maximum(peak / np.float32(127), np.finfo(np.float32).tiny).astype(np.float32)
     codes = np.empty((len(labels), dim), np.int8)
     slack = np.empty(len(labels), np.float64)
+    # norms are summed in float32 on rows scaled by a power of two (exact) that brings the
+    # largest value near 1: squares of tiny vectors (1e-21) underflowed to 0, and their
+    # slack with them (true hits were dropped); what still underflows is below `floor`
+    up = 2.0 ** int(np.clip(-np.ceil(np.log2(peak.max())), -126, 126)) if peak.max() > 0 else 1.0
+    floor = np.sqrt(dim) * 2.0**-60 / up
     for start in range(0, len(labels), BLOCK):
         v = matrix[labels[start : start + BLOCK]]
         c = np.clip(np.rint(v / scale), -127, 127)
@@ -61,16 +66,18 @@ def encode(rowids: np.ndarray, labels: np.ndarray, matrix: np.ndarray) -> Filter
         approx = c * scale
         # all in float32 (float64 took 4x longer): each of these norms is off by at most
         # (dim + 2) roundings, and approx by one, covered by `rounding`'s terms
-        residual = _norms(v - approx) * (1 + 2 * (dim + 2) * UNIT)
+        residual = _norms(v - approx, up) * (1 + 2 * (dim + 2) * UNIT)
         # float32 rounding of the sums: the compiled pass (dim + 1 roundings of |c * scale|)
         # and the exact pass (dim of |v|), doubled to cover second-order terms
-        rounding = 2 * (dim + 3) * UNIT * (_norms(approx) + _norms(v))
-        slack[start : start + BLOCK] = (residual + rounding) * (1 + 1e-6)
+        rounding = 2 * (dim + 3) * UNIT * (_norms(approx, up) + _norms(v, up))
+        slack[start : start + BLOCK] = (residual + rounding + floor) * (1 + 1e-6)
     return FilterCodes(rowids, labels, codes, scale, slack)
 
 
-def _norms(rows: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.einsum("ij,ij->i", rows, rows)).astype(np.float64)
+def _norms(rows: np.ndarray, up: float) -> np.ndarray:
+    """Each row's Euclidean norm, summed in float32 on `rows * up` (`up`: a power of two)."""
+    rows = rows * np.float32(up)
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows)).astype(np.float64) / up
 
 
 def top_k(
