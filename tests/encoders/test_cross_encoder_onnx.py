@@ -151,3 +151,35 @@ def test_activation_saved_in_config_json_is_read_as_torch_reads_it(tmp_path):
     assert (np.asarray(expected) < 0).any() or (np.asarray(expected) > 1).any()  # torch read Identity
     got = rerank.rerank_scores(rerank.load_reranker(folder), QUERY, TEXTS)
     np.testing.assert_allclose(got, expected, atol=TOLERANCE)
+
+
+def test_a_reranker_loads_when_embkit_home_cannot_be_written(tiny, tmp_path, monkeypatch):
+    """As weights_apart does for encoders: the export is built for this process alone
+    instead of failing with an OSError's traceback."""
+    folder, expected = tiny
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "not-a-folder"))
+    monkeypatch.setattr(rerank, "_loaded", {})
+    for variant, tolerance in (("fp32", TOLERANCE), ("int8", 0.05)):
+        monkeypatch.setenv(rerank.VARIANT_ENV, variant)
+        got = rerank.rerank_scores(rerank.load_reranker(folder), QUERY, TEXTS)
+        np.testing.assert_allclose(got, expected, atol=tolerance)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_weights_copied_over_with_their_size_and_mtime_are_exported_again(tiny, tmp_path, monkeypatch):
+    """A retrained folder synced over the old one with timestamps kept (rsync -t, cp -p):
+    same size, same mtime, new weights; the old export must not be used."""
+    folder, _ = tiny
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
+    copy = tmp_path / "tiny-reranker"
+    shutil.copytree(folder, copy)
+    weights = copy / "model.safetensors"
+    first = cross_encoder_onnx(copy)
+    old = weights.stat()
+    retrained = bytearray(weights.read_bytes())
+    retrained[-4:] = b"\x00\x00\x80\x3f"  # the last float (a bias) set to 1.0
+    (tmp_path / "new.safetensors").write_bytes(bytes(retrained))
+    (tmp_path / "new.safetensors").replace(weights)
+    os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert cross_encoder_onnx(copy) != first

@@ -10,6 +10,7 @@ fingerprint of the weights and configs, so a retrained folder is exported again.
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,34 +35,45 @@ def is_bert_cross_encoder(folder: Path) -> bool:
 
 
 def fingerprint(folder: Path) -> str:
-    """A short hash of what the graph is built from: the weights (path, size, mtime) and
-    the configs' contents."""
+    """A short hash of what the graph is built from: the weights (path, inode, size, mtime,
+    ctime: weights synced over with size and mtime kept get a new inode or ctime) and the
+    configs' contents."""
     weights = folder / "model.safetensors"
     stat = weights.stat()
-    key = [f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{BUILD_VERSION}"]
+    key = [f"{weights.resolve()}|{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|"
+           f"{BUILD_VERSION}"]
     key += [(folder / name).read_text() for name in _CONFIGS if (folder / name).is_file()]
     return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
 
 
-def cross_encoder_onnx(folder: Path, variant: str = "fp32") -> Path:
+def cross_encoder_onnx(folder: Path, variant: str = "fp32", models: Path | None = None) -> Path:
     """The cached ONNX file (inputs input_ids, attention_mask, token_type_ids; output
-    logits [batch, 1]) of the cross-encoder in `folder`, exported if missing. `int8` is
-    onnxruntime's dynamic per-channel quantization of the fp32 file."""
+    logits [batch, 1]) of the cross-encoder in `folder`, exported if missing into
+    `models` (default EMBKIT_HOME/models). `int8` is onnxruntime's dynamic per-channel
+    quantization of the fp32 file."""
     if variant not in VARIANTS:
         raise EmbkitError(f"reranker: variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    target = embkit_home() / "models" / f"{folder.name}-{fingerprint(folder)}-rerank-{variant}.onnx"
+    models = embkit_home() / "models" if models is None else models
+    target = models / f"{folder.name}-{fingerprint(folder)}-rerank-{variant}.onnx"
     if target.exists():
         return target
     if variant == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        source = cross_encoder_onnx(folder, "fp32")
+        source = cross_encoder_onnx(folder, "fp32", models)
         atomic_write(target, lambda tmp: quantize_dynamic(str(source), str(tmp), per_channel=True,
                                                           weight_type=QuantType.QInt8))
     else:
         model = build_cross_encoder_onnx(folder)
         atomic_write(target, lambda tmp: tmp.write_bytes(model.SerializeToString()))
     return target
+
+
+def cross_encoder_onnx_bytes(folder: Path, variant: str = "fp32") -> bytes:
+    """The ONNX model of `cross_encoder_onnx`, built in a temporary folder and returned
+    as bytes: for a process whose EMBKIT_HOME cannot be written."""
+    with tempfile.TemporaryDirectory(prefix="embkit-rerank-") as models:
+        return cross_encoder_onnx(folder, variant, Path(models)).read_bytes()
 
 
 def build_cross_encoder_onnx(folder: Path):

@@ -63,7 +63,7 @@ class OnnxCrossEncoder:
     Pairs are sorted by length so a batch pads little; `threads` single-threaded
     workers run batches side by side (default: up to 2)."""
 
-    def __init__(self, folder: Path, onnx_path: Path, threads: int | None = None, batch_tokens: int = 2048):
+    def __init__(self, folder: Path, onnx_path: Path | bytes, threads: int | None = None, batch_tokens: int = 2048):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -78,7 +78,8 @@ class OnnxCrossEncoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        model = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)  # bytes: built in memory
+        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
     def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, **_ignored) -> np.ndarray:
         """The score of each (query, text) pair, in order, as float32 (the signature of

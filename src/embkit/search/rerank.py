@@ -44,13 +44,20 @@ def load_reranker(path: str | os.PathLike):
 
 def _onnx_reranker(folder: Path, variant: str):
     """The ONNX scorer of a BERT cross-encoder (exported on first use), else None."""
-    from ..encoders.cross_encoder_export import cross_encoder_onnx, is_bert_cross_encoder
+    from ..encoders.cross_encoder_export import cross_encoder_onnx, cross_encoder_onnx_bytes, is_bert_cross_encoder
 
     if not is_bert_cross_encoder(folder):
         return None
     from ..encoders.cross_encoder_onnx import OnnxCrossEncoder
 
-    return OnnxCrossEncoder(folder, cross_encoder_onnx(folder, variant))
+    try:
+        model = cross_encoder_onnx(folder, variant)
+    except OSError:  # EMBKIT_HOME cannot be written: built for this process alone
+        try:
+            model = cross_encoder_onnx_bytes(folder, variant)
+        except OSError as error:
+            raise EmbkitError(f"reranker: cannot export {folder} to ONNX: {error}") from None
+    return OnnxCrossEncoder(folder, model)
 
 
 def _torch_reranker(folder: Path):
