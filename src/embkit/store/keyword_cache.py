@@ -114,9 +114,13 @@ class KeywordCache:
         """({term: its blocks} for those of `terms` that have any, documents, tokens), all
         of one state of the database; None inside a transaction or if a write came
         between (then read SQLite directly)."""
+        # the count first, then no transaction: a write (of another thread, same connection) whose
+        # statements ran before the count is still open here, or else it ended before any read
+        # (checked the other way round, its blocks could be read uncommitted and kept after a
+        # rollback that came before it marked its terms, with the count already past its rows)
+        writes, changes = self._writes, conn.total_changes
         if conn.in_transaction:
             return None
-        writes, changes = self._writes, conn.total_changes
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         with self._lock:
             # rows changed by this connection with no write marked since: not keyword_sqlite.update's (a repair
