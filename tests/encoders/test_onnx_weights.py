@@ -102,3 +102,14 @@ def test_a_model_replaced_with_the_same_size_and_mtime_never_uses_the_old_weight
     assert path.stat().st_size == old.st_size and path.stat().st_mtime_ns == old.st_mtime_ns
     x = np.zeros((rows, 1024), dtype=np.float32)
     assert (_session(weights_apart(path)).run(None, {"x": x})[0] == 7).all()
+
+
+def test_a_mapped_model_whose_weights_file_is_gone_is_made_again(tmp_path):
+    path = tmp_path / "model.onnx"
+    rows = MIN_BYTES // 4096 + 1
+    _model(path, rows)
+    apart = weights_apart(path)
+    apart.with_name(apart.name + ".data").unlink()  # a clean-up of big files, say
+    assert weights_apart(path) == apart
+    x = np.zeros((rows, 1024), dtype=np.float32)
+    assert np.array_equal(_session(apart).run(None, {"x": x})[0], _session(path).run(None, {"x": x})[0])

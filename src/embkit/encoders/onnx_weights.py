@@ -34,7 +34,7 @@ def weights_apart(onnx_path: Path) -> Path:
     # gets a new inode or ctime, which no utime can set back
     key = f"{onnx_path.resolve()}|{_identity(stat)}|{LAYOUT_VERSION}"
     target = embkit_home() / "models" / f"{onnx_path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}-mapped.onnx"
-    if not target.exists():
+    if not (target.exists() and target.with_name(target.name + ".data").exists()):  # both, or made again
         try:
             _write(onnx_path, target, _identity(stat))
         except OSError:
