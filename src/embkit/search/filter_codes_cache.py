@@ -72,7 +72,12 @@ def _codes(index, allow: np.ndarray) -> FilterCodes | None:
     held = index.held_rows(allow)
     if held is None:
         return None
-    codes = encode(*held)
+    # live labels only: a remove running in another thread has marked `live` (and then lowered
+    # the count `state` holds) before its row-to-label map forgets the rows, so codes kept for
+    # that state would otherwise hold the removed rows for good
+    rowids, labels, matrix = held
+    keep = index.live[labels]
+    codes = encode(rowids[keep], labels[keep], matrix)
     with _lock:
         if entries.get(id(allow)) is entry:
             entry[3] = codes
