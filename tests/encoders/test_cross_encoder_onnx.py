@@ -183,3 +183,16 @@ def test_weights_copied_over_with_their_size_and_mtime_are_exported_again(tiny, 
     (tmp_path / "new.safetensors").replace(weights)
     os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns))
     assert cross_encoder_onnx(copy) != first
+
+
+def test_a_tokenizer_that_truncates_on_the_left_is_read_as_torch_reads_it(tmp_path):
+    """tokenizer_config.json's truncation_side: "left" keeps a long pair's last tokens."""
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path / "left-reranker"
+    _tiny_cross_encoder(folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left"}))
+    expected = CrossEncoder(str(folder), device="cpu").predict([(QUERY, t) for t in TEXTS], show_progress_bar=False)
+    got = rerank.rerank_scores(rerank.load_reranker(folder), QUERY, TEXTS)
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE)

@@ -71,7 +71,9 @@ class OnnxCrossEncoder:
         self.max_length = max_length_of(folder)
         self._activation = activation_of(folder)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length=self.max_length, strategy="longest_first")
+        side = _json(folder / "tokenizer_config.json").get("truncation_side", "right")  # as transformers reads it
+        self._tokenizer.enable_truncation(max_length=self.max_length, strategy="longest_first",
+                                          direction="left" if side == "left" else "right")
         self._tokenizer.no_padding()
         self._workers = max(1, int(threads)) if threads else min(2, os.cpu_count() or 1)
         options = ort.SessionOptions()
