@@ -196,3 +196,18 @@ def test_a_tokenizer_that_truncates_on_the_left_is_read_as_torch_reads_it(tmp_pa
     expected = CrossEncoder(str(folder), device="cpu").predict([(QUERY, t) for t in TEXTS], show_progress_bar=False)
     got = rerank.rerank_scores(rerank.load_reranker(folder), QUERY, TEXTS)
     np.testing.assert_allclose(got, expected, atol=TOLERANCE)
+
+
+def test_do_lower_case_in_tokenizer_config_wins_as_in_transformers(tmp_path):
+    """tokenizer_config.json's do_lower_case false over a lowercasing tokenizer.json:
+    transformers rebuilds the normalizer, so capitals reach the model."""
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path / "cased-reranker"
+    _tiny_cross_encoder(folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "do_lower_case": False}))
+    pairs = [(QUERY.upper(), text.upper()) for text in TEXTS]
+    expected = CrossEncoder(str(folder), device="cpu").predict(pairs, show_progress_bar=False)
+    got = rerank.load_reranker(folder).predict(pairs)
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE)

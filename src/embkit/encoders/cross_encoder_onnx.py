@@ -58,6 +58,24 @@ def activation_of(folder: Path):
     return _ACTIVATIONS[short]
 
 
+def _normalize_as_configured(tokenizer, folder: Path) -> None:
+    """transformers' BERT tokenizer rebuilds tokenizer.json's normalizer when
+    tokenizer_config.json says otherwise (do_lower_case, strip_accents,
+    tokenize_chinese_chars); so does this, or a folder whose two files disagree would be
+    tokenized unlike torch."""
+    from tokenizers.normalizers import BertNormalizer
+
+    state = _json(folder / "tokenizer.json").get("normalizer") or {}
+    config = _json(folder / "tokenizer_config.json")
+    if state.get("type") != "BertNormalizer":
+        return
+    wanted = {"lowercase": config.get("do_lower_case", state.get("lowercase", True)),
+              "strip_accents": config.get("strip_accents", state.get("strip_accents")),
+              "handle_chinese_chars": config.get("tokenize_chinese_chars", state.get("handle_chinese_chars", True))}
+    if any(state.get(name) != value for name, value in wanted.items()):
+        tokenizer.normalizer = BertNormalizer(clean_text=state.get("clean_text", True), **wanted)
+
+
 class OnnxCrossEncoder:
     """Scores (query, text) pairs with the ONNX export of a cross-encoder folder.
     Pairs are sorted by length so a batch pads little; `threads` single-threaded
@@ -71,6 +89,7 @@ class OnnxCrossEncoder:
         self.max_length = max_length_of(folder)
         self._activation = activation_of(folder)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        _normalize_as_configured(self._tokenizer, folder)
         side = _json(folder / "tokenizer_config.json").get("truncation_side", "right")  # as transformers reads it
         self._tokenizer.enable_truncation(max_length=self.max_length, strategy="longest_first",
                                           direction="left" if side == "left" else "right")
