@@ -24,6 +24,8 @@ from . import keyword_blocks
 
 MAX_BYTES = 64 << 20  # blocks held in all (the postings of ~70% of a million short documents' query terms)
 MAX_SEGMENTS = 8  # pieces an entry's bytes may be in before they are joined into one
+ENTRY_BYTES = 800  # an entry's own cost (the object, its arrays, its key): a term with no blocks
+# counted 0 bytes, so queries of absent words grew the cache without bound
 
 
 class TermBlocks:
@@ -38,7 +40,7 @@ class TermBlocks:
             pieces = [b"".join(pieces)]
         self.pieces, self.starts, self.firsts = pieces, starts, firsts
         self.counts, self.max_tf, self.min_dl = counts, max_tf, min_dl
-        self.nbytes = int(starts[-1]) + 40 * len(firsts)
+        self.nbytes = int(starts[-1]) + 40 * len(firsts) + ENTRY_BYTES
 
     @classmethod
     def read(cls, rows: list[tuple[int, bytes]]) -> "TermBlocks":
