@@ -110,6 +110,14 @@ def test_no_auth_is_refused_off_loopback(tmp_path):
     assert "no_auth: refused on '0.0.0.0'" in done.stderr
 
 
+def test_an_unknown_log_level_is_one_line(tmp_path):
+    embkit.create(tmp_path / "c").close()
+    done = embkit_cli("serve", str(tmp_path / "c"), "--no-auth", "--port", "1", "--log-level", "loud")
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("error: log_level: unknown 'loud' "
+                                   "(allowed: critical, error, warning, info, debug, trace)")
+
+
 def test_no_auth_on_loopback_needs_no_key(tmp_path):
     col = embkit.create(tmp_path / "c")
     col.add(["only document"], ids=["only"])

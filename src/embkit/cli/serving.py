@@ -12,6 +12,8 @@ from ..errors import EmbkitError
 from ..validate import MAX_DOCUMENT_BYTES
 from .common import JsonOpt, _print_json, app
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's names
+
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for `embkit serve` (stored as salted hashes).")
 app.add_typer(keys_app, name="keys")
 KeysFileOpt = typer.Option(None, "--keys-file", help="Key store (default: EMBKIT_HOME/keys.json).")
@@ -57,6 +59,9 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
                          ("workers", workers)):
         if value < 1:
             raise EmbkitError(f"{field}: must be a positive integer, got {value}")
+    log_level = log_level.lower()
+    if log_level not in LOG_LEVELS:
+        raise EmbkitError(f"log_level: unknown {log_level!r} (allowed: {', '.join(LOG_LEVELS)})")
     if reranker is not None and not (reranker / "config.json").is_file():
         raise EmbkitError(f"reranker: {reranker} is not a model folder (no config.json)")
     keys = None if no_auth else KeyStore(keys_file)
