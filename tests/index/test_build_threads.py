@@ -59,10 +59,10 @@ def test_building_sets_the_threads_and_restores_them(one_query_thread, monkeypat
     assert faiss.omp_get_max_threads() == 1
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "\u00b2", "1025", "99999999999999999999"])
 def test_a_bad_thread_count_is_refused_and_changes_nothing(one_query_thread, monkeypatch, value):
     monkeypatch.setenv(ENV, value)
-    with pytest.raises(EmbkitError, match=f"^{ENV}: must be a whole number of at least 1, got '{value}'$"):
+    with pytest.raises(EmbkitError, match=f"^{ENV}: must be a whole number from 1 to 1024, got '{value}'$"):
         with building():
             pass
     assert faiss.omp_get_max_threads() == 1

@@ -18,15 +18,17 @@ import faiss
 from ..errors import EmbkitError
 
 ENV = "EMBKIT_BUILD_THREADS"
+MAX_THREADS = 1024  # FAISS takes a C int; far more threads than cores only thrash
 
 
 def build_threads() -> int:
     """Threads for a build: EMBKIT_BUILD_THREADS if set, else the cores this process may
-    run on. EmbkitError if the variable is not a whole number of at least 1."""
+    run on. EmbkitError if the variable is not a whole number from 1 to MAX_THREADS."""
     text = os.environ.get(ENV, "").strip()
     if text:
-        if not text.isdigit() or int(text) < 1:
-            raise EmbkitError(f"{ENV}: must be a whole number of at least 1, got {text!r}")
+        # ASCII digits only: str.isdigit is true for '²', which int() refuses (a ValueError traceback)
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_THREADS:
+            raise EmbkitError(f"{ENV}: must be a whole number from 1 to {MAX_THREADS}, got {text!r}")
         return int(text)
     try:
         return max(1, len(os.sched_getaffinity(0)))
