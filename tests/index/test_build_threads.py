@@ -80,6 +80,9 @@ def test_a_build_and_a_catch_up_run_on_the_build_threads(tmp_path, one_query_thr
     assert [h.id for h in col.search(vector=more[7], k=1)] == ["m7"]  # caught up on the search's way
     assert seen_threads[1:] == [("MainThread", 2)] and faiss.omp_get_max_threads() == 1
     assert col._index.index.kind == "hnsw" and col._index.index.ntotal == N + 1500
+    col.add(ids=["one"], vectors=more[:1])  # a few rows stay on the searching thread's one
+    assert {h.id for h in col.search(vector=more[0], k=2)} == {"m0", "one"}  # twins
+    assert seen_threads[2:] == [("MainThread", 1)] and faiss.omp_get_max_threads() == 1
     col.close()
 
 

@@ -16,6 +16,7 @@ the first search after it is ready. `refresh_index`, `build_index` and closing w
 import sqlite3
 import threading
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +31,7 @@ BUILD_CHUNK = 10_000
 COMPACT_DEAD_SHARE = 0.25
 RETRAIN_GROWTH = 4
 BACKGROUND_FROM = 50_000
+PARALLEL_CATCH_UP = 1_000  # rows from which a catch-up runs FAISS on every core
 
 
 class _Build:
@@ -128,7 +130,9 @@ class IndexManager:
             return self._rebuild(progress, background=not wait)
         self.index.remove(changed)
         found, vectors = self.store.vectors(self.space.name, changed)
-        with building():  # a big catch-up (a bulk add) goes into the graph on every core too
+        # a big catch-up (a bulk add) goes into the graph on every core too; a few rows stay
+        # on this thread (an OpenMP team per small add costs more than it saves)
+        with building() if len(found) >= PARALLEL_CATCH_UP else nullcontext():
             self.index.add(found, vectors)
         if progress and len(found):
             progress(len(found))
