@@ -57,7 +57,8 @@ def test_fidelity_to_sentence_transformers(minilm, stsb_sentences):
 
 
 def test_int8_variant_stays_close(minilm, stsb_sentences):
-    """The quantized tier: measured mean cosine 0.992 to fp32; allow 0.98."""
+    """The quantized tier on short sentences: measured mean cosine 0.9951 to fp32; allow 0.98
+    (abstracts are held to 0.995 in test_int8.py)."""
     int8 = embkit.load_encoder("minilm-int8")
     sample = stsb_sentences[:400]
     cosine = (int8.encode(sample) * minilm.encode(sample)).sum(axis=1)
