@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..atomic import temp_name
+from ..atomic import fsync_path, temp_name
 from ..paths import embkit_home
 
 MIN_BYTES = 8 * 1024 * 1024  # smaller files (or ones whose weights are apart already) load as they are
@@ -68,17 +68,10 @@ def _write(source: Path, target: Path, identity: str) -> None:
                         location=data, size_threshold=1024)
         del model
         for name in (data, target.name):  # on disk before the renames: a crash leaves no half-written file in place
-            _fsync(work / name)
+            fsync_path(work / name)
         os.replace(work / data, target.parent / data)
         os.replace(work / target.name, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
