@@ -41,10 +41,10 @@ class SQLiteReembed:
     """Mixed into SQLiteStore (uses its `_conn` and `_write`)."""
 
     def space_state(self) -> dict[str, dict]:
-        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored (every search
-        asks: read from the store's MetaCache, one PRAGMA while nothing changed)."""
-        values = self._meta.values(self._conn)
-        return {key: json.loads(values[key]) if key in values else {} for key in (REEMBEDS, ALIASES, SUPERSEDED)}
+        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored, read from the
+        table each time: served from the MetaCache, adds in a two-worker server failed with
+        "database is locked" (tests/server/test_server_load.py; cause not yet understood)."""
+        return {key: meta_json(self._conn, key) for key in (REEMBEDS, ALIASES, SUPERSEDED)}
 
     def start_reembed(self, source: str, space) -> None:
         """Create `space` and record that it is being built from `source`, in one transaction."""
