@@ -3,7 +3,6 @@ rows from the index (a search catching the index up after a delete, as the serve
 while other searches run): the codes must not keep a removed row. The interleaving is
 made exact by pausing the removing thread at a chosen line of FaissIndex.remove."""
 
-import linecache
 import sys
 import threading
 
@@ -12,26 +11,9 @@ import numpy as np
 from embkit.index import faiss_base, make_index
 from embkit.search import filter_codes_cache
 
+from thread_pause import paused_at
+
 N, DIM = 3000, 8
-
-
-def paused_at(line: str, reached: threading.Event, go: threading.Event):
-    """A tracer pausing the thread once, at the first execution in FaissIndex.remove of
-    the line containing `line`."""
-
-    def local(frame, event, arg):
-        if event == "line" and not reached.is_set() and line in linecache.getline(
-                frame.f_code.co_filename, frame.f_lineno):
-            reached.set()
-            assert go.wait(10)
-        return local
-
-    def tracer(frame, event, arg):
-        if frame.f_code.co_filename == faiss_base.__file__ and frame.f_code.co_name == "remove":
-            return local
-        return None
-
-    return tracer
 
 
 def test_codes_made_during_a_remove_leave_the_removed_row_out():
@@ -49,7 +31,7 @@ def test_codes_made_during_a_remove_leave_the_removed_row_out():
     reached, go = threading.Event(), threading.Event()
 
     def remove():
-        sys.settrace(paused_at("self._labels.removed(", reached, go))
+        sys.settrace(paused_at(faiss_base.__file__, "remove", ["self._labels.removed("], [reached], [go]))
         try:
             index.remove(np.array([7]))
         finally:

@@ -10,32 +10,9 @@ import threading
 from embkit.store import keyword_cache, keyword_sqlite
 from embkit.store.keyword_cache import KeywordCache
 
+from thread_pause import paused_at
+
 TEXTS = {i: "w7 w8" if i % 5 == 0 else "w9 w10 w11" for i in range(1, 60)}
-
-
-def paused_at(lines: list[str], reached: list[threading.Event], go: list[threading.Event]):
-    """A tracer pausing the thread at the first execution of each line of
-    keyword_cache.blocks that contains lines[i]: sets reached[i], waits for go[i]."""
-    done = [False] * len(lines)
-
-    def local(frame, event, arg):
-        if event == "line":
-            import linecache
-
-            text = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
-            for i, line in enumerate(lines):
-                if not done[i] and line in text:
-                    done[i] = True
-                    reached[i].set()
-                    assert go[i].wait(10)
-        return local
-
-    def tracer(frame, event, arg):
-        if frame.f_code.co_filename == keyword_cache.__file__ and frame.f_code.co_name == "blocks":
-            return local
-        return None
-
-    return tracer
 
 
 def test_blocks_read_during_a_write_rolled_back_unmarked_are_not_kept(tmp_path):
@@ -55,7 +32,8 @@ def test_blocks_read_during_a_write_rolled_back_unmarked_are_not_kept(tmp_path):
     got = []
 
     def search():
-        sys.settrace(paused_at(["writes, changes = self._writes", "stats = dict(conn.execute"], reached, go))
+        sys.settrace(paused_at(keyword_cache.__file__, "blocks",
+                               ["writes, changes = self._writes", "stats = dict(conn.execute"], reached, go))
         try:
             got.append(keyword_sqlite.top_k(c, ["w7"], 5, None, cache))
         finally:
