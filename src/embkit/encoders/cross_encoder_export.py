@@ -18,6 +18,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from ..paths import embkit_home
+from .onnx_weights import file_identity
 
 BUILD_VERSION = "2"  # bump when the graph (or its quantization) changes
 VARIANTS = ("fp32", "int8")
@@ -40,8 +41,7 @@ def fingerprint(folder: Path) -> str:
     configs' contents."""
     weights = folder / "model.safetensors"
     stat = weights.stat()
-    key = [f"{weights.resolve()}|{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|"
-           f"{BUILD_VERSION}"]
+    key = [f"{weights.resolve()}|{file_identity(stat)}|{BUILD_VERSION}"]
     key += [(folder / name).read_text() for name in _CONFIGS if (folder / name).is_file()]
     return hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
 

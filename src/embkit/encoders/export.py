@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write
 from ..paths import embkit_home
+from .onnx_weights import file_identity
 
 BUILD_VERSION = "4"  # bump when the graph builder changes (4: back to one attention for every batch, see fp32_onnx)
 
@@ -18,7 +19,7 @@ BUILD_VERSION = "4"  # bump when the graph builder changes (4: back to one atten
 def _fingerprint(model_dir: Path) -> str:
     weights = model_dir / "model.safetensors"
     stat = weights.stat()
-    key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{BUILD_VERSION}"
+    key = f"{weights.resolve()}|{file_identity(stat)}|{BUILD_VERSION}"  # a synced-over file is rebuilt too
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -32,17 +32,19 @@ def weights_apart(onnx_path: Path) -> Path:
         return onnx_path
     # inode and ctime too: a file copied over with its size and mtime kept (cp -p, rsync -t)
     # gets a new inode or ctime, which no utime can set back
-    key = f"{onnx_path.resolve()}|{_identity(stat)}|{LAYOUT_VERSION}"
+    key = f"{onnx_path.resolve()}|{file_identity(stat)}|{LAYOUT_VERSION}"
     target = embkit_home() / "models" / f"{onnx_path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}-mapped.onnx"
     if not (target.exists() and target.with_name(target.name + ".data").exists()):  # both, or made again
         try:
-            _write(onnx_path, target, _identity(stat))
+            _write(onnx_path, target, file_identity(stat))
         except OSError:
             return onnx_path
     return target
 
 
-def _identity(stat: os.stat_result) -> str:
+def file_identity(stat: os.stat_result) -> str:
+    """A file's identity for a cache key: a file copied over with its size and mtime
+    kept (`rsync -t`, `cp -p`) still gets a new inode or ctime."""
     return f"{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
 
 
@@ -55,7 +57,7 @@ def _write(source: Path, target: Path, identity: str) -> None:
     from onnx.external_data_helper import load_external_data_for_model
 
     with open(source, "rb") as file:  # the file the key was made from, not one renamed over it since
-        if _identity(os.fstat(file.fileno())) != identity:
+        if file_identity(os.fstat(file.fileno())) != identity:
             raise OSError(f"{source} changed while it was being read")
         model = onnx.load(file, load_external_data=False)
     load_external_data_for_model(model, str(source.parent))
