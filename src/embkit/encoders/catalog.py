@@ -34,6 +34,9 @@ class CatalogEntry:
     needs: tuple[str, ...] = ()  # further import names the backend requires
     modality: str = "text"  # what it embeds: "text" or "image"
     paired: str | None = None  # the other tower of a two-tower (CLIP-style) model, embedding into the same space
+    # (role, text) pairs prepended by role ("query", "document"); a tuple so the entry stays hashable.
+    # Read them with encoders/prompts.py, never directly.
+    prompts: tuple[tuple[str, str], ...] = ()
 
     def missing(self) -> list[str]:
         """Import names this entry needs that are not installed."""
