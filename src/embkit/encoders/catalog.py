@@ -37,6 +37,8 @@ class CatalogEntry:
     # (role, text) pairs prepended by role ("query", "document"); a tuple so the entry stays hashable.
     # Read them with encoders/prompts.py, never directly.
     prompts: tuple[tuple[str, str], ...] = ()
+    languages: tuple[str, ...] = ("en",)  # ISO 639-1 codes of the languages it was trained on
+    pooling: str = "mean"  # how token vectors become one vector: mean | cls | lasttoken (see pooling.py)
 
     def missing(self) -> list[str]:
         """Import names this entry needs that are not installed."""
