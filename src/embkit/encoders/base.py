@@ -18,6 +18,8 @@ class Encoder(Protocol):
     modality: str  # "text", or "image" for an image tower (whose inputs are image paths)
     paired: str | None  # the model name of the other tower embedding into the same space (CLIP-style), or None
     threads: int | None  # the most inference threads it runs (None: its backend's default)
+    # Optional, read with getattr by encoders/prompts.py only: `prompts`, role ("query",
+    # "document") -> the text the model expects before such a text. encode() never adds it.
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         """Embed `texts` (or images, for an image tower) in order; `progress` hears of each finished batch."""

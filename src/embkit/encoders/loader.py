@@ -11,6 +11,7 @@ from ..errors import EmbkitError
 from .base import Encoder
 from .catalog import CATALOG, CatalogEntry, package_dir
 from .model2vec import Model2VecEncoder, is_model2vec_folder
+from .prompts import entry_prompts, folder_prompts
 from .registry import resolve
 from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
 
@@ -41,7 +42,10 @@ def load_encoder(name_or_path: str, threads: int | None = None) -> Encoder:
 def _load(name_or_path: str, threads: int | None) -> Encoder:
     entry = CATALOG.get(name_or_path)
     if entry is not None:
-        return _load_catalog(entry, threads)
+        encoder = _load_catalog(entry, threads)
+        if entry.prompts:  # the catalog's prompts are the model's (a folder it loads may declare them too)
+            encoder.prompts = entry_prompts(entry)
+        return encoder
     path = Path(name_or_path).expanduser()
     two_tower = _two_tower(name_or_path, threads)
     if two_tower is not None:
@@ -117,7 +121,7 @@ def _load_folder(path: Path, name: str | None = None, threads: int | None = None
     projection = read_projection(path)  # e.g. the rotation from `embkit train rotate`
     if projection is not None:
         dim = projection.out_dim
-    return OnnxEncoder(
+    encoder = OnnxEncoder(
         name or str(path.resolve()),
         onnx_path,
         path / "tokenizer.json",
@@ -127,6 +131,8 @@ def _load_folder(path: Path, name: str | None = None, threads: int | None = None
         threads=threads,
         projection=projection,
     )
+    encoder.prompts = folder_prompts(path)  # config_sentence_transformers.json's, by role
+    return encoder
 
 
 def _two_tower(name: str, threads: int | None) -> Encoder | None:
