@@ -22,18 +22,24 @@ def embed(texts: list[str] = typer.Argument(..., help="Texts to embed."),
           model: str = typer.Option(DEFAULT_MODEL, help="Catalog name or model folder."),
           collection: Optional[Path] = typer.Option(None, help="Use this collection's model instead."),
           fmt: str = typer.Option("json", "--format", help="json or npy."),
-          output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout.")) -> None:
+          output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
+          role: Optional[str] = typer.Option(None, "--as", help="query or document (or passage): put the model's "
+                                             "prompt for that role before each text, as search and add do. "
+                                             "Default: none, the texts exactly as given.")) -> None:
     """Print the vectors of TEXTS (json) or write them as a .npy array."""
+    from ..encoders.prompts import check_role, encode_as
+
     if fmt not in ("json", "npy"):
         raise EmbkitError(f"format: unknown {fmt!r} (allowed: json, npy)")
+    role = check_role(role, "--as")
     if collection is not None:
         with open_collection(collection) as col:
-            vectors, name = col.embed(texts), col.space.model
+            vectors, name = col.embed(texts, role=role), col.space.model
     else:
         from ..validate import check_texts
 
         encoder = load_encoder(model)
-        vectors, name = encoder.encode(check_texts(texts)), encoder.name
+        vectors, name = encode_as(encoder, check_texts(texts), role), encoder.name
     if fmt == "npy":
         target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
         np.save(target, vectors)
@@ -51,14 +57,21 @@ def embed(texts: list[str] = typer.Argument(..., help="Texts to embed."),
 def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.Argument(..., help="Second text."),
                model: str = typer.Option(DEFAULT_MODEL, help="Catalog name or model folder."),
                metric: str = typer.Option("cosine", help=f"One of {', '.join(METRICS)}."),
+               query: bool = typer.Option(False, "--query", help="A is a query and B a document: each gets the "
+                                          "model's prompt for its role, as a search compares them. Default: both "
+                                          "as given."),
                as_json: bool = JsonOpt) -> None:
     """How close two texts are in meaning (cosine by default; l2 is negated distance)."""
     from ..encoders.base import l2_normalize
+    from ..encoders.prompts import encode_as
     from ..validate import check_texts
 
     if metric not in METRICS:
         raise EmbkitError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
-    vectors = load_encoder(model).encode(check_texts([a, b]))
+    a, b = check_texts([a, b])
+    encoder = load_encoder(model)
+    vectors = np.concatenate([encode_as(encoder, [a], "query"), encode_as(encoder, [b], "document")]) if query \
+        else encode_as(encoder, [a, b], None)
     if metric == "cosine":
         vectors = l2_normalize(vectors)
     _, scores = top_k(vectors[:1], vectors[1:], 1, metric)

@@ -6,6 +6,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from .. import validate
+from ..encoders.prompts import check_role, encode_as
+from ..errors import EmbkitError
 from ..search.exact import scores as pairwise_scores
 
 
@@ -50,17 +52,27 @@ class VectorVerbs:
         index = self._index.current()
         return index.search(vectors, k, allow=allow)
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Vectors for `texts` from this collection's encoder, prepared as stored."""
+    def embed(self, texts: Sequence[str], batch_size: int = 32, role: str | None = None) -> np.ndarray:
+        """Vectors for `texts` from this collection's encoder, prepared as stored.
+        `role` "query" or "document" ("passage" reads as "document") puts the model's
+        prompt for that role before each text, as search and add do; None: the texts
+        as given."""
+        role = check_role(role)
         texts = validate.check_texts(texts)
         col = self._serving(None)  # after a reembed switched: the model that now serves this space
-        return col._prepare(col.encoder.encode(texts, batch_size=batch_size), "texts")
+        return col._prepare(encode_as(col.encoder, texts, role, batch_size), "texts")
 
-    def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+    def similarity(self, a: Sequence[str], b: Sequence[str], query: bool = False) -> np.ndarray:
         """(len(a), len(b)) scores of each text in `a` against each in `b`, in the
-        collection's metric (cosine; dot; l2 as negated distance)."""
+        collection's metric (cosine; dot; l2 as negated distance). `query`: the texts
+        of `a` are queries and those of `b` documents, each with its role's prompt
+        (as a search compares them); else all are embedded as given."""
+        if not isinstance(query, bool):
+            raise EmbkitError(f"query: must be true or false, got {query!r}")
         a, b = validate.check_texts(a, "a"), validate.check_texts(b, "b")
-        return pairwise_scores(self.embed(a), self.embed(b), self._serving(None).space.metric).astype(np.float32)
+        roles = ("query", "document") if query else (None, None)
+        return pairwise_scores(self.embed(a, role=roles[0]), self.embed(b, role=roles[1]),
+                               self._serving(None).space.metric).astype(np.float32)
 
     def fields(self, sample: int = 1000, top: int = 20) -> dict[str, dict]:
         """Metadata fields of (a sample of) the documents: the JSON types seen and the

@@ -1,7 +1,8 @@
 """What identifies the vectors a model makes, for the embedding cache: a short hash of
-the model's name, backend, dimension and normalization, embkit's version (its pooling
-code makes the vectors too), and the name, size and mtime of every file of the model
-(its package folder, model folder or word-vector file). Changing the weights or the
+the model's name, backend, dimension and normalization, its document prompt (the
+write path embeds documents with it), embkit's version (its pooling code makes the
+vectors too), and the name, size and mtime of every file of the model (its package
+folder, model folder or word-vector file). Changing the weights or the
 config changes the fingerprint, so the cache never serves another model's vector. No
 model is loaded to compute it."""
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ..encoders import CATALOG
 from ..encoders.catalog import package_dir
+from ..encoders.prompts import declared_prompt
 from ..encoders.registry import resolve
 from ..errors import EmbkitError
 from ..store import Space
@@ -35,6 +37,9 @@ def model_fingerprint(space: Space) -> str | None:
         return None
     facts = {"model": space.model, "backend": backend, "dim": space.dim, "normalized": space.normalized,
              "embkit": _version(), "files": files}
+    prompt = declared_prompt(space.model, "document")  # the text before each stored text changes its vector
+    if prompt:  # only then: the caches of models without prompts stay valid
+        facts["document_prompt"] = prompt
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
 

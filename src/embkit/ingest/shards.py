@@ -22,6 +22,7 @@ import numpy as np
 from .. import validate
 from ..atomic import atomic_write
 from ..encoders import CATALOG, load_encoder
+from ..encoders.prompts import encode_as
 from ..errors import EmbkitError
 from .chunk import check_chunking
 from .documents import split_documents
@@ -131,7 +132,7 @@ def embed_shard(task: ShardTask, out_dir: str | Path, settings: ShardSettings, e
         return ShardResult(task.path, task.source, task.output, 0, 0, round(time.perf_counter() - started, 3),
                            skipped=read.reason, skip_kind=read.kind)
     documents, records = read
-    vectors = encoder.encode(records.texts, batch_size=settings.batch_size) if records.texts else \
+    vectors = encode_as(encoder, records.texts, "document", settings.batch_size) if records.texts else \
         np.empty((0, encoder.dim), dtype=np.float32)
     write_shard(Path(out_dir) / task.output, records.ids, records.texts, records.metadatas, vectors,
                 {"model": settings.model, "source": task.source})

@@ -14,6 +14,7 @@ import numpy as np
 from .. import validate
 from ..encoders import CATALOG, Encoder
 from ..encoders.base import Progress
+from ..encoders.prompts import encode_as
 from ..errors import EmbkitError
 from ..store import Record, Space, Store
 from .chunk import with_parent
@@ -41,16 +42,17 @@ def embed_texts(
     progress: Progress | None = None,
     ids: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """The encoder's vectors for `texts`, those the embedding cache holds for this
-    space's model taken from it (the model is not even loaded when it holds them all).
-    With the record `ids` the texts are written as, the cache keeps references to the
-    store's vectors instead of copies."""
+    """The encoder's vectors for `texts` embedded as documents (the model's document
+    prompt before each), those the embedding cache holds for this space's model taken
+    from it (the model is not even loaded when it holds them all). With the record `ids`
+    the texts are written as, the cache keeps references to the store's vectors instead
+    of copies."""
     fingerprint = model_fingerprint(target.space) if target.cache is not None else None
     return cached_encode(
         target.cache,
         fingerprint,
         texts,
-        lambda missing, bar: target.encoder().encode(missing, batch_size=batch_size, progress=bar),
+        lambda missing, bar: encode_as(target.encoder(), missing, "document", batch_size, bar),
         progress,
         None if ids is None else held_by(target, ids),
     )

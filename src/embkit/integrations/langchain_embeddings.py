@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from .. import validate
 from ..encoders import CATALOG, DEFAULT_MODEL, Encoder, load_encoder
+from ..encoders.prompts import encode_as
 from ..errors import EmbkitError
 from .remote import RemoteModel, Server, api_key_or_env
 
@@ -66,17 +67,20 @@ class EmbkitEmbeddings(Embeddings):
         return self.model if self.model in CATALOG else self._loaded().name
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """One vector per text, in order (an empty or blank text is an EmbkitError)."""
-        texts = validate.check_texts(list(texts))
+        """One vector per text, in order, embedded as documents (with the model's
+        document prompt, if it has one); an empty or blank text is an EmbkitError."""
+        return self._embed(validate.check_texts(list(texts)), "document")
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of one query text (with the model's query prompt, if it has one)."""
+        return self._embed([validate.check_query(text, "text")], "query")[0]
+
+    def _embed(self, texts: list[str], role: str) -> list[list[float]]:
         if not texts:
             return []
         if self._remote is not None:
-            return self._remote.embed(texts).tolist()
-        return self._loaded().encode(texts, batch_size=self.batch_size).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        """The vector of one query text (embkit embeds queries as it embeds documents)."""
-        return self.embed_documents([validate.check_query(text, "text")])[0]
+            return self._remote.embed(texts, role).tolist()
+        return encode_as(self._loaded(), texts, role, self.batch_size).tolist()
 
     def _loaded(self) -> Encoder:
         with self._lock:

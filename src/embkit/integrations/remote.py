@@ -181,11 +181,14 @@ class RemoteModel:
         card = self.server.call("GET", f"/v1/models/{quote(self.name, safe='')}")
         return card["model"] if card.get("kind") == "collection" else card["id"]
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts` (POST /v1/embeddings), as `embkit embed` gives them."""
+    def embed(self, texts: Sequence[str], role: str | None = None) -> np.ndarray:
+        """Vectors for `texts` (POST /v1/embeddings), as `embkit embed` gives them;
+        `role` ("query", "document") is sent as `input_type`, for the model's prompt."""
         rows: list = []
         for start in range(0, len(texts), BATCH):
             body = {"model": self.name, "input": list(texts[start : start + BATCH])}
+            if role is not None:
+                body["input_type"] = role
             data = self.server.call("POST", "/v1/embeddings", body)["data"]
             rows += [item["embedding"] for item in sorted(data, key=lambda item: item["index"])]
         return np.asarray(rows, dtype=np.float32)

@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..encoders import load_encoder
 from ..encoders.base import Progress, l2_normalize
+from ..encoders.prompts import encode_as
 from ..errors import EmbkitError
 from ..index import in_database, index_manager
 from ..store.reembed_steps import refuse_textless
@@ -45,7 +46,7 @@ def reembed(col, model: str, space_of: Callable, space: str | None = None, drop_
         raise EmbkitError(f"model: {model!r} embeds {encoder.modality}; reembed embeds the stored texts again")
 
     def embed(texts: list[str]):
-        vectors = encoder.encode(texts, batch_size=batch_size)
+        vectors = encode_as(encoder, texts, "document", batch_size)  # stored texts are documents
         return l2_normalize(vectors) if target.metric == "cosine" else vectors
 
     try:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..encoders import Encoder
 from ..encoders.base import l2_normalize
+from ..encoders.prompts import encode_as
 from ..errors import EmbkitError
 from ..ingest.lookup import records_of
 from ..ingest.vectors import stored_form
@@ -20,10 +21,11 @@ EncoderFor = Callable[[str, str], Encoder]  # (modality, field) -> the encoder t
 def query_vector(req: SearchRequest, store: Store, space: Space,
                  encoder_for: EncoderFor) -> tuple[Callable[[], np.ndarray], frozenset[str]]:
     """A function giving the query vector (a text is embedded only if it is called: a
-    keyword search never loads the model) and the ids its hits leave out (`like`'s)."""
+    keyword search never loads the model; with the model's query prompt) and the ids
+    its hits leave out (`like`'s)."""
     if req.query is not None:
-        return lambda: stored_form(encoder_for("text", "query").encode([req.query]), space.metric, "query"), \
-            frozenset()
+        return lambda: stored_form(encode_as(encoder_for("text", "query"), [req.query], "query"), space.metric,
+                                   "query"), frozenset()
     if req.image is not None:
         q = stored_form(encoder_for("image", "image").encode([req.image]), space.metric, "image")
     elif req.vector is not None:

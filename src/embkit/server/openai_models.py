@@ -15,6 +15,7 @@ import numpy as np
 from fastapi import Request
 
 from ..encoders import CATALOG, Encoder, load_encoder
+from ..encoders.prompts import encode_as, with_prompt
 from ..encoders.registry import registered, resolve
 from ..encoders.token_counts import TokenCounter
 from ..errors import EmbkitError
@@ -32,12 +33,19 @@ def not_found(message: str) -> ApiError:
 
 @dataclass
 class Served:
-    """A model ready to embed: how to embed texts, and how to count their tokens."""
+    """A model ready to embed: how to embed texts in a role (None: as given; see
+    encoders/prompts.py), how to count their tokens, and its encoder (whose prompts
+    the counted texts carry)."""
 
     name: str
-    embed: Callable[[list[str]], np.ndarray]
+    embed: Callable[[list[str], str | None], np.ndarray]
     counter: TokenCounter
     dim: int
+    encoder: Encoder
+
+    def read(self, texts: list[str], role: str | None) -> list[str]:
+        """The texts as the model reads them in `role` (its prompt before each)."""
+        return with_prompt(self.encoder, texts, role)
 
 
 class EncoderCache:
@@ -85,7 +93,8 @@ def for_embedding(request: Request, name: str, key: Key | None) -> Served:
     else:
         return _collection(request, name, key)
     _text_only(encoder, name)
-    return Served(name, encoder.encode, ENCODERS.counter(encoder), int(encoder.dim))
+    return Served(name, lambda texts, role: encode_as(encoder, texts, role), ENCODERS.counter(encoder),
+                  int(encoder.dim), encoder)
 
 
 def _collection(request: Request, name: str, key: Key | None) -> Served:
@@ -103,7 +112,8 @@ def _collection(request: Request, name: str, key: Key | None) -> Served:
 
     # as /collections/{name}/embed: vectors as the collection stores them, without its
     # lock (embedding reads no documents, so it need not wait behind a long write)
-    return Served(name, hosted.collection.embed, ENCODERS.counter(encoder), dim)
+    return Served(name, lambda texts, role: hosted.collection.embed(texts, role=role), ENCODERS.counter(encoder),
+                  dim, encoder)
 
 
 def _text_only(encoder: Encoder, name: str) -> None:

@@ -34,6 +34,11 @@ class EmbeddingsRequest(BaseModel):
         "float", description="base64: each vector as the base64 of its little-endian float32 bytes."
     )
     user: str | None = Field(None, description="Accepted and ignored.")
+    input_type: str | None = Field(
+        None,
+        description="query or document (or passage): the model's prompt for that role goes before each text, "
+        "as embkit's search and add do (for models with prompts, such as E5); null: the texts as given.",
+    )
 
 
 class Embedding(BaseModel):

@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 
 from ..encoders.base import l2_normalize
+from ..encoders.prompts import check_role
 from ..errors import EmbkitError
 from ..search.rerank import load_reranker, rerank_scores
 from ..validate import check_query, check_texts
@@ -35,7 +36,9 @@ router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 @router.post("/embeddings", response_model=EmbeddingsResponse)
 def embeddings(body: EmbeddingsRequest, request: Request, key: Key | None = Depends(requires("read"))) -> Response:
     """Vectors for `input` from `model`, as `embkit embed` (a model name) or the
-    collection's /embed (a collection name) gives them. A text longer than the model
+    collection's /embed (a collection name) gives them; `input_type` "query" or
+    "document" ("passage") puts the model's prompt for that role before each text (as
+    search and add do), none embeds the texts as given. A text longer than the model
     reads is cut where the model cuts it; the header `X-Embkit-Truncated` lists the
     indexes of such inputs ("0,3"), and is absent when none was cut."""
     texts = _texts(body.input)
@@ -43,15 +46,16 @@ def embeddings(body: EmbeddingsRequest, request: Request, key: Key | None = Depe
     lim.batch(len(texts), "input")
     lim.texts(texts, "input")
     texts = check_texts(texts, "input")
+    role = check_role(body.input_type, "input_type")
     model = for_embedding(request, body.model, key)
     if body.dimensions is not None and not 1 <= body.dimensions <= model.dim:
         raise EmbkitError(
             f"dimensions: must be from 1 to {model.dim} (the dimension of {body.model!r}), got {body.dimensions}"
         )
-    vectors = model.embed(texts)
+    vectors = model.embed(texts, role)
     if body.dimensions is not None:  # Matryoshka: the first N dimensions, at unit length again
         vectors = l2_normalize(vectors[:, : body.dimensions])
-    counted = model.counter.count(texts)
+    counted = model.counter.count(model.read(texts, role))  # the prompt is read (and counted) too
     tokens = sum(counted.read)
     content = {
         "object": "list",

@@ -75,7 +75,7 @@ def embed(name: str, body: Embed, request: Request, _=Depends(requires("read")))
     lim.batch(len(body.texts), "texts")
     lim.texts(body.texts, "texts")
     h = hosted(request, name)
-    vectors = h.collection.embed(body.texts)
+    vectors = h.collection.embed(body.texts, role=body.role)
     return {"model": h.collection.space.model, "dim": int(vectors.shape[1]) if len(vectors) else h.collection.space.dim,
             "vectors": vectors.tolist()}
 
@@ -88,7 +88,7 @@ def similarity(name: str, body: Similarity, request: Request, _=Depends(requires
     lim.texts(body.a, "a")
     lim.texts(body.b, "b")
     h = hosted(request, name)
-    return {"metric": h.collection.space.metric, "scores": h.collection.similarity(body.a, body.b).tolist()}
+    return {"metric": h.collection.space.metric, "scores": h.collection.similarity(body.a, body.b, body.query).tolist()}
 
 
 def _reranker(request: Request, rerank: int | None) -> str | None:

@@ -94,11 +94,16 @@ class ContextRequest(Strict):
 
 class Embed(Strict):
     texts: list[str]
+    role: str | None = Field(None, description="query or document (or passage): the model's prompt for that role "
+                                               "goes before each text, as search and add do; null: the texts as "
+                                               "given. Checked by the library, as in every door.")
 
 
 class Similarity(Strict):
     a: list[str]
     b: list[str]
+    query: bool = Field(False, description="a holds queries and b documents, each with its role's prompt (as a "
+                                           "search compares them); false: all as given.")
 
 
 UNIT = Field("document", description="What to count: document (one vector per document, the mean of its "
