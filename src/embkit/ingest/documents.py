@@ -4,9 +4,10 @@ give the same chunk ids, boundaries and metadata whichever door they came throug
 
 from typing import Sequence
 
+from ..encoders.prompts import declared_prompt, prompt_tokens
 from ..encoders.tokenizer_files import encoder_tokenizer, model_max_tokens, reads_whole_texts
 from ..errors import EmbkitError
-from .chunk import ChunkRecord, chunk_records, whole_record
+from .chunk import MIN_CHUNK_TOKENS, ChunkRecord, chunk_records, whole_record
 from .records import Prepared, SourceDocument
 
 DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP = 256, 32  # as `embkit add`
@@ -16,7 +17,8 @@ def split_documents(model: str, docs: Sequence[SourceDocument], chunk: bool = Tr
                     chunk_tokens: int = DEFAULT_CHUNK_TOKENS, overlap: int = DEFAULT_OVERLAP,
                     strict: bool = False) -> Prepared:
     """Chunk the documents longer than `model` reads. `chunk_tokens` above the model's
-    window is an error when `strict` (the user chose it), else capped to the window.
+    window is an error when `strict` (the user chose it), else capped to the window;
+    a model with a document prompt gets chunks that fit its window beside the prompt.
     With `chunk=False` every document is one record, and one the model will truncate is
     named in the returned warnings. A model that reads whole texts (word vectors) or no
     model at all: nothing to chunk. Every record's metadata `parent` names its document."""
@@ -24,10 +26,29 @@ def split_documents(model: str, docs: Sequence[SourceDocument], chunk: bool = Tr
         return _prepared(docs, [whole_record(d.id, d.text, d.metadata) for d in docs])
     limit = model_max_tokens(model)  # read once: a model folder's config is a file
     if not chunk:
+        room = None if limit is None else limit - prompt_room(model)
         return _prepared(docs, [whole_record(d.id, d.text, d.metadata) for d in docs],
-                         _truncated(model, docs, limit))
+                         _truncated(model, docs, room))
     fitted = fitted_chunk_tokens(model, chunk_tokens, limit, strict)
+    if limit is not None:
+        fitted = _beside_prompt(model, fitted, limit)
     return _prepared(docs, chunk_all(docs, model, fitted, overlap))
+
+
+def prompt_room(model: str) -> int:
+    """Tokens the model's document prompt takes in its window (0 without one)."""
+    prompt = declared_prompt(model, "document")
+    return prompt_tokens(encoder_tokenizer(model), prompt) if prompt else 0
+
+
+def _beside_prompt(model: str, chunk_tokens: int, limit: int) -> int:
+    """`chunk_tokens` cut so that the document prompt and a chunk fit the window
+    together: the prompt takes its tokens of the window, not of `chunk_tokens`."""
+    room = limit - prompt_room(model)
+    if room < MIN_CHUNK_TOKENS:
+        raise EmbkitError(f"model: the document prompt of {model!r} leaves {room} of its {limit} tokens for the "
+                          f"text; at least {MIN_CHUNK_TOKENS} are needed")
+    return min(chunk_tokens, room)
 
 
 def _prepared(docs: Sequence[SourceDocument], records: list[ChunkRecord], warnings: list[str] = ()) -> Prepared:
