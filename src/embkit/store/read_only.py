@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import EmbkitError
+from .sqlite_busy import busy_timeout
 
 
 def unwritable_reason(db: Path) -> str | None:
@@ -61,7 +62,7 @@ def connect_read_only(db: Path) -> sqlite3.Connection:
 
 def _connect_uri(db: Path, flags: str) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{quote(str(db.absolute()))}?{flags}", uri=True, isolation_level=None,
-                           check_same_thread=False, timeout=30)
+                           check_same_thread=False, timeout=busy_timeout())
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # SQLite opens lazily: open now
     except BaseException:

@@ -23,6 +23,7 @@ from .lazy_record import LazyRecord
 from .meta_cache import MetaCache
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
+from .sqlite_busy import begin_immediate, busy_timeout
 from .sqlite_reembed import SQLiteReembed, followers_of
 from .types import Record, Space, part_of
 from .where import SQLITE, compile_where
@@ -486,7 +487,7 @@ class _Transaction:
     def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            begin_immediate(self._conn)  # waits also while another thread's read is in flight (sqlite_busy)
         except BaseException:
             self._lock.release()
             raise
@@ -526,7 +527,7 @@ WAL_LIMIT = 64 * 2**20
 
 
 def _connect(db: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=busy_timeout())
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")  # a commit survives a crash, not only a killed process
     conn.execute("PRAGMA foreign_keys = ON")

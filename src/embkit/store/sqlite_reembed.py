@@ -41,10 +41,20 @@ class SQLiteReembed:
     """Mixed into SQLiteStore (uses its `_conn` and `_write`)."""
 
     def space_state(self) -> dict[str, dict]:
-        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored, read from the
-        table each time: served from the MetaCache, adds in a two-worker server failed with
-        "database is locked" (tests/server/test_server_load.py; cause not yet understood)."""
-        return {key: meta_json(self._conn, key) for key in (REEMBEDS, ALIASES, SUPERSEDED)}
+        """{"reembeds": …, "space_aliases": …, "superseded": …} as stored (every search and
+        add asks: read from the store's MetaCache, one PRAGMA while nothing changed).
+
+        Served from the MetaCache once before, adds in a two-worker server failed with
+        "database is locked" 500s, and reading the table each time hid it. The cause was not
+        the cache: an add, while it prepares outside the store's lock, asks this; the cache's
+        PRAGMA data_version (and its SELECT of the whole table) return a row, so they hold a
+        read transaction on the shared connection between steps, and another thread's BEGIN
+        IMMEDIATE in that window failed at once (SQLITE_BUSY_SNAPSHOT after the other worker
+        committed, SQLITE_BUSY while it held the lock). The three lookups by key found no
+        row, ended within one step and left no window. Fixed where the write begins:
+        sqlite_busy.begin_immediate waits for such a read to end (tests/store/test_busy_begin.py)."""
+        values = self._meta.values(self._conn)
+        return {key: json.loads(values[key]) if key in values else {} for key in (REEMBEDS, ALIASES, SUPERSEDED)}
 
     def start_reembed(self, source: str, space) -> None:
         """Create `space` and record that it is being built from `source`, in one transaction."""

@@ -1,0 +1,66 @@
+"""Waiting for SQLite's write lock, and how long.
+
+A SQLite store shares one connection between the threads of a process (a server's
+requests), and only writers hold the store's lock: a search, or an add still preparing
+its batch, reads on the same connection meanwhile. A statement that has returned a row
+and not yet run to its end holds a read transaction for the whole connection. A BEGIN
+IMMEDIATE from another thread in that window upgrades that read transaction, and SQLite
+never waits for an upgrade (its busy handler runs only when no transaction is open): it
+answers "database is locked" at once, as SQLITE_BUSY when another process holds the
+write lock, or SQLITE_BUSY_SNAPSHOT when another process committed since the read began
+(that snapshot can never write). Both clear as soon as the other thread's statement
+ends, so `begin_immediate` tries again until the busy timeout has passed. With one
+process nobody else writes, so the window is harmless; with `serve --workers 2` adds
+failed with 500s (tests/server/test_server_load.py, tests/store/test_busy_begin.py).
+"""
+
+import os
+import sqlite3
+import time
+
+from ..errors import EmbkitError
+
+BUSY = ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT")
+TIMEOUT_VARIABLE = "EMBKIT_BUSY_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0  # seconds a write waits for another writer before "database is locked"
+MAX_TIMEOUT = 3600.0
+
+
+def busy_timeout() -> float:
+    """Seconds a connection waits for another writer: EMBKIT_BUSY_TIMEOUT if set (a server
+    that should answer 503 soon rather than hold a request while a bulk import writes)."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_TIMEOUT:  # also NaN
+        raise EmbkitError(f"{TIMEOUT_VARIABLE}: {text!r} is not a number of seconds from 0 to {MAX_TIMEOUT:g}")
+    return seconds
+
+
+def is_busy(e: BaseException) -> bool:
+    """True for SQLite's "database is locked": another writer kept the lock past the timeout."""
+    return isinstance(e, sqlite3.OperationalError) and getattr(e, "sqlite_errorname", None) in BUSY
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting up to the connection's busy timeout also when another
+    thread's read in flight on `conn` keeps SQLite from waiting itself (see above)."""
+    started, pause, deadline = time.monotonic(), 0.001, None
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as e:
+            if not is_busy(e):
+                raise
+            if deadline is None:  # read only on this rare path; a PRAGMA that reads no table
+                deadline = started + conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+            left = deadline - time.monotonic()
+            if left <= 0:  # SQLite's own wait ran out, or ours did
+                raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
