@@ -3,7 +3,8 @@ them into JSON). Apart from errors.py so that limits.py, which the `--workers`
 supervisor imports, does not load FastAPI."""
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "limit_exceeded", 422: "invalid_request", 500: "internal"}
+         409: "conflict", 413: "limit_exceeded", 422: "invalid_request", 500: "internal",
+         503: "busy"}
 
 
 class ApiError(Exception):

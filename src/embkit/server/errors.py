@@ -2,6 +2,7 @@
 on the OpenAI-compatible /v1 paths, OpenAI's shape and status codes (openai_shapes.py)."""
 
 import logging
+import sqlite3
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -9,12 +10,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EmbkitError
+from ..store.sqlite_busy import TIMEOUT_VARIABLE, is_busy
 from ..validate import printable
 from .api_errors import CODES, ApiError, LimitExceeded  # noqa: F401 - routes import them from here
 from .hosting import Conflict, NotFound
 from .openai_shapes import is_openai_path, openai_error
 
 log = logging.getLogger("embkit.server")
+RETRY_AFTER = 1  # seconds: a write waits its busy timeout first, so the lock is rarely held much longer
+BUSY = ("database is locked: another writer (an import, a compaction, another process) held the collection "
+        f"past the busy timeout ({TIMEOUT_VARIABLE}); the request's change was rolled back, try again")
 
 
 def error_response(request: Request, status: int, code: str, message: str, headers: dict | None = None,
@@ -59,6 +64,15 @@ def install(app) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException):
         return error_response(request, e.status_code, CODES.get(e.status_code, "error"), str(e.detail))
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def busy(request: Request, e: sqlite3.OperationalError):
+        """Another writer kept the lock: the client's request is sound, so a 503 it can
+        retry (the transaction rolled back), not a 500."""
+        if not is_busy(e):
+            return await internal(request, e)
+        log.warning("request %s: %s", getattr(request.state, "request_id", "-"), e)
+        return error_response(request, 503, "busy", BUSY, {"Retry-After": str(RETRY_AFTER)})
 
     @app.exception_handler(Exception)
     async def internal(request: Request, e: Exception):
