@@ -9,6 +9,8 @@ config_sentence_transformers.json (`prompts`, `default_prompt_name`); a catalog 
 in its `prompts` field. Both are read here and nowhere else, with or without loading
 the model (the chunker and the embedding cache need them before any model loads)."""
 
+import contextlib
+import contextvars
 import json
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -26,6 +28,19 @@ ST_CONFIG = "config_sentence_transformers.json"
 # encode_document look for them
 _ST_NAMES = {"query": ("query",), "document": ("document", "passage", "corpus")}
 _ALIASES = {"query": "query", "document": "document", "passage": "document"}
+_OFF = contextvars.ContextVar("embkit_prompts_off", default=False)
+
+
+@contextlib.contextmanager
+def unprompted():
+    """Within it (this thread), every model embeds texts as given, as if it declared
+    no prompts: the chunker, the embedding cache's key and every door agree. For
+    measuring what a missing prompt costs (`embkit eval retrieval --no-prompts`)."""
+    token = _OFF.set(True)
+    try:
+        yield
+    finally:
+        _OFF.reset(token)
 
 
 def check_role(role, field: str = "role") -> str | None:
@@ -40,7 +55,7 @@ def check_role(role, field: str = "role") -> str | None:
 def prompt_for(encoder, role: str | None) -> str:
     """The text `encoder` wants before a text of `role` ("" for none, or role None)."""
     role = check_role(role)
-    if role is None:
+    if role is None or _OFF.get():
         return ""
     prompts = getattr(encoder, "prompts", None) or {}
     return prompts.get(role) or ""
@@ -102,7 +117,10 @@ def entry_prompts(entry: CatalogEntry) -> dict[str, str]:
 def declared_prompts(model: str) -> dict[str, str]:
     """Role -> prompt of a model named as `load_encoder` takes it (a catalog name, a
     registered trained model or a folder), without loading it: what its encoder
-    carries. A word-vector file or an unknown name has none."""
+    carries. A word-vector file or an unknown name has none (nor has any model
+    inside `unprompted`)."""
+    if _OFF.get():
+        return {}
     entry = CATALOG.get(model)
     if entry is not None:
         return entry_prompts(entry)
