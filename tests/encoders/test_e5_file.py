@@ -37,7 +37,7 @@ def _tiny_file(path, weights: np.ndarray, scales: np.ndarray) -> bytes:
     out = [b"E5S1", struct.pack("<I", 1), struct.pack("<7i", 32, 1, 2, 64, 5, 8, 2),
            struct.pack("<fi", 1e-12, 32), struct.pack("<5iQ", 5, 0, 2, 1, 3, len(blob)),
            offsets.tobytes(), np.array([0, 0, 0, 0, -1.5], "<f4").tobytes(), blob]
-    norm = struct.pack("<IB", 9, 1) + struct.pack("<I", 32) + struct.pack("<IB", 0xFB01, 2) + struct.pack("<2I", 102, 105)
+    norm = struct.pack("<IBI", 9, 1, 32) + struct.pack("<IB2I", 0xFB01, 2, 102, 105)  # tab -> " ", ﬁ -> "fi"
     out += [struct.pack("<iI", 2, len(norm)), norm]
     nibbles = (weights + 8).astype(np.uint8).reshape(-1, 32)  # one row of 32 weights per block
     blocks = np.zeros(len(nibbles), dtype=[("d", "<f2"), ("qs", "u1", (16,))])
@@ -49,7 +49,8 @@ def _tiny_file(path, weights: np.ndarray, scales: np.ndarray) -> bytes:
     data_at = sum(map(len, out)) + directory_len
     out.append(struct.pack("<i", len(names)))
     for name, dtype, count, data in names:
-        out.append(struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", dtype, count, data_at, len(data)))
+        entry = struct.pack("<BIQQ", dtype, count, data_at, len(data))
+        out.append(struct.pack("<H", len(name)) + name.encode() + entry)
         data_at += len(data)
     out += [data for *_, data in names]
     raw = b"".join(out)
