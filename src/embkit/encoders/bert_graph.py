@@ -45,11 +45,16 @@ class _Graph:
         return out
 
 
+MODEL_TYPES = ("bert", "xlm-roberta", "roberta")  # one layer layout; RoBERTa's differ only in positions
+
+
 def _strip_prefix(weights: dict) -> dict:
-    """Accept `embeddings.…` and `bert.embeddings.…` checkpoints, and LayerNorm weights
-    under their old names `gamma`/`beta` (which some transformers versions still save)."""
+    """Accept `embeddings.…`, `bert.embeddings.…` and `roberta.embeddings.…` checkpoints,
+    and LayerNorm weights under their old names `gamma`/`beta` (which some transformers
+    versions still save)."""
     if "embeddings.word_embeddings.weight" not in weights:
-        weights = {k.split(".", 1)[1]: v for k, v in weights.items() if k.startswith("bert.")}
+        prefix = next((p for p in ("bert.", "roberta.") if p + "embeddings.word_embeddings.weight" in weights), "")
+        weights = {k[len(prefix):]: v for k, v in weights.items() if prefix and k.startswith(prefix)}
     renamed = {".gamma": ".weight", ".beta": ".bias"}
     return {next((k[:-len(old)] + new for old, new in renamed.items() if "LayerNorm" in k and k.endswith(old)), k): v
             for k, v in weights.items()}
@@ -57,13 +62,11 @@ def _strip_prefix(weights: dict) -> dict:
 
 def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False) -> onnx.ModelProto:
     """The ONNX model (inputs input_ids, attention_mask, token_type_ids; output
-    last_hidden_state) of the BERT checkpoint in `model_dir`; with `unpadded_attention`
-    an unpadded batch's attention is onnxruntime's fused node (a com.microsoft op)."""
+    last_hidden_state) of the BERT, RoBERTa or XLM-RoBERTa checkpoint in `model_dir`; with
+    `unpadded_attention` an unpadded batch's attention is onnxruntime's fused node (a
+    com.microsoft op)."""
     config = json.loads((model_dir / "config.json").read_text())
-    if config.get("model_type") != "bert":
-        raise ValueError(f"{model_dir}: model_type {config.get('model_type')!r} is not supported (only 'bert')")
-    if config.get("hidden_act", "gelu") != "gelu":
-        raise ValueError(f"{model_dir}: hidden_act {config['hidden_act']!r} is not supported (only 'gelu')")
+    check_config(model_dir, config)
     w = _strip_prefix(read_safetensors(model_dir / "model.safetensors"))
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
     eps = float(config.get("layer_norm_eps", 1e-12))
@@ -79,7 +82,7 @@ def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False) -> onnx.M
         beta = g.const(prefix + ".bias", w[prefix + ".bias"])
         return g.op("LayerNormalization", x, gamma, beta, axis=-1, epsilon=eps)
 
-    x = _embeddings(g, w, layer_norm)
+    x = _embeddings(g, w, layer_norm, position_pad(config))
     mask_bias = _mask_bias(g)
     split_heads = g.const("split_heads", np.array([0, 0, heads, hidden // heads], np.int64))
     merge_heads = g.const("merge_heads", np.array([0, 0, hidden], np.int64))
@@ -143,12 +146,39 @@ def _attention_by_padding(g: _Graph, qkv: list[str], unpadded: str, mask_bias: s
     return g.op("If", unpadded, then_branch=then_graph, else_branch=else_graph)
 
 
-def _embeddings(g: _Graph, w: dict, layer_norm) -> str:
+def check_config(model_dir: Path, config: dict) -> None:
+    """Refuse, naming the field, a checkpoint whose forward pass this graph does not compute."""
+    if config.get("model_type") not in MODEL_TYPES:
+        raise ValueError(f"{model_dir}: model_type {config.get('model_type')!r} is not supported "
+                         f"(supported: {', '.join(MODEL_TYPES)})")
+    if config.get("hidden_act", "gelu") != "gelu":
+        raise ValueError(f"{model_dir}: hidden_act {config['hidden_act']!r} is not supported (only 'gelu')")
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"{model_dir}: position_embedding_type {config['position_embedding_type']!r} "
+                         "is not supported (only 'absolute')")
+
+
+def position_pad(config: dict) -> int | None:
+    """RoBERTa's padding index, from which it numbers positions (transformers'
+    create_position_ids_from_input_ids); None for BERT, which numbers them from 0."""
+    return int(config.get("pad_token_id", 1)) if config.get("model_type") in ("roberta", "xlm-roberta") else None
+
+
+def _embeddings(g: _Graph, w: dict, layer_norm, pad: int | None = None) -> str:
+    """Word + token type + position embeddings, layer-normed. BERT's positions are 0, 1, …;
+    with `pad` (RoBERTa) a real token's position is pad + 1 + its index among the real
+    tokens and a padding token's is pad, exactly as transformers numbers them."""
     words = g.op("Gather", g.const("word_embeddings", w["embeddings.word_embeddings.weight"]), "input_ids")
     types = g.op("Gather", g.const("token_type_embeddings", w["embeddings.token_type_embeddings.weight"]),
                  "token_type_ids")
-    length = g.op("Gather", g.op("Shape", "input_ids"), g.const("one", np.array(1, np.int64)), axis=0)
-    positions = g.op("Range", g.const("zero", np.array(0, np.int64)), length, "one")
+    one = g.const("one", np.array(1, np.int64))
+    if pad is None:
+        length = g.op("Gather", g.op("Shape", "input_ids"), one, axis=0)
+        positions = g.op("Range", g.const("zero", np.array(0, np.int64)), length, one)
+    else:
+        pad_id = g.const("pad_id", np.array(pad, np.int64))
+        real = g.op("Cast", g.op("Not", g.op("Equal", "input_ids", pad_id)), to=TensorProto.INT64)
+        positions = g.op("Add", g.op("Mul", g.op("CumSum", real, one), real), pad_id)
     pos = g.op("Gather", g.const("position_embeddings", w["embeddings.position_embeddings.weight"]), positions)
     return layer_norm(g.op("Add", g.op("Add", words, types), pos), "embeddings.LayerNorm")
 

@@ -98,23 +98,18 @@ def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
 
 
 def _load_folder(path: Path, name: str | None = None, threads: int | None = None) -> Encoder:
-    """A local folder: a BERT checkpoint (config.json + model.safetensors) or a ready
-    model.onnx, each with a tokenizer.json; sentence-transformers settings are honoured."""
+    """A local folder: a BERT, RoBERTa or XLM-RoBERTa checkpoint (config.json +
+    model.safetensors) or a ready model.onnx, each with a tokenizer.json of any kind
+    (WordPiece, Unigram, BPE); sentence-transformers settings (window, pooling,
+    normalization, Dense, prompts) are honoured."""
+    from .pooling import read_pooling
+    from .tokenizer_files import folder_max_tokens
+
     if not (path / "tokenizer.json").exists():
         raise EmbkitError(f"model: {path} has no tokenizer.json")
-    st_config = path / "sentence_bert_config.json"
-    max_tokens = json.loads(st_config.read_text()).get("max_seq_length", 256) if st_config.exists() else 256
+    max_tokens, pooling = folder_max_tokens(path), read_pooling(path)
     normalized = (path / "modules.json").exists() and "Normalize" in (path / "modules.json").read_text()
-    if (path / "model.onnx").exists():
-        onnx_path = path / "model.onnx"
-        dim = _onnx_dim(onnx_path)
-    elif (path / "config.json").exists() and (path / "model.safetensors").exists():
-        from . import export
-
-        onnx_path = export.fp32_onnx(path)
-        dim = json.loads((path / "config.json").read_text())["hidden_size"]
-    else:
-        raise EmbkitError(f"model: {path} holds neither model.onnx nor config.json + model.safetensors")
+    onnx_path, dim = _folder_graph(path)
     from .dense_layer import read_projection
     from .onnx import OnnxEncoder
 
@@ -130,9 +125,29 @@ def _load_folder(path: Path, name: str | None = None, threads: int | None = None
         normalized,
         threads=threads,
         projection=projection,
+        pooling=pooling,
     )
     encoder.prompts = folder_prompts(path)  # config_sentence_transformers.json's, by role
     return encoder
+
+
+def _folder_graph(path: Path) -> tuple[Path, int]:
+    """The folder's ONNX graph (its model.onnx, or one built from its checkpoint) and the
+    width of its token vectors. A checkpoint the graph builder cannot run is refused here,
+    naming the field, before anything is built."""
+    if (path / "model.onnx").exists():
+        return path / "model.onnx", _onnx_dim(path / "model.onnx")
+    if not ((path / "config.json").exists() and (path / "model.safetensors").exists()):
+        raise EmbkitError(f"model: {path} holds neither model.onnx nor config.json + model.safetensors")
+    from . import export
+    from .bert_graph import check_config
+
+    config = json.loads((path / "config.json").read_text())
+    try:
+        check_config(path, config)
+    except ValueError as e:
+        raise EmbkitError(f"model: {e}") from None
+    return export.fp32_onnx(path), config["hidden_size"]
 
 
 def _two_tower(name: str, threads: int | None) -> Encoder | None:

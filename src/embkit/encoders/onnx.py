@@ -7,33 +7,40 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Progress, l2_normalize, mean_pool
+from ..errors import EmbkitError
+from .base import Progress, l2_normalize
 from .onnx_weights import weights_apart
+from .pooling import pool_tokens
 
 
 class OnnxEncoder:
-    """Per-batch padding, truncation at `max_tokens`, mean pooling, optional L2
-    normalization. Texts are sorted by length so each batch pads little; a batch holds
-    at most `batch_size` texts and about `batch_tokens` padded tokens, because small
-    batches of long texts keep the attention matrices in cache (measured on SciFact:
-    49 docs/s at 512 tokens a batch against 36 at 32 × 256, and a third of the peak
-    memory). Batches run on two single-threaded workers, which beats one two-threaded
-    run on 2 cores for short texts. `threads` caps the inference threads (a worker
-    that owns a fraction of the machine must not start a thread per core)."""
+    """Per-batch padding, truncation at `max_tokens`, pooling (`pooling`: mean, cls or
+    lasttoken, see pooling.py), optional L2 normalization. Texts are sorted by length so
+    each batch pads little; a batch holds at most `batch_size` texts and about
+    `batch_tokens` padded tokens, because small batches of long texts keep the attention
+    matrices in cache (measured on SciFact: 49 docs/s at 512 tokens a batch against 36
+    at 32 × 256, and a third of the peak memory). Batches run on two single-threaded
+    workers, which beats one two-threaded run on 2 cores for short texts. `threads` caps
+    the inference threads (a worker that owns a fraction of the machine must not start
+    a thread per core)."""
 
     modality = "text"
     paired = None  # a text-only model has no other tower
 
     def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, dim: int,
                  max_tokens: int = 256, normalized: bool = True, threads: int | None = None,
-                 batch_tokens: int = 512, projection=None):
+                 batch_tokens: int = 512, projection=None, pooling: str = "mean"):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
-        self.batch_tokens = batch_tokens
+        self.batch_tokens, self.pooling = batch_tokens, pooling
         self._projection = projection  # a Dense module after pooling (encoders/dense_layer.py)
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        try:  # any kind the tokenizers library reads: WordPiece, Unigram, BPE
+            self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        except Exception as e:  # tokenizers raises plain Exceptions for a malformed file
+            raise EmbkitError(f"model: {tokenizer_path} is not a tokenizer.json the tokenizers library reads "
+                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
         self.threads = threads
@@ -59,7 +66,7 @@ class OnnxEncoder:
 
     def token_states(self, text: str) -> np.ndarray:
         """The last layer's vector of every piece of `text` (special tokens included, after
-        truncation), as a (pieces, hidden) array: what mean pooling averages."""
+        truncation), as a (pieces, hidden) array: what pooling reads."""
         ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if "token_type_ids" in self._inputs:
@@ -87,7 +94,7 @@ class OnnxEncoder:
             if "token_type_ids" in self._inputs:
                 feeds["token_type_ids"] = np.zeros_like(ids)
             hidden = self._session.run(None, feeds)[0]
-            pooled = mean_pool(hidden, mask)
+            pooled = pool_tokens(hidden, mask, self.pooling)
             if self._projection is not None:
                 pooled = self._projection(pooled)
             out[rows] = l2_normalize(pooled) if self.normalized else pooled

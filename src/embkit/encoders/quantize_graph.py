@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .bert_graph import OPSET, _embeddings, _gelu, _Graph, _strip_prefix
+from .bert_graph import OPSET, _embeddings, _gelu, _Graph, _strip_prefix, position_pad
 from .safetensors_reader import read_safetensors
 
 
@@ -66,7 +66,7 @@ def build_int8_ready_bert(model_dir: Path, outliers: dict[int, list[int]] | None
         beta = g.const(prefix + ".bias", w[prefix + ".bias"])
         return g.op("LayerNormalization", x, gamma, beta, axis=-1, epsilon=eps)
 
-    x = _embeddings(g, w, layer_norm)
+    x = _embeddings(g, w, layer_norm, position_pad(config))
     mask = g.op("Cast", "attention_mask", to=TensorProto.INT32)
     unpadded = g.op("Equal", g.op("ReduceMin", "attention_mask", keepdims=0), g.const("i_one", np.array(1, np.int64)))
     scale = 1.0 / math.sqrt(hidden // heads)  # folded into the query projection, as in bert_graph

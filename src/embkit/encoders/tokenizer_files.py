@@ -37,10 +37,44 @@ def model_max_tokens(model: str) -> int | None:
     """How many tokens the model reads before it truncates (None when unknown)."""
     if model in CATALOG:
         return CATALOG[model].max_tokens
-    config = named_folder(model) / "sentence_bert_config.json"
-    if config.is_file():
-        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    folder = named_folder(model)
+    if (folder / "sentence_bert_config.json").is_file():
+        return folder_max_tokens(folder)
     return None
+
+
+FOLDER_DEFAULT_TOKENS = 256  # a folder that states no window: what embkit has always read
+
+
+def folder_max_tokens(folder: Path) -> int:
+    """The window of a model folder, as sentence-transformers reads it:
+    sentence_bert_config.json's `max_seq_length` (sentence-transformers < 5), else
+    tokenizer_config.json's `model_max_length` (where newer versions keep it), else 256;
+    never more than the positions config.json's model has (RoBERTa's start after the
+    padding index, so 514 positions read 512 tokens)."""
+    stated = _json(folder / "sentence_bert_config.json").get("max_seq_length")
+    if not isinstance(stated, int) or stated < 1:
+        stated = _json(folder / "tokenizer_config.json").get("model_max_length")
+    if not isinstance(stated, int) or not 1 <= stated < 1_000_000:  # transformers writes 1e30 for "none"
+        stated = FOLDER_DEFAULT_TOKENS
+    config = _json(folder / "config.json")
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, int) and positions > 0:
+        if config.get("model_type") in ("roberta", "xlm-roberta"):
+            positions -= int(config.get("pad_token_id", 1)) + 1
+        stated = min(stated, positions)
+    return stated
+
+
+def _json(path: Path) -> dict:
+    """A JSON object file's content; {} when it is missing or not an object."""
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+    except ValueError as e:
+        raise EmbkitError(f"model: {path} is not valid JSON ({e})") from None
+    return value if isinstance(value, dict) else {}
 
 
 def plain(tokenizer):
