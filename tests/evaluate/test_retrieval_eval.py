@@ -42,6 +42,7 @@ def test_report_matches_pytrec_eval(small_beir, tmp_path, mode):
                          home=home).stdout)
     assert json.loads(report_path.read_text()) == out
     assert out["queries"] == 30 and out["settings"]["mode"] == mode
+    assert out["settings"]["ignore_identical_ids"] is False  # SciFact's query ids are never corpus ids
     data = load_beir(small_beir, "test")
     os.environ["EMBKIT_HOME"], saved = str(home), os.environ["EMBKIT_HOME"]
     try:

@@ -50,6 +50,9 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
                                                              "cluster (auto, host:port, ray://..., local)."),
                    chunk: bool = typer.Option(False, "--chunk", help="Store long documents as chunks (as add "
                                               "does) and rank each document by its best chunk."),
+                   keep_identical: bool = typer.Option(False, "--keep-identical", help="Keep a query's own id in "
+                                                       "its results. By default, when query ids are also corpus "
+                                                       "ids, it is dropped, as MTEB does (ignore_identical_ids)."),
                    as_json: bool = JsonOpt) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and MAP@100 of a search mode on a BEIR split."""
     from ..evaluate import load_beir
@@ -60,14 +63,15 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
             _progress(queries, "queries", quiet=as_json) as query_bar:
         report = run(beir, split, mode, model, progress_index=index_bar, progress_queries=query_bar,
                      rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha, ray_address=ray_address,
-                     collections=collection, chunk=chunk)
+                     collections=collection, chunk=chunk, ignore_identical_ids=False if keep_identical else None)
     if output:
         output.write_text(json.dumps(report, indent=1) + "\n")
     if as_json:
         _print_json(report)
         return
     typer.echo(f"{beir} [{split}] {report['queries']} queries, {report['documents']} documents, mode {mode}"
-               + (f", rerank {rerank}" if rerank else ""))
+               + (f", rerank {rerank}" if rerank else "")
+               + (", queries' own ids left out of their results" if report["settings"]["ignore_identical_ids"] else ""))
     for name, value in report["metrics"].items():
         typer.echo(f"{name:>12}: {value:.4f}")
 

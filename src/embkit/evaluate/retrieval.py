@@ -68,45 +68,63 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
 
 
 def run_queries(col, queries: dict[str, str], mode: str = "dense", depth: int = DEPTH,
-                progress: Progress | None = None, documents: bool = False, **search) -> dict[str, dict[str, float]]:
+                progress: Progress | None = None, documents: bool = False, ignore_identical: bool = False,
+                **search) -> dict[str, dict[str, float]]:
     """{qid: {docid: score}}; scores are n − position so ties cannot reorder the ranking.
     Hits are named by their document id; `documents` (a chunked corpus): the best chunk
     of each document only. (Not by default: it fetches deeper candidate lists, which
-    moves hybrid fusion's score normalization, and a whole-document corpus needs none.)"""
+    moves hybrid fusion's score normalization, and a whole-document corpus needs none.)
+    `ignore_identical` (MTEB's ignore_identical_ids): a query's own id is left out of its
+    results; one more hit is fetched, so a query still gets `depth` results."""
     run = {}
     for qid, text in queries.items():
-        hits = col.search(text, k=depth, mode=mode, documents=documents, **search)
-        run[qid] = {hit.document: float(len(hits) - position) for position, hit in enumerate(hits)}
+        hits = col.search(text, k=depth + 1 if ignore_identical else depth, mode=mode, documents=documents, **search)
+        names = [hit.document for hit in hits]
+        if ignore_identical:
+            names = [name for name in names if name != qid][:depth]
+        run[qid] = {name: float(len(names) - position) for position, name in enumerate(names)}
         if progress:
             progress(1)
     return run
 
 
+def identical_ids(data: BeirData) -> bool:
+    """Whether some query id is also a corpus id (queries drawn from the corpus, as in
+    ArguAna or Quora): then a query would find itself, and MTEB drops that hit."""
+    return any(qid in data.corpus for qid in data.queries)
+
+
 def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense", model: str = "minilm",
                    measures=MEASURES, progress_index: Progress | None = None, progress_queries: Progress | None = None,
                    ray_address: str | None = None, *, collections: Collections, chunk: bool = False,
-                   **search) -> dict:
+                   ignore_identical_ids: bool | None = None, **search) -> dict:
     """Index (or reuse) the corpus through `collections`, run the split's queries,
     return a report: {"metrics": {...}, "settings": {...}, "queries": n, "seconds":
     {...}}. With `ray_address`, the corpus is embedded on that Ray cluster. With
     `chunk`, documents longer than the model reads are stored as chunks (as `add`
-    does by default) and each document ranks by its best chunk."""
+    does by default) and each document ranks by its best chunk. `ignore_identical_ids`
+    (MTEB's): drop a query's own id from its results; None (the default) turns it on
+    exactly when some query id is also a corpus id."""
     if mode not in MODES:  # before the slow part
         raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
     if chunk and ray_address is not None:
         raise EmbkitError("chunk: Ray evaluation embeds whole documents; leave out --chunk or --ray-address")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
+    if ignore_identical_ids is None:
+        ignore_identical_ids = identical_ids(data)
     started = time.perf_counter()
     col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address,
                             collections=collections, chunk=chunk)
     indexed = time.perf_counter()
     try:
-        run = run_queries(col, data.queries, mode, progress=progress_queries, documents=chunk, **search)
+        run = run_queries(col, data.queries, mode, progress=progress_queries, documents=chunk,
+                          ignore_identical=ignore_identical_ids, **search)
     finally:
         col.close()
     done = time.perf_counter()
     settings = {"beir": str(folder), "split": split, "mode": mode, "model": model, "depth": DEPTH, "chunk": chunk,
+                "ignore_identical_ids": ignore_identical_ids,
                 **{key: value for key, value in search.items() if value is not None},
                 **({"ray_address": ray_address} if ray_address is not None else {})}
     return {"metrics": evaluate(run, data.qrels, measures), "settings": settings, "queries": len(data.queries),
