@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from ..encoders.prompts import declared_prompt
 from ..errors import EmbkitError, EmbkitWarning
 from ..paths import embkit_home
 from ..search.pipeline import MODES
@@ -41,6 +42,7 @@ def corpus_collection(data: BeirData, corpus_file: Path, model: str = "minilm", 
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()[:16]
     built_on = "-ray" if ray_address is not None else ""  # kept apart, so a Ray run really runs on Ray
     built_on += "-chunked" if chunk else ""
+    built_on += _prompt_stamp(model)
     folder = embkit_home() / "eval" / f"{digest}-{_safe(model)}{_model_stamp(model)}{built_on}"
     ids = [i for i in data.corpus if data.doc_text(i)]  # an empty document can never be found: not indexed
     if (folder / "embkit.db").exists():
@@ -150,6 +152,13 @@ def _model_stamp(model: str) -> str:
     stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
                       for f in files)
     return "-" + hashlib.sha256(stamp.encode()).hexdigest()[:8]
+
+
+def _prompt_stamp(model: str) -> str:
+    """A stamp of the document prompt the corpus is embedded with: a run without prompts
+    (`prompts.unprompted`, `--no-prompts`) never reuses a prompted corpus, nor the reverse."""
+    prompt = declared_prompt(model, "document")
+    return "-p" + hashlib.sha256(prompt.encode()).hexdigest()[:8] if prompt else ""
 
 
 def _remove(folder: Path) -> None:
