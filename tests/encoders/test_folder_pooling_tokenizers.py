@@ -107,3 +107,32 @@ def test_an_unsupported_checkpoint_or_tokenizer_is_refused_by_name(folders, tmp_
     (folder / "tokenizer.json").write_text('{"model": {"type": "Nonsense"}}')
     with pytest.raises(EmbkitError, match=r"tokenizer.json is not a tokenizer.json the tokenizers library reads"):
         load_encoder(str(folder))
+
+
+def test_embkit_models_shows_window_pooling_languages_and_prompts(folders, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from embkit.cli import app
+    from embkit.encoders.registry import register
+
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))  # a private registry
+    folder = tmp_path / "prompted"
+    shutil.copytree(folders["xlmr-unigram-mean"], folder)
+    settings = json.loads((folder / "config_sentence_transformers.json").read_text())
+    settings["prompts"] = {"query": "query: ", "passage": "passage: "}
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(settings))
+    register("tiny-xlmr", folder, [])
+    register("tiny-bert-cls", folders["bert-cls"], [])
+    listed = CliRunner().invoke(app, ["models", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = {r["name"]: r for r in json.loads(listed.stdout)["models"]}
+    assert {k: rows["tiny-xlmr"][k] for k in ("window", "pooling", "languages", "prompts")} == {
+        "window": 24, "pooling": "mean", "languages": None,
+        "prompts": {"query": "query: ", "document": "passage: "}}
+    assert (rows["tiny-bert-cls"]["pooling"], rows["tiny-bert-cls"]["prompts"]) == ("cls", {})
+    assert {k: rows["minilm"][k] for k in ("window", "pooling", "languages", "prompts")} == {
+        "window": 256, "pooling": "mean", "languages": ["en"], "prompts": {}}
+    assert rows["glove-50d"]["window"] is None  # a word-vector model reads whole texts
+    table = CliRunner().invoke(app, ["models"]).stdout
+    assert "window 24 · pooling mean · languages - · prompts query 'query: ', document 'passage: '" in table
+    assert "window 256 · pooling mean · languages en · prompts -" in table

@@ -84,10 +84,13 @@ def similarity(a: str = typer.Argument(..., help="First text."), b: str = typer.
 
 @app.command()
 def models(as_json: bool = JsonOpt) -> None:
-    """Every catalog model (dimension, backend, licence, installed?) and every trained model registered."""
+    """Every catalog model (dimension, backend, licence, installed?, window, pooling,
+    languages, prompts by role) and every trained model registered."""
+    from ..encoders.model_facts import entry_facts, folder_facts
+
     rows = [{"name": e.name, "dim": e.dim, "backend": e.backend, "licence": e.licence,
              "installed": e.installed, "package": e.package, "install": e.install, "modality": e.modality,
-             "paired": e.paired, "description": e.description} for e in CATALOG.values()]
+             "paired": e.paired, "description": e.description, **entry_facts(e)} for e in CATALOG.values()]
     for name, r in registered().items():
         two_tower = bool(r.get("paired"))
         rows.append({"name": name, "dim": r["dim"], "backend": "clip" if two_tower else "onnx", "licence": "-",
@@ -95,20 +98,33 @@ def models(as_json: bool = JsonOpt) -> None:
                      "paired": r.get("paired"), "matryoshka": r["matryoshka"], "path": r["path"],
                      "description": f"trained: {r['path']}"
                      + (f" (Matryoshka {r['matryoshka']})" if r["matryoshka"] else "")
-                     + (f" (text tower; images: {r['paired']})" if two_tower else "")})
+                     + (f" (text tower; images: {r['paired']})" if two_tower else ""),
+                     **folder_facts(Path(r["path"]))})
         if two_tower:
             rows.append({**rows[-1], "name": r["paired"], "modality": "image", "paired": name,
                          "description": f"trained: {r['path']} (image tower; texts: {name})"})
     if as_json:
         _print_json({"models": rows})
         return
-    typer.echo(f"{'name':<14}{'dim':>5}  {'modality':<9}{'backend':<10}{'licence':<12}{'installed':<10}description")
+    _print_model_table(rows)
+
+
+def _print_model_table(rows: list[dict]) -> None:
+    """One line per model, then its window, pooling, languages and prompts, and how to get it."""
+    from ..encoders.model_facts import languages_label, prompts_label
+
+    width = max(14, *(len(r["name"]) + 2 for r in rows))
+    typer.echo(f"{'name':<{width}}{'dim':>5}  {'modality':<9}{'backend':<10}{'licence':<12}{'installed':<10}"
+               "description")
     for r in rows:
         status = "yes" if r["installed"] else "no"
-        typer.echo(f"{r['name']:<14}{r['dim']:>5}  {r['modality']:<9}{r['backend']:<10}{r['licence']:<12}"
+        typer.echo(f"{r['name']:<{width}}{r['dim']:>5}  {r['modality']:<9}{r['backend']:<10}{r['licence']:<12}"
                    f"{status:<10}{r['description']}")
+        if r["modality"] == "text":
+            typer.echo(f"{'':<{width}}       window {r['window'] or '-'} · pooling {r['pooling'] or '-'} · "
+                       f"languages {languages_label(r['languages'])} · prompts {prompts_label(r['prompts'])}")
         if not r["installed"]:
-            typer.echo(f"{'':<14}       get it with: {r['install']}")
+            typer.echo(f"{'':<{width}}       get it with: {r['install']}")
 
 
 @app.command()
