@@ -53,6 +53,9 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
                    keep_identical: bool = typer.Option(False, "--keep-identical", help="Keep a query's own id in "
                                                        "its results. By default, when query ids are also corpus "
                                                        "ids, it is dropped, as MTEB does (ignore_identical_ids)."),
+                   prompts: bool = typer.Option(True, "--prompts/--no-prompts", help="Embed documents and queries "
+                                                "with the model's prompts by role (passage: / query: for E5), as "
+                                                "it was trained; --no-prompts embeds them as given."),
                    as_json: bool = JsonOpt) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and MAP@100 of a search mode on a BEIR split."""
     from ..evaluate import load_beir
@@ -63,7 +66,8 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
             _progress(queries, "queries", quiet=as_json) as query_bar:
         report = run(beir, split, mode, model, progress_index=index_bar, progress_queries=query_bar,
                      rerank=rerank, reranker=reranker, rrf_k=rrf_k, alpha=alpha, ray_address=ray_address,
-                     collections=collection, chunk=chunk, ignore_identical_ids=False if keep_identical else None)
+                     collections=collection, chunk=chunk, ignore_identical_ids=False if keep_identical else None,
+                     prompts=prompts)
     if output:
         output.write_text(json.dumps(report, indent=1) + "\n")
     if as_json:
@@ -71,7 +75,8 @@ def eval_retrieval(beir: Path = typer.Option(..., "--beir", help="BEIR folder: c
         return
     typer.echo(f"{beir} [{split}] {report['queries']} queries, {report['documents']} documents, mode {mode}"
                + (f", rerank {rerank}" if rerank else "")
-               + (", queries' own ids left out of their results" if report["settings"]["ignore_identical_ids"] else ""))
+               + (", queries' own ids left out of their results" if report["settings"]["ignore_identical_ids"] else "")
+               + ("" if prompts else ", without prompts"))
     for name, value in report["metrics"].items():
         typer.echo(f"{name:>12}: {value:.4f}")
 

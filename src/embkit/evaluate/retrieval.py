@@ -4,13 +4,14 @@ hash), run the queries in a search mode, score the run against the qrels.
 This package sits below `collection.py`, so the caller hands in what opens and creates
 collections (`collections=embkit`, or `embkit.collection`)."""
 
+import contextlib
 import hashlib
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from ..encoders.prompts import declared_prompt
+from ..encoders.prompts import declared_prompt, declared_prompts, unprompted
 from ..errors import EmbkitError, EmbkitWarning
 from ..paths import embkit_home
 from ..search.pipeline import MODES
@@ -99,34 +100,40 @@ def identical_ids(data: BeirData) -> bool:
 def eval_retrieval(beir_dir: str | Path, split: str = "test", mode: str = "dense", model: str = "minilm",
                    measures=MEASURES, progress_index: Progress | None = None, progress_queries: Progress | None = None,
                    ray_address: str | None = None, *, collections: Collections, chunk: bool = False,
-                   ignore_identical_ids: bool | None = None, **search) -> dict:
+                   ignore_identical_ids: bool | None = None, prompts: bool = True, **search) -> dict:
     """Index (or reuse) the corpus through `collections`, run the split's queries,
     return a report: {"metrics": {...}, "settings": {...}, "queries": n, "seconds":
     {...}}. With `ray_address`, the corpus is embedded on that Ray cluster. With
     `chunk`, documents longer than the model reads are stored as chunks (as `add`
     does by default) and each document ranks by its best chunk. `ignore_identical_ids`
     (MTEB's): drop a query's own id from its results; None (the default) turns it on
-    exactly when some query id is also a corpus id."""
+    exactly when some query id is also a corpus id. `prompts` (the default): documents
+    and queries carry the model's prompts by role, as the model was trained; False
+    embeds them as given, to measure what a missing prompt costs."""
     if mode not in MODES:  # before the slow part
         raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
     if chunk and ray_address is not None:
         raise EmbkitError("chunk: Ray evaluation embeds whole documents; leave out --chunk or --ray-address")
+    if not prompts and ray_address is not None and declared_prompts(model):  # Ray's workers would add them
+        raise EmbkitError("prompts: Ray evaluation embeds with the model's prompts; leave out --no-prompts or "
+                          "--ray-address")
     folder = Path(beir_dir)
     data = load_beir(folder, split)
     if ignore_identical_ids is None:
         ignore_identical_ids = identical_ids(data)
     started = time.perf_counter()
-    col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address,
-                            collections=collections, chunk=chunk)
-    indexed = time.perf_counter()
-    try:
-        run = run_queries(col, data.queries, mode, progress=progress_queries, documents=chunk,
-                          ignore_identical=ignore_identical_ids, **search)
-    finally:
-        col.close()
+    with contextlib.nullcontext() if prompts else unprompted():  # the corpus, its cache key and the queries alike
+        col = corpus_collection(data, folder / "corpus.jsonl", model, progress_index, ray_address,
+                                collections=collections, chunk=chunk)
+        indexed = time.perf_counter()
+        try:
+            run = run_queries(col, data.queries, mode, progress=progress_queries, documents=chunk,
+                              ignore_identical=ignore_identical_ids, **search)
+        finally:
+            col.close()
     done = time.perf_counter()
     settings = {"beir": str(folder), "split": split, "mode": mode, "model": model, "depth": DEPTH, "chunk": chunk,
-                "ignore_identical_ids": ignore_identical_ids,
+                "ignore_identical_ids": ignore_identical_ids, "prompts": prompts,
                 **{key: value for key, value in search.items() if value is not None},
                 **({"ray_address": ray_address} if ray_address is not None else {})}
     return {"metrics": evaluate(run, data.qrels, measures), "settings": settings, "queries": len(data.queries),
