@@ -5,11 +5,12 @@ Scoring a filter's rows exactly reads every one of their float32 vectors: 10,000
 (1% of a million) are 15 MB scattered over the index's memory, ~2 ms a query. Asked
 again (the same read-only row array, from the store's filter cache, in the same index
 state), the rows' vectors are kept as int8 codes, one scale per dimension (3.8 MB,
-contiguous): a compiled pass scores them all, and each row's error is bounded
-(`encode`'s slack: the rounding residual by Cauchy-Schwarz, plus float32 rounding of
-both sums), so a row whose upper bound is below the k-th best lower bound cannot be in
-the top k. The rest (~20 rows of 10,000 on a 384-d text model) are scored exactly from
-the index's float32 vectors, so ids and scores are those of brute force.
+contiguous): a compiled pass scores them all against the query's int16 weights (integer
+sums, exact), and each row's error is bounded (`encode`'s slack: the rounding residual by
+Cauchy-Schwarz, plus float32 rounding of the exact pass's sum; `_weights`' error times
+the row's sum of |codes|), so a row whose upper bound is below the k-th best lower bound
+cannot be in the top k. The rest (~20 rows of 10,000 on a 384-d text model) are scored
+exactly from the index's float32 vectors, so ids and scores are those of brute force.
 
 Which row arrays are encoded, and for how long: filter_codes_cache.py.
 """
@@ -24,6 +25,8 @@ MIN_ROWS = 2_000  # fewer rows are cheap to score directly
 METRICS = ("cosine", "dot")  # scores that are dot products (l2 is scored directly)
 UNIT = 2.0**-24  # float32 unit roundoff
 BLOCK = 4096  # rows gathered at a time while encoding
+LANES = 32  # codes per vector operation of the compiled pass: rows are zero-padded to a multiple
+ROWS = 4  # rows per step of the compiled pass: zero rows are added up to a multiple
 
 
 @dataclass(frozen=True)
@@ -32,13 +35,14 @@ class FilterCodes:
 
     rowids: np.ndarray
     labels: np.ndarray  # each row's label in the index (its float32 vector: matrix[label])
-    codes: np.ndarray  # (n, dim) int8
+    codes: np.ndarray  # (n + padding, dim + padding) int8, padding zero (int8_scores' layout)
     scale: np.ndarray  # (dim,) float32: vector ~ codes * scale
-    slack: np.ndarray  # (n,) float64: |float32 score - approximate score| <= slack * |query|
+    slack: np.ndarray  # (n,) float64: |float32 score - score of the codes| <= slack * |query|
+    l1: np.ndarray  # (n,) float64: each row's sum of |codes|, for the query weights' error
 
     @property
     def nbytes(self) -> int:
-        return self.codes.nbytes + self.rowids.nbytes + self.labels.nbytes + self.slack.nbytes
+        return self.codes.nbytes + self.rowids.nbytes + self.labels.nbytes + self.slack.nbytes + self.l1.nbytes
 
 
 def encode(rowids: np.ndarray, labels: np.ndarray, matrix: np.ndarray) -> FilterCodes:
@@ -52,7 +56,7 @@ def encode(rowids: np.ndarray, labels: np.ndarray, matrix: np.ndarray) -> Filter
     # at least float32's smallest normal: a subnormal peak / 127 rounds to 0, and v / 0
     # made NaN codes and slacks, which no candidate test passes (true hits were dropped)
     scale = np.maximum(peak / np.float32(127), np.finfo(np.float32).tiny).astype(np.float32)
-    codes = np.empty((len(labels), dim), np.int8)
+    codes = np.zeros((-(-len(labels) // ROWS) * ROWS, -(-dim // LANES) * LANES), np.int8)
     slack = np.empty(len(labels), np.float64)
     # norms are summed in float32 on rows scaled by a power of two (exact) that brings the
     # largest value near 1: squares of tiny vectors (1e-21) underflowed to 0, and their
@@ -62,16 +66,19 @@ def encode(rowids: np.ndarray, labels: np.ndarray, matrix: np.ndarray) -> Filter
     for start in range(0, len(labels), BLOCK):
         v = matrix[labels[start : start + BLOCK]]
         c = np.clip(np.rint(v / scale), -127, 127)
-        codes[start : start + BLOCK] = c
+        codes[start : start + len(v), :dim] = c
         approx = c * scale
         # all in float32 (float64 took 4x longer): each of these norms is off by at most
         # (dim + 2) roundings, and approx by one, covered by `rounding`'s terms
         residual = _norms(v - approx, up) * (1 + 2 * (dim + 2) * UNIT)
-        # float32 rounding of the sums: the compiled pass (dim + 1 roundings of |c * scale|)
-        # and the exact pass (dim of |v|), doubled to cover second-order terms
+        # float32 rounding of the sums: the exact pass (dim of |v|) and the term of an earlier
+        # float32 compiled pass (dim + 1 roundings of |c * scale|; its sums are exact integers
+        # now, the term stays: it covers approx's rounding), doubled for second-order terms;
+        # int8_scores.candidates relies on this being at least 2**-22 of |v|
         rounding = 2 * (dim + 3) * UNIT * (_norms(approx, up) + _norms(v, up))
         slack[start : start + BLOCK] = (residual + rounding + floor) * (1 + 1e-6)
-    return FilterCodes(rowids, labels, codes, scale, slack)
+    l1 = np.abs(codes[: len(labels)]).sum(axis=1, dtype=np.int64).astype(np.float64)
+    return FilterCodes(rowids, labels, codes, scale, slack, l1)
 
 
 def _norms(rows: np.ndarray, up: float) -> np.ndarray:
@@ -85,14 +92,35 @@ def top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, scores) of the best `k` of the coded rows for one query (1, dim), best
     first, ties by row id: exactly what scoring every row's float32 vector gives."""
-    from .int8_scores import approx_scores, candidates
+    from .int8_scores import candidates, int_scores
 
     q = np.asarray(query[0])
-    approx = approx_scores(codes.codes, q.astype(np.float32) * codes.scale)
-    k = min(k, len(approx))
+    k = min(k, len(codes.rowids))
     if k == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     radius = float(np.linalg.norm(q.astype(np.float64)))
-    rows = candidates(approx, codes.slack, radius, k)  # ascending: row id order, for ties
+    weights, unit, unit_error = _weights(q, codes.scale, codes.codes.shape[1])
+    if not (np.isfinite(radius) and np.isfinite(unit_error)):  # no bound holds: score every row
+        positions, scores = top_k_of_rows(query, matrix, codes.labels, k, metric)
+        return codes.rowids[positions[0]], scores[0]
+    sums = int_scores(codes.codes, weights)
+    rows = candidates(sums, unit, codes.slack, radius, codes.l1, unit_error, k)  # ascending: row id order, for ties
     positions, scores = top_k_of_rows(query, matrix, codes.labels[rows], k, metric)
     return codes.rowids[rows[positions[0]]], scores[0]
+
+
+def _weights(q: np.ndarray, scale: np.ndarray, width: int) -> tuple[np.ndarray, float, float]:
+    """The query as int16 weights u with a unit: each q_j * scale_j (exact in float64) is
+    u_j * unit within unit_error, so a row's score from its codes is within
+    l1 * unit_error of sum(codes * u) * unit. |u| is capped so that no sum leaves int32."""
+    exact = np.zeros(width)
+    exact[: len(scale)] = q.astype(np.float64) * scale.astype(np.float64)
+    top = min(32767, (2**31 - 1) // (127 * width))
+    peak = float(np.abs(exact).max())
+    if peak == 0 or not np.isfinite(peak):  # a zero query scores 0 exactly; a non-finite one: no bound
+        return np.zeros(width, np.int16), 0.0, (0.0 if peak == 0 else np.inf)
+    unit = peak / top
+    weights = np.clip(np.rint(exact / unit), -top, top)
+    # float64 roundings of unit * u and of the difference: 2**-52 of peak, and of the error
+    unit_error = float(np.abs(exact - weights * unit).max()) * (1 + 2.0**-50) + peak * 2.0**-50
+    return weights.astype(np.int16), unit, unit_error

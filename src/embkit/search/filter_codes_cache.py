@@ -104,10 +104,11 @@ def load_kernel(wait: float | None = 0) -> bool:
 
 def _load() -> None:
     try:
-        from .int8_scores import approx_scores, candidates
+        from .filter_codes import LANES, ROWS
+        from .int8_scores import candidates, int_scores
 
-        approx = approx_scores(np.zeros((1, 1), np.int8), np.zeros(1, np.float32))  # the types of every later call
-        candidates(approx, np.zeros(1), 1.0, 1)
+        sums = int_scores(np.zeros((ROWS, LANES), np.int8), np.zeros(LANES, np.int16))  # the types of every later call
+        candidates(sums, 1.0, np.zeros(1), 1.0, np.zeros(1), 0.0, 1)
     except Exception:  # noqa: BLE001 - no numba (or it fails): filters are scored directly, as before
         return
     _kernel_loaded.set()
