@@ -136,3 +136,14 @@ def test_embkit_models_shows_window_pooling_languages_and_prompts(folders, tmp_p
     table = CliRunner().invoke(app, ["models"]).stdout
     assert "window 24 · pooling mean · languages - · prompts query 'query: ', document 'passage: '" in table
     assert "window 256 · pooling mean · languages en · prompts -" in table
+
+
+def test_a_catalog_entry_pools_as_its_pooling_field_says():
+    from dataclasses import replace
+
+    from embkit.encoders.catalog import CATALOG
+    from embkit.encoders.loader import _load_catalog
+
+    encoder = _load_catalog(replace(CATALOG["minilm"], name="minilm-cls", pooling="cls"), threads=1)
+    first = encoder.token_states(TEXTS[0])[0]
+    np.testing.assert_allclose(encoder.encode(TEXTS[:1])[0], first / np.linalg.norm(first), atol=1e-6)

@@ -94,6 +94,7 @@ def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
         entry.max_tokens,
         entry.normalized,
         threads=threads,
+        pooling=entry.pooling,
     )
 
 
