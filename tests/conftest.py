@@ -21,6 +21,16 @@ from skip_policy import (  # noqa: E402,F401 - hooks: a skip for a missing part 
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _filter_kernel_compiled():
+    """The int8 filter pass compiled before any test: numba swaps the process-wide
+    warning hooks while it compiles (seconds on a clean clone, whose numba cache is
+    empty), and a background compile could swallow a warning a test is catching."""
+    from embkit.search.filter_codes_cache import load_kernel
+
+    load_kernel(wait=None)
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """The default encoder (real all-MiniLM-L6-v2 on onnxruntime)."""
