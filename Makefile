@@ -51,20 +51,23 @@ demo-images: $(VENV)/.installed-test
 
 # What the tests need outside the venv, so `make test` on a fresh machine is the suite CI
 # runs (a test skipped for a missing part fails the run: tests/skip_policy.py): Debian's
-# Chromium at /usr/bin/chromium for the browser tests (installed when missing, as root;
-# apt-get update only if the install fails), and, as root, the 'postgres' user that the
-# PostgreSQL tests run their server as (tests/pg_server.py).
-CHROMIUM := /usr/bin/chromium
+# Chromium for the browser tests and espeak-ng for the synthesized speech of the audio
+# tests (each installed when missing, as root; apt-get update only if the install
+# fails), and, as root, the 'postgres' user that the PostgreSQL tests run their server
+# as (tests/pg_server.py).
+SYSTEM_PACKAGES := chromium espeak-ng
 APT := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 test-system:
-	@if [ ! -x $(CHROMIUM) ]; then \
-		if [ "$$(id -u)" != 0 ]; then \
-			echo "error: the browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (or make test as root)" >&2; \
-			exit 1; \
+	@for pkg in $(SYSTEM_PACKAGES); do \
+		if [ ! -x /usr/bin/$$pkg ]; then \
+			if [ "$$(id -u)" != 0 ]; then \
+				echo "error: the tests need Debian's $$pkg at /usr/bin/$$pkg: run 'sudo apt-get install $$pkg' (or make test as root)" >&2; \
+				exit 1; \
+			fi; \
+			echo "installing $$pkg for the tests"; \
+			$(APT) install $$pkg >/dev/null || { $(APT) update >/dev/null && $(APT) install $$pkg >/dev/null; } || exit 1; \
 		fi; \
-		echo "installing chromium for the browser tests"; \
-		$(APT) install chromium >/dev/null || { $(APT) update >/dev/null && $(APT) install chromium >/dev/null; }; \
-	fi
+	done
 	@if [ "$$(id -u)" = 0 ] && ! getent passwd postgres >/dev/null; then \
 		useradd --system --user-group --no-create-home postgres; \
 	fi
