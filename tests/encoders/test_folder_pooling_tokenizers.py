@@ -83,6 +83,7 @@ def test_older_pooling_configs_are_read(folders, tmp_path):
     ({"pooling_mode": ["cls", "mean"]}, "pooling_mode ['cls', 'mean'] concatenates several poolings"),
     ({"pooling_mode_weightedmean_tokens": True}, "pooling_mode 'weightedmean' is not supported"),
     ({"pooling_mode": "mean", "include_prompt": False}, "include_prompt false"),
+    ({"pooling_mode": 3}, "pooling_mode must be a mode name or a list of them, got 3"),
 ])
 def test_a_pooling_embkit_cannot_reproduce_is_refused_by_name(folders, tmp_path, config, message):
     folder = tmp_path / "odd-pooling"

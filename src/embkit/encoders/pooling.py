@@ -49,10 +49,15 @@ def read_pooling(folder: Path) -> str:
         config = json.loads(path.read_text())
     except ValueError as e:
         raise EmbkitError(f"model: {path} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise EmbkitError(f"model: {path} must hold a JSON object")
     modes = config.get("pooling_mode")
     if modes is None:
         modes = [mode for key, mode in _LEGACY_KEYS.items() if config.get(key)] or ["mean"]
-    modes = [modes] if isinstance(modes, str) else list(modes)
+    if isinstance(modes, str):
+        modes = [modes]
+    if not isinstance(modes, list) or not modes or not all(isinstance(m, str) for m in modes):
+        raise EmbkitError(f"model: {path} pooling_mode must be a mode name or a list of them, got {modes!r}")
     if len(modes) != 1:
         raise EmbkitError(f"model: {path} pooling_mode {modes!r} concatenates several poolings; "
                           f"embkit supports one of: {', '.join(MODES)}")
