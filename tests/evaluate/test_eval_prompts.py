@@ -59,3 +59,30 @@ def test_a_ray_run_without_prompts_is_refused_before_any_work(beir, tmp_path):
     model = str(prompted_folder(tmp_path / "model"))
     with pytest.raises(EmbkitError, match="prompts: Ray evaluation embeds with the model's prompts"):
         eval_retrieval(beir, model=model, collections=embkit, prompts=False, ray_address="local")
+
+
+class Probe:
+    """A task that keeps the vectors it is given."""
+
+    name, dataset, split, n, settings, mteb_task = "probe", "probe", "test", 2, {"runs": 1}, None
+    texts = ["a cat on a mat", "a dog in the fog"]
+
+    def score(self, vectors):
+        self.seen = vectors
+        return {"rows": len(vectors)}
+
+
+def test_a_symmetric_task_embeds_every_text_in_the_role_asked(tmp_path):
+    from embkit.evaluate.report import run_task
+
+    from prompted_folder import QUERY
+
+    model = str(prompted_folder(tmp_path / "model"))
+    encoder = embkit.load_encoder(model)
+    for role, prompt in (("query", QUERY), (None, "")):
+        probe = Probe()
+        report = run_task(probe, encoder, role=role)
+        np.testing.assert_allclose(probe.seen, encoder.encode([prompt + t for t in Probe.texts]), atol=1e-6)
+        assert report["settings"] == ({"runs": 1, "role": "query"} if role else {"runs": 1})
+    with pytest.raises(EmbkitError, match="role: must be one of query, document"):
+        run_task(Probe(), encoder, role="both")

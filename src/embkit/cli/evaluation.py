@@ -15,6 +15,8 @@ BANKING77 = Path("../shared/data/banking77")
 
 ModelOpt = typer.Option(DEFAULT_MODEL, "--model", help="Catalog name, model folder or word-vector file.")
 ReportOpt = typer.Option(None, "--report", "-o", help="Write the JSON report here.")
+RoleOpt = typer.Option(None, "--as", help="query or document: every text with the model's prompt for that role "
+                       "(E5 wants query: for symmetric tasks). Default: none, the texts as given.")
 
 
 @eval_app.command("sts")
@@ -22,11 +24,12 @@ def eval_sts(data: Path = typer.Option(STSB, "--data", help="STS Benchmark folde
              model: str = ModelOpt,
              split: str = typer.Option("test", "--split", help="train, dev or test."),
              report: Optional[Path] = ReportOpt,
+             role: Optional[str] = RoleOpt,
              as_json: bool = JsonOpt) -> None:
     """Spearman correlation of cosine similarity with human scores on STS-B (MTEB's STSBenchmark)."""
     from ..evaluate.sts import load_sts
 
-    _run(load_sts(data, split), model, report, as_json)
+    _run(load_sts(data, split), model, report, as_json, role)
 
 
 @eval_app.command("classify")
@@ -38,11 +41,12 @@ def eval_classify(data: Path = typer.Option(BANKING77, "--data", help="Folder wi
                   experiments: int = typer.Option(10, "--experiments", help="Experiments to average (MTEB: 10)."),
                   seed: int = typer.Option(42, "--seed", help="Sampling seed (MTEB: 42)."),
                   report: Optional[Path] = ReportOpt,
+                  role: Optional[str] = RoleOpt,
                   as_json: bool = JsonOpt) -> None:
     """Accuracy and macro-F1 of logistic regression on embeddings, trained on train, scored on test."""
     from ..evaluate.classify import classify_task
 
-    _run(classify_task(data, samples_per_label, experiments, seed), model, report, as_json)
+    _run(classify_task(data, samples_per_label, experiments, seed), model, report, as_json, role)
 
 
 @eval_app.command("cluster")
@@ -52,19 +56,22 @@ def eval_cluster(data: Path = typer.Option(BANKING77, "--data", help="Folder wit
                  runs: int = typer.Option(5, "--runs", help="k-means runs to average (one seed each)."),
                  seed: int = typer.Option(42, "--seed", help="Seed of the first run."),
                  report: Optional[Path] = ReportOpt,
+                 role: Optional[str] = RoleOpt,
                  as_json: bool = JsonOpt) -> None:
     """V-measure of k-means clusters (k = number of labels) against the labels."""
     from ..evaluate.clustering import cluster_task
 
-    _run(cluster_task(data, split, runs, seed), model, report, as_json)
+    _run(cluster_task(data, split, runs, seed), model, report, as_json, role)
 
 
-def _run(task, model: str, report: Optional[Path], as_json: bool) -> None:
+def _run(task, model: str, report: Optional[Path], as_json: bool, role: Optional[str] = None) -> None:
     """Embed with a progress bar, score, write the report if asked, print JSON or a table."""
+    from ..encoders.prompts import check_role
     from ..evaluate.report import format_table, run_task, write_report
 
+    role = check_role(role, "--as")  # before the model loads
     with _progress(len(task.texts), "embedding", quiet=as_json) as advance:
-        result = run_task(task, model, advance)
+        result = run_task(task, model, advance, role=role)
     if report:
         write_report(result, report)
     if as_json:

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..encoders.base import Encoder
+from ..encoders.prompts import check_role, encode_as
 
 Progress = Callable[[int], None]
 
@@ -55,21 +56,24 @@ def reference(mteb_task: str | None, model: str) -> dict | None:
 
 
 def run_task(task: Task, model: Encoder | str = "minilm", progress: Progress | None = None,
-             batch_size: int = 32) -> dict:
+             batch_size: int = 32, role: str | None = None) -> dict:
     """Embed the task's texts with `model` (a catalog name, a folder, a word-vector file
-    or an encoder) and score them: a JSON-ready report."""
+    or an encoder) and score them: a JSON-ready report. `role` ("query", "document"):
+    every text with the model's prompt for that role (E5 wants "query: " on both sides
+    of a symmetric task); None: as given."""
     from ..encoders import load_encoder
 
+    role = check_role(role)
     encoder = load_encoder(model) if isinstance(model, str) else model
     started = time.perf_counter()
-    vectors = encoder.encode(task.texts, batch_size=batch_size, progress=progress)
+    vectors = encode_as(encoder, task.texts, role, batch_size, progress)
     embedded = time.perf_counter()
     metrics = task.score(vectors)
     done = time.perf_counter()
     return {"task": task.name, "dataset": task.dataset, "split": task.split, "model": encoder.name,
             "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
             "reference": reference(task.mteb_task, encoder.name), "n": task.n, "texts_embedded": len(task.texts),
-            "settings": task.settings,
+            "settings": task.settings if role is None else {**task.settings, "role": role},
             "seconds": {"embed": round(embedded - started, 2), "score": round(done - embedded, 2)}}
 
 
