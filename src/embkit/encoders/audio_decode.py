@@ -1,0 +1,103 @@
+"""Sound in, mono float32 samples at a model's rate out: files (wav, flac, ogg, mp3, any
+format libsndfile reads), a file's bytes, or an array. Channels are averaged; the rate
+is changed by a polyphase FIR resampler (scipy's `resample_poly`: an exact rational
+ratio such as 160/147 for 44.1 → 48 kHz, a Kaiser-windowed low-pass against aliasing,
+linear phase, no wrap-around at the clip's ends as an FFT resampler has). A file that
+does not decode whole is refused in one line naming it."""
+
+import io
+import re
+from math import gcd
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import EmbkitError
+
+# libsndfile's log for a WAV/AIFF whose header promises more data than the file holds
+_SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_STREAMED_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF}  # written by a pipe before its length was known
+
+
+class Decoded(NamedTuple):
+    """A decoded clip as (frames, channels) float32 at its own rate, and what it was."""
+
+    samples: np.ndarray
+    sample_rate: int
+    channels: int
+    format: str  # "wav", "flac", "ogg", "mp3", ... ("array" for an array given)
+
+
+def decode(source, what: str | None = None) -> Decoded:
+    """Every frame of a path or a file's bytes; a clear EmbkitError (naming `what`, or
+    the path) when the file is missing, not audio, empty, truncated or corrupt."""
+    import soundfile as sf
+
+    if isinstance(source, (bytes, bytearray)):
+        what, handle = what or "the audio given", io.BytesIO(source)
+    else:
+        path = Path(source)
+        what, handle = what or str(path), str(path)
+        if not path.is_file():
+            raise EmbkitError(f"audio: {what} not found")
+        if path.stat().st_size == 0:
+            raise EmbkitError(f"audio: {what} is empty (0 bytes)")
+    try:
+        with sf.SoundFile(handle) as f:
+            declared, rate, channels, kind, log = f.frames, f.samplerate, f.channels, f.format, f.extra_info
+            samples = f.read(dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise EmbkitError(f"audio: {what} is not a readable audio file ({_reason(e)})") from None
+    _check_whole(what, samples, declared, log)
+    return Decoded(samples, int(rate), int(channels), kind.lower())
+
+
+def _reason(error: Exception) -> str:
+    message = str(error).split(": ", 1)[-1] if "Error opening" in str(error) else str(error)
+    if "does not exist" in message:  # libsndfile's words for a file it has no format for
+        return "format not recognised"
+    return message.removeprefix("Error : ").strip().rstrip(".") or type(error).__name__
+
+
+def _check_whole(what: str, samples: np.ndarray, declared: int, log: str) -> None:
+    """Refuse a clip with no samples, fewer than its header promised, or non-finite ones."""
+    for found in _SHORT_CHUNK.finditer(log or ""):
+        size, real = int(found.group(1)), int(found.group(2))
+        if real < size and size not in _STREAMED_SIZES:
+            raise EmbkitError(f"audio: {what} is truncated (its header promises {size} bytes of samples, "
+                              f"the file holds {real})")
+    if len(samples) == 0:
+        raise EmbkitError(f"audio: {what} holds no samples (empty or truncated)")
+    if 0 < len(samples) < declared:
+        raise EmbkitError(f"audio: {what} is truncated ({len(samples)} of {declared} frames decode)")
+    if not np.isfinite(samples).all():
+        raise EmbkitError(f"audio: {what} holds samples that are not finite numbers")
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """One channel: the mean of a (frames, channels) array's channels."""
+    samples = np.asarray(samples, dtype=np.float32)
+    return samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Mono samples at `rate` as samples at `target` (float32), by polyphase filtering."""
+    if rate == target:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    from scipy.signal import resample_poly
+
+    common = gcd(int(rate), int(target))
+    return resample_poly(samples, target // common, rate // common).astype(np.float32)
+
+
+def clip_at(source, rate: int) -> np.ndarray:
+    """Mono float32 samples at `rate` from a path, a file's bytes, or an array that is
+    already at `rate` ((frames,) or (frames, channels))."""
+    if isinstance(source, np.ndarray):
+        if source.ndim not in (1, 2) or source.size == 0 or not np.isfinite(source).all():
+            raise EmbkitError("audio: an array must be (frames,) or (frames, channels) of finite samples, "
+                              f"got shape {source.shape}")
+        return to_mono(source)
+    decoded = decode(source)
+    return resample(to_mono(decoded.samples), decoded.sample_rate, rate)
