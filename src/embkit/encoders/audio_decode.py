@@ -17,7 +17,9 @@ from ..errors import EmbkitError
 
 # libsndfile's log for a WAV/AIFF whose header promises more data than the file holds
 _SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
-_STREAMED_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF}  # written by a pipe before its length was known
+# a size written by a pipe before the length was known: 0, or a placeholder near 2 or 4 GiB
+# (espeak-ng --stdout writes 0x7ffff000, ffmpeg 0xffffffff)
+STREAMED_SIZE = 0x7FFF0000
 
 
 class Decoded(NamedTuple):
@@ -64,7 +66,7 @@ def _check_whole(what: str, samples: np.ndarray, declared: int, log: str) -> Non
     """Refuse a clip with no samples, fewer than its header promised, or non-finite ones."""
     for found in _SHORT_CHUNK.finditer(log or ""):
         size, real = int(found.group(1)), int(found.group(2))
-        if real < size and size not in _STREAMED_SIZES:
+        if real < size and 0 < size < STREAMED_SIZE:
             raise EmbkitError(f"audio: {what} is truncated (its header promises {size} bytes of samples, "
                               f"the file holds {real})")
     if len(samples) == 0:
