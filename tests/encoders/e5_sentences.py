@@ -162,8 +162,12 @@ def _fullwidth(text: str) -> str:
 
 def _odd_spaces(text: str, rng: random.Random) -> str:
     words = text.split(" ")
-    return rng.choice(["", " ", "\t", "\n "]) + "".join(
-        w + rng.choice(_SPACES) for w in words[:-1]) + words[-1] + rng.choice(["", " ", "  ", "\n", "\u00a0"])
+    return (
+        rng.choice(["", " ", "\t", "\n "])
+        + "".join(w + rng.choice(_SPACES) for w in words[:-1])
+        + words[-1]
+        + rng.choice(["", " ", "  ", "\n", "\u00a0"])
+    )
 
 
 def _with_emoji(text: str, rng: random.Random) -> str:
@@ -199,16 +203,30 @@ def random_piece_texts(pieces: list[str], count: int, rng: random.Random) -> lis
     return texts
 
 
-_BLOCKS = [(0x20, 0x7F), (0xA0, 0x250), (0x300, 0x370), (0x370, 0x530), (0x590, 0x700), (0x900, 0xD80),
-           (0xE00, 0xF00), (0x1100, 0x1200), (0x2000, 0x2C00), (0x3000, 0x3100), (0x4E00, 0x9FFF),
-           (0xAC00, 0xD7A4), (0xF900, 0xFB00), (0xFB00, 0xFFF0), (0x1F300, 0x1FA00), (0x20000, 0x2A000)]
+_BLOCKS = [
+    (0x20, 0x7F),
+    (0xA0, 0x250),
+    (0x300, 0x370),
+    (0x370, 0x530),
+    (0x590, 0x700),
+    (0x900, 0xD80),
+    (0xE00, 0xF00),
+    (0x1100, 0x1200),
+    (0x2000, 0x2C00),
+    (0x3000, 0x3100),
+    (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7A4),
+    (0xF900, 0xFB00),
+    (0xFB00, 0xFFF0),
+    (0x1F300, 0x1FA00),
+    (0x20000, 0x2A000),
+]
 
 
 def random_codepoint_texts(count: int, rng: random.Random) -> list[str]:
     """Texts of random codepoints from many blocks: compatibility forms the map rewrites,
     combining marks after them, characters no piece covers (one <unk> each)."""
-    return ["".join(chr(rng.randrange(*rng.choice(_BLOCKS))) for _ in range(rng.randint(1, 15)))
-            for _ in range(count)]
+    return ["".join(chr(rng.randrange(*rng.choice(_BLOCKS))) for _ in range(rng.randint(1, 15))) for _ in range(count)]
 
 
 def corpus(pieces: list[str], seed: int = 24) -> list[str]:

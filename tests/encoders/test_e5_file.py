@@ -34,9 +34,16 @@ def _tiny_file(path, weights: np.ndarray, scales: np.ndarray) -> bytes:
     pieces = ["<s>", "<pad>", "</s>", "<unk>", "\u2581h\u00e9"]
     blob = b"".join(p.encode() for p in pieces)
     offsets = np.cumsum([0] + [len(p.encode()) for p in pieces]).astype("<u4")
-    out = [b"E5S1", struct.pack("<I", 1), struct.pack("<7i", 32, 1, 2, 64, 5, 8, 2),
-           struct.pack("<fi", 1e-12, 32), struct.pack("<5iQ", 5, 0, 2, 1, 3, len(blob)),
-           offsets.tobytes(), np.array([0, 0, 0, 0, -1.5], "<f4").tobytes(), blob]
+    out = [
+        b"E5S1",
+        struct.pack("<I", 1),
+        struct.pack("<7i", 32, 1, 2, 64, 5, 8, 2),
+        struct.pack("<fi", 1e-12, 32),
+        struct.pack("<5iQ", 5, 0, 2, 1, 3, len(blob)),
+        offsets.tobytes(),
+        np.array([0, 0, 0, 0, -1.5], "<f4").tobytes(),
+        blob,
+    ]
     norm = struct.pack("<IBI", 9, 1, 32) + struct.pack("<IB2I", 0xFB01, 2, 102, 105)  # tab -> " ", ﬁ -> "fi"
     out += [struct.pack("<iI", 2, len(norm)), norm]
     nibbles = (weights + 8).astype(np.uint8).reshape(-1, 32)  # one row of 32 weights per block

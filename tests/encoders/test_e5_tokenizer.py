@@ -56,14 +56,18 @@ def e5c(tmp_path_factory):
     folder = tmp_path_factory.mktemp("e5c")
     (folder / "harness.c").write_text(HARNESS)
     package = bundled_model_path().parent
-    subprocess.run(["cc", "-O1", "-I", str(package), "-o", str(folder / "harness"), str(folder / "harness.c"), "-lm"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["cc", "-O1", "-I", str(package), "-o", str(folder / "harness"), str(folder / "harness.c"), "-lm"],
+        check=True,
+        capture_output=True,
+    )
 
     def ids(texts: list[str]) -> list[list[int]]:
         assert not any("\0" in t for t in texts)
         feed = b"".join(t.encode("utf-8") + b"\0" for t in texts)
-        out = subprocess.run([str(folder / "harness"), str(bundled_model_path())], input=feed,
-                             capture_output=True, check=True).stdout.decode()
+        out = subprocess.run(
+            [str(folder / "harness"), str(bundled_model_path())], input=feed, capture_output=True, check=True
+        ).stdout.decode()
         return [[int(i) for i in line.split()] for line in out.splitlines()]
 
     return ids
@@ -114,10 +118,13 @@ def test_the_edges_e5c_and_xlmr_treat_alike_or_apart(tokenizer, e5c, vocab):
     assert ids.count(vocab.unk) == 3 and _differences(tokenizer, e5c, ["x" + "".join(unknown) + "y"]) == []
 
 
-def test_every_character_a_piece_contains_is_a_piece_of_its_own(vocab):
-    """What makes the <unk> piece's score irrelevant to the ids (e5_tokenizer.UNK_PIECE_SCORE)."""
+def test_the_vocabulary_has_what_the_tokenizer_json_relies_on(vocab):
+    """Every character a piece contains is a piece of its own (so the <unk> piece's score
+    changes no ids, e5_tokenizer.UNK_PIECE_SCORE), and no piece has a "▁" past its first
+    character (so Metaspace's split at each "▁" changes no ids)."""
     singles = {ord(p) for i, p in enumerate(vocab.pieces) if len(p) == 1 and i != vocab.unk}
     assert _covered(vocab) == singles and len(singles) == 13828
+    assert not [p for p in vocab.pieces if "\u2581" in p[1:]]
 
 
 def test_the_charsmap_maps_exactly_the_codepoints_of_the_map(vocab):
@@ -125,6 +132,7 @@ def test_the_charsmap_maps_exactly_the_codepoints_of_the_map(vocab):
     assert tiny.normalize_str("aé😀b") == "xyzsmileb"
     full = normalizers.Precompiled(precompiled_charsmap(vocab.normalization))
     assert all(full.normalize_str(chr(cp)) == text for cp, text in vocab.normalization.items())
-    untouched = [chr(cp) for cp in range(0x20, 0x30000, 7)
-                 if cp not in vocab.normalization and not 0xD800 <= cp < 0xE000]
+    untouched = [
+        chr(cp) for cp in range(0x20, 0x30000, 7) if cp not in vocab.normalization and not 0xD800 <= cp < 0xE000
+    ]
     assert all(full.normalize_str(c) == c for c in untouched)

@@ -81,9 +81,10 @@ class _Cursor:
 
     def take(self, n: int) -> np.ndarray:
         if n < 0 or self.pos + n > len(self.data):
-            raise EmbkitError(f"{self.path}: truncated e5 model file (needs {self.pos + n} bytes, "
-                              f"has {len(self.data)})")
-        chunk = self.data[self.pos:self.pos + n]
+            raise EmbkitError(
+                f"{self.path}: truncated e5 model file (needs {self.pos + n} bytes, has {len(self.data)})"
+            )
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -102,8 +103,10 @@ def _header(cur: _Cursor) -> E5Header:
     eps, block = cur.unpack("fi")
     header = E5Header(version, *dims, float(eps), block)
     if block != 32 or header.hidden % block or header.intermediate % block or header.hidden % header.heads:
-        raise EmbkitError(f"{cur.path}: unsupported e5 layout (block {block}, hidden {header.hidden}, "
-                          f"heads {header.heads}, intermediate {header.intermediate})")
+        raise EmbkitError(
+            f"{cur.path}: unsupported e5 layout (block {block}, hidden {header.hidden}, "
+            f"heads {header.heads}, intermediate {header.intermediate})"
+        )
     return header
 
 
@@ -115,7 +118,7 @@ def _vocabulary(cur: _Cursor) -> E5Vocabulary:
     blob = bytes(cur.take(blob_bytes))
     if offsets[-1] != blob_bytes or np.any(np.diff(offsets) < 0):
         raise EmbkitError(f"{cur.path}: e5 vocabulary offsets do not fit its {blob_bytes}-byte blob")
-    pieces = [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(n)]
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n)]
     if not all(0 <= i < n for i in (bos, eos, pad, unk)):
         raise EmbkitError(f"{cur.path}: e5 special ids {bos, eos, pad, unk} outside 0..{n - 1}")
     return E5Vocabulary(pieces, scores, bos, eos, pad, unk, _normalization(cur))
@@ -160,8 +163,10 @@ def _directory(cur: _Cursor, header: E5Header, size: int) -> dict[str, E5Tensor]
         dtype = _DTYPES[dtype_code]
         expected = elements * 4 if dtype == "f32" else elements // 32 * Q4_BLOCK.itemsize
         if nbytes != expected or offset + nbytes > size or (dtype == "q4_0" and elements % 32):
-            raise EmbkitError(f"{cur.path}: e5 tensor {name} ({elements} {dtype} values, {nbytes} bytes "
-                              f"at {offset}) does not fit the {size}-byte file")
+            raise EmbkitError(
+                f"{cur.path}: e5 tensor {name} ({elements} {dtype} values, {nbytes} bytes "
+                f"at {offset}) does not fit the {size}-byte file"
+            )
         tensors[name] = E5Tensor(name, dtype, _shape(name, dtype, elements, header), offset, nbytes)
     return tensors
 
@@ -187,7 +192,7 @@ class E5File:
         if name not in self.tensors:
             raise EmbkitError(f"{self.path}: e5 model file has no tensor {name!r}")
         entry = self.tensors[name]
-        raw = self._data[entry.offset:entry.offset + entry.nbytes]
+        raw = self._data[entry.offset : entry.offset + entry.nbytes]
         if entry.dtype == "f32":
             return raw.view("<f4").reshape(entry.shape)
         rows, inputs = entry.shape

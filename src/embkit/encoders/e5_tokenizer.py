@@ -12,10 +12,12 @@ e5.c's pipeline, and the piece of tokenizer.json that does the same:
     Split that isolates every character no piece covers (Unigram alone would fuse a
     run of unknown characters into a single <unk>, as XLM-R's own tokenizer does)
   - <s> ... </s> around the content                                -> RobertaProcessing
+Metaspace's split at each "▁" changes nothing: no piece has a "▁" past its first character.
 A literal "<unk>" in a text is spelled out, as in e5.c (see UNK_PIECE_SCORE).
-One difference is left: e5.c reads the empty text as "▁" (<s> ▁ </s>); `tokenizers` runs
-no normalizer on an empty string and gives <s> </s>, as XLM-R's own tokenizer does.
-A text that is not empty but that the map deletes entirely gets e5.c's "▁".
+Two differences are left. e5.c reads the empty text as "▁" (<s> ▁ </s>); `tokenizers` runs
+no normalizer on an empty string and gives <s> </s>, as XLM-R's own tokenizer does (a text
+that is not empty but that the map deletes entirely gets e5.c's "▁"). And e5.c, reading a
+C string, stops at a NUL character; the tokenizer reads the whole text.
 """
 
 import unicodedata
@@ -78,16 +80,20 @@ def e5_tokenizer(vocab: E5Vocabulary):
     scored[vocab.unk] = (scored[vocab.unk][0], UNK_PIECE_SCORE)
     tokenizer = Tokenizer(models.Unigram(scored, vocab.unk, False))
     breaker = _breaker(vocab)
-    tokenizer.normalizer = normalizers.Sequence([
-        normalizers.Prepend(" "),  # e5.c's leading "▁", also when the map deletes everything
-        *([normalizers.Replace(Regex(r"\Y"), breaker)] if breaker else []),
-        normalizers.Precompiled(precompiled_charsmap(vocab.normalization)),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True),
-        pre_tokenizers.Split(Regex(_uncovered_pattern(_covered(vocab))), behavior="isolated"),
-    ])
+    tokenizer.normalizer = normalizers.Sequence(
+        [
+            normalizers.Prepend(" "),  # e5.c's leading "▁", also when the map deletes everything
+            *([normalizers.Replace(Regex(r"\Y"), breaker)] if breaker else []),
+            normalizers.Precompiled(precompiled_charsmap(vocab.normalization)),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True),
+            pre_tokenizers.Split(Regex(_uncovered_pattern(_covered(vocab))), behavior="isolated"),
+        ]
+    )
     tokenizer.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
     bos, eos = vocab.pieces[vocab.bos], vocab.pieces[vocab.eos]
     tokenizer.post_processor = processors.RobertaProcessing((eos, vocab.eos), (bos, vocab.bos))

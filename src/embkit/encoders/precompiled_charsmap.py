@@ -89,7 +89,7 @@ class _Layout:
     def array(self) -> np.ndarray:
         """The units up to the last used slot's block (every child block lies inside)."""
         last = int(np.flatnonzero(self.used)[-1])
-        return self.units[:(last | 0xFF) + 1]
+        return self.units[: (last | 0xFF) + 1]
 
 
 def precompiled_charsmap(mapping: dict[int, str]) -> bytes:
