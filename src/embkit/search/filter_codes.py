@@ -7,8 +7,8 @@ again (the same read-only row array, from the store's filter cache, in the same 
 state), the rows' vectors are kept as int8 codes, one scale per dimension (3.8 MB,
 contiguous): a compiled pass scores them all against the query's int16 weights (integer
 sums, exact), and each row's error is bounded (`encode`'s slack: the rounding residual by
-Cauchy-Schwarz, plus float32 rounding of the exact pass's sum; `_weights`' error times
-the row's sum of |codes|), so a row whose upper bound is below the k-th best lower bound
+Cauchy-Schwarz, plus float32 rounding of the exact pass's sum; the int16 weights' error
+times the row's sum of |codes|: int8_scores._weights), so a row whose upper bound is below the k-th best lower bound
 cannot be in the top k. The rest (~20 rows of 10,000 on a 384-d text model) are scored
 exactly from the index's float32 vectors, so ids and scores are those of brute force.
 
@@ -92,35 +92,14 @@ def top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, scores) of the best `k` of the coded rows for one query (1, dim), best
     first, ties by row id: exactly what scoring every row's float32 vector gives."""
-    from .int8_scores import candidates, int_scores
+    from .int8_scores import candidate_rows
 
-    q = np.asarray(query[0])
     k = min(k, len(codes.rowids))
     if k == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    radius = float(np.linalg.norm(q.astype(np.float64)))
-    weights, unit, unit_error = _weights(q, codes.scale, codes.codes.shape[1])
-    if not (np.isfinite(radius) and np.isfinite(unit_error)):  # no bound holds: score every row
-        positions, scores = top_k_of_rows(query, matrix, codes.labels, k, metric)
-        return codes.rowids[positions[0]], scores[0]
-    sums = int_scores(codes.codes, weights)
-    rows = candidates(sums, unit, codes.slack, radius, codes.l1, unit_error, k)  # ascending: row id order, for ties
+    q = np.asarray(query[0], np.float64)
+    rows = candidate_rows(codes.codes, q, codes.scale, codes.slack, codes.l1, k)  # ascending: row id order, for ties
+    if rows is None:  # a query with no finite bound: score every row
+        rows = np.arange(len(codes.rowids))
     positions, scores = top_k_of_rows(query, matrix, codes.labels[rows], k, metric)
     return codes.rowids[rows[positions[0]]], scores[0]
-
-
-def _weights(q: np.ndarray, scale: np.ndarray, width: int) -> tuple[np.ndarray, float, float]:
-    """The query as int16 weights u with a unit: each q_j * scale_j (exact in float64) is
-    u_j * unit within unit_error, so a row's score from its codes is within
-    l1 * unit_error of sum(codes * u) * unit. |u| is capped so that no sum leaves int32."""
-    exact = np.zeros(width)
-    exact[: len(scale)] = q.astype(np.float64) * scale.astype(np.float64)
-    top = min(32767, (2**31 - 1) // (127 * width))
-    peak = float(np.abs(exact).max())
-    if peak == 0 or not np.isfinite(peak):  # a zero query scores 0 exactly; a non-finite one: no bound
-        return np.zeros(width, np.int16), 0.0, (0.0 if peak == 0 else np.inf)
-    unit = peak / top
-    weights = np.clip(np.rint(exact / unit), -top, top)
-    # float64 roundings of unit * u and of the difference: 2**-52 of peak, and of the error
-    unit_error = float(np.abs(exact - weights * unit).max()) * (1 + 2.0**-50) + peak * 2.0**-50
-    return weights.astype(np.int16), unit, unit_error

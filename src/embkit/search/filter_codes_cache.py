@@ -105,10 +105,12 @@ def load_kernel(wait: float | None = 0) -> bool:
 def _load() -> None:
     try:
         from .filter_codes import LANES, ROWS
-        from .int8_scores import candidates, int_scores
+        from .int8_scores import candidate_rows
 
-        sums = int_scores(np.zeros((ROWS, LANES), np.int8), np.zeros(LANES, np.int16))  # the types of every later call
-        candidates(sums, 1.0, np.zeros(1), 1.0, np.zeros(1), 0.0, 1)
+        n = 65  # the types of every later call, a small k (1) and a big one (65)
+        codes, slack = np.zeros((-(-n // ROWS) * ROWS, LANES), np.int8), np.zeros(n)
+        for k in (1, n):
+            candidate_rows(codes, np.zeros(LANES), np.ones(LANES, np.float32), slack, slack, k)
     except Exception:  # noqa: BLE001 - no numba (or it fails): filters are scored directly, as before
         return
     _kernel_loaded.set()

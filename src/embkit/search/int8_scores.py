@@ -21,11 +21,93 @@ from numba.extending import intrinsic
 from .filter_codes import LANES, ROWS
 
 
+def candidate_rows(
+    codes: np.ndarray, query: np.ndarray, scale: np.ndarray, slack: np.ndarray, l1: np.ndarray, k: int
+) -> np.ndarray | None:
+    """Positions (ascending) of the coded rows that can be in the top k (0 < k <= len(slack))
+    for `query` (dim,) float64, or None when the query leaves no finite bound. One compiled
+    call for a small k (weights, sums and the k best lower bounds kept sorted), numpy's
+    partition for a big one."""
+    if k <= 64:
+        rows = _first_pass(codes, query, scale, slack, l1, k)
+        return rows if len(rows) == 0 or rows[0] >= 0 else None
+    weights, unit, unit_error, radius = _weights(query, scale, codes.shape[1])
+    if not (np.isfinite(radius) and np.isfinite(unit_error)):
+        return None
+    n = len(slack)
+    approx = _kernel(codes, weights)[:n] * unit
+    bound = (slack * radius + l1 * unit_error) * WIDEN
+    kth = np.partition(approx - bound, n - k)[n - k]
+    return np.flatnonzero(approx + bound >= kth)
+
+
 def int_scores(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(rows,) int32: row i's sum over j of codes[i, j] * weights[j], exactly. codes:
     (rows, dim) int8, C-ordered, rows a multiple of ROWS, dim of LANES; weights: (dim,)
     int16 small enough that no sum leaves int32 (127 * dim * max |weight| < 2**31)."""
     return _kernel(codes, weights)
+
+
+# Row i's score from its codes is sums[i] * unit, within slack[i] * radius + l1[i] * unit_error
+# of its float32 score; the bound is widened by WIDEN for the float64 roundings of that
+# arithmetic (six, each below 2**-53 of |score| + bound, and the bound is at least 2**-22 of
+# |score|: the float32 rounding term of filter_codes' slack).
+WIDEN = 1 + 2.0**-24
+
+
+@numba.njit(cache=True, nogil=True)
+def _weights(query, scale, width):
+    """The query as int16 weights u with a unit: each query_j * scale_j is u_j * unit within
+    unit_error (float64 roundings of the product, of unit * u and of the difference: each
+    below 2**-52 of the peak or of the error, added), so a row's score from its codes is
+    within l1 * unit_error of sum(codes * u) * unit. |u| is capped so that no sum leaves
+    int32. Also the query's norm (radius)."""
+    top = min(32767, (2**31 - 1) // (127 * width))
+    exact = np.zeros(width)
+    peak = 0.0
+    radius = 0.0
+    for j in range(scale.shape[0]):
+        exact[j] = query[j] * np.float64(scale[j])
+        peak = max(peak, abs(exact[j]))
+        radius += query[j] * query[j]
+    weights = np.zeros(width, np.int16)
+    if not np.isfinite(radius):  # an infinite or NaN component: no bound
+        return weights, 0.0, np.inf, radius
+    if peak == 0:  # a zero query (or zero scales): every score is 0 exactly
+        return weights, 0.0, 0.0, np.sqrt(radius)
+    unit = peak / top
+    error = 0.0
+    for j in range(width):
+        u = min(max(np.rint(exact[j] / unit), -top), top)
+        weights[j] = np.int16(u)
+        error = max(error, abs(exact[j] - u * unit))
+    return weights, unit, error * (1 + 2.0**-50) + peak * 2.0**-50, np.sqrt(radius)
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_pass(codes, query, scale, slack, l1, k):
+    """candidate_rows for a small k; [-1] for a query with no finite bound."""
+    weights, unit, unit_error, radius = _weights(query, scale, codes.shape[1])
+    if not (np.isfinite(radius) and np.isfinite(unit_error)):
+        return np.full(1, -1, np.int64)
+    sums = _kernel(codes, weights)
+    n = slack.shape[0]
+    best = np.full(k, -np.inf)  # the k largest lower bounds so far, ascending
+    for i in range(n):
+        low = sums[i] * unit - (slack[i] * radius + l1[i] * unit_error) * WIDEN
+        if low > best[0]:
+            j = 1
+            while j < k and best[j] < low:
+                best[j - 1] = best[j]
+                j += 1
+            best[j - 1] = low
+    out = np.empty(n, np.int64)
+    count = 0
+    for i in range(n):
+        if sums[i] * unit + (slack[i] * radius + l1[i] * unit_error) * WIDEN >= best[0]:
+            out[count] = i
+            count += 1
+    return out[:count]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -69,44 +151,3 @@ def _dot_rows(typingctx, codes, weights, first):
         )
 
     return sig, codegen
-
-
-def candidates(
-    sums: np.ndarray, unit: float, slack: np.ndarray, radius: float, l1: np.ndarray, unit_error: float, k: int
-) -> np.ndarray:
-    """Positions (ascending) of the rows whose upper bound reaches the k-th largest lower
-    bound (0 < k <= len(slack)): the rows that can be in the top k. Row i's approximate
-    score is sums[i] * unit, within slack[i] * radius + l1[i] * unit_error of the truth;
-    the bound is widened by 2**-24 for the float64 roundings of this arithmetic (six, each
-    below 2**-53 of |score| + bound, and the bound is at least 2**-22 of |score|: the
-    float32 rounding term of filter_codes' slack). One compiled pass for a small k (the k best lower bounds kept
-    sorted), numpy's partition for a big one."""
-    n = len(slack)
-    if k > 64:
-        approx = sums[:n] * unit
-        bound = (slack * radius + l1 * unit_error) * (1 + 2.0**-24)
-        low = approx - bound
-        kth = np.partition(low, n - k)[n - k]
-        return np.flatnonzero(approx + bound >= kth)
-    return _candidates(sums, unit, slack, radius, l1, unit_error, k)
-
-
-@numba.njit(cache=True, nogil=True)
-def _candidates(sums, unit, slack, radius, l1, unit_error, k):
-    n = slack.shape[0]
-    best = np.full(k, -np.inf)  # the k largest lower bounds so far, ascending
-    for i in range(n):
-        low = sums[i] * unit - (slack[i] * radius + l1[i] * unit_error) * (1 + 2.0**-24)
-        if low > best[0]:
-            j = 1
-            while j < k and best[j] < low:
-                best[j - 1] = best[j]
-                j += 1
-            best[j - 1] = low
-    out = np.empty(n, np.int64)
-    count = 0
-    for i in range(n):
-        if sums[i] * unit + (slack[i] * radius + l1[i] * unit_error) * (1 + 2.0**-24) >= best[0]:
-            out[count] = i
-            count += 1
-    return out[:count]
