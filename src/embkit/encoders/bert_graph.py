@@ -147,7 +147,10 @@ def _attention_by_padding(g: _Graph, qkv: list[str], unpadded: str, mask_bias: s
 
 
 def check_config(model_dir: Path, config: dict) -> None:
-    """Refuse, naming the field, a checkpoint whose forward pass this graph does not compute."""
+    """Refuse, naming the field, a checkpoint whose forward pass this graph does not compute
+    (or whose config.json lacks what the graph is built from)."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{model_dir}: config.json must hold a JSON object")
     if config.get("model_type") not in MODEL_TYPES:
         raise ValueError(f"{model_dir}: model_type {config.get('model_type')!r} is not supported "
                          f"(supported: {', '.join(MODEL_TYPES)})")
@@ -156,6 +159,20 @@ def check_config(model_dir: Path, config: dict) -> None:
     if config.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError(f"{model_dir}: position_embedding_type {config['position_embedding_type']!r} "
                          "is not supported (only 'absolute')")
+    for key in ("hidden_size", "num_attention_heads", "num_hidden_layers"):
+        if not _whole(config.get(key), 1):
+            raise ValueError(f"{model_dir}: config.json {key} must be a whole number of at least 1, "
+                             f"got {config.get(key)!r}")
+    if config["hidden_size"] % config["num_attention_heads"]:
+        raise ValueError(f"{model_dir}: config.json hidden_size {config['hidden_size']} is not a multiple of "
+                         f"num_attention_heads {config['num_attention_heads']}")
+    if config["model_type"] != "bert" and not _whole(config.get("pad_token_id", 1), 0):
+        raise ValueError(f"{model_dir}: config.json pad_token_id must be a whole number of at least 0 "
+                         f"(RoBERTa numbers positions from it), got {config['pad_token_id']!r}")
+
+
+def _whole(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def position_pad(config: dict) -> int | None:

@@ -18,9 +18,10 @@ def is_model2vec_folder(path: Path) -> bool:
     if not config.is_file():
         return False
     try:
-        return json.loads(config.read_text()).get("model_type") == "model2vec"
+        settings = json.loads(config.read_text())
     except ValueError:
         return False
+    return isinstance(settings, dict) and settings.get("model_type") == "model2vec"
 
 
 class Model2VecEncoder:

@@ -60,8 +60,9 @@ def folder_max_tokens(folder: Path) -> int:
     config = _json(folder / "config.json")
     positions = config.get("max_position_embeddings")
     if isinstance(positions, int) and positions > 0:
-        if config.get("model_type") in ("roberta", "xlm-roberta"):
-            positions -= int(config.get("pad_token_id", 1)) + 1
+        pad = config.get("pad_token_id", 1)  # one the graph builder refuses is named there (check_config)
+        if config.get("model_type") in ("roberta", "xlm-roberta") and isinstance(pad, int):
+            positions -= pad + 1
         stated = min(stated, positions)
     return stated
 
