@@ -96,3 +96,20 @@ def test_bad_or_truncated_files_are_refused_with_one_line(tmp_path):
         E5File(tmp_path / "magic.bin")
     with pytest.raises(EmbkitError, match="has no tensor 'l0.q.w'"):
         E5File(tmp_path / "m.bin").tensor("l0.q.w")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda raw: raw.replace("\u2581h\u00e9".encode(), b"\xff\xfe\xfdh\xc3\xa9"),  # a piece that is not UTF-8
+    lambda raw: raw.replace(struct.pack("<IB2I", 0xFB01, 2, 102, 105), struct.pack("<IB2I", 0xFB01, 2, 0x110000, 105)),
+    lambda raw: raw.replace(struct.pack("<7i", 32, 1, 2, 64, 5, 8, 2), struct.pack("<7i", 32, 1, 0, 64, 5, 8, 2)),
+    lambda raw: raw.replace(struct.pack("<IBI", 9, 1, 32), struct.pack("<IBI", 9, 9, 32)),  # runs past its table
+], ids=["piece-utf8", "codepoint", "zero-heads", "normalization-entry"])
+def test_a_corrupt_file_of_the_right_length_is_refused_with_one_line(tmp_path, damage):
+    """Found in review of issue 24: these were a UnicodeDecodeError, ValueError,
+    ZeroDivisionError or struct.error traceback."""
+    raw = _tiny_file(tmp_path / "m.bin", np.zeros((5, 32), dtype=int), np.ones(5))
+    bad = damage(raw)
+    assert len(bad) == len(raw) and bad != raw
+    (tmp_path / "bad.bin").write_bytes(bad)
+    with pytest.raises(EmbkitError, match=r"bad.bin: (corrupt e5 model file|unsupported e5 layout)"):
+        E5File(tmp_path / "bad.bin")

@@ -182,9 +182,14 @@ class E5File:
         except (OSError, ValueError) as exc:
             raise EmbkitError(f"{self.path}: cannot read e5 model file ({exc})") from None
         cur = _Cursor(self._data, self.path)
-        self.header = _header(cur)
-        self.vocabulary = _vocabulary(cur)
-        self.tensors = _directory(cur, self.header, len(self._data))
+        try:
+            self.header = _header(cur)
+            self.vocabulary = _vocabulary(cur)
+            self.tensors = _directory(cur, self.header, len(self._data))
+        except EmbkitError:
+            raise
+        except (ValueError, struct.error, ZeroDivisionError) as exc:  # bad UTF-8, codepoint, table, 0 heads
+            raise EmbkitError(f"{self.path}: corrupt e5 model file ({exc})") from None
 
     def tensor(self, name: str) -> np.ndarray:
         """A read-only view of one tensor: float32 of its shape, or for "q4_0" a structured
