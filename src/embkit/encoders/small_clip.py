@@ -34,12 +34,13 @@ def read_config(folder: Path) -> dict:
         raise EmbkitError(f"model: {folder / CONFIG} is not a readable embkit-clip config ({e})") from None
 
 
-def image_tower(config: dict):
+def image_tower(config: dict, channels: int = 3):
     """The CNN: three conv blocks (conv, batch norm, ReLU; pooled), global average
-    pooling and a linear map into the shared space. Built fresh from the config."""
+    pooling and a linear map into the shared space. Built fresh from the config.
+    `channels` in: 3 for RGB, 1 for a log-mel spectrogram (small_clap.py)."""
     import torch.nn as nn
 
-    widths, layers, channels = config["widths"], [], 3
+    widths, layers = config["widths"], []
     for i, width in enumerate(widths):
         layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
         layers.append(nn.MaxPool2d(2) if i < len(widths) - 1 else nn.AdaptiveAvgPool2d(1))
@@ -63,18 +64,23 @@ class SmallClipTextEncoder:
 
     modality = "text"
     normalized = True
+    other_suffix = IMAGE_SUFFIX  # the paired tower's (small_clap.py's text tower pairs with #audio)
 
     def __init__(self, folder: Path, base: Encoder, name: str | None = None):
         """`base` is the loaded text model the folder's config names (`text_model`)."""
         from .safetensors_reader import read_safetensors
 
-        config = read_config(folder)
+        config = self.read_config(folder)
         self._base, self.threads = base, base.threads
         weights = read_safetensors(folder / TEXT_WEIGHTS)  # no torch, no safetensors package
         self._weight, self._bias = weights["weight"].T.copy(), weights["bias"]
         self.name = name or str(folder.resolve())
         self.dim, self.max_tokens = int(config["dim"]), self._base.max_tokens
-        self.paired = self.name + IMAGE_SUFFIX
+        self.paired = self.name + self.other_suffix
+
+    @staticmethod
+    def read_config(folder: Path) -> dict:
+        return read_config(folder)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         base = self._base.encode(list(texts), batch_size=batch_size, progress=progress)

@@ -1,6 +1,6 @@
-"""The trainable parts of `embkit train clip` and one optimizer step: the CNN image
-tower, the projection over frozen text vectors, the learned temperature, AdamW with
-cosine decay, and their checkpoint."""
+"""The trainable parts of `embkit train clip` and `embkit train clap` and one optimizer
+step: the CNN tower (images or log-mel spectrograms), the projection over frozen text
+vectors, the learned temperature, AdamW with cosine decay, and their checkpoint."""
 
 import math
 
@@ -10,17 +10,16 @@ from ..encoders.base import l2_normalize
 
 
 class DualEncoder:
-    """Image tower + text projection + logit scale, trained together."""
+    """Media tower + text projection + logit scale, trained together. `make_tower()`
+    builds the media tower (seeded here, so the random init is the seed's)."""
 
-    def __init__(self, config: dict, text_dim: int, lr: float, total_steps: int, seed: int):
+    def __init__(self, make_tower, dim: int, text_dim: int, lr: float, total_steps: int, seed: int):
         import torch
-
-        from ..encoders.small_clip import image_tower
 
         self.torch = torch
         torch.manual_seed(seed)
-        self.tower = image_tower(config)
-        self.projection = torch.nn.Linear(text_dim, config["dim"])
+        self.tower = make_tower()
+        self.projection = torch.nn.Linear(text_dim, dim)
         self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # CLIP's initial temperature
         params = [*self.tower.parameters(), *self.projection.parameters(), self.logit_scale]
         self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
@@ -28,10 +27,10 @@ class DualEncoder:
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total_steps, 1))))
 
-    def step(self, pixels, text_vectors, caption_ids) -> float:
+    def step(self, inputs, text_vectors, caption_ids) -> float:
         """One optimizer step on a batch; returns the loss."""
         self.tower.train()
-        loss = info_nce(self.tower(pixels), self.projection(text_vectors), caption_ids, self.logit_scale)
+        loss = info_nce(self.tower(inputs), self.projection(text_vectors), caption_ids, self.logit_scale)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -44,10 +43,10 @@ class DualEncoder:
         with self.torch.no_grad():
             return l2_normalize(self.projection(text_vectors).numpy())
 
-    def embed_images(self, pixels) -> np.ndarray:
+    def embed_media(self, inputs) -> np.ndarray:
         self.tower.eval()
         with self.torch.no_grad():
-            return l2_normalize(self.tower(pixels).numpy())
+            return l2_normalize(self.tower(inputs).numpy())
 
     @property
     def temperature(self) -> float:
@@ -65,27 +64,27 @@ class DualEncoder:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.schedule.load_state_dict(saved["schedule"])
 
-    def save(self, folder, config: dict) -> None:
-        """The model folder the encoders read (encoders/small_clip.py)."""
+    def save(self, folder, config: dict, files: tuple[str, str, str]) -> None:
+        """The model folder the encoders read (encoders/small_clip.py, small_clap.py):
+        `files` names its config, tower weights and text projection."""
         import json
 
         from safetensors.torch import save_file
 
-        from ..encoders.small_clip import CONFIG, IMAGE_WEIGHTS, TEXT_WEIGHTS
-
+        config_file, tower_weights, text_weights = files
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG).write_text(json.dumps(config, indent=1))
-        save_file({k: v.contiguous() for k, v in self.tower.state_dict().items()}, str(folder / IMAGE_WEIGHTS))
+        (folder / config_file).write_text(json.dumps(config, indent=1))
+        save_file({k: v.contiguous() for k, v in self.tower.state_dict().items()}, str(folder / tower_weights))
         save_file({"weight": self.projection.weight.detach().contiguous(),
-                   "bias": self.projection.bias.detach().contiguous()}, str(folder / TEXT_WEIGHTS))
+                   "bias": self.projection.bias.detach().contiguous()}, str(folder / text_weights))
 
 
-def info_nce(image_vectors, text_vectors, caption_ids, logit_scale):
+def info_nce(media_vectors, text_vectors, caption_ids, logit_scale):
     """Symmetric InfoNCE; equal captions in the batch share the target mass."""
     import torch
     import torch.nn.functional as F
 
-    images = F.normalize(image_vectors, dim=1)
+    images = F.normalize(media_vectors, dim=1)
     texts = F.normalize(text_vectors, dim=1)
     logits = logit_scale.exp() * images @ texts.T
     same = (caption_ids[:, None] == caption_ids[None, :]).float()
