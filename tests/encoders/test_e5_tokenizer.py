@@ -136,3 +136,14 @@ def test_the_charsmap_maps_exactly_the_codepoints_of_the_map(vocab):
         chr(cp) for cp in range(0x20, 0x30000, 7) if cp not in vocab.normalization and not 0xD800 <= cp < 0xE000
     ]
     assert all(full.normalize_str(c) == c for c in untouched)
+
+
+def test_equal_scoring_segmentations_differ_from_e5c_only_in_order(tokenizer, e5c):
+    """Runs of one character segment into pieces of equal total score in several orders:
+    e5.c's float32 sums pick one, Unigram's lattice another (the module's third
+    difference, found in review). The same pieces, so the same score, in another order."""
+    texts = [c * n for c in "аax0!*~=" for n in range(1, 40)]
+    differences = _differences(tokenizer, e5c, texts)
+    assert len(differences) == 60
+    assert all(sorted(ours) == sorted(theirs) for _, ours, theirs in differences)
+    assert tokenizer.encode("аааааааа").tokens == ["<s>", "\u2581а", "а", "аа", "аа", "аа", "</s>"]
