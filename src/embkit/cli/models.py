@@ -93,16 +93,18 @@ def models(as_json: bool = JsonOpt) -> None:
              "paired": e.paired, "description": e.description, **entry_facts(e)} for e in CATALOG.values()]
     for name, r in registered().items():
         two_tower = bool(r.get("paired"))
-        rows.append({"name": name, "dim": r["dim"], "backend": "clip" if two_tower else "onnx", "licence": "-",
-                     "installed": True, "package": None, "install": None, "modality": "text",
+        other = "audio" if two_tower and r["paired"].endswith("#audio") else "image"  # NAME#audio or NAME#image
+        rows.append({"name": name, "dim": r["dim"], "licence": "-", "installed": True, "package": None,
+                     "backend": ("clap" if other == "audio" else "clip") if two_tower else "onnx",
+                     "install": None, "modality": "text",
                      "paired": r.get("paired"), "matryoshka": r["matryoshka"], "path": r["path"],
                      "description": f"trained: {r['path']}"
                      + (f" (Matryoshka {r['matryoshka']})" if r["matryoshka"] else "")
-                     + (f" (text tower; images: {r['paired']})" if two_tower else ""),
+                     + (f" (text tower; {other}: {r['paired']})" if two_tower else ""),
                      **folder_facts(Path(r["path"]))})
         if two_tower:
-            rows.append({**rows[-1], "name": r["paired"], "modality": "image", "paired": name,
-                         "description": f"trained: {r['path']} (image tower; texts: {name})"})
+            rows.append({**rows[-1], "name": r["paired"], "modality": other, "paired": name,
+                         "description": f"trained: {r['path']} ({other} tower; texts: {name})"})
     if as_json:
         _print_json({"models": rows})
         return

@@ -156,25 +156,37 @@ def _folder_graph(path: Path) -> tuple[Path, int]:
 
 def _two_tower(name: str, threads: int | None) -> Encoder | None:
     """A two-tower (CLIP-style) model's text tower (`FOLDER` or a registered `NAME`) or
-    its image tower (`FOLDER#image`, `NAME#image`): a Hugging Face CLIP folder or one
-    from `embkit train clip`. Kept per name while the folder's config is unchanged."""
+    its image or audio tower (`FOLDER#image`, `NAME#audio`): a Hugging Face CLIP or CLAP
+    folder, or one from `embkit train clip` or `embkit train clap`. Kept per name while the folder's
+    config is unchanged."""
+    from .clap import ClapAudioEncoder, ClapTextEncoder, is_clap_folder
     from .clip import IMAGE_SUFFIX, ClipImageEncoder, ClipTextEncoder, is_clip_folder
+    from .small_clap import AUDIO_SUFFIX, SmallClapAudioEncoder, is_small_clap_folder
     from .small_clip import CONFIG, SmallClipImageEncoder, is_small_clip_folder
 
-    image = name.endswith(IMAGE_SUFFIX)
-    base = name[: -len(IMAGE_SUFFIX)] if image else name
+    suffix = next((s for s in (IMAGE_SUFFIX, AUDIO_SUFFIX) if name.endswith(s)), "")
+    image, audio = suffix == IMAGE_SUFFIX, suffix == AUDIO_SUFFIX
+    base = name[: len(name) - len(suffix)]
     path, label = Path(base).expanduser(), None
     if not path.exists():
         trained = resolve(base)
         if trained is None:
             return None
         path, label = Path(trained["path"]), base
-    if is_clip_folder(path):
+    if is_clip_folder(path) and not audio:
         config = path / "config.json"
         make = ClipImageEncoder if image else ClipTextEncoder
-    elif is_small_clip_folder(path):
+    elif is_clap_folder(path) and not image:
+        config = path / "config.json"
+        make = ClapAudioEncoder if audio else ClapTextEncoder
+    elif is_small_clip_folder(path) and not audio:
         config = path / CONFIG
         make = SmallClipImageEncoder if image else _small_clip_text
+    elif is_small_clap_folder(path) and not image:
+        from .small_clap import CONFIG as CLAP_CONFIG
+
+        config = path / CLAP_CONFIG
+        make = SmallClapAudioEncoder if audio else _small_clip_text
     else:
         return None
     key = (name, str(path.resolve()), config.stat().st_mtime_ns, threads)
@@ -184,11 +196,13 @@ def _two_tower(name: str, threads: int | None) -> Encoder | None:
 
 
 def _small_clip_text(folder: Path, label: str | None, threads: int | None) -> Encoder:
-    """The text tower of `embkit train clip`'s model over its frozen text model, loaded
-    here so that small_clip.py needs no loader."""
-    from .small_clip import SmallClipTextEncoder, read_config
+    """The text tower of `embkit train clip`'s or `embkit train clap`'s model over its
+    frozen text model, loaded here so that small_clip.py and small_clap.py need no loader."""
+    from .small_clap import SmallClapTextEncoder, is_small_clap_folder
+    from .small_clip import SmallClipTextEncoder
 
-    return SmallClipTextEncoder(folder, load_encoder(read_config(folder)["text_model"], threads), label)
+    make = SmallClapTextEncoder if is_small_clap_folder(folder) else SmallClipTextEncoder
+    return make(folder, load_encoder(make.read_config(folder)["text_model"], threads), label)
 
 
 def _onnx_dim(onnx_path: Path) -> int:
