@@ -18,9 +18,10 @@ from typing import Callable
 
 from ..encoders import load_encoder
 from ..encoders.base import Progress, l2_normalize
-from ..encoders.prompts import encode_as
+from ..encoders.prompts import declared_prompt, encode_as
 from ..errors import EmbkitError
 from ..index import in_database, index_manager
+from ..ingest.space_prompts import check_document_prompt, forget_prompt, record_prompt, space_prompt
 from ..store.reembed_steps import refuse_textless
 from ..store.space_names import space_state
 
@@ -41,6 +42,10 @@ def reembed(col, model: str, space_of: Callable, space: str | None = None, drop_
     state = space_state(store)
     alias = next((name for name, target in state["space_aliases"].items() if target == source), source)
     target, resumed = _target(store, old, state, alias, model, space_of)
+    if resumed:  # its vectors so far were embedded with the prompt it recorded
+        check_document_prompt(store, target)
+    else:
+        record_prompt(store, target.name, declared_prompt(target.model, "document"))
     encoder = load_encoder(target.model)
     if getattr(encoder, "modality", "text") != "text":
         raise EmbkitError(f"model: {model!r} embeds {encoder.modality}; reembed embeds the stored texts again")
@@ -77,13 +82,20 @@ def _target(store, old, state: dict, alias: str, model: str, space_of: Callable)
     taken = {*store.spaces(), *state["space_aliases"], *state["superseded"]}
     name = next(f"{alias}_v{n}" for n in range(2, 10_000) if f"{alias}_v{n}" not in taken)
     space = space_of(name, old.space.metric)
-    if space.model == old.space.model:
+    if space.model == old.space.model and not _prompt_changed(store, old.space):
         raise EmbkitError(f"model: space {alias!r} holds vectors from {model!r} already")
     _remove_index_files(store, name)  # left by an earlier space of that name, if any
     store.start_reembed(old.space.name, space)
     if in_database(store):  # pgvector: its index, kept current by PostgreSQL as rows arrive
         index_manager(store, space, store.path / "index" / space.name).build("auto")
     return space, False
+
+
+def _prompt_changed(store, space) -> bool:
+    """Whether `space`'s model now declares another document prompt than its vectors
+    were embedded with: then re-embedding with the same model is what brings them together."""
+    current = declared_prompt(space.model, "document")
+    return space_prompt(store, space.name, current) != current
 
 
 def _passes(store, source: str, target: str, embed: Callable, batch_size: int, progress: Progress | None) -> int:
@@ -105,6 +117,7 @@ def _passes(store, source: str, target: str, embed: Callable, batch_size: int, p
 
 def _drop(store, name: str) -> None:
     store.drop_space(name)
+    forget_prompt(store, name)  # a later space of that name starts afresh
     _remove_index_files(store, name)
 
 

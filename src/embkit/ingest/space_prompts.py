@@ -1,0 +1,63 @@
+"""The document prompt a space's vectors were made with, remembered in the collection.
+
+A stored vector is the model's vector of prompt + text, so a space is only one space
+while every document in it was embedded with the same document prompt. A model folder's
+prompts can change under a collection (a user edits config_sentence_transformers.json,
+or a newer embkit's catalog names another prompt): new documents would then land beside
+the old ones in another space, and search would silently rank them apart. So each space
+records its document prompt at its first write (or at a reembed), and a write whose
+model now declares another one is refused, naming both, until the space is re-embedded.
+A space that holds vectors but no record was written before prompts existed: "" (none).
+Queries are not checked: a query prompt changes no stored vector."""
+
+import json
+
+from ..encoders.prompts import declared_prompt
+from ..errors import EmbkitError
+from ..store import Space, Store
+
+_KEY = "document_prompt:"
+
+
+def recorded_prompt(store: Store, space: str) -> str | None:
+    """The document prompt recorded for `space`, or None if none is recorded."""
+    raw = store.meta(_KEY + space)
+    return None if raw is None else json.loads(raw)
+
+
+def record_prompt(store: Store, space: str, prompt: str) -> None:
+    """Remember that `space`'s vectors are embedded with the document prompt `prompt`."""
+    store.set_meta(_KEY + space, json.dumps(prompt))
+
+
+def forget_prompt(store: Store, space: str) -> None:
+    """`space` is gone: its record goes too."""
+    store.set_meta(_KEY + space, None)
+
+
+def space_prompt(store: Store, space: str, current: str) -> str:
+    """The document prompt `space`'s vectors were embedded with: the recorded one; for a
+    space without a record, `current` (the model's now) if it holds no vector yet, else
+    "" (its vectors were written before embkit applied prompts)."""
+    recorded = recorded_prompt(store, space)
+    if recorded is not None:
+        return recorded
+    return current if next(iter(store.vector_blobs(space, 1)), None) is None else ""
+
+
+def check_document_prompt(store: Store, space: Space) -> str:
+    """The document prompt a write into `space` embeds with (its model's, now), after
+    checking it is the one the space's vectors were embedded with (recorded on first use)."""
+    current = declared_prompt(space.model, "document")  # "" inside prompts.unprompted()
+    recorded = recorded_prompt(store, space.name)
+    if recorded is None:
+        recorded = space_prompt(store, space.name, current)
+        if not store.read_only:  # (a read-only store refuses the write itself)
+            record_prompt(store, space.name, recorded)
+    if recorded != current:
+        raise EmbkitError(
+            f"model: the document prompt of {space.model!r} is now {current!r}, but the documents of space "
+            f"{space.name!r} were embedded with {recorded!r}; restore the model's prompts, or re-embed the "
+            "space (embkit reembed) so old and new documents share one space"
+        )
+    return current
