@@ -38,12 +38,13 @@ def model_max_tokens(model: str) -> int | None:
     if model in CATALOG:
         return CATALOG[model].max_tokens
     folder = named_folder(model)
-    if (folder / "sentence_bert_config.json").is_file():
-        return folder_max_tokens(folder)
+    if (folder / "sentence_bert_config.json").is_file() or _json(folder / "config.json").get("model_type") in GRAPHED:
+        return folder_max_tokens(folder)  # as the folder loader reads it, so chunks fit what it reads
     return None
 
 
 FOLDER_DEFAULT_TOKENS = 256  # a folder that states no window: what embkit has always read
+GRAPHED = ("bert", "roberta", "xlm-roberta")  # checkpoints the folder loader runs (bert_graph.MODEL_TYPES)
 
 
 def folder_max_tokens(folder: Path) -> int:
