@@ -3,6 +3,7 @@ write request answers 503 with Retry-After and a one-line error (it was a 500 wi
 traceback in the log), nothing is written, reads go on, and the same request succeeds
 once the lock is released. A real server; the lock is held by a second process."""
 
+import os
 import subprocess
 import sys
 
@@ -54,3 +55,14 @@ def test_a_write_meeting_another_writers_lock_is_a_503_to_retry(tmp_path):
         assert live.stop() == 0
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log and " 503 " in log
+
+
+def test_serve_refuses_a_bad_busy_timeout_before_it_starts(tmp_path):
+    """Found in review: the server started and answered every request 422 naming the variable."""
+    with embkit.create(tmp_path / "busy", model=None, dim=DIM):
+        pass
+    done = subprocess.run([sys.executable, "-m", "embkit.cli", "serve", str(tmp_path / "busy"), "--no-auth",
+                           "--port", "9"], env={**os.environ, "EMBKIT_BUSY_TIMEOUT": "soon"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == "error: EMBKIT_BUSY_TIMEOUT: 'soon' is not a number of seconds from 0 to 3600\n"

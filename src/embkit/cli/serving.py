@@ -48,6 +48,7 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
     """Serve collections over HTTP (OpenAPI at /docs) with a search-and-map page at /."""
     from ..server import Collections, KeyStore, Limits  # no FastAPI: the --workers supervisor never needs it
     from ..server.workers import Settings, application
+    from ..store.sqlite_busy import busy_timeout
 
     if not folders and root is None:
         raise EmbkitError("folders: give collection folders to serve, or --root DIR")
@@ -64,6 +65,7 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
         raise EmbkitError(f"log_level: unknown {log_level!r} (allowed: {', '.join(LOG_LEVELS)})")
     if reranker is not None and not (reranker / "config.json").is_file():
         raise EmbkitError(f"reranker: {reranker} is not a model folder (no config.json)")
+    busy_timeout()  # a bad EMBKIT_BUSY_TIMEOUT refused now, not in an error on every request
     keys = None if no_auth else KeyStore(keys_file)
     if keys is not None and not any(k.revoked is None for k in keys.list()):
         typer.echo(f"note: no API keys in {keys.path} yet; create one with `embkit keys create --scope read`",
