@@ -23,6 +23,7 @@ from embkit.encoders.prompts import (
 from embkit.encoders.tokenizer_files import encoder_tokenizer
 from embkit.errors import EmbkitError
 from embkit.ingest.documents import split_documents
+from embkit.ingest.embedding_cache import EmbeddingCache, cached_encode
 from embkit.ingest.model_fingerprint import model_fingerprint
 from embkit.ingest.records import SourceDocument
 from embkit.store import Space
@@ -113,14 +114,20 @@ def test_the_embedding_cache_key_holds_the_document_prompt(folder, tmp_path):
     with unprompted():
         raw = model_fingerprint(space)
     assert model_fingerprint(space) not in (None, raw)
-    with embkit.create(tmp_path / "c", model=str(folder)) as col:
+    encoder, cache = embkit.load_encoder(str(folder)), EmbeddingCache(tmp_path)
+
+    def documents(texts):  # as the write path embeds documents, through one cache file
+        return cached_encode(cache, model_fingerprint(space), texts, lambda m, bar: encode_as(encoder, m, "document"))
+
+    prompted = documents(["a text about tea"])
+    with unprompted():  # the same text without its prompt is another vector: not served from the cache
+        raw = documents(["a text about tea"])
+    np.testing.assert_allclose(prompted[0], encoder.encode([DOCUMENT + "a text about tea"])[0], atol=1e-6)
+    np.testing.assert_allclose(raw[0], encoder.encode(["a text about tea"])[0], atol=1e-6)
+    with embkit.create(tmp_path / "c", model=str(folder)) as col:  # nor does one space take both
         col.add(["a text about tea"], ids=["a"])
-        with unprompted():  # the same text without its prompt is another vector: not served from the cache
+        with unprompted(), pytest.raises(EmbkitError, match="is now '', but the documents of space 'text' were"):
             col.add(["a text about tea"], ids=["b"])
-        vectors = dict(zip(col.table().ids, col.table().vectors))
-    encoder = embkit.load_encoder(str(folder))
-    np.testing.assert_allclose(vectors["a"], encoder.encode([DOCUMENT + "a text about tea"])[0], atol=1e-6)
-    np.testing.assert_allclose(vectors["b"], encoder.encode(["a text about tea"])[0], atol=1e-6)
 
 
 def test_unprompted_embeds_every_role_as_given(folder):
