@@ -189,13 +189,9 @@ def clip(images: Path = typer.Option(..., "--images", help="Folder of the images
          overwrite: bool = OverwriteOpt, as_json: bool = JsonOpt) -> None:
     """Train a small image–text model (CNN image tower, frozen text model + projection) with
     symmetric InfoNCE; registered as NAME (texts) and NAME#image (images)."""
-    from ..errors import EmbkitError
     from ..train.clip import train_clip
 
-    try:
-        width_list = tuple(int(w) for w in widths.split(","))
-    except ValueError:
-        raise EmbkitError(f"widths: expected comma-separated integers, got {widths!r}") from None
+    width_list = _widths(widths)
     with contextlib.ExitStack() as stack:
         bar = {}  # the bar appears once the data are read and the steps counted
 
@@ -206,16 +202,68 @@ def clip(images: Path = typer.Option(..., "--images", help="Folder of the images
                              widths=width_list, epochs=epochs, batch_size=batch_size, lr=lr, holdout=holdout,
                              prompt=prompt, seed=seed, name=name, overwrite=overwrite, steps_known=steps_known,
                              progress=lambda n: bar["advance"](n))
+    _print_two_tower(summary, output, epochs, "image", as_json)
+
+
+def _widths(widths: str) -> tuple[int, ...]:
+    from ..errors import EmbkitError
+
+    try:
+        return tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise EmbkitError(f"widths: expected comma-separated integers, got {widths!r}") from None
+
+
+def _print_two_tower(summary: dict, output: Path, epochs: int, media: str, as_json: bool) -> None:
+    """`train clip` / `train clap`'s result: where it went and the before/after table."""
     if as_json:
         _print_json(summary)
         return
     typer.echo(f"trained on {summary['train']:,} pairs for {epochs} epochs in {summary['seconds']:.0f}s "
                f"(temperature {summary['temperature']}); saved to {output}, registered as {summary['name']!r} "
-               f"(images: {summary['name']}#image)")
+               f"({media}: {summary['name']}#{media})")
     ev = summary["evaluation"]
     typer.echo(f"held out: {ev['held_out']} pairs")
-    typer.echo(f"{'':<22}{'zero-shot accuracy':>20}{'text→image recall@10':>22}")
+    typer.echo(f"{'':<22}{'zero-shot accuracy':>20}{f'text→{media} recall@10':>22}")
     for label in ("chance", "before", "after"):
         scores = ev[label]
         typer.echo(f"{label + (' (random init)' if label == 'before' else ''):<22}"
                    f"{_fmt(scores.get('zero_shot_accuracy')):>20}{_fmt(scores.get('recall@10')):>22}")
+
+
+@train_app.command("clap")
+def clap(audio: Path = typer.Option(..., "--audio", help="Folder of the audio clips the captions name."),
+         captions: Path = typer.Option(..., "--captions", help='JSON lines: {"audio": "clip.wav", "caption": "...", '
+                                       '"label": "..." (optional, for zero-shot), "split": "train" or "held_out" '
+                                       "(optional)}."),
+         output: Path = typer.Option(..., "-o", "--output", help="Folder for the model."),
+         text_model: str = typer.Option("minilm", "--text-model", help="Frozen text encoder under the projection."),
+         dim: int = typer.Option(64, "--dim", help="Dimension of the shared space."),
+         clip_seconds: float = typer.Option(1.5, "--clip-seconds", help="Clips are cut or padded to this length."),
+         n_mels: int = typer.Option(40, "--n-mels", help="Mel bands of the spectrogram."),
+         widths: str = typer.Option("16,32,64,128", "--widths", help="Channels of the CNN's conv blocks."),
+         epochs: int = typer.Option(10, "--epochs"),
+         batch_size: int = typer.Option(64, "--batch-size"),
+         lr: float = typer.Option(3e-3, "--lr"),
+         holdout: float = typer.Option(0.2, "--holdout", help="Share held out when the captions carry no split."),
+         prompt: str = typer.Option("the spoken word {}", "--prompt", help="Zero-shot prompt; {} is a label."),
+         seed: int = typer.Option(0, "--seed"),
+         name: Optional[str] = typer.Option(None, "--name", help="Registered name (default: the folder's)."),
+         threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads (default: torch's)."),
+         overwrite: bool = OverwriteOpt, as_json: bool = JsonOpt) -> None:
+    """Train a small audio–text model (CNN over log-mel spectrograms, frozen text model +
+    projection) with symmetric InfoNCE; registered as NAME (texts) and NAME#audio (audio)."""
+    from ..train.clap import train_clap
+
+    width_list = _widths(widths)
+    with contextlib.ExitStack() as stack:
+        bar = {}  # the bar appears once the clips are read and the steps counted
+
+        def steps_known(n: int) -> None:
+            bar["advance"] = stack.enter_context(_progress(n, "training steps", quiet=as_json))
+
+        summary = train_clap(output, audio, captions, text_model=text_model, dim=dim, clip_seconds=clip_seconds,
+                             n_mels=n_mels, widths=width_list, epochs=epochs, batch_size=batch_size, lr=lr,
+                             holdout=holdout, prompt=prompt, seed=seed, name=name, overwrite=overwrite,
+                             steps_known=steps_known, progress=lambda n: bar["advance"](n), threads=threads)
+    _print_two_tower(summary, output, epochs, "audio", as_json)

@@ -49,18 +49,22 @@ class _Data(NamedTuple):
 
 def train_two_tower(out: str | Path, media: str | Path, captions: str | Path, modality: Modality, config: dict, *,
                     text_model: str, epochs: int, batch_size: int, lr: float, holdout: float, prompt: str, seed: int,
-                    name: str | None, overwrite: bool, progress=None, steps_known=None, facts: dict) -> dict:
+                    name: str | None, overwrite: bool, progress=None, steps_known=None, facts: dict,
+                    threads: int | None = None) -> dict:
     """Train, save to `out`, register, and evaluate before/after on the held-out pairs.
     `steps_known(total)` hears the number of optimizer steps before training starts;
-    `facts` (the model's settings) go into the summary."""
+    `facts` (the model's settings) go into the summary; `threads` caps torch's threads
+    (on a busy machine one thread can be several times faster than two)."""
     pairs = read_captions(media, captions, modality.field)
     out = Path(out).expanduser()
     refuse_existing(out, overwrite)
     from ..encoders.registry import check_name, register
+    from ..encoders.torch import limit_torch_threads
     from .clip_trainer import DualEncoder
 
     name = name or out.name
     check_name(name)  # before training, not after
+    limit_torch_threads(threads)
     data = _prepare(pairs, modality, config, text_model, prompt, holdout, seed)
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
     model = DualEncoder(lambda: modality.tower(config), config["dim"], data.text_vectors.shape[1], lr,
