@@ -34,12 +34,13 @@ def stored(col) -> dict:
     return dict(zip(table.ids, table.vectors))
 
 
-def test_a_changed_document_prompt_refuses_the_write_and_reembed_adopts_it(model, tmp_path):
-    with embkit.create(tmp_path / "c", model=str(model)) as col:
+def test_a_changed_document_prompt_refuses_the_write_and_reembed_adopts_it(model, backend):
+    location = backend("c")
+    with embkit.create(location, model=str(model)) as col:
         col.add([DOCS["cat"]], ids=["cat"])
         assert recorded_prompt(col._store, col.space.name) == DOCUMENT
     set_prompts(model, {"query": QUERY, "passage": NEW})
-    with embkit.open(tmp_path / "c") as col:
+    with embkit.open(location) as col:
         with pytest.raises(embkit.EmbkitError) as refused:
             col.add([DOCS["tea"]], ids=["tea"])
         assert str(refused.value) == (
@@ -48,7 +49,7 @@ def test_a_changed_document_prompt_refuses_the_write_and_reembed_adopts_it(model
             "reembed) so old and new documents share one space")
         assert col.count() == 1  # nothing written
         col.reembed(str(model))  # the same model, now with its new prompt
-    with embkit.open(tmp_path / "c") as col:
+    with embkit.open(location) as col:
         col.add([DOCS["tea"]], ids=["tea"])
         encoder = embkit.load_encoder(str(model))
         expected = encoder.encode([NEW + DOCS["cat"], NEW + DOCS["tea"]])
