@@ -9,7 +9,7 @@ from ..collection import create, open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
 from ..ingest.add_files import add_files
-from ..ingest.skips import NOT_IMAGE, summary as skip_summary
+from ..ingest.skips import AUDIO, NOT_IMAGE, summary as skip_summary
 from ..maintenance.sizes import human, size_line
 from ..search import METRICS
 from ..validate import MAX_DOCUMENT_BYTES
@@ -81,12 +81,15 @@ def add(path: str = DirArg,
     summaries = {}
     if done.images:
         summaries["images"] = _image_summary(done.images, total, upsert, as_json)
+    if done.audio:
+        summaries["audio"] = _audio_summary(done.audio, total, upsert, as_json)
     if done.texts:
         summaries["texts"] = _text_summary(done.texts, total, upsert, as_json)
     for part in summaries.values():
         part["skipped"] = []
     for s in done.skipped:  # each file once, in the summary of the path it came through (or the only one)
-        own = "images" if s.kind == NOT_IMAGE or (done.images and s in done.images.skipped) else "texts"
+        own = "images" if s.kind == NOT_IMAGE or (done.images and s in done.images.skipped) else \
+            "audio" if s.kind == AUDIO or (done.audio and s in done.audio.skipped) else "texts"
         part = summaries.get(own) or next(iter(summaries.values()))
         part["skipped"].append({"file": s.path, "reason": s.reason, "kind": s.kind})
     if as_json:
@@ -106,6 +109,14 @@ def _image_summary(images, total: int, upsert: bool, as_json: bool) -> dict:
                    f"collection holds {total}")
     return {"added": len(images.ids), "images": len(images.ids), "seconds": round(images.seconds, 3),
             "count": total}
+
+
+def _audio_summary(audio, total: int, upsert: bool, as_json: bool) -> dict:
+    """Prints the audio line unless --json; returns the audio part of the JSON summary."""
+    if not as_json:
+        typer.echo(f"{'upserted' if upsert else 'added'} {len(audio.ids)} audio file(s) in {audio.seconds:.1f}s; "
+                   f"collection holds {total}")
+    return {"added": len(audio.ids), "audio": len(audio.ids), "seconds": round(audio.seconds, 3), "count": total}
 
 
 def _text_summary(texts, total: int, upsert: bool, as_json: bool) -> dict:

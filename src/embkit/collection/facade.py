@@ -2,6 +2,7 @@
 their work to the layer below (ingest/, search/, analysis/, index/, maintenance/)."""
 
 from .analysis_verbs import AnalysisVerbs
+from .audio_verbs import AudioVerbs
 from .core import CollectionCore
 from .documents import DocumentVerbs
 from .image_verbs import ImageVerbs
@@ -10,5 +11,6 @@ from .upkeep import UpkeepVerbs
 from .vectors import VectorVerbs
 
 
-class Collection(DocumentVerbs, SearchVerbs, VectorVerbs, AnalysisVerbs, UpkeepVerbs, ImageVerbs, CollectionCore):
+class Collection(DocumentVerbs, SearchVerbs, VectorVerbs, AnalysisVerbs, UpkeepVerbs, ImageVerbs, AudioVerbs,
+                 CollectionCore):
     """Documents with metadata and vectors, searchable by meaning."""

@@ -8,12 +8,17 @@ from ..store import Space
 
 DEFAULT_SPACE = "text"
 IMAGE_SPACE = "image"
+AUDIO_SPACE = "audio"
+TOWER_SPACES = {IMAGE_SPACE: "image", AUDIO_SPACE: "audio"}  # space name -> the modality it embeds
 SPACE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
-def space_of(model: str, metric: str, name: str | None = None, dim: int | None = None) -> tuple[Space, Encoder | None]:
-    """The space a model's vectors make, named `image` for an image tower and `text`
-    otherwise unless `name` says; with the encoder if it had to be loaded to know."""
+def space_of(model: str, metric: str, name: str | None = None, dim: int | None = None,
+             paired: bool = False) -> tuple[Space, Encoder | None]:
+    """The space a model's vectors make, named `image` for an image tower, `audio` for
+    an audio tower and `text` otherwise unless `name` says; with the encoder if it had
+    to be loaded to know. An `image` or `audio` space of a text model is its paired
+    tower's (`paired`: already the pair, which must fit)."""
     entry, encoder = CATALOG.get(model), None
     if entry is not None and not entry.missing():
         model_name, model_dim, normalized, modality = entry.name, entry.dim, entry.normalized, entry.modality
@@ -22,10 +27,13 @@ def space_of(model: str, metric: str, name: str | None = None, dim: int | None =
         model_name, model_dim, normalized, modality = encoder.name, encoder.dim, encoder.normalized, encoder.modality
     if dim is not None and dim != model_dim:
         raise EmbkitError(f"dim: {dim} does not match model {model_name!r} ({model_dim}-d)")
-    if name == IMAGE_SPACE and modality != "image":
-        paired = encoder.paired if encoder is not None else None
-        if paired is None:
-            raise EmbkitError(f"image_model: {model!r} embeds {modality}, not images, and has no paired image tower")
-        return space_of(paired, metric, name=name)
-    name = name or (IMAGE_SPACE if modality == "image" else DEFAULT_SPACE)
+    wanted = TOWER_SPACES.get(name)
+    if wanted is not None and modality != wanted:
+        other = encoder.paired if encoder is not None and not paired else None
+        if other is None:
+            what = "images" if wanted == "image" else wanted
+            raise EmbkitError(f"{wanted}_model: {model!r} embeds {modality}, not {what}, and has no paired "
+                              f"{wanted} tower")
+        return space_of(other, metric, name=name, paired=True)
+    name = name or next((space for space, kind in TOWER_SPACES.items() if kind == modality), DEFAULT_SPACE)
     return Space(name, model_name, model_dim, metric, normalized), encoder

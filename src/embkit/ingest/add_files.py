@@ -1,7 +1,8 @@
 """Files and folders into a collection: the one library function behind `embkit add`
 and `Collection.add_files`. Images go to the image space (made from --image-model or
 the text model's paired tower when missing), everything else through the text path;
-a folder's files the collection cannot take are skipped and reported by kind."""
+sounds to the audio space (the text model's paired audio tower when missing), one
+document per file; a folder's files the collection cannot take are skipped and reported by kind."""
 
 import time
 from contextlib import nullcontext
@@ -10,18 +11,28 @@ from typing import NamedTuple, Sequence
 
 from .. import validate
 from ..errors import EmbkitError
+from .audio_files import is_audio_path
 from .chunk import check_chunking
-from .image_files import is_image_path, split_paths, walk_files
+from .image_files import is_image_path
+from .media_paths import split_media, walk_others
 from .selection import check_patterns
-from .skips import IMAGE, NOT_IMAGE, Skipped, summary
+from .skips import AUDIO, IMAGE, NOT_IMAGE, Skipped, summary
 from .text_files import ProgressFactory, TextsAdded, add_text_files
 
 # the collection's space names (collection.py), repeated here since this layer sits below it
-TEXT_SPACE, IMAGE_SPACE = "text", "image"
+TEXT_SPACE, IMAGE_SPACE, AUDIO_SPACE = "text", "image", "audio"
 
 
 class ImagesAdded(NamedTuple):
     """Image documents written (ids are the paths), images skipped, seconds spent."""
+
+    ids: list[str]
+    skipped: list[Skipped]
+    seconds: float
+
+
+class AudioAdded(NamedTuple):
+    """Audio documents written (ids are the paths), files skipped, seconds spent."""
 
     ids: list[str]
     skipped: list[Skipped]
@@ -35,11 +46,13 @@ class FilesAdded(NamedTuple):
     texts: TextsAdded | None
     images: ImagesAdded | None
     skipped: list[Skipped]
+    audio: AudioAdded | None = None
 
     @property
     def ids(self) -> list[str]:
-        """Every record id written: text records (one per chunk), then images."""
-        return (self.texts.ids if self.texts else []) + (self.images.ids if self.images else [])
+        """Every id written: text records (one per chunk), then images, then audio documents."""
+        return ((self.texts.ids if self.texts else []) + (self.images.ids if self.images else [])
+                + (self.audio.ids if self.audio else []))
 
     @property
     def warnings(self) -> list[str]:
@@ -71,7 +84,8 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
     if chunk:
         check_chunking(chunk_tokens, overlap)
     validate.check_max_document_bytes(max_document_bytes)
-    image_paths, text_paths = split_paths(paths, include, exclude)
+    image_paths, audio_paths, text_paths = split_media(paths, include, exclude)
+    audio_tower = _audio_tower(col, paths, audio_paths)  # refuses a named sound with nowhere to go, before any write
     named = [p for p in paths if p != "-" and not Path(p).is_dir() and is_image_path(p)]
     images, skipped = None, []
     if image_paths and (named or IMAGE_SPACE in col.spaces or image_model or _paired_image_tower(col)):
@@ -79,9 +93,11 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
         skipped += images.skipped
     elif image_paths:  # found in folders, and nowhere to put them
         skipped += [Skipped(p, "an image, and the collection has no image space", IMAGE) for p in image_paths]
+    audio, audio_skipped = _add_audio(col, audio_paths, audio_tower, upsert, bars)
+    skipped += audio_skipped
     if TEXT_SPACE not in col.spaces:  # an image collection: other files have nowhere to go
         skipped += [Skipped(f, "not an image (the collection holds images only)", NOT_IMAGE)
-                    for f in walk_files(text_paths, include, exclude)]
+                    for f in walk_others(text_paths, include, exclude)]
         text_paths = []
     texts = None
     if text_paths:
@@ -90,7 +106,7 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
                                chunk_tokens=chunk_tokens, overlap=overlap, max_document_bytes=max_document_bytes,
                                bars=bars)
         skipped += texts.skipped
-    done = FilesAdded(texts, images, skipped)
+    done = FilesAdded(texts, images, skipped, audio)
     if not done.ids:
         found = f" ({summary(skipped, verbose=True)})" if skipped else ""
         raise EmbkitError(f"files: no documents found in {', '.join(paths)}{found}")
@@ -114,6 +130,43 @@ def add_image_files(col, paths: Sequence[str], *, upsert: bool = False, image_mo
     return ImagesAdded(ids, skipped, time.perf_counter() - start)
 
 
+def _audio_tower(col, paths: list[str], audio_paths: list[str]) -> str | None:
+    """The audio tower that makes a missing audio space (the text model's pair), "" when
+    the space exists, None when sounds have nowhere to go (an error if one was named)."""
+    if AUDIO_SPACE in col.spaces or not audio_paths:
+        return ""
+    tower = _paired_tower(col, "#audio")  # a CLAP text tower's pair is its audio tower
+    if tower:
+        return tower
+    named = [p for p in paths if p != "-" and not Path(p).is_dir() and is_audio_path(p)]
+    if named:
+        raise EmbkitError(f"files: {named[0]} is audio but the collection has no audio space and its "
+                          "model no audio tower; create it with `embkit init PATH --model FOLDER#audio`")
+    return None
+
+
+def _add_audio(col, audio_paths: list[str], tower: str | None, upsert: bool,
+               bars: ProgressFactory | None) -> tuple[AudioAdded | None, list[Skipped]]:
+    """Sounds into the audio space (made from `tower` when missing); with nowhere to go
+    (`tower` None), each is skipped."""
+    if not audio_paths:
+        return None, []
+    if tower is None:
+        return None, [Skipped(p, "an audio file, and the collection has no audio space", AUDIO) for p in audio_paths]
+    if tower:
+        col.add_space(AUDIO_SPACE, tower)
+    start = time.perf_counter()
+    with (bars or (lambda n, label: nullcontext()))(len(audio_paths), "embedding audio") as advance:
+        ids, skipped = col.add_audio(list(audio_paths), upsert=upsert, progress=advance)
+    return AudioAdded(ids, skipped, time.perf_counter() - start), skipped
+
+
 def _paired_image_tower(col) -> str | None:
     """The image half of the text model (a CLIP text tower), if it has one."""
-    return col.encoder.paired if col.space.model != "none" else None
+    return _paired_tower(col, "#image")
+
+
+def _paired_tower(col, suffix: str) -> str | None:
+    """The text model's other tower if its name ends with `suffix` (`#image`, `#audio`)."""
+    paired = col.encoder.paired if col.space.model != "none" else None
+    return paired if paired and paired.endswith(suffix) else None

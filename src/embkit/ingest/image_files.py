@@ -5,9 +5,7 @@ is reported and skipped, so the others still land."""
 import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple, Sequence
-
-from .folder import walk
+from typing import NamedTuple
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 THUMBNAIL_PX = 256  # the longer side
@@ -24,37 +22,6 @@ class ImageFile(NamedTuple):
 
 def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def split_paths(paths: Sequence[str], include: Sequence[str] = (),
-                exclude: Sequence[str] = ()) -> tuple[list[str], list[str]]:
-    """(image files, everything else) among files and folders as given: a folder's
-    images (those the patterns choose) come out one by one, its other files stay behind
-    under the folder's name only if it holds any."""
-    images, others = [], []
-    for arg in paths:
-        if arg != "-" and Path(arg).is_dir():
-            files = walk(arg, include, exclude)
-            found = [str(f) for f in files if is_image_path(f)]
-            images += found
-            if len(found) < len(files):
-                others.append(arg)
-        elif is_image_path(arg):
-            images.append(arg)
-        else:
-            others.append(arg)
-    return images, others
-
-
-def walk_files(paths: Sequence[str], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[str]:
-    """Files as named and the non-image files inside folders (those the patterns choose)."""
-    found = []
-    for arg in paths:
-        if arg != "-" and Path(arg).is_dir():
-            found += [str(f) for f in walk(arg, include, exclude) if not is_image_path(f)]
-        else:
-            found.append(arg)
-    return found
 
 
 class Unreadable(Exception):

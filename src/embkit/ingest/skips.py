@@ -8,7 +8,8 @@ IMAGE = "image"              # an image, and the collection has no image space t
 UNKNOWN = "unknown format"   # a suffix no reader knows
 UNREADABLE = "unreadable"    # known format, but the file does not read (corrupt pdf, not UTF-8, ...)
 NOT_IMAGE = "not an image"   # any other file, and the collection holds images only
-KINDS = (IMAGE, UNKNOWN, UNREADABLE, NOT_IMAGE)
+AUDIO = "audio"              # a sound, and the collection has no audio space to take it
+KINDS = (IMAGE, AUDIO, UNKNOWN, UNREADABLE, NOT_IMAGE)
 
 
 class Skipped(NamedTuple):
@@ -27,6 +28,8 @@ def _part(kind: str, files: list[Skipped]) -> str:
     n = len(files)
     if kind == IMAGE:
         return f"{_plural(n, 'image')} (no image space; add one with --image-model)"
+    if kind == AUDIO:
+        return f"{_plural(n, 'audio file')} (no audio space; create the collection with --model FOLDER#audio)"
     if kind == UNKNOWN:
         suffixes = sorted({Path(s.path).suffix.lower() or "(none)" for s in files})
         return f"{_plural(n, 'unknown format')} ({', '.join(suffixes)})"

@@ -11,6 +11,7 @@ from typing import Callable, ContextManager, NamedTuple, Sequence
 
 from .. import validate
 from ..errors import EmbkitError
+from .audio_files import AUDIO_SUFFIXES
 from .documents import split_documents
 from .folder import read_paths
 from .image_files import IMAGE_SUFFIXES
@@ -37,9 +38,10 @@ def add_text_files(col, files: Sequence[str], *, text_column: str = "text", id_c
                    batch_size: int = 32, chunk: bool = True, chunk_tokens: int = 256, overlap: int = 32,
                    max_document_bytes: int = validate.MAX_DOCUMENT_BYTES,
                    bars: ProgressFactory | None = None) -> TextsAdded:
-    """Read, chunk, embed and store text files (folders walked; their images left to the
-    image path). A folder's file that cannot be read is skipped; nothing readable at all fails."""
-    batches, skipped = read_paths(files, text_column, id_column, include, exclude, skip_suffixes=IMAGE_SUFFIXES)
+    """Read, chunk, embed and store text files (folders walked; their images and sounds left
+    to their own paths). A folder's file that cannot be read is skipped; nothing readable at all fails."""
+    batches, skipped = read_paths(files, text_column, id_column, include, exclude,
+                                  skip_suffixes=IMAGE_SUFFIXES + AUDIO_SUFFIXES)
     docs = read_all(batches, files, skipped, max_document_bytes)
     # --chunk-tokens above the model's window is the user's error (strict), not capped
     prepared = split_documents(col.writing_model, docs, chunk, chunk_tokens, overlap, strict=True)
