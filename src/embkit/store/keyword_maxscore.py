@@ -7,7 +7,9 @@ the others cannot reach the top k, so only the postings of the essential terms a
 walked, one document at a time, in row id order. Each such document is then looked up
 in the non-essential terms, the one that can add the most first, and dropped as soon
 as its partial score plus what the terms left (or the one block that may hold it) can
-add stays below the floor: a non-essential term's block is decoded only when a document
+add stays below the floor, taken at the document's own length (every posting carries it:
+a term can add at most idf · tf / (tf + K1 · (1 − B + B · dl / avgdl)) with its highest
+tf, far less than at its blocks' shortest length for the longer documents): a non-essential term's block is decoded only when a document
 that may still reach the top k falls in it. As the floor rises, more terms become
 non-essential. numpy's whole-array operations (keyword_topk.py) cannot do this: each
 document's next step depends on the last.
@@ -126,16 +128,18 @@ def _push(heap, size, value):
 
 
 END = np.iinfo(np.int64).max
+LENGTHS = 1024  # document lengths with their own bounds; a longer one takes this one's (looser: still above)
 
 
 # One long function, not a few short ones: numba counts the references of every array
 # passed to a call, which per document made the search 4x slower (measured).
 @njit(cache=True, nogil=True, error_model="numpy")
-def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, use_allow, slack):
+def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, use_allow, slack, max_tf):
     """(row ids, float64 exact sums) of every document that may be among the `k` best
     (all of the k best, and any tied with them), unordered. Blocks: byte offset in
     `buf`, first row id (a block holds row ids up to the next one's first), score bound;
-    term t's blocks are term_blocks[t]:term_blocks[t + 1], terms in query order."""
+    term t's blocks are term_blocks[t]:term_blocks[t + 1], terms in query order; `max_tf`:
+    each block's highest tf."""
     n_terms = len(weights)
     top = np.zeros(n_terms)  # the most each term can add
     for t in range(n_terms):
@@ -143,6 +147,12 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
             top[t] = max(top[t], bounds[b])
     order = np.argsort(top, kind="mergesort")  # least first: the non-essential ones are a prefix
     prefix = np.cumsum(top[order])  # prefix[i]: what order[:i + 1] can add together
+    most_tf = np.zeros(n_terms)
+    for t in range(n_terms):
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            most_tf[t] = max(most_tf[t], max_tf[b])
+    # at_dl[dl, i]: what order[:i + 1] can add to a document of length dl (-1: not computed yet)
+    at_dl = np.full((LENGTHS, n_terms), -1.0)
     rowids = np.empty((n_terms, MAX_POSTINGS), dtype=np.int64)
     scores = np.empty((n_terms, MAX_POSTINGS))
     tfs = np.empty((n_terms, MAX_POSTINGS))
@@ -174,11 +184,16 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
             break
         partial = 0.0
         nxt = END
+        dl = 0.0  # doc's length, from any walked posting (0: none holds it, the loosest bound)
         for i in range(essential, n_terms):  # the walked terms' postings of doc, each walk moved on
             t = order[i]
-            if cur[t] == doc:
-                term_score[t] = scores[t, pos[t]]
-                partial += term_score[t]
+            if cur[t] != doc:
+                term_score[t] = 0.0  # written either way: no second loop to clear it
+            else:
+                value = scores[t, pos[t]]
+                term_score[t] = value
+                dl = dls[t, pos[t]]
+                partial += value
                 pos[t] += 1
                 if pos[t] == size[t]:
                     block[t] += 1
@@ -192,8 +207,17 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                 cur[t] = rowids[t, pos[t]]
             nxt = min(nxt, cur[t])
         if partial + reach < floor:  # the common case: no looked-up term can lift doc to the floor
-            for i in range(essential, n_terms):
-                term_score[order[i]] = 0.0
+            continue
+        row = min(np.int64(dl), LENGTHS - 1)
+        if essential > 0 and at_dl[row, 0] < 0.0:
+            length = K1 * (1.0 - B + B * np.float64(row) / avgdl)
+            total = 0.0
+            for i in range(n_terms):
+                most = most_tf[order[i]]
+                total += weights[order[i]] * most / (most + length)
+                at_dl[row, i] = min(total, prefix[i])
+        if essential > 0 and partial + at_dl[row, essential - 1] < floor:  # not at this length either
+            term_score[:] = 0.0
             continue
         if use_allow:
             while at_allow < len(allow) and allow[at_allow] < doc:
@@ -203,8 +227,8 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                 continue
         kept = True
         for i in range(essential - 1, -1, -1):  # the looked-up terms, the one that can add most first
-            below = prefix[i - 1] if i > 0 else 0.0
-            if partial + prefix[i] < floor:
+            below = at_dl[row, i - 1] if i > 0 else 0.0
+            if partial + at_dl[row, i] < floor:
                 kept = False
                 break
             t = order[i]
@@ -215,7 +239,7 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
             block[t] = b
             if b > last or firsts[b] > doc:
                 continue  # the term's postings lie after doc, or ended before it
-            if partial + bounds[b] + below < floor:
+            if partial + min(bounds[b], at_dl[row, i] - below) + below < floor:  # min of two bounds
                 kept = False
                 break
             if decoded[t] != b:
@@ -277,9 +301,10 @@ def top_k(entries: list, times: list[int], n_docs: int, avgdl: float, k: int,
     buf = np.frombuffer(b"".join([p for e in entries for p in e.pieces]), dtype=np.uint8)
     starts = np.concatenate([e.starts[:-1] + b for e, b in zip(entries, base.tolist())])
     weights = np.array([bm25.idf(n_docs, int(e.counts.sum())) * t for e, t in zip(entries, times)])
-    bounds = bm25.term_scores(np.concatenate([e.max_tf for e in entries]), np.concatenate([e.min_dl for e in entries]),
-                              avgdl, np.repeat(weights, sizes))
+    max_tf = np.concatenate([e.max_tf for e in entries])
+    bounds = bm25.term_scores(max_tf, np.concatenate([e.min_dl for e in entries]), avgdl, np.repeat(weights, sizes))
     term_blocks = np.concatenate([[0], np.cumsum(sizes)])
     firsts = np.concatenate([e.firsts for e in entries])
     allowed = np.zeros(0, dtype=np.int64) if allow is None else allow
-    return search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allowed, allow is not None, slack)
+    return search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allowed, allow is not None, slack,
+                  max_tf.astype(np.float64))
