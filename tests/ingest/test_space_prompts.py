@@ -79,3 +79,18 @@ def test_a_space_written_before_prompts_existed_counts_as_without_one(model, tmp
         with pytest.raises(embkit.EmbkitError, match="were embedded with ''"):
             col.add([DOCS["tea"]], ids=["tea"])
         assert recorded_prompt(col._store, "text") == ""
+
+
+def test_an_encoder_loaded_before_its_prompts_changed_does_not_write_under_the_new_ones(model, tmp_path):
+    with embkit.create(tmp_path / "c", model=str(model)) as col:  # its encoder loaded, with "passage: "
+        set_prompts(model, {"query": QUERY, "passage": NEW})
+        with pytest.raises(embkit.EmbkitError) as refused:
+            col.add([DOCS["cat"]], ids=["cat"])
+        assert str(refused.value) == (
+            f"model: {str(model)!r} declares the document prompt {NEW!r}, but its loaded encoder applies "
+            f"{DOCUMENT!r} (its files changed since it was loaded); open the collection again")
+        assert col.count() == 0
+    with embkit.open(tmp_path / "c") as col:  # opened again: the new prompt, recorded and applied
+        col.add([DOCS["cat"]], ids=["cat"])
+        expected = embkit.load_encoder(str(model)).encode([NEW + DOCS["cat"]])[0]
+        assert np.abs(stored(col)["cat"] - expected).max() <= 1e-6

@@ -12,7 +12,7 @@ Queries are not checked: a query prompt changes no stored vector."""
 
 import json
 
-from ..encoders.prompts import declared_prompt
+from ..encoders.prompts import declared_prompt, prompt_for
 from ..errors import EmbkitError
 from ..store import Space, Store
 
@@ -61,3 +61,16 @@ def check_document_prompt(store: Store, space: Space) -> str:
             "space (embkit reembed) so old and new documents share one space"
         )
     return current
+
+
+def applying(encoder, prompt: str, model: str):
+    """`encoder`, after checking that it puts `prompt` (the space's document prompt, the
+    one the embedding cache is keyed on) before documents: an encoder loaded before its
+    folder's prompts changed does not, and its vectors would be stored as the new ones."""
+    applied = prompt_for(encoder, "document")
+    if applied != prompt:
+        raise EmbkitError(
+            f"model: {model!r} declares the document prompt {prompt!r}, but its loaded encoder applies {applied!r} "
+            "(its files changed since it was loaded); open the collection again"
+        )
+    return encoder

@@ -22,7 +22,7 @@ from .documents import split_documents
 from .embedding_cache import EmbeddingCache, Held, cached_encode
 from .model_fingerprint import model_fingerprint
 from .records import Prepared, SourceDocument, Written, owned_documents
-from .space_prompts import check_document_prompt
+from .space_prompts import applying, check_document_prompt
 from .vectors import stored_form
 
 
@@ -48,13 +48,14 @@ def embed_texts(
     from it (the model is not even loaded when it holds them all). With the record `ids`
     the texts are written as, the cache keeps references to the store's vectors instead
     of copies."""
-    check_document_prompt(target.store, target.space)  # the space's documents share one prompt
+    prompt = check_document_prompt(target.store, target.space)  # the space's documents share one prompt
     fingerprint = model_fingerprint(target.space) if target.cache is not None else None
     return cached_encode(
         target.cache,
         fingerprint,
         texts,
-        lambda missing, bar: encode_as(target.encoder(), missing, "document", batch_size, bar),
+        lambda missing, bar: encode_as(applying(target.encoder(), prompt, target.space.model), missing, "document",
+                                       batch_size, bar),
         progress,
         None if ids is None else held_by(target, ids),
     )
