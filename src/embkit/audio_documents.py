@@ -65,7 +65,8 @@ def add_audio(col: AudioSpace, paths: Sequence[str], *, audio_encoder: Callable[
 def _records(doc_id: str, metadata: dict, parts: list) -> list[tuple[str, dict]]:
     """(id, metadata) per window: the document itself when one window holds it, else
     its chunks `ID#i`, each naming it in `parent`."""
+    duration = metadata["duration_s"]  # resampling may add part of a sample at the end: not past the file's end
     if len(parts) == 1:
-        return [(doc_id, {**metadata, "start": parts[0].start, "end": parts[0].end})]
-    return [(f"{doc_id}#{i}", {**metadata, "parent": doc_id, "chunk": i, "start": w.start, "end": w.end})
-            for i, w in enumerate(parts)]
+        return [(doc_id, {**metadata, "start": 0.0, "end": duration})]
+    return [(f"{doc_id}#{i}", {**metadata, "parent": doc_id, "chunk": i, "start": w.start,
+                               "end": min(w.end, duration)}) for i, w in enumerate(parts)]

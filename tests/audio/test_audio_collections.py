@@ -70,6 +70,9 @@ def test_files_land_as_documents_and_long_clips_as_windows(clap, tmp_path):
         assert stereo == {"path": str(sounds["stereo.flac"]), "bytes": sounds["stereo.flac"].stat().st_size,
                           "duration_s": 0.5, "sample_rate": 44100, "channels": 2, "format": "flac",
                           "start": 0.0, "end": 0.5, "parent": str(sounds["stereo.flac"])}
+        wholes = col.get([str(p) for name, p in sounds.items() if name != "long.wav"])
+        assert [(w.metadata["start"], w.metadata["end"]) for w in wholes] == [  # never past the file's end
+            (0.0, w.metadata["duration_s"]) for w in wholes]
         tower = embkit.load_encoder(f"{clap}#audio")
         for name, path in sounds.items():  # every clip finds itself first
             if name != "long.wav":

@@ -15,7 +15,7 @@ class Encoder(Protocol):
     dim: int
     normalized: bool
     max_tokens: int
-    modality: str  # "text", or "image" for an image tower (whose inputs are image paths)
+    modality: str  # "text", "image" for an image tower (inputs: image paths), "audio" for an audio tower (audio files)
     paired: str | None  # the model name of the other tower embedding into the same space (CLIP-style), or None
     threads: int | None  # the most inference threads it runs (None: its backend's default)
     # Optional, read with getattr by encoders/prompts.py only: `prompts`, role ("query",
