@@ -6,6 +6,8 @@ It cut at 256 while the encoder read 96. Found in review of issue 24 (lane P2)."
 import json
 import shutil
 
+import numpy as np
+
 import embkit
 from embkit.encoders import load_encoder
 from embkit.encoders.catalog import package_dir
@@ -37,3 +39,18 @@ def test_chunks_of_a_plain_checkpoint_folder_fit_the_window_its_encoder_reads(tm
     untruncated = [len(encoder.tokenizer.encode(c).ids) for c in chunks]
     assert len(chunks) > 1500 // WINDOW and max(counts) <= WINDOW
     assert counts == untruncated  # the tokenizer truncates at the window: equal means nothing was cut
+
+
+def test_a_folder_that_states_no_window_reads_its_positions_as_sentence_transformers_does(tmp_path):
+    """No max_seq_length, no model_max_length: sentence-transformers reads up to the
+    model's max_position_embeddings (512 here), and so does embkit (it read 256)."""
+    from sentence_transformers import SentenceTransformer
+
+    folder = _plain_folder(tmp_path)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": int(1e30)}))  # "none"
+    reference = SentenceTransformer(str(folder), device="cpu")
+    encoder = load_encoder(str(folder))
+    assert encoder.max_tokens == reference.max_seq_length == model_max_tokens(str(folder)) == 512
+    text = " ".join(f"sentence {i} says something about topic {i % 7}." for i in range(50))
+    assert 400 < len(encoder.tokenizer.encode(text).ids) < 512
+    np.testing.assert_allclose(encoder.encode([text]), reference.encode([text]), atol=1e-5)

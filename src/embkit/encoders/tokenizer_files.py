@@ -50,22 +50,30 @@ GRAPHED = ("bert", "roberta", "xlm-roberta")  # checkpoints the folder loader ru
 def folder_max_tokens(folder: Path) -> int:
     """The window of a model folder, as sentence-transformers reads it:
     sentence_bert_config.json's `max_seq_length` (sentence-transformers < 5), else
-    tokenizer_config.json's `model_max_length` (where newer versions keep it), else 256;
-    never more than the positions config.json's model has (RoBERTa's start after the
+    tokenizer_config.json's `model_max_length` (where newer versions keep it), else the
+    positions config.json's model has (as sentence-transformers 5 caps an unstated
+    window), else 256; never more than those positions (RoBERTa's start after the
     padding index, so 514 positions read 512 tokens)."""
     stated = _json(folder / "sentence_bert_config.json").get("max_seq_length")
     if not isinstance(stated, int) or stated < 1:
         stated = _json(folder / "tokenizer_config.json").get("model_max_length")
     if not isinstance(stated, int) or not 1 <= stated < 1_000_000:  # transformers writes 1e30 for "none"
-        stated = FOLDER_DEFAULT_TOKENS
-    config = _json(folder / "config.json")
+        stated = None
+    positions = _positions(_json(folder / "config.json"))
+    if positions is None:
+        return stated or FOLDER_DEFAULT_TOKENS
+    return min(stated or positions, positions)
+
+
+def _positions(config: dict) -> int | None:
+    """How many tokens the model's position table numbers (None when config.json does not say)."""
     positions = config.get("max_position_embeddings")
-    if isinstance(positions, int) and positions > 0:
-        pad = config.get("pad_token_id", 1)  # one the graph builder refuses is named there (check_config)
-        if config.get("model_type") in ("roberta", "xlm-roberta") and isinstance(pad, int):
-            positions -= pad + 1
-        stated = min(stated, positions)
-    return stated
+    if not isinstance(positions, int) or positions < 1:
+        return None
+    pad = config.get("pad_token_id", 1)  # one the graph builder refuses is named there (check_config)
+    if config.get("model_type") in ("roberta", "xlm-roberta") and isinstance(pad, int):
+        positions -= pad + 1
+    return positions if positions >= 1 else None
 
 
 def _json(path: Path) -> dict:
