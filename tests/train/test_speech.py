@@ -1,7 +1,7 @@
 """`python -m embkit.train.speech`: spoken words synthesized by espeak-ng, captioned
 from templates, with whole voices (espeak-ng variants) held out; and the log-mel
-features the audio tower reads (a tone lands in its mel band; a 22,050 Hz file is
-resampled to the model's rate)."""
+features the audio tower reads (a tone lands in its mel band; a file gives the features
+of its decoded samples)."""
 
 import json
 import subprocess
@@ -12,7 +12,8 @@ import pytest
 
 soundfile = pytest.importorskip("soundfile")
 
-from embkit.encoders.small_clap import log_mel, mel_filters, read_audio  # noqa: E402
+from embkit.encoders.audio_decode import clip_at  # noqa: E402
+from embkit.encoders.small_clap import features, log_mel, mel_filters  # noqa: E402
 from embkit.errors import EmbkitError  # noqa: E402
 from embkit.train.speech import ACCENTS, PROMPT, TEMPLATES, WORDS, main, plan, variants, write_speech  # noqa: E402
 
@@ -81,16 +82,13 @@ def test_a_tone_lands_in_its_mel_band():
     assert abs(float(spectrum.mean())) < 1e-4 and abs(float(spectrum.std()) - 1) < 1e-3  # standardized per clip
 
 
-def test_a_file_is_read_mono_at_the_models_rate(tmp_path):
+def test_a_file_and_its_samples_give_the_same_features(tmp_path):
+    """The tower reads a 22,050 Hz stereo file as audio collections decode it (mono, at
+    the model's rate): its features equal those of the decoded samples."""
     t = np.arange(22050) / 22050
-    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
-    soundfile.write(tmp_path / "tone.wav", np.stack([tone, tone], axis=1), 22050)  # stereo, one second
-    samples = read_audio(tmp_path / "tone.wav", 16000)
-    assert samples.dtype == np.float32 and samples.shape == (16000,)
-    spectrum = np.abs(np.fft.rfft(samples))
-    assert int(np.argmax(spectrum)) == 440  # 1 Hz bins over one second
-    with pytest.raises(EmbkitError, match="audio: expected mono samples"):
-        read_audio(np.zeros((2, 10), dtype=np.float32), 16000)
-    (tmp_path / "bad.wav").write_bytes(b"not audio")
-    with pytest.raises(EmbkitError, match="audio: cannot read .*bad.wav"):
-        read_audio(tmp_path / "bad.wav", 16000)
+    soundfile.write(tmp_path / "tone.wav", np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 900 * t)], 1),
+                    22050)
+    samples = clip_at(tmp_path / "tone.wav", 16000)
+    assert samples.shape == (16000,) and samples.dtype == np.float32
+    np.testing.assert_array_equal(features([tmp_path / "tone.wav"], CONFIG), features([samples], CONFIG))
+    assert features([samples], CONFIG).shape == (1, 1, 40, 94)

@@ -31,6 +31,18 @@ def speech(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def few(speech):
+    """40 of the pairs (30 to train on, 10 held out): enough to resume and to run the CLI."""
+    folder, captions = speech
+    lines = captions.read_text().splitlines()
+    train = [line for line in lines if '"train"' in line][:30]
+    held = [line for line in lines if '"held_out"' in line][:10]
+    small = folder / "captions-40.jsonl"
+    small.write_text("\n".join(train + held) + "\n")
+    return folder, small
+
+
+@pytest.fixture(scope="module")
 def trained(speech, tmp_path_factory):
     folder, captions = speech
     out = tmp_path_factory.mktemp("models") / "spoken-clap"
@@ -56,7 +68,7 @@ def test_training_beats_chance_by_a_wide_margin_on_held_out_voices(trained, spee
 def test_the_model_loads_as_two_towers_and_every_clip_embeds(trained, speech):
     from safetensors.numpy import load_file
 
-    from embkit.encoders.small_clap import read_audio
+    from embkit.encoders.audio_decode import clip_at
 
     out, summary = trained
     folder, captions = speech
@@ -66,7 +78,7 @@ def test_the_model_loads_as_two_towers_and_every_clip_embeds(trained, speech):
     rows = [json.loads(line) for line in captions.read_text().splitlines()]
     vectors = audio.encode([folder / r["audio"] for r in rows], batch_size=50)
     assert vectors.shape == (160, 64) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
-    samples = [read_audio(folder / r["audio"], 16000) for r in rows[:5]]
+    samples = [clip_at(folder / r["audio"], 16000) for r in rows[:5]]
     np.testing.assert_allclose(audio.encode(samples), vectors[:5], atol=1e-5)  # samples at 16 kHz = the files
     # the after scores again, from the loaded towers: zero-shot on the held-out voices
     held = [r for r in rows if r["split"] == "held_out"]
@@ -92,10 +104,10 @@ def test_models_lists_both_towers(trained):
     assert rows["spoken-clap#audio"]["modality"] == "audio" and rows["spoken-clap#audio"]["paired"] == "spoken-clap"
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(speech, tmp_path, monkeypatch):
+def test_an_interrupted_run_resumes_from_its_checkpoint(few, tmp_path, monkeypatch):
     import torch
 
-    folder, captions = speech
+    folder, captions = few
     out, saves, real_save = tmp_path / "resumed", [], torch.save
     options = {**SMALL, "epochs": 3, "name": "resumed-clap"}
 
@@ -142,12 +154,12 @@ def test_bad_input_names_the_field_and_writes_nothing(speech, tmp_path):
     assert not out.exists() and not (tmp_path / ".never.partial").exists()
 
 
-def test_cli_trains_and_refuses_in_one_line(speech, tmp_path):
+def test_cli_trains_and_refuses_in_one_line(few, tmp_path):
     from typer.testing import CliRunner
 
     from embkit.cli import app
 
-    folder, captions = speech
+    folder, captions = few
     done = CliRunner().invoke(app, ["train", "clap", "--audio", str(folder), "--captions", str(captions), "-o",
                                     str(tmp_path / "cli-clap"), "--epochs", "1", "--widths", "8,16,32,64",
                                     "--threads", "1"])

@@ -6,13 +6,13 @@ text tower needs no torch; the audio tower runs the CNN on torch. Audio is mono 
 at the config's `sample_rate`; a clip is cut or zero-padded to `clip_seconds`."""
 
 import json
-from math import gcd
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import EmbkitError
+from .audio_decode import clip_at
 from .base import Progress, l2_normalize
 from .small_clip import TEXT_WEIGHTS, SmallClipTextEncoder, image_tower
 from .torch import limit_torch_threads
@@ -73,34 +73,11 @@ def log_mel(samples: np.ndarray, config: dict, filters: np.ndarray | None = None
     return ((spectrum - spectrum.mean()) / max(float(spectrum.std()), 1e-6)).astype(np.float32)
 
 
-def read_audio(item, rate: int) -> np.ndarray:
-    """A path (any format libsndfile reads; channels averaged, resampled to `rate`) or
-    a 1-D array already at `rate` → mono float32."""
-    if isinstance(item, np.ndarray):
-        if item.ndim != 1:
-            raise EmbkitError(f"audio: expected mono samples (a 1-D array), got shape {item.shape}")
-        return item.astype(np.float32, copy=False)
-    try:
-        import soundfile
-    except ImportError as e:
-        raise EmbkitError(f"audio: reading audio files needs soundfile: pip install 'embkit[audio]' ({e})") from e
-    try:
-        samples, source_rate = soundfile.read(str(item), dtype="float32", always_2d=True)
-    except (OSError, RuntimeError, soundfile.LibsndfileError) as e:
-        raise EmbkitError(f"audio: cannot read {item} ({e})") from None
-    samples = samples.mean(axis=1)
-    if source_rate != rate:
-        from scipy.signal import resample_poly
-
-        common = gcd(int(source_rate), int(rate))
-        samples = resample_poly(samples, rate // common, int(source_rate) // common).astype(np.float32)
-    return samples
-
-
 def features(items: Sequence, config: dict) -> np.ndarray:
-    """(n, 1, n_mels, frames) float32: the audio tower's input batch."""
+    """(n, 1, n_mels, frames) float32: the audio tower's input batch from paths, bytes or
+    arrays at the config's rate (decoded and resampled as audio collections are)."""
     filters = mel_filters(config)
-    return np.stack([log_mel(read_audio(item, config["sample_rate"]), config, filters)[None] for item in items])
+    return np.stack([log_mel(clip_at(item, config["sample_rate"]), config, filters)[None] for item in items])
 
 
 class SmallClapTextEncoder(SmallClipTextEncoder):
@@ -114,7 +91,7 @@ class SmallClapTextEncoder(SmallClipTextEncoder):
 
 
 class SmallClapAudioEncoder:
-    """Audio (paths, or mono arrays at `sample_rate`) → the CNN → unit vectors."""
+    """Audio (paths, file bytes, or arrays at `sample_rate`) → the CNN → unit vectors."""
 
     modality = "audio"
     normalized = True
