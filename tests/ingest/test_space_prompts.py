@@ -83,6 +83,7 @@ def test_a_space_written_before_prompts_existed_counts_as_without_one(model, tmp
 
 def test_an_encoder_loaded_before_its_prompts_changed_does_not_write_under_the_new_ones(model, tmp_path):
     with embkit.create(tmp_path / "c", model=str(model)) as col:  # its encoder loaded, with "passage: "
+        col._store.set_meta("document_prompt:text", None)  # an empty space an older embkit made: no record
         set_prompts(model, {"query": QUERY, "passage": NEW})
         with pytest.raises(embkit.EmbkitError) as refused:
             col.add([DOCS["cat"]], ids=["cat"])
@@ -94,3 +95,15 @@ def test_an_encoder_loaded_before_its_prompts_changed_does_not_write_under_the_n
         col.add([DOCS["cat"]], ids=["cat"])
         expected = embkit.load_encoder(str(model)).encode([NEW + DOCS["cat"]])[0]
         assert np.abs(stored(col)["cat"] - expected).max() <= 1e-6
+
+
+def test_a_space_filled_by_import_takes_texts_with_the_same_prompt(model, tmp_path):
+    from embkit.ingest.bulk import import_shards
+    from embkit.ingest.shards import ingest_local
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "cat", "text": DOCS["cat"]}) + "\n")
+    ingest_local([str(tmp_path / "in.jsonl")], tmp_path / "shards", str(model))
+    with embkit.create(tmp_path / "c", model=str(model)) as col:
+        import_shards(col, tmp_path / "shards")  # vectors made elsewhere with "passage: ", no text embedded here
+        col.add([DOCS["tea"]], ids=["tea"])
+        assert recorded_prompt(col._store, "text") == DOCUMENT and col.count() == 2

@@ -12,6 +12,7 @@ import numpy as np
 from ..encoders import Encoder, load_encoder
 from ..errors import EmbkitError
 from ..index import in_database, index_manager
+from ..ingest.space_prompts import record_new_space
 from ..ingest.vectors import stored_form
 from ..search.keyword import KeywordIndex
 from ..search.matryoshka import Views
@@ -87,6 +88,7 @@ class CollectionCore:
             raise EmbkitError(f"name: the collection has a space {name!r} already")
         space, _ = space_of(model, self.space.metric, name=name)
         self._store.add_space(space)
+        record_new_space(self._store, space)  # the document prompt its vectors will carry
         if in_database(self._store):
             self.in_space(name).build_index("auto")
         return space

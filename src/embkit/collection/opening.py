@@ -4,6 +4,7 @@ from pathlib import Path
 
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
+from ..ingest.space_prompts import record_new_space
 from ..search import METRICS
 from ..store import Space, SQLiteStore
 from ..store.pg_connection import is_url
@@ -40,12 +41,14 @@ def create(
             )
         image_space, _ = space_of(image_model, metric, name=IMAGE_SPACE)
         spaces.append(image_space)
+    store = PostgresStore.create(path, spaces) if is_url(path) else SQLiteStore.create(Path(path), spaces)
+    for s in spaces:  # the document prompt its vectors will carry (ingest/space_prompts.py)
+        record_new_space(store, s)
+    col = Collection(store, encoder)
     if is_url(path):
-        col = Collection(PostgresStore.create(path, spaces), encoder)
         for s in spaces:  # pgvector's HNSW, kept current by PostgreSQL from the first write
             col.in_space(s.name).build_index("auto")
-        return col
-    return Collection(SQLiteStore.create(Path(path), spaces), encoder)
+    return col
 
 
 def open(path: str | Path, read_url: str | None = None) -> "Collection":  # noqa: A001 - the name users expect

@@ -5,7 +5,8 @@ while every document in it was embedded with the same document prompt. A model f
 prompts can change under a collection (a user edits config_sentence_transformers.json,
 or a newer embkit's catalog names another prompt): new documents would then land beside
 the old ones in another space, and search would silently rank them apart. So each space
-records its document prompt at its first write (or at a reembed), and a write whose
+records its document prompt when it is made (or, made by an older embkit, at its first
+write), and a write whose
 model now declares another one is refused, naming both, until the space is re-embedded.
 A space that holds vectors but no record was written before prompts existed: "" (none).
 Queries are not checked: a query prompt changes no stored vector."""
@@ -28,6 +29,13 @@ def recorded_prompt(store: Store, space: str) -> str | None:
 def record_prompt(store: Store, space: str, prompt: str) -> None:
     """Remember that `space`'s vectors are embedded with the document prompt `prompt`."""
     store.set_meta(_KEY + space, json.dumps(prompt))
+
+
+def record_new_space(store: Store, space: Space) -> None:
+    """A space just made: its model's document prompt now is the one its vectors will
+    carry, whatever fills it (texts, or vectors imported from shards that model made)."""
+    if space.model != "none":
+        record_prompt(store, space.name, declared_prompt(space.model, "document"))
 
 
 def forget_prompt(store: Store, space: str) -> None:
