@@ -149,3 +149,16 @@ def test_every_bad_file_is_refused_in_one_line_naming_it(tmp_path):
         read_audio(tmp_path / "bad" / "nan.wav", 0)
     with pytest.raises(EmbkitError, match=r"got shape \(0,\)"):
         clip_at(np.zeros(0, dtype=np.float32), RATE)
+
+
+def test_a_file_longer_than_the_limit_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    from embkit.encoders import audio_decode
+
+    path = tmp_path / "long.flac"
+    sf.write(path, tones(RATE, 3.0) * 0.5, RATE)
+    monkeypatch.setattr(audio_decode, "MAX_SECONDS", 2)  # the limit is an hour; a 3 s file shows it
+    with pytest.raises(EmbkitError, match=f"audio: {path} lasts 3 s, more than the limit of 2 s"):
+        read_audio(path, RATE)
+    monkeypatch.setattr(audio_decode, "BLOCK_FRAMES", 1000)  # decoded in blocks: the same samples
+    monkeypatch.setattr(audio_decode, "MAX_SECONDS", 3600)
+    np.testing.assert_array_equal(read_audio(path, RATE).samples, sf.read(path, dtype="float32")[0])

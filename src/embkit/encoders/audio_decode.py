@@ -22,8 +22,12 @@ _SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILI
 STREAMED_SIZE = 0x7FFF0000
 
 
+MAX_SECONDS = 3600  # a longer file is refused: decoded whole, an hour at 48 kHz is 0.7 GB of float32
+BLOCK_FRAMES = 1 << 20  # read and downmixed a block at a time: the stereo whole never sits in memory
+
+
 class Decoded(NamedTuple):
-    """A decoded clip as (frames, channels) float32 at its own rate, and what it was."""
+    """A decoded clip as mono float32 at its own rate (its channels averaged), and what it was."""
 
     samples: np.ndarray
     sample_rate: int
@@ -32,8 +36,9 @@ class Decoded(NamedTuple):
 
 
 def decode(source, what: str | None = None) -> Decoded:
-    """Every frame of a path or a file's bytes; a clear EmbkitError (naming `what`, or
-    the path) when the file is missing, not audio, empty, truncated or corrupt."""
+    """Every frame of a path or a file's bytes, downmixed to mono; a clear EmbkitError
+    (naming `what`, or the path) when the file is missing, not audio, empty, truncated,
+    corrupt or longer than MAX_SECONDS."""
     import soundfile as sf
 
     if isinstance(source, (bytes, bytearray)):
@@ -48,11 +53,23 @@ def decode(source, what: str | None = None) -> Decoded:
     try:
         with sf.SoundFile(handle) as f:
             declared, rate, channels, kind, log = f.frames, f.samplerate, f.channels, f.format, f.extra_info
-            samples = f.read(dtype="float32", always_2d=True)
+            if declared > MAX_SECONDS * rate:
+                raise EmbkitError(f"audio: {what} lasts {declared / rate:.0f} s, more than the limit of "
+                                  f"{MAX_SECONDS} s (split it into shorter files)")
+            samples = _read_mono(f)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise EmbkitError(f"audio: {what} is not a readable audio file ({_reason(e)})") from None
     _check_whole(what, samples, declared, log)
     return Decoded(samples, int(rate), int(channels), kind.lower())
+
+
+def _read_mono(f) -> np.ndarray:
+    """The rest of an open SoundFile, a block at a time, each block's channels averaged
+    (read until the decoder gives no more: SoundFile.blocks pads a short file with zeros)."""
+    blocks = []
+    while len(block := f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)):
+        blocks.append(block.mean(axis=1, dtype=np.float32))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 
 def _reason(error: Exception) -> str:
@@ -102,4 +119,4 @@ def clip_at(source, rate: int) -> np.ndarray:
                               f"got shape {source.shape}")
         return to_mono(source)
     decoded = decode(source)
-    return resample(to_mono(decoded.samples), decoded.sample_rate, rate)
+    return resample(decoded.samples, decoded.sample_rate, rate)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..encoders.audio_decode import decode, resample, to_mono
+from ..encoders.audio_decode import decode, resample
 from ..errors import EmbkitError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -49,7 +49,7 @@ def read_audio(path: str | Path, rate: int) -> AudioFile:
     metadata = {"path": str(path), "bytes": path.stat().st_size,
                 "duration_s": round(len(decoded.samples) / decoded.sample_rate, 6),
                 "sample_rate": decoded.sample_rate, "channels": decoded.channels, "format": decoded.format}
-    return AudioFile(metadata, resample(to_mono(decoded.samples), decoded.sample_rate, rate), rate)
+    return AudioFile(metadata, resample(decoded.samples, decoded.sample_rate, rate), rate)
 
 
 def windows(samples: np.ndarray, rate: int, window_s: float, overlap: float = OVERLAP) -> list[Window]:
