@@ -32,6 +32,8 @@ def split_documents(model: str, docs: Sequence[SourceDocument], chunk: bool = Tr
     fitted = fitted_chunk_tokens(model, chunk_tokens, limit, strict)
     if limit is not None:
         fitted = _beside_prompt(model, fitted, limit)
+    if overlap == DEFAULT_OVERLAP:  # the default overlap, like the default size, fits a small window
+        overlap = min(overlap, (fitted - 1) // 2)
     return _prepared(docs, chunk_all(docs, model, fitted, overlap))
 
 
@@ -57,10 +59,12 @@ def _prepared(docs: Sequence[SourceDocument], records: list[ChunkRecord], warnin
 
 
 def fitted_chunk_tokens(model: str, chunk_tokens: int, limit: int | None, strict: bool = True) -> int:
-    """`chunk_tokens` within the model's window `limit` (None: unknown, no cap)."""
+    """`chunk_tokens` within the model's window `limit` (None: unknown, no cap). Above it,
+    a size the user chose is an error when `strict`; the default size is nobody's choice:
+    it is cut to the window (a model that reads 128 tokens adds files with defaults)."""
     if limit is None or chunk_tokens <= limit:
         return chunk_tokens
-    if not strict:
+    if not strict or chunk_tokens == DEFAULT_CHUNK_TOKENS:
         return limit
     raise EmbkitError(f"chunk_tokens: {chunk_tokens} is more than model {model!r} reads ({limit} tokens); "
                       f"use --chunk-tokens {limit} or less")
