@@ -22,6 +22,7 @@ from embkit.encoders.e5_folder import e5_folder
 from embkit.encoders.model_folders import transformer_folder
 from embkit.encoders.prompts import encode_as
 from embkit.encoders.tokenizer_files import model_max_tokens, tokenizer_path
+from embkit.errors import EmbkitError
 
 NAME = "e5-small-multilingual"
 
@@ -216,6 +217,14 @@ def test_a_crash_mid_build_leaves_no_half_folder_and_the_next_build_is_whole(hom
     folder = e5_folder(source)
     assert [p.name for p in (home / "models").iterdir()] == [folder.name]  # the leftover is gone
     assert (folder / "modules.json").is_file() and embkit.load_encoder(str(folder)).encode(["a"]).shape == (1, 32)
+
+
+def test_a_home_that_cannot_be_written_is_one_line_naming_the_folder(home, tmp_path):
+    source = _tiny_e5_file(tmp_path / "tiny.bin")
+    home.mkdir()
+    (home / "models").write_text("a file where the models folder should be")
+    with pytest.raises(EmbkitError, match=r"model e5-small-multilingual: cannot write its folder .*models/e5-small"):
+        e5_folder(source)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from ..atomic import fsync_path, stale_temp, temp_name
+from ..errors import EmbkitError
 from ..paths import embkit_home
 from .e5_file import E5File, bundled_model_path
 from .onnx_weights import file_identity
@@ -37,7 +38,10 @@ def e5_folder(source: Path | None = None) -> Path:
     key = f"{source.resolve()}|{file_identity(source.stat())}|{FOLDER_VERSION}"
     target = embkit_home() / "models" / f"{NAME}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     if not (target / "modules.json").is_file():  # written last: its presence means a whole folder
-        _build(source, target)
+        try:
+            _build(source, target)
+        except OSError as e:  # a read-only or full EMBKIT_HOME: one line, not a traceback
+            raise EmbkitError(f"model {NAME}: cannot write its folder {target} ({e.strerror or e})") from None
     return target
 
 
