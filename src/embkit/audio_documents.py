@@ -47,7 +47,7 @@ def add_audio(col: AudioSpace, paths: Sequence[str], *, audio_encoder: Callable[
         try:
             clip = read_audio(path, encoder.sample_rate)
         except EmbkitError as e:
-            skipped.append(Skipped(path, str(e).removeprefix("audio: ")))
+            skipped.append(Skipped(path, str(e).removeprefix(f"audio: {path} ")))  # the path is Skipped's own
         else:
             parts = windows(clip.samples, clip.rate, encoder.window_seconds)
             records += _records(doc_id, {**clip.metadata, **extra}, parts)
