@@ -60,3 +60,22 @@ def test_embkit_models_lists_a_folder_with_an_odd_pad_token_id(tmp_path, monkeyp
     assert listed.exit_code == 0, listed.output
     rows = {r["name"]: r for r in json.loads(listed.stdout)["models"]}
     assert rows["odd-pad"]["window"] == 256
+
+
+def test_weights_the_graph_needs_and_the_checkpoint_lacks_are_named(tmp_path, monkeypatch):
+    """Names under another prefix, or fewer layers than config.json says: one line naming
+    the tensor (it was a KeyError traceback), and nothing built."""
+    from safetensors.numpy import load_file, save_file
+
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
+    folder = _folder(tmp_path, lambda c: {**c, "num_hidden_layers": 7})
+    with pytest.raises(EmbkitError, match=r"^model: model.safetensors has no tensor 'encoder.layer.6.[a-z.]+'"):
+        load_encoder(str(folder))
+    weights = load_file(str(folder / "model.safetensors"))
+    (folder / "model.safetensors").unlink()
+    save_file({"model." + name: tensor for name, tensor in weights.items()}, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({**json.loads((folder / "config.json").read_text()),
+                                                    "num_hidden_layers": 6}))
+    with pytest.raises(EmbkitError, match=r"^model: model.safetensors has no tensor 'embeddings.word_embeddings"):
+        load_encoder(str(folder))
+    assert not list(tmp_path.glob("home/models/*.onnx"))

@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..errors import EmbkitError
 from .safetensors_reader import read_safetensors
 
 OPSET = 17
@@ -56,8 +57,17 @@ def _strip_prefix(weights: dict) -> dict:
         prefix = next((p for p in ("bert.", "roberta.") if p + "embeddings.word_embeddings.weight" in weights), "")
         weights = {k[len(prefix):]: v for k, v in weights.items() if prefix and k.startswith(prefix)}
     renamed = {".gamma": ".weight", ".beta": ".bias"}
-    return {next((k[:-len(old)] + new for old, new in renamed.items() if "LayerNorm" in k and k.endswith(old)), k): v
-            for k, v in weights.items()}
+    return _Weights({next((k[:-len(old)] + new for old, new in renamed.items() if "LayerNorm" in k and k.endswith(old)),
+                          k): v for k, v in weights.items()})
+
+
+class _Weights(dict):
+    """Tensors by name; one the graph needs and the checkpoint lacks is named in one line
+    (under another prefix, or fewer layers than config.json says), not a KeyError."""
+
+    def __missing__(self, name: str):
+        raise EmbkitError(f"model: model.safetensors has no tensor {name!r} (a BERT, RoBERTa or XLM-RoBERTa "
+                          "checkpoint, its names bare or under bert. or roberta., as config.json describes it)")
 
 
 def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False) -> onnx.ModelProto:
