@@ -107,3 +107,19 @@ def test_a_space_filled_by_import_takes_texts_with_the_same_prompt(model, tmp_pa
         import_shards(col, tmp_path / "shards")  # vectors made elsewhere with "passage: ", no text embedded here
         col.add([DOCS["tea"]], ids=["tea"])
         assert recorded_prompt(col._store, "text") == DOCUMENT and col.count() == 2
+
+
+def test_shards_made_with_another_document_prompt_are_refused_by_import(model, tmp_path):
+    from embkit.ingest.bulk import import_shards
+    from embkit.ingest.shards import ingest_local
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "cat", "text": DOCS["cat"]}) + "\n")
+    ingest_local([str(tmp_path / "in.jsonl")], tmp_path / "shards", str(model))  # with "passage: "
+    set_prompts(model, {"query": QUERY, "passage": NEW})
+    with embkit.create(tmp_path / "c", model=str(model)) as col:  # its documents: "a passage: "
+        with pytest.raises(embkit.EmbkitError) as refused:
+            import_shards(col, tmp_path / "shards")
+        assert str(refused.value) == (
+            f"model: {tmp_path / 'shards'} holds vectors embedded with the document prompt {DOCUMENT!r}; the "
+            f"collection's space 'text' holds documents embedded with {NEW!r}")
+        assert col.count() == 0

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..encoders import Encoder, load_encoder
+from ..encoders.prompts import declared_prompt
 from ..errors import EmbkitError
 from ..index import in_database, index_manager
-from ..ingest.space_prompts import record_new_space
+from ..ingest.space_prompts import record_new_space, space_prompt
 from ..ingest.vectors import stored_form
 from ..search.keyword import KeywordIndex
 from ..search.matryoshka import Views
@@ -92,6 +93,12 @@ class CollectionCore:
         if in_database(self._store):
             self.in_space(name).build_index("auto")
         return space
+
+    @property
+    def document_prompt(self) -> str:
+        """The document prompt this space's stored vectors were embedded with (its model's
+        prompt when the space was made; see ingest/space_prompts.py)."""
+        return space_prompt(self._store, self.space.name, declared_prompt(self.space.model, "document"))
 
     @property
     def encoder(self) -> Encoder:

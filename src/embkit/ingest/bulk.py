@@ -32,6 +32,10 @@ def import_shards(col, vectors_dir: str | Path, *, upsert: bool = False, batch_s
     if dim != space.dim:
         raise EmbkitError(f"dim: {folder} holds {dim}-d vectors; "
                           f"the collection's space {space.name!r} is {space.dim}-d")
+    made_with, holds = manifest.data.get("document_prompt", ""), col.document_prompt  # none: made before prompts
+    if made_with != holds:
+        raise EmbkitError(f"model: {folder} holds vectors embedded with the document prompt {made_with!r}; the "
+                          f"collection's space {space.name!r} holds documents embedded with {holds!r}")
     entries = sorted(manifest.shards.values(), key=lambda e: e["output"])
     started = time.perf_counter()
     ids = _check_all(folder, entries, dim)

@@ -22,7 +22,7 @@ import numpy as np
 from .. import validate
 from ..atomic import atomic_write
 from ..encoders import CATALOG, load_encoder
-from ..encoders.prompts import encode_as
+from ..encoders.prompts import declared_prompt, encode_as
 from ..errors import EmbkitError
 from .chunk import check_chunking
 from .documents import split_documents
@@ -38,7 +38,7 @@ __all__ = ["MANIFEST", "MANIFEST_FORMAT", "Manifest", "expand_inputs", "fingerpr
            "shard_records", "embed_shard", "run_shard", "write_shard", "read_shard", "plan", "ingest_local"]
 
 _NO_ID_COLUMN = "\x00no id column"  # a column name no file has: every id is generated
-_SETTINGS = ("model", "dim", "text_column", "id_column", "chunk", "chunk_tokens", "overlap")
+_SETTINGS = ("model", "dim", "text_column", "id_column", "chunk", "chunk_tokens", "overlap", "document_prompt")
 
 
 @dataclass(frozen=True)
@@ -267,12 +267,14 @@ def plan(inputs: Sequence[str], out: str | Path, settings: ShardSettings, limit:
     files, skipped = expand_inputs(inputs, exclude=out)
     name, dim, normalized = model_identity(settings.model)
     wanted = {"model": name, "dim": dim, "text_column": settings.text_column, "id_column": settings.id_column,
-              "chunk": settings.chunk, "chunk_tokens": settings.chunk_tokens, "overlap": settings.overlap}
+              "chunk": settings.chunk, "chunk_tokens": settings.chunk_tokens, "overlap": settings.overlap,
+              "document_prompt": declared_prompt(name, "document")}  # what import checks against the space
     manifest = Manifest.load(out)
     if manifest is None:
         manifest = Manifest(out, {"format": MANIFEST_FORMAT, "version": 1, **wanted, "normalized": normalized,
                                   "shards": {}, "pending": []})
     else:
+        manifest.data.setdefault("document_prompt", "")  # shards made before prompts were applied had none
         for key in _SETTINGS:
             if manifest.data.get(key) != wanted[key]:
                 raise EmbkitError(f"{key}: {out} holds shards made with {key} {manifest.data.get(key)!r}, this job "
