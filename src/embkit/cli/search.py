@@ -36,14 +36,17 @@ def search(path: str = DirArg,
            dims: Optional[int] = typer.Option(None, "--dims", help="Matryoshka: candidates from the first DIMS "
                                               "dimensions, rescored with the full vectors."),
            image: Optional[str] = typer.Option(None, "--image", help="Search by this image (png, jpg, webp)."),
+           audio: Optional[str] = typer.Option(None, "--audio", help="Search by this sound (wav, flac, ogg, "
+                                               "mp3; at most a minute)."),
            space: Optional[str] = SpaceOpt,
            read_url: Optional[str] = typer.Option(None, "--read-url", help="PostgreSQL: read from this replica."),
            as_json: bool = JsonOpt) -> None:
-    """Search by meaning, by keywords or both: a query text, --image FILE or --like ID.
-    A text query finds images in an image space through the model's text tower."""
+    """Search by meaning, by keywords or both: a query text, --image FILE, --audio FILE or
+    --like ID. A text query finds images or sounds in an image or audio space through the
+    model's text tower."""
     request = SearchRequest(query, k=k, where=_where(where), like=like, mode=mode, rrf_k=rrf_k, alpha=alpha,
                             mmr=mmr, rerank=rerank, reranker=reranker, documents=documents, ef=ef, nprobe=nprobe,
-                            rescore=rescore, dims=dims, image=image)
+                            rescore=rescore, dims=dims, image=image, audio=audio)
     with open_space(path, space, read_url=read_url) as col:
         if mode != "keyword":
             with _progress(col.count(), "updating index", quiet=as_json) as advance:
@@ -62,7 +65,7 @@ def _print_hits(hits, mode: str, rerank: Optional[int]) -> None:
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, start=1):
-        snippet = " ".join((hit.text or _image_line(hit.metadata)).split())
+        snippet = " ".join((hit.text or _image_line(hit.metadata) or _audio_line(hit.metadata)).split())
         snippet = snippet[:117] + "..." if len(snippet) > 120 else snippet
         meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
         found_by = _found_by(hit) if mode == "hybrid" or rerank else ""
@@ -73,6 +76,14 @@ def _image_line(metadata: dict) -> str:
     if not metadata.get("image"):
         return ""
     return f"[image {metadata.get('width')}x{metadata.get('height')} {metadata.get('format', '')}]"
+
+
+def _audio_line(metadata: dict) -> str:
+    """`[audio 0.75-1.75 s of 2.5 s, wav]`: the window a hit matched, in its file."""
+    if "duration_s" not in metadata or "start" not in metadata:
+        return ""
+    return (f"[audio {metadata['start']:g}-{metadata['end']:g} s of {metadata['duration_s']:g} s, "
+            f"{metadata.get('format', '')}]")
 
 
 def _found_by(hit) -> str:

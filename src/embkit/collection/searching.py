@@ -17,7 +17,8 @@ class SearchVerbs:
     """search, find, context (the stages live in search/)."""
 
     def search(self, query: str | None = None, **options) -> list[Hit]:
-        """Top-k for a text `query`, an `image` (path or PIL image), a `vector`, or the
+        """Top-k for a text `query`, an `image` (path or PIL image), an `audio` clip (a
+        path, a file's bytes, or mono samples at the model's rate), a `vector`, or the
         document with id `like` (more like this; the document itself is left out), in
         vector space `space` (this collection's by default). Options are the fields of
         `SearchRequest` (k, where, mode, rrf_k, alpha, mmr, rerank, reranker,

@@ -1,5 +1,5 @@
-"""The query side of a dense search: the vector a request searches with (a text or an
-image embedded by the space's encoder or its paired tower, a given vector, or the
+"""The query side of a dense search: the vector a request searches with (a text, an
+image or a sound embedded by the space's encoder or its paired tower, a given vector, or the
 vector of a stored document for `like`), prepared as the space stores its vectors."""
 
 from typing import Callable
@@ -13,6 +13,7 @@ from ..errors import EmbkitError
 from ..ingest.lookup import records_of
 from ..ingest.vectors import stored_form
 from ..store import Space, Store
+from .query_audio import audio_query
 from .request import SearchRequest
 
 EncoderFor = Callable[[str, str], Encoder]  # (modality, field) -> the encoder that embeds it into the space
@@ -28,6 +29,8 @@ def query_vector(req: SearchRequest, store: Store, space: Space,
                                    "query"), frozenset()
     if req.image is not None:
         q = stored_form(encoder_for("image", "image").encode([req.image]), space.metric, "image")
+    elif req.audio is not None:
+        q = stored_form(audio_query(encoder_for("audio", "audio"), req.audio), space.metric, "audio")
     elif req.vector is not None:
         q = stored_form(req.vector, space.metric, "vector")
     else:

@@ -25,7 +25,8 @@ RENAMED = {"by_document": "documents"}  # old name -> new name, accepted for one
 @dataclass(frozen=True)
 class SearchRequest:
     """A search: exactly one of `query` (text), `vector`, `like` (a stored document's
-    id: more like it) or `image`; then how (`mode`, fusion by `rrf_k` or `alpha`,
+    id: more like it), `image` or `audio` (a clip: a path, a file's bytes or mono
+    samples at the model's rate); then how (`mode`, fusion by `rrf_k` or `alpha`,
     `rerank` with `reranker`, `mmr`, `documents`: the best chunk per document), where
     (`where`, `space`, `dims`), and index knobs for this call (`ef`, `nprobe`, `rescore`).
     `model` names the model a given `vector` came from (checked against the space's)."""
@@ -34,6 +35,7 @@ class SearchRequest:
     vector: Any = None
     like: str | None = None
     image: Any = None
+    audio: Any = None
     k: int = 10
     where: dict | None = None
     mode: str = "dense"
@@ -65,12 +67,14 @@ class SearchRequest:
         """This request with its values checked against `space` (dims, vector length,
         model) and normalized; EmbkitError names the first field that is wrong."""
         if (self.query is not None) + (self.vector is not None) + (self.like is not None) \
-                + (self.image is not None) != 1:
-            raise EmbkitError("query: give exactly one of a query text, image=, vector= or like=")
+                + (self.image is not None) + (self.audio is not None) != 1:
+            raise EmbkitError("query: give exactly one of a query text, image=, audio=, vector= or like=")
         if self.mode not in MODES:
             raise EmbkitError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.image is not None and self.mode != "dense":
             raise EmbkitError(f"mode: an image query searches by meaning only (mode 'dense'), not {self.mode!r}")
+        if self.audio is not None and self.mode != "dense":
+            raise EmbkitError(f"mode: an audio query searches by meaning only (mode 'dense'), not {self.mode!r}")
         if self.mode != "dense" and self.query is None:
             raise EmbkitError(f"mode: {self.mode} search needs a query text (vector= and like= are dense only)")
         if self.rrf_k is not None and self.alpha is not None:
@@ -90,7 +94,7 @@ class SearchRequest:
                              vector=None if self.vector is None else
                              validate.check_vectors(self.vector, 1, space.dim, space.model, "vector"),
                              like=None if self.like is None else _like_id(self.like),
-                             image=self.image, k=validate.check_k(self.k),
+                             image=self.image, audio=self.audio, k=validate.check_k(self.k),
                              where=None if self.where is None else _where(self.where), mode=self.mode,
                              rrf_k=None if self.rrf_k is None else check_rrf_k(self.rrf_k),
                              alpha=None if self.alpha is None else check_alpha(self.alpha),
@@ -132,7 +136,7 @@ OPTIONS = tuple(f.name for f in fields(SearchRequest))
 _FIELDS = frozenset(OPTIONS)
 _DEFAULTS = {f.name: f.default for f in fields(SearchRequest)}
 _PLAIN_DEFAULTS = tuple((name, _DEFAULTS[name]) for name in (
-    "query", "like", "image", "where", "rrf_k", "alpha", "mmr", "rerank", "documents", "dims"))
+    "query", "like", "image", "audio", "where", "rrf_k", "alpha", "mmr", "rerank", "documents", "dims"))
 
 
 def _made(values: dict) -> SearchRequest:

@@ -89,7 +89,8 @@ def _collection(scope) -> str | None:
 
 def _cheap(search: Search, limits) -> bool:
     return (search.query is None and search.rerank is None and search.mode == "dense" and search.mmr is None
-            and search.where is None and search.dims is None and search.image is None and search.space is None
+            and search.where is None and search.dims is None and search.image is None and search.audio is None
+            and search.space is None
             and search.by_document is None  # the old name: the route answers it with its deprecation warning
             and search.k <= min(MAX_INLINE_K, limits.max_k))
 

@@ -10,7 +10,7 @@ from ..search.hit import hits_payload
 from ..search.request import SearchRequest, renamed
 from .auth import requires
 from .encoding import encode
-from .routes_images import decode_image
+from .routes_images import decode_base64, decode_image
 from .schemas import ContextRequest, Embed, Search, Similarity
 from .state import hosted, limits
 
@@ -46,6 +46,8 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     options["reranker"] = _reranker(request, body.rerank)
     if "image" in options:
         options["image"] = decode_image(options["image"])
+    if "audio" in options:  # the file's bytes; the space's audio tower decodes them
+        options["audio"] = decode_base64(options["audio"], "audio")
     search_request = SearchRequest(**options)
     h = hosted(request, name)
     started = time.perf_counter()

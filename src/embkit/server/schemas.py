@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..search.query_audio import MAX_QUERY_SECONDS
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -77,6 +79,8 @@ class Search(Strict):
     rescore: int | None = None
     dims: int | None = None
     image: str | None = Field(None, description="A query image, base64-encoded (png, jpg, webp).")
+    audio: str | None = Field(None, description="A query clip, base64-encoded (wav, flac, ogg, mp3; at most "
+                                                f"{MAX_QUERY_SECONDS} s): sounds like it, in an audio space.")
     space: str | None = Field(None, description="Vector space to search (default: the collection's).")
     model: str | None = Field(None, description="The model `vector` came from, checked against the space's.")
 
