@@ -143,3 +143,17 @@ def test_until_the_compiled_pass_is_loaded_filters_are_scored_directly(col, monk
     for _ in range(3):
         assert [h.id for h in col.search(vector=query, k=K, where=WHERE)] == brute_force(col, query)
     assert coded(col) == []
+
+
+def test_a_failed_load_of_the_compiled_pass_ends_every_wait(monkeypatch):
+    """A kernel that cannot load (numba missing or broken) ends the wait with False,
+    instead of leaving load_kernel(wait=None) waiting forever."""
+    monkeypatch.setattr(filter_codes_cache, "_kernel_loaded", threading.Event())
+    monkeypatch.setattr(filter_codes_cache, "_kernel_tried", threading.Event())
+    monkeypatch.setattr(filter_codes_cache, "_kernel_asked", False)
+
+    def broken():
+        raise ImportError("no numba here")
+
+    monkeypatch.setattr(filter_codes_cache, "_compile", broken)
+    assert filter_codes_cache.load_kernel(wait=None) is False

@@ -27,6 +27,7 @@ MAX_BYTES = 64 << 20  # codes kept per index
 _lock = threading.Lock()  # searches in several threads share an index
 _by_index: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
 _kernel_loaded = threading.Event()
+_kernel_tried = threading.Event()  # set when the load ended, loaded or failed (so no wait is endless)
 _kernel_asked = False
 
 
@@ -99,18 +100,27 @@ def load_kernel(wait: float | None = 0) -> bool:
         start, _kernel_asked = not _kernel_asked, True
     if start:
         threading.Thread(target=_load, name="embkit-int8-kernel", daemon=True).start()
-    return _kernel_loaded.wait(wait)
+    if wait != 0:
+        _kernel_tried.wait(wait)
+    return _kernel_loaded.is_set()
 
 
 def _load() -> None:
     try:
-        from .filter_codes import LANES, ROWS
-        from .int8_scores import candidate_rows
-
-        n = 65  # the types of every later call, a small k (1) and a big one (65)
-        codes, slack = np.zeros((-(-n // ROWS) * ROWS, LANES), np.int8), np.zeros(n)
-        for k in (1, n):
-            candidate_rows(codes, np.zeros(LANES), np.ones(LANES, np.float32), slack, slack, k)
+        _compile()
+        _kernel_loaded.set()
     except Exception:  # noqa: BLE001 - no numba (or it fails): filters are scored directly, as before
-        return
-    _kernel_loaded.set()
+        pass
+    finally:
+        _kernel_tried.set()
+
+
+def _compile() -> None:
+    """Load (or compile) the pass with the types of every later call."""
+    from .filter_codes import LANES, ROWS
+    from .int8_scores import candidate_rows
+
+    n = 65  # a small k (1) and a big one (65)
+    codes, slack = np.zeros((-(-n // ROWS) * ROWS, LANES), np.int8), np.zeros(n)
+    for k in (1, n):
+        candidate_rows(codes, np.zeros(LANES), np.ones(LANES, np.float32), slack, slack, k)
