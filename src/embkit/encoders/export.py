@@ -17,9 +17,12 @@ BUILD_VERSION = "4"  # bump when the graph builder changes (4: back to one atten
 
 
 def _fingerprint(model_dir: Path) -> str:
+    """The weights' identity and config.json's content: the graph is built from both (a
+    config edited under the same weights, e.g. its layer norm eps, is rebuilt too)."""
     weights = model_dir / "model.safetensors"
-    stat = weights.stat()
-    key = f"{weights.resolve()}|{file_identity(stat)}|{BUILD_VERSION}"  # a synced-over file is rebuilt too
+    config = model_dir / "config.json"
+    config_hash = hashlib.sha256(config.read_bytes()).hexdigest() if config.is_file() else "-"
+    key = f"{weights.resolve()}|{file_identity(weights.stat())}|{config_hash}|{BUILD_VERSION}"  # a synced-over file too
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
