@@ -57,7 +57,9 @@ def _load(name_or_path: str, threads: int | None) -> Encoder:
     if path.is_dir() and (path / "vectors.bin").is_file():  # from `embkit train word2vec`
         return load_word_vectors(path / "vectors.bin", name=str(path.resolve()))
     if path.is_dir() and is_model2vec_folder(path):  # from `embkit train distill`
-        return Model2VecEncoder(path)
+        encoder = Model2VecEncoder(path)
+        encoder.prompts = folder_prompts(path)  # sentence-transformers applies a static model's prompts too
+        return encoder
     if path.is_dir():
         return _load_folder(path, threads=threads)
     if path.suffix in WORD_VECTOR_SUFFIXES:
