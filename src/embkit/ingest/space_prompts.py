@@ -6,10 +6,10 @@ prompts can change under a collection (a user edits config_sentence_transformers
 or a newer embkit's catalog names another prompt): new documents would then land beside
 the old ones in another space, and search would silently rank them apart. So each space
 records its document prompt when it is made (or, made by an older embkit, at its first
-write), and a write whose
-model now declares another one is refused, naming both, until the space is re-embedded.
-A space that holds vectors but no record was written before prompts existed: "" (none).
-Queries are not checked: a query prompt changes no stored vector."""
+write), and a write (or an import of shards) whose prompt is another one is refused,
+naming both, until the space is re-embedded (`reembed` with the same model then builds
+a new space). A space that holds vectors but no record was written before prompts
+existed: "" (none). Queries are not checked: a query prompt changes no stored vector."""
 
 import json
 
