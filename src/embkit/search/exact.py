@@ -49,9 +49,22 @@ def _best(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.empty((s.shape[0], 0), np.int64), np.empty((s.shape[0], 0), np.float32)
     if k < s.shape[1]:
         part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        # argpartition picks any of the rows tied with the k-th score: where more rows tie
+        # with it than fit, the first of them by position (brute force over a filter and
+        # over its int8 candidates, filter_codes.py, picked different ones)
+        kth = (-np.take_along_axis(s, part, axis=1)).max(axis=1, keepdims=True)  # NaN: fewer than k numbers
+        for i in np.flatnonzero(np.isnan(kth[:, 0]) | ((s >= -kth).sum(axis=1) > k)):
+            part[i] = _first_best(s[i], k, -kth[i, 0])
     else:
         part = np.tile(np.arange(s.shape[1]), (s.shape[0], 1))
     part_scores = np.take_along_axis(s, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     positions = np.take_along_axis(part, order, axis=1)
     return positions, np.take_along_axis(s, positions, axis=1).astype(np.float32)
+
+
+def _first_best(s: np.ndarray, k: int, kth: float) -> np.ndarray:
+    """The positions of the k best of one row of scores, ties by position (NaN last);
+    `kth`: the k-th best score (NaN: fewer than k are numbers)."""
+    near = np.arange(len(s)) if np.isnan(kth) else np.flatnonzero(s >= kth)
+    return near[np.argsort(-s[near], kind="stable")[:k]]

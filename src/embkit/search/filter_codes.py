@@ -24,6 +24,7 @@ from .exact import top_k_of_rows
 MIN_ROWS = 2_000  # fewer rows are cheap to score directly
 METRICS = ("cosine", "dot")  # scores that are dot products (l2 is scored directly)
 UNIT = 2.0**-24  # float32 unit roundoff
+OVERFLOW = 2.0**127  # scores bounded below this cannot overflow float32 (its largest is ~2**128)
 BLOCK = 4096  # rows gathered at a time while encoding
 LANES = 32  # codes per vector operation of the compiled pass: rows are zero-padded to a multiple
 ROWS = 4  # rows per step of the compiled pass: zero rows are added up to a multiple
@@ -98,7 +99,16 @@ def top_k(
     if k == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     q = np.asarray(query[0], np.float64)
-    rows = candidate_rows(codes.codes, q, codes.scale, codes.slack, codes.l1, k)  # ascending: row id order, for ties
+    rows = None
+    # the bound is relative (float32 rounding): valid only if no float32 product or sum of the
+    # exact pass overflows (|v_j| <= 127 scale_j, so |score| stays below 127 * scale . |q|),
+    # and each product that underflows is off by up to 2**-150 more (absolute: added to the
+    # slack, per unit of |q|); both cases had their scores tie at inf, NaN or 0, which brute
+    # force breaks by row id, the bounds by the exact values
+    if 127 * np.dot(codes.scale, np.abs(q)) < OVERFLOW:
+        radius = np.sqrt(np.dot(q, q))
+        slack = codes.slack + (len(q) + 2) * 2.0**-149 / radius if radius > 0 else codes.slack
+        rows = candidate_rows(codes.codes, q, codes.scale, slack, codes.l1, k)  # ascending: row id order, for ties
     if rows is None:  # a query with no finite bound: score every row
         rows = np.arange(len(codes.rowids))
     positions, scores = top_k_of_rows(query, matrix, codes.labels[rows], k, metric)
