@@ -9,7 +9,7 @@ from ..collection import create, open as open_collection
 from ..encoders import DEFAULT_MODEL
 from ..errors import EmbkitError
 from ..ingest.add_files import add_files
-from ..ingest.skips import AUDIO, NOT_IMAGE, summary as skip_summary
+from ..ingest.skips import AUDIO, NOT_AUDIO, NOT_IMAGE, summary as skip_summary
 from ..maintenance.sizes import human, size_line
 from ..search import METRICS
 from ..validate import MAX_DOCUMENT_BYTES
@@ -89,7 +89,7 @@ def add(path: str = DirArg,
         part["skipped"] = []
     for s in done.skipped:  # each file once, in the summary of the path it came through (or the only one)
         own = "images" if s.kind == NOT_IMAGE or (done.images and s in done.images.skipped) else \
-            "audio" if s.kind == AUDIO or (done.audio and s in done.audio.skipped) else "texts"
+            "audio" if s.kind in (AUDIO, NOT_AUDIO) or (done.audio and s in done.audio.skipped) else "texts"
         part = summaries.get(own) or next(iter(summaries.values()))
         part["skipped"].append({"file": s.path, "reason": s.reason, "kind": s.kind})
     if as_json:

@@ -16,7 +16,7 @@ from .chunk import check_chunking
 from .image_files import is_image_path
 from .media_paths import split_media, walk_others
 from .selection import check_patterns
-from .skips import AUDIO, IMAGE, NOT_IMAGE, Skipped, summary
+from .skips import AUDIO, IMAGE, Skipped, not_held, summary
 from .text_files import ProgressFactory, TextsAdded, add_text_files
 
 # the collection's space names (collection.py), repeated here since this layer sits below it
@@ -95,9 +95,8 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
         skipped += [Skipped(p, "an image, and the collection has no image space", IMAGE) for p in image_paths]
     audio, audio_skipped = _add_audio(col, audio_paths, audio_tower, upsert, bars)
     skipped += audio_skipped
-    if TEXT_SPACE not in col.spaces:  # an image collection: other files have nowhere to go
-        skipped += [Skipped(f, "not an image (the collection holds images only)", NOT_IMAGE)
-                    for f in walk_others(text_paths, include, exclude)]
+    if TEXT_SPACE not in col.spaces:  # an image or audio collection: other files have nowhere to go
+        skipped += [not_held(f, col.spaces) for f in walk_others(text_paths, include, exclude)]
         text_paths = []
     texts = None
     if text_paths:

@@ -9,7 +9,12 @@ UNKNOWN = "unknown format"   # a suffix no reader knows
 UNREADABLE = "unreadable"    # known format, but the file does not read (corrupt pdf, not UTF-8, ...)
 NOT_IMAGE = "not an image"   # any other file, and the collection holds images only
 AUDIO = "audio"              # a sound, and the collection has no audio space to take it
-KINDS = (IMAGE, AUDIO, UNKNOWN, UNREADABLE, NOT_IMAGE)
+NOT_AUDIO = "not audio"      # any other file, and the collection holds audio only
+NOT_MEDIA = "not media"      # any other file, and the collection holds images and audio only
+KINDS = (IMAGE, AUDIO, UNKNOWN, UNREADABLE, NOT_IMAGE, NOT_AUDIO, NOT_MEDIA)
+# what a collection without a text space holds (by its image and audio spaces), and the kind of its skips
+_HOLDS = {(True, False): ("images", NOT_IMAGE), (False, True): ("audio", NOT_AUDIO),
+          (True, True): ("images and audio", NOT_MEDIA)}
 
 
 class Skipped(NamedTuple):
@@ -35,7 +40,26 @@ def _part(kind: str, files: list[Skipped]) -> str:
         return f"{_plural(n, 'unknown format')} ({', '.join(suffixes)})"
     if kind == NOT_IMAGE:
         return f"{_plural(n, 'non-image file')} (the collection holds images only)"
+    if kind == NOT_AUDIO:
+        return f"{_plural(n, 'non-audio file')} (the collection holds audio only)"
+    if kind == NOT_MEDIA:
+        return f"{_plural(n, 'file')} neither image nor audio (the collection holds images and audio only)"
     return _plural(n, "unreadable file")
+
+
+def holds(spaces) -> str:
+    """What a collection without a text space holds, by its space names: "holds images
+    only", "holds audio only", "holds images and audio only" (else "has no text space")."""
+    held = _HOLDS.get(("image" in spaces, "audio" in spaces))
+    return f"holds {held[0]} only" if held else "has no text space"
+
+
+def not_held(path: str, spaces) -> Skipped:
+    """A file only a text space could take, in a collection (with these space names)
+    that has none: the reason says what the collection holds instead."""
+    kind = _HOLDS.get(("image" in spaces, "audio" in spaces), ("", NOT_MEDIA))[1]
+    reason = {NOT_IMAGE: "not an image", NOT_AUDIO: "not audio"}.get(kind, "neither an image nor audio")
+    return Skipped(path, f"{reason} (the collection {holds(spaces)})", kind)
 
 
 def summary(skipped: Sequence[Skipped], verbose: bool = False) -> str:

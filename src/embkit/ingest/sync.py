@@ -7,8 +7,8 @@ more; the documents of a file that is gone, or emptied, are deleted in one
 transaction. A file that cannot be read is skipped and keeps its documents.
 
 The patterns scope the whole sync: only the folder's files they choose are read, and
-only stored documents whose file they would choose can be removed. Images are skipped
-(`embkit add` puts them in the image space). The collection comes in as an argument."""
+only stored documents whose file they would choose can be removed. Images and sounds are
+skipped (`embkit add` puts them in their image and audio spaces). The collection comes in as an argument."""
 
 import hashlib
 from contextlib import AbstractContextManager, nullcontext
@@ -17,13 +17,14 @@ from typing import Callable, NamedTuple, Sequence
 
 from .. import validate
 from ..errors import EmbkitError
+from .audio_files import is_audio_path
 from .documents import split_documents
 from .embedding_cache import counting
 from .folder import read_found, walk
 from .image_files import is_image_path
 from .records import document_of
 from .selection import check_patterns, chosen
-from .skips import IMAGE, Skipped, summary
+from .skips import AUDIO, IMAGE, Skipped, holds, summary
 from .text_files import read_all
 
 Lock = Callable[[], AbstractContextManager]  # a server's lock.reading / lock.writing
@@ -95,7 +96,7 @@ def sync_folder(col, folder: str | Path, *, include: Sequence[str] | None = None
     if not root.is_dir():
         raise EmbkitError(f"folder: {folder} is not a folder")
     if TEXT_SPACE not in col.spaces:
-        raise EmbkitError("folder: the collection holds images only; sync mirrors text files")
+        raise EmbkitError(f"folder: the collection {holds(col.spaces)}; sync mirrors text files")
     label = Path(folder if name is None else name)
     with reading():
         stored = stored_files(col, label, include, exclude)
@@ -165,6 +166,10 @@ class Plan:
         self.seen.add(name)
         if is_image_path(name):
             self.skipped.append(Skipped(name, "an image (sync reads text files; add images with embkit add)", IMAGE))
+            return
+        if is_audio_path(name):
+            self.skipped.append(Skipped(name, "an audio file (sync reads text files; add sounds with embkit add)",
+                                        AUDIO))
             return
         try:
             if not path.is_file():

@@ -1,0 +1,73 @@
+"""What an audio collection says of the files it cannot take (review of issue 25): a text
+file in an audio-only collection's folder is "not audio", not "not an image"; sync of
+an audio-only collection says what it holds; sync of a text collection passes sounds
+over as audio files (not as unknown formats); resampling keeps one copy of a clip."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("torch")
+sf = pytest.importorskip("soundfile")
+
+import embkit  # noqa: E402
+from embkit.encoders.audio_decode import resample  # noqa: E402
+from embkit.errors import EmbkitError  # noqa: E402
+from embkit.ingest.skips import not_held, summary  # noqa: E402
+
+from clap_maker import SAMPLE_RATE, make_tiny_clap  # noqa: E402
+
+
+def _tone(seconds: float) -> np.ndarray:
+    return (0.5 * np.sin(2 * np.pi * 440 * np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE)).astype(np.float32)
+
+
+def test_a_text_file_in_an_audio_collection_is_not_audio(tmp_path):
+    clap = make_tiny_clap(tmp_path / "tiny-clap")
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    sf.write(folder / "tone.wav", _tone(0.5), SAMPLE_RATE)
+    (folder / "notes.txt").write_text("a note about the recording")
+    with embkit.create(tmp_path / "col", model=f"{clap}#audio") as col:
+        done = col.add_files([str(folder)])
+        assert done.ids == [str(folder / "tone.wav")]
+        assert [(s.path, s.reason, s.kind) for s in done.skipped] == [
+            (str(folder / "notes.txt"), "not audio (the collection holds audio only)", "not audio")]
+        assert summary(done.skipped) == ("skipped 1 file: 1 non-audio file (the collection holds audio only); "
+                                         "--verbose lists them")
+        with pytest.raises(EmbkitError, match=r"^folder: the collection holds audio only; sync mirrors text files$"):
+            col.sync(folder)
+        assert col.count() == 1
+
+
+def test_what_a_collection_without_a_text_space_holds():
+    assert not_held("a.txt", ["image"]) == ("a.txt", "not an image (the collection holds images only)", "not an image")
+    assert not_held("a.txt", ["image", "audio"]) == (
+        "a.txt", "neither an image nor audio (the collection holds images and audio only)", "not media")
+    assert summary([not_held("a.txt", ["audio", "image"])] * 2, verbose=True) == (
+        "skipped 2 files: 2 files neither image nor audio (the collection holds images and audio only)")
+
+
+def test_sync_of_a_text_collection_passes_sounds_over_as_audio(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("words about birds")
+    sf.write(folder / "call.flac", _tone(0.2), SAMPLE_RATE)
+    with embkit.create(tmp_path / "col", model="minilm") as col:
+        done = col.sync(folder)
+        assert [(s.path, s.kind) for s in done.skipped] == [(f"{folder}/call.flac", "audio")]
+        assert done.skipped[0].reason == "an audio file (sync reads text files; add sounds with embkit add)"
+        assert col.count() == 1
+
+
+def test_resampling_keeps_one_copy_of_the_clip():
+    clip = np.zeros(44100 * 10, dtype=np.float32)
+    resample(clip[:4410], 44100, 48000)  # scipy's import is not the clip's
+    tracemalloc.start()
+    out = resample(clip, 44100, 48000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.dtype == np.float32 and len(out) == 480000
+    assert peak < 1.5 * out.nbytes  # not the resampler's output and a float32 copy of it (2x)
