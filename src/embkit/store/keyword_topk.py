@@ -95,10 +95,12 @@ def _cached(entries: dict[str, TermBlocks], n_docs: int, n_tokens: int, repeats:
 @functools.cache
 def _compiled():
     """keyword_maxscore, imported on first use (numba takes ~0.5 s to import: not for a
-    small collection's queries); None without numba (then numpy's MaxScore, as exact)."""
+    small collection's queries); None without numba (then numpy's MaxScore, as exact), or
+    when numba has nowhere to cache it (cache=True raises RuntimeError at import when
+    neither the package's folder nor the user's cache folder can be written)."""
     try:
         from . import keyword_maxscore
-    except ImportError:
+    except (ImportError, RuntimeError):
         return None
     return keyword_maxscore
 
