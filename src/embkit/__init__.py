@@ -8,6 +8,7 @@
 
 from .collection import Collection, Document, create, open, restore
 from .encoders import Encoder, load_encoder
+from .encoders.prompts import encode_as
 from .errors import EmbkitError, EmbkitWarning
 from .search import Hit
 from .search.request import SearchRequest
@@ -15,4 +16,4 @@ from .search.request import SearchRequest
 __version__ = "0.1.0"
 
 __all__ = ["create", "open", "restore", "Collection", "Document", "Hit", "SearchRequest", "Encoder", "EmbkitError",
-           "EmbkitWarning", "load_encoder", "__version__"]
+           "EmbkitWarning", "load_encoder", "encode_as", "__version__"]
