@@ -71,3 +71,12 @@ def test_resampling_keeps_one_copy_of_the_clip():
     tracemalloc.stop()
     assert out.dtype == np.float32 and len(out) == 480000
     assert peak < 1.5 * out.nbytes  # not the resampler's output and a float32 copy of it (2x)
+
+
+def test_the_http_files_route_passes_sounds_over_as_audio():
+    from embkit.ingest.uploads import Upload, prepare_uploads
+
+    prepared, skipped = prepare_uploads("minilm", "notes", [Upload("a.txt", b"words about birds"),
+                                                            Upload("calls/owl.ogg", b"OggS not really")])
+    assert [(s.path, s.reason, s.kind) for s in skipped] == [
+        ("notes/calls/owl.ogg", "an audio file (this route reads text files; add sounds with embkit add)", "audio")]

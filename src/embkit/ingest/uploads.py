@@ -1,7 +1,7 @@
 """A folder's files sent over HTTP (each its path inside the folder and its bytes) into
 a batch ready to embed, read as `embkit add DIR FOLDER` reads that folder: the same
 readers, checks and chunker, so the same ids (`FOLDER/PATH`), chunks and metadata.
-Images and files that cannot be read are skipped, as a folder's are."""
+Images, sounds and files that cannot be read are skipped, as a folder's are."""
 
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -9,13 +9,14 @@ from typing import NamedTuple, Sequence
 
 from .. import validate
 from ..errors import EmbkitError
+from .audio_files import is_audio_path
 from .chunk import check_chunking
 from .documents import split_documents
 from .folder import read_found
 from .image_files import is_image_path
 from .records import Prepared
 from .selection import check_patterns, chosen
-from .skips import IMAGE, Skipped
+from .skips import AUDIO, IMAGE, Skipped
 from .text_files import read_all
 
 
@@ -53,6 +54,10 @@ def prepare_uploads(model: str, folder: str, uploads: Sequence[Upload], *, inclu
             name = str(Path(folder) / upload.path)
             if is_image_path(name):
                 skipped.append(Skipped(name, "an image (send images to the images route)", IMAGE))
+                continue
+            if is_audio_path(name):  # libsndfile's formats are not text formats
+                skipped.append(Skipped(name, "an audio file (this route reads text files; add sounds with embkit add)",
+                                       AUDIO))
                 continue
             file = Path(tmp) / f"{n}{PurePosixPath(upload.path).suffix.lower()}"  # the suffix picks the reader
             file.write_bytes(upload.data)
