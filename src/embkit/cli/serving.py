@@ -42,6 +42,9 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
           source_root: list[Path] = typer.Option(None, "--source-root", help="The web page renders a markdown "
                                                  "document from its file when it lies under DIR (repeatable); "
                                                  "by default it shows the stored text."),
+          audio_root: list[Path] = typer.Option(None, "--audio-root", help="The web page plays and draws the "
+                                                "waveform of audio files under DIR (repeatable); by default "
+                                                "none (sounds are found, not played)."),
           workers: int = typer.Option(1, "--workers", help="Server processes on the port: searches use "
                                       "this many cores (each process holds its own copy of the indexes)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
@@ -73,10 +76,11 @@ def serve(folders: list[str] = typer.Argument(None, help="Collection folders (se
     limits = Limits(max_batch, max_text_chars, max_k, max_body_bytes, max_document_bytes)
     image_roots = [str(check_image_root(r)) for r in image_root or []]
     source_roots = [str(check_root(r, "source_root")) for r in source_root or []]
+    audio_roots = [str(check_root(r, "audio_root")) for r in audio_root or []]
     Collections(folders or [], root, read_url).close()  # checks the folders, names and databases now, here
     settings = Settings([str(f) for f in folders or []], str(root) if root else None, read_url,
                         None if keys is None else str(keys.path), no_auth, asdict(limits),
-                        str(reranker) if reranker else None, log_level, image_roots, source_roots)
+                        str(reranker) if reranker else None, log_level, image_roots, source_roots, audio_roots)
     settings.configure_logging()
     if workers == 1:
         import uvicorn

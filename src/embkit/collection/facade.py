@@ -2,6 +2,7 @@
 their work to the layer below (ingest/, search/, analysis/, index/, maintenance/)."""
 
 from .analysis_verbs import AnalysisVerbs
+from .audio_media_verbs import AudioMediaVerbs
 from .audio_verbs import AudioVerbs
 from .core import CollectionCore
 from .documents import DocumentVerbs
@@ -12,5 +13,5 @@ from .vectors import VectorVerbs
 
 
 class Collection(DocumentVerbs, SearchVerbs, VectorVerbs, AnalysisVerbs, UpkeepVerbs, ImageVerbs, AudioVerbs,
-                 CollectionCore):
+                 AudioMediaVerbs, CollectionCore):
     """Documents with metadata and vectors, searchable by meaning."""

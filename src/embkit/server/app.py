@@ -13,6 +13,7 @@ from .. import __version__
 from . import (
     errors,
     routes_analysis,
+    routes_audio,
     routes_collections,
     routes_document_view,
     routes_documents,
@@ -34,11 +35,12 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app(collections: Collections, keys: KeyStore | None, limits: Limits | None = None,
                reranker: str | Path | None = None, image_roots: list[str | Path] = (),
-               source_roots: list[str | Path] = ()) -> RequestMiddleware:
+               source_roots: list[str | Path] = (), audio_roots: list[str | Path] = ()) -> RequestMiddleware:
     """The ASGI application to serve (the FastAPI app is its `.app.app`). `keys=None`
     turns auth off (the CLI allows that only on a loopback address). Thumbnails are made
     only from a collection's own uploads and from files under `image_roots`; markdown
-    documents are rendered from their files only under `source_roots`.
+    documents are rendered from their files only under `source_roots`; audio files are
+    played and drawn only from under `audio_roots`.
 
     Request ids, logs and the body limit wrap everything; inside them the fast search
     path sits in front of FastAPI, which it passes all else to, so that the most common
@@ -56,9 +58,10 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     app.state.reranker = Path(reranker) if reranker else None
     app.state.image_roots = [Path(root).resolve() for root in image_roots]
     app.state.source_roots = [Path(root).resolve() for root in source_roots]
+    app.state.audio_roots = [Path(root).resolve() for root in audio_roots]
     errors.install(app)
     for module in (routes_collections, routes_documents, routes_document_view, routes_files, routes_search,
-                   routes_analysis, routes_images, routes_maintenance, routes_openai):
+                   routes_analysis, routes_images, routes_audio, routes_maintenance, routes_openai):
         app.include_router(module.router)
     _web_page(app)
     return RequestMiddleware(FastSearch(app), max_body_bytes=limits.max_body_bytes)

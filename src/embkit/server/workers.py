@@ -30,6 +30,7 @@ class Settings:
     log_level: str = "info"
     image_roots: list[str] = field(default_factory=list)  # thumbnails may be made from files under these
     source_roots: list[str] = field(default_factory=list)  # markdown documents rendered from files under these
+    audio_roots: list[str] = field(default_factory=list)  # the page plays and draws audio files under these
 
     def export(self) -> None:
         os.environ[ENV] = json.dumps(asdict(self))
@@ -47,7 +48,8 @@ def application(settings: Settings):
 
     keys = None if settings.no_auth else KeyStore(Path(settings.keys_file) if settings.keys_file else None)
     return create_app(Collections(settings.folders, settings.root, settings.read_url), keys,
-                      Limits(**settings.limits), settings.reranker, settings.image_roots, settings.source_roots)
+                      Limits(**settings.limits), settings.reranker, settings.image_roots, settings.source_roots,
+                      settings.audio_roots)
 
 
 def worker_app():

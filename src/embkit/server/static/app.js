@@ -18,6 +18,8 @@ const state = {
   mode: "dense",
   like: null,        // id of the document a "more like this" search started from
   image: null,       // base64 of the query image, for a search by image
+  audio: null,       // base64 of the query clip, for a search by sound
+  audioUrls: [],     // object URLs of the players on screen, revoked when results change
   searchSeq: 0,      // answers to older requests are dropped
   mapSeq: 0,
   mapDrawn: null,    // "collection|method|color" of the map on screen
@@ -232,6 +234,8 @@ async function runSearch() {
     body.like = state.like; // by meaning: the stored document's vector
   } else if (state.image !== null) {
     body.image = state.image;
+  } else if (state.audio !== null) {
+    body.audio = state.audio;
   } else if (query) {
     body.query = query;
     body.mode = state.mode;
@@ -265,6 +269,8 @@ async function runSearch() {
 
 function renderResults(hits, terms) {
   const list = $("results");
+  for (const url of state.audioUrls) URL.revokeObjectURL(url);
+  state.audioUrls = [];
   list.replaceChildren(...hits.map((hit, i) => renderHit(hit, i + 1, terms)));
 }
 
@@ -292,6 +298,7 @@ function renderHit(hit, rank, terms) {
   item.append(head);
 
   if (hit.metadata && hit.metadata.image) item.append(renderThumbnail(hit));
+  if (isAudioHit(hit)) item.append(renderAudio(hit));
 
   const text = element("p", "text");
   text.append(highlight(hit.text || "", terms));
@@ -338,10 +345,98 @@ function renderThumbnail(hit) {
   return img;
 }
 
+// An audio record (a file, or a window of one) carries its file's duration and rate.
+function isAudioHit(hit) {
+  const m = hit.metadata || {};
+  return typeof m.duration_s === "number" && typeof m.sample_rate === "number" && typeof m.start === "number";
+}
+
+/** Fetches a collection route with the key; the body as a blob, or null. */
+function fetchBlob(path) {
+  const headers = {};
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (key) headers.Authorization = "Bearer " + key;
+  return fetch(collectionPath(path), { headers })
+    .then((response) => (response.ok ? response.blob() : null))
+    .catch(() => null);
+}
+
+// An audio hit: its file's waveform with the matched window marked, and a player that
+// starts at the window's start and stops at its end (media fragment #t=start,end; the
+// handlers do the same where a browser ignores the fragment).
+function renderAudio(hit) {
+  const { start, end, duration_s: duration } = hit.metadata;
+  const box = element("div", "audio-hit");
+  box.dataset.testid = "audio-hit";
+  const wave = element("div", "waveform-box");
+  const img = document.createElement("img");
+  img.className = "waveform";
+  img.dataset.testid = "waveform";
+  img.alt = "waveform of " + (hit.metadata.path || hit.id);
+  const mark = element("div", "waveform-window");
+  mark.style.left = (100 * start / (duration || 1)).toFixed(2) + "%";
+  mark.style.width = (100 * Math.max(0, end - start) / (duration || 1)).toFixed(2) + "%";
+  mark.title = `${start}–${end} s of ${duration} s`;
+  wave.append(img, mark);
+  const player = document.createElement("audio");
+  player.controls = true;
+  player.preload = "metadata";
+  player.dataset.testid = "audio-player";
+  player.dataset.start = String(start);
+  player.dataset.end = String(end);
+  player.addEventListener("loadedmetadata", () => {
+    if (player.currentTime < start || player.currentTime > end) player.currentTime = start;
+  });
+  player.addEventListener("timeupdate", () => {
+    if (player.currentTime >= end) {
+      player.pause();
+      player.currentTime = start; // ready to play the window again
+    }
+  });
+  box.append(wave, player, element("span", "audio-window", `${start}–${end} s of ${duration} s`));
+  const id = encodeURIComponent(hit.id);
+  fetchBlob("/waveforms/" + id).then((blob) => {
+    if (!blob) {
+      wave.classList.add("missing");
+      return;
+    }
+    img.onload = () => URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
+  });
+  fetchBlob("/audio/" + id).then((blob) => {
+    if (!blob) {
+      player.classList.add("missing");
+      return;
+    }
+    const url = URL.createObjectURL(blob);
+    state.audioUrls.push(url);
+    player.src = `${url}#t=${start},${end}`;
+  });
+  return box;
+}
+
 function clearImageQuery() {
   state.image = null;
   $("image-input").value = "";
+  state.audio = null;
+  $("audio-input").value = "";
   $("search-input").placeholder = "Search by meaning or by words…";
+}
+
+function onAudioChosen(event) {
+  const file = event.target.files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => {
+    state.audio = String(reader.result).split(",", 2)[1];
+    state.image = null;
+    $("image-input").value = "";
+    state.like = null;
+    $("search-input").value = "";
+    $("search-input").placeholder = "Searching by sound: " + file.name;
+    runSearch();
+  };
+  reader.readAsDataURL(file);
 }
 
 function onImageChosen(event) {
@@ -350,6 +445,8 @@ function onImageChosen(event) {
   const reader = new FileReader();
   reader.onload = () => {
     state.image = String(reader.result).split(",", 2)[1];
+    state.audio = null;
+    $("audio-input").value = "";
     state.like = null;
     $("search-input").value = "";
     $("search-input").placeholder = "Searching by image: " + file.name;
@@ -728,6 +825,7 @@ function wire() {
   $("k-select").addEventListener("change", runSearch);
   $("space-select").addEventListener("change", runSearch);
   $("image-input").addEventListener("change", onImageChosen);
+  $("audio-input").addEventListener("change", onAudioChosen);
   $("like-clear").addEventListener("click", () => {
     state.like = null;
     renderLikeBanner();

@@ -1,0 +1,61 @@
+"""What result pages show of an audio document: its file (for a player) and a waveform
+picture of it, cached in the collection's folder. A server passes `roots`: a file named
+in metadata (which clients write) is read only when it lies under one of them, so a
+path in metadata never makes the server read a file of its choosing. The collection
+hands itself in (this module sits below collection/)."""
+
+import hashlib
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from .errors import EmbkitError
+from .image_documents import _inside
+from .ingest.audio_waveform import waveform_svg
+from .ingest.image_files import save_thumbnail
+
+WAVEFORMS = "waveforms"
+AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
+
+
+class AudioRecords(Protocol):
+    """What audio media need of a collection (a `Collection` is one)."""
+
+    path: Path  # the collection's folder: the waveform cache lives under it
+
+    def get(self, ids: Sequence[str]) -> list: ...
+
+
+def audio_source(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
+    """The file of an audio document or of one of its windows (`ID#i`), or None when the
+    record is not audio, its file is gone, or (given `roots`) lies outside them."""
+    found = col.get([doc_id]) if isinstance(doc_id, str) else []
+    metadata = found[0].metadata if found else {}
+    source = metadata.get("path")
+    if not isinstance(source, str) or "duration_s" not in metadata or "sample_rate" not in metadata:
+        return None
+    if roots is not None:
+        return Path(source).resolve() if _inside(source, roots) else None
+    return Path(source) if Path(source).is_file() else None
+
+
+def media_type(path: Path) -> str:
+    """The Content-Type a browser plays `path` as."""
+    return AUDIO_TYPES.get(path.suffix.lower().lstrip("."), "application/octet-stream")
+
+
+def waveform(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
+    """The cached SVG waveform of an audio document's file (drawn on first use, drawn
+    again when the file changes: the cache is named by its path, size and mtime); None
+    when there is no file to draw or it does not decode."""
+    source = audio_source(col, doc_id, roots)
+    if source is None:
+        return None
+    stat = source.stat()
+    name = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest() + ".svg"
+    dest = col.path / WAVEFORMS / name
+    if dest.is_file():
+        return dest
+    try:
+        return save_thumbnail(waveform_svg(source), dest)
+    except EmbkitError:  # the file broke since it was added: no picture, the document stays
+        return None
