@@ -14,7 +14,7 @@ VECTOR = [1.0] * 384
 
 
 @pytest.mark.parametrize("options, message", [
-    ({}, "query: give exactly one of a query text, image=, vector= or like="),
+    ({}, "query: give exactly one of a query text, image=, audio=, vector= or like="),
     ({"query": "a", "like": "b"}, "query: give exactly one of"),
     ({"query": "   "}, "query: empty"),
     ({"query": "a", "k": 0}, "k: must be an integer from 1 to 10000, got 0"),
@@ -23,6 +23,8 @@ VECTOR = [1.0] * 384
     ({"query": "a", "mode": "fuzzy"}, "mode: must be one of dense, keyword, hybrid, got 'fuzzy'"),
     ({"like": "a", "mode": "keyword"}, "mode: keyword search needs a query text"),
     ({"image": "cat.png", "mode": "hybrid"}, "mode: an image query searches by meaning only"),
+    ({"audio": "dog.wav", "mode": "keyword"}, "mode: an audio query searches by meaning only (mode 'dense')"),
+    ({"audio": "dog.wav", "image": "cat.png"}, "query: give exactly one of"),
     ({"query": "a", "mode": "hybrid", "rrf_k": 60, "alpha": 0.5}, "alpha: give rrf_k (reciprocal rank"),
     ({"query": "a", "mode": "hybrid", "alpha": 1.5}, "alpha: must be a number from 0 to 1 (the dense weight), got 1.5"),
     ({"query": "a", "mode": "hybrid", "rrf_k": -1}, "rrf_k: must be an integer from 0 to 10000, got -1"),
