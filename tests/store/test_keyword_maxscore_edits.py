@@ -1,6 +1,6 @@
 """The compiled keyword top-k (keyword_maxscore.py, its bounds at each document's length)
-after random adds, replacements (a word's tf raised or lowered, a document made longer
-or shorter) and deletions, with documents past LENGTHS words and one past bm25.MAX_COUNT,
+after random adds, replacements (a word's tf raised or lowered, a document made longer,
+shorter or empty) and deletions, with documents past LENGTHS words and one past bm25.MAX_COUNT,
 with and without `allow`: the row ids and float32 scores of a float64 brute force over
 the texts themselves (not the stored blocks), summed in query order as BM25 is."""
 
@@ -71,7 +71,7 @@ def test_after_random_edits(seed, steps):
         for r in rng.choice(rowids, size=60, replace=False).tolist():  # deleted or replaced
             old[r] = texts[r]
             if rng.random() < 0.5:
-                new[r] = text(rng)
+                new[r] = text(rng) if rng.random() < 0.8 else ""  # replaced, or emptied: no words left
         for r in range(max(rowids) + 1, max(rowids) + 1 + int(rng.integers(0, 80))):
             new[r] = text(rng)
         if step == 0 and rng.random() < 0.3:  # one document past MAX_COUNT words: its dl is capped
