@@ -80,3 +80,29 @@ def test_the_http_files_route_passes_sounds_over_as_audio():
                                                             Upload("calls/owl.ogg", b"OggS not really")])
     assert [(s.path, s.reason, s.kind) for s in skipped] == [
         ("notes/calls/owl.ogg", "an audio file (this route reads text files; add sounds with embkit add)", "audio")]
+
+
+def test_add_audio_model_gives_a_text_collection_an_audio_space(tmp_path):
+    from typer.testing import CliRunner
+
+    from embkit.cli import app
+
+    clap = make_tiny_clap(tmp_path / "tiny-clap")
+    folder = tmp_path / "field"
+    folder.mkdir()
+    sf.write(folder / "tone.wav", _tone(0.5), SAMPLE_RATE)
+    (folder / "notes.txt").write_text("a note about the recording")
+    runner, col = CliRunner(), str(tmp_path / "col")
+    assert runner.invoke(app, ["init", col, "--model", "minilm"]).exit_code == 0
+    wrong = runner.invoke(app, ["add", col, str(folder), "--audio-model", "minilm"])
+    assert wrong.exit_code == 1 and str(wrong.exception) == (
+        "audio_model: 'minilm' embeds text, not audio, and has no paired audio tower")
+    with embkit.open(col) as opened:
+        assert opened.count() == 0 and list(opened.spaces) == ["text"]  # nothing written
+    done = runner.invoke(app, ["add", col, str(folder), "--audio-model", f"{clap}#audio"])
+    assert done.exit_code == 0, done.output
+    with embkit.open(col) as opened:
+        assert sorted(opened.spaces) == ["audio", "text"]
+        assert opened.in_space("audio").space.model == f"{clap.resolve()}#audio"
+        assert sorted(r.id for r in opened.get([str(folder / "tone.wav"), str(folder / "notes.txt")])) == [
+            str(folder / "notes.txt"), str(folder / "tone.wav")]

@@ -54,6 +54,9 @@ def add(path: str = DirArg,
                                       "only its first tokens)."),
         image_model: Optional[str] = typer.Option(None, "--image-model", help="Images: create the collection's "
                                                   "`image` space with this image tower if it has none."),
+        audio_model: Optional[str] = typer.Option(None, "--audio-model", help="Sounds: create the collection's "
+                                                  "`audio` space with this audio tower (a CLAP folder) if it has "
+                                                  "none."),
         max_document_bytes: int = typer.Option(MAX_DOCUMENT_BYTES, "--max-document-bytes",
                                                help="Largest document (UTF-8 bytes of text); a larger one "
                                                "rejects the batch before anything is embedded."),
@@ -73,7 +76,7 @@ def add(path: str = DirArg,
         done = add_files(col, files, include=include, exclude=exclude, text_column=text_column,
                          id_column=id_column, upsert=upsert, batch_size=batch_size, chunk=not no_chunk,
                          chunk_tokens=chunk_tokens, overlap=overlap, image_model=image_model,
-                         max_document_bytes=max_document_bytes,
+                         audio_model=audio_model, max_document_bytes=max_document_bytes,
                          bars=lambda n, label: _progress(n, label, quiet=as_json))
         total = col.count()
     for line in done.warnings:

@@ -153,7 +153,7 @@ class DocumentVerbs:
     ):
         """Add files and folders as `embkit add` does (same ids, chunks and metadata);
         `include`/`exclude` glob patterns choose a folder's files. Options: text_column,
-        id_column, upsert, batch_size, chunk, chunk_tokens, overlap, image_model,
+        id_column, upsert, batch_size, chunk, chunk_tokens, overlap, image_model, audio_model,
         max_document_bytes; `progress(n)` is called as texts and images are embedded.
         Files a folder holds that this collection cannot take are skipped: returns a
         FilesAdded with `.ids`, `.skipped` (path, reason, kind) and `.summary`."""

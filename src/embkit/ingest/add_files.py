@@ -69,7 +69,7 @@ class FilesAdded(NamedTuple):
 def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None,
               exclude: Sequence[str] | None = None, text_column: str = "text", id_column: str = "id",
               upsert: bool = False, batch_size: int = 32, chunk: bool = True, chunk_tokens: int = 256,
-              overlap: int = 32, image_model: str | None = None,
+              overlap: int = 32, image_model: str | None = None, audio_model: str | None = None,
               max_document_bytes: int = validate.MAX_DOCUMENT_BYTES,
               bars: ProgressFactory | None = None) -> FilesAdded:
     """Add files and folders (walked recursively; `include`/`exclude` glob patterns choose
@@ -85,7 +85,8 @@ def add_files(col, paths: Sequence[str], *, include: Sequence[str] | None = None
         check_chunking(chunk_tokens, overlap)
     validate.check_max_document_bytes(max_document_bytes)
     image_paths, audio_paths, text_paths = split_media(paths, include, exclude)
-    audio_tower = _audio_tower(col, paths, audio_paths)  # refuses a named sound with nowhere to go, before any write
+    # refuses a named sound with nowhere to go, before any write
+    audio_tower = _audio_tower(col, paths, audio_paths, audio_model)
     named = [p for p in paths if p != "-" and not Path(p).is_dir() and is_image_path(p)]
     images, skipped = None, []
     if image_paths and (named or IMAGE_SPACE in col.spaces or image_model or _paired_image_tower(col)):
@@ -129,18 +130,20 @@ def add_image_files(col, paths: Sequence[str], *, upsert: bool = False, image_mo
     return ImagesAdded(ids, skipped, time.perf_counter() - start)
 
 
-def _audio_tower(col, paths: list[str], audio_paths: list[str]) -> str | None:
-    """The audio tower that makes a missing audio space (the text model's pair), "" when
-    the space exists, None when sounds have nowhere to go (an error if one was named)."""
+def _audio_tower(col, paths: list[str], audio_paths: list[str], audio_model: str | None = None) -> str | None:
+    """The audio tower that makes a missing audio space (`audio_model`, else the text
+    model's pair), "" when the space exists, None when sounds have nowhere to go (an
+    error if one was named)."""
     if AUDIO_SPACE in col.spaces or not audio_paths:
         return ""
-    tower = _paired_tower(col, "#audio")  # a CLAP text tower's pair is its audio tower
+    tower = audio_model or _paired_tower(col, "#audio")  # a CLAP text tower's pair is its audio tower
     if tower:
         return tower
     named = [p for p in paths if p != "-" and not Path(p).is_dir() and is_audio_path(p)]
     if named:
         raise EmbkitError(f"files: {named[0]} is audio but the collection has no audio space and its "
-                          "model no audio tower; create it with `embkit init PATH --model FOLDER#audio`")
+                          "model no audio tower; pass --audio-model (a CLAP folder) or create the collection "
+                          "with `embkit init PATH --model FOLDER#audio`")
     return None
 
 

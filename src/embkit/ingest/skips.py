@@ -34,7 +34,7 @@ def _part(kind: str, files: list[Skipped]) -> str:
     if kind == IMAGE:
         return f"{_plural(n, 'image')} (no image space; add one with --image-model)"
     if kind == AUDIO:
-        return f"{_plural(n, 'audio file')} (no audio space; create the collection with --model FOLDER#audio)"
+        return f"{_plural(n, 'audio file')} (no audio space; add one with --audio-model)"
     if kind == UNKNOWN:
         suffixes = sorted({Path(s.path).suffix.lower() or "(none)" for s in files})
         return f"{_plural(n, 'unknown format')} ({', '.join(suffixes)})"
