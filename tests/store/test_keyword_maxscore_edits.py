@@ -5,8 +5,8 @@ with and without `allow`: the row ids and float32 scores of a float64 brute forc
 the texts themselves (not the stored blocks), summed in query order as BM25 is."""
 
 import math
-from collections import Counter
 import sqlite3
+from collections import Counter
 
 import numpy as np
 import pytest
