@@ -36,6 +36,8 @@ ROUTES = [
     ("GET", "/collections/{name}/documents/{doc_id}", None, "read"),
     ("GET", "/collections/{name}/view?id={doc_id}", None, "read"),
     ("GET", "/collections/{name}/thumbnails/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
+    ("GET", "/collections/{name}/audio/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
+    ("GET", "/collections/{name}/waveforms/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
     ("POST", "/collections/{name}/images", {"images": [{"data": "iVBORw0KGgo="}]}, "write"),  # no image space: 422
     ("POST", "/collections/{name}/search", {"query": "falling share prices", "k": 3}, "read"),
     ("POST", "/collections/{name}/context", {"question": "what happened to interest rates?", "budget_tokens": 100},
@@ -151,6 +153,9 @@ def test_every_route_succeeds_with_a_valid_key(server):
             r = _call(c, method, _path(template), body)
         if "/thumbnails/" in template:  # let in, then told that a text document has no picture
             assert r.status_code == 404 and "no image document" in r.json()["error"]["message"], r.text
+            continue
+        if "/audio/" in template or "/waveforms/" in template:  # let in, then told a text document is not audio
+            assert r.status_code == 404 and "no audio document" in r.json()["error"]["message"], r.text
             continue
         if template.endswith("/sync"):  # let in, then told that this server reads no folders
             assert r.status_code == 403 and "--source-root" in r.json()["error"]["message"], r.text
