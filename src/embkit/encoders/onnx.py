@@ -7,10 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import EmbkitError
 from .base import Progress, l2_normalize
 from .onnx_weights import weights_apart
 from .pooling import pool_tokens
+from .token_window import window_ids, windowed
+from .tokenizer_files import shared_tokenizer
 
 
 class OnnxEncoder:
@@ -31,18 +32,13 @@ class OnnxEncoder:
                  max_tokens: int = 256, normalized: bool = True, threads: int | None = None,
                  batch_tokens: int = 512, projection=None, pooling: str = "mean"):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         self.name, self.dim, self.max_tokens, self.normalized = name, dim, max_tokens, normalized
         self.batch_tokens, self.pooling = batch_tokens, pooling
         self._projection = projection  # a Dense module after pooling (encoders/dense_layer.py)
-        try:  # any kind the tokenizers library reads: WordPiece, Unigram, BPE
-            self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        except Exception as e:  # tokenizers raises plain Exceptions for a malformed file
-            raise EmbkitError(f"model: {tokenizer_path} is not a tokenizer.json the tokenizers library reads "
-                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-        self._tokenizer.enable_truncation(max_length=max_tokens)
-        self._tokenizer.no_padding()
+        # the process's one plain tokenizer of this file (the chunker and counts share it);
+        # ids are cut at max_tokens here, as its own truncation would (token_window.py)
+        self._tokenizer = shared_tokenizer(tokenizer_path)
         self.threads = threads
         self._workers = max(1, int(threads)) if threads else min(2, os.cpu_count() or 1)
         options = ort.SessionOptions()
@@ -57,17 +53,18 @@ class OnnxEncoder:
 
     @property
     def tokenizer(self):
-        """Its `tokenizers.Tokenizer`, truncating at `max_tokens` (shared: do not reconfigure)."""
+        """Its `tokenizers.Tokenizer`, without truncation or padding: the one of its file
+        in this process (shared_tokenizer; do not reconfigure it)."""
         return self._tokenizer
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text after truncation (what the model actually reads)."""
-        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+        return [len(ids) for ids in windowed(self._tokenizer, texts, self.max_tokens)]
 
     def token_states(self, text: str) -> np.ndarray:
         """The last layer's vector of every piece of `text` (special tokens included, after
         truncation), as a (pieces, hidden) array: what pooling reads."""
-        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        ids = np.array([window_ids(self._tokenizer.encode(text), self.max_tokens)], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -79,8 +76,8 @@ class OnnxEncoder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(texts)
-        lengths = np.array([len(e.ids) for e in encodings])
+        encodings = windowed(self._tokenizer, texts, self.max_tokens)
+        lengths = np.array([len(ids) for ids in encodings])
         order = np.argsort(-lengths, kind="stable")
 
         def run(rows: np.ndarray) -> int:
@@ -88,8 +85,8 @@ class OnnxEncoder:
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for i, r in enumerate(rows):
-                n = len(encodings[r].ids)
-                ids[i, :n], mask[i, :n] = encodings[r].ids, 1
+                n = len(encodings[r])
+                ids[i, :n], mask[i, :n] = encodings[r], 1
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
                 feeds["token_type_ids"] = np.zeros_like(ids)
