@@ -13,6 +13,7 @@ crash leaves at most a temporary folder, which the next build removes, never a h
 model under the real name.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,6 +49,7 @@ def e5_folder(source: Path | None = None) -> Path:
 def _build(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(target)
+    _remove_incomplete(target)
     work = target.parent / temp_name(target.name)
     work.mkdir()
     try:
@@ -70,6 +72,23 @@ def _remove_leftovers(target: Path) -> None:
     for path in target.parent.glob(f"{target.name}.*.tmp"):
         if path.is_dir() and stale_temp(path):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_incomplete(target: Path) -> None:
+    """A folder under the real name without modules.json is no build's (builds rename in
+    whole): a copy of EMBKIT_HOME cut short, or a file deleted by hand. Moved aside and
+    removed, or no build could ever take the name (the rename fails on a non-empty folder)."""
+    if not target.is_dir() or (target / "modules.json").is_file():
+        return
+    aside = target.parent / temp_name(target.name)
+    try:
+        os.replace(target, aside)
+    except FileNotFoundError:  # another process moved it first
+        return
+    if (aside / "modules.json").is_file():  # a whole build landed between the check and the move: put it back
+        with contextlib.suppress(OSError):
+            os.replace(aside, target)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_folder(model: E5File, folder: Path) -> None:
