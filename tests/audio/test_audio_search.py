@@ -117,3 +117,20 @@ def test_a_space_without_an_audio_tower_refuses_audio(tmp_path, collection):
         col.add(["a dog barking"], ids=["t"])
         with pytest.raises(EmbkitError, match="^audio: space 'text' .* has no paired audio encoder"):
             col.search(audio=str(sounds["tone.wav"]))
+
+
+def test_a_clip_searches_the_audio_space_beside_text_unless_a_space_is_named(collection, tmp_path):
+    _, sounds, clap = collection
+    with embkit.create(tmp_path / "both", model=str(clap)) as col:  # the text tower: sounds go to `audio`
+        col.add_files([str(sounds["tone.wav"].parent)])
+        assert sorted(col.spaces) == ["audio", "text"]
+        assert col.search(audio=str(sounds["tone.wav"]), k=1)[0].id == str(sounds["tone.wav"])
+        assert col.search(audio=str(sounds["tone.wav"]), k=1, space="text") == []  # as named: no sounds there
+        by_text = col.search("a dog barking", k=2, space="audio")
+    done = _run("search", tmp_path / "both", "--audio", sounds["tone.wav"], "-k", "1", "--json")
+    assert [h["id"] for h in json.loads(done.stdout)["hits"]] == [str(sounds["tone.wav"])]
+    done = _run("search", tmp_path / "both", "--audio", sounds["tone.wav"], "--space", "text", "--json")
+    assert json.loads(done.stdout)["hits"] == []
+    done = _run("search", tmp_path / "both", "a dog barking", "-k", "2", "--space", "audio", "--json")
+    assert [(h["id"], round(h["score"], 5)) for h in json.loads(done.stdout)["hits"]] == [
+        (h.id, round(h.score, 5)) for h in by_text]

@@ -46,7 +46,7 @@ def search(path: str = DirArg,
     model's text tower."""
     request = SearchRequest(query, k=k, where=_where(where), like=like, mode=mode, rrf_k=rrf_k, alpha=alpha,
                             mmr=mmr, rerank=rerank, reranker=reranker, documents=documents, ef=ef, nprobe=nprobe,
-                            rescore=rescore, dims=dims, image=image, audio=audio)
+                            rescore=rescore, dims=dims, image=image, audio=audio, space=space)
     with open_space(path, space, read_url=read_url) as col:
         if mode != "keyword":
             with _progress(col.count(), "updating index", quiet=as_json) as advance:

@@ -2,6 +2,7 @@
 handle holds (store, space, vector index, Matryoshka views, keyword index, encoders)."""
 
 import warnings
+from dataclasses import replace
 from typing import Callable
 
 from ..errors import EmbkitWarning
@@ -11,6 +12,7 @@ from ..search.keyword import KeywordIndex
 from ..search.request import SearchRequest
 from ..search.run import Found, run_context, run_search
 from ..search.sources import SearchParts
+from .spaces import AUDIO_SPACE
 
 
 class SearchVerbs:
@@ -32,7 +34,12 @@ class SearchVerbs:
 
     def find(self, request: SearchRequest) -> Found:
         """The hits of a `SearchRequest` with its warnings, for a door that reports them
-        itself (HTTP, CLI --json). The request is checked here, once."""
+        itself (HTTP, CLI --json). The request is checked here, once. A clip
+        (`audio=`) with no space named searches the `audio` space when there is one: a
+        sound's neighbours are sounds (the default space of a CLAP text model is text)."""
+        if request.audio is not None and request.space is None and self._root is None \
+                and AUDIO_SPACE in self.spaces and self.space.name != AUDIO_SPACE:
+            request = replace(request, space=AUDIO_SPACE)
         return self._following(request.space, lambda col: run_search(request.check(col.space), col._search_parts()))
 
     def _following(self, space: str | None, run: Callable, found: Callable = lambda result: result):
