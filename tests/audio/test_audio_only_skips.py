@@ -106,3 +106,25 @@ def test_add_audio_model_gives_a_text_collection_an_audio_space(tmp_path):
         assert opened.in_space("audio").space.model == f"{clap.resolve()}#audio"
         assert sorted(r.id for r in opened.get([str(folder / "tone.wav"), str(folder / "notes.txt")])) == [
             str(folder / "notes.txt"), str(folder / "tone.wav")]
+
+
+def test_init_audio_model_makes_text_and_audio_spaces_on_both_backends(backend, tmp_path):
+    from typer.testing import CliRunner
+
+    from embkit.cli import app
+
+    clap = make_tiny_clap(tmp_path / "tiny-clap")
+    folder = tmp_path / "field"
+    folder.mkdir()
+    sf.write(folder / "tone.wav", _tone(0.5), SAMPLE_RATE)
+    (folder / "notes.txt").write_text("a note about the recording")
+    location = backend("sounds_and_notes")
+    made = CliRunner().invoke(app, ["init", str(location), "--model", "minilm", "--audio-model", str(clap), "--json"])
+    assert made.exit_code == 0, made.output
+    with embkit.open(location) as col:
+        assert sorted(col.spaces) == ["audio", "text"]
+        assert col.in_space("audio").space.model == f"{clap.resolve()}#audio"  # the CLAP text tower's pair
+        done = col.add_files([str(folder)])
+        assert sorted(done.ids) == [str(folder / "notes.txt"), str(folder / "tone.wav")] and done.skipped == []
+    with pytest.raises(EmbkitError, match="audio_model: model .* is an audio tower already"):
+        embkit.create(tmp_path / "twice", model=f"{clap}#audio", audio_model=str(clap))

@@ -22,10 +22,13 @@ def init(path: str = DirArg,
          metric: str = typer.Option("cosine", help=f"One of {', '.join(METRICS)}."),
          image_model: Optional[str] = typer.Option(None, "--image-model", help="Also an `image` space, embedded by "
                                                    "this image tower (a CLIP folder, or FOLDER#image)."),
+         audio_model: Optional[str] = typer.Option(None, "--audio-model", help="Also an `audio` space, embedded by "
+                                                   "this audio tower (a CLAP folder, or FOLDER#audio)."),
          as_json: bool = JsonOpt) -> None:
     """Create an empty collection in PATH. An image tower as --model (FOLDER#image)
-    makes an image collection; --image-model adds an image space beside the text one."""
-    with create(path, model=model, metric=metric, image_model=image_model) as col:
+    makes an image collection, an audio tower (FOLDER#audio) an audio one; --image-model
+    and --audio-model add an image and an audio space beside the text one."""
+    with create(path, model=model, metric=metric, image_model=image_model, audio_model=audio_model) as col:
         info = col.info()
     if as_json:
         _print_json(info)

@@ -10,7 +10,7 @@ from ..store import Space, SQLiteStore
 from ..store.pg_connection import is_url
 from ..store.postgres import PostgresStore
 from .facade import Collection
-from .spaces import DEFAULT_SPACE, IMAGE_SPACE, space_of
+from .spaces import AUDIO_SPACE, DEFAULT_SPACE, IMAGE_SPACE, space_of
 
 
 def create(
@@ -19,11 +19,13 @@ def create(
     metric: str = "cosine",
     dim: int | None = None,
     image_model: str | None = None,
+    audio_model: str | None = None,
 ) -> "Collection":
     """A new collection in folder `path`. `model` is a catalog name or a model folder;
     `model=None` with `dim` makes a collection that only takes precomputed vectors.
     An image tower as `model` (`FOLDER#image`) makes an image collection (space
-    `image`); `image_model` adds an `image` space beside the text one."""
+    `image`), an audio tower (`FOLDER#audio`) an audio one; `image_model` and
+    `audio_model` add an `image` and an `audio` space beside the text one."""
     if metric not in METRICS:
         raise EmbkitError(f"metric: unknown {metric!r} (allowed: {', '.join(METRICS)})")
     encoder = None
@@ -41,6 +43,12 @@ def create(
             )
         image_space, _ = space_of(image_model, metric, name=IMAGE_SPACE)
         spaces.append(image_space)
+    if audio_model is not None:
+        if space.name == AUDIO_SPACE:
+            raise EmbkitError(
+                f"audio_model: model {model!r} is an audio tower already; give a text model or no audio_model"
+            )
+        spaces.append(space_of(audio_model, metric, name=AUDIO_SPACE)[0])
     store = PostgresStore.create(path, spaces) if is_url(path) else SQLiteStore.create(Path(path), spaces)
     for s in spaces:  # the document prompt its vectors will carry (ingest/space_prompts.py)
         record_new_space(store, s)
