@@ -4,6 +4,7 @@ an audio-only collection says what it holds; sync of a text collection passes so
 over as audio files (not as unknown formats); resampling keeps one copy of a clip."""
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,12 +21,16 @@ from embkit.ingest.skips import not_held, summary  # noqa: E402
 from clap_maker import SAMPLE_RATE, make_tiny_clap  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def clap(tmp_path_factory) -> Path:
+    return make_tiny_clap(tmp_path_factory.mktemp("clap") / "tiny-clap")
+
+
 def _tone(seconds: float) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * 440 * np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE)).astype(np.float32)
 
 
-def test_a_text_file_in_an_audio_collection_is_not_audio(tmp_path):
-    clap = make_tiny_clap(tmp_path / "tiny-clap")
+def test_a_text_file_in_an_audio_collection_is_not_audio(clap, tmp_path):
     folder = tmp_path / "sounds"
     folder.mkdir()
     sf.write(folder / "tone.wav", _tone(0.5), SAMPLE_RATE)
@@ -82,12 +87,11 @@ def test_the_http_files_route_passes_sounds_over_as_audio():
         ("notes/calls/owl.ogg", "an audio file (this route reads text files; add sounds with embkit add)", "audio")]
 
 
-def test_add_audio_model_gives_a_text_collection_an_audio_space(tmp_path):
+def test_add_audio_model_gives_a_text_collection_an_audio_space(clap, tmp_path):
     from typer.testing import CliRunner
 
     from embkit.cli import app
 
-    clap = make_tiny_clap(tmp_path / "tiny-clap")
     folder = tmp_path / "field"
     folder.mkdir()
     sf.write(folder / "tone.wav", _tone(0.5), SAMPLE_RATE)
@@ -108,12 +112,11 @@ def test_add_audio_model_gives_a_text_collection_an_audio_space(tmp_path):
             str(folder / "notes.txt"), str(folder / "tone.wav")]
 
 
-def test_init_audio_model_makes_text_and_audio_spaces_on_both_backends(backend, tmp_path):
+def test_init_audio_model_makes_text_and_audio_spaces_on_both_backends(backend, clap, tmp_path):
     from typer.testing import CliRunner
 
     from embkit.cli import app
 
-    clap = make_tiny_clap(tmp_path / "tiny-clap")
     folder = tmp_path / "field"
     folder.mkdir()
     sf.write(folder / "tone.wav", _tone(0.5), SAMPLE_RATE)
