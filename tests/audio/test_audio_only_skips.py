@@ -131,3 +131,31 @@ def test_init_audio_model_makes_text_and_audio_spaces_on_both_backends(backend, 
         assert sorted(done.ids) == [str(folder / "notes.txt"), str(folder / "tone.wav")] and done.skipped == []
     with pytest.raises(EmbkitError, match="audio_model: model .* is an audio tower already"):
         embkit.create(tmp_path / "twice", model=f"{clap}#audio", audio_model=str(clap))
+
+
+def _without_first_frame(mp3: bytes) -> bytes:
+    """The file without its first frame: the Xing/LAME header that states its length."""
+    header = int.from_bytes(mp3[:4], "big")
+    kbps = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)[(header >> 12) & 15]
+    assert header >> 21 == 0x7FF and (b"Xing" in mp3[:200] or b"Info" in mp3[:200])
+    return mp3[144 * kbps * 1000 // 44100 + ((header >> 9) & 1):]
+
+
+def test_an_mp3_that_libsndfile_decodes_only_in_part_is_refused(tmp_path):
+    from embkit.ingest.audio_files import read_audio
+
+    noise = 0.3 * np.random.default_rng(1).standard_normal((44100 * 5, 2)).astype(np.float32)
+    sf.write(tmp_path / "whole.mp3", noise, 44100)  # VBR, with a Xing header stating its length
+    whole = (tmp_path / "whole.mp3").read_bytes()
+    tagged = tmp_path / "tagged.mp3"  # an ID3v2 tag before the frames
+    tagged.write_bytes(b"ID3\x03\x00\x00\x00\x00\x01\x00" + bytes(128) + whole)
+    assert read_audio(tagged, 44100).metadata["duration_s"] == 5.0
+    assert len(read_audio(tmp_path / "whole.mp3", 44100).samples) == 44100 * 5
+    (tmp_path / "headless.mp3").write_bytes(_without_first_frame(whole))  # libsndfile guesses 2.3 s
+    (tmp_path / "joined.mp3").write_bytes(whole + whole)  # the first header says 5 s
+    for name, says in (("headless.mp3", "decodes to 2.3 s of the 5.0 s"),
+                       ("joined.mp3", "decodes to 5.0 s of the 10.1 s")):
+        with pytest.raises(EmbkitError) as caught:
+            read_audio(tmp_path / name, 44100)
+        assert str(caught.value) == (f"audio: {tmp_path / name} {says} its frames hold (an mp3 without a right "
+                                     "length header, or files joined; re-encode it)")

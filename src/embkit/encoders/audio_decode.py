@@ -60,6 +60,8 @@ def decode(source, what: str | None = None) -> Decoded:
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise EmbkitError(f"audio: {what} is not a readable audio file ({_reason(e)})") from None
     _check_whole(what, samples, declared, log)
+    if kind == "MP3":
+        _check_mp3_length(what, source, len(samples), int(rate))
     return Decoded(samples, int(rate), int(channels), kind.lower())
 
 
@@ -92,6 +94,23 @@ def _check_whole(what: str, samples: np.ndarray, declared: int, log: str) -> Non
         raise EmbkitError(f"audio: {what} is truncated ({len(samples)} of {declared} frames decode)")
     if not np.isfinite(samples).all():
         raise EmbkitError(f"audio: {what} holds samples that are not finite numbers")
+
+
+def _check_mp3_length(what: str, source, decoded: int, rate: int) -> None:
+    """Refuse an MP3 whose frames hold more than libsndfile decoded (it stops at the
+    length the first frame states, or guesses: VBR without a Xing header, joined files)."""
+    import mmap
+
+    from .mp3_frames import shortfall
+
+    if isinstance(source, (bytes, bytearray)):
+        missing = shortfall(source, decoded)
+    else:
+        with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            missing = shortfall(data, decoded)
+    if missing:
+        raise EmbkitError(f"audio: {what} decodes to {decoded / rate:.1f} s of the {(decoded + missing) / rate:.1f} s "
+                          "its frames hold (an mp3 without a right length header, or files joined; re-encode it)")
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
