@@ -159,3 +159,21 @@ def test_an_mp3_that_libsndfile_decodes_only_in_part_is_refused(tmp_path):
             read_audio(tmp_path / name, 44100)
         assert str(caught.value) == (f"audio: {tmp_path / name} {says} its frames hold (an mp3 without a right "
                                      "length header, or files joined; re-encode it)")
+
+
+def test_the_http_files_route_says_an_audio_collection_holds_audio(clap, tmp_path):
+    import base64
+
+    from live_server import LiveServer
+
+    embkit.create(tmp_path / "sounds", model=f"{clap}#audio").close()
+    server = LiveServer([str(tmp_path / "sounds"), "--no-auth"], tmp_path / "server.log",
+                        env={"HF_HUB_OFFLINE": "1"})
+    try:
+        with server.client() as client:
+            refused = client.post("/collections/sounds/files", json={"folder": "notes", "files": [
+                {"path": "a.txt", "data": base64.b64encode(b"words").decode()}]})
+    finally:
+        assert server.stop() == 0
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "files: the collection holds audio only; this route reads text files"

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from .. import validate
 from ..errors import EmbkitError
-from ..ingest.skips import summary
+from ..ingest.skips import holds, summary
 from ..ingest.sync import sync_folder
 from ..ingest.uploads import Upload, check_upload_path, prepare_uploads
 from .auth import requires
@@ -56,7 +56,7 @@ def add_files(name: str, body: AddFiles, request: Request, _=Depends(requires("w
                for i, f in enumerate(body.files)]
     h = hosted(request, name)
     if "text" not in h.collection.spaces:
-        raise EmbkitError("files: the collection holds images only; send images to the images route")
+        raise EmbkitError(f"files: the collection {holds(h.collection.spaces)}; this route reads text files")
     prepared, skipped = prepare_uploads(
         h.collection.writing_model, body.folder, uploads, include=body.include, exclude=body.exclude,
         text_column=body.text_column, id_column=body.id_column, chunk=body.chunk, chunk_tokens=body.chunk_tokens,
