@@ -104,28 +104,67 @@ def test_models_lists_both_towers(trained):
     assert rows["spoken-clap#audio"]["modality"] == "audio" and rows["spoken-clap#audio"]["paired"] == "spoken-clap"
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(few, tmp_path, monkeypatch):
-    import torch
+def _killed_at_step(n: int):
+    """A progress callback that kills the run at its n-th optimizer step (the few pairs'
+    30 training pairs make one step an epoch: step 3 is the third epoch's)."""
+    steps = []
 
-    folder, captions = few
-    out, saves, real_save = tmp_path / "resumed", [], torch.save
-    options = {**SMALL, "epochs": 3, "name": "resumed-clap"}
-
-    def crash_after_two_epochs(obj, path, *args, **kwargs):
-        real_save(obj, path, *args, **kwargs)
-        saves.append(obj["epoch"])
-        if obj["epoch"] == 1:
+    def progress(count):
+        steps.append(count)
+        if len(steps) == n:
             raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(torch, "save", crash_after_two_epochs)
+    return progress
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_model(few, tmp_path):
+    """Killed in its third epoch, the same command resumes after the second and ends with
+    the uninterrupted run's weights and per-epoch losses."""
+    from safetensors.numpy import load_file
+
+    folder, captions = few
+    options = {**SMALL, "epochs": 3}
+    whole = train_clap(tmp_path / "whole", folder, captions, name="whole-clap", **options)
+    out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        train_clap(out, folder, captions, **options)
+        train_clap(out, folder, captions, name="resumed-clap", progress=_killed_at_step(3), **options)
     assert not out.exists() and (tmp_path / ".resumed.partial" / "checkpoints" / "last.pt").is_file()
-    monkeypatch.setattr(torch, "save", real_save)
-    summary = train_clap(out, folder, captions, **options)
-    assert summary["resumed_at_epoch"] == 2 and len(summary["loss_per_epoch"]) == 1 and out.is_dir()
-    assert saves == [0, 1] and not (tmp_path / ".resumed.partial").exists()
+    summary = train_clap(out, folder, captions, name="resumed-clap", **options)
+    assert summary["resumed_at_epoch"] == 2 and out.is_dir() and not (tmp_path / ".resumed.partial").exists()
+    assert len(whole["loss_per_epoch"]) == 3 and summary["loss_per_epoch"] == whole["loss_per_epoch"]
+    ours = load_file(str(out / "audio_tower.safetensors"))
+    theirs = load_file(str(tmp_path / "whole" / "audio_tower.safetensors"))
+    assert ours.keys() == theirs.keys() and all(np.array_equal(ours[k], theirs[k]) for k in ours)
     assert embkit.load_encoder("resumed-clap#audio").dim == 64
+
+
+def test_a_checkpoint_cut_short_or_of_other_captions_starts_over(few, tmp_path):
+    folder, captions = few
+    options = {**SMALL, "epochs": 2}
+    checkpoint = tmp_path / ".cut.partial" / "checkpoints" / "last.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"PK\x03\x04 cut short")  # what a crash in the middle of a plain save leaves
+    summary = train_clap(tmp_path / "cut", folder, captions, name="cut-clap", **options)
+    assert summary["resumed_at_epoch"] is None and len(summary["loss_per_epoch"]) == 2
+    edited = tmp_path / "edited.jsonl"  # same file, same number of lines, other captions
+    edited.write_text(captions.read_text())
+    with pytest.raises(KeyboardInterrupt):
+        train_clap(tmp_path / "edited", folder, edited, name="edited-clap", progress=_killed_at_step(2), **options)
+    edited.write_text(captions.read_text().replace('"caption": "', '"caption": "heard: '))
+    summary = train_clap(tmp_path / "edited", folder, edited, name="edited-clap", **options)
+    assert summary["resumed_at_epoch"] is None and len(summary["loss_per_epoch"]) == 2
+
+
+def test_a_listed_file_that_is_not_audio_names_its_captions_line(few, tmp_path):
+    folder, captions = few
+    (tmp_path / "clips").symlink_to(folder / "clips")
+    (tmp_path / "notes.txt").write_text("not a sound")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(captions.read_text() + '{"audio": "notes.txt", "caption": "someone saying one", "split": "train"}\n')
+    with pytest.raises(EmbkitError) as refused:
+        train_clap(tmp_path / "never", tmp_path, bad, **SMALL)
+    assert str(refused.value).startswith(f"captions: {bad}:41: audio: {tmp_path / 'notes.txt'} is not a readable audio")
+    assert not (tmp_path / "never").exists() and not (tmp_path / ".never.partial").exists()
 
 
 def test_bad_input_names_the_field_and_writes_nothing(speech, tmp_path):

@@ -21,6 +21,7 @@ class Pair(NamedTuple):
     caption: str
     label: str | None
     split: str | None = None
+    where: str = ""  # "captions: FILE:LINE", to name the line of a file that cannot be read
 
 
 def read_captions(media: str | Path, captions: str | Path, field: str = "image") -> list[Pair]:
@@ -55,7 +56,7 @@ def _pair(line: str, media: Path, field: str, where: str) -> Pair:
     if not path.is_file():
         raise EmbkitError(f"{where}: {field} {path} not found")
     label = row.get("label")
-    return Pair(path, row["caption"], None if label is None else str(label), row.get("split"))
+    return Pair(path, row["caption"], None if label is None else str(label), row.get("split"), where)
 
 
 def split_pairs(pairs: list[Pair], holdout: float, seed: int) -> tuple[list[Pair], list[Pair]]:

@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import EmbkitError
 from .captions import Pair, read_captions, split_pairs
 from .output import finish_output, refuse_existing, write_summary
@@ -70,8 +71,8 @@ def train_two_tower(out: str | Path, media: str | Path, captions: str | Path, mo
     model = DualEncoder(lambda: modality.tower(config), config["dim"], data.text_vectors.shape[1], lr,
                         epochs * steps_per_epoch, seed)
     staging = out.parent / f".{out.name}.partial"
-    run = {"config": config, "data": [str(captions), len(pairs), seed, holdout, epochs, batch_size, lr]}
-    start_epoch, before = _resume(staging / "checkpoints" / "last.pt", run, model)
+    run = {"config": config, "data": [_digest(pairs), seed, holdout, epochs, batch_size, lr, prompt]}
+    start_epoch, before, losses = _resume(staging / "checkpoints" / "last.pt", run, model)
     if before is None:  # a fresh run: score the random init, then start clean
         shutil.rmtree(staging, ignore_errors=True)
         before = _in_memory_scores(model, data, prompt)
@@ -79,7 +80,8 @@ def train_two_tower(out: str | Path, media: str | Path, captions: str | Path, mo
         steps_known((epochs - start_epoch) * steps_per_epoch)
     started = time.perf_counter()
     losses = _fit(model, data, modality, range(start_epoch, epochs), batch_size, seed, progress,
-                  lambda epoch: {"run": run, "epoch": epoch, "before": before}, staging / "checkpoints" / "last.pt")
+                  lambda epoch: {"run": run, "epoch": epoch, "before": before}, staging / "checkpoints" / "last.pt",
+                  losses)
     summary = {"kind": modality.kind, modality.field: str(media), "captions": str(captions), "text_model": text_model,
                "pairs": len(pairs), "train": len(data.train), "held_out": len(data.held), "labels": len(data.labels),
                "prompt": prompt, **facts, "epochs": epochs, "resumed_at_epoch": start_epoch or None,
@@ -125,18 +127,40 @@ def _prepare(pairs: list[Pair], modality: Modality, config: dict, text_model: st
     texts = sorted({p.caption for p in pairs} | {prompt.format(label) for label in labels})
     text_row = {t: i for i, t in enumerate(texts)}
     return _Data(train, held, labels, text_row, torch.from_numpy(base.encode(texts, batch_size=64)),
-                 torch.from_numpy(modality.features([p.path for p in train], config)),
-                 torch.from_numpy(modality.features([p.path for p in held], config)),
+                 torch.from_numpy(_inputs(train, modality, config)), torch.from_numpy(_inputs(held, modality, config)),
                  torch.tensor([text_row[p.caption] for p in train]))
 
 
+def _inputs(pairs: list[Pair], modality: Modality, config: dict):
+    """The tower's input batch; a file that cannot be read is named with its captions line."""
+    try:
+        return modality.features([p.path for p in pairs], config)
+    except EmbkitError:
+        for pair in pairs:  # only on failure: find the first unreadable file, one at a time
+            try:
+                modality.features([pair.path], config)
+            except EmbkitError as e:
+                raise EmbkitError(f"{pair.where}: {e}") from None
+        raise
+
+
+def _digest(pairs: list[Pair]) -> str:
+    """What a run trains on (files, captions, labels, splits): a checkpoint of other data is not resumed."""
+    import hashlib
+    import json
+
+    rows = [[str(p.path), p.caption, p.label, p.split] for p in pairs]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
 def _fit(model, data: _Data, modality: Modality, epochs: range, batch_size: int, seed: int, progress, state,
-         checkpoint: Path) -> list[float]:
-    """The epochs left; a checkpoint after each. Returns the mean loss per epoch."""
+         checkpoint: Path, losses: list[float]) -> list[float]:
+    """The epochs left; a checkpoint after each (written whole or not at all). Returns the
+    mean loss per epoch, the resumed run's earlier epochs (`losses`) first."""
     import torch
 
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    steps_per_epoch, losses = math.ceil(len(data.train) / batch_size), []
+    steps_per_epoch, losses = math.ceil(len(data.train) / batch_size), list(losses)
     for epoch in epochs:
         generator = torch.Generator().manual_seed(seed * 1000 + epoch)
         order = torch.randperm(len(data.train), generator=generator)
@@ -151,22 +175,26 @@ def _fit(model, data: _Data, modality: Modality, epochs: range, batch_size: int,
             if progress:
                 progress(1)
         losses.append(round(total / steps_per_epoch, 4))
-        torch.save({**state(epoch), **model.state()}, checkpoint)
+        saved = {**state(epoch), "losses": losses, **model.state()}
+        atomic_write(checkpoint, lambda tmp, saved=saved: torch.save(saved, tmp))
     return losses
 
 
-def _resume(checkpoint: Path, run: dict, model) -> tuple[int, dict | None]:
-    """(first epoch to train, the before scores) from a checkpoint of the same command,
-    else (0, None)."""
+def _resume(checkpoint: Path, run: dict, model) -> tuple[int, dict | None, list[float]]:
+    """(first epoch to train, the before scores, the losses so far) from a checkpoint of
+    the same command on the same data, else (0, None, [])."""
     if not checkpoint.is_file():
-        return 0, None
+        return 0, None, []
     import torch
 
-    saved = torch.load(checkpoint, weights_only=False)
-    if saved.get("run") != run:
-        return 0, None
+    try:
+        saved = torch.load(checkpoint, weights_only=False)
+    except Exception:  # unreadable (cut short by a crash in an older embkit's save, a bad disk): start over
+        return 0, None, []
+    if not isinstance(saved, dict) or saved.get("run") != run:
+        return 0, None, []
     model.restore(saved)
-    return saved["epoch"] + 1, saved["before"]
+    return saved["epoch"] + 1, saved["before"], saved.get("losses", [])
 
 
 def _in_memory_scores(model, data: _Data, prompt: str) -> dict:
