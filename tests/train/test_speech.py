@@ -68,6 +68,14 @@ def test_bad_arguments_give_one_line_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on it
     assert main([str(tmp_path / "new"), "--words", "2"]) == 1
     assert not (tmp_path / "new").exists()
+    broken = tmp_path / "espeak-ng"  # installed, but it cannot run (its data folder gone, say)
+    broken.write_text("#!/bin/sh\necho 'Error processing file: No such file or directory' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    done = subprocess.run([sys.executable, "-m", "embkit.train.speech", str(tmp_path / "new"), "--words", "2"],
+                          capture_output=True, text=True, env={"PATH": str(tmp_path)})
+    assert done.returncode == 1 and not (tmp_path / "new").exists()
+    assert done.stderr == "error: espeak-ng: listing its voices failed: " \
+                          "Error processing file: No such file or directory\n"
 
 
 def test_a_tone_lands_in_its_mel_band():

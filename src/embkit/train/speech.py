@@ -54,8 +54,10 @@ def espeak_path() -> str:
 
 def variants() -> list[str]:
     """espeak-ng's voice variants (its `!v` files: m1..m7, f1..f5, klatt, ...), sorted."""
-    listing = subprocess.run([espeak_path(), "--voices=variant"], capture_output=True, text=True, check=True).stdout
-    rows = [line.split() for line in listing.splitlines()[1:]]  # Pty Language Age/Gender VoiceName File ...
+    done = subprocess.run([espeak_path(), "--voices=variant"], capture_output=True, text=True)
+    if done.returncode != 0:  # installed but broken (its data folder missing, say)
+        raise EmbkitError(f"espeak-ng: listing its voices failed: {done.stderr.strip()[:200]}")
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]  # Pty Language Age/Gender VoiceName File ...
     names = {row[4].split("/")[-1] for row in rows if len(row) > 4 and row[4].startswith("!v/")
              and (len(row) == 5 or row[5].startswith("("))}  # "!v/Mr serious": a file name -v cannot name
     return sorted(names)
