@@ -112,7 +112,8 @@ def test_a_rewritten_file_is_read_again(tmp_path, folders):
 def test_one_tokenizer_object_after_loading_and_a_chunked_add(tmp_path):
     """In a fresh process: the encoder and the chunker of an add hold the same object."""
     code = ("import embkit; from embkit.encoders.tokenizer_files import encoder_tokenizer; "
-            "col = embkit.create(%r, model='minilm'); col.add(['A sentence here. ' * 400], ids=['d']); "
-            "print(col.count(), encoder_tokenizer(col.encoder) is encoder_tokenizer('minilm'))") % str(tmp_path / "c")
+            f"col = embkit.create({str(tmp_path / 'c')!r}, model='minilm'); "
+            "col.add(['A sentence here. ' * 400], ids=['d']); "
+            "e = col.encoder; print(col.count(), encoder_tokenizer(e) is encoder_tokenizer('minilm') is e.tokenizer)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert int(out[0]) > 1 and out[1] == "True"

@@ -22,14 +22,14 @@ class Counted(NamedTuple):
 
 
 class TokenCounter:
-    """Counts for one encoder. Made once per model (copying a tokenizer is not free)."""
+    """Counts for one encoder, with the process's one tokenizer of its file (no copy)."""
 
     def __init__(self, encoder: Encoder):
         self.window: int | None = None if isinstance(encoder, StaticEncoder) else int(encoder.max_tokens)
         self._tokenizer = None
         if self.window is not None:
             try:
-                self._tokenizer = encoder_tokenizer(encoder)  # a plain copy: counts past the window
+                self._tokenizer = encoder_tokenizer(encoder)  # untruncated: counts past the window
             except (EmbkitError, OSError, ImportError):
                 self._tokenizer = None  # no tokenizer.json to be found: words stand in, nothing is flagged
 
