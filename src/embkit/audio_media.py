@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from .errors import EmbkitError
-from .image_documents import _inside
 from .ingest.audio_waveform import waveform_svg
 from .ingest.image_files import save_thumbnail
+from .paths import file_inside
 
 WAVEFORMS = "waveforms"
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
@@ -34,7 +34,7 @@ def audio_source(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | N
     if not isinstance(source, str) or "duration_s" not in metadata or "sample_rate" not in metadata:
         return None
     if roots is not None:
-        return Path(source).resolve() if _inside(source, roots) else None
+        return Path(source).resolve() if file_inside(source, roots) else None
     return Path(source) if Path(source).is_file() else None
 
 

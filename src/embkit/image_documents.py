@@ -13,6 +13,7 @@ from .encoders import Encoder
 from .errors import EmbkitError
 from .ingest.folder import Skipped
 from .ingest.image_files import Unreadable, read_image, save_thumbnail, thumbnail_bytes, thumbnail_path
+from .paths import file_inside
 
 
 class ImageSpace(Protocol):
@@ -105,7 +106,7 @@ def thumbnail(col: ImageSpace, doc_id: str, roots: Sequence[str | Path] | None =
     kept = _kept_copy(col, source)
     if kept is not None:
         source = str(kept)
-    elif roots is not None and not _inside(source, [col.path / UPLOADS, *roots]):
+    elif roots is not None and not file_inside(source, [col.path / UPLOADS, *roots]):
         return None
     try:
         return save_thumbnail(thumbnail_bytes(read_image(source).image), dest)
@@ -121,13 +122,6 @@ def _kept_copy(col: ImageSpace, source: str) -> Path | None:
     if not _CONTENT_NAME.match(name):
         return None
     copy = col.path / UPLOADS / name
-    return copy if _inside(str(copy), [col.path / UPLOADS]) else None
+    return copy if file_inside(str(copy), [col.path / UPLOADS]) else None
 
 
-def _inside(path: str, roots: Sequence[str | Path]) -> bool:
-    """True when `path`, with every symlink and `..` resolved, lies under one of `roots`."""
-    try:
-        real = Path(path).resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL in the name
-        return False
-    return real.is_file() and any(real.is_relative_to(Path(root).resolve()) for root in roots)
