@@ -60,16 +60,28 @@ def _pair(line: str, media: Path, field: str, where: str) -> Pair:
 
 
 def split_pairs(pairs: list[Pair], holdout: float, seed: int) -> tuple[list[Pair], list[Pair]]:
-    """(train, held out). Lines that carry a split keep it (the others train); without
-    any, a seeded shuffle holds out the last `holdout` share (never trained on)."""
+    """(train, held out), split by file: a file captioned on several lines is held out
+    with all of them (never trained on). Lines that carry a split keep it (the others
+    train); without any, a seeded shuffle of the files holds out the last `holdout` share."""
     if any(p.split for p in pairs):
         train = [p for p in pairs if p.split != "held_out"]
         held = [p for p in pairs if p.split == "held_out"]
         if len(held) < MIN_HELD or not train:
             raise EmbkitError(f"captions: the split field holds out {len(held)} of {len(pairs)} pairs; "
                               f"at least {MIN_HELD} held out and one for training are needed")
+        trained = {p.path: p for p in train}
+        for p in held:
+            if p.path in trained:
+                raise EmbkitError(f"{p.where}: {p.path} is held out, but {trained[p.path].where} trains on it")
         return train, held
-    order = list(range(len(pairs)))
+    files: dict[Path, list[Pair]] = {}
+    for p in pairs:
+        files.setdefault(p.path, []).append(p)
+    groups = list(files.values())
+    n_held = max(MIN_HELD, round(len(groups) * holdout))
+    if n_held >= len(groups):
+        raise EmbkitError(f"captions: {len(groups)} distinct files; at least {n_held + 1} are needed "
+                          f"({n_held} held out and one for training)")
+    order = list(range(len(groups)))
     random.Random(seed).shuffle(order)
-    n_held = max(MIN_HELD, round(len(pairs) * holdout))
-    return [pairs[i] for i in order[n_held:]], [pairs[i] for i in order[:n_held]]
+    return [p for i in order[n_held:] for p in groups[i]], [p for i in order[:n_held] for p in groups[i]]
