@@ -22,6 +22,10 @@ def fastembed_folder(home: Path) -> Path:
     folder = home / "bench" / f"fastembed-{onnx_file.stem}"
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "model.onnx").exists():
+        # the graph names its weights file, which onnxruntime looks for beside model.onnx
+        weights = onnx_file.with_name(onnx_file.name + ".data")
+        (folder / weights.name).unlink(missing_ok=True)
+        (folder / weights.name).symlink_to(weights)
         (folder / "model.onnx").symlink_to(onnx_file)
     for name in TOKENIZER_FILES:
         shutil.copyfile(source / name, folder / name)

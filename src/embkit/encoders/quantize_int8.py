@@ -31,7 +31,8 @@ def recipe_tag() -> str:
 
 
 def write_int8_bert(model_dir: Path, target: Path) -> None:
-    """Quantize the BERT checkpoint in `model_dir` by the recipe and write it to `target`."""
+    """Quantize the BERT checkpoint in `model_dir` by the recipe and write it to `target`,
+    its weights in `target`.data beside it (onnxruntime's external data layout)."""
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -43,7 +44,7 @@ def write_int8_bert(model_dir: Path, target: Path) -> None:
     try:
         quantize_dynamic(
             ready.model, str(target), per_channel=True, weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"], nodes_to_exclude=ready.fp32_nodes,
+            op_types_to_quantize=["MatMul"], nodes_to_exclude=ready.fp32_nodes, use_external_data_format=True,
             # MultiHeadAttention's outputs have no inferred type; they are float
             extra_options={"DefaultTensorType": TensorProto.FLOAT},
         )

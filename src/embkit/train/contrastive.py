@@ -199,8 +199,10 @@ def _fit(source: Path, columns: dict, staging: Path, loss: str, dims: list[int],
 
 
 def _export_onnx(model_dir: Path) -> None:
-    """model.onnx beside the weights: the query path then runs on onnxruntime, no torch."""
+    """model.onnx (and its weights file, model.onnx.data) beside the weights: the query
+    path then runs on onnxruntime, no torch."""
     from ..encoders import export
+    from ..encoders.onnx_weights import copy_apart
 
-    shutil.copyfile(export.fp32_onnx(model_dir), model_dir / "model.onnx")
+    copy_apart(export.fp32_onnx(model_dir), model_dir / "model.onnx")
 
