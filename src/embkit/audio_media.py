@@ -5,6 +5,7 @@ path in metadata never makes the server read a file of its choosing. The collect
 hands itself in (this module sits below collection/)."""
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -14,6 +15,8 @@ from .ingest.image_files import save_thumbnail
 from .paths import file_inside
 
 WAVEFORMS = "waveforms"
+UPLOADS = "sounds"  # sound files the collection keeps itself (HTTP uploads), named by their content's hash
+_CONTENT_NAME = re.compile(r"^[0-9a-f]{40}(\.[a-z0-9]{1,7})?$")  # sha1 hex + the upload's suffix
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
 
 
@@ -33,9 +36,23 @@ def audio_source(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | N
     source = metadata.get("path")
     if not isinstance(source, str) or "duration_s" not in metadata or "sample_rate" not in metadata:
         return None
+    kept = _kept_copy(col, source)
+    if kept is not None:  # an upload: the collection's own copy, wherever its folder now lies
+        return kept.resolve()
     if roots is not None:
         return Path(source).resolve() if file_inside(source, roots) else None
     return Path(source) if Path(source).is_file() else None
+
+
+def _kept_copy(col: AudioRecords, source: str) -> Path | None:
+    """The collection's own copy of an uploaded sound `source` names (uploads are named by
+    their content's hash, so it is found by name after the folder moved), never a file
+    outside the upload folder."""
+    name = Path(source).name
+    if not _CONTENT_NAME.match(name):
+        return None
+    copy = col.path / UPLOADS / name
+    return copy if file_inside(str(copy), [col.path / UPLOADS]) else None
 
 
 def media_type(path: Path) -> str:

@@ -3,12 +3,20 @@ player seeks to the matched window itself) and a waveform picture of it. A file 
 served only when it lies under a folder the server was given (`embkit serve
 --audio-root DIR`): metadata comes from clients, and must not name any file to read."""
 
+import hashlib
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
+from .. import validate
+from ..audio_media import UPLOADS
+from .audio_upload import check_sound
 from .auth import requires
 from .hosting import NotFound
-from .state import hosted
+from .routes_images import check_filename, decode_base64
+from .schemas import AddAudio
+from .state import hosted, limits
 
 router = APIRouter(tags=["audio"])
 
@@ -25,6 +33,54 @@ def audio_file(name: str, doc_id: str, request: Request, _=Depends(requires("rea
                        "--audio-root folders")
     path, media_type = found
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/collections/{name}/audio")
+def add_audio(name: str, body: AddAudio, request: Request, _=Depends(requires("write"))) -> dict:
+    """Upload sound files into the collection's audio space, in one transaction, as
+    `add_audio` adds them (a long clip as windows). The files are kept in the collection's
+    folder, where the player finds them. A file that is empty, too long or does not decode
+    whole refuses the request (nothing kept); one `add_audio` still skips is reported so."""
+    limits(request).batch(len(body.audio), "audio")
+    for i, clip in enumerate(body.audio):  # before any file is kept
+        check_filename(clip.filename, f"audio[{i}].filename")
+        if clip.id is not None:
+            validate.check_unicode(clip.id, f"audio[{i}].id")
+    validate.check_metadatas([clip.metadata for clip in body.audio], len(body.audio))
+    raws = [decode_base64(clip.data, f"audio[{i}].data") for i, clip in enumerate(body.audio)]
+    suffixes = [check_sound(raw, f"audio[{i}].data") for i, raw in enumerate(raws)]
+    h = hosted(request, name)
+    paths, created = _keep(h.collection.path / UPLOADS, raws, suffixes)
+    ids = [clip.id or Path(path).stem for clip, path in zip(body.audio, paths)]
+    metadatas = [{**(clip.metadata or {}), **({"filename": clip.filename} if clip.filename else {})}
+                 for clip in body.audio]
+    try:
+        with h.lock.writing():
+            written, skipped = h.collection.add_audio(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
+    except BaseException:
+        for path in created:  # nothing landed: keep no file of it
+            path.unlink(missing_ok=True)
+        raise
+    bad = {s.path: s.reason for s in skipped}
+    for path in created:
+        if str(path) in bad:
+            path.unlink(missing_ok=True)
+    return {"ids": written, "skipped": [{"index": i, "id": ids[i], "reason": bad[p]}
+                                        for i, p in enumerate(paths) if p in bad]}
+
+
+def _keep(folder: Path, raws: list[bytes], suffixes: list[str]) -> tuple[list[str], list[Path]]:
+    """(the path of each file's copy, the copies this request wrote): named by the SHA-1
+    of the bytes, so the same clip uploaded twice is one file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, created = [], []
+    for raw, suffix in zip(raws, suffixes):
+        path = folder / (hashlib.sha1(raw).hexdigest() + suffix)
+        if not path.exists():
+            path.write_bytes(raw)
+            created.append(path)
+        paths.append(str(path))
+    return paths, created
 
 
 @router.get("/collections/{name}/waveforms/{doc_id:path}")

@@ -40,7 +40,7 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
     reported, the others land."""
     limits(request).batch(len(body.images), "images")
     for i, image in enumerate(body.images):  # before any file is kept
-        _check_filename(image.filename, f"images[{i}].filename")
+        check_filename(image.filename, f"images[{i}].filename")
         if image.id is not None:
             validate.check_unicode(image.id, f"images[{i}].id")
     validate.check_metadatas([image.metadata for image in body.images], len(body.images))
@@ -73,7 +73,7 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
                                         for i, p in enumerate(paths) if p in bad]}
 
 
-def _check_filename(name: str | None, field: str) -> None:
+def check_filename(name: str | None, field: str) -> None:
     """A client's file name is kept as metadata and gives the stored copy its suffix."""
     if name is None:
         return

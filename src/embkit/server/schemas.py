@@ -46,6 +46,18 @@ class AddImages(Strict):
     upsert: bool = False
 
 
+class AudioIn(Strict):
+    data: str = Field(description="The sound file, base64-encoded (wav, flac, ogg, mp3).")
+    id: str | None = Field(None, description="Default: the SHA-1 of the bytes.")
+    filename: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class AddAudio(Strict):
+    audio: list[AudioIn]
+    upsert: bool = False
+
+
 class GetDocuments(Strict):
     ids: list[str] | None = None
     where: dict[str, Any] | None = None
