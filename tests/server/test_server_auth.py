@@ -39,6 +39,8 @@ ROUTES = [
     ("GET", "/collections/{name}/audio/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
     ("GET", "/collections/{name}/waveforms/{doc_id}", None, "read"),  # `fish` is text: 404 once allowed in
     ("POST", "/collections/{name}/images", {"images": [{"data": "iVBORw0KGgo="}]}, "write"),  # no image space: 422
+    ("POST", "/collections/{name}/audio", {"audio": [{"data": "UklGRjQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0"
+                                                     "YRAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}, "write"),  # no audio space: 422
     ("POST", "/collections/{name}/search", {"query": "falling share prices", "k": 3}, "read"),
     ("POST", "/collections/{name}/context", {"question": "what happened to interest rates?", "budget_tokens": 100},
      "read"),
@@ -162,6 +164,9 @@ def test_every_route_succeeds_with_a_valid_key(server):
             continue
         if template.endswith("/images"):  # let in, then told that a text collection has no image space
             assert r.status_code == 422 and "no 'image' space" in r.json()["error"]["message"], r.text
+            continue
+        if template.endswith("/audio"):  # let in, then told that a text collection has no audio space
+            assert r.status_code == 422 and "no 'audio' space" in r.json()["error"]["message"], r.text
             continue
         assert 200 <= r.status_code < 300, (method, template, r.status_code, r.text)
         assert r.headers["x-request-id"]
