@@ -120,3 +120,20 @@ def test_bad_uploads_are_one_line_4xx_and_change_nothing(served, tmp_path):
         assert _all(http) == before
         now = sorted((folder / "sounds").iterdir()) if (folder / "sounds").exists() else []
         assert now == files
+
+
+def test_a_kept_upload_still_plays_after_the_folder_moves(served, tmp_path):
+    """Uploads are named by their content's hash: a moved (or restored) collection finds
+    its own copy by name, and a path in metadata never reaches outside that folder."""
+    server, reader, writer, sounds, ids, expected, folder = served
+    clap = folder.parent / "tiny-clap"
+    raw = sounds["tone.wav"].read_bytes()
+    with embkit.create(tmp_path / "before", model=f"{clap}#audio") as col:
+        kept = col.path / "sounds" / (hashlib.sha1(raw).hexdigest() + ".wav")
+        kept.parent.mkdir()
+        kept.write_bytes(raw)
+        col.add_audio([str(kept), str(sounds["noise.ogg"])], ids=["up", "elsewhere"])
+    (tmp_path / "before").rename(tmp_path / "after")
+    with embkit.open(tmp_path / "after") as col:
+        assert col.audio_file("up", roots=[]) == ((tmp_path / "after" / "sounds" / kept.name).resolve(), "audio/wav")
+        assert col.audio_file("elsewhere", roots=[]) is None  # not an upload, not under a root
