@@ -1,7 +1,8 @@
-"""Audio documents over HTTP, for result pages: the file a hit came from (the page's
-player seeks to the matched window itself) and a waveform picture of it. A file is
-served only when it lies under a folder the server was given (`embkit serve
---audio-root DIR`): metadata comes from clients, and must not name any file to read."""
+"""Audio documents over HTTP: uploads, and for result pages the file a hit came from (the
+page's player seeks to the matched window itself) and a waveform picture of it. A file
+is served only when it is the collection's own upload or lies under a folder the server
+was given (`embkit serve --audio-root DIR`): metadata comes from clients, and must not
+name any file to read."""
 
 import hashlib
 from pathlib import Path
