@@ -7,6 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from ..atomic import atomic_write
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 THUMBNAIL_PX = 256  # the longer side
 _EXIF_DATE_TAGS = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized, DateTime
@@ -98,9 +100,8 @@ def thumbnail_bytes(image) -> bytes:
 
 
 def save_thumbnail(data: bytes, dest: Path) -> Path:
-    """Written under a temporary name and renamed: a reader never sees half a file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+    """Written under a temporary name and renamed: a reader never sees half a file. The
+    temp name is this writer's own (atomic_write): two requests drawing the same picture
+    at once (threads or server workers) shared `NAME.tmp`, and one's rename failed (a 500)."""
+    atomic_write(dest, lambda tmp: tmp.write_bytes(data))
     return dest
