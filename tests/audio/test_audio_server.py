@@ -10,6 +10,7 @@ import base64
 import io
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -130,6 +131,8 @@ def test_the_page_plays_the_matched_window_and_draws_the_waveform(served, page):
     from playwright.sync_api import expect
 
     server, key, sounds, outside, _ = served
+    played = []  # the sound files the page fetched
+    page.on("request", lambda r: played.append(r.url.split("/audio/", 1)[1]) if "/audio/" in r.url else None)
     page.goto(server.url + "/")
     page.fill("#key-input", key)
     page.click("#key-submit")
@@ -142,16 +145,21 @@ def test_the_page_plays_the_matched_window_and_draws_the_waveform(served, page):
     expect(page.locator("#results[data-state=done] .result")).to_have_count(records, timeout=120_000)
     window = page.locator(f'.result[data-id="{sounds["long.wav"]}#1"]')
     player = window.locator("audio[data-testid=audio-player]")
-    expect(player).to_have_attribute("src", re.compile(r"^blob:http://127\.0\.0\.1:\d+/.+#t=0\.75,1\.75$"))
-    handle = player.element_handle()
-    page.wait_for_function("p => p.readyState >= 1 && p.duration > 2", arg=handle)
-    assert handle.evaluate("p => [p.currentTime, Math.round(p.duration * 1000)]") == [0.75, 2500]
     page.wait_for_function("() => [...document.querySelectorAll('.waveform-box')].every(b => "
                            "b.classList.contains('missing') || b.firstChild.naturalWidth === 240)")
+    assert played == [] and window.locator("audio[src]").count() == 0  # no file fetched until played
+    window.locator("[data-testid=audio-play]").click()
+    expect(player).to_have_attribute("src", re.compile(r"^blob:http://127\.0\.0\.1:\d+/.+#t=0\.75,1\.75$"))
+    assert played == [quote(f"{sounds['long.wav']}#1", safe="")]  # that hit's file, once
+    handle = player.element_handle()
+    page.wait_for_function("p => p.readyState >= 1 && p.duration > 2", arg=handle)
+    assert handle.evaluate("p => Math.round(p.duration * 1000)") == 2500
+    assert handle.evaluate("p => p.currentTime >= 0.75 && p.currentTime <= 1.75")  # within the window
     # the clip outside the served audio root: found, but neither drawn nor played
     away = page.locator(".waveform-box.missing").evaluate_all("bs => bs.map(b => b.closest('.result').dataset.id)")
     assert away == [str(outside)]
     expect(page.locator(f'.result[data-id="{outside}"] audio.missing')).to_have_count(1)
+    expect(page.locator(f'.result[data-id="{outside}"] .audio-play.missing')).to_have_count(1)
     mark = window.locator(".waveform-window")
     assert mark.evaluate("m => [m.style.left, m.style.width]") == ["30%", "40%"]  # 0.75-1.75 of 2.5 s
     # a clip chosen in the page searches by sound: it comes back first

@@ -378,9 +378,48 @@ function renderAudio(hit) {
   mark.style.width = (100 * Math.max(0, end - start) / (duration || 1)).toFixed(2) + "%";
   mark.title = `${start}–${end} s of ${duration} s`;
   wave.append(img, mark);
+  const id = encodeURIComponent(hit.id);
+  const play = element("button", "audio-play", "▶ Play");
+  play.type = "button";
+  play.dataset.testid = "audio-play";
+  const player = windowPlayer(start, end);
+  box.append(wave, play, player, element("span", "audio-window", `${start}–${end} s of ${duration} s`));
+  fetchBlob("/waveforms/" + id).then((blob) => {
+    if (!blob) {
+      wave.classList.add("missing"); // not served (outside --audio-root): nothing to play either
+      play.classList.add("missing");
+      player.classList.add("missing");
+      return;
+    }
+    img.onload = () => URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
+  });
+  // The file is fetched on first play, not for every hit on the page (a page of long
+  // recordings would download them all).
+  play.addEventListener("click", () => {
+    play.disabled = true;
+    fetchBlob("/audio/" + id).then((blob) => {
+      play.remove();
+      if (!blob) {
+        player.classList.add("missing");
+        return;
+      }
+      const url = URL.createObjectURL(blob);
+      state.audioUrls.push(url);
+      player.src = `${url}#t=${start},${end}`;
+      player.classList.remove("unloaded");
+      player.play().catch(() => {}); // a browser may refuse to play; the controls remain
+    });
+  });
+  return box;
+}
+
+/** A player (no source yet) that starts at `start` and pauses at `end`. */
+function windowPlayer(start, end) {
   const player = document.createElement("audio");
   player.controls = true;
   player.preload = "metadata";
+  player.className = "unloaded";
   player.dataset.testid = "audio-player";
   player.dataset.start = String(start);
   player.dataset.end = String(end);
@@ -393,26 +432,7 @@ function renderAudio(hit) {
       player.currentTime = start; // ready to play the window again
     }
   });
-  box.append(wave, player, element("span", "audio-window", `${start}–${end} s of ${duration} s`));
-  const id = encodeURIComponent(hit.id);
-  fetchBlob("/waveforms/" + id).then((blob) => {
-    if (!blob) {
-      wave.classList.add("missing");
-      return;
-    }
-    img.onload = () => URL.revokeObjectURL(img.src);
-    img.src = URL.createObjectURL(blob);
-  });
-  fetchBlob("/audio/" + id).then((blob) => {
-    if (!blob) {
-      player.classList.add("missing");
-      return;
-    }
-    const url = URL.createObjectURL(blob);
-    state.audioUrls.push(url);
-    player.src = `${url}#t=${start},${end}`;
-  });
-  return box;
+  return player;
 }
 
 function clearImageQuery() {
