@@ -2,6 +2,7 @@
 header followed by raw little-endian tensors)."""
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -32,10 +33,15 @@ def _array(path: Path, name: str, info: dict, raw: bytes) -> np.ndarray:
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Every tensor of the file as a float32 (or integer) numpy array, by name."""
+    """Every tensor of the file as a float32 (or integer) numpy array, by name: views of
+    one read-only buffer the file is read into (f.read() and slicing its bytes each held
+    a second copy of the weights while they were made)."""
     with open(path, "rb") as f:
-        header, _ = _header(f)
-        data = f.read()
+        header, start = _header(f)
+        data = bytearray(os.fstat(f.fileno()).st_size - start)
+        if f.readinto(data) != len(data):
+            raise ValueError(f"{path}: the file changed while it was read")
+        data = memoryview(data).toreadonly()
     return {name: _array(path, name, info, data[info["data_offsets"][0]:info["data_offsets"][1]])
             for name, info in header.items()}
 
