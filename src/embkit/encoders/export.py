@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 
 from ..paths import embkit_home
-from .onnx_weights import complete, file_identity, weights_file, write_apart
+from .onnx_weights import complete, drop_mapped_copies, file_identity, weights_file, write_apart
 
 BUILD_VERSION = "4"  # bump when the graph builder changes (4: back to one attention for every batch, see fp32_onnx)
 
@@ -42,6 +42,7 @@ def fp32_onnx(model_dir: Path) -> Path:
     target = embkit_home() / "models" / f"{_label(model_dir)}-{_fingerprint(model_dir)}-fp32.onnx"
     if not complete(target):  # a graph of an older embkit, its weights inside, is made again apart
         write_apart(target, lambda path: _write_fp32(model_dir, path))
+        drop_mapped_copies(target)
     return target
 
 
@@ -62,4 +63,5 @@ def int8_onnx(model_dir: Path) -> Path:
     target = embkit_home() / "models" / name
     if not complete(target):
         write_apart(target, lambda path: write_int8_bert(model_dir, path))
+        drop_mapped_copies(target)
     return target

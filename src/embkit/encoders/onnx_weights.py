@@ -90,6 +90,15 @@ def write_apart(target: Path, write: Callable[[Path], object]) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def drop_mapped_copies(onnx_path: Path) -> None:
+    """Remove the copies weights_apart made of an older `onnx_path` that held its weights
+    inside (an older embkit's export, now written apart itself): nothing loads them again.
+    A process that mapped one keeps its pages."""
+    for copy in onnx_path.parent.glob(glob.escape(onnx_path.stem) + "-" + "?" * 16 + "-mapped.onnx"):
+        for path in (weights_file(copy), copy):
+            path.unlink(missing_ok=True)
+
+
 def copy_apart(source: Path, target: Path) -> None:
     """Copy the model at `source`, weights apart, to `target` and `weights_file(target)`
     (its tensors' location renamed to match): a model folder's own `model.onnx`."""
