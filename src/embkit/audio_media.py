@@ -60,19 +60,26 @@ def media_type(path: Path) -> str:
     return AUDIO_TYPES.get(path.suffix.lower().lstrip("."), "application/octet-stream")
 
 
-def waveform(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
-    """The cached SVG waveform of an audio document's file (drawn on first use, drawn
-    again when the file changes: the cache is named by its path, size and mtime); None
-    when there is no file to draw or it does not decode."""
+def waveform(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | None = None) -> bytes | None:
+    """The SVG waveform of an audio document's file, cached in the collection's folder
+    (drawn on first use, drawn again when the file changes: the cache is named by its
+    path, size and mtime); None when there is no file to draw or it does not decode.
+    A folder that cannot be written (a read-only mount, a full disk) keeps no copy: the
+    picture is drawn each time instead of failing."""
     source = audio_source(col, doc_id, roots)
     if source is None:
         return None
-    stat = source.stat()
-    name = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest() + ".svg"
-    dest = col.path / WAVEFORMS / name
-    if dest.is_file():
-        return dest
     try:
-        return save_thumbnail(waveform_svg(source), dest)
-    except EmbkitError:  # the file broke since it was added: no picture, the document stays
+        stat = source.stat()
+        name = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+        dest = col.path / WAVEFORMS / f"{name}.svg"
+        if dest.is_file():
+            return dest.read_bytes()
+        svg = waveform_svg(source)
+    except (EmbkitError, OSError):  # the file broke or went since it was added: no picture, the document stays
         return None
+    try:
+        save_thumbnail(svg, dest)
+    except OSError:  # unwritable folder: served uncached
+        pass
+    return svg

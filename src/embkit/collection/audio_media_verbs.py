@@ -17,9 +17,10 @@ class AudioMediaVerbs:
         source = audio_source(self, doc_id, roots)
         return None if source is None else (source, media_type(source))
 
-    def waveform(self, doc_id: str, roots: Sequence[str | Path] | None = None) -> Path | None:
-        """The cached SVG waveform of an audio document's file, drawn on first use;
-        None for a record that is not audio or whose file is gone or unreadable."""
+    def waveform(self, doc_id: str, roots: Sequence[str | Path] | None = None) -> bytes | None:
+        """The SVG waveform of an audio document's file (cached in the collection's folder
+        where it can be written), drawn on first use; None for a record that is not audio
+        or whose file is gone or unreadable."""
         from ..audio_media import waveform
 
         return waveform(self, doc_id, roots)

@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from .. import validate
 from ..audio_media import UPLOADS
@@ -85,12 +85,12 @@ def _keep(folder: Path, raws: list[bytes], suffixes: list[str]) -> tuple[list[st
 
 
 @router.get("/collections/{name}/waveforms/{doc_id:path}")
-def waveform(name: str, doc_id: str, request: Request, _=Depends(requires("read"))) -> FileResponse:
+def waveform(name: str, doc_id: str, request: Request, _=Depends(requires("read"))) -> Response:
     """An SVG of the waveform of an audio document's file (drawn once, then cached)."""
     h = hosted(request, name)
     with h.lock.reading():
-        path = h.collection.waveform(doc_id, roots=request.app.state.audio_roots)
-    if path is None:
+        svg = h.collection.waveform(doc_id, roots=request.app.state.audio_roots)
+    if svg is None:
         raise NotFound(f"id: no audio document with id {doc_id!r} whose file lies under the server's "
                        "--audio-root folders (or it no longer decodes)")
-    return FileResponse(path, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
