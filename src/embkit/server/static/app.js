@@ -443,36 +443,25 @@ function clearImageQuery() {
   $("search-input").placeholder = "Search by meaning or by words…";
 }
 
-function onAudioChosen(event) {
-  const file = event.target.files[0];
-  if (!file) return;
-  const reader = new FileReader();
-  reader.onload = () => {
-    state.audio = String(reader.result).split(",", 2)[1];
-    state.image = null;
-    $("image-input").value = "";
-    state.like = null;
-    $("search-input").value = "";
-    $("search-input").placeholder = "Searching by sound: " + file.name;
-    runSearch();
+// A file chosen to search by: an image or a sound (`kind`, the state field it fills);
+// the other kinds of query are cleared.
+function onQueryFileChosen(kind, label) {
+  return (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    const reader = new FileReader();
+    reader.onload = () => {
+      for (const other of ["image", "audio"]) {
+        state[other] = other === kind ? String(reader.result).split(",", 2)[1] : null;
+        if (other !== kind) $(other + "-input").value = "";
+      }
+      state.like = null;
+      $("search-input").value = "";
+      $("search-input").placeholder = `Searching by ${label}: ` + file.name;
+      runSearch();
+    };
+    reader.readAsDataURL(file);
   };
-  reader.readAsDataURL(file);
-}
-
-function onImageChosen(event) {
-  const file = event.target.files[0];
-  if (!file) return;
-  const reader = new FileReader();
-  reader.onload = () => {
-    state.image = String(reader.result).split(",", 2)[1];
-    state.audio = null;
-    $("audio-input").value = "";
-    state.like = null;
-    $("search-input").value = "";
-    $("search-input").placeholder = "Searching by image: " + file.name;
-    runSearch();
-  };
-  reader.readAsDataURL(file);
 }
 
 function formatScore(value) {
@@ -844,8 +833,8 @@ function wire() {
   }
   $("k-select").addEventListener("change", runSearch);
   $("space-select").addEventListener("change", runSearch);
-  $("image-input").addEventListener("change", onImageChosen);
-  $("audio-input").addEventListener("change", onAudioChosen);
+  $("image-input").addEventListener("change", onQueryFileChosen("image", "image"));
+  $("audio-input").addEventListener("change", onQueryFileChosen("audio", "sound"));
   $("like-clear").addEventListener("click", () => {
     state.like = null;
     renderLikeBanner();
