@@ -41,9 +41,33 @@ def fp32_onnx(model_dir: Path) -> Path:
     embkit's vectors are the same for a text whatever it is batched with."""
     target = embkit_home() / "models" / f"{_label(model_dir)}-{_fingerprint(model_dir)}-fp32.onnx"
     if not complete(target):  # a graph of an older embkit, its weights inside, is made again apart
-        write_apart(target, lambda path: _write_fp32(model_dir, path))
-        drop_mapped_copies(target)
+        _write_or_keep(target, lambda path: _write_fp32(model_dir, path))
     return target
+
+
+def _write_or_keep(target: Path, write) -> None:
+    """`target` written apart (write_apart) and the -mapped copies of an older one removed;
+    an older export (weights inside) kept as it is when EMBKIT_HOME cannot be written (a
+    read-only mount, a full disk): it loads as before, rather than not at all."""
+    try:
+        write_apart(target, write)
+    except OSError:
+        if not _holds_its_weights(target):  # nothing to fall back on (or a graph whose weights file is gone)
+            raise
+        return
+    drop_mapped_copies(target)
+
+
+def _holds_its_weights(path: Path) -> bool:
+    """True for a model file with every weight inside (an older embkit's export)."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # missing, or not a model (onnx raises its own errors for a bad file)
+        return False
+    return not any(uses_external_data(t) for t in model.graph.initializer)
 
 
 def _write_fp32(model_dir: Path, path: Path) -> None:
@@ -62,6 +86,5 @@ def int8_onnx(model_dir: Path) -> Path:
     name = f"{_label(model_dir)}-{_fingerprint(model_dir)}-int8-{recipe_tag()}.onnx"
     target = embkit_home() / "models" / name
     if not complete(target):
-        write_apart(target, lambda path: write_int8_bert(model_dir, path))
-        drop_mapped_copies(target)
+        _write_or_keep(target, lambda path: write_int8_bert(model_dir, path))
     return target

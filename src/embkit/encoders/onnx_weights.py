@@ -83,6 +83,10 @@ def write_apart(target: Path, write: Callable[[Path], object]) -> None:
             (work / data).write_bytes(b"")
         for name in (data, target.name):  # on disk before the renames: a crash leaves no half-written file in place
             fsync_path(work / name)
+        if target.exists() and not weights_file(target).exists():
+            # an older layout's model, its weights inside: gone first, else a crash between the
+            # renames left it beside the new weights file, passing for complete() for good
+            target.unlink()
         os.replace(work / data, target.parent / data)
         os.replace(work / target.name, target)
         fsync_path(target.parent)
