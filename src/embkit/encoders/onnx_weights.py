@@ -86,7 +86,7 @@ def write_apart(target: Path, write: Callable[[Path], object]) -> None:
         if target.exists() and not weights_file(target).exists():
             # an older layout's model, its weights inside: gone first, else a crash between the
             # renames left it beside the new weights file, passing for complete() for good
-            target.unlink()
+            target.unlink(missing_ok=True)  # (or another build of it just did)
         os.replace(work / data, target.parent / data)
         os.replace(work / target.name, target)
         fsync_path(target.parent)
