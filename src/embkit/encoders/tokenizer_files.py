@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import EmbkitError
 from .catalog import CATALOG, DEFAULT_MODEL
 from .model_folders import catalog_folder, named_folder
+from .onnx_weights import file_identity
 from .static import WORD_VECTOR_SUFFIXES
 
 
@@ -103,14 +104,14 @@ def shared_tokenizer(path):
     without truncation or padding, shared by the encoder (which cuts ids at its window
     itself, token_window.py), the chunker and every token count: one costs ~275 MiB for
     e5-small-multilingual's 250,002 pieces. Do not reconfigure it. A file rewritten
-    since (another size or time) is read again."""
+    since is read again: keyed by the file's identity (inode and ctime too), as a file
+    copied over with its size and mtime kept (cp -p, rsync -t) is another file."""
     file = Path(path).resolve()
-    stat = file.stat()
-    return _load(str(file), stat.st_mtime_ns, stat.st_size)
+    return _load(str(file), file_identity(file.stat()))
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int, size: int):
+def _load(path: str, identity: str):
     from tokenizers import Tokenizer
 
     try:  # any kind the tokenizers library reads: WordPiece, Unigram, BPE
