@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
 import embkit  # noqa: E402
-from embkit.server.audio_upload import MAX_UPLOAD_SECONDS  # noqa: E402
+from embkit.server.audio_upload import MAX_UPLOAD_SAMPLES, MAX_UPLOAD_SECONDS  # noqa: E402
 
 from clap_maker import make_tiny_clap  # noqa: E402
 from live_server import LiveServer, create_key  # noqa: E402
@@ -96,12 +96,16 @@ def test_bad_uploads_are_one_line_4xx_and_change_nothing(served, tmp_path):
     good = sounds["tone.wav"].read_bytes()
     long = io.BytesIO()
     sf.write(long, np.zeros(8000 * (MAX_UPLOAD_SECONDS + 1), dtype=np.int16), 8000, format="FLAC")
+    dense = io.BytesIO()  # 12 s of 8 channels at 655,350 Hz (a small file of silence): past the samples cap only
+    sf.write(dense, np.zeros((655_350 * 12, 8), dtype=np.int16), 655_350, format="FLAC")
+    assert 655_350 * 12 * 8 > MAX_UPLOAD_SAMPLES and 12 < MAX_UPLOAD_SECONDS and len(dense.getvalue()) < MAX_BODY
     cases = {"%%%": "audio[1].data: not valid base64",
              "": "audio[1].data: the file given is empty (0 bytes)",
              _b64(b"these bytes are not a sound" * 20): "audio[1].data: not a readable audio file",
              _b64(good[: len(good) // 2]): "audio[1].data: the file is truncated (its header promises",
              _b64(long.getvalue()): f"audio[1].data: the clip lasts {MAX_UPLOAD_SECONDS + 1}.0 s, more than "
                                     f"the limit of {MAX_UPLOAD_SECONDS} s"}
+    cases[_b64(dense.getvalue())] = "audio[1].data: the clip holds"
     fresh = _b64(good)
     fresh_clip = io.BytesIO()  # a clip not yet stored rides along with each bad one: it must not land
     sf.write(fresh_clip, np.cos(np.arange(4000) / 7).astype(np.float32), 16000, format="WAV")

@@ -10,6 +10,9 @@ from ..errors import EmbkitError
 # An upload is decoded whole and embedded window by window: a compressed file within the
 # body limit could still last hours, so its declared length is bounded too.
 MAX_UPLOAD_SECONDS = 600
+# ... and so is its size once decoded: a small FLAC of silence can declare 8 channels at
+# 655 kHz, gigabytes of samples within 600 s (ten minutes of 48 kHz stereo is the cap).
+MAX_UPLOAD_SAMPLES = MAX_UPLOAD_SECONDS * 48_000 * 2
 _SUFFIXES = {"wav": ".wav", "wavex": ".wav", "flac": ".flac", "ogg": ".ogg", "mp3": ".mp3"}
 
 
@@ -30,6 +33,10 @@ def check_sound(raw: bytes, field: str) -> str:
     if seconds > MAX_UPLOAD_SECONDS:
         raise EmbkitError(f"{field}: the clip lasts {seconds:.1f} s, more than the limit of "
                           f"{MAX_UPLOAD_SECONDS} s per uploaded file")
+    samples = info.frames * info.channels
+    if samples > MAX_UPLOAD_SAMPLES:
+        raise EmbkitError(f"{field}: the clip holds {samples:,} samples (frames x channels), more than the limit "
+                          f"of {MAX_UPLOAD_SAMPLES:,} per uploaded file (ten minutes of 48 kHz stereo)")
     try:
         kind = decode(raw, what="FILE").format
     except EmbkitError as e:
