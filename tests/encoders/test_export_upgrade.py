@@ -13,14 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import namespace  # noqa: E402
-
 from embkit.encoders import export, onnx_weights  # noqa: E402
-from embkit.encoders.catalog import package_dir  # noqa: E402
 from embkit.encoders.onnx_weights import weights_file  # noqa: E402
 
+import namespace  # noqa: E402
 
-H, I, V = 32, 64, 64  # a one-layer BERT of 50 KB: the disk holds it whatever else is on it
+HIDDEN, INNER, VOCAB = 32, 64, 64  # a one-layer BERT of 50 KB: the disk holds it whatever else is on it
 
 
 def _tiny_bert(folder: Path) -> Path:
@@ -29,21 +27,23 @@ def _tiny_bert(folder: Path) -> Path:
 
     from safetensors.numpy import save_file
 
-    shapes = {"embeddings.word_embeddings.weight": (V, H), "embeddings.position_embeddings.weight": (64, H),
-              "embeddings.token_type_embeddings.weight": (2, H), "embeddings.LayerNorm.weight": (H,),
-              "embeddings.LayerNorm.bias": (H,)}
-    layer = {"attention.self.query": (H, H), "attention.self.key": (H, H), "attention.self.value": (H, H),
-             "attention.output.dense": (H, H), "intermediate.dense": (I, H), "output.dense": (H, I)}
+    square = (HIDDEN, HIDDEN)
+    shapes = {"embeddings.word_embeddings.weight": (VOCAB, HIDDEN),
+              "embeddings.position_embeddings.weight": (64, HIDDEN),
+              "embeddings.token_type_embeddings.weight": (2, HIDDEN), "embeddings.LayerNorm.weight": (HIDDEN,),
+              "embeddings.LayerNorm.bias": (HIDDEN,)}
+    layer = {"attention.self.query": square, "attention.self.key": square, "attention.self.value": square,
+             "attention.output.dense": square, "intermediate.dense": (INNER, HIDDEN), "output.dense": (HIDDEN, INNER)}
     for name, shape in layer.items():
         shapes[f"encoder.layer.0.{name}.weight"], shapes[f"encoder.layer.0.{name}.bias"] = shape, shape[:1]
     for name in ("attention.output.LayerNorm", "output.LayerNorm"):
-        shapes[f"encoder.layer.0.{name}.weight"] = shapes[f"encoder.layer.0.{name}.bias"] = (H,)
+        shapes[f"encoder.layer.0.{name}.weight"] = shapes[f"encoder.layer.0.{name}.bias"] = (HIDDEN,)
     rng = np.random.default_rng(0)
     folder.mkdir()
     save_file({name: rng.normal(0, 0.02, shape).astype(np.float32) for name, shape in shapes.items()},
               str(folder / "model.safetensors"))
-    config = {"model_type": "bert", "hidden_size": H, "intermediate_size": I, "num_attention_heads": 2,
-              "num_hidden_layers": 1, "vocab_size": V, "max_position_embeddings": 64, "type_vocab_size": 2,
+    config = {"model_type": "bert", "hidden_size": HIDDEN, "intermediate_size": INNER, "num_attention_heads": 2,
+              "num_hidden_layers": 1, "vocab_size": VOCAB, "max_position_embeddings": 64, "type_vocab_size": 2,
               "layer_norm_eps": 1e-12, "hidden_act": "gelu", "pad_token_id": 0}
     (folder / "config.json").write_text(json.dumps(config))
     return folder
