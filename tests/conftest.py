@@ -1,6 +1,8 @@
 """Shared test set-up: offline, a private EMBKIT_HOME, the real model loaded once."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -8,7 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("EMBKIT_HOME", tempfile.mkdtemp(prefix="embkit-home-"))
+if "EMBKIT_HOME" not in os.environ:  # a private home, removed at the end (it holds GBs of exported models)
+    os.environ["EMBKIT_HOME"] = tempfile.mkdtemp(prefix="embkit-home-")
+    atexit.register(shutil.rmtree, os.environ["EMBKIT_HOME"], ignore_errors=True)
 
 from corpora import DATA, REPO  # noqa: E402,F401 - re-exported for fixtures
 from pg_fixtures import BACKENDS, Backend, start_server  # noqa: E402
