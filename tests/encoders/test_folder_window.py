@@ -54,3 +54,16 @@ def test_a_folder_that_states_no_window_reads_its_positions_as_sentence_transfor
     text = " ".join(f"sentence {i} says something about topic {i % 7}." for i in range(50))
     assert 400 < len(encoder.tokenizer.encode(text).ids) < 512
     np.testing.assert_allclose(encoder.encode([text]), reference.encode([text]), atol=1e-5)
+
+
+def test_a_window_with_no_room_beside_the_special_tokens_is_refused_at_load(tmp_path):
+    """A folder whose window (here 2) holds only [CLS] and [SEP] could embed no text: one
+    line at load naming the field, not a ValueError on every encode."""
+    import pytest
+
+    from embkit.errors import EmbkitError
+
+    folder = _plain_folder(tmp_path)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 2}))
+    with pytest.raises(EmbkitError, match=r"^max_seq_length: .*window of 2 tokens leaves no room"):
+        load_encoder(str(folder))

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import EmbkitError
 from .base import Progress, l2_normalize
 from .onnx_weights import weights_apart
 from .pooling import pool_tokens
@@ -39,6 +40,10 @@ class OnnxEncoder:
         # the process's one plain tokenizer of this file (the chunker and counts share it);
         # ids are cut at max_tokens here, as its own truncation would (token_window.py)
         self._tokenizer = shared_tokenizer(tokenizer_path)
+        specials = self._tokenizer.num_special_tokens_to_add(False)
+        if max_tokens <= specials:  # refused here, once, not on every encode
+            raise EmbkitError(f"max_seq_length: the model's window of {max_tokens} tokens leaves no room for text "
+                              f"beside its {specials} special tokens (it must be more than {specials})")
         self.threads = threads
         self._workers = max(1, int(threads)) if threads else min(2, os.cpu_count() or 1)
         options = ort.SessionOptions()
