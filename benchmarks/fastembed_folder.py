@@ -21,12 +21,13 @@ def fastembed_folder(home: Path) -> Path:
     onnx_file = export.fp32_onnx(source)
     folder = home / "bench" / f"fastembed-{onnx_file.stem}"
     folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / "model.onnx").exists():
-        # the graph names its weights file, which onnxruntime looks for beside model.onnx
-        weights = onnx_file.with_name(onnx_file.name + ".data")
-        (folder / weights.name).unlink(missing_ok=True)
-        (folder / weights.name).symlink_to(weights)
-        (folder / "model.onnx").symlink_to(onnx_file)
+    # the graph names its weights file, which onnxruntime looks for beside model.onnx; each
+    # link is checked on its own (a folder laid out before the weights went apart has no .data)
+    weights = onnx_file.with_name(onnx_file.name + ".data")
+    for link, target in ((folder / weights.name, weights), (folder / "model.onnx", onnx_file)):
+        if not link.exists():
+            link.unlink(missing_ok=True)  # a dangling link
+            link.symlink_to(target)
     for name in TOKENIZER_FILES:
         shutil.copyfile(source / name, folder / name)
     config = json.loads((source / "tokenizer_config.json").read_text())
