@@ -1,5 +1,5 @@
 """`embkit train clap` on spoken words synthesized by espeak-ng, a test-sized run (5
-words, 16 voices, 4 of them held out whole): held-out zero-shot accuracy by text prompt
+words, 16 voices in 4 accents each, 4 voices held out whole): held-out zero-shot accuracy by text prompt
 and text→audio recall@10 go from chance to far above it; the saved model loads as a
 registered two-tower model (`NAME`, `NAME#audio`) that embeds every clip, by path or as
 samples; an interrupted run resumes from its checkpoint; bad input names its field and
@@ -21,12 +21,16 @@ from embkit.train.clap import train_clap  # noqa: E402
 from embkit.train.speech import PROMPT, plan, write_speech  # noqa: E402
 
 SMALL = {"epochs": 20, "batch_size": 32, "widths": (8, 16, 32, 64), "threads": 1}  # the test-sized model
+# The scored run: 4 accents per voice (240 training clips, 80 held out) and small batches.
+# Its held-out zero-shot accuracy at seeds 0-9: 0.8875-0.9375 (20 epochs of batch 32 on
+# 2 accents: 0.75-0.875 at seeds 0-4; a score over 40 clips moves by 0.025 per clip).
+TRAINED = {**SMALL, "epochs": 16, "batch_size": 16, "lr": 2e-3}
 
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):
     folder = tmp_path_factory.mktemp("speech")
-    captions = write_speech(folder, plan(words=5, voices=16, accents=2, holdout=0.25, seed=0))
+    captions = write_speech(folder, plan(words=5, voices=16, accents=4, holdout=0.25, seed=0))
     return folder, captions
 
 
@@ -46,18 +50,18 @@ def few(speech):
 def trained(speech, tmp_path_factory):
     folder, captions = speech
     out = tmp_path_factory.mktemp("models") / "spoken-clap"
-    return out, train_clap(out, folder, captions, prompt=PROMPT, **SMALL)
+    return out, train_clap(out, folder, captions, prompt=PROMPT, **TRAINED)
 
 
 def test_training_beats_chance_by_a_wide_margin_on_held_out_voices(trained, speech):
     out, summary = trained
     rows = [json.loads(line) for line in speech[1].read_text().splitlines()]
     held_voices = {r["voice"].split("+")[1] for r in rows if r["split"] == "held_out"}
-    assert len(held_voices) == 4 and summary["train"] == 120 and summary["held_out"] == 40
+    assert len(held_voices) == 4 and summary["train"] == 240 and summary["held_out"] == 80
     ev = summary["evaluation"]
     assert ev["chance"] == {"zero_shot_accuracy": 0.2, "recall@10": 0.2}
     assert ev["before"]["zero_shot_accuracy"] <= 0.45  # random init: about chance
-    assert ev["after"]["zero_shot_accuracy"] >= 0.7 and ev["after"]["recall@10"] >= 0.7
+    assert ev["after"]["zero_shot_accuracy"] >= 0.8 and ev["after"]["recall@10"] >= 0.8
     assert summary["loss_per_epoch"][-1] < summary["loss_per_epoch"][0]
     assert json.loads((out / "embkit-train.json").read_text())["evaluation"] == ev
     assert sorted(p.name for p in out.iterdir()) == ["audio_tower.safetensors", "embkit-clap.json",
@@ -77,7 +81,7 @@ def test_the_model_loads_as_two_towers_and_every_clip_embeds(trained, speech):
     assert text.paired == "spoken-clap#audio" and audio.paired == "spoken-clap" and audio.sample_rate == 16000
     rows = [json.loads(line) for line in captions.read_text().splitlines()]
     vectors = audio.encode([folder / r["audio"] for r in rows], batch_size=50)
-    assert vectors.shape == (160, 64) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert vectors.shape == (320, 64) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     samples = [clip_at(folder / r["audio"], 16000) for r in rows[:5]]
     np.testing.assert_allclose(audio.encode(samples), vectors[:5], atol=1e-5)  # samples at 16 kHz = the files
     # the after scores again, from the loaded towers: zero-shot on the held-out voices
