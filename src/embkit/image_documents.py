@@ -123,5 +123,3 @@ def _kept_copy(col: ImageSpace, source: str) -> Path | None:
         return None
     copy = col.path / UPLOADS / name
     return copy if file_inside(str(copy), [col.path / UPLOADS]) else None
-
-

@@ -4,7 +4,6 @@ or borrows an upload's hash name is neither played nor drawn (404), and a key fo
 another collection reads no sound (403). A real `embkit serve` over a tiny random CLAP."""
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -15,8 +15,8 @@ pytest.importorskip("soundfile")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import embkit  # noqa: E402
-import namespace  # noqa: E402
 
+import namespace  # noqa: E402
 from clap_maker import make_tiny_clap  # noqa: E402
 from live_server import LiveServer  # noqa: E402
 from test_audio_collections import make_sounds  # noqa: E402

@@ -6,6 +6,7 @@ import json
 import embkit
 from embkit.encoders.prompts import unprompted
 from embkit.evaluate.retrieval import eval_retrieval
+
 from prompted_folder import prompted_folder
 
 

@@ -12,6 +12,15 @@ from .upkeep import UpkeepVerbs
 from .vectors import VectorVerbs
 
 
-class Collection(DocumentVerbs, SearchVerbs, VectorVerbs, AnalysisVerbs, UpkeepVerbs, ImageVerbs, AudioVerbs,
-                 AudioMediaVerbs, CollectionCore):
+class Collection(
+    DocumentVerbs,
+    SearchVerbs,
+    VectorVerbs,
+    AnalysisVerbs,
+    UpkeepVerbs,
+    ImageVerbs,
+    AudioVerbs,
+    AudioMediaVerbs,
+    CollectionCore,
+):
     """Documents with metadata and vectors, searchable by meaning."""

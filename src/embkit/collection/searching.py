@@ -37,8 +37,13 @@ class SearchVerbs:
         itself (HTTP, CLI --json). The request is checked here, once. A clip
         (`audio=`) with no space named searches the `audio` space when there is one: a
         sound's neighbours are sounds (the default space of a CLAP text model is text)."""
-        if request.audio is not None and request.space is None and self._root is None \
-                and AUDIO_SPACE in self.spaces and self.space.name != AUDIO_SPACE:
+        if (
+            request.audio is not None
+            and request.space is None
+            and self._root is None
+            and AUDIO_SPACE in self.spaces
+            and self.space.name != AUDIO_SPACE
+        ):
             request = replace(request, space=AUDIO_SPACE)
         return self._following(request.space, lambda col: run_search(request.check(col.space), col._search_parts()))
 

@@ -13,8 +13,9 @@ TOWER_SPACES = {IMAGE_SPACE: "image", AUDIO_SPACE: "audio"}  # space name -> the
 SPACE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
-def space_of(model: str, metric: str, name: str | None = None, dim: int | None = None,
-             paired: bool = False) -> tuple[Space, Encoder | None]:
+def space_of(
+    model: str, metric: str, name: str | None = None, dim: int | None = None, paired: bool = False
+) -> tuple[Space, Encoder | None]:
     """The space a model's vectors make, named `image` for an image tower, `audio` for
     an audio tower and `text` otherwise unless `name` says; with the encoder if it had
     to be loaded to know. An `image` or `audio` space of a text model is its paired
@@ -32,8 +33,9 @@ def space_of(model: str, metric: str, name: str | None = None, dim: int | None =
         other = encoder.paired if encoder is not None and not paired else None
         if other is None:
             what = "images" if wanted == "image" else wanted
-            raise EmbkitError(f"{wanted}_model: {model!r} embeds {modality}, not {what}, and has no paired "
-                              f"{wanted} tower")
+            raise EmbkitError(
+                f"{wanted}_model: {model!r} embeds {modality}, not {what}, and has no paired {wanted} tower"
+            )
         return space_of(other, metric, name=name, paired=True)
     name = name or next((space for space, kind in TOWER_SPACES.items() if kind == modality), DEFAULT_SPACE)
     return Space(name, model_name, model_dim, metric, normalized), encoder

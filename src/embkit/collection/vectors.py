@@ -71,8 +71,9 @@ class VectorVerbs:
             raise EmbkitError(f"query: must be true or false, got {query!r}")
         a, b = validate.check_texts(a, "a"), validate.check_texts(b, "b")
         roles = ("query", "document") if query else (None, None)
-        return pairwise_scores(self.embed(a, role=roles[0]), self.embed(b, role=roles[1]),
-                               self._serving(None).space.metric).astype(np.float32)
+        return pairwise_scores(
+            self.embed(a, role=roles[0]), self.embed(b, role=roles[1]), self._serving(None).space.metric
+        ).astype(np.float32)
 
     def fields(self, sample: int = 1000, top: int = 20) -> dict[str, dict]:
         """Metadata fields of (a sample of) the documents: the JSON types seen and the

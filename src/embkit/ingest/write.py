@@ -54,8 +54,9 @@ def embed_texts(
         target.cache,
         fingerprint,
         texts,
-        lambda missing, bar: encode_as(applying(target.encoder(), prompt, target.space.model), missing, "document",
-                                       batch_size, bar),
+        lambda missing, bar: encode_as(
+            applying(target.encoder(), prompt, target.space.model), missing, "document", batch_size, bar
+        ),
         progress,
         None if ids is None else held_by(target, ids),
     )

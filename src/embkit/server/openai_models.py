@@ -93,8 +93,9 @@ def for_embedding(request: Request, name: str, key: Key | None) -> Served:
     else:
         return _collection(request, name, key)
     _text_only(encoder, name)
-    return Served(name, lambda texts, role: encode_as(encoder, texts, role), ENCODERS.counter(encoder),
-                  int(encoder.dim), encoder)
+    return Served(
+        name, lambda texts, role: encode_as(encoder, texts, role), ENCODERS.counter(encoder), int(encoder.dim), encoder
+    )
 
 
 def _collection(request: Request, name: str, key: Key | None) -> Served:
@@ -112,8 +113,9 @@ def _collection(request: Request, name: str, key: Key | None) -> Served:
 
     # as /collections/{name}/embed: vectors as the collection stores them, without its
     # lock (embedding reads no documents, so it need not wait behind a long write)
-    return Served(name, lambda texts, role: hosted.collection.embed(texts, role=role), ENCODERS.counter(encoder),
-                  dim, encoder)
+    return Served(
+        name, lambda texts, role: hosted.collection.embed(texts, role=role), ENCODERS.counter(encoder), dim, encoder
+    )
 
 
 def _text_only(encoder: Encoder, name: str) -> None:
