@@ -4,7 +4,6 @@ is served only when it is the collection's own upload or lies under a folder the
 was given (`embkit serve --audio-root DIR`): metadata comes from clients, and must not
 name any file to read."""
 
-import hashlib
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
@@ -15,9 +14,9 @@ from ..audio_media import UPLOADS
 from .audio_upload import check_sound
 from .auth import requires
 from .hosting import NotFound
-from .routes_images import check_filename, decode_base64
 from .schemas import AddAudio
 from .state import hosted, limits
+from .uploads import check_filename, decode_base64, keep_files, land
 
 router = APIRouter(tags=["audio"])
 
@@ -51,37 +50,16 @@ def add_audio(name: str, body: AddAudio, request: Request, _=Depends(requires("w
     raws = [decode_base64(clip.data, f"audio[{i}].data") for i, clip in enumerate(body.audio)]
     suffixes = [check_sound(raw, f"audio[{i}].data") for i, raw in enumerate(raws)]
     h = hosted(request, name)
-    paths, created = _keep(h.collection.path / UPLOADS, raws, suffixes)
+    paths, created = keep_files(h.collection.path / UPLOADS, raws, suffixes)
     ids = [clip.id or Path(path).stem for clip, path in zip(body.audio, paths)]
     metadatas = [{**(clip.metadata or {}), **({"filename": clip.filename} if clip.filename else {})}
                  for clip in body.audio]
-    try:
+
+    def add():
         with h.lock.writing():
-            written, skipped = h.collection.add_audio(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
-    except BaseException:
-        for path in created:  # nothing landed: keep no file of it
-            path.unlink(missing_ok=True)
-        raise
-    bad = {s.path: s.reason for s in skipped}
-    for path in created:
-        if str(path) in bad:
-            path.unlink(missing_ok=True)
-    return {"ids": written, "skipped": [{"index": i, "id": ids[i], "reason": bad[p]}
-                                        for i, p in enumerate(paths) if p in bad]}
+            return h.collection.add_audio(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
 
-
-def _keep(folder: Path, raws: list[bytes], suffixes: list[str]) -> tuple[list[str], list[Path]]:
-    """(the path of each file's copy, the copies this request wrote): named by the SHA-1
-    of the bytes, so the same clip uploaded twice is one file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, created = [], []
-    for raw, suffix in zip(raws, suffixes):
-        path = folder / (hashlib.sha1(raw).hexdigest() + suffix)
-        if not path.exists():
-            path.write_bytes(raw)
-            created.append(path)
-        paths.append(str(path))
-    return paths, created
+    return land(add, paths, created, ids)
 
 
 @router.get("/collections/{name}/waveforms/{doc_id:path}")

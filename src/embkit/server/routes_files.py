@@ -15,10 +15,10 @@ from ..ingest.sync import sync_folder
 from ..ingest.uploads import Upload, check_upload_path, prepare_uploads
 from .auth import requires
 from .errors import ApiError
-from .routes_images import decode_base64
 from .routes_search import with_warnings
 from .schemas import Strict
 from .state import hosted, limits
+from .uploads import decode_base64
 
 router = APIRouter(tags=["documents"])
 

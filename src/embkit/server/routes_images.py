@@ -1,21 +1,18 @@
 """Image documents over HTTP: uploads, thumbnails for result pages, and query images
 sent as base64 in a search body."""
 
-import base64
-import binascii
-import hashlib
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from .. import validate
-from ..errors import EmbkitError
 from ..image_documents import UPLOADS
 from .auth import requires
 from .hosting import NotFound
 from .schemas import AddImages
 from .state import hosted, limits
+from .uploads import check_filename, decode_base64, keep_files, land
 
 router = APIRouter(tags=["images"])
 
@@ -46,51 +43,17 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
     validate.check_metadatas([image.metadata for image in body.images], len(body.images))
     raws = [decode_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
     h = hosted(request, name)
-    folder = h.collection.path / UPLOADS
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, created = [], []
-    for raw, image in zip(raws, body.images):
-        path = folder / (hashlib.sha1(raw).hexdigest() + Path(image.filename or "").suffix.lower()[:8])
-        if not path.exists():
-            path.write_bytes(raw)
-            created.append(path)
-        paths.append(str(path))
+    suffixes = [Path(image.filename or "").suffix.lower()[:8] for image in body.images]
+    paths, created = keep_files(h.collection.path / UPLOADS, raws, suffixes)
     ids = [image.id or Path(path).stem for image, path in zip(body.images, paths)]
     metadatas = [{**(image.metadata or {}), **({"filename": image.filename} if image.filename else {})}
                  for image in body.images]
-    try:
+
+    def add():
         with h.lock.writing():
-            written, skipped = h.collection.add_images(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
-    except BaseException:
-        for path in created:  # nothing landed: keep no file of it
-            path.unlink(missing_ok=True)
-        raise
-    bad = {s.path: s.reason for s in skipped}
-    for path in created:
-        if str(path) in bad:
-            path.unlink(missing_ok=True)
-    return {"ids": written, "skipped": [{"index": i, "id": ids[i], "reason": bad[p]}
-                                        for i, p in enumerate(paths) if p in bad]}
+            return h.collection.add_images(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
 
-
-def check_filename(name: str | None, field: str) -> None:
-    """A client's file name is kept as metadata and gives the stored copy its suffix."""
-    if name is None:
-        return
-    validate.check_unicode(name, field)
-    if "\x00" in name:
-        raise EmbkitError(f"{field}: contains a NUL character")
-    if len(name) > validate.MAX_ID_CHARS:
-        raise EmbkitError(f"{field}: {len(name)} characters exceeds the limit of {validate.MAX_ID_CHARS}")
-
-
-def decode_base64(data: str, field: str) -> bytes:
-    if data.startswith("data:"):
-        data = data.split(",", 1)[-1]
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise EmbkitError(f"{field}: not valid base64") from None
+    return land(add, paths, created, ids)
 
 
 def decode_image(data: str):

@@ -10,9 +10,10 @@ from ..search.hit import hits_payload
 from ..search.request import SearchRequest, renamed
 from .auth import requires
 from .encoding import encode
-from .routes_images import decode_base64, decode_image
+from .routes_images import decode_image
 from .schemas import ContextRequest, Embed, Search, Similarity
 from .state import hosted, limits
+from .uploads import decode_base64
 
 router = APIRouter(tags=["search"])
 
