@@ -21,17 +21,23 @@ from .uploads import check_filename, decode_base64, keep_files, land
 router = APIRouter(tags=["audio"])
 
 
+def _found(request: Request, name: str, doc_id: str, what: str, unless: str):
+    """The collection's `what` ("audio_file" or "waveform") of an audio document whose file
+    lies under the server's roots; NotFound (saying `unless` why else) when there is none."""
+    h = hosted(request, name)
+    with h.lock.reading():
+        found = getattr(h.collection, what)(doc_id, roots=request.app.state.audio_roots)
+    if found is None:
+        raise NotFound(f"id: no audio document with id {doc_id!r} whose file lies under the server's "
+                       f"--audio-root folders{unless}")
+    return found
+
+
 @router.get("/collections/{name}/audio/{doc_id:path}")
 def audio_file(name: str, doc_id: str, request: Request, _=Depends(requires("read"))) -> FileResponse:
     """The sound file of an audio document or of one of its windows (`ID#i`); byte
     ranges are served, so a player can seek."""
-    h = hosted(request, name)
-    with h.lock.reading():
-        found = h.collection.audio_file(doc_id, roots=request.app.state.audio_roots)
-    if found is None:
-        raise NotFound(f"id: no audio document with id {doc_id!r} whose file lies under the server's "
-                       "--audio-root folders")
-    path, media_type = found
+    path, media_type = _found(request, name, doc_id, "audio_file", "")
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -65,10 +71,5 @@ def add_audio(name: str, body: AddAudio, request: Request, _=Depends(requires("w
 @router.get("/collections/{name}/waveforms/{doc_id:path}")
 def waveform(name: str, doc_id: str, request: Request, _=Depends(requires("read"))) -> Response:
     """An SVG of the waveform of an audio document's file (drawn once, then cached)."""
-    h = hosted(request, name)
-    with h.lock.reading():
-        svg = h.collection.waveform(doc_id, roots=request.app.state.audio_roots)
-    if svg is None:
-        raise NotFound(f"id: no audio document with id {doc_id!r} whose file lies under the server's "
-                       "--audio-root folders (or it no longer decodes)")
+    svg = _found(request, name, doc_id, "waveform", " (or it no longer decodes)")
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
