@@ -11,6 +11,7 @@ the model (the chunker and the embedding cache need them before any model loads)
 
 import contextlib
 import contextvars
+import functools
 import json
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -21,6 +22,7 @@ from ..errors import EmbkitError
 from .base import Progress
 from .catalog import CATALOG, CatalogEntry
 from .model_folders import named_folder
+from .onnx_weights import file_identity
 
 ROLES = ("query", "document")
 ST_CONFIG = "config_sentence_transformers.json"
@@ -96,10 +98,18 @@ def role_prompts(prompts: Mapping, default_name: str | None = None, where: str =
 
 
 def folder_prompts(folder: Path) -> dict[str, str]:
-    """Role -> prompt of a model folder (its config_sentence_transformers.json), {} if none."""
+    """Role -> prompt of a model folder (its config_sentence_transformers.json), {} if none.
+    Every add reads them (chunking, the prompt check, the cache key), so a file is parsed
+    once and again only when rewritten: keyed by its identity, as the shared tokenizer is."""
     path = Path(folder) / ST_CONFIG
     if not path.is_file():
         return {}
+    return dict(_file_prompts(str(path), file_identity(path.stat())))
+
+
+@functools.lru_cache(maxsize=32)
+def _file_prompts(name: str, identity: str) -> dict[str, str]:
+    path = Path(name)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
