@@ -78,9 +78,17 @@ def _positions(config: dict) -> int | None:
 
 
 def _json(path: Path) -> dict:
-    """A JSON object file's content; {} when it is missing or not an object."""
+    """A JSON object file's content; {} when it is missing or not an object. Each add
+    reads a folder's window (chunking), so a file is parsed once per identity (read
+    again when rewritten); the dict is shared: read it, do not change it."""
     if not path.is_file():
         return {}
+    return _parsed(str(path), file_identity(path.stat()))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(name: str, identity: str) -> dict:
+    path = Path(name)
     try:
         value = json.loads(path.read_text())
     except ValueError as e:
