@@ -14,8 +14,7 @@ import numpy as np
 from ..errors import EmbkitError
 from .audio_decode import clip_at
 from .base import Progress, l2_normalize
-from .small_clip import TEXT_WEIGHTS, SmallClipTextEncoder, image_tower
-from .torch import limit_torch_threads
+from .small_clip import TEXT_WEIGHTS, SmallClipTextEncoder, image_tower, load_tower
 
 CONFIG = "embkit-clap.json"
 AUDIO_WEIGHTS = "audio_tower.safetensors"
@@ -98,19 +97,9 @@ class SmallClapAudioEncoder:
     max_tokens = 0
 
     def __init__(self, folder: Path, name: str | None = None, threads: int | None = None):
-        try:
-            import torch
-            from safetensors.torch import load_file
-        except ImportError as e:
-            raise EmbkitError(
-                f"model: the audio tower of {folder} needs torch: pip install 'embkit[torch]' ({e})"
-            ) from e
-        self.config = read_config(folder)
-        self.threads = limit_torch_threads(threads)
+        self._torch, self.config, self._tower, self.threads = load_tower(
+            folder, "audio", read_config, audio_tower, AUDIO_WEIGHTS, threads)
         self.sample_rate, self.window_seconds = int(self.config["sample_rate"]), float(self.config["clip_seconds"])
-        self._torch, self._tower = torch, audio_tower(self.config)
-        self._tower.load_state_dict(load_file(str(folder / AUDIO_WEIGHTS)))
-        self._tower.eval()
         self.paired = name or str(folder.resolve())
         self.name, self.dim = self.paired + AUDIO_SUFFIX, int(self.config["dim"])
 

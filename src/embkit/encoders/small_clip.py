@@ -48,6 +48,25 @@ def image_tower(config: dict, channels: int = 3):
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels, config["dim"]))
 
 
+def load_tower(folder: Path, kind: str, read, build, weights: str, threads: int | None):
+    """Torch (or an error naming the extra), the folder's config (`read`), the `kind` tower
+    `build` makes from it with its `weights` loaded, in eval mode, and the thread cap set:
+    what the image and the audio tower encoders share."""
+    try:
+        import torch
+        from safetensors.torch import load_file
+    except ImportError as e:
+        raise EmbkitError(
+            f"model: the {kind} tower of {folder} needs torch: pip install 'embkit[torch]' ({e})"
+        ) from e
+    config = read(folder)
+    threads = limit_torch_threads(threads)
+    tower = build(config)
+    tower.load_state_dict(load_file(str(folder / weights)))
+    tower.eval()
+    return torch, config, tower, threads
+
+
 def pixels(images: Sequence, size: int) -> np.ndarray:
     """(n, 3, size, size) float32 in [-1, 1] from paths or PIL images."""
     from PIL import Image
@@ -95,19 +114,9 @@ class SmallClipImageEncoder:
     max_tokens = 0
 
     def __init__(self, folder: Path, name: str | None = None, threads: int | None = None):
-        try:
-            import torch
-            from safetensors.torch import load_file
-        except ImportError as e:
-            raise EmbkitError(
-                f"model: the image tower of {folder} needs torch: pip install 'embkit[torch]' ({e})"
-            ) from e
-        config = read_config(folder)
-        self.threads = limit_torch_threads(threads)
-        self._torch, self._size = torch, int(config["image_size"])
-        self._tower = image_tower(config)
-        self._tower.load_state_dict(load_file(str(folder / IMAGE_WEIGHTS)))
-        self._tower.eval()
+        self._torch, config, self._tower, self.threads = load_tower(
+            folder, "image", read_config, image_tower, IMAGE_WEIGHTS, threads)
+        self._size = int(config["image_size"])
         self.paired = name or str(folder.resolve())
         self.name, self.dim = self.paired + IMAGE_SUFFIX, int(config["dim"])
 
