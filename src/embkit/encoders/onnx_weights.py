@@ -11,12 +11,14 @@ and the same vectors to the bit. embkit's own exports (export.py) are written th
 copied once, kept under EMBKIT_HOME/models, named by a fingerprint of its source.
 """
 
+import fcntl
 import glob
 import hashlib
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..atomic import fsync_path, stale_temp, temp_name
 from ..paths import embkit_home
@@ -63,14 +65,45 @@ def file_identity(stat: os.stat_result) -> str:
 
 def write_apart(target: Path, write: Callable[[Path], object]) -> None:
     """Make `target` and its weights file (`weights_file`) by `write(path)`, which writes
-    the model to `path` with its weights in `weights_file(path)`. Both are written in a
-    private folder, flushed, then renamed into place, the weights first: `target` never
-    appears without its weights. A crash while writing leaves only the private folder
-    (removed by the next build once its writer is gone); one between the two renames, a
-    complete weights file without its model, which the next build replaces. Two processes
-    writing at once write the same bytes, so whichever rename lands last changes nothing
-    (a process that mapped the first weights file keeps its pages)."""
+    the model to `path` with its weights in `weights_file(path)`, unless both are in place.
+    Both are written in a private folder, flushed, then renamed into place, the weights
+    first: `target` never appears without its weights. A crash while writing leaves only
+    the private folder (removed by the next build once its writer is gone); one between
+    the two renames, a complete weights file without its model, which the next build
+    replaces. One build at a time (a lock file beside `target`): a second process asking
+    for the same export waits for the first one's, then uses it."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(target.with_name(target.name + ".lock")):
+        if not complete(target):  # else another process built it while this one waited
+            _build(target, write)
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `lock`, removed when done (no lock file is left beside
+    the export). A waiter woken on a lock file since removed, or replaced, locks anew:
+    two processes never hold two different files of the same name."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break
+        except FileNotFoundError:  # removed by the holder that just finished
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still held: a waiter then sees it gone and locks anew
+        os.close(fd)
+
+
+def _build(target: Path, write: Callable[[Path], object]) -> None:
+    """write_apart's build, under its lock."""
     for left in target.parent.glob(glob.escape(target.name) + ".*.tmp"):  # a crashed build's folder
         if left.is_dir() and stale_temp(left):
             shutil.rmtree(left, ignore_errors=True)
@@ -86,7 +119,7 @@ def write_apart(target: Path, write: Callable[[Path], object]) -> None:
         if target.exists() and not weights_file(target).exists():
             # an older layout's model, its weights inside: gone first, else a crash between the
             # renames left it beside the new weights file, passing for complete() for good
-            target.unlink(missing_ok=True)  # (or another build of it just did)
+            target.unlink(missing_ok=True)
         os.replace(work / data, target.parent / data)
         os.replace(work / target.name, target)
         fsync_path(target.parent)
