@@ -55,6 +55,30 @@ def test_no_prompts_embeds_the_corpus_as_given_in_its_own_index(beir, tmp_path, 
     assert matches == ["plain", "prompted"]
 
 
+
+def test_no_prompts_embeds_the_queries_as_given(tmp_path, monkeypatch):
+    """The query side: a model with a query prompt only (the corpus is embedded as given
+    either way), and a corpus holding the query as given and the query with its prompt.
+    The query's vector equals one of the two exactly, so the one ranked first says
+    which query was embedded: the prompted one by default, the plain one with --no-prompts."""
+    from prompted_folder import QUERY
+
+    monkeypatch.setenv("EMBKIT_HOME", str(tmp_path / "home"))
+    model = str(prompted_folder(tmp_path / "model", prompts={"query": QUERY}))
+    question = "how do I compress a file"
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n" for i, t in
+                                                 {"prompted": QUERY + question, "plain": question}.items()))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": question}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\tprompted\t1\n")
+    first = {}
+    for flag in ("--prompts", "--no-prompts"):
+        done = CliRunner().invoke(app, ["eval", "retrieval", "--beir", str(folder), "--model", model, flag, "--json"])
+        assert done.exit_code == 0, done.output
+        first[flag] = json.loads(done.stdout)["metrics"]["mrr@10"]
+    assert first == {"--prompts": 1.0, "--no-prompts": 0.5}
+
 def test_a_ray_run_without_prompts_is_refused_before_any_work(beir, tmp_path):
     model = str(prompted_folder(tmp_path / "model"))
     with pytest.raises(EmbkitError, match="prompts: Ray evaluation embeds with the model's prompts"):
