@@ -22,7 +22,7 @@ from ..errors import EmbkitError
 from .base import Progress
 from .catalog import CATALOG, CatalogEntry
 from .model_folders import named_folder
-from .onnx_weights import file_identity
+from .tokenizer_files import regular_file_identity
 
 ROLES = ("query", "document")
 ST_CONFIG = "config_sentence_transformers.json"
@@ -102,9 +102,8 @@ def folder_prompts(folder: Path) -> dict[str, str]:
     Every add reads them (chunking, the prompt check, the cache key), so a file is parsed
     once and again only when rewritten: keyed by its identity, as the shared tokenizer is."""
     path = Path(folder) / ST_CONFIG
-    if not path.is_file():
-        return {}
-    return dict(_file_prompts(str(path), file_identity(path.stat())))
+    identity = regular_file_identity(path)
+    return {} if identity is None else dict(_file_prompts(str(path), identity))
 
 
 @functools.lru_cache(maxsize=32)

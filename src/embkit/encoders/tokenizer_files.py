@@ -3,7 +3,9 @@ the model's tokenizer.json without loading the model (no onnxruntime, no torch).
 
 import functools
 import json
+import stat
 from pathlib import Path
+from types import MappingProxyType
 
 from ..errors import EmbkitError
 from .catalog import CATALOG, DEFAULT_MODEL
@@ -80,10 +82,19 @@ def _positions(config: dict) -> int | None:
 def _json(path: Path) -> dict:
     """A JSON object file's content; {} when it is missing or not an object. Each add
     reads a folder's window (chunking), so a file is parsed once per identity (read
-    again when rewritten); the dict is shared: read it, do not change it."""
-    if not path.is_file():
-        return {}
-    return _parsed(str(path), file_identity(path.stat()))
+    again when rewritten); the mapping is shared, so it is read-only."""
+    identity = regular_file_identity(path)
+    return {} if identity is None else _parsed(str(path), identity)
+
+
+def regular_file_identity(path: Path) -> str | None:
+    """`path`'s file_identity, None unless it is a regular file. One stat: a file removed
+    between a check and a read (a model folder being replaced) is no file, not a traceback."""
+    try:
+        found = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return file_identity(found) if stat.S_ISREG(found.st_mode) else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -93,7 +104,7 @@ def _parsed(name: str, identity: str) -> dict:
         value = json.loads(path.read_text())
     except ValueError as e:
         raise EmbkitError(f"model: {path} is not valid JSON ({e})") from None
-    return value if isinstance(value, dict) else {}
+    return MappingProxyType(value if isinstance(value, dict) else {})
 
 
 def plain(tokenizer):
