@@ -15,6 +15,7 @@ from .ingest.image_files import save_thumbnail
 from .paths import file_inside
 
 WAVEFORMS = "waveforms"
+WAVEFORM_CAP = 1000  # drawings kept per collection (~5 KB each); the least recently shown go first
 UPLOADS = "sounds"  # sound files the collection keeps itself (HTTP uploads), named by their content's hash
 _CONTENT_NAME = re.compile(r"^[0-9a-f]{40}(\.[a-z0-9]{1,7})?$")  # sha1 hex + the upload's suffix
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
@@ -63,23 +64,58 @@ def media_type(path: Path) -> str:
 def waveform(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | None = None) -> bytes | None:
     """The SVG waveform of an audio document's file, cached in the collection's folder
     (drawn on first use, drawn again when the file changes: the cache is named by its
-    path, size and mtime); None when there is no file to draw or it does not decode.
-    A folder that cannot be written (a read-only mount, a full disk) keeps no copy: the
-    picture is drawn each time instead of failing."""
+    path, then its size and mtime); None when there is no file to draw or it does not
+    decode. A new drawing replaces the one of the file's older content, and the cache
+    keeps WAVEFORM_CAP drawings, the least recently shown removed first (those of deleted
+    documents among them). A folder that cannot be written (a read-only mount, a full
+    disk) keeps no copy: the picture is drawn each time instead of failing."""
     source = audio_source(col, doc_id, roots)
     if source is None:
         return None
     try:
         stat = source.stat()
-        name = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-        dest = col.path / WAVEFORMS / f"{name}.svg"
+        content = _digest(f"{stat.st_size}|{stat.st_mtime_ns}")
+        dest = col.path / WAVEFORMS / f"{_digest(str(source.resolve()))}-{content}.svg"  # _prune reads the first half
         if dest.is_file():
-            return dest.read_bytes()
+            svg = dest.read_bytes()
+            _touch(dest)
+            return svg
         svg = waveform_svg(source)
     except (EmbkitError, OSError):  # the file broke or went since it was added: no picture, the document stays
         return None
     try:
         save_thumbnail(svg, dest)
+        _prune(dest)
     except OSError:  # unwritable folder: served uncached
         pass
     return svg
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def _touch(path: Path) -> None:
+    """Mark a drawing as just shown (its mtime orders the pruning); a read-only folder keeps its order."""
+    try:
+        path.touch()
+    except OSError:
+        pass
+
+
+def _prune(kept: Path) -> None:
+    """Remove the drawings of `kept`'s file's older content, then the least recently
+    shown beyond WAVEFORM_CAP (never `kept`). Another process pruning at once removes
+    the same files: a file already gone is skipped."""
+    same_file = kept.name.split("-")[0] + "-"
+    ages = []
+    for path in kept.parent.glob("*.svg"):
+        try:
+            if path != kept and path.name.startswith(same_file):
+                path.unlink()
+            elif path != kept:
+                ages.append((path.stat().st_mtime_ns, path.name, path))
+        except FileNotFoundError:
+            continue
+    for _, _, path in sorted(ages)[:max(0, len(ages) + 1 - WAVEFORM_CAP)]:
+        path.unlink(missing_ok=True)
