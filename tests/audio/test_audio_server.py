@@ -24,6 +24,7 @@ from embkit.search.query_audio import MAX_QUERY_SECONDS  # noqa: E402
 
 from clap_maker import make_tiny_clap  # noqa: E402
 from live_server import LiveServer, create_key  # noqa: E402
+from range_checks import bad_ranges  # noqa: E402
 from test_audio_collections import make_sounds  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -121,6 +122,12 @@ def test_the_file_and_its_waveform_are_served_from_the_audio_root_only(served):
     with server.client() as anonymous:
         assert anonymous.get(f"/collections/{NAME}/audio/{long}%230").status_code == 401
 
+
+
+def test_bad_byte_ranges_are_json_errors(served):
+    server, key, sounds, _, _ = served
+    with server.client(key) as http:
+        bad_ranges(http, f"/collections/{NAME}/audio/{sounds['noise.ogg']}", sounds["noise.ogg"].read_bytes())
 
 def server_folder(server) -> Path:
     return server.log.parent / NAME

@@ -45,6 +45,7 @@ def test_waveforms_of_replaced_files_and_beyond_the_cap_are_removed(tmp_path, mo
             return drawings[name]
 
         tone, noise = draw("tone.wav"), draw("noise.ogg")
+        assert set(os.listdir(cache)) == {tone, noise}
         assert draw("tone.wav") == tone  # shown again (from the cache): now the most recent
         stereo = draw("stereo.flac")  # a third drawing: the least recently shown (noise) goes
         assert set(os.listdir(cache)) == {tone, stereo}

@@ -14,6 +14,7 @@ import embkit  # noqa: E402
 
 from clip_maker import make_tiny_clip  # noqa: E402
 from live_server import LiveServer, create_key  # noqa: E402
+from range_checks import bad_ranges  # noqa: E402
 from test_image_collections import draw  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,6 +62,14 @@ def test_search_by_image_and_text_and_fetch_thumbnails(served):
         assert text_space.status_code == 422 and "no paired image encoder" in text_space.json()["error"]["message"]
     with server.client() as anonymous:
         assert anonymous.get(f"/collections/{NAME}/thumbnails/{pictures[0]}").status_code == 401
+
+
+def test_bad_byte_ranges_on_a_thumbnail_are_json_errors(served):
+    server, key, pictures, _ = served
+    url = f"/collections/{NAME}/thumbnails/{pictures[0]}"
+    with server.client(key) as http:
+        whole = http.get(url).content
+        bad_ranges(http, url, whole)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")

@@ -13,6 +13,7 @@ from .. import validate
 from ..audio_media import UPLOADS
 from .audio_upload import check_sound
 from .auth import requires
+from .byte_ranges import file_response
 from .hosting import NotFound
 from .schemas import AddAudio
 from .state import hosted, limits
@@ -38,7 +39,7 @@ def audio_file(name: str, doc_id: str, request: Request, _=Depends(requires("rea
     """The sound file of an audio document or of one of its windows (`ID#i`); byte
     ranges are served, so a player can seek."""
     path, media_type = _found(request, name, doc_id, "audio_file", "")
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+    return file_response(request, path, media_type, {"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/collections/{name}/audio")

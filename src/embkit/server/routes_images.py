@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from .. import validate
 from ..image_documents import UPLOADS
 from .auth import requires
+from .byte_ranges import file_response
 from .hosting import NotFound
 from .schemas import AddImages
 from .state import hosted, limits
@@ -25,7 +26,7 @@ def thumbnail(name: str, doc_id: str, request: Request, _=Depends(requires("read
         path = h.collection.thumbnail(doc_id, roots=request.app.state.image_roots)
     if path is None:
         raise NotFound(f"id: no image document with id {doc_id!r} (or its file is gone)")
-    return FileResponse(path, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
+    return file_response(request, path, "image/webp", {"Cache-Control": "private, max-age=3600"})
 
 
 
