@@ -3,6 +3,7 @@ their file's metadata, each with a cached thumbnail for result pages. The collec
 hands itself in as an `ImageSpace` (this module sits below collection.py)."""
 
 import re
+import warnings
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
@@ -85,7 +86,12 @@ def add_images(
     write = col.upsert if upsert else col.add
     write(ids=kept_ids, metadatas=kept_meta, vectors=np.concatenate(vectors))
     for doc_id, data in zip(kept_ids, thumbs):
-        save_thumbnail(data, thumbnail_path(col.path / THUMBNAILS, doc_id))
+        try:  # the write has landed: a thumbnail is a cache, drawn again from its file when asked for
+            save_thumbnail(data, thumbnail_path(col.path / THUMBNAILS, doc_id))
+        except OSError as e:
+            warnings.warn(
+                f"thumbnail of {doc_id!r} not saved ({e.strerror or e}); drawn when first asked for", stacklevel=2
+            )
     return kept_ids, skipped
 
 

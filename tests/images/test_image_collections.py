@@ -282,3 +282,18 @@ def test_a_map_of_images_shows_each_picture_on_hover(clip, pictures, tmp_path):
         col.map(tmp_path / "texts.html", method="pca", color_by=None)
     text_page = (tmp_path / "texts.html").read_text()
     assert "map-picture" not in text_page and '"data:image\\u002fwebp' not in text_page
+
+
+def test_a_thumbnail_that_cannot_be_saved_loses_no_document(clip, pictures, tmp_path):
+    """Thumbnails are saved after the write commits: one failing (a full disk, here a file
+    where their folder goes) is warned about and drawn when first asked for; the documents
+    stay (a server upload used to remove the files of documents that had landed)."""
+    from embkit.image_documents import THUMBNAILS
+
+    with embkit.create(tmp_path / "photos", model=f"{clip}#image") as col:
+        (col.path / THUMBNAILS).write_text("in the way")
+        with pytest.warns(UserWarning, match="thumbnail of .* not saved"):
+            ids, skipped = col.add_images([str(p) for p in pictures[:2]])
+        assert ids == [str(p) for p in pictures[:2]] and skipped == [] and col.count() == 2
+        (col.path / THUMBNAILS).unlink()
+        assert col.thumbnail(ids[0]).is_file()

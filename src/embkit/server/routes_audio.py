@@ -17,7 +17,7 @@ from .byte_ranges import file_response
 from .hosting import NotFound
 from .schemas import AddAudio
 from .state import hosted, limits
-from .uploads import check_filename, decode_base64, keep_files, land
+from .uploads import check_filename, decode_base64, land, upload_paths
 
 router = APIRouter(tags=["audio"])
 
@@ -57,16 +57,15 @@ def add_audio(name: str, body: AddAudio, request: Request, _=Depends(requires("w
     raws = [decode_base64(clip.data, f"audio[{i}].data") for i, clip in enumerate(body.audio)]
     suffixes = [check_sound(raw, f"audio[{i}].data") for i, raw in enumerate(raws)]
     h = hosted(request, name)
-    paths, created = keep_files(h.collection.path / UPLOADS, raws, suffixes)
+    paths = upload_paths(h.collection.path / UPLOADS, raws, suffixes)
     ids = [clip.id or Path(path).stem for clip, path in zip(body.audio, paths)]
     metadatas = [{**(clip.metadata or {}), **({"filename": clip.filename} if clip.filename else {})}
                  for clip in body.audio]
 
     def add():
-        with h.lock.writing():
-            return h.collection.add_audio(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
+        return h.collection.add_audio([str(p) for p in paths], ids=ids, metadatas=metadatas, upsert=body.upsert)
 
-    return land(add, paths, created, ids)
+    return land(h.lock, paths, raws, add, ids)
 
 
 @router.get("/collections/{name}/waveforms/{doc_id:path}")

@@ -13,7 +13,7 @@ from .byte_ranges import file_response
 from .hosting import NotFound
 from .schemas import AddImages
 from .state import hosted, limits
-from .uploads import check_filename, decode_base64, keep_files, land
+from .uploads import check_filename, decode_base64, land, upload_paths
 
 router = APIRouter(tags=["images"])
 
@@ -45,16 +45,15 @@ def add_images(name: str, body: AddImages, request: Request, _=Depends(requires(
     raws = [decode_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
     h = hosted(request, name)
     suffixes = [Path(image.filename or "").suffix.lower()[:8] for image in body.images]
-    paths, created = keep_files(h.collection.path / UPLOADS, raws, suffixes)
+    paths = upload_paths(h.collection.path / UPLOADS, raws, suffixes)
     ids = [image.id or Path(path).stem for image, path in zip(body.images, paths)]
     metadatas = [{**(image.metadata or {}), **({"filename": image.filename} if image.filename else {})}
                  for image in body.images]
 
     def add():
-        with h.lock.writing():
-            return h.collection.add_images(paths, ids=ids, metadatas=metadatas, upsert=body.upsert)
+        return h.collection.add_images([str(p) for p in paths], ids=ids, metadatas=metadatas, upsert=body.upsert)
 
-    return land(add, paths, created, ids)
+    return land(h.lock, paths, raws, add, ids)
 
 
 def decode_image(data: str):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import validate
+from ..atomic import atomic_write
 from ..errors import EmbkitError
 
 
@@ -33,32 +34,36 @@ def decode_base64(data: str, field: str) -> bytes:
         raise EmbkitError(f"{field}: not valid base64") from None
 
 
-def keep_files(folder: Path, raws: list[bytes], suffixes: list[str]) -> tuple[list[str], list[Path]]:
-    """(the path of each file's copy, the copies this request wrote): named by the SHA-1
-    of the bytes, so the same file uploaded twice is one file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths, created = [], []
-    for raw, suffix in zip(raws, suffixes):
-        path = folder / (hashlib.sha1(raw).hexdigest() + suffix)
-        if not path.exists():
-            path.write_bytes(raw)
-            created.append(path)
-        paths.append(str(path))
-    return paths, created
+def upload_paths(folder: Path, raws: list[bytes], suffixes: list[str]) -> list[Path]:
+    """Where each file's copy is kept: named by the SHA-1 of its bytes, so the same file
+    uploaded twice is one file."""
+    return [folder / (hashlib.sha1(raw).hexdigest() + suffix) for raw, suffix in zip(raws, suffixes)]
 
 
-def land(add: Callable[[], tuple[list[str], list]], paths: list[str], created: list[Path], ids: list[str]) -> dict:
-    """Run the write `add` (ids written, [Skipped(path, reason)]); the copies this request
-    made are removed if it fails, and those of skipped files after it. The route's reply."""
-    try:
-        written, skipped = add()
-    except BaseException:
-        for path in created:  # nothing landed: keep no file of it
-            path.unlink(missing_ok=True)
-        raise
-    bad = {s.path: s.reason for s in skipped}
-    for path in created:
-        if str(path) in bad:
-            path.unlink(missing_ok=True)
-    return {"ids": written, "skipped": [{"index": i, "id": ids[i], "reason": bad[p]}
-                                        for i, p in enumerate(paths) if p in bad]}
+def land(lock, paths: list[Path], raws: list[bytes], add: Callable[[], tuple[list[str], list]], ids: list[str]) -> dict:
+    """Under the collection's write lock (so a concurrent request's failure cannot remove
+    a file this one's documents name), keep each file not kept yet, whole (temp + rename:
+    a failed write leaves no truncated copy for later uploads of the same bytes to reuse),
+    then run the write `add` (ids written, [Skipped(path, reason)]). The copies this
+    request made are removed if anything fails, and those of skipped files after it.
+    The route's reply."""
+    with lock.writing():
+        created = []
+        try:
+            for path, raw in zip(paths, raws):
+                if not path.exists():
+                    atomic_write(path, lambda tmp, raw=raw: tmp.write_bytes(raw))
+                    created.append(path)
+            written, skipped = add()
+        except BaseException:
+            for path in created:  # nothing landed: keep no file of it
+                path.unlink(missing_ok=True)
+            raise
+        bad = {s.path: s.reason for s in skipped}
+        for path in created:
+            if str(path) in bad:
+                path.unlink(missing_ok=True)
+    return {
+        "ids": written,
+        "skipped": [{"index": i, "id": ids[i], "reason": bad[str(p)]} for i, p in enumerate(paths) if str(p) in bad],
+    }
