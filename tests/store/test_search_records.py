@@ -29,6 +29,26 @@ def test_search_records_read_as_by_rowids(tmp_path):
     col.close()
 
 
+def test_search_rows_read_as_by_rowids(tmp_path):
+    """The plain search's read: (id, text, metadata JSON as stored) by row id, a row
+    asked twice or not stored read once or left out, more than one statement's worth too."""
+    col = embkit.create(tmp_path / "c", model=None, dim=8)
+    ids = [f"d{i}" for i in range(1200)]
+    col.add(ids=ids[:600], vectors=_vectors(600), metadatas=[{"i": i} if i % 2 else {} for i in range(600)],
+            texts=[f"t{i}" for i in range(600)])
+    col.add(ids=ids[600:], vectors=_vectors(600, seed=1))  # no text
+    store = col._store
+    eager = store.by_rowids(store.rowids())
+    rowids = sorted(eager)
+    rows = store.search_rows([rowids[5], 10**9, rowids[1], rowids[5]])
+    assert list(rows) == [rowids[5], rowids[1]]
+    everything = store.search_rows(rowids[::-1])  # 1200 rows: three statements
+    assert sorted(everything) == rowids and store.search_rows([]) == {}
+    for r, (id_, text, raw) in everything.items():
+        assert (id_, text, json.loads(raw)) == (eager[r].id, eager[r].text, eager[r].metadata)
+    col.close()
+
+
 def test_metadata_written_by_another_tool_reads_as_json_loads(tmp_path):
     """JSON with whitespace around it or escapes (not as embkit writes it) decodes as
     json.loads does; row ids asked twice or not stored are read once or left out."""

@@ -160,6 +160,23 @@ class FaissIndex:
         scores = np.where(found, self._scores(distances.astype(np.float32)), SCORE_MISSING).astype(np.float32)
         return rowids, scores
 
+    def search_one(self, query: np.ndarray, k: int, params: dict) -> tuple[list[int], list[float]]:
+        """`search` of one checked float32 row (1, dim) with no filter, as Python lists
+        without the pads (row ids, scores; best first): a plain search's call, spared the
+        checks its request already made and the array-wide work on its ten results."""
+        if params:
+            params = self._checked_params(params)
+        if self._faiss is None or self.ntotal == 0 or k < 1:
+            return [], []
+        selector, bitmap = self._selector(None)  # dead entries (deletes) stay hidden
+        distances, labels = self._faiss.search(self._codes(query), k, params=self._search_parameters(selector, params, k))
+        del bitmap
+        scores = self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)[0]
+        labels = labels[0]
+        if -1 in labels.tolist():  # fewer than k entries qualified
+            scores, labels = scores[labels >= 0], labels[labels >= 0]
+        return self.rowids[labels].tolist(), scores.tolist()
+
     def _checked_params(self, params: dict) -> dict:
         if not all(type(value) is int for value in params.values()):  # bools, floats, None: checked each time
             return self._check_params(params)

@@ -6,11 +6,14 @@ request without the web framework's routing. Its hits equal `pipeline.retrieve`'
 that request, field for field (tests/search/test_plain.py)."""
 
 from ..ingest.vectors import stored_form
+from ..store.lazy_record import metadata_of
 from .dense import dense_search
 from .hit import Hit
-from .pipeline import NO_SOURCE, hit_of
+from .pipeline import NO_CHUNK
 from .request import SearchRequest
 from .sources import SearchParts
+
+_new_hit = tuple.__new__  # Hit's fields given whole (pipeline.hit_of's way)
 
 
 def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
@@ -18,14 +21,30 @@ def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
     space, store = parts.space, parts.store
     query = stored_form(req.vector, space.metric, "vector")
     index = parts.index.current(wait=False)
-    rowids, scores = dense_search(index, query, req.k, lambda rows: store.vectors(space.name, rows),
-                                  rescore=req.rescore, **req.index_params())
-    rowids, scores = rowids.tolist(), scores.tolist()  # Python ints and floats, once for all hits
-    records = store.search_records(rowids)  # metadata decoded only for the hits returned
-    hits = []
-    for rank, (row, score) in enumerate(zip(rowids, scores), 1):
-        record = records.get(row)
-        if record is not None:  # a row deleted since the index was read
-            hits.append(hit_of(record, score, (score, rank), NO_SOURCE, None))
+    if index.spec.quantized:  # candidates rescored with the stored vectors
+        rowids, scores = dense_search(index, query, req.k, lambda rows: store.vectors(space.name, rows),
+                                      rescore=req.rescore, **req.index_params())
+        rowids, scores = rowids.tolist(), scores.tolist()  # Python ints and floats, once for all hits
+    else:  # dense_search's own call for an unquantized index, without its array work
+        rowids, scores = index.search_one(query, req.k, req.index_params())
+    return hits_of_rows(store.search_rows(rowids), rowids, scores)
+
+
+def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit]:
+    """The Hits of the rows found ({row id: (id, text, metadata JSON)}), as `hit_of` makes
+    them for a dense-only search: (score, rank) as the dense fields, the chunk fields from
+    the metadata; a row deleted since the index was read is left out (its rank kept)."""
+    hits, rank = [], 0
+    for row, score in zip(rowids, scores):
+        rank += 1
+        found = rows.get(row)
+        if found is None:
+            continue
+        meta = metadata_of(found[2])
+        if meta and (meta.get("parent") is not None or meta.get("source") is not None):
+            chunk = (meta.get("parent"), meta.get("source"), meta.get("page"), meta.get("start"), meta.get("end"))
+        else:
+            chunk = NO_CHUNK
+        hits.append(_new_hit(Hit, (found[0], score, found[1], meta, score, rank, None, None, None, *chunk)))
     return hits
 

@@ -24,11 +24,16 @@ class LazyRecord:
     def metadata(self) -> dict:
         """The metadata as a dict (decoded on the first read, then kept)."""
         if self._metadata is None:
-            self._metadata = {} if self._raw == "{}" else _decoded(self._raw)
+            self._metadata = metadata_of(self._raw)
         return self._metadata
 
     def __repr__(self) -> str:
         return f"LazyRecord(id={self.id!r}, rowid={self.rowid})"
+
+
+def metadata_of(raw: str) -> dict:
+    """The stored metadata JSON as a new dict (the common empty one without the decoder)."""
+    return {} if raw == "{}" else _decoded(raw)
 
 
 def _decoded(raw: str) -> dict:

@@ -232,6 +232,14 @@ class SQLiteStore(SQLiteReembed):
             out.update({r[0]: LazyRecord(*r) for r in self._conn.execute(_rows_sql(len(chunk)), chunk)})
         return out
 
+    def search_rows(self, rowids: list[int]) -> dict[int, tuple[str, str | None, str]]:
+        """{row id: (id, text, metadata JSON as stored)} of a plain search's hits (at most
+        500 rows in one statement, as `search_records` reads them; more in chunks)."""
+        out = {}
+        for chunk in _chunks(rowids, 500):
+            out.update({row[0]: row[1:] for row in self._conn.execute(_rows_sql(len(chunk)), chunk)})
+        return out
+
     def rowids(self, where: dict | None = None) -> np.ndarray:
         """Row ids of the documents matching `where`, ascending and read-only (the filter
         runs in SQL, through the indexes of the fields it names where it can:

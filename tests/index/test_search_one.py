@@ -1,0 +1,56 @@
+"""`FaissIndex.search_one` (the plain search's call) returns what `search` returns for one
+query, as lists without the pads: every backend and metric, after removes (the bitmap
+selector), with per-query parameters, and when fewer than k entries exist."""
+
+import numpy as np
+import pytest
+
+from embkit.index import BACKENDS, make_index
+
+DIM, N = 16, 600
+SPECS = {"flat": "flat", "hnsw": "hnsw:M=8,efc=40,ef=16", "ivf": "ivf:nlist=8,nprobe=2",
+         "ivfpq": "ivfpq:nlist=8,m=4,nbits=4,nprobe=2", "sq8": "sq8", "binary": "binary"}
+PARAMS = {"hnsw": {"ef": 40}, "ivf": {"nprobe": 8}, "ivfpq": {"nprobe": 8}}
+
+
+def expected(index, query, k, params):
+    rowids, scores = index.search(query, k, **params)
+    keep = rowids[0] >= 0
+    return rowids[0][keep].tolist(), scores[0][keep].tolist()
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_search_one_equals_search(kind, metric):
+    assert set(SPECS) == set(BACKENDS)  # a new backend is added here too
+    if metric not in BACKENDS[kind].metrics:
+        pytest.skip(f"{kind} has no {metric}")
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = make_index(SPECS[kind], DIM, metric)
+    index.add(np.arange(1000, 1000 + 3 * N, 3, dtype=np.int64), vectors)  # row ids are not labels
+    queries = rng.normal(size=(8, DIM)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for removed in (False, True):
+        if removed:
+            assert index.remove(np.arange(1000, 1000 + 3 * N, 6)) == N // 2  # every other row: a selector
+        for i, q in enumerate(queries):
+            params = PARAMS.get(kind, {}) if i % 2 else {}
+            for k in (1, 10):
+                rowids, scores = index.search_one(q[None, :], k, params)
+                assert (rowids, scores) == expected(index, q[None, :], k, params)
+                assert len(rowids) == k and all(type(r) is int for r in rowids)
+                assert all(type(s) is float for s in scores)
+                assert not removed or all((r - 1000) % 6 for r in rowids)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_fewer_entries_than_k_and_an_empty_index(kind):
+    index = make_index(SPECS[kind], DIM, "cosine")
+    q = np.ones((1, DIM), np.float32) / 4
+    assert index.search_one(q, 10, {}) == ([], [])
+    index.add(np.array([7, 9, 11], np.int64), np.eye(DIM, dtype=np.float32)[:3])
+    index.remove([9])
+    rowids, scores = index.search_one(q, 10, {})
+    assert sorted(rowids) == [7, 11] and (rowids, scores) == expected(index, q, 10, {})
