@@ -87,6 +87,10 @@ def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
         from .torch import TorchEncoder
 
         return TorchEncoder(entry.name, model_dir, entry.dim, entry.max_tokens, entry.normalized, threads=threads)
+    if entry.backend == "torch-bf16":
+        from .torch_bf16 import TorchBf16Encoder
+
+        return TorchBf16Encoder(entry.name, model_dir, entry.dim, entry.max_tokens, entry.normalized, threads=threads)
     from . import export
     from .onnx import OnnxEncoder
 

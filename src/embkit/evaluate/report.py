@@ -25,7 +25,7 @@ Progress = Callable[[int], None]
 # shared/data/README) and Banking77Classification test (mteb's results file,
 # mteb 1.2.1; its "stderr" is the standard deviation over the 10 experiments).
 REFERENCE_MODEL = "all-MiniLM-L6-v2"
-REFERENCE_MODELS = ("minilm", "minilm-int8", "minilm-torch")
+REFERENCE_MODELS = ("minilm", "minilm-int8", "minilm-torch", "minilm-bf16")
 REFERENCES = {
     "STSBenchmark": {"spearman": 0.820},
     "Banking77Classification": {"accuracy": 0.800422, "macro_f1": 0.793788, "accuracy_std": 0.007620,
