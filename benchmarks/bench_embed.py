@@ -1,4 +1,4 @@
-"""Embedding throughput, memory and fidelity: embkit (fp32, int8) against sentence-transformers
+"""Embedding throughput, memory and fidelity: embkit (fp32, int8, bf16) against sentence-transformers
 and fastembed (on embkit's own fp32 ONNX file, so the same weights and graph).
 
 Each side runs in its own worker process, so its peak RSS is its own and no two sides
@@ -26,7 +26,8 @@ from sgemm_ceiling import bert_flops, sgemm_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = {"embkit": "embkit", "int8": "embkit int8", "st": "sentence-transformers", "fastembed": "fastembed",
-         "distilled": "embkit distilled (model2vec)"}
+         "distilled": "embkit distilled (model2vec)", "bf16": "embkit bf16 (torch)"}
+CATALOG_SIDES = {"embkit": "minilm", "int8": "minilm-int8", "bf16": "minilm-bf16"}
 FASTEMBED_BATCH = 32  # as the other sides; its default 256 measured 2% slower on abstracts
 STS_SENTENCES = 2000
 
@@ -74,7 +75,7 @@ def load_side(side: str):
     if side == "distilled":  # the folder `embkit train distill` wrote (--distilled)
         encoder = embkit.load_encoder(os.environ["EMBKIT_BENCH_DISTILLED"])
         return lambda texts: encoder.encode(texts, batch_size=32)
-    encoder = embkit.load_encoder("minilm-int8" if side == "int8" else "minilm")
+    encoder = embkit.load_encoder(CATALOG_SIDES[side])
     return lambda texts: encoder.encode(texts, batch_size=32)
 
 
