@@ -4,6 +4,7 @@ import numpy as np
 
 METRICS = ("cosine", "dot", "l2")
 BLOCK = 512  # rows a top_k_of_rows scores per product: OpenBLAS keeps 1 x 384 x 512 on one thread
+SORT_LIMIT = 512  # up to this many rows, one query's best are found by sorting them all
 
 
 def scores(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
@@ -47,6 +48,12 @@ def _best(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, s.shape[1])
     if k == 0:
         return np.empty((s.shape[0], 0), np.int64), np.empty((s.shape[0], 0), np.float32)
+    if s.shape[0] == 1 and s.shape[1] <= SORT_LIMIT:
+        # one query, few rows (a small filter, int8 candidates): a stable sort of all of
+        # them gives the same order (best first, ties by position, NaN last) in ~2 us
+        # where the general path's numpy steps took ~25
+        positions = np.argsort(-s[0], kind="stable")[None, :k]
+        return positions, s[0, positions[0]][None].astype(np.float32, copy=False)
     if k < s.shape[1]:
         part = np.argpartition(-s, k - 1, axis=1)[:, :k]
         # argpartition picks any of the rows tied with the k-th score: where more rows tie

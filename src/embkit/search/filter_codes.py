@@ -107,8 +107,8 @@ def top_k(
     # force breaks by row id, the bounds by the exact values
     if 127 * np.dot(codes.scale, np.abs(q)) < OVERFLOW:
         radius = np.sqrt(np.dot(q, q))
-        slack = codes.slack + (len(q) + 2) * 2.0**-149 / radius if radius > 0 else codes.slack
-        rows = candidate_rows(codes.codes, q, codes.scale, slack, codes.l1, k)  # ascending: row id order, for ties
+        extra = (len(q) + 2) * 2.0**-149 / radius if radius > 0 else 0.0  # added to each slack
+        rows = candidate_rows(codes.codes, q, codes.scale, codes.slack, codes.l1, k, extra)  # ascending: row id order, for ties
     if rows is None:  # a query with no finite bound: score every row
         rows = np.arange(len(codes.rowids))
     positions, scores = top_k_of_rows(query, matrix, codes.labels[rows], k, metric)

@@ -22,21 +22,23 @@ from .filter_codes import LANES, ROWS
 
 
 def candidate_rows(
-    codes: np.ndarray, query: np.ndarray, scale: np.ndarray, slack: np.ndarray, l1: np.ndarray, k: int
+    codes: np.ndarray, query: np.ndarray, scale: np.ndarray, slack: np.ndarray, l1: np.ndarray, k: int,
+    extra: float = 0.0,
 ) -> np.ndarray | None:
     """Positions (ascending) of the coded rows that can be in the top k (0 < k <= len(slack))
-    for `query` (dim,) float64, or None when the query leaves no finite bound. One compiled
-    call for a small k (weights, sums and the k best lower bounds kept sorted), numpy's
-    partition for a big one."""
+    for `query` (dim,) float64, or None when the query leaves no finite bound; row i's slack
+    is slack[i] + extra. One compiled call for a small k (weights, then each step's sums
+    turned into bounds while the k best lower bounds are kept sorted: one pass over the
+    codes and the slacks), numpy's partition for a big one."""
     if k <= 64:
-        rows = _first_pass(codes, query, scale, slack, l1, k)
+        rows = _first_pass(codes, query, scale, slack, l1, k, float(extra))
         return rows if len(rows) == 0 or rows[0] >= 0 else None
     weights, unit, unit_error, radius = _weights(query, scale, codes.shape[1])
     if not (np.isfinite(radius) and np.isfinite(unit_error)):
         return None
     n = len(slack)
     approx = _kernel(codes, weights)[:n] * unit
-    bound = (slack * radius + l1 * unit_error) * WIDEN
+    bound = ((slack + extra) * radius + l1 * unit_error) * WIDEN
     kth = np.partition(approx - bound, n - k)[n - k]
     return np.flatnonzero(approx + bound >= kth)
 
@@ -85,26 +87,32 @@ def _weights(query, scale, width):
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_pass(codes, query, scale, slack, l1, k):
+def _first_pass(codes, query, scale, slack, l1, k, extra):
     """candidate_rows for a small k; [-1] for a query with no finite bound."""
     weights, unit, unit_error, radius = _weights(query, scale, codes.shape[1])
     if not (np.isfinite(radius) and np.isfinite(unit_error)):
         return np.full(1, -1, np.int64)
-    sums = _kernel(codes, weights)
     n = slack.shape[0]
     best = np.full(k, -np.inf)  # the k largest lower bounds so far, ascending
-    for i in range(n):
-        low = sums[i] * unit - (slack[i] * radius + l1[i] * unit_error) * WIDEN
-        if low > best[0]:
-            j = 1
-            while j < k and best[j] < low:
-                best[j - 1] = best[j]
-                j += 1
-            best[j - 1] = low
+    high = np.empty(n)  # each row's upper bound
+    for first in range(0, n, ROWS):
+        sums = _dot_rows(codes, weights, first)
+        for r in range(min(ROWS, n - first)):
+            i = first + r
+            score = sums[r] * unit
+            bound = ((slack[i] + extra) * radius + l1[i] * unit_error) * WIDEN
+            high[i] = score + bound
+            low = score - bound
+            if low > best[0]:
+                j = 1
+                while j < k and best[j] < low:
+                    best[j - 1] = best[j]
+                    j += 1
+                best[j - 1] = low
     out = np.empty(n, np.int64)
     count = 0
     for i in range(n):
-        if sums[i] * unit + (slack[i] * radius + l1[i] * unit_error) * WIDEN >= best[0]:
+        if high[i] >= best[0]:
             out[count] = i
             count += 1
     return out[:count]
