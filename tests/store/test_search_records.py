@@ -90,3 +90,24 @@ def test_a_write_on_the_same_handle_is_seen(tmp_path):
     assert col._store.generation == before + 1
     assert col.search(vector=_vectors(1)[0], k=5) == []
     col.close()
+
+
+def test_space_state_follows_the_meta_table_and_gives_each_caller_its_own(tmp_path):
+    """The reembed bookkeeping every search reads is parsed once per state of the meta
+    table: a change by another handle is seen, and a caller changing what it got changes
+    nothing for the next."""
+    col = embkit.create(tmp_path / "c", model=None, dim=8)
+    col.add(ids=["a"], vectors=_vectors(1))
+    store = col._store
+    empty = {"reembeds": {}, "space_aliases": {}, "superseded": {}}
+    first = store.space_state()
+    assert first == empty
+    first["superseded"]["default"] = "x"
+    first["reembeds"] = {"y": "z"}
+    assert store.space_state() == empty
+    other = embkit.open(tmp_path / "c")
+    other._store.set_meta("superseded", json.dumps({"old": "default"}))
+    assert store.space_state() == {**empty, "superseded": {"old": "default"}}
+    assert store.space_state()["superseded"] is not store.space_state()["superseded"]
+    other.close()
+    col.close()

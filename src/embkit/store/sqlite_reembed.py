@@ -40,6 +40,9 @@ def followers_of(c: sqlite3.Connection, space: str) -> str | None:
 class SQLiteReembed:
     """Mixed into SQLiteStore (uses its `_conn` and `_write`)."""
 
+    # (the MetaCache's values it was parsed from, the state): every search asks, nothing changed
+    _state_kept: tuple[dict, dict] | None = None
+
     def space_state(self) -> dict[str, dict]:
         """{"reembeds": …, "space_aliases": …, "superseded": …} as stored (every search and
         add asks: read from the store's MetaCache, one PRAGMA while nothing changed).
@@ -54,7 +57,11 @@ class SQLiteReembed:
         row, ended within one step and left no window. Fixed where the write begins:
         sqlite_busy.begin_immediate waits for such a read to end (tests/store/test_busy_begin.py)."""
         values = self._meta.values(self._conn)
-        return {key: json.loads(values[key]) if key in values else {} for key in (REEMBEDS, ALIASES, SUPERSEDED)}
+        kept = self._state_kept
+        if kept is None or kept[0] is not values:  # the MetaCache read the table again: parse it again
+            kept = self._state_kept = (values, {key: json.loads(values[key]) if key in values else {}
+                                                for key in (REEMBEDS, ALIASES, SUPERSEDED)})
+        return {key: dict(names) for key, names in kept[1].items()}  # {name: name}: callers get their own
 
     def start_reembed(self, source: str, space) -> None:
         """Create `space` and record that it is being built from `source`, in one transaction."""
