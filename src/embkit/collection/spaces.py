@@ -13,6 +13,14 @@ TOWER_SPACES = {IMAGE_SPACE: "image", AUDIO_SPACE: "audio"}  # space name -> the
 SPACE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
+def paired_tower(model: str, modality: str) -> str:
+    """The name of text model `model`'s other tower embedding `modality` (`image`,
+    `audio`) into the same space: a registered model's `paired`, else `MODEL#image` /
+    `MODEL#audio` (how a CLIP or CLAP folder's towers are named)."""
+    entry = CATALOG.get(model)
+    return entry.paired if entry is not None and entry.paired else f"{model}#{modality}"
+
+
 def space_of(
     model: str, metric: str, name: str | None = None, dim: int | None = None, paired: bool = False
 ) -> tuple[Space, Encoder | None]:

@@ -1,0 +1,95 @@
+"""A text query with no space named, on a collection of a CLAP (or CLIP) *text* tower
+whose sounds (pictures) went into the paired `audio` (`image`) space, searches that
+space while the text space holds no documents: in Python, the CLI and over HTTP it
+finds the sounds (it searched the empty text space: no hits). Once texts are added, a
+text query searches them again; keyword search stays on the texts; a tower space of
+another model is never searched in its place."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("torch")
+pytest.importorskip("soundfile")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
+
+import embkit  # noqa: E402
+
+from clap_maker import make_tiny_clap  # noqa: E402
+from live_server import LiveServer, embkit_cli  # noqa: E402
+from test_audio_collections import make_sounds  # noqa: E402
+
+QUERY = "a dog barking"
+
+
+def _hits(hits) -> list[tuple[str, float]]:
+    return [(h.id, round(h.score, 5)) if hasattr(h, "id") else (h["id"], round(h["score"], 5)) for h in hits]
+
+
+@pytest.fixture(scope="module")
+def sounds_of_a_text_tower(tmp_path_factory):
+    """(collection folder, sounds, clap): `create(model=CLAP)`, the sounds added by add_files."""
+    work = tmp_path_factory.mktemp("text-tower")
+    clap = make_tiny_clap(work / "tiny-clap")
+    sounds = make_sounds(work / "sounds")
+    with embkit.create(work / "col", model=str(clap)) as col:
+        col.add_files([str(work / "sounds")])
+        assert sorted(col.spaces) == ["audio", "text"] and col.space.name == "text"
+    return work / "col", sounds, clap
+
+
+def test_a_text_query_finds_the_sounds_in_every_door(sounds_of_a_text_tower, tmp_path):
+    folder, sounds, _ = sounds_of_a_text_tower
+    with embkit.open(folder) as col:
+        expected = _hits(col.search(QUERY, k=4, space="audio"))
+        assert len(expected) == 4 and col.search(QUERY, k=4, space="text") == []
+        assert _hits(col.search(QUERY, k=4)) == expected
+        assert _hits(col.search(QUERY, k=4, mode="hybrid")) == _hits(col.search(QUERY, k=4, mode="hybrid",
+                                                                               space="audio"))
+    done = embkit_cli("search", str(folder), QUERY, "-k", "4", "--json", env={"HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert _hits(json.loads(done.stdout)["hits"]) == expected
+    server = LiveServer([str(folder), "--no-auth"], tmp_path / "server.log", env={"HF_HUB_OFFLINE": "1"})
+    try:
+        with server.client() as http:
+            found = http.post(f"/collections/{folder.name}/search", json={"query": QUERY, "k": 4})
+            assert found.status_code == 200, found.text
+            assert _hits(found.json()["hits"]) == expected
+    finally:
+        server.stop()
+
+
+def test_texts_once_added_are_what_a_text_query_searches(sounds_of_a_text_tower, tmp_path):
+    import shutil
+
+    folder = tmp_path / "col"
+    shutil.copytree(sounds_of_a_text_tower[0], folder)
+    with embkit.open(folder) as col:
+        assert col.search("tone", mode="keyword") == []  # keyword search reads the texts: none yet
+        col.add(["a note about the recordings"], ids=["note"])
+        assert [h.id for h in col.search(QUERY, k=4)] == ["note"]
+
+
+def test_a_tower_space_of_another_model_is_not_searched_instead(sounds_of_a_text_tower, tmp_path):
+    """MiniLM's text space beside CLAP's audio space: MiniLM has no audio tower, so a text
+    query stays in its own (empty) space."""
+    _, sounds, clap = sounds_of_a_text_tower
+    with embkit.create(tmp_path / "apart", model="minilm", audio_model=str(clap)) as col:
+        col.add_audio([str(sounds["tone.wav"])])
+        assert col.search(QUERY, k=4) == [] and len(col.search(QUERY, k=4, space="audio")) == 1
+
+
+def test_a_clip_text_tower_routes_a_text_query_to_its_pictures(tmp_path):
+    from clip_maker import make_tiny_clip
+    from test_image_collections import draw
+
+    clip = make_tiny_clip(tmp_path / "tiny-clip")
+    draw(tmp_path / "pictures")
+    with embkit.create(tmp_path / "photos", model=str(clip)) as col:
+        col.add_files([str(tmp_path / "pictures")])
+        expected = _hits(col.search("a red bicycle", k=3, space="image"))
+        assert len(expected) == 3 and _hits(col.search("a red bicycle", k=3)) == expected
