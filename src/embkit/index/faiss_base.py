@@ -169,7 +169,8 @@ class FaissIndex:
         if self._faiss is None or self.ntotal == 0 or k < 1:
             return [], []
         selector, bitmap = self._selector(None)  # dead entries (deletes) stay hidden
-        distances, labels = self._faiss.search(self._codes(query), k, params=self._search_parameters(selector, params, k))
+        search_params = self._search_parameters(selector, params, k)
+        distances, labels = self._faiss.search(self._codes(query), k, params=search_params)
         del bitmap
         scores = self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)[0]
         labels = labels[0]

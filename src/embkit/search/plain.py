@@ -47,4 +47,3 @@ def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit
             chunk = NO_CHUNK
         hits.append(_new_hit(Hit, (found[0], score, found[1], meta, score, rank, None, None, None, *chunk)))
     return hits
-
