@@ -229,7 +229,9 @@ async function runSearch() {
   const body = { k: Number($("k-select").value) };
   const where = buildWhere();
   if (where) body.where = where;
-  if (!$("space-control").hidden) body.space = $("space-select").value;
+  // the first space is the collection's default: named only when another is chosen, so the
+  // server routes as for any unnamed space (a CLAP/CLIP text tower's sounds or pictures)
+  if (!$("space-control").hidden && $("space-select").selectedIndex > 0) body.space = $("space-select").value;
   if (state.like !== null) {
     body.like = state.like; // by meaning: the stored document's vector
   } else if (state.image !== null) {
