@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 pytest.importorskip("transformers")
 pytest.importorskip("torch")
@@ -18,9 +19,10 @@ pytest.importorskip("soundfile")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
 
 import embkit  # noqa: E402
+from embkit.cli import app  # noqa: E402
 
 from clap_maker import make_tiny_clap  # noqa: E402
-from live_server import LiveServer, embkit_cli  # noqa: E402
+from live_server import LiveServer  # noqa: E402
 from test_audio_collections import make_sounds  # noqa: E402
 
 QUERY = "a dog barking"
@@ -51,8 +53,8 @@ def test_a_text_query_finds_the_sounds_in_every_door(sounds_of_a_text_tower, tmp
         assert _hits(col.search(QUERY, k=4)) == expected
         assert _hits(col.search(QUERY, k=4, mode="hybrid")) == _hits(col.search(QUERY, k=4, mode="hybrid",
                                                                                space="audio"))
-    done = embkit_cli("search", str(folder), QUERY, "-k", "4", "--json", env={"HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(app, ["search", str(folder), QUERY, "-k", "4", "--json"])
+    assert done.exit_code == 0, done.output
     assert _hits(json.loads(done.stdout)["hits"]) == expected
     server = LiveServer([str(folder), "--no-auth"], tmp_path / "server.log", env={"HF_HUB_OFFLINE": "1"})
     try:
