@@ -55,7 +55,8 @@ def find_outlier_channels(model_dir: Path, sentences=CALIBRATION_TEXT) -> dict[i
         graph.output.append(_float_output(name))
     session = ort.InferenceSession(ready.model.SerializeToString(), providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=256)
+    tokenizer.no_padding()  # a tokenizer.json may pad to a fixed length: pads would count as text
+    tokenizer.enable_truncation(max_length=_calibration_length(model_dir))
     peaks = [0.0] * len(ready.ffn_activations)
     for sentence in sentences:
         ids = np.array([tokenizer.encode(sentence).ids], dtype=np.int64)
@@ -69,6 +70,18 @@ def find_outlier_channels(model_dir: Path, sentences=CALIBRATION_TEXT) -> dict[i
         if chosen:
             outliers[layer] = sorted(chosen)
     return outliers
+
+
+def _calibration_length(model_dir: Path) -> int:
+    """256 tokens, or fewer when the model has fewer positions (RoBERTa's start after its
+    padding index): a longer sentence would index past the position embeddings."""
+    import json
+
+    from .bert_graph import position_pad
+
+    config = json.loads((model_dir / "config.json").read_text())
+    pad = position_pad(config)
+    return min(256, int(config.get("max_position_embeddings", 512)) - (0 if pad is None else pad + 1))
 
 
 def _float_output(name: str):

@@ -38,9 +38,15 @@ class Int8ReadyGraph:
     ffn_activations: list[str] = field(default_factory=list)
 
 
-def build_int8_ready_bert(model_dir: Path, outliers: dict[int, list[int]] | None = None) -> Int8ReadyGraph:
+def build_int8_ready_bert(model_dir: Path, outliers: dict[int, list[int]] | None = None,
+                          cls_only: bool = False) -> Int8ReadyGraph:
     """The graph of the BERT checkpoint in `model_dir`, with the feed-forward channels
-    `outliers[layer]` split out into fp32 MatMuls (none when `outliers` is None)."""
+    `outliers[layer]` split out into fp32 MatMuls (none when `outliers` is None). With
+    `cls_only` the last layer computes only the [CLS] row (last_hidden_state is
+    [batch, 1, hidden]), for a head that reads only that row: its keys and values still
+    come from every token. (Packing the three projections into one MatMul was measured and
+    dropped: the quantizer already shares their activation quantization, and the Split
+    cost more than the wider GEMM saved.)"""
     config = json.loads((model_dir / "config.json").read_text())
     w = _strip_prefix(read_safetensors(model_dir / "model.safetensors"))
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
@@ -70,10 +76,17 @@ def build_int8_ready_bert(model_dir: Path, outliers: dict[int, list[int]] | None
     mask = g.op("Cast", "attention_mask", to=TensorProto.INT32)
     unpadded = g.op("Equal", g.op("ReduceMin", "attention_mask", keepdims=0), g.const("i_one", np.array(1, np.int64)))
     scale = 1.0 / math.sqrt(hidden // heads)  # folded into the query projection, as in bert_graph
-    for i in range(config["num_hidden_layers"]):
+    layers = config["num_hidden_layers"]
+    for i in range(layers):
         p = f"encoder.layer.{i}."
-        q, k, v = (linear(x, p + "attention.self." + name, s)
-                   for name, s in (("query", scale), ("key", 1.0), ("value", 1.0)))
+        projections = ("query", scale), ("key", 1.0), ("value", 1.0)
+        if cls_only and i == layers - 1:  # keys and values from every row, the query from [CLS]'s
+            k, v = (linear(x, p + "attention.self." + name, s) for name, s in projections[1:])
+            x = g.op("Slice", x, g.const("cls_start", np.array([0], np.int64)),
+                     g.const("cls_end", np.array([1], np.int64)), g.const("cls_axis", np.array([1], np.int64)))
+            q = linear(x, p + "attention.self.query", scale)
+        else:
+            q, k, v = (linear(x, p + "attention.self." + name, s) for name, s in projections)
         context = _attention(g, q, k, v, mask, unpadded, heads)
         dense = p + "attention.output.dense"
         x = layer_norm(g.op("Sum", g.op("MatMul", context, weight(dense)), bias(dense), x),
