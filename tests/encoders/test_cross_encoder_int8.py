@@ -9,12 +9,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from test_cross_encoder_onnx import QUERY, TEXTS, _tiny_cross_encoder
 from tokenizers import Tokenizer
 
 from embkit.encoders.cross_encoder_export import HEAD_NODES, cross_encoder_onnx
 from embkit.encoders.quantize_calibration import _calibration_length, find_outlier_channels
 from embkit.encoders.quantize_graph import build_int8_ready_bert
+
+from test_cross_encoder_onnx import QUERY, TEXTS, _tiny_cross_encoder
 
 
 @pytest.fixture(scope="module")
