@@ -235,6 +235,8 @@ class SQLiteStore(SQLiteReembed):
     def search_rows(self, rowids: list[int]) -> dict[int, tuple[str, str | None, str]]:
         """{row id: (id, text, metadata JSON as stored)} of a plain search's hits (at most
         500 rows in one statement, as `search_records` reads them; more in chunks)."""
+        if 0 < len(rowids) <= 500:  # a search's k: one statement
+            return {row[0]: row[1:] for row in self._conn.execute(_rows_sql(len(rowids)), rowids)}
         out = {}
         for chunk in _chunks(rowids, 500):
             out.update({row[0]: row[1:] for row in self._conn.execute(_rows_sql(len(chunk)), chunk)})
