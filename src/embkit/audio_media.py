@@ -5,6 +5,7 @@ path in metadata never makes the server read a file of its choosing. The collect
 hands itself in (this module sits below collection/)."""
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -76,9 +77,8 @@ def waveform(col: AudioRecords, doc_id: str, roots: Sequence[str | Path] | None 
         stat = source.stat()
         content = _digest(f"{stat.st_size}|{stat.st_mtime_ns}")
         dest = col.path / WAVEFORMS / f"{_digest(str(source.resolve()))}-{content}.svg"  # _prune reads the first half
-        if dest.is_file():
-            svg = dest.read_bytes()
-            _touch(dest)
+        svg = _cached(dest)
+        if svg:
             return svg
         svg = waveform_svg(source)
     except (EmbkitError, OSError):  # the file broke or went since it was added: no picture, the document stays
@@ -95,10 +95,23 @@ def _digest(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
-def _touch(path: Path) -> None:
-    """Mark a drawing as just shown (its mtime orders the pruning); a read-only folder keeps its order."""
+def _cached(dest: Path) -> bytes | None:
+    """The kept drawing `dest`, marked as just shown, or None when there is none (another
+    request's pruning may remove it at any moment: then it is drawn again) or it is empty."""
     try:
-        path.touch()
+        svg = dest.read_bytes()
+    except FileNotFoundError:
+        return None
+    if svg:
+        _touch(dest)
+    return svg or None
+
+
+def _touch(path: Path) -> None:
+    """Mark a drawing as just shown (its mtime orders the pruning); a read-only folder keeps
+    its order, and a drawing pruned meanwhile stays gone (touch() would create it empty)."""
+    try:
+        os.utime(path)
     except OSError:
         pass
 

@@ -60,3 +60,27 @@ def test_waveforms_of_replaced_files_and_beyond_the_cap_are_removed(tmp_path, mo
         col.delete([sounds["noise.ogg"]])  # its drawing outlives it until the cap needs the room
         low = draw("low.mp3")
         assert set(os.listdir(cache)) == {new_stereo, low}
+
+
+def test_a_drawing_pruned_while_shown_is_drawn_again_not_kept_empty(tmp_path, monkeypatch):
+    """Another request's pruning may remove a drawing between its read and the mark of its
+    showing: the mark (touch) created it again empty, served (200, no body) and never pruned."""
+    clap = make_tiny_clap(tmp_path / "tiny-clap")
+    tone = str(make_sounds(tmp_path / "library")["tone.wav"])
+    with embkit.create(tmp_path / "sounds", model=f"{clap}#audio") as col:
+        col.add_audio([tone])
+        first = col.waveform(tone)
+        (kept,) = (col.path / audio_media.WAVEFORMS).glob("*.svg")
+        mark = audio_media._touch
+
+        def pruned_meanwhile(path):  # what _prune in another thread does at that moment
+            path.unlink()
+            mark(path)
+
+        monkeypatch.setattr(audio_media, "_touch", pruned_meanwhile)
+        assert col.waveform(tone) == first  # read before the prune
+        assert not kept.exists()
+        monkeypatch.setattr(audio_media, "_touch", mark)
+        assert col.waveform(tone) == first and kept.read_bytes() == first  # drawn again
+        kept.write_bytes(b"")  # an empty drawing (left by an older version) is drawn again too
+        assert col.waveform(tone) == first and kept.read_bytes() == first
