@@ -38,7 +38,10 @@ def test_a_failing_request_keeps_the_file_a_concurrent_request_stored(tmp_path):
 
     def failing_add():  # request A: its copy is made, then its write fails (say, a 409)
         first_in_add.set()
-        threading.Event().wait(0.3)  # request B arrives meanwhile with the same bytes
+        for _ in range(500):  # until request B, with the same bytes, waits for the lock
+            if lock._waiting_writers:
+                break
+            threading.Event().wait(0.01)
         raise RuntimeError("id exists")
 
     def second_add():  # request B: stores a document naming the same copy
@@ -55,6 +58,22 @@ def test_a_failing_request_keeps_the_file_a_concurrent_request_stored(tmp_path):
     land(lock, [path], [RAW], second_add, ["b"])
     a.join()
     assert outcome["file_there"] and path.read_bytes() == RAW  # B's document still has its file
+
+
+def test_a_failed_requests_copy_stays_when_a_stored_document_names_it(tmp_path):
+    """Server workers are processes: another worker may have stored a document naming the
+    copy this request made (after seeing it on disk) before this request's write failed."""
+    [path] = upload_paths(tmp_path / "uploads", [RAW], [".wav"])
+
+    def failing_add():
+        raise RuntimeError("id exists")
+
+    with pytest.raises(RuntimeError):
+        land(ReadWriteLock(), [path], [RAW], failing_add, ["a"], named=lambda p: p == path)
+    assert path.read_bytes() == RAW
+    with pytest.raises(RuntimeError):
+        land(ReadWriteLock(), [path.with_suffix(".flac")], [RAW], failing_add, ["a"], named=lambda p: p == path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no other copy, no temp file
 
 
 def test_skipped_files_copies_are_removed_and_reported(tmp_path):

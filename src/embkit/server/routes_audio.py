@@ -4,12 +4,11 @@ is served only when it is the collection's own upload or lies under a folder the
 was given (`embkit serve --audio-root DIR`): metadata comes from clients, and must not
 name any file to read."""
 
-from pathlib import Path
+import functools
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
-from .. import validate
 from ..audio_media import UPLOADS
 from .audio_upload import check_sound
 from .auth import requires
@@ -17,7 +16,7 @@ from .byte_ranges import file_response
 from .hosting import NotFound
 from .schemas import AddAudio
 from .state import hosted, limits
-from .uploads import check_filename, decode_base64, land, upload_paths
+from .uploads import check_items, decode_base64, store_uploads
 
 router = APIRouter(tags=["audio"])
 
@@ -49,23 +48,12 @@ def add_audio(name: str, body: AddAudio, request: Request, _=Depends(requires("w
     folder, where the player finds them. A file that is empty, too long or does not decode
     whole refuses the request (nothing kept); one `add_audio` still skips is reported so."""
     limits(request).batch(len(body.audio), "audio")
-    for i, clip in enumerate(body.audio):  # before any file is kept
-        check_filename(clip.filename, f"audio[{i}].filename")
-        if clip.id is not None:
-            validate.check_unicode(clip.id, f"audio[{i}].id")
-    validate.check_metadatas([clip.metadata for clip in body.audio], len(body.audio))
+    check_items(body.audio, "audio")
     raws = [decode_base64(clip.data, f"audio[{i}].data") for i, clip in enumerate(body.audio)]
     suffixes = [check_sound(raw, f"audio[{i}].data") for i, raw in enumerate(raws)]
     h = hosted(request, name)
-    paths = upload_paths(h.collection.path / UPLOADS, raws, suffixes)
-    ids = [clip.id or Path(path).stem for clip, path in zip(body.audio, paths)]
-    metadatas = [{**(clip.metadata or {}), **({"filename": clip.filename} if clip.filename else {})}
-                 for clip in body.audio]
-
-    def add():
-        return h.collection.add_audio([str(p) for p in paths], ids=ids, metadatas=metadatas, upsert=body.upsert)
-
-    return land(h.lock, paths, raws, add, ids)
+    add_files = functools.partial(h.collection.add_audio, upsert=body.upsert)
+    return store_uploads(h, body.audio, raws, suffixes, h.collection.path / UPLOADS, add_files)
 
 
 @router.get("/collections/{name}/waveforms/{doc_id:path}")

@@ -1,19 +1,19 @@
 """Image documents over HTTP: uploads, thumbnails for result pages, and query images
 sent as base64 in a search body."""
 
+import functools
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
-from .. import validate
 from ..image_documents import UPLOADS
 from .auth import requires
 from .byte_ranges import file_response
 from .hosting import NotFound
 from .schemas import AddImages
 from .state import hosted, limits
-from .uploads import check_filename, decode_base64, land, upload_paths
+from .uploads import check_items, decode_base64, store_uploads
 
 router = APIRouter(tags=["images"])
 
@@ -29,31 +29,18 @@ def thumbnail(name: str, doc_id: str, request: Request, _=Depends(requires("read
     return file_response(request, path, "image/webp", {"Cache-Control": "private, max-age=3600"})
 
 
-
-
 @router.post("/collections/{name}/images")
 def add_images(name: str, body: AddImages, request: Request, _=Depends(requires("write"))) -> dict:
     """Upload images into the collection's image space, in one transaction. The files
     are kept in the collection's folder; an image that does not decode is skipped and
     reported, the others land."""
     limits(request).batch(len(body.images), "images")
-    for i, image in enumerate(body.images):  # before any file is kept
-        check_filename(image.filename, f"images[{i}].filename")
-        if image.id is not None:
-            validate.check_unicode(image.id, f"images[{i}].id")
-    validate.check_metadatas([image.metadata for image in body.images], len(body.images))
+    check_items(body.images, "images")
     raws = [decode_base64(image.data, f"images[{i}].data") for i, image in enumerate(body.images)]
     h = hosted(request, name)
     suffixes = [Path(image.filename or "").suffix.lower()[:8] for image in body.images]
-    paths = upload_paths(h.collection.path / UPLOADS, raws, suffixes)
-    ids = [image.id or Path(path).stem for image, path in zip(body.images, paths)]
-    metadatas = [{**(image.metadata or {}), **({"filename": image.filename} if image.filename else {})}
-                 for image in body.images]
-
-    def add():
-        return h.collection.add_images([str(p) for p in paths], ids=ids, metadatas=metadatas, upsert=body.upsert)
-
-    return land(h.lock, paths, raws, add, ids)
+    add_files = functools.partial(h.collection.add_images, upsert=body.upsert)
+    return store_uploads(h, body.images, raws, suffixes, h.collection.path / UPLOADS, add_files)
 
 
 def decode_image(data: str):
