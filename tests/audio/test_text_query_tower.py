@@ -95,10 +95,16 @@ def test_texts_once_added_are_what_a_text_query_searches(sounds_of_a_text_tower,
 
     folder = tmp_path / "col"
     shutil.copytree(sounds_of_a_text_tower[0], folder)
-    with embkit.open(folder) as col:
+    with embkit.open(folder) as col, embkit.open(folder) as other:  # `other`: as another process would
         assert col.search("tone", mode="keyword") == []  # keyword search reads the texts: none yet
-        col.add(["a note about the recordings"], ids=["note"])
-        assert [h.id for h in col.search(QUERY, k=4)] == ["note"]
+        counted = []
+        count_missing = col._store.count_missing
+        col._store.count_missing = lambda *a: counted.append(a) or count_missing(*a)
+        sounds = [h.id for h in col.search(QUERY, k=4)]
+        assert [h.id for h in col.search(QUERY, k=4)] == sounds and len(sounds) == 4
+        assert len(counted) == 2  # the route is decided once per store generation (it counted per query)
+        other.add(["a note about the recordings"], ids=["note"])
+        assert [h.id for h in col.search(QUERY, k=4)] == ["note"] and len(counted) == 3
 
 
 def test_a_tower_space_of_another_model_is_not_searched_instead(sounds_of_a_text_tower, tmp_path):
@@ -120,3 +126,28 @@ def test_a_clip_text_tower_routes_a_text_query_to_its_pictures(tmp_path):
         col.add_files([str(tmp_path / "pictures")])
         expected = _hits(col.search("a red bicycle", k=3, space="image"))
         assert len(expected) == 3 and _hits(col.search("a red bicycle", k=3)) == expected
+        picture = str(sorted((tmp_path / "pictures").iterdir())[0])  # a picture's neighbours are pictures
+        assert _hits(col.search(image=picture, k=3)) == _hits(col.search(image=picture, k=3, space="image"))
+        top = expected[0][0]  # `like` a routed hit: the space holding its vector (the text space has none)
+        assert _hits(col.search(like=top, k=3)) == _hits(col.search(like=top, k=3, space="image"))
+
+
+def test_like_and_context_follow_the_same_rule(sounds_of_a_text_tower, tmp_path):
+    """`like=` a sound and a question for `context` (Python and the MCP tool) search the
+    audio space too: `like` found no vector of the sound in the text space, and context
+    searched the empty text space (a captioned sound in the audio space was never cited)."""
+    import shutil
+
+    from embkit.integrations.mcp_tools import Served, Shelf, context_tool
+
+    folder = tmp_path / "col"
+    shutil.copytree(sounds_of_a_text_tower[0], folder)
+    with embkit.open(folder) as col:
+        sound = col.search(QUERY, k=1)[0].id
+        assert _hits(col.search(like=sound, k=3)) == _hits(col.search(like=sound, k=3, space="audio"))
+        rowid = col._store.get([sound])[0].rowid
+        col.in_space("audio").add(["a dog barking in the yard"], ids=["caption"],
+                                  vectors=col._store.vectors("audio", [rowid])[1])
+        assert [p.id for p in col.context(QUERY, mode="dense").passages] == ["caption"]
+        mcp = context_tool(Shelf([Served(folder.name, col)]))(QUERY, mode="dense")
+        assert [p["id"] for p in mcp.structured_content["passages"]] == ["caption"]

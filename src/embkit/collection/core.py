@@ -44,6 +44,7 @@ class CollectionCore:
         self._views = Views(store, self.space, store.path / "index")  # Matryoshka views by dimension
         self._paired: Encoder | None = None  # the encoder's other tower, for queries of the other modality
         self._superseded: dict[str, str] | None = None  # PostgreSQL: the map searches follow (see _serving)
+        self._text_route: list = []  # a text query's space, with the store state it was decided at (tower_route)
 
     @property
     def path(self) -> Path:

@@ -12,7 +12,7 @@ from ..search.keyword import KeywordIndex
 from ..search.request import SearchRequest
 from ..search.run import Found, run_context, run_search
 from ..search.sources import SearchParts
-from .spaces import AUDIO_SPACE, TOWER_SPACES, paired_tower
+from .tower_route import text_tower_space, tower_space
 
 
 class SearchVerbs:
@@ -35,30 +35,16 @@ class SearchVerbs:
     def find(self, request: SearchRequest) -> Found:
         """The hits of a `SearchRequest` with its warnings, for a door that reports them
         itself (HTTP, CLI --json). The request is checked here, once. With no space
-        named, a clip (`audio=`) searches the `audio` space when there is one: a sound's
-        neighbours are sounds (the default space of a CLAP text model is text); and a
-        text query searches the space of the model's other tower (`audio` of a CLAP text
-        tower, `image` of a CLIP one) while the model's own text space holds no documents:
-        the sounds or pictures `add` put there are what there is to find."""
+        named, the request goes where collection/tower_route.py says: a clip to the
+        `audio` space, a picture to the `image` space, `like` to the space holding that
+        document's vector, and a text query on a CLAP/CLIP text tower whose text space
+        holds no documents to the paired tower's space (the sounds or pictures `add` put
+        there are what there is to find)."""
         if request.space is None and self._root is None:
-            space = self._tower_space(request)
+            space = tower_space(self._store, self.space, request, self._text_route)
             if space is not None:
                 request = replace(request, space=space)
         return self._following(request.space, lambda col: run_search(request.check(col.space), col._search_parts()))
-
-    def _tower_space(self, request: SearchRequest) -> str | None:
-        """The space a request with no space named searches instead of this one (find)."""
-        if request.audio is not None:
-            return AUDIO_SPACE if self.space.name != AUDIO_SPACE and AUDIO_SPACE in self.spaces else None
-        if request.query is None or request.mode == "keyword" or self.space.name in TOWER_SPACES:
-            return None
-        spaces = self.spaces
-        for name, modality in TOWER_SPACES.items():  # a text tower pairs with one other tower at most
-            tower = spaces.get(name)
-            if tower is not None and tower.model == paired_tower(self.space.model, modality):
-                empty = self._store.count_missing(self.space.name, None) == 0
-                return name if empty and self._store.count_missing(name, None) else None
-        return None
 
     def _following(self, space: str | None, run: Callable, found: Callable = lambda result: result):
         """`run(col)` in the collection serving `space`. On PostgreSQL the search statement
@@ -98,7 +84,12 @@ class SearchVerbs:
         return ctx
 
     def find_context(self, question: str, budget_tokens: int = 1500, **options) -> tuple[Context, list[str]]:
-        """`context` with its warnings returned rather than issued (for the server)."""
+        """`context` with its warnings returned rather than issued (for the server). With
+        no space named, the question goes where a search's text query would (find)."""
+        if options.get("space") is None and options.get("mode") != "keyword" and self._root is None:
+            routed = text_tower_space(self._store, self.space, self._store.spaces(), self._text_route)
+            if routed is not None:
+                options = {**options, "space": routed}
         ctx, found = self._following(
             options.get("space"),
             lambda col: run_context(question, budget_tokens, options, col._search_parts()),
