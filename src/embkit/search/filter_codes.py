@@ -108,7 +108,8 @@ def top_k(
     if 127 * np.dot(codes.scale, np.abs(q)) < OVERFLOW:
         radius = np.sqrt(np.dot(q, q))
         extra = (len(q) + 2) * 2.0**-149 / radius if radius > 0 else 0.0  # added to each slack
-        rows = candidate_rows(codes.codes, q, codes.scale, codes.slack, codes.l1, k, extra)  # ascending: row id order, for ties
+        # ascending: row id order, for ties
+        rows = candidate_rows(codes.codes, q, codes.scale, codes.slack, codes.l1, k, extra)
     if rows is None:  # a query with no finite bound: score every row
         rows = np.arange(len(codes.rowids))
     positions, scores = top_k_of_rows(query, matrix, codes.labels[rows], k, metric)

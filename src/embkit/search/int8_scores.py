@@ -22,7 +22,12 @@ from .filter_codes import LANES, ROWS
 
 
 def candidate_rows(
-    codes: np.ndarray, query: np.ndarray, scale: np.ndarray, slack: np.ndarray, l1: np.ndarray, k: int,
+    codes: np.ndarray,
+    query: np.ndarray,
+    scale: np.ndarray,
+    slack: np.ndarray,
+    l1: np.ndarray,
+    k: int,
     extra: float = 0.0,
 ) -> np.ndarray | None:
     """Positions (ascending) of the coded rows that can be in the top k (0 < k <= len(slack))
