@@ -23,7 +23,15 @@ BF16_FEATURES = "AMX-BF16 or AVX512-BF16"
 
 
 def bf16_hardware() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512-BF16)."""
+    """Whether this CPU multiplies bfloat16 in hardware (AMX-BF16 or AVX512-BF16): Linux's
+    CPU flags, else torch's own (private, so absent ones count as no)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    except OSError:
+        flags = None
+    if flags is not None:
+        return "amx_bf16" in flags or "avx512_bf16" in flags
     import torch
 
     checks = [getattr(torch.cpu, n, None) for n in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
