@@ -8,11 +8,12 @@ import sqlite3
 
 import numpy as np
 import pytest
-from test_keyword_maxscore_edits import brute
 
 from embkit.store import keyword_sqlite, keyword_topk
-from embkit.store.keyword_maxscore import WINDOW
 from embkit.store.keyword_cache import KeywordCache
+from embkit.store.keyword_maxscore import WINDOW
+
+from test_keyword_maxscore_edits import brute
 
 VOCAB = [f"w{i}" for i in range(60)]
 
