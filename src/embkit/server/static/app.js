@@ -153,7 +153,7 @@ async function selectCollection(name) {
   if (name !== state.collection) return;
   $("collection-info").textContent = info
     ? `${documentCount(info)} · ${info.model} · ${info.dim} d` : "";
-  renderSpaces(info ? Object.keys(info.spaces || {}) : []);
+  renderSpaces(info ? Object.keys(info.spaces || {}) : [], info ? info.space : null);
   state.fields = fields.fields || {};
   renderFilters();
   renderColorChoices();
@@ -161,11 +161,13 @@ async function selectCollection(name) {
   else if ($("search-input").value.trim()) runSearch();
 }
 
-// A collection with several vector spaces (text, image) gets a chooser; its first is
-// the collection's own default.
-function renderSpaces(names) {
+// A collection with several vector spaces (text, image) gets a chooser, its default (info's
+// `space`) first and chosen: the listing's order is no promise (a reembed's new space comes last).
+function renderSpaces(names, defaultSpace) {
   const select = $("space-select");
-  select.replaceChildren(...names.map((name) => new Option(name, name)));
+  const ordered = names.includes(defaultSpace) ? [defaultSpace, ...names.filter((n) => n !== defaultSpace)] : names;
+  select.replaceChildren(...ordered.map((name) => new Option(name, name)));
+  select.dataset.default = defaultSpace || "";
   $("space-control").hidden = names.length < 2;
 }
 
@@ -229,9 +231,10 @@ async function runSearch() {
   const body = { k: Number($("k-select").value) };
   const where = buildWhere();
   if (where) body.where = where;
-  // the first space is the collection's default: named only when another is chosen, so the
+  // a space is named only when one other than the collection's default is chosen, so the
   // server routes as for any unnamed space (a CLAP/CLIP text tower's sounds or pictures)
-  if (!$("space-control").hidden && $("space-select").selectedIndex > 0) body.space = $("space-select").value;
+  const chooser = $("space-select");
+  if (!$("space-control").hidden && chooser.value !== chooser.dataset.default) body.space = chooser.value;
   if (state.like !== null) {
     body.like = state.like; // by meaning: the stored document's vector
   } else if (state.image !== null) {
