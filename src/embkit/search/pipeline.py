@@ -15,6 +15,7 @@ from .hit import Hit
 from .mmr import mmr
 from .request import MODES, SearchRequest
 from .rerank import blend_of, blend_scores, load_reranker, rerank_scores
+from .vanished_rows import lost_rows, searched_again
 
 __all__ = ["MODES", "Plan", "Sources", "retrieve"]
 HYBRID_DEPTH = 100  # candidates each retriever hands to fusion
@@ -51,6 +52,24 @@ def depth(req: SearchRequest, plan: Plan) -> int:
 def retrieve(req: SearchRequest, plan: Plan, sources: Sources) -> list[Hit]:
     """The hits of a checked request, in the order of the stages above."""
     n = depth(req, plan)
+    # a row the index named may be gone when read (another handle's delete or upsert): asked again
+    fused, dense_src, keyword_src, rowids, records = searched_again(lambda: _candidates(req, plan, sources, n))
+    exclude = plan.exclude
+    rows = [(r, s) for r, s in zip(rowids, np.asarray(fused.scores).tolist())
+            if r in records and (not exclude or records[r].id not in exclude)]
+    if req.documents:
+        rows = _best_chunk_per_document(rows, records)
+    rerank = {}
+    if req.rerank is not None and rows:
+        rows, rerank = _reranked(rows, records, req)
+    if req.mmr is not None and len(rows) > 1:
+        rows = _diversified(rows, req, sources)
+    return [hit_of(records[r], s, dense_src.get(r), keyword_src.get(r), rerank.get(r)) for r, s in rows[:req.k]]
+
+
+def _candidates(req: SearchRequest, plan: Plan, sources: Sources, n: int):
+    """((fused lists, dense and keyword (score, rank) by row, row ids, their records),
+    whether rows a full list named were gone when read: vanished_rows)."""
     lists = []
     if req.mode in ("dense", "hybrid"):
         lists.append(sources.dense(plan.vector(), n, plan.allow))
@@ -67,17 +86,8 @@ def retrieve(req: SearchRequest, plan: Plan, sources: Sources) -> list[Hit]:
         dense_src, keyword_src = (fused.sources[0], {}) if req.mode == "dense" else ({}, fused.sources[0])
     rowids = np.asarray(fused.rowids).tolist()
     records = sources.records(rowids)  # metadata decoded only where read: the hits returned
-    exclude = plan.exclude
-    rows = [(r, s) for r, s in zip(rowids, np.asarray(fused.scores).tolist())
-            if r in records and (not exclude or records[r].id not in exclude)]
-    if req.documents:
-        rows = _best_chunk_per_document(rows, records)
-    rerank = {}
-    if req.rerank is not None and rows:
-        rows, rerank = _reranked(rows, records, req)
-    if req.mmr is not None and len(rows) > 1:
-        rows = _diversified(rows, req, sources)
-    return [hit_of(records[r], s, dense_src.get(r), keyword_src.get(r), rerank.get(r)) for r, s in rows[:req.k]]
+    full = any(len(found) >= n for found, _ in lists)
+    return (fused, dense_src, keyword_src, rowids, records), lost_rows(len(records), len(rowids), full)
 
 
 def _best_chunk_per_document(rows, records):

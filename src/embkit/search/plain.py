@@ -12,14 +12,28 @@ from .hit import Hit
 from .pipeline import NO_CHUNK
 from .request import SearchRequest
 from .sources import SearchParts
+from .vanished_rows import lost_rows, searched_again
 
 _new_hit = tuple.__new__  # Hit's fields given whole (pipeline.hit_of's way)
 
 
 def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
     """The hits of a checked plain request (`SearchRequest.plain`) on a store-side index."""
+    query = stored_form(req.vector, parts.space.metric, "vector")
+    rowids, scores, rows = _searched(req, parts, query)
+    if len(rows) < len(rowids) == req.k:  # another handle deleted or replaced a row since the index answered
+        rowids, scores, rows = searched_again(lambda: _searched_whole(req, parts, query))
+    return hits_of_rows(rows, rowids, scores)
+
+
+def _searched_whole(req: SearchRequest, parts: SearchParts, query):
+    found = _searched(req, parts, query)
+    return found, lost_rows(len(found[2]), len(found[0]), len(found[0]) == req.k)
+
+
+def _searched(req: SearchRequest, parts: SearchParts, query) -> tuple[list[int], list[float], dict]:
+    """(row ids, scores, their rows) of the index's best k, the index caught up first."""
     space, store = parts.space, parts.store
-    query = stored_form(req.vector, space.metric, "vector")
     index = parts.index.current(wait=False)
     if index.spec.quantized:  # candidates rescored with the stored vectors
         rowids, scores = dense_search(index, query, req.k, lambda rows: store.vectors(space.name, rows),
@@ -27,7 +41,7 @@ def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
         rowids, scores = rowids.tolist(), scores.tolist()  # Python ints and floats, once for all hits
     else:  # dense_search's own call for an unquantized index, without its array work
         rowids, scores = index.search_one(query, req.k, req.index_params())
-    return hits_of_rows(store.search_rows(rowids), rowids, scores)
+    return rowids, scores, store.search_rows(rowids)
 
 
 def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit]:

@@ -1,0 +1,31 @@
+"""A search asked again when another handle's write removed rows between the index's
+answer and the read of those rows.
+
+The index answers from the store generation it caught up to; a delete or an upsert
+(a remove plus an add under a new row id) committed before the rows are read leaves
+the index naming a row that is gone, so a full list of k came back one short. Asked
+again, the index catches up first (`current()` sees the generation move) and answers
+with k rows that exist. Bounded: a collection rewritten faster than it is searched
+still gets an answer, the last one, short as it may be."""
+
+from typing import Callable, TypeVar
+
+RETRIES = 2  # searches after the first; each one catches the index up to the newest write
+
+T = TypeVar("T")
+
+
+def lost_rows(found: int, asked: int, full: bool) -> bool:
+    """True when rows the index returned were gone when read and the index's list was
+    full (a short list held every row there was: asking again finds no more)."""
+    return full and found < asked
+
+
+def searched_again(step: Callable[[], tuple[T, bool]]) -> T:
+    """The result of `step()` (which returns (result, rows were lost)), run again at
+    most RETRIES times while it lost rows."""
+    for _ in range(RETRIES):
+        result, lost = step()
+        if not lost:
+            return result
+    return step()[0]
