@@ -65,7 +65,7 @@ def test_general_search_after_a_delete_between_index_and_rows(tmp_path):
     for options in ({"vector": x[0], "documents": True}, {"query": "apple 7", "mode": "keyword"}):
         before = [h.id for h in col.search(k=K, **options)]
         gone = before[0]
-        _write_during(col._store, "search_records", lambda: other.delete(ids=[gone]))
+        _write_during(col._store, "search_records", lambda gone=gone: other.delete(ids=[gone]))
         hits = [h.id for h in col.search(k=K, **options)]
         assert len(hits) == K and gone not in hits and hits[:K - 1] == before[1:]
         assert hits == [h.id for h in other.search(k=K, **options)]
