@@ -111,3 +111,26 @@ def test_space_state_follows_the_meta_table_and_gives_each_caller_its_own(tmp_pa
     assert store.space_state()["superseded"] is not store.space_state()["superseded"]
     other.close()
     col.close()
+
+
+def test_search_rows_on_either_store(backend):
+    """`search_rows` is part of the Store protocol (store/base.py): PostgreSQL's gives the
+    metadata as JSON text too, which the plain search decodes as SQLite's; a row asked
+    twice or not stored is read once or left out."""
+    from embkit.store.lazy_record import metadata_of
+
+    col = embkit.create(backend("c"), model=None, dim=8)
+    metas = [{}, {"a": [1, 2.5, None], "b": {"c": "été"}}, {"parent": "x", "page": 3}]
+    col.add(ids=["x", "y", "z"], vectors=_vectors(3), metadatas=metas, texts=["one", "deux", "three"])
+    col.add(ids=["w"], vectors=_vectors(1))  # no text
+    store = col._store
+    eager = store.by_rowids(store.rowids())
+    rowids = sorted(eager)
+    rows = store.search_rows([rowids[2], 10**9, rowids[0], rowids[2]])
+    assert sorted(rows) == sorted([rowids[2], rowids[0]])
+    everything = store.search_rows(rowids)
+    assert sorted(everything) == rowids and store.search_rows([]) == {}
+    for r, (id_, text, raw) in everything.items():
+        assert isinstance(raw, str)
+        assert (id_, text, metadata_of(raw)) == (eager[r].id, eager[r].text, eager[r].metadata)
+    col.close()

@@ -290,6 +290,13 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
 
     search_records = by_rowids  # psycopg decodes the jsonb column as it reads it
 
+    def search_rows(self, rowids: list[int]) -> dict[int, tuple[str, str | None, str]]:
+        """{row id: (id, text, metadata JSON text)} of a plain search's hits, as SQLiteStore's
+        (the jsonb as text: the hit decodes the metadata itself; rows not stored left out)."""
+        rows = self._read("SELECT rowid, id, text, metadata::text FROM {s}.docs WHERE rowid = ANY(%s)",
+                          ([int(r) for r in rowids],))
+        return {row[0]: row[1:] for row in rows}
+
     def rowids(self, where: dict | None = None) -> np.ndarray:
         sql, params = _where(where)
         rows = self._read("SELECT rowid FROM {s}.docs WHERE " + _braces(sql) + " ORDER BY rowid", params).fetchall()
