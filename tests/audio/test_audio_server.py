@@ -129,6 +129,7 @@ def test_bad_byte_ranges_are_json_errors(served):
     with server.client(key) as http:
         bad_ranges(http, f"/collections/{NAME}/audio/{sounds['noise.ogg']}", sounds["noise.ogg"].read_bytes())
 
+
 def server_folder(server) -> Path:
     return server.log.parent / NAME
 

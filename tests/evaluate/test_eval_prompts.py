@@ -55,7 +55,6 @@ def test_no_prompts_embeds_the_corpus_as_given_in_its_own_index(beir, tmp_path, 
     assert matches == ["plain", "prompted"]
 
 
-
 def test_no_prompts_embeds_the_queries_as_given(tmp_path, monkeypatch):
     """The query side: a model with a query prompt only (the corpus is embedded as given
     either way), and a corpus holding the query as given and the query with its prompt.
