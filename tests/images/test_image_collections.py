@@ -114,7 +114,8 @@ def test_text_and_image_spaces_side_by_side(clip, pictures, tmp_path):
         assert sorted(h.id for h in image_hits) == sorted(str(p) for p in pictures[:3])
         assert col.search(image=str(pictures[2]), k=1, space="image")[0].id == str(pictures[2])
         with pytest.raises(EmbkitError, match="image: space 'text' \\(minilm\\) embeds text and has no paired image"):
-            col.search(image=str(pictures[0]), k=1)
+            col.search(image=str(pictures[0]), k=1, space="text")
+        assert col.search(image=str(pictures[2]), k=1)[0].id == str(pictures[2])  # no space named: `image`
         with pytest.raises(EmbkitError, match="space: no space 'audio'"):
             col.search("x", space="audio")
         col.delete(["cat", str(pictures[0])])
