@@ -4,10 +4,13 @@ channels in fp32), its last layer on the [CLS] row only, the classification head
 then onnxruntime's dynamic quantization of every weight MatMul but the head's and the
 outliers' (int8 weights per output channel, uint8 activations scaled per batch).
 
-On a CPU with AMX or VNNI the int8 MatMuls run ~5x the fp32 ones; this layout took the
-reranker from 1.9x to ~2.3x the fp32 export's pairs/s at 20 pairs of 160 tokens, where
-quantizing the textbook graph left its unfused attention and SkipLayerNormalization
-(onnxruntime's fusion of Add + LayerNormalization, slower on CPU) as the main cost.
+Measured with onnxruntime 1.32 on one core with AMX, 20 pairs of ~160 tokens: its int8
+MatMuls (DynamicQuantizeMatMul) run ~5x the fp32 ones, and this layout took the reranker
+from 1.7-1.9x to 2.0-2.1x the fp32 export's pairs/s (in one process, side by side) where
+quantizing the textbook graph had left unfused attention and SkipLayerNormalization
+(slower than its parts on CPU) in fp32. What is left is mostly attention (head size 32:
+its 160 x 160 products and softmax run at ~1/5 of a large GEMM's rate, in int8 no faster),
+GELU and the residual Sums, so the int8 reranker cannot reach 8x fp32 by its MatMuls alone.
 """
 
 import logging
