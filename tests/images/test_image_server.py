@@ -58,8 +58,10 @@ def test_search_by_image_and_text_and_fetch_thumbnails(served):
         assert http.get(f"/collections/{NAME}/thumbnails/note").status_code == 404
         bad = http.post(f"/collections/{NAME}/search", json={"image": "%%%", "space": "image"})
         assert bad.status_code == 422 and "image: not valid base64" in bad.json()["error"]["message"]
-        text_space = http.post(f"/collections/{NAME}/search", json={"image": image})
+        text_space = http.post(f"/collections/{NAME}/search", json={"image": image, "space": "text"})
         assert text_space.status_code == 422 and "no paired image encoder" in text_space.json()["error"]["message"]
+        unnamed = http.post(f"/collections/{NAME}/search", json={"image": image, "k": 2})  # routed to `image`
+        assert unnamed.json()["hits"] == found.json()["hits"]
     with server.client() as anonymous:
         assert anonymous.get(f"/collections/{NAME}/thumbnails/{pictures[0]}").status_code == 401
 
