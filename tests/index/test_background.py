@@ -159,3 +159,26 @@ def test_a_big_catch_up_is_a_background_rebuild(tmp_path, gate):
     assert build.thread.is_alive() is False and col._index.index.kind == "hnsw"
     assert col._index.index.ntotal == 2700 and col.search(vector=more[5], k=1)[0].id == "m5"
     col.close()
+
+
+def test_index_knobs_while_the_index_builds(tmp_path, gate):
+    """The exact stand-in takes the knobs of the kind being built (it ignores them: it is
+    exact) and refuses what that kind refuses; a flat index the user chose refuses them."""
+    col, vectors = collection_with_lost_index(tmp_path)
+    ids = [f"d{i}" for i in range(N)]
+    q = vectors[7]
+    assert [h.id for h in col.search(vector=q, k=5, ef=32)] == exact(vectors, ids, q, 5)  # plain path
+    assert col._index.index.kind == "flat" and col.info()["index"]["building"] is True
+    assert [h.id for h in col.search(vector=q, k=5, ef=32, documents=True)] == exact(vectors, ids, q, 5)  # pipeline
+    with pytest.raises(embkit.EmbkitError, match="^nprobe: not a search parameter of the hnsw index"):
+        col.search(vector=q, k=5, nprobe=4)
+    with pytest.raises(embkit.EmbkitError, match="^ef: "):
+        col.search(vector=q, k=5, ef=0)
+    gate.set()
+    col.refresh_index()
+    assert col._index.index.kind == "hnsw" and col._index.index.stands_in_for is None
+    assert col.search(vector=q, k=5, ef=32)[0].id == "d7"
+    col.build_index("flat")
+    with pytest.raises(embkit.EmbkitError, match="^ef: not a search parameter of the flat index"):
+        col.search(vector=q, k=5, ef=32)
+    col.close()

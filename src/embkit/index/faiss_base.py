@@ -34,6 +34,10 @@ class FaissIndex:
     binary = False  # FAISS binary index (uint8 codes)
     vectors_apart = False  # True: can be saved without its float32 vectors and refilled from the store
     apart_file = ""  # with vectors_apart: the name of what the store cannot give back (`kept_apart()`)
+    # set by IndexManager on the index that serves while another kind builds (an exact flat
+    # stand-in, or the old index): knobs are checked for the kind being built, and those this
+    # kind does not take dropped (a flat stand-in is exact anyway); None: the index chosen
+    stands_in_for: str | None = None
 
     def __init__(self, spec: IndexSpec, dim: int, metric: str):
         if metric not in self.metrics:
@@ -179,22 +183,16 @@ class FaissIndex:
         return self.rowids[labels].tolist(), scores.tolist()
 
     def _checked_params(self, params: dict) -> dict:
+        if self.stands_in_for is not None:  # rare (a build runs): not cached, the kind built decides
+            checked = _check_params(self.stands_in_for, params)
+            return {key: value for key, value in checked.items() if key in SEARCH_PARAMS.get(self.kind, ())}
         if not all(type(value) is int for value in params.values()):  # bools, floats, None: checked each time
-            return self._check_params(params)
+            return _check_params(self.kind, params)
         key = (self.kind, *params.items())
         checked = _CHECKED.get(key)
         if checked is None:
-            checked = _CHECKED[key] = self._check_params(params)
+            checked = _CHECKED[key] = _check_params(self.kind, params)
         return checked
-
-    def _check_params(self, params: dict) -> dict:
-        unknown = set(params) - set(SEARCH_PARAMS.get(self.kind, ()))
-        if unknown:
-            allowed = ", ".join(SEARCH_PARAMS.get(self.kind, ())) or "none"
-            raise EmbkitError(
-                f"{sorted(unknown)[0]}: not a search parameter of the {self.kind} index (it takes: {allowed})")
-        return {key: check_param(self.kind, key, value, field=key)
-                for key, value in params.items() if value is not None}
 
     def _selector(self, allow: np.ndarray | None):
         """(selector, bitmap): no selector when every entry may be returned, else a
@@ -254,6 +252,15 @@ class FaissIndex:
             raise ValueError(f"{path}: {self._faiss.ntotal} entries, but the id map has {len(self.rowids)}")
         if self._faiss.d != self.dim:
             raise ValueError(f"{path}: dimension {self._faiss.d}, expected {self.dim}")
+
+
+def _check_params(kind: str, params: dict) -> dict:
+    """The per-query knobs checked for an index of `kind` (None values left out)."""
+    unknown = set(params) - set(SEARCH_PARAMS.get(kind, ()))
+    if unknown:
+        allowed = ", ".join(SEARCH_PARAMS.get(kind, ())) or "none"
+        raise EmbkitError(f"{sorted(unknown)[0]}: not a search parameter of the {kind} index (it takes: {allowed})")
+    return {key: check_param(kind, key, value, field=key) for key, value in params.items() if value is not None}
 
 
 def _float_matrix(index, n: int, dim: int) -> np.ndarray | None:

@@ -167,6 +167,7 @@ class IndexManager:
                 self.index = make_index(IndexSpec("flat", {}), self.space.dim, self.space.metric)
                 _fill(self.index, rowids, vectors, None)
                 self.generation, self.dirty, self._stopgap = generation, False, True  # never saved
+            self.index.stands_in_for = index.kind  # knobs for the index being built are not refused
             return self.index
         _fill(index, rowids, vectors, progress)
         self.index, self.generation, self.dirty, self._stopgap = index, generation, True, False
@@ -181,6 +182,8 @@ class IndexManager:
         build.thread.join()
         self._building = None
         if build.error is not None:
+            if not self._stopgap:  # the old index serves on as what it is (a stand-in is rebuilt)
+                self.index.stands_in_for = None
             raise build.error
         self.index, self.generation, self.dirty, self._stopgap = build.index, build.generation, True, False
         self._save_or_warn()
