@@ -2,16 +2,32 @@
 kept whole or not at all, and one request's failure never removes a file another
 request's documents name (the copies are kept under the collection's write lock)."""
 
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from embkit.atomic import TEMP_SUFFIX
 from embkit.ingest.folder import Skipped
 from embkit.server.rwlock import ReadWriteLock
-from embkit.server.uploads import land, upload_paths
+from embkit.server.uploads import LOCK_SUFFIX, land, upload_paths
 
 RAW = b"RIFF" + bytes(range(256)) * 4
+HOLDER = """
+import fcntl, pathlib, sys, time
+with open(sys.argv[1], "a+b") as f:
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    pathlib.Path(sys.argv[2]).touch()
+    while not pathlib.Path(sys.argv[3]).exists():
+        time.sleep(0.01)
+"""
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
 
 
 def test_a_write_failing_partway_leaves_no_copy(tmp_path, monkeypatch):
@@ -24,10 +40,11 @@ def test_a_write_failing_partway_leaves_no_copy(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "write_bytes", half_then_disk_full)
     with pytest.raises(OSError):
-        land(ReadWriteLock(), [path], [RAW], lambda: (["a"], []), ["a"])
+        land(ReadWriteLock(), path.parent, [path], [RAW], lambda: (["a"], []), ["a"])
     monkeypatch.undo()
-    assert not path.exists() and list(path.parent.iterdir()) == []  # no truncated copy for a later upload to reuse
-    assert land(ReadWriteLock(), [path], [RAW], lambda: (["a"], []), ["a"]) == {"ids": ["a"], "skipped": []}
+    assert not path.exists() and _files(path.parent) == []  # no truncated copy for a later upload to reuse
+    reply = land(ReadWriteLock(), path.parent, [path], [RAW], lambda: (["a"], []), ["a"])
+    assert reply == {"ids": ["a"], "skipped": []}
     assert path.read_bytes() == RAW
 
 
@@ -50,35 +67,57 @@ def test_a_failing_request_keeps_the_file_a_concurrent_request_stored(tmp_path):
 
     def first():
         with pytest.raises(RuntimeError):
-            land(lock, [path], [RAW], failing_add, ["a"])
+            land(lock, path.parent, [path], [RAW], failing_add, ["a"])
 
     a = threading.Thread(target=first)
     a.start()
     assert first_in_add.wait(5)
-    land(lock, [path], [RAW], second_add, ["b"])
+    land(lock, path.parent, [path], [RAW], second_add, ["b"])
     a.join()
     assert outcome["file_there"] and path.read_bytes() == RAW  # B's document still has its file
 
 
-def test_a_failed_requests_copy_stays_when_a_stored_document_names_it(tmp_path):
-    """Server workers are processes: another worker may have stored a document naming the
-    copy this request made (after seeing it on disk) before this request's write failed."""
+def test_another_process_holding_the_upload_folder_keeps_this_request_waiting(tmp_path):
+    """Server workers are processes: the folder's lock file, not only the in-process lock,
+    orders their copies, writes and clean-ups (another worker could otherwise find a copy
+    made by a request whose write then fails, and lose it)."""
     [path] = upload_paths(tmp_path / "uploads", [RAW], [".wav"])
+    path.parent.mkdir()
+    held, release = tmp_path / "held", tmp_path / "release"
+    lock_file = tmp_path / ("uploads" + LOCK_SUFFIX)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock_file), str(held), str(release)])
+    try:
+        for _ in range(500):
+            if held.exists():
+                break
+            time.sleep(0.01)
+        done = []
+        worker = threading.Thread(target=lambda: done.append(land(ReadWriteLock(), path.parent, [path], [RAW],
+                                                                   lambda: (["a"], []), ["a"])))
+        worker.start()
+        worker.join(0.5)
+        assert not done and not path.exists()  # waiting for the other worker
+        release.touch()
+        worker.join(10)
+        assert done == [{"ids": ["a"], "skipped": []}] and path.read_bytes() == RAW
+    finally:
+        release.touch()
+        holder.wait(10)
 
-    def failing_add():
-        raise RuntimeError("id exists")
 
-    with pytest.raises(RuntimeError):
-        land(ReadWriteLock(), [path], [RAW], failing_add, ["a"], named=lambda p: p == path)
-    assert path.read_bytes() == RAW
-    with pytest.raises(RuntimeError):
-        land(ReadWriteLock(), [path.with_suffix(".flac")], [RAW], failing_add, ["a"], named=lambda p: p == path)
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no other copy, no temp file
+def test_temp_files_of_a_killed_writer_are_removed(tmp_path):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    dead = folder / f"{'0' * 40}.wav.999999999-abcd{TEMP_SUFFIX}"  # no such pid
+    dead.write_bytes(b"half")
+    [path] = upload_paths(folder, [RAW], [".wav"])
+    land(ReadWriteLock(), folder, [path], [RAW], lambda: (["a"], []), ["a"])
+    assert _files(folder) == [path.name]
 
 
 def test_skipped_files_copies_are_removed_and_reported(tmp_path):
     paths = upload_paths(tmp_path / "uploads", [RAW, RAW[::-1]], [".wav", ".wav"])
     skip_second = lambda: (["x"], [Skipped(str(paths[1]), "not audio")])  # noqa: E731
-    reply = land(ReadWriteLock(), paths, [RAW, RAW[::-1]], skip_second, ["x", "y"])
+    reply = land(ReadWriteLock(), paths[0].parent, paths, [RAW, RAW[::-1]], skip_second, ["x", "y"])
     assert reply == {"ids": ["x"], "skipped": [{"index": 1, "id": "y", "reason": "not audio"}]}
     assert paths[0].exists() and not paths[1].exists()

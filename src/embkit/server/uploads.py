@@ -4,14 +4,18 @@ and the write that adds them, after which no file of a failed or skipped upload 
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
 import os
 from pathlib import Path
 from typing import Callable
 
 from .. import validate
-from ..atomic import fsync_path, temp_name
+from ..atomic import TEMP_SUFFIX, fsync_path, stale_temp, temp_name
 from ..errors import EmbkitError
+
+LOCK_SUFFIX = ".lock"  # FOLDER.lock beside an upload folder: taken while its copies are kept, written, cleaned up
 
 
 def check_filename(name: str | None, field: str) -> None:
@@ -62,73 +66,79 @@ def store_uploads(h, items: list, raws: list[bytes], suffixes: list[str], folder
     def add():
         return add_files([str(path) for path in paths], ids=ids, metadatas=metadatas)
 
-    def named(path: Path) -> bool:  # by a stored document (one another server worker added meanwhile)
-        return bool(h.collection.get(where={"path": str(path)}, limit=1))
-
-    return land(h.lock, paths, raws, add, ids, named)
+    return land(h.lock, folder, paths, raws, add, ids)
 
 
 def land(
-    lock,
-    paths: list[Path],
-    raws: list[bytes],
-    add: Callable[[], tuple[list[str], list]],
-    ids: list[str],
-    named: Callable[[Path], bool] = lambda path: False,
+    lock, folder: Path, paths: list[Path], raws: list[bytes], add: Callable[[], tuple[list[str], list]], ids: list[str]
 ) -> dict:
-    """Keep each file not kept yet, whole: written and synced under a temporary name
-    before the collection's write lock is taken (searches do not wait for the disk), and
-    renamed under it, so a failed write leaves no truncated copy and a concurrent
-    request's failure cannot remove a file this one's documents name. Then run the write
-    `add` (ids written, [Skipped(path, reason)]). The copies this request made are
-    removed if it fails, and those of skipped files after it, unless a stored document
-    names them (`named`). The route's reply."""
-    staged = _stage(paths, raws)
+    """Keep each file not kept yet, whole, then run the write `add` (ids written,
+    [Skipped(path, reason)]); the copies this request made are removed if it fails, and
+    those of skipped files after it. The route's reply. Files are written and synced under
+    temporary names first (searches do not wait for the disk), then renamed, written and
+    cleaned up holding `folder`'s lock file (FOLDER.lock beside it), which every server worker (a process) and
+    thread takes: no other request can find a copy made by one whose write then fails."""
+    staged = _stage(folder, paths, raws)
     try:
-        with lock.writing():
+        with _folder_lock(folder), lock.writing():
             created = _keep(staged)
             try:
                 written, skipped = add()
             except BaseException:
-                _drop(created, named)  # nothing landed: keep no file of it
+                _drop(created)  # nothing landed: keep no file of it
                 raise
             bad = {s.path: s.reason for s in skipped}
-            _drop([path for path in created if str(path) in bad], named)
+            _drop([path for path in created if str(path) in bad])
     finally:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)  # one not renamed (a failure before its turn, or kept meanwhile)
+        _drop([tmp for _, tmp in staged])  # one not renamed (a failure before its turn, or kept meanwhile)
     return {
         "ids": written,
         "skipped": [{"index": i, "id": ids[i], "reason": bad[str(p)]} for i, p in enumerate(paths) if str(p) in bad],
     }
 
 
-def _stage(paths: list[Path], raws: list[bytes]) -> list[tuple[Path, Path]]:
-    """(copy, its synced temporary file) for each distinct file (the same bytes twice: once)."""
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    with open(folder.with_name(folder.name + LOCK_SUFFIX), "a+b") as f:  # separate opens exclude each other
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+_swept: set[Path] = set()  # upload folders whose dead writers' temp files this process removed
+
+
+def _stage(folder: Path, paths: list[Path], raws: list[bytes]) -> list[tuple[Path, Path]]:
+    """(copy, its synced temporary file) for each distinct file (the same bytes twice: once).
+    The first time in a process, temp files of writers killed mid-upload are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder not in _swept:
+        _swept.add(folder)
+        _drop([tmp for tmp in folder.glob("*" + TEMP_SUFFIX) if stale_temp(tmp)])
     staged, seen = [], set()
     try:
         for path, raw in zip(paths, raws):
             if path in seen:  # whether a copy exists is decided under the lock, where it cannot vanish
                 continue
             seen.add(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / temp_name(path.name)
+            tmp = folder / temp_name(path.name)
             staged.append((path, tmp))
             tmp.write_bytes(raw)
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
     except BaseException:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
+        _drop([tmp for _, tmp in staged])
         raise
     return staged
 
 
 def _keep(staged: list[tuple[Path, Path]]) -> list[Path]:
-    """Rename the staged files into place (under the write lock): the copies this request made."""
+    """Rename the staged files into place (under the lock): the copies this request made."""
     created = []
     for path, tmp in staged:
-        if not path.exists():  # another request may have kept the same bytes meanwhile
+        if not path.exists():  # an earlier request kept the same bytes
             os.replace(tmp, path)
             created.append(path)
     if created:
@@ -136,11 +146,6 @@ def _keep(staged: list[tuple[Path, Path]]) -> list[Path]:
     return created
 
 
-def _drop(created: list[Path], named: Callable[[Path], bool]) -> None:
-    for path in created:
-        try:
-            keep = named(path)
-        except Exception:  # the store cannot say: keeping a stray file is the safe side
-            keep = True
-        if not keep:
-            path.unlink(missing_ok=True)
+def _drop(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
