@@ -11,7 +11,8 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from embkit.encoders.cross_encoder_export import HEAD_NODES, cross_encoder_onnx
+from embkit.encoders.cross_encoder_export import cross_encoder_onnx
+from embkit.encoders.cross_encoder_head import HEAD_NODES
 from embkit.encoders.quantize_calibration import _calibration_length, find_outlier_channels
 from embkit.encoders.quantize_graph import build_int8_ready_bert
 

@@ -23,7 +23,7 @@ def write_int8_cross_encoder(folder: Path, target: Path) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from .cross_encoder_export import HEAD_NODES, attach_head, head_weights
+    from .cross_encoder_head import HEAD_NODES, attach_head, head_weights
     from .quantize_calibration import find_outlier_channels
     from .quantize_graph import build_int8_ready_bert
 
