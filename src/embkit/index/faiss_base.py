@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import EmbkitError
 from . import idmap
 from .label_map import LabelMap
+from .rw_lock import ReadWriteLock
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
@@ -52,6 +53,7 @@ class FaissIndex:
         self._n_live: int | None = None  # live.sum(), kept up to date: searches are hot
         self._n_live_of: np.ndarray | None = None
         self._labels = LabelMap()  # row id -> live label, for scoring chosen rows (held_rows)
+        self.lock = ReadWriteLock()  # searches read together; add/remove change it alone (rw_lock)
 
     # ---- what backends provide ---------------------------------------------------------
 
@@ -103,15 +105,16 @@ class FaissIndex:
             raise EmbkitError(f"ids: {len(ids)} ids for {len(vectors)} vectors")
         if len(ids) == 0:
             return
-        if self._faiss is None:
-            self.train_on(vectors)
-        self._faiss.add(self._codes(vectors))
-        live_before, live_array = self.ntotal, self.live
-        self.rowids = np.concatenate([self.rowids, ids])
-        self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
-        self._n_live, self._n_live_of = live_before + len(ids), self.live
-        self._bitmap = None
-        self._labels.added(self, ids, live_array)
+        with self.lock.writing():
+            if self._faiss is None:
+                self.train_on(vectors)
+            self._faiss.add(self._codes(vectors))
+            live_before, live_array = self.ntotal, self.live
+            self.rowids = np.concatenate([self.rowids, ids])
+            self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
+            self._n_live, self._n_live_of = live_before + len(ids), self.live
+            self._bitmap = None
+            self._labels.added(self, ids, live_array)
 
     def remove(self, ids) -> int:
         """Hide these row ids from every later search; returns how many entries."""
@@ -119,11 +122,12 @@ class FaissIndex:
         hit = self._labels.live_labels(self, ids)  # a few rows (a write's): looked up, not scanned for
         if hit is None:
             hit = np.flatnonzero(np.isin(self.rowids, ids) & self.live)
-        live_before = self.ntotal
-        self.live[hit] = False
-        self._n_live = live_before - len(hit)
-        self._bitmap = None
-        self._labels.removed(self.rowids[hit])
+        with self.lock.writing():
+            live_before = self.ntotal
+            self.live[hit] = False
+            self._n_live = live_before - len(hit)
+            self._bitmap = None
+            self._labels.removed(self.rowids[hit])
         return len(hit)
 
     def held_rows(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -132,7 +136,8 @@ class FaissIndex:
         from the index's memory; None for a kind that does not keep the vectors as given
         (quantized codes, IVF lists): ask the store then. Flat and HNSW hold exactly the
         store's float32 vectors once caught up (see hnsw_storage), so scores computed
-        from these equal scores from the store's. The view is valid until the next add."""
+        from these equal scores from the store's. The view is valid until the next add:
+        hold `lock.reading()` while it is used (dense._exact)."""
         matrix = _float_matrix(self._faiss, len(self.rowids), self.dim)
         if matrix is None:
             return None
@@ -150,17 +155,21 @@ class FaissIndex:
         n = len(queries)
         if params:
             params = self._checked_params(params)
-        if self._faiss is None or self.ntotal == 0 or k < 1:
+        if self._faiss is None or k < 1:
             return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
-        # `bitmap` must stay referenced until FAISS returns: the selector points into it
-        selector, bitmap = self._selector(allow)
-        search_params = self._search_parameters(selector, params, k)
-        distances, labels = self._faiss.search(self._codes(queries), k, params=search_params)
-        del bitmap
+        with self.lock.reading():  # no catch-up (add, remove) in another thread meanwhile
+            if self.ntotal == 0:
+                return np.full((n, k), -1, np.int64), np.full((n, k), SCORE_MISSING, np.float32)
+            # `bitmap` must stay referenced until FAISS returns: the selector points into it
+            selector, bitmap = self._selector(allow)
+            search_params = self._search_parameters(selector, params, k)
+            distances, labels = self._faiss.search(self._codes(queries), k, params=search_params)
+            del bitmap
+            rowids = self.rowids  # as FAISS's labels were: a later add replaces the array
         if labels.size and labels.min() >= 0:  # every slot filled (the common case): nothing to pad
-            return self.rowids[labels], self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)
+            return rowids[labels], self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)
         found = labels >= 0
-        rowids = np.where(found, self.rowids[np.where(found, labels, 0)], -1)
+        rowids = np.where(found, rowids[np.where(found, labels, 0)], -1)
         scores = np.where(found, self._scores(distances.astype(np.float32)), SCORE_MISSING).astype(np.float32)
         return rowids, scores
 
@@ -170,17 +179,25 @@ class FaissIndex:
         checks its request already made and the array-wide work on its ten results."""
         if params:
             params = self._checked_params(params)
-        if self._faiss is None or self.ntotal == 0 or k < 1:
+        if self._faiss is None or k < 1:
             return [], []
-        selector, bitmap = self._selector(None)  # dead entries (deletes) stay hidden
-        search_params = self._search_parameters(selector, params, k)
-        distances, labels = self._faiss.search(self._codes(query), k, params=search_params)
-        del bitmap
+        lock = self.lock
+        lock.acquire_read()  # no catch-up (add, remove) in another thread meanwhile; not `with`: hot
+        try:
+            if self.ntotal == 0:
+                return [], []
+            selector, bitmap = self._selector(None)  # dead entries (deletes) stay hidden
+            search_params = self._search_parameters(selector, params, k)
+            distances, labels = self._faiss.search(self._codes(query), k, params=search_params)
+            del bitmap
+            rowids = self.rowids  # as FAISS's labels were: a later add replaces the array
+        finally:
+            lock.release_read()
         scores = self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)[0]
         labels = labels[0]
         if -1 in labels.tolist():  # fewer than k entries qualified
             scores, labels = scores[labels >= 0], labels[labels >= 0]
-        return self.rowids[labels].tolist(), scores.tolist()
+        return rowids[labels].tolist(), scores.tolist()
 
     def _checked_params(self, params: dict) -> dict:
         if self.stands_in_for is not None:  # rare (a build runs): not cached, the kind built decides
@@ -201,9 +218,9 @@ class FaissIndex:
         if allow is None and self.dead == 0:
             return None, None
         if allow is None:
-            if self._bitmap is None:
-                self._bitmap = np.packbits(self.live, bitorder="little")
-            bitmap = self._bitmap
+            bitmap = self._bitmap  # read once: a change sets it to None
+            if bitmap is None:
+                bitmap = self._bitmap = np.packbits(self.live, bitorder="little")
         else:
             bitmap = np.packbits(self.live & _members(self.rowids, np.asarray(allow, dtype=np.int64)),
                                  bitorder="little")

@@ -53,6 +53,15 @@ def _exact(query: np.ndarray, rowids: np.ndarray, k: int, fetch: Fetch, metric: 
     them from the store cost ~6 ms per 1,000 rows. (Quantized candidates are rescored
     from the store: their index holds codes.) A big filter asked again is scored from
     its int8 codes first, still exactly (filter_codes.py)."""
+    lock = getattr(index, "lock", None)
+    if lock is None:
+        return _exact_scored(query, rowids, k, fetch, metric, index)
+    with lock.reading():  # the index's vectors are read in place: no catch-up (add) in another thread meanwhile
+        return _exact_scored(query, rowids, k, fetch, metric, index)
+
+
+def _exact_scored(query: np.ndarray, rowids: np.ndarray, k: int, fetch: Fetch, metric: str,
+                  index: VectorIndex | None):
     coded = filter_codes_cache.search(index, query, rowids, k, metric) if index is not None else None
     if coded is not None:
         return coded
