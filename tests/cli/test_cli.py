@@ -161,6 +161,8 @@ def test_models_lists_the_catalog():
     assert by_name["minilm"]["installed"] is True
     table = run("models").stdout
     assert "minilm-int8" in table and "licence" in table
+    for r in rows:  # every backend name stands apart from the licence beside it ("torch-bf16" ran into it)
+        assert f"{r['backend']}  " in table
 
 
 # ---- bad input: exit 1, one line on stderr, nothing written -------------------------

@@ -116,12 +116,13 @@ def _print_model_table(rows: list[dict]) -> None:
     from ..encoders.model_facts import languages_label, prompts_label
 
     width = max(14, *(len(r["name"]) + 2 for r in rows))
-    typer.echo(f"{'name':<{width}}{'dim':>5}  {'modality':<9}{'backend':<10}{'licence':<12}{'installed':<10}"
+    backend = max(10, *(len(r["backend"]) + 2 for r in rows))  # "torch-bf16" ran into the licence
+    typer.echo(f"{'name':<{width}}{'dim':>5}  {'modality':<9}{'backend':<{backend}}{'licence':<12}{'installed':<10}"
                "description")
     for r in rows:
         status = "yes" if r["installed"] else "no"
-        typer.echo(f"{r['name']:<{width}}{r['dim']:>5}  {r['modality']:<9}{r['backend']:<10}{r['licence']:<12}"
-                   f"{status:<10}{r['description']}")
+        typer.echo(f"{r['name']:<{width}}{r['dim']:>5}  {r['modality']:<9}{r['backend']:<{backend}}"
+                   f"{r['licence']:<12}{status:<10}{r['description']}")
         if r["modality"] == "text":
             typer.echo(f"{'':<{width}}       window {r['window'] or '-'} · pooling {r['pooling'] or '-'} · "
                        f"languages {languages_label(r['languages'])} · prompts {prompts_label(r['prompts'])}")

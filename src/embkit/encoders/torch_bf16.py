@@ -34,13 +34,15 @@ def bf16_hardware() -> bool:
         return "amx_bf16" in flags or "avx512_bf16" in flags
     import torch
 
-    checks = [getattr(torch.cpu, n, None) for n in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return any(check() for check in checks if check is not None)
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # AMX-TILE alone does not promise bf16
+    return bool(check and check())
 
 
 class TorchBf16Encoder(TorchEncoder):
     """A sentence-transformers folder on CPU, its Linear layers in bf16 under autocast.
-    `bf16` None: decided by this CPU's features (see bf16_hardware)."""
+    `bf16` None: decided by this CPU's features (see bf16_hardware). Unlike `minilm`, a
+    text's vector depends slightly on its batch (padding changes the bf16 products'
+    shapes and so their rounding: cosine ~0.99999 between a text alone and in a batch)."""
 
     def __init__(self, name: str, model_dir: Path, dim: int, max_tokens: int = 256, normalized: bool = True,
                  threads: int | None = None, bf16: bool | None = None):
