@@ -12,7 +12,7 @@ from ..search.keyword import KeywordIndex
 from ..search.request import SearchRequest
 from ..search.run import Found, run_context, run_search
 from ..search.sources import SearchParts
-from .tower_route import text_tower_space, tower_space
+from .tower_route import text_route, tower_space
 
 
 class SearchVerbs:
@@ -87,7 +87,7 @@ class SearchVerbs:
         """`context` with its warnings returned rather than issued (for the server). With
         no space named, the question goes where a search's text query would (find)."""
         if options.get("space") is None and options.get("mode") != "keyword" and self._root is None:
-            routed = text_tower_space(self._store, self.space, self._store.spaces(), self._text_route)
+            routed = text_route(self._store, self.space, self._text_route)
             if routed is not None:
                 options = {**options, "space": routed}
         ctx, found = self._following(
