@@ -14,7 +14,7 @@ from .spaces import AUDIO_SPACE, IMAGE_SPACE, TOWER_SPACES, paired_tower
 def tower_space(store: Store, space: Space, request: SearchRequest, cached: list) -> str | None:
     """The space `request` (no space named) searches instead of `space`, the collection's
     default. `cached` holds the text rule's last answer with the state it was read at."""
-    generation, spaces = _fresh_spaces(store, cached)
+    spaces = store.spaces()  # PostgreSQL's is its open-time list: a tower space made since is seen on reopen
     for given, name in ((request.audio, AUDIO_SPACE), (request.image, IMAGE_SPACE)):
         if given is not None:
             return name if space.name != name and name in spaces else None
@@ -22,24 +22,15 @@ def tower_space(store: Store, space: Space, request: SearchRequest, cached: list
         return _holding(store, space, spaces, request.like)
     if request.query is None or request.mode == "keyword":
         return None
-    return text_tower_space(store, space, spaces, cached, generation)
+    return text_tower_space(store, space, spaces, cached)
 
 
 def text_route(store: Store, space: Space, cached: list) -> str | None:
     """Where a text query with no space named goes (context's question too): see text_tower_space."""
-    generation, spaces = _fresh_spaces(store, cached)
-    return text_tower_space(store, space, spaces, cached, generation)
+    return text_tower_space(store, space, store.spaces(), cached)
 
 
-def _fresh_spaces(store: Store, cached: list) -> tuple[int, dict[str, Space]]:
-    """(the store's generation, its spaces as of it)."""
-    generation = store.generation
-    if (not cached or cached[0][0][0] != generation) and hasattr(store, "forget_spaces"):
-        store.forget_spaces()  # PostgreSQL caches its spaces: another process's first add of sounds made `audio`
-    return generation, store.spaces()
-
-
-def text_tower_space(store: Store, space: Space, spaces: dict[str, Space], cached: list, generation) -> str | None:
+def text_tower_space(store: Store, space: Space, spaces: dict[str, Space], cached: list) -> str | None:
     """The paired tower's space while `space` (a text tower's) holds no documents and it
     does. Decided once per store generation (any add or delete, in any process, moves it):
     the two counts scan the vectors (~9 ms at 200k) and ran on every query."""
@@ -48,7 +39,7 @@ def text_tower_space(store: Store, space: Space, spaces: dict[str, Space], cache
          if name in spaces and spaces[name].model == paired_tower(space.model, modality)), None)
     if pair is None:
         return None
-    state = (generation, space.name, pair)
+    state = (store.generation, space.name, pair)
     entry = cached[0] if cached else None  # one read: another thread may replace it meanwhile
     if entry is None or entry[0] != state:
         empty = store.count_missing(space.name, None) == 0

@@ -186,10 +186,11 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self):
-        if self._spaces is None:  # changed only by add_space
+        spaces = self._spaces  # one read: another thread's forget_spaces may clear it meanwhile
+        if spaces is None:  # changed only by add_space
             rows = self._read("SELECT name, model, dim, metric, normalized FROM {s}.spaces").fetchall()
-            self._spaces = {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
-        return dict(self._spaces)
+            spaces = self._spaces = {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
+        return dict(spaces)
 
     def meta(self, key: str) -> str | None:
         row = self._read("SELECT value FROM {s}.meta WHERE key = %s", (key,)).fetchone()
