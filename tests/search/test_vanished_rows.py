@@ -99,3 +99,25 @@ def test_a_short_list_is_not_asked_again(tmp_path, path):
     hits = [h.id for h in col.search(vector=x[0], k=K, **options)]
     assert sorted(hits) == ["d1", "d2"] and calls == [3]
     other.close(), col.close()
+
+
+@pytest.mark.parametrize("path", ["plain", "general"])
+def test_rows_always_vanishing_ask_again_twice(tmp_path, path):
+    """Every search loses a row: the first search and two more (RETRIES), on either path,
+    then the last answer (one short) is returned."""
+    col, other, x = _pair(tmp_path / "c")
+    read = "search_rows" if path == "plain" else "search_records"
+    options = {} if path == "plain" else {"documents": True}
+    real, searches = getattr(col._store, read), []
+
+    def lossy(rowids):  # each index search is followed by one row read
+        searches.append(1)
+        found = real(rowids)
+        found.pop(rowids[0], None)
+        return found
+
+    setattr(col._store, read, lossy)
+    hits = col.search(vector=x[0], k=K, **options)
+    assert len(searches) == 3 and "d0" not in [h.id for h in hits]
+    assert len(hits) == (K - 1 if path == "plain" else K)  # the pipeline fetched 3k candidates
+    other.close(), col.close()

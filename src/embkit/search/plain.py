@@ -22,7 +22,8 @@ def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
     query = stored_form(req.vector, parts.space.metric, "vector")
     rowids, scores, rows = _searched(req, parts, query)
     if len(rows) < len(rowids) == req.k:  # another handle deleted or replaced a row since the index answered
-        rowids, scores, rows = searched_again(lambda: _searched_whole(req, parts, query))
+        rowids, scores, rows = searched_again(lambda: _searched_whole(req, parts, query),
+                                              first=((rowids, scores, rows), True))
     return hits_of_rows(rows, rowids, scores)
 
 

@@ -21,11 +21,13 @@ def lost_rows(found: int, asked: int, full: bool) -> bool:
     return full and found < asked
 
 
-def searched_again(step: Callable[[], tuple[T, bool]]) -> T:
+def searched_again(step: Callable[[], tuple[T, bool]], first: tuple[T, bool] | None = None) -> T:
     """The result of `step()` (which returns (result, rows were lost)), run again at
-    most RETRIES times while it lost rows."""
+    most RETRIES times while it lost rows; `first` is the first search's (result, lost)
+    when the caller already made it (then only the RETRIES searches run here)."""
+    result, lost = step() if first is None else first
     for _ in range(RETRIES):
-        result, lost = step()
         if not lost:
-            return result
-    return step()[0]
+            break
+        result, lost = step()
+    return result  # the last answer, short as it may be
