@@ -121,3 +121,23 @@ def test_rows_always_vanishing_ask_again_twice(tmp_path, path):
     assert len(searches) == 3 and "d0" not in [h.id for h in hits]
     assert len(hits) == (K - 1 if path == "plain" else K)  # the pipeline fetched 3k candidates
     other.close(), col.close()
+
+
+def test_a_text_query_is_embedded_once_when_asked_again(tmp_path, minilm, monkeypatch):
+    """The searches asked again reuse the query's vector: one encoder call for three searches."""
+    col = embkit.create(tmp_path / "t")
+    col.add([f"apple text {i}" for i in range(20)], ids=[f"d{i}" for i in range(20)])
+    encoder, calls, searches = col.encoder, [], []
+    real_encode, real_read = encoder.encode, col._store.search_records
+    monkeypatch.setattr(encoder, "encode", lambda texts, *a, **kw: calls.append(list(texts)) or real_encode(texts, *a, **kw))
+
+    def lossy(rowids):
+        searches.append(1)
+        found = real_read(rowids)
+        found.pop(rowids[0], None)
+        return found
+
+    col._store.search_records = lossy
+    col.search("apple", k=K)
+    assert len(searches) == 3 and len(calls) == 1
+    col.close()

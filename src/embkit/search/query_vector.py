@@ -2,6 +2,7 @@
 image or a sound embedded by the space's encoder or its paired tower, a given vector, or the
 vector of a stored document for `like`), prepared as the space stores its vectors."""
 
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -24,9 +25,9 @@ def query_vector(req: SearchRequest, store: Store, space: Space,
     """A function giving the query vector (a text is embedded only if it is called: a
     keyword search never loads the model; with the model's query prompt) and the ids
     its hits leave out (`like`'s)."""
-    if req.query is not None:
-        return lambda: stored_form(encode_as(encoder_for("text", "query"), [req.query], "query"), space.metric,
-                                   "query"), frozenset()
+    if req.query is not None:  # embedded once: a search asked again (vanished_rows) reuses it
+        return cache(lambda: stored_form(encode_as(encoder_for("text", "query"), [req.query], "query"),
+                                         space.metric, "query")), frozenset()
     if req.image is not None:
         q = stored_form(encoder_for("image", "image").encode([req.image]), space.metric, "image")
     elif req.audio is not None:
