@@ -182,3 +182,27 @@ def test_index_knobs_while_the_index_builds(tmp_path, gate):
     with pytest.raises(embkit.EmbkitError, match="^ef: not a search parameter of the flat index"):
         col.search(vector=q, k=5, ef=32)
     col.close()
+
+
+def test_an_old_index_standing_in_takes_its_own_widened_knobs(monkeypatch):
+    """`auto` crossing HNSW -> sq8: the old HNSW serves during the build. A broad filter
+    widens its ef (dense._widened): not refused as a knob sq8 lacks, though the user
+    passed none; a knob neither kind takes is still refused for the kind being built."""
+    from embkit.index import make_index
+    from embkit.index.spec import parse_spec
+    from embkit.search import dense
+
+    vectors = unit(np.random.default_rng(0), 2000)
+    index = make_index(parse_spec("hnsw:M=16,efc=100,ef=64"), DIM, "cosine")
+    index.train_on(vectors)
+    index.add(np.arange(2000), vectors)
+    index.stands_in_for = "sq8"
+    monkeypatch.setattr(dense, "EXACT_FILTER_LIMIT", 0)  # a broad filter: the index searched, ef widened
+    monkeypatch.setattr(dense, "EXACT_FILTER_SHARE", 0.0)
+    allow = np.arange(0, 2000, 2)
+    fetch = lambda rows: (rows, vectors[rows])  # noqa: E731
+    found, _ = dense.dense_search(index, vectors[4], 3, fetch, allow=allow)
+    assert found[0] == 4 and all(r % 2 == 0 for r in found.tolist())
+    assert dense.dense_search(index, vectors[4], 3, fetch, allow=allow, ef=32)[0][0] == 4
+    with pytest.raises(embkit.EmbkitError, match="^nprobe: not a search parameter of the sq8 index"):
+        dense.dense_search(index, vectors[4], 3, fetch, nprobe=4)

@@ -200,9 +200,12 @@ class FaissIndex:
         return rowids[labels].tolist(), scores.tolist()
 
     def _checked_params(self, params: dict) -> dict:
-        if self.stands_in_for is not None:  # rare (a build runs): not cached, the kind built decides
-            checked = _check_params(self.stands_in_for, params)
-            return {key: value for key, value in checked.items() if key in SEARCH_PARAMS.get(self.kind, ())}
+        if self.stands_in_for is not None:  # rare (a build runs): not cached
+            # knobs this index takes are its own (a filter widens them: dense._widened); the
+            # rest are checked for the kind being built, then dropped
+            own = SEARCH_PARAMS.get(self.kind, ())
+            _check_params(self.stands_in_for, {key: value for key, value in params.items() if key not in own})
+            return _check_params(self.kind, {key: value for key, value in params.items() if key in own})
         if not all(type(value) is int for value in params.values()):  # bools, floats, None: checked each time
             return _check_params(self.kind, params)
         key = (self.kind, *params.items())
