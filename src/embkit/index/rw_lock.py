@@ -55,8 +55,11 @@ class ReadWriteLock:
             try:
                 while self._writing or self._readers:
                     self._cond.wait()
-            finally:
+            except BaseException:  # the wait interrupted: readers held back for this writer may go
                 self._waiting -= 1
+                self._cond.notify_all()
+                raise
+            self._waiting -= 1
             self._writing = True
         try:
             yield
