@@ -92,3 +92,30 @@ def test_searches_in_threads_during_catch_ups_are_exact(pair):
     stop.set()
     writer.join(120)
     assert errors == []
+
+
+def test_an_upserted_row_is_never_missing_during_its_catch_up(pair):
+    """The catch-up of an upsert hides the row's old entry and adds its new one as one
+    change: a search in another thread sees the row before or after, never without it
+    (it missed it and still returned a full k). The search runs where the catch-up
+    checks the new vectors, which once came between the two."""
+    col, other, x = pair
+    index = col._index.index
+    col.search(vector=x[0], k=5)  # caught up
+    seen = []
+    real_check = index._check
+
+    def check_then_search(vectors, field):
+        if field == "vectors" and not seen:
+            seen.append(index.search(x[0][None, :], 5)[0][0].tolist())
+        return real_check(vectors, field)
+
+    before = index.search(x[0][None, :], 5)[0][0].tolist()
+    other.upsert(ids=["d0"], vectors=x[[0]])
+    index._check = check_then_search
+    try:
+        hits = col.search(vector=x[0], k=5)
+    finally:
+        del index._check
+    assert len(seen) == 1 and seen[0] == before  # d0's row (first) still there
+    assert hits[0].id == "d0"

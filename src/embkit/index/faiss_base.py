@@ -99,36 +99,60 @@ class FaissIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Append vectors under store row ids (trains first if the index is empty)."""
+        ids, vectors = self._checked_rows(ids, vectors)
+        if len(ids) == 0:
+            return
+        with self.lock.writing():
+            self._add_locked(ids, vectors)
+
+    def remove(self, ids) -> int:
+        """Hide these row ids from every later search; returns how many entries."""
+        hit = self._live_labels(ids)
+        with self.lock.writing():
+            self._remove_locked(hit)
+        return len(hit)
+
+    def replace(self, removed, ids: np.ndarray, vectors: np.ndarray) -> int:
+        """`remove(removed)` then `add(ids, vectors)` as one change: a search in another
+        thread sees both or neither (an upserted row, removed and added again, is never
+        missing from it). Returns how many entries were hidden."""
+        hit = self._live_labels(removed)
+        ids, vectors = self._checked_rows(ids, vectors)
+        with self.lock.writing():  # not reentrant: the unlocked halves of remove and add
+            self._remove_locked(hit)
+            if len(ids):
+                self._add_locked(ids, vectors)
+        return len(hit)
+
+    def _checked_rows(self, ids, vectors) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int64)
         vectors = self._check(vectors, "vectors")
         if len(ids) != len(vectors):
             raise EmbkitError(f"ids: {len(ids)} ids for {len(vectors)} vectors")
-        if len(ids) == 0:
-            return
-        with self.lock.writing():
-            if self._faiss is None:
-                self.train_on(vectors)
-            self._faiss.add(self._codes(vectors))
-            live_before, live_array = self.ntotal, self.live
-            self.rowids = np.concatenate([self.rowids, ids])
-            self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
-            self._n_live, self._n_live_of = live_before + len(ids), self.live
-            self._bitmap = None
-            self._labels.added(self, ids, live_array)
+        return ids, vectors
 
-    def remove(self, ids) -> int:
-        """Hide these row ids from every later search; returns how many entries."""
+    def _add_locked(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if self._faiss is None:
+            self.train_on(vectors)
+        self._faiss.add(self._codes(vectors))
+        live_before, live_array = self.ntotal, self.live
+        self.rowids = np.concatenate([self.rowids, ids])
+        self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
+        self._n_live, self._n_live_of = live_before + len(ids), self.live
+        self._bitmap = None
+        self._labels.added(self, ids, live_array)
+
+    def _live_labels(self, ids) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         hit = self._labels.live_labels(self, ids)  # a few rows (a write's): looked up, not scanned for
-        if hit is None:
-            hit = np.flatnonzero(np.isin(self.rowids, ids) & self.live)
-        with self.lock.writing():
-            live_before = self.ntotal
-            self.live[hit] = False
-            self._n_live = live_before - len(hit)
-            self._bitmap = None
-            self._labels.removed(self.rowids[hit])
-        return len(hit)
+        return np.flatnonzero(np.isin(self.rowids, ids) & self.live) if hit is None else hit
+
+    def _remove_locked(self, hit: np.ndarray) -> None:
+        live_before = self.ntotal
+        self.live[hit] = False
+        self._n_live = live_before - len(hit)
+        self._bitmap = None
+        self._labels.removed(self.rowids[hit])
 
     def held_rows(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(the given row ids that are live here, their labels, a view of the float32

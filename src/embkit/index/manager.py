@@ -129,11 +129,12 @@ class IndexManager:
         if changed is None or (not wait and self._building is None and self._catch_up_is_a_rebuild(changed)):
             return self._rebuild(progress, background=not wait)
         found, vectors = self.store.vectors(self.space.name, changed)  # read first: searches in other
-        self.index.remove(changed)  # threads wait only for the index's own change (FaissIndex.lock)
-        # a big catch-up (a bulk add) goes into the graph on every core too; a few rows stay
-        # on this thread (an OpenMP team per small add costs more than it saves)
+        # threads wait only for the index's own change (FaissIndex.lock), removes and adds as
+        # one (an upserted row is never missing); a big catch-up (a bulk add) goes into the
+        # graph on every core too; a few rows stay on this thread (an OpenMP team per small
+        # add costs more than it saves)
         with building() if len(found) >= PARALLEL_CATCH_UP else nullcontext():
-            self.index.add(found, vectors)
+            self.index.replace(changed, found, vectors)
         if progress and len(found):
             progress(len(found))
         self.generation, self.dirty = generation, True
