@@ -124,3 +124,40 @@ def test_after_a_write_the_route_catches_up_then_fast_again(served, tmp_path):
     assert after.json()["hits"][0]["id"] == again.json()["hits"][0]["id"] == "new"
     assert not _answered_fast(live, "after-write") and _answered_fast(live, "again")
     assert json.loads(again.content)["hits"][0]["score"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_rows_vanished_go_to_the_route(tmp_path):
+    """Rows gone between the index's answer and the row read (another handle's delete):
+    the fast path does not ask again on the event loop (that catches the index up: a
+    store read, a FAISS add); it leaves the request to the route. In process: the hook
+    on the store's row read must sit in the server's own handle."""
+    from embkit.server.app import create_app
+    from embkit.server.hosting import Collections
+
+    x = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    col = embkit.create(tmp_path / "docs", model=None, dim=8)
+    col.add(ids=[f"d{i}" for i in range(50)], vectors=x)
+    col.close()
+    collections = Collections([tmp_path / "docs"])
+    fast = create_app(collections, None).app
+    hosted = collections.get("docs")
+    hosted.collection.search(vector=x[0], k=5)  # the index loaded: ready
+    store, reads = hosted.collection._store, []
+    real = store.search_rows
+
+    def lossy(rowids):
+        reads.append(1)
+        found = real(rowids)
+        found.pop(rowids[0], None)
+        return found
+
+    store.search_rows = lossy
+    scope = {"type": "http", "method": "POST", "path": "/collections/docs/search", "headers": [],
+             "query_string": b""}
+    body = json.dumps({"vector": x[0].tolist(), "k": 5}).encode()
+    try:
+        assert fast._answer(scope, "docs", body) is None and reads == [1]  # one search, no catch-up
+        store.search_rows = real
+        assert json.loads(fast._answer(scope, "docs", body))["hits"][0]["id"] == "d0"
+    finally:
+        collections.close()

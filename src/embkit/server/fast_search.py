@@ -6,7 +6,8 @@ more than the search itself (GIL hand-offs between the loop and the workers).
 It answers only when the outcome is certain to be a 200 equal to the route's: valid
 body, valid key, limits met, the collection already open, its index ready (no load,
 build or catch-up) and no writer holding or awaiting its lock. Anything else (errors
-included) goes on to the ordinary route, which answers it in full."""
+included, and rows another handle deleted since the index answered: asking again would
+catch the index up here) goes on to the ordinary route, which answers it in full."""
 
 import time
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from ..search.request import SearchRequest
+from ..search.vanished_rows import ASK_AGAIN
 from .errors import ApiError
 from .routes_search import encode_hits  # the route's own encoding: the same bytes
 from .schemas import Search
@@ -56,6 +58,7 @@ class FastSearch:
         hosted = state.collections.peek(name)
         if hosted is None or not hosted.lock.acquire_read(blocking=False):
             return None
+        no_catch_up = ASK_AGAIN.set(False)  # rows gone since the index answered: the route asks again
         try:
             if not hosted.collection.index_ready():
                 return None
@@ -65,9 +68,10 @@ class FastSearch:
                                                          nprobe=search.nprobe, rescore=search.rescore,
                                                          model=search.model))
             return encode_hits(found.hits, started)
-        except Exception:  # the route raises it again and answers it as an error
+        except Exception:  # the route raises it again and answers it as an error (or asks again: RowsVanished)
             return None
         finally:
+            ASK_AGAIN.reset(no_catch_up)
             hosted.lock.release_read()
 
 
