@@ -129,7 +129,8 @@ def test_a_text_query_is_embedded_once_when_asked_again(tmp_path, minilm, monkey
     col.add([f"apple text {i}" for i in range(20)], ids=[f"d{i}" for i in range(20)])
     encoder, calls, searches = col.encoder, [], []
     real_encode, real_read = encoder.encode, col._store.search_records
-    monkeypatch.setattr(encoder, "encode", lambda texts, *a, **kw: calls.append(list(texts)) or real_encode(texts, *a, **kw))
+    monkeypatch.setattr(encoder, "encode",
+                        lambda texts, *a, **kw: calls.append(list(texts)) or real_encode(texts, *a, **kw))
 
     def lossy(rowids):
         searches.append(1)
