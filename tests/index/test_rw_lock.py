@@ -1,9 +1,9 @@
-"""index/rw_lock.py: a writer whose wait ends in an exception lets the readers it held
+"""rw_lock.py: a writer whose wait ends in an exception lets the readers it held
 back go (they waited on it and nothing else would wake them)."""
 
 import threading
 
-from embkit.index.rw_lock import ReadWriteLock
+from embkit.rw_lock import ReadWriteLock
 
 
 class Interrupted(Exception):

@@ -12,7 +12,7 @@ import pytest
 
 from embkit.atomic import TEMP_SUFFIX
 from embkit.ingest.folder import Skipped
-from embkit.server.rwlock import ReadWriteLock
+from embkit.rw_lock import ReadWriteLock
 from embkit.server.uploads import LOCK_SUFFIX, land, upload_paths
 
 RAW = b"RIFF" + bytes(range(256)) * 4
@@ -56,7 +56,7 @@ def test_a_failing_request_keeps_the_file_a_concurrent_request_stored(tmp_path):
     def failing_add():  # request A: its copy is made, then its write fails (say, a 409)
         first_in_add.set()
         for _ in range(500):  # until request B, with the same bytes, waits for the lock
-            if lock._waiting_writers:
+            if lock._waiting:
                 break
             threading.Event().wait(0.01)
         raise RuntimeError("id exists")

@@ -17,9 +17,9 @@ import faiss
 import numpy as np
 
 from ..errors import EmbkitError
+from ..rw_lock import ReadWriteLock
 from . import idmap
 from .label_map import LabelMap
-from .rw_lock import ReadWriteLock
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ..collection import Collection, create, open as open_collection
 from ..errors import EmbkitError
+from ..rw_lock import ReadWriteLock
 from ..store.pg_connection import PgUrl, is_url
 from ..store.sqlite import DB_NAME
-from .rwlock import ReadWriteLock
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

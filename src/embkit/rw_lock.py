@@ -1,11 +1,12 @@
-"""A readers-writer lock for one FAISS index: searches run together, a change runs alone.
+"""A readers-writer lock: reads run together, a change runs alone, and a waiting change
+holds new reads back (a steady stream of searches cannot starve it). Not reentrant.
 
-The server searches one collection from several threads, and a search can catch the
-index up (`IndexManager.current`: FAISS `add`, `remove`) while another thread's search
-is inside FAISS (which releases the GIL). FAISS indexes are not safe for an add during
-a search: a flat index reallocates its vectors, a graph rewires its neighbours. So
-searches hold the read side and changes the write side; a waiting change holds new
-searches back, so a steady stream of searches cannot starve it. Not reentrant."""
+Two users: a FAISS index (the server searches one collection from several threads, and
+a search can catch the index up, FAISS `add`/`remove`, while another thread's search is
+inside FAISS, which releases the GIL; FAISS is not safe for an add during a search), and
+the server's lock per collection (SQLite in WAL mode would let readers run beside a
+writer, but a collection shares one connection between threads, and a reader on it
+would see a writer's open transaction)."""
 
 import threading
 from contextlib import contextmanager
@@ -23,14 +24,19 @@ class ReadWriteLock:
         self._writing = False
         self._waiting = 0  # writers waiting
 
-    def acquire_read(self) -> None:
+    def acquire_read(self, blocking: bool = True) -> bool:
+        """With `blocking=False`, False at once if a writer holds or awaits the lock (the
+        server's event loop must never wait on it)."""
         with self._mutex:
             if not (self._writing or self._waiting):  # the common case: no change under way
                 self._readers += 1
-                return
+                return True
+            if not blocking:
+                return False
             while self._writing or self._waiting:
                 self._cond.wait()
             self._readers += 1
+            return True
 
     def release_read(self) -> None:
         with self._mutex:
@@ -40,7 +46,7 @@ class ReadWriteLock:
 
     @contextmanager
     def reading(self):
-        """Held while FAISS's memory (the index, a view of its vectors) is read."""
+        """Held while reading (for an index: its memory, a view of its vectors)."""
         self.acquire_read()
         try:
             yield
@@ -49,7 +55,7 @@ class ReadWriteLock:
 
     @contextmanager
     def writing(self):
-        """Held while the index changes (nobody reads it meanwhile)."""
+        """Held while changing (nobody reads meanwhile)."""
         with self._cond:
             self._waiting += 1
             try:
