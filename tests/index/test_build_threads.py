@@ -30,15 +30,16 @@ def one_query_thread():
 
 @pytest.fixture
 def seen_threads(monkeypatch):
-    """(thread name, FAISS threads) at every HNSW add: the real add runs, this only records."""
+    """(thread name, FAISS threads) at every HNSW add (a build's, or a catch-up's inside
+    `replace`): the real add runs, this only records."""
     seen = []
-    add = HnswIndex.add
+    add = HnswIndex._add_locked
 
     def recording(self, ids, vectors):
         seen.append((threading.current_thread().name, faiss.omp_get_max_threads()))
         add(self, ids, vectors)
 
-    monkeypatch.setattr(HnswIndex, "add", recording)
+    monkeypatch.setattr(HnswIndex, "_add_locked", recording)
     return seen
 
 

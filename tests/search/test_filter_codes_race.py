@@ -1,7 +1,8 @@
 """Int8 filter codes (search/filter_codes_cache.py) made while another thread removes
 rows from the index (a search catching the index up after a delete, as the server does
 while other searches run): the codes must not keep a removed row. The interleaving is
-made exact by pausing the removing thread at a chosen line of FaissIndex.remove."""
+made exact by pausing the removing thread at a chosen line of FaissIndex.remove (its
+locked half, `_remove_locked`)."""
 
 import sys
 import threading
@@ -31,7 +32,7 @@ def test_codes_made_during_a_remove_leave_the_removed_row_out():
     reached, go = threading.Event(), threading.Event()
 
     def remove():
-        sys.settrace(paused_at(faiss_base.__file__, "remove", ["self._labels.removed("], [reached], [go]))
+        sys.settrace(paused_at(faiss_base.__file__, "_remove_locked", ["self._labels.removed("], [reached], [go]))
         try:
             index.remove(np.array([7]))
         finally:
