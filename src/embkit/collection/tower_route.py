@@ -5,6 +5,7 @@ holding that document's vector; and a text query on a CLAP/CLIP *text* tower who
 space holds no documents searches the paired tower's space, where `add` put the sounds
 or pictures. None: the collection's own space."""
 
+from .. import validate
 from ..ingest.lookup import records_of
 from ..search.request import SearchRequest
 from ..store import Space, Store
@@ -51,6 +52,7 @@ def text_tower_space(store: Store, space: Space, spaces: dict[str, Space], cache
 def _holding(store: Store, space: Space, spaces: dict[str, Space], like: str) -> str | None:
     """The space holding `like`'s vector: the collection's own when it does, else the
     `image` or `audio` space that does (a sound's or picture's added beside a text space)."""
+    validate.check_unicode(like, "like")  # routed before the request's own checks: a lone surrogate is a 4xx
     rowids = [r.rowid for r in records_of(store, [like])]
     if not rowids or len(store.vectors(space.name, rowids)[0]):
         return None
