@@ -126,10 +126,13 @@ def hit_of(record, score, dense, keyword, rerank) -> Hit:
     """The Hit of `record`: `dense` / `keyword` are (score, rank) or None, the chunk fields
     read from its metadata."""
     meta = record.metadata
-    if meta and (meta.get("parent") is not None or meta.get("source") is not None):
-        chunk = (meta.get("parent"), meta.get("source"), meta.get("page"), meta.get("start"), meta.get("end"))
-    else:
-        chunk = NO_CHUNK
     # Hit's fields in order (id, score, text, metadata, dense_*, keyword_*, rerank_score, chunk: CHUNK_FIELDS)
     return _new_hit(Hit, (record.id, score, record.text, meta, *(dense or NO_SOURCE), *(keyword or NO_SOURCE),
-                          rerank, *chunk))
+                          rerank, *chunk_of(meta)))
+
+
+def chunk_of(meta: dict | None) -> tuple:
+    """A hit's chunk fields (CHUNK_FIELDS) from its metadata: NO_CHUNK for a whole document."""
+    if meta and (meta.get("parent") is not None or meta.get("source") is not None):
+        return meta.get("parent"), meta.get("source"), meta.get("page"), meta.get("start"), meta.get("end")
+    return NO_CHUNK

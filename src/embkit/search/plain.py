@@ -9,7 +9,7 @@ from ..ingest.vectors import stored_form
 from ..store.lazy_record import metadata_of
 from .dense import dense_search
 from .hit import Hit
-from .pipeline import NO_CHUNK
+from .pipeline import chunk_of
 from .request import SearchRequest
 from .sources import SearchParts
 from .vanished_rows import lost_rows, searched_again
@@ -56,9 +56,5 @@ def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit
         if found is None:
             continue
         meta = metadata_of(found[2])
-        if meta and (meta.get("parent") is not None or meta.get("source") is not None):
-            chunk = (meta.get("parent"), meta.get("source"), meta.get("page"), meta.get("start"), meta.get("end"))
-        else:
-            chunk = NO_CHUNK
-        hits.append(_new_hit(Hit, (found[0], score, found[1], meta, score, rank, None, None, None, *chunk)))
+        hits.append(_new_hit(Hit, (found[0], score, found[1], meta, score, rank, None, None, None, *chunk_of(meta))))
     return hits
