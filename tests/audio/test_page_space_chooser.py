@@ -17,15 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import embkit  # noqa: E402
 
+from chromium_page import chromium_page  # noqa: E402
 from clap_maker import make_tiny_clap  # noqa: E402
 from live_server import LiveServer  # noqa: E402
 from test_audio_collections import make_sounds  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
 QUERY = "a dog barking"
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium")
 def test_the_chooser_searches_the_space_chosen_whatever_the_listing_order(tmp_path):
     clap = make_tiny_clap(tmp_path / "tiny-clap")
     sounds = make_sounds(tmp_path / "sounds")
@@ -48,16 +47,10 @@ def test_the_chooser_searches_the_space_chosen_whatever_the_listing_order(tmp_pa
 
 def _page_results(url: str) -> dict:
     """The space the chooser shows on load, and the page's results for QUERY in each space."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     shown = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/")
+    with chromium_page(url) as page:
         expect(page.locator("#space-control")).to_be_visible(timeout=60_000)
         shown["shown first"] = page.locator("#space-select").input_value()
         page.select_option("#k-select", "5")
@@ -68,6 +61,4 @@ def _page_results(url: str) -> dict:
             results = page.locator("#results[data-state=done] .result")
             expect(results).to_have_count(2, timeout=120_000)
             shown[space] = results.evaluate_all("rs => rs.map(r => r.dataset.id)")
-        browser.close()
-    assert not errors, errors
     return shown
