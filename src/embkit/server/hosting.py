@@ -147,9 +147,9 @@ class Collections:
         hosted = self.get(name)
         if not hosted.under_root:
             raise EmbkitError(f"name: {name!r} was served by path, not from --root; the server does not delete it")
+        with self._lock:  # taken before the write lock, never under it: `get` (a stale drop) and `close`
+            self._open.pop(name, None)  # hold this lock while they wait for a collection's write lock
         with hosted.lock.writing():
-            with self._lock:
-                self._open.pop(name, None)
             hosted.collection.close()
             shutil.rmtree(self.root / name)
 
