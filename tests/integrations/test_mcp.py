@@ -232,6 +232,9 @@ async def test_add_then_search_then_delete_with_allow_write(writer, folders):
         error_line(await writer.call_tool("add", bad))
         == 'documents[1].colour: extra inputs are not permitted, got "red"'
     )
+    assert error_line(await writer.call_tool("delete", {"ids": ["kite"], "where": {"topic": "fun"}})) == (
+        'where: unknown argument (allowed: ids, collection), got {"topic": "fun"}'
+    )
     deleted = await writer.call_tool("delete", {"ids": ["kite"]})
     assert deleted.structured_content == {"deleted": 1, "documents": 1, "count": cli_json("info", folders[1])["count"]}
     assert cli_json("info", folders[1])["documents"] == len(TOPICS) + 1
@@ -260,6 +263,11 @@ async def test_collections_are_resources_with_model_counts_and_fields(reader, fo
         ({"query": "x", "collection": "other"}, "collection: no collection named 'other' is served (served: docs)"),
         ({"k": 3}, "query: field required"),
         ({"query": "  "}, "query"),
+        (  # was ignored: an agent's misspelt filter returned unfiltered hits
+            {"query": "x", "filter": {"year": 2020}},
+            'filter: unknown argument (allowed: query, collection, mode, k, where, documents), got {"year": 2020}',
+        ),
+        ({"query": "x", "top\nk": 3}, "top\\nk: unknown argument (allowed: "),
     ],
 )
 async def test_bad_input_is_a_one_line_tool_error(reader, arguments, line):

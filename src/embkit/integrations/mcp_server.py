@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError
 
 from ..collection import open as open_collection
 from ..errors import EmbkitError
+from ..validate import printable
 from .mcp_tools import Served, Shelf, register_reads, register_writes
 
 log = logging.getLogger("embkit.mcp")
@@ -41,6 +42,10 @@ class EmbkitMCP(MCPServer):
                 f"{name}: this server is read-only; start it with `embkit mcp DIR --allow-write` "
                 "to add or delete documents"
             )
+        unknown = self._unknown_argument(name, arguments)
+        if unknown is not None:  # the HTTP door refuses unknown fields too: a misspelt `where` filtered nothing
+            log.info("tool %s refused: %s", name, unknown)
+            return error_result(unknown)
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -49,6 +54,18 @@ class EmbkitMCP(MCPServer):
                 raise  # a crash: the SDK logs it on stderr and tells the client no more than the tool's name
             log.info("tool %s refused: %s", name, line)
             return error_result(line)
+
+    def _unknown_argument(self, name: str, arguments: dict[str, Any] | None) -> str | None:
+        """The line for the first argument `name` does not take (the SDK drops them silently), else None."""
+        tool = self._tool_manager.get_tool(name)
+        if tool is None or not arguments:
+            return None
+        allowed = tool.parameters.get("properties", {})
+        extra = [key for key in arguments if key not in allowed]
+        if not extra:
+            return None
+        got = json.dumps(arguments[extra[0]], default=str)[:80]
+        return f"{printable(extra[0][:80])}: unknown argument (allowed: {', '.join(allowed)}), got {got}"
 
     async def list_resources(self) -> list[ResourceInfo]:
         listed = await super().list_resources()
