@@ -62,6 +62,8 @@ class FastSearch:
         try:
             if not hosted.collection.index_ready():
                 return None
+            if search.like is not None and len(hosted.collection.spaces) > 1:
+                return None  # `like` may go to the space holding its vector, whose index is not checked ready
             started = time.perf_counter()
             found = hosted.collection.find(SearchRequest(vector=search.vector, like=search.like, k=search.k,
                                                          documents=search.documents, ef=search.ef,
