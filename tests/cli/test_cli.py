@@ -235,6 +235,8 @@ def test_index_command_info_and_search_parameters(tmp_path):
     assert "spec: unknown index kind 'annoy'" in fails("index", path, "--spec", "annoy")
     assert "spec: hnsw parameter M=1 is outside 4..256" in fails("index", path, "--spec", "hnsw:M=1")
     assert "memory_budget: cannot read 'lots'" in fails("index", path, "--memory-budget", "lots")
+    assert fails("index", path, "--memory-budget", "nan") == (  # was a ValueError traceback
+        "error: memory_budget: cannot read 'nan' (use e.g. 512MB or 2GB)")
     assert json.loads(run("info", path, "--json").stdout)["index"]["configured"] == "hnsw:M=16,efc=200,ef=32"
     built = json.loads(run("index", path, "--spec", "sq8", "--json").stdout)
     assert built["kind"] == "sq8"

@@ -143,6 +143,16 @@ def test_memory_budget_picks_the_most_faithful_kind_that_fits(tmp_path):
     with pytest.raises(embkit.EmbkitError, match="memory_budget: 1024 bytes is below even a binary index"):
         col.build_index("auto", memory_budget="1KB")
     assert col.info()["index"]["kind"] == "binary"  # the failed call changed nothing
+    for budget in ("nan", "inf", "1e400", "0.5", "-1"):  # nan and inf were tracebacks (int() of them)
+        with pytest.raises(embkit.EmbkitError) as e:
+            col.build_index("auto", memory_budget=budget)
+        assert str(e.value) == f"memory_budget: cannot read {budget!r} (use e.g. 512MB or 2GB)"
+    for budget in (1.5, True, -5):  # a float was an AttributeError
+        with pytest.raises(embkit.EmbkitError) as e:
+            col.build_index("auto", memory_budget=budget)
+        assert str(e.value) == ("memory_budget: expected a positive number of bytes or a size such as 512MB, "
+                                f"got {budget!r}")
+    assert col.info()["index"]["kind"] == "binary"
     col.close()
 
 

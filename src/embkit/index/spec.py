@@ -4,6 +4,7 @@ Each kind names its parameters, their defaults and limits; an unknown kind, key 
 value out of range is an error naming it.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from ..errors import EmbkitError
@@ -126,8 +127,10 @@ def _ivfpq_for(dim: int) -> IndexSpec | None:
 
 def parse_size(text: str | int | None) -> int | None:
     """'512MB', '2G', '1000000' -> bytes."""
-    if text is None or isinstance(text, int):
+    if text is None or (isinstance(text, int) and not isinstance(text, bool) and text > 0):
         return text
+    if not isinstance(text, str):
+        raise EmbkitError(f"memory_budget: expected a positive number of bytes or a size such as 512MB, got {text!r}")
     units = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
     raw = text.strip().upper().replace("IB", "B")
     number = raw.rstrip("KMGB")
@@ -136,6 +139,7 @@ def parse_size(text: str | int | None) -> int | None:
         value = float(number)
     except ValueError:
         value = -1
-    if unit not in units or value <= 0:
+    # nan, inf and 1e400 parse as floats too: int() of them was a traceback
+    if unit not in units or not math.isfinite(value) or value * units[unit] < 1:
         raise EmbkitError(f"memory_budget: cannot read {text!r} (use e.g. 512MB or 2GB)")
     return int(value * units[unit])
