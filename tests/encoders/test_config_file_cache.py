@@ -39,3 +39,21 @@ def test_a_missing_file_or_a_directory_in_its_place_reads_as_absent(tmp_path):
     (tmp_path / "config.json").mkdir()
     assert folder_prompts(tmp_path) == {}
     assert _json(tmp_path / "config.json") == {}
+
+
+def test_a_file_removed_between_its_stat_and_its_read_reads_as_absent(tmp_path, monkeypatch):
+    """A model folder being replaced: the file is there when its identity is taken and gone
+    when it is read (it was a bare FileNotFoundError: a traceback, a 500 over HTTP)."""
+    from pathlib import Path
+
+    _prompts(tmp_path, "query: ")
+    (tmp_path / "config.json").write_text(json.dumps({"max_position_embeddings": 512}))
+    read_text = Path.read_text
+
+    def removed_first(self, *args, **kwargs):
+        self.unlink(missing_ok=True)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", removed_first)
+    assert folder_prompts(tmp_path) == {}
+    assert _json(tmp_path / "config.json") == {}

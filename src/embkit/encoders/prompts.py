@@ -111,6 +111,8 @@ def _file_prompts(name: str, identity: str) -> dict[str, str]:
     path = Path(name)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # removed since its identity was taken (a folder being replaced): no prompts
+        return {}
     except (OSError, ValueError) as e:
         raise EmbkitError(f"model: {path} is not readable JSON ({e})") from None
     if not isinstance(config, dict):

@@ -102,6 +102,10 @@ def _parsed(name: str, identity: str) -> dict:
     path = Path(name)
     try:
         value = json.loads(path.read_text())
+    except FileNotFoundError:  # removed since its identity was taken (a folder being replaced): absent
+        value = {}
+    except OSError as e:
+        raise EmbkitError(f"model: {path} cannot be read ({e.strerror or type(e).__name__})") from None
     except ValueError as e:
         raise EmbkitError(f"model: {path} is not valid JSON ({e})") from None
     return MappingProxyType(value if isinstance(value, dict) else {})
