@@ -2,6 +2,7 @@
 their file's metadata, each with a cached thumbnail for result pages. The collection
 hands itself in as an `ImageSpace` (this module sits below collection.py)."""
 
+import contextlib
 import re
 import warnings
 from pathlib import Path
@@ -86,9 +87,12 @@ def add_images(
     write = col.upsert if upsert else col.add
     write(ids=kept_ids, metadatas=kept_meta, vectors=np.concatenate(vectors))
     for doc_id, data in zip(kept_ids, thumbs):
+        dest = thumbnail_path(col.path / THUMBNAILS, doc_id)
         try:  # the write has landed: a thumbnail is a cache, drawn again from its file when asked for
-            save_thumbnail(data, thumbnail_path(col.path / THUMBNAILS, doc_id))
+            save_thumbnail(data, dest)
         except OSError as e:
+            with contextlib.suppress(OSError):  # an upsert's old picture must not be shown for the new one
+                dest.unlink(missing_ok=True)
             warnings.warn(
                 f"thumbnail of {doc_id!r} not saved ({e.strerror or e}); drawn when first asked for", stacklevel=2
             )
