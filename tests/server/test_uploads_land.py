@@ -121,3 +121,23 @@ def test_skipped_files_copies_are_removed_and_reported(tmp_path):
     reply = land(ReadWriteLock(), paths[0].parent, paths, [RAW, RAW[::-1]], skip_second, ["x", "y"])
     assert reply == {"ids": ["x"], "skipped": [{"index": 1, "id": "y", "reason": "not audio"}]}
     assert paths[0].exists() and not paths[1].exists()
+
+
+def test_a_rename_failing_partway_leaves_no_copy(tmp_path, monkeypatch):
+    """The second file's rename fails (a full disk, a quota): the first, renamed already
+    and named by no document, is removed too."""
+    import os
+
+    paths = upload_paths(tmp_path / "uploads", [RAW, RAW[::-1]], [".wav", ".wav"])
+    rename = os.replace
+
+    def second_fails(src, dst):
+        if Path(dst) == paths[1]:
+            raise OSError(122, "Disk quota exceeded")
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(OSError):
+        land(ReadWriteLock(), paths[0].parent, paths, [RAW, RAW[::-1]], lambda: (["x", "y"], []), ["x", "y"])
+    monkeypatch.undo()
+    assert _files(paths[0].parent) == []

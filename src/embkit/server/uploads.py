@@ -137,12 +137,16 @@ def _stage(folder: Path, paths: list[Path], raws: list[bytes]) -> list[tuple[Pat
 def _keep(staged: list[tuple[Path, Path]]) -> list[Path]:
     """Rename the staged files into place (under the lock): the copies this request made."""
     created = []
-    for path, tmp in staged:
-        if not path.exists():  # an earlier request kept the same bytes
-            os.replace(tmp, path)
-            created.append(path)
-    if created:
-        fsync_path(created[0].parent)
+    try:
+        for path, tmp in staged:
+            if not path.exists():  # an earlier request kept the same bytes
+                os.replace(tmp, path)
+                created.append(path)
+        if created:
+            fsync_path(created[0].parent)
+    except BaseException:  # a rename failed partway: the copies made so far are named by no document
+        _drop(created)
+        raise
     return created
 
 
