@@ -93,6 +93,23 @@ def test_cli_prints_a_summary_and_fails_cleanly(tmp_path):
         assert col.count() == 4  # the dry run removed nothing
 
 
+def test_cli_prints_each_warning_once_and_a_dry_run_says_would(tmp_path):
+    # the CLI printed Collection.sync's warnings and then its own copy of them: every line twice
+    make_folder(tmp_path / "docs")
+    embkit.create(tmp_path / "c", model="glove-50d").close()
+    assert cli("sync", "c", "docs", cwd=tmp_path).returncode == 0
+    (tmp_path / "docs/guide/cups.md").write_text("  \n")
+    (tmp_path / "docs/notes/bad.txt").write_bytes(b"\xff\xfe not UTF-8")
+    dry = cli("sync", "c", "docs", "--dry-run", cwd=tmp_path)
+    assert (dry.returncode, dry.stderr) == (3, "warning: docs/guide/cups.md is empty: its 1 document(s) would be "
+                                               "removed\nwarning: skipped 1 file: 1 unreadable file; --verbose "
+                                               "lists them\n")
+    done = cli("sync", "c", "docs", "-v", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (3, "warning: docs/guide/cups.md is empty: its 1 document(s) removed\n"
+                                                 "warning: skipped docs/notes/bad.txt: not UTF-8 text (invalid start "
+                                                 "byte at byte 0)\nwarning: skipped 1 file: 1 unreadable file\n")
+
+
 def test_watch_picks_up_a_new_file_and_stops_on_ctrl_c(tmp_path):
     make_folder(tmp_path / "docs")
     embkit.create(tmp_path / "c", model="glove-50d").close()

@@ -1,12 +1,13 @@
 """`embkit sync DIR FOLDER`: the collection mirrors a folder (see ingest/sync.py); with
 --watch it keeps mirroring it as files change, until Ctrl-C."""
 
+import warnings
 from typing import Optional
 
 import typer
 
 from ..collection import open as open_collection
-from ..errors import EmbkitError
+from ..errors import EmbkitError, EmbkitWarning
 from ..ingest.skips import summary as skip_summary
 from .common import DirArg, JsonOpt, _print_json, app
 
@@ -41,13 +42,21 @@ def sync(path: str = DirArg,
     with open_collection(path) as col:
         col.cache_embeddings = not no_cache
         options = dict(include=include, exclude=exclude, dry_run=dry_run, batch_size=batch_size)
-        done = col.sync(folder, **options)
+        done = _sync(col, folder, options)
         _report(done, verbose, as_json)
         if watch:
             _watch(col, folder, options, debounce, verbose, as_json)
             return
     if done.skipped:
         raise typer.Exit(3)  # partial: what could be read landed
+
+
+def _sync(col, folder: str, options: dict):
+    """`col.sync` without its Python warnings: `_report` prints them (each once, the
+    skip summary as --verbose asks)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmbkitWarning)
+        return col.sync(folder, **options)
 
 
 def _report(done, verbose: bool, as_json: bool) -> None:
@@ -78,7 +87,7 @@ def _watch(col, folder: str, options: dict, debounce: int, verbose: bool, as_jso
     try:
         for _ in watchfiles.watch(folder, debounce=debounce, raise_interrupt=False):
             try:
-                _report(col.sync(folder, **options), verbose, as_json)
+                _report(_sync(col, folder, options), verbose, as_json)
             except EmbkitError as e:
                 typer.echo(f"error: {e}", err=True)
     except KeyboardInterrupt:  # during a sync: its committed batches stay; the collection closes cleanly

@@ -100,7 +100,7 @@ def sync_folder(col, folder: str | Path, *, include: Sequence[str] | None = None
     label = Path(folder if name is None else name)
     with reading():
         stored = stored_files(col, label, include, exclude)
-    plan = Plan(str(label))
+    plan = Plan(str(label), dry_run)
     for path in walk(root, include, exclude):
         plan.classify(path, str(label / path.relative_to(root)), stored)
     plan.removed += sorted(set(stored) - plan.seen)
@@ -148,8 +148,9 @@ def file_sha256(path: Path) -> str:
 class Plan:
     """The files of one sync sorted into what happens to them, then written."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, dry_run: bool = False):
         self.folder = folder
+        self.dry_run = dry_run
         self.added: list[str] = []
         self.changed: list[str] = []
         self.unchanged: list[str] = []
@@ -181,7 +182,8 @@ class Plan:
             return
         if empty and name in stored:
             self.seen.discard(name)  # its documents go, as if the file were gone
-            self.warnings.append(f"{name} is empty: its {len(stored[name][0])} document(s) removed")
+            would = "would be " if self.dry_run else ""
+            self.warnings.append(f"{name} is empty: its {len(stored[name][0])} document(s) {would}removed")
         elif name in stored and stored[name][1] == {digest}:
             self.unchanged.append(name)
         else:
