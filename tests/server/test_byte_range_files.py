@@ -2,6 +2,7 @@
 loop) is a one-line JSON 404: only a vanished file was caught, anything else was a 500.
 (The Range checks themselves run against live servers: tests/range_checks.py.)"""
 
+import pytest
 from starlette.requests import Request
 
 from embkit.server.byte_ranges import file_response
@@ -18,8 +19,6 @@ def test_a_file_that_cannot_be_read_is_a_404(tmp_path):
         assert str(e) == "file: loop.wav cannot be read (Too many levels of symbolic links)"  # NotFound: a 404
     else:
         raise AssertionError("served a file it cannot read")
-    gone = tmp_path / "gone.wav"
-    try:
-        file_response(request, gone, "audio/wav", {})
-    except NotFound as e:
-        assert str(e) == "file: gone.wav is gone"
+    with pytest.raises(NotFound) as gone:  # without it, a file served or a 500 passed unnoticed
+        file_response(request, tmp_path / "gone.wav", "audio/wav", {})
+    assert str(gone.value) == "file: gone.wav is gone"
