@@ -55,8 +55,8 @@ def test_a_failing_request_keeps_the_file_a_concurrent_request_stored(tmp_path):
 
     def failing_add():  # request A: its copy is made, then its write fails (say, a 409)
         first_in_add.set()
-        for _ in range(500):  # until request B, with the same bytes, waits for the lock
-            if lock._waiting:
+        for _ in range(500):  # until request B, with the same bytes, has staged its copy: next, the folder's lock
+            if any(path.parent.glob("*" + TEMP_SUFFIX)):
                 break
             threading.Event().wait(0.01)
         raise RuntimeError("id exists")
