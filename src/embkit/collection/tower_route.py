@@ -52,6 +52,8 @@ def text_tower_space(store: Store, space: Space, spaces: dict[str, Space], cache
 def _holding(store: Store, space: Space, spaces: dict[str, Space], like: str) -> str | None:
     """The space holding `like`'s vector: the collection's own when it does, else the
     `image` or `audio` space that does (a sound's or picture's added beside a text space)."""
+    if not isinstance(like, str):
+        return None  # not an id: the request's own check says so
     validate.check_unicode(like, "like")  # routed before the request's own checks: a lone surrogate is a 4xx
     rowids = [r.rowid for r in records_of(store, [like])]
     if not rowids or len(store.vectors(space.name, rowids)[0]):
