@@ -158,6 +158,10 @@ BAD = [
     ({"method": "hdbscan", "k": 3}, "k: hdbscan finds the number of clusters itself"),
     ({"method": "hdbscan", "k": "auto", "min_cluster_size": 601}, "min_cluster_size: must be at most 600"),
     ({"field": "a.b"}, "field: expected 1 to 64 letters"),
+    # labels written to `parent` split every chunked document into loose chunks (get/delete by its id found none)
+    ({"field": "parent"}, "field: 'parent' is where embkit keeps a chunk's place in its document (reserved: parent, "
+                          "chunk, start, end, page, section, source, sha256); choose another name, such as 'cluster'"),
+    ({"field": "sha256"}, "field: 'sha256' is where embkit keeps"),
     ({"seed": -1}, "seed: expected an integer"),
 ]
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import EmbkitError
-from ..ingest.records import document_of
+from ..ingest.records import PLACE_FIELDS, document_of
 from .coordinates import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
 from .units import DocumentTable, check_unit, full_texts, unit_table
@@ -268,6 +268,9 @@ def _check_options(k, method, field, sample, min_cluster_size) -> None:
         raise EmbkitError(f"method: unknown {method!r} (allowed: {', '.join(METHODS)})")
     if not isinstance(field, str) or not _FIELD.match(field):
         raise EmbkitError(f"field: expected 1 to 64 letters, digits, '_' or '-', got {field!r}")
+    if field in PLACE_FIELDS:  # `parent` overwritten split every chunked document into loose chunks
+        raise EmbkitError(f"field: {field!r} is where embkit keeps a chunk's place in its document "
+                          f"(reserved: {', '.join(PLACE_FIELDS)}); choose another name, such as 'cluster'")
     if k != "auto" and (isinstance(k, bool) or not isinstance(k, (int, np.integer))):
         raise EmbkitError(f"k: expected 'auto' or an integer, got {k!r}")
     if method == "hdbscan" and k != "auto":

@@ -6,6 +6,11 @@ from typing import NamedTuple, Sequence
 
 from ..store.types import part_of
 
+# Metadata the write path keeps on every chunk to place it (chunk.py, sync.py): overwrite
+# `parent` and a document's chunks no longer belong to it; `source` and `sha256` are how
+# sync knows a file's documents. Analysis verbs must not write their results there.
+PLACE_FIELDS = ("parent", "chunk", "start", "end", "page", "section", "source", "sha256")
+
 
 class SourceDocument(NamedTuple):
     """A document before chunking: its id, visible text and metadata, with where it came
