@@ -90,6 +90,17 @@ def test_lone_surrogates_are_a_422_and_the_connection_lives_on(served, route, bo
     assert client.get("/collections/docs").json()["count"] == 3
 
 
+def test_a_body_that_is_not_json_is_a_422_naming_the_body(served):
+    """The character offset pydantic puts in the error's location read as a field: "17: JSON decode error"."""
+    client, _ = served
+    for body, message in ((b'{"query": "bread"', "body: not valid JSON (Expecting ',' delimiter at character 17)"),
+                          (b'{"query": "bread",}', "body: not valid JSON (Expecting property name enclosed in double quotes at character 18)")):
+        r = client.post("/collections/docs/search", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["error"]["message"] == message, r.text
+    r = client.post("/v1/embeddings", content=b'{"model": "minilm", "input": ', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["message"].startswith("body: not valid JSON ("), r.text
+
+
 def test_metadata_past_the_limits_is_a_422(served):
     client, _ = served
     for levels in (33, 900):  # 900 deep was accepted (201) and then broke every read

@@ -57,7 +57,11 @@ def install(app) -> None:
     async def invalid(request: Request, e: RequestValidationError):
         first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        return error_response(request, 422, "invalid_request", f"{field or 'body'}: {first.get('msg')}",
+        message = f"{field or 'body'}: {first.get('msg')}"
+        if first.get("type") == "json_invalid":  # its loc is a character offset: it read "17: JSON decode error"
+            reason = (first.get("ctx") or {}).get("error") or "JSON decode error"
+            message = f"body: not valid JSON ({reason} at character {field or 0})"
+        return error_response(request, 422, "invalid_request", message,
                               details=[{"field": printable(".".join(map(str, err.get("loc", ())))),
                                         "message": printable(str(err.get("msg")))} for err in e.errors()[:20]])
 
