@@ -64,3 +64,30 @@ def _get_or_not_found(collections: Collections, name: str) -> None:
         collections.get(name)
     except NotFound:
         pass
+
+
+def test_a_stale_collection_waiting_for_its_reads_holds_up_no_other_collection(tmp_path):
+    """Dropping a stale handle waits for its reads to end (a long search); it did so holding
+    the registry's lock, so every request for any other collection waited too."""
+    root = tmp_path / "root"
+    root.mkdir()
+    collections = Collections(root=root)
+    stale, _ = collections.create("a", None, "cosine", 4), collections.create("b", None, "cosine", 4)
+    stale.lock.acquire_read()  # a long search on the handle about to go stale
+    try:
+        stale.identity = ("replaced by another worker",)
+        dropping = threading.Thread(target=lambda: collections.get("a"), daemon=True)
+        dropping.start()
+        for _ in range(GIVE_UP * 100):  # until it waits for the long search
+            if stale.lock._waiting:
+                break
+            threading.Event().wait(0.01)
+        other = threading.Thread(target=lambda: collections.get("b"), daemon=True)
+        other.start()
+        other.join(GIVE_UP)
+        assert not other.is_alive(), "collection b waited for collection a's reads"
+    finally:
+        stale.lock.release_read()
+    dropping.join(GIVE_UP)
+    assert not dropping.is_alive() and collections.get("a") is not stale
+    collections.close()

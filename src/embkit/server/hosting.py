@@ -108,19 +108,24 @@ class Collections:
 
     def get(self, name: str) -> Hosted:
         check_name(name)
-        with self._lock:
-            hosted = self._open.get(name)
-            if hosted is not None and hosted.stale():  # deleted or replaced by another worker
-                self._drop(name, hosted)
-                hosted = None
-            if hosted is None:
-                folder = self._folder(name)
-                if folder is None:
-                    raise NotFound(f"name: no collection named {name!r}")
-                read_url = self.read_url if is_url(str(folder)) else None
-                hosted = self._open[name] = Hosted(open_collection(folder, read_url=read_url),
-                                                   under_root=name not in self._fixed)
-            return hosted
+        dropped = None
+        try:
+            with self._lock:
+                hosted = self._open.get(name)
+                if hosted is not None and hosted.stale():  # deleted or replaced by another worker
+                    dropped, hosted = self._open.pop(name), None
+                if hosted is None:
+                    folder = self._folder(name)
+                    if folder is None:
+                        raise NotFound(f"name: no collection named {name!r}")
+                    read_url = self.read_url if is_url(str(folder)) else None
+                    hosted = self._open[name] = Hosted(open_collection(folder, read_url=read_url),
+                                                       under_root=name not in self._fixed)
+                return hosted
+        finally:  # closed once its reads end, outside the registry's lock: other collections do not wait
+            if dropped is not None:
+                with dropped.lock.writing():
+                    dropped.collection.close(save=False)  # saving would write into a folder that is gone
 
     def create(self, name: str, model: str | None, metric: str, dim: int | None) -> Hosted:
         check_name(name)
@@ -152,11 +157,6 @@ class Collections:
         with hosted.lock.writing():
             hosted.collection.close()
             shutil.rmtree(self.root / name)
-
-    def _drop(self, name: str, hosted: Hosted) -> None:
-        self._open.pop(name, None)
-        with hosted.lock.writing():
-            hosted.collection.close(save=False)  # saving would write into a folder that is gone
 
     def close(self) -> None:
         with self._lock:
