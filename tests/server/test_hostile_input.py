@@ -93,11 +93,13 @@ def test_lone_surrogates_are_a_422_and_the_connection_lives_on(served, route, bo
 def test_a_body_that_is_not_json_is_a_422_naming_the_body(served):
     """The character offset pydantic puts in the error's location read as a field: "17: JSON decode error"."""
     client, _ = served
+    json_type = {"content-type": "application/json"}
     for body, message in ((b'{"query": "bread"', "body: not valid JSON (Expecting ',' delimiter at character 17)"),
-                          (b'{"query": "bread",}', "body: not valid JSON (Expecting property name enclosed in double quotes at character 18)")):
-        r = client.post("/collections/docs/search", content=body, headers={"content-type": "application/json"})
+                          (b'{"query": "bread",}', "body: not valid JSON (Expecting property name enclosed in double "
+                                                   "quotes at character 18)")):
+        r = client.post("/collections/docs/search", content=body, headers=json_type)
         assert r.status_code == 422 and r.json()["error"]["message"] == message, r.text
-    r = client.post("/v1/embeddings", content=b'{"model": "minilm", "input": ', headers={"content-type": "application/json"})
+    r = client.post("/v1/embeddings", content=b'{"model": "minilm", "input": ', headers=json_type)
     assert r.status_code == 400 and r.json()["error"]["message"].startswith("body: not valid JSON ("), r.text
 
 
