@@ -168,6 +168,20 @@ def test_cli_refuses_surrogates_and_deep_metadata(cli_collection, tmp_path):
         assert col.count() == 0
 
 
+def test_cli_holds_file_metadata_to_the_python_doors_checks(cli_collection, tmp_path):
+    """A file's metadata was checked for depth and Unicode only: 1e400 (read as infinity)
+    was a traceback from the store after embedding, and 70 KB of metadata was stored."""
+    records = tmp_path / "docs.jsonl"
+    records.write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": "fine", "score": 1e400}\n')
+    assert _cli_error("add", str(cli_collection), str(records)) == (
+        f"error: {records}:2: metadata: not JSON-serializable (Out of range float values are not JSON compliant)")
+    records.write_text(json.dumps({"id": "c", "text": "fine", "blob": "x" * 70_000}) + "\n")
+    assert _cli_error("add", str(cli_collection), str(records)) == (
+        f"error: {records}:1: metadata: 70012 bytes of JSON exceeds the limit of 65536 (limit max_metadata_bytes)")
+    with embkit.open(cli_collection) as col:
+        assert col.count() == 0
+
+
 def test_distributed_ingest_refuses_an_oversized_document_before_chunking(tmp_path):
     from embkit.ingest.shards import ShardSettings, ShardTask, shard_records
 

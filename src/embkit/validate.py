@@ -162,19 +162,24 @@ def check_metadatas(metadatas: Any, n: int) -> list[dict]:
     if not isinstance(metadatas, Sequence) or len(metadatas) != n:
         raise EmbkitError(f"metadatas: expected a list of {n} objects")
     for i, meta in enumerate(metadatas):
-        if meta is None:
-            continue
-        if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
-            raise EmbkitError(f"metadatas[{i}]: expected an object with string keys")
-        check_tree(meta, f"metadatas[{i}]")  # first: json.dumps would recurse without bound
-        try:
-            encoded = json.dumps(meta, allow_nan=False)
-        except (TypeError, ValueError) as e:
-            raise EmbkitError(f"metadatas[{i}]: not JSON-serializable ({e})") from None
-        if len(encoded) > MAX_METADATA_BYTES:
-            raise EmbkitError(f"metadatas[{i}]: {len(encoded)} bytes of JSON exceeds the limit of "
-                              f"{MAX_METADATA_BYTES} (limit max_metadata_bytes)")
+        if meta is not None:
+            check_metadata(meta, f"metadatas[{i}]")
     return [dict(m or {}) for m in metadatas]
+
+
+def check_metadata(meta: Any, field: str) -> None:
+    """One document's metadata: an object with string keys (check_tree's rules) that JSON
+    can hold (no NaN or infinity) within MAX_METADATA_BYTES."""
+    if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+        raise EmbkitError(f"{field}: expected an object with string keys")
+    check_tree(meta, field)  # first: json.dumps would recurse without bound
+    try:
+        encoded = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise EmbkitError(f"{field}: not JSON-serializable ({e})") from None
+    if len(encoded) > MAX_METADATA_BYTES:
+        raise EmbkitError(f"{field}: {len(encoded)} bytes of JSON exceeds the limit of "
+                          f"{MAX_METADATA_BYTES} (limit max_metadata_bytes)")
 
 
 def check_vectors(vectors: Any, n: int | None, dim: int, model: str, field: str = "vectors") -> np.ndarray:

@@ -63,7 +63,9 @@ def read_all(batches: list, files: Sequence[str], skipped: Sequence[Skipped],
             where = batch.where(i)
             validate.check_document_bytes(batch.texts[i], where, max_document_bytes)
             validate.check_unicode(batch.texts[i], where)
-            validate.check_tree(batch.metadatas[i], f"{where}: metadata")
+            # all of the write path's metadata checks: 1e400 read as infinity was a traceback from the
+            # store, and metadata past max_metadata_bytes was stored
+            validate.check_metadata(batch.metadatas[i], f"{where}: metadata")
             if doc_id is not None:
                 validate.check_unicode(doc_id, f"{where}: id")
             doc_id = doc_id or uuid.uuid4().hex
