@@ -97,6 +97,26 @@ def test_an_emptied_file_loses_its_document_with_a_warning(tmp_path, docs):
     col.close()
 
 
+def test_an_empty_file_holding_no_documents_is_in_mirror_not_skipped(tmp_path, docs):
+    # once an emptied file's documents were gone, every later sync skipped it as unreadable
+    # (a warning and exit 3 on a folder that had not changed); a new empty file did the same
+    col = embkit.create(tmp_path / "c", model="glove-50d")
+    (docs / "blank.txt").write_text("\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at all
+        first = col.sync(docs)
+        (docs / "guide/cups.md").write_text("  \n")
+        with pytest.warns(embkit.EmbkitWarning, match="cups.md is empty"):
+            col.sync(docs)
+        again = col.sync(docs)
+    assert (first.skipped, sorted(first.added)) == ([], sorted(f"docs/{n}" for n in TEXTS))
+    assert "docs/blank.txt" in first.unchanged
+    assert (again.skipped, again.added, again.changed, again.removed) == ([], [], [], [])
+    assert sorted(again.unchanged) == sorted(f"docs/{n}" for n in [*TEXTS, "blank.txt"])
+    assert set(stored(col)) == {f"docs/{n}" for n in TEXTS} - {"docs/guide/cups.md"}
+    col.close()
+
+
 def test_an_unreadable_file_is_skipped_and_keeps_its_document_and_nothing_else_is_lost(tmp_path, docs):
     col = embkit.create(tmp_path / "c", model="glove-50d")
     col.sync(docs)

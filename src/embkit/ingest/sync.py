@@ -4,7 +4,8 @@ metadata `source` FOLDER/PATH), plus metadata `sha256`, the file's content hash.
 or changed file's documents are written through the one write path (an upsert: stale
 chunks go), a batch of files a transaction; an unchanged file is hashed and nothing
 more; the documents of a file that is gone, or emptied, are deleted in one
-transaction. A file that cannot be read is skipped and keeps its documents.
+transaction (an empty file holding none is unchanged). A file that cannot be read is
+skipped and keeps its documents.
 
 The patterns scope the whole sync: only the folder's files they choose are read, and
 only stored documents whose file they would choose can be removed. Images and sounds are
@@ -184,6 +185,8 @@ class Plan:
             self.seen.discard(name)  # its documents go, as if the file were gone
             would = "would be " if self.dry_run else ""
             self.warnings.append(f"{name} is empty: its {len(stored[name][0])} document(s) {would}removed")
+        elif empty:  # no documents, none stored: mirrored already (not an unreadable file, exit 3, every sync)
+            self.unchanged.append(name)
         elif name in stored and stored[name][1] == {digest}:
             self.unchanged.append(name)
         else:
