@@ -108,6 +108,28 @@ def test_damaged_shard_is_an_error_and_nothing_lands(vectors, tmp_path):
         assert col.count() == 0
 
 
+def test_a_bad_row_after_the_first_batch_is_an_error_and_nothing_lands(vectors, tmp_path):
+    """Only ids were checked before writing: a row whose metadata `add` refuses, past the
+    first batch, left the batches before it written (20 of 30 rows in the probe)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    broken = tmp_path / "broken"
+    shutil.copytree(vectors, broken)
+    last = sorted(broken.glob("*.parquet"))[-1]
+    table = pq.read_table(last)
+    metadata = table.column("metadata").to_pylist()
+    metadata[30] = json.dumps({"k": "bad\u0000value"})
+    pq.write_table(table.set_column(table.schema.get_field_index("metadata"), "metadata", pa.array(metadata)), last)
+    path = tmp_path / "col"
+    invoke("init", path)
+    result = invoke("import", path, broken, "--batch-size", 20, code=1)
+    assert str(result.exception) == (f"{last}: metadatas[30].k: contains a NUL character (U+0000), "
+                                     "which metadata cannot hold")
+    with embkit.open(path) as col:
+        assert col.count() == 0
+
+
 def test_chunks_and_metadata_equal_embkit_add(tmp_path):
     long_docs = scifact_abstracts(12, chars=100_000)
     source = tmp_path / "long.jsonl"

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from .. import validate
 from ..errors import EmbkitError
 from .shards import MANIFEST, Manifest, read_shard
 
@@ -83,6 +84,11 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
         rows = read_shard(path, dim)
         if len(rows.ids) != entry.get("rows"):
             raise EmbkitError(f"{path}: {len(rows.ids)} rows, the manifest says {entry.get('rows')}")
+        try:  # what each batch's add checks, here for all rows: a bad row after the first batch left a part written
+            validate.check_texts(rows.texts, max_chars=None)
+            validate.check_metadatas(rows.metadatas, len(rows.ids))
+        except EmbkitError as e:
+            raise EmbkitError(f"{path}: {e}") from None
         for i, (doc_id, meta) in enumerate(zip(rows.ids, rows.metadatas)):
             if not isinstance(doc_id, str) or not doc_id:
                 raise EmbkitError(f"{path}: row {i}: empty id")
