@@ -97,3 +97,30 @@ def test_python_keywords_unknown_to_the_request_are_refused(tmp_path):
     with pytest.raises(TypeError, match="colour"):
         col.search(vector=[1, 0, 0], colour="red")
     col.close()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.nan, r"^vector\[0\]: contains NaN or infinity$"),
+    (np.inf, r"^vector\[0\]: contains NaN or infinity$"),
+    (-np.inf, r"^vector\[0\]: contains NaN or infinity$"),
+])
+def test_a_float32_row_with_a_nan_or_infinity_is_refused_as_any_vector_is(bad, message):
+    """The plain request's quick check of a float32 row (finite when its sum of squares
+    is) refuses what the general check refuses, with its message; a list too."""
+    row = np.ones(384, dtype=np.float32)
+    row[7] = bad
+    for given in (row, row.tolist(), row.astype(np.float64)):
+        with pytest.raises(EmbkitError, match=message):
+            SearchRequest(vector=given).check(SPACE)
+
+
+def test_a_finite_float32_row_whose_squares_overflow_is_accepted():
+    """Finite values whose sum of squares passes float32's range are finite all the same:
+    the quick check hands them to the general one, which accepts them."""
+    row = np.full(384, 1e20, dtype=np.float32)
+    with np.errstate(over="ignore"):  # numpy's own overflow note, as normalizing such a row gives too
+        checked = SearchRequest(vector=row).check(SPACE)
+    assert checked.vector.shape == (1, 384) and np.array_equal(checked.vector[0], row)
+    wrong = np.ones(383, dtype=np.float32)
+    with pytest.raises(EmbkitError, match=r"^vector: dimension 383 does not match the collection's 384"):
+        SearchRequest(vector=wrong).check(SPACE)

@@ -164,12 +164,12 @@ class CollectionCore:
     def _serving(self, space: str | None, cached: bool = False) -> "Collection":
         """The collection that answers for `space` (None: this one's): followed to the
         space that replaced it when a reembed switched since this handle was opened.
-        `cached` (a search): on PostgreSQL, by the map the last search statement read,
-        which each search statement reads again (see `_superseded_since`)."""
+        `cached` (a search): by the map the last search read, which the search checks
+        again once it ran (see `_superseded_since`): one freshness check a search, not two."""
         col = self.in_space(space)
         root = self._root or self
         superseded = root._superseded
-        if superseded is None or not cached or not in_database(self._store):  # SQLite: a local read
+        if superseded is None or not cached:
             superseded = root._superseded = space_state(self._store)["superseded"]
         name = col.space.name
         while name in superseded:  # a chain of reembeds
@@ -179,9 +179,8 @@ class CollectionCore:
     def _superseded_since(self, col: "Collection", seen: dict[str, str] | None) -> bool:
         """After a search in `col` from `_serving(cached=True)`: True when another process
         has switched `col`'s space since the cached map was read (then search again). `seen`
-        is the map the search statement read (None: none ran, read it now); kept for the next."""
-        if not in_database(self._store):
-            return False  # SQLite: _serving read the map just now
+        is the map the search's own statement read (PostgreSQL's search, SQLite's rows of a
+        plain search; None: none did, read it now); kept for the next."""
         root = self._root or self
         root._superseded = space_state(self._store)["superseded"] if seen is None else seen
         return col.space.name in root._superseded

@@ -40,7 +40,8 @@ class SearchVerbs:
         document's vector, and a text query on a CLAP/CLIP text tower whose text space
         holds no documents to the paired tower's space (the sounds or pictures `add` put
         there are what there is to find)."""
-        if request.space is None and self._root is None:
+        # a vector is searched where it is given: tower_space (a read of the spaces table) has nothing to route
+        if request.space is None and self._root is None and request.vector is None:
             space = tower_space(self._store, self.space, request, self._text_route)
             if space is not None:
                 request = replace(request, space=space)

@@ -217,7 +217,7 @@ class FaissIndex:
             rowids = self.rowids  # as FAISS's labels were: a later add replaces the array
         finally:
             lock.release_read()
-        scores = self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)[0]
+        scores = self._scores(distances.astype(np.float32, copy=False)).astype(np.float32, copy=False)[0]
         labels = labels[0]
         if -1 in labels.tolist():  # fewer than k entries qualified
             scores, labels = scores[labels >= 0], labels[labels >= 0]

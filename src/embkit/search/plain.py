@@ -19,12 +19,19 @@ _new_hit = tuple.__new__  # Hit's fields given whole (pipeline.hit_of's way)
 
 def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
     """The hits of a checked plain request (`SearchRequest.plain`) on a store-side index."""
+    return plain_found(req, parts)[0]
+
+
+def plain_found(req: SearchRequest, parts: SearchParts) -> tuple[list[Hit], dict[str, str] | None]:
+    """`plain_search`'s hits and the reembed map ({old space: successor}) as the statement
+    reading their rows saw it (None: the store did not read it there): the collection
+    checks with it that the space searched was not replaced, without a read of its own."""
     query = stored_form(req.vector, parts.space.metric, "vector")
     rowids, scores, rows = _searched(req, parts, query)
     if len(rows) < len(rowids) == req.k:  # another handle deleted or replaced a row since the index answered
         rowids, scores, rows = searched_again(lambda: _searched_whole(req, parts, query),
                                               first=((rowids, scores, rows), True))
-    return hits_of_rows(rows, rowids, scores)
+    return hits_of_rows(rows, rowids, scores), getattr(rows, "superseded", None)
 
 
 def _searched_whole(req: SearchRequest, parts: SearchParts, query):

@@ -2,9 +2,12 @@
 Python keywords all map onto a `SearchRequest` with the same names, and it is checked
 once (`check`), here, before anything runs."""
 
+import math
 import warnings
 from dataclasses import dataclass, fields
 from typing import Any
+
+import numpy as np
 
 from .. import validate
 from ..encoders import CATALOG
@@ -84,8 +87,7 @@ class SearchRequest:
             raise EmbkitError(f"model: space {space.name!r} holds vectors from {space.model!r} ({space.dim}-d); "
                               f"got {self.model!r} ({other}-d)")
         if self.plain():  # the common call: only the vector, k and the index knobs to check
-            return _made({**self.__dict__, "vector": validate.check_vectors(self.vector, 1, space.dim, space.model,
-                                                                             "vector"),
+            return _made({**self.__dict__, "vector": _query_vector(self.vector, space),
                           "k": validate.check_k(self.k), "ef": _count(self.ef, "ef", MAX_SEARCH_PARAM),
                           "nprobe": _count(self.nprobe, "nprobe", MAX_SEARCH_PARAM),
                           "rescore": _count(self.rescore, "rescore", MAX_RESCORE)})
@@ -111,10 +113,12 @@ class SearchRequest:
         """True for a search by vector whose other options are their defaults, `k`, the
         index knobs (ef, nprobe, rescore), `space` or `model` (`reranker` does nothing
         without `rerank`): search/plain.py answers it without the pipeline's stages."""
-        if self.vector is None:
-            return False
-        values = self.__dict__  # `is`: documents=0 or a filter {} is not the default
-        return self.mode == "dense" and all(values[name] is default for name, default in _PLAIN_DEFAULTS)
+        values = self.__dict__  # `is`: documents=0 or a filter {} is not the default (written out: every search asks)
+        return (values["vector"] is not None and values["mode"] == "dense" and values["query"] is None
+                and values["like"] is None and values["image"] is None and values["audio"] is None
+                and values["where"] is None and values["rrf_k"] is None and values["alpha"] is None
+                and values["mmr"] is None and values["rerank"] is None and values["documents"] is False
+                and values["dims"] is None)
 
     def _rerank(self) -> int | None:
         if self.rerank is None:
@@ -135,8 +139,7 @@ class SearchRequest:
 OPTIONS = tuple(f.name for f in fields(SearchRequest))
 _FIELDS = frozenset(OPTIONS)
 _DEFAULTS = {f.name: f.default for f in fields(SearchRequest)}
-_PLAIN_DEFAULTS = tuple((name, _DEFAULTS[name]) for name in (
-    "query", "like", "image", "audio", "where", "rrf_k", "alpha", "mmr", "rerank", "documents", "dims"))
+_FLOAT32 = np.dtype(np.float32)
 
 
 def _made(values: dict) -> SearchRequest:
@@ -145,6 +148,17 @@ def _made(values: dict) -> SearchRequest:
     req = object.__new__(SearchRequest)
     req.__dict__.update(values)
     return req
+
+
+def _query_vector(vector, space: Space) -> np.ndarray:
+    """`validate.check_vectors(vector, 1, ...)` for the form most searches give, a float32
+    row of the space's width, in two calls: its values are finite when their sum of
+    squares is (a NaN or an infinity carries into it). Anything else, a finite row whose
+    squares pass float32's range included, goes the long way, which names what is wrong."""
+    if type(vector) is np.ndarray and vector.dtype is _FLOAT32 and vector.shape == (space.dim,) \
+            and math.isfinite(vector.dot(vector)):
+        return vector[None, :]
+    return validate.check_vectors(vector, 1, space.dim, space.model, "vector")
 
 
 def renamed(options: dict) -> tuple[dict, list[str]]:

@@ -8,7 +8,7 @@ from .. import validate
 from .context import Context, build_context
 from .hit import Hit
 from .pipeline import Plan, retrieve
-from .plain import plain_search
+from .plain import plain_found
 from .query_vector import query_vector
 from .request import SearchRequest
 from .sources import DatabaseSources, SearchParts, StoreSources
@@ -33,7 +33,8 @@ def run_search(req: SearchRequest, parts: SearchParts) -> Found:
         sources = DatabaseSources(parts, req)
         return Found(retrieve(req, Plan(vector, None, exclude), sources), sources.warnings, sources.superseded)
     if req.plain():  # a vector, k, index knobs: the common call, without the general stages
-        return Found(plain_search(req, parts))
+        hits, superseded = plain_found(req, parts)
+        return Found(hits, [], superseded)
     notes = parts.store.filter_warnings(req.where) if req.where is not None else []
     vector, exclude = query_vector(req, parts.store, parts.space, parts.encoder_for)
     allow = parts.store.rowids(req.where) if req.where is not None else None
