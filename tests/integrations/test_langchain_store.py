@@ -171,7 +171,19 @@ def test_bad_input_is_one_line_and_writes_nothing(pets, tmp_path):
         store.delete()
     with pytest.raises(EmbkitError, match=r"^ids: 2 texts need as many metadatas and ids"):
         store.add_texts(["a", "b"], ids=["only-one"])
-    assert col.count() == len(TEXTS)
+    # a string where a list goes was taken letter by letter: delete("cat") deleted "c", "a" and "t"
+    # (had they existed), add_texts("hi") added "h" and "i"; a string as metadata was a ValueError
+    for call, message in [(lambda: store.add_texts("hi"), "texts: expected a list, got str"),
+                          (lambda: store.add_texts(["a"], ids="x"), "ids: expected a list, got str"),
+                          (lambda: store.add_texts(["a"], ["topic"]),
+                           "metadatas[0]: expected an object with string keys, got str"),
+                          (lambda: store.add_texts(None), "texts: expected a list, got NoneType"),
+                          (lambda: store.delete("cat"), "ids: expected a list, got str"),
+                          (lambda: store.get_by_ids("cat"), "ids: expected a list, got str")]:
+        with pytest.raises(EmbkitError) as e:
+            call()
+        assert str(e.value) == message
+    assert col.count() == len(TEXTS) and len(store.get_by_ids(["cat"])) == 1
 
 
 def test_a_document_is_one_record_unless_chunk_is_asked(tmp_path):

@@ -92,10 +92,10 @@ class EmbkitVectorStore(VectorStore):
         """Add texts, replacing the documents whose ids exist (LangChain's add is an
         upsert by id); ids not given (or None) are made (uuid4 hex). Returns the ids."""
         _no_other_options(kwargs, "add_texts")
-        texts = list(texts)
-        metadatas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{} for _ in texts]
+        texts = list(_sequence(texts, "texts"))
+        metadatas = _metadatas(metadatas) if metadatas is not None else [{} for _ in texts]
         ids = (
-            [i if i is not None else uuid.uuid4().hex for i in ids]
+            [i if i is not None else uuid.uuid4().hex for i in _sequence(ids, "ids")]
             if ids is not None
             else [uuid.uuid4().hex for _ in texts]
         )
@@ -144,8 +144,10 @@ class EmbkitVectorStore(VectorStore):
         if ids is None and where is None:
             raise EmbkitError("ids: give the ids to delete, or filter= (embkit's where) to delete what it selects")
         col = self._collection()
+        if ids is not None:
+            ids = list(_sequence(ids, "ids"))
         if col is not None and (ids is None or len(ids)):
-            col.delete(ids=list(ids) if ids is not None else None, where=where)
+            col.delete(ids=ids, where=where)
         return True
 
     # -- reading -------------------------------------------------------------------------
@@ -153,10 +155,11 @@ class EmbkitVectorStore(VectorStore):
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Documents by id, in the order given; missing ids left out (a document stored
         as chunks gives its chunks)."""
+        ids = list(_sequence(ids, "ids"))
         col = self._collection()
         if col is None or not ids:
             return []
-        return [_document(d.id, d.text, d.metadata) for d in col.get(list(ids))]
+        return [_document(d.id, d.text, d.metadata) for d in col.get(ids)]
 
     def similarity_search(self, query: str, k: int = 4, filter: dict | None = None, **kwargs: Any) -> list[Document]:
         """The `k` documents nearest `query` (embkit's search; options such as
@@ -306,6 +309,24 @@ def _document(record_id: str, text: str | None, metadata: dict) -> Document:
     `parent` naming the record itself is left out; a chunk keeps its parent)."""
     metadata = {key: value for key, value in metadata.items() if not (key == "parent" and value == record_id)}
     return Document(id=record_id, page_content=text or "", metadata=metadata)
+
+
+def _sequence(values: Any, field: str) -> Iterable:
+    """`values` as given, unless a string or None: iterated, a string gives its characters
+    (delete("doc-1") deleted documents "d", "o", "c", "-" and "1"; add_texts("hi") added two)."""
+    if values is None or isinstance(values, (str, bytes, dict)):
+        raise EmbkitError(f"{field}: expected a list, got {type(values).__name__}")
+    return values
+
+
+def _metadatas(metadatas: Any) -> list[dict]:
+    """Copies of the metadatas (None: empty); one that is not a dict is an error naming it."""
+    out = []
+    for i, meta in enumerate(_sequence(metadatas, "metadatas")):
+        if meta is not None and not isinstance(meta, dict):
+            raise EmbkitError(f"metadatas[{i}]: expected an object with string keys, got {type(meta).__name__}")
+        out.append(dict(meta or {}))
+    return out
 
 
 def _where(kwargs: dict) -> dict | None:
