@@ -173,13 +173,14 @@ def test_bad_input_is_one_line_and_writes_nothing(pets, tmp_path):
         store.add_texts(["a", "b"], ids=["only-one"])
     # a string where a list goes was taken letter by letter: delete("cat") deleted "c", "a" and "t"
     # (had they existed), add_texts("hi") added "h" and "i"; a string as metadata was a ValueError
-    for call, message in [(lambda: store.add_texts("hi"), "texts: expected a list, got str"),
-                          (lambda: store.add_texts(["a"], ids="x"), "ids: expected a list, got str"),
-                          (lambda: store.add_texts(["a"], ["topic"]),
-                           "metadatas[0]: expected an object with string keys, got str"),
-                          (lambda: store.add_texts(None), "texts: expected a list, got NoneType"),
-                          (lambda: store.delete("cat"), "ids: expected a list, got str"),
-                          (lambda: store.get_by_ids("cat"), "ids: expected a list, got str")]:
+    for call, message in [
+        (lambda: store.add_texts("hi"), "texts: expected a list, got str"),
+        (lambda: store.add_texts(["a"], ids="x"), "ids: expected a list, got str"),
+        (lambda: store.add_texts(["a"], ["topic"]), "metadatas[0]: expected an object with string keys, got str"),
+        (lambda: store.add_texts(None), "texts: expected a list, got NoneType"),
+        (lambda: store.delete("cat"), "ids: expected a list, got str"),
+        (lambda: store.get_by_ids("cat"), "ids: expected a list, got str"),
+    ]:
         with pytest.raises(EmbkitError) as e:
             call()
         assert str(e.value) == message
