@@ -215,6 +215,13 @@ def headers(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return fields["count"].astype(np.int64) + 1, fields["max_tf"], fields["min_dl"], fields["first"]
 
 
+def headers_at(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`headers` of the blocks that begin at `starts` (int64) in `data` (their bytes
+    joined, uint8): gathered in one indexing, no per-block bytes object."""
+    fields = data[starts[:, None] + np.arange(HEADER.size)].view(_HEADER_FIELDS)[:, 0]
+    return fields["count"].astype(np.int64) + 1, fields["max_tf"], fields["min_dl"], fields["first"]
+
+
 _HEADER_FIELDS = np.dtype([("count", "u1"), ("flags", "u1"), ("max_tf", "<u2"), ("min_dl", "<u2"), ("first", "<u4")])
 assert _HEADER_FIELDS.itemsize == HEADER.size  # the two spell the same header
 

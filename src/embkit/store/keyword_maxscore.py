@@ -11,7 +11,8 @@ the document-at-a-time merge, captured queries). Each such document is then look
 in the non-essential terms, the one that can add the most first, and dropped as soon
 as its partial score plus what the terms left (or the one block that may hold it) can
 add stays below the floor: a non-essential term's block is decoded only when a document
-that may still reach the top k falls in it. What a term can add is taken at the
+that may still reach the top k falls in it, and then only its row ids (the tf and dl of
+the posting found are read alone: 1M keyword kernel ~0.97x). What a term can add is taken at the
 document's own length (every posting carries it): idf · tf / (tf + K1 · (1 − B + B ·
 dl / avgdl)) at the term's highest tf, far below its bound at its blocks' shortest
 length for all but the shortest documents (1M keyword kernel ~0.87x). As the floor
@@ -34,8 +35,9 @@ Decodes keyword_blocks.FORMAT "columnar-1" (keyword_decode.py describes it).
 """
 
 import numpy as np
-from numba import njit
+from numba import carray, njit, types
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from . import bm25
 
@@ -43,6 +45,20 @@ K1, B = bm25.K1, bm25.B
 MAX_POSTINGS = 256
 # error_model="numpy" on every compiled function: no division-by-zero checks (~4% of the
 # search, measured); every divisor here is positive, so the results are the same.
+
+
+@intrinsic
+def _pointer(typingctx, address):
+    """An address (int64) as a uint8 pointer, for `carray`: the query's terms' bytes are
+    read where the cache holds them, not copied into one array first (~660 KB, 0.04 ms
+    per query at a million documents); `top_k` keeps them alive for the call."""
+    if not isinstance(address, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint8)))
+
+    return types.CPointer(types.uint8)(address), codegen
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -105,6 +121,60 @@ def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _decode_rowids(buf, at, rowids):
+    """Only the row ids of the block at `at` (a looked-up block: its tf and dl are read
+    for the one posting found, `_posting`); its number of postings."""
+    n = np.int64(buf[at]) + 1
+    flags = np.int64(buf[at + 1])
+    rowid = _u16(buf, at + 6) | _u16(buf, at + 8) << 16
+    width = np.int64(1) << (flags & 3)
+    p = at + 10
+    rowids[0] = rowid
+    if width == 1:
+        for j in range(1, n):
+            rowid += np.int64(buf[p + j - 1])
+            rowids[j] = rowid
+    elif width == 2:
+        for j in range(1, n):
+            rowid += _u16(buf, p + 2 * (j - 1))
+            rowids[j] = rowid
+    else:
+        for j in range(1, n):
+            q = p + 4 * (j - 1)
+            rowid += _u16(buf, q) | _u16(buf, q + 2) << 16
+            rowids[j] = rowid
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _posting(buf, at, j):
+    """(tf, dl) of posting j of the block at `at`, read from its columns alone."""
+    n = np.int64(buf[at]) + 1
+    flags = np.int64(buf[at + 1])
+    min_dl = _u16(buf, at + 4)
+    p = at + 10 + (n - 1) * (np.int64(1) << (flags & 3))
+    mode = flags >> 2 & 3
+    tf = np.int64(1)
+    if mode == 2:
+        tf = np.int64(buf[p + j])
+        p += n
+    elif mode == 3:
+        tf = _u16(buf, p + 2 * j)
+        p += 2 * n
+    elif mode == 1:
+        e = np.int64(buf[p])
+        for x in range(e):
+            if np.int64(buf[p + 1 + x]) == j:
+                tf = np.int64(buf[p + 1 + e + x])
+        p += 1 + 2 * e
+    if flags & 16:
+        dl = _u16(buf, p + 2 * j) + min_dl
+    else:
+        dl = np.int64(buf[p + j]) + min_dl
+    return tf, dl
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _score(tf, dl, weight, avgdl):
     """bm25.term_scores for one posting: the same float64 operations in the same order."""
     t = np.float64(tf)
@@ -149,13 +219,23 @@ WINDOW = 2048  # row ids whose walked postings are added up together (sums and l
 # One long function, not a few short ones: numba counts the references of every array
 # passed to a call, which per document made the search 4x slower (measured).
 @njit(cache=True, nogil=True, error_model="numpy")
-def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, use_allow, slack, max_tf):
+def search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weights, avgdl, k, allow, use_allow, slack):
     """(row ids, float64 exact sums) of every document that may be among the `k` best
-    (all of the k best, and any tied with them), unordered. Blocks: byte offset in
-    `buf`, first row id (a block holds row ids up to the next one's first), score bound;
-    term t's blocks are term_blocks[t]:term_blocks[t + 1], terms in query order; `max_tf`:
-    each block's highest tf."""
+    (all of the k best, and any tied with them), unordered. Term t's bytes: `spans[t]`
+    at `addresses[t]`; its blocks are term_blocks[t]:term_blocks[t + 1], terms in query
+    order. Blocks: byte offset in their term's bytes, first row id (a block holds row ids
+    up to the next one's first), highest tf and lowest dl (float64)."""
     n_terms = len(weights)
+    lowest, highest = addresses.min(), 0
+    for t in range(n_terms):
+        highest = max(highest, addresses[t] + spans[t])
+    buf = carray(_pointer(lowest), (highest - lowest,))  # every term's bytes, at their places in memory
+    starts = np.empty(len(firsts), dtype=np.int64)  # each block's offset in buf
+    bounds = np.empty(len(firsts))  # the most a posting of each block can add
+    for t in range(n_terms):
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            starts[b] = addresses[t] - lowest + offsets[b]
+            bounds[b] = _score(max_tf[b], min_dl[b], weights[t], avgdl)
     top = np.zeros(n_terms)  # the most each term can add
     most_tf = np.zeros(n_terms)
     for t in range(n_terms):
@@ -195,6 +275,7 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
     in_count = np.zeros(n_terms, dtype=np.int64)
     at_term = np.zeros(n_terms, dtype=np.int64)  # each walked term's place in in_rows
     done = np.zeros(n_terms, dtype=np.bool_)  # walked to its end
+    lazy = np.zeros(n_terms, dtype=np.bool_)  # the decoded block is a looked-up one: its tfs and dls not read
     while True:
         walked = essential  # order[walked:] are walked in this window, even if the floor passes one
         base = END
@@ -282,16 +363,20 @@ def search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allow, u
                         kept = False
                         break
                     if decoded[t] != b:
-                        size[t] = _decode(buf, starts[b], rowids[t], tfs[t], dls[t], scores[t], weights[t], avgdl,
-                                          False)
+                        size[t] = _decode_rowids(buf, starts[b], rowids[t])
                         decoded[t] = b
                         pos[t] = 0
+                        lazy[t] = True
                     p = pos[t]
                     while p < size[t] and rowids[t, p] < doc:
                         p += 1
                     pos[t] = p
                     if p < size[t] and rowids[t, p] == doc:
-                        value = _score(tfs[t, p], dls[t, p], weights[t], avgdl)
+                        if lazy[t]:  # only its row ids decoded: this posting's tf and dl read alone
+                            tf, dl = _posting(buf, starts[b], p)
+                            value = _score(tf, dl, weights[t], avgdl)
+                        else:
+                            value = _score(tfs[t, p], dls[t, p], weights[t], avgdl)
                         term_score[t] = value
                         partial += value
                 if kept:
@@ -339,16 +424,16 @@ def top_k(entries: list, times: list[int], n_docs: int, avgdl: float, k: int,
     """(row ids, float64 exact sums) of the documents that may be among the `k` best for
     the query terms whose blocks are `entries` (keyword_cache.TermBlocks, query order),
     each repeated `times`; only row ids in `allow` (sorted, unique) if given."""
-    sizes = np.array([len(e.firsts) for e in entries], dtype=np.int64)
-    lengths = [int(e.starts[-1]) for e in entries]
-    base = np.cumsum(lengths) - lengths
-    buf = np.frombuffer(b"".join([p for e in entries for p in e.pieces]), dtype=np.uint8)
-    starts = np.concatenate([e.starts[:-1] + b for e, b in zip(entries, base.tolist())])
-    weights = np.array([bm25.idf(n_docs, int(e.counts.sum())) * t for e, t in zip(entries, times)])
-    max_tf = np.concatenate([e.max_tf for e in entries])
-    bounds = bm25.term_scores(max_tf, np.concatenate([e.min_dl for e in entries]), avgdl, np.repeat(weights, sizes))
-    term_blocks = np.concatenate([[0], np.cumsum(sizes)])
+    flats = [e.flat() for e in entries]  # the entries hold these arrays: search reads them in place
+    addresses = np.fromiter((address for _, address, _ in flats), dtype=np.int64, count=len(flats))
+    spans = np.fromiter((len(buf) for buf, _, _ in flats), dtype=np.int64, count=len(flats))
+    weights = np.array([bm25.idf(n_docs, df) * t for (_, _, df), t in zip(flats, times)])
+    term_blocks = np.zeros(len(entries) + 1, dtype=np.int64)
+    np.cumsum([len(e.firsts) for e in entries], out=term_blocks[1:])
+    offsets = np.concatenate([e.starts[:-1] for e in entries])
     firsts = np.concatenate([e.firsts for e in entries])
+    max_tf = np.concatenate([e.max_tf for e in entries]).astype(np.float64)
+    min_dl = np.concatenate([e.min_dl for e in entries]).astype(np.float64)
     allowed = np.zeros(0, dtype=np.int64) if allow is None else allow
-    return search(buf, starts, firsts, bounds, term_blocks, weights, avgdl, k, allowed, allow is not None, slack,
-                  max_tf.astype(np.float64))
+    return search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weights, avgdl, k, allowed,
+                  allow is not None, slack)
