@@ -15,6 +15,10 @@ Every side returns its top-10 ids for every query, and the run checks they are e
     .venv/bin/python benchmarks/bench_query_path.py [--datasets glove,minilm] [--efs 16,64] [--rounds 3]
         [--baseline-src /path/to/other/checkout/src]
 
+The 384-d vectors of the README's figures are the static model's, as bench_growth.py caches
+them (`docs-100400.npy`); from benchmarks/, with EMBKIT_HOME set, this makes or finds them
+(~2 min): `growth_data.ensure_vectors(Path("/tmp/embkit-bench-growth"), "static", 100_000, 200)`.
+
 `--baseline-src` adds a side: the collection searched by the embkit found there (the old
 code, paired against the new in the same run). Single-threaded sides (OMP/BLAS threads 1).
 """
