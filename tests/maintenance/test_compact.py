@@ -161,6 +161,10 @@ def test_cli_compact_and_info(tmp_path):
     assert set(json.loads(done.stdout)) == {"backend", "before", "after", "indexes", "kept", "removed"}
     info = embkit_cli("info", str(path)).stdout
     assert "size: " in info and "(store " in info and "vector index " in info and "keyword index " in info
+    # a flat index is never saved: 0 B on disk in the size line, its vectors' bytes in memory on its own line
+    # (which printed them bare, so `info` seemed to give the index two sizes)
+    assert "vector index 0 B" in info and [line.strip() for line in info.splitlines() if "index: " in line] == [
+        f"index: flat (flat), {human(N // 2 * DIM * 4)} in memory, current"]
     done = embkit_cli("compact", str(tmp_path / "nothing"))
     assert done.returncode == 1 and done.stderr.startswith("error: path: no collection at")
 

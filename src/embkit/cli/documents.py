@@ -211,4 +211,7 @@ def info(path: str = DirArg, as_json: bool = JsonOpt) -> None:
         typer.echo(f"{'reembedding':>15}: {source} -> {target} (unfinished: run `embkit reembed` again)")
     ix = data["index"]
     state = "current" if ix["current"] else "stale (rebuilt or caught up at the next search)"
-    typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {human(ix['bytes'])}, {state}")
+    # a FAISS index's bytes are those it holds in memory (the size line has what it keeps on disk); pgvector's
+    # are its relation's, in the database
+    where = "in the database" if data["backend"] == "postgresql" else "in memory"
+    typer.echo(f"{'index':>15}: {ix['spec']} ({ix['configured']}), {human(ix['bytes'])} {where}, {state}")
