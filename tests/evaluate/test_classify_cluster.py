@@ -125,6 +125,13 @@ def test_bad_input(banking77, tmp_path):
         classify_task(banking77, experiments=0)
     with pytest.raises(embkit.EmbkitError, match="runs: must be between 1 and 100, got 0"):
         cluster_task(banking77, runs=0)
+    # numpy's and scikit-learn's range: past it a ValueError traceback (`eval classify --seed 99999999999999999999`)
+    with pytest.raises(embkit.EmbkitError, match=r"^seed: must be an integer from 0 to 4294967295, got 4294967296$"):
+        classify_task(banking77, seed=2**32)
+    with pytest.raises(embkit.EmbkitError, match=r"^seed: must be an integer from 0 to 4294967295, got -1$"):
+        classify_task(banking77, seed=-1)
+    with pytest.raises(embkit.EmbkitError, match=r"^seed: must be an integer from 0 to 4294967291, got 4294967295$"):
+        cluster_task(banking77, runs=5, seed=2**32 - 1)  # run 4 would seed k-means with 2**32 + 3
     with pytest.raises(embkit.EmbkitError, match=r"data: .*train\.csv not found"):
         classify_task(tmp_path)
     (tmp_path / "test.csv").write_text("sentence,intent\nhello,greet\n")

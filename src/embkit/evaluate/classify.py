@@ -125,6 +125,14 @@ class ClassifyTask:
                 "accuracy_std": np.std(accuracies), "macro_f1_std": np.std(f1s)}
 
 
+def check_seed(seed, runs: int = 1) -> None:
+    """A seed numpy's RandomState and scikit-learn take (0 to 2**32 - 1; clustering seeds run i
+    with seed + i): past it was a ValueError traceback, after the texts were embedded."""
+    top = 2**32 - runs
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= top:
+        raise EmbkitError(f"seed: must be an integer from 0 to {top}, got {seed!r}")
+
+
 def classify_task(folder: str | Path, samples_per_label: int = SAMPLES_PER_LABEL, experiments: int = EXPERIMENTS,
                   seed: int = 42) -> ClassifyTask:
     """The train/test task of a labeled folder, with its sampling protocol fixed up front."""
@@ -132,6 +140,7 @@ def classify_task(folder: str | Path, samples_per_label: int = SAMPLES_PER_LABEL
         raise EmbkitError(f"samples_per_label: must be 0 (the full train split) or more, got {samples_per_label}")
     if not 1 <= experiments <= 100:
         raise EmbkitError(f"experiments: must be between 1 and 100, got {experiments}")
+    check_seed(seed)
     train, test = load_labeled(folder, "train"), load_labeled(folder, "test")
     settings = {"data": str(folder), "train": "train", "classifier": f"LogisticRegression(max_iter={MAX_ITER})",
                 "samples_per_label": samples_per_label or "all",

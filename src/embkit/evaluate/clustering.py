@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EmbkitError
-from .classify import Labeled, load_labeled
+from .classify import Labeled, check_seed, load_labeled
 from .report import Progress, run_task, unique_texts
 
 RUNS = 5
@@ -54,6 +54,7 @@ def cluster_task(folder: str | Path, split: str = "test", runs: int = RUNS, seed
     """The clustering task of a labeled folder's split (BANKING77 test: 3,080 texts, 77 labels)."""
     if not 1 <= runs <= 100:
         raise EmbkitError(f"runs: must be between 1 and 100, got {runs}")
+    check_seed(seed, runs)
     data = load_labeled(folder, split)
     if len(set(data.labels)) < 2:
         raise EmbkitError(f"data: {folder}/{split}.csv needs at least 2 labels to cluster")
