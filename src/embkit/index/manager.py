@@ -24,6 +24,7 @@ from ..store import Space, Store
 from . import persist
 from .build_threads import building
 from .faiss_base import FaissIndex
+from .no_wait import NO_WAIT, IndexBusy
 from .spec import IndexSpec, bytes_per_vector, parse_size, parse_spec, resolve_auto
 
 Progress = Callable[[int], None]
@@ -102,9 +103,25 @@ class IndexManager:
 
     def current(self, progress: Progress | None = None, wait: bool = True) -> FaissIndex:
         """The index, caught up with the store (loaded, updated or rebuilt as needed).
-        With `wait=False` a big rebuild goes to a thread and an exact index serves now."""
+        With `wait=False` a big rebuild goes to a thread and an exact index serves now.
+        Where NO_WAIT is on (no_wait.py), the index only if it is ready this instant."""
+        if NO_WAIT.get():
+            index = self.current_if_ready()
+            if index is None:
+                raise IndexBusy(f"index of space {self.space.name!r} is not ready this instant")
+            return index
         with self._lock:
             return self._current(progress, wait)
+
+    def current_if_ready(self) -> FaissIndex | None:
+        """The index if a search can use it now without waiting: the lock is free (no
+        catch-up or build in another thread) and the index is `ready`; else None."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self.index if self.ready() else None
+        finally:
+            self._lock.release()
 
     @property
     def building(self) -> bool:

@@ -7,13 +7,17 @@ It answers only when the outcome is certain to be a 200 equal to the route's: va
 body, valid key, limits met, the collection already open, its index ready (no load,
 build or catch-up) and no writer holding or awaiting its lock. Anything else (errors
 included, and rows another handle deleted since the index answered: asking again would
-catch the index up here) goes on to the ordinary route, which answers it in full."""
+catch the index up here) goes on to the ordinary route, which answers it in full. The
+index is taken without waiting (index/no_wait.py): a catch-up another thread starts after
+the ready check (another process wrote) holds the index's lock, and waiting for it here
+stalled the event loop; the request goes to the route instead."""
 
 import time
 
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from ..index.no_wait import NO_WAIT
 from ..search.request import SearchRequest
 from ..search.vanished_rows import ASK_AGAIN
 from .errors import ApiError
@@ -59,6 +63,7 @@ class FastSearch:
         if hosted is None or not hosted.lock.acquire_read(blocking=False):
             return None
         no_catch_up = ASK_AGAIN.set(False)  # rows gone since the index answered: the route asks again
+        no_wait = NO_WAIT.set(True)  # the index's lock held (a catch-up): IndexBusy, the route waits
         try:
             if not hosted.collection.index_ready():
                 return None
@@ -70,9 +75,10 @@ class FastSearch:
                                                          nprobe=search.nprobe, rescore=search.rescore,
                                                          model=search.model))
             return encode_hits(found.hits, started)
-        except Exception:  # the route raises it again and answers it as an error (or asks again: RowsVanished)
+        except Exception:  # the route raises it again and answers it as an error (or waits: RowsVanished, IndexBusy)
             return None
         finally:
+            NO_WAIT.reset(no_wait)
             ASK_AGAIN.reset(no_catch_up)
             hosted.lock.release_read()
 
