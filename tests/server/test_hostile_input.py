@@ -4,6 +4,7 @@ get a 422 naming the field, write nothing, and leave the client's keep-alive con
 working; a document already stored with metadata too deep to serialize (an older
 collection) is served with a marker instead of turning every read that meets it into a 500."""
 
+import base64
 
 import pytest
 
@@ -101,6 +102,17 @@ def test_a_body_that_is_not_json_is_a_422_naming_the_body(served):
         assert r.status_code == 422 and r.json()["error"]["message"] == message, r.text
     r = client.post("/v1/embeddings", content=b'{"model": "minilm", "input": ', headers=json_type)
     assert r.status_code == 400 and r.json()["error"]["message"].startswith("body: not valid JSON ("), r.text
+
+
+def test_an_uploaded_files_out_of_range_number_is_a_422(served):
+    """1e400 in an uploaded JSONL line reads as infinity, which JSON cannot store: it was a 500."""
+    client, _ = served
+    line = base64.b64encode(b'{"id": "inf", "text": "fine", "score": 1e400}\n').decode()
+    r = client.post("/collections/docs/files", json={"folder": "up", "files": [{"path": "x.jsonl", "data": line}]})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == ("up/x.jsonl:1: metadata: not JSON-serializable (Out of range float "
+                                            "values are not JSON compliant)")
+    assert client.get("/collections/docs").json()["count"] == 3
 
 
 def test_metadata_past_the_limits_is_a_422(served):
