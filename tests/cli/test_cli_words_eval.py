@@ -105,6 +105,12 @@ def test_eval_errors(tmp_path):
     assert fails("eval", "sts", "--data", tmp_path, "--model", "glove-50d") == \
         f"error: data: {tmp_path / 'sts-test.csv'} not found (expected the STS Benchmark folder with sts-test.csv)"
     assert "split: must be one of train, dev, test" in fails("eval", "sts", "--split", "nope")
+    # refused before embedding, not after it (as a FileNotFoundError)
+    missing = tmp_path / "no-such-folder" / "report.json"
+    assert fails("eval", "sts", "--model", "glove-50d", "--report", missing) == \
+        f"error: report: cannot write {missing} (its folder does not exist)"
+    assert fails("eval", "sts", "--model", "glove-50d", "--report", tmp_path) == \
+        f"error: report: cannot write {tmp_path} (a folder)"
 
 
 def test_collection_on_glove(tmp_path):

@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from ..encoders import DEFAULT_MODEL
+from ..errors import EmbkitError
 from .common import JsonOpt, _print_json, _progress, eval_app
 
 # The benchmark folders beside a checkout of the project (see shared/data/README.md);
@@ -70,6 +71,9 @@ def _run(task, model: str, report: Optional[Path], as_json: bool, role: Optional
     from ..evaluate.report import format_table, run_task, write_report
 
     role = check_role(role, "--as")  # before the model loads
+    if report is not None and (report.is_dir() or not report.parent.is_dir()):  # was found after all the embedding
+        why = "a folder" if report.is_dir() else "its folder does not exist"
+        raise EmbkitError(f"report: cannot write {report} ({why})")
     with _progress(len(task.texts), "embedding", quiet=as_json) as advance:
         result = run_task(task, model, advance, role=role)
     if report:
