@@ -36,3 +36,37 @@ def test_headers_gathered_from_joined_bytes_agree_with_each_blocks():
     gathered = kb.headers_at(np.frombuffer(b"".join(blobs), dtype=np.uint8), starts)
     for a, b in zip(gathered, kb.headers(blobs)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("rare_on_top", [True, False])
+def test_first_floor_from_the_rarest_term_keeps_ties_and_better_documents(monkeypatch, rare_on_top):
+    """The k-th best score of the query's rarest short term starts the floor
+    (keyword_maxscore.FIRST_FLOOR_BLOCKS): its 14 holders score alike (same length, tf 1),
+    so the k-th place is a tie resolved by row id; documents without it but with the
+    common term many times must still come first when they score higher."""
+    import sqlite3
+
+    from embkit.store import keyword_sqlite, keyword_topk
+    from embkit.store.keyword_cache import KeywordCache
+
+    from test_keyword_maxscore_edits import brute
+
+    monkeypatch.setattr(keyword_topk, "FEW", 4)
+    rng = np.random.default_rng(7)
+    texts = {r: " ".join(rng.choice(["w1", "w2", "w3", "w4", "w5"], size=8)) for r in range(1, 3_001)}
+    for r in range(40, 3_000, 211):  # 14 holders of the rare word, each of the same length
+        texts[r] = "zeta w2 w3 w4 w5 w2 w3 w4"
+    if not rare_on_top:
+        for r in range(7, 3_000, 97):  # the common word 12 times in a short text: above a rare one's holders
+            texts[r] = " ".join(["w1"] * 12)
+    c = sqlite3.connect(":memory:", isolation_level=None)
+    c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    keyword_sqlite.create(c)
+    cache = KeywordCache()
+    keyword_sqlite.update(c, {}, texts, cache)
+    for k in (1, 10, 20):
+        keyword_sqlite.top_k(c, ["zeta", "w1"], k, None, cache)  # the blocks held, so the compiled search runs
+        ids, scores = keyword_sqlite.top_k(c, ["zeta", "w1"], k, None, cache)
+        want_ids, want_scores = brute(texts, ["zeta", "w1"], k)
+        assert ids.tolist() == want_ids, k
+        assert scores.tobytes() == want_scores

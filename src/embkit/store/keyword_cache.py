@@ -55,9 +55,12 @@ class TermBlocks:
         data = b"".join(blobs)
         starts = np.zeros(len(blobs) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=starts[1:])
-        counts, max_tf, min_dl, _ = keyword_blocks.headers_at(np.frombuffer(data, dtype=np.uint8), starts[:-1])
-        return cls([data], starts, np.array(firsts, dtype=np.int64), counts, max_tf.astype(np.int64),
-                   min_dl.astype(np.int64))
+        buf = np.frombuffer(data, dtype=np.uint8)
+        counts, max_tf, min_dl, _ = keyword_blocks.headers_at(buf, starts[:-1])
+        entry = cls([data], starts, np.array(firsts, dtype=np.int64), counts, max_tf.astype(np.int64),
+                    min_dl.astype(np.int64))
+        entry._flat = (buf, buf.ctypes.data, int(counts.sum()))  # what `flat` would make of it
+        return entry
 
     def flat(self) -> tuple[np.ndarray, int, int]:
         """(all the blocks' bytes as one uint8 array, its address, the term's document
