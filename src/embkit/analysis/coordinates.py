@@ -14,6 +14,7 @@ point per document (analysis/units.py), cached apart from the points of chunks.
 import hashlib
 import warnings
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +31,7 @@ LARGE = 5_000  # above this many points, reduce with PCA before UMAP, t-SNE or H
 CACHE_VERSION = 2  # 2: the unit (document or chunk) is part of the key
 
 Stage = Callable[[str], None]  # hears what is being done, e.g. "running UMAP on 1,000 points"
+Reading = Callable[[], AbstractContextManager]  # held while the collection is read (a server's read lock)
 
 
 class Projection(NamedTuple):
@@ -42,28 +44,38 @@ class Projection(NamedTuple):
 
 
 def project(col, method: str = "umap", *, where: dict | None = None, seed: int = 0, pca_dims: int = 50,
-            unit: str = "document", progress: Stage | None = None) -> Projection:
+            unit: str = "document", progress: Stage | None = None, reading: Reading = nullcontext) -> Projection:
     """2-D coordinates of the documents (matching `where`; chunks with
     `unit="chunk"`), from the cache when the same rows were projected the same way
-    at the same store generation."""
+    at the same store generation. Only the reads happen inside `reading()` (a server's
+    collection read lock): the projection itself runs on the rows read, outside it, so
+    writes are not held up for minutes; it describes the collection as it was read."""
     check_method(method)
     check_seed(seed)
     check_unit(unit)
-    rowids = col.row_ids(where)
-    cached = _load(_cache_file(col, method, seed, pca_dims, rowids, unit), rowids)
-    if cached is not None:
-        records = col.records_at(rowids)
-        rows = [records[r] for r in rowids.tolist()]
-        ids = [r.id for r in rows]
-        ids = documents_of(ids, [r.metadata for r in rows]) if unit == "document" else ids
-        return Projection(ids, cached[0], method, cached[1])
-    return project_table(col, unit_table(col, where, unit), method, seed=seed, pca_dims=pca_dims, progress=progress)
+    with reading():
+        rowids = col.row_ids(where)
+        cached = _load(_cache_file(col, method, seed, pca_dims, rowids, unit), rowids)
+        if cached is not None:
+            records = col.records_at(rowids)
+            rows = [records[r] for r in rowids.tolist()]
+            ids = [r.id for r in rows]
+            ids = documents_of(ids, [r.metadata for r in rows]) if unit == "document" else ids
+            return Projection(ids, cached[0], method, cached[1])
+        job = _prepared(col, unit_table(col, where, unit), method, seed, pca_dims)
+    return job(progress)
 
 
 def project_table(col, table, method: str, *, seed: int = 0, pca_dims: int = 50,
                   progress: Stage | None = None) -> Projection:
     """`project` for rows already loaded (`col.table(...)` or a DocumentTable):
     cached the same way, under the chunk rows the points came from."""
+    return _prepared(col, table, method, seed, pca_dims)(progress)
+
+
+def _prepared(col, table, method: str, seed: int, pca_dims: int) -> Callable[[Stage | None], Projection]:
+    """Everything `project_table` reads from the collection, done now; what it returns
+    computes (or loads) the projection from those rows alone."""
     check_method(method)
     check_seed(seed)
     check_pca_dims(pca_dims)
@@ -73,12 +85,16 @@ def project_table(col, table, method: str, *, seed: int = 0, pca_dims: int = 50,
     documents = isinstance(table, DocumentTable)
     rowids = table.chunks.rowids if documents else table.rowids
     target = _cache_file(col, method, seed, pca_dims, rowids, "document" if documents else "chunk")
-    cached = _load(target, rowids)
-    if cached is not None:
-        return Projection(table.ids, cached[0], method, cached[1])
-    xy, notes = _reduce(table.vectors, method, seed, pca_dims, progress)
-    _save(target, rowids, xy, notes)
-    return Projection(table.ids, xy, method, notes)
+
+    def run(progress: Stage | None) -> Projection:
+        cached = _load(target, rowids)
+        if cached is not None:
+            return Projection(table.ids, cached[0], method, cached[1])
+        xy, notes = _reduce(table.vectors, method, seed, pca_dims, progress)
+        _save(target, rowids, xy, notes)
+        return Projection(table.ids, xy, method, notes)
+
+    return run
 
 
 def pca_reduce(x: np.ndarray, dims: int, seed: int, before: str, progress: Stage | None = None):

@@ -1,6 +1,7 @@
 """The analysis verbs, each living in analysis/ (options documented there); they work
 on documents by default (unit="chunk" for chunks, see analysis/units.py)."""
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -21,10 +22,13 @@ class AnalysisVerbs:
         return cluster(self._serving(None), k=k, method=method, **options)
 
     def project(self, method: str = "umap", **options):
-        """2-D coordinates of the documents (umap, pca or tsne), cached per generation."""
+        """2-D coordinates of the documents (umap, pca or tsne), cached per generation;
+        `reading` (a server's read lock) is held for the reads only, not the projection."""
         from ..analysis.coordinates import project
 
-        return project(self._serving(None), method=method, **options)
+        with options.get("reading", nullcontext)():
+            col = self._serving(None)
+        return project(col, method=method, **options)
 
     def map(self, out: str | Path, method: str = "umap", **options):
         """Write an interactive HTML map (and a PNG beside it) of the documents."""

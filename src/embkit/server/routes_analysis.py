@@ -68,8 +68,10 @@ def map_points(name: str, request: Request, method: Literal["umap", "pca", "tsne
     with the `color_by` value and the start of the text of each (a document's: its
     title, else its first chunk's text)."""
     h = hosted(request, name)
-    with h.lock.reading():
-        projection = h.collection.project(method, unit=unit)
+    # the read lock only while rows are read: a t-SNE of 10k points under it held every
+    # later request behind a queued write for minutes (the lock prefers writers)
+    projection = h.collection.project(method, unit=unit, reading=h.lock.reading)
+    with h.lock.reading():  # texts and colours as they are now; a point whose document went is left out
         docs = _first_chunks(h.collection.get(projection.ids), unit)
     points = []
     for doc_id, (x, y) in zip(projection.ids, projection.xy.tolist()):

@@ -1,0 +1,83 @@
+"""A long analysis (a t-SNE map of 10k documents: minutes) held the collection's read
+lock for all of it; the lock prefers writers, so an upsert queued behind it and every
+later request for the collection queued behind the upsert. The routes now read what
+they need under the lock and compute outside it. The interleaving is exact: the
+projection thread pauses inside the computation (tests/thread_pause.py) while an
+upsert and a GET are made; both must answer while it is still paused. In process
+(Starlette's TestClient, the real app, the real lock and thread pool), since a pause
+hook cannot reach into a subprocess."""
+
+import threading
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+import embkit
+from embkit.analysis import coordinates
+from embkit.server.app import create_app
+from embkit.server.hosting import Collections
+
+N, DIM = 40, 8
+HOLD = 60  # the paused projection waits this long at most for the test (thread_pause's 10 s let it go too soon)
+
+
+def _paused_in_reduce(reached: threading.Event, go: threading.Event):
+    """A tracer pausing the thread that runs coordinates._reduce at its first line."""
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == coordinates.__file__ and frame.f_code.co_name == "_reduce":
+            reached.set()
+            go.wait(HOLD)
+        return None
+
+    return tracer
+
+
+def _client(tmp_path):
+    x = np.random.default_rng(0).normal(size=(N, DIM)).astype(np.float32)
+    with embkit.create(tmp_path / "docs", model=None, dim=DIM) as col:
+        col.add(ids=[f"d{i}" for i in range(N)], vectors=x, texts=[f"text {i}" for i in range(N)])
+    collections = Collections([tmp_path / "docs"])
+    return x, collections, TestClient(create_app(collections, None))
+
+
+def _run(name: str, call, finished: list, results: dict) -> threading.Thread:
+    def body():
+        results[name] = call()
+        finished.append(name)
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_upsert_and_a_read_answer_while_a_projection_computes(tmp_path):
+    x, collections, client = _client(tmp_path)
+    reached, go = threading.Event(), threading.Event()
+    # every thread started from now on (the client's loop and its worker threads) carries the tracer
+    threading.settrace(_paused_in_reduce(reached, go))
+    finished, results = [], {}
+    try:
+        with client:
+            mapper = _run("map", lambda: client.get("/collections/docs/map", params={"method": "pca"}),
+                          finished, results)
+            assert reached.wait(10)  # the projection is computing, paused
+            upsert = _run("upsert", lambda: client.post("/collections/docs/upsert", json={"documents": [
+                {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]}), finished, results)
+            upsert.join(HOLD / 2)  # before: queued behind the map's read lock until the map ended
+            reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
+            reader.join(HOLD / 2)  # before: queued behind the upsert
+            during = list(finished)
+            go.set()
+            mapper.join(20)
+            upsert.join(20)
+            reader.join(20)
+    finally:
+        threading.settrace(None)
+        go.set()
+        collections.close()
+    assert during == ["upsert", "get"]  # both answered while the map was still computing
+    assert finished == ["upsert", "get", "map"]
+    assert results["upsert"].status_code == 200 and results["get"].status_code == 200
+    points = results["map"].json()["points"]
+    assert results["map"].status_code == 200 and len(points) == N  # the rows as they were read
+    assert {p["id"]: p["text"] for p in points}["d1"] == "moved"  # texts are read after, as they are now
