@@ -13,7 +13,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 import embkit
-from embkit.analysis import coordinates
+from embkit.analysis import cluster, coordinates
 from embkit.server.app import create_app
 from embkit.server.hosting import Collections
 
@@ -21,10 +21,10 @@ N, DIM = 40, 8
 HOLD = 60  # the paused projection waits this long at most for the test (thread_pause's 10 s let it go too soon)
 
 
-def _paused_in_reduce(reached: threading.Event, go: threading.Event):
-    """A tracer pausing the thread that runs coordinates._reduce at its first line."""
+def _paused_in(module, function: str, reached: threading.Event, go: threading.Event):
+    """A tracer pausing the thread that runs module.function at its first line."""
     def tracer(frame, event, arg):
-        if frame.f_code.co_filename == coordinates.__file__ and frame.f_code.co_name == "_reduce":
+        if frame.f_code.co_filename == module.__file__ and frame.f_code.co_name == function:
             reached.set()
             go.wait(HOLD)
         return None
@@ -54,7 +54,7 @@ def test_an_upsert_and_a_read_answer_while_a_projection_computes(tmp_path):
     x, collections, client = _client(tmp_path)
     reached, go = threading.Event(), threading.Event()
     # every thread started from now on (the client's loop and its worker threads) carries the tracer
-    threading.settrace(_paused_in_reduce(reached, go))
+    threading.settrace(_paused_in(coordinates, "_reduce", reached, go))
     finished, results = [], {}
     try:
         with client:
@@ -81,3 +81,40 @@ def test_an_upsert_and_a_read_answer_while_a_projection_computes(tmp_path):
     points = results["map"].json()["points"]
     assert results["map"].status_code == 200 and len(points) == N  # the rows as they were read
     assert {p["id"]: p["text"] for p in points}["d1"] == "moved"  # texts are read after, as they are now
+
+
+def test_a_read_answers_while_clustering_runs_and_a_write_meanwhile_stores_no_labels(tmp_path):
+    """cluster held the WRITE lock for the whole k-means: even a GET waited. A write that
+    lands while it computes makes it store nothing (409: run it again) rather than label
+    rows as they no longer are."""
+    x, collections, client = _client(tmp_path)
+    reached, go = threading.Event(), threading.Event()
+    threading.settrace(_paused_in(cluster, "_kmeans", reached, go))
+    finished, results = [], {}
+    try:
+        with client:
+            clusterer = _run("cluster", lambda: client.post("/collections/docs/cluster", json={"k": 2}),
+                             finished, results)
+            assert reached.wait(10)  # k-means is running, paused
+            reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
+            reader.join(HOLD / 2)  # before: queued behind the cluster's write lock
+            upsert = _run("upsert", lambda: client.post("/collections/docs/upsert", json={"documents": [
+                {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]}), finished, results)
+            upsert.join(HOLD / 2)
+            during = list(finished)
+            go.set()
+            clusterer.join(HOLD / 2)
+            labelled = client.post("/collections/docs/get", json={"ids": ["d0", "d1"]}).json()
+            again = client.post("/collections/docs/cluster", json={"k": 2})  # nothing in between: stored
+            stored = client.post("/collections/docs/get", json={"ids": ["d0", "d1"]}).json()
+    finally:
+        threading.settrace(None)
+        go.set()
+        collections.close()
+    assert during == ["get", "upsert"] and finished == ["get", "upsert", "cluster"]
+    assert results["cluster"].status_code == 409
+    assert results["cluster"].json()["error"]["message"] == (
+        "cluster: the collection changed while its 40 documents were clustered (another write landed); "
+        "no labels were stored, run it again")
+    assert all("cluster" not in d["metadata"] for d in labelled["documents"])
+    assert again.status_code == 200 and all(d["metadata"]["cluster"] in (0, 1) for d in stored["documents"])

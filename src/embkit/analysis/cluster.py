@@ -21,6 +21,7 @@ documents. `unit="chunk"` clusters the chunks one by one.
 
 import json
 import re
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field as dc_field
 
 import numpy as np
@@ -77,19 +78,27 @@ class Clustering:
 def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict | None = None,
             field: str = "cluster", seed: int = 0, sample: int = 5_000, min_cluster_size: int | None = None,
             pca_dims: int = 50, progress: Stage | None = None, ray_address: str | None = None,
-            unit: str = "document") -> Clustering:
+            unit: str = "document", reading=nullcontext, writing=nullcontext) -> Clustering:
     """Cluster the documents (matching `where`; chunks with `unit="chunk"`), label
     each cluster and store the assignment in metadata `field` (a document's label on
     every one of its chunks). Everything is checked before anything is written.
     With `ray_address`, k-means assigns the vectors to the trained centroids in Ray
-    tasks (same labels as locally)."""
+    tasks (same labels as locally).
+
+    `reading()` and `writing()` (a server's collection lock) are held only to read the
+    rows and to store the labels: the clustering runs between them, unlocked. If a
+    write moved the collection's generation meanwhile (an add, upsert or delete), the
+    labels would describe rows that are no longer there as clustered: nothing is
+    stored and `ChangedMeanwhile` says so (run it again)."""
     _check_options(k, method, field, sample, min_cluster_size)
     if ray_address is not None and method != "kmeans":
         raise EmbkitError(f"ray_address: only kmeans spreads its work over Ray, not {method!r}")
     check_seed(seed)
     check_pca_dims(pca_dims)
     check_unit(unit)
-    table = unit_table(col, where, unit)
+    with reading():
+        table = unit_table(col, where, unit)
+        generation = col.generation
     n = len(table)
     _check_size(k, method, n, min_cluster_size, where)
     metric = "cosine" if col.space.metric == "cosine" else "euclidean"
@@ -109,8 +118,16 @@ def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict |
     noise = int(np.sum(labels < 0))
     result = Clustering(field, method, sum(c.id >= 0 for c in clusters), n,
                         dict(zip(table.ids, labels.tolist())), clusters, silhouettes, noise, notes, unit)
-    _save(col, table, result, where, seed)
+    with writing():
+        if col.generation != generation:
+            raise ChangedMeanwhile(f"cluster: the collection changed while its {n} {unit}s were clustered "
+                                   f"(another write landed); no labels were stored, run it again")
+        _save(col, table, result, where, seed)
     return result
+
+
+class ChangedMeanwhile(EmbkitError):
+    """A write landed between reading the rows and storing what was computed from them."""
 
 
 def _choose_k(x, metric, seed, sample, notes, progress) -> tuple[int, dict[int, float]]:

@@ -19,16 +19,14 @@ class AnalysisVerbs:
         terms and a representative document, and store the assignment as metadata."""
         from ..analysis.cluster import cluster
 
-        return cluster(self._serving(None), k=k, method=method, **options)
+        return cluster(self._served(options), k=k, method=method, **options)
 
     def project(self, method: str = "umap", **options):
         """2-D coordinates of the documents (umap, pca or tsne), cached per generation;
         `reading` (a server's read lock) is held for the reads only, not the projection."""
         from ..analysis.coordinates import project
 
-        with options.get("reading", nullcontext)():
-            col = self._serving(None)
-        return project(col, method=method, **options)
+        return project(self._served(options), method=method, **options)
 
     def map(self, out: str | Path, method: str = "umap", **options):
         """Write an interactive HTML map (and a PNG beside it) of the documents."""
@@ -65,3 +63,8 @@ class AnalysisVerbs:
         from ..analysis.drift import drift
 
         return drift(self._serving(None), other, **options)
+
+    def _served(self, options: dict) -> "Collection":
+        """`_serving(None)`, read under options' `reading` (a server's read lock) if given."""
+        with options.get("reading", nullcontext)():
+            return self._serving(None)

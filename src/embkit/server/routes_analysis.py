@@ -5,10 +5,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ..analysis.cluster import ChangedMeanwhile
 from ..analysis.units import display_text
 from ..ingest.records import document_of
 from .auth import requires
 from .encoding import encode
+from .hosting import Conflict
 from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
 from .state import hosted
 
@@ -20,9 +22,12 @@ SNIPPET = 200
 def cluster(name: str, body: ClusterRequest, request: Request, _=Depends(requires("write"))) -> Response:
     """k-means or HDBSCAN; each document's cluster goes into metadata `field` (on all its chunks)."""
     h = hosted(request, name)
-    with h.lock.writing():
+    try:  # the lock held to read the rows and to store the labels, not while clustering
         result = h.collection.cluster(k=body.k, method=body.method, where=body.where, field=body.field,
-                                      seed=body.seed, min_cluster_size=body.min_cluster_size, unit=body.unit)
+                                      seed=body.seed, min_cluster_size=body.min_cluster_size, unit=body.unit,
+                                      reading=h.lock.reading, writing=h.lock.writing)
+    except ChangedMeanwhile as e:
+        raise Conflict(str(e)) from None
     return _json({"field": result.field, "method": result.method, "k": result.k, "documents": result.documents,
                   "unit": result.unit, "noise": result.noise, "notes": result.notes,
                   "clusters": [{"id": c.id, "size": c.size, "terms": c.terms, "representative": c.representative,
