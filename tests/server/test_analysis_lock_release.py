@@ -118,3 +118,50 @@ def test_a_read_answers_while_clustering_runs_and_a_write_meanwhile_stores_no_la
         "no labels were stored, run it again")
     assert all("cluster" not in d["metadata"] for d in labelled["documents"])
     assert again.status_code == 200 and all(d["metadata"]["cluster"] in (0, 1) for d in stored["documents"])
+
+
+def _paused_request(tmp_path, module, function: str, call):
+    """(status and JSON of `call(client)`, completion order, the collection's count after):
+    `call` pauses in module.function while a GET and an upsert are made."""
+    x, collections, client = _client(tmp_path)
+    reached, go = threading.Event(), threading.Event()
+    threading.settrace(_paused_in(module, function, reached, go))
+    finished, results = [], {}
+    try:
+        with client:
+            worker = _run("analysis", lambda: call(client), finished, results)
+            assert reached.wait(10)
+            reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
+            reader.join(HOLD / 2)  # before: queued behind the analysis's lock
+            upsert = _run("upsert", lambda: client.post("/collections/docs/upsert", json={"documents": [
+                {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]}), finished, results)
+            upsert.join(HOLD / 2)
+            during = list(finished)
+            go.set()
+            worker.join(HOLD / 2)
+            count = client.get("/collections/docs").json()["count"]
+    finally:
+        threading.settrace(None)
+        go.set()
+        collections.close()
+    assert during == ["get", "upsert"] and finished == ["get", "upsert", "analysis"]
+    return results["analysis"], count
+
+
+def test_outliers_answer_of_the_rows_as_read_while_a_write_lands(tmp_path):
+    from embkit.analysis import outliers
+
+    answer, count = _paused_request(tmp_path, outliers, "_without_self", lambda c: c.post(
+        "/collections/docs/outliers", json={"top": 100, "k": 3}))
+    assert answer.status_code == 200 and count == N
+    assert sorted(o["id"] for o in answer.json()["results"]) == sorted(f"d{i}" for i in range(N))
+
+
+def test_a_dedupe_delete_after_a_write_landed_meanwhile_deletes_nothing(tmp_path):
+    from embkit.analysis import duplicates
+
+    answer, count = _paused_request(tmp_path, duplicates, "_groups", lambda c: c.post(
+        "/collections/docs/dedupe", json={"threshold": -1, "delete": True}))  # all one group: 39 would go
+    assert answer.status_code == 409 and count == N
+    assert answer.json()["error"]["message"] == ("dedupe: the collection changed while its duplicates were found "
+                                                 "(another write landed); nothing was deleted, run it again")

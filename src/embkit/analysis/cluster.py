@@ -29,6 +29,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import EmbkitError
 from ..ingest.records import PLACE_FIELDS, document_of
+from .common import ChangedMeanwhile
 from .coordinates import Stage, _tell, check_pca_dims, check_seed, pca_reduce
 from .terms import top_terms
 from .units import DocumentTable, check_unit, full_texts, unit_table
@@ -124,10 +125,6 @@ def cluster(col, k: int | str = "auto", method: str = "kmeans", *, where: dict |
                                    f"(another write landed); no labels were stored, run it again")
         _save(col, table, result, where, seed)
     return result
-
-
-class ChangedMeanwhile(EmbkitError):
-    """A write landed between reading the rows and storing what was computed from them."""
 
 
 def _choose_k(x, metric, seed, sample, notes, progress) -> tuple[int, dict[int, float]]:

@@ -2,6 +2,7 @@
 with a reason), neighbours through the index, and the unit-length check."""
 
 import json
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,11 @@ from ..search.exact import top_k
 BATCH = 4096  # queries per index call: bounds the (batch, k) result arrays
 EXACT_CELLS = 1 << 24  # scores per brute-force batch (64 MB of float32)
 UNIT_TOLERANCE = 1e-3  # |norm - 1| under this counts as a unit vector
+
+
+class ChangedMeanwhile(EmbkitError):
+    """A write landed between reading the rows and storing (or deleting) what was
+    computed from them: a server's route computes outside the collection's lock."""
 
 
 def slice_table(col, where: dict | None, field: str = "where", name: str = "the collection"):
@@ -33,16 +39,20 @@ def no_documents(col, where: dict | None, field: str = "where", name: str = "the
     return EmbkitError(f"{field}: {json.dumps(where)} matches no documents in {name}{detail}")
 
 
-def nearest(col, table, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest(col, table, rows: np.ndarray, width: int, reading=None) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, scores), each (len(rows), width), of the nearest documents of the
     slice to the slice's documents at `rows`, through the index in one batch. Rows an
     approximate index left short (a graph under a tight filter) are redone exactly.
     Documents of several chunks (analysis/units.py) have vectors no index holds: they
-    are searched exactly, their first rows standing for them as row ids."""
+    are searched exactly, their first rows standing for them as row ids.
+    With `reading` (a server's read lock, held for this batch only, the table read
+    earlier), the index search is allowed only the table's rows: a row written since
+    is not one of them."""
     if not getattr(table, "single", True):
         return _exact(table, rows, width, col.space.metric)
-    allow = None if len(table) == col.count() else table.rowids
-    rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
+    with reading() if reading is not None else nullcontext():
+        allow = None if reading is None and len(table) == col.count() else table.rowids
+        rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
     short = np.flatnonzero((rowids < 0).any(axis=1))
     if len(short):
         found, exact = top_k(table.vectors[rows[short]], table.vectors, width, col.space.metric)

@@ -9,12 +9,13 @@ Pairs are found through the vector index, k neighbours per document, widening k 
 the documents whose k-th neighbour is still above the threshold; so every pair above
 it is found (exactly with a flat index) without comparing all n² pairs."""
 
+from contextlib import nullcontext
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..errors import EmbkitError
-from .common import BATCH, is_unit, nearest
+from .common import BATCH, ChangedMeanwhile, is_unit, nearest
 from .units import check_unit, text_lengths, unit_table
 
 KEEP = ("first", "longest")
@@ -53,38 +54,50 @@ class DedupeReport(NamedTuple):
 
 
 def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: int = 10, unit: str = "document",
-               progress: Callable[[int], None] | None = None) -> list[DuplicateGroup]:
+               progress: Callable[[int], None] | None = None, reading=None) -> list[DuplicateGroup]:
     """Groups of documents (of the slice `where`; chunks with `unit="chunk"`) linked by
     cosine ≥ `threshold`, largest first, then in insertion order of their first member.
 
     Cosine collections and any collection whose vectors are all unit length (where
     l2 and dot order neighbours as cosine does) are supported; others are refused,
-    since a cosine threshold says nothing about their neighbours."""
+    since a cosine threshold says nothing about their neighbours. With `reading` (a
+    server's read lock), the lock is held to read the rows and for each batch's index
+    search only: the groups are of the rows as read (analysis/common.py `nearest`)."""
     threshold = check_threshold(threshold)
     check_unit(unit)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise EmbkitError(f"k: must be a positive integer, got {k!r}")
-    table = unit_table(col, where, unit)
+    with reading() if reading is not None else nullcontext():
+        table = unit_table(col, where, unit)
     if col.space.metric != "cosine" and not is_unit(table.vectors):
         raise EmbkitError(f"threshold: a cosine threshold needs unit vectors, and this {col.space.metric!r} "
                           "collection holds vectors of other lengths; use a cosine collection")
-    a, b, cos = _pairs(col, table, threshold, k, progress)
+    a, b, cos = _pairs(col, table, threshold, k, progress, reading)
     return _groups(table, a, b, cos)
 
 
 def dedupe(col, threshold: float = 0.95, keep: str = "first", delete: bool = False, *,
            where: dict | None = None, k: int = 10, unit: str = "document",
-           progress: Callable[[int], None] | None = None) -> DedupeReport:
+           progress: Callable[[int], None] | None = None, reading=None, writing=nullcontext) -> DedupeReport:
     """Near-duplicate groups and, for each, the one document (chunk, with
     `unit="chunk"`) to keep: `first` (inserted earliest) or `longest` (most text; ties
     go to the earliest). A dry run unless `delete=True`, which deletes all the others
-    in one transaction: a document with all its chunks."""
+    in one transaction: a document with all its chunks. With `reading` and `writing` (a
+    server's lock), the groups are found under short read holds and the delete made
+    under the write lock; if a write moved the generation in between, nothing is
+    deleted (`ChangedMeanwhile`: the groups may no longer hold)."""
     if keep not in KEEP:
         raise EmbkitError(f"keep: must be one of {', '.join(KEEP)}, got {keep!r}")
-    groups = duplicates(col, threshold, where=where, k=k, unit=unit, progress=progress)
+    with reading() if reading is not None else nullcontext():
+        generation = col.generation
+    groups = duplicates(col, threshold, where=where, k=k, unit=unit, progress=progress, reading=reading)
     kept = [_keeper(g, keep) for g in groups]
     doomed = [i for g, kept_id in zip(groups, kept) for i in g.ids if i != kept_id]
-    gone = col.remove(doomed) if delete and doomed else None
+    with writing() if delete else nullcontext():
+        if delete and doomed and col.generation != generation:
+            raise ChangedMeanwhile("dedupe: the collection changed while its duplicates were found (another "
+                                   "write landed); nothing was deleted, run it again")
+        gone = col.remove(doomed) if delete and doomed else None
     return DedupeReport(groups, kept, doomed, _count(gone, unit), unit, gone.chunks if gone else 0, not delete)
 
 
@@ -101,7 +114,7 @@ def check_threshold(threshold: Any) -> float:
     return float(threshold)
 
 
-def _pairs(col, table, threshold: float, k: int, progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(col, table, threshold: float, k: int, progress, reading) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions a, positions b, cosine) of every pair a < b with cosine ≥ threshold
     (less float32 rounding, so threshold 1 finds exact copies), each pair once."""
     n = len(table)
@@ -109,7 +122,7 @@ def _pairs(col, table, threshold: float, k: int, progress) -> tuple[np.ndarray, 
     for start in range(0, n, BATCH):
         todo, width = np.arange(start, min(start + BATCH, n)), min(k + 1, n)
         while len(todo):
-            rowids, scores = nearest(col, table, todo, width)
+            rowids, scores = nearest(col, table, todo, width, reading)
             cos = _cosine(scores, col.space.metric)
             hit = cos >= threshold - ROUNDING
             rows, cols = np.nonzero(hit)

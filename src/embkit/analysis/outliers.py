@@ -5,6 +5,7 @@ index in batches, so the cost is n index queries, not n² comparisons. By defaul
 units are documents (one vector per document, analysis/units.py); documents of
 several chunks are in no index and are compared exactly."""
 
+from contextlib import nullcontext
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -27,7 +28,8 @@ class Outlier(NamedTuple):
 
 
 def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dict | None = None,
-             unit: str = "document", progress: Callable[[int], None] | None = None) -> list[Outlier]:
+             unit: str = "document", progress: Callable[[int], None] | None = None,
+             reading=None) -> list[Outlier]:
     """The `top` most outlying documents (of the slice `where`; chunks with
     `unit="chunk"`), most outlying first.
 
@@ -35,15 +37,18 @@ def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dic
     cosine collections, Euclidean for l2). `method="lof"`: the local outlier factor
     over the same k neighbours (as scikit-learn defines it; about 1 inside a cluster,
     well above 1 for a point in a sparser region than its neighbours). Ties keep
-    insertion order."""
+    insertion order. With `reading` (a server's read lock), the lock is held to read the
+    rows and for each batch's index search only, not the whole run: the answer is of the
+    rows as read (analysis/common.py `nearest`)."""
     if method not in METHODS:
         raise EmbkitError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise EmbkitError(f"top: must be a positive integer, got {top!r}")
     check_unit(unit)
-    table = unit_table(col, where, unit)
+    with reading() if reading is not None else nullcontext():
+        table = unit_table(col, where, unit)
     check_neighbours(k, len(table), where)
-    distances, positions = neighbour_distances(col, table, k, progress)
+    distances, positions = neighbour_distances(col, table, k, progress, reading)
     scores = distances.mean(axis=1) if method == "knn" else lof_scores(distances, positions)
     order = np.argsort(-scores, kind="stable")[:top]
     return [Outlier(table.ids[i], float(scores[i]), table.texts[i], table.metadatas[i]) for i in order]
@@ -58,7 +63,7 @@ def check_neighbours(k: Any, n: int, where: dict | None) -> int:
     return k
 
 
-def neighbour_distances(col, table, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_distances(col, table, k: int, progress=None, reading=None) -> tuple[np.ndarray, np.ndarray]:
     """(distances, positions), each (n, k): every document's k nearest other documents
     in the slice, nearest first, as distances (see `to_distance`) and table positions."""
     if col.space.metric == "dot" and not is_unit(table.vectors):
@@ -68,7 +73,7 @@ def neighbour_distances(col, table, k: int, progress=None) -> tuple[np.ndarray, 
     distances, positions = np.empty((n, k), np.float64), np.empty((n, k), np.int64)
     for start in range(0, n, BATCH):
         stop = min(start + BATCH, n)
-        rowids, scores = nearest(col, table, np.arange(start, stop), k + 1)
+        rowids, scores = nearest(col, table, np.arange(start, stop), k + 1, reading)
         rowids, scores = _without_self(rowids, scores, table.rowids[start:stop])
         distances[start:stop] = to_distance(scores, col.space.metric)
         positions[start:stop] = np.searchsorted(table.rowids, rowids)

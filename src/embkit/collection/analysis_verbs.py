@@ -38,19 +38,19 @@ class AnalysisVerbs:
         """The `top` documents least like the rest (k-NN distance or local outlier factor)."""
         from ..analysis.outliers import outliers
 
-        return outliers(self._serving(None), top=top, method=method, **options)
+        return outliers(self._served(options), top=top, method=method, **options)
 
     def duplicates(self, threshold: float = 0.95, **options):
         """Groups of near-duplicate documents (cosine ≥ threshold), found through the index."""
         from ..analysis.duplicates import duplicates
 
-        return duplicates(self._serving(None), threshold=threshold, **options)
+        return duplicates(self._served(options), threshold=threshold, **options)
 
     def dedupe(self, threshold: float = 0.95, keep: str = "first", delete: bool = False, **options):
         """Near-duplicate groups and which ids would go; deletes them only with delete=True."""
         from ..analysis.duplicates import dedupe
 
-        return dedupe(self._serving(None), threshold=threshold, keep=keep, delete=delete, **options)
+        return dedupe(self._served(options), threshold=threshold, keep=keep, delete=delete, **options)
 
     def recommend(self, liked: Sequence[str], disliked: Sequence[str] = (), k: int = 10, **options) -> list[Hit]:
         """Documents like the `liked` ones and unlike the `disliked`, from a profile vector."""

@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ..analysis.cluster import ChangedMeanwhile
+from ..analysis.common import ChangedMeanwhile
 from ..analysis.units import display_text
 from ..ingest.records import document_of
 from .auth import requires
@@ -38,8 +38,8 @@ def cluster(name: str, body: ClusterRequest, request: Request, _=Depends(require
 def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """The documents (or chunks) least like the rest, most outlying first."""
     h = hosted(request, name)
-    with h.lock.reading():
-        found = h.collection.outliers(body.top, body.method, k=body.k, where=body.where, unit=body.unit)
+    found = h.collection.outliers(body.top, body.method, k=body.k, where=body.where, unit=body.unit,
+                                  reading=h.lock.reading)  # held per read, not for the whole run
     return _json({"unit": body.unit, "results": [o._asdict() for o in found]})
 
 
@@ -47,8 +47,8 @@ def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requi
 def duplicates(name: str, body: DuplicatesRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """Groups of near-duplicate documents (or chunks), largest first."""
     h = hosted(request, name)
-    with h.lock.reading():
-        groups = h.collection.duplicates(body.threshold, where=body.where, k=body.k, unit=body.unit)
+    groups = h.collection.duplicates(body.threshold, where=body.where, k=body.k, unit=body.unit,
+                                     reading=h.lock.reading)  # held per read, not for the whole run
     return _json({"unit": body.unit, "groups": [g._asdict() for g in groups]})
 
 
@@ -57,9 +57,11 @@ def dedupe(name: str, body: DedupeRequest, request: Request, _=Depends(requires(
     """Near-duplicate groups and the one of each to keep; with `delete`, the others
     are deleted (whole documents with unit document) in one transaction."""
     h = hosted(request, name)
-    with h.lock.writing():
+    try:  # read under short read holds, deleted under the write lock, not held while searching
         report = h.collection.dedupe(body.threshold, body.keep, body.delete, where=body.where, k=body.k,
-                                     unit=body.unit)
+                                     unit=body.unit, reading=h.lock.reading, writing=h.lock.writing)
+    except ChangedMeanwhile as e:
+        raise Conflict(str(e)) from None
     return _json(report.to_dict())
 
 
