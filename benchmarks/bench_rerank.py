@@ -67,12 +67,13 @@ def worker(side: str, folder: Path, candidates: Path) -> None:
     score([(queries[0]["query"], t) for t in queries[0]["texts"]])  # warm up
     print(json.dumps({"ready": True, "export_or_load_s": exported}), flush=True)
     for line in sys.stdin:
-        out = {"times": [], "scores": []}
+        out = {"times": [], "cpu": [], "scores": []}
         for i in json.loads(line):
             pairs = [(queries[i]["query"], t) for t in queries[i]["texts"]]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()  # one thread: its CPU time is the work
             scores = score(pairs)
             out["times"].append(time.perf_counter() - start)
+            out["cpu"].append(time.thread_time() - cpu)
             out["scores"].append(np.asarray(scores, dtype=np.float64).tolist())
         print(json.dumps(out), flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -147,7 +148,7 @@ class Side:
                                       "--candidates", str(candidates)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
         self.ready = self._read()
-        self.times, self.scores = [], []
+        self.times, self.cpu, self.scores = [], [], []
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
@@ -160,6 +161,7 @@ class Side:
         self.proc.stdin.flush()
         got = self._read()
         self.times += got["times"]
+        self.cpu += got["cpu"]
         self.scores += got["scores"]
         return sum(got["times"])
 
@@ -213,13 +215,17 @@ def summarize(sides: dict, infos: dict, rows, qrels, folder: Path, chunks, ceili
         entry = {"pairs_per_s": round(len(pairs) / total, 2),
                  "query_ms_p50": round(1000 * statistics.median(side.times), 1),
                  "query_ms_p95": round(1000 * float(np.percentile(side.times, 95)), 1),
+                 # thread CPU time: what one free core would take, less the shared machine's waits
+                 "query_cpu_ms_p50": round(1000 * statistics.median(side.cpu), 1),
+                 "pairs_per_cpu_s": round(len(pairs) / sum(side.cpu), 2),
                  "gflops_spent": round(flop * len(pairs) / total, 1),
                  "ndcg@10": round(ndcg_at_10(rows, side.scores, qrels, folder), 4),
                  # the reranker's order alone: the blend can hide a difference between sides
                  "ndcg@10_reranker_only": round(ndcg_at_10(rows, side.scores, qrels, None), 4), **infos[name]}
         if torch_side is not None and name != "torch":
             ratios = [sum(torch_side.times[a:b]) / sum(side.times[a:b]) for a, b in chunks]
-            entry.update({"x_torch_median": round(statistics.median(ratios), 2),
+            entry.update({"x_torch_cpu": round(sum(torch_side.cpu) / sum(side.cpu), 2),
+                          "x_torch_median": round(statistics.median(ratios), 2),
                           "x_torch_spread": [round(min(ratios), 2), round(max(ratios), 2)],
                           "spearman_all_pairs": round(spearman(flat[name], flat["torch"]), 5),
                           "spearman_per_query_mean": round(float(np.mean(
