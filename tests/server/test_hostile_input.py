@@ -177,3 +177,48 @@ def test_a_poison_document_in_the_store_breaks_no_read(served):
     points = client.get("/collections/old/map", params={"method": "pca", "color_by": "deep"})
     assert points.status_code == 200
     assert {p["id"]: p["color"] for p in points.json()["points"]}["poison"] is None
+
+
+def _python_error(call) -> str:
+    with pytest.raises(embkit.EmbkitError) as e:
+        call()
+    return str(e.value)
+
+
+# (route, body, what the Python door does with the same values): pydantic's lax mode took
+# true as 1, "3" as 3 and "yes" as true, so HTTP searched, clustered and deleted where
+# Python refused. Now both refuse with the library's one line.
+TYPED = [
+    ("search", {"query": "bread", "k": True}, lambda col: col.search("bread", k=True)),
+    ("search", {"query": "bread", "k": "3"}, lambda col: col.search("bread", k="3")),
+    ("search", {"query": "bread", "documents": "yes"}, lambda col: col.search("bread", documents="yes")),
+    ("search", {"query": "bread", "ef": "3"}, lambda col: col.search("bread", ef="3")),
+    ("search", {"query": "bread", "mmr": True}, lambda col: col.search("bread", mmr=True)),
+    ("cluster", {"k": "2"}, lambda col: col.cluster(k="2")),
+    ("cluster", {"k": True}, lambda col: col.cluster(k=True)),
+    ("outliers", {"top": "2", "k": 1}, lambda col: col.outliers(top="2", k=1)),
+    ("duplicates", {"threshold": "0.5"}, lambda col: col.duplicates(threshold="0.5")),
+]
+
+
+@pytest.mark.parametrize("route,body,python", TYPED, ids=[f"{r}-{list(b)[-1]}" for r, b, _ in TYPED])
+def test_a_value_of_the_wrong_type_is_refused_as_python_refuses_it(served, route, body, python):
+    client, work = served
+    with embkit.open(work / "docs") as col:
+        expected = _python_error(lambda: python(col))
+    r = client.post(f"/collections/docs/{route}", json=body)
+    assert r.status_code == 422 and r.json()["error"]["message"] == expected
+
+
+@pytest.mark.parametrize("route,body,message", [
+    ("dedupe", {"threshold": 0.1, "delete": "yes"}, "delete: expected true or false, got 'yes'"),
+    ("get", {"limit": "2"}, "limit: must be an integer, got '2'"),
+    ("get", {"include_vectors": 1}, "include_vectors: expected true or false, got 1"),
+    ("add", {"documents": "yes"}, "documents: Input should be a valid list"),
+    ("add", {"documents": [{"text": "x"}], "chunk": "no"}, "chunk: expected true or false, got 'no'"),
+])
+def test_a_value_only_the_server_reads_is_refused_by_its_type(served, route, body, message):
+    client, work = served
+    r = client.post(f"/collections/docs/{route}", json=body)
+    assert r.status_code == 422 and r.json()["error"]["message"] == message
+    assert client.get("/collections/docs").json()["count"] == len(TEXTS)  # the dedupe deleted nothing

@@ -41,9 +41,10 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     lim = limits(request)
     lim.k(body.k)
     lim.text(body.query, "query")
-    if body.rerank is not None:
+    if isinstance(body.rerank, int) and not isinstance(body.rerank, bool):  # another type: the library says so
         lim.k(body.rerank, "rerank")
-    options, notes = renamed(body.model_dump(exclude_unset=True, exclude_none=True))  # by_document: a warning
+    # by_document: a warning; a field the library checks may hold another type (Checked): no serializer warning
+    options, notes = renamed(body.model_dump(exclude_unset=True, exclude_none=True, warnings=False))
     options["reranker"] = _reranker(request, body.rerank)
     if "image" in options:
         options["image"] = decode_image(options["image"])

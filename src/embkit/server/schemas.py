@@ -1,11 +1,12 @@
 """Request bodies. Unknown fields are refused, so a misspelt option is an error rather
 than silently ignored."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..search.query_audio import MAX_QUERY_SECONDS
+from .strict_values import Checked, Flag, Int, K, OptionalFlag, OptionalInt
 
 
 class Strict(BaseModel):
@@ -16,7 +17,7 @@ class CreateCollection(Strict):
     name: str
     model: str | None = Field("minilm", description="Catalog name or registered model; null with dim for vectors only.")
     metric: Literal["cosine", "dot", "l2"] = "cosine"
-    dim: int | None = None
+    dim: OptionalInt = None
 
 
 class DocumentIn(Strict):
@@ -30,7 +31,7 @@ class AddDocuments(Strict):
     documents: list[DocumentIn]
     model: str | None = Field(None, description="The model the given vectors came from "
                                                 "(checked against the collection's).")
-    chunk: bool = Field(True, description="Split a text longer than the model reads into chunks ID#0, ID#1, ... "
+    chunk: Flag = Field(True, description="Split a text longer than the model reads into chunks ID#0, ID#1, ... "
                                           "as `embkit add` does; false stores it whole (only its start embedded).")
 
 
@@ -43,7 +44,7 @@ class ImageIn(Strict):
 
 class AddImages(Strict):
     images: list[ImageIn]
-    upsert: bool = False
+    upsert: Flag = False
 
 
 class AudioIn(Strict):
@@ -55,14 +56,14 @@ class AudioIn(Strict):
 
 class AddAudio(Strict):
     audio: list[AudioIn]
-    upsert: bool = False
+    upsert: Flag = False
 
 
 class GetDocuments(Strict):
     ids: list[str] | None = None
     where: dict[str, Any] | None = None
-    limit: int | None = Field(None, ge=1)
-    include_vectors: bool = False
+    limit: OptionalInt = Field(None, ge=1)
+    include_vectors: Flag = False
 
 
 class DeleteDocuments(Strict):
@@ -77,19 +78,20 @@ class Search(Strict):
     query: str | None = None
     vector: list[float] | None = None
     like: str | None = Field(None, description="Id of a stored document: more like this.")
-    k: int = 10
+    k: K = 10
     where: dict[str, Any] | None = None
     mode: str = "dense"
-    rrf_k: int | None = None
-    alpha: float | None = None
-    mmr: float | None = None
-    rerank: int | None = Field(None, description="Rerank the top N with the server's cross-encoder (--reranker).")
-    documents: bool = Field(False, description="The best chunk of each document instead of chunks.")
-    by_document: bool | None = Field(None, description="Deprecated: the old name of `documents`.")
-    ef: int | None = None
-    nprobe: int | None = None
-    rescore: int | None = None
-    dims: int | None = None
+    rrf_k: Annotated[int | None, Checked] = None
+    alpha: Annotated[float | None, Checked] = None
+    mmr: Annotated[float | None, Checked] = None
+    rerank: Annotated[int | None, Checked] = Field(None, description="Rerank the top N with the server's "
+                                                                     "cross-encoder (--reranker).")
+    documents: Flag = Field(False, description="The best chunk of each document instead of chunks.")
+    by_document: OptionalFlag = Field(None, description="Deprecated: the old name of `documents`.")
+    ef: Annotated[int | None, Checked] = None
+    nprobe: Annotated[int | None, Checked] = None
+    rescore: Annotated[int | None, Checked] = None
+    dims: Annotated[int | None, Checked] = None
     image: str | None = Field(None, description="A query image, base64-encoded (png, jpg, webp).")
     audio: str | None = Field(None, description="A query clip, base64-encoded (wav, flac, ogg, mp3; at most "
                                                 f"{MAX_QUERY_SECONDS} s): sounds like it, in an audio space.")
@@ -101,11 +103,11 @@ class ContextRequest(Strict):
     """Types only: the values are checked by the search they run (SearchRequest.check)."""
 
     question: str
-    budget_tokens: int = 1500
-    k: int = 20
+    budget_tokens: Int = 1500
+    k: K = 20
     where: dict[str, Any] | None = None
     mode: str | None = None
-    rerank: int | None = None
+    rerank: OptionalInt = None
 
 
 class Embed(Strict):
@@ -118,7 +120,7 @@ class Embed(Strict):
 class Similarity(Strict):
     a: list[str]
     b: list[str]
-    query: bool = Field(False, description="a holds queries and b documents, each with its role's prompt (as a "
+    query: Flag = Field(False, description="a holds queries and b documents, each with its role's prompt (as a "
                                            "search compares them); false: all as given.")
 
 
@@ -127,31 +129,31 @@ UNIT = Field("document", description="What to count: document (one vector per do
 
 
 class ClusterRequest(Strict):
-    k: int | Literal["auto"] = "auto"
+    k: Annotated[int | Literal["auto"], Checked] = "auto"  # the library checks these, as in every door
     method: Literal["kmeans", "hdbscan"] = "kmeans"
     where: dict[str, Any] | None = None
     field: str = "cluster"
-    seed: int = 0
-    min_cluster_size: int | None = None
+    seed: Annotated[int, Checked] = 0
+    min_cluster_size: Annotated[int | None, Checked] = None
     unit: str = UNIT
 
 
 class OutliersRequest(Strict):
-    top: int = 20
+    top: Annotated[int, Checked] = 20  # the library checks these, as in every door
     method: str = "knn"
-    k: int = 10
+    k: Annotated[int, Checked] = 10
     where: dict[str, Any] | None = None
     unit: str = UNIT
 
 
 class DuplicatesRequest(Strict):
-    threshold: float = 0.95
-    k: int = 10
+    threshold: Annotated[float, Checked] = 0.95  # the library checks these, as in every door
+    k: Annotated[int, Checked] = 10
     where: dict[str, Any] | None = None
     unit: str = UNIT
 
 
 class DedupeRequest(DuplicatesRequest):
     keep: str = "first"
-    delete: bool = Field(False, description="Delete all but one of each group (whole documents with unit "
+    delete: Flag = Field(False, description="Delete all but one of each group (whole documents with unit "
                                             "document); false is a dry run.")
