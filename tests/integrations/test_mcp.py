@@ -235,6 +235,14 @@ async def test_add_then_search_then_delete_with_allow_write(writer, folders):
     assert error_line(await writer.call_tool("delete", {"ids": ["kite"], "where": {"topic": "fun"}})) == (
         'where: unknown argument (allowed: ids, collection), got {"topic": "fun"}'
     )
+    with embkit.open(folders[1]) as col, pytest.raises(embkit.EmbkitError) as python:  # as Python and HTTP refuse it
+        col.add(["fine", "kite"], ids=[None, "kite2"])
+    mixed = {"documents": [{"text": "fine"}, {"id": "kite2", "text": "kite"}]}  # some ids given, some not
+    assert (
+        error_line(await writer.call_tool("add", mixed))
+        == str(python.value)
+        == ("ids[0]: expected a non-empty string, got None")
+    )
     deleted = await writer.call_tool("delete", {"ids": ["kite"]})
     assert deleted.structured_content == {"deleted": 1, "documents": 1, "count": cli_json("info", folders[1])["count"]}
     assert cli_json("info", folders[1])["documents"] == len(TOPICS) + 1

@@ -198,6 +198,8 @@ TYPED = [
     ("cluster", {"k": True}, lambda col: col.cluster(k=True)),
     ("outliers", {"top": "2", "k": 1}, lambda col: col.outliers(top="2", k=1)),
     ("duplicates", {"threshold": "0.5"}, lambda col: col.duplicates(threshold="0.5")),
+    # some ids given, some not: refused in every door (MCP too: tests/integrations/test_mcp.py)
+    ("add", {"documents": [{"text": "x"}, {"id": "b", "text": "y"}]}, lambda col: col.add(["x", "y"], ids=[None, "b"])),
 ]
 
 
