@@ -130,6 +130,34 @@ def test_a_bad_row_after_the_first_batch_is_an_error_and_nothing_lands(vectors, 
         assert col.count() == 0
 
 
+@pytest.mark.parametrize("column,value,error", [
+    ("id", "x" * 513, "ids[30]: id of 513 characters exceeds the limit of 512"),
+    ("id", " ", "ids[30]: expected a non-empty string, got ' '"),
+    ("text", "y" * (5 * 1024 * 1024 + 1), "texts[30]: document of 5242881 bytes exceeds the limit of 5242880 bytes "
+                                          "(max_document_bytes)"),
+])
+def test_a_row_add_refuses_after_the_first_batch_is_refused_before_anything_lands(vectors, tmp_path, column,
+                                                                                   value, error):
+    """The ids and text sizes `add` checks were not checked before writing: an id of 513
+    characters, a blank one or a text past max_document_bytes at row 30 left 20 rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    broken = tmp_path / "broken"
+    shutil.copytree(vectors, broken)
+    last = sorted(broken.glob("*.parquet"))[-1]
+    table = pq.read_table(last)
+    values = table.column(column).to_pylist()
+    values[30] = value
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, pa.array(values)), last)
+    path = tmp_path / "col"
+    invoke("init", path)
+    result = invoke("import", path, broken, "--batch-size", 20, code=1)
+    assert str(result.exception) == f"{last}: {error}"
+    with embkit.open(path) as col:
+        assert col.count() == 0
+
+
 def test_chunks_and_metadata_equal_embkit_add(tmp_path):
     long_docs = scifact_abstracts(12, chars=100_000)
     source = tmp_path / "long.jsonl"

@@ -84,17 +84,20 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
         rows = read_shard(path, dim)
         if len(rows.ids) != entry.get("rows"):
             raise EmbkitError(f"{path}: {len(rows.ids)} rows, the manifest says {entry.get('rows')}")
-        try:  # what each batch's add checks, here for all rows: a bad row after the first batch left a part written
-            validate.check_texts(rows.texts, max_chars=None)
-            validate.check_metadatas(rows.metadatas, len(rows.ids))
-        except EmbkitError as e:
-            raise EmbkitError(f"{path}: {e}") from None
         for i, (doc_id, meta) in enumerate(zip(rows.ids, rows.metadatas)):
             if not isinstance(doc_id, str) or not doc_id:
                 raise EmbkitError(f"{path}: row {i}: empty id")
             if doc_id in ids:
                 raise EmbkitError(f"{path}: row {i}: duplicate id {doc_id!r} (also in {origin[doc_id]})")
             ids[doc_id], origin[doc_id] = meta, entry["output"]
+        try:  # what each batch's add checks (write.prepare_given), here for all rows: a bad row after the
+            # first batch left a part written (a blank or 513-character id, a text past max_document_bytes)
+            validate.check_ids(rows.ids, len(rows.ids))
+            validate.check_texts(rows.texts, max_chars=None)
+            validate.check_documents_bytes(rows.texts, "texts", None)
+            validate.check_metadatas(rows.metadatas, len(rows.ids))
+        except EmbkitError as e:
+            raise EmbkitError(f"{path}: {e}") from None
     return ids
 
 
