@@ -158,6 +158,31 @@ def test_a_row_add_refuses_after_the_first_batch_is_refused_before_anything_land
         assert col.count() == 0
 
 
+def test_a_document_the_collection_holds_is_refused_before_anything_lands(vectors, tmp_path):
+    """Only the rows' own ids were looked up before writing: a row that is a chunk of a
+    document the collection holds (stored whole, id `story`) was refused by the batch that
+    held it, after the batches before it were written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    broken = tmp_path / "broken"
+    shutil.copytree(vectors, broken)
+    last = sorted(broken.glob("*.parquet"))[-1]
+    table = pq.read_table(last)
+    ids, metadata = table.column("id").to_pylist(), table.column("metadata").to_pylist()
+    ids[30], metadata[30] = "story#0", json.dumps({"parent": "story", "chunk": 0})
+    table = table.set_column(table.schema.get_field_index("id"), "id", pa.array(ids))
+    pq.write_table(table.set_column(table.schema.get_field_index("metadata"), "metadata", pa.array(metadata)), last)
+    path = tmp_path / "col"
+    invoke("init", path)
+    with embkit.open(path) as col:
+        col.add(["A short story, stored whole."], ids=["story"])
+    result = invoke("import", path, broken, "--batch-size", 20, code=1)
+    assert "'story'" in str(result.exception) and "upsert" in str(result.exception)
+    with embkit.open(path) as col:
+        assert col.count() == 1
+
+
 def test_chunks_and_metadata_equal_embkit_add(tmp_path):
     long_docs = scifact_abstracts(12, chars=100_000)
     source = tmp_path / "long.jsonl"

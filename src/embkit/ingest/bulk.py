@@ -102,7 +102,10 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
 
 
 def _refuse_taken(col, ids: dict[str, dict]) -> None:
-    order = list(ids)
+    """The rows' ids and the documents they are chunks of, as each batch's add refuses
+    them (write.refuse_documents): a document stored whole or as other chunks counts."""
+    documents = [d for d in dict.fromkeys(_document(meta) for meta in ids.values()) if d is not None and d not in ids]
+    order = list(ids) + documents
     for start in range(0, len(order), IMPORT_BATCH):
         taken = col.get(order[start:start + IMPORT_BATCH])
         if taken:
