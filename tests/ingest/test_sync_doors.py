@@ -110,6 +110,18 @@ def test_cli_prints_each_warning_once_and_a_dry_run_says_would(tmp_path):
                                                  "byte at byte 0)\nwarning: skipped 1 file: 1 unreadable file\n")
 
 
+def test_cli_still_prints_a_warning_sync_does_not_report_itself(tmp_path):
+    # the CLI silenced every EmbkitWarning while Collection.sync ran, to print sync's own lines once:
+    # an embedding cache that cannot be opened went unsaid (embkit add says it)
+    make_folder(tmp_path / "docs")
+    embkit.create(tmp_path / "c", model="glove-50d").close()
+    (tmp_path / "c/cache/embeddings.sqlite").mkdir(parents=True)  # a folder where the cache's database goes
+    done = cli("sync", "c", "docs", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "warning: embedding cache c/cache/embeddings.sqlite not used "
+                                                 "(OperationalError: unable to open database file); texts are "
+                                                 "embedded without it\n")
+
+
 def test_watch_picks_up_a_new_file_and_stops_on_ctrl_c(tmp_path):
     make_folder(tmp_path / "docs")
     embkit.create(tmp_path / "c", model="glove-50d").close()

@@ -52,11 +52,17 @@ def sync(path: str = DirArg,
 
 
 def _sync(col, folder: str, options: dict):
-    """`col.sync` without its Python warnings: `_report` prints them (each once, the
-    skip summary as --verbose asks)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EmbkitWarning)
-        return col.sync(folder, **options)
+    """`col.sync` without the Python warnings of its own lines: `_report` prints them (each
+    once, the skip summary as --verbose asks). Any other warning given meanwhile (an
+    embedding cache not used, a model run in fp32) is shown as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        done = col.sync(folder, **options)
+    own = set(done.notes(verbose=True))
+    for w in caught:
+        if not (issubclass(w.category, EmbkitWarning) and str(w.message) in own):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return done
 
 
 def _report(done, verbose: bool, as_json: bool) -> None:
