@@ -14,6 +14,7 @@ from ..errors import EmbkitError
 from ..rw_lock import ReadWriteLock
 from ..store.pg_connection import PgUrl, is_url
 from ..store.sqlite import DB_NAME
+from .hosted_lock import HostedLock, gone
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -37,7 +38,7 @@ def check_name(name: str) -> str:
 @dataclass
 class Hosted:
     collection: Collection
-    lock: ReadWriteLock = field(default_factory=ReadWriteLock)
+    lock: ReadWriteLock = field(default_factory=HostedLock)  # NotFound once the collection is deleted
     under_root: bool = False
     identity: tuple | None = None  # (device, inode) of the database file as opened; None for PostgreSQL
 
@@ -69,6 +70,7 @@ class Collections:
         self._fixed: dict[str, Path | str] = {}
         self._shown: dict[str, str] = {}  # for messages
         self._open: dict[str, Hosted] = {}
+        self._deleting: set[str] = set()  # names a delete is removing: not opened again meanwhile
         for folder in folders:
             if is_url(str(folder)):  # postgresql://…/db?collection=NAME, served as NAME
                 location, name = str(folder), check_name(PgUrl(str(folder)).name)
@@ -111,6 +113,8 @@ class Collections:
         dropped = None
         try:
             with self._lock:
+                if name in self._deleting:
+                    raise NotFound(f"name: no collection named {name!r}")
                 hosted = self._open.get(name)
                 if hosted is not None and hosted.stale():  # deleted or replaced by another worker
                     dropped, hosted = self._open.pop(name), None
@@ -124,8 +128,13 @@ class Collections:
                 return hosted
         finally:  # closed once its reads end, outside the registry's lock: other collections do not wait
             if dropped is not None:
-                with dropped.lock.writing():
-                    dropped.collection.close(save=False)  # saving would write into a folder that is gone
+                try:
+                    with dropped.lock.writing():
+                        dropped.collection.close(save=False)  # saving would write into a folder that is gone
+                        gone(dropped.lock, Conflict, f"name: collection {name!r} was deleted or replaced by "
+                             "another server process meanwhile; send the request again")
+                except (NotFound, Conflict):  # a DELETE closed it first
+                    pass
 
     def create(self, name: str, model: str | None, metric: str, dim: int | None) -> Hosted:
         check_name(name)
@@ -153,10 +162,21 @@ class Collections:
         if not hosted.under_root:
             raise EmbkitError(f"name: {name!r} was served by path, not from --root; the server does not delete it")
         with self._lock:  # taken before the write lock, never under it: `get` (a stale drop) and `close`
-            self._open.pop(name, None)  # hold this lock while they wait for a collection's write lock
-        with hosted.lock.writing():
-            hosted.collection.close()
-            shutil.rmtree(self.root / name)
+            if name in self._deleting:  # hold this lock while they wait for a collection's write lock
+                raise NotFound(f"name: no collection named {name!r}")
+            self._deleting.add(name)  # a request meanwhile must not open the folder being removed
+            if self._open.get(name) is hosted:
+                del self._open[name]
+        try:
+            with hosted.lock.writing():  # NotFound when another delete closed it first
+                try:
+                    hosted.collection.close()
+                finally:  # requests that took the handle before: 404, not a closed database
+                    gone(hosted.lock, NotFound, f"name: no collection named {name!r}")
+                shutil.rmtree(self.root / name)
+        finally:
+            with self._lock:
+                self._deleting.discard(name)
 
     def close(self) -> None:
         with self._lock:
