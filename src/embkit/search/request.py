@@ -154,10 +154,13 @@ def _query_vector(vector, space: Space) -> np.ndarray:
     """`validate.check_vectors(vector, 1, ...)` for the form most searches give, a float32
     row of the space's width, in two calls: its values are finite when their sum of
     squares is (a NaN or an infinity carries into it). Anything else, a finite row whose
-    squares pass float32's range included, goes the long way, which names what is wrong."""
-    if type(vector) is np.ndarray and vector.dtype is _FLOAT32 and vector.shape == (space.dim,) \
-            and math.isfinite(vector.dot(vector)):
-        return vector[None, :]
+    squares pass float32's range included, goes the long way, which names what is wrong
+    (that overflow is expected here, so it raises no RuntimeWarning: under -W error it did)."""
+    if type(vector) is np.ndarray and vector.dtype is _FLOAT32 and vector.shape == (space.dim,):
+        with np.errstate(over="ignore", invalid="ignore"):
+            squares = vector.dot(vector)
+        if math.isfinite(squares):
+            return vector[None, :]
     return validate.check_vectors(vector, 1, space.dim, space.model, "vector")
 
 
