@@ -20,6 +20,7 @@ from ..errors import EmbkitError
 from ..rw_lock import ReadWriteLock
 from . import idmap
 from .label_map import LabelMap
+from .no_wait import NO_WAIT, IndexBusy
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
@@ -181,7 +182,8 @@ class FaissIndex:
             params = self._checked_params(params)
         if self._faiss is None or k < 1:
             return np.full((n, max(k, 0)), -1, np.int64), np.full((n, max(k, 0)), SCORE_MISSING, np.float32)
-        with self.lock.reading():  # no catch-up (add, remove) in another thread meanwhile
+        _acquire_read(self.lock)  # no catch-up (add, remove) in another thread meanwhile
+        try:
             if self.ntotal == 0:
                 return np.full((n, k), -1, np.int64), np.full((n, k), SCORE_MISSING, np.float32)
             # `bitmap` must stay referenced until FAISS returns: the selector points into it
@@ -190,6 +192,8 @@ class FaissIndex:
             distances, labels = self._faiss.search(self._codes(queries), k, params=search_params)
             del bitmap
             rowids = self.rowids  # as FAISS's labels were: a later add replaces the array
+        finally:
+            self.lock.release_read()
         if labels.size and labels.min() >= 0:  # every slot filled (the common case): nothing to pad
             return rowids[labels], self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)
         found = labels >= 0
@@ -206,7 +210,7 @@ class FaissIndex:
         if self._faiss is None or k < 1:
             return [], []
         lock = self.lock
-        lock.acquire_read()  # no catch-up (add, remove) in another thread meanwhile; not `with`: hot
+        _acquire_read(lock)  # no catch-up (add, remove) in another thread meanwhile; not `with`: hot
         try:
             if self.ntotal == 0:
                 return [], []
@@ -296,6 +300,17 @@ class FaissIndex:
             raise ValueError(f"{path}: {self._faiss.ntotal} entries, but the id map has {len(self.rowids)}")
         if self._faiss.d != self.dim:
             raise ValueError(f"{path}: dimension {self._faiss.d}, expected {self.dim}")
+
+
+def _acquire_read(lock: ReadWriteLock) -> None:
+    """The index's read lock; under NO_WAIT (the server's fast path, on the event loop)
+    IndexBusy at once instead of waiting while a change (a catch-up's add or remove, maybe
+    1,000s of rows) holds or awaits it: the caller hands the request to a path that waits."""
+    if lock.acquire_read(blocking=False):  # the common case: no change under way
+        return
+    if NO_WAIT.get():
+        raise IndexBusy("index: a change (catch-up) holds or awaits its lock")
+    lock.acquire_read()
 
 
 def _check_params(kind: str, params: dict) -> dict:
