@@ -70,12 +70,11 @@ def _u16(buf, at):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
-    """The block at `at` into rowids, tfs, dls and, if `scored`, scores (BM25 of one
-    term; a block looked up in is scored one posting at a time); its number of postings."""
+def _decode_rowids(buf, at, rowids):
+    """Only the row ids of the block at `at` (a looked-up block: its tf and dl are read
+    for the one posting found, `_posting`); its number of postings."""
     n = np.int64(buf[at]) + 1
     flags = np.int64(buf[at + 1])
-    min_dl = _u16(buf, at + 4)
     rowid = _u16(buf, at + 6) | _u16(buf, at + 8) << 16
     width = np.int64(1) << (flags & 3)
     p = at + 10
@@ -93,7 +92,17 @@ def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
             q = p + 4 * (j - 1)
             rowid += _u16(buf, q) | _u16(buf, q + 2) << 16
             rowids[j] = rowid
-    p += (n - 1) * width
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
+    """The block at `at` into rowids, tfs, dls and, if `scored`, scores (BM25 of one
+    term; a block looked up in is scored one posting at a time); its number of postings."""
+    n = _decode_rowids(buf, at, rowids)
+    flags = np.int64(buf[at + 1])
+    min_dl = _u16(buf, at + 4)
+    p = at + 10 + (n - 1) * (np.int64(1) << (flags & 3))  # past the row id gaps
     mode = flags >> 2 & 3
     if mode == 2:
         for j in range(n):
@@ -120,32 +129,6 @@ def _decode(buf, at, rowids, tfs, dls, scores, weight, avgdl, scored):
     if scored:
         for j in range(n):
             scores[j] = weight * tfs[j] / (tfs[j] + K1 * (1.0 - B + B * dls[j] / avgdl))
-    return n
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _decode_rowids(buf, at, rowids):
-    """Only the row ids of the block at `at` (a looked-up block: its tf and dl are read
-    for the one posting found, `_posting`); its number of postings."""
-    n = np.int64(buf[at]) + 1
-    flags = np.int64(buf[at + 1])
-    rowid = _u16(buf, at + 6) | _u16(buf, at + 8) << 16
-    width = np.int64(1) << (flags & 3)
-    p = at + 10
-    rowids[0] = rowid
-    if width == 1:
-        for j in range(1, n):
-            rowid += np.int64(buf[p + j - 1])
-            rowids[j] = rowid
-    elif width == 2:
-        for j in range(1, n):
-            rowid += _u16(buf, p + 2 * (j - 1))
-            rowids[j] = rowid
-    else:
-        for j in range(1, n):
-            q = p + 4 * (j - 1)
-            rowid += _u16(buf, q) | _u16(buf, q + 2) << 16
-            rowids[j] = rowid
     return n
 
 
