@@ -39,20 +39,28 @@ def no_documents(col, where: dict | None, field: str = "where", name: str = "the
     return EmbkitError(f"{field}: {json.dumps(where)} matches no documents in {name}{detail}")
 
 
-def nearest(col, table, rows: np.ndarray, width: int, reading=None) -> tuple[np.ndarray, np.ndarray]:
+def nearest(
+    col, table, rows: np.ndarray, width: int, reading=None, generation: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, scores), each (len(rows), width), of the nearest documents of the
     slice to the slice's documents at `rows`, through the index in one batch. Rows an
     approximate index left short (a graph under a tight filter) are redone exactly.
     Documents of several chunks (analysis/units.py) have vectors no index holds: they
     are searched exactly, their first rows standing for them as row ids.
     With `reading` (a server's read lock, held for this batch only, the table read
-    earlier), the index search is allowed only the table's rows: a row written since
-    is not one of them."""
+    earlier at `generation`), the index search is allowed only the table's rows; once
+    a write has moved the generation, the index no longer holds the rows as read (a
+    row deleted since is gone from it), so the batch is searched exactly over the
+    table's vectors: every batch then describes the same rows."""
     if not getattr(table, "single", True):
         return _exact(table, rows, width, col.space.metric)
     with reading() if reading is not None else nullcontext():
-        allow = None if reading is None and len(table) == col.count() else table.rowids
-        rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
+        moved = generation is not None and col.generation != generation
+        if not moved:
+            allow = None if reading is None and len(table) == col.count() else table.rowids
+            rowids, scores = col.knn(table.vectors[rows], width, allow=allow)
+    if moved:
+        return _exact(table, rows, width, col.space.metric)
     short = np.flatnonzero((rowids < 0).any(axis=1))
     if len(short):
         found, exact = top_k(table.vectors[rows[short]], table.vectors, width, col.space.metric)

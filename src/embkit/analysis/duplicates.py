@@ -69,10 +69,11 @@ def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: in
         raise EmbkitError(f"k: must be a positive integer, got {k!r}")
     with reading() if reading is not None else nullcontext():
         table = unit_table(col, where, unit)
+        generation = col.generation if reading is not None else None  # the rows as read: see `nearest`
     if col.space.metric != "cosine" and not is_unit(table.vectors):
         raise EmbkitError(f"threshold: a cosine threshold needs unit vectors, and this {col.space.metric!r} "
                           "collection holds vectors of other lengths; use a cosine collection")
-    a, b, cos = _pairs(col, table, threshold, k, progress, reading)
+    a, b, cos = _pairs(col, table, threshold, k, progress, reading, generation)
     return _groups(table, a, b, cos)
 
 
@@ -114,7 +115,8 @@ def check_threshold(threshold: Any) -> float:
     return float(threshold)
 
 
-def _pairs(col, table, threshold: float, k: int, progress, reading) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(col, table, threshold: float, k: int, progress, reading,
+           generation: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions a, positions b, cosine) of every pair a < b with cosine ≥ threshold
     (less float32 rounding, so threshold 1 finds exact copies), each pair once."""
     n = len(table)
@@ -122,7 +124,7 @@ def _pairs(col, table, threshold: float, k: int, progress, reading) -> tuple[np.
     for start in range(0, n, BATCH):
         todo, width = np.arange(start, min(start + BATCH, n)), min(k + 1, n)
         while len(todo):
-            rowids, scores = nearest(col, table, todo, width, reading)
+            rowids, scores = nearest(col, table, todo, width, reading, generation)
             cos = _cosine(scores, col.space.metric)
             hit = cos >= threshold - ROUNDING
             rows, cols = np.nonzero(hit)

@@ -47,8 +47,9 @@ def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dic
     check_unit(unit)
     with reading() if reading is not None else nullcontext():
         table = unit_table(col, where, unit)
+        generation = col.generation if reading is not None else None  # the rows as read: see `nearest`
     check_neighbours(k, len(table), where)
-    distances, positions = neighbour_distances(col, table, k, progress, reading)
+    distances, positions = neighbour_distances(col, table, k, progress, reading, generation)
     scores = distances.mean(axis=1) if method == "knn" else lof_scores(distances, positions)
     order = np.argsort(-scores, kind="stable")[:top]
     return [Outlier(table.ids[i], float(scores[i]), table.texts[i], table.metadatas[i]) for i in order]
@@ -63,7 +64,8 @@ def check_neighbours(k: Any, n: int, where: dict | None) -> int:
     return k
 
 
-def neighbour_distances(col, table, k: int, progress=None, reading=None) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_distances(col, table, k: int, progress=None, reading=None,
+                        generation: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(distances, positions), each (n, k): every document's k nearest other documents
     in the slice, nearest first, as distances (see `to_distance`) and table positions."""
     if col.space.metric == "dot" and not is_unit(table.vectors):
@@ -73,7 +75,7 @@ def neighbour_distances(col, table, k: int, progress=None, reading=None) -> tupl
     distances, positions = np.empty((n, k), np.float64), np.empty((n, k), np.int64)
     for start in range(0, n, BATCH):
         stop = min(start + BATCH, n)
-        rowids, scores = nearest(col, table, np.arange(start, stop), k + 1, reading)
+        rowids, scores = nearest(col, table, np.arange(start, stop), k + 1, reading, generation)
         rowids, scores = _without_self(rowids, scores, table.rowids[start:stop])
         distances[start:stop] = to_distance(scores, col.space.metric)
         positions[start:stop] = np.searchsorted(table.rowids, rowids)
