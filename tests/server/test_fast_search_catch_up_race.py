@@ -19,6 +19,7 @@ from embkit.server import fast_search
 from embkit.server.app import create_app
 from embkit.server.hosting import Collections
 
+from fast_answer_held import answered_while_held
 from thread_pause import paused_at
 
 N, DIM = 50, 8
@@ -98,26 +99,8 @@ def test_a_catch_up_begun_after_the_ready_check_sends_the_request_to_the_route(t
 
 def test_the_index_lock_held_by_another_thread_sends_the_request_to_the_route(tmp_path):
     x, collections, fast, hosted = _served(tmp_path)
-    lock = hosted.collection._index._lock
-    held, done = threading.Event(), threading.Event()
-
-    def hold():
-        with lock:
-            held.set()
-            done.wait(10)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
     body = json.dumps({"vector": x[3].tolist(), "k": 2}).encode()
     try:
-        assert held.wait(10)
-        answer = fast._answer(SCOPE, "docs", body)
-        still_held = holder.is_alive()  # before the fix: answered only once the holder gave up
-        assert answer is None and still_held
-    finally:
-        done.set()
-        holder.join(10)
-    try:
-        assert json.loads(fast._answer(SCOPE, "docs", body))["hits"][0]["id"] == "d3"  # lock free: fast
+        answered_while_held(fast, SCOPE, body, lambda: hosted.collection._index._lock, "d3")
     finally:
         collections.close()

@@ -6,13 +6,14 @@ index/faiss_base.py). In process: `_answer` called directly, as in
 test_fast_search_catch_up_race.py."""
 
 import json
-import threading
 
 import numpy as np
 
 import embkit
 from embkit.server.app import create_app
 from embkit.server.hosting import Collections
+
+from fast_answer_held import answered_while_held
 
 N, DIM = 30, 8
 SCOPE = {"type": "http", "method": "POST", "path": "/collections/docs/search", "headers": [], "query_string": b""}
@@ -28,24 +29,7 @@ def test_the_faiss_write_lock_held_sends_the_request_to_the_route(tmp_path):
     hosted.collection.search(vector=x[0], k=1)  # the index loaded: ready
     index = hosted.collection._index.current()
     body = json.dumps({"vector": x[4].tolist(), "k": 2}).encode()
-    held, done = threading.Event(), threading.Event()
-
-    def change():  # a catch-up inside the index (its manager's lock is free: the ready check passes)
-        with index.lock.writing():
-            held.set()
-            assert done.wait(10)
-
-    writer = threading.Thread(target=change, daemon=True)
-    writer.start()
-    try:
-        assert held.wait(10) and hosted.collection.index_ready()
-        answer = fast._answer(SCOPE, "docs", body)
-        still_held = writer.is_alive()  # before the fix: answered only once the change was done
-        assert answer is None and still_held
-    finally:
-        done.set()
-        writer.join(10)
-    try:
-        assert json.loads(fast._answer(SCOPE, "docs", body))["hits"][0]["id"] == "d4"  # lock free: fast
+    try:  # a catch-up inside the index (its manager's lock is free: the ready check passes)
+        answered_while_held(fast, SCOPE, body, index.lock.writing, "d4", hosted.collection.index_ready)
     finally:
         collections.close()
