@@ -8,6 +8,7 @@ upsert and a GET are made; both must answer while it is still paused. In process
 hook cannot reach into a subprocess."""
 
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -40,6 +41,30 @@ def _client(tmp_path):
     return x, collections, TestClient(create_app(collections, None))
 
 
+@contextmanager
+def _paused_client(tmp_path, module, function: str):
+    """(vectors, client, reached, go) on a served collection, every thread started inside
+    pausing at module.function's first line until `go`; the tracer, the pause and the
+    collections undone on the way out."""
+    x, collections, client = _client(tmp_path)
+    reached, go = threading.Event(), threading.Event()
+    # every thread started from now on (the client's loop and its worker threads) carries the tracer
+    threading.settrace(_paused_in(module, function, reached, go))
+    try:
+        with client:
+            yield x, client, reached, go
+    finally:
+        threading.settrace(None)
+        go.set()
+        collections.close()
+
+
+def _upsert_moved(client, x):
+    """d1 upserted with another vector and the text 'moved' (the write landing meanwhile)."""
+    return client.post("/collections/docs/upsert", json={"documents": [
+        {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]})
+
+
 def _run(name: str, call, finished: list, results: dict) -> threading.Thread:
     def body():
         results[name] = call()
@@ -51,30 +76,20 @@ def _run(name: str, call, finished: list, results: dict) -> threading.Thread:
 
 
 def test_an_upsert_and_a_read_answer_while_a_projection_computes(tmp_path):
-    x, collections, client = _client(tmp_path)
-    reached, go = threading.Event(), threading.Event()
-    # every thread started from now on (the client's loop and its worker threads) carries the tracer
-    threading.settrace(_paused_in(coordinates, "_reduce", reached, go))
     finished, results = [], {}
-    try:
-        with client:
-            mapper = _run("map", lambda: client.get("/collections/docs/map", params={"method": "pca"}),
-                          finished, results)
-            assert reached.wait(10)  # the projection is computing, paused
-            upsert = _run("upsert", lambda: client.post("/collections/docs/upsert", json={"documents": [
-                {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]}), finished, results)
-            upsert.join(HOLD / 2)  # before: queued behind the map's read lock until the map ended
-            reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
-            reader.join(HOLD / 2)  # before: queued behind the upsert
-            during = list(finished)
-            go.set()
-            mapper.join(20)
-            upsert.join(20)
-            reader.join(20)
-    finally:
-        threading.settrace(None)
+    with _paused_client(tmp_path, coordinates, "_reduce") as (x, client, reached, go):
+        mapper = _run("map", lambda: client.get("/collections/docs/map", params={"method": "pca"}),
+                      finished, results)
+        assert reached.wait(10)  # the projection is computing, paused
+        upsert = _run("upsert", lambda: _upsert_moved(client, x), finished, results)
+        upsert.join(HOLD / 2)  # before: queued behind the map's read lock until the map ended
+        reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
+        reader.join(HOLD / 2)  # before: queued behind the upsert
+        during = list(finished)
         go.set()
-        collections.close()
+        mapper.join(20)
+        upsert.join(20)
+        reader.join(20)
     assert during == ["upsert", "get"]  # both answered while the map was still computing
     assert finished == ["upsert", "get", "map"]
     assert results["upsert"].status_code == 200 and results["get"].status_code == 200
@@ -87,30 +102,21 @@ def test_a_read_answers_while_clustering_runs_and_a_write_meanwhile_stores_no_la
     """cluster held the WRITE lock for the whole k-means: even a GET waited. A write that
     lands while it computes makes it store nothing (409: run it again) rather than label
     rows as they no longer are."""
-    x, collections, client = _client(tmp_path)
-    reached, go = threading.Event(), threading.Event()
-    threading.settrace(_paused_in(cluster, "_kmeans", reached, go))
     finished, results = [], {}
-    try:
-        with client:
-            clusterer = _run("cluster", lambda: client.post("/collections/docs/cluster", json={"k": 2}),
-                             finished, results)
-            assert reached.wait(10)  # k-means is running, paused
-            reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
-            reader.join(HOLD / 2)  # before: queued behind the cluster's write lock
-            upsert = _run("upsert", lambda: client.post("/collections/docs/upsert", json={"documents": [
-                {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]}), finished, results)
-            upsert.join(HOLD / 2)
-            during = list(finished)
-            go.set()
-            clusterer.join(HOLD / 2)
-            labelled = client.post("/collections/docs/get", json={"ids": ["d0", "d1"]}).json()
-            again = client.post("/collections/docs/cluster", json={"k": 2})  # nothing in between: stored
-            stored = client.post("/collections/docs/get", json={"ids": ["d0", "d1"]}).json()
-    finally:
-        threading.settrace(None)
+    with _paused_client(tmp_path, cluster, "_kmeans") as (x, client, reached, go):
+        clusterer = _run("cluster", lambda: client.post("/collections/docs/cluster", json={"k": 2}),
+                         finished, results)
+        assert reached.wait(10)  # k-means is running, paused
+        reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
+        reader.join(HOLD / 2)  # before: queued behind the cluster's write lock
+        upsert = _run("upsert", lambda: _upsert_moved(client, x), finished, results)
+        upsert.join(HOLD / 2)
+        during = list(finished)
         go.set()
-        collections.close()
+        clusterer.join(HOLD / 2)
+        labelled = client.post("/collections/docs/get", json={"ids": ["d0", "d1"]}).json()
+        again = client.post("/collections/docs/cluster", json={"k": 2})  # nothing in between: stored
+        stored = client.post("/collections/docs/get", json={"ids": ["d0", "d1"]}).json()
     assert during == ["get", "upsert"] and finished == ["get", "upsert", "cluster"]
     assert results["cluster"].status_code == 409
     assert results["cluster"].json()["error"]["message"] == (
@@ -123,27 +129,18 @@ def test_a_read_answers_while_clustering_runs_and_a_write_meanwhile_stores_no_la
 def _paused_request(tmp_path, module, function: str, call):
     """(status and JSON of `call(client)`, completion order, the collection's count after):
     `call` pauses in module.function while a GET and an upsert are made."""
-    x, collections, client = _client(tmp_path)
-    reached, go = threading.Event(), threading.Event()
-    threading.settrace(_paused_in(module, function, reached, go))
     finished, results = [], {}
-    try:
-        with client:
-            worker = _run("analysis", lambda: call(client), finished, results)
-            assert reached.wait(10)
-            reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
-            reader.join(HOLD / 2)  # before: queued behind the analysis's lock
-            upsert = _run("upsert", lambda: client.post("/collections/docs/upsert", json={"documents": [
-                {"id": "d1", "vector": (-x[1]).tolist(), "text": "moved"}]}), finished, results)
-            upsert.join(HOLD / 2)
-            during = list(finished)
-            go.set()
-            worker.join(HOLD / 2)
-            count = client.get("/collections/docs").json()["count"]
-    finally:
-        threading.settrace(None)
+    with _paused_client(tmp_path, module, function) as (x, client, reached, go):
+        worker = _run("analysis", lambda: call(client), finished, results)
+        assert reached.wait(10)
+        reader = _run("get", lambda: client.get("/collections/docs"), finished, results)
+        reader.join(HOLD / 2)  # before: queued behind the analysis's lock
+        upsert = _run("upsert", lambda: _upsert_moved(client, x), finished, results)
+        upsert.join(HOLD / 2)
+        during = list(finished)
         go.set()
-        collections.close()
+        worker.join(HOLD / 2)
+        count = client.get("/collections/docs").json()["count"]
     assert during == ["get", "upsert"] and finished == ["get", "upsert", "analysis"]
     return results["analysis"], count
 
