@@ -39,6 +39,12 @@ def no_documents(col, where: dict | None, field: str = "where", name: str = "the
     return EmbkitError(f"{field}: {json.dumps(where)} matches no documents in {name}{detail}")
 
 
+def held(reading):
+    """`reading()`, a server's lock held for one step of an analysis; no lock when None
+    (the Python door, or the server's lock already held around the whole call)."""
+    return reading() if reading is not None else nullcontext()
+
+
 def nearest(
     col, table, rows: np.ndarray, width: int, reading=None, generation: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +60,7 @@ def nearest(
     table's vectors: every batch then describes the same rows."""
     if not getattr(table, "single", True):
         return _exact(table, rows, width, col.space.metric)
-    with reading() if reading is not None else nullcontext():
+    with held(reading):
         moved = generation is not None and col.generation != generation
         if not moved:
             allow = None if reading is None and len(table) == col.count() else table.rowids

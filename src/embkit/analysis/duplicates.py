@@ -15,7 +15,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ..errors import EmbkitError
-from .common import BATCH, ChangedMeanwhile, is_unit, nearest
+from .common import BATCH, ChangedMeanwhile, held, is_unit, nearest
 from .units import check_unit, text_lengths, unit_table
 
 KEEP = ("first", "longest")
@@ -67,7 +67,7 @@ def duplicates(col, threshold: float = 0.95, *, where: dict | None = None, k: in
     check_unit(unit)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise EmbkitError(f"k: must be a positive integer, got {k!r}")
-    with reading() if reading is not None else nullcontext():
+    with held(reading):
         table = unit_table(col, where, unit)
         generation = col.generation if reading is not None else None  # the rows as read: see `nearest`
     if col.space.metric != "cosine" and not is_unit(table.vectors):
@@ -89,7 +89,7 @@ def dedupe(col, threshold: float = 0.95, keep: str = "first", delete: bool = Fal
     deleted (`ChangedMeanwhile`: the groups may no longer hold)."""
     if keep not in KEEP:
         raise EmbkitError(f"keep: must be one of {', '.join(KEEP)}, got {keep!r}")
-    with reading() if reading is not None else nullcontext():
+    with held(reading):
         generation = col.generation
     groups = duplicates(col, threshold, where=where, k=k, unit=unit, progress=progress, reading=reading)
     kept = [_keeper(g, keep) for g in groups]

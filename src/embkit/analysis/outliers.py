@@ -5,13 +5,12 @@ index in batches, so the cost is n index queries, not n² comparisons. By defaul
 units are documents (one vector per document, analysis/units.py); documents of
 several chunks are in no index and are compared exactly."""
 
-from contextlib import nullcontext
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..errors import EmbkitError
-from .common import BATCH, is_unit, nearest
+from .common import BATCH, held, is_unit, nearest
 from .units import check_unit, unit_table
 
 METHODS = ("knn", "lof")
@@ -45,7 +44,7 @@ def outliers(col, top: int = 20, method: str = "knn", *, k: int = 10, where: dic
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise EmbkitError(f"top: must be a positive integer, got {top!r}")
     check_unit(unit)
-    with reading() if reading is not None else nullcontext():
+    with held(reading):
         table = unit_table(col, where, unit)
         generation = col.generation if reading is not None else None  # the rows as read: see `nearest`
     check_neighbours(k, len(table), where)

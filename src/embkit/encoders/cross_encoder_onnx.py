@@ -130,8 +130,8 @@ class OnnxCrossEncoder:
 
         batches, start = [], 0
         while start < len(order):
-            rows = min(batch_size, max(1, self.batch_tokens // int(lengths[order[start]])))
-            rows = 1 if self.one_pair_per_run else rows
+            fits = max(1, self.batch_tokens // int(lengths[order[start]]))  # pairs of this length a batch holds
+            rows = 1 if self.one_pair_per_run else min(batch_size, fits)
             batches.append(order[start:start + rows])
             start += rows
         if self._workers == 1 or len(batches) == 1:

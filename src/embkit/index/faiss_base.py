@@ -195,10 +195,11 @@ class FaissIndex:
         finally:
             self.lock.release_read()
         if labels.size and labels.min() >= 0:  # every slot filled (the common case): nothing to pad
-            return rowids[labels], self._scores(distances.astype(np.float32)).astype(np.float32, copy=False)
+            return rowids[labels], self._scores(distances.astype(np.float32, copy=False)).astype(np.float32, copy=False)
         found = labels >= 0
         rowids = np.where(found, rowids[np.where(found, labels, 0)], -1)
-        scores = np.where(found, self._scores(distances.astype(np.float32)), SCORE_MISSING).astype(np.float32)
+        scores = self._scores(distances.astype(np.float32, copy=False))
+        scores = np.where(found, scores, SCORE_MISSING).astype(np.float32)
         return rowids, scores
 
     def search_one(self, query: np.ndarray, k: int, params: dict) -> tuple[list[int], list[float]]:

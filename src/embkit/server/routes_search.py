@@ -13,6 +13,7 @@ from .encoding import encode
 from .routes_images import decode_image
 from .schemas import ContextRequest, Embed, Search, Similarity
 from .state import hosted, limits
+from .strict_values import is_int
 from .uploads import decode_base64
 
 router = APIRouter(tags=["search"])
@@ -41,7 +42,7 @@ def search(name: str, body: Search, request: Request, _=Depends(requires("read")
     lim = limits(request)
     lim.k(body.k)
     lim.text(body.query, "query")
-    if isinstance(body.rerank, int) and not isinstance(body.rerank, bool):  # another type: the library says so
+    if is_int(body.rerank):  # another type: the library says so
         lim.k(body.rerank, "rerank")
     # by_document: a warning; a field the library checks may hold another type (Checked): no serializer warning
     options, notes = renamed(body.model_dump(exclude_unset=True, exclude_none=True, warnings=False))

@@ -16,14 +16,15 @@ def _refused(message: str) -> PydanticCustomError:
     return PydanticCustomError("strict_value", "{message}", {"message": message})  # braces in it stay as they are
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (JSON true is not 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _k(value: Any) -> Any:
     """A k of the wrong type gets validate.check_k's message; its range is checked later,
     as before (the server's max_k limit first)."""
-    if value is not None and not _is_int(value):
+    if value is not None and not is_int(value):
         try:
             check_k(value)
         except EmbkitError as e:
@@ -32,14 +33,8 @@ def _k(value: Any) -> Any:
 
 
 def _int(value: Any) -> Any:
-    if value is not None and not _is_int(value):
+    if value is not None and not is_int(value):
         raise _refused(f"must be an integer, got {value!r}")
-    return value
-
-
-def _number(value: Any) -> Any:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise _refused(f"must be a number, got {value!r}")
     return value
 
 
@@ -52,7 +47,6 @@ def _flag(value: Any) -> Any:
 
 K = Annotated[int, BeforeValidator(_k)]
 Int = Annotated[int, BeforeValidator(_int)]
-Number = Annotated[float, BeforeValidator(_number)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 

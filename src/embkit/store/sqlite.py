@@ -610,11 +610,11 @@ def _record(row) -> Record:
 
 
 @functools.lru_cache(maxsize=64)
-def _rows_sql(n: int) -> str:
+def _rows_sql(n: int, extra: str = "") -> str:
     """The statement reading `n` rows by row id: the ids as a VALUES list joined to docs
     (one seek each, in the given order; ~10% less than `rowid IN (...)`, which sorts the
-    list into a temporary b-tree first)."""
-    return (f"SELECT d.rowid, d.id, d.text, d.metadata FROM (VALUES {','.join(['(?)'] * n)}) AS v "
+    list into a temporary b-tree first); `extra`, more columns after the metadata."""
+    return (f"SELECT d.rowid, d.id, d.text, d.metadata{extra} FROM (VALUES {','.join(['(?)'] * n)}) AS v "
             f"CROSS JOIN docs AS d ON d.rowid = v.column1")
 
 
@@ -622,8 +622,7 @@ def _rows_sql(n: int) -> str:
 def _rows_seen_sql(n: int) -> str:
     """`_rows_sql` with the reembed map (meta's SUPERSEDED, NULL when none) as a fifth
     column: an uncorrelated subquery, read once per statement, in its snapshot."""
-    seen = f", (SELECT value FROM meta WHERE key = '{SUPERSEDED}')"
-    return _rows_sql(n).replace(" FROM (VALUES", seen + " FROM (VALUES", 1)
+    return _rows_sql(n, f", (SELECT value FROM meta WHERE key = '{SUPERSEDED}')")
 
 
 class SearchRows(dict):
