@@ -249,17 +249,18 @@ def search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weigh
     essential = 0  # order[essential:] are walked; order[:essential] looked up
     rare = order[n_terms - 1]  # a first floor: the k-th best score of the term that can add most, if short
     if not use_allow and term_blocks[rare + 1] - term_blocks[rare] <= FIRST_FLOOR_BLOCKS:
-        for b in range(term_blocks[rare], term_blocks[rare + 1]):
+        # last block first, so the term's first block (its current one) is the one left decoded;
+        # the heap's k best do not depend on the order
+        for b in range(term_blocks[rare + 1] - 1, term_blocks[rare] - 1, -1):
             n = _decode(buf, starts[b], rowids[rare], tfs[rare], dls[rare], scores[rare], weights[rare], avgdl, True)
             for j in range(n):
                 filled = _push(heap, filled, scores[rare, j])
+            size[rare] = n
         if filled == k:
             floor = heap[0] * (1.0 - slack)
             while essential < n_terms and prefix[essential] < floor:
                 essential += 1
         filled = 0
-        size[rare] = _decode(buf, starts[block[rare]], rowids[rare], tfs[rare], dls[rare], scores[rare], weights[rare],
-                             avgdl, True)
     term_score = np.zeros(n_terms)
     out_ids = np.empty(4 * WINDOW, dtype=np.int64)
     out_scores = np.empty(4 * WINDOW)
