@@ -8,13 +8,21 @@ again, the index catches up first (`current()` sees the generation move) and ans
 with k rows that exist. Bounded: a collection rewritten faster than it is searched
 still gets an answer, the last one, short as it may be."""
 
+from contextvars import ContextVar
 from typing import Callable, TypeVar
-
-from ..index.no_wait import NO_WAIT, IndexBusy
 
 RETRIES = 2  # searches after the first; each one catches the index up to the newest write
 
 T = TypeVar("T")
+
+# off where a search must not catch the index up (the server's fast path, on the event
+# loop: a store read, a FAISS add, maybe a rebuild): lost rows raise RowsVanished instead
+ASK_AGAIN: ContextVar[bool] = ContextVar("ask_again", default=True)
+
+
+class RowsVanished(Exception):
+    """Rows the index named were gone when read and ASK_AGAIN is off: the caller hands
+    the request to a path that may ask again (the server's ordinary route)."""
 
 
 def lost_rows(found: int, asked: int, full: bool) -> bool:
@@ -26,12 +34,11 @@ def lost_rows(found: int, asked: int, full: bool) -> bool:
 def searched_again(step: Callable[[], tuple[T, bool]], first: tuple[T, bool] | None = None) -> T:
     """The result of `step()` (which returns (result, rows were lost)), run again at
     most RETRIES times while it lost rows; `first` is the first search's (result, lost)
-    when the caller already made it (then only the RETRIES searches run here). Where a
-    search must not wait (NO_WAIT: the server's fast path, on the event loop), asking again
-    would catch the index up there, so it raises IndexBusy for a path that may wait."""
+    when the caller already made it (then only the RETRIES searches run here). Raises
+    RowsVanished instead of asking again where ASK_AGAIN is off."""
     result, lost = step() if first is None else first
-    if lost and NO_WAIT.get():
-        raise IndexBusy("rows gone since the index answered")
+    if lost and not ASK_AGAIN.get():
+        raise RowsVanished("rows gone since the index answered")
     for _ in range(RETRIES):
         if not lost:
             break

@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from ..index.no_wait import NO_WAIT
 from ..search.request import SearchRequest
+from ..search.vanished_rows import ASK_AGAIN
 from .errors import ApiError
 from .routes_search import encode_hits  # the route's own encoding: the same bytes
 from .schemas import Search
@@ -61,7 +62,8 @@ class FastSearch:
         hosted = state.collections.peek(name)
         if hosted is None or not hosted.lock.acquire_read(blocking=False):
             return None
-        no_wait = NO_WAIT.set(True)  # the index busy or rows gone since it answered: IndexBusy, the route waits
+        no_catch_up = ASK_AGAIN.set(False)  # rows gone since the index answered: the route asks again
+        no_wait = NO_WAIT.set(True)  # the index's lock held (a catch-up): IndexBusy, the route waits
         try:
             if not hosted.collection.index_ready():
                 return None
@@ -73,10 +75,11 @@ class FastSearch:
                                                          nprobe=search.nprobe, rescore=search.rescore,
                                                          model=search.model))
             return encode_hits(found.hits, started)
-        except Exception:  # the route raises it again and answers it as an error (or waits: IndexBusy)
+        except Exception:  # the route raises it again and answers it as an error (or waits: RowsVanished, IndexBusy)
             return None
         finally:
             NO_WAIT.reset(no_wait)
+            ASK_AGAIN.reset(no_catch_up)
             hosted.lock.release_read()
 
 
