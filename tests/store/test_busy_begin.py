@@ -7,6 +7,7 @@ attempt always meets the open read."""
 
 import sqlite3
 import threading
+import time
 from contextlib import closing
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 
 import embkit
 from embkit.errors import EmbkitError
-from embkit.store.sqlite_busy import busy_timeout
+from embkit.store.sqlite_busy import begin_immediate, busy_timeout
 
 DIM = 4
 
@@ -77,3 +78,47 @@ def test_a_bad_busy_timeout_is_refused_naming_the_variable(monkeypatch, value):
     monkeypatch.setenv("EMBKIT_BUSY_TIMEOUT", value)
     with pytest.raises(EmbkitError, match=r"^EMBKIT_BUSY_TIMEOUT: .* is not a number of seconds from 0 to 3600$"):
         busy_timeout()
+
+
+def test_a_begin_whose_error_code_another_threads_read_overwrote_still_waits(tmp_path):
+    """Python reads the connection's last error code after BEGIN IMMEDIATE fails; two
+    threads reading on the same connection overwrite it with SQLITE_ROW / SQLITE_DONE
+    ("another row available": a DatabaseError, a 500 in a two-worker server) or SQLITE_OK
+    (no error at all, and no transaction open). Before the fix ~1 in 10 rounds failed."""
+    db = tmp_path / "t.db"
+    with closing(sqlite3.connect(db, isolation_level=None)) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t(x)")
+        setup.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(50)])
+    with closing(sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=5)) as conn, \
+            closing(sqlite3.connect(db, isolation_level=None)) as locker:
+        stop, outcomes = threading.Event(), []
+
+        def read() -> None:
+            while not stop.is_set():
+                conn.execute("SELECT x FROM t").fetchall()
+
+        def begin() -> None:
+            try:
+                begin_immediate(conn)
+                outcomes.append("began" if conn.in_transaction else "no transaction")
+                conn.execute("ROLLBACK")
+            except Exception as e:  # noqa: BLE001 - reported to the test's thread
+                outcomes.append(f"{type(e).__name__}: {e}")
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for r in readers:
+            r.start()
+        try:
+            for _ in range(100):
+                locker.execute("BEGIN IMMEDIATE")  # another process's write: BEGIN meets it busy
+                writer = threading.Thread(target=begin)
+                writer.start()
+                time.sleep(0.01)
+                locker.execute("ROLLBACK")
+                writer.join(10)
+        finally:
+            stop.set()
+            for r in readers:
+                r.join()
+    assert outcomes == ["began"] * 100, sorted(set(outcomes))

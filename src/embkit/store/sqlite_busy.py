@@ -12,6 +12,14 @@ write lock, or SQLITE_BUSY_SNAPSHOT when another process committed since the rea
 ends, so `begin_immediate` tries again until the busy timeout has passed. With one
 process nobody else writes, so the window is harmless; with `serve --workers 2` adds
 failed with 500s (tests/server/test_server_load.py, tests/store/test_busy_begin.py).
+
+The same sharing blurs the error itself: Python reads the connection's last error code
+after the BEGIN has failed, and another thread's read may have set it meanwhile, so a busy
+BEGIN surfaces as "another row available" / "no more rows available" (a DatabaseError a
+two-worker server answered with a 500), or as no error at all when the code read was
+SQLITE_OK: BEGIN then "succeeds" with no transaction open and a batch would be written
+statement by statement. So success is judged by the connection's own state
+(`in_transaction`), and an error whose code is not an error is taken as busy.
 """
 
 import os
@@ -21,6 +29,7 @@ import time
 from ..errors import EmbkitError
 
 BUSY = ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT")
+NOT_ERRORS = ("SQLITE_OK", "SQLITE_ROW", "SQLITE_DONE")  # codes another thread's read leaves behind
 TIMEOUT_VARIABLE = "EMBKIT_BUSY_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0  # seconds a write waits for another writer before "database is locked"
 MAX_TIMEOUT = 3600.0
@@ -49,18 +58,28 @@ def is_busy(e: BaseException) -> bool:
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """BEGIN IMMEDIATE, waiting up to the connection's busy timeout also when another
     thread's read in flight on `conn` keeps SQLite from waiting itself (see above)."""
-    started, pause, deadline = time.monotonic(), 0.001, None
+    started, pause, deadline, busy = time.monotonic(), 0.001, None, None
     while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as e:
-            if not is_busy(e):
+        except sqlite3.DatabaseError as e:
+            if not (is_busy(e) or getattr(e, "sqlite_errorname", None) in NOT_ERRORS):
                 raise
-            if deadline is None:  # read only on this rare path; a PRAGMA that reads no table
-                deadline = started + conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
-            left = deadline - time.monotonic()
-            if left <= 0:  # SQLite's own wait ran out, or ours did
-                raise
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.05)
+            busy = e if is_busy(e) else busy
+        else:
+            if conn.in_transaction:
+                return
+        if deadline is None:  # read only on this rare path; a PRAGMA that reads no table
+            deadline = started + conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+        left = deadline - time.monotonic()
+        if left <= 0:  # SQLite's own wait ran out, or ours did
+            raise busy or _locked()
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
+
+
+def _locked() -> sqlite3.OperationalError:
+    """SQLite's "database is locked", for a wait whose every error code another thread overwrote."""
+    e = sqlite3.OperationalError("database is locked")
+    e.sqlite_errorcode, e.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
+    return e
