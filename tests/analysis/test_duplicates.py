@@ -195,3 +195,23 @@ def test_threshold_one_finds_exact_copies_despite_rounding(tmp_path):
     with embkit.create(tmp_path / "c", model=None, dim=384) as c:
         c.add(ids=[f"v{i}" for i in range(50)], vectors=vectors)
         assert [g.ids for g in c.duplicates(1.0)] == [["v7", "v21", "v30", "v44"]]
+
+
+def test_dedupe_that_deletes_nothing_waits_for_no_writer(tmp_path):
+    """A server's dedupe with delete=True and no duplicates took the write lock anyway,
+    queueing behind (and holding up) the collection's writers to delete nothing."""
+    from contextlib import contextmanager
+
+    taken = []
+
+    @contextmanager
+    def writing():
+        taken.append("write lock")
+        yield
+
+    with embkit.create(tmp_path / "c", model=None, dim=3) as c:
+        c.add(ids=["a", "b"], vectors=[[1, 0, 0], [0, 1, 0]])
+        report = c.dedupe(THRESHOLD, delete=True, writing=writing)
+        assert (report.groups, report.deleted, taken) == ([], 0, [])
+        c.add(ids=["a2"], vectors=[[1, 0, 0]])
+        assert c.dedupe(THRESHOLD, delete=True, writing=writing).delete == ["a2"] and taken == ["write lock"]

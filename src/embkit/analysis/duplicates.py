@@ -94,7 +94,7 @@ def dedupe(col, threshold: float = 0.95, keep: str = "first", delete: bool = Fal
     groups = duplicates(col, threshold, where=where, k=k, unit=unit, progress=progress, reading=reading)
     kept = [_keeper(g, keep) for g in groups]
     doomed = [i for g, kept_id in zip(groups, kept) for i in g.ids if i != kept_id]
-    with writing() if delete else nullcontext():
+    with writing() if delete and doomed else nullcontext():  # a delete of nothing waits for no writer
         if delete and doomed and col.generation != generation:
             raise ChangedMeanwhile("dedupe: the collection changed while its duplicates were found (another "
                                    "write landed); nothing was deleted, run it again")
