@@ -86,7 +86,9 @@ def test_matryoshka_view_after_a_delete_between_index_and_rows(backend):
 
 @pytest.mark.parametrize("path", ["plain", "general"])
 def test_a_short_list_is_not_asked_again(tmp_path, path):
-    """Fewer than k in the index (every row returned) and one gone: no second search."""
+    """Fewer than k in the index (every row returned) and one gone: not asked again for
+    the missing row. The plain path reads the store's generation with the rows: the delete
+    moved it, so it catches up and searches once more (two rows), as the next search would."""
     col, other, x = _pair(tmp_path / "c")
     other.delete(ids=[f"d{i}" for i in range(3, N)])
     col.search(vector=x[0], k=K)  # caught up: three rows
@@ -97,7 +99,7 @@ def test_a_short_list_is_not_asked_again(tmp_path, path):
     setattr(col._store, read, lambda rowids: calls.append(len(rowids)) or real(rowids))
     _write_during(col._store, read, lambda: other.delete(ids=["d0"]))
     hits = [h.id for h in col.search(vector=x[0], k=K, **options)]
-    assert sorted(hits) == ["d1", "d2"] and calls == [3]
+    assert sorted(hits) == ["d1", "d2"] and calls == ([3, 2] if path == "plain" else [3])
     other.close(), col.close()
 
 

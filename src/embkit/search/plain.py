@@ -40,9 +40,34 @@ def _searched_whole(req: SearchRequest, parts: SearchParts, query):
 
 
 def _searched(req: SearchRequest, parts: SearchParts, query) -> tuple[list[int], list[float], dict]:
-    """(row ids, scores, their rows) of the index's best k, the index caught up first."""
+    """(row ids, scores, their rows) of the index's best k, the index caught up with the
+    store: checked after the search when the store's row statement reads its generation
+    (SQLite), a write since then (this process's or another's) making it search again
+    after the catch-up; else checked first (`current`, a statement of its own)."""
+    index, generation = _as_it_is(req, parts)
+    if index is not None:
+        found = _searched_in(index, req, parts, query)
+        if getattr(found[2], "generation", None) == generation:  # the store had nothing the index lacks
+            return found
+    return _searched_in(parts.index.current(wait=False), req, parts, query)
+
+
+def _as_it_is(req: SearchRequest, parts: SearchParts):
+    """(the index, the store generation it reflects) for a search checked afterwards, or
+    (None, None): the store's rows do not say their generation, or the index is not
+    simply there (not loaded, a build running or failed: `current` decides)."""
+    if req.k > getattr(parts.store, "SEARCH_ROWS_SEEN", 0):
+        return None, None
+    manager = parts.index
+    generation = manager.generation  # before the index: a catch-up changes the index, then this
+    index = manager.index
+    if index is None or manager.building or index.stands_in_for is not None:
+        return None, None
+    return index, generation
+
+
+def _searched_in(index, req: SearchRequest, parts: SearchParts, query) -> tuple[list[int], list[float], dict]:
     space, store = parts.space, parts.store
-    index = parts.index.current(wait=False)
     if index.spec.quantized:  # candidates rescored with the stored vectors
         rowids, scores = dense_search(index, query, req.k, lambda rows: store.vectors(space.name, rows),
                                       rescore=req.rescore, **req.index_params())

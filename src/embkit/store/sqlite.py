@@ -232,16 +232,20 @@ class SQLiteStore(SQLiteReembed):
             out.update({r[0]: LazyRecord(*r) for r in self._conn.execute(_rows_sql(len(chunk)), chunk)})
         return out
 
+    SEARCH_ROWS_SEEN = 500  # search_rows of up to this many rows says what its statement saw (SearchRows)
+
     def search_rows(self, rowids: list[int]) -> dict[int, tuple[str, str | None, str]]:
         """{row id: (id, text, metadata JSON as stored)} of a plain search's hits (at most
         500 rows in one statement, as `search_records` reads them; more in chunks). For a
-        search's k, a `SearchRows` whose `superseded` is the reembed map as the same
-        statement read it: the search needs no freshness check of its own for it."""
+        search's k, a `SearchRows` whose `superseded` is the reembed map and `generation`
+        the store's generation as the same statement read them: the search needs no
+        freshness check of its own (search/plain.py compares it with its index's)."""
         if 0 < len(rowids) <= 500:  # a search's k: one statement
             found = self._conn.execute(_rows_seen_sql(len(rowids)), rowids).fetchall()
             rows = SearchRows({row[0]: row[1:4] for row in found})
             if found:  # no row read, no map read: None (the caller reads it itself)
-                rows.superseded = self._superseded_of(found[0][4])
+                first = found[0]
+                rows.superseded, rows.generation = self._superseded_of(first[4]), int(first[5])
             return rows
         out = {}
         for chunk in _chunks(rowids, 500):
@@ -620,9 +624,11 @@ def _rows_sql(n: int, extra: str = "") -> str:
 
 @functools.lru_cache(maxsize=64)
 def _rows_seen_sql(n: int) -> str:
-    """`_rows_sql` with the reembed map (meta's SUPERSEDED, NULL when none) as a fifth
-    column: an uncorrelated subquery, read once per statement, in its snapshot."""
-    return _rows_sql(n, f", (SELECT value FROM meta WHERE key = '{SUPERSEDED}')")
+    """`_rows_sql` with the reembed map (meta's SUPERSEDED, NULL when none) and the store's
+    generation as fifth and sixth columns: uncorrelated subqueries, read once per statement,
+    in its snapshot."""
+    return _rows_sql(n, f", (SELECT value FROM meta WHERE key = '{SUPERSEDED}'), "
+                        "(SELECT value FROM meta WHERE key = 'generation')")
 
 
 class SearchRows(dict):
@@ -630,6 +636,7 @@ class SearchRows(dict):
     its successor} as the statement that read the rows saw it (None: not read)."""
 
     superseded: dict[str, str] | None = None
+    generation: int | None = None  # the store's generation as that statement read it (None: not read)
 
 
 def _chunks(items: list, size: int):
