@@ -9,6 +9,7 @@ import pytest
 import embkit
 from embkit.ingest.vectors import stored_form
 from embkit.search.pipeline import Plan, retrieve
+from embkit.search.hit import Hit
 from embkit.search.plain import plain_search
 from embkit.search.request import SearchRequest
 from embkit.search.sources import StoreSources
@@ -58,6 +59,34 @@ def test_plain_hits_equal_the_pipelines(col):
     every = plain_search(SearchRequest(vector=queries[0], k=N).check(col.space), col._search_parts())
     hit = next(h for h in every if h.id == "d1")
     assert (hit.parent, hit.source, hit.page, hit.start, hit.end, hit.text) == ("doc0", "a.pdf", 1, 1, 6, "text 1")
+
+
+def test_rows_naming_themselves_as_parent_equal_the_pipelines(tmp_path):
+    """A document added without metadata is stored as {"parent": its id}, recognized as
+    text by hits_of_rows: the same hits as the pipeline's, for ids JSON escapes (quotes,
+    backslashes, non-ASCII, newlines, slashes) and rows another tool wrote, whose text only
+    looks like it (the id a JSON fragment, spaces around the object)."""
+    ids = ["plain", 'quo"te', "back\\slash", "naïve", "new\nline", "a/b", 'x", "source": "y', "spaced", "other"]
+    col = embkit.create(tmp_path / "c", model=None, dim=DIM)
+    vectors = np.random.default_rng(3).normal(size=(len(ids) + N, DIM)).astype(np.float32)
+    col.add(ids=ids, vectors=vectors[:len(ids)])
+    col.add(ids=[f"m{i}" for i in range(N)], vectors=vectors[len(ids):], metadatas=[meta(i) for i in range(N)])
+    conn = col._store._conn
+    conn.execute("""UPDATE docs SET metadata = '{"parent": "x", "source": "y"}' WHERE id = ?""", (ids[6],))
+    conn.execute("""UPDATE docs SET metadata = ' {"parent": "spaced"} ' WHERE id = 'spaced'""")
+    conn.execute("""UPDATE docs SET metadata = '{"parent": "plain"}' WHERE id = 'other'""")
+    req = SearchRequest(vector=vectors[0], k=len(ids) + N).check(col.space)
+    every = plain_search(req, col._search_parts())
+    assert every == general(col, req) and [h.dense_rank for h in every] == list(range(1, len(ids) + N + 1))
+    by_id = {h.id: h for h in every}
+    for i in ids[:6]:
+        assert by_id[i].metadata == {"parent": i} and (by_id[i].parent, by_id[i].text, by_id[i].source) == (i, None, None)
+        assert len(by_id[i]) == len(Hit._fields) and by_id[i].document == i
+    assert (by_id[ids[6]].parent, by_id[ids[6]].source) == ("x", "y")
+    assert by_id["spaced"].metadata == {"parent": "spaced"} and by_id["other"].parent == "plain"
+    by_id["plain"].metadata["x"] = 1  # each hit's own dict: the next search's is untouched
+    assert next(h for h in plain_search(req, col._search_parts()) if h.id == "plain").metadata == {"parent": "plain"}
+    col.close()
 
 
 def test_only_plain_requests_take_the_short_path():

@@ -87,6 +87,14 @@ def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit
         found = rows.get(row)
         if found is None:
             continue
-        meta = metadata_of(found[2])
-        hits.append(_new_hit(Hit, (found[0], score, found[1], meta, score, rank, None, None, None, *chunk_of(meta))))
+        doc_id, raw = found[0], found[2]
+        # a document without metadata of its own is stored naming itself as its parent: that
+        # JSON text recognized (an id with no character JSON escapes) rather than decoded, and
+        # the hit written out (~1 us a hit less); any other text is decoded
+        if raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id:
+            hits.append(_new_hit(Hit, (doc_id, score, found[1], {"parent": doc_id}, score, rank,
+                                       None, None, None, doc_id, None, None, None, None)))
+            continue
+        meta = metadata_of(raw)
+        hits.append(_new_hit(Hit, (doc_id, score, found[1], meta, score, rank, None, None, None, *chunk_of(meta))))
     return hits
