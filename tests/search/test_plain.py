@@ -8,8 +8,8 @@ import pytest
 
 import embkit
 from embkit.ingest.vectors import stored_form
-from embkit.search.pipeline import Plan, retrieve
 from embkit.search.hit import Hit
+from embkit.search.pipeline import Plan, retrieve
 from embkit.search.plain import plain_search
 from embkit.search.request import SearchRequest
 from embkit.search.sources import StoreSources
@@ -80,7 +80,8 @@ def test_rows_naming_themselves_as_parent_equal_the_pipelines(tmp_path):
     assert every == general(col, req) and [h.dense_rank for h in every] == list(range(1, len(ids) + N + 1))
     by_id = {h.id: h for h in every}
     for i in ids[:6]:
-        assert by_id[i].metadata == {"parent": i} and (by_id[i].parent, by_id[i].text, by_id[i].source) == (i, None, None)
+        hit = by_id[i]
+        assert hit.metadata == {"parent": i} and (hit.parent, hit.text, hit.source) == (i, None, None)
         assert len(by_id[i]) == len(Hit._fields) and by_id[i].document == i
     assert (by_id[ids[6]].parent, by_id[ids[6]].source) == ("x", "y")
     assert by_id["spaced"].metadata == {"parent": "spaced"} and by_id["other"].parent == "plain"
