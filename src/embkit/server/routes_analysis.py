@@ -11,10 +11,11 @@ from ..ingest.records import document_of
 from .auth import requires
 from .encoding import encode
 from .hosting import Conflict
+from .params_unread import refuse_unread
 from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
 from .state import hosted
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], dependencies=[Depends(refuse_unread)])
 SNIPPET = 200
 
 

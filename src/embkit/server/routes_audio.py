@@ -14,11 +14,12 @@ from .audio_upload import check_sound
 from .auth import requires
 from .byte_ranges import file_response
 from .hosting import NotFound
+from .params_unread import refuse_unread
 from .schemas import AddAudio
 from .state import hosted, limits
 from .uploads import check_items, decode_base64, store_uploads
 
-router = APIRouter(tags=["audio"])
+router = APIRouter(tags=["audio"], dependencies=[Depends(refuse_unread)])
 
 
 def _found(request: Request, name: str, doc_id: str, what: str, unless: str):

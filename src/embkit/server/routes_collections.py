@@ -5,10 +5,11 @@ from fastapi import APIRouter, Depends, Request
 from .. import __version__
 from .auth import requires
 from .keys import Key
+from .params_unread import refuse_unread
 from .schemas import CreateCollection
 from .state import hosted, served
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(refuse_unread)])
 
 
 @router.get("/health", tags=["server"])

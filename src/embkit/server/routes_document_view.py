@@ -13,10 +13,11 @@ from .auth import requires
 from .encoding import encode
 from .hosting import NotFound
 from .markdown_tree import locate, mark, markdown_tree, nonspace, text_tree, tree_text
+from .params_unread import refuse_unread
 from .state import hosted
 from .whole_document import WholeDocument, whole_document
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], dependencies=[Depends(refuse_unread)])
 MARKDOWN = (".md", ".markdown")
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 

@@ -8,11 +8,12 @@ from ..errors import EmbkitError
 from .auth import requires
 from .encoding import encode, encode_record
 from .hosting import NotFound
+from .params_unread import refuse_unread
 from .routes_search import with_warnings
 from .schemas import AddDocuments, DeleteDocuments, GetDocuments
 from .state import hosted, limits
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], dependencies=[Depends(refuse_unread)])
 
 
 @router.post("/collections/{name}/add", status_code=201)

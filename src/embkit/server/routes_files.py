@@ -15,12 +15,13 @@ from ..ingest.sync import sync_folder
 from ..ingest.uploads import Upload, check_upload_path, prepare_uploads
 from .auth import requires
 from .errors import ApiError
+from .params_unread import refuse_unread
 from .routes_search import with_warnings
 from .schemas import Strict
 from .state import hosted, limits
 from .uploads import decode_base64
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], dependencies=[Depends(refuse_unread)])
 
 
 class FileIn(Strict):

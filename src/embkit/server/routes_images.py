@@ -11,11 +11,12 @@ from ..image_documents import UPLOADS
 from .auth import requires
 from .byte_ranges import file_response
 from .hosting import NotFound
+from .params_unread import refuse_unread
 from .schemas import AddImages
 from .state import hosted, limits
 from .uploads import check_items, decode_base64, store_uploads
 
-router = APIRouter(tags=["images"])
+router = APIRouter(tags=["images"], dependencies=[Depends(refuse_unread)])
 
 
 @router.get("/collections/{name}/thumbnails/{doc_id:path}")

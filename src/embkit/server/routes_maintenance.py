@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, Request
 from ..errors import EmbkitError
 from .auth import requires
 from .errors import ApiError
+from .params_unread import refuse_unread
 from .state import hosted
 
-router = APIRouter(tags=["maintenance"])
+router = APIRouter(tags=["maintenance"], dependencies=[Depends(refuse_unread)])
 
 
 @router.get("/collections/{name}/check")

@@ -28,9 +28,10 @@ from .openai_shapes import (
     RerankRequest,
     RerankResponse,
 )
+from .params_unread import refuse_unread
 from .state import limits
 
-router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES, dependencies=[Depends(refuse_unread)])
 
 
 @router.post("/embeddings", response_model=EmbeddingsResponse)

@@ -10,13 +10,14 @@ from ..search.hit import hits_payload
 from ..search.request import SearchRequest, renamed
 from .auth import requires
 from .encoding import encode
+from .params_unread import refuse_unread
 from .routes_images import decode_image
 from .schemas import ContextRequest, Embed, Search, Similarity
 from .state import hosted, limits
 from .strict_values import is_int
 from .uploads import decode_base64
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], dependencies=[Depends(refuse_unread)])
 
 
 # For a sync route FastAPI validates and encodes a returned dict in one more trip to the
