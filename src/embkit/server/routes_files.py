@@ -3,7 +3,7 @@ pdf, csv, ...: the same ids, chunks and metadata). Checked, read, chunked and em
 before the write lock is taken, then written in one transaction."""
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
@@ -19,6 +19,7 @@ from .params_unread import refuse_unread
 from .routes_search import with_warnings
 from .schemas import Strict
 from .state import hosted, limits
+from .strict_values import Checked, Flag
 from .uploads import decode_base64
 
 router = APIRouter(tags=["documents"], dependencies=[Depends(refuse_unread)])
@@ -35,10 +36,10 @@ class AddFiles(Strict):
     files: list[FileIn]
     include: list[str] | None = None
     exclude: list[str] | None = None
-    upsert: bool = False
-    chunk: bool = True
-    chunk_tokens: int = 256
-    overlap: int = 32
+    upsert: Flag = False  # JSON values as the Python door takes them: "yes" is not true (strict_values.py)
+    chunk: Flag = True
+    chunk_tokens: Annotated[int, Checked] = 256  # the chunker checks these, as in every door
+    overlap: Annotated[int, Checked] = 32
     text_column: str = "text"
     id_column: str = "id"
 
@@ -76,7 +77,7 @@ class SyncFolder(Strict):
                                     "`embkit sync DIR FOLDER` names them.")
     include: list[str] | None = None
     exclude: list[str] | None = None
-    dry_run: bool = False
+    dry_run: Flag = False
 
 
 @router.post("/collections/{name}/sync")
