@@ -54,3 +54,22 @@ def test_fewer_entries_than_k_and_an_empty_index(kind):
     index.remove([9])
     rowids, scores = index.search_one(q, 10, {})
     assert sorted(rowids) == [7, 11] and (rowids, scores) == expected(index, q, 10, {})
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "sq8"])
+def test_a_query_not_held_whole_in_memory_is_searched_as_given(kind):
+    """search_one hands FAISS a raw pointer to a float32 row held whole (C-contiguous);
+    a row that is a strided view, or float64, or of another shape, takes FAISS's wrapper,
+    which copies it: the same results as the contiguous row's."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+    index = make_index(SPECS[kind], DIM, "cosine")
+    index.add(np.arange(N, dtype=np.int64), vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    wide = rng.normal(size=(DIM, 3)).astype(np.float32)
+    strided = wide[:, 1][None, :]  # every third float of `wide`
+    assert not strided.flags.c_contiguous
+    whole = np.ascontiguousarray(strided)
+    want = index.search_one(whole, 10, {})
+    assert want == expected(index, whole, 10, {}) and len(want[0]) == 10
+    assert index.search_one(strided, 10, {}) == want
+    assert index.search_one(whole.astype(np.float64), 10, {}) == want

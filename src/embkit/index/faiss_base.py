@@ -24,6 +24,8 @@ from .no_wait import NO_WAIT, IndexBusy
 from .spec import SEARCH_PARAMS, IndexSpec, check_param
 
 SCORE_MISSING = -np.inf
+_FLOAT32 = np.dtype(np.float32)
+_ptr = faiss.swig_ptr
 _CHECKED: dict[tuple, dict] = {}  # (kind, search parameters) -> as checked: searches repeat them (read-only)
 _ERRNO_BY_TEXT = {os.strerror(n): n for n in errno.errorcode}  # "No space left on device" -> ENOSPC
 
@@ -208,21 +210,32 @@ class FaissIndex:
         checks its request already made and the array-wide work on its ten results."""
         if params:
             params = self._checked_params(params)
-        if self._faiss is None or k < 1:
+        index = self._faiss
+        if index is None or k < 1:
             return [], []
+        # FAISS's own call (search_c) with the result arrays, without its Python wrapper's
+        # checks: a float32 row held whole in memory (a raw pointer is passed); else the wrapper
+        direct = (not self.binary and query.dtype is _FLOAT32 and query.flags.c_contiguous
+                  and query.shape == (1, self.dim))
         lock = self.lock
         _acquire_read(lock)  # no catch-up (add, remove) in another thread meanwhile; not `with`: hot
         try:
-            if self.ntotal == 0:
+            n_live = self.ntotal
+            if n_live == 0:
                 return [], []
-            selector, bitmap = self._selector(None)  # dead entries (deletes) stay hidden
+            # dead entries (deletes) stay hidden behind a selector
+            selector, bitmap = self._selector(None) if n_live != len(self.live) else (None, None)
             search_params = self._search_parameters(selector, params, k)
-            distances, labels = self._faiss.search(self._codes(query), k, params=search_params)
+            if direct:
+                distances, labels = np.empty((1, k), _FLOAT32), np.empty((1, k), np.int64)
+                index.search_c(1, _ptr(query), k, _ptr(distances), _ptr(labels), search_params)
+            else:
+                distances, labels = index.search(self._codes(query), k, params=search_params)
             del bitmap
             rowids = self.rowids  # as FAISS's labels were: a later add replaces the array
         finally:
             lock.release_read()
-        scores = self._scores(distances.astype(np.float32, copy=False)).astype(np.float32, copy=False)[0]
+        scores = self._scores(distances[0].astype(np.float32, copy=False)).astype(np.float32, copy=False)
         labels = labels[0]
         if -1 in labels.tolist():  # fewer than k entries qualified
             scores, labels = scores[labels >= 0], labels[labels >= 0]
