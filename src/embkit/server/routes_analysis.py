@@ -13,7 +13,8 @@ from .encoding import encode
 from .hosting import Conflict
 from .params_unread import refuse_unread
 from .schemas import ClusterRequest, DedupeRequest, DuplicatesRequest, OutliersRequest
-from .state import hosted
+from .state import hosted, limits
+from .strict_values import is_int
 
 router = APIRouter(tags=["analysis"], dependencies=[Depends(refuse_unread)])
 SNIPPET = 200
@@ -38,6 +39,7 @@ def cluster(name: str, body: ClusterRequest, request: Request, _=Depends(require
 @router.post("/collections/{name}/outliers")
 def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """The documents (or chunks) least like the rest, most outlying first."""
+    _neighbours(request, body.k)
     h = hosted(request, name)
     found = h.collection.outliers(body.top, body.method, k=body.k, where=body.where, unit=body.unit,
                                   reading=h.lock.reading)  # held per read, not for the whole run
@@ -47,6 +49,7 @@ def outliers(name: str, body: OutliersRequest, request: Request, _=Depends(requi
 @router.post("/collections/{name}/duplicates")
 def duplicates(name: str, body: DuplicatesRequest, request: Request, _=Depends(requires("read"))) -> Response:
     """Groups of near-duplicate documents (or chunks), largest first."""
+    _neighbours(request, body.k)
     h = hosted(request, name)
     groups = h.collection.duplicates(body.threshold, where=body.where, k=body.k, unit=body.unit,
                                      reading=h.lock.reading)  # held per read, not for the whole run
@@ -57,6 +60,7 @@ def duplicates(name: str, body: DuplicatesRequest, request: Request, _=Depends(r
 def dedupe(name: str, body: DedupeRequest, request: Request, _=Depends(requires("write"))) -> Response:
     """Near-duplicate groups and the one of each to keep; with `delete`, the others
     are deleted (whole documents with unit document) in one transaction."""
+    _neighbours(request, body.k)
     h = hosted(request, name)
     try:  # read under short read holds, deleted under the write lock, not held while searching
         report = h.collection.dedupe(body.threshold, body.keep, body.delete, where=body.where, k=body.k,
@@ -92,6 +96,14 @@ def map_points(name: str, request: Request, method: Literal["umap", "pca", "tsne
                        "text": text[:SNIPPET]})
     return {"method": projection.method, "color_by": color_by, "unit": unit, "notes": projection.notes,
             "points": points}
+
+
+def _neighbours(request: Request, k) -> None:
+    """The server's max_k bounds the neighbours asked of each document as it bounds a
+    search's k: outliers hold an (n, k) table, so k near n on a large collection would
+    take the memory of n squared. Another type: the library says so."""
+    if is_int(k):
+        limits(request).k(k)
 
 
 def _first_chunks(records, unit: str) -> dict:
