@@ -131,3 +131,13 @@ def test_body_on_a_delete_that_takes_none_changes_nothing(served):
                                                    "body")
     assert served.get("/collections/docs/documents/soup").status_code == 200
     assert served.get("/collections/docs/documents/moon").status_code == 200
+
+
+def test_a_query_parameter_given_twice_is_refused(served):
+    """Only the last value was read: `?full=true&full=false` compacted without full."""
+    response = served.post("/collections/docs/compact?full=true&full=false")
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "full: given 2 times; give it once"
+    response = served.get("/collections/docs/map?method=pca&color_by=topic&method=umap")
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "method: given 2 times; give it once"

@@ -1,9 +1,11 @@
 """Input a route does not read is refused, as an unknown body field is (schemas.py): a
-misspelt query parameter (`?colour_by=`, `?limt=5`) or a body sent to a route that takes
-none (`POST .../compact` with `{"ful": true}`) would otherwise do nothing, silently.
+misspelt query parameter (`?colour_by=`, `?limt=5`), one given twice (`?full=true&full=false`:
+only the last was read) or a body sent to a route that takes none (`POST .../compact`
+with `{"ful": true}`) would otherwise do nothing, silently.
 Every router takes `refuse_unread` as a dependency."""
 
 import json
+from typing import get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -17,14 +19,24 @@ MAX_NAME = 100  # a name quoted from the request: enough to recognise it
 def query_names(route: APIRoute) -> tuple[str, ...]:
     """The query parameters `route` reads (its own and its dependencies'), by the name
     sent. Worked out only for a request that sends some: a walk over a few dependants."""
-    return tuple(dict.fromkeys(_query_params(route.dependant)))
+    return tuple(dict.fromkeys(param.alias for param in _query_params(route.dependant)))
 
 
 def _query_params(dependant: Dependant):
     """Walked here: FastAPI's own flattening helper is private and changed between versions."""
-    yield from (param.alias for param in dependant.query_params)
+    yield from dependant.query_params
     for sub in dependant.dependencies:
         yield from _query_params(sub)
+
+
+def _lists(route: APIRoute) -> set[str]:
+    """The query parameters of `route` that take a list (`?tag=a&tag=b`)."""
+    return {param.alias for param in _query_params(route.dependant) if _is_list(param.field_info.annotation)}
+
+
+def _is_list(annotation) -> bool:
+    """list[str], and list[str] | None."""
+    return get_origin(annotation) in (list, tuple, set, frozenset) or any(_is_list(a) for a in get_args(annotation))
 
 
 async def refuse_unread(request: Request) -> None:
@@ -38,6 +50,10 @@ async def refuse_unread(request: Request) -> None:
     if unknown:
         raise ApiError(422, f"{_quoted(unknown[0])}: unknown query parameter; {request.method} "
                             f"{route.path_format} takes {', '.join(takes) if takes else 'none'}")
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = next((name for name in names if names.count(name) > 1), None)
+    if repeated is not None and repeated not in _lists(route):  # one value: all but the last were ignored
+        raise ApiError(422, f"{repeated}: given {names.count(repeated)} times; give it once")
     if route.body_field is None:
         field = _sent_field(await request.body())
         if field is not None:
