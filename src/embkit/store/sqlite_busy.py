@@ -20,6 +20,13 @@ two-worker server answered with a 500), or as no error at all when the code read
 SQLITE_OK: BEGIN then "succeeds" with no transaction open and a batch would be written
 statement by statement. So success is judged by the connection's own state
 (`in_transaction`), and an error whose code is not an error is taken as busy.
+
+A failed COMMIT is blurred the same way, and there the connection's state cannot tell:
+SQLite rolls a transaction back when its COMMIT fails (a full disk), so `in_transaction`
+is False whether it committed or not. With the code read as SQLITE_OK the write was lost
+while its caller was told it landed (tests/store/test_lost_commit.py). `commit` asks
+`Connection.commit`, which judges by the COMMIT statement's own result (sqlite3_finalize),
+not by the connection's last error.
 """
 
 import os
@@ -83,3 +90,20 @@ def _locked() -> sqlite3.OperationalError:
     e = sqlite3.OperationalError("database is locked")
     e.sqlite_errorcode, e.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
     return e
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    """COMMIT the transaction `begin_immediate` began; raises whenever it did not commit
+    (see above), also when SQLite had already ended it: a statement of the transaction
+    failed, SQLite rolled it all back, and that error was lost the same way."""
+    if not conn.in_transaction:
+        raise sqlite3.OperationalError("the write was rolled back by SQLite before its COMMIT "
+                                       "(a statement failed and another thread's read overwrote its error)")
+    try:
+        conn.commit()  # raises on a failed COMMIT whatever error code it then reads
+    except (SystemError, sqlite3.DatabaseError) as e:
+        # SystemError "error return without exception set": the code read was SQLITE_OK
+        if isinstance(e, SystemError) or getattr(e, "sqlite_errorname", None) in NOT_ERRORS:
+            raise sqlite3.OperationalError("COMMIT failed (its error was overwritten by another thread's read "
+                                           "on the same connection)") from None
+        raise
