@@ -5,6 +5,7 @@ with `{"ful": true}`) would otherwise do nothing, silently.
 Every router takes `refuse_unread` as a dependency."""
 
 import json
+from collections import Counter
 from typing import get_args, get_origin
 
 from fastapi import Request
@@ -50,10 +51,10 @@ async def refuse_unread(request: Request) -> None:
     if unknown:
         raise ApiError(422, f"{_quoted(unknown[0])}: unknown query parameter; {request.method} "
                             f"{route.path_format} takes {', '.join(takes) if takes else 'none'}")
-    names = [name for name, _ in request.query_params.multi_items()]
-    repeated = next((name for name in names if names.count(name) > 1), None)
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = next((name for name, n in counts.items() if n > 1), None)
     if repeated is not None and repeated not in _lists(route):  # one value: all but the last were ignored
-        raise ApiError(422, f"{repeated}: given {names.count(repeated)} times; give it once")
+        raise ApiError(422, f"{repeated}: given {counts[repeated]} times; give it once")
     if route.body_field is None:
         field = _sent_field(await request.body())
         if field is not None:
