@@ -128,3 +128,39 @@ def test_a_finite_float32_row_whose_squares_overflow_is_accepted():
     wrong = np.ones(383, dtype=np.float32)
     with pytest.raises(EmbkitError, match=r"^vector: dimension 383 does not match the collection's 384"):
         SearchRequest(vector=wrong).check(SPACE)
+
+
+ROW = np.linspace(-1, 1, 384).astype(np.float32)
+
+
+@pytest.mark.parametrize("options", [
+    {"vector": ROW}, {"vector": ROW, "k": 3, "ef": 64}, {"vector": VECTOR, "nprobe": 8, "rescore": 20},
+    {"vector": ROW, "k": 0}, {"vector": ROW, "k": True}, {"vector": ROW, "ef": 0}, {"vector": ROW, "ef": True},
+    {"vector": ROW, "nprobe": 1.5}, {"vector": ROW, "rescore": 101}, {"vector": ROW[:10]},
+    {"vector": np.full(384, np.nan, np.float32)}, {"vector": ROW, "k": 0, "ef": 0},  # the first wrong field named
+])
+def test_a_plain_call_is_made_and_checked_as_the_long_way_makes_it(options):
+    """`plain_of` (Collection.search's one step for a vector, k and index knobs) gives the
+    request, or the error, that `of(...).check(...)` gives."""
+    assert SearchRequest.plain_options(None, options)
+    try:
+        want = SearchRequest.of(None, **options).check(SPACE)
+    except EmbkitError as e:
+        with pytest.raises(EmbkitError) as got:
+            SearchRequest.plain_of(options, SPACE)
+        assert str(got.value) == str(e)
+        return
+    got = SearchRequest.plain_of(options, SPACE)
+    assert got.plain() and type(got) is SearchRequest
+    assert {**got.__dict__, "vector": None} == {**want.__dict__, "vector": None}
+    assert np.array_equal(got.vector, want.vector) and got.vector.dtype == want.vector.dtype == np.float32
+
+
+@pytest.mark.parametrize("query, options", [
+    ("text", {}), (None, {"vector": None}), (None, {"vector": ROW, "where": {"a": 1}}),
+    (None, {"vector": ROW, "dims": 8}),
+    (None, {"vector": ROW, "space": "text"}), (None, {"vector": ROW, "model": "minilm"}), (None, {"like": "d1"}),
+    (None, {"vector": ROW, "by_document": True}), (None, {"vector": ROW, "unknown": 1}),
+])
+def test_anything_else_goes_the_long_way(query, options):
+    assert not SearchRequest.plain_options(query, options)

@@ -27,7 +27,12 @@ class SearchVerbs:
         documents, ef, nprobe, rescore, dims, space, model), documented there.
         `by_document=` is the old name of `documents=` (DeprecationWarning). A filter
         naming what no document has warns (EmbkitWarning)."""
-        found = self.find(SearchRequest.of(query, **options))
+        if SearchRequest.plain_options(query, options):  # a vector, k, index knobs: made and checked in one step
+            found = self._following(
+                None, lambda col: run_search(SearchRequest.plain_of(options, col.space), col._search_parts())
+            )
+        else:
+            found = self.find(SearchRequest.of(query, **options))
         for line in found.warnings:
             warnings.warn(line, EmbkitWarning, stacklevel=2)
         return found.hits

@@ -66,6 +66,19 @@ class SearchRequest:
             warnings.warn(note, DeprecationWarning, stacklevel=3)
         return cls(query, **options)
 
+    @staticmethod
+    def plain_of(options: dict, space: Space) -> "SearchRequest":
+        """`SearchRequest.of(**options).check(space)` for keywords that name a vector and at
+        most k and the index knobs (`plain_options`): the call most searches make, made and
+        checked in one step, with the same errors."""
+        return _made({**_DEFAULTS, **options, **_plain_checked(options, space)})
+
+    @staticmethod
+    def plain_options(query, options: dict) -> bool:
+        """True when `SearchRequest.of(query, **options)` is a plain request that
+        `plain_of` can make: a vector, and nothing else but k, ef, nprobe and rescore."""
+        return query is None and options.keys() <= _PLAIN_OPTIONS and options.get("vector") is not None
+
     def check(self, space: Space) -> "SearchRequest":
         """This request with its values checked against `space` (dims, vector length,
         model) and normalized; EmbkitError names the first field that is wrong."""
@@ -87,10 +100,7 @@ class SearchRequest:
             raise EmbkitError(f"model: space {space.name!r} holds vectors from {space.model!r} ({space.dim}-d); "
                               f"got {self.model!r} ({other}-d)")
         if self.plain():  # the common call: only the vector, k and the index knobs to check
-            return _made({**self.__dict__, "vector": _query_vector(self.vector, space),
-                          "k": validate.check_k(self.k), "ef": _count(self.ef, "ef", MAX_SEARCH_PARAM),
-                          "nprobe": _count(self.nprobe, "nprobe", MAX_SEARCH_PARAM),
-                          "rescore": _count(self.rescore, "rescore", MAX_RESCORE)})
+            return _made({**self.__dict__, **_plain_checked(self.__dict__, space)})
         # the constructor with every field, not dataclasses.replace: a search is checked each time
         return SearchRequest(query=None if self.query is None else validate.check_query(self.query),
                              vector=None if self.vector is None else
@@ -140,6 +150,19 @@ OPTIONS = tuple(f.name for f in fields(SearchRequest))
 _FIELDS = frozenset(OPTIONS)
 _DEFAULTS = {f.name: f.default for f in fields(SearchRequest)}
 _FLOAT32 = np.dtype(np.float32)
+
+
+_PLAIN_OPTIONS = frozenset(("vector", "k", "ef", "nprobe", "rescore"))
+
+
+def _plain_checked(values: dict, space: Space) -> dict:
+    """A plain request's vector, k and index knobs from `values` (fields; a missing one
+    is its default), checked in the order `check` checks them."""
+    get = values.get
+    return {"vector": _query_vector(values["vector"], space), "k": validate.check_k(get("k", _DEFAULTS["k"])),
+            "ef": _count(get("ef"), "ef", MAX_SEARCH_PARAM),
+            "nprobe": _count(get("nprobe"), "nprobe", MAX_SEARCH_PARAM),
+            "rescore": _count(get("rescore"), "rescore", MAX_RESCORE)}
 
 
 def _made(values: dict) -> SearchRequest:
