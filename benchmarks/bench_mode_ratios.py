@@ -65,10 +65,11 @@ def worker(spec: dict) -> dict:
     col = embkit.open(spec["path"])
     open_s = time.perf_counter() - started
     calls = _calls(col, spec, growth_embkit)
-    _warm_up(calls, spec)
+    modes = spec.get("modes", MODES)
+    _warm_up(calls, spec, modes)
     out = {"n": spec["n"], "embkit": embkit.__file__, "open_s": round(open_s, 3), "index": col.info()["index"],
            "modes": {mode: _time_calls(calls[mode], spec["n_calls"][mode], spec["first_call"][mode])
-                     for mode in MODES}}
+                     for mode in modes}}
     col.delete(spec["added_ids"])  # untimed: the next round starts from the same live documents
     out["after_delete"] = {"count": col.count(), "index_dead": col.info()["index"].get("dead")}
     col.close()
@@ -93,13 +94,16 @@ def _calls(col, spec: dict, growth_embkit) -> dict:
     return calls
 
 
-def _warm_up(calls: dict, spec: dict) -> None:
+def _warm_up(calls: dict, spec: dict, modes: tuple = MODES) -> None:
     """WARMUP untimed searches per search mode, the filter's compiled pass loaded (it
     loads in a background thread; until then filters are scored without it), then
-    ADD_WARMUP untimed adds-then-search per add mode (their first documents)."""
+    ADD_WARMUP untimed adds-then-search per add mode (their first documents); of `modes` only."""
     for mode in SEARCH_MODES:
-        for i in range(WARMUP):
+        for i in range(WARMUP if mode in modes else 0):
             calls[mode](i)
+    if "filtered" not in modes:
+        _warm_adds(calls, modes)
+        return
     try:
         from embkit.search import filter_codes_cache
     except ImportError:  # older code (--src) has no compiled pass
@@ -107,8 +111,12 @@ def _warm_up(calls: dict, spec: dict) -> None:
     filter_codes_cache.load_kernel(wait=None)
     for i in range(WARMUP):
         calls["filtered"](i)
+    _warm_adds(calls, modes)
+
+
+def _warm_adds(calls: dict, modes: tuple) -> None:
     for mode in ADD_MODES:
-        for i in range(ADD_WARMUP):
+        for i in range(ADD_WARMUP if mode in modes else 0):
             calls[mode](i)
 
 
@@ -161,8 +169,9 @@ def run_worker(args: argparse.Namespace, files: dict, n: int) -> dict:
     starts = [n + k * (per_add + ADD_WARMUP) for k in range(len(ADD_MODES))]
     spec = {"path": str(collection(args.work, n)), "n": n, "vectors": files["docs"], "queries": files["queries"],
             "n_queries": max(args.calls, QUERIES), "n_calls": calls, "add_starts": starts,
-            "src": args.src and str(args.src),
-            "first_call": first, "added_ids": [f"s{i}" for i in range(n, n + (per_add + ADD_WARMUP) * len(ADD_MODES))]}
+            "src": args.src and str(args.src), "modes": args.modes,
+            "first_call": first, "added_ids": [f"s{i}" for k, mode in enumerate(ADD_MODES) if mode in args.modes
+                                               for i in range(starts[k], starts[k] + per_add + ADD_WARMUP)]}
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update(ONE_THREAD, HF_HUB_OFFLINE="1")
     load = os.getloadavg()[0]
@@ -177,7 +186,7 @@ def run_worker(args: argparse.Namespace, files: dict, n: int) -> dict:
 def ratios(rounds: list[dict], small: int, large: int) -> dict:
     """Per mode and measure (wall, cpu): the large/small ratio of each round, median, spread."""
     out = {}
-    for mode in MODES:
+    for mode in rounds[0]["runs"][str(small)]["modes"]:
         out[mode] = {}
         for what in ("wall", "cpu", "process_cpu"):
             key = f"{what}_ms"
@@ -264,11 +273,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a bench_growth --work whose vector cache to use (default: --work)")
     p.add_argument("--src", type=Path, default=None, help="another checkout's src folder to measure")
     p.add_argument("--batch", type=int, default=5000, help="documents per add call while building")
+    p.add_argument("--modes", type=lambda t: tuple(m for m in MODES if m in t.split(",")), default=MODES,
+                   help=f"modes to time, comma-separated (default all: {','.join(MODES)})")
     p.add_argument("--build-only", action="store_true", help="build the collections and stop")
     p.add_argument("--out", type=Path, default=HERE / "results" / "mode_ratios", help="OUT.json, OUT.md")
     args = p.parse_args(argv)
     if len(args.sizes) != 2:
         p.error("--sizes takes two sizes")
+    if not args.modes:
+        p.error(f"--modes takes some of {','.join(MODES)}")
     return args
 
 

@@ -1,6 +1,6 @@
 """The parts of a block the compiled keyword top-k reads without decoding it whole
-(store/keyword_maxscore.py): a looked-up block's row ids alone, then the tf and dl of
-the one posting found; and every block's header gathered from the joined bytes
+(store/keyword_maxscore.py): a looked-up block's row ids alone (or gap by gap), then the
+tf and dl of the one posting found; and every block's header gathered from the joined bytes
 (keyword_blocks.headers_at, as keyword_cache reads a term). Each must agree with
 keyword_blocks.decode / headers on blocks of every column form."""
 
@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from embkit.store import keyword_blocks as kb
+from embkit.store import keyword_blocks as kb, keyword_cache
 
 from test_keyword_blocks import GAPS, make
 
@@ -28,6 +28,21 @@ def test_row_ids_then_one_posting_agree_with_decode(gap, tf, dl):
     np.testing.assert_array_equal(rowids[:n], want["rowid"])
     got = [keyword_maxscore._posting(buf, 5, j) for j in range(n)]
     assert got == list(zip(want["tf"].tolist(), want["dl"].tolist()))
+
+
+@pytest.mark.parametrize("gap,tf,dl", FORMS)
+def test_row_ids_read_gap_by_gap_agree_with_decode(gap, tf, dl):
+    # a looked-up block is read one gap at a time from its header's first row id
+    want = make(gap, tf, dl)
+    blob = kb.encode(want)
+    buf = np.frombuffer(b"\xff" * 5 + blob + b"\xff" * 5, dtype=np.uint8)
+    width = buf[5 + 1] & 3
+    rowid = kb.first_rowid(blob)
+    got = [rowid]
+    for j in range(len(want) - 1):
+        rowid += keyword_maxscore._gap(buf, 5 + kb.HEADER.size, np.int64(width), j)
+        got.append(rowid)
+    assert got == want["rowid"].tolist()
 
 
 def test_headers_gathered_from_joined_bytes_agree_with_each_blocks():
@@ -70,3 +85,36 @@ def test_first_floor_from_the_rarest_term_keeps_ties_and_better_documents(monkey
         want_ids, want_scores = brute(texts, ["zeta", "w1"], k)
         assert ids.tolist() == want_ids, k
         assert scores.tobytes() == want_scores
+
+
+def test_headers_read_by_compiled_code_agree_with_numpys():
+    # keyword_cache reads a term of many blocks with block_heads once the kernel is loaded
+    blobs = [kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS)]
+    data = b"".join(blobs)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, counts, max_tf, min_dl, address = keyword_maxscore.block_heads(buf, len(blobs))
+    np.testing.assert_array_equal(starts, np.concatenate([[0], np.cumsum([len(b) for b in blobs])]))
+    for a, b in zip((counts, max_tf, min_dl), kb.headers(blobs)):
+        np.testing.assert_array_equal(a, b)
+    assert address == buf.ctypes.data
+
+
+def test_cache_reads_a_term_alike_with_and_without_compiled_headers(monkeypatch):
+    rows = [(kb.first_rowid(b), b) for b in (kb.encode(make(*form, start=7 + 100_000 * i))
+                                             for i, form in enumerate(FORMS))]
+    monkeypatch.setattr(keyword_cache, "COMPILED_HEADS", len(rows) + 1)
+    plain = keyword_cache.TermBlocks.read(rows)
+    monkeypatch.setattr(keyword_cache, "COMPILED_HEADS", 1)
+    compiled = keyword_cache.TermBlocks.read(rows)
+    for field in ("starts", "firsts", "counts", "max_tf", "min_dl"):
+        a, b = getattr(compiled, field), getattr(plain, field)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), field
+    assert compiled.flat()[2] == plain.flat()[2] == sum(len(make(*form)) for form in FORMS)
+    assert compiled.nbytes == plain.nbytes
+
+
+def test_blocks_not_of_the_compiled_format_are_read_by_numpy(monkeypatch):
+    # a block whose bytes do not add up (here one cut short) is not read by block_heads
+    blobs = [kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS[:3])]
+    data = b"".join(blobs)[:-1]
+    assert keyword_cache._compiled_heads(data, len(blobs)) is None

@@ -15,6 +15,7 @@ marked terms, is kept: the caller then reads the blocks from SQLite as without a
 """
 
 import sqlite3
+import sys
 import threading
 from collections import OrderedDict
 
@@ -24,23 +25,29 @@ from . import keyword_blocks
 
 MAX_BYTES = 64 << 20  # blocks held in all (the postings of ~70% of a million short documents' query terms)
 MAX_SEGMENTS = 8  # pieces an entry's bytes may be in before they are joined into one
+COMPILED_HEADS = 8  # blocks of a term from which their headers are read by compiled code, if loaded
 ENTRY_BYTES = 800  # an entry's own cost (the object, its arrays, its key): a term with no blocks
 # counted 0 bytes, so queries of absent words grew the cache without bound
 
 
 class TermBlocks:
     """One term's blocks, sorted by key: their bytes (in a few pieces, one after another),
-    where each starts in them, their keys (first row ids) and postings counts."""
+    where each starts in them, their keys (first row ids) and postings counts. `table`
+    holds each block's offset, key, highest tf and lowest dl as rows (int64, 4 x blocks;
+    firsts, max_tf and min_dl are views of it): what keyword_maxscore reads, joined for a
+    query in one concatenation, not four."""
 
-    __slots__ = ("pieces", "starts", "firsts", "counts", "max_tf", "min_dl", "nbytes", "_flat")
+    __slots__ = ("pieces", "starts", "firsts", "counts", "max_tf", "min_dl", "table", "nbytes", "_flat")
 
     def __init__(self, pieces: list[bytes], starts: np.ndarray, firsts: np.ndarray, counts: np.ndarray,
                  max_tf: np.ndarray, min_dl: np.ndarray):
         if len(pieces) > MAX_SEGMENTS:
             pieces = [b"".join(pieces)]
-        self.pieces, self.starts, self.firsts = pieces, starts, firsts
-        self.counts, self.max_tf, self.min_dl = counts, max_tf, min_dl
-        self.nbytes = int(starts[-1]) + 40 * len(firsts) + ENTRY_BYTES
+        table = self.table = np.empty((4, len(firsts)), dtype=np.int64)
+        table[0], table[1], table[2], table[3] = starts[:-1], firsts, max_tf, min_dl
+        self.pieces, self.starts, self.firsts = pieces, starts, table[1]
+        self.counts, self.max_tf, self.min_dl = counts, table[2], table[3]
+        self.nbytes = int(starts[-1]) + 48 * len(firsts) + ENTRY_BYTES  # the table, starts and counts
         self._flat: tuple | None = None
 
     @classmethod
@@ -53,6 +60,11 @@ class TermBlocks:
             return cls([b""], np.zeros(1, dtype=np.int64), empty, empty, empty, empty)
         firsts, blobs = zip(*rows)
         data = b"".join(blobs)
+        if len(blobs) >= COMPILED_HEADS and (heads := _compiled_heads(data, len(blobs))) is not None:
+            buf, (starts, counts, max_tf, min_dl, address) = heads
+            entry = cls([data], starts, np.array(firsts, dtype=np.int64), counts, max_tf, min_dl)
+            entry._flat = (buf, address, int(counts.sum()))
+            return entry
         starts = np.zeros(len(blobs) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=starts[1:])
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -101,6 +113,20 @@ class TermBlocks:
         data = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
         bounds = self.starts.tolist()
         return [data[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _compiled_heads(data: bytes, n_blocks: int) -> tuple | None:
+    """(`data` as uint8, keyword_maxscore.block_heads of it) once a query has loaded that
+    module (numba is imported by the first query of more than keyword_topk.FEW blocks, never
+    for reading: a small collection does not load it); None before, or if the blocks do not
+    end where `data` does (not the format it reads: then numpy reads the headers)."""
+    kernel = sys.modules.get(f"{__package__}.keyword_maxscore")
+    block_heads = getattr(kernel, "block_heads", None)  # None while another thread still imports it
+    if block_heads is None:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    heads = block_heads(buf, n_blocks)
+    return (buf, heads) if heads[0][-1] == len(data) else None
 
 
 class KeywordCache:

@@ -12,12 +12,13 @@ in the non-essential terms, the one that can add the most first, and dropped as 
 as its partial score plus what the terms left (or the one block that may hold it) can
 add stays below the floor: a non-essential term's block is decoded only when a document
 that may still reach the top k falls in it, and then only its row ids (the tf and dl of
-the posting found are read alone: 1M keyword kernel ~0.97x). What a term can add is taken at the
-document's own length (every posting carries it): idf · tf / (tf + K1 · (1 − B + B ·
-dl / avgdl)) at the term's highest tf, far below its bound at its blocks' shortest
-length for all but the shortest documents (1M keyword kernel ~0.87x). As the floor
-rises, more terms become non-essential. numpy's whole-array operations (keyword_topk.py)
-cannot do this: each document's next step depends on the last.
+the posting found are read alone: 1M keyword kernel ~0.97x), gap by gap as far as the
+documents looked up in it reach (~3/4 of a block on average; 1M keyword kernel ~0.93x).
+What a term can add is taken at the document's own length (every posting carries it):
+idf · tf / (tf + K1 · (1 − B + B · dl / avgdl)) at the term's highest tf, far below its
+bound at its blocks' shortest length for all but the shortest documents (1M keyword
+kernel ~0.87x). As the floor rises, more terms become non-essential. numpy's whole-array
+operations (keyword_topk.py) cannot do this: each document's next step depends on the last.
 
 Measured and left out (1M documents, captured queries): skipping whole blocks of the
 walked terms by their bounds skips none, even with each block's exact highest score
@@ -71,8 +72,8 @@ def _u16(buf, at):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _decode_rowids(buf, at, rowids):
-    """Only the row ids of the block at `at` (a looked-up block: its tf and dl are read
-    for the one posting found, `_posting`); its number of postings."""
+    """The row ids of the block at `at` (a walked block; a looked-up one is read gap by
+    gap, `_gap`, and its tf and dl for the one posting found, `_posting`); its number of postings."""
     n = np.int64(buf[at]) + 1
     flags = np.int64(buf[at + 1])
     rowid = _u16(buf, at + 6) | _u16(buf, at + 8) << 16
@@ -93,6 +94,17 @@ def _decode_rowids(buf, at, rowids):
             rowid += _u16(buf, q) | _u16(buf, q + 2) << 16
             rowids[j] = rowid
     return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gap(buf, gaps, width, j):
+    """Gap j (from posting j to j + 1) of a block whose gaps start at `gaps`, each of
+    1 << `width` bytes."""
+    if width == 0:
+        return np.int64(buf[gaps + j])
+    if width == 1:
+        return _u16(buf, gaps + 2 * j)
+    return _u16(buf, gaps + 4 * j) | _u16(buf, gaps + 4 * j + 2) << 16
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -161,6 +173,40 @@ def _posting(buf, at, j):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def block_heads(buf, n_blocks):
+    """(where each block starts, and where the last ends; postings, highest tf, lowest dl
+    of each) of `n_blocks` blocks joined in `buf`, and the address of `buf`: what
+    keyword_cache keeps of a term read from SQLite, in one pass over its headers (each
+    block's size follows from them), not a dozen numpy operations a term. The caller
+    checks that the last block ends where `buf` does."""
+    starts = np.empty(n_blocks + 1, dtype=np.int64)
+    counts = np.empty(n_blocks, dtype=np.int64)
+    max_tf = np.empty(n_blocks, dtype=np.int64)
+    min_dl = np.empty(n_blocks, dtype=np.int64)
+    at = 0
+    for b in range(n_blocks):
+        starts[b] = at
+        if at + 10 > len(buf):  # not this format: the caller sees the end is not buf's
+            starts[n_blocks] = -1
+            return starts, counts, max_tf, min_dl, buf.ctypes.data
+        n = np.int64(buf[at]) + 1
+        flags = np.int64(buf[at + 1])
+        counts[b] = n
+        max_tf[b] = _u16(buf, at + 2)
+        min_dl[b] = _u16(buf, at + 4)
+        size = 10 + (n - 1) * (np.int64(1) << (flags & 3))  # header, row id gaps
+        mode = flags >> 2 & 3
+        if mode == 1:  # tf: ones with exceptions (a count, then positions and values)
+            size += 1 + 2 * np.int64(buf[at + size]) if at + size < len(buf) else 1
+        elif mode >= 2:  # tf: a u1 or u2 column
+            size += n * (mode - 1)
+        size += n * (2 if flags & 16 else 1)  # dl - min dl: u1 or u2
+        at += size
+    starts[n_blocks] = at
+    return starts, counts, max_tf, min_dl, buf.ctypes.data
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _score(tf, dl, weight, avgdl):
     """bm25.term_scores for one posting: the same float64 operations in the same order."""
     t = np.float64(tf)
@@ -206,22 +252,26 @@ WINDOW = 2048  # row ids whose walked postings are added up together (sums and l
 # One long function, not a few short ones: numba counts the references of every array
 # passed to a call, which per document made the search 4x slower (measured).
 @njit(cache=True, nogil=True, error_model="numpy")
-def search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weights, avgdl, k, allow, use_allow, slack):
+def search(terms, blocks, weights, avgdl, k, allow, use_allow, slack):
     """(row ids, float64 exact sums) of every document that may be among the `k` best
-    (all of the k best, and any tied with them), unordered. Term t's bytes: `spans[t]`
-    at `addresses[t]`; its blocks are term_blocks[t]:term_blocks[t + 1], terms in query
-    order. Blocks: byte offset in their term's bytes, first row id (a block holds row ids
-    up to the next one's first), highest tf and lowest dl (float64)."""
+    (all of the k best, and any tied with them), unordered. `terms` (int64, a row per
+    term in query order): where its bytes are, how many, and how many blocks, which are
+    the next columns of `blocks` (int64, rows: byte offset in their term's bytes, first
+    row id (a block holds row ids up to the next one's first), highest tf, lowest dl)."""
     n_terms = len(weights)
-    lowest, highest = addresses.min(), 0
+    offsets, firsts, max_tf, min_dl = blocks[0], blocks[1], blocks[2], blocks[3]
+    term_blocks = np.zeros(n_terms + 1, dtype=np.int64)
+    lowest, highest = terms[0, 0], 0
     for t in range(n_terms):
-        highest = max(highest, addresses[t] + spans[t])
+        term_blocks[t + 1] = term_blocks[t] + terms[t, 2]
+        lowest = min(lowest, terms[t, 0])
+        highest = max(highest, terms[t, 0] + terms[t, 1])
     buf = carray(_pointer(lowest), (highest - lowest,))  # every term's bytes, at their places in memory
     starts = np.empty(len(firsts), dtype=np.int64)  # each block's offset in buf
     bounds = np.empty(len(firsts))  # the most a posting of each block can add
     for t in range(n_terms):
         for b in range(term_blocks[t], term_blocks[t + 1]):
-            starts[b] = addresses[t] - lowest + offsets[b]
+            starts[b] = terms[t, 0] - lowest + offsets[b]
             bounds[b] = _score(max_tf[b], min_dl[b], weights[t], avgdl)
     top = np.zeros(n_terms)  # the most each term can add
     most_tf = np.zeros(n_terms)
@@ -276,7 +326,8 @@ def search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weigh
     in_count = np.zeros(n_terms, dtype=np.int64)
     at_term = np.zeros(n_terms, dtype=np.int64)  # each walked term's place in in_rows
     done = np.zeros(n_terms, dtype=np.bool_)  # walked to its end
-    lazy = np.zeros(n_terms, dtype=np.bool_)  # the decoded block is a looked-up one: its tfs and dls not read
+    lazy = np.zeros(n_terms, dtype=np.bool_)  # the current block is a looked-up one: read gap by gap, not decoded
+    at_row = np.zeros(n_terms, dtype=np.int64)  # a looked-up block's row id at pos (read so far)
     while True:
         walked = essential  # order[walked:] are walked in this window, even if the floor passes one
         base = END
@@ -363,16 +414,30 @@ def search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weigh
                     if partial + min(bounds[b], at_dl[row, i] - below) + below < floor:  # min of two bounds
                         kept = False
                         break
-                    if decoded[t] != b:
-                        size[t] = _decode_rowids(buf, starts[b], rowids[t])
+                    if decoded[t] != b:  # looked up in: its row ids read one gap at a time, only as far as needed
+                        size[t] = np.int64(buf[starts[b]]) + 1
+                        at_row[t] = _u16(buf, starts[b] + 6) | _u16(buf, starts[b] + 8) << 16
                         decoded[t] = b
                         pos[t] = 0
                         lazy[t] = True
                     p = pos[t]
-                    while p < size[t] and rowids[t, p] < doc:
-                        p += 1
+                    if lazy[t]:
+                        here = at_row[t]
+                        if p < size[t] and here < doc:
+                            gaps = starts[b] + 10
+                            width = np.int64(buf[starts[b] + 1]) & 3
+                            while here < doc:
+                                p += 1
+                                if p == size[t]:
+                                    break
+                                here += _gap(buf, gaps, width, p - 1)
+                            at_row[t] = here
+                    else:
+                        while p < size[t] and rowids[t, p] < doc:
+                            p += 1
+                        here = rowids[t, p] if p < size[t] else END
                     pos[t] = p
-                    if p < size[t] and rowids[t, p] == doc:
+                    if p < size[t] and here == doc:
                         if lazy[t]:  # only its row ids decoded: this posting's tf and dl read alone
                             tf, dl = _posting(buf, starts[b], p)
                             value = _score(tf, dl, weights[t], avgdl)
@@ -426,15 +491,9 @@ def top_k(entries: list, times: list[int], n_docs: int, avgdl: float, k: int,
     the query terms whose blocks are `entries` (keyword_cache.TermBlocks, query order),
     each repeated `times`; only row ids in `allow` (sorted, unique) if given."""
     flats = [e.flat() for e in entries]  # the entries hold these arrays: search reads them in place
-    addresses = np.fromiter((address for _, address, _ in flats), dtype=np.int64, count=len(flats))
-    spans = np.fromiter((len(buf) for buf, _, _ in flats), dtype=np.int64, count=len(flats))
+    terms = np.array([(address, len(buf), len(e.firsts)) for (buf, address, _), e in zip(flats, entries)],
+                     dtype=np.int64)
     weights = np.array([bm25.idf(n_docs, df) * t for (_, _, df), t in zip(flats, times)])
-    term_blocks = np.zeros(len(entries) + 1, dtype=np.int64)
-    np.cumsum([len(e.firsts) for e in entries], out=term_blocks[1:])
-    offsets = np.concatenate([e.starts[:-1] for e in entries])
-    firsts = np.concatenate([e.firsts for e in entries])
-    max_tf = np.concatenate([e.max_tf for e in entries]).astype(np.float64)
-    min_dl = np.concatenate([e.min_dl for e in entries]).astype(np.float64)
+    blocks = np.concatenate([e.table for e in entries], axis=1)
     allowed = np.zeros(0, dtype=np.int64) if allow is None else allow
-    return search(addresses, spans, offsets, firsts, max_tf, min_dl, term_blocks, weights, avgdl, k, allowed,
-                  allow is not None, slack)
+    return search(terms, blocks, weights, avgdl, k, allowed, allow is not None, slack)
