@@ -73,3 +73,17 @@ def test_a_query_not_held_whole_in_memory_is_searched_as_given(kind):
     assert want == expected(index, whole, 10, {}) and len(want[0]) == 10
     assert index.search_one(strided, 10, {}) == want
     assert index.search_one(whole.astype(np.float64), 10, {}) == want
+
+
+def test_knobs_are_checked_each_call_though_kept_once_checked():
+    """Checked knobs are kept by value; True equals 1 as a dict key, so a kept 1 must not
+    let True through (nor a value out of range, nor an unknown knob)."""
+    from embkit.errors import EmbkitError
+
+    index = make_index(SPECS["hnsw"], DIM, "cosine")
+    index.add(np.arange(N, dtype=np.int64), np.random.default_rng(6).normal(size=(N, DIM)).astype(np.float32))
+    q = np.ones((1, DIM), np.float32) / 4
+    assert index.search_one(q, 1, {"ef": 1}) == index.search_one(q, 1, {"ef": 1})  # kept
+    for bad in ({"ef": True}, {"ef": 0}, {"ef": None, "nprobe": 2}, {"nprobe": 2}):
+        with pytest.raises(EmbkitError, match="ef|nprobe"):
+            index.search_one(q, 1, bad)

@@ -164,3 +164,10 @@ def test_a_plain_call_is_made_and_checked_as_the_long_way_makes_it(options):
 ])
 def test_anything_else_goes_the_long_way(query, options):
     assert not SearchRequest.plain_options(query, options)
+
+
+def test_index_params_are_the_knobs_given():
+    for ef in (None, 16):
+        for nprobe in (None, 4):
+            given = {key: value for key, value in (("ef", ef), ("nprobe", nprobe)) if value is not None}
+            assert SearchRequest(vector=VECTOR, ef=ef, nprobe=nprobe).check(SPACE).index_params() == given

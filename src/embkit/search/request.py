@@ -143,7 +143,10 @@ class SearchRequest:
 
     def index_params(self) -> dict:
         """The index knobs given for this call (ef, nprobe)."""
-        return {key: value for key, value in (("ef", self.ef), ("nprobe", self.nprobe)) if value is not None}
+        ef, nprobe = self.ef, self.nprobe  # written out: every search asks
+        if nprobe is None:
+            return {} if ef is None else {"ef": ef}
+        return {"nprobe": nprobe} if ef is None else {"ef": ef, "nprobe": nprobe}
 
 
 OPTIONS = tuple(f.name for f in fields(SearchRequest))
