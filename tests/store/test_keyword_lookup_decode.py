@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from embkit.store import keyword_blocks as kb, keyword_cache
+from embkit.store import keyword_blocks as kb
 
 from test_keyword_blocks import GAPS, make
 
@@ -87,34 +87,40 @@ def test_first_floor_from_the_rarest_term_keeps_ties_and_better_documents(monkey
         assert scores.tobytes() == want_scores
 
 
-def test_headers_read_by_compiled_code_agree_with_numpys():
-    # keyword_cache reads a term of many blocks with block_heads once the kernel is loaded
-    blobs = [kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS)]
+def heads_of(blobs, keys):
     data = b"".join(blobs)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    starts, counts, max_tf, min_dl, address = keyword_maxscore.block_heads(buf, len(blobs))
+    return keyword_maxscore.block_heads(np.frombuffer(data, dtype=np.uint8), len(blobs),
+                                        np.frombuffer(",".join(map(str, keys)).encode(), dtype=np.uint8))
+
+
+def test_headers_read_by_compiled_code_agree_with_numpys():
+    # keyword_cache reads a term joined by SQLite (blocks, and keys as "k1,k2,...") with block_heads
+    blobs = [kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS)]
+    keys = [kb.first_rowid(b) - i % 2 for i, b in enumerate(blobs)]  # a key may lie below its block's first row id
+    starts, counts, table, address, well = heads_of(blobs, keys)
+    assert well
     np.testing.assert_array_equal(starts, np.concatenate([[0], np.cumsum([len(b) for b in blobs])]))
-    for a, b in zip((counts, max_tf, min_dl), kb.headers(blobs)):
+    count, max_tf, min_dl, _ = kb.headers(blobs)
+    for a, b in zip((counts, table[0], table[1], table[2], table[3]), (count, starts[:-1], keys, max_tf, min_dl)):
         np.testing.assert_array_equal(a, b)
-    assert address == buf.ctypes.data
 
 
-def test_cache_reads_a_term_alike_with_and_without_compiled_headers(monkeypatch):
-    rows = [(kb.first_rowid(b), b) for b in (kb.encode(make(*form, start=7 + 100_000 * i))
-                                             for i, form in enumerate(FORMS))]
-    monkeypatch.setattr(keyword_cache, "COMPILED_HEADS", len(rows) + 1)
-    plain = keyword_cache.TermBlocks.read(rows)
-    monkeypatch.setattr(keyword_cache, "COMPILED_HEADS", 1)
-    compiled = keyword_cache.TermBlocks.read(rows)
-    for field in ("starts", "firsts", "counts", "max_tf", "min_dl"):
-        a, b = getattr(compiled, field), getattr(plain, field)
-        assert a.dtype == b.dtype and a.tolist() == b.tolist(), field
-    assert compiled.flat()[2] == plain.flat()[2] == sum(len(make(*form)) for form in FORMS)
-    assert compiled.nbytes == plain.nbytes
-
-
-def test_blocks_not_of_the_compiled_format_are_read_by_numpy(monkeypatch):
-    # a block whose bytes do not add up (here one cut short) is not read by block_heads
-    blobs = [kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS[:3])]
-    data = b"".join(blobs)[:-1]
-    assert keyword_cache._compiled_heads(data, len(blobs)) is None
+@pytest.mark.parametrize("case", ["cut short", "keys falling", "a key missing", "a key too many", "not a number"])
+def test_a_joined_term_that_does_not_add_up_is_not_well(case):
+    # keyword_cache then reads the term a row per block
+    blobs = [kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS[:4])]
+    keys = [kb.first_rowid(b) for b in blobs]
+    if case == "cut short":
+        blobs[-1] = blobs[-1][:-1]
+    elif case == "keys falling":
+        keys[1], keys[2] = keys[2], keys[1]
+    elif case == "a key missing":
+        keys.pop()
+    elif case == "a key too many":
+        keys.append(keys[-1] + 1)
+    else:
+        keys[0] = "-1"
+    assert heads_of(blobs, keys)[4] is False
+    assert heads_of([kb.encode(make(*form, start=7 + 100_000 * i)) for i, form in enumerate(FORMS[:4])],
+                    [kb.first_rowid(kb.encode(make(*form, start=7 + 100_000 * i)))
+                     for i, form in enumerate(FORMS[:4])])[4] is True

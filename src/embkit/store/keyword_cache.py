@@ -3,6 +3,10 @@ under them: a query at a million documents reads ~1,000 blocks of its terms, and
 fetching them from SQLite costs more than scoring them.
 
 An entry holds one term's blocks as SQLite has them (bytes, first row ids, headers).
+Once the compiled kernel is loaded (a collection with queries of many blocks), a term is
+read as one row that SQLite joins (its blocks' bytes and keys), its headers then read
+by compiled code: a term of ~60 blocks at a million documents ~85 -> ~63 us, no Python
+object per block.
 It is valid for one state of the database: `PRAGMA data_version` moves with every
 commit of another connection or process, and then every entry is dropped. A write of
 this store's own connection marks the terms it touched with the lowest block key it
@@ -25,7 +29,9 @@ from . import keyword_blocks
 
 MAX_BYTES = 64 << 20  # blocks held in all (the postings of ~70% of a million short documents' query terms)
 MAX_SEGMENTS = 8  # pieces an entry's bytes may be in before they are joined into one
-COMPILED_HEADS = 8  # blocks of a term from which their headers are read by compiled code, if loaded
+ROWS = "SELECT first, postings FROM kw_blocks WHERE term = ? AND first >= ? ORDER BY first"
+JOINED = ("SELECT count(*), CAST(group_concat(first) AS BLOB), CAST(group_concat(postings, x'') AS BLOB) "
+          "FROM kw_blocks WHERE term = ? AND first >= ?")  # in key order, as SQLite walks the primary key (checked)
 ENTRY_BYTES = 800  # an entry's own cost (the object, its arrays, its key): a term with no blocks
 # counted 0 bytes, so queries of absent words grew the cache without bound
 
@@ -41,13 +47,16 @@ class TermBlocks:
 
     def __init__(self, pieces: list[bytes], starts: np.ndarray, firsts: np.ndarray, counts: np.ndarray,
                  max_tf: np.ndarray, min_dl: np.ndarray):
+        table = np.empty((4, len(firsts)), dtype=np.int64)
+        table[0], table[1], table[2], table[3] = starts[:-1], firsts, max_tf, min_dl
+        self._hold(pieces, starts, counts, table)
+
+    def _hold(self, pieces: list[bytes], starts: np.ndarray, counts: np.ndarray, table: np.ndarray) -> None:
         if len(pieces) > MAX_SEGMENTS:
             pieces = [b"".join(pieces)]
-        table = self.table = np.empty((4, len(firsts)), dtype=np.int64)
-        table[0], table[1], table[2], table[3] = starts[:-1], firsts, max_tf, min_dl
-        self.pieces, self.starts, self.firsts = pieces, starts, table[1]
-        self.counts, self.max_tf, self.min_dl = counts, table[2], table[3]
-        self.nbytes = int(starts[-1]) + 48 * len(firsts) + ENTRY_BYTES  # the table, starts and counts
+        self.pieces, self.starts, self.counts, self.table = pieces, starts, counts, table
+        self.firsts, self.max_tf, self.min_dl = table[1], table[2], table[3]
+        self.nbytes = int(starts[-1]) + 48 * len(self.firsts) + ENTRY_BYTES  # the table, starts and counts
         self._flat: tuple | None = None
 
     @classmethod
@@ -60,11 +69,6 @@ class TermBlocks:
             return cls([b""], np.zeros(1, dtype=np.int64), empty, empty, empty, empty)
         firsts, blobs = zip(*rows)
         data = b"".join(blobs)
-        if len(blobs) >= COMPILED_HEADS and (heads := _compiled_heads(data, len(blobs))) is not None:
-            buf, (starts, counts, max_tf, min_dl, address) = heads
-            entry = cls([data], starts, np.array(firsts, dtype=np.int64), counts, max_tf, min_dl)
-            entry._flat = (buf, address, int(counts.sum()))
-            return entry
         starts = np.zeros(len(blobs) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=starts[1:])
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -73,6 +77,28 @@ class TermBlocks:
                     min_dl.astype(np.int64))
         entry._flat = (buf, buf.ctypes.data, int(counts.sum()))  # what `flat` would make of it
         return entry
+
+    @classmethod
+    def fetch(cls, conn: sqlite3.Connection, term: str, key: int) -> "TermBlocks":
+        """The blocks of `term` from key `key` on, read from SQLite in one statement: once
+        the compiled kernel is loaded, as one row (SQLite joins the blocks and their keys:
+        no Python objects per block, ~85 -> ~63 us a term of ~60 blocks at 1M), else a row
+        per block. SQLite does not promise group_concat's order, so the joined row is kept
+        only if its keys rise and its blocks end where its bytes do; else rows are read."""
+        kernel = sys.modules.get(f"{__package__}.keyword_maxscore")
+        block_heads = getattr(kernel, "block_heads", None)  # None while another thread still imports it
+        if block_heads is not None:
+            count, keys, data = conn.execute(JOINED, (term, key)).fetchone()
+            if not count:
+                return cls.read([])
+            buf = np.frombuffer(data, dtype=np.uint8)
+            starts, counts, table, address, well = block_heads(buf, count, np.frombuffer(keys, dtype=np.uint8))
+            if well:
+                entry = cls.__new__(cls)
+                entry._hold([data], starts, counts, table)
+                entry._flat = (buf, address, int(counts.sum()))
+                return entry
+        return cls.read(conn.execute(ROWS, (term, key)).fetchall())
 
     def flat(self) -> tuple[np.ndarray, int, int]:
         """(all the blocks' bytes as one uint8 array, its address, the term's document
@@ -113,20 +139,6 @@ class TermBlocks:
         data = self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces)
         bounds = self.starts.tolist()
         return [data[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _compiled_heads(data: bytes, n_blocks: int) -> tuple | None:
-    """(`data` as uint8, keyword_maxscore.block_heads of it) once a query has loaded that
-    module (numba is imported by the first query of more than keyword_topk.FEW blocks, never
-    for reading: a small collection does not load it); None before, or if the blocks do not
-    end where `data` does (not the format it reads: then numpy reads the headers)."""
-    kernel = sys.modules.get(f"{__package__}.keyword_maxscore")
-    block_heads = getattr(kernel, "block_heads", None)  # None while another thread still imports it
-    if block_heads is None:
-        return None
-    buf = np.frombuffer(data, dtype=np.uint8)
-    heads = block_heads(buf, n_blocks)
-    return (buf, heads) if heads[0][-1] == len(data) else None
 
 
 class KeywordCache:
@@ -192,9 +204,7 @@ class KeywordCache:
                     out[term] = entry
                 continue
             key = -1 if entry is None else stale
-            rows = conn.execute("SELECT first, postings FROM kw_blocks WHERE term = ? AND first >= ? ORDER BY first",
-                                (term, key)).fetchall()
-            read = TermBlocks.read(rows)
+            read = TermBlocks.fetch(conn, term, key)
             entry = read if entry is None else entry.before(key).then(read)
             fresh[term] = entry
             if len(entry.firsts):

@@ -173,37 +173,51 @@ def _posting(buf, at, j):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def block_heads(buf, n_blocks):
-    """(where each block starts, and where the last ends; postings, highest tf, lowest dl
-    of each) of `n_blocks` blocks joined in `buf`, and the address of `buf`: what
-    keyword_cache keeps of a term read from SQLite, in one pass over its headers (each
-    block's size follows from them), not a dozen numpy operations a term. The caller
-    checks that the last block ends where `buf` does."""
+def block_heads(buf, n_blocks, keys):
+    """(where each block starts, and where the last ends; postings of each; a table of
+    rows: offset, key, highest tf, lowest dl; the address of `buf`; True if all is well)
+    of `n_blocks` blocks joined in `buf` whose keys are `keys` (ASCII decimals joined by
+    commas, as SQLite's group_concat gives them): what keyword_cache keeps of a term read
+    from SQLite, in one pass (each block's size follows from its header), not a dozen
+    numpy operations a term. Not well: the blocks do not end where `buf` does, or the
+    keys are not `n_blocks` rising numbers (then the caller reads the term otherwise)."""
     starts = np.empty(n_blocks + 1, dtype=np.int64)
     counts = np.empty(n_blocks, dtype=np.int64)
-    max_tf = np.empty(n_blocks, dtype=np.int64)
-    min_dl = np.empty(n_blocks, dtype=np.int64)
+    table = np.empty((4, n_blocks), dtype=np.int64)
     at = 0
     for b in range(n_blocks):
         starts[b] = at
-        if at + 10 > len(buf):  # not this format: the caller sees the end is not buf's
-            starts[n_blocks] = -1
-            return starts, counts, max_tf, min_dl, buf.ctypes.data
+        table[0, b] = at
+        if at + 10 > len(buf):
+            return starts, counts, table, 0, False
         n = np.int64(buf[at]) + 1
         flags = np.int64(buf[at + 1])
         counts[b] = n
-        max_tf[b] = _u16(buf, at + 2)
-        min_dl[b] = _u16(buf, at + 4)
+        table[2, b] = _u16(buf, at + 2)
+        table[3, b] = _u16(buf, at + 4)
         size = 10 + (n - 1) * (np.int64(1) << (flags & 3))  # header, row id gaps
         mode = flags >> 2 & 3
         if mode == 1:  # tf: ones with exceptions (a count, then positions and values)
-            size += 1 + 2 * np.int64(buf[at + size]) if at + size < len(buf) else 1
+            if at + size >= len(buf):
+                return starts, counts, table, 0, False
+            size += 1 + 2 * np.int64(buf[at + size])
         elif mode >= 2:  # tf: a u1 or u2 column
             size += n * (mode - 1)
         size += n * (2 if flags & 16 else 1)  # dl - min dl: u1 or u2
         at += size
     starts[n_blocks] = at
-    return starts, counts, max_tf, min_dl, buf.ctypes.data
+    b, value, digits, last = 0, np.int64(0), 0, np.int64(-1)
+    for i in range(len(keys) + 1):
+        c = np.int64(keys[i]) if i < len(keys) else np.int64(44)  # a comma ends the last key
+        if 48 <= c <= 57:
+            value = value * 10 + c - 48
+            digits += 1
+        elif c == 44 and digits > 0 and b < n_blocks and value > last:
+            table[1, b] = value
+            b, last, value, digits = b + 1, value, np.int64(0), 0
+        else:
+            return starts, counts, table, 0, False
+    return starts, counts, table, buf.ctypes.data, at == len(buf) and b == n_blocks
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
