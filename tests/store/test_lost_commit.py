@@ -45,7 +45,5 @@ def test_the_commit_helper_never_reports_a_lost_write(collection):
     assert _write_on_a_full_disk(collection, "helper") == ([], [])
 
 
-@pytest.mark.xfail(strict=True, reason="until store/sqlite.py's _Transaction.__exit__ commits with "
-                                       "sqlite_busy.commit (reported to the lead)")
 def test_a_store_write_never_reports_a_lost_write(collection):
     assert _write_on_a_full_disk(collection, "store") == ([], [])

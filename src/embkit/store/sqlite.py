@@ -23,7 +23,7 @@ from .lazy_record import LazyRecord
 from .meta_cache import MetaCache
 from .read_only import connect_read_only, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
-from .sqlite_busy import begin_immediate, busy_timeout
+from .sqlite_busy import begin_immediate, busy_timeout, commit
 from .sqlite_reembed import SUPERSEDED, SQLiteReembed, followers_of
 from .types import Record, Space, part_of
 from .where import SQLITE, compile_where
@@ -527,7 +527,7 @@ class _Transaction:
         try:
             if exc_type is None:
                 try:
-                    self._conn.execute("COMMIT")
+                    commit(self._conn)  # raises whenever it did not commit (sqlite_busy)
                     return
                 except BaseException:  # e.g. disk I/O error: leave no open transaction behind
                     if self._conn.in_transaction:
