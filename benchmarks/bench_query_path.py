@@ -190,9 +190,9 @@ def main() -> None:
     RESULTS.write_text(json.dumps({"rows": rows, "argv": sys.argv[1:]}, indent=1) + "\n")
     for row in rows:
         for key in ("", "cpu_"):
-            spread = {s: f"{min(r)}-{max(r)}" for s, r in row[f"{key}ratio"].items()}
+            spread = {s: f"{median(r)} [{min(r)}-{max(r)}]" for s, r in row[f"{key}ratio"].items()}
             print(f"{row['dataset']:7} ef={row['ef']:<4} {key or 'wall_'}median us {row[f'{key}median_us']}  "
-                  f"ratio to faiss {spread}")
+                  f"ratio to faiss, median [min-max] {spread}")
 
 
 if __name__ == "__main__":
