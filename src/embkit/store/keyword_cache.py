@@ -38,26 +38,33 @@ ENTRY_BYTES = 800  # an entry's own cost (the object, its arrays, its key): a te
 
 class TermBlocks:
     """One term's blocks, sorted by key: their bytes (in a few pieces, one after another),
-    where each starts in them, their keys (first row ids) and postings counts. `table`
+    where each starts in them, their keys (first row ids) and postings counts. `table()`
     holds each block's offset, key, highest tf and lowest dl as rows (int64, 4 x blocks;
-    firsts, max_tf and min_dl are views of it): what keyword_maxscore reads, joined for a
-    query in one concatenation, not four."""
+    firsts, max_tf and min_dl become views of it): what keyword_maxscore reads, joined for
+    a query in one concatenation, not four."""
 
-    __slots__ = ("pieces", "starts", "firsts", "counts", "max_tf", "min_dl", "table", "nbytes", "_flat")
+    __slots__ = ("pieces", "starts", "firsts", "counts", "max_tf", "min_dl", "nbytes", "_flat", "_table")
 
     def __init__(self, pieces: list[bytes], starts: np.ndarray, firsts: np.ndarray, counts: np.ndarray,
                  max_tf: np.ndarray, min_dl: np.ndarray):
-        table = np.empty((4, len(firsts)), dtype=np.int64)
-        table[0], table[1], table[2], table[3] = starts[:-1], firsts, max_tf, min_dl
-        self._hold(pieces, starts, counts, table)
-
-    def _hold(self, pieces: list[bytes], starts: np.ndarray, counts: np.ndarray, table: np.ndarray) -> None:
         if len(pieces) > MAX_SEGMENTS:
             pieces = [b"".join(pieces)]
-        self.pieces, self.starts, self.counts, self.table = pieces, starts, counts, table
-        self.firsts, self.max_tf, self.min_dl = table[1], table[2], table[3]
-        self.nbytes = int(starts[-1]) + 48 * len(self.firsts) + ENTRY_BYTES  # the table, starts and counts
+        self.pieces, self.starts, self.firsts = pieces, starts, firsts
+        self.counts, self.max_tf, self.min_dl = counts, max_tf, min_dl
+        self.nbytes = int(starts[-1]) + 48 * len(firsts) + ENTRY_BYTES  # the table, starts and counts
         self._flat: tuple | None = None
+        self._table: np.ndarray | None = None  # made on first use: a small collection's queries never need it
+
+    def table(self) -> np.ndarray:
+        """Each block's offset, key, highest tf and lowest dl as rows (int64, 4 x blocks),
+        made once per entry; firsts, max_tf and min_dl are then views of it (held once)."""
+        table = self._table
+        if table is None:
+            table = np.empty((4, len(self.firsts)), dtype=np.int64)
+            table[0], table[1], table[2], table[3] = self.starts[:-1], self.firsts, self.max_tf, self.min_dl
+            self.firsts, self.max_tf, self.min_dl = table[1], table[2], table[3]  # equal values: readers see either
+            self._table = table
+        return table
 
     @classmethod
     def read(cls, rows: list[tuple[int, bytes]]) -> "TermBlocks":
@@ -94,9 +101,8 @@ class TermBlocks:
             buf = np.frombuffer(data, dtype=np.uint8)
             starts, counts, table, address, well = block_heads(buf, count, np.frombuffer(keys, dtype=np.uint8))
             if well:
-                entry = cls.__new__(cls)
-                entry._hold([data], starts, counts, table)
-                entry._flat = (buf, address, int(counts.sum()))
+                entry = cls([data], starts, table[1], counts, table[2], table[3])
+                entry._flat, entry._table = (buf, address, int(counts.sum())), table
                 return entry
         return cls.read(conn.execute(ROWS, (term, key)).fetchall())
 

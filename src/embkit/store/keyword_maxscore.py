@@ -508,6 +508,6 @@ def top_k(entries: list, times: list[int], n_docs: int, avgdl: float, k: int,
     terms = np.array([(address, len(buf), len(e.firsts)) for (buf, address, _), e in zip(flats, entries)],
                      dtype=np.int64)
     weights = np.array([bm25.idf(n_docs, df) * t for (_, _, df), t in zip(flats, times)])
-    blocks = np.concatenate([e.table for e in entries], axis=1)
+    blocks = np.concatenate([e.table() for e in entries], axis=1)
     allowed = np.zeros(0, dtype=np.int64) if allow is None else allow
     return search(terms, blocks, weights, avgdl, k, allowed, allow is not None, slack)
