@@ -55,8 +55,8 @@ def test_unknown_query_parameter_is_refused_on_every_route(served):
         response = served.request(method, url, params={"limt": "5"}, json=body)
         assert response.status_code in (400, 422), (method, path, response.status_code, response.text[:200])
         error = response.json()["error"]
-        assert error["message"] == (f"limt: unknown query parameter; {method} {path} takes "
-                                    f"{', '.join(takes) if takes else 'none'}"), (method, path)
+        assert error["message"] == (f"limt: unknown query parameter of {method} {path} (allowed: "
+                                    f"{', '.join(takes) if takes else 'none'}), got \"5\""), (method, path)
     assert _count(served) == before
     assert served.get("/collections").json()["collections"] == ["docs"]  # not created either
 
@@ -66,7 +66,8 @@ def test_misspelt_map_option_names_the_accepted_ones(served):
     assert response.status_code == 422
     assert response.json()["error"] == {
         "code": "invalid_request", "request_id": response.headers["x-request-id"],
-        "message": "colour_by: unknown query parameter; GET /collections/{name}/map takes method, color_by, unit"}
+        "message": ('colour_by: unknown query parameter of GET /collections/{name}/map (allowed: method, color_by, '
+                    'unit), got "topic"')}
 
 
 def test_unknown_query_on_a_write_changes_nothing(served):
@@ -74,7 +75,7 @@ def test_unknown_query_on_a_write_changes_nothing(served):
     response = served.post("/collections/docs/add", params={"upsert": "true"},
                            json={"documents": [{"id": "bread", "text": "Rye bread is dense."}]})
     assert response.status_code == 422
-    assert response.json()["error"]["message"].startswith("upsert: unknown query parameter; POST ")
+    assert response.json()["error"]["message"].startswith("upsert: unknown query parameter of POST ")
     assert served.get("/collections/docs/documents/bread").json()["text"] == TEXTS["bread"][0]
 
 
@@ -86,8 +87,8 @@ def test_unknown_query_on_the_fast_search_path_is_refused(served):
     assert fine.status_code == 200 and [h["id"] for h in fine.json()["hits"]][0] == "bread"
     response = served.post("/collections/docs/search", params={"k": "1"}, json={"vector": vector, "k": 2})
     assert response.status_code == 422
-    assert response.json()["error"]["message"] == ("k: unknown query parameter; POST /collections/{name}/search "
-                                                   "takes none")
+    assert response.json()["error"]["message"] == ('k: unknown query parameter of POST /collections/{name}/search '
+                                                   '(allowed: none), got "1"')
 
 
 def test_openai_route_refuses_unknown_query_in_openai_shape(served):
@@ -95,7 +96,8 @@ def test_openai_route_refuses_unknown_query_in_openai_shape(served):
                            json={"model": "minilm", "input": "hello"})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["message"] == "api-version: unknown query parameter; POST /v1/embeddings takes none"
+    assert error["message"] == ('api-version: unknown query parameter of POST /v1/embeddings (allowed: none), '
+                                'got "2024-02-01"')
     assert error["type"] == "invalid_request_error"
 
 

@@ -49,8 +49,9 @@ async def refuse_unread(request: Request) -> None:
     takes = query_names(route) if request.query_params else ()
     unknown = [name for name in request.query_params if name not in takes]
     if unknown:
-        raise ApiError(422, f"{_quoted(unknown[0])}: unknown query parameter; {request.method} "
-                            f"{route.path_format} takes {', '.join(takes) if takes else 'none'}")
+        got = json.dumps(request.query_params[unknown[0]])[:MAX_NAME]  # the line MCP's door gives an unknown argument
+        raise ApiError(422, f"{_quoted(unknown[0])}: unknown query parameter of {request.method} {route.path_format} "
+                            f"(allowed: {', '.join(takes) if takes else 'none'}), got {got}")
     counts = Counter(name for name, _ in request.query_params.multi_items())
     repeated = next((name for name, n in counts.items() if n > 1), None)
     if repeated is not None and repeated not in _lists(route):  # one value: all but the last were ignored
