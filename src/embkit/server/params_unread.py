@@ -12,9 +12,11 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from .auth import requires
 from .errors import ApiError
 
 MAX_NAME = 100  # a name quoted from the request: enough to recognise it
+_AUTH = requires("read").__code__  # every route's key check is a closure of this code
 
 
 def query_names(route: APIRoute) -> tuple[str, ...]:
@@ -49,19 +51,30 @@ async def refuse_unread(request: Request) -> None:
     takes = query_names(route) if request.query_params else ()
     unknown = [name for name in request.query_params if name not in takes]
     if unknown:
+        await _key_first(request, route)
         got = json.dumps(request.query_params[unknown[0]])[:MAX_NAME]  # the line MCP's door gives an unknown argument
         raise ApiError(422, f"{_quoted(unknown[0])}: unknown query parameter of {request.method} {route.path_format} "
                             f"(allowed: {', '.join(takes) if takes else 'none'}), got {got}")
     counts = Counter(name for name, _ in request.query_params.multi_items())
     repeated = next((name for name, n in counts.items() if n > 1), None)
     if repeated is not None and repeated not in _lists(route):  # one value: all but the last were ignored
+        await _key_first(request, route)
         raise ApiError(422, f"{repeated}: given {counts[repeated]} times; give it once")
     if route.body_field is None:
         field = _sent_field(await request.body())
         if field is not None:
+            await _key_first(request, route)
             takes = query_names(route)
             options = f" (its options are query parameters: {', '.join(takes)})" if takes else ""
             raise ApiError(422, f"{_quoted(field)}: {request.method} {route.path_format} takes no body{options}")
+
+
+async def _key_first(request: Request, route: APIRoute) -> None:
+    """The route's key check, run before a refusal here as it runs before FastAPI's own
+    validation: a caller without a valid key gets its 401 (or 403), not the route's options."""
+    for dependency in route.dependant.dependencies:
+        if getattr(dependency.call, "__code__", None) is _AUTH:
+            await dependency.call(request)
 
 
 def _sent_field(body: bytes) -> str | None:
