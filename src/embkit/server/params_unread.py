@@ -1,8 +1,8 @@
 """Input a route does not read is refused, as an unknown body field is (schemas.py): a
 misspelt query parameter (`?colour_by=`, `?limt=5`), one given twice (`?full=true&full=false`:
 only the last was read) or a body sent to a route that takes none (`POST .../compact`
-with `{"ful": true}`) would otherwise do nothing, silently.
-Every router takes `refuse_unread` as a dependency."""
+with `{"ful": true}`) would otherwise do nothing, silently. Every router takes
+`refuse_unread` as a dependency; its refusals come after the route's key check."""
 
 import json
 from collections import Counter
@@ -43,8 +43,9 @@ def _is_list(annotation) -> bool:
 
 
 async def refuse_unread(request: Request) -> None:
-    """Async: it awaits the body of a route that reads none (already buffered by the
-    middleware), and a set difference needs no trip to the thread pool."""
+    """A 422 for the first thing the request sends that its route does not read. Async:
+    it awaits the body of a route that reads none (already buffered by the middleware),
+    and a set difference needs no trip to the thread pool."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -59,7 +60,7 @@ async def refuse_unread(request: Request) -> None:
     repeated = next((name for name, n in counts.items() if n > 1), None)
     if repeated is not None and repeated not in _lists(route):  # one value: all but the last were ignored
         await _key_first(request, route)
-        raise ApiError(422, f"{repeated}: given {counts[repeated]} times; give it once")
+        raise ApiError(422, f"{_quoted(repeated)}: given {counts[repeated]} times; give it once")
     if route.body_field is None:
         field = _sent_field(await request.body())
         if field is not None:
