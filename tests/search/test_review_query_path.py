@@ -22,12 +22,6 @@ def _collection(path):
     return col
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plain._searched: the search after the catch-up (the fallback) is not "
-    "checked against the store generation its row statement read, so an upsert committed between "
-    "that catch-up and the row read pairs the old vector's score with the new row",
-)
 def test_the_search_after_a_catch_up_is_checked_as_the_first_is(tmp_path):
     col = _collection(tmp_path / "c")
     other = embkit.open(tmp_path / "c")  # its own connection: its commits are another process's

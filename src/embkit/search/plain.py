@@ -15,6 +15,7 @@ from .sources import SearchParts
 from .vanished_rows import lost_rows, searched_again
 
 _new_hit = tuple.__new__  # Hit's fields given whole (pipeline.hit_of's way)
+CHECKED_SEARCHES = 3  # searches checked by their rows' generation; then one checked before only (writes keep coming)
 
 
 def plain_search(req: SearchRequest, parts: SearchParts) -> list[Hit]:
@@ -42,14 +43,17 @@ def _searched_whole(req: SearchRequest, parts: SearchParts, query):
 def _searched(req: SearchRequest, parts: SearchParts, query) -> tuple[list[int], list[float], dict]:
     """(row ids, scores, their rows) of the index's best k, the index caught up with the
     store: checked after the search when the store's row statement reads its generation
-    (SQLite), a write since then (this process's or another's) making it search again
-    after the catch-up; else checked first (`current`, a statement of its own)."""
-    index, generation = _as_it_is(req, parts)
-    if index is not None:
+    (SQLite), a write since then (this process's or another's) making it catch up and
+    search again, checked again; else checked first (`current`, a statement of its own)."""
+    for _ in range(CHECKED_SEARCHES):
+        index, generation = _as_it_is(req, parts)
+        if index is None:
+            break
         found = _searched_in(index, req, parts, query)
         if getattr(found[2], "generation", None) == generation:  # the store had nothing the index lacks
             return found
-    return _searched_in(parts.index.current(wait=False), req, parts, query)
+        parts.index.current(wait=False)  # caught up: searched again, and checked again
+    return _searched_in(parts.index.current(wait=False), req, parts, query)  # checked before only
 
 
 def _as_it_is(req: SearchRequest, parts: SearchParts):
