@@ -18,7 +18,8 @@ dense, keyword, hybrid, filtered (where {"bucket": 42}: 1%), add-one-then-keywor
 add-one-then-hybrid (p50 of wall time and of the thread's CPU time). The documents it
 added (the pool after the last one, as bench_growth adds them) are deleted at its end,
 untimed, so every round starts from the same live documents. `--src DIR` measures
-another checkout's src (e.g. an older commit's) on the same collections.
+another checkout's src (e.g. an older commit's) on the same collections; `--modes keyword`
+(comma-separated) warms up and times only those modes, for a quick look at one.
 Writes OUT.json and OUT.md (OUT defaults to benchmarks/results/mode_ratios)."""
 
 import argparse
