@@ -4,6 +4,7 @@ word-vector file becomes a loaded `Encoder`. The facts about each name are in
 
 import json
 import numbers
+import os
 import threading
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .static import WORD_VECTOR_SUFFIXES, load_glove_package, load_word_vectors
 _LOADED: dict[tuple[str, int | None], Encoder] = {}
 _LOAD_LOCK = threading.RLock()  # re-entered: a two-tower text tower loads its base model
 _TOWERS: dict[tuple, Encoder] = {}
+MAX_PART_BYTES, MAX_PATH_BYTES = 255, 4095  # Linux's NAME_MAX and PATH_MAX less its final NUL
 
 
 def load_encoder(name_or_path: str, threads: int | None = None) -> Encoder:
@@ -47,6 +49,7 @@ def _load(name_or_path: str, threads: int | None) -> Encoder:
         if entry.prompts:  # the catalog's prompts are the model's (a folder it loads may declare them too)
             encoder.prompts = entry_prompts(entry)
         return encoder
+    _refuse_long(name_or_path)
     path = Path(name_or_path).expanduser()
     two_tower = _two_tower(name_or_path, threads)
     if two_tower is not None:
@@ -69,6 +72,15 @@ def _load(name_or_path: str, threads: int | None) -> Encoder:
         f"model folder or a word-vector file ({', '.join(WORD_VECTOR_SUFFIXES)}) "
         "(see `embkit models`)"
     )
+
+
+def _refuse_long(name: str) -> None:
+    """A name no file system can hold is refused before it is looked up as a path (the
+    lookup raised "File name too long": a 500 over HTTP)."""
+    parts = [len(os.fsencode(part)) for part in Path(name).parts]
+    if len(os.fsencode(name)) > MAX_PATH_BYTES or any(n > MAX_PART_BYTES for n in parts):
+        raise EmbkitError(f"model: a model name or path has at most {MAX_PART_BYTES} bytes between slashes and "
+                          f"{MAX_PATH_BYTES} in all, got {len(name)} characters")
 
 
 def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
