@@ -79,8 +79,10 @@ def _refuse_long(name: str) -> None:
     lookup raised "File name too long": a 500 over HTTP)."""
     parts = [len(os.fsencode(part)) for part in Path(name).parts]
     if len(os.fsencode(name)) > MAX_PATH_BYTES or any(n > MAX_PART_BYTES for n in parts):
-        raise EmbkitError(f"model: a model name or path has at most {MAX_PART_BYTES} bytes between slashes and "
-                          f"{MAX_PATH_BYTES} in all, got {len(name)} characters")
+        raise EmbkitError(
+            f"model: a model name or path has at most {MAX_PART_BYTES} bytes between slashes and "
+            f"{MAX_PATH_BYTES} in all, got {len(name)} characters"
+        )
 
 
 def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
