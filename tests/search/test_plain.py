@@ -118,3 +118,43 @@ def test_a_plain_request_is_checked_as_any_other(col):
         SearchRequest.of(None, vector=v, kk=3)
     with pytest.raises(TypeError):
         SearchRequest.of("text", query="again")
+
+
+def test_a_query_already_in_stored_form_is_searched_as_stored_form_gives_it(tmp_path, monkeypatch):
+    """The plain check tells, by stored_form's own sum, a cosine query already of unit
+    length (then the search does not normalize it again): rows near the edge of that test
+    (UNIT), below and above it, a strided row and a tiny one give stored_form's query, bit
+    for bit, and the pipeline's hits; stored_form is skipped only where it would return
+    the row as it is."""
+    from embkit.ingest.vectors import UNIT
+    from embkit.search import plain
+    from embkit.search.request import STORED_IN
+
+    col = embkit.create(tmp_path / "c", model=None, dim=DIM)
+    vectors = np.random.default_rng(4).normal(size=(N, DIM)).astype(np.float32)
+    col.add(ids=[f"d{i}" for i in range(N)], vectors=vectors)
+    unit = (vectors[7] / np.linalg.norm(vectors[7])).astype(np.float32)
+    wide = np.zeros((DIM, 2), np.float32)
+    wide[:, 0] = unit
+    rows = [unit * np.float32(f) for f in (1, 1 + UNIT / 2, 1 - UNIT / 2, 1 + 4 * UNIT, 1 - 4 * UNIT, 1e-3, 1e-13)]
+    rows += [wide[:, 0], vectors[7]]
+    calls, flagged = [], []
+    real = plain.stored_form
+    monkeypatch.setattr(plain, "stored_form", lambda *a: calls.append(1) or real(*a))
+    for row in rows:
+        req = SearchRequest.plain_of({"vector": row, "k": 12}, col.space)
+        try:
+            want = real(req.vector, "cosine", "vector")
+        except embkit.EmbkitError:  # the zero vector's error, from the search as before
+            with pytest.raises(embkit.EmbkitError, match="zero vector"):
+                plain_search(req, col._search_parts())
+            continue
+        as_is = want is req.vector
+        assert (req.__dict__[STORED_IN] is col.space) == (as_is and row.flags.c_contiguous)
+        flagged.append(req.__dict__[STORED_IN] is not None)
+        calls.clear()
+        hits = plain_search(req, col._search_parts())
+        assert calls == ([] if req.__dict__[STORED_IN] is not None else [1])
+        assert hits == general(col, req) and hits[0].id == "d7"
+    assert flagged.count(True) == 3 and flagged.count(False) == 5  # both ways tried (the zero row raised)
+    col.close()

@@ -10,7 +10,7 @@ from ..store.lazy_record import metadata_of
 from .dense import dense_search
 from .hit import Hit
 from .pipeline import chunk_of
-from .request import SearchRequest
+from .request import STORED_IN, SearchRequest
 from .sources import SearchParts
 from .vanished_rows import lost_rows, searched_again
 
@@ -27,7 +27,8 @@ def plain_found(req: SearchRequest, parts: SearchParts) -> tuple[list[Hit], dict
     """`plain_search`'s hits and the reembed map ({old space: successor}) as the statement
     reading their rows saw it (None: the store did not read it there): the collection
     checks with it that the space searched was not replaced, without a read of its own."""
-    query = stored_form(req.vector, parts.space.metric, "vector")
+    space = parts.space  # a vector its check found in stored form (unit length, cosine) is not normalized again
+    query = req.vector if req.__dict__.get(STORED_IN) is space else stored_form(req.vector, space.metric, "vector")
     rowids, scores, rows = _searched(req, parts, query)
     if len(rows) < len(rowids) == req.k:  # another handle deleted or replaced a row since the index answered
         rowids, scores, rows = searched_again(lambda: _searched_whole(req, parts, query),

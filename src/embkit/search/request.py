@@ -12,6 +12,7 @@ import numpy as np
 from .. import validate
 from ..encoders import CATALOG
 from ..errors import EmbkitError
+from ..ingest.vectors import UNIT
 from ..store import Space
 from ..store.where import compile_where
 from .fusion import check_alpha, check_rrf_k
@@ -156,13 +157,18 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 _PLAIN_OPTIONS = frozenset(("vector", "k", "ef", "nprobe", "rescore"))
+# not a field: set by a plain request's check to the (cosine) space its vector already has
+# the stored form of (`stored_form` would return it as it is), else None; the plain search
+# reads it (plain.py) rather than compute the norm twice; dataclass equality ignores it
+STORED_IN = "_stored_in"
 
 
 def _plain_checked(values: dict, space: Space) -> dict:
     """A plain request's vector, k and index knobs from `values` (fields; a missing one
     is its default), checked in the order `check` checks them."""
     get = values.get
-    return {"vector": _query_vector(values["vector"], space), "k": validate.check_k(get("k", _DEFAULTS["k"])),
+    vector, stored = _query_vector(values["vector"], space)
+    return {"vector": vector, STORED_IN: space if stored else None, "k": validate.check_k(get("k", _DEFAULTS["k"])),
             "ef": _count(get("ef"), "ef", MAX_SEARCH_PARAM),
             "nprobe": _count(get("nprobe"), "nprobe", MAX_SEARCH_PARAM),
             "rescore": _count(get("rescore"), "rescore", MAX_RESCORE)}
@@ -176,18 +182,23 @@ def _made(values: dict) -> SearchRequest:
     return req
 
 
-def _query_vector(vector, space: Space) -> np.ndarray:
+def _query_vector(vector, space: Space) -> tuple[np.ndarray, bool]:
     """`validate.check_vectors(vector, 1, ...)` for the form most searches give, a float32
-    row of the space's width, in two calls: its values are finite when their sum of
+    row of the space's width, in a few calls: its values are finite when their sum of
     squares is (a NaN or an infinity carries into it). Anything else, a finite row whose
     squares pass float32's range included, goes the long way, which names what is wrong
-    (that overflow is expected here, so it raises no RuntimeWarning: under -W error it did)."""
+    (that overflow is expected here, so it raises no RuntimeWarning: under -W error it did).
+    With it, whether the row is already as a cosine space stores it: the sum is
+    `stored_form`'s own, on the same row, so its unit-length test decides the same; the
+    search then need not compute it again (`STORED_IN`)."""
     if type(vector) is np.ndarray and vector.dtype is _FLOAT32 and vector.shape == (space.dim,):
+        row = vector[None, :]
         with np.errstate(over="ignore", invalid="ignore"):
-            squares = vector.dot(vector)
-        if math.isfinite(squares):
-            return vector[None, :]
-    return validate.check_vectors(vector, 1, space.dim, space.model, "vector")
+            norm = np.sqrt(np.add.reduce(row * row, axis=1))[0]  # stored_form's expression
+        if math.isfinite(norm):
+            return row, (space.metric == "cosine" and vector.flags.c_contiguous
+                         and not norm < 1e-12 and abs(norm - 1) <= UNIT)
+    return validate.check_vectors(vector, 1, space.dim, space.model, "vector"), False
 
 
 def renamed(options: dict) -> tuple[dict, list[str]]:
