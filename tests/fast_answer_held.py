@@ -7,10 +7,12 @@ import json
 import threading
 
 
-def answered_while_held(fast, scope: dict, body: bytes, holding, expected_id: str, ready=lambda: True) -> None:
+def answered_while_held(fast, scope: dict, body: bytes, holding, expected_id: str, ready=lambda: True,
+                        answers: bool = False) -> None:
     """`holding()` (a context manager) entered in another thread; while it is held,
     `ready()` is true and `fast._answer` gives None (before the fix: it answered only once
-    the holder gave up); afterwards the fast answer's first hit is `expected_id`."""
+    the holder gave up), or with `answers` (a lock the search no longer takes) its answer
+    at once; afterwards the fast answer's first hit is `expected_id`."""
     held, done = threading.Event(), threading.Event()
 
     def hold():
@@ -23,7 +25,8 @@ def answered_while_held(fast, scope: dict, body: bytes, holding, expected_id: st
     try:
         assert held.wait(10) and ready()
         answer = fast._answer(scope, "docs", body)
-        assert answer is None and holder.is_alive()
+        assert holder.is_alive()  # answered (or handed on) while the lock is still held
+        assert (answer is not None and json.loads(answer)["hits"][0]["id"] == expected_id) if answers else answer is None
     finally:
         done.set()
         holder.join(10)

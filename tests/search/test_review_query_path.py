@@ -6,7 +6,6 @@ handle's commit, this handle's own upsert)."""
 import threading
 
 import numpy as np
-import pytest
 
 import embkit
 import embkit.store.sqlite as sqlite_store
@@ -45,25 +44,27 @@ def test_the_search_after_a_catch_up_is_checked_as_the_first_is(tmp_path):
     col.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing (27e66fc too): a search in another thread during this "
-    "handle's write reads the shared connection's uncommitted generation; its catch-up records "
-    "that generation without the rows written after it, so the index keeps d0's old vector",
-)
 def test_a_search_during_this_handles_write_leaves_no_stale_index(tmp_path, monkeypatch):
+    """A search in another thread during this handle's write read the shared connection's
+    uncommitted generation; its catch-up recorded that generation without the rows written
+    after it, so the index kept d0's old vector after the commit (also before 41fa471).
+    Now a catch-up waits for the write (store.settled): the writer gives the search 2 s to
+    go wrong, then commits; the search then catches up from the committed rows."""
     col = _collection(tmp_path / "c")
     followers_of = sqlite_store.followers_of
+    searching = []
 
     def mid_write(c, space):  # inside write(): after the generation bump, before the rows
-        searching = threading.Thread(target=lambda: col.search(vector=E[0], k=3))
-        searching.start()
-        searching.join()
+        searching.append(threading.Thread(target=lambda: col.search(vector=E[0], k=3)))
+        searching[0].start()
+        searching[0].join(2)
         return followers_of(c, space)
 
     monkeypatch.setattr(sqlite_store, "followers_of", mid_write)
     col.upsert(ids=["d0"], vectors=-E[0:1], metadatas=[{"v": 2}])
     monkeypatch.setattr(sqlite_store, "followers_of", followers_of)
+    searching[0].join(30)
+    assert not searching[0].is_alive()
     hits = col.search(vector=E[0], k=3)
     assert "d0" not in [h.id for h in hits[:1]], [(h.id, h.score, h.metadata) for h in hits]
     col.close()

@@ -97,10 +97,13 @@ def test_a_catch_up_begun_after_the_ready_check_sends_the_request_to_the_route(t
         collections.close()
 
 
-def test_the_index_lock_held_by_another_thread_sends_the_request_to_the_route(tmp_path):
+def test_the_index_manager_lock_held_by_another_thread_does_not_hold_up_the_fast_path(tmp_path):
+    """A warm plain search reads the index as it is, without the manager's lock, and checks
+    it against the generation its rows' statement read (search/plain.py): a held lock
+    neither blocks the event loop nor, now, sends the request to the route."""
     x, collections, fast, hosted = _served(tmp_path)
     body = json.dumps({"vector": x[3].tolist(), "k": 2}).encode()
     try:
-        answered_while_held(fast, SCOPE, body, lambda: hosted.collection._index._lock, "d3")
+        answered_while_held(fast, SCOPE, body, lambda: hosted.collection._index._lock, "d3", answers=True)
     finally:
         collections.close()

@@ -139,13 +139,17 @@ class IndexManager:
             self.index = self._load()
         if self.index is None or (self._stopgap and self._building is None):  # none, or its build failed
             return self._rebuild(progress, background=not wait)
-        generation = self.store.generation
-        if self.generation == generation:  # the common case: nothing to do
-            return self.index
-        changed = self.store.changed_since(self.generation)
-        if changed is None or (not wait and self._building is None and self._catch_up_is_a_rebuild(changed)):
+        with self.store.settled():  # what is read is committed, whole (a write of this process waits)
+            generation = self.store.generation
+            if self.generation == generation:  # the common case: nothing to do
+                return self.index
+            changed = self.store.changed_since(self.generation)
+            rebuild = changed is None or (not wait and self._building is None and self._catch_up_is_a_rebuild(changed))
+            if not rebuild:
+                found, vectors = self.store.vectors(self.space.name, changed)
+        if rebuild:
             return self._rebuild(progress, background=not wait)
-        found, vectors = self.store.vectors(self.space.name, changed)  # read first: searches in other
+        # the rows were read first: searches in other
         # threads wait only for the index's own change (FaissIndex.lock), removes and adds as
         # one (an upserted row is never missing); a big catch-up (a bulk add) goes into the
         # graph on every core too; a few rows stay on this thread (an OpenMP team per small
@@ -176,8 +180,9 @@ class IndexManager:
                  budget: int | None = None, background: bool = False) -> FaissIndex:
         from . import make_index
 
-        generation = self.store.generation
-        rowids, vectors = self.store.vectors(self.space.name)
+        with self.store.settled():
+            generation = self.store.generation
+            rowids, vectors = self.store.vectors(self.space.name)
         index = make_index(self.target(len(rowids), spec, budget), self.space.dim, self.space.metric)
         if background and len(rowids) >= BACKGROUND_FROM and index.kind != "flat":
             self._building = _Build(index, rowids, vectors, generation)

@@ -3,7 +3,7 @@ embedded default; a server database (PostgreSQL) implements the same methods lat
 so neither the CLI nor the server ever knows which backend it holds."""
 
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import ContextManager, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -26,6 +26,11 @@ class Store(Protocol):
     def identity(self) -> str | None:
         """The collection's UUID; derived files record it, and another's are rebuilt.
         None only where the store has none and cannot be written (no check then)."""
+        ...
+
+    def settled(self) -> ContextManager:
+        """Held while reading what an index catches up from: no write of this process is
+        half done meanwhile (its uncommitted rows are never taken for committed ones)."""
         ...
 
     def spaces(self) -> dict[str, Space]: ...

@@ -8,6 +8,7 @@ may lag behind the primary by its replication delay. The keyword index lives in 
 database too (pg_keyword.py), changed in each write's own transaction; derived caches
 (projections) live in a local folder under EMBKIT_HOME, stamped with the generation."""
 
+import contextlib
 import json
 import shutil
 import threading
@@ -215,6 +216,10 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
     @property
     def generation(self) -> int:
         return int(self.meta("generation"))
+
+    def settled(self) -> contextlib.nullcontext:
+        """Nothing to wait for: each read sees only committed writes (its own transaction)."""
+        return contextlib.nullcontext()
 
     @property
     def identity(self) -> str | None:

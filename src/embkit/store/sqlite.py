@@ -147,6 +147,12 @@ class SQLiteStore(SQLiteReembed):
     def generation(self) -> int:
         return int(self._meta.values(self._conn)["generation"])
 
+    def settled(self) -> threading.RLock:
+        """The writers' lock: the threads of a process share one connection, and a read on
+        it sees another thread's write before it commits (a catch-up then took an
+        uncommitted generation for done, and kept the old vectors after the commit)."""
+        return self._lock
+
     @property
     def identity(self) -> str | None:
         """The collection's UUID, recorded by its derived files so that another
