@@ -26,7 +26,10 @@ def answered_while_held(fast, scope: dict, body: bytes, holding, expected_id: st
         assert held.wait(10) and ready()
         answer = fast._answer(scope, "docs", body)
         assert holder.is_alive()  # answered (or handed on) while the lock is still held
-        assert (answer is not None and json.loads(answer)["hits"][0]["id"] == expected_id) if answers else answer is None
+        if answers:
+            assert answer is not None and json.loads(answer)["hits"][0]["id"] == expected_id
+        else:
+            assert answer is None
     finally:
         done.set()
         holder.join(10)
