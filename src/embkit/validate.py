@@ -185,7 +185,10 @@ def check_metadata(meta: Any, field: str) -> None:
 def check_vectors(vectors: Any, n: int | None, dim: int, model: str, field: str = "vectors") -> np.ndarray:
     """An (n, dim) finite float32 array; a wrong width names both dimensions."""
     try:
-        array = np.asarray(vectors, dtype=np.float32)
+        array = np.asarray(vectors)
+        if array.dtype.kind not in "iuf":  # "1.5" and True were read as 1.5 and 1.0
+            raise TypeError(array.dtype)
+        array = array.astype(np.float32, copy=False)
     except (TypeError, ValueError):
         raise EmbkitError(f"{field}: expected numbers in an (n, {dim}) array") from None
     if array.ndim == 1:

@@ -211,6 +211,8 @@ def test_an_unknown_model_or_a_path_is_not_found(server, tmp_path):
     [
         ({"dimensions": 385}, "dimensions", "from 1 to 384"),
         ({"dimensions": 0}, "dimensions", "from 1 to 384"),
+        ({"dimensions": "3"}, "dimensions", "must be an integer, got '3'"),
+        ({"dimensions": True}, "dimensions", "must be an integer, got True"),
         ({"input": [101, 2023, 102]}, "input", "token-id arrays are not supported"),
         ({"input": [[101, 102]]}, "input", "token-id arrays are not supported"),
         ({"input": []}, "input", "at least one text"),
@@ -310,6 +312,12 @@ def test_rerank_orders_and_scores_as_a_search_reranked_by_the_same_cross_encoder
         ({"query": "a question", "documents": []}, 400, "documents"),
         ({"query": "  ", "documents": ["a text"]}, 400, "query: empty"),
         ({"query": "a question", "documents": ["a text"], "top_n": 0}, 400, "top_n"),
+        ({"query": "a question", "documents": ["a text"], "top_n": "2"}, 400, "top_n: must be an integer, got '2'"),
+        (
+            {"query": "a question", "documents": ["a text"], "return_documents": "yes"},
+            400,
+            "return_documents: expected true or false, got 'yes'",
+        ),
         ({"query": "a question", "documents": ["a text"] * (MAX_BATCH + 1)}, 400, "max_batch"),
         ({"model": "another-reranker", "query": "a question", "documents": ["a text"]}, 404, "cross-encoder"),
     ],

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..validate import printable
+from .strict_values import Flag, OptionalInt
 
 TRUNCATED_HEADER = "X-Embkit-Truncated"  # indexes of the inputs cut at the model's window: "0,3"
 OPENAI_PREFIX = "/v1/"
@@ -25,7 +26,7 @@ class EmbeddingsRequest(BaseModel):
     input: str | list[str] | list[int] | list[list[int]] = Field(
         description="A text or a list of texts. Token-id arrays are refused with a 400."
     )
-    dimensions: int | None = Field(
+    dimensions: OptionalInt = Field(
         None,
         description="Keep the first N dimensions (Matryoshka) and "
         "re-normalize to unit length; 1 to the model's dimension.",
@@ -97,8 +98,8 @@ class RerankRequest(BaseModel):
     )
     query: str
     documents: list[str | RerankDocument] = Field(min_length=1)
-    top_n: int | None = Field(None, ge=1, description="Return only the N best (default: all).")
-    return_documents: bool = Field(False, description="Include each document in its result.")
+    top_n: OptionalInt = Field(None, ge=1, description="Return only the N best (default: all).")
+    return_documents: Flag = Field(False, description="Include each document in its result.")
 
 
 class RerankResult(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..search.query_audio import MAX_QUERY_SECONDS
-from .strict_values import Checked, Flag, Int, K, OptionalFlag, OptionalInt
+from .strict_values import Checked, Flag, Int, K, Numbers, OptionalFlag, OptionalInt
 
 
 class Strict(BaseModel):
@@ -24,7 +24,7 @@ class DocumentIn(Strict):
     id: str | None = None
     text: str | None = None
     metadata: dict[str, Any] | None = None
-    vector: list[float] | None = None
+    vector: Numbers = None
 
 
 class AddDocuments(Strict):
@@ -76,7 +76,7 @@ class Search(Strict):
     here; the values are checked once, by SearchRequest.check)."""
 
     query: str | None = None
-    vector: list[float] | None = None
+    vector: Numbers = None
     like: str | None = Field(None, description="Id of a stored document: more like this.")
     k: K = 10
     where: dict[str, Any] | None = None

@@ -45,6 +45,15 @@ def _flag(value: Any) -> Any:
     return value
 
 
+def _numbers(value: Any) -> Any:
+    """A vector: JSON numbers only ("1.5" and true were read as 1.5 and 1.0)."""
+    if isinstance(value, list):
+        for x in value:
+            if type(x) is not float and type(x) is not int:
+                raise _refused(f"expected a list of numbers, got {x!r} in it")
+    return value
+
+
 K = Annotated[int, BeforeValidator(_k)]
 Int = Annotated[int, BeforeValidator(_int)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
@@ -55,3 +64,4 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 Checked = SkipValidation
 OptionalInt = Annotated[int | None, BeforeValidator(_int)]  # one error naming the field, not one per union member
 OptionalFlag = Annotated[bool | None, BeforeValidator(_flag)]
+Numbers = Annotated[list[float] | None, BeforeValidator(_numbers)]
