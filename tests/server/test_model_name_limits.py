@@ -34,3 +34,14 @@ def test_http_refuses_a_model_name_too_long_for_a_path(tmp_path):
             assert "long" not in [c["name"] for c in client.get("/collections").json()["collections"]]
     finally:
         assert server.stop() == 0
+
+
+def test_a_model_name_no_path_can_spell_is_an_unknown_model(tmp_path):
+    # a lone surrogate ("\ud800" is valid JSON) encodes to no file name: the length check
+    # raised UnicodeEncodeError (a traceback; a 500 over HTTP) where the lookup says unknown
+    with pytest.raises(EmbkitError, match=r"^model: unknown model '\\ud800"):
+        embkit.create(tmp_path / "c", model="\ud800" * 3)
+    with pytest.raises(EmbkitError) as e:  # and a long one is too long, not a 30,000-character line
+        embkit.create(tmp_path / "c", model="\ud800" * 5000)
+    assert str(e.value) == MESSAGE.format(5000)
+    assert not (tmp_path / "c").exists()

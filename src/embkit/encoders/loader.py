@@ -77,12 +77,21 @@ def _load(name_or_path: str, threads: int | None) -> Encoder:
 def _refuse_long(name: str) -> None:
     """A name no file system can hold is refused before it is looked up as a path (the
     lookup raised "File name too long": a 500 over HTTP)."""
-    parts = [len(os.fsencode(part)) for part in Path(name).parts]
-    if len(os.fsencode(name)) > MAX_PATH_BYTES or any(n > MAX_PART_BYTES for n in parts):
+    parts = [_path_bytes(part) for part in Path(name).parts]
+    if _path_bytes(name) > MAX_PATH_BYTES or any(n > MAX_PART_BYTES for n in parts):
         raise EmbkitError(
             f"model: a model name or path has at most {MAX_PART_BYTES} bytes between slashes and "
             f"{MAX_PATH_BYTES} in all, got {len(name)} characters"
         )
+
+
+def _path_bytes(text: str) -> int:
+    """Bytes `text` takes as a file name; a lone surrogate (valid JSON, "\\ud800") has no
+    file name: counted as UTF-8 would spell it, not raised (UnicodeEncodeError was a 500)."""
+    try:
+        return len(os.fsencode(text))
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _load_catalog(entry: CatalogEntry, threads: int | None) -> Encoder:
