@@ -50,3 +50,15 @@ def test_python_refuses_a_vector_that_is_not_numbers(tmp_path, vector):
         assert col.count() == 1
         col.add(ids=["c"], vectors=np.array([[0, 1]], dtype=np.int8))  # integer arrays are numbers
         assert col.search(vector=[0, 1], k=1)[0].id == "c"
+
+
+@pytest.mark.parametrize("rows", [[[0.5, True]], [[1, True]], [[0.5, np.True_]], [np.array([True, False]), [0.5, 0.5]]],
+                         ids=["float,true", "int,true", "float,numpy true", "bool row,float row"])
+def test_python_refuses_a_bool_among_numbers(tmp_path, rows):
+    # numpy reads [0.5, True] as float64 [0.5, 1.0]: the dtype alone does not tell the bool
+    with embkit.create(tmp_path / "c", model=None, dim=2) as col:
+        with pytest.raises(EmbkitError, match=r"^vectors: expected numbers in an \(n, 2\) array$"):
+            col.add(ids=[f"b{i}" for i in range(len(rows))], vectors=rows)
+        with pytest.raises(EmbkitError, match=r"^vector: expected numbers"):
+            col.search(vector=rows[0], k=1)
+        assert col.count() == 0
