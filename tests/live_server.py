@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -74,3 +75,14 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait(10)
         return self.process.returncode
+
+
+@contextmanager
+def served_client(args: list[str], log: Path):
+    """A client of `embkit serve ARGS` (offline), the server stopped cleanly afterwards."""
+    server = LiveServer(args, log, env={"HF_HUB_OFFLINE": "1"})
+    try:
+        with server.client() as client:
+            yield client
+    finally:
+        assert server.stop() == 0

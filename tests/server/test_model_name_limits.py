@@ -8,7 +8,7 @@ import pytest
 import embkit
 from embkit.errors import EmbkitError
 
-from live_server import LiveServer
+from live_server import served_client
 
 MESSAGE = "model: a model name or path has at most 255 bytes between slashes and 4095 in all, got {} characters"
 
@@ -23,17 +23,12 @@ def test_python_refuses_a_model_name_too_long_for_a_path(tmp_path, length):
 
 def test_http_refuses_a_model_name_too_long_for_a_path(tmp_path):
     (tmp_path / "root").mkdir()
-    server = LiveServer(["--root", str(tmp_path / "root"), "--no-auth"], tmp_path / "server.log",
-                        env={"HF_HUB_OFFLINE": "1"})
-    try:
-        with server.client() as client:
-            for length in (300, 5000):
-                r = client.post("/collections", json={"name": "long", "model": "x" * length})
-                assert r.status_code in (400, 422), r.text
-                assert r.json()["error"]["message"] == MESSAGE.format(length)
-            assert "long" not in [c["name"] for c in client.get("/collections").json()["collections"]]
-    finally:
-        assert server.stop() == 0
+    with served_client(["--root", str(tmp_path / "root"), "--no-auth"], tmp_path / "server.log") as client:
+        for length in (300, 5000):
+            r = client.post("/collections", json={"name": "long", "model": "x" * length})
+            assert r.status_code in (400, 422), r.text
+            assert r.json()["error"]["message"] == MESSAGE.format(length)
+        assert "long" not in [c["name"] for c in client.get("/collections").json()["collections"]]
 
 
 def test_a_model_name_no_path_can_spell_is_an_unknown_model(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 import embkit
 
-from live_server import LiveServer
+from live_server import served_client
 
 TEXT = base64.b64encode(b"The moon orbits the earth every twenty-seven days.").decode()
 
@@ -21,13 +21,9 @@ def served(tmp_path_factory, minilm):
     (work / "src" / "notes" / "bread.txt").write_text("Knead the dough and let the bread rise for an hour.")
     with embkit.create(work / "docs") as col:
         col.add(["A tomato soup simmers slowly with garlic and basil."], ids=["soup"])
-    server = LiveServer([str(work / "docs"), "--no-auth", "--source-root", str(work / "src")], work / "server.log",
-                        env={"HF_HUB_OFFLINE": "1"})
-    try:
-        with server.client() as client:
-            yield client
-    finally:
-        assert server.stop() == 0
+    with served_client([str(work / "docs"), "--no-auth", "--source-root", str(work / "src")],
+                       work / "server.log") as client:
+        yield client
 
 
 def _ids(client) -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 
 import embkit
 
-from live_server import LiveServer
+from live_server import served_client
 
 TEXTS = ["Knead the dough and let the bread rise.", "Knead the dough and let the bread rise!",
          "A tomato soup simmers slowly.", "The moon orbits the earth.", "Mars is a cold planet.",
@@ -20,13 +20,8 @@ def served(tmp_path_factory, minilm):
     work = tmp_path_factory.mktemp("neighbours")
     with embkit.create(work / "docs") as col:
         col.add(TEXTS, ids=[f"d{i}" for i in range(len(TEXTS))])
-    server = LiveServer([str(work / "docs"), "--no-auth", "--max-k", str(MAX_K)], work / "server.log",
-                        env={"HF_HUB_OFFLINE": "1"})
-    try:
-        with server.client() as client:
-            yield client
-    finally:
-        assert server.stop() == 0
+    with served_client([str(work / "docs"), "--no-auth", "--max-k", str(MAX_K)], work / "server.log") as client:
+        yield client
 
 
 @pytest.mark.parametrize("route,extra", [("outliers", {}), ("duplicates", {"threshold": 0.9}),

@@ -8,7 +8,7 @@ import pytest
 
 import embkit
 
-from live_server import LiveServer
+from live_server import served_client
 
 TEXTS = {"bread": ("Knead the dough and let the bread rise for an hour.", {"topic": "food"}),
          "soup": ("A tomato soup simmers slowly with garlic and basil.", {"topic": "food"}),
@@ -29,13 +29,8 @@ def served(tmp_path_factory, minilm):
     (work / "root").mkdir()
     with embkit.create(work / "docs") as col:
         col.add([t for t, _ in TEXTS.values()], ids=list(TEXTS), metadatas=[m for _, m in TEXTS.values()])
-    server = LiveServer([str(work / "docs"), "--root", str(work / "root"), "--no-auth"], work / "server.log",
-                        env={"HF_HUB_OFFLINE": "1"})
-    try:
-        with server.client() as client:
-            yield client
-    finally:
-        assert server.stop() == 0
+    with served_client([str(work / "docs"), "--root", str(work / "root"), "--no-auth"], work / "server.log") as client:
+        yield client
 
 
 def _count(client) -> int:

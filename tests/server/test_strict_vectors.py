@@ -9,7 +9,7 @@ import pytest
 import embkit
 from embkit.errors import EmbkitError
 
-from live_server import LiveServer
+from live_server import served_client
 
 BAD = [["1.5", 2.0], [True, False], [1.0, None]]
 
@@ -19,12 +19,8 @@ def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("strict_vectors")
     with embkit.create(work / "vecs", model=None, dim=2) as col:
         col.add(ids=["a"], vectors=[[1.0, 0.0]])
-    server = LiveServer([str(work / "vecs"), "--no-auth"], work / "server.log", env={"HF_HUB_OFFLINE": "1"})
-    try:
-        with server.client() as client:
-            yield client, work / "vecs"
-    finally:
-        assert server.stop() == 0
+    with served_client([str(work / "vecs"), "--no-auth"], work / "server.log") as client:
+        yield client, work / "vecs"
 
 
 @pytest.mark.parametrize("vector", BAD, ids=["string", "bools", "null"])
