@@ -246,7 +246,7 @@ class SQLiteStore(SQLiteReembed):
         search's k, a `SearchRows` whose `superseded` is the reembed map and `generation`
         the store's generation as the same statement read them: the search needs no
         freshness check of its own (search/plain.py compares it with its index's)."""
-        if 0 < len(rowids) <= 500:  # a search's k: one statement
+        if 0 < len(rowids) <= self.SEARCH_ROWS_SEEN:  # a search's k: one statement
             found = self._conn.execute(_rows_seen_sql(len(rowids)), rowids).fetchall()
             rows = SearchRows({row[0]: row[1:4] for row in found})
             if found:  # no row read, no map read: None (the caller reads it itself)

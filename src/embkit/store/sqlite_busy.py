@@ -70,9 +70,10 @@ def begin_immediate(conn: sqlite3.Connection) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as e:
-            if not (is_busy(e) or getattr(e, "sqlite_errorname", None) in NOT_ERRORS):
+            if is_busy(e):
+                busy = e
+            elif getattr(e, "sqlite_errorname", None) not in NOT_ERRORS:
                 raise
-            busy = e if is_busy(e) else busy
         else:
             if conn.in_transaction:
                 return
