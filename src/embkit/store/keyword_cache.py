@@ -91,11 +91,19 @@ class TermBlocks:
         the compiled kernel is loaded, as one row (SQLite joins the blocks and their keys:
         no Python objects per block, ~85 -> ~63 us a term of ~60 blocks at 1M), else a row
         per block. SQLite does not promise group_concat's order, so the joined row is kept
-        only if its keys rise and its blocks end where its bytes do; else rows are read."""
+        only if its keys rise and its blocks end where its bytes do; else rows are read.
+        A term whose joined row passes SQLite's length limit (SQLITE_LIMIT_LENGTH, 1e9
+        bytes by default) is read row by row too: each block is far under it."""
         kernel = sys.modules.get(f"{__package__}.keyword_maxscore")
         block_heads = getattr(kernel, "block_heads", None)  # None while another thread still imports it
+        joined = None
         if block_heads is not None:
-            count, keys, data = conn.execute(JOINED, (term, key)).fetchone()
+            try:
+                joined = conn.execute(JOINED, (term, key)).fetchone()
+            except sqlite3.DataError:  # "string or blob too big": the rows below are each small
+                joined = None
+        if joined is not None:
+            count, keys, data = joined
             if not count:
                 return cls.read([])
             buf = np.frombuffer(data, dtype=np.uint8)
