@@ -5,6 +5,7 @@ with `{"ful": true}`) would otherwise do nothing, silently. Every router takes
 `refuse_unread` as a dependency; its refusals come after the route's key check."""
 
 import json
+import re
 from collections import Counter
 from typing import get_args, get_origin
 
@@ -16,6 +17,7 @@ from .auth import requires
 from .errors import ApiError
 
 MAX_NAME = 100  # a name quoted from the request: enough to recognise it
+_PLAIN = re.compile(r"[\w.\-\[\]]+")  # names shown as sent: letters (any script), digits, _ . - [ ]
 _AUTH = requires("read").__code__  # every route's key check is a closure of this code
 
 
@@ -53,7 +55,8 @@ async def refuse_unread(request: Request) -> None:
     unknown = [name for name in request.query_params if name not in takes]
     if unknown:
         await _key_first(request, route)
-        got = json.dumps(request.query_params[unknown[0]])[:MAX_NAME]  # the line MCP's door gives an unknown argument
+        got = json.dumps(request.query_params[unknown[0]])  # the line MCP's door gives an unknown argument
+        got = got if len(got) <= MAX_NAME else got[:MAX_NAME] + "..."
         raise ApiError(422, f"{_quoted(unknown[0])}: unknown query parameter of {request.method} {route.path_format} "
                             f"(allowed: {', '.join(takes) if takes else 'none'}), got {got}")
     counts = Counter(name for name, _ in request.query_params.multi_items())
@@ -93,4 +96,15 @@ def _sent_field(body: bytes) -> str | None:
 
 
 def _quoted(name: str) -> str:
-    return name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
+    """A name from the request as a message's line shows it: a plain one as sent; any
+    other (empty, with spaces, quotes, colons, unprintable characters) quoted as repr
+    quotes it, escapes and all, so the line shows where it starts and ends (`?=1` gave
+    a line starting with its colon). Cut after MAX_NAME characters, escapes counted."""
+    cut = name[:MAX_NAME]
+    if _PLAIN.fullmatch(cut):
+        return cut if len(cut) == len(name) else cut + "..."
+    shown = repr(cut)
+    while len(shown) > MAX_NAME + 2:  # escapes took room (one is up to 10 characters): at most MAX_NAME turns
+        cut = cut[:-1]
+        shown = repr(cut)
+    return shown if len(cut) == len(name) else shown + "..."
