@@ -147,6 +147,12 @@ class SQLiteStore(SQLiteReembed):
     def generation(self) -> int:
         return int(self._meta.values(self._conn)["generation"])
 
+    def state(self) -> tuple[int, int] | None:
+        """This connection's stamp of the database (filter_cache.stamp): equal stamps mean
+        nothing was written between them, by this process or another; None inside a write
+        transaction. Rows read between two equal stamps belong to that state (hit_rows)."""
+        return filter_cache.stamp(self._conn)
+
     def settled(self) -> threading.RLock:
         """The writers' lock: the threads of a process share one connection, and a read on
         it sees another thread's write before it commits (a catch-up then took an
