@@ -77,11 +77,11 @@ def _load(name_or_path: str, threads: int | None) -> Encoder:
 def _refuse_long(name: str) -> None:
     """A name no file system can hold is refused before it is looked up as a path (the
     lookup raised "File name too long": a 500 over HTTP)."""
-    parts = [_path_bytes(part) for part in Path(name).parts]
-    if _path_bytes(name) > MAX_PATH_BYTES or any(n > MAX_PART_BYTES for n in parts):
+    longest, total = max((_path_bytes(part) for part in Path(name).parts), default=0), _path_bytes(name)
+    if total > MAX_PATH_BYTES or longest > MAX_PART_BYTES:  # bytes, not characters: "é" * 200 is over
         raise EmbkitError(
-            f"model: a model name or path has at most {MAX_PART_BYTES} bytes between slashes and "
-            f"{MAX_PATH_BYTES} in all, got {len(name)} characters"
+            f"model: a model name or path has at most {MAX_PART_BYTES} bytes (UTF-8) between slashes and "
+            f"{MAX_PATH_BYTES} in all, got {longest} between slashes and {total} in all ({len(name)} characters)"
         )
 
 
