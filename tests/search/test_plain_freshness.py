@@ -1,4 +1,5 @@
-"""A warm plain search (search/plain.py) is one SQLite statement: its rows, with the store's
+"""A warm plain search (search/plain.py) is one SQLite statement after the store's state
+(hit_rows.py: none when its hits' rows are kept from an earlier search at that state): its rows, with the store's
 generation (is the index caught up?) and the reembed map read in the same statement; a
 write by another process or handle since the index caught up makes it catch up and search
 again, so that write is seen; a switch made by another handle meanwhile is still followed."""
@@ -35,8 +36,11 @@ def test_a_warm_plain_search_is_one_statement(tmp_path):
     col, x = _collection(tmp_path / "c")
     col.search(vector=x[0], k=K)  # warm: the index loaded, the reembed map read
     seen = _statements(col, lambda: col.search(vector=x[1], k=K))
-    assert len(seen) == 1, seen  # no data_version, no spaces (a vector is not routed to another tower)
-    assert "JOIN docs" in seen[0] and "'generation'" in seen[0] and "'superseded'" in seen[0], seen
+    # the store's state (hit_rows), then the rows; no spaces (a vector is not routed to another tower)
+    assert len(seen) == 2 and seen[0] == "PRAGMA data_version", seen
+    assert "JOIN docs" in seen[1] and "'generation'" in seen[1] and "'superseded'" in seen[1], seen
+    again = _statements(col, lambda: col.search(vector=x[1], k=K))
+    assert again == ["PRAGMA data_version"]  # nothing written since: the rows kept (hit_rows)
     col.close()
 
 
@@ -69,7 +73,7 @@ def test_a_write_by_another_process_is_seen_by_the_next_warm_search(tmp_path):
     _in_another_process(tmp_path / "c", "delete", first[0])
     assert [h.id for h in col.search(vector=ones, k=K)] == ["new"] + first[1:K]
     seen = _statements(col, lambda: col.search(vector=x[1], k=K))
-    assert len(seen) == 1, seen  # caught up: back to one statement
+    assert len(seen) == 2 and seen[0] == "PRAGMA data_version", seen  # caught up: back to one row statement
     col.close()
 
 

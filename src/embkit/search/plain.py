@@ -7,6 +7,7 @@ that request, field for field (tests/search/test_plain.py)."""
 
 from ..ingest.vectors import stored_form
 from ..store.lazy_record import metadata_of
+from . import hit_rows
 from .dense import dense_search
 from .hit import Hit
 from .pipeline import chunk_of
@@ -50,7 +51,7 @@ def _searched(req: SearchRequest, parts: SearchParts, query) -> tuple[list[int],
         index, generation = _as_it_is(req, parts)
         if index is None:
             break
-        found = _searched_in(index, req, parts, query)
+        found = _searched_in(index, req, parts, query, generation)
         if getattr(found[2], "generation", None) == generation:  # the store had nothing the index lacks
             return found
         parts.index.current(wait=False)  # caught up: searched again, and checked again
@@ -71,7 +72,10 @@ def _as_it_is(req: SearchRequest, parts: SearchParts):
     return index, generation
 
 
-def _searched_in(index, req: SearchRequest, parts: SearchParts, query) -> tuple[list[int], list[float], dict]:
+def _searched_in(index, req: SearchRequest, parts: SearchParts, query,
+                 generation: int | None = None) -> tuple[list[int], list[float], dict]:
+    """The index's best k and their rows: with the `generation` the index reflects, from
+    the rows kept since the store last changed when they hold them all (hit_rows)."""
     space, store = parts.space, parts.store
     if index.spec.quantized:  # candidates rescored with the stored vectors
         rowids, scores = dense_search(index, query, req.k, lambda rows: store.vectors(space.name, rows),
@@ -79,7 +83,9 @@ def _searched_in(index, req: SearchRequest, parts: SearchParts, query) -> tuple[
         rowids, scores = rowids.tolist(), scores.tolist()  # Python ints and floats, once for all hits
     else:  # dense_search's own call for an unquantized index, without its array work
         rowids, scores = index.search_one(query, req.k, req.index_params())
-    return rowids, scores, store.search_rows(rowids)
+    if generation is None:
+        return rowids, scores, store.search_rows(rowids)
+    return rowids, scores, hit_rows.search_rows(store, rowids, generation)
 
 
 def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit]:
