@@ -17,6 +17,7 @@ MAX_METADATA_DEPTH = 32  # nested objects and lists in one document's metadata
 # each an object and a list; store/where.py), which is the one a user meets with its message
 MAX_FILTER_NESTING = 100
 MAX_K = 10_000
+ROWS_AT_ONCE = 1024  # rows of a list read as float64 at a time (check_vectors)
 
 
 def check_unicode(text: str, field: str) -> str:
@@ -184,13 +185,15 @@ def check_metadata(meta: Any, field: str) -> None:
 
 def check_vectors(vectors: Any, n: int | None, dim: int, model: str, field: str = "vectors") -> np.ndarray:
     """An (n, dim) finite float32 array; a wrong width names both dimensions."""
-    try:
-        array = np.asarray(vectors)
-        if array.dtype.kind not in "iuf" or _bools_among(vectors, array):
-            raise TypeError(array.dtype)  # "1.5" and True were read as 1.5 and 1.0
-        array = array.astype(np.float32, copy=False)
-    except (TypeError, ValueError):
-        raise EmbkitError(f"{field}: expected numbers in an (n, {dim}) array") from None
+    array = _rows_float32(vectors)
+    if array is None:
+        try:
+            array = np.asarray(vectors)
+            if array.dtype.kind not in "iuf" or _bools_among(vectors, array):
+                raise TypeError(array.dtype)  # "1.5" and True were read as 1.5 and 1.0
+            array = array.astype(np.float32, copy=False)
+        except (TypeError, ValueError):
+            raise EmbkitError(f"{field}: expected numbers in an (n, {dim}) array") from None
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:
@@ -204,6 +207,33 @@ def check_vectors(vectors: Any, n: int | None, dim: int, model: str, field: str 
         bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
         raise EmbkitError(f"{field}[{bad[0]}]: contains NaN or infinity")
     return array
+
+
+def _rows_float32(vectors: Any) -> np.ndarray | None:
+    """A long list of rows as one float32 array, read ROWS_AT_ONCE rows at a time: numpy
+    reads Python floats as float64, and the whole list at once held that copy (twice the
+    result's bytes) beside the result. None for anything else, or when a block is odd (not
+    numbers, a bool, not 2-d, another width): the whole list is then read as before, which
+    refuses it with its message."""
+    if not isinstance(vectors, (list, tuple)) or len(vectors) <= ROWS_AT_ONCE or \
+            not isinstance(vectors[0], (list, tuple, np.ndarray)):
+        return None
+    out = None
+    for start in range(0, len(vectors), ROWS_AT_ONCE):
+        rows = vectors[start:start + ROWS_AT_ONCE]
+        try:
+            block = np.asarray(rows)
+        except (TypeError, ValueError):
+            return None
+        if block.ndim != 2 or block.dtype.kind not in "iuf" or _bools_among(rows, block):
+            return None
+        if out is None:
+            out = np.empty((len(vectors), block.shape[1]), dtype=np.float32)
+        elif block.shape[1] != out.shape[1]:
+            return None
+        out[start:start + len(rows)] = block  # cast as astype(np.float32) casts
+        del block  # freed before the next block is read: one float64 block at a time
+    return out
 
 
 def _bools_among(vectors: Any, array: np.ndarray) -> bool:
