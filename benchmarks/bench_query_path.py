@@ -84,9 +84,10 @@ def build(name: str, folder: Path) -> None:
 
 # ---- one side, in its own process --------------------------------------------------------
 
-def run_side(side: str, folder: Path, ef: int, out: Path) -> None:
+def run_side(side: str, folder: Path, ef: int, out: Path, repeat: bool = False) -> None:
     """Time each query alone, wall clock and this thread's CPU time; write {"us": [...],
-    "cpu_us": [...], "ids": [[...], ...]} to `out`."""
+    "cpu_us": [...], "ids": [[...], ...]} to `out`. `repeat`: the warm-up searches every
+    query once, so each timed query repeats one searched before (nothing written since)."""
     import numpy as np
 
     queries = np.load(folder / "queries.npy")
@@ -106,7 +107,7 @@ def run_side(side: str, folder: Path, ef: int, out: Path) -> None:
 
         def one(q):
             return [int(h.id) for h in col.search(vector=q, k=K, ef=ef)]
-    for i in range(WARMUP):
+    for i in range(len(queries) if repeat else WARMUP):
         one(queries[i % len(queries)])
     us, cpu_us, ids = [], [], []
     clock, cpu = time.perf_counter_ns, time.thread_time_ns
@@ -119,11 +120,13 @@ def run_side(side: str, folder: Path, ef: int, out: Path) -> None:
     out.write_text(json.dumps({"us": us, "cpu_us": cpu_us, "ids": ids}))
 
 
-def side_command(side: str, folder: Path, ef: int, out: Path, src: str | None) -> tuple[list[str], dict]:
+def side_command(side: str, folder: Path, ef: int, out: Path, src: str | None,
+                 repeat: bool = False) -> tuple[list[str], dict]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return [sys.executable, __file__, "--side", side, "--folder", str(folder), "--ef", str(ef), "--out", str(out)], env
+    return [sys.executable, __file__, "--side", side, "--folder", str(folder), "--ef", str(ef), "--out", str(out)] \
+        + (["--repeat"] if repeat else []), env
 
 
 def median(xs: list[float]) -> float:
@@ -131,7 +134,8 @@ def median(xs: list[float]) -> float:
     return xs[len(xs) // 2]
 
 
-def measure(name: str, folder: Path, efs: list[int], rounds: int, baseline: str | None) -> list[dict]:
+def measure(name: str, folder: Path, efs: list[int], rounds: int, baseline: str | None,
+            repeat: bool = False) -> list[dict]:
     """Per ef and round, every side in turn (its own process); ratios to FAISS per round,
     of the median wall time and of the median CPU time (on shared cores the CPU time is
     the steadier figure: a side waiting for a core is not charged for it)."""
@@ -144,7 +148,7 @@ def measure(name: str, folder: Path, efs: list[int], rounds: int, baseline: str 
         for _ in range(rounds):
             for side, src in sides.items():
                 out = folder / f"side-{side}.json"
-                cmd, env = side_command("faiss" if side == "faiss" else "collection", folder, ef, out, src)
+                cmd, env = side_command("faiss" if side == "faiss" else "collection", folder, ef, out, src, repeat)
                 subprocess.run(cmd, env=env, check=True)
                 got = json.loads(out.read_text())
                 reference = reference or got["ids"]
@@ -152,7 +156,7 @@ def measure(name: str, folder: Path, efs: list[int], rounds: int, baseline: str 
                     raise SystemExit(f"{name} ef={ef}: {side} returned other ids than faiss")
                 per_side[side].append(median(got["us"]))
                 per_side_cpu[side].append(median(got["cpu_us"]))
-        row = {"dataset": name, "ef": ef}
+        row = {"dataset": name, "ef": ef, "queries": "repeated" if repeat else "first seen"}
         for key, values in (("", per_side), ("cpu_", per_side_cpu)):
             row[f"{key}median_us"] = {s: [round(v, 1) for v in vs] for s, vs in values.items()}
             row[f"{key}ratio"] = {s: [round(v / f, 2) for v, f in zip(vs, values["faiss"])]
@@ -169,13 +173,16 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--work", default="/tmp/embkit-bench-query-path", help="where the collections are built")
     p.add_argument("--baseline-src", default=None, help="an embkit src/ folder to run as a second collection side")
+    p.add_argument("--repeat", action="store_true",
+                   help="time queries searched once before (the warm-up covers them all; nothing written since): "
+                        "the hits' rows come from memory (search/hit_rows.py)")
     p.add_argument("--side", help=argparse.SUPPRESS)
     p.add_argument("--folder", help=argparse.SUPPRESS)
     p.add_argument("--ef", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.side:
-        return run_side(args.side, Path(args.folder), args.ef, Path(args.out))
+        return run_side(args.side, Path(args.folder), args.ef, Path(args.out), args.repeat)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
     for name in args.datasets.split(","):
@@ -185,13 +192,16 @@ def main() -> None:
             started = time.perf_counter()
             build(name, folder)
             print(f"{name}: built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        rows += measure(name, folder, [int(e) for e in args.efs.split(",")], args.rounds, args.baseline_src)
+        rows += measure(name, folder, [int(e) for e in args.efs.split(",")], args.rounds, args.baseline_src,
+                        args.repeat)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows, "argv": sys.argv[1:]}, indent=1) + "\n")
+    results = RESULTS.with_name("bench_query_path_repeated.json") if args.repeat else RESULTS
+    results.write_text(json.dumps({"rows": rows, "argv": sys.argv[1:]}, indent=1) + "\n")
     for row in rows:
         for key in ("", "cpu_"):
             spread = {s: f"{median(r)} [{min(r)}-{max(r)}]" for s, r in row[f"{key}ratio"].items()}
-            print(f"{row['dataset']:7} ef={row['ef']:<4} {key or 'wall_'}median us {row[f'{key}median_us']}  "
+            print(f"{row['dataset']:7} ef={row['ef']:<4} {row['queries']} {key or 'wall_'}median us "
+                  f"{row[f'{key}median_us']}  "
                   f"ratio to faiss, median [min-max] {spread}")
 
 

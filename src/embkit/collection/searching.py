@@ -12,6 +12,7 @@ from ..search.keyword import KeywordIndex
 from ..search.request import SearchRequest
 from ..search.run import Found, run_context, run_search
 from ..search.sources import SearchParts
+from ..search.warm_plain import warm_plain
 from .tower_route import text_route, tower_space
 
 
@@ -28,6 +29,13 @@ class SearchVerbs:
         `by_document=` is the old name of `documents=` (DeprecationWarning). A filter
         naming what no document has warns (EmbkitWarning)."""
         if SearchRequest.plain_options(query, options):  # a vector, k, index knobs: made and checked in one step
+            col = self._serving(None, cached=True)
+            try:  # the warm common case in one call; None: the general plain path answers (the same hits or error)
+                warm = warm_plain(options, col.space, col._store, col._index)
+            except Exception:  # e.g. IndexBusy: the general path below raises it (or follows a switch)
+                warm = None
+            if warm is not None and not self._superseded_since(col, warm[1]):
+                return warm[0]
             found = self._following(
                 None, lambda col: run_search(SearchRequest.plain_of(options, col.space), col._search_parts())
             )

@@ -24,7 +24,9 @@ MAX_CHARS = 4_000_000
 
 
 class KeptRows(dict):
-    """{row id: (id, text, metadata JSON)} read at one store state: read as
+    """{row id: (id, text, metadata JSON)} read at one store state, metadata None for a
+    row whose JSON is just its own id as parent (what a document without metadata of its
+    own stores: hits_of_rows writes that dict out rather than decode it); read as
     `search_rows`' answer is (its `generation` and `superseded` as that state holds them)."""
 
     state: tuple | None = None
@@ -38,13 +40,14 @@ _KEPT: "weakref.WeakKeyDictionary[object, list[KeptRows]]" = weakref.WeakKeyDict
 
 
 def search_rows(store, rowids: list[int], generation: int):
-    """`store.search_rows(rowids)` (a `SearchRows`), or the kept rows when every one of
-    `rowids` is among them, the store is in the state they were read at, and that state's
-    generation is `generation` (the index's). One stamp either way (a PRAGMA, ~3-5 us),
-    taken before the statement: rows it reads after a write that moved the state are kept
-    under the older stamp, which no later search sees again (states only move on); a
-    search in flight that saw the older stamp is one the write raced, and those rows
-    carry the generation the statement read, which its index's must equal."""
+    """`store.search_rows(rowids)` (a `SearchRows`), or kept rows holding every one of
+    `rowids` (a `KeptRows`): those read earlier when the store is in the state they were
+    read at and that state's generation is `generation` (the index's), else these just
+    read. One stamp either way (a PRAGMA, ~3-5 us), taken before the statement: rows it
+    reads after a write that moved the state are kept under the older stamp, which no
+    later search sees again (states only move on); a search in flight that saw the older
+    stamp is one the write raced, and those rows carry the generation the statement
+    read, which its index's must equal."""
     state_of = getattr(store, "state", None)
     if state_of is None:
         return store.search_rows(rowids)
@@ -60,26 +63,33 @@ def search_rows(store, rowids: list[int], generation: int):
         else:
             return kept
     rows = store.search_rows(rowids)
-    if state is not None and getattr(rows, "generation", None) is not None:
-        _keep(holder, state, rows)
-    return rows
+    if state is None or getattr(rows, "generation", None) is None:
+        return rows
+    kept = _keep(holder, state, rows)
+    return kept if kept is not None and len(rows) == len(rowids) else rows
 
 
-def _keep(holder: list, state: tuple, rows) -> None:
+def _keep(holder: list, state: tuple, rows) -> KeptRows | None:
     """Add `rows` (read at `state`) to the kept rows, which start over at a new state
-    or past a bound. Threads may race here: each adds only rows read at the state of the
-    dict it adds to, so the worst a race does is keep fewer."""
+    or past a bound; the KeptRows now holding them (None: not kept, past the bound).
+    Threads may race here: each adds only rows read at the state of the dict it adds
+    to, so the worst a race does is keep fewer."""
     kept = holder[0]
     chars = sum(len(row[0]) + len(row[1] or "") + len(row[2] or "") for row in rows.values())
     if kept.state != state or kept.generation != rows.generation or len(kept) + len(rows) > MAX_ROWS \
             or kept.chars + chars > MAX_CHARS:
         if len(rows) > MAX_ROWS or chars > MAX_CHARS:  # one search's rows past the bound: not kept
-            return
+            return None
         kept = KeptRows()
         kept.state, kept.generation, kept.superseded = state, rows.generation, rows.superseded
         holder[0] = kept
-    kept.update(rows)
+    for rowid, (doc_id, text, raw) in rows.items():
+        # a document without metadata of its own is stored naming itself as its parent:
+        # that JSON text recognized (an id with no character JSON escapes), kept as None
+        own = raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id
+        kept[rowid] = (doc_id, text, None if own else raw)
     kept.chars += chars
+    return kept
 
 
 def forget(store) -> None:

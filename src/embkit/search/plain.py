@@ -91,7 +91,8 @@ def _searched_in(index, req: SearchRequest, parts: SearchParts, query,
 def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit]:
     """The Hits of the rows found ({row id: (id, text, metadata JSON)}), as `hit_of` makes
     them for a dense-only search: (score, rank) as the dense fields, the chunk fields from
-    the metadata; a row deleted since the index was read is left out (its rank kept)."""
+    the metadata; a row deleted since the index was read is left out (its rank kept).
+    Metadata None (hit_rows.KeptRows): the row's JSON is its own id as parent."""
     hits, rank = [], 0
     for row, score in zip(rowids, scores):
         rank += 1
@@ -100,9 +101,9 @@ def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit
             continue
         doc_id, raw = found[0], found[2]
         # a document without metadata of its own is stored naming itself as its parent: that
-        # JSON text recognized (an id with no character JSON escapes) rather than decoded, and
-        # the hit written out (~1 us a hit less); any other text is decoded
-        if raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id:
+        # JSON text recognized (an id with no character JSON escapes; hit_rows did it once
+        # for the rows it keeps) rather than decoded, and the hit written out (~1 us a hit less)
+        if raw is None or raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id:
             hits.append(_new_hit(Hit, (doc_id, score, found[1], {"parent": doc_id}, score, rank,
                                        None, None, None, doc_id, None, None, None, None)))
             continue
