@@ -3,12 +3,15 @@
 `embkit.open` returns (a folder, or PostgreSQL), through the Collection API only."""
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from .. import validate
 from ..errors import EmbkitError
+from .records import owned_documents
 from .shards import MANIFEST, Manifest, read_shard
+from .write import refuse_taken
 
 IMPORT_BATCH = 5_000
 
@@ -102,12 +105,17 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
 
 
 def _refuse_taken(col, ids: dict[str, dict]) -> None:
-    """The rows' ids and the documents they are chunks of, as each batch's add refuses
-    them (write.refuse_documents): a document stored whole or as other chunks counts."""
-    documents = [d for d in dict.fromkeys(_document(meta) for meta in ids.values()) if d is not None and d not in ids]
-    order = list(ids) + documents
+    """What each batch's add will refuse (write.refuse_taken: the add's rule and message,
+    the option spelt as the command's), for all rows before the first batch is written."""
+    order, held = list(ids), partial(_held, col)
     for start in range(0, len(order), IMPORT_BATCH):
-        taken = col.get(order[start:start + IMPORT_BATCH])
-        if taken:
-            raise EmbkitError(f"ids: {taken[0].id!r} (and perhaps more) already in the collection; "
-                              "use --upsert to replace them")
+        batch = order[start:start + IMPORT_BATCH]
+        owners = owned_documents(batch, [ids[i] for i in batch])
+        refuse_taken(held, [*batch, *owners], batch, upsert="--upsert")
+
+
+def _held(col, asked: list[str]) -> set[str]:
+    """Those of `asked` the collection holds as records, through the Collection API (a
+    document stored as chunks is got as its chunks, which are not it)."""
+    wanted = set(asked)
+    return {doc.id for doc in col.get(asked) if doc.id in wanted}

@@ -179,12 +179,26 @@ def write_prepared(
 
 def refuse_documents(store: Store, documents: Sequence[str], ids: Sequence[str]) -> None:
     """An id that exists already, as a record or as the document of stored chunks."""
+    refuse_taken(store.existing_ids, documents, ids)
+
+
+def refuse_taken(
+    existing_ids: Callable[[list[str]], set[str]], documents: Sequence[str], ids: Sequence[str], upsert: str = "upsert"
+) -> None:
+    """`refuse_documents` with the lookup given (those of the ids asked that are stored
+    as records) and the way to replace them named as the caller's door spells it: the
+    one rule for an add and for `embkit import` (bulk.py), which checks all its rows
+    through the Collection API before its first batch is written."""
     documents = list(dict.fromkeys(documents))
-    store.refuse_existing(list(dict.fromkeys([*documents, *ids])))
+    asked = list(dict.fromkeys([*documents, *ids]))
+    taken = existing_ids(asked)
+    if taken:  # the store's refuse_existing message (it checks again inside the write's transaction)
+        first = next(i for i in asked if i in taken)
+        raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use {upsert} to replace them")
     # a stored document's chunks start at `ID#0`: looked up by id (indexed), not by metadata
-    firsts = sorted(store.existing_ids([f"{d}#0" for d in documents]))
+    firsts = sorted(existing_ids([f"{d}#0" for d in documents]))
     if firsts:
         raise EmbkitError(
             f"ids: document {firsts[0][:-2]!r} exists already (stored as chunks "
-            f"{firsts[0]!r}, ...); use upsert to replace it"
+            f"{firsts[0]!r}, ...); use {upsert} to replace it"
         )
