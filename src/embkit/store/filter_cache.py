@@ -4,13 +4,15 @@ cache, as Lucene keeps one for its filters.
 A filtered search first asks SQL for the matching rows: ~3 ms for 1,000 of 100,000
 rows through a field index, ~30 ms at a million, on every search. The same filter asked
 again before any write gets the same array back from here. An entry holds for one state
-of the database, its stamp (`stamp`): this connection's `total_changes` moves with every
-row it inserts, updates or deletes (a metadata merge too, which leaves the store's
-generation alone), and `PRAGMA data_version` with every commit of another connection or
-process. A result is kept only if the stamp did not move while its SQL ran and no write
-transaction was open on the connection (its rows could still be rolled back).
+of the database, its stamp: (own changes, others' commits). A SQLite store's threads each
+read on a connection of their own, so its stamp is the store's (sqlite_connections.stamp:
+the writes it completed, and the commits of other connections and processes counted);
+`stamp` here is one connection's (`total_changes`, which moves with every row it inserts,
+updates or deletes, and `PRAGMA data_version`, with every commit of another connection).
+A result is kept only if the stamp did not move while its SQL ran and no write was open
+(None: its rows could still be rolled back).
 
-After a write of this connection's own (an add, an upsert, a delete), an entry is
+After a write of this store's own (an add, an upsert, a delete), an entry is
 brought up to date instead of computed again: every such write logs the rows it touched
 in the store's change log, so the filter is tested on those rows only (`refresh`). A
 metadata merge logs nothing: it empties the cache (`forget`). A commit by another
@@ -30,7 +32,7 @@ REFRESH_LIMIT = 10_000  # changed rows an entry is brought up to date for; more:
 
 
 def stamp(conn: sqlite3.Connection) -> tuple[int, int] | None:
-    """The connection's view of the database's state, or None inside a write transaction."""
+    """One connection's view of the database's state, or None inside a transaction."""
     if conn.in_transaction:
         return None
     state = conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
@@ -69,7 +71,7 @@ class FilterCache:
 
     def outdated(self, key: str | None, now: tuple[int, int] | None) -> tuple[int, np.ndarray] | None:
         """(generation, rows) of an entry `refresh` can bring up to `now`: one made on
-        an earlier state of this connection's own, with no other connection's commit since."""
+        an earlier state of this store's own, with no other connection's commit since."""
         if key is None or now is None:
             return None
         with self._lock:
@@ -97,7 +99,7 @@ class FilterCache:
 
     def forget(self, floor: int) -> None:
         """Drop every entry: rows changed without a trace in the change log, up to the
-        connection's count of changes `floor`. An entry still on its way in (its SQL ran
+        stamp's count of own changes `floor`. An entry still on its way in (its SQL ran
         before) is stamped below it, so it is never refreshed from the log either."""
         with self._lock:
             self._entries.clear()

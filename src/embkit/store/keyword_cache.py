@@ -7,13 +7,14 @@ Once the compiled kernel is loaded (a collection with queries of many blocks), a
 read as one row that SQLite joins (its blocks' bytes and keys), its headers then read
 by compiled code: a term of ~60 blocks at a million documents ~85 -> ~63 us, no Python
 object per block.
-It is valid for one state of the database: `PRAGMA data_version` moves with every
-commit of another connection or process, and then every entry is dropped. A write of
-this store's own connection marks the terms it touched with the lowest block key it
+It is valid for one state of the database, as a stamp tells it (filter_cache.stamp for
+one connection; a SQLite store's, sqlite_connections.stamp, for its threads' connections):
+a commit of another connection or process, and then every entry is dropped. A write of
+this store's own marks the terms it touched with the lowest block key it
 wrote (keyword_sqlite.update calls `touched` after its statements, before the commit),
 and the next query that needs such a term reads again only its blocks from that key on
 (for new documents: the term's last block), so a write does not cost the next query a
-whole term. Rows this connection changed with no write marked since (the tables written
+whole term. Rows this store changed with no write marked since (the tables written
 by hand, say) empty the cache too. Nothing read inside a transaction, or while a write
 marked terms, is kept: the caller then reads the blocks from SQLite as without a cache.
 """
@@ -22,10 +23,11 @@ import sqlite3
 import sys
 import threading
 from collections import OrderedDict
+from typing import Callable
 
 import numpy as np
 
-from . import keyword_blocks
+from . import filter_cache, keyword_blocks
 
 MAX_BYTES = 64 << 20  # blocks held in all (the postings of ~70% of a million short documents' query terms)
 MAX_SEGMENTS = 8  # pieces an entry's bytes may be in before they are joined into one
@@ -158,14 +160,17 @@ class TermBlocks:
 class KeywordCache:
     """TermBlocks by term, least recently used dropped past MAX_BYTES."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES):
+    def __init__(self, max_bytes: int = MAX_BYTES, stamp: Callable = filter_cache.stamp):
         self.max_bytes = max_bytes
+        # (own changes, others' commits) of the database as a connection sees it, None inside a write:
+        # one connection's own (filter_cache.stamp), or a SQLite store's (sqlite_connections.stamp)
+        self._stamp = stamp
         self._entries: OrderedDict[str, TermBlocks] = OrderedDict()
         self._stale: dict[str, int] = {}  # term -> the lowest block key written since its entry was read
         self._bytes = 0
-        self._version: int | None = None  # the data_version the entries were read at
+        self._version: int | None = None  # the count of others' commits the entries were read at
         self._writes = 0  # counts `touched` and `clear` calls: a read that saw one keeps nothing
-        self._seen = (0, -1)  # (_writes, the connection's total_changes) when entries were last kept
+        self._seen = (0, -1)  # (_writes, the stamp's own changes) when entries were last kept
         self._stats: tuple[int, int] | None = None  # (documents, tokens) of the state the entries are of
         self._lock = threading.Lock()
 
@@ -190,17 +195,18 @@ class KeywordCache:
         """({term: its blocks} for those of `terms` that have any, documents, tokens), all
         of one state of the database; None inside a transaction or if a write came
         between (then read SQLite directly)."""
-        # the count first, then no transaction: a write (of another thread, same connection) whose
-        # statements ran before the count is still open here, or else it ended before any read
-        # (checked the other way round, its blocks could be read uncommitted and kept after a
-        # rollback that came before it marked its terms, with the count already past its rows)
-        writes, changes = self._writes, conn.total_changes
-        if conn.in_transaction:
+        # the count first, then the stamp (None while a write is open): a write whose statements
+        # ran before the count is still open here, or else it ended before any read (checked the
+        # other way round, its blocks could be read uncommitted and kept after a rollback that
+        # came before it marked its terms, with the count already past its rows)
+        writes, changes = self._writes, self._stamp(conn)
+        if changes is None:
             return None
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        state = changes  # the whole stamp, compared again after the reads
+        changes, version = state
         with self._lock:
-            # rows changed by this connection with no write marked since: not keyword_sqlite.update's (a repair
-            # by hand, say), so whatever it changed is forgotten
+            # rows changed by this store with no write marked since: not keyword_sqlite.update's (a repair by
+            # hand, say, or a write that touches no text), so whatever it changed is forgotten
             unmarked = writes == self._seen[0] and changes != self._seen[1]
             if version != self._version or unmarked:
                 self._entries.clear()
@@ -224,7 +230,7 @@ class KeywordCache:
             if len(entry.firsts):
                 out[term] = entry
         stats = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('kw_docs', 'kw_tokens')").fetchall())
-        if conn.in_transaction or conn.execute("PRAGMA data_version").fetchone()[0] != version:
+        if self._stamp(conn) != state:  # a write began, or anyone committed, while this read
             return None
         with self._lock:
             if self._writes != writes or self._version != version:

@@ -47,17 +47,23 @@ def write_failure_reason(e: sqlite3.Error) -> str | None:
     return None
 
 
-def connect_read_only(db: Path) -> sqlite3.Connection:
-    """A connection that reads the database at `db` and never writes beside it."""
+def connect_read_only(db: Path, flags: str | None = None) -> sqlite3.Connection:
+    """A connection that reads the database at `db` and never writes beside it; with
+    `flags`, opened with those (a store's further connections are opened as its first)."""
+    return _connect_uri(db, flags) if flags is not None else read_only_connection(db)[0]
+
+
+def read_only_connection(db: Path) -> tuple[sqlite3.Connection, str]:
+    """(`connect_read_only`'s connection, the URI flags it was opened with)."""
     try:
-        return _connect_uri(db, "mode=ro")
+        return _connect_uri(db, "mode=ro"), "mode=ro"
     except sqlite3.OperationalError:  # no -shm and none can be made: the WAL cannot be read
         wal = db.with_name(db.name + "-wal")
         if wal.is_file() and wal.stat().st_size > 0:
             raise EmbkitError(f"path: collection at {db.parent} is read-only and {wal.name} holds writes that were "
                               f"never checkpointed (no {db.name}-shm to read them with); open it once where it is "
                               "writable, or copy the folder somewhere writable") from None
-        return _connect_uri(db, "immutable=1")
+        return _connect_uri(db, "immutable=1"), "immutable=1"
 
 
 def _connect_uri(db: Path, flags: str) -> sqlite3.Connection:

@@ -7,10 +7,9 @@ or not at all, and a process killed at any point leaves the last committed state
 import functools
 import json
 import sqlite3
-import threading
 import uuid
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -21,9 +20,10 @@ from .integrity import sqlite_problems
 from .keyword_cache import KeywordCache
 from .lazy_record import LazyRecord
 from .meta_cache import MetaCache
-from .read_only import connect_read_only, unwritable_reason, write_failure_reason
+from .read_only import connect_read_only, read_only_connection, unwritable_reason, write_failure_reason
 from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V2
-from .sqlite_busy import begin_immediate, busy_timeout, commit
+from .sqlite_busy import busy_timeout
+from .sqlite_connections import Connections
 from .sqlite_reembed import SUPERSEDED, SQLiteReembed, followers_of
 from .types import Record, Space, part_of
 from .where import SQLITE, compile_where
@@ -39,11 +39,14 @@ class SQLiteStore(SQLiteReembed):
     _identity: str | None = None  # the collection's UUID, once read (see identity)
     _indexes: set[str] | None = None  # names of the metadata field indexes, once read
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
-        self.path, self._conn, self._lock = path, conn, threading.RLock()
+    def __init__(self, path: Path, conn: sqlite3.Connection, open_reader: Callable[[], sqlite3.Connection]):
+        # `conn` writes (and reads inside a write); each thread reads on its own (sqlite_connections)
+        self._connections = Connections(conn, open_reader)
+        self.path, self._conn, self._lock = path, conn, self._connections.lock
         self._filters = FilterCache()  # row ids of recent filters, until the next change
-        self._meta = MetaCache()  # the meta table, until the next change (a search reads it)
-        self._keywords = KeywordCache()  # blocks of recently queried terms, brought up to date by writes
+        stamp = self._connections.stamp
+        self._meta = MetaCache(stamp)  # the meta table, until the next change (a search reads it)
+        self._keywords = KeywordCache(stamp=stamp)  # blocks of recently queried terms, brought up to date by writes
 
     # ---- opening -------------------------------------------------------------------
 
@@ -57,7 +60,7 @@ class SQLiteStore(SQLiteReembed):
             raise EmbkitError(f"path: {path} already holds a collection")
         path.mkdir(parents=True, exist_ok=True)
         sqlite_pages.create_file(path / DB_NAME, [s.dim for s in spaces])  # the page size, before any table
-        store = cls(path, _connect(path / DB_NAME))
+        store = cls(path, _connect(path / DB_NAME), functools.partial(_connect_reader, path / DB_NAME))
         with store._write() as c:
             for statement in STATEMENTS:
                 c.execute(statement)
@@ -81,7 +84,7 @@ class SQLiteStore(SQLiteReembed):
             raise EmbkitError(f"path: {path} is not an embkit collection (no {DB_NAME})")
         conn = None
         try:
-            conn, read_only = _connect_existing(path / DB_NAME)
+            conn, read_only, open_reader = _connect_existing(path / DB_NAME)
             version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         except EmbkitError:  # already says what is wrong (an unreadable WAL on a read-only mount)
             raise
@@ -93,7 +96,7 @@ class SQLiteStore(SQLiteReembed):
             conn.close()
             raise EmbkitError(f"schema_version: collection at {path} has schema version {version}, newer than "
                               f"this embkit supports ({SCHEMA_VERSION}); upgrade embkit")
-        store = cls(path, conn)
+        store = cls(path, conn, open_reader)
         store.read_only, store.read_only_reason = read_only is not None, read_only or ""
         if version < SCHEMA_VERSION and store.read_only:
             conn.close()
@@ -119,7 +122,13 @@ class SQLiteStore(SQLiteReembed):
         return store
 
     def close(self) -> None:
-        self._conn.close()
+        """Close every connection: each thread's reader and the write connection."""
+        self._connections.close()
+
+    def _read(self) -> sqlite3.Connection:
+        """The connection this thread reads on (sqlite_connections): the write connection
+        inside this thread's write, else the thread's own read-only one."""
+        return self._connections.reader()
 
     @property
     def location(self) -> str:
@@ -128,11 +137,11 @@ class SQLiteStore(SQLiteReembed):
     # ---- reading -------------------------------------------------------------------
 
     def spaces(self) -> dict[str, Space]:
-        rows = self._conn.execute("SELECT name, model, dim, metric, normalized FROM spaces ORDER BY rowid").fetchall()
+        rows = self._read().execute("SELECT name, model, dim, metric, normalized FROM spaces ORDER BY rowid").fetchall()
         return {r[0]: Space(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows}
 
     def meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._read().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str | None) -> None:
@@ -145,19 +154,19 @@ class SQLiteStore(SQLiteReembed):
 
     @property
     def generation(self) -> int:
-        return int(self._meta.values(self._conn)["generation"])
+        return int(self._meta.values(self._read())["generation"])
 
     def state(self) -> tuple[int, int] | None:
-        """This connection's stamp of the database (filter_cache.stamp): equal stamps mean
-        nothing was written between them, by this process or another; None inside a write
-        transaction. Rows read between two equal stamps belong to that state (hit_rows)."""
-        return filter_cache.stamp(self._conn)
+        """The store's stamp of the database (sqlite_connections.stamp): equal stamps mean
+        nothing was written between them, by this process or another; None while a write
+        of this store is open. Rows read between two equal stamps belong to that state (hit_rows)."""
+        return self._connections.stamp(self._read())
 
-    def settled(self) -> threading.RLock:
-        """The writers' lock: the threads of a process share one connection, and a read on
-        it sees another thread's write before it commits (a catch-up then took an
-        uncommitted generation for done, and kept the old vectors after the commit)."""
-        return self._lock
+    def settled(self):
+        """One read snapshot for this thread (a read transaction on its connection): what
+        an index catches up from (generation, changes, vectors) is of one committed state.
+        Uncommitted rows of a write in another thread are never read (their own connection)."""
+        return self._connections.snapshot()
 
     @property
     def identity(self) -> str | None:
@@ -182,26 +191,26 @@ class SQLiteStore(SQLiteReembed):
 
     def count(self, where: dict | None = None) -> int:
         sql, params = compile_where(where)
-        return self._conn.execute(f"SELECT count(*) FROM docs WHERE {sql}", params).fetchone()[0]
+        return self._read().execute(f"SELECT count(*) FROM docs WHERE {sql}", params).fetchone()[0]
 
     def count_documents(self, where: dict | None = None) -> int:
         """Distinct documents among the records (matching `where`): a record's string
         `parent` names its document, else the record is one by itself."""
         sql, params = compile_where(where)
-        return self._conn.execute(
+        return self._read().execute(
             "SELECT count(DISTINCT CASE WHEN json_type(metadata, '$.parent') = 'text' "
             f"THEN json_extract(metadata, '$.parent') ELSE id END) FROM docs WHERE {sql}", params).fetchone()[0]
 
     def filter_warnings(self, where: dict | None) -> list[str]:
         """What a (validated) filter names that no document has (see where_fields)."""
         checks, sql, params = presence_query(named_fields(where), SQLITE)
-        return warnings_from(checks, self._conn.execute(sql, params).fetchone()) if checks else []
+        return warnings_from(checks, self._read().execute(sql, params).fetchone()) if checks else []
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._conn.execute(f"SELECT id FROM docs WHERE id IN ({marks})", chunk))
+            found.update(r[0] for r in self._read().execute(f"SELECT id FROM docs WHERE id IN ({marks})", chunk))
         return found
 
     def refuse_existing(self, ids: Sequence[str]) -> None:
@@ -216,7 +225,7 @@ class SQLiteStore(SQLiteReembed):
         by_id = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE id IN ({marks})", chunk)
+            rows = self._read().execute(f"SELECT rowid, id, text, metadata FROM docs WHERE id IN ({marks})", chunk)
             by_id.update((r[1], _record(r)) for r in rows)
         return [by_id[i] for i in ids if i in by_id]
 
@@ -225,14 +234,15 @@ class SQLiteStore(SQLiteReembed):
         sql, params = compile_where(where)
         tail = " LIMIT ? OFFSET ?" if limit is not None else ""
         args = params + ([limit, offset] if limit is not None else [])
-        rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE {sql} ORDER BY rowid{tail}", args)
+        rows = self._read().execute(f"SELECT rowid, id, text, metadata FROM docs WHERE {sql} ORDER BY rowid{tail}",
+                                    args)
         return [_record(r) for r in rows]
 
     def by_rowids(self, rowids: Iterable[int]) -> dict[int, Record]:
         out = {}
         for chunk in _chunks([int(r) for r in rowids], 500):
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(f"SELECT rowid, id, text, metadata FROM docs WHERE rowid IN ({marks})", chunk)
+            rows = self._read().execute(f"SELECT rowid, id, text, metadata FROM docs WHERE rowid IN ({marks})", chunk)
             out.update((r[0], _record(r)) for r in rows)
         return out
 
@@ -241,7 +251,7 @@ class SQLiteStore(SQLiteReembed):
         the records whose metadata is read (the hits returned)."""
         out = {}
         for chunk in _chunks(rowids, 500):  # one statement for a search's k (cached by SQLite's statement cache)
-            out.update({r[0]: LazyRecord(*r) for r in self._conn.execute(_rows_sql(len(chunk)), chunk)})
+            out.update({r[0]: LazyRecord(*r) for r in self._read().execute(_rows_sql(len(chunk)), chunk)})
         return out
 
     SEARCH_ROWS_SEEN = 500  # search_rows of up to this many rows says what its statement saw (SearchRows)
@@ -253,7 +263,7 @@ class SQLiteStore(SQLiteReembed):
         the store's generation as the same statement read them: the search needs no
         freshness check of its own (search/plain.py compares it with its index's)."""
         if 0 < len(rowids) <= self.SEARCH_ROWS_SEEN:  # a search's k: one statement
-            found = self._conn.execute(_rows_seen_sql(len(rowids)), rowids).fetchall()
+            found = self._read().execute(_rows_seen_sql(len(rowids)), rowids).fetchall()
             rows = SearchRows({row[0]: row[1:4] for row in found})
             if found:  # no row read, no map read: None (the caller reads it itself)
                 first = found[0]
@@ -261,7 +271,7 @@ class SQLiteStore(SQLiteReembed):
             return rows
         out = {}
         for chunk in _chunks(rowids, 500):
-            out.update({row[0]: row[1:] for row in self._conn.execute(_rows_sql(len(chunk)), chunk)})
+            out.update({row[0]: row[1:] for row in self._read().execute(_rows_sql(len(chunk)), chunk)})
         return out
 
     _superseded_text: tuple[str | None, dict[str, str]] = (None, {})  # the map's last JSON text, parsed
@@ -279,14 +289,15 @@ class SQLiteStore(SQLiteReembed):
         runs in SQL, through the indexes of the fields it names where it can:
         field_indexes.py; asked again before any change, it is answered from filter_cache)."""
         key = self._filters.key(where)
-        found = self._filters.get(key, filter_cache.stamp(self._conn))
+        stamp = self._connections.stamp
+        found = self._filters.get(key, stamp(self._read()))
         if found is not None:
             return found
         sql, params = compile_where(where)
         narrow, narrow_params, fields = field_indexes.narrowing(where)
         if fields and not self._index_fields(fields):
             key = None  # not kept: the next search tries to make the index again
-        before = filter_cache.stamp(self._conn)
+        before = stamp(self._read())
         generation, outdated = self.generation, self._filters.outdated(key, before)
         changed = self.changed_since(outdated[0]) if outdated is not None else None
         if changed is not None and len(changed) <= filter_cache.REFRESH_LIMIT:  # after a write: its rows only
@@ -295,10 +306,10 @@ class SQLiteStore(SQLiteReembed):
             found = filter_cache.refresh(outdated[1], changed, matching)
         else:
             found = self._select_rowids(narrow + sql, narrow_params + params)
-        return self._filters.put(key, before, filter_cache.stamp(self._conn), generation, found)
+        return self._filters.put(key, before, stamp(self._read()), generation, found)
 
     def _select_rowids(self, condition: str, params: list) -> np.ndarray:
-        rows = self._conn.execute(f"SELECT rowid FROM docs WHERE {condition}", params).fetchall()
+        rows = self._read().execute(f"SELECT rowid FROM docs WHERE {condition}", params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def _index_fields(self, fields: list[str]) -> bool:
@@ -308,7 +319,7 @@ class SQLiteStore(SQLiteReembed):
         if self.read_only:
             return True
         missing = [f for f in fields if field_indexes.index_name(f) not in self._field_indexes()]
-        if not missing or self._conn.execute("SELECT count(*) FROM docs").fetchone()[0] < field_indexes.INDEX_FROM:
+        if not missing or self._read().execute("SELECT count(*) FROM docs").fetchone()[0] < field_indexes.INDEX_FROM:
             return True
         # A connection of its own: a schema change rolled back on the shared one would abort
         # the reads other threads have in progress on it (SQLITE_ABORT_ROLLBACK).
@@ -327,20 +338,20 @@ class SQLiteStore(SQLiteReembed):
 
     def _field_indexes(self) -> set[str]:
         if self._indexes is None:
-            self._indexes = field_indexes.indexed(self._conn)
+            self._indexes = field_indexes.indexed(self._read())
         return self._indexes
 
     def vectors(self, space: str, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, float32 matrix) of a space, all of it or for the given rows."""
         dim = self.spaces()[space].dim
         if rowids is None:
-            rows = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ? ORDER BY doc",
+            rows = self._read().execute("SELECT doc, vector FROM vectors WHERE space = ? ORDER BY doc",
                                       (space,)).fetchall()
         else:
             rows = []
             for chunk in _chunks([int(r) for r in rowids], 500):
                 marks = ",".join("?" * len(chunk))
-                rows += self._conn.execute(
+                rows += self._read().execute(
                     f"SELECT doc, vector FROM vectors WHERE space = ? AND doc IN ({marks}) ORDER BY doc",
                     [space, *chunk]).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -357,19 +368,19 @@ class SQLiteStore(SQLiteReembed):
         with `wait`, another one is an EmbkitError; without, False and nothing changed."""
         self.check_writable()
         page = sqlite_pages.page_size_for(s.dim for s in self.spaces().values())
+        self._connections.close_own_reader()  # a page size change needs the file alone
         return sqlite_pages.vacuum(self._conn, self._lock, page, wait=wait)
 
     def integrity_problems(self) -> list[str]:
         """What SQLite's integrity and foreign-key checks find (empty: healthy)."""
-        with self._lock:
-            return sqlite_problems(self._conn)
+        return sqlite_problems(self._read())  # one read snapshot: writers carry on
 
     def vector_blobs(self, space: str, batch: int = 10_000):
         """Every stored vector of `space` as (row id, raw bytes) pairs, a batch (list) at
         a time, unparsed: `embkit check` looks at what is really there."""
         last = -1
         while True:
-            rows = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ? AND doc > ? ORDER BY doc "
+            rows = self._read().execute("SELECT doc, vector FROM vectors WHERE space = ? AND doc > ? ORDER BY doc "
                                       "LIMIT ?", (space, last, batch)).fetchall()
             if not rows:
                 return
@@ -382,11 +393,16 @@ class SQLiteStore(SQLiteReembed):
         storage by row id from it). A vector of the wrong length is left out (`embkit
         check` reports it)."""
         size = 4 * self.spaces()[space].dim
-        cursor = self._conn.execute("SELECT doc, vector FROM vectors WHERE space = ?", (space,))
-        while rows := cursor.fetchmany(batch):
-            rows = [r for r in rows if r[1] is not None and len(r[1]) == size]
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            yield ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), size // 4)
+        with self._connections.open_read() as conn:  # its statement stays open between batches
+            cursor = conn.execute("SELECT doc, vector FROM vectors WHERE space = ?", (space,))
+            try:
+                while rows := cursor.fetchmany(batch):
+                    rows = [r for r in rows if r[1] is not None and len(r[1]) == size]
+                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                    yield ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows),
+                                                                                                     size // 4)
+            finally:
+                cursor.close()  # an abandoned scan ends its snapshot
 
     # ---- writing -------------------------------------------------------------------
 
@@ -451,7 +467,7 @@ class SQLiteStore(SQLiteReembed):
                         meta[key] = value
                 updates.append((json.dumps(meta, ensure_ascii=False, allow_nan=False), rowid))
             c.executemany("UPDATE docs SET metadata = ? WHERE rowid = ?", updates)
-            self._filters.forget(c.total_changes)  # not in the change log the filter cache catches up from
+            self._filters.forget(self._connections.writes + 1)  # not in the change log the filter cache catches up from
 
     def delete(self, ids: Sequence[str] | None = None, where: dict | None = None) -> int:
         """Delete by ids and/or `where` in one transaction; the number deleted."""
@@ -478,13 +494,13 @@ class SQLiteStore(SQLiteReembed):
     def keyword_top_k(self, terms: list[str], k: int,
                       allow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, BM25 scores) of the `k` best documents for tokenized `terms`."""
-        if self.read_only and not keyword_sqlite.format_is_current(self._conn):  # writable: rebuilt on open
+        if self.read_only and not keyword_sqlite.format_is_current(self._read()):  # writable: rebuilt on open
             raise EmbkitError(f"keyword index: collection at {self.path} holds it in an older embkit's format and "
                               "is read-only, so it cannot be rebuilt; open it once where it is writable")
-        return keyword_sqlite.top_k(self._conn, terms, k, allow, self._keywords)
+        return keyword_sqlite.top_k(self._read(), terms, k, allow, self._keywords)
 
     def keyword_stats(self) -> dict:
-        return keyword_sqlite.stats(self._conn)
+        return keyword_sqlite.stats(self._read())
 
     def rebuild_keyword(self, progress=None) -> None:
         """Build the keyword index again from the documents' text, in one transaction."""
@@ -496,7 +512,7 @@ class SQLiteStore(SQLiteReembed):
         longer reaches back that far (the caller then rebuilds)."""
         if generation < int(self.meta("changes_from")):
             return None
-        rows = self._conn.execute("SELECT DISTINCT doc FROM changes WHERE generation > ?", (generation,)).fetchall()
+        rows = self._read().execute("SELECT DISTINCT doc FROM changes WHERE generation > ?", (generation,)).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def prune_changes(self, upto: int) -> None:
@@ -517,52 +533,23 @@ class SQLiteStore(SQLiteReembed):
 
     def _write(self):
         self.check_writable()
-        return _Transaction(self._conn, self._lock)
+        return self._connections.transaction()
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception (one writer at a time)."""
-
-    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
-        self._conn, self._lock = conn, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._lock.acquire()
-        try:
-            begin_immediate(self._conn)  # waits also while another thread's read is in flight (sqlite_busy)
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._conn
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                try:
-                    commit(self._conn)  # raises whenever it did not commit (sqlite_busy)
-                    return
-                except BaseException:  # e.g. disk I/O error: leave no open transaction behind
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-        finally:
-            self._lock.release()
-
-
-def _connect_existing(db: Path) -> tuple[sqlite3.Connection, str | None]:
-    """(connection, why it is read-only or None) for an existing database: read-write
-    when this process can write it, else read-only (see read_only.py)."""
+def _connect_existing(db: Path) -> tuple[sqlite3.Connection, str | None, Callable[[], sqlite3.Connection]]:
+    """(connection, why it is read-only or None, how to open a thread's read connection)
+    for an existing database: read-write when this process can write it, else read-only
+    (see read_only.py)."""
     reason = unwritable_reason(db)
     if reason is None:
         try:
-            return _connect(db), None
+            return _connect(db), None, functools.partial(_connect_reader, db)
         except sqlite3.OperationalError as e:  # what os.access cannot see: a full disk, ...
             reason = write_failure_reason(e)
             if reason is None:
                 raise
-    return connect_read_only(db), reason
+    conn, flags = read_only_connection(db)
+    return conn, reason, functools.partial(connect_read_only, db, flags)
 
 
 WAL_LIMIT = 64 * 2**20
@@ -579,6 +566,14 @@ def _connect(db: Path) -> sqlite3.Connection:
     # Reads through a memory map: a search's k rows are k random seeks, which outside SQLite's
     # 2 MB page cache each cost a read() (10 rows: ~33 -> ~19 us at 200k). Writes stay write()s
     # (SQLite maps read-only), the WAL is read as before, and a file that shrinks is remapped.
+    conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
+    return conn
+
+
+def _connect_reader(db: Path) -> sqlite3.Connection:
+    """A thread's read connection to a database this process writes: read-only (`mode=ro`
+    sees the WAL: the write connection keeps its `-shm`), reading through the memory map."""
+    conn = connect_read_only(db, "mode=ro")
     conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
     return conn
 

@@ -1,0 +1,251 @@
+"""A SQLite store's connections: one to write, and one to read per thread.
+
+Writes go through ONE connection, serialized by the writers' lock (`transaction`). Reads
+go through a read-only connection of the reading thread's own (`reader`), opened on first
+use: in WAL mode each read statement sees exactly the commits made before it began,
+whatever another thread has open, and never a write still in progress. A read made by
+the writing thread inside its write (it must see its own rows) uses the write connection.
+
+Before, the threads shared one connection: a statement one thread had open held the
+read snapshot for all of them (a new search missed a commit made before it began),
+another thread's uncommitted rows were read, and another thread's read overwrote the
+error code Python reads after a failure, so a failed statement inside a write could go
+unnoticed and the rest of the batch be committed statement by statement.
+
+The caches (filter_cache, meta_cache, keyword_cache) ask `stamp` whether the database
+changed: `PRAGMA data_version` is per connection (it moves with commits of OTHER
+connections, so a reader's moves with this store's own writes too), so a stamp is the
+store's: (writes of this store completed, commits by anyone else counted so far), or None
+while a write of this store is open. A reader that sees its data_version move asks the
+write connection (under the writers' lock, whose data_version moves only with others'
+commits) whether anyone else committed.
+
+Each connection costs SQLite's page cache (up to 2 MiB, filled as pages are read) and
+its statement cache (~100 KiB for a search's statements); the memory map is shared
+address space, not memory. Connections of threads that ended are closed when a new
+reader is opened; `close` closes every one.
+"""
+
+import os
+import sqlite3
+import threading
+import weakref
+from contextlib import contextmanager
+from typing import Callable
+
+from .sqlite_busy import begin_immediate, commit
+
+_OPEN: "weakref.WeakSet[Connections]" = weakref.WeakSet()  # to disown after a fork (see _forked)
+
+
+class Connections:
+    """The write connection, the writers' lock, and this store's read connections."""
+
+    def __init__(self, writer: sqlite3.Connection, open_reader: Callable[[], sqlite3.Connection]):
+        self.writer, self.lock = writer, threading.RLock()
+        self._open_reader = open_reader
+        self._local = threading.local()  # .conn: this thread's reader; .version: its data_version last seen
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._readers_lock = threading.Lock()
+        self._open: dict[sqlite3.Connection, int] = {}  # statements left open between steps, by connection
+        self._writing: int | None = None  # the thread inside a write
+        self.writes = 0  # twice the writes completed; odd while one is open
+        self.foreign = 0  # counts (at least) the commits of other connections seen
+        self._bump_lock = threading.Lock()
+        self._begun = False  # a write holds SQLite's lock, so nobody else commits now
+        self._writer_state = _state(writer)
+        self._closed = self._forked = False
+        _OPEN.add(self)
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def reader(self) -> sqlite3.Connection:
+        """The connection this thread reads on: inside this thread's write, the write
+        connection; else the thread's own read-only one."""
+        if self._writing == threading.get_ident():
+            return self.writer
+        conn = getattr(self._local, "conn", None)
+        return conn if conn is not None else self._new_reader()
+
+    def _new_reader(self) -> sqlite3.Connection:
+        if self._forked:
+            raise sqlite3.ProgrammingError("this collection was opened before the process forked; open it again "
+                                           "in this process")
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        conn = self._open_reader()
+        with self._readers_lock:
+            ended = [c for t, c in self._readers if not t.is_alive() and c not in self._open]
+            self._readers = [(t, c) for t, c in self._readers if c not in ended]
+            self._readers.append((threading.current_thread(), conn))
+        for old in ended:
+            old.close()
+        self._local.conn, self._local.version = conn, None
+        return conn
+
+    def reader_count(self) -> int:
+        """Read connections open (those of threads that ended included, until the next opens)."""
+        with self._readers_lock:
+            return len(self._readers)
+
+    def stamp(self, conn: sqlite3.Connection) -> tuple[int, int] | None:
+        """The store's state as `conn` sees it: (writes, foreign) as above; None while a
+        write of this store is open (what is read then may be rolled back or superseded
+        at once). Two equal stamps, each taken on any connection, name the same state."""
+        writes, local = self.writes, self._local
+        if writes & 1 or conn.in_transaction or self._open.get(conn):  # see snapshot, open_read
+            return None
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != getattr(local, "version", None):  # something committed since this thread looked
+            local.version = version
+            self._look_for_others()
+        return (writes, self.foreign) if self.writes == writes else None
+
+    @contextmanager
+    def snapshot(self):
+        """Every read of this thread inside is of one committed state (a read transaction
+        on its connection; inside its own write, that write's state). Stamps are None
+        inside: the caches hold the newest state, which may be past this one."""
+        conn = self.reader()
+        if conn is self.writer or conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")  # reads only: ends the snapshot
+
+    @contextmanager
+    def open_read(self):
+        """This thread's connection for a statement left open between steps (a scan read
+        in batches): it holds its snapshot meanwhile, so stamps are None until it ends."""
+        conn = self.reader()
+        with self._readers_lock:
+            self._open[conn] = self._open.get(conn, 0) + 1
+        try:
+            yield conn
+        finally:  # perhaps in another thread (a generator closed there)
+            with self._readers_lock:
+                self._open[conn] -= 1
+                if not self._open[conn]:
+                    del self._open[conn]
+
+    def _look_for_others(self) -> None:
+        """Count a commit of another connection, if there was one (or may have been)."""
+        if self.lock.acquire(blocking=False):  # the write connection is idle: ask it
+            try:
+                state = _state(self.writer)
+                if state != self._writer_state:
+                    self._writer_state = state
+                    self._bump()
+            finally:
+                self.lock.release()
+        elif not self._begun:  # a write waits for SQLite's lock: another connection may be committing
+            self._bump()
+
+    def _bump(self) -> None:
+        with self._bump_lock:
+            self.foreign += 1
+
+    # ---- writing ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE … COMMIT on the write connection, or ROLLBACK on any exception
+        (one writer at a time); yields the connection, checked after every statement."""
+        self.lock.acquire()
+        try:
+            self._check_usable()
+            self._writing, self.writes = threading.get_ident(), self.writes + 1
+            try:
+                begin_immediate(self.writer)  # waits for another process's write
+                if _state(self.writer) != self._writer_state:  # inside the transaction: anyone's latest commit
+                    self._bump()
+                self._begun = True
+                yield _Checked(self.writer)
+                commit(self.writer)  # raises whenever it did not commit (sqlite_busy)
+            finally:
+                if self.writer.in_transaction:
+                    self.writer.execute("ROLLBACK")
+                self._writer_state = _state(self.writer)  # this write's own changes are not another's
+                self._begun, self._writing, self.writes = False, None, self.writes + 1
+        finally:
+            self.lock.release()
+
+    def _check_usable(self) -> None:
+        if self._forked:
+            raise sqlite3.ProgrammingError("this collection was opened before the process forked; open it again "
+                                           "in this process")
+
+    # ---- closing ---------------------------------------------------------------------
+
+    def close_own_reader(self) -> None:
+        """Close this thread's read connection (VACUUM's page size change needs the file alone)."""
+        conn = self._local.__dict__.pop("conn", None)
+        if conn is not None:
+            with self._readers_lock:
+                self._readers = [(t, c) for t, c in self._readers if c is not conn]
+            conn.close()
+
+    def close(self) -> None:
+        """Close every connection: every thread's reader, then the write connection (the
+        last to close checkpoints the WAL and removes it)."""
+        with self._readers_lock:
+            readers, self._readers, self._closed = self._readers, [], True
+        self._local = threading.local()
+        if not self._forked:
+            for _, conn in readers:
+                conn.close()
+        self.writer.close()
+
+    def forget_after_fork(self) -> None:
+        """In a child process: the parent's connections are the parent's (SQLite must not
+        use them across a fork); every use now refuses, naming the fix."""
+        self._forked = True
+        self._readers, self._local = [], threading.local()
+
+
+def _state(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(data_version, total_changes) of the write connection: the first moves with every
+    commit of another connection; the second with rows it changed, ours or by hand."""
+    return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+
+class _Checked:
+    """The write connection for one transaction: after every statement, the transaction
+    must still be open. SQLite rolls a whole transaction back on some failures (a full
+    disk); were that error lost, the statements after it would each commit on their own."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def execute(self, sql, params=()):
+        cursor = self._conn.execute(sql, params)
+        if not self._conn.in_transaction:
+            raise _rolled_back()
+        return cursor
+
+    def executemany(self, sql, rows):
+        cursor = self._conn.executemany(sql, rows)
+        if not self._conn.in_transaction:
+            raise _rolled_back()
+        return cursor
+
+    def __getattr__(self, name):  # total_changes, in_transaction, ...
+        return getattr(self._conn, name)
+
+
+def _rolled_back() -> sqlite3.OperationalError:
+    return sqlite3.OperationalError("the write was rolled back by SQLite (a statement of it failed); "
+                                    "nothing of it was stored")
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_OPEN):
+        connections.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
