@@ -29,6 +29,7 @@ from .hosting import Collections
 from .keys import KeyStore
 from .limits import Limits
 from .middleware import RequestMiddleware
+from .uploads import sweep_uploads
 
 STATIC = Path(__file__).parent / "static"
 
@@ -48,6 +49,7 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     limits = limits or Limits()
     @asynccontextmanager
     async def lifespan(_app):
+        sweep_uploads(collections.folders())  # temp files of uploads a killed server left (uploads.py)
         yield
         collections.close()  # saves indexes that moved on
 

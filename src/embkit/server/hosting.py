@@ -103,6 +103,10 @@ class Collections:
                          if NAME_PATTERN.match(p.name) and (p / DB_NAME).is_file())
         return sorted(names)
 
+    def folders(self) -> list[Path]:
+        """The folders of the SQLite collections served now (by path, and under --root)."""
+        return [folder for folder in map(self._folder, self.names()) if isinstance(folder, Path)]
+
     def peek(self, name: str) -> Hosted | None:
         """The collection if it is open already and current (never opens one: cheap, lock-free)."""
         hosted = self._open.get(name)

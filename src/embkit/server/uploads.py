@@ -9,11 +9,13 @@ import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from .. import validate
 from ..atomic import TEMP_SUFFIX, fsync_path, stale_temp, temp_name
+from ..audio_media import UPLOADS as AUDIO_UPLOADS
 from ..errors import EmbkitError
+from ..image_documents import UPLOADS as IMAGE_UPLOADS
 
 LOCK_SUFFIX = ".lock"  # FOLDER.lock beside an upload folder: taken while its copies are kept, written, cleaned up
 
@@ -110,13 +112,31 @@ def _folder_lock(folder: Path):
 _swept: set[Path] = set()  # upload folders whose dead writers' temp files this process removed
 
 
+def sweep_uploads(collections: Iterable[Path]) -> None:
+    """Remove from each collection folder's upload folders (images/, sounds/) the temp
+    files of server processes killed mid-upload: called as a server starts, so a kill's
+    leftovers do not wait for the next upload to that collection (which sweeps its folder
+    too: a collection copied under --root later). A temp file records its writer's pid,
+    and one whose writer still runs (another worker's upload) is kept (atomic.stale_temp)."""
+    for collection in collections:
+        for name in (IMAGE_UPLOADS, AUDIO_UPLOADS):
+            _sweep(collection / name)
+
+
+def _sweep(folder: Path) -> None:
+    """The stale temp files of `folder` removed, once a process."""
+    if folder in _swept:
+        return
+    _swept.add(folder)
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # no upload yet: no folder
+        _drop([tmp for tmp in folder.glob("*" + TEMP_SUFFIX) if stale_temp(tmp)])
+
+
 def _stage(folder: Path, paths: list[Path], raws: list[bytes]) -> list[tuple[Path, Path]]:
     """(copy, its synced temporary file) for each distinct file (the same bytes twice: once).
     The first time in a process, temp files of writers killed mid-upload are removed."""
     folder.mkdir(parents=True, exist_ok=True)
-    if folder not in _swept:
-        _swept.add(folder)
-        _drop([tmp for tmp in folder.glob("*" + TEMP_SUFFIX) if stale_temp(tmp)])
+    _sweep(folder)
     staged, seen = [], set()
     try:
         for path, raw in zip(paths, raws):
