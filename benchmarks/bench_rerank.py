@@ -33,12 +33,17 @@ from machine_info import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("torch", "onnx", "int8")
+# how each ONNX side batches: onnx and int8 as rerank.py does; more sides for --sides:
+# onnx1 (fp32 one pair per run) and int8file (the ONNX file --int8-file, one pair per run:
+# an earlier int8 build, for a paired comparison)
+PER_RUN = {"onnx": {}, "int8": {"same_length_batches": True}, "onnx1": {"one_pair_per_run": True},
+           "int8file": {"one_pair_per_run": True}}
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 # ---- worker: one side, one process ---------------------------------------------------
 
-def load_side(side: str, folder: Path):
+def load_side(side: str, folder: Path, int8_file: Path | None = None):
     """A function pairs -> scores for one side, warmed up; and its export seconds."""
     started = time.perf_counter()
     if side == "torch":
@@ -53,17 +58,17 @@ def load_side(side: str, folder: Path):
         from embkit.encoders.cross_encoder_export import cross_encoder_onnx
         from embkit.encoders.cross_encoder_onnx import OnnxCrossEncoder
 
-        path = cross_encoder_onnx(folder, "int8" if side == "int8" else "fp32")
+        path = int8_file if side == "int8file" else cross_encoder_onnx(folder, "int8" if side == "int8" else "fp32")
         exported = time.perf_counter() - started
-        model = OnnxCrossEncoder(folder, path, threads=1, one_pair_per_run=side == "int8")  # as rerank.py
+        model = OnnxCrossEncoder(folder, path, threads=1, **PER_RUN[side])
         score = lambda pairs: model.predict(pairs, batch_size=32)  # noqa: E731
     return score, exported
 
 
-def worker(side: str, folder: Path, candidates: Path) -> None:
+def worker(side: str, folder: Path, candidates: Path, int8_file: Path | None = None) -> None:
     """Answer each line of query indices on stdin with their times and scores."""
     queries = json.loads(candidates.read_text())
-    score, exported = load_side(side, folder)
+    score, exported = load_side(side, folder, int8_file)
     score([(queries[0]["query"], t) for t in queries[0]["texts"]])  # warm up
     print(json.dumps({"ready": True, "export_or_load_s": exported}), flush=True)
     for line in sys.stdin:
@@ -141,11 +146,12 @@ def gflop_per_pair(folder: Path, tokens: float) -> float:
 
 
 class Side:
-    def __init__(self, name: str, folder: Path, candidates: Path):
+    def __init__(self, name: str, folder: Path, candidates: Path, int8_file: Path | None = None):
         env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(Path(__file__).parent)}
         self.name = name
+        extra = ["--int8-file", str(int8_file)] if int8_file else []
         self.proc = subprocess.Popen([sys.executable, __file__, "--worker", name, "--reranker", str(folder),
-                                      "--candidates", str(candidates)], stdin=subprocess.PIPE,
+                                      "--candidates", str(candidates), *extra], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
         self.ready = self._read()
         self.times, self.cpu, self.scores = [], [], []
@@ -248,17 +254,18 @@ def main() -> None:
     parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--max-length", type=int, default=160, help="For the default reranker only.")
     parser.add_argument("--out", type=Path, help="Write the JSON report here.")
+    parser.add_argument("--int8-file", type=Path, help="The ONNX file of side int8file (an earlier int8 build).")
     parser.add_argument("--worker"), parser.add_argument("--candidates", type=Path)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.reranker, args.candidates)
+        return worker(args.worker, args.reranker, args.candidates, args.int8_file)
     work = Path(tempfile.mkdtemp(prefix="bench-rerank-"))
     folder = args.reranker or default_reranker(work / "minilm-cross-encoder", args.max_length)
     candidates = work / "candidates.json"
     data = first_stage(args.beir, args.queries, args.depth, candidates)
     rows = data["rows"]
     names = [s for s in args.sides.split(",") if s]
-    sides = {name: Side(name, folder, candidates) for name in names}
+    sides = {name: Side(name, folder, candidates, args.int8_file) for name in names}
     step = max(1, -(-len(rows) // args.chunks))
     chunks = [(a, min(a + step, len(rows))) for a in range(0, len(rows), step)]
     for a, b in chunks:

@@ -79,18 +79,21 @@ def _normalize_as_configured(tokenizer, folder: Path) -> None:
 class OnnxCrossEncoder:
     """Scores (query, text) pairs with the ONNX export of a cross-encoder folder.
     Pairs are sorted by length so a batch pads little; `threads` single-threaded
-    workers run batches side by side (default: up to 2). `one_pair_per_run` is for a
-    dynamically quantized graph: it scales activations per run, so in a batch a pair's
-    score would move with the other pairs; one pair a run keeps it repeatable (and was
-    as fast on one core: 69-70 pairs/s against 68 for MiniLM int8 at 160 tokens)."""
+    workers run batches side by side (default: up to 2). `same_length_batches` is for
+    the int8 graph: it batches only pairs of one token length, so no pair is padded and
+    every batch takes the unmasked attention; with its per-token activation scales a
+    pair's score is then bit-identical alone or among any batch-mates (a padded batch's
+    masked attention differs from the unmasked in the last float bits, which int8
+    rounding can magnify to ~1e-3). `one_pair_per_run` runs each pair alone (for a graph
+    scaling activations per tensor, whose scores a batch would move)."""
 
     def __init__(self, folder: Path, onnx_path: Path | bytes, threads: int | None = None, batch_tokens: int = 2048,
-                 one_pair_per_run: bool = False):
+                 one_pair_per_run: bool = False, same_length_batches: bool = False):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.folder, self.onnx_path, self.batch_tokens = folder, onnx_path, batch_tokens
-        self.one_pair_per_run = one_pair_per_run
+        self.one_pair_per_run, self.same_length_batches = one_pair_per_run, same_length_batches
         self.max_length = max_length_of(folder)
         self._activation = activation_of(folder)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -132,6 +135,8 @@ class OnnxCrossEncoder:
         while start < len(order):
             fits = max(1, self.batch_tokens // int(lengths[order[start]]))  # pairs of this length a batch holds
             rows = 1 if self.one_pair_per_run else min(batch_size, fits)
+            if self.same_length_batches:  # the run of pairs as long as the first
+                rows = min(rows, int(np.count_nonzero(lengths[order[start:start + rows]] == lengths[order[start]])))
             batches.append(order[start:start + rows])
             start += rows
         if self._workers == 1 or len(batches) == 1:

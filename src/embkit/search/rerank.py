@@ -57,7 +57,7 @@ def _onnx_reranker(folder: Path, variant: str):
             model = cross_encoder_onnx_bytes(folder, variant)
         except OSError as error:
             raise EmbkitError(f"reranker: cannot export {folder} to ONNX: {error}") from None
-    return OnnxCrossEncoder(folder, model, one_pair_per_run=variant == "int8")  # int8: repeatable scores
+    return OnnxCrossEncoder(folder, model, same_length_batches=variant == "int8")  # int8: batch-independent scores
 
 
 def _torch_reranker(folder: Path):
