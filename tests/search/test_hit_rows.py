@@ -127,3 +127,30 @@ def test_the_kept_rows_stay_within_their_bound(tmp_path, monkeypatch):
         assert hit_rows._KEPT[col._store][0].chars <= 400
         assert hit_rows._KEPT[col._store][0].chars > 0
     col.close()
+
+
+def test_postgresql_answers_the_warm_form_as_sqlite_and_sees_a_merge(tmp_path, pg_server):
+    """PostgreSQL keeps no rows here (its store has no `state`; its search is one statement of
+    its own): unit float32 rows, the form warm_plain answers on SQLite, give the same hits on
+    both, before and after a metadata merge between two searches."""
+    from pg_fixtures import Backend
+
+    x = np.random.default_rng(5).normal(size=(N, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    cols = [embkit.create(tmp_path / "c", model=None, dim=DIM),
+            embkit.create(Backend("postgres", server=pg_server)("hitrows"), model=None, dim=DIM)]
+    for col in cols:
+        col.add([f"text {i}" for i in range(N)], ids=[f"d{i}" for i in range(N)], vectors=x,
+                metadatas=[{"n": i} for i in range(N)])
+    cols[1].build_index("flat")
+    lite, pg = cols
+    for q in x[:4]:
+        for _ in range(2):
+            a, b = lite.search(vector=q, k=K), pg.search(vector=q, k=K)
+            assert [(h.id, h.text, h.metadata) for h in a] == [(h.id, h.text, h.metadata) for h in b]
+            assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
+    assert getattr(pg._store, "state", None) is None
+    for col in cols:
+        col.merge_metadata({"d0": {"tag": "merged"}})
+        assert col.search(vector=x[0], k=K)[0].metadata == {"n": 0, "parent": "d0", "tag": "merged"}
+        col.close()
