@@ -29,7 +29,7 @@ from .hosting import Collections
 from .keys import KeyStore
 from .limits import Limits
 from .middleware import RequestMiddleware
-from .uploads import sweep_uploads
+from .upload_recovery import recover_uploads
 
 STATIC = Path(__file__).parent / "static"
 
@@ -49,7 +49,7 @@ def create_app(collections: Collections, keys: KeyStore | None, limits: Limits |
     limits = limits or Limits()
     @asynccontextmanager
     async def lifespan(_app):
-        sweep_uploads(collections.folders())  # temp files of uploads a killed server left (uploads.py)
+        recover_uploads(collections)  # what uploads of a killed server left (upload_recovery.py)
         yield
         collections.close()  # saves indexes that moved on
 

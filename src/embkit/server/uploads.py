@@ -9,15 +9,14 @@ import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from .. import validate
-from ..atomic import TEMP_SUFFIX, fsync_path, stale_temp, temp_name
-from ..audio_media import UPLOADS as AUDIO_UPLOADS
+from ..atomic import TEMP_SUFFIX, fsync_path, stale_temp, temp_name, temp_owner
 from ..errors import EmbkitError
-from ..image_documents import UPLOADS as IMAGE_UPLOADS
 
 LOCK_SUFFIX = ".lock"  # FOLDER.lock beside an upload folder: taken while its copies are kept, written, cleaned up
+LANDING_SUFFIX = ".landing"  # a note of the copies a write is making (_note_landing), in the upload folder
 
 
 def check_filename(name: str | None, field: str) -> None:
@@ -82,15 +81,19 @@ def land(
     thread takes: no other request can find a copy made by one whose write then fails."""
     staged = _stage(folder, paths, raws)
     try:
-        with _folder_lock(folder), lock.writing():
-            created = _keep(staged)
+        with folder_lock(folder), lock.writing():
+            note = _note_landing(folder, [path.name for path, _ in staged if not path.exists()])
             try:
-                written, skipped = add()
-            except BaseException:
-                _drop(created)  # nothing landed: keep no file of it
-                raise
-            bad = {s.path: s.reason for s in skipped}
-            _drop([path for path in created if str(path) in bad])
+                created = _keep(staged)
+                try:
+                    written, skipped = add()
+                except BaseException:
+                    _drop(created)  # nothing landed: keep no file of it
+                    raise
+                bad = {s.path: s.reason for s in skipped}
+                _drop([path for path in created if str(path) in bad])
+            finally:
+                _drop([note])  # the write ended, either way: its copies are settled
     finally:
         _drop([tmp for _, tmp in staged])  # one not renamed (a failure before its turn, or kept meanwhile)
     return {
@@ -100,7 +103,7 @@ def land(
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: Path):
+def folder_lock(folder: Path):
     with open(folder.with_name(folder.name + LOCK_SUFFIX), "a+b") as f:  # separate opens exclude each other
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
@@ -112,31 +115,37 @@ def _folder_lock(folder: Path):
 _swept: set[Path] = set()  # upload folders whose dead writers' temp files this process removed
 
 
-def sweep_uploads(collections: Iterable[Path]) -> None:
-    """Remove from each collection folder's upload folders (images/, sounds/) the temp
-    files of server processes killed mid-upload: called as a server starts, so a kill's
-    leftovers do not wait for the next upload to that collection (which sweeps its folder
-    too: a collection copied under --root later). A temp file records its writer's pid,
-    and one whose writer still runs (another worker's upload) is kept (atomic.stale_temp)."""
-    for collection in collections:
-        for name in (IMAGE_UPLOADS, AUDIO_UPLOADS):
-            _sweep(collection / name)
-
-
-def _sweep(folder: Path) -> None:
-    """The stale temp files of `folder` removed, once a process."""
+def sweep(folder: Path, starting: bool = False) -> None:
+    """The temp files of writers killed mid-upload removed from `folder`, once a process
+    (atomic.stale_temp: a writer that still runs, another worker, keeps its own). At a
+    server's start (`starting`) this process has written none: one naming its pid is a
+    former process's (a container's server is often pid 1 each time)."""
     if folder in _swept:
         return
     _swept.add(folder)
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # no upload yet: no folder
-        _drop([tmp for tmp in folder.glob("*" + TEMP_SUFFIX) if stale_temp(tmp)])
+        _drop([tmp for tmp in folder.glob("*" + TEMP_SUFFIX)
+               if stale_temp(tmp) or starting and temp_owner(tmp.name) == os.getpid()])
+
+
+def _note_landing(folder: Path, names: list[str]) -> Path:
+    """A file in `folder` naming the copies a write is about to make (one a line), synced
+    before any is made and removed once the write has ended: a process killed between
+    leaves it, and the next server's start removes the copies no document names
+    (upload_recovery.py). Named for its writer's pid, as a temp file is."""
+    note = folder / (temp_name("landing") + LANDING_SUFFIX)
+    with open(note, "w", encoding="utf-8") as f:
+        f.write("".join(name + "\n" for name in names))
+        f.flush()
+        os.fsync(f.fileno())
+    return note
 
 
 def _stage(folder: Path, paths: list[Path], raws: list[bytes]) -> list[tuple[Path, Path]]:
     """(copy, its synced temporary file) for each distinct file (the same bytes twice: once).
     The first time in a process, temp files of writers killed mid-upload are removed."""
     folder.mkdir(parents=True, exist_ok=True)
-    _sweep(folder)
+    sweep(folder)
     staged, seen = [], set()
     try:
         for path, raw in zip(paths, raws):

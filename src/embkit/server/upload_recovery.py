@@ -1,0 +1,83 @@
+"""What a server killed mid-upload left in its collections' upload folders (images/,
+sounds/), settled as the next server starts, before it answers: the temp files of its
+staged copies (uploads.sweep), and the copies a write was making when it died, named
+by the note it left (uploads._note_landing). A copy no document names is removed; one a
+document names stays (the write committed before the kill, or another request found
+the copy and stored a document naming it). Notes and temp files of writers that still
+run (another worker's upload) are left alone."""
+
+import logging
+import os
+from pathlib import Path
+
+from ..atomic import temp_owner
+from ..audio_media import UPLOADS as AUDIO_UPLOADS
+from ..image_documents import UPLOADS as IMAGE_UPLOADS
+from .uploads import LANDING_SUFFIX, folder_lock, sweep
+
+log = logging.getLogger("embkit.server")
+BRANCHES = 500  # copies looked up in one filter (where.py allows 1,000 conditions in an $or)
+
+
+def recover_uploads(collections) -> None:
+    """Every SQLite collection `collections` (hosting.Collections) serves: its upload
+    folders' notes of dead writes settled (the collection opened only if it has one),
+    then their temp files swept."""
+    for folder in collections.folders():
+        for name in (IMAGE_UPLOADS, AUDIO_UPLOADS):
+            uploads = folder / name
+            try:
+                notes = _dead_notes(uploads)
+                if notes:
+                    _settle(collections.get(folder.name), uploads, notes)
+                sweep(uploads, starting=True)
+            except Exception as e:  # one damaged collection must not keep the server from serving the others
+                log.warning("%s: left-over uploads not settled (%s: %s)", uploads, type(e).__name__, e)
+
+
+def _dead_notes(uploads: Path) -> list[Path]:
+    """The notes in `uploads` whose writer is gone (at a start, this process wrote none:
+    one naming its own pid is a former process's)."""
+    if not uploads.is_dir():
+        return []
+    return [note for note in uploads.glob("*" + LANDING_SUFFIX) if _gone(note)]
+
+
+def _gone(note: Path) -> bool:
+    owner = temp_owner(note.name.removesuffix(LANDING_SUFFIX))
+    if owner is None or owner == os.getpid():
+        return True
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
+
+
+def _settle(hosted, uploads: Path, notes: list[Path]) -> None:
+    """Remove the copies `notes` name that no document names, then the notes; under the
+    folder's lock and the collection's write lock, as a write keeps and drops copies."""
+    names = list(dict.fromkeys(line for note in notes for line in note.read_text(encoding="utf-8").split()))
+    with folder_lock(uploads), hosted.lock.writing():
+        named = _named(hosted.collection, names)
+        for name in names:
+            if name not in named and Path(name).name == name:  # a bare file name, as notes hold
+                (uploads / name).unlink(missing_ok=True)
+        for note in notes:
+            note.unlink(missing_ok=True)
+
+
+def _named(collection, names: list[str]) -> set[str]:
+    """Those of `names` (content-hash file names) that a document's `path` ends in: by
+    name, as the collection finds its own copies wherever its folder now lies."""
+    found = set()
+    for start in range(0, len(names), BRANCHES):
+        part = names[start:start + BRANCHES]
+        where = {"$or": [{"path": {"$contains": name}} for name in part]}
+        for doc in collection.lookup(where=where).documents:
+            path = doc.metadata.get("path")
+            if isinstance(path, str):
+                found.add(Path(path).name)
+    return found & set(names)
