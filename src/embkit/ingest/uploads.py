@@ -3,6 +3,7 @@ a batch ready to embed, read as `embkit add DIR FOLDER` reads that folder: the s
 readers, checks and chunker, so the same ids (`FOLDER/PATH`), chunks and metadata.
 Images, sounds and files that cannot be read are skipped, as a folder's are."""
 
+import os
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple, Sequence
@@ -18,6 +19,10 @@ from .records import Prepared
 from .selection import check_patterns, chosen
 from .skips import AUDIO, IMAGE, Skipped
 from .text_files import read_all
+
+# the system temp folder's embkit-upload-PID-XXXX: the files of one upload, read there as files; a server
+# killed meanwhile leaves it, and the next server's start removes those of dead pids (server/upload_recovery.py)
+SCRATCH_PREFIX = "embkit-upload-"
 
 
 class Upload(NamedTuple):
@@ -47,7 +52,7 @@ def prepare_uploads(model: str, folder: str, uploads: Sequence[Upload], *, inclu
     if chunk:
         check_chunking(chunk_tokens, overlap)
     batches, skipped = [], []
-    with tempfile.TemporaryDirectory(prefix="embkit-upload-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as tmp:  # the pid: see SCRATCH_PREFIX
         for n, upload in enumerate(sorted(uploads, key=lambda u: PurePosixPath(u.path).parts)):  # as walk sorts
             if hidden(upload.path) or not chosen(upload.path, include, exclude):
                 continue  # as folder.walk leaves hidden files and folders out

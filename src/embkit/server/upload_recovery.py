@@ -1,18 +1,23 @@
 """What a server killed mid-upload left in its collections' upload folders (images/,
 sounds/), settled as the next server starts, before it answers: the temp files of its
 staged copies (uploads.sweep), and the copies a write was making when it died, named
-by the note it left (uploads._note_landing). A copy no document names is removed; one a
+by the note it left (uploads._note_landing); and the scratch folders of the files
+route (ingest/uploads.py) in the system temp folder. A copy no document names is removed; one a
 document names stays (the write committed before the kill, or another request found
 the copy and stored a document naming it). Notes and temp files of writers that still
 run (another worker's upload) are left alone."""
 
+import contextlib
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from ..atomic import temp_owner
 from ..audio_media import UPLOADS as AUDIO_UPLOADS
 from ..image_documents import UPLOADS as IMAGE_UPLOADS
+from ..ingest.uploads import SCRATCH_PREFIX
 from .uploads import LANDING_SUFFIX, folder_lock, sweep
 
 log = logging.getLogger("embkit.server")
@@ -22,7 +27,8 @@ BRANCHES = 500  # copies looked up in one filter (where.py allows 1,000 conditio
 def recover_uploads(collections) -> None:
     """Every SQLite collection `collections` (hosting.Collections) serves: its upload
     folders' notes of dead writes settled (the collection opened only if it has one),
-    then their temp files swept."""
+    then their temp files swept; and the files routes' scratch folders of dead servers."""
+    _sweep_scratch()
     for folder in collections.folders():
         for name in (IMAGE_UPLOADS, AUDIO_UPLOADS):
             uploads = folder / name
@@ -43,8 +49,25 @@ def _dead_notes(uploads: Path) -> list[Path]:
     return [note for note in uploads.glob("*" + LANDING_SUFFIX) if _gone(note)]
 
 
+def _sweep_scratch() -> None:
+    """The system temp folder's embkit-upload-PID-XXXX folders (ingest/uploads.py) of
+    this user whose server is gone, removed with the uploaded files in them."""
+    with contextlib.suppress(OSError):
+        for path in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*-*"):
+            pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+            with contextlib.suppress(OSError):
+                if pid.isdigit() and _gone_pid(int(pid)) and not path.is_symlink() and path.is_dir() \
+                        and path.stat().st_uid == os.getuid():
+                    shutil.rmtree(path, ignore_errors=True)
+
+
 def _gone(note: Path) -> bool:
-    owner = temp_owner(note.name.removesuffix(LANDING_SUFFIX))
+    return _gone_pid(temp_owner(note.name.removesuffix(LANDING_SUFFIX)))
+
+
+def _gone_pid(owner: int | None) -> bool:
+    """True for no owner, a dead one, or this process's own pid (at a start, it has
+    written nothing yet: the name is a former process's, as a container's pid 1 is)."""
     if owner is None or owner == os.getpid():
         return True
     try:
