@@ -3,7 +3,6 @@
 `embkit.open` returns (a folder, or PostgreSQL), through the Collection API only."""
 
 import time
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -106,16 +105,13 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
 
 def _refuse_taken(col, ids: dict[str, dict]) -> None:
     """What each batch's add will refuse (write.refuse_taken: the add's rule and message,
-    the option spelt as the command's), for all rows before the first batch is written."""
-    order, held = list(ids), partial(_held, col)
+    the option spelt as the command's), for all rows before the first batch is written.
+    One col.get a slice: it gives the records asked for and, for a document stored as
+    chunks, its chunks (`ID#0` among them), all the rule looks up; asking for each `ID#0`
+    as well would scan the metadata again for every one that is missing."""
+    order = list(ids)
     for start in range(0, len(order), IMPORT_BATCH):
         batch = order[start:start + IMPORT_BATCH]
-        owners = owned_documents(batch, [ids[i] for i in batch])
-        refuse_taken(held, [*batch, *owners], batch, upsert="--upsert")
-
-
-def _held(col, asked: list[str]) -> set[str]:
-    """Those of `asked` the collection holds as records, through the Collection API (a
-    document stored as chunks is got as its chunks, which are not it)."""
-    wanted = set(asked)
-    return {doc.id for doc in col.get(asked) if doc.id in wanted}
+        documents = list(dict.fromkeys([*batch, *owned_documents(batch, [ids[i] for i in batch])]))
+        held = {doc.id for doc in col.get(documents)}
+        refuse_taken(held.intersection, documents, batch, upsert="--upsert")
