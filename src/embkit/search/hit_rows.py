@@ -4,12 +4,13 @@ search whose hits were all returned before reads no SQLite row.
 A plain search reads its hits' rows (id, text, metadata JSON) with the store's
 generation and reembed map in one statement (~20-30 us of a ~130 us search at 384-d).
 Rows read that way are kept here under the store's state taken just before the
-statement (`store.state()`: the connection's change count and PRAGMA data_version, the
-stamp filter_cache and meta_cache trust; ~3-5 us).
-A later search at the same state takes its rows from here: nothing was written since,
-so they are the rows the statement would read, the generation the one it would read
-(plain.py checks its index against it as before), and the map the same. Any write, by
-this process or another, changes the state and retires every kept row at once.
+statement (`store.state()`: the stamp meta_cache and filter_cache trust, equal when
+nothing was written between, by this process or another; one PRAGMA data_version, ~5 us
+alone, ~10-15 us right after a FAISS search has filled the CPU caches). A later
+search at the same state takes its rows from here: nothing was written since, so they
+are the rows the statement would read, the generation the one it would read (plain.py
+checks its index against it as before), and the map the same. Any write, by this
+process or another, changes the state and retires every kept row at once.
 
 Bounded: at most MAX_ROWS rows and MAX_CHARS characters of ids, texts and metadata
 (Python strings take at most 4 bytes a character: under ~25 MB with the rows' own
