@@ -154,3 +154,35 @@ def test_postgresql_answers_the_warm_form_as_sqlite_and_sees_a_merge(tmp_path, p
         col.merge_metadata({"d0": {"tag": "merged"}})
         assert col.search(vector=x[0], k=K)[0].metadata == {"n": 0, "parent": "d0", "tag": "merged"}
         col.close()
+
+
+def test_searches_in_threads_see_every_merge_committed_before_they_began(tmp_path):
+    """Four threads search (rows kept between merges) while this one merges a counter
+    into a document's metadata: each search sees at least the value committed before it
+    began, and the merge after it is never seen before its commit."""
+    import threading
+
+    col, x = _collection(tmp_path / "c")
+    col.search(vector=x[2], k=K)  # warm
+    committed, stop, problems = [0], threading.Event(), []
+
+    def search():
+        while not stop.is_set():
+            before = committed[0]
+            hit = col.search(vector=x[2], k=K)[0]
+            seen = hit.metadata.get("v", 0)
+            if hit.id != "d2" or seen < before or seen > committed[0] + 1:
+                problems.append((hit.id, before, seen))
+
+    threads = [threading.Thread(target=search) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for v in range(1, 21):
+        col.merge_metadata({"d2": {"v": v}})
+        committed[0] = v
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert not problems, problems[:5]
+    assert col.search(vector=x[2], k=K)[0].metadata["v"] == 20
+    col.close()
