@@ -35,19 +35,22 @@ def test_rows_are_sorted_read_only_and_reused(col):
     assert col._store.rowids({"bucket": 3.5}).tolist() == []
 
 
+class RolledBack(Exception):
+    pass
+
+
 def test_rows_read_inside_a_write_transaction_are_not_kept(col):
     """A filter read through the connection while a write is open on it sees the write's
     rows; after a rollback they must not come back from the cache."""
     store = col._store
     store.rowids(WHERE)  # cached (and the field index made: it cannot be while the write is open)
-    with store._lock:  # what a delete writes, then rolled back
-        store._conn.execute("BEGIN IMMEDIATE")
-        generation = store.generation + 1
-        store._conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
-        store._conn.execute("INSERT INTO changes SELECT ?, rowid FROM docs WHERE id = 'd3'", (generation,))
-        store._conn.execute("DELETE FROM docs WHERE id = 'd3'")
+    with pytest.raises(RolledBack), store._write() as c:  # what a delete writes, then rolled back
+        generation = store.generation + 1  # this thread's reads inside its write: on the write connection
+        c.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+        c.execute("INSERT INTO changes SELECT ?, rowid FROM docs WHERE id = 'd3'", (generation,))
+        c.execute("DELETE FROM docs WHERE id = 'd3'")
         assert store.rowids(WHERE).tolist() == bucket_rows(col) and 4 not in bucket_rows(col)  # d3: row 4
-        store._conn.execute("ROLLBACK")
+        raise RolledBack
     assert store.rowids(WHERE).tolist() == bucket_rows(col)
     assert "d3" in {h.id for h in col.search(vector=[1, 1, 1, 1], k=100, where=WHERE)}
 

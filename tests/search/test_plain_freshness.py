@@ -24,11 +24,12 @@ def _collection(location):
 
 def _statements(col, search) -> list[str]:
     seen: list[str] = []
-    col._store._conn.set_trace_callback(seen.append)
+    conn = col._store._read()  # this thread's read connection (store/sqlite_connections.py)
+    conn.set_trace_callback(seen.append)
     try:
         search()
     finally:
-        col._store._conn.set_trace_callback(None)
+        conn.set_trace_callback(None)
     return seen
 
 

@@ -5,12 +5,14 @@ held the read snapshot for all of them (another thread's new read missed a commi
 before it began), and a read in another thread during this handle's write saw the
 write's uncommitted rows."""
 
+import os
 import threading
 
 import numpy as np
 
 import embkit
 import embkit.store.sqlite as sqlite_store
+from embkit.errors import EmbkitError
 
 D = 4
 
@@ -88,4 +90,34 @@ def test_a_read_during_this_handles_write_in_another_thread_sees_it_only_once_co
     assert [h.id for h in _in_thread(lambda: col.search("banana", mode="keyword", k=3))] == ["c"]
     assert _in_thread(lambda: col.search(vector=_vectors(1, 3)[0], k=1))[0].id == "c"
     assert col.search(vector=_vectors(1, 3)[0], k=1)[0].id == "c"
+    col.close()
+
+
+def test_a_child_process_forked_with_the_collection_open_refuses_to_use_it(tmp_path):
+    """SQLite connections must not cross a fork: the child is told to open it again; the
+    parent's connections go on working."""
+    col = embkit.create(tmp_path / "c", model=None, dim=D)
+    col.add(ids=["a"], vectors=_vectors(1, 1))
+    assert col.count() == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what a read and a write say, then leave without cleanup
+        said = []
+        for attempt in (lambda: col.count(), lambda: col.add(ids=["b"], vectors=_vectors(1, 2))):
+            try:
+                attempt()
+                said.append("worked")
+            except EmbkitError as e:
+                said.append(str(e))
+        os.write(write, "\n".join(said).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as f:
+        said = f.read().splitlines()
+    refusal = ("path: this collection was opened before the process forked (SQLite connections must not cross "
+               "a fork); open it again in this process")
+    assert said == [refusal, refusal]
+    col.add(ids=["c"], vectors=_vectors(1, 3))
+    assert col.count() == 2 and [r.id for r in _in_thread(lambda: col.get(ids=["c"]))] == ["c"]
     col.close()

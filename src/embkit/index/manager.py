@@ -139,7 +139,7 @@ class IndexManager:
             self.index = self._load()
         if self.index is None or (self._stopgap and self._building is None):  # none, or its build failed
             return self._rebuild(progress, background=not wait)
-        with self.store.settled():  # what is read is committed, whole (a write of this process waits)
+        with self.store.settled():  # what is read is committed (SQLite: one snapshot; writes carry on)
             generation = self.store.generation
             if self.generation == generation:  # the common case: nothing to do
                 return self.index

@@ -29,8 +29,9 @@ class Store(Protocol):
         ...
 
     def settled(self) -> ContextManager:
-        """Held while reading what an index catches up from: no write of this process is
-        half done meanwhile (its uncommitted rows are never taken for committed ones)."""
+        """Held while reading what an index catches up from: nothing uncommitted is read
+        inside (SQLite: one read snapshot of this thread's connection, so generation,
+        changes and vectors are of one state; PostgreSQL: each read sees only commits)."""
         ...
 
     def spaces(self) -> dict[str, Space]: ...

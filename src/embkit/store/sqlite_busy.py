@@ -1,32 +1,27 @@
-"""Waiting for SQLite's write lock, and how long.
+"""Waiting for SQLite's write lock, and how long; committing so that a failure says so.
 
-A SQLite store shares one connection between the threads of a process (a server's
-requests), and only writers hold the store's lock: a search, or an add still preparing
-its batch, reads on the same connection meanwhile. A statement that has returned a row
-and not yet run to its end holds a read transaction for the whole connection. A BEGIN
-IMMEDIATE from another thread in that window upgrades that read transaction, and SQLite
-never waits for an upgrade (its busy handler runs only when no transaction is open): it
-answers "database is locked" at once, as SQLITE_BUSY when another process holds the
-write lock, or SQLITE_BUSY_SNAPSHOT when another process committed since the read began
-(that snapshot can never write). Both clear as soon as the other thread's statement
-ends, so `begin_immediate` tries again until the busy timeout has passed. With one
-process nobody else writes, so the window is harmless; with `serve --workers 2` adds
-failed with 500s (tests/server/test_server_load.py, tests/store/test_busy_begin.py).
+A SQLite store writes on one connection of its own (sqlite_connections.py); its threads
+read on others. Before that split the threads shared one connection, and two things went
+wrong there; both helpers stay, for the write connection and for tests that hold a read
+open on it by hand:
 
-The same sharing blurs the error itself: Python reads the connection's last error code
-after the BEGIN has failed, and another thread's read may have set it meanwhile, so a busy
-BEGIN surfaces as "another row available" / "no more rows available" (a DatabaseError a
-two-worker server answered with a 500), or as no error at all when the code read was
-SQLITE_OK: BEGIN then "succeeds" with no transaction open and a batch would be written
-statement by statement. So success is judged by the connection's own state
-(`in_transaction`), and an error whose code is not an error is taken as busy.
-
-A failed COMMIT is blurred the same way, and there the connection's state cannot tell:
-SQLite rolls a transaction back when its COMMIT fails (a full disk), so `in_transaction`
-is False whether it committed or not. With the code read as SQLITE_OK the write was lost
-while its caller was told it landed (tests/store/test_lost_commit.py). `commit` asks
-`Connection.commit`, which judges by the COMMIT statement's own result (sqlite3_finalize),
-not by the connection's last error.
+- A statement that has returned a row and not yet run to its end holds a read
+  transaction for the whole connection. A BEGIN IMMEDIATE in that window upgrades it,
+  and SQLite never waits for an upgrade (its busy handler runs only when no transaction
+  is open): "database is locked" at once, as SQLITE_BUSY when another process holds the
+  write lock, or SQLITE_BUSY_SNAPSHOT when another process committed since the read
+  began. Both clear as soon as the statement ends, so `begin_immediate` tries again
+  until the busy timeout has passed (tests/store/test_busy_begin.py; with `serve
+  --workers 2` adds failed with 500s, tests/server/test_server_load.py).
+- Python reads the connection's last error code after a failure, and another thread's
+  statement may have set it meanwhile: a busy BEGIN surfaced as "another row available"
+  or as no error at all (then no transaction was open), and a failed COMMIT as success.
+  So a BEGIN is judged by the connection's own state (`in_transaction`), an error whose
+  code is not an error is taken as busy, and `commit` asks `Connection.commit`, which
+  judges by the COMMIT statement's own result (sqlite3_finalize): SQLite rolls a
+  transaction back when its COMMIT fails (a full disk), so `in_transaction` cannot tell
+  (tests/store/test_lost_commit.py). A failed statement inside a write is caught by
+  sqlite_connections' check after every statement (tests/store/test_partial_write.py).
 """
 
 import os

@@ -33,6 +33,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Callable
 
+from ..errors import EmbkitError
 from .sqlite_busy import begin_immediate, commit
 
 _OPEN: "weakref.WeakSet[Connections]" = weakref.WeakSet()  # to disown after a fork (see _forked)
@@ -68,9 +69,7 @@ class Connections:
         return conn if conn is not None else self._new_reader()
 
     def _new_reader(self) -> sqlite3.Connection:
-        if self._forked:
-            raise sqlite3.ProgrammingError("this collection was opened before the process forked; open it again "
-                                           "in this process")
+        self._check_usable()
         if self._closed:
             raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         conn = self._open_reader()
@@ -166,17 +165,19 @@ class Connections:
                 yield _Checked(self.writer)
                 commit(self.writer)  # raises whenever it did not commit (sqlite_busy)
             finally:
-                if self.writer.in_transaction:
-                    self.writer.execute("ROLLBACK")
-                self._writer_state = _state(self.writer)  # this write's own changes are not another's
-                self._begun, self._writing, self.writes = False, None, self.writes + 1
+                try:
+                    if self.writer.in_transaction:
+                        self.writer.execute("ROLLBACK")
+                    self._writer_state = _state(self.writer)  # this write's own changes are not another's
+                finally:  # whatever failed above: the store is not left "writing"
+                    self._begun, self._writing, self.writes = False, None, self.writes + 1
         finally:
             self.lock.release()
 
     def _check_usable(self) -> None:
         if self._forked:
-            raise sqlite3.ProgrammingError("this collection was opened before the process forked; open it again "
-                                           "in this process")
+            raise EmbkitError("path: this collection was opened before the process forked (SQLite connections "
+                              "must not cross a fork); open it again in this process")
 
     # ---- closing ---------------------------------------------------------------------
 
