@@ -121,3 +121,55 @@ def test_a_child_process_forked_with_the_collection_open_refuses_to_use_it(tmp_p
     col.add(ids=["c"], vectors=_vectors(1, 3))
     assert col.count() == 2 and [r.id for r in _in_thread(lambda: col.get(ids=["c"]))] == ["c"]
     col.close()
+
+
+def test_close_closes_every_threads_connection(tmp_path):
+    """Readers of threads still running and of threads that ended are closed with the
+    collection: the last connection to close checkpoints the WAL and removes it, so
+    the file left behind says none stayed open; a thread reading after that is refused."""
+    col = embkit.create(tmp_path / "c", model=None, dim=D)
+    col.add(ids=["a", "b"], vectors=_vectors(2, 1))
+    _in_thread(lambda: col.count())  # a thread that read, then ended
+    read, done, after = threading.Barrier(3), threading.Event(), []
+
+    def reader() -> None:
+        col.get(ids=["a"])
+        read.wait(30)
+        assert done.wait(30)
+        after.append(_call(lambda: col.count()))
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    read.wait(30)
+    assert col._store._connections.reader_count() >= 2
+    col.close()
+    done.set()
+    for t in threads:
+        t.join(30)
+    assert not (tmp_path / "c" / "embkit.db-wal").exists()
+    assert [type(e).__name__ for e in after] == ["ProgrammingError", "ProgrammingError"]
+
+
+def test_the_caches_of_one_thread_see_writes_of_another_thread_and_of_another_handle(tmp_path):
+    """The filter, meta and keyword caches are shared by threads reading on different
+    connections: a write by this handle in one thread, or by another handle, is seen by
+    the next search in another thread (PRAGMA data_version is per connection)."""
+    col = embkit.create(tmp_path / "c", model=None, dim=D)
+    col.add(ids=[f"d{i}" for i in range(20)], vectors=_vectors(20, 1), texts=["apple"] * 20,
+            metadatas=[{"b": i % 2} for i in range(20)])
+    query = _vectors(1, 9)[0]
+
+    def searches():
+        return (sorted(h.id for h in col.search(vector=query, k=50, where={"b": 1})),
+                sorted(h.id for h in col.search("banana", mode="keyword", k=50)), col._store.generation)
+
+    first = _in_thread(searches)
+    assert _in_thread(searches) == first  # from the caches now
+    col.add(ids=["x"], vectors=_vectors(1, 2), texts=["banana"], metadatas=[{"b": 1}])  # this thread
+    second = _in_thread(searches)
+    assert second == (sorted(first[0] + ["x"]), ["x"], first[2] + 1)
+    with embkit.open(tmp_path / "c") as other:  # another handle: another process, as SQLite sees it
+        other.add(ids=["y"], vectors=_vectors(1, 3), texts=["banana"], metadatas=[{"b": 1}])
+    assert _in_thread(searches) == (sorted(second[0] + ["y"]), ["x", "y"], first[2] + 2)
+    col.close()
