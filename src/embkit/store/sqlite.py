@@ -321,8 +321,8 @@ class SQLiteStore(SQLiteReembed):
         missing = [f for f in fields if field_indexes.index_name(f) not in self._field_indexes()]
         if not missing or self._read().execute("SELECT count(*) FROM docs").fetchone()[0] < field_indexes.INDEX_FROM:
             return True
-        # A connection of its own: a schema change rolled back on the shared one would abort
-        # the reads other threads have in progress on it (SQLITE_ABORT_ROLLBACK).
+        # A connection of its own, that never waits (a search is not held up for an index); its
+        # commit is another connection's to the caches (sqlite_connections.stamp), as it should be.
         conn = sqlite3.connect(self.path / DB_NAME, isolation_level=None, timeout=0)
         try:
             conn.execute("BEGIN IMMEDIATE")
