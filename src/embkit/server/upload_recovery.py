@@ -21,7 +21,7 @@ from ..ingest.uploads import SCRATCH_PREFIX
 from .uploads import LANDING_SUFFIX, folder_lock, sweep
 
 log = logging.getLogger("embkit.server")
-BRANCHES = 500  # copies looked up in one filter (where.py allows 1,000 conditions in an $or)
+BATCH = 10_000  # records read at a time while looking for the paths that name copies
 
 
 def recover_uploads(collections) -> None:
@@ -94,13 +94,16 @@ def _settle(hosted, uploads: Path, notes: list[Path]) -> None:
 
 def _named(collection, names: list[str]) -> set[str]:
     """Those of `names` (content-hash file names) that a document's `path` ends in: by
-    name, as the collection finds its own copies wherever its folder now lies."""
+    name, as the collection finds its own copies wherever its folder now lies. One pass
+    over the documents with a text `path`, their records read a batch at a time: a filter
+    of one $contains per name tested every document per 500 names (17 s for 500 names in
+    60,000 documents, holding the upload folder's lock while a server started)."""
+    wanted = set(names)
+    rowids = collection.row_ids(where={"path": {"$prefix": ""}})
     found = set()
-    for start in range(0, len(names), BRANCHES):
-        part = names[start:start + BRANCHES]
-        where = {"$or": [{"path": {"$contains": name}} for name in part]}
-        for doc in collection.lookup(where=where).documents:
-            path = doc.metadata.get("path")
-            if isinstance(path, str):
+    for start in range(0, len(rowids), BATCH):
+        for record in collection.records_at(rowids[start:start + BATCH]).values():
+            path = record.metadata.get("path") if record.metadata else None
+            if isinstance(path, str) and Path(path).name in wanted:
                 found.add(Path(path).name)
-    return found & set(names)
+    return found
