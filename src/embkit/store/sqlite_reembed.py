@@ -38,7 +38,9 @@ def followers_of(c: sqlite3.Connection, space: str) -> str | None:
 
 
 class SQLiteReembed:
-    """Mixed into SQLiteStore (uses its `_conn` and `_write`)."""
+    """Mixed into SQLiteStore (uses its `_read`, `_meta` and `_write`). Reads go through `_read`:
+    the thread's read connection, or inside its own write the write connection; never the
+    write connection otherwise (another thread's write is open there, its error code theirs)."""
 
     # (the MetaCache's values it was parsed from, the state): every search asks, nothing changed
     _state_kept: tuple[dict, dict] | None = None
@@ -56,7 +58,7 @@ class SQLiteReembed:
         committed, SQLITE_BUSY while it held the lock). The three lookups by key found no
         row, ended within one step and left no window. Fixed where the write begins:
         sqlite_busy.begin_immediate waits for such a read to end (tests/store/test_busy_begin.py)."""
-        values = self._meta.values(self._conn)
+        values = self._meta.values(self._read())
         kept = self._state_kept
         if kept is None or kept[0] is not values:  # the MetaCache read the table again: parse it again
             kept = self._state_kept = (values, {key: json.loads(values[key]) if key in values else {}
@@ -76,13 +78,13 @@ class SQLiteReembed:
                         limit: int = -1) -> list[tuple[int, str | None]]:
         """(row id, text) of documents with a vector in `source` and none in `target`,
         row ids above `after`, in row order, at most `limit` (-1: all)."""
-        return _missing(self._conn, source, target, after, limit)
+        return _missing(self._read(), source, target, after, limit)
 
     def count_missing(self, source: str, target: str | None) -> int:
         """How many documents have a vector in `source` and none in `target` (None: all of `source`'s)."""
         if target is None:
-            return self._conn.execute("SELECT count(*) FROM vectors WHERE space = ?", (source,)).fetchone()[0]
-        return self._conn.execute(
+            return self._read().execute("SELECT count(*) FROM vectors WHERE space = ?", (source,)).fetchone()[0]
+        return self._read().execute(
             "SELECT count(*) FROM docs WHERE EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?) "
             "AND NOT EXISTS (SELECT 1 FROM vectors WHERE doc = docs.rowid AND space = ?)",
             (source, target)).fetchone()[0]
