@@ -368,8 +368,9 @@ class SQLiteStore(SQLiteReembed):
         with `wait`, another one is an EmbkitError; without, False and nothing changed."""
         self.check_writable()
         page = sqlite_pages.page_size_for(s.dim for s in self.spaces().values())
-        self._connections.close_own_reader()  # a page size change needs the file alone
-        return sqlite_pages.vacuum(self._conn, self._lock, page, wait=wait)
+        # a page size change needs the file alone: idle readers closed (each thread opens another)
+        return sqlite_pages.vacuum(self._conn, self._lock, page, wait=wait,
+                                   alone=self._connections.close_idle_readers)
 
     def integrity_problems(self) -> list[str]:
         """What SQLite's integrity and foreign-key checks find (empty: healthy)."""

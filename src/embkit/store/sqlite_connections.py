@@ -18,7 +18,8 @@ connections, so a reader's moves with this store's own writes too), so a stamp i
 store's: (writes of this store completed, commits by anyone else counted so far), or None
 while a write of this store is open. A reader that sees its data_version move asks the
 write connection (under the writers' lock, whose data_version moves only with others'
-commits) whether anyone else committed.
+commits) whether anyone else committed. The number last seen is kept per connection: two
+connections' data_versions are unrelated, and comparing one with the other's missed commits.
 
 Each connection costs SQLite's page cache (up to 2 MiB, filled as pages are read) and
 its statement cache (~100 KiB for a search's statements); the memory map is shared
@@ -45,8 +46,8 @@ class Connections:
     def __init__(self, writer: sqlite3.Connection, open_reader: Callable[[], sqlite3.Connection]):
         self.writer, self.lock = writer, threading.RLock()
         self._open_reader = open_reader
-        self._local = threading.local()  # .conn: this thread's reader; .version: its data_version last seen
-        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._local = threading.local()  # .reader: this thread's _Reader
+        self._readers: list[tuple[threading.Thread, _Reader]] = []
         self._readers_lock = threading.Lock()
         self._open: dict[sqlite3.Connection, int] = {}  # statements left open between steps, by connection
         self._writing: int | None = None  # the thread inside a write
@@ -65,21 +66,27 @@ class Connections:
         connection; else the thread's own read-only one."""
         if self._writing == threading.get_ident():
             return self.writer
-        conn = getattr(self._local, "conn", None)
+        own = getattr(self._local, "reader", None)
+        conn = own.conn if own is not None else None  # None: closed for a VACUUM (close_idle_readers)
         return conn if conn is not None else self._new_reader()
 
     def _new_reader(self) -> sqlite3.Connection:
         self._check_usable()
         if self._closed:
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
-        conn = self._open_reader()
+            raise _closed_error()
+        conn, own, ended = self._open_reader(), None, []
         with self._readers_lock:
-            ended = [c for t, c in self._readers if not t.is_alive() and c not in self._open]
-            self._readers = [(t, c) for t, c in self._readers if c not in ended]
-            self._readers.append((threading.current_thread(), conn))
+            if not self._closed:  # else close() ran while it opened, and would never close it
+                own = _Reader(conn)
+                ended = [r for t, r in self._readers if not t.is_alive() and r.conn not in self._open]
+                self._readers = [(t, r) for t, r in self._readers if r not in ended]
+                self._readers.append((threading.current_thread(), own))
+        if own is None:
+            conn.close()
+            raise _closed_error()
         for old in ended:
-            old.close()
-        self._local.conn, self._local.version = conn, None
+            old.conn.close()
+        self._local.reader = own
         return conn
 
     def reader_count(self) -> int:
@@ -91,13 +98,17 @@ class Connections:
         """The store's state as `conn` sees it: (writes, foreign) as above; None while a
         write of this store is open (what is read then may be rolled back or superseded
         at once). Two equal stamps, each taken on any connection, name the same state."""
-        writes, local = self.writes, self._local
+        writes = self.writes
         if writes & 1 or conn.in_transaction or self._open.get(conn):  # see snapshot, open_read
             return None
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != getattr(local, "version", None):  # something committed since this thread looked
-            local.version = version
-            self._look_for_others()
+        own = getattr(self._local, "reader", None)
+        if own is None or own.conn is not conn:  # the write connection (outside a write), or not ours
+            self._look_for_others()  # compares the write connection's data_version with the last it saw
+        else:  # the data_version last seen is kept per connection: two connections' numbers never compare
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != own.version:  # something committed since this thread looked
+                own.version = version
+                self._look_for_others()
         return (writes, self.foreign) if self.writes == writes else None
 
     @contextmanager
@@ -119,9 +130,13 @@ class Connections:
     def open_read(self):
         """This thread's connection for a statement left open between steps (a scan read
         in batches): it holds its snapshot meanwhile, so stamps are None until it ends."""
-        conn = self.reader()
-        with self._readers_lock:
-            self._open[conn] = self._open.get(conn, 0) + 1
+        while True:
+            conn = self.reader()
+            with self._readers_lock:  # not closed meanwhile for a VACUUM (close_idle_readers)?
+                own = getattr(self._local, "reader", None)
+                if conn is self.writer or (own is not None and own.conn is conn):
+                    self._open[conn] = self._open.get(conn, 0) + 1
+                    break
         try:
             yield conn
         finally:  # perhaps in another thread (a generator closed there)
@@ -181,12 +196,19 @@ class Connections:
 
     # ---- closing ---------------------------------------------------------------------
 
-    def close_own_reader(self) -> None:
-        """Close this thread's read connection (VACUUM's page size change needs the file alone)."""
-        conn = self._local.__dict__.pop("conn", None)
-        if conn is not None:
-            with self._readers_lock:
-                self._readers = [(t, c) for t, c in self._readers if c is not conn]
+    def close_idle_readers(self) -> None:
+        """Close every thread's read connection that no read holds (none in a snapshot or
+        left open between steps), those of threads that ended too: VACUUM's page size change
+        needs the file alone. Each thread opens a new one on its next read. A statement
+        another thread is running at this very moment keeps the file open (the VACUUM then
+        refuses, as for another process) and that read fails with "closed database"."""
+        with self._readers_lock:
+            idle = [r for _, r in self._readers if r.conn not in self._open and not r.conn.in_transaction]
+            self._readers = [(t, r) for t, r in self._readers if r not in idle]
+            conns = [r.conn for r in idle]
+            for r in idle:
+                r.conn = None
+        for conn in conns:
             conn.close()
 
     def close(self) -> None:
@@ -196,8 +218,8 @@ class Connections:
             readers, self._readers, self._closed = self._readers, [], True
         self._local = threading.local()
         if not self._forked:
-            for _, conn in readers:
-                conn.close()
+            for _, own in readers:
+                own.conn.close()
         self.writer.close()
 
     def forget_after_fork(self) -> None:
@@ -205,6 +227,21 @@ class Connections:
         use them across a fork); every use now refuses, naming the fix."""
         self._forked = True
         self._readers, self._local = [], threading.local()
+
+
+class _Reader:
+    """A thread's read connection (None once closed for a VACUUM: the thread opens another)
+    and the data_version it last saw on that connection."""
+
+    __slots__ = ("conn", "version")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn: sqlite3.Connection | None = conn
+        self.version: int | None = None
+
+
+def _closed_error() -> sqlite3.ProgrammingError:
+    return sqlite3.ProgrammingError("Cannot operate on a closed database.")
 
 
 def _state(conn: sqlite3.Connection) -> tuple[int, int]:

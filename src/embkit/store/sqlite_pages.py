@@ -29,7 +29,7 @@ journal is rolled back by the next connection) or the new one, never a broken on
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..errors import EmbkitError
 
@@ -84,11 +84,14 @@ def create_file(db: Path, dims: Iterable[int]) -> None:
         conn.close()
 
 
-def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = None, wait: bool = True) -> bool:
+def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = None, wait: bool = True,
+           alone: Callable[[], None] = lambda: None) -> bool:
     """Rewrite the file without free pages (VACUUM), with page size `page` if given and
     different. Needs the only connection to the file: another one (another process, a
     server), or too little disk space, makes it fail and leaves the file as it was: an
-    EmbkitError when `wait`, else False at once (opening must not fail for it). True when done."""
+    EmbkitError when `wait`, else False at once (opening must not fail for it). True when done.
+    `alone()` is called under `lock` before a page size change (it closes this process's
+    other, idle connections: its threads' readers)."""
     with lock:
         timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
         if not wait:
@@ -97,6 +100,7 @@ def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = N
             if page is None or page == page_size(conn):
                 conn.execute("VACUUM")  # WAL mode can VACUUM in place, atomically
             else:
+                alone()
                 _convert(conn, page)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM in WAL mode wrote the new file to the WAL
             return True
