@@ -20,6 +20,7 @@ pytest.importorskip("torch")
 
 import embkit  # noqa: E402
 from embkit.atomic import TEMP_SUFFIX  # noqa: E402
+from embkit.ingest.held_files import hold  # noqa: E402
 from embkit.server.uploads import LANDING_SUFFIX  # noqa: E402
 
 from clip_maker import make_tiny_clip  # noqa: E402
@@ -188,17 +189,22 @@ def test_a_live_writers_temp_file_is_kept_at_start(tmp_path):
         pass
     uploads = tmp_path / NAME / "images"
     uploads.mkdir()
-    live = uploads / f"{'a' * 40}.png.{os.getpid()}-0123abcd{TEMP_SUFFIX}"  # this test's own pid: alive
-    dead = uploads / f"{'b' * 40}.png.999999999-0123abcd{TEMP_SUFFIX}"  # no such pid
-    live.write_bytes(b"in flight")
+    live = uploads / f"{'a' * 40}.png.{os.getpid()}-0123abcd{TEMP_SUFFIX}"  # held by this test: a live writer's
+    dead = uploads / f"{'b' * 40}.png.{os.getpid()}-0123abcd{TEMP_SUFFIX}"  # held by no one: a dead writer's
+    held = [hold(live)]
+    held[0].write(b"in flight")
     dead.write_bytes(b"left over")
     making = uploads / ("d" * 40 + ".png")  # a copy a live write is making, named by no document yet
     making.write_bytes(b"being written")
     note = uploads / f"landing.{os.getpid()}-0123abcd{TEMP_SUFFIX}{LANDING_SUFFIX}"
-    note.write_text(making.name + "\n")
+    held.append(hold(note))
+    held[1].write((making.name + "\n").encode())
+    held[1].flush()
     server = LiveServer([str(tmp_path / NAME), "--no-auth"], tmp_path / "server.log", env={"HF_HUB_OFFLINE": "1"})
     try:
         assert temps(uploads) == [live.name]
         assert sorted(p.name for p in uploads.iterdir()) == sorted([live.name, making.name, note.name])
     finally:
         assert server.stop() == 0
+        for f in held:
+            f.close()

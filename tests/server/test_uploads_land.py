@@ -12,7 +12,9 @@ import pytest
 
 from embkit.atomic import TEMP_SUFFIX
 from embkit.ingest.folder import Skipped
+from embkit.ingest.held_files import hold
 from embkit.rw_lock import ReadWriteLock
+from embkit.server import uploads
 from embkit.server.uploads import LOCK_SUFFIX, land, upload_paths
 
 RAW = b"RIFF" + bytes(range(256)) * 4
@@ -33,12 +35,19 @@ def _files(folder: Path) -> list[str]:
 def test_a_write_failing_partway_leaves_no_copy(tmp_path, monkeypatch):
     [path] = upload_paths(tmp_path / "uploads", [RAW], [".wav"])
 
-    def half_then_disk_full(self, data):
-        with open(self, "wb") as f:
-            f.write(data[:10])
-        raise OSError(28, "No space left on device")
+    class HalfThenDiskFull:  # the staged temp file (held_files.hold) takes 10 bytes, then the disk is full
+        def __init__(self, f):
+            self.f = f
 
-    monkeypatch.setattr(Path, "write_bytes", half_then_disk_full)
+        def write(self, data):
+            self.f.write(data[:10])
+            self.f.flush()
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            self.f.close()
+
+    monkeypatch.setattr(uploads, "hold", lambda tmp: HalfThenDiskFull(hold(tmp)))
     with pytest.raises(OSError):
         land(ReadWriteLock(), path.parent, [path], [RAW], lambda: (["a"], []), ["a"])
     monkeypatch.undo()

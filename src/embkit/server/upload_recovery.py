@@ -4,8 +4,10 @@ staged copies (uploads.sweep), and the copies a write was making when it died, n
 by the note it left (uploads._note_landing); and the scratch folders of the files
 route (ingest/uploads.py) in the system temp folder. A copy no document names is removed; one a
 document names stays (the write committed before the kill, or another request found
-the copy and stored a document naming it). Notes and temp files of writers that still
-run (another worker's upload) are left alone."""
+the copy and stored a document naming it). Notes and temp files of
+writers that still run (another worker's upload, or another container's server sharing
+the folder, whatever its pid) are left alone: a writer holds each one's lock while it
+works (ingest/held_files.py), and only those whose lock is free are removed."""
 
 import contextlib
 import logging
@@ -14,9 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..atomic import temp_owner
 from ..audio_media import UPLOADS as AUDIO_UPLOADS
 from ..image_documents import UPLOADS as IMAGE_UPLOADS
+from ..ingest.held_files import unheld
 from ..ingest.uploads import SCRATCH_PREFIX
 from .uploads import LANDING_SUFFIX, folder_lock, sweep
 
@@ -33,20 +35,20 @@ def recover_uploads(collections) -> None:
         for name in (IMAGE_UPLOADS, AUDIO_UPLOADS):
             uploads = folder / name
             try:
-                notes = _dead_notes(uploads)
-                if notes:
-                    _settle(collections.get(folder.name), uploads, notes)
-                sweep(uploads, starting=True)
+                with contextlib.ExitStack() as taken:  # the dead notes' locks, held until settled
+                    notes = _dead_notes(uploads, taken)
+                    if notes:
+                        _settle(collections.get(folder.name), uploads, notes)
+                sweep(uploads)
             except Exception as e:  # one damaged collection must not keep the server from serving the others
                 log.warning("%s: left-over uploads not settled (%s: %s)", uploads, type(e).__name__, e)
 
 
-def _dead_notes(uploads: Path) -> list[Path]:
-    """The notes in `uploads` whose writer is gone (at a start, this process wrote none:
-    one naming its own pid is a former process's)."""
+def _dead_notes(uploads: Path, taken: contextlib.ExitStack) -> list[Path]:
+    """The notes in `uploads` whose writer is gone: their locks free, taken (into `taken`)."""
     if not uploads.is_dir():
         return []
-    return [note for note in uploads.glob("*" + LANDING_SUFFIX) if _gone(note)]
+    return [note for note in uploads.glob("*" + LANDING_SUFFIX) if taken.enter_context(unheld(note))]
 
 
 def _sweep_scratch() -> None:
@@ -59,10 +61,6 @@ def _sweep_scratch() -> None:
                 if pid.isdigit() and _gone_pid(int(pid)) and not path.is_symlink() and path.is_dir() \
                         and path.stat().st_uid == os.getuid():
                     shutil.rmtree(path, ignore_errors=True)
-
-
-def _gone(note: Path) -> bool:
-    return _gone_pid(temp_owner(note.name.removesuffix(LANDING_SUFFIX)))
 
 
 def _gone_pid(owner: int | None) -> bool:

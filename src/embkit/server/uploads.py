@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from .. import validate
-from ..atomic import TEMP_SUFFIX, fsync_path, stale_temp, temp_name, temp_owner
+from ..atomic import TEMP_SUFFIX, fsync_path, temp_name
 from ..errors import EmbkitError
+from ..ingest.held_files import hold, remove_unheld
 
 LOCK_SUFFIX = ".lock"  # FOLDER.lock beside an upload folder: taken while its copies are kept, written, cleaned up
 LANDING_SUFFIX = ".landing"  # a note of the copies a write is making (_note_landing), in the upload folder
@@ -79,23 +80,28 @@ def land(
     temporary names first (searches do not wait for the disk), then renamed, written and
     cleaned up holding `folder`'s lock file (FOLDER.lock beside it), which every server worker (a process) and
     thread takes: no other request can find a copy made by one whose write then fails."""
-    staged = _stage(folder, paths, raws)
+    held: list = []  # the temp files and the note, each locked while this write may still use it (held_files)
     try:
-        with folder_lock(folder), lock.writing():
-            note = _note_landing(folder, [path.name for path, _ in staged if not path.exists()])
-            try:
-                created = _keep(staged)
+        staged = _stage(folder, paths, raws, held)
+        try:
+            with folder_lock(folder), lock.writing():
+                note = _note_landing(folder, [path.name for path, _ in staged if not path.exists()], held)
                 try:
-                    written, skipped = add()
-                except BaseException:
-                    _drop(created)  # nothing landed: keep no file of it
-                    raise
-                bad = {s.path: s.reason for s in skipped}
-                _drop([path for path in created if str(path) in bad])
-            finally:
-                _drop([note])  # the write ended, either way: its copies are settled
+                    created = _keep(staged)
+                    try:
+                        written, skipped = add()
+                    except BaseException:
+                        _drop(created)  # nothing landed: keep no file of it
+                        raise
+                    bad = {s.path: s.reason for s in skipped}
+                    _drop([path for path in created if str(path) in bad])
+                finally:
+                    _drop([note])  # the write ended, either way: its copies are settled
+        finally:
+            _drop([tmp for _, tmp in staged])  # one not renamed (a failure before its turn, or kept meanwhile)
     finally:
-        _drop([tmp for _, tmp in staged])  # one not renamed (a failure before its turn, or kept meanwhile)
+        for f in held:  # only now may another process's start take them for a dead writer's
+            f.close()
     return {
         "ids": written,
         "skipped": [{"index": i, "id": ids[i], "reason": bad[str(p)]} for i, p in enumerate(paths) if str(p) in bad],
@@ -115,35 +121,35 @@ def folder_lock(folder: Path):
 _swept: set[Path] = set()  # upload folders whose dead writers' temp files this process removed
 
 
-def sweep(folder: Path, starting: bool = False) -> None:
-    """The temp files of writers killed mid-upload removed from `folder`, once a process
-    (atomic.stale_temp: a writer that still runs, another worker, keeps its own). At a
-    server's start (`starting`) this process has written none: one naming its pid is a
-    former process's (a container's server is often pid 1 each time)."""
+def sweep(folder: Path) -> None:
+    """The temp files of writers killed mid-upload removed from `folder`, once a process:
+    those whose lock no process holds (held_files; a writer that still runs, another
+    worker or another container's server whatever its pid, holds its own)."""
     if folder in _swept:
         return
     _swept.add(folder)
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # no upload yet: no folder
-        _drop([tmp for tmp in folder.glob("*" + TEMP_SUFFIX)
-               if stale_temp(tmp) or starting and temp_owner(tmp.name) == os.getpid()])
+        remove_unheld(folder.glob("*" + TEMP_SUFFIX))
 
 
-def _note_landing(folder: Path, names: list[str]) -> Path:
+def _note_landing(folder: Path, names: list[str], held: list) -> Path:
     """A file in `folder` naming the copies a write is about to make (one a line), synced
     before any is made and removed once the write has ended: a process killed between
     leaves it, and the next server's start removes the copies no document names
-    (upload_recovery.py). Named for its writer's pid, as a temp file is."""
+    (upload_recovery.py). Its lock is held (added to `held`) until the write has ended."""
     note = folder / (temp_name("landing") + LANDING_SUFFIX)
-    with open(note, "w", encoding="utf-8") as f:
-        f.write("".join(name + "\n" for name in names))
-        f.flush()
-        os.fsync(f.fileno())
+    f = hold(note)
+    held.append(f)
+    f.write("".join(name + "\n" for name in names).encode("utf-8"))
+    f.flush()
+    os.fsync(f.fileno())
     return note
 
 
-def _stage(folder: Path, paths: list[Path], raws: list[bytes]) -> list[tuple[Path, Path]]:
-    """(copy, its synced temporary file) for each distinct file (the same bytes twice: once).
-    The first time in a process, temp files of writers killed mid-upload are removed."""
+def _stage(folder: Path, paths: list[Path], raws: list[bytes], held: list) -> list[tuple[Path, Path]]:
+    """(copy, its synced temporary file) for each distinct file (the same bytes twice: once),
+    each temp file's lock held (added to `held`) until the caller closes it. The first
+    time in a process, temp files of writers killed mid-upload are removed."""
     folder.mkdir(parents=True, exist_ok=True)
     sweep(folder)
     staged, seen = [], set()
@@ -154,9 +160,11 @@ def _stage(folder: Path, paths: list[Path], raws: list[bytes]) -> list[tuple[Pat
             seen.add(path)
             tmp = folder / temp_name(path.name)
             staged.append((path, tmp))
-            tmp.write_bytes(raw)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            f = hold(tmp)
+            held.append(f)
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
     except BaseException:
         _drop([tmp for _, tmp in staged])
         raise
