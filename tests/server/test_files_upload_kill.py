@@ -13,7 +13,8 @@ import time
 import httpx
 
 import embkit
-from embkit.ingest.uploads import SCRATCH_PREFIX
+from embkit.ingest.held_files import hold
+from embkit.ingest.uploads import SCRATCH_MARKER, SCRATCH_PREFIX
 
 from live_server import LiveServer
 
@@ -63,8 +64,9 @@ def test_a_killed_files_upload_leaves_no_scratch_folder_after_restart(tmp_path, 
             break
     assert left, "the kill never landed while the files were in their scratch folder"
     assert all(name.startswith(f"{SCRATCH_PREFIX}{pid}-") for name in left)
-    live = tmp / f"{SCRATCH_PREFIX}{os.getpid()}-abcd1234"  # this test's own pid: a server still reading
+    live = tmp / f"{SCRATCH_PREFIX}{os.getpid()}-abcd1234"  # a server still reading: its marker held
     live.mkdir()
+    reading = hold(live / SCRATCH_MARKER)
     (live / "0.md").write_text("in flight")
     other = tmp / "embkit-upload-notes"  # not a scratch folder's name: left alone
     other.mkdir()
@@ -77,3 +79,4 @@ def test_a_killed_files_upload_leaves_no_scratch_folder_after_restart(tmp_path, 
         assert scratch(tmp) == sorted([live.name, other.name])
     finally:
         assert restarted.stop() == 0
+        reading.close()

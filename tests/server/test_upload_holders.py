@@ -1,19 +1,21 @@
 """A server's start removes what a dead upload left (temp files, notes and the copies
-they name) only if no process holds its lock
+they name, files-route scratch folders) only if no process holds its lock
 (ingest/held_files.py): never by pid. Failed before: a writer in another pid namespace
 with the starting server's pid lost its temp file; a note whose pid an unrelated process
-got was kept forever."""
+got was kept forever; a user's own embkit-upload-2024-12-photos folder was removed."""
 
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import embkit
 from embkit.atomic import temp_name
 from embkit.ingest.held_files import hold
+from embkit.ingest.uploads import SCRATCH_MARKER
 from embkit.server.hosting import Collections
-from embkit.server.upload_recovery import recover_uploads
+from embkit.server.upload_recovery import _sweep_scratch, recover_uploads
 from embkit.server.uploads import LANDING_SUFFIX, _swept
 
 HOLDER = "import sys; from pathlib import Path; from embkit.ingest.held_files import hold; " \
@@ -74,6 +76,38 @@ def test_a_note_whose_pid_an_unrelated_process_got_is_settled(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_only_scratch_folders_embkit_made_and_no_one_holds_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = tmp_path / "embkit-upload-2024-12-photos"  # a user's folder: no marker
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"jpeg")
+    dead = tmp_path / f"embkit-upload-{os.getpid()}-abcd1234"  # a killed server's (a pid alive now)
+    dead.mkdir()
+    hold(dead / SCRATCH_MARKER).close()
+    (dead / "0.md").write_text("uploaded")
+    live = tmp_path / "embkit-upload-999999999-abcd1234"  # another container's, reading (a pid dead here)
+    live.mkdir()
+    holder = held_by_another_process(live / SCRATCH_MARKER)
+    try:
+        _sweep_scratch()
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, live.name])
+        assert (mine / "holiday.jpg").read_bytes() == b"jpeg"
+    finally:
+        holder.communicate("")
+    _sweep_scratch()
+    assert [p.name for p in tmp_path.iterdir()] == [mine.name]
+
+
+def test_an_empty_scratch_folder_killed_before_its_marker_is_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed = tmp_path / "embkit-upload-31629-2kyd6_ay"  # mkdtemp's form, the marker not made yet
+    users = [tmp_path / "embkit-upload-2024-12", tmp_path / "embkit-upload-1-notes-of-mine"]  # not that form
+    for folder in [killed, *users]:
+        folder.mkdir()
+    _sweep_scratch()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in users)
 
 
 def test_a_remover_between_creation_and_lock_makes_the_writer_create_again(tmp_path, monkeypatch):

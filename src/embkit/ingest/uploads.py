@@ -3,10 +3,12 @@ a batch ready to embed, read as `embkit add DIR FOLDER` reads that folder: the s
 readers, checks and chunker, so the same ids (`FOLDER/PATH`), chunks and metadata.
 Images, sounds and files that cannot be read are skipped, as a folder's are."""
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 from .. import validate
 from ..errors import EmbkitError
@@ -14,6 +16,7 @@ from .audio_files import is_audio_path
 from .chunk import check_chunking
 from .documents import split_documents
 from .folder import read_found
+from .held_files import hold
 from .image_files import is_image_path
 from .records import Prepared
 from .selection import check_patterns, chosen
@@ -21,8 +24,11 @@ from .skips import AUDIO, IMAGE, Skipped
 from .text_files import read_all
 
 # the system temp folder's embkit-upload-PID-XXXX: the files of one upload, read there as files; a server
-# killed meanwhile leaves it, and the next server's start removes those of dead pids (server/upload_recovery.py)
+# killed meanwhile leaves it, and the next server's start removes it (server/upload_recovery.py) if it holds
+# SCRATCH_MARKER (embkit made it; a user's folder of the same name has none) whose lock is free (held_files:
+# its reader is gone; pids say nothing across pid namespaces and are reused)
 SCRATCH_PREFIX = "embkit-upload-"
+SCRATCH_MARKER = ".embkit-scratch"
 
 
 class Upload(NamedTuple):
@@ -52,7 +58,7 @@ def prepare_uploads(model: str, folder: str, uploads: Sequence[Upload], *, inclu
     if chunk:
         check_chunking(chunk_tokens, overlap)
     batches, skipped = [], []
-    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as tmp:  # the pid: see SCRATCH_PREFIX
+    with scratch_folder() as tmp:
         for n, upload in enumerate(sorted(uploads, key=lambda u: PurePosixPath(u.path).parts)):  # as walk sorts
             if hidden(upload.path) or not chosen(upload.path, include, exclude):
                 continue  # as folder.walk leaves hidden files and folders out
@@ -70,6 +76,24 @@ def prepare_uploads(model: str, folder: str, uploads: Sequence[Upload], *, inclu
             (skipped if isinstance(found, Skipped) else batches).append(found)
     docs = read_all(batches, [folder], skipped, max_document_bytes)
     return split_documents(model, docs, chunk, chunk_tokens, overlap, strict=True), skipped
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A new folder in the system temp folder, SCRATCH_MARKER in it held until it is removed
+    (see SCRATCH_PREFIX). A start that found it empty, before its marker, removed it: made again."""
+    while True:
+        path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        try:
+            marker = hold(path / SCRATCH_MARKER)
+            break
+        except FileNotFoundError:
+            continue
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        marker.close()
 
 
 def hidden(relative: str) -> bool:

@@ -4,7 +4,7 @@ staged copies (uploads.sweep), and the copies a write was making when it died, n
 by the note it left (uploads._note_landing); and the scratch folders of the files
 route (ingest/uploads.py) in the system temp folder. A copy no document names is removed; one a
 document names stays (the write committed before the kill, or another request found
-the copy and stored a document naming it). Notes and temp files of
+the copy and stored a document naming it). Notes, temp files and scratch folders of
 writers that still run (another worker's upload, or another container's server sharing
 the folder, whatever its pid) are left alone: a writer holds each one's lock while it
 works (ingest/held_files.py), and only those whose lock is free are removed."""
@@ -12,17 +12,20 @@ works (ingest/held_files.py), and only those whose lock is free are removed."""
 import contextlib
 import logging
 import os
+import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 from ..audio_media import UPLOADS as AUDIO_UPLOADS
 from ..image_documents import UPLOADS as IMAGE_UPLOADS
 from ..ingest.held_files import unheld
-from ..ingest.uploads import SCRATCH_PREFIX
+from ..ingest.uploads import SCRATCH_MARKER, SCRATCH_PREFIX
 from .uploads import LANDING_SUFFIX, folder_lock, sweep
 
 log = logging.getLogger("embkit.server")
+SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"\d+-[a-z0-9_]{8}")  # tempfile.mkdtemp's name
 BATCH = 10_000  # records read at a time while looking for the paths that name copies
 
 
@@ -52,29 +55,24 @@ def _dead_notes(uploads: Path, taken: contextlib.ExitStack) -> list[Path]:
 
 
 def _sweep_scratch() -> None:
-    """The system temp folder's embkit-upload-PID-XXXX folders (ingest/uploads.py) of
-    this user whose server is gone, removed with the uploaded files in them."""
+    """The system temp folder's embkit-upload-PID-XXXXXXXX folders (ingest/uploads.py) of
+    this user that embkit made (its marker file inside) and whose server is gone (the
+    marker's lock free), removed with the uploaded files in them. A folder without the
+    marker is not one of embkit's, whatever its name: only an empty one of that exact form
+    is removed (a server killed before it made the marker; nothing of anyone's is lost)."""
     with contextlib.suppress(OSError):
-        for path in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*-*"):
-            pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        for path in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
+            marker = path / SCRATCH_MARKER
             with contextlib.suppress(OSError):
-                if pid.isdigit() and _gone_pid(int(pid)) and not path.is_symlink() and path.is_dir() \
-                        and path.stat().st_uid == os.getuid():
-                    shutil.rmtree(path, ignore_errors=True)
-
-
-def _gone_pid(owner: int | None) -> bool:
-    """True for no owner, a dead one, or this process's own pid (at a start, it has
-    written nothing yet: the name is a former process's, as a container's pid 1 is)."""
-    if owner is None or owner == os.getpid():
-        return True
-    try:
-        os.kill(owner, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process: alive
-        return False
-    return False
+                if path.is_symlink() or not path.is_dir() or path.stat().st_uid != os.getuid():
+                    continue
+                if not marker.exists() and not marker.is_symlink():
+                    if SCRATCH_NAME.fullmatch(path.name):
+                        path.rmdir()  # only if empty
+                elif stat.S_ISREG(marker.lstat().st_mode):
+                    with unheld(marker) as free:
+                        if free:
+                            shutil.rmtree(path, ignore_errors=True)
 
 
 def _settle(hosted, uploads: Path, notes: list[Path]) -> None:
