@@ -43,6 +43,26 @@ def test_ints_tuples_and_numpy_rows_among_floats():
     assert np.array_equal(check(whole_ints), np.asarray(whole_ints).astype(np.float32))
 
 
+def test_a_block_of_large_ints_rounds_as_the_whole_list_read_rounds():
+    """An all-int block among floats: the whole list reads as float64, so its ints round
+    twice (to float64, then float32); cast straight to float32 they rounded once, to
+    another value. All ints (or int64 beside uint64): as numpy reads the whole list."""
+    x, y = 2**60 + 2**36 + 1, 2**63 + 2**39 + 1  # float64 then float32: 2**60; straight: 2**60 + 2**37
+    at = validate.ROWS_AT_ONCE
+    cases = [
+        [[0.5] * DIM] * at + [[x] + [1] * (DIM - 1)],  # the int block last
+        [[x] + [1] * (DIM - 1)] * at + [[0.5] * DIM],  # first
+        [[-0.5] * DIM] * at + [[y] + [1] * (DIM - 1)],  # uint64
+        [[-1] * DIM] * at + [[y] + [1] * (DIM - 1)],  # int64 and uint64 blocks: the whole list reads float64
+        [[1] * DIM] * at + [[x] + [1] * (DIM - 1)],  # all int64: cast once, as before
+    ]
+    for vectors in cases:
+        whole = np.asarray(vectors).astype(np.float32)
+        got = check(vectors)
+        assert got.tobytes() == whole.tobytes(), (int(got[at, 0]), int(whole[at, 0]))
+    assert int(check(cases[0])[at, 0]) == 2**60
+
+
 def test_a_large_list_never_holds_a_float64_copy():
     vectors = rows(8 * validate.ROWS_AT_ONCE)
     tracemalloc.start()  # numpy reports its arrays' memory to tracemalloc

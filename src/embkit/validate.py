@@ -218,7 +218,7 @@ def _rows_float32(vectors: Any) -> np.ndarray | None:
     if not isinstance(vectors, (list, tuple)) or len(vectors) <= ROWS_AT_ONCE or \
             not isinstance(vectors[0], (list, tuple, np.ndarray)):
         return None
-    out = None
+    out, dtypes, int_blocks = None, set(), []
     for start in range(0, len(vectors), ROWS_AT_ONCE):
         rows = vectors[start:start + ROWS_AT_ONCE]
         try:
@@ -232,7 +232,13 @@ def _rows_float32(vectors: Any) -> np.ndarray | None:
         elif block.shape[1] != out.shape[1]:
             return None
         out[start:start + len(rows)] = block  # cast as astype(np.float32) casts
+        dtypes.add(block.dtype)
+        if block.dtype.kind in "iu":
+            int_blocks.append(start)
         del block  # freed before the next block is read: one float64 block at a time
+    if np.result_type(*dtypes).kind == "f":  # the whole list reads as floats: its ints went through float64
+        for start in int_blocks:  # int64 -> float32 rounds once, via float64 twice (2**60 + 2**36 + 1)
+            out[start:start + ROWS_AT_ONCE] = np.asarray(vectors[start:start + ROWS_AT_ONCE]).astype(np.float64)
     return out
 
 
