@@ -40,6 +40,12 @@ def message(client, url: str, status: int = 422, **kwargs) -> str:
     ("%0Aline=1", "'\\nline'"),         # a line break: the message stays one line
     ("%E2%80%AEevil=1", "'\\u202eevil'"),  # a right-to-left override: escaped, not applied
     ("%E2%80%8B=1", "'\\u200b'"),       # an invisible one: seen
+    ("%E3%85%A4=1", "'\\u3164'"),       # Hangul fillers: letters (\\w) drawn as nothing, shown bare before
+    ("a%E3%85%A4b=1", "'a\\u3164b'"),
+    ("%EF%BE%A0=1", "'\\uffa0'"),
+    ("%E1%85%9F=1", "'\\u115f'"),
+    ("%E2%A0%80=1", "'\\u2800'"),       # the Braille blank
+    ("%CC%81=1", "'\\u0301'"),          # a combining mark first: nothing to sit on
 ])
 def test_an_odd_name_is_quoted(served, query, shown):
     assert message(served, "/collections?" + query) == f"{shown}: {TAIL}"

@@ -6,6 +6,7 @@ with `{"ful": true}`) would otherwise do nothing, silently. Every router takes
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from typing import get_args, get_origin
 
@@ -18,6 +19,13 @@ from .errors import ApiError
 
 MAX_NAME = 100  # a name quoted from the request: enough to recognise it
 _PLAIN = re.compile(r"[\w.\-\[\]]+")  # names shown as sent: letters (any script), digits, _ . - [ ]
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt; unicodedata lacks it) and
+# the Braille blank: drawn as nothing, though some are letters (Hangul fillers, Lo) that \w takes
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
 _AUTH = requires("read").__code__  # every route's key check is a closure of this code
 
 
@@ -101,10 +109,33 @@ def _quoted(name: str) -> str:
     quotes it, escapes and all, so the line shows where it starts and ends (`?=1` gave
     a line starting with its colon). Cut after MAX_NAME characters, escapes counted."""
     cut = name[:MAX_NAME]
-    if _PLAIN.fullmatch(cut):
+    if _PLAIN.fullmatch(cut) and _visible(cut):
         return cut if len(cut) == len(name) else cut + "..."
-    shown = repr(cut)
+    shown = _repr(cut)
     while len(shown) > MAX_NAME + 2:  # escapes took room (one is up to 10 characters): at most MAX_NAME turns
         cut = cut[:-1]
-        shown = repr(cut)
+        shown = _repr(cut)
     return shown if len(cut) == len(name) else shown + "..."
+
+
+def _visible(name: str) -> bool:
+    """Every character drawn as something: no control, format, unassigned or separator
+    character (categories C*, Z*), none of the invisible ones (_INVISIBLE: U+3164 is a
+    letter), and no combining mark first (it has nothing to sit on)."""
+    if _INVISIBLE.search(name) or not name or unicodedata.category(name[0])[0] == "M":
+        return False
+    return all(unicodedata.category(c)[0] not in "CZ" for c in name)
+
+
+def _repr(name: str) -> str:
+    """repr(name), with the characters it leaves as they are but that show as nothing
+    (invisible ones, a combining mark first) escaped as well."""
+    shown = repr(name)
+    body = _INVISIBLE.sub(lambda m: _escape(m.group()), shown[1:-1])
+    if body and unicodedata.category(body[0])[0] == "M":
+        body = _escape(body[0]) + body[1:]
+    return shown[0] + body + shown[-1]
+
+
+def _escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
