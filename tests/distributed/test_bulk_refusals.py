@@ -55,6 +55,7 @@ def import_refused(col, folder) -> str:
     ({"report#1": "a chunk of another report"}, ["report#1"]),  # a chunk's id
     ({"report": "the report, stored whole"}, ["report#0"]),   # a chunk of a document stored whole
     ({"alpha": LONG}, ["alpha"]),                            # a row's id, stored as chunks alpha#0, ...
+    ({"beta#0": "a record of its own, no chunk"}, ["beta"]),  # ID#0 with no parent: alpha landed first
 ])
 def test_the_import_refuses_as_the_add_and_writes_nothing(shards, tmp_path, held, added):
     folder, rows = shards

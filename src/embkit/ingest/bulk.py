@@ -106,12 +106,14 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
 def _refuse_taken(col, ids: dict[str, dict]) -> None:
     """What each batch's add will refuse (write.refuse_taken: the add's rule and message,
     the option spelt as the command's), for all rows before the first batch is written.
-    One col.get a slice: it gives the records asked for and, for a document stored as
-    chunks, its chunks (`ID#0` among them), all the rule looks up; asking for each `ID#0`
-    as well would scan the metadata again for every one that is missing."""
+    One col.get a slice, asking for each document and its `ID#0`: it gives the records
+    asked for and, for a document stored as chunks, its chunks. `ID#0` is asked by itself
+    too: a record of that id that is no chunk (no `parent`) is refused by the add as well,
+    and found by parent only, it let the rows before it land. The ID#0s nobody holds cost
+    col.get a second metadata pass per 1,000 (records_of looks for their chunks)."""
     order = list(ids)
     for start in range(0, len(order), IMPORT_BATCH):
         batch = order[start:start + IMPORT_BATCH]
         documents = list(dict.fromkeys([*batch, *owned_documents(batch, [ids[i] for i in batch])]))
-        held = {doc.id for doc in col.get(documents)}
+        held = {doc.id for doc in col.get(list(dict.fromkeys([*documents, *(f"{d}#0" for d in documents)])))}
         refuse_taken(held.intersection, documents, batch, upsert="--upsert")
