@@ -123,9 +123,9 @@ def test_a_plain_request_is_checked_as_any_other(col):
 def test_a_query_already_in_stored_form_is_searched_as_stored_form_gives_it(tmp_path, monkeypatch):
     """The plain check tells, by stored_form's own sum, a cosine query already of unit
     length (then the search does not normalize it again): rows near the edge of that test
-    (UNIT), below and above it, a strided row and a tiny one give stored_form's query, bit
-    for bit, and the pipeline's hits; stored_form is skipped only where it would return
-    the row as it is."""
+    (UNIT), below and above it, a strided row and a tiny one (x1e-13: measured in float64,
+    not refused as a zero vector) give stored_form's query, bit for bit, and the pipeline's
+    hits; stored_form is skipped only where it would return the row as it is."""
     from embkit.ingest.vectors import UNIT
     from embkit.search import plain
     from embkit.search.request import STORED_IN
@@ -136,7 +136,7 @@ def test_a_query_already_in_stored_form_is_searched_as_stored_form_gives_it(tmp_
     unit = (vectors[7] / np.linalg.norm(vectors[7])).astype(np.float32)
     wide = np.zeros((DIM, 2), np.float32)
     wide[:, 0] = unit
-    rows = [unit * np.float32(f) for f in (1, 1 + UNIT / 2, 1 - UNIT / 2, 1 + 4 * UNIT, 1 - 4 * UNIT, 1e-3, 1e-13)]
+    rows = [unit * np.float32(f) for f in (1, 1 + UNIT / 2, 1 - UNIT / 2, 1 + 4 * UNIT, 1 - 4 * UNIT, 1e-3, 1e-13, 0)]
     rows += [wide[:, 0], vectors[7]]
     calls, flagged = [], []
     real = plain.stored_form
@@ -156,5 +156,5 @@ def test_a_query_already_in_stored_form_is_searched_as_stored_form_gives_it(tmp_
         hits = plain_search(req, col._search_parts())
         assert calls == ([] if req.__dict__[STORED_IN] is not None else [1])
         assert hits == general(col, req) and hits[0].id == "d7"
-    assert flagged.count(True) == 3 and flagged.count(False) == 5  # both ways tried (the zero row raised)
+    assert flagged.count(True) == 3 and flagged.count(False) == 6  # both ways tried (only the zero row raised)
     col.close()

@@ -12,7 +12,7 @@ import numpy as np
 from .. import validate
 from ..encoders import CATALOG
 from ..errors import EmbkitError
-from ..ingest.vectors import UNIT
+from ..ingest.vectors import MAX_LENGTH, UNIT
 from ..store import Space
 from ..store.where import compile_where
 from .fusion import check_alpha, check_rrf_k
@@ -188,16 +188,16 @@ def _query_vector(vector, space: Space) -> tuple[np.ndarray, bool]:
     squares is (a NaN or an infinity carries into it). Anything else, a finite row whose
     squares pass float32's range included, goes the long way, which names what is wrong
     (that overflow is expected here, so it raises no RuntimeWarning: under -W error it did).
-    With it, whether the row is already as a cosine space stores it: the sum is
-    `stored_form`'s own, on the same row, so its unit-length test decides the same; the
-    search then need not compute it again (`STORED_IN`)."""
+    With it, whether the row is already as its space stores it (cosine: of unit length;
+    l2, dot: no longer than MAX_LENGTH): the sum is `stored_form`'s own, on the same row,
+    so its tests decide the same; the search then need not compute it again (`STORED_IN`)."""
     if type(vector) is np.ndarray and vector.dtype is _FLOAT32 and vector.shape == (space.dim,):
         row = vector[None, :]
         with np.errstate(over="ignore", invalid="ignore"):
             norm = np.sqrt(np.add.reduce(row * row, axis=1))[0]  # stored_form's expression
-        if math.isfinite(norm):
-            return row, (space.metric == "cosine" and vector.flags.c_contiguous
-                         and not norm < 1e-12 and abs(norm - 1) <= UNIT)
+        if math.isfinite(norm):  # a float32 overflow (inf) goes the long way: stored_form measures it in float64
+            return row, (vector.flags.c_contiguous and (abs(norm - 1) <= UNIT if space.metric == "cosine"
+                                                        else norm <= MAX_LENGTH))
     return validate.check_vectors(vector, 1, space.dim, space.model, "vector"), False
 
 

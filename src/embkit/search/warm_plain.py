@@ -1,18 +1,18 @@
 """The warm plain search in one function: from `Collection.search(vector=..., k=...,
 ef=...)`'s keywords to its hits, without making a SearchRequest, for the call most
-searches are (a float32 row of the space's width, already of unit length for cosine; an
-index loaded, caught up and searched as it is; hits whose rows the store reads in one
-statement or hit_rows keeps). Each step is plain.py's for that request; anything else
-(another form of vector, a knob out of range, an index catching up or building, a row
-gone since the index was read, a write since it caught up) answers None, and the
-general plain path (SearchRequest.plain_of, plain_found) answers instead, with the same
-hits or the same error."""
+searches are (a float32 row of the space's width, already of unit length for cosine and
+no longer than MAX_LENGTH for l2 and dot; an index loaded, caught up and searched as it
+is; hits whose rows the store reads in one statement or hit_rows keeps). Each step is
+plain.py's for that request; anything else (another form of vector, a knob out of
+range, an index catching up or building, a row gone since the index was read, a write
+since it caught up) answers None, and the general plain path (SearchRequest.plain_of,
+plain_found) answers instead, with the same hits or the same error."""
 
 import math
 
 import numpy as np
 
-from ..ingest.vectors import UNIT
+from ..ingest.vectors import MAX_LENGTH, UNIT
 from . import hit_rows
 from .plain import hits_of_rows
 from .request import MAX_SEARCH_PARAM
@@ -40,8 +40,8 @@ def warm_plain(options: dict, space, store, manager) -> tuple[list, dict | None]
     row = vector[None, :]
     with np.errstate(over="ignore", invalid="ignore"):
         norm = np.sqrt(np.add.reduce(row * row, axis=1))[0]  # stored_form's expression (request._query_vector)
-    if not math.isfinite(norm) or space.metric == "cosine" and (norm < 1e-12 or abs(norm - 1) > UNIT):
-        return None  # refused, or normalized first: the general path
+    if not math.isfinite(norm) or (abs(norm - 1) > UNIT if space.metric == "cosine" else norm > MAX_LENGTH):
+        return None  # refused, or normalized first (through float64 when float32's sum overflowed): the general path
     generation = manager.generation  # before the index: a catch-up changes the index, then this (plain._as_it_is)
     index = manager.index
     if index is None or manager.building or index.stands_in_for is not None or index.spec.quantized:
