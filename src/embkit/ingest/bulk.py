@@ -10,6 +10,7 @@ from .. import validate
 from ..errors import EmbkitError
 from .records import owned_documents
 from .shards import MANIFEST, Manifest, read_shard
+from .vectors import stored_form
 from .write import refuse_taken
 
 IMPORT_BATCH = 5_000
@@ -20,7 +21,8 @@ def import_shards(col, vectors_dir: str | Path, *, upsert: bool = False, batch_s
     """Add every finished shard of `vectors_dir` to `col`, `batch_size` rows a
     transaction. Everything is read and checked first (the manifest's model and
     dimension against the collection's space, each shard's columns, ids unique, ids not
-    in the collection unless `upsert`), so a bad shard or a taken id changes nothing."""
+    in the collection unless `upsert`, each row as the add checks it, its vector by the
+    write's stored_form), so a bad shard, row or taken id changes nothing."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise EmbkitError(f"batch_size: expected a positive integer, got {batch_size!r}")
     folder = Path(vectors_dir)
@@ -41,7 +43,7 @@ def import_shards(col, vectors_dir: str | Path, *, upsert: bool = False, batch_s
                           f"collection's space {space.name!r} holds documents embedded with {holds!r}")
     entries = sorted(manifest.shards.values(), key=lambda e: e["output"])
     started = time.perf_counter()
-    ids = _check_all(folder, entries, dim)
+    ids = _check_all(folder, entries, dim, space.metric)
     if not upsert:
         _refuse_taken(col, ids)
     write = col.upsert if upsert else col.add
@@ -75,8 +77,9 @@ def _document(metadata: dict) -> str | None:
     return parent if isinstance(parent, str) else None
 
 
-def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
-    """Read every shard once before writing: id -> metadata, across all shards."""
+def _check_all(folder: Path, entries: list[dict], dim: int, metric: str) -> dict[str, dict]:
+    """Read every shard once before writing: id -> metadata, across all shards. One
+    shard is held at a time (its vectors are dropped before the next is read)."""
     ids: dict[str, dict] = {}
     origin: dict[str, str] = {}
     for entry in entries:
@@ -98,6 +101,9 @@ def _check_all(folder: Path, entries: list[dict], dim: int) -> dict[str, dict]:
             validate.check_texts(rows.texts, max_chars=None)
             validate.check_documents_bytes(rows.texts, "texts", None)
             validate.check_metadatas(rows.metadatas, len(rows.ids))
+            # the write's own vector rule (read_shard refused NaN/inf and another width): a zero row for
+            # cosine, an l2/dot row over MAX_LENGTH; the whole shard at once, so the row named is the shard's
+            stored_form(rows.vectors, metric, "vectors")
         except EmbkitError as e:
             raise EmbkitError(f"{path}: {e}") from None
     return ids
