@@ -48,7 +48,7 @@ class Connections:
         self._open_reader = open_reader
         self._local = threading.local()  # .reader: this thread's _Reader
         self._readers: list[tuple[threading.Thread, _Reader]] = []
-        self._readers_lock = threading.Lock()
+        self._readers_lock = threading.RLock()  # re-entrant: a generator's cleanup (open_read) may run in a GC pass while this thread holds it
         self._open: dict[sqlite3.Connection, int] = {}  # statements left open between steps, by connection
         self._writing: int | None = None  # the thread inside a write
         self.writes = 0  # twice the writes completed; odd while one is open
@@ -197,13 +197,16 @@ class Connections:
     # ---- closing ---------------------------------------------------------------------
 
     def close_idle_readers(self) -> None:
-        """Close every thread's read connection that no read holds (none in a snapshot or
-        left open between steps), those of threads that ended too: VACUUM's page size change
-        needs the file alone. Each thread opens a new one on its next read. A statement
-        another thread is running at this very moment keeps the file open (the VACUUM then
-        refuses, as for another process) and that read fails with "closed database"."""
+        """Close the read connections of threads that ended and this thread's own, if no
+        read holds them (none in a snapshot or left open between steps): VACUUM's page size
+        change needs the file alone. A live thread's connection is never closed from here:
+        a statement it may be running at this moment would crash the process (sqlite3 is not
+        safe against a close from another thread mid-statement); its connection keeps the
+        file open and the VACUUM refuses, as for another process."""
+        me = threading.current_thread()
         with self._readers_lock:
-            idle = [r for _, r in self._readers if r.conn not in self._open and not r.conn.in_transaction]
+            idle = [r for t, r in self._readers if (t is me or not t.is_alive())
+                    and r.conn not in self._open and not r.conn.in_transaction]
             self._readers = [(t, r) for t, r in self._readers if r not in idle]
             conns = [r.conn for r in idle]
             for r in idle:

@@ -91,7 +91,7 @@ def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = N
     server), or too little disk space, makes it fail and leaves the file as it was: an
     EmbkitError when `wait`, else False at once (opening must not fail for it). True when done.
     `alone()` is called under `lock` before a page size change (it closes this process's
-    other, idle connections: its threads' readers)."""
+    idle read connections that can be closed safely: this thread's and those of ended threads)."""
     with lock:
         timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
         if not wait:
@@ -108,8 +108,9 @@ def vacuum(conn: sqlite3.Connection, lock: threading.RLock, page: int | None = N
             if not wait:
                 return False  # on open: a later open, or `embkit compact`, tries again
             if "locked" in str(e) or "busy" in str(e):
-                raise EmbkitError("path: the collection is open in another process (a server, a sync); "
-                                  f"close it and compact again ({e})") from None
+                raise EmbkitError("path: the collection is open in another process (a server, a sync) or in "
+                                  "another live thread of this one that has read it; close it and compact again "
+                                  f"({e})") from None
             raise EmbkitError(f"path: could not rewrite the database ({e}; VACUUM needs free disk space about "
                               "the size of the database); the collection is unchanged") from None
         finally:
