@@ -48,7 +48,8 @@ class Connections:
         self._open_reader = open_reader
         self._local = threading.local()  # .reader: this thread's _Reader
         self._readers: list[tuple[threading.Thread, _Reader]] = []
-        self._readers_lock = threading.RLock()  # re-entrant: a generator's cleanup (open_read) may run in a GC pass while this thread holds it
+        # re-entrant: a generator's cleanup (open_read) may run in a GC pass while this thread holds it
+        self._readers_lock = threading.RLock()
         self._open: dict[sqlite3.Connection, int] = {}  # statements left open between steps, by connection
         self._writing: int | None = None  # the thread inside a write
         self.writes = 0  # twice the writes completed; odd while one is open
