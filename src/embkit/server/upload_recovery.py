@@ -38,20 +38,22 @@ def recover_uploads(collections) -> None:
         for name in (IMAGE_UPLOADS, AUDIO_UPLOADS):
             uploads = folder / name
             try:
-                with contextlib.ExitStack() as taken:  # the dead notes' locks, held until settled
-                    notes = _dead_notes(uploads, taken)
-                    if notes:
-                        _settle(collections.get(folder.name), uploads, notes)
+                if _notes(uploads):  # else no lock file is made (a read-only collection stays untouched)
+                    # the folder's lock first: notes are made under it, so one found now is either a
+                    # live writer's, locked, or a dead one's (a note found between its creation and
+                    # its lock, then waited on for the folder, deadlocked with its writer)
+                    with folder_lock(uploads), contextlib.ExitStack() as taken:
+                        notes = [note for note in _notes(uploads) if taken.enter_context(unheld(note))]
+                        if notes:
+                            _settle(collections.get(folder.name), uploads, notes)
                 sweep(uploads)
             except Exception as e:  # one damaged collection must not keep the server from serving the others
                 log.warning("%s: left-over uploads not settled (%s: %s)", uploads, type(e).__name__, e)
 
 
-def _dead_notes(uploads: Path, taken: contextlib.ExitStack) -> list[Path]:
-    """The notes in `uploads` whose writer is gone: their locks free, taken (into `taken`)."""
-    if not uploads.is_dir():
-        return []
-    return [note for note in uploads.glob("*" + LANDING_SUFFIX) if taken.enter_context(unheld(note))]
+def _notes(uploads: Path) -> list[Path]:
+    """The notes of writes in `uploads`, live or dead."""
+    return list(uploads.glob("*" + LANDING_SUFFIX)) if uploads.is_dir() else []
 
 
 def _sweep_scratch() -> None:
@@ -77,9 +79,9 @@ def _sweep_scratch() -> None:
 
 def _settle(hosted, uploads: Path, notes: list[Path]) -> None:
     """Remove the copies `notes` name that no document names, then the notes; under the
-    folder's lock and the collection's write lock, as a write keeps and drops copies."""
+    folder's lock (the caller's) and the collection's write lock, as a write keeps and drops copies."""
     names = list(dict.fromkeys(line for note in notes for line in note.read_text(encoding="utf-8").split()))
-    with folder_lock(uploads), hosted.lock.writing():
+    with hosted.lock.writing():
         named = _named(hosted.collection, names)
         for name in names:
             if name not in named and Path(name).name == name:  # a bare file name, as notes hold
