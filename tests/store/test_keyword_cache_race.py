@@ -33,7 +33,7 @@ def test_blocks_read_during_a_write_rolled_back_unmarked_are_not_kept(tmp_path):
 
     def search():
         sys.settrace(paused_at(keyword_cache.__file__, "blocks",
-                               ["writes, changes = self._writes", "stats = dict(conn.execute"], reached, go))
+                               ["writes, state = self._writes", "stats = dict(conn.execute"], reached, go))
         try:
             got.append(keyword_sqlite.top_k(c, ["w7"], 5, None, cache))
         finally:

@@ -85,12 +85,16 @@ def _keep(holder: list, state: tuple, rows) -> KeptRows | None:
         kept.state, kept.generation, kept.superseded = state, rows.generation, rows.superseded
         holder[0] = kept
     for rowid, (doc_id, text, raw) in rows.items():
-        # a document without metadata of its own is stored naming itself as its parent:
-        # that JSON text recognized (an id with no character JSON escapes), kept as None
-        own = raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id
-        kept[rowid] = (doc_id, text, None if own else raw)
+        kept[rowid] = (doc_id, text, None if own_parent_only(doc_id, raw) else raw)
     kept.chars += chars
     return kept
+
+
+def own_parent_only(doc_id: str, raw: str | None) -> bool:
+    """Whether metadata JSON `raw` is just `doc_id` as its own parent, what a document
+    without metadata of its own stores: that text recognized rather than decoded (an id
+    with no character JSON escapes)."""
+    return raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id
 
 
 def forget(store) -> None:

@@ -100,10 +100,9 @@ def hits_of_rows(rows: dict, rowids: list[int], scores: list[float]) -> list[Hit
         if found is None:
             continue
         doc_id, raw = found[0], found[2]
-        # a document without metadata of its own is stored naming itself as its parent: that
-        # JSON text recognized (an id with no character JSON escapes; hit_rows did it once
-        # for the rows it keeps) rather than decoded, and the hit written out (~1 us a hit less)
-        if raw is None or raw == f'{{"parent": "{doc_id}"}}' and '"' not in doc_id and "\\" not in doc_id:
+        # a document without metadata of its own (None: hit_rows recognized it when it kept
+        # the row): the hit written out rather than its JSON decoded (~1 us a hit less)
+        if raw is None or hit_rows.own_parent_only(doc_id, raw):
             hits.append(_new_hit(Hit, (doc_id, score, found[1], {"parent": doc_id}, score, rank,
                                        None, None, None, doc_id, None, None, None, None)))
             continue

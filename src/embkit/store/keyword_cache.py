@@ -199,10 +199,9 @@ class KeywordCache:
         # ran before the count is still open here, or else it ended before any read (checked the
         # other way round, its blocks could be read uncommitted and kept after a rollback that
         # came before it marked its terms, with the count already past its rows)
-        writes, changes = self._writes, self._stamp(conn)
-        if changes is None:
+        writes, state = self._writes, self._stamp(conn)  # the stamp is compared again after the reads
+        if state is None:
             return None
-        state = changes  # the whole stamp, compared again after the reads
         changes, version = state
         with self._lock:
             # rows changed by this store with no write marked since: not keyword_sqlite.update's (a repair by
