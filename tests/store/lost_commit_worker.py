@@ -22,8 +22,8 @@ from embkit.store.sqlite_busy import begin_immediate, commit
 READERS = 4
 
 
-def main(folder: str, rounds: int, mode: str) -> None:
-    store = SQLiteStore.open(Path(folder))
+def start_readers(store: SQLiteStore, count: int) -> threading.Event:
+    """`count` daemon threads reading `store` in a loop until the event returned is set."""
     stop = threading.Event()
 
     def read() -> None:
@@ -33,8 +33,14 @@ def main(folder: str, rounds: int, mode: str) -> None:
             except Exception:  # noqa: BLE001 - a read may fail beside a failing write; only writes are judged
                 pass
 
-    for _ in range(READERS):
+    for _ in range(count):
         threading.Thread(target=read, daemon=True).start()
+    return stop
+
+
+def main(folder: str, rounds: int, mode: str) -> None:
+    store = SQLiteStore.open(Path(folder))
+    stop = start_readers(store, READERS)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))  # Python ignores SIGXFSZ: write() fails with EFBIG
     for n in range(rounds):
         try:

@@ -16,13 +16,14 @@ transaction was left open."""
 import os
 import resource
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from embkit.store.sqlite import SQLiteStore
 from embkit.store.types import Record
+
+from lost_commit_worker import start_readers  # the same reading threads (both run from tests/store)
 
 READERS = 2
 BATCH = 1000
@@ -34,17 +35,7 @@ def main(folder: str, rounds: int) -> None:
     store = SQLiteStore.open(Path(folder))
     store._conn.execute("PRAGMA cache_size = 8")  # pages: a batch spills to the WAL as it goes
     store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            try:
-                store.get(["seed"])
-            except Exception:  # noqa: BLE001 - a read may fail beside a failing write; only writes are judged
-                pass
-
-    for _ in range(READERS):
-        threading.Thread(target=read, daemon=True).start()
+    stop = start_readers(store, READERS)
     db = Path(folder) / "embkit.db"
     limit = db.stat().st_size + MARGIN
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # Python ignores SIGXFSZ: write() fails with EFBIG

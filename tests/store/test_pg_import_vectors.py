@@ -13,16 +13,6 @@ import pytest
 import embkit
 
 from pg_docs import cli, collection_url
-from pg_server import PostgresServer, available
-
-pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
-
-
-@pytest.fixture(scope="module")
-def server():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +35,11 @@ def vectors(tmp_path_factory):
     ("cosine", 0.0, "vectors[1]: zero vector cannot be used with the cosine metric"),
     ("cosine", np.nan, "row 1: vector has NaN or infinite values"),
 ])
-def test_a_bad_last_row_changes_nothing(server, vectors, tmp_path, metric, scale, message):
+def test_a_bad_last_row_changes_nothing(pg_server, vectors, tmp_path, metric, scale, message):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    url = collection_url(server, f"v_{metric}_{str(scale).replace('.', '_').replace('+', '')}")
+    url = collection_url(pg_server, f"v_{metric}_{str(scale).replace('.', '_').replace('+', '')}")
     cli("init", url, "--metric", metric)
     broken = tmp_path / "vectors"
     shutil.copytree(vectors, broken)

@@ -36,9 +36,9 @@ def per_token_activations(model: onnx.ModelProto) -> int:
             out.append(node)
             continue
         x, (q, scale, zero) = node.input[0], node.output
-        made = _row_quantize(x, q)
+        made, scales = _row_quantize(x, q)
         out += made
-        row_scale[scale] = made[4].output[0]  # [..., 1]: the rows' scales, for the products
+        row_scale[scale] = scales  # [..., 1]: the rows' scales, for the products
         row_scale[zero] = None
     out = _scale_products(out, row_scale)
     del graph.node[:]
@@ -59,15 +59,15 @@ def _runtime_one() -> list:
             helper.make_node("Cast", [f"{p}_rows"], [f"{p}_one"], name=f"{p}_one", to=TensorProto.FLOAT)]
 
 
-def _row_quantize(x: str, q: str) -> list:
-    """Nodes writing `q` (uint8, zero point 128) from `x` with one scale per row: the
-    row's largest |value| / 127. The scales' node is the fifth."""
+def _row_quantize(x: str, q: str) -> tuple[list, str]:
+    """(nodes writing `q` (uint8, zero point 128) from `x` with one scale per row, the
+    row's largest |value| / 127; the name of those scales, shaped [..., 1])."""
     p = f"{q}_{PREFIX}"
 
     def node(op, inputs, name, **attrs):
         return helper.make_node(op, inputs, [name], name=name, **attrs)
 
-    return [node("ReduceMax", [x], p + "_max", axes=[-1], keepdims=1),
+    return ([node("ReduceMax", [x], p + "_max", axes=[-1], keepdims=1),
             node("ReduceMin", [x], p + "_min", axes=[-1], keepdims=1),
             node("Neg", [p + "_min"], p + "_neg_min"),
             node("Max", [p + "_max", p + "_neg_min", f"{PREFIX}_tiny"], p + "_largest"),
@@ -79,7 +79,7 @@ def _row_quantize(x: str, q: str) -> list:
             node("Flatten", [x], p + "_matrix", axis=-1),
             node("QuantizeLinear", [p + "_matrix", p + "_scales", p + "_zero_points"], p + "_q", axis=0),
             node("Shape", [x], p + "_shape"),
-            node("Reshape", [p + "_q", p + "_shape"], q)]
+            node("Reshape", [p + "_q", p + "_shape"], q)], p + "_scale")
 
 
 def _scale_products(nodes: list, row_scale: dict) -> list:

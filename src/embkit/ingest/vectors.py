@@ -54,7 +54,8 @@ def _length(row: np.ndarray) -> float:
 
 def _wide_normalized(row: np.ndarray, field: str, index: int) -> np.ndarray:
     """A (1, dim) row at unit length through float64; an all-zero row refused."""
-    length = _length(row[0])
+    wide = row.astype(np.float64)
+    length = float(np.sqrt(np.add.reduce(wide[0] ** 2)))  # _length's, on the float64 row made once
     if length == 0:
         raise EmbkitError(f"{field}[{index}]: zero vector cannot be used with the cosine metric")
-    return (row.astype(np.float64) / length).astype(np.float32)
+    return (wide / length).astype(np.float32)

@@ -17,6 +17,7 @@ from ..encoders.base import Progress
 from ..encoders.prompts import encode_as
 from ..errors import EmbkitError
 from ..store import Record, Space, Store
+from ..store.types import refuse_taken_ids
 from .chunk import with_parent
 from .documents import split_documents
 from .embedding_cache import EmbeddingCache, Held, cached_encode
@@ -191,10 +192,7 @@ def refuse_taken(
     through the Collection API before its first batch is written."""
     documents = list(dict.fromkeys(documents))
     asked = list(dict.fromkeys([*documents, *ids]))
-    taken = existing_ids(asked)
-    if taken:  # the store's refuse_existing message (it checks again inside the write's transaction)
-        first = next(i for i in asked if i in taken)
-        raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use {upsert} to replace them")
+    refuse_taken_ids(asked, existing_ids(asked), upsert)  # the stores check again inside the write's transaction
     # a stored document's chunks start at `ID#0`: looked up by id (indexed), not by metadata
     firsts = sorted(existing_ids([f"{d}#0" for d in documents]))
     if firsts:

@@ -109,22 +109,15 @@ def _quoted(name: str) -> str:
     quotes it, escapes and all, so the line shows where it starts and ends (`?=1` gave
     a line starting with its colon). Cut after MAX_NAME characters, escapes counted."""
     cut = name[:MAX_NAME]
-    if _PLAIN.fullmatch(cut) and _visible(cut):
+    # _PLAIN's characters are letters, digits and _ . - [ ] (no control, separator or mark:
+    # checked over every code point); of those, only _INVISIBLE's draw nothing (U+3164 is a letter)
+    if _PLAIN.fullmatch(cut) and not _INVISIBLE.search(cut):
         return cut if len(cut) == len(name) else cut + "..."
     shown = _repr(cut)
     while len(shown) > MAX_NAME + 2:  # escapes took room (one is up to 10 characters): at most MAX_NAME turns
         cut = cut[:-1]
         shown = _repr(cut)
     return shown if len(cut) == len(name) else shown + "..."
-
-
-def _visible(name: str) -> bool:
-    """Every character drawn as something: no control, format, unassigned or separator
-    character (categories C*, Z*), none of the invisible ones (_INVISIBLE: U+3164 is a
-    letter), and no combining mark first (it has nothing to sit on)."""
-    if _INVISIBLE.search(name) or not name or unicodedata.category(name[0])[0] == "M":
-        return False
-    return all(unicodedata.category(c)[0] not in "CZ" for c in name)
 
 
 def _repr(name: str) -> str:

@@ -85,7 +85,9 @@ def land(
         staged = _stage(folder, paths, raws, held)
         try:
             with folder_lock(folder), lock.writing():
-                note = _note_landing(folder, [path.name for path, _ in staged if not path.exists()], held)
+                new_copies = [path.name for path, _ in staged if not path.exists()]
+                # a note only if copies will be made: none to settle after a kill, no fsync otherwise
+                notes = [_note_landing(folder, new_copies, held)] if new_copies else []
                 try:
                     created = _keep(staged)
                     try:
@@ -96,7 +98,7 @@ def land(
                     bad = {s.path: s.reason for s in skipped}
                     _drop([path for path in created if str(path) in bad])
                 finally:
-                    _drop([note])  # the write ended, either way: its copies are settled
+                    _drop(notes)  # the write ended, either way: its copies are settled
         finally:
             _drop([tmp for _, tmp in staged])  # one not renamed (a failure before its turn, or kept meanwhile)
     finally:

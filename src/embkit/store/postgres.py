@@ -26,7 +26,7 @@ from .pg_migrate import migrate
 from .pg_search import PgSearch
 from .postgres_reembed import PgReembed
 from .schema import IDENTITY_KEY, SCHEMA_VERSION
-from .types import Record, Space, part_of
+from .types import Record, Space, part_of, refuse_taken_ids
 
 
 class PostgresStore(PgReembed, PgKeyword, PgSearch):
@@ -274,7 +274,7 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
         return {r[0] for r in rows}
 
     def refuse_existing(self, ids: Sequence[str]) -> None:
-        _refuse(ids, self.existing_ids(ids))
+        refuse_taken_ids(ids, self.existing_ids(ids))
 
     def get(self, ids: Sequence[str]) -> list:
         rows = self._read("SELECT rowid, id, text, metadata FROM {s}.docs WHERE id = ANY(%s)", (_storable(ids),))
@@ -387,7 +387,7 @@ class PostgresStore(PgReembed, PgKeyword, PgSearch):
             generation = self._bump(c)  # takes the row lock: one writer at a time, across processes
             follower = self.followers_of(c, space)  # a space being re-embedded from this one, if any
             if not upsert:
-                _refuse(ids, self._existing(c, ids))
+                refuse_taken_ids(ids, self._existing(c, ids))
             rows = c.execute(self._q(
                 "INSERT INTO {s}.docs (id, text, metadata) SELECT * FROM unnest(%s::text[], %s::text[], "
                 "%s::jsonb[]) ON CONFLICT (id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata "
@@ -533,12 +533,6 @@ def _has_nul(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_has_nul(v) for v in value)
     return False
-
-
-def _refuse(ids: Sequence[str], taken: set[str]) -> None:
-    if taken:
-        first = next(i for i in ids if i in taken)
-        raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
 
 
 def _record(row):

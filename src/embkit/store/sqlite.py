@@ -25,7 +25,7 @@ from .schema import DB_NAME, IDENTITY_KEY, SCHEMA_VERSION, STATEMENTS, VECTORS_V
 from .sqlite_busy import busy_timeout
 from .sqlite_connections import Connections
 from .sqlite_reembed import SUPERSEDED, SQLiteReembed, followers_of
-from .types import Record, Space, part_of
+from .types import Record, Space, part_of, refuse_taken_ids
 from .where import SQLITE, compile_where
 from .where_fields import named_fields, presence_query, warnings_from
 
@@ -215,10 +215,7 @@ class SQLiteStore(SQLiteReembed):
 
     def refuse_existing(self, ids: Sequence[str]) -> None:
         """Raise if any of `ids` is stored already (what `add`, unlike upsert, refuses)."""
-        taken = self.existing_ids(ids)
-        if taken:
-            first = next(i for i in ids if i in taken)
-            raise EmbkitError(f"ids: {len(taken)} already exist (first: {first!r}); use upsert to replace them")
+        refuse_taken_ids(ids, self.existing_ids(ids))
 
     def get(self, ids: Sequence[str]) -> list[Record]:
         """The stored documents for `ids`, in that order; missing ids are left out."""
@@ -368,7 +365,7 @@ class SQLiteStore(SQLiteReembed):
         with `wait`, another one is an EmbkitError; without, False and nothing changed."""
         self.check_writable()
         page = sqlite_pages.page_size_for(s.dim for s in self.spaces().values())
-        # a page size change needs the file alone: idle readers closed (each thread opens another)
+        # a page size change needs the file alone: ended threads' readers and this thread's closed first
         return sqlite_pages.vacuum(self._conn, self._lock, page, wait=wait,
                                    alone=self._connections.close_idle_readers)
 
